@@ -1,0 +1,1 @@
+//! Go text/template engine and table/JSON output.

@@ -1,0 +1,1 @@
+//! Content store, names and tags, import.

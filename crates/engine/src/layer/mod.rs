@@ -1,0 +1,1 @@
+//! Safe unpacking of layers, whiteouts, the overlay rootfs of a container.
