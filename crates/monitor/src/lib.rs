@@ -12,7 +12,13 @@
 //! - the exit file: the decimal exit code, no newline;
 //! - the k8s-file log format (see [`log`]).
 
+pub mod attach;
+pub mod cli;
+pub mod exit;
 pub mod log;
+pub mod oom;
+pub mod run;
+mod sys;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,11 +59,17 @@ pub struct SyncMessage {
 
 impl SyncMessage {
     pub fn ok(data: i64) -> Self {
-        SyncMessage { data, message: None }
+        SyncMessage {
+            data,
+            message: None,
+        }
     }
 
     pub fn error(message: impl Into<String>) -> Self {
-        SyncMessage { data: -1, message: Some(message.into()) }
+        SyncMessage {
+            data: -1,
+            message: Some(message.into()),
+        }
     }
 
     /// The line as written on the pipe, newline included.

@@ -1,4 +1,5 @@
+//! `peapod-monitor`: a drop-in for conmon. All the work is in the library.
+
 fn main() {
-    eprintln!("peapod-monitor: not built yet");
-    std::process::exit(1);
+    std::process::exit(peapod_monitor::run::main(std::env::args().skip(1)));
 }
