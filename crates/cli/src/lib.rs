@@ -1,1 +1,124 @@
+//! The `peapod` command line: Podman's commands, flags, output and exit codes.
+//!
+//! Parses flags into the engine's plain request structs, calls the engine, and prints
+//! tables, JSON or Go templates through [`format`]. Errors print as `Error: …` on stderr
+//! with Podman's exit code (125 engine, 126 cannot invoke, 127 not found).
+
 pub mod format;
+
+mod cli;
+mod commands;
+mod human;
+mod output;
+
+use clap::Parser;
+
+/// Run `peapod` with the process's arguments; the exit code.
+pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().collect();
+    let parsed = match cli::Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    0
+                }
+                _ => {
+                    let msg = e.to_string();
+                    let first = msg
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ");
+                    eprintln!("Error: {first}");
+                    125
+                }
+            };
+        }
+    };
+    init_logging(parsed.global.log_level.as_deref());
+    match commands::run(parsed, &args) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = error_code(&e);
+            // A closed stdout (`peapod ps | head`) is not an error worth a message.
+            if is_broken_pipe(&e) {
+                return 0;
+            }
+            eprintln!("Error: {}", e.message());
+            code
+        }
+    }
+}
+
+fn init_logging(level: Option<&str>) {
+    let level = match level.unwrap_or("warn") {
+        "warning" => "warn",
+        "fatal" | "panic" => "error",
+        l => l,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "peapod={level},peapod_engine={level},peapod_cli={level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// An error to print, with Podman's exit code.
+#[derive(Debug)]
+pub enum CliError {
+    Engine(peapod_engine::Error),
+    /// A message and an exit code (e.g. `rmi` of an image in use exits 2).
+    Coded(String, i32),
+    Io(std::io::Error),
+}
+
+impl CliError {
+    fn message(&self) -> String {
+        match self {
+            CliError::Engine(e) => e.to_string(),
+            CliError::Coded(m, _) => m.clone(),
+            CliError::Io(e) => e.to_string(),
+        }
+    }
+}
+
+impl From<peapod_engine::Error> for CliError {
+    fn from(e: peapod_engine::Error) -> Self {
+        CliError::Engine(e)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Io(e)
+    }
+}
+
+impl From<format::FormatError> for CliError {
+    fn from(e: format::FormatError) -> Self {
+        CliError::Coded(e.to_string(), 125)
+    }
+}
+
+fn error_code(e: &CliError) -> i32 {
+    match e {
+        CliError::Engine(e) => e.exit_code(),
+        CliError::Coded(_, c) => *c,
+        CliError::Io(_) => 125,
+    }
+}
+
+fn is_broken_pipe(e: &CliError) -> bool {
+    matches!(e, CliError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+pub type CliResult<T = i32> = Result<T, CliError>;

@@ -1,3 +1,99 @@
-//! peapod's engine: the only entry point is [`Engine`].
+//! peapod's engine: state, images and layers, OCI specs and the lifecycle of containers.
+//!
+//! The only entry point is [`Engine`]: it opens a root (paths, database, locks), refreshes
+//! state after a reboot, and offers every operation the command line needs. Requests come
+//! in as plain structs (no clap types here); answers go out as plain structs that the CLI
+//! formats.
+
+pub mod config;
+pub mod container;
+pub mod error;
 pub mod image;
+pub mod images;
 pub mod layer;
+pub mod monitor;
+pub mod names;
+pub mod oci;
+mod refresh;
+pub mod signal;
+pub mod state;
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+pub use config::{EngineOptions, Paths};
+pub use error::{Error, Result};
+
+use crate::error::IoContext;
+use crate::oci::Runtime;
+use crate::state::Db;
+use crate::state::lock::Lock;
+
+pub struct Engine {
+    pub paths: Paths,
+    pub db: Db,
+    opts: EngineOptions,
+    runtime: OnceCell<Runtime>,
+}
+
+impl Engine {
+    /// Open (creating if needed) the root and runroot, and refresh after a reboot.
+    pub fn open(opts: EngineOptions) -> Result<Engine> {
+        let root = opts
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_ROOT));
+        let runroot = opts
+            .runroot
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_RUNROOT));
+        let root = absolute(&root)?;
+        let runroot = absolute(&runroot)?;
+        std::fs::create_dir_all(&root).ctx("creating root", &root)?;
+        std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
+        let paths = Paths::new(root, runroot);
+        let db = Db::open(&paths.db())?;
+        let engine = Engine {
+            paths,
+            db,
+            opts,
+            runtime: OnceCell::new(),
+        };
+        refresh::refresh_if_rebooted(&engine)?;
+        Ok(engine)
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// The OCI runtime, found on first use.
+    pub fn runtime(&self) -> Result<&Runtime> {
+        if let Some(r) = self.runtime.get() {
+            return Ok(r);
+        }
+        let path = config::find_runtime(self.opts.runtime.as_deref())?;
+        Ok(self.runtime.get_or_init(|| Runtime::new(path)))
+    }
+
+    pub fn monitor_path(&self) -> Result<PathBuf> {
+        match &self.opts.conmon {
+            Some(p) => Ok(p.clone()),
+            None => config::find_helper(self.opts.self_exe.as_deref(), "peapod-monitor"),
+        }
+    }
+
+    pub fn lock(&self, name: &str) -> Result<Lock> {
+        Lock::acquire(&self.paths.locks(), name)
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()
+            .ctx("reading current directory", ".")?
+            .join(p))
+    }
+}

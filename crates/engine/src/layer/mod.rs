@@ -1,1 +1,96 @@
 //! Safe unpacking of layers, whiteouts, the overlay rootfs of a container.
+//!
+//! This module owns the layer directories (`<root>/<hex>/diff`) and the overlay mounts built
+//! from them. It must never write outside the directory it unpacks into, whatever a tarball
+//! says: every entry's parent is resolved with `openat2(RESOLVE_IN_ROOT)` and the last
+//! component is created with `*at` calls relative to that directory fd.
+//!
+//! It depends on no other engine module.
+
+mod overlay;
+mod store;
+mod unpack;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use overlay::{is_mountpoint, mount_overlay, unmount};
+pub use store::LayerStore;
+pub use unpack::{UnpackSummary, decompress, unpack, unpack_tar};
+
+/// What went wrong while unpacking, storing or mounting layers.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The (possibly compressed) layer stream could not be read or decompressed.
+    #[error("reading the layer stream: {0}")]
+    Read(#[source] io::Error),
+    /// A compression format we do not handle.
+    #[error("unsupported layer compression: {0}")]
+    UnsupportedCompression(&'static str),
+    /// The tarball is malformed or truncated.
+    #[error("broken tar archive{}: {source}", entry.as_ref().map(|e| format!(" at entry {e:?}")).unwrap_or_default())]
+    BrokenTar {
+        entry: Option<String>,
+        #[source]
+        source: io::Error,
+    },
+    /// A tar entry was refused because honouring it would be unsafe or is impossible.
+    #[error("refusing tar entry {entry:?}: {reason}")]
+    Refused { entry: String, reason: String },
+    /// A filesystem operation failed.
+    #[error("{op} {path:?}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A diff id that is not `sha256:<64 hex>`.
+    #[error("invalid layer diff id {0:?}: expected sha256:<64 hex digits>")]
+    InvalidDiffId(String),
+    /// A path that cannot be put into overlay mount options.
+    #[error("cannot use {path:?} in an overlay mount: {reason}")]
+    BadMountPath { path: PathBuf, reason: &'static str },
+    /// Mounting the overlay failed.
+    #[error("mounting overlay on {target:?}: {detail}")]
+    Mount { target: PathBuf, detail: String },
+    /// Unmounting failed.
+    #[error("unmounting {target:?}: {source}")]
+    Unmount {
+        target: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl LayerError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<io::Error>,
+    ) -> Self {
+        LayerError::Io {
+            op,
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Checks `sha256:<64 lowercase hex>` and returns the hex part.
+pub(crate) fn diff_id_hex(diff_id: &str) -> Result<&str, LayerError> {
+    match diff_id.strip_prefix("sha256:") {
+        Some(hex)
+            if hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(hex)
+        }
+        _ => Err(LayerError::InvalidDiffId(diff_id.to_string())),
+    }
+}

@@ -1,0 +1,476 @@
+//! The command tree, as Podman spells it. Both `peapod container X` and `peapod X` work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "peapod",
+    version,
+    about = "Manage pods, containers and images, daemonless, with Podman's command line",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Path to the root directory in which data, including images, is stored
+    #[arg(long, global = true, env = "PEAPOD_ROOT")]
+    pub root: Option<PathBuf>,
+    /// Path to the 'run directory' where all state information is stored
+    #[arg(long, global = true, env = "PEAPOD_RUNROOT")]
+    pub runroot: Option<PathBuf>,
+    /// Path to the OCI runtime binary, or its name (crun, runc)
+    #[arg(long, global = true)]
+    pub runtime: Option<String>,
+    /// Path of the conmon-compatible monitor binary
+    #[arg(long, global = true)]
+    pub conmon: Option<PathBuf>,
+    /// Log messages above specified level (trace, debug, info, warn, warning, error)
+    #[arg(long = "log-level", global = true)]
+    pub log_level: Option<String>,
+    /// Accepted for Podman compatibility (peapod always uses cgroupfs)
+    #[arg(long = "cgroup-manager", global = true, hide = true)]
+    pub cgroup_manager: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    #[command(flatten)]
+    Top(TopLevel),
+}
+
+/// Commands that exist both at the top level and under `container`.
+#[derive(Debug, Subcommand)]
+pub enum TopLevel {
+    /// Create but do not start a container
+    Create(CreateArgs),
+    /// Run a command in a new container
+    Run(RunArgs),
+    /// Start one or more containers
+    Start(StartArgs),
+    /// Stop one or more containers
+    Stop(StopArgs),
+    /// Kill one or more running containers with a specific signal
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Display the configuration of object denoted by ID
+    Inspect(InspectArgs),
+    /// Block on one or more containers
+    Wait(WaitArgs),
+    /// Fetch the logs of one or more containers
+    Logs(LogsArgs),
+    /// Import a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// List images in local storage
+    Images(ImagesArgs),
+    /// Add an additional name to a local image
+    Tag(TagArgs),
+    /// Remove one or more images from local storage
+    Rmi(RmiArgs),
+    /// Display the Podman-compatible version information
+    Version(VersionArgs),
+    /// Display information about the host and peapod's configuration
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    #[command(flatten)]
+    Common(ContainerCommon),
+    /// Check if a container exists in local storage
+    Exists(ExistsArgs),
+    /// Clean up the network and mountpoints of one or more containers (the monitor's exit command)
+    Cleanup(CleanupArgs),
+    /// Remove all non running containers
+    Prune(PruneArgs),
+    /// List containers
+    #[command(alias = "ls", alias = "list")]
+    Ps2(PsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommon {
+    Create(CreateArgs),
+    Run(RunArgs),
+    Start(StartArgs),
+    Stop(StopArgs),
+    Kill(KillArgs),
+    Restart(StopArgs),
+    Rm(RmArgs),
+    Inspect(InspectArgs),
+    Wait(WaitArgs),
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// List images in local storage
+    #[command(alias = "ls", alias = "list")]
+    List(ImagesArgs),
+    /// Add an additional name to a local image
+    Tag(TagArgs),
+    /// Remove one or more images from local storage
+    Rm(RmiArgs),
+    /// Display the configuration of an image
+    Inspect(ImageInspectArgs),
+    /// Check if an image exists in local storage
+    Exists(ImageExistsArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CreateFlags {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables in container
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// Set container hostname
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Set metadata on container
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Signal to stop a container. Default is SIGTERM
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) that containers stopped by user command have to exit
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<u32>,
+    /// Remove container (and pod if created) after exit
+    #[arg(long)]
+    pub rm: bool,
+    /// Connect a container to a network (none, host, private)
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Allocate a pseudo-TTY for container
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Logging driver for the container (k8s-file, none, passthrough, journald)
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Logging driver options (max-size=…, path=…)
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    /// Image name or ID
+    pub image: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help (`-h` is --hostname, as in Podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help (`-h` is --hostname, as in Podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach container's STDOUT and STDERR
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for stop before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u32>,
+    /// Stop all running containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Ignore errors when a specified container is missing
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    /// Signal all running containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force removal of a running or unusable container
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Ignore errors when a specified container is missing
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    /// Seconds to wait for stop before killing the container
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u32>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all the containers, default is only running containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print the numeric IDs of the containers only
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display the extended information
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Pretty-print containers to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Filter output based on conditions given
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    /// Print the n last created containers (all states)
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// Act on the latest container
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Do not print headers
+    #[arg(long)]
+    pub noheading: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format the output to a Go template or json
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Specify inspect-object type (container, image, all)
+    #[arg(short = 't', long = "type", default_value = "all")]
+    pub kind: String,
+    /// Display total file size (accepted)
+    #[arg(short = 's', long)]
+    pub size: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Condition to wait on (stopped, exited)
+    #[arg(long)]
+    pub condition: Vec<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Output the specified number of lines at the end of logs (-1 for all)
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub tail: i64,
+    /// Show logs since TIMESTAMP
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs until TIMESTAMP
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Output the timestamps in the log
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Output the container name in the log
+    #[arg(short = 'n', long)]
+    pub names: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only clean up a container that stopped (the monitor's exit command)
+    #[arg(long = "stopped-only")]
+    pub stopped_only: bool,
+    /// After cleanup, remove the container
+    #[arg(long)]
+    pub rm: bool,
+    /// Cleans up all containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Accepted for Podman compatibility
+    #[arg(long)]
+    pub rmi: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (accepted: label=)
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply the following possible instructions to the created image: CMD | ENTRYPOINT | ENV | EXPOSE | LABEL | ONBUILD | STOPSIGNAL | USER | VOLUME | WORKDIR
+    #[arg(short = 'c', long)]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Suppress output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The tarball to import, or - for stdin
+    pub path: String,
+    /// The name of the new image
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Display only image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Change the output format to JSON or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not print column headings
+    #[arg(short = 'n', long)]
+    pub noheading: bool,
+    /// Filter output based on conditions provided (reference=)
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    /// Optional image name to filter on
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    pub image: String,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force Removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all images
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Ignore errors if a specified image does not exist
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Format the output to a Go template or json
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageExistsArgs {
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Change the output format to JSON or a Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Change the output format to JSON or a Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}

@@ -1,0 +1,646 @@
+//! Container commands: create, run, start, stop, kill, restart, rm, ps, wait, logs, exists,
+//! cleanup, prune.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use peapod_engine::container::{
+    Container, CreateOptions, RemoveOptions, Status, attach, logs::LogOptions,
+};
+use peapod_engine::{Engine, Error};
+use serde::Serialize;
+
+use crate::cli::*;
+use crate::output::print_list;
+use crate::{CliError, CliResult, human};
+
+fn create_options(f: &CreateFlags, argv: &[String]) -> CreateOptions {
+    CreateOptions {
+        image: f.image.clone(),
+        name: f.name.clone(),
+        command: f.command.clone(),
+        entrypoint: f.entrypoint.clone(),
+        env: f.env.clone(),
+        env_files: f.env_file.clone(),
+        workdir: f.workdir.clone(),
+        hostname: f.hostname.clone(),
+        user: f.user.clone(),
+        labels: f.label.clone(),
+        stop_signal: f.stop_signal.clone(),
+        stop_timeout: f.stop_timeout,
+        auto_remove: f.rm,
+        network: f.network.clone(),
+        tty: f.tty,
+        interactive: f.interactive,
+        log_driver: f.log_driver.clone(),
+        log_opts: f.log_opt.clone(),
+        create_command: argv.to_vec(),
+    }
+}
+
+pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
+    let c = engine.create_container(&create_options(&a.flags, argv))?;
+    println!("{}", c.id());
+    Ok(0)
+}
+
+pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
+    let c = engine.create_container(&create_options(&a.flags, argv))?;
+    let id = c.id().to_string();
+    let started = match engine.start(&id, !a.detach) {
+        Ok(s) => s,
+        Err(e) => {
+            // Podman leaves the container behind in "created"; a failed `run` leaves
+            // nothing here, so the name is free for the next try.
+            let _ = engine.remove(
+                &id,
+                &RemoveOptions {
+                    force: true,
+                    volumes: true,
+                    timeout: Some(0),
+                },
+            );
+            return Err(e.into());
+        }
+    };
+    if a.detach {
+        println!("{id}");
+        return Ok(0);
+    }
+    let code = attached(engine, &started, a.flags.interactive, a.sig_proxy)?;
+    if a.flags.rm {
+        match engine.remove(
+            &id,
+            &RemoveOptions {
+                force: true,
+                volumes: true,
+                timeout: Some(0),
+            },
+        ) {
+            Ok(_) | Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(code)
+}
+
+/// Stream a started container's output (and our stdin with `-i`), proxy signals, and
+/// return its exit code.
+fn attached(
+    engine: &Engine,
+    started: &peapod_engine::container::StartedAttached,
+    interactive: bool,
+    sig_proxy: bool,
+) -> CliResult {
+    let id = started.container.id().to_string();
+    if sig_proxy {
+        let runtime = engine.runtime()?.path.clone();
+        let id = id.clone();
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ]) {
+            std::thread::spawn(move || {
+                for sig in signals.forever() {
+                    let _ = std::process::Command::new(&runtime)
+                        .args(["kill", &id, &sig.to_string()])
+                        .stdin(std::process::Stdio::null())
+                        .status();
+                }
+            });
+        }
+    }
+    if let Some(sock) = &started.socket {
+        if interactive && let Ok(s) = sock.try_clone() {
+            std::thread::spawn(move || {
+                let _ = attach::copy_input(&s, &mut std::io::stdin());
+            });
+        }
+        let mut out = std::io::stdout();
+        let mut err = std::io::stderr();
+        attach::copy_output(sock, &mut out, &mut err)?;
+    }
+    Ok(engine.wait_exit_code(&started.container)?)
+}
+
+/// Run `f` on every target; print each error and go on, as Podman does; the last error's
+/// code.
+fn each(
+    targets: &[String],
+    ignore_missing: bool,
+    mut f: impl FnMut(&str) -> Result<(), Error>,
+) -> CliResult {
+    let mut code = 0;
+    for t in targets {
+        match f(t) {
+            Ok(()) => {}
+            Err(Error::NoSuchContainer(_)) if ignore_missing => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = e.exit_code();
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
+    if a.attach {
+        if a.containers.len() != 1 {
+            return Err(CliError::Coded(
+                "you cannot start and attach multiple containers at once".into(),
+                125,
+            ));
+        }
+        let started = engine.start(&a.containers[0], true)?;
+        if started.socket.is_none() {
+            // It was already running: nothing to attach to in this version.
+            return Ok(0);
+        }
+        return attached(engine, &started, a.interactive, true);
+    }
+    each(&a.containers, false, |c| {
+        engine.start(c, false)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+fn targets(
+    engine: &Engine,
+    given: &[String],
+    all: bool,
+    pick: impl Fn(&Container) -> bool,
+) -> CliResult<Vec<String>> {
+    if all {
+        Ok(engine
+            .containers()?
+            .iter()
+            .filter(|c| pick(c))
+            .map(|c| c.id().to_string())
+            .collect())
+    } else if given.is_empty() {
+        Err(CliError::Coded(
+            "you must provide at least one container name or id".into(),
+            125,
+        ))
+    } else {
+        Ok(given.to_vec())
+    }
+}
+
+pub fn stop(engine: &Engine, a: StopArgs) -> CliResult {
+    let t = targets(engine, &a.containers, a.all, |c| c.state.status.is_active())?;
+    each(&t, a.ignore, |c| {
+        engine.stop(c, a.time)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn restart(engine: &Engine, a: StopArgs) -> CliResult {
+    let t = targets(engine, &a.containers, a.all, |_| true)?;
+    each(&t, a.ignore, |c| {
+        let r = engine.restart(c, a.time)?;
+        println!("{}", if a.all { r.id() } else { c });
+        Ok(())
+    })
+}
+
+pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
+    let sig = peapod_engine::signal::parse(&a.signal)?;
+    let t = targets(engine, &a.containers, a.all, |c| {
+        c.state.status == Status::Running
+    })?;
+    each(&t, false, |c| {
+        engine.kill(c, sig)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+    let t = targets(engine, &a.containers, a.all, |_| true)?;
+    let opts = RemoveOptions {
+        force: a.force,
+        volumes: a.volumes,
+        timeout: a.time,
+    };
+    each(&t, a.ignore, |c| {
+        let id = engine.remove(c, &opts)?;
+        println!("{}", if a.all { &id } else { c });
+        Ok(())
+    })
+}
+
+pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {
+    each(&a.containers, false, |c| {
+        let code = engine.wait(c)?;
+        println!("{code}");
+        Ok(())
+    })
+}
+
+pub fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
+    match engine.db.lookup_container(&a.container) {
+        Ok(_) => Ok(0),
+        Err(Error::NoSuchContainer(_)) => Ok(1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
+    let t = targets(engine, &a.containers, a.all, |c| {
+        !c.state.status.is_active()
+    })?;
+    each(&t, false, |c| {
+        engine.cleanup(c, a.stopped_only, a.rm)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
+    let _ = a.force;
+    let labels: Vec<(String, Option<String>)> = a
+        .filter
+        .iter()
+        .filter_map(|f| f.strip_prefix("label="))
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (l.to_string(), None),
+        })
+        .collect();
+    let mut code = 0;
+    for c in engine.containers()? {
+        if c.state.status.is_active()
+            || !labels.iter().all(|(k, v)| {
+                c.config
+                    .labels
+                    .get(k)
+                    .is_some_and(|cv| v.as_ref().is_none_or(|v| v == cv))
+            })
+        {
+            continue;
+        }
+        match engine.remove(c.id(), &RemoveOptions::default()) {
+            Ok(id) => println!("{id}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = e.exit_code();
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
+    let since = a
+        .since
+        .as_deref()
+        .map(peapod_engine::container::logs::parse_time)
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(peapod_engine::container::logs::parse_time)
+        .transpose()?;
+    let many = a.containers.len() > 1;
+    let mut code = 0;
+    for name in &a.containers {
+        let c = match engine.container(name) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = e.exit_code();
+                continue;
+            }
+        };
+        let opts = LogOptions {
+            follow: a.follow,
+            tail: if a.tail < 0 {
+                None
+            } else {
+                Some(a.tail as usize)
+            },
+            since,
+            until,
+            timestamps: a.timestamps,
+            prefix: if a.names || many {
+                Some(c.name().to_string())
+            } else {
+                None
+            },
+        };
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr();
+        engine.logs(&c, &opts, &mut out, &mut err)?;
+        out.flush()?;
+    }
+    Ok(code)
+}
+
+/// A row of `ps` as templates see it (Podman's `psReporter`: its methods and the
+/// `ListContainer` fields).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct PsRow {
+    ID: String,
+    Id: String,
+    Image: String,
+    ImageID: String,
+    Command: String,
+    CreatedHuman: String,
+    CreatedAt: String,
+    Created: i64,
+    Status: String,
+    State: String,
+    Ports: String,
+    Names: String,
+    Labels: std::collections::BTreeMap<String, String>,
+    Pid: i32,
+    ExitCode: i32,
+    Exited: bool,
+    ExitedAt: i64,
+    StartedAt: i64,
+    AutoRemove: bool,
+    IsInfra: bool,
+    Pod: String,
+    PodName: String,
+    Networks: Vec<String>,
+    Mounts: Vec<String>,
+    Restarts: u32,
+}
+
+/// A row of `ps --format json` (Podman's `ListContainer`).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct PsJson {
+    AutoRemove: bool,
+    Command: Vec<String>,
+    Created: i64,
+    CreatedAt: String,
+    Exited: bool,
+    ExitedAt: i64,
+    ExitCode: i32,
+    Id: String,
+    Image: String,
+    ImageID: String,
+    IsInfra: bool,
+    Labels: std::collections::BTreeMap<String, String>,
+    Mounts: Vec<String>,
+    Names: Vec<String>,
+    Namespaces: std::collections::BTreeMap<String, String>,
+    Networks: Vec<String>,
+    Pid: i32,
+    Pod: String,
+    PodName: String,
+    Ports: Option<Vec<String>>,
+    Restarts: u32,
+    StartedAt: i64,
+    State: String,
+    Status: String,
+}
+
+fn ps_status(c: &Container) -> String {
+    match c.state.status {
+        Status::Running => format!(
+            "Up {}",
+            human::duration(Utc::now() - c.state.started_at.unwrap_or(c.config.created))
+        ),
+        Status::Exited | Status::Stopped => {
+            format!(
+                "Exited ({}) {}",
+                c.state.exit_code,
+                human::ago(c.state.finished_at.unwrap_or(c.config.created))
+            )
+        }
+        s => {
+            let s = s.as_str();
+            let mut chars = s.chars();
+            chars
+                .next()
+                .map(|f| f.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+fn go_created(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S%.f %z %Z")
+        .to_string()
+}
+
+/// Podman's filters for `ps`: name (regex-like substring), id (prefix), status, label.
+fn matches_filter(c: &Container, filter: &str) -> CliResult<bool> {
+    let (k, v) = filter.split_once('=').ok_or_else(|| {
+        CliError::Coded(
+            format!("invalid filter {filter:?}: filters must be KEY=VALUE"),
+            125,
+        )
+    })?;
+    Ok(match k {
+        "name" => name_matches(c.name(), v),
+        "id" => c.id().starts_with(v),
+        "status" => {
+            let s = c.state.status;
+            match v {
+                "created" | "running" | "paused" | "exited" | "stopped" | "stopping"
+                | "removing" | "initialized" => {
+                    s.as_str() == v
+                        || (v == "exited" && s == Status::Stopped)
+                        || (v == "created" && s == Status::Initialized)
+                }
+                _ => return Err(CliError::Coded(format!("{v} is not a valid status"), 125)),
+            }
+        }
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+            None => c.config.labels.contains_key(v),
+        },
+        "ancestor" => c.config.image_name.contains(v) || c.config.image_id.starts_with(v),
+        "exited" => {
+            c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code)
+        }
+        _ => return Err(CliError::Coded(format!("invalid filter \"{k}\""), 125)),
+    })
+}
+
+/// Podman matches names with a regular expression; anchors and `.*` are what people use.
+fn name_matches(name: &str, pattern: &str) -> bool {
+    let (start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    let parts: Vec<&str> = p.split(".*").collect();
+    let mut pos = 0;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 && start {
+            if !name.starts_with(part) {
+                return false;
+            }
+            pos = part.len();
+            continue;
+        }
+        match name[pos..].find(part) {
+            Some(off) => pos += off + part.len(),
+            None => return false,
+        }
+    }
+    !end || pos == name.len() || parts.last().is_some_and(|l| name.ends_with(l))
+}
+
+pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
+    let mut all = engine.containers()?;
+    all.sort_by(|x, y| y.config.created.cmp(&x.config.created));
+    let mut list = Vec::new();
+    for c in all {
+        let shown = a.all
+            || a.last.is_some()
+            || a.latest
+            || matches!(c.state.status, Status::Running | Status::Paused);
+        if !shown {
+            continue;
+        }
+        let mut ok = true;
+        for f in &a.filter {
+            ok &= matches_filter(&c, f)?;
+        }
+        if ok {
+            list.push(c);
+        }
+    }
+    if let Some(n) = a.last {
+        list.truncate(n);
+    }
+    if a.latest {
+        list.truncate(1);
+    }
+    let short = |id: &str| {
+        if a.no_trunc {
+            id.to_string()
+        } else {
+            id[..12].to_string()
+        }
+    };
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        for c in &list {
+            writeln!(out, "{}", short(c.id()))?;
+        }
+        return Ok(0);
+    }
+    let rows: Vec<PsRow> = list
+        .iter()
+        .map(|c| {
+            let cmd = c.config.args.join(" ");
+            PsRow {
+                ID: short(c.id()),
+                Id: c.id().to_string(),
+                Image: c.config.image_name.clone(),
+                ImageID: c.config.image_id.clone(),
+                Command: if !a.no_trunc && cmd.len() > 17 {
+                    format!("{}...", truncate_chars(&cmd, 17))
+                } else {
+                    cmd
+                },
+                CreatedHuman: human::ago(c.config.created),
+                CreatedAt: go_created(c.config.created),
+                Created: c.config.created.timestamp(),
+                Status: ps_status(c),
+                State: c.state.status.to_string(),
+                Ports: String::new(),
+                Names: c.name().to_string(),
+                Labels: c.config.labels.clone(),
+                Pid: c.state.pid,
+                ExitCode: c.state.exit_code,
+                Exited: matches!(c.state.status, Status::Exited | Status::Stopped),
+                ExitedAt: c.state.finished_at.map(|t| t.timestamp()).unwrap_or(0),
+                StartedAt: c.state.started_at.map(|t| t.timestamp()).unwrap_or(0),
+                AutoRemove: c.config.auto_remove,
+                IsInfra: false,
+                Pod: String::new(),
+                PodName: String::new(),
+                Networks: Vec::new(),
+                Mounts: Vec::new(),
+                Restarts: c.state.restart_count,
+            }
+        })
+        .collect();
+    let json: Vec<PsJson> = list
+        .iter()
+        .zip(&rows)
+        .map(|(c, r)| PsJson {
+            AutoRemove: c.config.auto_remove,
+            Command: c.config.args.clone(),
+            Created: r.Created,
+            CreatedAt: r.CreatedHuman.clone(),
+            Exited: r.Exited,
+            ExitedAt: r.ExitedAt,
+            ExitCode: r.ExitCode,
+            Id: c.id().to_string(),
+            Image: r.Image.clone(),
+            ImageID: r.ImageID.clone(),
+            IsInfra: false,
+            Labels: c.config.labels.clone(),
+            Mounts: Vec::new(),
+            Names: vec![c.name().to_string()],
+            Namespaces: Default::default(),
+            Networks: Vec::new(),
+            Pid: c.state.pid,
+            Pod: String::new(),
+            PodName: String::new(),
+            Ports: None,
+            Restarts: c.state.restart_count,
+            StartedAt: r.StartedAt,
+            State: r.State.clone(),
+            Status: r.Status.clone(),
+        })
+        .collect();
+    let format = a.format.as_deref().unwrap_or("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}");
+    print_list(
+        "ps",
+        format,
+        &json,
+        &rows,
+        &[
+            ("ID", "CONTAINER ID"),
+            ("CreatedHuman", "CREATED"),
+            ("CreatedAt", "CREATED AT"),
+        ],
+        a.noheading,
+    )?;
+    Ok(0)
+}
+
+fn truncate_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_patterns() {
+        assert!(name_matches("web-1", "web"));
+        assert!(name_matches("web-1", "^web"));
+        assert!(!name_matches("my-web", "^web"));
+        assert!(name_matches("web-1", "1$"));
+        assert!(!name_matches("web-1", "^web$"));
+        assert!(name_matches("web", "^web$"));
+        assert!(name_matches("web-db-1", "web.*1"));
+    }
+}

@@ -1,0 +1,445 @@
+//! Image commands: import, images, tag, rmi, image inspect, image exists.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use peapod_engine::state::ImageRecord;
+use peapod_engine::{Engine, Error};
+use serde::Serialize;
+
+use crate::cli::*;
+use crate::output::{print_list, print_objects};
+use crate::{CliError, CliResult, human};
+
+pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
+    let rec = if a.path == "-" {
+        engine.import_image(
+            std::io::stdin().lock(),
+            a.reference.as_deref(),
+            &a.change,
+            a.message.clone(),
+        )?
+    } else {
+        let f = std::fs::File::open(&a.path)
+            .map_err(|e| CliError::Coded(format!("opening {}: {e}", a.path), 125))?;
+        engine.import_image(
+            std::io::BufReader::new(f),
+            a.reference.as_deref(),
+            &a.change,
+            a.message.clone(),
+        )?
+    };
+    if !a.quiet {
+        println!("sha256:{}", rec.id);
+    } else {
+        println!("{}", rec.id);
+    }
+    Ok(0)
+}
+
+/// A row of `images` as templates see it (Podman's `imageReporter`).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct ImageRow {
+    ID: String,
+    Id: String,
+    Repository: String,
+    Tag: String,
+    Digest: String,
+    CreatedSince: String,
+    CreatedAt: String,
+    Created: i64,
+    Size: String,
+    ReadOnly: bool,
+    Dangling: bool,
+    Names: Vec<String>,
+    Containers: usize,
+    Labels: BTreeMap<String, String>,
+}
+
+/// A row of `images --format json` (Podman's `ImageSummary`).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct ImageJson {
+    Id: String,
+    ParentId: String,
+    RepoTags: Option<Vec<String>>,
+    RepoDigests: Vec<String>,
+    Size: u64,
+    SharedSize: u64,
+    VirtualSize: u64,
+    Labels: BTreeMap<String, String>,
+    Containers: usize,
+    Names: Option<Vec<String>>,
+    Digest: String,
+    Created: i64,
+    CreatedAt: String,
+}
+
+fn split_name(name: &str) -> (String, String) {
+    // The tag follows the last ':' after the last '/'.
+    let slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match name[slash..].rfind(':') {
+        Some(i) => (
+            name[..slash + i].to_string(),
+            name[slash + i + 1..].to_string(),
+        ),
+        None => (name.to_string(), "latest".to_string()),
+    }
+}
+
+pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
+    let mut list = engine.images()?;
+    list.sort_by(|x, y| y.created.cmp(&x.created));
+    if let Some(name) = &a.name {
+        let wanted = engine.resolve_image(name).ok().map(|r| r.id);
+        list.retain(|r| Some(&r.id) == wanted.as_ref());
+    }
+    for f in &a.filter {
+        if let Some(r) = f.strip_prefix("reference=") {
+            list.retain(|i| i.names.iter().any(|n| n.contains(r)));
+        } else if f == "dangling=true" {
+            list.retain(|i| i.names.is_empty());
+        } else if f == "dangling=false" {
+            list.retain(|i| !i.names.is_empty());
+        } else {
+            return Err(CliError::Coded(format!("invalid image filter {f:?}"), 125));
+        }
+    }
+    let containers = engine.containers()?;
+    let short = |id: &str| {
+        if a.no_trunc {
+            format!("sha256:{id}")
+        } else {
+            id[..12].to_string()
+        }
+    };
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        let mut seen = std::collections::HashSet::new();
+        for r in &list {
+            if seen.insert(r.id.clone()) {
+                writeln!(out, "{}", short(&r.id))?;
+            }
+        }
+        return Ok(0);
+    }
+    let mut rows = Vec::new();
+    for r in &list {
+        let used = containers
+            .iter()
+            .filter(|c| c.config.image_id == r.id)
+            .count();
+        let labels = engine
+            .image_config(r)
+            .ok()
+            .and_then(|c| c.config().clone())
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>();
+        let names: Vec<Option<&String>> = if r.names.is_empty() {
+            vec![None]
+        } else {
+            r.names.iter().map(Some).collect()
+        };
+        for n in names {
+            let (repo, tag) = n
+                .map(|n| split_name(n))
+                .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
+            rows.push(ImageRow {
+                ID: short(&r.id),
+                Id: r.id.clone(),
+                Repository: repo,
+                Tag: tag,
+                Digest: r.manifest_digest.clone(),
+                CreatedSince: human::ago(r.created),
+                CreatedAt: r
+                    .created
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S%.f %z %Z")
+                    .to_string(),
+                Created: r.created.timestamp(),
+                Size: human::size(r.size),
+                ReadOnly: false,
+                Dangling: r.names.is_empty(),
+                Names: r.names.clone(),
+                Containers: used,
+                Labels: labels.clone(),
+            });
+        }
+    }
+    let json: Vec<ImageJson> = list
+        .iter()
+        .map(|r| ImageJson {
+            Id: r.id.clone(),
+            ParentId: String::new(),
+            RepoTags: if r.names.is_empty() {
+                None
+            } else {
+                Some(r.names.clone())
+            },
+            RepoDigests: r
+                .names
+                .iter()
+                .map(|n| format!("{}@{}", split_name(n).0, r.manifest_digest))
+                .collect(),
+            Size: r.size,
+            SharedSize: 0,
+            VirtualSize: r.size,
+            Labels: BTreeMap::new(),
+            Containers: containers
+                .iter()
+                .filter(|c| c.config.image_id == r.id)
+                .count(),
+            Names: if r.names.is_empty() {
+                None
+            } else {
+                Some(r.names.clone())
+            },
+            Digest: r.manifest_digest.clone(),
+            Created: r.created.timestamp(),
+            CreatedAt: r.created.to_rfc3339(),
+        })
+        .collect();
+    let format = a
+        .format
+        .as_deref()
+        .unwrap_or("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
+    print_list(
+        "images",
+        format,
+        &json,
+        &rows,
+        &[
+            ("ID", "IMAGE ID"),
+            ("CreatedSince", "CREATED"),
+            ("CreatedAt", "CREATED AT"),
+        ],
+        a.noheading,
+    )?;
+    Ok(0)
+}
+
+pub fn tag(engine: &Engine, a: TagArgs) -> CliResult {
+    for n in &a.names {
+        engine.tag_image(&a.image, n)?;
+    }
+    Ok(0)
+}
+
+pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
+    let targets: Vec<String> = if a.all {
+        engine.images()?.into_iter().map(|r| r.id).collect()
+    } else {
+        a.images.clone()
+    };
+    if targets.is_empty() {
+        return Err(CliError::Coded(
+            "image name or ID must be specified".into(),
+            125,
+        ));
+    }
+    let mut code = 0;
+    for t in &targets {
+        match engine.remove_image(t, a.force) {
+            Ok(r) => {
+                for u in &r.untagged {
+                    println!("Untagged: {u}");
+                }
+                if let Some(d) = &r.deleted {
+                    println!("Deleted: {d}");
+                }
+            }
+            Err(Error::NoSuchImage(_)) if a.ignore => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                // Podman: 1 for "no such image", 2 for "image in use".
+                code = match e {
+                    Error::NoSuchImage(_) => 1,
+                    Error::ImageInUse { .. } => 2,
+                    _ => 125,
+                };
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn exists(engine: &Engine, a: ImageExistsArgs) -> CliResult {
+    match engine.resolve_image(&a.image) {
+        Ok(_) => Ok(0),
+        Err(Error::NoSuchImage(_)) => Ok(1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Podman's `ImageData` for `image inspect`.
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+pub struct ImageInspect {
+    Id: String,
+    Digest: String,
+    RepoTags: Vec<String>,
+    RepoDigests: Vec<String>,
+    Parent: String,
+    Comment: String,
+    Created: String,
+    Config: oci_config::Config,
+    Version: String,
+    Author: String,
+    Architecture: String,
+    Os: String,
+    Size: u64,
+    VirtualSize: u64,
+    GraphDriver: GraphDriver,
+    RootFS: RootFs,
+    Labels: BTreeMap<String, String>,
+    Annotations: BTreeMap<String, String>,
+    ManifestType: String,
+    User: String,
+    History: serde_json::Value,
+    NamesHistory: Vec<String>,
+}
+
+/// The image config as Podman shows it (Go field names, empty lists omitted).
+mod oci_config {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+
+    #[derive(Serialize, Default)]
+    #[allow(non_snake_case)]
+    pub struct Config {
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub User: String,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub Env: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub Entrypoint: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub Cmd: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub Volumes: BTreeMap<String, BTreeMap<String, String>>,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub WorkingDir: String,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub Labels: BTreeMap<String, String>,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub StopSignal: String,
+    }
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct GraphDriver {
+    Name: String,
+    Data: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct RootFs {
+    Type: String,
+    Layers: Vec<String>,
+}
+
+pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect> {
+    let cfg = engine.image_config(r)?;
+    let c = cfg.config().clone().unwrap_or_default();
+    let config = oci_config::Config {
+        User: c.user().clone().unwrap_or_default(),
+        ExposedPorts: c
+            .exposed_ports()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p, BTreeMap::new()))
+            .collect(),
+        Env: c.env().clone().unwrap_or_default(),
+        Entrypoint: c.entrypoint().clone(),
+        Cmd: c.cmd().clone(),
+        Volumes: c
+            .volumes()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p, BTreeMap::new()))
+            .collect(),
+        WorkingDir: c.working_dir().clone().unwrap_or_default(),
+        Labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
+        StopSignal: c.stop_signal().clone().unwrap_or_default(),
+    };
+    let dirs = engine.layer_dirs(r)?;
+    let mut data = BTreeMap::new();
+    if let Some((upper, lower)) = dirs.split_first() {
+        data.insert("UpperDir".to_string(), upper.display().to_string());
+        if !lower.is_empty() {
+            data.insert(
+                "LowerDir".to_string(),
+                lower
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            );
+        }
+    }
+    Ok(ImageInspect {
+        Id: r.id.clone(),
+        Digest: r.manifest_digest.clone(),
+        RepoTags: r.names.clone(),
+        RepoDigests: r
+            .names
+            .iter()
+            .map(|n| format!("{}@{}", split_name(n).0, r.manifest_digest))
+            .collect(),
+        Parent: String::new(),
+        Comment: cfg
+            .history()
+            .as_ref()
+            .and_then(|h| h.first())
+            .and_then(|h| h.comment().clone())
+            .unwrap_or_default(),
+        Created: peapod_engine::container::inspect::go_time(Some(r.created)),
+        Labels: config.Labels.clone(),
+        User: config.User.clone(),
+        Config: config,
+        Version: String::new(),
+        Author: cfg.author().clone().unwrap_or_default(),
+        Architecture: cfg.architecture().to_string(),
+        Os: cfg.os().to_string(),
+        Size: r.size,
+        VirtualSize: r.size,
+        GraphDriver: GraphDriver {
+            Name: "overlay".into(),
+            Data: data,
+        },
+        RootFS: RootFs {
+            Type: "layers".into(),
+            Layers: r.layers.clone(),
+        },
+        Annotations: BTreeMap::new(),
+        ManifestType: "application/vnd.oci.image.manifest.v1+json".into(),
+        History: serde_json::to_value(cfg.history()).unwrap_or_default(),
+        NamesHistory: r.names.clone(),
+    })
+}
+
+pub fn inspect(engine: &Engine, a: ImageInspectArgs) -> CliResult {
+    let mut objs = Vec::new();
+    let mut code = 0;
+    for i in &a.images {
+        match engine.resolve_image(i) {
+            Ok(r) => objs.push(inspect_image(engine, &r)?),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 125;
+            }
+        }
+    }
+    print_objects("inspect", a.format.as_deref(), &objs)?;
+    Ok(code)
+}

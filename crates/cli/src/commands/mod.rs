@@ -1,0 +1,85 @@
+//! One module per command group; [`run`] dispatches.
+
+mod container;
+mod image;
+mod system;
+
+use peapod_engine::{Engine, EngineOptions};
+
+use crate::CliResult;
+use crate::cli::{Cli, Command, ContainerCommand, ContainerCommon, Global, ImageCommand, TopLevel};
+
+fn open(g: &Global) -> CliResult<Engine> {
+    Ok(Engine::open(EngineOptions {
+        root: g.root.clone(),
+        runroot: g.runroot.clone(),
+        runtime: g.runtime.clone(),
+        conmon: g.conmon.clone(),
+        self_exe: std::env::current_exe().ok(),
+        log_level: g.log_level.clone(),
+    })?)
+}
+
+pub fn run(cli: Cli, argv: &[String]) -> CliResult {
+    let g = &cli.global;
+    match cli.command {
+        Command::Top(t) => top(g, t, argv),
+        Command::Container(c) => match c {
+            ContainerCommand::Common(c) => top(g, common(c), argv),
+            ContainerCommand::Ps2(a) => container::ps(&open(g)?, a),
+            ContainerCommand::Exists(a) => container::exists(&open(g)?, a),
+            ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
+            ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
+        },
+        Command::Image(i) => match i {
+            ImageCommand::Import(a) => image::import(&open(g)?, a),
+            ImageCommand::List(a) => image::images(&open(g)?, a),
+            ImageCommand::Tag(a) => image::tag(&open(g)?, a),
+            ImageCommand::Rm(a) => image::rmi(&open(g)?, a),
+            ImageCommand::Inspect(a) => image::inspect(&open(g)?, a),
+            ImageCommand::Exists(a) => image::exists(&open(g)?, a),
+        },
+    }
+}
+
+fn common(c: ContainerCommon) -> TopLevel {
+    match c {
+        ContainerCommon::Create(a) => TopLevel::Create(a),
+        ContainerCommon::Run(a) => TopLevel::Run(a),
+        ContainerCommon::Start(a) => TopLevel::Start(a),
+        ContainerCommon::Stop(a) => TopLevel::Stop(a),
+        ContainerCommon::Kill(a) => TopLevel::Kill(a),
+        ContainerCommon::Restart(a) => TopLevel::Restart(a),
+        ContainerCommon::Rm(a) => TopLevel::Rm(a),
+        ContainerCommon::Inspect(mut a) => {
+            if a.kind == "all" {
+                a.kind = "container".into();
+            }
+            TopLevel::Inspect(a)
+        }
+        ContainerCommon::Wait(a) => TopLevel::Wait(a),
+        ContainerCommon::Logs(a) => TopLevel::Logs(a),
+    }
+}
+
+fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
+    match t {
+        TopLevel::Create(a) => container::create(&open(g)?, a, argv),
+        TopLevel::Run(a) => container::run(&open(g)?, a, argv),
+        TopLevel::Start(a) => container::start(&open(g)?, a),
+        TopLevel::Stop(a) => container::stop(&open(g)?, a),
+        TopLevel::Kill(a) => container::kill(&open(g)?, a),
+        TopLevel::Restart(a) => container::restart(&open(g)?, a),
+        TopLevel::Rm(a) => container::rm(&open(g)?, a),
+        TopLevel::Ps(a) => container::ps(&open(g)?, a),
+        TopLevel::Inspect(a) => system::inspect(&open(g)?, a),
+        TopLevel::Wait(a) => container::wait(&open(g)?, a),
+        TopLevel::Logs(a) => container::logs(&open(g)?, a),
+        TopLevel::Import(a) => image::import(&open(g)?, a),
+        TopLevel::Images(a) => image::images(&open(g)?, a),
+        TopLevel::Tag(a) => image::tag(&open(g)?, a),
+        TopLevel::Rmi(a) => image::rmi(&open(g)?, a),
+        TopLevel::Version(a) => system::version(a),
+        TopLevel::Info(a) => system::info(&open(g)?, a),
+    }
+}

@@ -1,0 +1,267 @@
+//! inspect (any object), version, info.
+
+use peapod_engine::{Engine, Error};
+use serde::Serialize;
+
+use crate::cli::*;
+use crate::output::print_objects;
+use crate::{CliError, CliResult};
+
+pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Obj {
+        Container(Box<peapod_engine::container::inspect::InspectContainer>),
+        Image(Box<super::image::ImageInspect>),
+    }
+    let mut objs = Vec::new();
+    let mut code = 0;
+    for name in &a.names {
+        let found = match a.kind.as_str() {
+            "container" | "all" => match engine.container(name) {
+                Ok(c) => Some(Obj::Container(Box::new(engine.inspect_container(&c)))),
+                Err(Error::NoSuchContainer(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            "image" => None,
+            other => {
+                return Err(CliError::Coded(
+                    format!("invalid type {other:?}: must be container, image or all"),
+                    125,
+                ));
+            }
+        };
+        let found = match found {
+            Some(f) => Some(f),
+            None if a.kind != "container" => match engine.resolve_image(name) {
+                Ok(r) => Some(Obj::Image(Box::new(super::image::inspect_image(
+                    engine, &r,
+                )?))),
+                Err(Error::NoSuchImage(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        match found {
+            Some(o) => objs.push(o),
+            None => {
+                match a.kind.as_str() {
+                    "container" => eprintln!("Error: no such container {name}"),
+                    "image" => eprintln!("Error: {name}: image not known"),
+                    _ => eprintln!("Error: no such object: \"{name}\""),
+                }
+                code = 125;
+            }
+        }
+    }
+    if !objs.is_empty() || code == 0 {
+        print_objects("inspect", a.format.as_deref(), &objs)?;
+    }
+    Ok(code)
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct VersionInfo {
+    APIVersion: String,
+    Version: String,
+    GoVersion: String,
+    GitCommit: String,
+    BuiltTime: String,
+    Built: i64,
+    OsArch: String,
+    Os: String,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct Version {
+    Client: VersionInfo,
+}
+
+fn version_info() -> VersionInfo {
+    VersionInfo {
+        APIVersion: "4.3.1".into(),
+        Version: env!("CARGO_PKG_VERSION").into(),
+        GoVersion: "rust".into(),
+        GitCommit: String::new(),
+        BuiltTime: String::new(),
+        Built: 0,
+        OsArch: format!(
+            "linux/{}",
+            std::env::consts::ARCH
+                .replace("x86_64", "amd64")
+                .replace("aarch64", "arm64")
+        ),
+        Os: "linux".into(),
+    }
+}
+
+pub fn version(a: VersionArgs) -> CliResult {
+    let v = Version {
+        Client: version_info(),
+    };
+    match a.format.as_deref() {
+        Some(f) => print_objects("version", Some(f), std::slice::from_ref(&v))?,
+        None => {
+            let c = &v.Client;
+            println!(
+                "Version:      {}\nAPI Version:  {}\nGo Version:   {}\nBuilt:        {}\nOS/Arch:      {}",
+                c.Version, c.APIVersion, c.GoVersion, "unknown", c.OsArch
+            );
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct Info {
+    Host: HostInfo,
+    Store: StoreInfo,
+    Version: VersionInfo,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct Program {
+    Package: String,
+    Path: String,
+    Version: String,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct HostInfo {
+    Arch: String,
+    CgroupManager: String,
+    CgroupVersion: String,
+    Conmon: Program,
+    Hostname: String,
+    Kernel: String,
+    MemTotal: u64,
+    OCIRuntime: Program,
+    OS: String,
+    Uptime: String,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct StoreInfo {
+    ContainerStore: ContainerStore,
+    GraphDriverName: String,
+    GraphRoot: String,
+    RunRoot: String,
+    ImageStore: ImageStore,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct ContainerStore {
+    number: usize,
+    paused: usize,
+    running: usize,
+    stopped: usize,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct ImageStore {
+    number: usize,
+}
+
+fn first_line_of(cmd: &std::path::Path, arg: &str) -> String {
+    std::process::Command::new(cmd)
+        .arg(arg)
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
+    use peapod_engine::container::Status;
+    let containers = engine.containers()?;
+    let count =
+        |f: &dyn Fn(Status) -> bool| containers.iter().filter(|c| f(c.state.status)).count();
+    let runtime = engine.runtime()?;
+    let monitor = engine.monitor_path().unwrap_or_default();
+    let uname = nix::sys::utsname::uname().ok();
+    let info = Info {
+        Host: HostInfo {
+            Arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
+            CgroupManager: "cgroupfs".into(),
+            CgroupVersion: if peapod_engine::config::cgroup_unified() {
+                "v2".into()
+            } else {
+                "v1".into()
+            },
+            Conmon: Program {
+                Package: "peapod".into(),
+                Path: monitor.display().to_string(),
+                Version: first_line_of(&monitor, "--version"),
+            },
+            Hostname: uname
+                .as_ref()
+                .map(|u| u.nodename().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Kernel: uname
+                .as_ref()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            MemTotal: std::fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|m| {
+                    m.lines()
+                        .next()
+                        .and_then(|l| l.split_whitespace().nth(1))
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+                .unwrap_or(0)
+                * 1024,
+            OCIRuntime: Program {
+                Package: runtime.name(),
+                Path: runtime.path.display().to_string(),
+                Version: first_line_of(&runtime.path, "--version"),
+            },
+            OS: "linux".into(),
+            Uptime: std::fs::read_to_string("/proc/uptime")
+                .ok()
+                .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        },
+        Store: StoreInfo {
+            ContainerStore: ContainerStore {
+                number: containers.len(),
+                paused: count(&|s| s == Status::Paused),
+                running: count(&|s| s == Status::Running),
+                stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
+            },
+            GraphDriverName: "overlay".into(),
+            GraphRoot: engine.paths.root.display().to_string(),
+            RunRoot: engine.paths.runroot.display().to_string(),
+            ImageStore: ImageStore {
+                number: engine.images()?.len(),
+            },
+        },
+        Version: version_info(),
+    };
+    match a.format.as_deref() {
+        Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
+        None => {
+            // Podman prints YAML; JSON is close enough to read and to parse.
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&info)
+                    .map_err(|e| CliError::Coded(e.to_string(), 125))?
+            );
+        }
+    }
+    Ok(0)
+}

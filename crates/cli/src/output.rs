@@ -1,0 +1,62 @@
+//! Printing lists and objects: Podman's rules for `--format` (Go template, `table`, `json`).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::CliResult;
+use crate::format::{self, Formatter, Value};
+
+/// Print rows: as JSON when the format says so (`json_rows` are what Podman's JSON shows),
+/// else through the Go template (`template_rows` carry the template's field names).
+pub fn print_list<J: Serialize, T: Serialize>(
+    name: &str,
+    format: &str,
+    json_rows: &[J],
+    template_rows: &[T],
+    headers: &[(&str, &str)],
+    no_heading: bool,
+) -> CliResult<()> {
+    let mut out = std::io::stdout().lock();
+    if format::is_json(format) {
+        let s = serde_json::to_string_pretty(json_rows)
+            .map_err(|e| crate::CliError::Coded(e.to_string(), 125))?;
+        writeln!(out, "{s}")?;
+        return Ok(());
+    }
+    let values: Vec<Value> = template_rows
+        .iter()
+        .map(format::to_value)
+        .collect::<Result<_, _>>()?;
+    let f = Formatter::new(name, format)?;
+    let text = f.render(&values, headers, no_heading)?;
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// `inspect`: pretty JSON array by default, or the template once per object.
+pub fn print_objects<T: Serialize>(
+    name: &str,
+    format: Option<&str>,
+    objects: &[T],
+) -> CliResult<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        None => write_json(&mut out, objects),
+        Some(f) if format::is_json(f) => write_json(&mut out, objects),
+        Some(f) => {
+            for o in objects {
+                let v = format::to_value(o)?;
+                out.write_all(format::render_object(name, f, &v)?.as_bytes())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> CliResult<()> {
+    let s =
+        serde_json::to_string_pretty(v).map_err(|e| crate::CliError::Coded(e.to_string(), 125))?;
+    writeln!(out, "{s}")?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Where things live, which OCI runtime and helpers to use.
+//!
+//! Owns the answers to "which path" and "which binary"; never touches state.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/peapod";
+pub const DEFAULT_RUNROOT: &str = "/run/peapod";
+
+/// What the command line (or a test) tells the engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+    /// `crun`, `runc`, or a path.
+    pub runtime: Option<String>,
+    /// The monitor binary (`--conmon`): ours by default, conmon works too.
+    pub conmon: Option<PathBuf>,
+    /// The `peapod` binary the monitor runs as its exit command.
+    pub self_exe: Option<PathBuf>,
+    pub log_level: Option<String>,
+}
+
+/// Every path the engine uses, derived once from the options.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: PathBuf, runroot: PathBuf) -> Self {
+        Paths { root, runroot }
+    }
+    pub fn db(&self) -> PathBuf {
+        self.root.join("db.sqlite")
+    }
+    /// Content-addressed blobs and the image store.
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+    /// Unpacked layers.
+    pub fn layers(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+    /// Per-container persistent directory: the OCI bundle (config.json, ctr.log, attach, ctl)
+    /// and the overlay's upper/work/merged directories.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+    pub fn bundle(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("userdata")
+    }
+    pub fn rootfs(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("merged")
+    }
+    /// Per-container runtime directory: pidfile, conmon.pid, hosts, hostname, resolv.conf.
+    pub fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.runroot.join("containers").join(id)
+    }
+    pub fn exit_dir(&self) -> PathBuf {
+        self.runroot.join("exits")
+    }
+    pub fn exit_file(&self, id: &str) -> PathBuf {
+        self.exit_dir().join(id)
+    }
+    pub fn persist_dir(&self, id: &str) -> PathBuf {
+        self.runroot.join("persist").join(id)
+    }
+    pub fn locks(&self) -> PathBuf {
+        self.runroot.join("locks")
+    }
+    /// Marks that this runroot was set up since the last boot.
+    pub fn alive(&self) -> PathBuf {
+        self.runroot.join("alive")
+    }
+}
+
+/// The runtime to use: the user's choice, else crun where it works on this host, else runc.
+///
+/// crun refuses hybrid cgroup layouts (v1 controllers plus a v2 mount), which runc handles;
+/// on a pure v2 host crun is Podman's default and ours too.
+pub fn find_runtime(choice: Option<&str>) -> Result<PathBuf> {
+    if let Some(c) = choice {
+        if c.contains('/') {
+            let p = PathBuf::from(c);
+            return if is_executable(&p) {
+                Ok(p)
+            } else {
+                Err(Error::invalid(format!(
+                    "OCI runtime {c} not found or not executable"
+                )))
+            };
+        }
+        return which(c)
+            .ok_or_else(|| Error::invalid(format!("OCI runtime \"{c}\" not found in $PATH")));
+    }
+    let order: &[&str] = if cgroup_unified() {
+        &["crun", "runc"]
+    } else {
+        &["runc", "crun"]
+    };
+    order
+        .iter()
+        .find_map(|n| which(n))
+        .ok_or_else(|| Error::other("no OCI runtime found: install crun or runc"))
+}
+
+/// True on a host with only the cgroup v2 hierarchy.
+pub fn cgroup_unified() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// A helper executable (`peapod-monitor`, `peapod-netsetup`, `peapod-pause`): next to us in
+/// `../libexec/peapod/`, then in our own directory, then on PATH.
+pub fn find_helper(self_exe: Option<&Path>, name: &str) -> Result<PathBuf> {
+    if let Some(exe) = self_exe.and_then(|e| e.parent()) {
+        let candidates = [exe.join("../libexec/peapod").join(name), exe.join(name)];
+        for c in candidates {
+            if is_executable(&c) {
+                return Ok(c.canonicalize().unwrap_or(c));
+            }
+        }
+    }
+    for dir in ["/usr/local/libexec/peapod", "/usr/libexec/peapod"] {
+        let c = Path::new(dir).join(name);
+        if is_executable(&c) {
+            return Ok(c);
+        }
+    }
+    which(name).ok_or_else(|| {
+        Error::other(format!(
+            "helper {name} not found (looked in ../libexec/peapod beside peapod and on $PATH)"
+        ))
+    })
+}
+
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

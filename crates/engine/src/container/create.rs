@@ -1,0 +1,332 @@
+//! `create`: a database row and the container's directories; nothing runs yet.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use super::{Container, ContainerConfig, ContainerState};
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+
+/// A create request, as plain values (the CLI fills it from flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub image: String,
+    pub name: Option<String>,
+    /// The command after the image name.
+    pub command: Vec<String>,
+    /// `--entrypoint`: a string or a JSON array; `Some("")` clears the image's.
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub env_files: Vec<PathBuf>,
+    pub workdir: Option<String>,
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub labels: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
+    pub auto_remove: bool,
+    pub network: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub log_driver: Option<String>,
+    pub log_opts: Vec<String>,
+    pub create_command: Vec<String>,
+}
+
+impl Engine {
+    pub fn create_container(&self, opts: &CreateOptions) -> Result<Container> {
+        let image = self.resolve_image(&opts.image)?;
+        let image_config = self.image_config(&image)?;
+        let icfg = image_config.config().clone().unwrap_or_default();
+
+        if let Some(n) = &opts.name
+            && !crate::names::valid_name(n)
+        {
+            return Err(Error::invalid(format!(
+                "invalid name \"{n}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+            )));
+        }
+
+        // Entrypoint and command, as Podman combines them.
+        let image_entrypoint = icfg.entrypoint().clone().unwrap_or_default();
+        let image_cmd = icfg.cmd().clone().unwrap_or_default();
+        let entrypoint = match &opts.entrypoint {
+            None => image_entrypoint,
+            Some(e) if e.is_empty() => Vec::new(),
+            Some(e) if e.trim_start().starts_with('[') => serde_json::from_str::<Vec<String>>(e)
+                .map_err(|err| Error::invalid(format!("invalid --entrypoint {e:?}: {err}")))?,
+            Some(e) => vec![e.clone()],
+        };
+        let cmd = if !opts.command.is_empty() {
+            opts.command.clone()
+        } else if opts.entrypoint.is_some() {
+            // A new entrypoint drops the image's CMD (Docker and Podman do the same).
+            Vec::new()
+        } else {
+            image_cmd
+        };
+        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        if args.is_empty() {
+            return Err(Error::invalid(
+                "no command or entrypoint provided, and no CMD or ENTRYPOINT from image",
+            ));
+        }
+
+        let env = build_env(
+            icfg.env().as_deref().unwrap_or(&[]),
+            &opts.env_files,
+            &opts.env,
+        )?;
+        let mut labels: BTreeMap<String, String> = icfg
+            .labels()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for l in &opts.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            if k.is_empty() {
+                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
+            }
+            labels.insert(k.to_string(), v.to_string());
+        }
+        let stop_signal = match opts
+            .stop_signal
+            .as_deref()
+            .or(icfg.stop_signal().as_deref())
+        {
+            Some(s) => crate::signal::parse(s)?,
+            None => 15,
+        };
+        let network_mode = match opts.network.as_deref() {
+            None | Some("") | Some("none") | Some("private") | Some("bridge") | Some("podman") => {
+                "none".to_string()
+            }
+            Some("host") => "host".to_string(),
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "network {other}: unable to find network with name or ID {other}: network not found"
+                )));
+            }
+        };
+        let log_driver = match opts.log_driver.as_deref() {
+            None | Some("") | Some("k8s-file") | Some("json-file") => "k8s-file",
+            Some("none") => "none",
+            Some("passthrough") => "passthrough",
+            Some("journald") => "journald",
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "invalid log driver: {other}: invalid argument"
+                )));
+            }
+        };
+        let mut log_size_max = None;
+        let mut log_path_opt = None;
+        for o in &opts.log_opts {
+            match o.split_once('=') {
+                Some(("max-size", v)) => log_size_max = Some(parse_size(v)?),
+                Some(("path", v)) => log_path_opt = Some(v.to_string()),
+                Some(("max-file", _)) | Some(("tag", _)) => {}
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "invalid log option {o:?}: invalid argument"
+                    )));
+                }
+            }
+        }
+
+        let id = crate::names::new_id();
+        let hostname = opts
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id[..12].to_string());
+        let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
+        let bundle = self.paths.bundle(&id);
+        let log_path = log_path_opt.unwrap_or_else(|| {
+            crate::monitor::default_log_path(&bundle)
+                .display()
+                .to_string()
+        });
+        let mut config = ContainerConfig {
+            id: id.clone(),
+            name: String::new(),
+            created: Utc::now(),
+            image_id: image.id.clone(),
+            image_name: image
+                .names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image.id.clone()),
+            args,
+            entrypoint,
+            cmd,
+            env,
+            workdir: opts
+                .workdir
+                .clone()
+                .or_else(|| icfg.working_dir().clone().filter(|w| !w.is_empty()))
+                .unwrap_or_else(|| "/".into()),
+            user: opts
+                .user
+                .clone()
+                .or_else(|| icfg.user().clone())
+                .unwrap_or_default(),
+            hostname,
+            labels,
+            annotations: BTreeMap::new(),
+            stop_signal,
+            stop_timeout: opts.stop_timeout.unwrap_or(10),
+            auto_remove: opts.auto_remove,
+            network_mode,
+            log_driver: log_driver.to_string(),
+            log_path,
+            log_size_max,
+            tty: opts.tty,
+            stdin: opts.interactive,
+            create_command: opts.create_command.clone(),
+            exposed_ports,
+            runtime: String::new(),
+        };
+        if !config.workdir.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "workdir {:?} must be an absolute path",
+                config.workdir
+            )));
+        }
+        if let Some(image_name) = self.image_display_name(&opts.image, &image) {
+            config.image_name = image_name;
+        }
+
+        let dir = self.paths.container_dir(&id);
+        std::fs::create_dir_all(&bundle).ctx("creating container directory", &bundle)?;
+        let mut container = Container {
+            config,
+            state: ContainerState::default(),
+        };
+        let result = self.insert_with_name(&mut container, opts.name.as_deref());
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok(container)
+    }
+
+    /// Insert the row, generating a name when none was given (retrying on collisions).
+    fn insert_with_name(&self, c: &mut Container, name: Option<&str>) -> Result<()> {
+        if let Some(n) = name {
+            c.config.name = n.to_string();
+            return self.db.insert_container(c);
+        }
+        for attempt in 0.. {
+            c.config.name = crate::names::random_name(attempt);
+            match self.db.insert_container(c) {
+                Err(Error::NameInUse { .. }) if attempt < 50 => continue,
+                other => return other,
+            }
+        }
+        unreachable!()
+    }
+}
+
+/// Image env, then `--env-file`s, then `-e`, later ones winning, as Podman merges them.
+/// `-e NAME` without `=` takes the value from peapod's own environment (skipped if unset).
+fn build_env(image_env: &[String], env_files: &[PathBuf], env: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: &str| {
+        if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {
+            e.1 = v.to_string();
+        } else {
+            out.push((k.to_string(), v.to_string()));
+        }
+    };
+    for e in image_env {
+        let (k, v) = e.split_once('=').unwrap_or((e, ""));
+        set(k, v);
+    }
+    let mut user_vars = Vec::new();
+    for f in env_files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Error::invalid(format!("reading env file {}: {e}", f.display())))?;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            user_vars.push(line.to_string());
+        }
+    }
+    user_vars.extend(env.iter().cloned());
+    for e in &user_vars {
+        match e.split_once('=') {
+            Some((k, _)) if k.is_empty() => {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable {e:?}: name is empty"
+                )));
+            }
+            Some((k, v)) => set(k, v),
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    set(e, &v);
+                }
+            }
+        }
+    }
+    drop(set);
+    if !out.iter().any(|(k, _)| k == "PATH") {
+        out.insert(
+            0,
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+        );
+    }
+    Ok(out.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+/// `10m`, `1mb`, `512k`, `1g`, plain bytes.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0)
+        .map(|n| (n * mult as f64) as u64)
+        .ok_or_else(|| Error::invalid(format!("invalid size {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_merging() {
+        let env = build_env(
+            &["PATH=/bin".into(), "A=image".into()],
+            &[],
+            &["A=user".into(), "B=2".into()],
+        )
+        .unwrap();
+        assert_eq!(env, vec!["PATH=/bin", "A=user", "B=2"]);
+        let env = build_env(&[], &[], &[]).unwrap();
+        assert!(env[0].starts_with("PATH="));
+        assert!(build_env(&[], &[], &["=x".into()]).is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1mb").unwrap(), 1 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("abc").is_err());
+    }
+}

@@ -1,0 +1,456 @@
+//! `inspect` of a container: Podman's `InspectContainerData`, with its Go field names, so
+//! `--format '{{.State.Status}}'` and `{{json .Config}}` give Podman's answers.
+#![allow(non_snake_case)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Local, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{Container, Status};
+use crate::Engine;
+
+/// Go's zero time, which Podman prints for "never".
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A time as Go's RFC3339Nano prints it, in local time.
+pub fn go_time(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        None => ZERO_TIME.to_string(),
+        Some(t) => {
+            let s = t
+                .with_timezone(&Local)
+                .to_rfc3339_opts(SecondsFormat::Nanos, false);
+            // Go trims trailing zeros of the fraction.
+            match s.find('.') {
+                Some(dot) => {
+                    let end = s[dot..]
+                        .find(['+', '-', 'Z'])
+                        .map(|i| dot + i)
+                        .unwrap_or(s.len());
+                    let frac = s[dot + 1..end].trim_end_matches('0');
+                    if frac.is_empty() {
+                        format!("{}{}", &s[..dot], &s[end..])
+                    } else {
+                        format!("{}.{}{}", &s[..dot], frac, &s[end..])
+                    }
+                }
+                None => s,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectContainer {
+    pub Id: String,
+    pub Created: String,
+    pub Path: String,
+    pub Args: Vec<String>,
+    pub State: InspectState,
+    pub Image: String,
+    pub ImageDigest: String,
+    pub ImageName: String,
+    pub Rootfs: String,
+    pub Pod: String,
+    pub ResolvConfPath: String,
+    pub HostnamePath: String,
+    pub HostsPath: String,
+    pub StaticDir: String,
+    pub OCIConfigPath: String,
+    pub OCIRuntime: String,
+    pub ConmonPidFile: String,
+    pub PidFile: String,
+    pub Name: String,
+    pub RestartCount: u32,
+    pub Driver: String,
+    pub MountLabel: String,
+    pub ProcessLabel: String,
+    pub AppArmorProfile: String,
+    pub EffectiveCaps: Vec<String>,
+    pub BoundingCaps: Vec<String>,
+    pub ExecIDs: Vec<String>,
+    pub GraphDriver: GraphDriver,
+    pub Mounts: Vec<InspectMount>,
+    pub Dependencies: Vec<String>,
+    pub NetworkSettings: NetworkSettings,
+    pub Namespace: String,
+    pub IsInfra: bool,
+    pub IsService: bool,
+    pub Config: InspectConfig,
+    pub HostConfig: HostConfig,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectState {
+    pub OciVersion: String,
+    pub Status: String,
+    pub Running: bool,
+    pub Paused: bool,
+    pub Restarting: bool,
+    pub OOMKilled: bool,
+    pub Dead: bool,
+    pub Pid: i32,
+    pub ConmonPid: i32,
+    pub ExitCode: i32,
+    pub Error: String,
+    pub StartedAt: String,
+    pub FinishedAt: String,
+    pub CgroupPath: String,
+    pub StoppedByUser: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphDriver {
+    pub Name: String,
+    pub Data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectMount {
+    pub Type: String,
+    pub Name: String,
+    pub Source: String,
+    pub Destination: String,
+    pub Driver: String,
+    pub Mode: String,
+    pub Options: Vec<String>,
+    pub RW: bool,
+    pub Propagation: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PortBinding {
+    pub HostIp: String,
+    pub HostPort: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct NetworkSettings {
+    pub EndpointID: String,
+    pub Gateway: String,
+    pub IPAddress: String,
+    pub IPPrefixLen: u32,
+    pub IPv6Gateway: String,
+    pub GlobalIPv6Address: String,
+    pub GlobalIPv6PrefixLen: u32,
+    pub MacAddress: String,
+    pub Bridge: String,
+    pub SandboxID: String,
+    pub HairpinMode: bool,
+    pub LinkLocalIPv6Address: String,
+    pub LinkLocalIPv6PrefixLen: u32,
+    pub Ports: BTreeMap<String, Option<Vec<PortBinding>>>,
+    pub SandboxKey: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectConfig {
+    pub Hostname: String,
+    pub Domainname: String,
+    pub User: String,
+    pub AttachStdin: bool,
+    pub AttachStdout: bool,
+    pub AttachStderr: bool,
+    pub Tty: bool,
+    pub OpenStdin: bool,
+    pub StdinOnce: bool,
+    pub Env: Vec<String>,
+    pub Cmd: Option<Vec<String>>,
+    pub Image: String,
+    pub Volumes: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    pub WorkingDir: String,
+    pub Entrypoint: Option<Vec<String>>,
+    pub OnBuild: Option<String>,
+    pub Labels: BTreeMap<String, String>,
+    pub Annotations: BTreeMap<String, String>,
+    pub StopSignal: String,
+    pub CreateCommand: Vec<String>,
+    pub Umask: String,
+    pub Timeout: u32,
+    pub StopTimeout: u32,
+    pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogConfig {
+    pub Type: String,
+    pub Config: Option<BTreeMap<String, String>>,
+    pub Path: String,
+    pub Tag: String,
+    pub Size: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestartPolicy {
+    pub Name: String,
+    pub MaximumRetryCount: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostConfig {
+    pub Binds: Vec<String>,
+    pub CgroupManager: String,
+    pub CgroupMode: String,
+    pub ContainerIDFile: String,
+    pub LogConfig: LogConfig,
+    pub NetworkMode: String,
+    pub PortBindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+    pub RestartPolicy: RestartPolicy,
+    pub AutoRemove: bool,
+    pub VolumeDriver: String,
+    pub VolumesFrom: Option<Vec<String>>,
+    pub CapAdd: Vec<String>,
+    pub CapDrop: Vec<String>,
+    pub Dns: Vec<String>,
+    pub DnsOptions: Vec<String>,
+    pub DnsSearch: Vec<String>,
+    pub ExtraHosts: Vec<String>,
+    pub GroupAdd: Vec<String>,
+    pub IpcMode: String,
+    pub Cgroup: String,
+    pub Cgroups: String,
+    pub Links: Option<Vec<String>>,
+    pub OomScoreAdj: i32,
+    pub PidMode: String,
+    pub Privileged: bool,
+    pub PublishAllPorts: bool,
+    pub ReadonlyRootfs: bool,
+    pub SecurityOpt: Vec<String>,
+    pub Tmpfs: BTreeMap<String, String>,
+    pub UTSMode: String,
+    pub UsernsMode: String,
+    pub ShmSize: u64,
+    pub Runtime: String,
+    pub ConsoleSize: [u32; 2],
+    pub CpuShares: u64,
+    pub Memory: i64,
+    pub NanoCpus: i64,
+    pub CgroupParent: String,
+    pub PidsLimit: i64,
+}
+
+impl Engine {
+    pub fn inspect_container(&self, c: &Container) -> InspectContainer {
+        let id = c.id();
+        let run_dir = self.paths.container_run_dir(id);
+        let bundle = self.paths.bundle(id);
+        let dir = self.paths.container_dir(id);
+        let st = &c.state;
+        let running = st.status == Status::Running;
+        let caps: Vec<String> = crate::oci::spec::DEFAULT_CAPS
+            .iter()
+            .map(|c| format!("CAP_{}", format!("{c:?}").to_ascii_uppercase()))
+            .collect();
+        let image = self.db.image(&c.config.image_id).ok().flatten();
+        let lower = image
+            .as_ref()
+            .and_then(|i| self.layer_dirs(i).ok())
+            .unwrap_or_default();
+        let mut gd = BTreeMap::new();
+        gd.insert(
+            "LowerDir".to_string(),
+            lower
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":"),
+        );
+        gd.insert(
+            "UpperDir".to_string(),
+            dir.join("upper").display().to_string(),
+        );
+        gd.insert(
+            "WorkDir".to_string(),
+            dir.join("work").display().to_string(),
+        );
+        gd.insert(
+            "MergedDir".to_string(),
+            self.paths.rootfs(id).display().to_string(),
+        );
+        let (path, args) = c
+            .config
+            .args
+            .split_first()
+            .map(|(p, a)| (p.clone(), a.to_vec()))
+            .unwrap_or_default();
+        InspectContainer {
+            Id: id.to_string(),
+            Created: go_time(Some(c.config.created)),
+            Path: path,
+            Args: args,
+            State: InspectState {
+                OciVersion: "1.0.2-dev".into(),
+                Status: st.status.to_string(),
+                Running: running,
+                Paused: st.status == Status::Paused,
+                Restarting: false,
+                OOMKilled: st.oom_killed,
+                Dead: false,
+                Pid: st.pid,
+                ConmonPid: st.conmon_pid,
+                ExitCode: st.exit_code,
+                Error: st.error.clone(),
+                StartedAt: go_time(st.started_at),
+                FinishedAt: go_time(st.finished_at),
+                CgroupPath: format!("/peapod/peapod-{id}"),
+                StoppedByUser: st.stopped_by_user,
+            },
+            Image: c.config.image_id.clone(),
+            ImageDigest: image
+                .as_ref()
+                .map(|i| i.manifest_digest.clone())
+                .unwrap_or_default(),
+            ImageName: c.config.image_name.clone(),
+            Rootfs: String::new(),
+            Pod: String::new(),
+            ResolvConfPath: run_dir.join("resolv.conf").display().to_string(),
+            HostnamePath: run_dir.join("hostname").display().to_string(),
+            HostsPath: run_dir.join("hosts").display().to_string(),
+            StaticDir: bundle.display().to_string(),
+            OCIConfigPath: bundle.join("config.json").display().to_string(),
+            OCIRuntime: if c.config.runtime.is_empty() {
+                self.runtime().map(|r| r.name()).unwrap_or_default()
+            } else {
+                c.config.runtime.clone()
+            },
+            ConmonPidFile: run_dir.join("conmon.pid").display().to_string(),
+            PidFile: run_dir.join("pidfile").display().to_string(),
+            Name: c.config.name.clone(),
+            RestartCount: st.restart_count,
+            Driver: "overlay".into(),
+            MountLabel: String::new(),
+            ProcessLabel: String::new(),
+            AppArmorProfile: String::new(),
+            EffectiveCaps: caps.clone(),
+            BoundingCaps: caps,
+            ExecIDs: Vec::new(),
+            GraphDriver: GraphDriver {
+                Name: "overlay".into(),
+                Data: gd,
+            },
+            Mounts: Vec::new(),
+            Dependencies: Vec::new(),
+            NetworkSettings: NetworkSettings {
+                SandboxKey: String::new(),
+                ..Default::default()
+            },
+            Namespace: String::new(),
+            IsInfra: false,
+            IsService: false,
+            Config: InspectConfig {
+                Hostname: c.config.hostname.clone(),
+                Domainname: String::new(),
+                User: c.config.user.clone(),
+                AttachStdin: false,
+                AttachStdout: false,
+                AttachStderr: false,
+                Tty: c.config.tty,
+                OpenStdin: c.config.stdin,
+                StdinOnce: false,
+                Env: c.config.env.clone(),
+                Cmd: if c.config.cmd.is_empty() {
+                    None
+                } else {
+                    Some(c.config.cmd.clone())
+                },
+                Image: c.config.image_name.clone(),
+                Volumes: None,
+                WorkingDir: c.config.workdir.clone(),
+                Entrypoint: if c.config.entrypoint.is_empty() {
+                    None
+                } else {
+                    Some(c.config.entrypoint.clone())
+                },
+                OnBuild: None,
+                Labels: c.config.labels.clone(),
+                Annotations: c.config.annotations.clone(),
+                StopSignal: crate::signal::name(c.config.stop_signal),
+                CreateCommand: c.config.create_command.clone(),
+                Umask: "0022".into(),
+                Timeout: 0,
+                StopTimeout: c.config.stop_timeout,
+                ExposedPorts: c
+                    .config
+                    .exposed_ports
+                    .iter()
+                    .map(|p| (p.clone(), BTreeMap::new()))
+                    .collect(),
+            },
+            HostConfig: HostConfig {
+                Binds: Vec::new(),
+                CgroupManager: "cgroupfs".into(),
+                CgroupMode: if crate::config::cgroup_unified() {
+                    "private".into()
+                } else {
+                    "host".into()
+                },
+                ContainerIDFile: String::new(),
+                LogConfig: LogConfig {
+                    Type: c.config.log_driver.clone(),
+                    Config: None,
+                    Path: c.config.log_path.clone(),
+                    Tag: String::new(),
+                    Size: c
+                        .config
+                        .log_size_max
+                        .map(|s| format!("{s}B"))
+                        .unwrap_or_else(|| "0B".into()),
+                },
+                NetworkMode: c.config.network_mode.clone(),
+                PortBindings: BTreeMap::new(),
+                RestartPolicy: RestartPolicy {
+                    Name: String::new(),
+                    MaximumRetryCount: 0,
+                },
+                AutoRemove: c.config.auto_remove,
+                VolumeDriver: String::new(),
+                VolumesFrom: None,
+                CapAdd: Vec::new(),
+                CapDrop: Vec::new(),
+                Dns: Vec::new(),
+                DnsOptions: Vec::new(),
+                DnsSearch: Vec::new(),
+                ExtraHosts: Vec::new(),
+                GroupAdd: Vec::new(),
+                IpcMode: "private".into(),
+                Cgroup: String::new(),
+                Cgroups: "default".into(),
+                Links: None,
+                OomScoreAdj: 0,
+                PidMode: "private".into(),
+                Privileged: false,
+                PublishAllPorts: false,
+                ReadonlyRootfs: false,
+                SecurityOpt: Vec::new(),
+                Tmpfs: BTreeMap::new(),
+                UTSMode: "private".into(),
+                UsernsMode: String::new(),
+                ShmSize: 65536000,
+                Runtime: "oci".into(),
+                ConsoleSize: [0, 0],
+                CpuShares: 0,
+                Memory: 0,
+                NanoCpus: 0,
+                CgroupParent: String::new(),
+                PidsLimit: 0,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_time_format() {
+        assert_eq!(go_time(None), ZERO_TIME);
+        let t = DateTime::parse_from_rfc3339("2024-01-02T03:04:05.120Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let s = go_time(Some(t));
+        assert!(s.contains(".12"), "{s}");
+        assert!(!s.contains(".120"), "{s}");
+    }
+}

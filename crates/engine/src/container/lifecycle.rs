@@ -1,0 +1,460 @@
+//! init, start, stop, kill, restart, wait and cleanup.
+
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::reconcile::{mark_stopped, process_start_time};
+use super::{Container, Status};
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+use crate::monitor::{MonitorRequest, log_arg};
+use crate::oci::spec::{NetNs, SpecInput};
+
+/// A container started with its output attached: read the socket until EOF, then
+/// [`Engine::wait_exit_code`].
+pub struct StartedAttached {
+    pub container: Container,
+    pub socket: Option<UnixStream>,
+}
+
+impl Engine {
+    /// Look up a container and reconcile it with what the monitor left behind.
+    pub fn container(&self, reference: &str) -> Result<Container> {
+        let mut c = self.db.lookup_container(reference)?;
+        self.reconcile(&mut c)?;
+        Ok(c)
+    }
+
+    /// Every container, reconciled.
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        let mut all = self.db.containers()?;
+        for c in &mut all {
+            self.reconcile(c)?;
+        }
+        Ok(all)
+    }
+
+    fn save(&self, c: &Container) -> Result<()> {
+        self.db.update_state(c.id(), &c.state)
+    }
+
+    /// Start a container (a no-op if it runs). With `attach`, connect to its output before
+    /// it starts so nothing is missed.
+    pub fn start(&self, reference: &str, attach: bool) -> Result<StartedAttached> {
+        let found = self.db.lookup_container(reference)?;
+        let _lock = self.lock(found.id())?;
+        let mut c = self.container(found.id())?;
+        match c.state.status {
+            Status::Running => {
+                return Ok(StartedAttached {
+                    container: c,
+                    socket: None,
+                });
+            }
+            Status::Paused => return Err(bad_state(&c, "unpause it first")),
+            Status::Removing | Status::Stopping => {
+                return Err(bad_state(&c, "cannot start it now"));
+            }
+            Status::Stopped => self.cleanup_locked(&mut c)?,
+            Status::Created | Status::Exited | Status::Initialized => {}
+        }
+        if c.state.status != Status::Initialized {
+            self.init(&mut c)?;
+        }
+        let socket = if attach && c.config.log_driver != "passthrough" {
+            match self.attach_socket(c.id()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    self.abort_init(&mut c);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        if let Err(e) = self.runtime()?.start(c.id()) {
+            self.abort_init(&mut c);
+            return Err(e);
+        }
+        c.state.status = Status::Running;
+        c.state.started_at = Some(Utc::now());
+        c.state.stopped_by_user = false;
+        self.save(&c)?;
+        Ok(StartedAttached {
+            container: c,
+            socket,
+        })
+    }
+
+    /// Undo a half-done init: kill and delete in the runtime, unmount, back to Created.
+    fn abort_init(&self, c: &mut Container) {
+        if let Ok(rt) = self.runtime() {
+            let _ = rt.kill(c.id(), 9, false);
+            let _ = rt.delete(c.id());
+        }
+        if c.state.conmon_pid > 0 {
+            // The monitor sees its container go and exits; give it a moment, then make sure.
+            let _ = self.wait_for_exit(c, Duration::from_secs(5));
+            if super::reconcile::alive(c.state.conmon_pid, c.state.conmon_start) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(c.state.conmon_pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        let _ = self.unmount_rootfs(c);
+        let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
+        let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
+        c.state.status = Status::Created;
+        c.state.pid = 0;
+        c.state.conmon_pid = 0;
+        let _ = self.save(c);
+    }
+
+    /// Mount the rootfs, write the name files and config.json, and have the monitor create
+    /// the container in the runtime. On failure nothing stays mounted or running.
+    fn init(&self, c: &mut Container) -> Result<()> {
+        let id = c.id().to_string();
+        let _ = std::fs::remove_file(self.paths.exit_file(&id));
+        let _ = std::fs::remove_dir_all(self.paths.persist_dir(&id));
+        let run_dir = self.paths.container_run_dir(&id);
+        std::fs::create_dir_all(&run_dir).ctx("creating", &run_dir)?;
+        std::fs::create_dir_all(self.paths.exit_dir()).ctx("creating", self.paths.exit_dir())?;
+        std::fs::create_dir_all(self.paths.persist_dir(&id))
+            .ctx("creating", self.paths.persist_dir(&id))?;
+        let result = self.init_inner(c);
+        if let Err(e) = result {
+            self.abort_init(c);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn init_inner(&self, c: &mut Container) -> Result<()> {
+        let id = c.id().to_string();
+        let rootfs = self.mount_rootfs(c)?;
+        let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
+        let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
+        let user = super::user::resolve(&c.config.user, &passwd, &group)?;
+
+        let run_dir = self.paths.container_run_dir(&id);
+        let files = self.write_name_files(c, &run_dir)?;
+        let bind_files: Vec<(PathBuf, &str)> = files.iter().map(|(p, d)| (p.clone(), *d)).collect();
+
+        let mut env = c.config.env.clone();
+        let mut add_default = |k: &str, v: &str| {
+            if !env
+                .iter()
+                .any(|e| e.split_once('=').map(|(ek, _)| ek) == Some(k))
+            {
+                env.push(format!("{k}={v}"));
+            }
+        };
+        add_default("container", "podman");
+        add_default("HOME", &user.home);
+        add_default("HOSTNAME", &c.config.hostname);
+        if c.config.tty {
+            add_default("TERM", "xterm");
+        }
+        let netns = match c.config.network_mode.as_str() {
+            "host" => NetNs::Host,
+            _ => NetNs::Private,
+        };
+        let cgroups_path = format!("/peapod/peapod-{id}");
+        let spec = crate::oci::spec::generate(&SpecInput {
+            args: &c.config.args,
+            env: &env,
+            cwd: &c.config.workdir,
+            user: &user,
+            hostname: &c.config.hostname,
+            tty: c.config.tty,
+            rootfs: &rootfs,
+            bind_files: &bind_files,
+            cgroups_path: &cgroups_path,
+            netns,
+            annotations: &c.config.annotations,
+        })?;
+        let bundle = self.paths.bundle(&id);
+        std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
+        let config_json = bundle.join("config.json");
+        let json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::other(e.to_string()))?;
+        std::fs::write(&config_json, json).ctx("writing", &config_json)?;
+
+        let runtime = self.runtime()?.clone();
+        let monitor = self.monitor_path()?;
+        let pidfile = run_dir.join("pidfile");
+        let conmon_pidfile = run_dir.join("conmon.pid");
+        let _ = std::fs::remove_file(&pidfile);
+        let log_path = PathBuf::from(&c.config.log_path);
+        let spawned = crate::monitor::spawn(&MonitorRequest {
+            monitor: &monitor,
+            runtime: &runtime.path,
+            id: &id,
+            name: &c.config.name,
+            bundle: &bundle,
+            pidfile: &pidfile,
+            conmon_pidfile: &conmon_pidfile,
+            exit_dir: &self.paths.exit_dir(),
+            persist_dir: &self.paths.persist_dir(&id),
+            log: log_arg(&c.config.log_driver, &log_path),
+            log_size_max: c.config.log_size_max,
+            tty: c.config.tty,
+            stdin: c.config.stdin,
+            log_level: self.options().log_level.as_deref().unwrap_or("warning"),
+            exit_command: self.exit_command(c),
+        })?;
+        c.state.status = Status::Initialized;
+        c.state.pid = spawned.pid;
+        c.state.pid_start = process_start_time(spawned.pid).unwrap_or(0);
+        c.state.conmon_pid = spawned.conmon_pid;
+        c.state.conmon_start = process_start_time(spawned.conmon_pid).unwrap_or(0);
+        c.state.exit_code = 0;
+        c.state.finished_at = None;
+        c.state.oom_killed = false;
+        c.state.error.clear();
+        c.config.runtime = runtime.name();
+        self.save(c)?;
+        Ok(())
+    }
+
+    /// `peapod [global flags] container cleanup --stopped-only [--rm] ID`, run by the monitor.
+    fn exit_command(&self, c: &Container) -> Vec<String> {
+        let exe = self
+            .options()
+            .self_exe
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "peapod".into());
+        let mut v = vec![
+            exe,
+            "--root".into(),
+            self.paths.root.display().to_string(),
+            "--runroot".into(),
+            self.paths.runroot.display().to_string(),
+        ];
+        if let Some(rt) = &self.options().runtime {
+            v.extend(["--runtime".into(), rt.clone()]);
+        }
+        if let Some(m) = &self.options().conmon {
+            v.extend(["--conmon".into(), m.display().to_string()]);
+        }
+        v.extend([
+            "container".into(),
+            "cleanup".into(),
+            "--stopped-only".into(),
+        ]);
+        if c.config.auto_remove {
+            v.push("--rm".into());
+        }
+        v.push(c.id().to_string());
+        v
+    }
+
+    /// The files bind-mounted into the container: /etc/hostname, /etc/hosts,
+    /// /etc/resolv.conf and /run/.containerenv. (Issue 3 fills hosts and resolv.conf from
+    /// the network; here the container has only its own loopback, or the host's network.)
+    fn write_name_files(
+        &self,
+        c: &Container,
+        run_dir: &std::path::Path,
+    ) -> Result<Vec<(PathBuf, &'static str)>> {
+        let mut files = Vec::new();
+        let hostname = run_dir.join("hostname");
+        std::fs::write(&hostname, format!("{}\n", c.config.hostname)).ctx("writing", &hostname)?;
+        files.push((hostname, "/etc/hostname"));
+        let hosts = run_dir.join("hosts");
+        let host_mode = c.config.network_mode == "host";
+        let mut text = String::new();
+        if host_mode {
+            text.push_str(&std::fs::read_to_string("/etc/hosts").unwrap_or_default());
+        } else {
+            text.push_str("127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n");
+            text.push_str(&format!(
+                "127.0.1.1\t{} {}\n",
+                c.config.hostname, c.config.name
+            ));
+        }
+        std::fs::write(&hosts, text).ctx("writing", &hosts)?;
+        files.push((hosts, "/etc/hosts"));
+        let resolv = run_dir.join("resolv.conf");
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        std::fs::write(&resolv, host_resolv).ctx("writing", &resolv)?;
+        files.push((resolv, "/etc/resolv.conf"));
+        let env = run_dir.join(".containerenv");
+        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))
+            .ctx("writing", &env)?;
+        files.push((env, "/run/.containerenv"));
+        Ok(files)
+    }
+
+    /// Stop: the stop signal, then SIGKILL after `timeout` seconds; then clean up.
+    pub fn stop(&self, reference: &str, timeout: Option<u32>) -> Result<Container> {
+        let found = self.db.lookup_container(reference)?;
+        let _lock = self.lock(found.id())?;
+        let mut c = self.container(found.id())?;
+        if c.state.status == Status::Paused {
+            let _ = self.runtime()?.resume(c.id());
+        }
+        if matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Initialized | Status::Stopping
+        ) {
+            let timeout = timeout.unwrap_or(c.config.stop_timeout);
+            self.stop_locked(&mut c, timeout)?;
+        }
+        if c.state.status == Status::Stopped {
+            self.cleanup_locked(&mut c)?;
+        }
+        Ok(c)
+    }
+
+    pub(crate) fn stop_locked(&self, c: &mut Container, timeout: u32) -> Result<()> {
+        let rt = self.runtime()?.clone();
+        c.state.stopped_by_user = true;
+        let mut last_signal = c.config.stop_signal;
+        let exit = if timeout > 0 {
+            if let Err(e) = rt.kill(c.id(), c.config.stop_signal, false) {
+                tracing::debug!(id = c.id(), error = %e, "stop signal failed");
+            }
+            self.wait_for_exit(c, Duration::from_secs(timeout as u64))
+        } else {
+            None
+        };
+        let exit = match exit {
+            Some(e) => e,
+            None => {
+                last_signal = 9;
+                if let Err(e) = rt.kill(c.id(), 9, false) {
+                    tracing::debug!(id = c.id(), error = %e, "SIGKILL failed");
+                }
+                self.wait_for_exit(c, Duration::from_secs(30))
+                    .ok_or_else(|| {
+                        Error::other(format!("container {} did not die after SIGKILL", c.id()))
+                    })?
+            }
+        };
+        let code = if exit.code == -1 {
+            128 + last_signal
+        } else {
+            exit.code
+        };
+        mark_stopped(c, code, exit.at, exit.oom);
+        self.save(c)
+    }
+
+    /// Release what a stopped container holds: runtime state, the rootfs mount, run files.
+    pub(crate) fn cleanup_locked(&self, c: &mut Container) -> Result<()> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
+            errors.push(e);
+        }
+        if let Err(e) = self.unmount_rootfs(c) {
+            errors.push(e);
+        }
+        let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
+        let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
+        if matches!(
+            c.state.status,
+            Status::Stopped | Status::Stopping | Status::Initialized
+        ) {
+            c.state.status = Status::Exited;
+        }
+        self.save(c)?;
+        Error::collect(errors)
+    }
+
+    /// The monitor's exit command: clean up a container that stopped, and remove it if it
+    /// was run with `--rm`. With `stopped_only`, do nothing unless it really stopped.
+    pub fn cleanup(&self, reference: &str, stopped_only: bool, remove: bool) -> Result<()> {
+        let found = match self.db.lookup_container(reference) {
+            Ok(c) => c,
+            // Already removed (e.g. by `run --rm` in the foreground): nothing to do.
+            Err(Error::NoSuchContainer(_)) if remove => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let _lock = self.lock(found.id())?;
+        let mut c = match self.db.container(found.id())? {
+            Some(c) => c,
+            None => return Ok(()),
+        };
+        self.reconcile(&mut c)?;
+        match c.state.status {
+            Status::Running | Status::Paused => {
+                return Err(bad_state(&c, "cannot clean up a running container"));
+            }
+            Status::Stopped => self.cleanup_locked(&mut c)?,
+            Status::Created | Status::Exited if stopped_only && !remove => return Ok(()),
+            _ => {
+                if !stopped_only {
+                    self.cleanup_locked(&mut c)?;
+                }
+            }
+        }
+        if remove {
+            self.remove_locked(&mut c, &_lock)?;
+        }
+        Ok(())
+    }
+
+    pub fn kill(&self, reference: &str, signal: i32) -> Result<Container> {
+        let found = self.db.lookup_container(reference)?;
+        let _lock = self.lock(found.id())?;
+        let c = self.container(found.id())?;
+        if c.state.status != Status::Running && c.state.status != Status::Paused {
+            return Err(Error::BadState {
+                id: c.id().to_string(),
+                state: c.state.status.to_string(),
+                what: "can only kill running containers: container state improper".into(),
+            });
+        }
+        self.runtime()?.kill(c.id(), signal, false)?;
+        Ok(c)
+    }
+
+    pub fn restart(&self, reference: &str, timeout: Option<u32>) -> Result<Container> {
+        let c = self.stop(reference, timeout)?;
+        Ok(self.start(c.id(), false)?.container)
+    }
+
+    /// Wait until the container is not running; its exit code.
+    pub fn wait(&self, reference: &str) -> Result<i32> {
+        let id = self.db.lookup_container(reference)?.config.id;
+        let mut sleep = Duration::from_millis(5);
+        loop {
+            let c = match self.container(&id) {
+                Ok(c) => c,
+                Err(Error::NoSuchContainer(_)) => {
+                    return Err(Error::NoSuchContainer(reference.to_string()));
+                }
+                Err(e) => return Err(e),
+            };
+            if !c.state.status.is_active() {
+                return Ok(c.state.exit_code);
+            }
+            std::thread::sleep(sleep);
+            sleep = (sleep * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// After an attached run: the exit code once the monitor has written it.
+    pub fn wait_exit_code(&self, c: &Container) -> Result<i32> {
+        match self.wait_for_exit(c, Duration::from_secs(u64::MAX / 4)) {
+            Some(e) => Ok(e.code),
+            None => Err(Error::other("timed out waiting for the container to exit")),
+        }
+    }
+}
+
+pub(crate) fn bad_state(c: &Container, what: &str) -> Error {
+    Error::BadState {
+        id: c.id().to_string(),
+        state: c.state.status.to_string(),
+        what: what.to_string(),
+    }
+}

@@ -1,0 +1,22 @@
+//! Containers: create, start, stop, kill, remove, cleanup, inspect, logs.
+//!
+//! Every lifecycle change holds the container's lock and writes its state in one
+//! statement. Reads (ps, inspect) reconcile what the database says with what the monitor
+//! left behind (exit files) without taking the lock: they only move a state forward with a
+//! compare-and-swap, so they never undo a concurrent writer's work.
+
+pub mod attach;
+mod create;
+pub mod inspect;
+mod lifecycle;
+pub mod logs;
+mod model;
+mod reconcile;
+mod remove;
+mod rootfs;
+pub mod user;
+
+pub use create::CreateOptions;
+pub use lifecycle::StartedAttached;
+pub use model::{Container, ContainerConfig, ContainerState, Status};
+pub use remove::RemoveOptions;

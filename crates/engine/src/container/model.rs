@@ -1,0 +1,163 @@
+//! What the database holds for a container: its configuration (fixed at create) and its
+//! state (changed by the lifecycle, reconciled with the runtime).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Podman's container states, with the strings Podman shows users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// In the database, not yet created in the runtime (Podman's "Configured").
+    Created,
+    /// `runtime create` done, not started (Podman's "Created").
+    Initialized,
+    Running,
+    Paused,
+    /// The process exited; not yet cleaned up.
+    Stopped,
+    /// Stopped and cleaned up (rootfs unmounted, runtime state deleted).
+    Exited,
+    Stopping,
+    Removing,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Initialized => "initialized",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+            Status::Exited => "exited",
+            Status::Stopping => "stopping",
+            Status::Removing => "removing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "created" | "configured" => Status::Created,
+            "initialized" => Status::Initialized,
+            "running" => Status::Running,
+            "paused" => Status::Paused,
+            "stopped" => Status::Stopped,
+            "exited" => Status::Exited,
+            "stopping" => Status::Stopping,
+            "removing" => Status::Removing,
+            _ => return None,
+        })
+    }
+
+    /// A process may be alive: the runtime knows this container.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            Status::Initialized | Status::Running | Status::Paused | Status::Stopping
+        )
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything fixed when the container is created.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    /// Image id (config digest hex) and the name the user gave, fully qualified.
+    pub image_id: String,
+    pub image_name: String,
+    /// The process: `args[0]` is the path (Podman's `Path`), the rest `Args`.
+    pub args: Vec<String>,
+    /// What the user or image gave, for inspect's `Config.Entrypoint` / `Config.Cmd`.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub user: String,
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// Signal number sent by `stop`.
+    pub stop_signal: i32,
+    pub stop_timeout: u32,
+    pub auto_remove: bool,
+    /// `none`, `host`, `private` (issue 3 adds bridge networks).
+    pub network_mode: String,
+    pub log_driver: String,
+    pub log_path: String,
+    #[serde(default)]
+    pub log_size_max: Option<u64>,
+    pub tty: bool,
+    pub stdin: bool,
+    pub create_command: Vec<String>,
+    /// The image's exposed ports and volumes, kept for inspect.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
+    pub runtime: String,
+}
+
+/// What changes over the container's life.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Status,
+    pub pid: i32,
+    /// Start time of `pid` (clock ticks since boot, /proc/PID/stat field 22): a pid is only
+    /// ours if this matches, so a recycled pid is never mistaken for the container.
+    pub pid_start: u64,
+    pub conmon_pid: i32,
+    pub conmon_start: u64,
+    pub exit_code: i32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub oom_killed: bool,
+    pub error: String,
+    pub mounted: bool,
+    pub restart_count: u32,
+    pub stopped_by_user: bool,
+}
+
+impl Default for ContainerState {
+    fn default() -> Self {
+        ContainerState {
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            conmon_pid: 0,
+            conmon_start: 0,
+            exit_code: 0,
+            started_at: None,
+            finished_at: None,
+            oom_killed: false,
+            error: String::new(),
+            mounted: false,
+            restart_count: 0,
+            stopped_by_user: false,
+        }
+    }
+}
+
+/// A container as the database returns it.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+}
+
+impl Container {
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}

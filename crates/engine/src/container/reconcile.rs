@@ -1,0 +1,126 @@
+//! Bring the database's view of a container in line with what the monitor and the kernel
+//! say: the exit file, the oom file, and whether the monitor and the container still live.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::{Container, Status};
+use crate::Engine;
+use crate::error::Result;
+
+/// The start time of a process (clock ticks since boot), or None if it does not exist.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // field 3 (state) is fields[0]; starttime is field 22 → fields[19].
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Is `pid` alive and still the process that started at `start`?
+pub fn alive(pid: i32, start: u64) -> bool {
+    match process_start_time(pid) {
+        Some(s) => start == 0 || s == start,
+        None => false,
+    }
+}
+
+/// What the monitor left when the container exited.
+pub struct ExitInfo {
+    pub code: i32,
+    pub at: DateTime<Utc>,
+    pub oom: bool,
+}
+
+impl Engine {
+    pub(crate) fn read_exit(&self, id: &str) -> Option<ExitInfo> {
+        let path = self.paths.exit_file(id);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let code = peapod_monitor::parse_exit_file(&text)?;
+        let at = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map(DateTime::<Utc>::from)
+            .unwrap_or_else(|_| Utc::now());
+        let oom = self.paths.persist_dir(id).join("oom").exists();
+        Some(ExitInfo { code, at, oom })
+    }
+
+    /// Move an active container to Stopped if it has exited. Never moves a state backwards:
+    /// the write only lands if nobody changed the row since we read it.
+    pub(crate) fn reconcile(&self, c: &mut Container) -> Result<()> {
+        if !c.state.status.is_active() {
+            return Ok(());
+        }
+        let before = c.state.clone();
+        if let Some(exit) = self.read_exit(c.id()) {
+            mark_stopped(c, exit.code, exit.at, exit.oom);
+        } else if c.state.conmon_pid > 0
+            && !alive(c.state.conmon_pid, c.state.conmon_start)
+            && !alive(c.state.pid, c.state.pid_start)
+        {
+            // The monitor died (killed?) and took the exit code with it; the container is gone too.
+            // The exit file may have landed just before the monitor went: look once more.
+            match self.read_exit(c.id()) {
+                Some(exit) => mark_stopped(c, exit.code, exit.at, exit.oom),
+                None => {
+                    mark_stopped(c, -1, Utc::now(), false);
+                    c.state.error = "the container's monitor exited before the container; its exit code is unknown".into();
+                }
+            }
+        } else {
+            return Ok(());
+        }
+        if !self.db.update_state_if(c.id(), &before, &c.state)? {
+            // Someone else moved it first: take theirs.
+            if let Some(fresh) = self.db.container(c.id())? {
+                *c = fresh;
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait until the container is no longer running (exit file, or the monitor and the
+    /// process both gone), at most `timeout`. Returns the exit, or None on timeout.
+    pub(crate) fn wait_for_exit(&self, c: &Container, timeout: Duration) -> Option<ExitInfo> {
+        let deadline = Instant::now() + timeout;
+        let mut sleep = Duration::from_millis(2);
+        loop {
+            if let Some(e) = self.read_exit(c.id()) {
+                return Some(e);
+            }
+            let monitor_alive =
+                c.state.conmon_pid > 0 && alive(c.state.conmon_pid, c.state.conmon_start);
+            if !monitor_alive && !alive(c.state.pid, c.state.pid_start) {
+                return self.read_exit(c.id()).or(Some(ExitInfo {
+                    code: -1,
+                    at: Utc::now(),
+                    oom: false,
+                }));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(sleep.min(deadline.saturating_duration_since(Instant::now())));
+            sleep = (sleep * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+pub(crate) fn mark_stopped(c: &mut Container, code: i32, at: DateTime<Utc>, oom: bool) {
+    c.state.status = Status::Stopped;
+    c.state.exit_code = code;
+    c.state.finished_at = Some(at);
+    c.state.oom_killed = oom;
+    c.state.pid = 0;
+    c.state.pid_start = 0;
+    c.state.conmon_pid = 0;
+    c.state.conmon_start = 0;
+}

@@ -1,0 +1,80 @@
+//! `rm`: stop if forced, clean up, and delete every trace of the container.
+
+use super::{Container, Status};
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::state::lock::Lock;
+
+#[derive(Debug, Clone, Default)]
+pub struct RemoveOptions {
+    pub force: bool,
+    pub volumes: bool,
+    /// `-t`: seconds before SIGKILL when a running container is removed with force.
+    pub timeout: Option<u32>,
+}
+
+impl Engine {
+    pub fn remove(&self, reference: &str, opts: &RemoveOptions) -> Result<String> {
+        let found = self.db.lookup_container(reference)?;
+        let lock = self.lock(found.id())?;
+        let mut c = match self.db.container(found.id())? {
+            Some(c) => c,
+            None => return Err(Error::NoSuchContainer(reference.to_string())),
+        };
+        self.reconcile(&mut c)?;
+        if matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Initialized | Status::Stopping
+        ) {
+            if !opts.force {
+                return Err(Error::BadState {
+                    id: c.id().to_string(),
+                    state: c.state.status.to_string(),
+                    what: format!(
+                        "cannot remove container {} as it is {} - running or paused containers cannot be removed without force: container state improper",
+                        c.id(),
+                        c.state.status
+                    ),
+                });
+            }
+            if c.state.status == Status::Paused {
+                let _ = self.runtime()?.resume(c.id());
+            }
+            let timeout = opts.timeout.unwrap_or(c.config.stop_timeout);
+            self.stop_locked(&mut c, timeout)?;
+        }
+        self.remove_locked(&mut c, &lock)?;
+        Ok(c.id().to_string())
+    }
+
+    /// Delete a stopped container: runtime state, mount, directories, row, lock file.
+    /// Keeps going past failures and reports them all.
+    pub(crate) fn remove_locked(&self, c: &mut Container, lock: &Lock) -> Result<()> {
+        let mut errors = Vec::new();
+        c.state.status = Status::Removing;
+        let _ = self.db.update_state(c.id(), &c.state);
+        if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
+            errors.push(e);
+        }
+        if let Err(e) = self.unmount_rootfs(c) {
+            errors.push(e);
+        }
+        for dir in [
+            self.paths.container_run_dir(c.id()),
+            self.paths.persist_dir(c.id()),
+            self.paths.container_dir(c.id()),
+        ] {
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                errors.push(Error::io("removing", dir, e));
+            }
+        }
+        let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        if errors.is_empty() {
+            self.db.delete_container(c.id())?;
+            lock.remove_file();
+        }
+        Error::collect(errors)
+    }
+}

@@ -1,0 +1,210 @@
+//! Image operations of the engine: import, resolve a user's reference, list, tag, remove.
+//! The content store and unpacking are in [`crate::image`] and [`crate::layer`]; this file
+//! ties them to the database.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use oci_spec::image::ImageConfiguration;
+
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::image::{BlobStore, Digest, ImportOptions};
+use crate::layer::LayerStore;
+use crate::state::ImageRecord;
+
+/// What `rmi` did, in Podman's words.
+#[derive(Debug, Default)]
+pub struct RemovedImage {
+    pub untagged: Vec<String>,
+    pub deleted: Option<String>,
+    /// Containers removed along with the image (`rmi -f`).
+    pub containers: Vec<String>,
+}
+
+impl Engine {
+    pub fn blobs(&self) -> BlobStore {
+        BlobStore::new(self.paths.images())
+    }
+
+    pub fn layer_store(&self) -> LayerStore {
+        LayerStore::new(self.paths.layers())
+    }
+
+    /// `import`: a rootfs tarball (file or stdin) becomes a one-layer image.
+    pub fn import_image(
+        &self,
+        reader: impl Read,
+        name: Option<&str>,
+        changes: &[String],
+        message: Option<String>,
+    ) -> Result<ImageRecord> {
+        let name = name.map(crate::image::normalize).transpose()?;
+        let opts = ImportOptions {
+            changes: changes.to_vec(),
+            message,
+            ..Default::default()
+        };
+        let imported = crate::image::import(&self.blobs(), &self.layer_store(), reader, &opts)?;
+        let created = imported
+            .config
+            .created()
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_else(chrono::Utc::now);
+        let rec = ImageRecord {
+            id: imported.id.hex().to_string(),
+            manifest_digest: imported.manifest_digest.as_str().to_string(),
+            layers: imported
+                .layers
+                .iter()
+                .map(|d| d.as_str().to_string())
+                .collect(),
+            created,
+            size: imported.size,
+            names: name.iter().cloned().collect(),
+        };
+        self.db.insert_image(&rec, &rec.names)?;
+        Ok(rec)
+    }
+
+    /// Resolve a user's image reference: a name (short names match `localhost/` and
+    /// `docker.io/library/`), a full id, or a unique id prefix.
+    pub fn resolve_image(&self, reference: &str) -> Result<ImageRecord> {
+        let not_found = || Error::NoSuchImage(reference.to_string());
+        let r = reference.strip_prefix("sha256:").unwrap_or(reference);
+        if !r.is_empty()
+            && r.len() <= 64
+            && r.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            let ids = self.db.image_ids_with_prefix(r)?;
+            if ids.len() == 1 {
+                return self.db.image(&ids[0])?.ok_or_else(not_found);
+            }
+            if ids.len() > 1 {
+                return Err(Error::invalid(format!(
+                    "{reference}: image ID is ambiguous"
+                )));
+            }
+        }
+        for cand in crate::image::candidates(reference)? {
+            if let Some(id) = self.db.image_by_name(&cand)? {
+                return self.db.image(&id)?.ok_or_else(not_found);
+            }
+        }
+        Err(not_found())
+    }
+
+    /// The name to show for a container created from `reference`: the image name it matched.
+    pub fn image_display_name(&self, reference: &str, image: &ImageRecord) -> Option<String> {
+        crate::image::candidates(reference)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| image.names.contains(c))
+    }
+
+    pub fn image_config(&self, image: &ImageRecord) -> Result<ImageConfiguration> {
+        let digest = Digest::from_hex(&image.id)?;
+        Ok(crate::image::load_config(&self.blobs(), &digest)?)
+    }
+
+    /// The unpacked layer directories of an image, top-most first (overlay's lowerdir order).
+    pub fn layer_dirs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
+        let store = self.layer_store();
+        image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| store.layer_dir(l).map_err(Error::from))
+            .collect()
+    }
+
+    pub fn images(&self) -> Result<Vec<ImageRecord>> {
+        self.db.images()
+    }
+
+    pub fn tag_image(&self, reference: &str, new_name: &str) -> Result<()> {
+        let image = self.resolve_image(reference)?;
+        let name = crate::image::normalize(new_name)?;
+        self.db.tag_image(&image.id, &name)
+    }
+
+    /// `rmi`: untag a name, or delete the image when no name is left (or it was named by
+    /// id). An image used by a container is refused unless `force`, which removes those
+    /// containers too.
+    pub fn remove_image(&self, reference: &str, force: bool) -> Result<RemovedImage> {
+        let image = self.resolve_image(reference)?;
+        let mut out = RemovedImage::default();
+        let by_name = crate::image::candidates(reference)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| image.names.contains(c));
+        if let Some(name) = &by_name
+            && image.names.len() > 1
+        {
+            self.db.untag_image(name)?;
+            out.untagged.push(name.clone());
+            return Ok(out);
+        }
+        if by_name.is_none() && image.names.len() > 1 && !force {
+            return Err(Error::invalid(format!(
+                "unable to delete image {} by ID with more than one tag ({}): please force removal",
+                image.id,
+                image.names.join(", ")
+            )));
+        }
+        let users = self.db.containers_using_image(&image.id)?;
+        if !users.is_empty() {
+            if !force {
+                return Err(Error::ImageInUse {
+                    image: image.id.clone(),
+                    containers: users
+                        .iter()
+                        .map(|(id, _)| id.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            for (id, _) in &users {
+                self.remove(
+                    id,
+                    &crate::container::RemoveOptions {
+                        force: true,
+                        volumes: false,
+                        timeout: Some(0),
+                    },
+                )?;
+                out.containers.push(id.clone());
+            }
+        }
+        self.db.delete_image(&image.id)?;
+        out.untagged = image.names.clone();
+        // Blobs and layers no other image uses go too.
+        let blobs = self.blobs();
+        let mut errors = Vec::new();
+        for l in &image.layers {
+            if !self.db.layer_in_use(l, &image.id)? {
+                if let Err(e) = self.layer_store().remove(l) {
+                    errors.push(Error::from(e));
+                }
+                if let Ok(d) = Digest::parse(l) {
+                    let _ = blobs.remove(&d);
+                }
+            }
+        }
+        for d in [
+            Digest::from_hex(&image.id).ok(),
+            Digest::parse(&image.manifest_digest).ok(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = blobs.remove(&d);
+        }
+        out.deleted = Some(image.id.clone());
+        Error::collect(errors)?;
+        Ok(out)
+    }
+}

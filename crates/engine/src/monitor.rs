@@ -1,0 +1,208 @@
+//! Spawning the monitor (`peapod-monitor`, or conmon itself) with conmon's command line and
+//! speaking its sync-pipe protocol.
+//!
+//! Like Podman, we pass two `SOCK_SEQPACKET` socket pairs as fds 3 and 4 (`_OCI_SYNCPIPE`,
+//! `_OCI_STARTPIPE`), write one byte on the start pipe, and read `{"data": PID}` (or
+//! `{"data": -1, "message": …}`) from the sync pipe once the runtime has created the
+//! container. The monitor double-forks, so the process we spawn exits at once.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use peapod_monitor::{ENV_STARTPIPE, ENV_SYNCPIPE, SyncMessage};
+
+use crate::error::{Error, Result};
+use crate::oci::runtime::command_error_code;
+
+/// Everything the monitor needs for one container.
+pub struct MonitorRequest<'a> {
+    pub monitor: &'a Path,
+    pub runtime: &'a Path,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub bundle: &'a Path,
+    pub pidfile: &'a Path,
+    pub conmon_pidfile: &'a Path,
+    pub exit_dir: &'a Path,
+    pub persist_dir: &'a Path,
+    /// `k8s-file:PATH`, `none`, `passthrough`, `journald`.
+    pub log: String,
+    pub log_size_max: Option<u64>,
+    pub tty: bool,
+    pub stdin: bool,
+    pub log_level: &'a str,
+    /// argv of the exit command; `[0]` is the binary.
+    pub exit_command: Vec<String>,
+}
+
+pub struct Spawned {
+    pub pid: i32,
+    pub conmon_pid: i32,
+}
+
+/// How long the runtime may take to create a container.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(240);
+
+pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
+    let (sync_parent, sync_child) = seqpacket_pair()?;
+    let (start_parent, start_child) = seqpacket_pair()?;
+
+    let mut cmd = Command::new(req.monitor);
+    cmd.arg("--api-version").arg("1");
+    cmd.arg("-c").arg(req.id).arg("-u").arg(req.id);
+    cmd.arg("-r").arg(req.runtime);
+    cmd.arg("-b").arg(req.bundle);
+    cmd.arg("-p").arg(req.pidfile);
+    cmd.arg("-n").arg(req.name);
+    cmd.arg("--exit-dir").arg(req.exit_dir);
+    cmd.arg("--persist-dir").arg(req.persist_dir);
+    cmd.arg("--full-attach");
+    cmd.arg("-l").arg(&req.log);
+    cmd.arg("--log-level").arg(req.log_level);
+    if let Some(max) = req.log_size_max {
+        cmd.arg("--log-size-max").arg(max.to_string());
+    }
+    if req.tty {
+        cmd.arg("-t");
+    } else if req.stdin {
+        cmd.arg("-i");
+    }
+    cmd.arg("--conmon-pidfile").arg(req.conmon_pidfile);
+    if let Some((bin, args)) = req.exit_command.split_first() {
+        cmd.arg("--exit-command").arg(bin);
+        for a in args {
+            cmd.arg("--exit-command-arg").arg(a);
+        }
+    }
+    cmd.env(ENV_SYNCPIPE, "3").env(ENV_STARTPIPE, "4");
+    cmd.env_remove("NOTIFY_SOCKET");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let sync_fd = sync_child.as_raw_fd();
+    let start_fd = start_child.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe syscalls (fcntl, dup2, setpgid) on fds it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            let a = libc::fcntl(sync_fd, libc::F_DUPFD_CLOEXEC, 10);
+            let b = libc::fcntl(start_fd, libc::F_DUPFD_CLOEXEC, 10);
+            if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::other(format!("starting monitor {}: {e}", req.monitor.display())))?;
+    drop(sync_child);
+    drop(start_child);
+
+    // Podman would move the monitor into its cgroup here; then it lets it go on.
+    let mut start = File::from(start_parent);
+    let _ = start.write_all(&[0]);
+
+    let status = child
+        .wait()
+        .map_err(|e| Error::other(format!("waiting for monitor: {e}")))?;
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    if !status.success() {
+        return Err(Error::other(format!(
+            "monitor {} failed ({status}): {}",
+            req.monitor.display(),
+            stderr.trim()
+        )));
+    }
+
+    let msg = read_sync(&sync_parent, CREATE_TIMEOUT)?;
+    if msg.data < 0 {
+        let message = msg
+            .message
+            .unwrap_or_else(|| "container create failed (no message from the monitor)".into());
+        let message = crate::oci::runtime::runtime_message(message.as_bytes());
+        return Err(match command_error_code(&message) {
+            Some(code) => Error::Command {
+                message: format!(
+                    "{}: {message}",
+                    req.runtime
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                ),
+                code,
+            },
+            None => Error::Runtime(message),
+        });
+    }
+    let conmon_pid = std::fs::read_to_string(req.conmon_pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(Spawned {
+        pid: msg.data as i32,
+        conmon_pid,
+    })
+}
+
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::other(format!("socketpair: {e}")))
+}
+
+/// Read one sync message, waiting at most `timeout`. A closed pipe without a message means
+/// the monitor died.
+pub fn read_sync(fd: &OwnedFd, timeout: Duration) -> Result<SyncMessage> {
+    let mut pfd = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32)
+        .unwrap_or(PollTimeout::MAX);
+    loop {
+        match poll(&mut pfd, ms) {
+            Ok(0) => return Err(Error::other("timed out waiting for the container monitor")),
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::other(format!("waiting for the monitor: {e}"))),
+        }
+    }
+    let mut buf = vec![0u8; 65536];
+    let n = nix::unistd::read(fd, &mut buf)
+        .map_err(|e| Error::other(format!("reading the sync pipe: {e}")))?;
+    if n == 0 {
+        return Err(Error::other(
+            "the container monitor exited without reporting the container's pid",
+        ));
+    }
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let line = text.lines().next().unwrap_or("");
+    SyncMessage::parse(line)
+        .map_err(|e| Error::other(format!("bad message from the monitor {line:?}: {e}")))
+}
+
+/// Podman's k8s-file log argument.
+pub fn log_arg(driver: &str, path: &Path) -> String {
+    match driver {
+        "k8s-file" | "json-file" | "" => format!("k8s-file:{}", path.display()),
+        other => other.to_string(),
+    }
+}
+
+pub fn default_log_path(bundle: &Path) -> PathBuf {
+    bundle.join("ctr.log")
+}

@@ -1,0 +1,151 @@
+//! The OCI runtime's command line (crun or runc), for what the engine runs itself:
+//! `start`, `kill`, `delete`, `state`, `pause`, `resume`. `create` is run by the monitor.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub path: PathBuf,
+}
+
+/// The part of `runtime state ID` we use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuntimeState {
+    pub status: String,
+    #[serde(default)]
+    pub pid: i32,
+}
+
+impl Runtime {
+    pub fn new(path: PathBuf) -> Self {
+        Runtime { path }
+    }
+
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(&self.path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::Runtime(format!("running {}: {e}", self.path.display())))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(Error::Runtime(runtime_message(&out.stderr)))
+        }
+    }
+
+    pub fn start(&self, id: &str) -> Result<()> {
+        self.run(&["start", id]).map(drop)
+    }
+
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+        let sig = signal.to_string();
+        if all {
+            self.run(&["kill", "--all", id, &sig]).map(drop)
+        } else {
+            self.run(&["kill", id, &sig]).map(drop)
+        }
+    }
+
+    /// `delete --force`; a container the runtime does not know is not an error.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        match self.run(&["delete", "--force", id]) {
+            Ok(_) => Ok(()),
+            Err(Error::Runtime(m)) if is_not_exist(&m) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `None` when the runtime does not know the container.
+    pub fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
+        match self.run(&["state", id]) {
+            Ok(out) => serde_json::from_str(&out)
+                .map(Some)
+                .map_err(|e| Error::Runtime(format!("parsing state of {id}: {e}"))),
+            Err(Error::Runtime(m)) if is_not_exist(&m) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn pause(&self, id: &str) -> Result<()> {
+        self.run(&["pause", id]).map(drop)
+    }
+
+    pub fn resume(&self, id: &str) -> Result<()> {
+        self.run(&["resume", id]).map(drop)
+    }
+
+    pub fn exists(path: &Path) -> bool {
+        path.exists()
+    }
+}
+
+fn is_not_exist(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("does not exist") || m.contains("not found") || m.contains("no such file")
+}
+
+/// runc logs errors as `time="…" level=error msg="…"`; crun as `crun: …`. Keep the message.
+pub fn runtime_message(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let mut msgs = Vec::new();
+    for line in text.lines() {
+        if let Some(i) = line.find("msg=\"") {
+            let rest = &line[i + 5..];
+            let end = rest.rfind('"').unwrap_or(rest.len());
+            msgs.push(rest[..end].replace("\\\"", "\"").replace("\\\\", "\\"));
+        } else if !line.trim().is_empty() {
+            msgs.push(line.trim().to_string());
+        }
+    }
+    msgs.join(": ")
+}
+
+/// Podman's mapping of runtime errors to exit codes: a command that does not exist is 127,
+/// one that cannot be run is 126 (podman `define.ExecErrorCodeGeneric` and friends).
+pub fn command_error_code(msg: &str) -> Option<i32> {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("executable file not found") || m.contains("no such file or directory") {
+        Some(crate::error::exit::NOT_FOUND)
+    } else if m.contains("permission denied")
+        || m.contains("is a directory")
+        || m.contains("exec format error")
+    {
+        Some(crate::error::exit::CANNOT_INVOKE)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_messages() {
+        let e = b"time=\"2024-01-01T00:00:00Z\" level=error msg=\"runc create failed: unable to start container process: exec: \\\"nonexistent\\\": executable file not found in $PATH\"\n";
+        let m = runtime_message(e);
+        assert_eq!(
+            m,
+            "runc create failed: unable to start container process: exec: \"nonexistent\": executable file not found in $PATH"
+        );
+        assert_eq!(command_error_code(&m), Some(127));
+        assert_eq!(
+            command_error_code("exec: \"/etc/passwd\": permission denied"),
+            Some(126)
+        );
+        assert_eq!(command_error_code("some other failure"), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! Refresh after a reboot: when the runroot is new or the boot id changed, nothing the
+//! database calls running can be alive. Every such container is marked exited and its stale
+//! mount released.
+
+use crate::Engine;
+use crate::container::Status;
+use crate::error::Result;
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
+    let alive = engine.paths.alive();
+    let current = boot_id();
+    if std::fs::read_to_string(&alive)
+        .map(|s| s.trim() == current)
+        .unwrap_or(false)
+    {
+        return Ok(());
+    }
+    let _lock = engine.lock("refresh")?;
+    // Someone else may have refreshed while we waited for the lock.
+    if std::fs::read_to_string(&alive)
+        .map(|s| s.trim() == current)
+        .unwrap_or(false)
+    {
+        return Ok(());
+    }
+    for mut c in engine.db.containers()? {
+        let mut changed = false;
+        if c.state.status != Status::Created && c.state.status != Status::Exited {
+            c.state.status = Status::Exited;
+            c.state.pid = 0;
+            c.state.conmon_pid = 0;
+            changed = true;
+        }
+        if c.state.mounted {
+            let _ = crate::layer::unmount(&engine.paths.rootfs(c.id()));
+            c.state.mounted = false;
+            changed = true;
+        }
+        if changed {
+            engine.db.update_state(c.id(), &c.state)?;
+        }
+    }
+    let tmp = alive.with_extension("tmp");
+    std::fs::write(&tmp, &current).map_err(|e| crate::Error::io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, &alive).map_err(|e| crate::Error::io("writing", &alive, e))?;
+    Ok(())
+}

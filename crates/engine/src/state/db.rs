@@ -1,0 +1,324 @@
+//! SQLite schema and queries.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+use crate::container::{Container, ContainerConfig, ContainerState};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS containers (
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    pod_id  TEXT,
+    image_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    config  TEXT NOT NULL,
+    state   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
+CREATE TABLE IF NOT EXISTS images (
+    id      TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_names (
+    name     TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS image_names_image ON image_names(image_id);
+";
+
+/// An image as the database knows it. The full OCI config lives in the blob store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// Config digest, 64 hex digits (the image id).
+    pub id: String,
+    pub manifest_digest: String,
+    /// Layer diff ids (`sha256:…`), bottom first.
+    pub layers: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub size: u64,
+    /// Filled from `image_names` when read.
+    #[serde(skip)]
+    pub names: Vec<String>,
+}
+
+pub struct Db {
+    conn: Connection,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = Connection::open(path)?;
+        // Podman waits up to 100 s for a busy database; so do we (podman#20838).
+        conn.busy_timeout(Duration::from_secs(100))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let db = Db { conn };
+        db.write(|tx| tx.execute_batch(SCHEMA).map_err(Error::from))?;
+        Ok(db)
+    }
+
+    /// Run `f` in one IMMEDIATE transaction (the write lock is taken up front, so two
+    /// writers never deadlock upgrading read locks).
+    pub fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
+        Ok(())
+    }
+
+    // ---- containers ----
+
+    /// Insert a new container. A taken name is [`Error::NameInUse`].
+    pub fn insert_container(&self, c: &Container) -> Result<()> {
+        let config = serde_json::to_string(&c.config).map_err(|e| Error::other(e.to_string()))?;
+        let state = serde_json::to_string(&c.state).map_err(|e| Error::other(e.to_string()))?;
+        self.write(|tx| {
+            if let Some(id) = tx.query_row("SELECT id FROM containers WHERE name = ?1", [&c.config.name], |r| r.get::<_, String>(0)).optional()? {
+                return Err(Error::NameInUse { name: c.config.name.clone(), id });
+            }
+            tx.execute(
+                "INSERT INTO containers (id, name, pod_id, image_id, created, config, state) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6)",
+                params![c.config.id, c.config.name, c.config.image_id, c.config.created.to_rfc3339(), config, state],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn update_state(&self, id: &str, state: &ContainerState) -> Result<()> {
+        let json = serde_json::to_string(state).map_err(|e| Error::other(e.to_string()))?;
+        let n = self.conn.execute(
+            "UPDATE containers SET state = ?1 WHERE id = ?2",
+            params![json, id],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Compare-and-swap: write `new` only if the row still holds `old`. Returns whether it did.
+    pub fn update_state_if(
+        &self,
+        id: &str,
+        old: &ContainerState,
+        new: &ContainerState,
+    ) -> Result<bool> {
+        let old = serde_json::to_string(old).map_err(|e| Error::other(e.to_string()))?;
+        let new = serde_json::to_string(new).map_err(|e| Error::other(e.to_string()))?;
+        Ok(self.conn.execute(
+            "UPDATE containers SET state = ?1 WHERE id = ?2 AND state = ?3",
+            params![new, id, old],
+        )? > 0)
+    }
+
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    pub fn container(&self, id: &str) -> Result<Option<Container>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT config, state FROM containers WHERE id = ?1",
+                [id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .map(|(c, s)| decode_container(&c, &s))
+            .transpose()?)
+    }
+
+    /// Resolve a user's reference as Podman does: an exact id, then an exact name, then a
+    /// unique id prefix.
+    pub fn lookup_container(&self, reference: &str) -> Result<Container> {
+        if reference.is_empty() {
+            return Err(Error::NoSuchContainer(reference.to_string()));
+        }
+        let by_name: Option<String> = self.conn.query_row("SELECT id FROM containers WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1", [reference], |r| r.get(0)).optional()?;
+        let id = match by_name {
+            Some(id) => id,
+            None if reference.chars().all(|c| c.is_ascii_hexdigit()) => {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT id FROM containers WHERE id LIKE ?1 || '%' LIMIT 2")?;
+                let ids: Vec<String> = stmt
+                    .query_map([reference.to_ascii_lowercase()], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                match ids.len() {
+                    1 => ids.into_iter().next().expect("one id"),
+                    0 => return Err(Error::NoSuchContainer(reference.to_string())),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "more than one result for container \"{reference}\": container ID is ambiguous"
+                        )));
+                    }
+                }
+            }
+            None => return Err(Error::NoSuchContainer(reference.to_string())),
+        };
+        self.container(&id)?
+            .ok_or_else(|| Error::NoSuchContainer(reference.to_string()))
+    }
+
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT config, state FROM containers ORDER BY created")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (c, s) = row?;
+            out.push(decode_container(&c, &s)?);
+        }
+        Ok(out)
+    }
+
+    pub fn containers_using_image(&self, image_id: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name FROM containers WHERE image_id = ?1")?;
+        let rows = stmt.query_map([image_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- images ----
+
+    /// Record an image and give it `names` (each name moves to this image if another had it).
+    pub fn insert_image(&self, rec: &ImageRecord, names: &[String]) -> Result<()> {
+        let json = serde_json::to_string(rec).map_err(|e| Error::other(e.to_string()))?;
+        self.write(|tx| {
+            tx.execute("INSERT INTO images (id, record) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING", params![rec.id, json])?;
+            for n in names {
+                tx.execute("INSERT INTO image_names (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id", params![n, rec.id])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn tag_image(&self, id: &str, name: &str) -> Result<()> {
+        self.conn.execute("INSERT INTO image_names (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id", params![name, id])?;
+        Ok(())
+    }
+
+    /// Remove a name; returns false if it did not exist.
+    pub fn untag_image(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM image_names WHERE name = ?1", [name])?
+            > 0)
+    }
+
+    pub fn delete_image(&self, id: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM image_names WHERE image_id = ?1", [id])?;
+            tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    pub fn image(&self, id: &str) -> Result<Option<ImageRecord>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT record FROM images WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match json {
+            None => Ok(None),
+            Some(j) => {
+                let mut rec: ImageRecord = serde_json::from_str(&j)
+                    .map_err(|e| Error::other(format!("image {id}: corrupt record: {e}")))?;
+                rec.names = self.image_names(id)?;
+                Ok(Some(rec))
+            }
+        }
+    }
+
+    pub fn image_names(&self, id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM image_names WHERE image_id = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map([id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn image_by_name(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT image_id FROM image_names WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Image ids starting with `prefix` (at most 2, enough to tell unique from ambiguous).
+    pub fn image_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM images WHERE id LIKE ?1 || '%' LIMIT 2")?;
+        let rows = stmt.query_map([prefix], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn images(&self) -> Result<Vec<ImageRecord>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM images")?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(r) = self.image(&id)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Layers still used by any image other than `except`.
+    pub fn layer_in_use(&self, diff_id: &str, except: &str) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM images WHERE id != ?1")?;
+        let rows = stmt.query_map([except], |r| r.get::<_, String>(0))?;
+        for j in rows {
+            let rec: ImageRecord =
+                serde_json::from_str(&j?).map_err(|e| Error::other(e.to_string()))?;
+            if rec.layers.iter().any(|l| l == diff_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn decode_container(config: &str, state: &str) -> Result<Container> {
+    let config: ContainerConfig = serde_json::from_str(config)
+        .map_err(|e| Error::other(format!("corrupt container config: {e}")))?;
+    let state: ContainerState = serde_json::from_str(state)
+        .map_err(|e| Error::other(format!("container {}: corrupt state: {e}", config.id)))?;
+    Ok(Container { config, state })
+}
