@@ -41,6 +41,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum Command {
     /// Manage containers
     #[command(subcommand)]
@@ -92,6 +93,7 @@ pub enum TopLevel {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum ContainerCommand {
     #[command(flatten)]
     Common(ContainerCommon),

@@ -18,7 +18,7 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}: no such container")]
+    #[error("no container with name or ID \"{0}\" found: no such container")]
     NoSuchContainer(String),
     #[error("{0}: image not known")]
     NoSuchImage(String),

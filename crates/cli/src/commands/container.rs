@@ -501,7 +501,7 @@ fn name_matches(name: &str, pattern: &str) -> bool {
 
 pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     let mut all = engine.containers()?;
-    all.sort_by(|x, y| y.config.created.cmp(&x.config.created));
+    all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
     let mut list = Vec::new();
     for c in all {
         let shown = a.all

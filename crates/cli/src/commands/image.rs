@@ -90,7 +90,7 @@ fn split_name(name: &str) -> (String, String) {
 
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     let mut list = engine.images()?;
-    list.sort_by(|x, y| y.created.cmp(&x.created));
+    list.sort_by_key(|r| std::cmp::Reverse(r.created));
     if let Some(name) = &a.name {
         let wanted = engine.resolve_image(name).ok().map(|r| r.id);
         list.retain(|r| Some(&r.id) == wanted.as_ref());

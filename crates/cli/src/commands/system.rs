@@ -106,8 +106,8 @@ pub fn version(a: VersionArgs) -> CliResult {
         None => {
             let c = &v.Client;
             println!(
-                "Version:      {}\nAPI Version:  {}\nGo Version:   {}\nBuilt:        {}\nOS/Arch:      {}",
-                c.Version, c.APIVersion, c.GoVersion, "unknown", c.OsArch
+                "Version:      {}\nAPI Version:  {}\nGo Version:   {}\nBuilt:        unknown\nOS/Arch:      {}",
+                c.Version, c.APIVersion, c.GoVersion, c.OsArch
             );
         }
     }

@@ -260,7 +260,7 @@ fn build_env(image_env: &[String], env_files: &[PathBuf], env: &[String]) -> Res
     user_vars.extend(env.iter().cloned());
     for e in &user_vars {
         match e.split_once('=') {
-            Some((k, _)) if k.is_empty() => {
+            Some(("", _)) => {
                 return Err(Error::invalid(format!(
                     "invalid environment variable {e:?}: name is empty"
                 )));
@@ -273,7 +273,6 @@ fn build_env(image_env: &[String], env_files: &[PathBuf], env: &[String]) -> Res
             }
         }
     }
-    drop(set);
     if !out.iter().any(|(k, _)| k == "PATH") {
         out.insert(
             0,

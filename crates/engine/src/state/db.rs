@@ -138,16 +138,15 @@ impl Db {
     }
 
     pub fn container(&self, id: &str) -> Result<Option<Container>> {
-        Ok(self
+        let row = self
             .conn
             .query_row(
                 "SELECT config, state FROM containers WHERE id = ?1",
                 [id],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
             )
-            .optional()?
-            .map(|(c, s)| decode_container(&c, &s))
-            .transpose()?)
+            .optional()?;
+        row.map(|(c, s)| decode_container(&c, &s)).transpose()
     }
 
     /// Resolve a user's reference as Podman does: an exact id, then an exact name, then a
