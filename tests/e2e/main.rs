@@ -1,1 +1,17 @@
-fn main() {}
+//! End-to-end tests: drive the *installed* peapod (staged by `cargo xtask test` into
+//! `$PEAPOD_PREFIX`) as a Podman user would, as root, against the real runtime and kernel.
+//!
+//! Every test makes its own [`util::TestEnv`] (private `--root`/`--runroot`, unique names)
+//! and so can run in parallel with the others; the env cleans up even when the test fails.
+//! Expected outputs and exit codes are Podman's.
+
+mod util;
+
+mod bad_input;
+mod concurrent;
+mod containers;
+mod crash;
+mod hostile;
+mod images;
+mod lifecycle;
+mod run;

@@ -104,8 +104,8 @@ pub enum ContainerCommand {
     /// Remove all non running containers
     Prune(PruneArgs),
     /// List containers
-    #[command(alias = "ls", alias = "list")]
-    Ps2(PsArgs),
+    #[command(name = "ps", alias = "ls", alias = "list")]
+    Ps(PsArgs),
 }
 
 #[derive(Debug, Subcommand)]

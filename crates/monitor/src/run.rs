@@ -553,6 +553,11 @@ fn monitor(
         m.container_status.unwrap_or(-1)
     };
     if m.opts.exec {
+        // The exit file lands before the sync message, so whoever hears the exit code
+        // can read the file at once (conmon's order too).
+        for p in crate::exit::exit_file_paths(&m.opts) {
+            let _ = crate::exit::write_exit_file(&p, code);
+        }
         let msg = if timed_out {
             SyncMessage {
                 data: -1,

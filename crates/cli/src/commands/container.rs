@@ -124,7 +124,14 @@ fn attached(
         let mut err = std::io::stderr();
         attach::copy_output(sock, &mut out, &mut err)?;
     }
-    Ok(engine.wait_exit_code(&started.container)?)
+    let code = engine.wait_exit_code(&started.container)?;
+    // Like Podman, clean up here rather than leave it to the monitor's exit command, so the
+    // container reads `exited` as soon as we return.
+    match engine.cleanup(&id, true, false) {
+        Ok(()) | Err(Error::NoSuchContainer(_)) => {}
+        Err(e) => tracing::debug!(error = %e, "cleanup after attached run"),
+    }
+    Ok(code)
 }
 
 /// Run `f` on every target; print each error and go on, as Podman does; the last error's
@@ -223,6 +230,7 @@ pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
     })
 }
 
+/// `rm` uses Podman's own exit codes: 1 for a missing container, 2 for one that runs.
 pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
     let t = targets(engine, &a.containers, a.all, |_| true)?;
     let opts = RemoveOptions {
@@ -230,11 +238,22 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         volumes: a.volumes,
         timeout: a.time,
     };
-    each(&t, a.ignore, |c| {
-        let id = engine.remove(c, &opts)?;
-        println!("{}", if a.all { &id } else { c });
-        Ok(())
-    })
+    let mut code = 0;
+    for c in &t {
+        match engine.remove(c, &opts) {
+            Ok(id) => println!("{}", if a.all { &id } else { c }),
+            Err(Error::NoSuchContainer(_)) if a.ignore => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = match e {
+                    Error::NoSuchContainer(_) => 1,
+                    Error::BadState { .. } => 2,
+                    e => e.exit_code(),
+                };
+            }
+        }
+    }
+    Ok(code)
 }
 
 pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {

@@ -26,7 +26,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Top(t) => top(g, t, argv),
         Command::Container(c) => match c {
             ContainerCommand::Common(c) => top(g, common(c), argv),
-            ContainerCommand::Ps2(a) => container::ps(&open(g)?, a),
+            ContainerCommand::Ps(a) => container::ps(&open(g)?, a),
             ContainerCommand::Exists(a) => container::exists(&open(g)?, a),
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),

@@ -255,13 +255,92 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     match a.format.as_deref() {
         Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
         None => {
-            // Podman prints YAML; JSON is close enough to read and to parse.
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&info)
-                    .map_err(|e| CliError::Coded(e.to_string(), 125))?
-            );
+            // Podman prints YAML with lowerCamel keys by default.
+            let v = serde_json::to_value(&info).map_err(|e| CliError::Coded(e.to_string(), 125))?;
+            let mut out = String::new();
+            yaml(&v, 0, &mut out);
+            print!("{out}");
         }
     }
     Ok(0)
+}
+
+/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
+fn lower_camel(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let upper = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let cut = if upper == chars.len() || upper <= 1 {
+        upper
+    } else {
+        upper - 1
+    };
+    chars[..cut]
+        .iter()
+        .map(|c| c.to_ascii_lowercase())
+        .chain(chars[cut..].iter().copied())
+        .collect()
+}
+
+/// A small YAML printer for `info`'s plain data (maps, lists, scalars).
+fn yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value;
+    let pad = "  ".repeat(indent);
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    Value::Object(inner) if !inner.is_empty() => {
+                        out.push_str(&format!("{pad}{}:\n", lower_camel(k)));
+                        yaml(v, indent + 1, out);
+                    }
+                    Value::Array(items) if !items.is_empty() => {
+                        out.push_str(&format!("{pad}{}:\n", lower_camel(k)));
+                        for i in items {
+                            out.push_str(&format!("{pad}- {}\n", scalar(i)));
+                        }
+                    }
+                    _ => out.push_str(&format!("{pad}{}: {}\n", lower_camel(k), scalar(v))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) if s.is_empty() => "\"\"".into(),
+        serde_json::Value::String(s)
+            if s.contains(": ") || s.starts_with(['{', '[', '*', '&', '!', '%', '@', '`']) =>
+        {
+            format!("{s:?}")
+        }
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(_) => "{}".into(),
+        serde_json::Value::Array(_) => "[]".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podman_yaml_keys() {
+        assert_eq!(lower_camel("OCIRuntime"), "ociRuntime");
+        assert_eq!(lower_camel("MemTotal"), "memTotal");
+        assert_eq!(lower_camel("OS"), "os");
+        assert_eq!(lower_camel("number"), "number");
+        let mut out = String::new();
+        yaml(
+            &serde_json::json!({"Host": {"Arch": "amd64", "Conmon": {"Path": "/x"}}, "Store": {"GraphRoot": ""}}),
+            0,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "host:\n  arch: amd64\n  conmon:\n    path: /x\nstore:\n  graphRoot: \"\"\n"
+        );
+    }
 }

@@ -163,6 +163,7 @@ impl Engine {
             entrypoint,
             cmd,
             env,
+            create_workdir: opts.workdir.is_none(),
             workdir: opts
                 .workdir
                 .clone()

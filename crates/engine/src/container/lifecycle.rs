@@ -140,6 +140,15 @@ impl Engine {
         let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
         let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
         let user = super::user::resolve(&c.config.user, &passwd, &group)?;
+        if !c.config.create_workdir && !super::user::dir_in_root(&rootfs, &c.config.workdir) {
+            return Err(Error::Command {
+                message: format!(
+                    "workdir {:?} does not exist on container {}",
+                    c.config.workdir, id
+                ),
+                code: crate::error::exit::CANNOT_INVOKE,
+            });
+        }
 
         let run_dir = self.paths.container_run_dir(&id);
         let files = self.write_name_files(c, &run_dir)?;

@@ -83,6 +83,10 @@ pub struct ContainerConfig {
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub workdir: String,
+    /// The working directory came from the image (or is `/`): create it if missing. A
+    /// directory given with `-w` must exist, as in Podman.
+    #[serde(default)]
+    pub create_workdir: bool,
     pub user: String,
     pub hostname: String,
     pub labels: BTreeMap<String, String>,

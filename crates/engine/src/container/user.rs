@@ -33,6 +33,18 @@ pub fn read_in_root(root: &Path, path: &str) -> std::io::Result<String> {
     Ok(s)
 }
 
+/// Is `path` a directory of the container's rootfs (resolved inside it)?
+pub fn dir_in_root(root: &Path, path: &str) -> bool {
+    let Ok(dir) = File::open(root) else {
+        return false;
+    };
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let rel = path.trim_start_matches('/');
+    rel.is_empty() || openat2(&dir, rel, how).is_ok()
+}
+
 /// Resolve `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`) with the given passwd and
 /// group contents, as Podman does: a numeric uid missing from passwd is allowed (gid 0 then),
 /// a name missing from passwd is an error.

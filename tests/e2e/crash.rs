@@ -1,0 +1,90 @@
+//! SIGKILL of a container's monitor or of its main process: state stays truthful and the
+//! container can still be removed without leaving anything behind.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::util::{IMG, TestEnv, name, pid_alive, wait_until};
+
+fn pid_of(env: &TestEnv, ctr: &str, field: &str) -> i32 {
+    let s = env.inspect(ctr, &format!("{{{{.State.{field}}}}}"));
+    let pid: i32 = s
+        .parse()
+        .unwrap_or_else(|_| panic!("{field} of {ctr} is not a number: {s:?}"));
+    assert!(
+        pid > 0,
+        "{field} of running {ctr} should be a pid, is {pid}"
+    );
+    pid
+}
+
+#[test]
+fn kill_main_process_is_reflected() {
+    let env = TestEnv::new("kill-main");
+    env.import_busybox();
+    let x = name("main");
+    env.ok(&["run", "-d", "--name", &x, IMG, "sleep", "1000"]);
+    let pid = pid_of(&env, &x, "Pid");
+    assert!(pid_alive(pid));
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9 the container's main process");
+
+    env.wait_status(&x, "exited", Duration::from_secs(15));
+    assert_eq!(env.inspect(&x, "{{.State.ExitCode}}"), "137");
+    assert_eq!(env.inspect(&x, "{{.State.Running}}"), "false");
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    let row = ps.lines().find(|l| l.starts_with(&x)).unwrap_or_default();
+    assert!(
+        row.contains("Exited (137)"),
+        "ps -a row for {x}: {row:?}\n{ps}"
+    );
+
+    env.ok(&["rm", &x]);
+    assert!(!env.names_all().contains(&x));
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}
+
+#[test]
+fn kill_monitor_keeps_state_truthful() {
+    let env = TestEnv::new("kill-monitor");
+    env.import_busybox();
+    let x = name("mon");
+    env.ok(&["run", "-d", "--name", &x, IMG, "sleep", "1000"]);
+    let pid = pid_of(&env, &x, "Pid");
+    let monitor = pid_of(&env, &x, "ConmonPid");
+    assert_ne!(pid, monitor);
+    assert!(pid_alive(monitor), "monitor {monitor} should be alive");
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
+    wait_until("the monitor to die", Duration::from_secs(5), || {
+        !pid_alive(monitor)
+    });
+
+    // inspect still works and tells the truth.
+    let status = env.status(&x);
+    match status.as_str() {
+        "running" => {
+            let now = pid_of(&env, &x, "Pid");
+            assert!(
+                pid_alive(now),
+                "inspect says running but its pid {now} is gone"
+            );
+        }
+        "exited" | "stopped" => {}
+        other => panic!("after killing the monitor, status is {other:?}"),
+    }
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(ps.lines().any(|l| l == x), "{x} missing from ps -a:\n{ps}");
+
+    // rm -f removes it and everything it had.
+    env.ok(&["rm", "-f", "-t", "0", &x]);
+    assert!(!env.names_all().contains(&x));
+    wait_until(
+        "the container process to be gone",
+        Duration::from_secs(5),
+        || !pid_alive(pid),
+    );
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}

@@ -1,0 +1,174 @@
+//! `cargo xtask demo`: peapod's main job end to end, on a machine with no registry.
+//!
+//! Builds the busybox image from the host's busybox-static, imports it, runs containers from
+//! it and shows each command with its output. Everything happens in a private temp
+//! `--root`/`--runroot`, removed at the end even when a step fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::shell::{self, quote};
+use crate::{Opts, install};
+
+const IMG: &str = "localhost/busybox";
+
+/// One step of the demo: a peapod command, or a pause so the container produces output.
+enum Step {
+    Peapod(Vec<String>),
+    Sleep(Duration),
+}
+
+fn steps(tar: &Path) -> Vec<Step> {
+    let p = |args: &[&str]| Step::Peapod(args.iter().map(|a| (*a).to_owned()).collect());
+    vec![
+        p(&["import", &tar.to_string_lossy(), IMG]),
+        p(&["images"]),
+        p(&["run", "--rm", IMG, "echo", "hello from peapod"]),
+        p(&[
+            "run",
+            "-d",
+            "--name",
+            "demo-web",
+            IMG,
+            "sh",
+            "-c",
+            "echo serving; while true; do date; sleep 1; done",
+        ]),
+        p(&["ps"]),
+        Step::Sleep(Duration::from_secs(2)),
+        p(&["logs", "demo-web"]),
+        p(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.Pid}}",
+            "demo-web",
+        ]),
+        p(&["stop", "-t", "2", "demo-web"]),
+        p(&["ps", "-a"]),
+        p(&["rm", "demo-web"]),
+        p(&["rmi", IMG]),
+    ]
+}
+
+pub fn main(args: &[String]) -> Result<()> {
+    let opts = Opts::parse(args, &[], &["--installed"])?;
+    let peapod = if opts.flag("--installed") {
+        crate::host::ensure(true)?;
+        shell::which("peapod")
+            .context("no `peapod` on PATH: run `cargo xtask install` first, or drop --installed")?
+    } else {
+        install::stage()?.join("bin/peapod")
+    };
+    let tar = peapod_tests::busybox_rootfs_tar().context("building the busybox image")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("peapod-demo-")
+        .tempdir_in("/tmp")
+        .context("cannot create a temp dir")?
+        .keep();
+    let demo = Peapod::new(peapod, &tmp);
+    println!(
+        "# every `peapod` below runs as `{} --root {} --runroot {}`",
+        demo.program.display(),
+        demo.root.display(),
+        demo.runroot.display()
+    );
+    let result = run_steps(&demo, &steps(&tar));
+    println!("# cleaning up");
+    demo.cleanup(&tmp);
+    result
+}
+
+fn run_steps(demo: &Peapod, steps: &[Step]) -> Result<()> {
+    for step in steps {
+        match step {
+            Step::Sleep(d) => std::thread::sleep(*d),
+            Step::Peapod(args) => {
+                let shown: Vec<String> = args
+                    .iter()
+                    .map(|a| quote(std::ffi::OsStr::new(a)))
+                    .collect();
+                println!("\n$ peapod {}", shown.join(" "));
+                let status = demo.show(args)?;
+                if !status.success() {
+                    bail!("step `peapod {}` failed: {status}", shown.join(" "));
+                }
+            }
+        }
+    }
+    println!("\ndemo finished: every step succeeded");
+    Ok(())
+}
+
+/// A peapod with its private root, for the demo and the bench.
+pub struct Peapod {
+    pub program: PathBuf,
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+}
+
+impl Peapod {
+    pub fn new(program: PathBuf, dir: &Path) -> Peapod {
+        Peapod {
+            program,
+            root: dir.join("root"),
+            runroot: dir.join("runroot"),
+        }
+    }
+
+    /// `peapod --root R --runroot RR <args>`, not yet run.
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.runroot)
+            .args(args)
+            .env("PATH", shell::full_path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs with stdout/stderr shown, at most 60 s.
+    pub fn show(&self, args: &[String]) -> Result<std::process::ExitStatus> {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let mut child = self
+            .command(args)
+            .spawn()
+            .with_context(|| format!("cannot run {}", self.program.display()))?;
+        shell::wait_timeout(&mut child, Duration::from_secs(60))
+            .with_context(|| format!("peapod {}", args.join(" ")))
+    }
+
+    /// Runs quietly; returns stdout when it succeeds.
+    pub fn quiet<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Result<String> {
+        let mut cmd = self.command(args);
+        let shown = shell::display(&cmd);
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run `{shown}`"))?;
+        if !out.status.success() {
+            bail!(
+                "`{shown}` failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Removes every container and image, then whatever is left under `dir` (mounts,
+    /// processes, runtime containers) and `dir` itself. Reports problems, never fails.
+    pub fn cleanup(&self, dir: &Path) {
+        if let Err(e) = self.quiet(&["rm", "-af", "-t", "0"]) {
+            eprintln!("cleanup: {e:#}");
+        }
+        let _ = self.quiet(&["rmi", "-af"]);
+        for e in peapod_tests::scrub_dir(dir) {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
