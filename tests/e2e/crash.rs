@@ -88,3 +88,40 @@ fn kill_monitor_keeps_state_truthful() {
     env.assert_no_mounts();
     env.assert_no_processes();
 }
+
+#[test]
+fn refresh_after_reboot_marks_stopped_and_releases_mounts() {
+    // A reboot, as the engine sees it: the processes are gone and the runroot's boot id is
+    // not this boot's. The next command must mark the container exited, release its rootfs
+    // mount, and let it start again.
+    let env = TestEnv::new("reboot");
+    env.import_busybox();
+    let x = name("boot");
+    env.ok(&["run", "-d", "--name", &x, IMG, "sleep", "1000"]);
+    let pid = pid_of(&env, &x, "Pid");
+    let monitor = pid_of(&env, &x, "ConmonPid");
+    kill(Pid::from_raw(monitor), Signal::SIGKILL).expect("kill -9 the monitor");
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9 the container");
+    wait_until("both to die", Duration::from_secs(5), || {
+        !pid_alive(pid) && !pid_alive(monitor)
+    });
+    let alive = env.runroot.join("alive");
+    assert!(
+        alive.exists(),
+        "the runroot records the boot it was set up in"
+    );
+    std::fs::write(&alive, "00000000-0000-0000-0000-000000000000").unwrap();
+
+    assert_eq!(env.status(&x), "exited");
+    env.assert_no_mounts();
+    assert_ne!(
+        std::fs::read_to_string(&alive).unwrap().trim(),
+        "00000000-0000-0000-0000-000000000000"
+    );
+
+    env.ok(&["start", &x]);
+    env.wait_status(&x, "running", Duration::from_secs(10));
+    env.ok(&["rm", "-f", "-t", "0", &x]);
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}

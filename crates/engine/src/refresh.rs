@@ -32,6 +32,11 @@ pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
     for mut c in engine.db.containers()? {
         let mut changed = false;
         if c.state.status != Status::Created && c.state.status != Status::Exited {
+            // The runtime's own state lives in a tmpfs and is gone after a real reboot;
+            // when it is not (a runroot wiped by hand), drop it so the container can start.
+            if let Ok(rt) = engine.runtime() {
+                let _ = rt.delete(c.id());
+            }
             c.state.status = Status::Exited;
             c.state.pid = 0;
             c.state.conmon_pid = 0;
