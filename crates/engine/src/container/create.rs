@@ -101,10 +101,16 @@ impl Engine {
             None => 15,
         };
         let network_mode = match opts.network.as_deref() {
-            None | Some("") | Some("none") | Some("private") | Some("bridge") | Some("podman") => {
-                "none".to_string()
-            }
+            // Until bridge networks exist (issue 3) a container gets its own network
+            // namespace with only loopback, whatever the default; asking for a bridge
+            // network by name is refused rather than silently downgraded.
+            None | Some("") | Some("none") | Some("private") => "none".to_string(),
             Some("host") => "host".to_string(),
+            Some(n @ ("bridge" | "podman")) => {
+                return Err(Error::invalid(format!(
+                    "network {n}: bridge networks are not supported by this version of peapod yet (use --network none or host)"
+                )));
+            }
             Some(other) => {
                 return Err(Error::invalid(format!(
                     "network {other}: unable to find network with name or ID {other}: network not found"
