@@ -36,6 +36,8 @@ pub struct MonitorRequest<'a> {
     /// `k8s-file:PATH`, `none`, `passthrough`, `journald`.
     pub log: String,
     pub log_size_max: Option<u64>,
+    /// Only sent when set: conmon before 2.2 does not know `--log-max-files`.
+    pub log_max_files: Option<u32>,
     pub tty: bool,
     pub stdin: bool,
     pub log_level: &'a str,
@@ -69,6 +71,9 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
     cmd.arg("--log-level").arg(req.log_level);
     if let Some(max) = req.log_size_max {
         cmd.arg("--log-size-max").arg(max.to_string());
+    }
+    if let Some(n) = req.log_max_files {
+        cmd.arg("--log-max-files").arg(n.to_string());
     }
     if req.tty {
         cmd.arg("-t");
@@ -115,11 +120,14 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
     let status = child
         .wait()
         .map_err(|e| Error::other(format!("waiting for monitor: {e}")))?;
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
     if !status.success() {
+        // Read stderr only when the first process failed: on success the long-lived
+        // grandchild could still hold the pipe (conmon points it at /dev/null, but a
+        // monitor that forgot would hang us here).
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
         return Err(Error::other(format!(
             "monitor {} failed ({status}): {}",
             req.monitor.display(),

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
@@ -30,11 +30,8 @@ impl Engine {
             .map_err(|e| Error::other(format!("attach socket address: {e}")))?;
         connect(sock.as_raw_fd(), &addr)
             .map_err(|e| Error::other(format!("connecting to the attach socket of {id}: {e}")))?;
-        // SAFETY: `sock` is a connected socket we own; UnixStream takes over that ownership
-        // (a SEQPACKET socket reads and writes with the same calls as a stream).
-        #[allow(unsafe_code)]
-        let stream = unsafe { UnixStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(sock)) };
-        Ok(stream)
+        // A SEQPACKET socket reads and writes with the same calls as a stream.
+        Ok(UnixStream::from(sock))
     }
 }
 

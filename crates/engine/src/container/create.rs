@@ -129,12 +129,19 @@ impl Engine {
             }
         };
         let mut log_size_max = None;
+        let mut log_max_files = None;
         let mut log_path_opt = None;
         for o in &opts.log_opts {
             match o.split_once('=') {
                 Some(("max-size", v)) => log_size_max = Some(parse_size(v)?),
                 Some(("path", v)) => log_path_opt = Some(v.to_string()),
-                Some(("max-file", _)) | Some(("tag", _)) => {}
+                Some(("max-file", v)) => {
+                    log_max_files = Some(v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        Error::invalid(format!("invalid log option {o:?}: max-file must be a whole number of at least 1"))
+                    })?)
+                }
+                // journald only; accepted as Podman does.
+                Some(("tag", _)) => {}
                 _ => {
                     return Err(Error::invalid(format!(
                         "invalid log option {o:?}: invalid argument"
@@ -190,6 +197,7 @@ impl Engine {
             log_driver: log_driver.to_string(),
             log_path,
             log_size_max,
+            log_max_files,
             tty: opts.tty,
             stdin: opts.interactive,
             create_command: opts.create_command.clone(),

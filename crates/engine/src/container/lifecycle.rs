@@ -97,7 +97,7 @@ impl Engine {
         }
         if c.state.conmon_pid > 0 {
             // The monitor sees its container go and exits; give it a moment, then make sure.
-            let _ = self.wait_for_exit(c, Duration::from_secs(5));
+            let _ = self.wait_for_exit(c, Some(Duration::from_secs(5)));
             if super::reconcile::alive(c.state.conmon_pid, c.state.conmon_start) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(c.state.conmon_pid),
@@ -211,6 +211,7 @@ impl Engine {
             persist_dir: &self.paths.persist_dir(&id),
             log: log_arg(&c.config.log_driver, &log_path),
             log_size_max: c.config.log_size_max,
+            log_max_files: c.config.log_max_files,
             tty: c.config.tty,
             stdin: c.config.stdin,
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),
@@ -330,7 +331,7 @@ impl Engine {
             if let Err(e) = rt.kill(c.id(), c.config.stop_signal, false) {
                 tracing::debug!(id = c.id(), error = %e, "stop signal failed");
             }
-            self.wait_for_exit(c, Duration::from_secs(timeout as u64))
+            self.wait_for_exit(c, Some(Duration::from_secs(timeout as u64)))
         } else {
             None
         };
@@ -341,7 +342,7 @@ impl Engine {
                 if let Err(e) = rt.kill(c.id(), 9, false) {
                     tracing::debug!(id = c.id(), error = %e, "SIGKILL failed");
                 }
-                self.wait_for_exit(c, Duration::from_secs(30))
+                self.wait_for_exit(c, Some(Duration::from_secs(30)))
                     .ok_or_else(|| {
                         Error::other(format!("container {} did not die after SIGKILL", c.id()))
                     })?
@@ -453,7 +454,7 @@ impl Engine {
 
     /// After an attached run: the exit code once the monitor has written it.
     pub fn wait_exit_code(&self, c: &Container) -> Result<i32> {
-        match self.wait_for_exit(c, Duration::from_secs(u64::MAX / 4)) {
+        match self.wait_for_exit(c, None) {
             Some(e) => Ok(e.code),
             None => Err(Error::other("timed out waiting for the container to exit")),
         }

@@ -101,6 +101,9 @@ pub struct ContainerConfig {
     pub log_path: String,
     #[serde(default)]
     pub log_size_max: Option<u64>,
+    /// `--log-opt max-file=N`: rotated files the monitor keeps beside the live one.
+    #[serde(default)]
+    pub log_max_files: Option<u32>,
     pub tty: bool,
     pub stdin: bool,
     pub create_command: Vec<String>,

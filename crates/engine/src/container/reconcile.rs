@@ -88,9 +88,13 @@ impl Engine {
     }
 
     /// Wait until the container is no longer running (exit file, or the monitor and the
-    /// process both gone), at most `timeout`. Returns the exit, or None on timeout.
-    pub(crate) fn wait_for_exit(&self, c: &Container, timeout: Duration) -> Option<ExitInfo> {
-        let deadline = Instant::now() + timeout;
+    /// process both gone), at most `timeout` (None: as long as it takes). None on timeout.
+    pub(crate) fn wait_for_exit(
+        &self,
+        c: &Container,
+        timeout: Option<Duration>,
+    ) -> Option<ExitInfo> {
+        let deadline = timeout.map(|t| Instant::now() + t);
         let mut sleep = Duration::from_millis(2);
         loop {
             if let Some(e) = self.read_exit(c.id()) {
@@ -105,10 +109,13 @@ impl Engine {
                     oom: false,
                 }));
             }
-            if Instant::now() >= deadline {
-                return None;
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return None;
+                }
+                sleep = sleep.min(d.saturating_duration_since(Instant::now()));
             }
-            std::thread::sleep(sleep.min(deadline.saturating_duration_since(Instant::now())));
+            std::thread::sleep(sleep);
             sleep = (sleep * 2).min(Duration::from_millis(50));
         }
     }

@@ -1,7 +1,7 @@
 //! The OCI runtime's command line (crun or runc), for what the engine runs itself:
 //! `start`, `kill`, `delete`, `state`, `pause`, `resume`. `create` is run by the monitor.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde::Deserialize;
@@ -85,10 +85,6 @@ impl Runtime {
 
     pub fn resume(&self, id: &str) -> Result<()> {
         self.run(&["resume", id]).map(drop)
-    }
-
-    pub fn exists(path: &Path) -> bool {
-        path.exists()
     }
 }
 

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::container::{Container, ContainerConfig, ContainerState};
 use crate::error::{Error, Result};
 
+/// Bumped when [`SCHEMA`] changes.
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS containers (
@@ -61,7 +64,18 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let db = Db { conn };
-        db.write(|tx| tx.execute_batch(SCHEMA).map_err(Error::from))?;
+        // Create the schema once. Doing it on every open would take SQLite's write lock in
+        // every `peapod` call, serialising even `ps` behind concurrent `run`s.
+        let version: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version < SCHEMA_VERSION {
+            db.write(|tx| {
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                Ok(())
+            })?;
+        }
         Ok(db)
     }
 
