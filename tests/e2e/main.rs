@@ -14,4 +14,5 @@ mod crash;
 mod hostile;
 mod images;
 mod lifecycle;
+mod logs;
 mod run;
