@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use peapod_engine::container::inspect::GraphDriver;
 use peapod_engine::state::ImageRecord;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
@@ -330,13 +331,6 @@ mod oci_config {
         #[serde(skip_serializing_if = "String::is_empty")]
         pub StopSignal: String,
     }
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct GraphDriver {
-    Name: String,
-    Data: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
