@@ -5,6 +5,7 @@
 //! and so can run in parallel with the others; the env cleans up even when the test fails.
 //! Expected outputs and exit codes are Podman's.
 
+mod pty;
 mod util;
 
 mod bad_input;
@@ -16,3 +17,4 @@ mod images;
 mod lifecycle;
 mod logs;
 mod run;
+mod terminal;

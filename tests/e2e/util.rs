@@ -341,6 +341,13 @@ impl PeapodCmd {
         self
     }
 
+    /// The bare command (for tests that give it their own stdio, e.g. a pty).
+    pub fn command(self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        c
+    }
+
     fn display(&self) -> String {
         let mut s = self.program.display().to_string();
         for a in &self.args {

@@ -90,6 +90,10 @@ pub enum TopLevel {
     Version(VersionArgs),
     /// Display information about the host and peapod's configuration
     Info(InfoArgs),
+    /// Attach to a running container
+    Attach(AttachArgs),
+    /// Run a process in a running container
+    Exec(ExecArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +124,8 @@ pub enum ContainerCommon {
     Inspect(InspectArgs),
     Wait(WaitArgs),
     Logs(LogsArgs),
+    Attach(AttachArgs),
+    Exec(ExecArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +224,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", default_value = crate::stream::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
     #[command(flatten)]
     pub flags: CreateFlags,
 }
@@ -230,8 +239,63 @@ pub struct StartArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", default_value = crate::stream::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Proxy received signals to the process (default true if attaching)
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", default_value = crate::stream::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run the exec session in detached mode (backgrounded)
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Select the key sequence for detaching a container
+    #[arg(long = "detach-keys", default_value = crate::stream::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Give the process extended Linux capabilities
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Sets the username or UID used and optionally the groupname or GID for the specified command
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    pub container: String,
+    /// Command and arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +435,9 @@ pub struct CleanupArgs {
     /// Cleans up all containers
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Clean up the given exec session instead of the container
+    #[arg(long)]
+    pub exec: Option<String>,
     /// Accepted for Podman compatibility
     #[arg(long)]
     pub rmi: bool,

@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod human;
 mod output;
+mod stream;
 
 use clap::Parser;
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-use peapod_monitor::{ENV_STARTPIPE, ENV_SYNCPIPE, SyncMessage};
+use peapod_monitor::{ENV_ATTACHPIPE, ENV_STARTPIPE, ENV_SYNCPIPE, SyncMessage};
 
 use crate::error::{Error, Result};
 use crate::oci::runtime::command_error_code;
@@ -27,6 +27,8 @@ pub struct MonitorRequest<'a> {
     pub monitor: &'a Path,
     pub runtime: &'a Path,
     pub id: &'a str,
+    /// conmon's `-u`: the container id, or the exec session id.
+    pub uuid: &'a str,
     pub name: &'a str,
     pub bundle: &'a Path,
     pub pidfile: &'a Path,
@@ -43,6 +45,15 @@ pub struct MonitorRequest<'a> {
     pub log_level: &'a str,
     /// argv of the exit command; `[0]` is the binary.
     pub exit_command: Vec<String>,
+    /// Exec mode: run this process spec in the running container instead of creating it.
+    pub exec: Option<ExecMode<'a>>,
+}
+
+/// conmon's `-e --exec-process-spec SPEC [--exec-attach]`.
+pub struct ExecMode<'a> {
+    pub process_spec: &'a Path,
+    /// The caller attaches before the process starts (the attach-pipe handshake).
+    pub attach: bool,
 }
 
 pub struct Spawned {
@@ -50,16 +61,45 @@ pub struct Spawned {
     pub conmon_pid: i32,
 }
 
+/// A monitor that has forked and is waiting for, or running, its container or exec
+/// process. Holds our ends of the sync, start and attach pipes.
+pub struct Launched {
+    sync: OwnedFd,
+    start: File,
+    attach_pipe: Option<OwnedFd>,
+    runtime: PathBuf,
+    pub conmon_pid: i32,
+}
+
 /// How long the runtime may take to create a container.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(240);
 
+/// Spawn the monitor and wait until the runtime has created the container: its pid.
 pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
+    let launched = launch(req)?;
+    let pid = launched.read_pid()?;
+    Ok(Spawned {
+        pid,
+        conmon_pid: launched.conmon_pid,
+    })
+}
+
+/// Spawn the monitor, let it go (the start byte) and wait for its first process to exit
+/// (it double-forks). What follows depends on the mode: see [`Launched`].
+pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let (sync_parent, sync_child) = seqpacket_pair()?;
     let (start_parent, start_child) = seqpacket_pair()?;
+    let exec_attach = req.exec.as_ref().is_some_and(|e| e.attach);
+    let (attach_parent, attach_child) = if exec_attach {
+        let (p, c) = seqpacket_pair()?;
+        (Some(p), Some(c))
+    } else {
+        (None, None)
+    };
 
     let mut cmd = Command::new(req.monitor);
     cmd.arg("--api-version").arg("1");
-    cmd.arg("-c").arg(req.id).arg("-u").arg(req.id);
+    cmd.arg("-c").arg(req.id).arg("-u").arg(req.uuid);
     cmd.arg("-r").arg(req.runtime);
     cmd.arg("-b").arg(req.bundle);
     cmd.arg("-p").arg(req.pidfile);
@@ -80,6 +120,13 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
     } else if req.stdin {
         cmd.arg("-i");
     }
+    if let Some(e) = &req.exec {
+        cmd.arg("-e");
+        if e.attach {
+            cmd.arg("--exec-attach");
+        }
+        cmd.arg("--exec-process-spec").arg(e.process_spec);
+    }
     cmd.arg("--conmon-pidfile").arg(req.conmon_pidfile);
     if let Some((bin, args)) = req.exit_command.split_first() {
         cmd.arg("--exit-command").arg(bin);
@@ -88,19 +135,32 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
         }
     }
     cmd.env(ENV_SYNCPIPE, "3").env(ENV_STARTPIPE, "4");
+    if exec_attach {
+        cmd.env(ENV_ATTACHPIPE, "5");
+    }
     cmd.env_remove("NOTIFY_SOCKET");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let sync_fd = sync_child.as_raw_fd();
     let start_fd = start_child.as_raw_fd();
+    let attach_fd = attach_child.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe syscalls (fcntl, dup2, setpgid) on fds it owns.
+    // async-signal-safe syscalls (fcntl, dup2, setpgid) on fds it owns. dup2 clears
+    // close-on-exec on the targets, so exactly fds 3, 4 (and 5) reach the monitor.
     unsafe {
         cmd.pre_exec(move || {
             let a = libc::fcntl(sync_fd, libc::F_DUPFD_CLOEXEC, 10);
             let b = libc::fcntl(start_fd, libc::F_DUPFD_CLOEXEC, 10);
-            if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+            let c = if attach_fd >= 0 {
+                libc::fcntl(attach_fd, libc::F_DUPFD_CLOEXEC, 10)
+            } else {
+                0
+            };
+            if a < 0 || b < 0 || c < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if attach_fd >= 0 && libc::dup2(c, 5) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             libc::setpgid(0, 0);
@@ -112,6 +172,7 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
         .map_err(|e| Error::other(format!("starting monitor {}: {e}", req.monitor.display())))?;
     drop(sync_child);
     drop(start_child);
+    drop(attach_child);
 
     // Podman would move the monitor into its cgroup here; then it lets it go on.
     let mut start = File::from(start_parent);
@@ -135,34 +196,76 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
         )));
     }
 
-    let msg = read_sync(&sync_parent, CREATE_TIMEOUT)?;
-    if msg.data < 0 {
-        let message = msg
-            .message
-            .unwrap_or_else(|| "container create failed (no message from the monitor)".into());
-        let message = crate::oci::runtime::runtime_message(message.as_bytes());
-        return Err(match command_error_code(&message) {
-            Some(code) => Error::Command {
-                message: format!(
-                    "{}: {message}",
-                    req.runtime
-                        .file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                ),
-                code,
-            },
-            None => Error::Runtime(message),
-        });
-    }
     let conmon_pid = std::fs::read_to_string(req.conmon_pidfile)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
-    Ok(Spawned {
-        pid: msg.data as i32,
+    Ok(Launched {
+        sync: sync_parent,
+        start,
+        attach_pipe: attach_parent,
+        runtime: req.runtime.to_path_buf(),
         conmon_pid,
     })
+}
+
+impl Launched {
+    /// The first sync message: the pid of the container (or exec) process, or the
+    /// runtime's error mapped to Podman's exit codes (126/127 for a command that cannot
+    /// be run).
+    pub fn read_pid(&self) -> Result<i32> {
+        let msg = read_sync(&self.sync, CREATE_TIMEOUT)?;
+        if msg.data < 0 {
+            let message = msg
+                .message
+                .unwrap_or_else(|| "container create failed (no message from the monitor)".into());
+            let message = crate::oci::runtime::runtime_message(message.as_bytes());
+            return Err(match command_error_code(&message) {
+                Some(code) => Error::Command {
+                    message: format!(
+                        "{}: {message}",
+                        self.runtime
+                            .file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                    ),
+                    code,
+                },
+                None => Error::Runtime(message),
+            });
+        }
+        Ok(msg.data as i32)
+    }
+
+    /// Exec attach: wait until the monitor has its attach socket ready.
+    pub fn wait_attach_ready(&self) -> Result<()> {
+        let Some(fd) = &self.attach_pipe else {
+            return Ok(());
+        };
+        let msg = read_sync(fd, CREATE_TIMEOUT)?;
+        if msg.data < 0 {
+            return Err(Error::Runtime(msg.message.unwrap_or_else(|| {
+                "the monitor could not set up the exec session's attach socket".into()
+            })));
+        }
+        Ok(())
+    }
+
+    /// Exec attach: we are connected; let the process start (the second start byte).
+    pub fn begin(&mut self) -> Result<()> {
+        self.start
+            .write_all(&[0])
+            .map_err(|e| Error::other(format!("starting the exec session: {e}")))
+    }
+
+    /// Exec: the process's exit code, the monitor's last message. Waits as long as it runs.
+    pub fn read_exit(&self) -> Result<i32> {
+        let msg = read_sync(&self.sync, Duration::MAX)?;
+        if msg.data < 0 && msg.message.is_some() {
+            return Err(Error::Runtime(msg.message.unwrap_or_default()));
+        }
+        Ok(msg.data as i32)
+    }
 }
 
 fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
@@ -179,8 +282,12 @@ fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
 /// the monitor died.
 pub fn read_sync(fd: &OwnedFd, timeout: Duration) -> Result<SyncMessage> {
     let mut pfd = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    let ms = PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32)
-        .unwrap_or(PollTimeout::MAX);
+    let ms = if timeout == Duration::MAX {
+        PollTimeout::NONE
+    } else {
+        PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX)
+    };
     loop {
         match poll(&mut pfd, ms) {
             Ok(0) => return Err(Error::other("timed out waiting for the container monitor")),

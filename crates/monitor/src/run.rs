@@ -641,7 +641,9 @@ impl Monitor {
             let _ = nix::sys::termios::tcsetattr(&master, nix::sys::termios::SetArg::TCSADRAIN, &t);
         }
         set_nonblocking(&master);
-        self.stdin_open = self.opts.stdin;
+        // As conmon: the pty master is the container's stdin whether or not -i was given
+        // (Podman passes -t alone for `run -it`).
+        self.stdin_open = true;
         self.pty = Some(master);
     }
 
@@ -745,6 +747,10 @@ impl Monitor {
     }
 
     fn drain(&mut self) {
+        // A client that connected before a short process started and ended gets its output.
+        if let Some(a) = &mut self.attach {
+            a.accept();
+        }
         let mut i = 0;
         while i < self.sources.len() {
             let mut budget = 4096; // chunks; guards against a writer that never stops
@@ -1012,6 +1018,13 @@ impl Monitor {
                 .filter_map(|(e, f)| f.revents().filter(|r| !r.is_empty()).map(|r| (*e, r)))
                 .collect();
             drop(fds);
+            // New clients first: a client that connected before the process started (exec
+            // attach, `start --attach`) must get the output read in this same round.
+            if ready.iter().any(|(e, _)| matches!(e, Ev::Listener))
+                && let Some(a) = &mut self.attach
+            {
+                a.accept();
+            }
             // Clients are handled from the highest index down so removals keep indices valid.
             let mut client_evs: Vec<(usize, PollFlags)> = Vec::new();
             for (ev, r) in ready {
@@ -1034,11 +1047,7 @@ impl Monitor {
                                 Some(Instant::now() + Duration::from_millis(100));
                         }
                     }
-                    Ev::Listener => {
-                        if let Some(a) = &mut self.attach {
-                            a.accept();
-                        }
-                    }
+                    Ev::Listener => {}
                     Ev::Client(i) => client_evs.push((i, r)),
                     Ev::Ctl => self.read_fifo(true),
                     Ev::Winsz => self.read_fifo(false),

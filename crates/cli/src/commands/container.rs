@@ -4,12 +4,11 @@
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use peapod_engine::container::{
-    Container, CreateOptions, RemoveOptions, Status, attach, logs::LogOptions,
-};
+use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
+use super::attach::{AttachFlags, Outcome, detach_keys, follow};
 use crate::cli::*;
 use crate::output::print_list;
 use crate::{CliError, CliResult, human};
@@ -67,10 +66,28 @@ pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
         println!("{id}");
         return Ok(0);
     }
-    let code = attached(engine, &started, a.flags.interactive, a.sig_proxy)?;
-    if a.flags.rm {
+    let Some(socket) = &started.socket else {
+        // passthrough: the container has our stdio; wait for it.
+        let code = engine.wait_exit_code(&started.container)?;
+        let _ = engine.cleanup(&id, true, false);
+        return finish_run(engine, &id, a.flags.rm, code);
+    };
+    let flags = AttachFlags {
+        stdin: a.flags.interactive,
+        sig_proxy: a.sig_proxy,
+        detach_keys: &a.detach_keys,
+    };
+    match follow(engine, &started.container, socket, &flags)? {
+        Outcome::Exited(code) => finish_run(engine, &id, a.flags.rm, code),
+        // Detached: it runs on; with --rm the monitor's exit command removes it later.
+        Outcome::Detached => Ok(0),
+    }
+}
+
+fn finish_run(engine: &Engine, id: &str, rm: bool, code: i32) -> CliResult {
+    if rm {
         match engine.remove(
-            &id,
+            id,
             &RemoveOptions {
                 force: true,
                 volumes: true,
@@ -80,56 +97,6 @@ pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
             Ok(_) | Err(Error::NoSuchContainer(_)) => {}
             Err(e) => return Err(e.into()),
         }
-    }
-    Ok(code)
-}
-
-/// Stream a started container's output (and our stdin with `-i`), proxy signals, and
-/// return its exit code.
-fn attached(
-    engine: &Engine,
-    started: &peapod_engine::container::StartedAttached,
-    interactive: bool,
-    sig_proxy: bool,
-) -> CliResult {
-    let id = started.container.id().to_string();
-    if sig_proxy {
-        let runtime = engine.runtime()?.path.clone();
-        let id = id.clone();
-        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
-            libc::SIGINT,
-            libc::SIGTERM,
-            libc::SIGHUP,
-            libc::SIGQUIT,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-        ]) {
-            std::thread::spawn(move || {
-                for sig in signals.forever() {
-                    let _ = std::process::Command::new(&runtime)
-                        .args(["kill", &id, &sig.to_string()])
-                        .stdin(std::process::Stdio::null())
-                        .status();
-                }
-            });
-        }
-    }
-    if let Some(sock) = &started.socket {
-        if interactive && let Ok(s) = sock.try_clone() {
-            std::thread::spawn(move || {
-                let _ = attach::copy_input(&s, &mut std::io::stdin());
-            });
-        }
-        let mut out = std::io::stdout();
-        let mut err = std::io::stderr();
-        attach::copy_output(sock, &mut out, &mut err)?;
-    }
-    let code = engine.wait_exit_code(&started.container)?;
-    // Like Podman, clean up here rather than leave it to the monitor's exit command, so the
-    // container reads `exited` as soon as we return.
-    match engine.cleanup(&id, true, false) {
-        Ok(()) | Err(Error::NoSuchContainer(_)) => {}
-        Err(e) => tracing::debug!(error = %e, "cleanup after attached run"),
     }
     Ok(code)
 }
@@ -163,12 +130,24 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
                 125,
             ));
         }
+        detach_keys(&a.detach_keys)?;
         let started = engine.start(&a.containers[0], true)?;
-        if started.socket.is_none() {
-            // It was already running: nothing to attach to in this version.
-            return Ok(0);
-        }
-        return attached(engine, &started, a.interactive, true);
+        let c = &started.container;
+        let socket = match started.socket {
+            Some(s) => s,
+            // Already running: attach to it, as Podman does.
+            None if c.config.log_driver != "passthrough" => engine.attach_socket(c.id())?,
+            None => return Ok(0),
+        };
+        let flags = AttachFlags {
+            stdin: a.interactive && c.config.stdin,
+            sig_proxy: a.sig_proxy,
+            detach_keys: &a.detach_keys,
+        };
+        return match follow(engine, c, &socket, &flags)? {
+            Outcome::Exited(code) => Ok(code),
+            Outcome::Detached => Ok(0),
+        };
     }
     each(&a.containers, false, |c| {
         engine.start(c, false)?;
@@ -273,6 +252,16 @@ pub fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
 }
 
 pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
+    if let Some(session) = &a.exec {
+        let [c] = a.containers.as_slice() else {
+            return Err(CliError::Coded(
+                "you must provide exactly one container with --exec".into(),
+                125,
+            ));
+        };
+        engine.exec_cleanup(c, session)?;
+        return Ok(0);
+    }
     let t = targets(engine, &a.containers, a.all, |c| {
         !c.state.status.is_active()
     })?;

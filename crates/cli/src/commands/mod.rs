@@ -1,5 +1,6 @@
 //! One module per command group; [`run`] dispatches.
 
+mod attach;
 mod container;
 mod image;
 mod system;
@@ -59,6 +60,8 @@ fn common(c: ContainerCommon) -> TopLevel {
         }
         ContainerCommon::Wait(a) => TopLevel::Wait(a),
         ContainerCommon::Logs(a) => TopLevel::Logs(a),
+        ContainerCommon::Attach(a) => TopLevel::Attach(a),
+        ContainerCommon::Exec(a) => TopLevel::Exec(a),
     }
 }
 
@@ -75,6 +78,8 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Inspect(a) => system::inspect(&open(g)?, a),
         TopLevel::Wait(a) => container::wait(&open(g)?, a),
         TopLevel::Logs(a) => container::logs(&open(g)?, a),
+        TopLevel::Attach(a) => attach::attach(&open(g)?, a),
+        TopLevel::Exec(a) => attach::exec(&open(g)?, a),
         TopLevel::Import(a) => image::import(&open(g)?, a),
         TopLevel::Images(a) => image::images(&open(g)?, a),
         TopLevel::Tag(a) => image::tag(&open(g)?, a),

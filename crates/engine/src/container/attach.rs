@@ -16,23 +16,27 @@ impl Engine {
     /// Connect to a container's attach socket. The path can be longer than `sun_path`, so
     /// connect through `/proc/self/fd/N/attach` of the bundle directory, as Podman does.
     pub fn attach_socket(&self, id: &str) -> Result<UnixStream> {
-        let bundle = self.paths.bundle(id);
-        let dir = File::open(&bundle).map_err(|e| Error::io("opening bundle", &bundle, e))?;
-        let path = format!("/proc/self/fd/{}/attach", dir.as_raw_fd());
-        let sock: OwnedFd = socket(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .map_err(|e| Error::other(format!("attach socket: {e}")))?;
-        let addr = UnixAddr::new(path.as_str())
-            .map_err(|e| Error::other(format!("attach socket address: {e}")))?;
-        connect(sock.as_raw_fd(), &addr)
-            .map_err(|e| Error::other(format!("connecting to the attach socket of {id}: {e}")))?;
-        // A SEQPACKET socket reads and writes with the same calls as a stream.
-        Ok(UnixStream::from(sock))
+        attach_socket_in(&self.paths.bundle(id), id)
     }
+}
+
+/// Connect to the `attach` socket in `dir` (a container's bundle or an exec session's dir).
+pub(crate) fn attach_socket_in(bundle: &std::path::Path, id: &str) -> Result<UnixStream> {
+    let dir = File::open(bundle).map_err(|e| Error::io("opening bundle", bundle, e))?;
+    let path = format!("/proc/self/fd/{}/attach", dir.as_raw_fd());
+    let sock: OwnedFd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::other(format!("attach socket: {e}")))?;
+    let addr = UnixAddr::new(path.as_str())
+        .map_err(|e| Error::other(format!("attach socket address: {e}")))?;
+    connect(sock.as_raw_fd(), &addr)
+        .map_err(|e| Error::other(format!("connecting to the attach socket of {id}: {e}")))?;
+    // A SEQPACKET socket reads and writes with the same calls as a stream.
+    Ok(UnixStream::from(sock))
 }
 
 /// Copy the container's output from the attach socket until the monitor closes it.

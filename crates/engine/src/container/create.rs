@@ -247,7 +247,11 @@ impl Engine {
 
 /// Image env, then `--env-file`s, then `-e`, later ones winning, as Podman merges them.
 /// `-e NAME` without `=` takes the value from peapod's own environment (skipped if unset).
-fn build_env(image_env: &[String], env_files: &[PathBuf], env: &[String]) -> Result<Vec<String>> {
+pub(crate) fn build_env(
+    image_env: &[String],
+    env_files: &[PathBuf],
+    env: &[String],
+) -> Result<Vec<String>> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: &str| {
         if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {

@@ -324,7 +324,7 @@ impl Engine {
             AppArmorProfile: String::new(),
             EffectiveCaps: caps.clone(),
             BoundingCaps: caps,
-            ExecIDs: Vec::new(),
+            ExecIDs: c.state.exec_sessions.keys().cloned().collect(),
             GraphDriver: GraphDriver {
                 Name: "overlay".into(),
                 Data: gd,

@@ -203,6 +203,7 @@ impl Engine {
             monitor: &monitor,
             runtime: &runtime.path,
             id: &id,
+            uuid: &id,
             name: &c.config.name,
             bundle: &bundle,
             pidfile: &pidfile,
@@ -216,6 +217,7 @@ impl Engine {
             stdin: c.config.stdin,
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),
             exit_command: self.exit_command(c),
+            exec: None,
         })?;
         c.state.status = Status::Initialized;
         c.state.pid = spawned.pid;
@@ -233,6 +235,22 @@ impl Engine {
 
     /// `peapod [global flags] container cleanup --stopped-only [--rm] ID`, run by the monitor.
     fn exit_command(&self, c: &Container) -> Vec<String> {
+        let mut v = self.global_command();
+        v.extend([
+            "container".into(),
+            "cleanup".into(),
+            "--stopped-only".into(),
+        ]);
+        if c.config.auto_remove {
+            v.push("--rm".into());
+        }
+        v.push(c.id().to_string());
+        v
+    }
+
+    /// `peapod` with the global flags this engine was opened with, for the monitor to call
+    /// back.
+    pub(crate) fn global_command(&self) -> Vec<String> {
         let exe = self
             .options()
             .self_exe
@@ -253,15 +271,6 @@ impl Engine {
         if let Some(m) = &self.options().conmon {
             v.extend(["--conmon".into(), m.display().to_string()]);
         }
-        v.extend([
-            "container".into(),
-            "cleanup".into(),
-            "--stopped-only".into(),
-        ]);
-        if c.config.auto_remove {
-            v.push("--rm".into());
-        }
-        v.push(c.id().to_string());
         v
     }
 
@@ -369,6 +378,7 @@ impl Engine {
         let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
+        self.remove_exec_dirs(c);
         if matches!(
             c.state.status,
             Status::Stopped | Status::Stopping | Status::Initialized
@@ -377,6 +387,24 @@ impl Engine {
         }
         self.save(c)?;
         Error::collect(errors)
+    }
+
+    /// Exec sessions end with the container: forget them and remove their directories.
+    fn remove_exec_dirs(&self, c: &mut Container) {
+        c.state.exec_sessions.clear();
+        let Ok(entries) = std::fs::read_dir(self.paths.bundle(c.id())) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.len() == 64
+                && name.bytes().all(|b| b.is_ascii_hexdigit())
+                && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     /// The monitor's exit command: clean up a container that stopped, and remove it if it

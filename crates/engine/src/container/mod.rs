@@ -7,6 +7,7 @@
 
 pub mod attach;
 mod create;
+pub mod exec;
 pub mod inspect;
 mod lifecycle;
 pub mod logs;
@@ -17,6 +18,7 @@ mod rootfs;
 pub mod user;
 
 pub use create::CreateOptions;
+pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
-pub use model::{Container, ContainerConfig, ContainerState, Status};
+pub use model::{Container, ContainerConfig, ContainerState, ExecSession, Status};
 pub use remove::RemoveOptions;

@@ -131,6 +131,19 @@ pub struct ContainerState {
     pub mounted: bool,
     pub restart_count: u32,
     pub stopped_by_user: bool,
+    /// Exec sessions not yet cleaned up, by session id (inspect's `ExecIDs`).
+    #[serde(default)]
+    pub exec_sessions: BTreeMap<String, ExecSession>,
+}
+
+/// One `exec` into a running container, run by its own monitor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExecSession {
+    pub id: String,
+    /// The exec'd process (host pid namespace); 0 until the runtime reported it.
+    pub pid: i32,
+    pub command: Vec<String>,
+    pub tty: bool,
 }
 
 impl Default for ContainerState {
@@ -149,6 +162,7 @@ impl Default for ContainerState {
             mounted: false,
             restart_count: 0,
             stopped_by_user: false,
+            exec_sessions: BTreeMap::new(),
         }
     }
 }

@@ -130,4 +130,6 @@ pub(crate) fn mark_stopped(c: &mut Container, code: i32, at: DateTime<Utc>, oom:
     c.state.pid_start = 0;
     c.state.conmon_pid = 0;
     c.state.conmon_start = 0;
+    // Every exec'd process died with the container's pid namespace.
+    c.state.exec_sessions.clear();
 }

@@ -1,0 +1,168 @@
+//! Commands that hold a terminal: `attach`, `exec`, and the attached half of `run` and
+//! `start -a`.
+
+use std::os::unix::net::UnixStream;
+
+use peapod_engine::container::{Container, ExecOptions, Status};
+use peapod_engine::{Engine, Error};
+
+use crate::cli::{AttachArgs, ExecArgs};
+use crate::stream::{StreamEnd, StreamOptions, parse_detach_keys, stream};
+use crate::{CliError, CliResult};
+
+/// How a foreground session ended.
+pub(crate) enum Outcome {
+    /// The container exited with this code (and was cleaned up).
+    Exited(i32),
+    /// The user detached; the container runs on.
+    Detached,
+}
+
+pub(crate) struct AttachFlags<'a> {
+    pub stdin: bool,
+    pub sig_proxy: bool,
+    pub detach_keys: &'a str,
+}
+
+pub(crate) fn detach_keys(spec: &str) -> CliResult<Vec<u8>> {
+    parse_detach_keys(spec).map_err(|m| CliError::Coded(m, 125))
+}
+
+/// Forward signals we receive to the container's process, as `--sig-proxy` does.
+fn proxy_signals(engine: &Engine, id: &str) -> CliResult<()> {
+    let runtime = engine.runtime()?.path.clone();
+    let id = id.to_string();
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ]) {
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                let _ = std::process::Command::new(&runtime)
+                    .args(["kill", &id, &sig.to_string()])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Stream a running container's output (and our stdin), until it exits — then its exit
+/// code, after cleaning it up — or until the user detaches.
+pub(crate) fn follow(
+    engine: &Engine,
+    c: &Container,
+    socket: &UnixStream,
+    f: &AttachFlags<'_>,
+) -> CliResult<Outcome> {
+    let keys = detach_keys(f.detach_keys)?;
+    if f.sig_proxy {
+        proxy_signals(engine, c.id())?;
+    }
+    let end = stream(
+        socket,
+        &StreamOptions {
+            stdin: f.stdin,
+            tty: c.config.tty,
+            detach_keys: keys,
+            ctl: Some(engine.paths.bundle(c.id()).join("ctl")),
+        },
+    )?;
+    if end == StreamEnd::Detached {
+        return Ok(Outcome::Detached);
+    }
+    let code = engine.wait_exit_code(c)?;
+    // Like Podman, clean up here rather than leave it to the monitor's exit command, so the
+    // container reads `exited` as soon as we return.
+    match engine.cleanup(c.id(), true, false) {
+        Ok(()) | Err(Error::NoSuchContainer(_)) => {}
+        Err(e) => tracing::debug!(error = %e, "cleanup after attached run"),
+    }
+    Ok(Outcome::Exited(code))
+}
+
+/// `attach CONTAINER`: the exit code of the container, or 0 after a detach.
+pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
+    detach_keys(&a.detach_keys)?;
+    let c = engine.container(&a.container)?;
+    let (c, socket) = match c.state.status {
+        Status::Running => {
+            let s = engine.attach_socket(c.id())?;
+            (c, s)
+        }
+        // Podman starts a created container it is asked to attach to.
+        Status::Created | Status::Initialized => {
+            let started = engine.start(c.id(), true)?;
+            let Some(s) = started.socket else {
+                return Err(CliError::Coded(
+                    format!("container {} has no attach socket", c.id()),
+                    125,
+                ));
+            };
+            (started.container, s)
+        }
+        _ => {
+            return Err(CliError::Coded(
+                "you can only attach to running containers".into(),
+                125,
+            ));
+        }
+    };
+    let flags = AttachFlags {
+        stdin: !a.no_stdin && c.config.stdin,
+        sig_proxy: a.sig_proxy,
+        detach_keys: &a.detach_keys,
+    };
+    match follow(engine, &c, &socket, &flags)? {
+        Outcome::Exited(code) => Ok(code),
+        Outcome::Detached => Ok(0),
+    }
+}
+
+/// `exec CONTAINER COMMAND…`: the command's exit code; with `-d`, the session id.
+pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
+    let keys = detach_keys(&a.detach_keys)?;
+    let opts = ExecOptions {
+        command: a.command,
+        env: a.env,
+        env_files: a.env_file,
+        user: a.user,
+        workdir: a.workdir,
+        tty: a.tty,
+        interactive: a.interactive,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    let mut started = engine.exec_start(&a.container, &opts)?;
+    if a.detach {
+        println!("{}", started.session);
+        return Ok(0);
+    }
+    let Some(socket) = started.socket.take() else {
+        return Err(CliError::Coded(
+            "exec session has no attach socket".into(),
+            125,
+        ));
+    };
+    let end = stream(
+        &socket,
+        &StreamOptions {
+            stdin: a.interactive,
+            tty: a.tty,
+            detach_keys: keys,
+            ctl: Some(started.ctl.clone()),
+        },
+    )?;
+    if end == StreamEnd::Detached {
+        // The session runs on; its monitor's exit command forgets it when it ends.
+        return Ok(0);
+    }
+    Ok(engine.exec_finish(started)?)
+}

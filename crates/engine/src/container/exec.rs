@@ -1,0 +1,355 @@
+//! `exec`: run a process in a running container through its own monitor, as Podman runs
+//! conmon in exec mode.
+//!
+//! Each session gets a directory `<bundle>/<session id>/` holding the process spec, the
+//! monitor's pid files, its `attach` socket, `ctl` fifo and exit dir. Attached sessions use
+//! conmon's exec-attach handshake: the monitor says on the attach pipe that its socket is
+//! ready, we connect, then a second byte on the start pipe lets the process start, so not a
+//! byte of output is lost. The exit code comes back on the sync pipe; a detached session is
+//! cleaned up by the monitor's exit command (`container cleanup --exec SESSION ID`).
+
+use std::collections::HashSet;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder, Spec, UserBuilder};
+
+use super::{Container, ExecSession, Status};
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+use crate::monitor::{ExecMode, Launched, MonitorRequest};
+
+/// What `peapod exec` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub env_files: Vec<PathBuf>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+/// A started exec session. With attach, read `socket` until EOF, then
+/// [`Engine::exec_finish`] for the exit code.
+pub struct ExecStarted {
+    pub container: Container,
+    pub session: String,
+    pub pid: i32,
+    pub socket: Option<UnixStream>,
+    /// The session's `ctl` fifo (window size).
+    pub ctl: PathBuf,
+    launched: Launched,
+}
+
+/// Capability names by number, as the kernel numbers them.
+const CAP_NAMES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// Every capability in our own bounding set (as Podman's `--privileged` takes
+/// `capabilities.BoundingSet()`): a kernel or a VM may withhold some even from root.
+fn all_caps() -> HashSet<Capability> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    CAP_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
+        .filter_map(|(_, n)| serde_json::from_value(serde_json::Value::String((*n).into())).ok())
+        .collect()
+}
+
+impl Engine {
+    /// Start an exec session in a running container.
+    pub fn exec_start(&self, reference: &str, opts: &ExecOptions) -> Result<ExecStarted> {
+        if opts.command.is_empty() {
+            return Err(Error::invalid(
+                "must provide a non-empty command to start an exec session",
+            ));
+        }
+        let found = self.db.lookup_container(reference)?;
+        let id = found.id().to_string();
+        let session = crate::names::new_id();
+        let dir = self.paths.bundle(&id).join(&session);
+        let container;
+        {
+            let _lock = self.lock(&id)?;
+            let mut c = self.container(&id)?;
+            if c.state.status != Status::Running {
+                return Err(Error::BadState {
+                    id: c.id().to_string(),
+                    state: c.state.status.to_string(),
+                    what: "can only create exec sessions on running containers: container state improper".into(),
+                });
+            }
+            std::fs::create_dir_all(dir.join("exit")).ctx("creating", &dir)?;
+            if let Err(e) = self.write_exec_spec(&c, opts, &dir.join("process.json")) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+            c.state.exec_sessions.insert(
+                session.clone(),
+                ExecSession {
+                    id: session.clone(),
+                    pid: 0,
+                    command: opts.command.clone(),
+                    tty: opts.tty,
+                },
+            );
+            self.db.update_state(&id, &c.state)?;
+            container = c;
+        }
+        match self.exec_launch(&container, &session, opts) {
+            Ok(started) => {
+                let _ = self.set_exec_pid(&id, &session, started.pid);
+                Ok(started)
+            }
+            Err(e) => {
+                let _ = self.exec_cleanup(&id, &session);
+                Err(e)
+            }
+        }
+    }
+
+    fn exec_launch(&self, c: &Container, session: &str, opts: &ExecOptions) -> Result<ExecStarted> {
+        let id = c.id();
+        let dir = self.paths.bundle(id).join(session);
+        let runtime = self.runtime()?.clone();
+        let monitor = self.monitor_path()?;
+        let spec = dir.join("process.json");
+        let mut exit_command = self.global_command();
+        exit_command.extend([
+            "container".into(),
+            "cleanup".into(),
+            "--exec".into(),
+            session.to_string(),
+            id.to_string(),
+        ]);
+        let mut launched = crate::monitor::launch(&MonitorRequest {
+            monitor: &monitor,
+            runtime: &runtime.path,
+            id,
+            uuid: session,
+            name: &c.config.name,
+            bundle: &dir,
+            pidfile: &dir.join("exec_pid"),
+            conmon_pidfile: &dir.join("conmon.pid"),
+            exit_dir: &dir.join("exit"),
+            persist_dir: &dir.join("persist"),
+            log: "none".into(),
+            log_size_max: None,
+            log_max_files: None,
+            tty: opts.tty,
+            stdin: opts.interactive,
+            log_level: self.options().log_level.as_deref().unwrap_or("warning"),
+            exit_command,
+            exec: Some(ExecMode {
+                process_spec: &spec,
+                attach: !opts.detach,
+            }),
+        })?;
+        let socket = if opts.detach {
+            None
+        } else {
+            launched.wait_attach_ready()?;
+            let s = super::attach::attach_socket_in(&dir, id)?;
+            launched.begin()?;
+            Some(s)
+        };
+        let pid = launched.read_pid()?;
+        Ok(ExecStarted {
+            container: c.clone(),
+            session: session.to_string(),
+            pid,
+            socket,
+            ctl: dir.join("ctl"),
+            launched,
+        })
+    }
+
+    /// The process spec: the container's own process, with the command, env, user, working
+    /// directory and terminal of this session.
+    fn write_exec_spec(
+        &self,
+        c: &Container,
+        opts: &ExecOptions,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let config = self.paths.bundle(c.id()).join("config.json");
+        let spec = Spec::load(&config)
+            .map_err(|e| Error::other(format!("reading {}: {e}", config.display())))?;
+        let mut process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::other(format!("{} has no process", config.display())))?;
+        let base_env = process.env().clone().unwrap_or_default();
+        let mut env = super::create::build_env(&base_env, &opts.env_files, &opts.env)?;
+        if opts.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        process.set_env(Some(env));
+        process.set_args(Some(opts.command.clone()));
+        process.set_terminal(Some(opts.tty));
+        process.set_console_size(None);
+        if let Some(w) = &opts.workdir {
+            if !w.starts_with('/') {
+                return Err(Error::invalid(format!(
+                    "workdir {w:?} must be an absolute path"
+                )));
+            }
+            process.set_cwd(PathBuf::from(w));
+        }
+        if let Some(u) = &opts.user {
+            let rootfs = self.paths.rootfs(c.id());
+            let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
+            let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
+            let user = super::user::resolve(u, &passwd, &group)?;
+            let oci_user = UserBuilder::default()
+                .uid(user.uid)
+                .gid(user.gid)
+                .additional_gids(user.additional_gids.clone())
+                .build()
+                .map_err(|e| Error::other(e.to_string()))?;
+            process.set_user(oci_user);
+            if let Some(env) = process.env().clone() {
+                let env = env
+                    .into_iter()
+                    .map(|e| {
+                        if e.starts_with("HOME=")
+                            && !opts.env.iter().any(|x| x.starts_with("HOME="))
+                        {
+                            format!("HOME={}", user.home)
+                        } else {
+                            e
+                        }
+                    })
+                    .collect();
+                process.set_env(Some(env));
+            }
+            if user.uid != 0 && !opts.privileged {
+                // A non-root user gets the bounding set only, as for the container itself.
+                if let Some(caps) = process.capabilities().clone() {
+                    let mut caps = caps;
+                    caps.set_effective(Some(HashSet::new()));
+                    caps.set_permitted(Some(HashSet::new()));
+                    process.set_capabilities(Some(caps));
+                }
+            }
+        }
+        if opts.privileged {
+            let all = all_caps();
+            let caps = LinuxCapabilitiesBuilder::default()
+                .bounding(all.clone())
+                .effective(all.clone())
+                .permitted(all)
+                .inheritable(HashSet::new())
+                .ambient(HashSet::new())
+                .build()
+                .map_err(|e| Error::other(e.to_string()))?;
+            process.set_capabilities(Some(caps));
+        }
+        let json = serde_json::to_vec_pretty(&process).map_err(|e| Error::other(e.to_string()))?;
+        std::fs::write(path, json).ctx("writing", path)
+    }
+
+    fn set_exec_pid(&self, id: &str, session: &str, pid: i32) -> Result<()> {
+        let _lock = self.lock(id)?;
+        let mut c = self.container(id)?;
+        if let Some(s) = c.state.exec_sessions.get_mut(session) {
+            s.pid = pid;
+            self.db.update_state(id, &c.state)?;
+        }
+        Ok(())
+    }
+
+    /// Wait for an attached session's process to exit: its exit code. The session is
+    /// cleaned up.
+    pub fn exec_finish(&self, started: ExecStarted) -> Result<i32> {
+        let id = started.container.id().to_string();
+        let result = started.launched.read_exit().or_else(|e| {
+            // The monitor died: the exit file may still be there.
+            let exit = self
+                .paths
+                .bundle(&id)
+                .join(&started.session)
+                .join("exit")
+                .join(&id);
+            std::fs::read_to_string(exit)
+                .ok()
+                .and_then(|t| peapod_monitor::parse_exit_file(&t))
+                .ok_or(e)
+        });
+        let _ = self.exec_cleanup(&id, &started.session);
+        result
+    }
+
+    /// Forget an exec session and remove its directory (the exec monitor's exit command).
+    pub fn exec_cleanup(&self, reference: &str, session: &str) -> Result<()> {
+        let found = match self.db.lookup_container(reference) {
+            Ok(c) => c,
+            Err(Error::NoSuchContainer(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let id = found.id().to_string();
+        let _lock = self.lock(&id)?;
+        if let Some(mut c) = self.db.container(&id)?
+            && c.state.exec_sessions.remove(session).is_some()
+        {
+            self.db.update_state(&id, &c.state)?;
+        }
+        if session.len() == 64 && session.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let _ = std::fs::remove_dir_all(self.paths.bundle(&id).join(session));
+        }
+        Ok(())
+    }
+}
