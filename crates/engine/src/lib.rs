@@ -63,6 +63,11 @@ impl Engine {
         Ok(engine)
     }
 
+    /// A second handle on the same store (its own database connection), for another thread.
+    pub fn reopen(&self) -> Result<Engine> {
+        Engine::open(self.opts.clone())
+    }
+
     pub fn options(&self) -> &EngineOptions {
         &self.opts
     }

@@ -139,9 +139,16 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
         cmd.env(ENV_ATTACHPIPE, "5");
     }
     cmd.env_remove("NOTIFY_SOCKET");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    if req.log == "passthrough" {
+        // The container gets our own stdio, as Podman passes its to conmon.
+        cmd.stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+    } else {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+    }
     let sync_fd = sync_child.as_raw_fd();
     let start_fd = start_child.as_raw_fd();
     let attach_fd = attach_child.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);

@@ -212,7 +212,9 @@ pub fn run(opts: Options, drivers: Vec<LogDriver>) -> i32 {
         eprintln!("peapod-monitor: {e}");
         return 1;
     }
-    let start = if opts.exec_attach { start } else { None };
+    // Moved either way: a shadowed pipe would stay open until `run` returns, after
+    // `exit::finish` closed every fd, and its drop would close a stranger's fd.
+    let start = start.filter(|_| opts.exec_attach);
 
     // 2. Fork: the parent records the long-lived pid and returns to the caller.
     if !opts.sync {

@@ -121,7 +121,14 @@ impl Engine {
             None | Some("") | Some("k8s-file") | Some("json-file") => "k8s-file",
             Some("none") => "none",
             Some("passthrough") => "passthrough",
-            Some("journald") => "journald",
+            Some("journald") => {
+                if !std::path::Path::new(JOURNALD_SOCKET).exists() {
+                    return Err(Error::invalid(format!(
+                        "invalid log driver: journald: journald is not running on this host ({JOURNALD_SOCKET} does not exist): use k8s-file"
+                    )));
+                }
+                "journald"
+            }
             Some(other) => {
                 return Err(Error::invalid(format!(
                     "invalid log driver: {other}: invalid argument"
@@ -303,6 +310,9 @@ pub(crate) fn build_env(
     }
     Ok(out.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
+
+/// Where journald listens for native-protocol datagrams.
+const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// `10m`, `1mb`, `512k`, `1g`, plain bytes.
 pub fn parse_size(s: &str) -> Result<u64> {

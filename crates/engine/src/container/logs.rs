@@ -132,8 +132,7 @@ impl Engine {
     ) -> Result<()> {
         if c.config.log_driver != "k8s-file" {
             return Err(Error::invalid(format!(
-                "container {}: logs are not available with log driver {:?}",
-                c.name(),
+                "this container is using the '{}' log driver, cannot read logs: this container is not logging output",
                 c.config.log_driver
             )));
         }
@@ -210,8 +209,19 @@ impl Engine {
                 if let Some(f) = live.as_mut() {
                     drain(f, &mut buf, joiner, printer)?;
                 }
-                live = File::open(path).ok();
                 buf.clear();
+                // A fast writer may have rotated more than once since we looked: read the
+                // files rotated after ours, up to the one we follow next.
+                let next = File::open(path).ok();
+                let next_ino = next
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .map(|m| m.ino());
+                for mut f in rotated_between(path, open_ino, next_ino) {
+                    drain(&mut f, &mut buf, joiner, printer)?;
+                    buf.clear();
+                }
+                live = next;
                 continue;
             }
             if !progressed {
@@ -236,6 +246,30 @@ impl Engine {
             }
         }
     }
+}
+
+/// The rotated files newer than the one with inode `after` (all of them if it is gone) and
+/// older than the one with inode `before`, oldest first, opened.
+fn rotated_between(path: &Path, after: Option<u64>, before: Option<u64>) -> Vec<File> {
+    let files = log_files(path);
+    let opened: Vec<(File, u64)> = files[..files.len() - 1]
+        .iter()
+        .filter_map(|p| File::open(p).ok())
+        .filter_map(|f| {
+            let ino = f.metadata().ok()?.ino();
+            Some((f, ino))
+        })
+        .collect();
+    let start = after
+        .and_then(|a| opened.iter().position(|(_, i)| *i == a))
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    opened
+        .into_iter()
+        .skip(start)
+        .take_while(|(_, i)| Some(*i) != before)
+        .map(|(f, _)| f)
+        .collect()
 }
 
 /// Read whatever complete lines the file has grown by; keep an unfinished line in `buf`.
