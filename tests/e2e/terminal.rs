@@ -250,3 +250,208 @@ fn several_attach_clients_at_once() {
         .assert_error(125, &["you can only attach to running containers"]);
     env.ok(&["rm", &c]);
 }
+
+/// Spawn `peapod ARGS` with piped stdout/stderr and null stdin.
+fn spawn_piped(env: &TestEnv, args: &[&str]) -> std::process::Child {
+    let mut cmd = env.peapod(args).command();
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null());
+    cmd.spawn().unwrap()
+}
+
+/// Read lines from `child`'s stdout until one equals `want`; panics after `T`.
+fn read_until_line(
+    child: &mut std::process::Child,
+    want: &str,
+) -> std::io::BufReader<std::process::ChildStdout> {
+    use std::io::BufRead;
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = want.to_string();
+    std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(out);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = tx.send(None);
+                return;
+            }
+            if line.trim_end() == wanted {
+                let _ = tx.send(Some(r));
+                return;
+            }
+        }
+    });
+    rx.recv_timeout(T)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("never saw the line {want:?}"))
+}
+
+#[test]
+fn a_client_that_vanishes_does_not_hurt_the_container() {
+    let env = TestEnv::new("vanish");
+    env.import_busybox();
+    let c = name("ticker");
+    env.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        &c,
+        IMG,
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.1; done",
+    ]);
+    for _ in 0..2 {
+        let mut att = spawn_piped(&env, &["attach", &c]);
+        let _r = read_until_line(&mut att, "tick");
+        // Gone without a goodbye, mid-stream.
+        att.kill().unwrap();
+        att.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(env.status(&c), "running");
+    }
+    env.ok(&["stop", "-t", "0", &c]);
+    env.ok(&["rm", &c]);
+    env.assert_no_processes();
+}
+
+#[test]
+fn signals_are_proxied_unless_told_not_to() {
+    let env = TestEnv::new("sigproxy");
+    env.import_busybox();
+    let script = "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.1; done";
+    let c = name("trap");
+    let mut run = spawn_piped(&env, &["run", "--name", &c, IMG, "sh", "-c", script]);
+    let _r = read_until_line(&mut run, "ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = run.wait().unwrap();
+    assert_eq!(
+        st.code(),
+        Some(9),
+        "the container's trap should decide the exit code"
+    );
+    assert_eq!(env.inspect(&c, "{{.State.ExitCode}}"), "9");
+
+    let d = name("noproxy");
+    let mut run = spawn_piped(
+        &env,
+        &[
+            "run",
+            "--sig-proxy=false",
+            "--name",
+            &d,
+            IMG,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let _r = read_until_line(&mut run, "ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = run.wait().unwrap();
+    assert_eq!(st.code(), None, "peapod itself should die of the signal");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        env.status(&d),
+        "running",
+        "the container must not get the signal"
+    );
+    env.ok(&["rm", "-f", "-t", "0", &c, &d]);
+}
+
+#[test]
+fn a_full_log_disk_loses_no_attached_output() {
+    let env = TestEnv::new("fulldisk");
+    env.import_busybox();
+    let tiny = env.dir.join("tiny");
+    std::fs::create_dir_all(&tiny).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &tiny,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=64k"),
+    )
+    .unwrap();
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _u = Unmount(tiny.clone());
+    let log = tiny.join("ctr.log");
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--log-opt",
+        &format!("path={}", log.display()),
+        IMG,
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done; exit 4",
+    ]);
+    assert_eq!(out.code(), 4, "{:?}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        20000,
+        "the terminal lost lines when the log disk filled"
+    );
+    assert_eq!(lines[19999], "line-19999");
+    assert!(std::fs::metadata(&log).unwrap().len() <= 64 * 1024);
+    env.assert_no_processes();
+}
+
+#[test]
+fn a_runtime_that_fails_to_create_leaves_no_monitor() {
+    let env = TestEnv::new("badrt");
+    env.import_busybox();
+    // A runtime that refuses `create` and behaves like runc otherwise.
+    let rt = env.dir.join("failing-runtime");
+    let runc = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("runc");
+    std::fs::write(
+        &rt,
+        format!(
+            "#!/bin/sh\nfor a; do [ \"$a\" = create ] && {{ echo 'simulated create failure' >&2; exit 1; }}; done\nexec {runc} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let c = name("nocreate");
+    let out = env.run(&[
+        "--runtime",
+        rt.to_str().unwrap(),
+        "run",
+        "--name",
+        &c,
+        IMG,
+        "true",
+    ]);
+    assert_ne!(out.code(), 0);
+    assert!(
+        out.stderr.starts_with("Error: ") && out.stderr.contains("simulated create failure"),
+        "{:?}",
+        out.stderr
+    );
+    env.assert_no_processes();
+    env.assert_no_mounts();
+    assert!(!env.names_all().contains(&c));
+}
