@@ -745,6 +745,12 @@ impl Monitor {
     }
 
     fn drain(&mut self) {
+        // A short-lived process may exit before the event loop ever polled the listener
+        // (`podman exec` connects before the process starts): accept those clients now so
+        // they get the output drained below.
+        if let Some(a) = &mut self.attach {
+            a.accept();
+        }
         let mut i = 0;
         while i < self.sources.len() {
             let mut budget = 4096; // chunks; guards against a writer that never stops
@@ -947,6 +953,13 @@ impl Monitor {
             let mut fds = Vec::new();
             evs.push(Ev::Signal);
             fds.push(PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN));
+            // The listener before the output sources: a client that connected before the
+            // output was produced (Podman connects, then starts the container or the exec
+            // session) must be accepted before that output is broadcast, or it never sees it.
+            if let Some(a) = &self.attach {
+                evs.push(Ev::Listener);
+                fds.push(PollFd::new(a.listener(), PollFlags::POLLIN));
+            }
             for (i, s) in self.sources.iter().enumerate() {
                 if sources_open[i] {
                     evs.push(Ev::Source(i));
@@ -960,8 +973,6 @@ impl Monitor {
                 fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
             }
             if let Some(a) = &self.attach {
-                evs.push(Ev::Listener);
-                fds.push(PollFd::new(a.listener(), PollFlags::POLLIN));
                 let want_input = self.stdin_buf.len() < STDIN_BUF_MAX;
                 for (i, c) in a.clients.iter().enumerate() {
                     let mut f = PollFlags::empty();
