@@ -10,6 +10,7 @@ mod util;
 
 mod bad_input;
 mod concurrent;
+mod conmon_swap;
 mod containers;
 mod crash;
 mod hostile;

@@ -511,3 +511,16 @@ impl Output {
         self
     }
 }
+
+impl PeapodCmd {
+    /// Any `program` with `args`, run with the same timeout and stdio checks as peapod (the
+    /// conmon-swap tests drive the real `podman` through it).
+    pub fn program<S: AsRef<OsStr>>(program: impl Into<PathBuf>, args: &[S]) -> PeapodCmd {
+        PeapodCmd {
+            program: program.into(),
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            stdin: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}

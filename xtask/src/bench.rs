@@ -33,6 +33,7 @@ type Section = (&'static str, fn(&Ctx) -> Result<()>);
 const SECTIONS: &[Section] = &[
     ("run --rm latency (--network none)", run_latency),
     ("ps -a over many containers", ps_scaling),
+    ("monitor memory: peapod-monitor vs conmon", monitor_memory),
 ];
 
 pub fn main(args: &[String]) -> Result<()> {
@@ -355,6 +356,125 @@ fn ps_scaling(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Resident memory of one process, in KiB: VmRSS from `/proc/PID/status`, and Pss from
+/// `/proc/PID/smaps_rollup` when the kernel has it (Pss splits shared pages among the
+/// processes sharing them, so it moves with whatever else runs; VmRSS does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Memory {
+    rss_kib: u64,
+    pss_kib: Option<u64>,
+}
+
+/// The value of a `Key:   123 kB` line of a /proc file.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+fn memory_of(pid: i32) -> Result<Memory> {
+    let status_path = format!("/proc/{pid}/status");
+    let status =
+        fs::read_to_string(&status_path).with_context(|| format!("cannot read {status_path}"))?;
+    let rss_kib =
+        kib_field(&status, "VmRSS").with_context(|| format!("no VmRSS line in {status_path}"))?;
+    let pss_kib = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|rollup| kib_field(&rollup, "Pss"));
+    Ok(Memory { rss_kib, pss_kib })
+}
+
+/// Runs `sleep 1000` detached (`-t` when `tty`) with the monitor `conmon` (peapod's own when
+/// `None`), checks through `/proc/PID/exe` that its monitor process is that binary, reads the
+/// monitor's memory, and removes the container again.
+fn measure_monitor(ctx: &Ctx, conmon: Option<&Path>, tty: bool) -> Result<Memory> {
+    let mut args: Vec<&OsStr> = Vec::new();
+    if let Some(c) = conmon {
+        args.extend([OsStr::new("--conmon"), c.as_os_str()]);
+    }
+    args.extend(["run", "-d", "--network", "none"].map(OsStr::new));
+    if tty {
+        args.push(OsStr::new("-t"));
+    }
+    args.extend([IMG, "sleep", "1000"].map(OsStr::new));
+    let id = ctx.peapod.quiet(&args)?.trim().to_owned();
+    let measured = (|| {
+        let pid: i32 = ctx
+            .peapod
+            .quiet(&["inspect", "--format", "{{.State.ConmonPid}}", &id])?
+            .trim()
+            .parse()
+            .context("inspect printed a ConmonPid that is not a number")?;
+        // Let the monitor settle into its event loop (the container is already running).
+        std::thread::sleep(Duration::from_millis(300));
+        let exe = fs::read_link(format!("/proc/{pid}/exe"))
+            .with_context(|| format!("cannot read /proc/{pid}/exe: is the monitor running?"))?;
+        let expected = match conmon {
+            Some(c) => exe == c.canonicalize().unwrap_or_else(|_| c.to_path_buf()),
+            None => exe.file_name() == Some(OsStr::new("peapod-monitor")),
+        };
+        if !expected {
+            bail!(
+                "the monitor of container {id} (pid {pid}) runs {}, not the one asked for",
+                exe.display()
+            );
+        }
+        memory_of(pid)
+    })();
+    if let Err(e) = ctx.peapod.quiet(&["rm", "-f", "-t", "0", &id]) {
+        eprintln!("bench cleanup: {e:#}");
+    }
+    measured
+}
+
+fn monitor_memory(ctx: &Ctx) -> Result<()> {
+    let conmon = shell::which("conmon");
+    println!(
+        "   memory of the monitor process of a running `sleep 1000` (--network none), one \
+         container at a time"
+    );
+    println!(
+        "   {:<18} {:>16} {:>16}   ours/conmon",
+        "", "peapod-monitor", "conmon"
+    );
+    let kib = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v} KiB"));
+    for (label, tty) in [("no tty", false), ("tty (-t)", true)] {
+        let ours = measure_monitor(ctx, None, tty)?;
+        let theirs = match &conmon {
+            Some(c) => Some(measure_monitor(ctx, Some(c), tty)?),
+            None => None,
+        };
+        let rows = [
+            ("VmRSS", Some(ours.rss_kib), theirs.map(|t| t.rss_kib), true),
+            ("Pss", ours.pss_kib, theirs.and_then(|t| t.pss_kib), false),
+        ];
+        for (what, a, b, judged) in rows {
+            let ratio = match (a, b) {
+                (Some(a), Some(b)) if b > 0 => {
+                    let r = a as f64 / b as f64;
+                    if judged {
+                        format!("{r:.2}x  (target <= 1x: {})", verdict(r <= 1.0))
+                    } else {
+                        format!("{r:.2}x")
+                    }
+                }
+                _ => "n/a".to_owned(),
+            };
+            println!(
+                "   {:<18} {:>16} {:>16}   {ratio}",
+                format!("{label} {what}"),
+                kib(a),
+                kib(b),
+            );
+        }
+    }
+    if conmon.is_none() {
+        println!("   conmon: not installed, skipped");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,5 +493,22 @@ mod tests {
         assert_eq!(out[0]["hard"].as_u64(), Some(hard));
         assert!(out[0]["soft"].as_u64().unwrap() <= hard);
         assert_eq!(out[1]["hard"].as_u64(), Some(0));
+    }
+
+    #[test]
+    fn kib_fields_of_proc_files() {
+        let status = "Name:\tpeapod-monitor\nVmHWM:\t    1300 kB\nVmRSS:\t    1244 kB\n";
+        assert_eq!(kib_field(status, "VmRSS"), Some(1244));
+        assert_eq!(kib_field(status, "VmRS"), None);
+        let rollup = "Rss:                1244 kB\nPss:                 810 kB\nPss_Anon:            152 kB\n";
+        assert_eq!(kib_field(rollup, "Pss"), Some(810));
+        assert_eq!(kib_field(rollup, "Pss_Anon"), Some(152));
+        assert_eq!(kib_field("Pss: lots\n", "Pss"), None);
+    }
+
+    #[test]
+    fn memory_of_this_process() {
+        let m = memory_of(std::process::id() as i32).unwrap();
+        assert!(m.rss_kib > 0, "{m:?}");
     }
 }

@@ -201,7 +201,8 @@ impl AttachServer {
         for c in &mut self.clients {
             c.push(&packet);
         }
-        self.gc();
+        // No gc here: the event loop holds client indices from its poll set while it relays
+        // output, and collects dead clients itself once per iteration.
     }
 
     /// Drop clients we can neither read from nor write to.

@@ -749,7 +749,9 @@ impl Monitor {
     }
 
     fn drain(&mut self) {
-        // A client that connected before a short process started and ended gets its output.
+        // A short-lived process may exit before the event loop ever polled the listener
+        // (`podman exec` connects before the process starts): accept those clients now so
+        // they get the output drained below.
         if let Some(a) = &mut self.attach {
             a.accept();
         }
@@ -955,6 +957,13 @@ impl Monitor {
             let mut fds = Vec::new();
             evs.push(Ev::Signal);
             fds.push(PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN));
+            // The listener before the output sources: a client that connected before the
+            // output was produced (Podman connects, then starts the container or the exec
+            // session) must be accepted before that output is broadcast, or it never sees it.
+            if let Some(a) = &self.attach {
+                evs.push(Ev::Listener);
+                fds.push(PollFd::new(a.listener(), PollFlags::POLLIN));
+            }
             for (i, s) in self.sources.iter().enumerate() {
                 if sources_open[i] {
                     evs.push(Ev::Source(i));
@@ -968,8 +977,6 @@ impl Monitor {
                 fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
             }
             if let Some(a) = &self.attach {
-                evs.push(Ev::Listener);
-                fds.push(PollFd::new(a.listener(), PollFlags::POLLIN));
                 let want_input = self.stdin_buf.len() < STDIN_BUF_MAX;
                 for (i, c) in a.clients.iter().enumerate() {
                     let mut f = PollFlags::empty();

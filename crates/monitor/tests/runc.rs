@@ -618,3 +618,127 @@ fn exec_reports_pid_then_exit_code() {
         );
     }
 }
+
+/// `podman exec` without `-d`: start byte, fork, attach socket ready on `_OCI_ATTACHPIPE`,
+/// the client connects, a second start byte, then the process runs. A process that prints
+/// and exits at once (before the event loop ever polls the listener) must still reach the
+/// client that connected before it started: Podman's `exec` printed nothing here once.
+#[test]
+fn exec_attach_client_gets_the_output_of_a_short_process() {
+    if skip() {
+        return;
+    }
+    let mut c = Ctr::new(&["sleep", "100"]);
+    let sync = c.start_monitor(&[]);
+    assert!(read_sync(&sync).data > 0);
+    c.runc_start();
+    let container_monitor = c.monitor_pid.take();
+
+    let sess = c.path("exec");
+    std::fs::create_dir_all(sess.join("exit")).unwrap();
+    let spec = serde_json::json!({
+        "args": ["sh", "-c", "echo from-exec; echo to-err >&2; exit 4"],
+        "cwd": "/",
+        "env": ["PATH=/bin"],
+        "terminal": false,
+        "user": {"uid": 0, "gid": 0},
+    });
+    std::fs::write(
+        sess.join("process.json"),
+        serde_json::to_vec(&spec).unwrap(),
+    )
+    .unwrap();
+    let s = sess.display().to_string();
+    let args = [
+        "--api-version",
+        "1",
+        "-c",
+        &c.id,
+        "-u",
+        "sess2",
+        "-r",
+        RUNC,
+        "-b",
+        &s,
+        "-p",
+        &format!("{s}/exec_pid"),
+        "-n",
+        &c.id,
+        "--exit-dir",
+        &format!("{s}/exit"),
+        "--full-attach",
+        "-l",
+        "none",
+        "--conmon-pidfile",
+        &format!("{s}/conmon.pid"),
+        "-e",
+        "--exec-attach",
+        "--exec-process-spec",
+        &format!("{s}/process.json"),
+    ];
+    let pair = || {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap()
+    };
+    let (sync_ours, sync_theirs) = pair();
+    let (start_ours, start_theirs) = pair();
+    let (attach_ours, attach_theirs) = pair();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peapod-monitor"));
+    cmd.args(args)
+        .env("_OCI_SYNCPIPE", "3")
+        .env("_OCI_STARTPIPE", "4")
+        .env("_OCI_ATTACHPIPE", "5");
+    let raws = [
+        sync_theirs.as_raw_fd(),
+        start_theirs.as_raw_fd(),
+        attach_theirs.as_raw_fd(),
+    ];
+    // SAFETY: only async-signal-safe fcntl/dup2 between fork and exec; they move the three
+    // inherited ends to fds 3, 4 and 5 (dup2 clears close-on-exec).
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut high = [0; 3];
+            for (h, raw) in high.iter_mut().zip(raws) {
+                *h = libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 10);
+                if *h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (target, h) in (3..).zip(high) {
+                if libc::dup2(h, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop((sync_theirs, start_theirs, attach_theirs));
+    nix::unistd::write(&start_ours, &[0u8]).unwrap();
+    assert!(child.wait().unwrap().success());
+    c.monitor_pid = std::fs::read_to_string(sess.join("conmon.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    // The attach socket is ready: connect, then let the process start.
+    assert_eq!(read_sync(&attach_ours), SyncMessage::ok(0));
+    let client = connect_attach(&sess);
+    nix::unistd::write(&start_ours, &[0u8]).unwrap();
+    let pid = read_sync(&sync_ours);
+    assert!(pid.data > 0, "{pid:?}");
+    let (out, err) = read_attach(&client);
+    assert_eq!(String::from_utf8_lossy(&out), "from-exec\n");
+    assert_eq!(String::from_utf8_lossy(&err), "to-err\n");
+    assert_eq!(read_sync(&sync_ours), SyncMessage::ok(4));
+    assert!(c.monitor_gone());
+    if let Some(p) = container_monitor {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! The monitor is swappable both ways: the real `podman` 4.3 runs containers through
+//! `peapod-monitor` (`podman --conmon <prefix>/libexec/peapod/peapod-monitor`), and `peapod`
+//! runs them through Debian's real conmon (`peapod --conmon /usr/bin/conmon`). Each side is
+//! checked with the assertions a user would make, plus proof that the monitor in use really
+//! is the one we named: Podman silently falls back to `/usr/bin/conmon` when the monitor it
+//! was given fails its `--version` check, so every test reads `/proc/<ConmonPid>/exe`.
+//!
+//! Podman runs in a private world: its own `containers.conf` and `storage.conf` (through
+//! `CONTAINERS_CONF` / `CONTAINERS_STORAGE_CONF`), `--root`, `--runroot` and `--tmpdir`
+//! under the test's temp dir (the tmpdir replaces `/run/libpod`), file locks under that
+//! tmpdir instead of the host-wide `/libpod_lock` shared-memory segment, and a private
+//! network config dir. Nothing under `/etc/containers` or the host's own Podman state is
+//! read or written, and tests running in parallel never collide.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::util::{
+    IMG, Output, PeapodCmd, TestEnv, assert_no_mounts_under, assert_no_process_mentioning, lines,
+    name, prefix, wait_until,
+};
+
+/// Debian's conmon.
+const CONMON: &str = "/usr/bin/conmon";
+
+/// Our monitor in the staging prefix.
+fn our_monitor() -> PathBuf {
+    let path = prefix().join("libexec/peapod/peapod-monitor");
+    assert!(
+        path.is_file(),
+        "{} not found: stage the binaries with `cargo xtask test` (or set PEAPOD_PREFIX)",
+        path.display()
+    );
+    path.canonicalize()
+        .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", path.display()))
+}
+
+/// Where `name` is installed, searching `$PATH` and the usual system dirs.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain(["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin", "/sbin"])
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Asserts that process `pid` (a container's ConmonPid) runs the binary `exe`.
+#[track_caller]
+fn assert_monitor_exe(pid: &str, exe: &Path) {
+    let pid: i32 = pid
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ConmonPid {pid:?} is not a number"));
+    assert!(pid > 0, "ConmonPid is {pid}: no monitor recorded");
+    let link = format!("/proc/{pid}/exe");
+    let actual = std::fs::read_link(&link)
+        .unwrap_or_else(|e| panic!("cannot read {link} (is the monitor running?): {e}"));
+    let want = exe.canonicalize().unwrap_or_else(|_| exe.to_path_buf());
+    assert_eq!(
+        actual,
+        want,
+        "the container's monitor (pid {pid}) runs {}, expected {}",
+        actual.display(),
+        want.display()
+    );
+}
+
+/// One test's private Podman world, whose `--conmon` is our monitor.
+struct PodmanEnv {
+    dir: PathBuf,
+    podman: PathBuf,
+    monitor: PathBuf,
+}
+
+impl PodmanEnv {
+    /// A fresh world, or `None` (with the reason printed) when podman is not installed.
+    fn new(test: &str) -> Option<PodmanEnv> {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the conmon-swap tests need root: run them via `cargo xtask test`"
+        );
+        let Some(podman) = find_program("podman") else {
+            eprintln!("skipped {test}: podman is not installed (apt-get install podman)");
+            return None;
+        };
+        let monitor = our_monitor();
+        let short: String = test.chars().take(20).collect();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("pp-{short}-"))
+            .tempdir_in("/tmp")
+            .expect("cannot create a temp dir under /tmp")
+            .keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .expect("cannot chmod the temp dir");
+        let env = PodmanEnv {
+            dir,
+            podman,
+            monitor,
+        };
+        // From here on, Drop cleans up even if writing the config fails.
+        let networks = env.dir.join("networks");
+        std::fs::create_dir_all(&networks).expect("cannot create the network config dir");
+        // Keys checked against podman 4.3's containers.conf(5). lock_type "file" keeps the
+        // locks under --tmpdir: the default "shm" segment is host-wide and would be
+        // re-initialised by every fresh Podman root.
+        let conf = format!(
+            "[containers]\n\
+             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n\
+             [engine]\n\
+             runtime = \"runc\"\n\
+             cgroup_manager = \"cgroupfs\"\n\
+             events_logger = \"file\"\n\
+             lock_type = \"file\"\n\n\
+             [network]\n\
+             network_config_dir = \"{}\"\n",
+            networks.display()
+        );
+        std::fs::write(env.dir.join("containers.conf"), conf).expect("cannot write conf");
+        let storage = format!(
+            "[storage]\n\
+             driver = \"overlay\"\n\
+             graphroot = \"{}\"\n\
+             runroot = \"{}\"\n",
+            env.dir.join("root").display(),
+            env.dir.join("runroot").display()
+        );
+        std::fs::write(env.dir.join("storage.conf"), storage).expect("cannot write storage.conf");
+        Some(env)
+    }
+
+    /// `podman --conmon OUR_MONITOR --root … --runroot … --tmpdir … <args>`, with the
+    /// private config files in its environment.
+    fn podman(&self, args: &[&str]) -> PeapodCmd {
+        let mut argv: Vec<OsString> = vec![
+            format!(
+                "CONTAINERS_CONF={}",
+                self.dir.join("containers.conf").display()
+            )
+            .into(),
+            format!(
+                "CONTAINERS_STORAGE_CONF={}",
+                self.dir.join("storage.conf").display()
+            )
+            .into(),
+            self.podman.clone().into(),
+            "--conmon".into(),
+            self.monitor.clone().into(),
+            "--root".into(),
+            self.dir.join("root").into(),
+            "--runroot".into(),
+            self.dir.join("runroot").into(),
+            "--tmpdir".into(),
+            self.dir.join("tmp").into(),
+        ];
+        argv.extend(args.iter().map(OsString::from));
+        PeapodCmd::program("/usr/bin/env", &argv)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.podman(args).output()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.run(args).success()
+    }
+
+    fn inspect(&self, target: &str, format: &str) -> String {
+        self.ok(&["inspect", "--format", format, target])
+            .trim()
+            .to_owned()
+    }
+
+    /// Imports the busybox rootfs tarball as `localhost/busybox`.
+    fn import_busybox(&self) {
+        let tar = peapod_tests::busybox_rootfs_tar().expect("cannot build the busybox tarball");
+        self.ok(&["import", tar.to_str().expect("utf-8 path"), IMG]);
+    }
+
+    /// Podman reports our monitor as its conmon (it did not fall back to /usr/bin/conmon).
+    fn assert_uses_our_monitor(&self) {
+        let path = self.ok(&["info", "--format", "{{.Host.Conmon.Path}}"]);
+        assert_eq!(
+            Path::new(path.trim()),
+            self.monitor,
+            "podman is not using the monitor given with --conmon (did its --version check \
+             fail?)"
+        );
+    }
+}
+
+impl Drop for PodmanEnv {
+    fn drop(&mut self) {
+        // Never panic here: this also runs while unwinding from a failed assertion.
+        for args in [&["rm", "-af", "-t", "0"][..], &["rmi", "-af"][..]] {
+            match self
+                .podman(args)
+                .timeout(Duration::from_secs(60))
+                .try_output()
+            {
+                Ok(out) if out.code() != 0 => eprintln!("cleanup:{out:?}"),
+                Ok(_) => {}
+                Err(e) => eprintln!("cleanup: {e}"),
+            }
+        }
+        for e in peapod_tests::scrub_dir(&self.dir) {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
+
+#[test]
+fn podman_runs_containers_through_peapod_monitor() {
+    let Some(env) = PodmanEnv::new("podman-monitor") else {
+        return;
+    };
+    env.import_busybox();
+    env.assert_uses_our_monitor();
+
+    // Foreground runs: output through the attach socket, exit code through the exit file.
+    let out = env.ok(&["run", "--rm", "--network", "none", IMG, "echo", "hi"]);
+    assert_eq!(out, "hi\n");
+    env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMG,
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .assert_code(3);
+
+    // Detached, with logs.
+    let n = name("pm");
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        IMG,
+        "sh",
+        "-c",
+        "echo up; sleep 1000",
+    ]);
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), &env.monitor);
+    wait_until(
+        "`podman logs` to show `up`",
+        Duration::from_secs(10),
+        || env.run(&["logs", &n]).stdout == "up\n",
+    );
+
+    // exec: environment, exit code, working dir, tty.
+    let out = env
+        .run(&["exec", "-e", "X=y", &n, "sh", "-c", "echo $X; exit 4"])
+        .assert_code(4);
+    assert_eq!(out.stdout, "y\n", "{out:?}");
+    assert_eq!(env.ok(&["exec", "-w", "/tmp", &n, "pwd"]), "/tmp\n");
+    let tty = env.ok(&["exec", "-t", &n, "tty"]);
+    assert!(
+        tty.trim().starts_with("/dev/pts/"),
+        "exec -t should give the process a pts, tty printed {tty:?}"
+    );
+
+    // stop: busybox sh as pid 1 ignores SIGTERM, so podman kills it after 2 s.
+    env.ok(&["stop", "-t", "2", &n]);
+    assert_eq!(env.inspect(&n, "{{.State.ExitCode}}"), "137");
+    env.ok(&["rm", &n]);
+    assert_eq!(lines(&env.ok(&["ps", "-a", "-q"])), Vec::<String>::new());
+    assert_no_mounts_under(&env.dir);
+    assert_no_process_mentioning(&env.dir);
+}
+
+#[test]
+fn podman_attaches_through_peapod_monitor() {
+    let Some(env) = PodmanEnv::new("podman-attach") else {
+        return;
+    };
+    env.import_busybox();
+    let n = name("pa");
+    env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        IMG,
+        "sh",
+        "-c",
+        "sleep 2; echo late; exit 5",
+    ]);
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), &env.monitor);
+    let out = env.run(&["attach", "--no-stdin", &n]);
+    assert!(
+        out.stdout.starts_with("late\n"),
+        "attach should relay the line printed after it attached:{out:?}"
+    );
+    // Podman 4.3's attach returns 0 when the container exits (it does not pass the code
+    // through, with conmon either); the code is in the container's state.
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(env.inspect(&n, "{{.State.ExitCode}}"), "5");
+    env.ok(&["rm", &n]);
+    assert_no_mounts_under(&env.dir);
+}
+
+#[test]
+fn peapod_runs_containers_through_conmon() {
+    if !Path::new(CONMON).is_file() {
+        eprintln!("skipped: {CONMON} is not installed (apt-get install conmon)");
+        return;
+    }
+    let env = TestEnv::new("peapod-conmon");
+    env.import_busybox();
+    let with_conmon = |args: &[&str]| {
+        let mut argv = vec!["--conmon", CONMON];
+        argv.extend_from_slice(args);
+        env.run(&argv)
+    };
+
+    let out = with_conmon(&["run", "--rm", "--network", "none", IMG, "echo", "hi"]).success();
+    assert_eq!(out, "hi\n");
+    with_conmon(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMG,
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .assert_code(3);
+    with_conmon(&["run", "--rm", "--network", "none", IMG, "true"]).assert_code(0);
+
+    let n = name("pc");
+    with_conmon(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &n,
+        IMG,
+        "sh",
+        "-c",
+        "echo up; sleep 1000",
+    ])
+    .success();
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), Path::new(CONMON));
+    wait_until(
+        "`peapod logs` to show `up`",
+        Duration::from_secs(10),
+        || env.run(&["logs", &n]).stdout == "up\n",
+    );
+    with_conmon(&["stop", "-t", "2", &n]).success();
+    assert_eq!(env.inspect(&n, "{{.State.ExitCode}}"), "137");
+    with_conmon(&["rm", &n]).success();
+    assert!(env.names_all().is_empty(), "{n} still listed after rm");
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}
