@@ -361,10 +361,73 @@ fn peapod_runs_containers_through_conmon() {
         Duration::from_secs(10),
         || env.run(&["logs", &n]).stdout == "up\n",
     );
+    // exec: conmon's exec mode and its exec-attach handshake.
+    let out = with_conmon(&[
+        "exec",
+        "-e",
+        "X=y",
+        "-w",
+        "/tmp",
+        &n,
+        "sh",
+        "-c",
+        "echo $X; pwd; exit 4",
+    ]);
+    assert_eq!(
+        (out.code(), out.stdout.as_str()),
+        (4, "y\n/tmp\n"),
+        "{out:?}"
+    );
+    let out = with_conmon(&["exec", "-t", &n, "tty"]).success();
+    assert!(out.starts_with("/dev/pts/"), "{out:?}");
     with_conmon(&["stop", "-t", "2", &n]).success();
     assert_eq!(env.inspect(&n, "{{.State.ExitCode}}"), "137");
     with_conmon(&["rm", &n]).success();
     assert!(env.names_all().is_empty(), "{n} still listed after rm");
+
+    // attach to a running container: the late line arrives, then its exit code.
+    let a = name("pca");
+    with_conmon(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &a,
+        IMG,
+        "sh",
+        "-c",
+        "sleep 2; echo late; exit 5",
+    ])
+    .success();
+    let out = with_conmon(&["attach", "--no-stdin", &a]);
+    assert_eq!((out.code(), out.stdout.as_str()), (5, "late\n"), "{out:?}");
+    with_conmon(&["rm", &a]).success();
+
+    // A terminal through conmon: run -it, detach, attach, exit code.
+    let t = name("pct");
+    let mut run = crate::pty::PtyChild::spawn(
+        env.peapod(&["--conmon", CONMON, "run", "-it", "--name", &t, IMG, "sh"])
+            .command(),
+        30,
+        90,
+    );
+    let long = Duration::from_secs(20);
+    run.send(b"echo $((6*7))\r");
+    run.expect("42", long);
+    run.send(b"stty size\r");
+    run.expect("30 90", long);
+    run.send(b"\x10\x11");
+    assert_eq!(run.wait(long).code(), Some(0));
+    assert_monitor_exe(&env.inspect(&t, "{{.State.ConmonPid}}"), Path::new(CONMON));
+    let mut att = crate::pty::PtyChild::spawn(
+        env.peapod(&["--conmon", CONMON, "attach", &t]).command(),
+        24,
+        80,
+    );
+    att.send(b"exit 5\r");
+    assert_eq!(att.wait(long).code(), Some(5));
+    with_conmon(&["rm", &t]).success();
     env.assert_no_mounts();
     env.assert_no_processes();
 }

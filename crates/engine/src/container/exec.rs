@@ -132,7 +132,9 @@ impl Engine {
                     what: "can only create exec sessions on running containers: container state improper".into(),
                 });
             }
+            // conmon writes into both and creates neither.
             std::fs::create_dir_all(dir.join("exit")).ctx("creating", &dir)?;
+            std::fs::create_dir_all(dir.join("persist")).ctx("creating", &dir)?;
             if let Err(e) = self.write_exec_spec(&c, opts, &dir.join("process.json")) {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(e);
