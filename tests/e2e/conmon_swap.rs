@@ -431,3 +431,39 @@ fn peapod_runs_containers_through_conmon() {
     env.assert_no_mounts();
     env.assert_no_processes();
 }
+
+#[test]
+fn podman_terminal_through_peapod_monitor() {
+    let Some(env) = PodmanEnv::new("podman-tty") else {
+        return;
+    };
+    env.import_busybox();
+    let n = name("pt");
+    let long = Duration::from_secs(30);
+    let mut run = crate::pty::PtyChild::spawn(
+        env.podman(&["run", "-it", "--network", "none", "--name", &n, IMG, "sh"])
+            .command(),
+        30,
+        90,
+    );
+    run.send(b"echo $((6*7))\r");
+    run.expect("42", long);
+    run.send(b"stty size\r");
+    run.expect("30 90", long);
+    // Podman's default detach keys, handled by podman; the monitor keeps the terminal.
+    // (Typed one key at a time, as a user would.)
+    run.send(b"\x10");
+    std::thread::sleep(Duration::from_millis(100));
+    run.send(b"\x11");
+    assert_eq!(run.wait(long).code(), Some(0));
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), &env.monitor);
+    assert_eq!(env.inspect(&n, "{{.State.Status}}"), "running");
+    let mut att = crate::pty::PtyChild::spawn(env.podman(&["attach", &n]).command(), 24, 80);
+    att.send(b"stty size\r");
+    att.expect("24 80", long);
+    att.send(b"exit 5\r");
+    att.wait(long);
+    assert_eq!(env.inspect(&n, "{{.State.ExitCode}}"), "5");
+    env.ok(&["rm", &n]);
+    assert_no_mounts_under(&env.dir);
+}
