@@ -15,4 +15,5 @@ mod hostile;
 mod images;
 mod lifecycle;
 mod logs;
+mod ops;
 mod run;

@@ -2,6 +2,7 @@
 
 mod container;
 mod image;
+mod ops;
 mod system;
 
 use peapod_engine::{Engine, EngineOptions};
@@ -59,6 +60,9 @@ fn common(c: ContainerCommon) -> TopLevel {
         }
         ContainerCommon::Wait(a) => TopLevel::Wait(a),
         ContainerCommon::Logs(a) => TopLevel::Logs(a),
+        ContainerCommon::Pause(a) => TopLevel::Pause(a),
+        ContainerCommon::Unpause(a) => TopLevel::Unpause(a),
+        ContainerCommon::Top(a) => TopLevel::Top(a),
     }
 }
 
@@ -81,5 +85,8 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Rmi(a) => image::rmi(&open(g)?, a),
         TopLevel::Version(a) => system::version(a),
         TopLevel::Info(a) => system::info(&open(g)?, a),
+        TopLevel::Pause(a) => ops::pause(&open(g)?, a),
+        TopLevel::Unpause(a) => ops::unpause(&open(g)?, a),
+        TopLevel::Top(a) => ops::top(&open(g)?, a),
     }
 }

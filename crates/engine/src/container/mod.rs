@@ -11,12 +11,17 @@ pub mod inspect;
 mod lifecycle;
 pub mod logs;
 mod model;
+pub mod pause;
 mod reconcile;
 mod remove;
+pub mod resources;
+pub mod restart;
 mod rootfs;
+pub mod top;
 pub mod user;
 
 pub use create::CreateOptions;
 pub use lifecycle::StartedAttached;
 pub use model::{Container, ContainerConfig, ContainerState, Status};
 pub use remove::RemoveOptions;
+pub use resources::{ResourceFlags, Resources};

@@ -52,6 +52,8 @@ pub struct SpecInput<'a> {
     pub cgroups_path: &'a str,
     pub netns: NetNs,
     pub annotations: &'a std::collections::BTreeMap<String, String>,
+    /// `linux.resources` (memory, cpu, pids limits).
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -156,7 +158,13 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
         .masked_paths(masked)
         .readonly_paths(default_linux.readonly_paths().clone().unwrap_or_default())
         .cgroups_path(PathBuf::from(input.cgroups_path))
-        .resources(default_linux.resources().clone().unwrap_or_default())
+        .resources(
+            input
+                .resources
+                .clone()
+                .or_else(|| default_linux.resources().clone())
+                .unwrap_or_default(),
+        )
         .build()
         .map_err(err)?;
 
