@@ -12,10 +12,8 @@ pub enum OomWatch {
     V1 {
         efd: EventFd,
         _control: std::fs::File,
-        /// `memory.oom_control`, re-read when the eventfd fires.
+        /// `memory.oom_control`: gone when the cgroup was removed.
         control_path: PathBuf,
-        /// Its `oom_kill` count when watching began (None: the kernel has no counter).
-        seen: Option<u64>,
     },
     V2 {
         inotify: Inotify,
@@ -53,14 +51,6 @@ pub fn oom_count(events: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The `oom_kill` counter of a v1 `memory.oom_control` file (kernel 4.13 and later).
-pub fn oom_kill_v1(control: &str) -> Option<u64> {
-    control
-        .lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 impl OomWatch {
     /// Start watching the container `pid`'s memory cgroup; None when it cannot be watched.
     pub fn new(pid: i32) -> Option<OomWatch> {
@@ -80,9 +70,6 @@ impl OomWatch {
         use std::io::Write;
         use std::os::fd::AsRawFd;
         let control_path = dir.join("memory.oom_control");
-        let seen = std::fs::read_to_string(&control_path)
-            .ok()
-            .and_then(|s| oom_kill_v1(&s));
         let control = std::fs::File::open(&control_path).ok()?;
         let efd = EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC).ok()?;
         let mut ec = std::fs::OpenOptions::new()
@@ -95,7 +82,6 @@ impl OomWatch {
             efd,
             _control: control,
             control_path,
-            seen,
         })
     }
 
@@ -110,26 +96,15 @@ impl OomWatch {
     pub fn fired(&mut self) -> bool {
         match self {
             OomWatch::V1 {
-                efd,
-                control_path,
-                seen,
-                ..
+                efd, control_path, ..
             } => {
                 if !efd.read().is_ok_and(|n| n > 0) {
                     return false;
                 }
-                // The eventfd also fires when the cgroup is removed, and on an OOM that
-                // did not kill (under_oom): count kills where the kernel counts them.
-                match std::fs::read_to_string(&*control_path) {
-                    Err(_) => false,
-                    Ok(text) => match (oom_kill_v1(&text), *seen) {
-                        (Some(now), Some(before)) => {
-                            *seen = Some(now);
-                            now > before
-                        }
-                        _ => true,
-                    },
-                }
+                // The eventfd also fires when the cgroup is removed (conmon checks the
+                // same way). The kernel notifies before it kills, so the `oom_kill`
+                // counter may not have moved yet: do not wait for it.
+                control_path.exists()
             }
             OomWatch::V2 {
                 inotify,
@@ -162,15 +137,6 @@ mod tests {
         );
         let none = "3:cpu:/x\n";
         assert_eq!(memory_cgroup(none, root), None);
-    }
-
-    #[test]
-    fn counts_v1_oom_kills() {
-        assert_eq!(
-            oom_kill_v1("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"),
-            Some(3)
-        );
-        assert_eq!(oom_kill_v1("oom_kill_disable 0\nunder_oom 1\n"), None);
     }
 
     #[test]
