@@ -256,18 +256,15 @@ mod tests {
         assert_eq!(r.nano_cpus, Some(1_500_000_000));
         assert_eq!(r.cpu_quota(), Some(150_000));
         let oci = r.to_oci(true).unwrap();
-        let mem = oci.memory().clone().unwrap();
+        let mem = oci.memory().unwrap();
         assert_eq!(mem.limit(), Some(20 << 20));
         assert_eq!(mem.swap(), Some(40 << 20));
         let cpu = oci.cpu().clone().unwrap();
         assert_eq!(cpu.quota(), Some(150_000));
         assert_eq!(cpu.period(), Some(CPU_PERIOD));
         assert_eq!(cpu.shares(), Some(512));
-        assert_eq!(oci.pids().clone().unwrap().limit(), 100);
-        assert_eq!(
-            r.to_oci(false).unwrap().memory().clone().unwrap().swap(),
-            None
-        );
+        assert_eq!(oci.pids().unwrap().limit(), 100);
+        assert_eq!(r.to_oci(false).unwrap().memory().unwrap().swap(), None);
         // Defaults: Podman's pids limit and nothing else; 0 and -1 lift it.
         let d = Resources::default();
         assert_eq!(d.effective_pids(), Some(DEFAULT_PIDS_LIMIT));
