@@ -17,5 +17,6 @@ mod hostile;
 mod images;
 mod lifecycle;
 mod logs;
+mod ops;
 mod run;
 mod terminal;

@@ -94,6 +94,12 @@ pub enum TopLevel {
     Attach(AttachArgs),
     /// Run a process in a running container
     Exec(ExecArgs),
+    /// Pause all the processes in one or more containers
+    Pause(PauseArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(PauseArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +132,9 @@ pub enum ContainerCommon {
     Logs(LogsArgs),
     Attach(AttachArgs),
     Exec(ExecArgs),
+    Pause(PauseArgs),
+    Unpause(PauseArgs),
+    Top(TopArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +204,24 @@ pub struct CreateFlags {
     /// Logging driver options (max-size=…, path=…)
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Restart policy to follow when containers exit (no, on-failure[:max_retries], always, unless-stopped)
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs. The default is 0.000 which means no limit
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
     /// Image name or ID
     pub image: String,
     /// Command and arguments
@@ -542,4 +569,19 @@ pub struct InfoArgs {
     /// Change the output format to JSON or a Go template
     #[arg(short = 'f', long)]
     pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Pause (unpause) all running (paused) containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The container, then format descriptors (psgo's, or ps(1) options)
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }

@@ -12,6 +12,8 @@ pub enum OomWatch {
     V1 {
         efd: EventFd,
         _control: std::fs::File,
+        /// `memory.oom_control`: gone when the cgroup was removed.
+        control_path: PathBuf,
     },
     V2 {
         inotify: Inotify,
@@ -67,7 +69,8 @@ impl OomWatch {
         }
         use std::io::Write;
         use std::os::fd::AsRawFd;
-        let control = std::fs::File::open(dir.join("memory.oom_control")).ok()?;
+        let control_path = dir.join("memory.oom_control");
+        let control = std::fs::File::open(&control_path).ok()?;
         let efd = EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC).ok()?;
         let mut ec = std::fs::OpenOptions::new()
             .write(true)
@@ -78,6 +81,7 @@ impl OomWatch {
         Some(OomWatch::V1 {
             efd,
             _control: control,
+            control_path,
         })
     }
 
@@ -91,7 +95,17 @@ impl OomWatch {
     /// Consume the readiness; true when an OOM kill happened.
     pub fn fired(&mut self) -> bool {
         match self {
-            OomWatch::V1 { efd, .. } => efd.read().is_ok_and(|n| n > 0),
+            OomWatch::V1 {
+                efd, control_path, ..
+            } => {
+                if !efd.read().is_ok_and(|n| n > 0) {
+                    return false;
+                }
+                // The eventfd also fires when the cgroup is removed (conmon checks the
+                // same way). The kernel notifies before it kills, so the `oom_kill`
+                // counter may not have moved yet: do not wait for it.
+                control_path.exists()
+            }
             OomWatch::V2 {
                 inotify,
                 events,

@@ -34,6 +34,14 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> CreateOptions {
         log_driver: f.log_driver.clone(),
         log_opts: f.log_opt.clone(),
         create_command: argv.to_vec(),
+        restart: f.restart.clone(),
+        resources: peapod_engine::container::ResourceFlags {
+            memory: f.memory.clone(),
+            memory_swap: f.memory_swap.clone(),
+            cpus: f.cpus,
+            cpu_shares: f.cpu_shares,
+            pids_limit: f.pids_limit,
+        },
     }
 }
 

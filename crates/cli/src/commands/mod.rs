@@ -3,6 +3,7 @@
 mod attach;
 mod container;
 mod image;
+mod ops;
 mod system;
 
 use peapod_engine::{Engine, EngineOptions};
@@ -62,6 +63,9 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Logs(a) => TopLevel::Logs(a),
         ContainerCommon::Attach(a) => TopLevel::Attach(a),
         ContainerCommon::Exec(a) => TopLevel::Exec(a),
+        ContainerCommon::Pause(a) => TopLevel::Pause(a),
+        ContainerCommon::Unpause(a) => TopLevel::Unpause(a),
+        ContainerCommon::Top(a) => TopLevel::Top(a),
     }
 }
 
@@ -86,5 +90,8 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Rmi(a) => image::rmi(&open(g)?, a),
         TopLevel::Version(a) => system::version(a),
         TopLevel::Info(a) => system::info(&open(g)?, a),
+        TopLevel::Pause(a) => ops::pause(&open(g)?, a),
+        TopLevel::Unpause(a) => ops::unpause(&open(g)?, a),
+        TopLevel::Top(a) => ops::top(&open(g)?, a),
     }
 }

@@ -33,6 +33,10 @@ pub struct CreateOptions {
     pub log_driver: Option<String>,
     pub log_opts: Vec<String>,
     pub create_command: Vec<String>,
+    /// `--restart`.
+    pub restart: Option<String>,
+    /// `-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
+    pub resources: super::ResourceFlags,
 }
 
 impl Engine {
@@ -157,6 +161,14 @@ impl Engine {
             }
         }
 
+        let restart = super::restart::parse(opts.restart.as_deref().unwrap_or(""))?;
+        if opts.auto_remove && !matches!(restart.name.as_str(), "" | "no") {
+            return Err(Error::invalid(
+                "the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"",
+            ));
+        }
+        let resources = super::resources::parse(&opts.resources)?;
+
         let id = crate::names::new_id();
         let hostname = opts
             .hostname
@@ -210,6 +222,9 @@ impl Engine {
             create_command: opts.create_command.clone(),
             exposed_ports,
             runtime: String::new(),
+            restart_policy: restart.name,
+            restart_retries: restart.max_retries,
+            resources,
         };
         if !config.workdir.starts_with('/') {
             return Err(Error::invalid(format!(

@@ -228,6 +228,9 @@ pub struct HostConfig {
     pub NanoCpus: i64,
     pub CgroupParent: String,
     pub PidsLimit: i64,
+    pub MemorySwap: i64,
+    pub CpuQuota: i64,
+    pub CpuPeriod: u64,
 }
 
 impl Engine {
@@ -400,8 +403,8 @@ impl Engine {
                 NetworkMode: c.config.network_mode.clone(),
                 PortBindings: BTreeMap::new(),
                 RestartPolicy: RestartPolicy {
-                    Name: String::new(),
-                    MaximumRetryCount: 0,
+                    Name: c.config.restart_policy.clone(),
+                    MaximumRetryCount: c.config.restart_retries,
                 },
                 AutoRemove: c.config.auto_remove,
                 VolumeDriver: String::new(),
@@ -429,11 +432,18 @@ impl Engine {
                 ShmSize: 65536000,
                 Runtime: "oci".into(),
                 ConsoleSize: [0, 0],
-                CpuShares: 0,
-                Memory: 0,
-                NanoCpus: 0,
+                CpuShares: c.config.resources.cpu_shares.unwrap_or(0),
+                Memory: c.config.resources.memory.unwrap_or(0),
+                NanoCpus: c.config.resources.nano_cpus.unwrap_or(0),
                 CgroupParent: String::new(),
-                PidsLimit: 0,
+                PidsLimit: c.config.resources.effective_pids().unwrap_or(0),
+                MemorySwap: c.config.resources.inspect_swap(),
+                CpuQuota: c.config.resources.cpu_quota().unwrap_or(0),
+                CpuPeriod: if c.config.resources.nano_cpus.is_some() {
+                    super::resources::CPU_PERIOD
+                } else {
+                    0
+                },
             },
         }
     }

@@ -90,7 +90,7 @@ impl Engine {
     }
 
     /// Undo a half-done init: kill and delete in the runtime, unmount, back to Created.
-    fn abort_init(&self, c: &mut Container) {
+    pub(super) fn abort_init(&self, c: &mut Container) {
         if let Ok(rt) = self.runtime() {
             let _ = rt.kill(c.id(), 9, false);
             let _ = rt.delete(c.id());
@@ -117,7 +117,7 @@ impl Engine {
 
     /// Mount the rootfs, write the name files and config.json, and have the monitor create
     /// the container in the runtime. On failure nothing stays mounted or running.
-    fn init(&self, c: &mut Container) -> Result<()> {
+    pub(super) fn init(&self, c: &mut Container) -> Result<()> {
         let id = c.id().to_string();
         let _ = std::fs::remove_file(self.paths.exit_file(&id));
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(&id));
@@ -186,6 +186,11 @@ impl Engine {
             cgroups_path: &cgroups_path,
             netns,
             annotations: &c.config.annotations,
+            resources: Some(
+                c.config
+                    .resources
+                    .to_oci(super::resources::swap_supported())?,
+            ),
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -426,7 +431,13 @@ impl Engine {
             Status::Running | Status::Paused => {
                 return Err(bad_state(&c, "cannot clean up a running container"));
             }
-            Status::Stopped => self.cleanup_locked(&mut c)?,
+            Status::Stopped => {
+                self.cleanup_locked(&mut c)?;
+                // Podman's handleRestartPolicy: a restarted container is not removed.
+                if self.handle_restart_policy(&mut c)? {
+                    return Ok(());
+                }
+            }
             Status::Created | Status::Exited if stopped_only && !remove => return Ok(()),
             _ => {
                 if !stopped_only {
@@ -452,6 +463,11 @@ impl Engine {
             });
         }
         self.runtime()?.kill(c.id(), signal, false)?;
+        // As libpod's Kill: a container killed through the engine is stopped by the user,
+        // so its restart policy does not bring it back.
+        let mut c = c;
+        c.state.stopped_by_user = true;
+        self.save(&c)?;
         Ok(c)
     }
 

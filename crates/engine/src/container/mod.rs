@@ -12,9 +12,13 @@ pub mod inspect;
 mod lifecycle;
 pub mod logs;
 mod model;
+pub mod pause;
 mod reconcile;
 mod remove;
+pub mod resources;
+pub mod restart;
 mod rootfs;
+pub mod top;
 pub mod user;
 
 pub use create::CreateOptions;
@@ -22,3 +26,4 @@ pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
 pub use model::{Container, ContainerConfig, ContainerState, ExecSession, Status};
 pub use remove::RemoveOptions;
+pub use resources::{ResourceFlags, Resources};

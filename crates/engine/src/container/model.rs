@@ -111,6 +111,15 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub exposed_ports: Vec<String>,
     pub runtime: String,
+    /// `--restart`: `""`, `no`, `on-failure`, `always`, `unless-stopped`.
+    #[serde(default)]
+    pub restart_policy: String,
+    /// `--restart on-failure:N`.
+    #[serde(default)]
+    pub restart_retries: u32,
+    /// `-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
+    #[serde(default)]
+    pub resources: super::resources::Resources,
 }
 
 /// What changes over the container's life.

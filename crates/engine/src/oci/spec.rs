@@ -52,6 +52,8 @@ pub struct SpecInput<'a> {
     pub cgroups_path: &'a str,
     pub netns: NetNs,
     pub annotations: &'a std::collections::BTreeMap<String, String>,
+    /// `linux.resources` (memory, cpu, pids limits).
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -156,7 +158,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
         .masked_paths(masked)
         .readonly_paths(default_linux.readonly_paths().clone().unwrap_or_default())
         .cgroups_path(PathBuf::from(input.cgroups_path))
-        .resources(default_linux.resources().clone().unwrap_or_default())
+        .resources(resources(&default_linux, input.resources.as_ref()))
         .build()
         .map_err(err)?;
 
@@ -194,6 +196,21 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
             .collect(),
     ));
     Ok(spec)
+}
+
+/// The runtime's default resources (the deny-all devices rule) with the container's
+/// memory, cpu and pids limits.
+fn resources(
+    default_linux: &oci_spec::runtime::Linux,
+    limits: Option<&oci_spec::runtime::LinuxResources>,
+) -> oci_spec::runtime::LinuxResources {
+    let mut r = default_linux.resources().clone().unwrap_or_default();
+    if let Some(l) = limits {
+        r.set_memory(*l.memory());
+        r.set_cpu(l.cpu().clone());
+        r.set_pids(*l.pids());
+    }
+    r
 }
 
 fn bind(src: &Path, dest: &str, opts: &[&str]) -> Result<Mount> {

@@ -1,0 +1,288 @@
+//! Resource limits of a container (`-m`, `--memory-swap`, `--cpus`, `--cpu-shares`,
+//! `--pids-limit`): parsed and checked as Podman does at create, kept in the container's
+//! configuration, and turned into the OCI spec's `linux.resources` (the runtime writes the
+//! cgroup files, v1 or v2).
+
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// containers.conf `pids_limit`: Podman's default when `--pids-limit` is not given.
+pub const DEFAULT_PIDS_LIMIT: i64 = 2048;
+/// The CFS period Podman uses with `--cpus`.
+pub const CPU_PERIOD: u64 = 100_000;
+
+/// What the user asked for, as create stores it. `None` means "not given".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Memory limit in bytes (`-m`); 0 or None: unlimited.
+    #[serde(default)]
+    pub memory: Option<i64>,
+    /// Memory plus swap in bytes (`--memory-swap`); -1: unlimited swap.
+    #[serde(default)]
+    pub memory_swap: Option<i64>,
+    /// CPUs in billionths (`--cpus 1.5` = 1_500_000_000).
+    #[serde(default)]
+    pub nano_cpus: Option<i64>,
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
+    /// `--pids-limit`; 0 or -1: unlimited; None: [`DEFAULT_PIDS_LIMIT`].
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+}
+
+/// The flags as the CLI got them, unparsed where Podman parses in the engine.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFlags {
+    pub memory: Option<String>,
+    pub memory_swap: Option<String>,
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+}
+
+/// docker/go-units `RAMInBytes`: `20m`, `20MB`, `20mib`, `1.5g`, plain bytes; binary units.
+pub fn ram_in_bytes(s: &str) -> Option<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, rest) = t.split_at(num_end);
+    if num.is_empty() || !num.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let value: f64 = num.parse().ok()?;
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    let mut chars = rest.chars();
+    let mult: f64 = match chars.next() {
+        None => return Some(value as i64),
+        Some('k') => 1024.0,
+        Some('m') => 1024.0 * 1024.0,
+        Some('g') => 1024.0 * 1024.0 * 1024.0,
+        Some('t') => 1024f64.powi(4),
+        Some('p') => 1024f64.powi(5),
+        Some('b') if chars.as_str().is_empty() => return Some(value as i64),
+        _ => return None,
+    };
+    let tail = chars.as_str();
+    if !matches!(tail, "" | "b" | "i" | "ib") {
+        return None;
+    }
+    Some((value * mult) as i64)
+}
+
+/// Parse and check the flags as Podman does (messages are Podman's).
+pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
+    let memory = match &flags.memory {
+        None => None,
+        Some(m) => Some(ram_in_bytes(m).ok_or_else(|| {
+            Error::invalid(format!("invalid value for memory: invalid size: '{m}'"))
+        })?),
+    };
+    let memory_swap = match &flags.memory_swap {
+        None => None,
+        Some(s) if s.trim() == "-1" => Some(-1),
+        Some(s) => Some(ram_in_bytes(s).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid value for memory-swap: invalid size: '{s}'"
+            ))
+        })?),
+    };
+    let memory = memory.filter(|m| *m > 0);
+    match (memory, memory_swap) {
+        (None, Some(s)) if s > 0 => {
+            return Err(Error::invalid(
+                "you should always set a memory limit when using a memoryswap limit, see usage",
+            ));
+        }
+        (Some(m), Some(s)) if s > 0 && s < m => {
+            return Err(Error::invalid(
+                "minimum memoryswap limit should be larger than memory limit, see usage",
+            ));
+        }
+        _ => {}
+    }
+    let nano_cpus = flags
+        .cpus
+        .filter(|c| *c > 0.0)
+        .map(|c| (c * 1e9).round() as i64);
+    Ok(Resources {
+        memory,
+        memory_swap: if memory.is_some() { memory_swap } else { None },
+        nano_cpus,
+        cpu_shares: flags.cpu_shares.filter(|s| *s > 0),
+        pids_limit: flags.pids_limit,
+    })
+}
+
+impl Resources {
+    /// Memory plus swap as the runtime gets it: twice the memory unless given (Podman's
+    /// default); -1 for unlimited swap; None without a memory limit.
+    pub fn effective_swap(&self) -> Option<i64> {
+        let m = self.memory?;
+        Some(self.memory_swap.unwrap_or(2 * m))
+    }
+
+    /// `.HostConfig.MemorySwap`: Podman shows 0 for unlimited.
+    pub fn inspect_swap(&self) -> i64 {
+        self.effective_swap().filter(|s| *s > 0).unwrap_or(0)
+    }
+
+    /// The pids limit applied: the default when none was given, None for unlimited.
+    pub fn effective_pids(&self) -> Option<i64> {
+        match self.pids_limit {
+            None => Some(DEFAULT_PIDS_LIMIT),
+            Some(n) if n > 0 => Some(n),
+            Some(_) => None,
+        }
+    }
+
+    /// The CFS quota for `--cpus`.
+    pub fn cpu_quota(&self) -> Option<i64> {
+        self.nano_cpus
+            .map(|n| (n as i128 * CPU_PERIOD as i128 / 1_000_000_000) as i64)
+    }
+
+    /// `linux.resources` of the OCI spec. `swap_supported`: the host accounts swap (v1
+    /// `memory.memsw.*`, v2 `memory.swap.max`); without it Podman drops the swap limit.
+    pub fn to_oci(&self, swap_supported: bool) -> Result<LinuxResources> {
+        let err =
+            |e: oci_spec::OciSpecError| Error::other(format!("generating OCI resources: {e}"));
+        let mut b = LinuxResourcesBuilder::default();
+        if let Some(m) = self.memory {
+            let mut mb = LinuxMemoryBuilder::default().limit(m);
+            if swap_supported && let Some(s) = self.effective_swap() {
+                mb = mb.swap(s);
+            }
+            b = b.memory(mb.build().map_err(err)?);
+        }
+        if self.nano_cpus.is_some() || self.cpu_shares.is_some() {
+            let mut cb = LinuxCpuBuilder::default();
+            if let Some(q) = self.cpu_quota() {
+                cb = cb.quota(q).period(CPU_PERIOD);
+            }
+            if let Some(s) = self.cpu_shares {
+                cb = cb.shares(s);
+            }
+            b = b.cpu(cb.build().map_err(err)?);
+        }
+        if let Some(p) = self.effective_pids() {
+            b = b.pids(LinuxPidsBuilder::default().limit(p).build().map_err(err)?);
+        }
+        b.build().map_err(err)
+    }
+}
+
+/// Does this host account swap in the memory cgroup?
+pub fn swap_supported() -> bool {
+    if crate::config::cgroup_unified() {
+        std::path::Path::new("/sys/fs/cgroup/memory.swap.max").exists()
+            || std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control")
+                .is_ok_and(|s| s.split_whitespace().any(|c| c == "memory"))
+    } else {
+        std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_units_ram() {
+        assert_eq!(ram_in_bytes("20m"), Some(20 << 20));
+        assert_eq!(ram_in_bytes("20MB"), Some(20 << 20));
+        assert_eq!(ram_in_bytes("20mib"), Some(20 << 20));
+        assert_eq!(ram_in_bytes("1.5g"), Some(1536 << 20));
+        assert_eq!(ram_in_bytes("4194304"), Some(4194304));
+        assert_eq!(ram_in_bytes("512k"), Some(512 << 10));
+        assert_eq!(ram_in_bytes("100b"), Some(100));
+        assert_eq!(ram_in_bytes("20x"), None);
+        assert_eq!(ram_in_bytes("-5m"), None);
+        assert_eq!(ram_in_bytes("m"), None);
+        assert_eq!(ram_in_bytes(""), None);
+    }
+
+    fn flags(m: Option<&str>, s: Option<&str>) -> ResourceFlags {
+        ResourceFlags {
+            memory: m.map(str::to_string),
+            memory_swap: s.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memory_and_swap_rules() {
+        let r = parse(&flags(Some("20m"), None)).unwrap();
+        assert_eq!(r.memory, Some(20 << 20));
+        assert_eq!(r.effective_swap(), Some(40 << 20));
+        assert_eq!(r.inspect_swap(), 40 << 20);
+        let r = parse(&flags(Some("20m"), Some("-1"))).unwrap();
+        assert_eq!(r.effective_swap(), Some(-1));
+        assert_eq!(r.inspect_swap(), 0);
+        let e = parse(&flags(Some("20m"), Some("10m"))).unwrap_err();
+        assert!(
+            e.to_string().contains("should be larger than memory"),
+            "{e}"
+        );
+        let e = parse(&flags(None, Some("10m"))).unwrap_err();
+        assert!(e.to_string().contains("always set a memory limit"), "{e}");
+        let e = parse(&flags(Some("20x"), None)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value for memory: invalid size: '20x'"
+        );
+        // -m 0 is no limit; --memory-swap -1 alone is accepted.
+        assert_eq!(parse(&flags(Some("0"), None)).unwrap().memory, None);
+        assert_eq!(
+            parse(&flags(None, Some("-1"))).unwrap(),
+            Resources::default()
+        );
+    }
+
+    #[test]
+    fn cpus_pids_and_oci() {
+        let r = parse(&ResourceFlags {
+            memory: Some("20m".into()),
+            cpus: Some(1.5),
+            cpu_shares: Some(512),
+            pids_limit: Some(100),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(r.nano_cpus, Some(1_500_000_000));
+        assert_eq!(r.cpu_quota(), Some(150_000));
+        let oci = r.to_oci(true).unwrap();
+        let mem = oci.memory().unwrap();
+        assert_eq!(mem.limit(), Some(20 << 20));
+        assert_eq!(mem.swap(), Some(40 << 20));
+        let cpu = oci.cpu().clone().unwrap();
+        assert_eq!(cpu.quota(), Some(150_000));
+        assert_eq!(cpu.period(), Some(CPU_PERIOD));
+        assert_eq!(cpu.shares(), Some(512));
+        assert_eq!(oci.pids().unwrap().limit(), 100);
+        assert_eq!(r.to_oci(false).unwrap().memory().unwrap().swap(), None);
+        // Defaults: Podman's pids limit and nothing else; 0 and -1 lift it.
+        let d = Resources::default();
+        assert_eq!(d.effective_pids(), Some(DEFAULT_PIDS_LIMIT));
+        let oci = d.to_oci(true).unwrap();
+        assert!(oci.memory().is_none() && oci.cpu().is_none());
+        for n in [0, -1] {
+            let r = Resources {
+                pids_limit: Some(n),
+                ..Default::default()
+            };
+            assert_eq!(r.effective_pids(), None);
+        }
+        // Negative or zero --cpus is ignored, as Podman does.
+        let r = parse(&ResourceFlags {
+            cpus: Some(-1.0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(r.nano_cpus, None);
+    }
+}
