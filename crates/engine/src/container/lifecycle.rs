@@ -61,6 +61,8 @@ impl Engine {
             Status::Stopped => self.cleanup_locked(&mut c)?,
             Status::Created | Status::Exited | Status::Initialized => {}
         }
+        // A start by the user begins a new count for the restart policy, as in Podman.
+        c.state.restart_count = 0;
         if c.state.status != Status::Initialized {
             self.init(&mut c)?;
         }
