@@ -262,6 +262,7 @@ fn configure_container(
     let host_index = link
         .peer_index()
         .ok_or_else(|| Error::Invalid(format!("cannot find the host end of {ifname}")))?;
+    host.set_hairpin(host_index)?;
     host.set_up(host_index)?;
     // Pin the bridge MAC: otherwise it follows the lowest port MAC and flaps.
     if let Some(bridge) = host.link_by_index(bridge_index)?

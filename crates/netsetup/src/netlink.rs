@@ -17,7 +17,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -273,6 +274,24 @@ impl Netlink {
         msg.header.change_mask = LinkFlags::Up;
         self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK, &|| {
             format!("setting link #{index} up")
+        })?;
+        Ok(())
+    }
+
+    /// Turn on hairpin mode on a bridge port, so a frame may leave through the port it came
+    /// in by. With br_netfilter loaded (Docker loads it), a container's packet to its own
+    /// published port is DNAT'd back to itself while being bridged, and needs this.
+    pub fn set_hairpin(&mut self, index: u32) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
+        ]));
+        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_ACK, &|| {
+            format!("setting hairpin mode on link #{index}")
         })?;
         Ok(())
     }
