@@ -3,8 +3,9 @@
 //! (Podman's `/etc/containers/networks/<name>.json` format), and the status block we print.
 //!
 //! Field names and shapes follow netavark 1.x as podman 4.3 drives it. Optional values
-//! deserialize from both a missing key and `null`; we serialize `None` as `null` as netavark
-//! does, except where podman's Go decoder would choke (it never does on null).
+//! deserialize from both a missing key and `null`. Inputs (and network definitions) serialize
+//! `None` by leaving the key out, as podman writes them; the status block keeps netavark's
+//! explicit fields.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -29,10 +30,10 @@ pub struct NetworkOptions {
     #[serde(default)]
     pub network_info: HashMap<String, Network>,
     /// Published ports.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_mappings: Option<Vec<PortMapping>>,
     /// Container-level upstream DNS servers for the DNS responder.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_servers: Option<Vec<IpAddr>>,
 }
 
@@ -40,18 +41,18 @@ pub struct NetworkOptions {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PerNetworkOptions {
     /// DNS names of the container on this network besides its name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aliases: Option<Vec<String>>,
     /// Name of the interface inside the container (`eth0`). Required.
     pub interface_name: String,
     /// Addresses allocated by the engine's IPAM.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub static_ips: Option<Vec<IpAddr>>,
     /// `aa:bb:cc:dd:ee:ff`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub static_mac: Option<String>,
     /// Driver options for this container (`mtu`, `host_interface_name`, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<HashMap<String, String>>,
 }
 
@@ -65,16 +66,16 @@ pub struct Network {
     /// `bridge` (the only driver we implement), `macvlan`, `ipvlan`.
     pub driver: String,
     /// Host interface: the bridge name (`podman0`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_interface: Option<String>,
     /// RFC 3339 creation time; podman sends it, netavark ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// Subnets with their gateways.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnets: Option<Vec<Subnet>>,
     /// Static routes added in the container.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<Route>>,
     /// At least one subnet is IPv6.
     #[serde(default)]
@@ -86,13 +87,13 @@ pub struct Network {
     #[serde(default)]
     pub dns_enabled: bool,
     /// Network-level upstream DNS servers for the DNS responder.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_dns_servers: Option<Vec<IpAddr>>,
     /// Driver options (`mtu`, `isolate`, `mode`, `metric`, `no_default_route`, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<HashMap<String, String>>,
     /// IPAM options (`driver`: `host-local`, `dhcp`, `none`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipam_options: Option<HashMap<String, String>>,
     /// User labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,10 +118,10 @@ pub struct Subnet {
     /// The subnet in CIDR form (`10.88.0.0/16`).
     pub subnet: IpNet,
     /// The gateway, the bridge's address in this subnet.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpAddr>,
     /// Where IPAM hands out addresses (the engine's business).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_range: Option<LeaseRange>,
 }
 
@@ -128,10 +129,10 @@ pub struct Subnet {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeaseRange {
     /// First address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ip: Option<String>,
     /// Last address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_ip: Option<String>,
 }
 
@@ -143,7 +144,7 @@ pub struct Route {
     /// Next hop.
     pub gateway: IpAddr,
     /// Route metric.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<u32>,
 }
 
@@ -365,53 +366,42 @@ pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
 mod tests {
     use super::*;
 
-    /// What podman 4.3 writes to netavark's stdin (captured from podman with our binary as
-    /// its netavark; ids shortened).
-    const PODMAN_SETUP: &str = r#"{
-     "container_id": "5d2a0c2c4e6b",
-     "container_name": "web",
-     "port_mappings": [
-          {"host_ip": "127.0.0.1", "container_port": 80, "host_port": 8080, "range": 1, "protocol": "tcp"},
-          {"host_ip": "", "container_port": 53, "host_port": 5353, "range": 2, "protocol": "tcp,udp"}
-     ],
-     "networks": {
-          "n1": {"static_ips": ["10.232.1.2"], "aliases": ["5d2a0c2c4e6b"], "interface_name": "eth0"}
-     },
-     "network_info": {
-          "n1": {
-               "name": "n1", "id": "3a4f0e62f1c51d6a9b2d2b2d5a2f1e0c7f9e8d7c6b5a49382716051f2e3d4c5b",
-               "driver": "bridge", "network_interface": "pp1",
-               "created": "2026-11-21T02:49:28.123456789Z",
-               "subnets": [{"subnet": "10.232.1.0/24", "gateway": "10.232.1.1"}],
-               "ipv6_enabled": false, "internal": false, "dns_enabled": true,
-               "ipam_options": {"driver": "host-local"}
-          }
-     }
-}"#;
+    /// What podman 4.3.1 wrote to netavark's stdin for `podman run --network n7 -p
+    /// 42071:80/udp` (captured with our binary as its netavark).
+    const PODMAN_SETUP: &str = r#"{"container_id":"48e3e27e771326082772febc61815696999c6a2fda61407f844b6467902b0865","container_name":"web2","port_mappings":[{"host_ip":"","container_port":80,"host_port":42071,"range":1,"protocol":"udp"}],"networks":{"n7":{"static_ips":["10.232.7.7"],"aliases":["48e3e27e7713"],"interface_name":"eth0"}},"network_info":{"n7":{"name":"n7","id":"f77b8b1ddf4e2c1dd4ec12476b2d98faae6444439174f14c240bfc1ad24ad838","driver":"bridge","network_interface":"pp7","created":"2026-11-21T02:56:23.984455261Z","subnets":[{"subnet":"10.232.7.0/24","gateway":"10.232.7.1"}],"ipv6_enabled":false,"internal":false,"dns_enabled":true,"ipam_options":{"driver":"host-local"}}}}"#;
 
     #[test]
     fn parses_podman_input() {
         let o: NetworkOptions = serde_json::from_str(PODMAN_SETUP).unwrap();
-        assert_eq!(o.container_name, "web");
-        let n = &o.networks["n1"];
+        assert_eq!(o.container_name, "web2");
+        let n = &o.networks["n7"];
         assert_eq!(n.interface_name, "eth0");
         assert_eq!(
             n.static_ips.as_deref(),
-            Some(&["10.232.1.2".parse().unwrap()][..])
+            Some(&["10.232.7.7".parse().unwrap()][..])
+        );
+        assert_eq!(
+            n.aliases.as_deref(),
+            Some(&["48e3e27e7713".to_string()][..])
         );
         assert_eq!(n.static_mac, None);
-        let info = &o.network_info["n1"];
+        let info = &o.network_info["n7"];
         assert!(info.dns_enabled && !info.internal);
-        assert_eq!(info.network_interface.as_deref(), Some("pp1"));
-        assert_eq!(info.subnets()[0].subnet.to_string(), "10.232.1.0/24");
+        assert_eq!(info.network_interface.as_deref(), Some("pp7"));
+        assert_eq!(info.subnets()[0].subnet.to_string(), "10.232.7.0/24");
         assert_eq!(
             info.subnets()[0].gateway,
-            Some("10.232.1.1".parse().unwrap())
+            Some("10.232.7.1".parse().unwrap())
         );
         assert_eq!(info.option("mtu"), None);
         let ports = o.port_mappings.as_ref().unwrap();
-        assert_eq!(ports.len(), 2);
-        assert_eq!(ports[1].range, 2);
+        assert_eq!(ports.len(), 1);
+        assert_eq!(ports[0].protocols(), Ok(vec![Protocol::Udp]));
+        // Round trip keeps every field podman sent.
+        let back: serde_json::Value = serde_json::to_value(&o).unwrap();
+        let orig: serde_json::Value = serde_json::from_str(PODMAN_SETUP).unwrap();
+        assert_eq!(back["network_info"], orig["network_info"]);
+        assert_eq!(back["port_mappings"], orig["port_mappings"]);
     }
 
     #[test]
