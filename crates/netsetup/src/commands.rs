@@ -13,10 +13,13 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::bridge::{self, BridgeNet};
+use crate::dns;
 use crate::error::Error;
 use crate::firewall::{self, ContainerFw, Firewall, NetworkFw};
 use crate::netlink::Netlink;
-use crate::types::{NetworkOptions, PerNetworkOptions, PortForward, SetupOutput};
+use crate::types::{
+    DNS_SEARCH_DOMAIN, NetworkOptions, PerNetworkOptions, PortForward, SetupOutput,
+};
 
 /// What the command line gives every command.
 #[derive(Clone, Debug, Default)]
@@ -166,7 +169,109 @@ pub fn setup(
             }
         }
     }
+    if let Err(e) = dns_setup(ctx, opts, &plans, &mut out) {
+        let _ = dns_teardown(ctx, opts, &plans);
+        for done in plans.iter().rev() {
+            let _ = teardown_one(
+                &mut host,
+                Some(&mut ctr),
+                done,
+                fw.as_ref(),
+                &opts.container_id,
+                &forwards,
+            );
+        }
+        return Err(e);
+    }
     Ok(out)
+}
+
+impl Context {
+    /// The DNS server's state dir, as aardvark's: `<config>/aardvark-dns`.
+    pub fn dns_dir(&self) -> PathBuf {
+        self.config_dir.join("aardvark-dns")
+    }
+}
+
+/// The DNS port: `NETAVARK_DNS_PORT`, else 53.
+pub fn dns_port() -> u16 {
+    std::env::var("NETAVARK_DNS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(53)
+}
+
+fn dns_enabled<'a>(plans: &'a [Plan<'a>]) -> impl Iterator<Item = &'a Plan<'a>> {
+    plans
+        .iter()
+        .filter(|p| p.net.network.dns_enabled && !p.net.gateways.is_empty())
+}
+
+fn dns_setup(
+    ctx: &Context,
+    opts: &NetworkOptions,
+    plans: &[Plan<'_>],
+    out: &mut SetupOutput,
+) -> Result<(), Error> {
+    let dir = ctx.dns_dir();
+    let mut any = false;
+    for p in dns_enabled(plans) {
+        let gateways: Vec<_> = p.net.gateways.iter().map(|(gw, _)| gw.addr()).collect();
+        if let Some(servers) = &opts.dns_servers
+            && let Some(loop_ip) = servers.iter().find(|s| gateways.contains(s))
+        {
+            return Err(Error::Invalid(format!(
+                "DNS server {loop_ip} is the gateway of network {}: it would query itself",
+                p.name
+            )));
+        }
+        let ips = p.opts.static_ips.clone().unwrap_or_default();
+        let mut names = vec![opts.container_name.clone()];
+        names.extend(p.opts.aliases.clone().unwrap_or_default());
+        names.retain(|n| !n.is_empty() && !n.contains([' ', ',']));
+        dns::add_entry(
+            &dir,
+            p.name,
+            &gateways,
+            p.net
+                .network
+                .network_dns_servers
+                .as_deref()
+                .unwrap_or_default(),
+            dns::Entry {
+                id: opts.container_id.clone(),
+                v4: ips.iter().copied().filter(|i| i.is_ipv4()).collect(),
+                v6: ips.iter().copied().filter(|i| i.is_ipv6()).collect(),
+                names,
+                upstreams: opts.dns_servers.clone().unwrap_or_default(),
+            },
+        )?;
+        if let Some(status) = out.get_mut(p.name) {
+            status.dns_server_ips = Some(gateways);
+            status.dns_search_domains = Some(vec![DNS_SEARCH_DOMAIN.to_string()]);
+        }
+        any = true;
+    }
+    if any {
+        dns::sync_server(&dir, dns_port())?;
+    }
+    Ok(())
+}
+
+fn dns_teardown(ctx: &Context, opts: &NetworkOptions, plans: &[Plan<'_>]) -> Vec<Error> {
+    let dir = ctx.dns_dir();
+    let mut errors = Vec::new();
+    let mut any = false;
+    for p in dns_enabled(plans) {
+        any = true;
+        if let Err(e) = dns::remove_entry(&dir, p.name, &opts.container_id) {
+            errors.push(e);
+        }
+    }
+    if any && let Err(e) = dns::sync_server(&dir, dns_port()) {
+        errors.push(e);
+    }
+    errors
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -226,7 +331,7 @@ pub fn teardown(ctx: &Context, netns_path: &Path, opts: &NetworkOptions) -> Resu
         Err(_) => None,
     };
     let _lock = lock(ctx)?;
-    let mut errors = Vec::new();
+    let mut errors = dns_teardown(ctx, opts, &plans);
     for p in &plans {
         errors.extend(teardown_one(
             &mut host,

@@ -7,6 +7,7 @@
 
 pub mod bridge;
 pub mod commands;
+pub mod dns;
 pub mod error;
 pub mod firewall;
 pub mod netlink;

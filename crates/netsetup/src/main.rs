@@ -57,6 +57,13 @@ enum Command {
     },
     /// Print the version as JSON.
     Version,
+    /// The DNS server for dns_enabled networks (started by setup; --config is its state dir).
+    #[command(hide = true)]
+    DnsServer {
+        /// UDP/TCP port to listen on at each gateway.
+        #[arg(short = 'p', long = "port", default_value_t = 53)]
+        port: u16,
+    },
 }
 
 fn read_options(file: Option<&PathBuf>) -> Result<NetworkOptions, String> {
@@ -103,6 +110,14 @@ fn run(cli: Cli) -> Result<Option<String>, String> {
             Ok(Some(
                 serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?,
             ))
+        }
+        Command::DnsServer { port } => {
+            let dir = cli
+                .config
+                .clone()
+                .ok_or("--config is required for dns-server")?;
+            peapod_netsetup::dns::serve(&dir, *port).map_err(|e| e.to_string())?;
+            Ok(None)
         }
         Command::Setup { netns_path } => {
             let ctx = ctx(&cli)?;

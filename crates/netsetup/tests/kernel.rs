@@ -7,11 +7,14 @@
 //! or Docker. Guards tear down and delete what a failed test leaves.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peapod-netsetup");
@@ -267,6 +270,17 @@ impl Drop for Cleanup {
         }
         if std::path::Path::new(&format!("/sys/class/net/{}", self.bridge)).exists() {
             let _ = sh("ip", &["link", "del", &self.bridge]);
+        }
+        // A DNS server a failed test left running.
+        let pid_file = self.config.path().join("aardvark-dns/aardvark.pid");
+        if let Some(pid) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -565,4 +579,143 @@ fn failure_on_second_network_undoes_the_first() {
         !links.contains("eth0") && !links.contains("eth1"),
         "{links}"
     );
+}
+
+/// One DNS query over UDP (or TCP) from inside `ns`.
+fn dns_query(ns: &Netns, server: Ipv4Addr, name: &str, tcp: bool) -> Result<Message, String> {
+    let mut q = Message::new();
+    q.set_id(0x5151).set_recursion_desired(true);
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    let bytes = q.to_vec().unwrap();
+    let path = ns.path.clone();
+    std::thread::spawn(move || -> Result<Message, String> {
+        let f = std::fs::File::open(&path).unwrap();
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let addr = sa(server, 53);
+        let answer = if tcp {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            s.write_all(&(bytes.len() as u16).to_be_bytes()).unwrap();
+            s.write_all(&bytes).unwrap();
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut buf).map_err(|e| e.to_string())?;
+            buf
+        } else {
+            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.send_to(&bytes, addr).map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 4096];
+            let (n, _) = s.recv_from(&mut buf).map_err(|e| e.to_string())?;
+            buf.truncate(n);
+            buf
+        };
+        Message::from_vec(&answer).map_err(|e| e.to_string())
+    })
+    .join()
+    .unwrap()
+}
+
+fn a_records(m: &Message) -> Vec<Ipv4Addr> {
+    m.answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn dns_answers_names_and_forwards_the_rest() {
+    require_root!();
+    let net = TestNet {
+        n: 207,
+        internal: false,
+        dns: true,
+    };
+    let before = net.footprint();
+    let a = Netns::new("ppt-dns-a");
+    let b = Netns::new("ppt-dns-b");
+    let mut c = Cleanup::new(&net);
+
+    // A fake upstream on this host for the network's own DNS servers.
+    let upstream = UdpSocket::bind("127.0.0.77:53").unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = upstream.recv_from(&mut buf) {
+            let q = Message::from_vec(&buf[..n]).unwrap();
+            let mut r = Message::new();
+            r.set_id(q.id()).set_message_type(MessageType::Response);
+            r.add_query(q.queries()[0].clone());
+            r.add_answer(Record::from_rdata(
+                q.queries()[0].name().clone(),
+                30,
+                RData::A(A(Ipv4Addr::new(192, 0, 2, 99))),
+            ));
+            let _ = upstream.send_to(&r.to_vec().unwrap(), from);
+        }
+    });
+
+    let with_upstream = |mut v: Value| {
+        v["network_info"][net.name()]["network_dns_servers"] = json!(["127.0.0.77"]);
+        v
+    };
+    let ia = with_upstream(net.options("ctr207a", 2, json!(null)));
+    let ib = with_upstream(net.options("ctr207b", 3, json!(null)));
+    let out = c.setup(&a, &ia);
+    assert_eq!(
+        out[net.name()]["dns_server_ips"],
+        json!(["10.231.207.1"]),
+        "{out}"
+    );
+    assert_eq!(
+        out[net.name()]["dns_search_domains"],
+        json!(["dns.podman"]),
+        "{out}"
+    );
+    let pid: i32 = std::fs::read_to_string(c.config.path().join("aardvark-dns/aardvark.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid));
+    c.setup(&b, &ib);
+    let gw = net.ip(1);
+
+    // Names and aliases, with and without the domain, over UDP and TCP.
+    let m = dns_query(&b, gw, "name-ctr207a.", false).unwrap();
+    assert_eq!(a_records(&m), vec![net.ip(2)]);
+    let m = dns_query(&b, gw, "alias-ctr207a.dns.podman.", true).unwrap();
+    assert_eq!(a_records(&m), vec![net.ip(2)]);
+    let m = dns_query(&a, gw, "NAME-ctr207b.dns.podman.", false).unwrap();
+    assert_eq!(a_records(&m), vec![net.ip(3)]);
+    let m = dns_query(&a, gw, "nobody.dns.podman.", false).unwrap();
+    assert_eq!(m.response_code(), ResponseCode::NXDomain);
+    // Anything else goes to the network's upstream.
+    let m = dns_query(&a, gw, "example.test.", false).unwrap();
+    assert_eq!(a_records(&m), vec![Ipv4Addr::new(192, 0, 2, 99)]);
+
+    // A leaves: its name goes, the server stays for B.
+    c.teardown(&a, &ia);
+    let m = dns_query(&b, gw, "name-ctr207a.dns.podman.", false).unwrap();
+    assert_eq!(m.response_code(), ResponseCode::NXDomain);
+    assert!(alive(pid));
+    // B leaves: the server exits.
+    c.teardown(&b, &ib);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "DNS server {pid} still running");
+    assert_eq!(net.footprint(), before);
 }

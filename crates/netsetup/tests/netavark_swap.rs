@@ -202,6 +202,31 @@ fn podman_runs_with_peapod_netsetup_as_netavark() {
         &format!("http://{ip}/index.html"),
     ]);
     assert_eq!(got, "hello from peapod-netsetup");
+    // And by name, through our DNS server on the gateway (the network has dns_enabled).
+    let resolv = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "ppswapimg",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(
+        resolv.contains(&format!("nameserver 10.232.{SUBNET}.1")),
+        "{resolv}"
+    );
+    let got = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "ppswapimg",
+        "wget",
+        "-qO-",
+        "http://web/index.html",
+    ]);
+    assert_eq!(got, "hello from peapod-netsetup");
 
     // Removal goes through our teardown: rules and bridge are gone.
     p.ok(&["rm", "-f", "-t", "0", "web"]);
