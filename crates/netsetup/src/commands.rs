@@ -37,7 +37,8 @@ pub struct Context {
 /// Where the global lock lives: `/run/lock` when root (shared by every config dir, since
 /// they all share the kernel), else the config dir.
 fn lock(ctx: &Context) -> Result<Flock<File>, Error> {
-    let path = if nix::unistd::geteuid().is_root() {
+    // Rootless, podman runs us in its rootless netns as a mapped root: /run is not ours.
+    let path = if nix::unistd::geteuid().is_root() && !ctx.rootless {
         let dir = Path::new("/run/lock");
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating /run/lock", e))?;
         dir.join("peapod-netsetup.lock")
@@ -136,6 +137,16 @@ pub fn setup(
     let mut host = Netlink::open()?;
     let mut ctr = Netlink::open_in(&netns, &path)?;
     let _lock = lock(ctx)?;
+    // Refuse before touching anything: rolling back would delete the existing interface.
+    let mut seen = std::collections::HashSet::new();
+    for p in &plans {
+        let ifname = &p.opts.interface_name;
+        if !seen.insert(ifname) || ctr.link_by_name(ifname)?.is_some() {
+            return Err(Error::Invalid(format!(
+                "interface {ifname} already exists in {path}"
+            )));
+        }
+    }
 
     let mut out = SetupOutput::new();
     for (i, p) in plans.iter().enumerate() {

@@ -402,6 +402,41 @@ fn setup_publish_and_teardown() {
 }
 
 #[test]
+fn second_setup_of_the_same_container_is_refused_and_harmless() {
+    require_root!();
+    let net = TestNet {
+        n: 208,
+        internal: false,
+        dns: false,
+    };
+    let before = net.footprint();
+    let ns = Netns::new("ppt-twice");
+    let mut c = Cleanup::new(&net);
+    let input = net.options(
+        "ctr208",
+        2,
+        json!([{"host_ip": "", "container_port": 80, "host_port": 42080, "range": 1, "protocol": "tcp"}]),
+    );
+    c.setup(&ns, &input);
+    let footprint = net.footprint();
+    let (ok, out) = netsetup(c.config.path(), "setup", &ns.path, &input);
+    assert!(!ok, "{out}");
+    assert!(
+        out["error"].as_str().unwrap().contains("already exists"),
+        "{out}"
+    );
+    // The first setup is untouched.
+    assert_eq!(net.footprint(), footprint);
+    ns.serve(sa(Ipv4Addr::UNSPECIFIED, 80), "still");
+    assert_eq!(
+        fetch(sa(Ipv4Addr::LOCALHOST, 42080)).as_deref(),
+        Ok("still")
+    );
+    c.teardown(&ns, &input);
+    assert_eq!(net.footprint(), before);
+}
+
+#[test]
 fn two_containers_share_a_bridge() {
     require_root!();
     let net = TestNet {
@@ -718,4 +753,40 @@ fn dns_answers_names_and_forwards_the_rest() {
     }
     assert!(!alive(pid), "DNS server {pid} still running");
     assert_eq!(net.footprint(), before);
+}
+
+#[test]
+fn teardown_after_the_namespace_is_gone_still_cleans_the_host() {
+    require_root!();
+    let net = TestNet {
+        n: 209,
+        internal: false,
+        dns: true,
+    };
+    let before = net.footprint();
+    let ns = Netns::new("ppt-gone");
+    let mut c = Cleanup::new(&net);
+    let input = net.options(
+        "ctr209",
+        2,
+        json!([{"host_ip": "", "container_port": 80, "host_port": 42090, "range": 1, "protocol": "tcp"}]),
+    );
+    c.setup(&ns, &input);
+    let path = ns.path.clone();
+    drop(ns);
+    assert!(!std::path::Path::new(&path).exists());
+    // The kernel destroys a namespace (and its veth ends) asynchronously.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while net.ports_on_bridge() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(net.ports_on_bridge(), 0);
+    let (ok, out) = netsetup(c.config.path(), "teardown", &path, &input);
+    assert!(ok, "{out}");
+    c.done.clear();
+    assert_eq!(net.footprint(), before);
+    assert!(
+        !c.config.path().join("aardvark-dns/aardvark.pid").exists(),
+        "DNS server left running"
+    );
 }
