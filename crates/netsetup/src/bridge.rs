@@ -1,0 +1,385 @@
+//! The bridge driver: a Linux bridge on the host with the gateway addresses, and per
+//! container a veth pair whose peer is created directly inside the container's namespace.
+//!
+//! Follows netavark's `bridge.rs`: sysctls (ip_forward, route_localnet and rp_filter=2 on the
+//! bridge; forwarding=0 for internal networks), bridge MAC pinned after each new port, peer
+//! addresses and default routes via the gateways (none for internal networks or with
+//! `no_default_route`). Everything goes through netlink; nothing here runs `ip`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use netlink_packet_route::link::InfoKind;
+
+use crate::error::Error;
+use crate::netlink::{LinkExt, Netlink, NetlinkError, in_netns};
+use crate::types::{
+    NetAddress, NetInterface, Network, PerNetworkOptions, StatusBlock, format_mac, parse_mac,
+};
+
+/// Write one sysctl (`net/ipv4/ip_forward` style path under /proc/sys). Skips the write when
+/// the value is already there (a read-only /proc/sys in a container is then no problem).
+pub fn sysctl(key: &str, value: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/{key}");
+    if let Ok(cur) = std::fs::read_to_string(&path)
+        && cur.trim() == value
+    {
+        return Ok(());
+    }
+    std::fs::write(&path, value)
+        .map_err(|e| io::Error::new(e.kind(), format!("setting sysctl {key}={value}: {e}")))
+}
+
+/// A network checked for the bridge driver.
+#[derive(Debug)]
+pub struct BridgeNet<'a> {
+    /// The definition.
+    pub network: &'a Network,
+    /// Bridge name.
+    pub bridge: &'a str,
+    /// `(gateway/prefix, subnet)` for every subnet that has a gateway.
+    pub gateways: Vec<(IpNet, IpNet)>,
+    /// MTU option.
+    pub mtu: Option<u32>,
+}
+
+impl<'a> BridgeNet<'a> {
+    /// Check a network definition before anything is touched.
+    pub fn new(network: &'a Network) -> Result<Self, Error> {
+        let invalid = |m: String| Error::Invalid(format!("network {}: {m}", network.name));
+        if network.driver != "bridge" {
+            return Err(invalid(format!(
+                "driver {:?} is not supported (only bridge)",
+                network.driver
+            )));
+        }
+        let bridge = network
+            .network_interface
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| invalid("no network_interface (bridge name)".into()))?;
+        if bridge.len() > 15 {
+            return Err(invalid(format!(
+                "bridge name {bridge:?} is longer than 15 bytes"
+            )));
+        }
+        if let Some(mode) = network.option("mode")
+            && mode != "managed"
+            && !mode.is_empty()
+        {
+            return Err(invalid(format!("bridge mode {mode:?} is not supported")));
+        }
+        let mut gateways = Vec::new();
+        for s in network.subnets() {
+            if let Some(gw) = s.gateway {
+                if !s.subnet.contains(&gw) {
+                    return Err(invalid(format!(
+                        "gateway {gw} is not in subnet {}",
+                        s.subnet
+                    )));
+                }
+                let net = IpNet::new(gw, s.subnet.prefix_len()).expect("prefix from a subnet");
+                gateways.push((net, s.subnet.trunc()));
+            }
+        }
+        let mtu = match network.option("mtu") {
+            None | Some("") => None,
+            Some(m) => Some(
+                m.parse::<u32>()
+                    .map_err(|_| invalid(format!("invalid mtu {m:?}")))?,
+            ),
+        };
+        Ok(BridgeNet {
+            network,
+            bridge,
+            gateways,
+            mtu,
+        })
+    }
+
+    /// The container's addresses with the prefix of their subnets.
+    pub fn container_addresses(&self, opts: &PerNetworkOptions) -> Result<Vec<IpNet>, Error> {
+        let mut out = Vec::new();
+        for ip in opts.static_ips.as_deref().unwrap_or_default() {
+            let subnet = self
+                .network
+                .subnets()
+                .iter()
+                .find(|s| s.subnet.contains(ip))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "network {}: address {ip} is in none of its subnets",
+                        self.network.name
+                    ))
+                })?;
+            out.push(IpNet::new(*ip, subnet.subnet.prefix_len()).expect("prefix from a subnet"));
+        }
+        Ok(out)
+    }
+
+    fn has_v6(&self) -> bool {
+        self.network
+            .subnets()
+            .iter()
+            .any(|s| matches!(s.subnet, IpNet::V6(_)))
+    }
+}
+
+/// Make sure the bridge exists with its addresses, sysctls and is up; returns its index.
+pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Error> {
+    let link = match host.link_by_name(net.bridge)? {
+        Some(l) => {
+            if !l.is_kind(InfoKind::Bridge) {
+                return Err(Error::Invalid(format!(
+                    "network {}: interface {} exists and is not a bridge",
+                    net.network.name, net.bridge
+                )));
+            }
+            l
+        }
+        None => {
+            host.create_bridge(net.bridge, net.mtu)?;
+            host.link_by_name(net.bridge)?.ok_or_else(|| {
+                Error::Invalid(format!("bridge {} vanished after creation", net.bridge))
+            })?
+        }
+    };
+    let index = link.header.index;
+    let br = net.bridge;
+    let sys = |k: String, v: &str| sysctl(&k, v).map_err(|e| Error::io(format!("bridge {br}"), e));
+    if net.network.internal {
+        sys(format!("net/ipv4/conf/{br}/forwarding"), "0")?;
+        if net.has_v6() {
+            sys(format!("net/ipv6/conf/{br}/forwarding"), "0")?;
+        }
+    } else {
+        sys("net/ipv4/ip_forward".into(), "1")?;
+        // Lets DNAT'd packets from 127.0.0.1 leave through the bridge (localhost ports).
+        sys(format!("net/ipv4/conf/{br}/route_localnet"), "1")?;
+        if net.has_v6() {
+            sys("net/ipv6/conf/all/forwarding".into(), "1")?;
+        }
+    }
+    if net.has_v6() {
+        sys(format!("net/ipv6/conf/{br}/accept_dad"), "0")?;
+        sys(format!("net/ipv6/conf/{br}/accept_ra"), "0")?;
+    }
+    sys(format!("net/ipv4/conf/{br}/rp_filter"), "2")?;
+    for (gw, _) in &net.gateways {
+        host.add_address(index, *gw)?;
+    }
+    host.set_up(index)?;
+    Ok(index)
+}
+
+/// Create the container's interface on `net` and configure it; returns its status.
+pub fn setup_container(
+    host: &mut Netlink,
+    ctr: &mut Netlink,
+    netns: &File,
+    netns_path: &str,
+    net: &BridgeNet<'_>,
+    opts: &PerNetworkOptions,
+) -> Result<StatusBlock, Error> {
+    let addrs = net.container_addresses(opts)?;
+    let mac = match opts.static_mac.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => Some(parse_mac(m).ok_or_else(|| {
+            Error::Invalid(format!(
+                "invalid static_mac {m:?} for {}",
+                opts.interface_name
+            ))
+        })?),
+        None => None,
+    };
+    let ifname = opts.interface_name.as_str();
+    if ifname.is_empty() || ifname.len() > 15 {
+        return Err(Error::Invalid(format!("invalid interface_name {ifname:?}")));
+    }
+    let host_name = opts
+        .options
+        .as_ref()
+        .and_then(|o| o.get("host_interface_name"))
+        .map(String::as_str)
+        .filter(|n| !n.is_empty());
+    let mtu = match opts.options.as_ref().and_then(|o| o.get("mtu")) {
+        Some(m) => Some(
+            m.parse::<u32>()
+                .map_err(|_| Error::Invalid(format!("invalid mtu {m:?}")))?,
+        ),
+        None => net.mtu,
+    };
+
+    let bridge_index = ensure_bridge(host, net)?;
+    if ctr.link_by_name(ifname)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "interface {ifname} already exists in {netns_path}"
+        )));
+    }
+    host.create_veth(host_name, bridge_index, ifname, netns, mac, mtu)?;
+
+    // From here on, a failure must not leave the veth behind.
+    let configured = configure_container(
+        host,
+        ctr,
+        netns,
+        netns_path,
+        net,
+        ifname,
+        &addrs,
+        bridge_index,
+    );
+    match configured {
+        Ok(status) => Ok(status),
+        Err(e) => {
+            if let Ok(Some(l)) = ctr.link_by_name(ifname) {
+                let _ = ctr.delete_link(l.header.index);
+            }
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn configure_container(
+    host: &mut Netlink,
+    ctr: &mut Netlink,
+    netns: &File,
+    netns_path: &str,
+    net: &BridgeNet<'_>,
+    ifname: &str,
+    addrs: &[IpNet],
+    bridge_index: u32,
+) -> Result<StatusBlock, Error> {
+    let link = ctr.link_by_name(ifname)?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "{ifname} missing in {netns_path} after creating it"
+        ))
+    })?;
+    let index = link.header.index;
+    let host_index = link
+        .peer_index()
+        .ok_or_else(|| Error::Invalid(format!("cannot find the host end of {ifname}")))?;
+    host.set_hairpin(host_index)?;
+    host.set_up(host_index)?;
+    // Pin the bridge MAC: otherwise it follows the lowest port MAC and flaps.
+    if let Some(bridge) = host.link_by_index(bridge_index)?
+        && let Some(mac) = bridge.mac()
+    {
+        host.set_mac(bridge_index, mac)?;
+    }
+
+    let v6 = net.has_v6();
+    let name = ifname.to_string();
+    let path = netns_path.to_string();
+    in_netns(netns, netns_path, move || -> io::Result<()> {
+        if v6 {
+            sysctl(&format!("net/ipv6/conf/{name}/autoconf"), "0")?;
+            sysctl(&format!("net/ipv6/conf/{name}/accept_dad"), "0")?;
+        }
+        sysctl(&format!("net/ipv4/conf/{name}/arp_notify"), "1")?;
+        sysctl(&format!("net/ipv4/conf/{name}/rp_filter"), "2")
+    })?
+    .map_err(|e| Error::io(format!("container namespace {path}"), e))?;
+
+    for a in addrs {
+        ctr.add_address(index, *a)?;
+    }
+    ctr.set_up(index)?;
+    ctr.set_up(1)?; // lo
+    let no_default = net.network.option("no_default_route") == Some("true");
+    if !net.network.internal && !no_default {
+        for (gw, _) in &net.gateways {
+            if addrs
+                .iter()
+                .any(|a| a.addr().is_ipv4() == gw.addr().is_ipv4())
+            {
+                let default = match gw.addr() {
+                    IpAddr::V4(_) => "0.0.0.0/0".parse::<IpNet>(),
+                    IpAddr::V6(_) => "::/0".parse::<IpNet>(),
+                }
+                .expect("constant");
+                ctr.add_route(default, gw.addr(), None)?;
+            }
+        }
+    }
+    for r in net.network.routes.as_deref().unwrap_or_default() {
+        ctr.add_route(r.destination, r.gateway, r.metric)?;
+    }
+
+    let link = ctr.link_by_index(index)?.unwrap_or(link);
+    let subnets = addrs
+        .iter()
+        .map(|a| NetAddress {
+            ipnet: *a,
+            gateway: net
+                .gateways
+                .iter()
+                .find(|(_, subnet)| subnet.contains(&a.addr()))
+                .map(|(gw, _)| gw.addr()),
+        })
+        .collect();
+    let mut interfaces = BTreeMap::new();
+    interfaces.insert(
+        ifname.to_string(),
+        NetInterface {
+            mac_address: link.mac().map(format_mac).unwrap_or_default(),
+            subnets: Some(subnets),
+        },
+    );
+    Ok(StatusBlock {
+        dns_search_domains: Some(Vec::new()),
+        dns_server_ips: Some(Vec::new()),
+        interfaces: Some(interfaces),
+    })
+}
+
+/// Remove the container's interface (if its namespace is still there) and say whether the
+/// bridge has no port left (a "complete" teardown of the network).
+pub fn teardown_container(
+    host: &mut Netlink,
+    ctr: Option<&mut Netlink>,
+    net: &BridgeNet<'_>,
+    opts: &PerNetworkOptions,
+) -> Result<bool, Error> {
+    if let Some(ctr) = ctr
+        && let Some(l) = ctr.link_by_name(&opts.interface_name)?
+    {
+        match ctr.delete_link(l.header.index) {
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            r => r?,
+        }
+    }
+    let Some(bridge) = host.link_by_name(net.bridge)? else {
+        return Ok(true);
+    };
+    let ports = host
+        .links()?
+        .iter()
+        .filter(|l| l.controller() == Some(bridge.header.index))
+        .count();
+    Ok(ports == 0)
+}
+
+/// Delete the bridge if it still has no port.
+pub fn delete_bridge_if_unused(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<(), Error> {
+    let Some(bridge) = host.link_by_name(net.bridge)? else {
+        return Ok(());
+    };
+    let idx = bridge.header.index;
+    if host.links()?.iter().any(|l| l.controller() == Some(idx)) {
+        return Ok(());
+    }
+    match host.delete_link(idx) {
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(()),
+        r => r.map_err(Error::from),
+    }
+}
+
+impl From<NetlinkError> for Error {
+    fn from(e: NetlinkError) -> Self {
+        Error::Netlink(e)
+    }
+}

@@ -1,0 +1,361 @@
+//! `setup` and `teardown` as netavark does them, over every network of the options JSON.
+//!
+//! Setup checks every network before touching anything, then per network: bridge and veth
+//! (netlink), firewall (network rules once, then this container's port forwards). If one
+//! network fails, the ones already set up are torn down again. Teardown never stops at the
+//! first failure: it undoes what it can and reports every error. Both run under one global
+//! lock so concurrent calls (several containers starting at once) never race on a bridge or
+//! on the nft table.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::bridge::{self, BridgeNet};
+use crate::dns;
+use crate::error::Error;
+use crate::firewall::{self, ContainerFw, Firewall, NetworkFw};
+use crate::netlink::Netlink;
+use crate::types::{
+    DNS_SEARCH_DOMAIN, NetworkOptions, PerNetworkOptions, PortForward, SetupOutput,
+};
+
+/// What the command line gives every command.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// `--config DIR`: netavark's run dir (`/run/containers/networks` under podman).
+    pub config_dir: PathBuf,
+    /// `--rootless`.
+    pub rootless: bool,
+    /// `--firewall-driver` / `NETAVARK_FW`; empty for the default (nftables).
+    pub firewall_driver: String,
+    /// `--aardvark-binary`: accepted for compatibility; our DNS responder is this binary.
+    pub aardvark_binary: Option<PathBuf>,
+}
+
+/// Where the global lock lives: `/run/lock` when root (shared by every config dir, since
+/// they all share the kernel), else the config dir.
+fn lock(ctx: &Context) -> Result<Flock<File>, Error> {
+    // Rootless, podman runs us in its rootless netns as a mapped root: /run is not ours.
+    let path = if nix::unistd::geteuid().is_root() && !ctx.rootless {
+        let dir = Path::new("/run/lock");
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating /run/lock", e))?;
+        dir.join("peapod-netsetup.lock")
+    } else {
+        std::fs::create_dir_all(&ctx.config_dir)
+            .map_err(|e| Error::io(format!("creating {}", ctx.config_dir.display()), e))?;
+        ctx.config_dir.join("peapod-netsetup.lock")
+    };
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::io(format!("locking {}", path.display()), e.into()))
+}
+
+/// One network of the request, checked.
+struct Plan<'a> {
+    name: &'a str,
+    net: BridgeNet<'a>,
+    opts: &'a PerNetworkOptions,
+}
+
+fn plan(opts: &NetworkOptions) -> Result<Vec<Plan<'_>>, Error> {
+    if opts.networks.is_empty() {
+        return Err(Error::Invalid("no networks in the network options".into()));
+    }
+    let mut names: Vec<&String> = opts.networks.keys().collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let network = opts.network_info.get(name).ok_or_else(|| {
+            Error::Invalid(format!("network {name} has no entry in network_info"))
+        })?;
+        let per = &opts.networks[name];
+        let net = BridgeNet::new(network)?;
+        net.container_addresses(per)?;
+        out.push(Plan {
+            name,
+            net,
+            opts: per,
+        });
+    }
+    Ok(out)
+}
+
+fn forwards(opts: &NetworkOptions) -> Result<Vec<PortForward>, Error> {
+    let mut out = Vec::new();
+    for pm in opts.port_mappings.as_deref().unwrap_or_default() {
+        out.extend(pm.expand().map_err(|e| Error::Invalid(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+fn fw_of(p: &Plan<'_>, ctr_id: &str, forwards: &[PortForward]) -> (NetworkFw, ContainerFw) {
+    let network = p.net.network;
+    (
+        NetworkFw {
+            id: network.id.clone(),
+            bridge: p.net.bridge.to_string(),
+            subnets: network.subnets().iter().map(|s| s.subnet.trunc()).collect(),
+            internal: network.internal,
+            dns: network.dns_enabled && !p.net.gateways.is_empty(),
+        },
+        ContainerFw {
+            id: ctr_id.to_string(),
+            ips: p.opts.static_ips.clone().unwrap_or_default(),
+            // Internal networks publish nothing (as netavark).
+            forwards: if network.internal {
+                Vec::new()
+            } else {
+                forwards.to_vec()
+            },
+        },
+    )
+}
+
+fn open_netns(path: &Path) -> Result<File, Error> {
+    File::open(path)
+        .map_err(|e| Error::io(format!("opening network namespace {}", path.display()), e))
+}
+
+/// `setup NETNS_PATH`: returns the status map printed on stdout.
+pub fn setup(
+    ctx: &Context,
+    netns_path: &Path,
+    opts: &NetworkOptions,
+) -> Result<SetupOutput, Error> {
+    let plans = plan(opts)?;
+    let forwards = forwards(opts)?;
+    let fw = firewall::driver(&ctx.firewall_driver)?;
+    let netns = open_netns(netns_path)?;
+    let path = netns_path.display().to_string();
+    let mut host = Netlink::open()?;
+    let mut ctr = Netlink::open_in(&netns, &path)?;
+    let _lock = lock(ctx)?;
+    // Refuse before touching anything: rolling back would delete the existing interface.
+    let mut seen = std::collections::HashSet::new();
+    for p in &plans {
+        let ifname = &p.opts.interface_name;
+        if !seen.insert(ifname) || ctr.link_by_name(ifname)?.is_some() {
+            return Err(Error::Invalid(format!(
+                "interface {ifname} already exists in {path}"
+            )));
+        }
+    }
+
+    let mut out = SetupOutput::new();
+    for (i, p) in plans.iter().enumerate() {
+        let result = setup_one(
+            &mut host,
+            &mut ctr,
+            &netns,
+            &path,
+            p,
+            fw.as_ref(),
+            &opts.container_id,
+            &forwards,
+        );
+        match result {
+            Ok(status) => {
+                out.insert(p.name.to_string(), status);
+            }
+            Err(e) => {
+                // Undo this network and the ones before it; report the first failure.
+                for done in plans[..=i].iter().rev() {
+                    let _ = teardown_one(
+                        &mut host,
+                        Some(&mut ctr),
+                        done,
+                        fw.as_ref(),
+                        &opts.container_id,
+                        &forwards,
+                    );
+                }
+                return Err(e);
+            }
+        }
+    }
+    if let Err(e) = dns_setup(ctx, opts, &plans, &mut out) {
+        let _ = dns_teardown(ctx, opts, &plans);
+        for done in plans.iter().rev() {
+            let _ = teardown_one(
+                &mut host,
+                Some(&mut ctr),
+                done,
+                fw.as_ref(),
+                &opts.container_id,
+                &forwards,
+            );
+        }
+        return Err(e);
+    }
+    Ok(out)
+}
+
+impl Context {
+    /// The DNS server's state dir, as aardvark's: `<config>/aardvark-dns`.
+    pub fn dns_dir(&self) -> PathBuf {
+        self.config_dir.join("aardvark-dns")
+    }
+}
+
+/// The DNS port: `NETAVARK_DNS_PORT`, else 53.
+pub fn dns_port() -> u16 {
+    std::env::var("NETAVARK_DNS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(53)
+}
+
+fn dns_enabled<'a>(plans: &'a [Plan<'a>]) -> impl Iterator<Item = &'a Plan<'a>> {
+    plans
+        .iter()
+        .filter(|p| p.net.network.dns_enabled && !p.net.gateways.is_empty())
+}
+
+fn dns_setup(
+    ctx: &Context,
+    opts: &NetworkOptions,
+    plans: &[Plan<'_>],
+    out: &mut SetupOutput,
+) -> Result<(), Error> {
+    let dir = ctx.dns_dir();
+    let mut any = false;
+    for p in dns_enabled(plans) {
+        let gateways: Vec<_> = p.net.gateways.iter().map(|(gw, _)| gw.addr()).collect();
+        if let Some(servers) = &opts.dns_servers
+            && let Some(loop_ip) = servers.iter().find(|s| gateways.contains(s))
+        {
+            return Err(Error::Invalid(format!(
+                "DNS server {loop_ip} is the gateway of network {}: it would query itself",
+                p.name
+            )));
+        }
+        let ips = p.opts.static_ips.clone().unwrap_or_default();
+        let mut names = vec![opts.container_name.clone()];
+        names.extend(p.opts.aliases.clone().unwrap_or_default());
+        names.retain(|n| !n.is_empty() && !n.contains([' ', ',']));
+        dns::add_entry(
+            &dir,
+            p.name,
+            &gateways,
+            p.net
+                .network
+                .network_dns_servers
+                .as_deref()
+                .unwrap_or_default(),
+            dns::Entry {
+                id: opts.container_id.clone(),
+                v4: ips.iter().copied().filter(|i| i.is_ipv4()).collect(),
+                v6: ips.iter().copied().filter(|i| i.is_ipv6()).collect(),
+                names,
+                upstreams: opts.dns_servers.clone().unwrap_or_default(),
+            },
+        )?;
+        if let Some(status) = out.get_mut(p.name) {
+            status.dns_server_ips = Some(gateways);
+            status.dns_search_domains = Some(vec![DNS_SEARCH_DOMAIN.to_string()]);
+        }
+        any = true;
+    }
+    if any {
+        dns::sync_server(&dir, dns_port())?;
+    }
+    Ok(())
+}
+
+fn dns_teardown(ctx: &Context, opts: &NetworkOptions, plans: &[Plan<'_>]) -> Vec<Error> {
+    let dir = ctx.dns_dir();
+    let mut errors = Vec::new();
+    let mut any = false;
+    for p in dns_enabled(plans) {
+        any = true;
+        if let Err(e) = dns::remove_entry(&dir, p.name, &opts.container_id) {
+            errors.push(e);
+        }
+    }
+    if any && let Err(e) = dns::sync_server(&dir, dns_port()) {
+        errors.push(e);
+    }
+    errors
+}
+
+#[allow(clippy::too_many_arguments)]
+fn setup_one(
+    host: &mut Netlink,
+    ctr: &mut Netlink,
+    netns: &File,
+    path: &str,
+    p: &Plan<'_>,
+    fw: &dyn Firewall,
+    ctr_id: &str,
+    forwards: &[PortForward],
+) -> Result<crate::types::StatusBlock, Error> {
+    let status = bridge::setup_container(host, ctr, netns, path, &p.net, p.opts)?;
+    let (nfw, cfw) = fw_of(p, ctr_id, forwards);
+    fw.setup(&nfw, &cfw)?;
+    Ok(status)
+}
+
+fn teardown_one(
+    host: &mut Netlink,
+    ctr: Option<&mut Netlink>,
+    p: &Plan<'_>,
+    fw: &dyn Firewall,
+    ctr_id: &str,
+    forwards: &[PortForward],
+) -> Vec<Error> {
+    let mut errors = Vec::new();
+    let complete = match bridge::teardown_container(host, ctr, &p.net, p.opts) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(e);
+            false
+        }
+    };
+    let (nfw, cfw) = fw_of(p, ctr_id, forwards);
+    if let Err(e) = fw.teardown(&nfw, &cfw, complete) {
+        errors.push(e.into());
+    }
+    // The bridge goes last, after its firewall rules.
+    if complete && let Err(e) = bridge::delete_bridge_if_unused(host, &p.net) {
+        errors.push(e);
+    }
+    errors
+}
+
+/// `teardown NETNS_PATH`. Keeps going after a failure and reports them all. A namespace that
+/// is already gone is not an error: the host side is still cleaned.
+pub fn teardown(ctx: &Context, netns_path: &Path, opts: &NetworkOptions) -> Result<(), Error> {
+    let plans = plan(opts)?;
+    let forwards = forwards(opts).unwrap_or_default();
+    let fw = firewall::driver(&ctx.firewall_driver)?;
+    let path = netns_path.display().to_string();
+    let mut host = Netlink::open()?;
+    let mut ctr = match open_netns(netns_path) {
+        Ok(ns) => Netlink::open_in(&ns, &path).ok(),
+        Err(_) => None,
+    };
+    let _lock = lock(ctx)?;
+    let mut errors = dns_teardown(ctx, opts, &plans);
+    for p in &plans {
+        errors.extend(teardown_one(
+            &mut host,
+            ctr.as_mut(),
+            p,
+            fw.as_ref(),
+            &opts.container_id,
+            &forwards,
+        ));
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
+    }
+}

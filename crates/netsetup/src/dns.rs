@@ -1,0 +1,684 @@
+//! The name server of `dns_enabled` networks (what aardvark-dns does for netavark).
+//!
+//! State lives in aardvark's format under `<config>/aardvark-dns/`: one file per network,
+//! line 1 `<listen ip,...>[ <upstream,...>]` (the bridge gateways), then one line per
+//! container `<id> <v4,...> <v6,...> <name,alias,...>[ <upstream,...>]`. `setup` adds the
+//! container's line and starts the server (`peapod-netsetup dns-server`, a daemon writing
+//! `aardvark.pid`) or sends it SIGHUP; `teardown` removes the line and sends SIGHUP, or
+//! SIGTERM when no container is left. Callers hold the global netsetup lock while editing.
+//!
+//! The server answers A/AAAA for the names of the networks whose gateway the query reached
+//! (so a container sees only its own networks), with or without the `dns.podman` domain;
+//! other names are forwarded over UDP to the network's upstreams, else to the host's
+//! `/etc/resolv.conf` name servers minus loopback ones (they are unreachable from a
+//! container's point of view and would loop). UDP and TCP on `<gateway>:53`
+//! (`NETAVARK_DNS_PORT` overrides the port). No PTR records yet.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{RData, Record, RecordType};
+
+use crate::error::Error;
+use crate::types::DNS_SEARCH_DOMAIN;
+
+/// Name of the pid file in the DNS config dir.
+pub const PID_FILE: &str = "aardvark.pid";
+const TTL: u32 = 60;
+
+/// One container line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Container id.
+    pub id: String,
+    /// IPv4 addresses.
+    pub v4: Vec<IpAddr>,
+    /// IPv6 addresses.
+    pub v6: Vec<IpAddr>,
+    /// Names: the container name, then aliases.
+    pub names: Vec<String>,
+    /// Container-level upstreams.
+    pub upstreams: Vec<IpAddr>,
+}
+
+/// One network file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetFile {
+    /// Addresses the server listens on (the gateways).
+    pub listen: Vec<IpAddr>,
+    /// Network-level upstreams.
+    pub upstreams: Vec<IpAddr>,
+    /// Containers.
+    pub entries: Vec<Entry>,
+}
+
+fn ips(field: &str) -> Vec<IpAddr> {
+    field
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn join<T: ToString>(v: &[T]) -> String {
+    v.iter().map(T::to_string).collect::<Vec<_>>().join(",")
+}
+
+impl NetFile {
+    /// Parse aardvark's format (unknown or broken lines are skipped).
+    pub fn parse(text: &str) -> NetFile {
+        let mut lines = text.lines();
+        let mut out = NetFile::default();
+        if let Some(first) = lines.next() {
+            let mut f = first.split(' ');
+            out.listen = ips(f.next().unwrap_or(""));
+            out.upstreams = ips(f.next().unwrap_or(""));
+        }
+        for line in lines {
+            let f: Vec<&str> = line.split(' ').collect();
+            if f.len() < 4 || f[0].is_empty() {
+                continue;
+            }
+            out.entries.push(Entry {
+                id: f[0].to_string(),
+                v4: ips(f[1]),
+                v6: ips(f[2]),
+                names: f[3]
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                upstreams: f.get(4).map(|s| ips(s)).unwrap_or_default(),
+            });
+        }
+        out
+    }
+
+    /// Write aardvark's format.
+    pub fn render(&self) -> String {
+        let mut out = join(&self.listen);
+        if !self.upstreams.is_empty() {
+            out.push(' ');
+            out.push_str(&join(&self.upstreams));
+        }
+        out.push('\n');
+        for e in &self.entries {
+            out.push_str(&format!(
+                "{} {} {} {}",
+                e.id,
+                join(&e.v4),
+                join(&e.v6),
+                e.names.join(",")
+            ));
+            if !e.upstreams.is_empty() {
+                out.push(' ');
+                out.push_str(&join(&e.upstreams));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn io_err(what: String) -> impl FnOnce(io::Error) -> Error {
+    move |e| Error::io(what, e)
+}
+
+/// Add (or replace) a container on a network's file.
+pub fn add_entry(
+    dir: &Path,
+    network: &str,
+    listen: &[IpAddr],
+    upstreams: &[IpAddr],
+    entry: Entry,
+) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    let path = dir.join(network);
+    let mut file = fs::read_to_string(&path)
+        .map(|t| NetFile::parse(&t))
+        .unwrap_or_default();
+    file.listen = listen.to_vec();
+    file.upstreams = upstreams.to_vec();
+    file.entries.retain(|e| e.id != entry.id);
+    file.entries.push(entry);
+    write_atomic(&path, &file.render())
+}
+
+/// Remove a container from a network's file; the file goes with its last container.
+pub fn remove_entry(dir: &Path, network: &str, id: &str) -> Result<(), Error> {
+    let path = dir.join(network);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut file = NetFile::parse(&text);
+    file.entries.retain(|e| e.id != id);
+    if file.entries.is_empty() {
+        return match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(Error::io(format!("removing {}", path.display()), e))
+            }
+            _ => Ok(()),
+        };
+    }
+    write_atomic(&path, &file.render())
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("peapod-tmp");
+    fs::write(&tmp, text).map_err(io_err(format!("writing {}", tmp.display())))?;
+    fs::rename(&tmp, path).map_err(io_err(format!("renaming to {}", path.display())))
+}
+
+/// Every network file of the directory, by network name.
+pub fn load(dir: &Path) -> BTreeMap<String, NetFile> {
+    let mut out = BTreeMap::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == PID_FILE
+            || name.starts_with('.')
+            || name.contains(".peapod-tmp")
+            || name.ends_with(".lock")
+        {
+            continue;
+        }
+        if let Ok(text) = fs::read_to_string(e.path()) {
+            out.insert(name, NetFile::parse(&text));
+        }
+    }
+    out
+}
+
+/// The pid of the running server, if there is one (and it is really ours).
+pub fn running_pid(dir: &Path) -> Option<i32> {
+    let pid: i32 = fs::read_to_string(dir.join(PID_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    cmdline.contains("dns-server").then_some(pid)
+}
+
+fn signal(pid: i32, sig: nix::sys::signal::Signal) -> Result<(), Error> {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
+        .map_err(|e| Error::io(format!("signalling the DNS server (pid {pid})"), e.into()))
+}
+
+/// After an edit: start the server, tell it to reload, or stop it when nothing is left.
+pub fn sync_server(dir: &Path, port: u16) -> Result<(), Error> {
+    let empty = load(dir).values().all(|n| n.entries.is_empty());
+    match (running_pid(dir), empty) {
+        (Some(pid), true) => {
+            let _ = fs::remove_file(dir.join(PID_FILE));
+            signal(pid, nix::sys::signal::Signal::SIGTERM)
+        }
+        (Some(pid), false) => signal(pid, nix::sys::signal::Signal::SIGHUP),
+        (None, true) => Ok(()),
+        (None, false) => start(dir, port),
+    }
+}
+
+fn start(dir: &Path, port: u16) -> Result<(), Error> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(io_err("finding our own binary".into()))?;
+    let _ = fs::remove_file(dir.join(PID_FILE));
+    let mut child = std::process::Command::new(exe)
+        .arg("dns-server")
+        .arg("--config")
+        .arg(dir)
+        .arg("--port")
+        .arg(port.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(io_err("starting the DNS server".into()))?;
+    // Ready when it has written its pid file (after binding).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if running_pid(dir) == Some(child.id() as i32) {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Error::Invalid(format!(
+                "the DNS server exited at start: {status}"
+            )));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Invalid(
+                "the DNS server did not get ready in 5s".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The host's name servers from `/etc/resolv.conf`, minus loopback ones.
+pub fn host_upstreams(resolv_conf: &str) -> Vec<IpAddr> {
+    resolv_conf
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some("nameserver")).then(|| f.next()).flatten()
+        })
+        .filter_map(|s| s.split('%').next()?.parse::<IpAddr>().ok())
+        .filter(|ip| !ip.is_loopback())
+        .collect()
+}
+
+/// What the server knows: the network files.
+#[derive(Debug, Default)]
+pub struct Records {
+    nets: BTreeMap<String, NetFile>,
+}
+
+/// How a name resolved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Ours: these addresses (possibly none of the asked type).
+    Local(Vec<IpAddr>),
+    /// In our domain but unknown.
+    NxDomain,
+    /// Not ours: ask these upstreams.
+    Forward(Vec<IpAddr>),
+}
+
+impl Records {
+    /// Records from network files.
+    pub fn new(nets: BTreeMap<String, NetFile>) -> Records {
+        Records { nets }
+    }
+
+    /// Resolve `name` of type `qtype` for a query received on `listen`.
+    pub fn resolve(
+        &self,
+        listen: IpAddr,
+        name: &str,
+        qtype: RecordType,
+        host: &[IpAddr],
+    ) -> Answer {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let suffix = format!(".{DNS_SEARCH_DOMAIN}");
+        let (short, in_domain) = match name.strip_suffix(&suffix) {
+            Some(s) => (s.to_string(), true),
+            None => (name.clone(), false),
+        };
+        let nets: Vec<&NetFile> = self
+            .nets
+            .values()
+            .filter(|n| n.listen.contains(&listen))
+            .collect();
+        let mut found = false;
+        let mut out = Vec::new();
+        for n in &nets {
+            for e in &n.entries {
+                if e.names.iter().any(|x| x.eq_ignore_ascii_case(&short)) {
+                    found = true;
+                    let src = if qtype == RecordType::AAAA {
+                        &e.v6
+                    } else {
+                        &e.v4
+                    };
+                    for ip in src {
+                        if !out.contains(ip) {
+                            out.push(*ip);
+                        }
+                    }
+                }
+            }
+        }
+        if found {
+            return Answer::Local(out);
+        }
+        if in_domain || name == DNS_SEARCH_DOMAIN {
+            return Answer::NxDomain;
+        }
+        let mut ups: Vec<IpAddr> = nets.iter().flat_map(|n| n.upstreams.clone()).collect();
+        if ups.is_empty() {
+            ups = host.to_vec();
+        }
+        Answer::Forward(ups)
+    }
+
+    /// Every address to listen on.
+    pub fn listen(&self) -> HashSet<IpAddr> {
+        self.nets
+            .values()
+            .filter(|n| !n.entries.is_empty())
+            .flat_map(|n| n.listen.clone())
+            .collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nets.values().all(|n| n.entries.is_empty())
+    }
+}
+
+/// Answer one DNS message received on `listen`; `None` to drop it.
+pub fn handle(records: &Records, listen: IpAddr, query: &[u8], host: &[IpAddr]) -> Option<Vec<u8>> {
+    let req = Message::from_vec(query).ok()?;
+    if req.message_type() != MessageType::Query {
+        return None;
+    }
+    let mut resp = Message::new();
+    resp.set_id(req.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(req.op_code())
+        .set_recursion_desired(req.recursion_desired())
+        .set_recursion_available(true);
+    let Some(q) = req.queries().first() else {
+        resp.set_response_code(ResponseCode::FormErr);
+        return resp.to_vec().ok();
+    };
+    resp.add_query(q.clone());
+    let name = q.name().to_ascii();
+    match records.resolve(listen, &name, q.query_type(), host) {
+        Answer::Local(ips) => {
+            resp.set_authoritative(true);
+            for ip in ips {
+                let rdata = match (ip, q.query_type()) {
+                    (IpAddr::V4(v4), RecordType::A) => RData::A(A(v4)),
+                    (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(v6)),
+                    _ => continue,
+                };
+                resp.add_answer(Record::from_rdata(q.name().clone(), TTL, rdata));
+            }
+            resp.to_vec().ok()
+        }
+        Answer::NxDomain => {
+            resp.set_authoritative(true)
+                .set_response_code(ResponseCode::NXDomain);
+            resp.to_vec().ok()
+        }
+        Answer::Forward(ups) => {
+            if let Some(answer) = forward(query, req.id(), &ups) {
+                return Some(answer);
+            }
+            resp.set_response_code(ResponseCode::ServFail);
+            resp.to_vec().ok()
+        }
+    }
+}
+
+fn forward(query: &[u8], id: u16, upstreams: &[IpAddr]) -> Option<Vec<u8>> {
+    for up in upstreams {
+        let bind: SocketAddr = match up {
+            IpAddr::V4(_) => "0.0.0.0:0".parse().ok()?,
+            IpAddr::V6(_) => "[::]:0".parse().ok()?,
+        };
+        let Ok(sock) = UdpSocket::bind(bind) else {
+            continue;
+        };
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(3)));
+        if sock.send_to(query, SocketAddr::new(*up, 53)).is_err() {
+            continue;
+        }
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            if from.ip() == *up && n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+    }
+    None
+}
+
+type Shared = Arc<RwLock<Records>>;
+
+fn host_resolvers() -> Vec<IpAddr> {
+    host_upstreams(&fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+}
+
+fn serve_udp(sock: UdpSocket, listen: IpAddr, records: Shared) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let query = buf[..n].to_vec();
+        let records = records.clone();
+        let sock = match sock.try_clone() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        // A forwarded query may take seconds: never block the socket on it.
+        std::thread::spawn(move || {
+            if let Some(a) = handle(&snapshot(&records), listen, &query, &host_resolvers()) {
+                let _ = sock.send_to(&a, from);
+            }
+        });
+    }
+}
+
+fn snapshot(records: &Shared) -> Records {
+    let guard = records.read().unwrap_or_else(|e| e.into_inner());
+    Records::new(guard.nets.clone())
+}
+
+fn serve_tcp(l: TcpListener, listen: IpAddr, records: Shared) {
+    for conn in l.incoming().flatten() {
+        let records = records.clone();
+        std::thread::spawn(move || {
+            let _ = tcp_conn(conn, listen, records);
+        });
+    }
+}
+
+fn tcp_conn(mut c: TcpStream, listen: IpAddr, records: Shared) -> io::Result<()> {
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    loop {
+        let mut len = [0u8; 2];
+        c.read_exact(&mut len)?;
+        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        c.read_exact(&mut q)?;
+        let Some(a) = handle(&snapshot(&records), listen, &q, &host_resolvers()) else {
+            return Ok(());
+        };
+        let n = u16::try_from(a.len()).unwrap_or(u16::MAX);
+        c.write_all(&n.to_be_bytes())?;
+        c.write_all(&a[..usize::from(n)])?;
+    }
+}
+
+/// `peapod-netsetup dns-server --config DIR --port N`: run until no container is left.
+pub fn serve(dir: &Path, port: u16) -> Result<(), Error> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
+        .map_err(io_err("installing signal handlers".into()))?;
+    let records: Shared = Arc::new(RwLock::new(Records::new(load(dir))));
+    let mut bound: HashSet<IpAddr> = HashSet::new();
+    let bind_new = |bound: &mut HashSet<IpAddr>, records: &Shared| {
+        let want = records.read().map(|r| r.listen()).unwrap_or_default();
+        for ip in want {
+            if bound.contains(&ip) {
+                continue;
+            }
+            let addr = SocketAddr::new(ip, port);
+            // Both or neither: a half-bound address would be retried and fail on EADDRINUSE.
+            if let (Ok(u), Ok(t)) = (UdpSocket::bind(addr), TcpListener::bind(addr)) {
+                let (r1, r2) = (records.clone(), records.clone());
+                std::thread::spawn(move || serve_udp(u, ip, r1));
+                std::thread::spawn(move || serve_tcp(t, ip, r2));
+                bound.insert(ip);
+            }
+        }
+    };
+    bind_new(&mut bound, &records);
+    let pid_path: PathBuf = dir.join(PID_FILE);
+    fs::write(&pid_path, std::process::id().to_string())
+        .map_err(io_err(format!("writing {}", pid_path.display())))?;
+    for sig in signals.forever() {
+        if sig != SIGHUP {
+            break;
+        }
+        let fresh = Records::new(load(dir));
+        if fresh.is_empty() {
+            break;
+        }
+        *records.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        bind_new(&mut bound, &records);
+    }
+    // Remove the pid file only if it is still ours (a new server may have replaced it).
+    if fs::read_to_string(&pid_path).ok().as_deref().map(str::trim)
+        == Some(std::process::id().to_string().as_str())
+    {
+        let _ = fs::remove_file(&pid_path);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "10.89.0.1 1.1.1.1\n\
+        c1 10.89.0.2  web,alias1\n\
+        c2 10.89.0.3 fd00::3 db 9.9.9.9\n";
+
+    #[test]
+    fn parse_render_round_trip() {
+        let f = NetFile::parse(FILE);
+        assert_eq!(f.listen, vec!["10.89.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(f.upstreams, vec!["1.1.1.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(f.entries[0].names, vec!["web", "alias1"]);
+        assert!(f.entries[0].v6.is_empty());
+        assert_eq!(f.entries[1].v6, vec!["fd00::3".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            f.entries[1].upstreams,
+            vec!["9.9.9.9".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(f.render(), FILE);
+    }
+
+    #[test]
+    fn add_and_remove_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let gw: IpAddr = "10.89.0.1".parse().unwrap();
+        let e = |id: &str, ip: &str| Entry {
+            id: id.into(),
+            v4: vec![ip.parse().unwrap()],
+            v6: vec![],
+            names: vec![format!("n{id}")],
+            upstreams: vec![],
+        };
+        add_entry(dir.path(), "net", &[gw], &[], e("a", "10.89.0.2")).unwrap();
+        add_entry(dir.path(), "net", &[gw], &[], e("b", "10.89.0.3")).unwrap();
+        add_entry(dir.path(), "net", &[gw], &[], e("a", "10.89.0.4")).unwrap();
+        let f = &load(dir.path())["net"];
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(
+            f.entries[1].v4,
+            vec!["10.89.0.4".parse::<IpAddr>().unwrap()]
+        );
+        remove_entry(dir.path(), "net", "a").unwrap();
+        assert_eq!(load(dir.path())["net"].entries.len(), 1);
+        remove_entry(dir.path(), "net", "b").unwrap();
+        assert!(load(dir.path()).is_empty());
+        remove_entry(dir.path(), "net", "b").unwrap();
+    }
+
+    #[test]
+    fn resolution_is_scoped_to_the_network() {
+        let mut nets = BTreeMap::new();
+        nets.insert("one".to_string(), NetFile::parse(FILE));
+        nets.insert(
+            "two".to_string(),
+            NetFile::parse("10.90.0.1\nc9 10.90.0.9  other\n"),
+        );
+        let r = Records::new(nets);
+        let gw1: IpAddr = "10.89.0.1".parse().unwrap();
+        let host = ["192.0.2.53".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            r.resolve(gw1, "web", RecordType::A, &host),
+            Answer::Local(vec![ip("10.89.0.2")])
+        );
+        assert_eq!(
+            r.resolve(gw1, "WEB.dns.podman.", RecordType::A, &host),
+            Answer::Local(vec![ip("10.89.0.2")])
+        );
+        assert_eq!(
+            r.resolve(gw1, "alias1", RecordType::AAAA, &host),
+            Answer::Local(vec![])
+        );
+        assert_eq!(
+            r.resolve(gw1, "db", RecordType::AAAA, &host),
+            Answer::Local(vec![ip("fd00::3")])
+        );
+        // Another network's container is not visible from this gateway.
+        assert_eq!(
+            r.resolve(gw1, "other.dns.podman", RecordType::A, &host),
+            Answer::NxDomain
+        );
+        assert_eq!(
+            r.resolve(gw1, "example.org", RecordType::A, &host),
+            Answer::Forward(vec![ip("1.1.1.1")])
+        );
+        let gw2: IpAddr = "10.90.0.1".parse().unwrap();
+        assert_eq!(
+            r.resolve(gw2, "example.org", RecordType::A, &host),
+            Answer::Forward(host.to_vec())
+        );
+    }
+
+    #[test]
+    fn answers_on_the_wire() {
+        let mut nets = BTreeMap::new();
+        nets.insert("one".to_string(), NetFile::parse(FILE));
+        let r = Records::new(nets);
+        let mut q = Message::new();
+        q.set_id(4242).set_recursion_desired(true);
+        q.add_query(hickory_proto::op::Query::query(
+            hickory_proto::rr::Name::from_ascii("web.dns.podman.").unwrap(),
+            RecordType::A,
+        ));
+        let bytes = q.to_vec().unwrap();
+        let a = Message::from_vec(&handle(&r, "10.89.0.1".parse().unwrap(), &bytes, &[]).unwrap())
+            .unwrap();
+        assert_eq!(a.id(), 4242);
+        assert_eq!(a.response_code(), ResponseCode::NoError);
+        assert_eq!(a.answers().len(), 1);
+        assert_eq!(
+            a.answers()[0].data(),
+            &RData::A(A("10.89.0.2".parse().unwrap()))
+        );
+        let mut q2 = q.clone();
+        q2.take_queries();
+        q2.add_query(hickory_proto::op::Query::query(
+            hickory_proto::rr::Name::from_ascii("nope.dns.podman.").unwrap(),
+            RecordType::A,
+        ));
+        let a = Message::from_vec(
+            &handle(&r, "10.89.0.1".parse().unwrap(), &q2.to_vec().unwrap(), &[]).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(a.response_code(), ResponseCode::NXDomain);
+    }
+
+    #[test]
+    fn host_resolvers_skip_loopback() {
+        let conf = "# x\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fe80::1%eth0\nsearch lan\n";
+        assert_eq!(
+            host_upstreams(conf),
+            vec![
+                "10.255.255.53".parse::<IpAddr>().unwrap(),
+                "fe80::1".parse().unwrap()
+            ]
+        );
+    }
+}
