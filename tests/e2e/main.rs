@@ -17,6 +17,7 @@ mod hostile;
 mod images;
 mod lifecycle;
 mod logs;
+mod networks;
 mod ops;
 mod run;
 mod terminal;

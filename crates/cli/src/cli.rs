@@ -32,6 +32,13 @@ pub struct Global {
     /// Path of the conmon-compatible monitor binary
     #[arg(long, global = true)]
     pub conmon: Option<PathBuf>,
+    /// A directory holding the network helper: peapod-netsetup, or netavark itself (e.g. /usr/lib/podman)
+    #[arg(
+        long = "helper-binaries-dir",
+        global = true,
+        env = "PEAPOD_HELPER_BINARIES_DIR"
+    )]
+    pub helper_binaries_dir: Option<PathBuf>,
     /// Log messages above specified level (trace, debug, info, warn, warning, error)
     #[arg(long = "log-level", global = true)]
     pub log_level: Option<String>,
@@ -49,6 +56,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     #[command(flatten)]
     Top(TopLevel),
 }
@@ -90,6 +100,8 @@ pub enum TopLevel {
     Version(VersionArgs),
     /// Display information about the host and peapod's configuration
     Info(InfoArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Attach to a running container
     Attach(AttachArgs),
     /// Run a process in a running container
@@ -132,9 +144,131 @@ pub enum ContainerCommon {
     Logs(LogsArgs),
     Attach(AttachArgs),
     Exec(ExecArgs),
+    Port(PortArgs),
     Pause(PauseArgs),
     Unpause(PauseArgs),
     Top(TopArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Display the network configuration for one or more networks
+    Inspect(NetworkInspectArgs),
+    /// Remove networks
+    #[command(alias = "remove")]
+    Rm(NetworkRmArgs),
+    /// Remove all unused networks
+    Prune(NetworkPruneArgs),
+    /// Check if a network exists
+    Exists(NetworkExistsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Driver to manage the network (bridge)
+    #[arg(short = 'd', long)]
+    pub driver: Option<String>,
+    /// Subnet in CIDR format
+    #[arg(long)]
+    pub subnet: Vec<String>,
+    /// IPv4 or IPv6 gateway for the subnet
+    #[arg(long)]
+    pub gateway: Vec<String>,
+    /// Allocate container IPs from a range (CIDR or START-END)
+    #[arg(long = "ip-range")]
+    pub ip_range: Vec<String>,
+    /// Restrict external access from this network
+    #[arg(long)]
+    pub internal: bool,
+    /// Set metadata on a network
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options (mtu, isolate, …)
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    /// Name of the network interface (the bridge)
+    #[arg(long = "interface-name")]
+    pub interface_name: Option<String>,
+    /// Disable the network's DNS server
+    #[arg(long = "disable-dns")]
+    pub disable_dns: bool,
+    /// Enable IPv6 networking
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Do not fail if the network already exists
+    #[arg(long)]
+    pub ignore: bool,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Pretty-print networks to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Display only names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Provide filter values (name=, id=, driver=, label=)
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    /// Display the full network ID
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Do not print headers
+    #[arg(long)]
+    pub noheading: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// Pretty-print network to JSON or using a Go template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    /// Remove any containers using the network
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Seconds to wait before forcibly stopping the running containers that use the network
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u32>,
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (label=, name=)
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkExistsArgs {
+    pub network: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Display port information for all containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub container: Option<String>,
+    /// PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,9 +323,39 @@ pub struct CreateFlags {
     /// Remove container (and pod if created) after exit
     #[arg(long)]
     pub rm: bool,
-    /// Connect a container to a network (none, host, private)
+    /// Connect a container to a network: NAME[,NAME…], NAME:ip=…,mac=…,alias=…, bridge, none, host, private, ns:PATH, container:ID
     #[arg(long = "network", alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Specify a static IPv4 address for the container
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Specify a static IPv6 address for the container
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// Publish a container's port, or a range of ports, to the host
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports on the host interfaces
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     /// Allocate a pseudo-TTY for container
     #[arg(short = 't', long)]
     pub tty: bool,

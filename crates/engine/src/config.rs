@@ -21,6 +21,8 @@ pub struct EngineOptions {
     /// The `peapod` binary the monitor runs as its exit command.
     pub self_exe: Option<PathBuf>,
     pub log_level: Option<String>,
+    /// The network helper (`--network-cmd`): peapod-netsetup by default, netavark works too.
+    pub netsetup: Option<PathBuf>,
 }
 
 /// Every path the engine uses, derived once from the options.
@@ -71,6 +73,18 @@ impl Paths {
     }
     pub fn locks(&self) -> PathBuf {
         self.runroot.join("locks")
+    }
+    /// Network definitions, one JSON file each in Podman's format.
+    pub fn networks(&self) -> PathBuf {
+        self.root.join("networks")
+    }
+    /// The network helper's `--config` dir (its DNS records live here).
+    pub fn network_run_dir(&self) -> PathBuf {
+        self.runroot.join("networks")
+    }
+    /// Network namespace files, one per container that has its own.
+    pub fn netns_dir(&self) -> PathBuf {
+        self.runroot.join("netns")
     }
     /// Marks that this runroot was set up since the last boot.
     pub fn alive(&self) -> PathBuf {

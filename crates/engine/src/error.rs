@@ -22,6 +22,10 @@ pub enum Error {
     NoSuchContainer(String),
     #[error("{0}: image not known")]
     NoSuchImage(String),
+    #[error("unable to find network with name or ID {0}: network not found")]
+    NoSuchNetwork(String),
+    #[error("network {network} is being used by {containers}: network is being used")]
+    NetworkInUse { network: String, containers: String },
     #[error(
         "the container name \"{name}\" is already in use by {id}. You have to remove that container to be able to reuse that name: that name is already in use"
     )]

@@ -13,6 +13,7 @@ pub mod images;
 pub mod layer;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod oci;
 mod refresh;
 pub mod signal;

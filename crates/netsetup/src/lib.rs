@@ -5,12 +5,19 @@
 //! (netlink), [`firewall`] (nftables), [`dns`] (the name server for `dns_enabled` networks).
 #![deny(unsafe_code)]
 
+#[cfg(feature = "backend")]
 pub mod bridge;
+#[cfg(feature = "backend")]
 pub mod commands;
+#[cfg(feature = "backend")]
 pub mod dns;
+#[cfg(feature = "backend")]
 pub mod error;
+#[cfg(feature = "backend")]
 pub mod firewall;
+#[cfg(feature = "backend")]
 pub mod netlink;
 pub mod types;
 
+#[cfg(feature = "backend")]
 pub use error::Error;

@@ -28,7 +28,19 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> CreateOptions {
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
         auto_remove: f.rm,
-        network: f.network.clone(),
+        network: peapod_engine::network::NetworkFlags {
+            network: f.network.clone(),
+            ip: f.ip.clone(),
+            ip6: f.ip6.clone(),
+            mac_address: f.mac_address.clone(),
+            aliases: f.network_alias.clone(),
+            publish: f.publish.clone(),
+            publish_all: f.publish_all,
+            dns: f.dns.clone(),
+            dns_search: f.dns_search.clone(),
+            dns_option: f.dns_option.clone(),
+            add_host: f.add_host.clone(),
+        },
         tty: f.tty,
         interactive: f.interactive,
         log_driver: f.log_driver.clone(),
@@ -449,6 +461,15 @@ impl Write for LineLocked<'_> {
     }
 }
 
+/// The published ports: the host ports in use while it runs, else as configured.
+fn published(c: &Container) -> &[peapod_engine::network::PortMapping] {
+    if c.state.ports.is_empty() {
+        &c.config.ports
+    } else {
+        &c.state.ports
+    }
+}
+
 /// A row of `ps` as templates see it (Podman's `psReporter`: its methods and the
 /// `ListContainer` fields).
 #[derive(Serialize)]
@@ -504,7 +525,7 @@ struct PsJson {
     Pid: i32,
     Pod: String,
     PodName: String,
-    Ports: Option<Vec<String>>,
+    Ports: Option<Vec<peapod_engine::network::PortMapping>>,
     Restarts: u32,
     StartedAt: i64,
     State: String,
@@ -663,7 +684,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 Created: c.config.created.timestamp(),
                 Status: ps_status(c),
                 State: c.state.status.to_string(),
-                Ports: String::new(),
+                Ports: peapod_engine::network::ports::ps_ports(published(c)),
                 Names: c.name().to_string(),
                 Labels: c.config.labels.clone(),
                 Pid: c.state.pid,
@@ -675,7 +696,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 IsInfra: false,
                 Pod: String::new(),
                 PodName: String::new(),
-                Networks: Vec::new(),
+                Networks: c.config.networks.keys().cloned().collect(),
                 Mounts: Vec::new(),
                 Restarts: c.state.restart_count,
             }
@@ -700,11 +721,11 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             Mounts: Vec::new(),
             Names: vec![c.name().to_string()],
             Namespaces: Default::default(),
-            Networks: Vec::new(),
+            Networks: c.config.networks.keys().cloned().collect(),
             Pid: c.state.pid,
             Pod: String::new(),
             PodName: String::new(),
-            Ports: None,
+            Ports: (!published(c).is_empty()).then(|| published(c).to_vec()),
             Restarts: c.state.restart_count,
             StartedAt: r.StartedAt,
             State: r.State.clone(),

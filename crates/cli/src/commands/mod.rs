@@ -3,13 +3,16 @@
 mod attach;
 mod container;
 mod image;
+mod network;
 mod ops;
 mod system;
 
 use peapod_engine::{Engine, EngineOptions};
 
 use crate::CliResult;
-use crate::cli::{Cli, Command, ContainerCommand, ContainerCommon, Global, ImageCommand, TopLevel};
+use crate::cli::{
+    Cli, Command, ContainerCommand, ContainerCommon, Global, ImageCommand, NetworkCommand, TopLevel,
+};
 
 fn open(g: &Global) -> CliResult<Engine> {
     Ok(Engine::open(EngineOptions {
@@ -19,6 +22,14 @@ fn open(g: &Global) -> CliResult<Engine> {
         conmon: g.conmon.clone(),
         self_exe: std::env::current_exe().ok(),
         log_level: g.log_level.clone(),
+        netsetup: g.helper_binaries_dir.as_ref().map(|d| {
+            let ours = d.join("peapod-netsetup");
+            if ours.exists() {
+                ours
+            } else {
+                d.join("netavark")
+            }
+        }),
     })?)
 }
 
@@ -33,6 +44,17 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
         },
+        Command::Network(n) => {
+            let e = open(g)?;
+            match n {
+                NetworkCommand::Create(a) => network::create(&e, a),
+                NetworkCommand::Ls(a) => network::ls(&e, a),
+                NetworkCommand::Inspect(a) => network::inspect(&e, a),
+                NetworkCommand::Rm(a) => network::rm(&e, a),
+                NetworkCommand::Prune(a) => network::prune(&e, a),
+                NetworkCommand::Exists(a) => network::exists(&e, a),
+            }
+        }
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),
@@ -63,6 +85,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Logs(a) => TopLevel::Logs(a),
         ContainerCommon::Attach(a) => TopLevel::Attach(a),
         ContainerCommon::Exec(a) => TopLevel::Exec(a),
+        ContainerCommon::Port(a) => TopLevel::Port(a),
         ContainerCommon::Pause(a) => TopLevel::Pause(a),
         ContainerCommon::Unpause(a) => TopLevel::Unpause(a),
         ContainerCommon::Top(a) => TopLevel::Top(a),
@@ -84,6 +107,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Logs(a) => container::logs(&open(g)?, a),
         TopLevel::Attach(a) => attach::attach(&open(g)?, a),
         TopLevel::Exec(a) => attach::exec(&open(g)?, a),
+        TopLevel::Port(a) => network::port(&open(g)?, a),
         TopLevel::Import(a) => image::import(&open(g)?, a),
         TopLevel::Images(a) => image::images(&open(g)?, a),
         TopLevel::Tag(a) => image::tag(&open(g)?, a),

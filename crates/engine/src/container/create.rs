@@ -27,7 +27,8 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
     pub auto_remove: bool,
-    pub network: Option<String>,
+    /// `--network`, `--ip`, `-p`, `--dns`, … (see [`crate::network::NetworkFlags`]).
+    pub network: crate::network::NetworkFlags,
     pub tty: bool,
     pub interactive: bool,
     pub log_driver: Option<String>,
@@ -104,23 +105,8 @@ impl Engine {
             Some(s) => crate::signal::parse(s)?,
             None => 15,
         };
-        let network_mode = match opts.network.as_deref() {
-            // Until bridge networks exist (issue 3) a container gets its own network
-            // namespace with only loopback, whatever the default; asking for a bridge
-            // network by name is refused rather than silently downgraded.
-            None | Some("") | Some("none") | Some("private") => "none".to_string(),
-            Some("host") => "host".to_string(),
-            Some(n @ ("bridge" | "podman")) => {
-                return Err(Error::invalid(format!(
-                    "network {n}: bridge networks are not supported by this version of peapod yet (use --network none or host)"
-                )));
-            }
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "network {other}: unable to find network with name or ID {other}: network not found"
-                )));
-            }
-        };
+        let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
+        let net = self.plan_network(&opts.network, &exposed_ports)?;
         let log_driver = match opts.log_driver.as_deref() {
             None | Some("") | Some("k8s-file") | Some("json-file") => "k8s-file",
             Some("none") => "none",
@@ -174,7 +160,6 @@ impl Engine {
             .hostname
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
-        let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
         let bundle = self.paths.bundle(&id);
         let log_path = log_path_opt.unwrap_or_else(|| {
             crate::monitor::default_log_path(&bundle)
@@ -212,7 +197,7 @@ impl Engine {
             stop_signal,
             stop_timeout: opts.stop_timeout.unwrap_or(10),
             auto_remove: opts.auto_remove,
-            network_mode,
+            network_mode: net.mode,
             log_driver: log_driver.to_string(),
             log_path,
             log_size_max,
@@ -225,6 +210,9 @@ impl Engine {
             restart_policy: restart.name,
             restart_retries: restart.max_retries,
             resources,
+            networks: net.networks,
+            ports: net.ports,
+            names: net.names,
         };
         if !config.workdir.starts_with('/') {
             return Err(Error::invalid(format!(

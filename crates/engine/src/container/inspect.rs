@@ -142,6 +142,100 @@ pub struct NetworkSettings {
     pub LinkLocalIPv6PrefixLen: u32,
     pub Ports: BTreeMap<String, Option<Vec<PortBinding>>>,
     pub SandboxKey: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub Networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// One network of a container, as `NetworkSettings.Networks.NAME` shows it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EndpointSettings {
+    pub EndpointID: String,
+    pub Gateway: String,
+    pub IPAddress: String,
+    pub IPPrefixLen: u32,
+    pub IPv6Gateway: String,
+    pub GlobalIPv6Address: String,
+    pub GlobalIPv6PrefixLen: u32,
+    pub MacAddress: String,
+    pub NetworkID: String,
+    pub DriverOpts: Option<BTreeMap<String, String>>,
+    pub IPAMConfig: Option<BTreeMap<String, String>>,
+    pub Links: Option<Vec<String>>,
+    pub Aliases: Vec<String>,
+}
+
+/// `NetworkSettings` from the container's network state: the first network's addresses at
+/// the top level, as Podman shows them, every network under `Networks`.
+fn network_settings(c: &Container) -> NetworkSettings {
+    let mut ns = NetworkSettings {
+        SandboxKey: c.state.netns.clone(),
+        ..Default::default()
+    };
+    let ports = if c.state.ports.is_empty() {
+        &c.config.ports
+    } else {
+        &c.state.ports
+    };
+    ns.Ports = crate::network::ports::bindings(ports)
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    for p in &c.config.exposed_ports {
+        let key = if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        };
+        ns.Ports.entry(key).or_insert(None);
+    }
+    for (name, status) in &c.state.network_status {
+        let mut ep = EndpointSettings {
+            NetworkID: name.clone(),
+            Aliases: c
+                .config
+                .networks
+                .get(name)
+                .map(|a| a.aliases.clone())
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        ep.Aliases.push(c.id()[..12].to_string());
+        for iface in status.interfaces.iter().flat_map(|i| i.values()) {
+            ep.MacAddress = iface.mac_address.clone();
+            for a in iface.subnets.iter().flatten() {
+                let gw = a.gateway.map(|g| g.to_string()).unwrap_or_default();
+                if a.ipnet.addr().is_ipv4() {
+                    ep.IPAddress = a.ipnet.addr().to_string();
+                    ep.IPPrefixLen = a.ipnet.prefix_len().into();
+                    ep.Gateway = gw;
+                } else {
+                    ep.GlobalIPv6Address = a.ipnet.addr().to_string();
+                    ep.GlobalIPv6PrefixLen = a.ipnet.prefix_len().into();
+                    ep.IPv6Gateway = gw;
+                }
+            }
+        }
+        if ns.IPAddress.is_empty() {
+            ns.IPAddress = ep.IPAddress.clone();
+            ns.IPPrefixLen = ep.IPPrefixLen;
+            ns.Gateway = ep.Gateway.clone();
+            ns.MacAddress = ep.MacAddress.clone();
+            ns.GlobalIPv6Address = ep.GlobalIPv6Address.clone();
+            ns.GlobalIPv6PrefixLen = ep.GlobalIPv6PrefixLen;
+            ns.IPv6Gateway = ep.IPv6Gateway.clone();
+        }
+        ns.Networks.insert(name.clone(), ep);
+    }
+    // A container that is not running still lists the networks it will join.
+    for name in c.config.networks.keys() {
+        ns.Networks
+            .entry(name.clone())
+            .or_insert_with(|| EndpointSettings {
+                NetworkID: name.clone(),
+                ..Default::default()
+            });
+    }
+    ns
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -334,10 +428,7 @@ impl Engine {
             },
             Mounts: Vec::new(),
             Dependencies: Vec::new(),
-            NetworkSettings: NetworkSettings {
-                SandboxKey: String::new(),
-                ..Default::default()
-            },
+            NetworkSettings: network_settings(c),
             Namespace: String::new(),
             IsInfra: false,
             IsService: false,
@@ -401,7 +492,10 @@ impl Engine {
                         .unwrap_or_else(|| "0B".into()),
                 },
                 NetworkMode: c.config.network_mode.clone(),
-                PortBindings: BTreeMap::new(),
+                PortBindings: crate::network::ports::bindings(&c.config.ports)
+                    .into_iter()
+                    .map(|(k, v)| (k, Some(v)))
+                    .collect(),
                 RestartPolicy: RestartPolicy {
                     Name: c.config.restart_policy.clone(),
                     MaximumRetryCount: c.config.restart_retries,
@@ -424,6 +518,7 @@ impl Engine {
                 PidMode: "private".into(),
                 Privileged: false,
                 PublishAllPorts: false,
+
                 ReadonlyRootfs: false,
                 SecurityOpt: Vec::new(),
                 Tmpfs: BTreeMap::new(),

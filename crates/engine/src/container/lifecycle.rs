@@ -11,7 +11,7 @@ use super::{Container, Status};
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::monitor::{MonitorRequest, log_arg};
-use crate::oci::spec::{NetNs, SpecInput};
+use crate::oci::spec::SpecInput;
 
 /// A container started with its output attached: read the socket until EOF, then
 /// [`Engine::wait_exit_code`].
@@ -107,6 +107,7 @@ impl Engine {
                 );
             }
         }
+        let _ = self.network_teardown(c);
         let _ = self.unmount_rootfs(c);
         let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
@@ -153,6 +154,9 @@ impl Engine {
         }
 
         let run_dir = self.paths.container_run_dir(&id);
+        let netns = self.network_setup(c)?;
+        // Saved at once: whatever fails next, cleanup finds the namespace and leases.
+        self.save(c)?;
         let files = self.write_name_files(c, &run_dir)?;
         let bind_files: Vec<(PathBuf, &str)> = files.iter().map(|(p, d)| (p.clone(), *d)).collect();
 
@@ -171,10 +175,6 @@ impl Engine {
         if c.config.tty {
             add_default("TERM", "xterm");
         }
-        let netns = match c.config.network_mode.as_str() {
-            "host" => NetNs::Host,
-            _ => NetNs::Private,
-        };
         let cgroups_path = format!("/peapod/peapod-{id}");
         let spec = crate::oci::spec::generate(&SpecInput {
             args: &c.config.args,
@@ -278,12 +278,14 @@ impl Engine {
         if let Some(m) = &self.options().conmon {
             v.extend(["--conmon".into(), m.display().to_string()]);
         }
+        if let Some(dir) = self.options().netsetup.as_ref().and_then(|n| n.parent()) {
+            v.extend(["--helper-binaries-dir".into(), dir.display().to_string()]);
+        }
         v
     }
 
     /// The files bind-mounted into the container: /etc/hostname, /etc/hosts,
-    /// /etc/resolv.conf and /run/.containerenv. (Issue 3 fills hosts and resolv.conf from
-    /// the network; here the container has only its own loopback, or the host's network.)
+    /// /etc/resolv.conf and /run/.containerenv.
     fn write_name_files(
         &self,
         c: &Container,
@@ -294,22 +296,14 @@ impl Engine {
         std::fs::write(&hostname, format!("{}\n", c.config.hostname)).ctx("writing", &hostname)?;
         files.push((hostname, "/etc/hostname"));
         let hosts = run_dir.join("hosts");
-        let host_mode = c.config.network_mode == "host";
-        let mut text = String::new();
-        if host_mode {
-            text.push_str(&std::fs::read_to_string("/etc/hosts").unwrap_or_default());
-        } else {
-            text.push_str("127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n");
-            text.push_str(&format!(
-                "127.0.1.1\t{} {}\n",
-                c.config.hostname, c.config.name
-            ));
-        }
-        std::fs::write(&hosts, text).ctx("writing", &hosts)?;
+        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        std::fs::write(&hosts, crate::network::files::hosts(c, &host_hosts))
+            .ctx("writing", &hosts)?;
         files.push((hosts, "/etc/hosts"));
         let resolv = run_dir.join("resolv.conf");
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        std::fs::write(&resolv, host_resolv).ctx("writing", &resolv)?;
+        std::fs::write(&resolv, crate::network::files::resolv_conf(c, &host_resolv))
+            .ctx("writing", &resolv)?;
         files.push((resolv, "/etc/resolv.conf"));
         let env = run_dir.join(".containerenv");
         std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))
@@ -377,6 +371,9 @@ impl Engine {
     pub(crate) fn cleanup_locked(&self, c: &mut Container) -> Result<()> {
         let mut errors = Vec::new();
         if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
+            errors.push(e);
+        }
+        if let Err(e) = self.network_teardown(c) {
             errors.push(e);
         }
         if let Err(e) = self.unmount_rootfs(c) {

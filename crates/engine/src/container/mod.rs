@@ -24,6 +24,8 @@ pub mod user;
 pub use create::CreateOptions;
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
-pub use model::{Container, ContainerConfig, ContainerState, ExecSession, Status};
+pub use model::{
+    Container, ContainerConfig, ContainerState, ExecSession, NameConfig, NetworkAttach, Status,
+};
 pub use remove::RemoveOptions;
 pub use resources::{ResourceFlags, Resources};

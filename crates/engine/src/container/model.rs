@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use std::net::IpAddr;
+
+use peapod_netsetup::types::{PortMapping, StatusBlock};
 use serde::{Deserialize, Serialize};
 
 /// Podman's container states, with the strings Podman shows users.
@@ -111,6 +114,14 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub exposed_ports: Vec<String>,
     pub runtime: String,
+    /// Bridge networks joined (`network_mode` "bridge"), by name.
+    #[serde(default)]
+    pub networks: BTreeMap<String, NetworkAttach>,
+    /// `-p` / `-P`: a host port of 0 is picked when the container starts.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub names: NameConfig,
     /// `--restart`: `""`, `no`, `on-failure`, `always`, `unless-stopped`.
     #[serde(default)]
     pub restart_policy: String,
@@ -143,6 +154,41 @@ pub struct ContainerState {
     /// Exec sessions not yet cleaned up, by session id (inspect's `ExecIDs`).
     #[serde(default)]
     pub exec_sessions: BTreeMap<String, ExecSession>,
+    /// The pinned network namespace while the container's networks are set up.
+    #[serde(default)]
+    pub netns: String,
+    /// What the network helper reported, per network (interfaces, addresses, DNS).
+    #[serde(default)]
+    pub network_status: BTreeMap<String, StatusBlock>,
+    /// Published ports with the host ports actually in use (random ones chosen).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
+
+/// How a container joins one network.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct NetworkAttach {
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub static_ips: Vec<IpAddr>,
+    #[serde(default)]
+    pub static_mac: Option<String>,
+    /// `eth0`, `eth1`, … in the order the networks were given.
+    pub interface_name: String,
+}
+
+/// `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct NameConfig {
+    #[serde(default)]
+    pub dns_servers: Vec<IpAddr>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
 }
 
 /// One `exec` into a running container, run by its own monitor.
@@ -172,6 +218,9 @@ impl Default for ContainerState {
             restart_count: 0,
             stopped_by_user: false,
             exec_sessions: BTreeMap::new(),
+            netns: String::new(),
+            network_status: BTreeMap::new(),
+            ports: Vec::new(),
         }
     }
 }

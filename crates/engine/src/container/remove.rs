@@ -56,6 +56,9 @@ impl Engine {
         if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
             errors.push(e);
         }
+        if let Err(e) = self.network_teardown(c) {
+            errors.push(e);
+        }
         if let Err(e) = self.unmount_rootfs(c) {
             errors.push(e);
         }

@@ -1,0 +1,293 @@
+//! `network create|ls|inspect|rm|prune|exists` and `port`.
+
+use std::collections::BTreeMap;
+
+use peapod_engine::network::{Network, NetworkCreate, ports};
+use peapod_engine::{Engine, Error};
+use serde::Serialize;
+
+use crate::cli::{
+    NetworkCreateArgs, NetworkExistsArgs, NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs,
+    NetworkRmArgs, PortArgs,
+};
+use crate::output::{print_list, print_objects};
+use crate::{CliError, CliResult};
+
+/// A network as Go templates see it (Podman's `types.Network` field names).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct NetReport {
+    Name: String,
+    ID: String,
+    Driver: String,
+    NetworkInterface: String,
+    Created: String,
+    Subnets: Vec<SubnetReport>,
+    IPv6Enabled: bool,
+    Internal: bool,
+    DNSEnabled: bool,
+    Labels: BTreeMap<String, String>,
+    Options: BTreeMap<String, String>,
+    IPAMOptions: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct SubnetReport {
+    Subnet: String,
+    Gateway: String,
+}
+
+fn report(n: &Network, full_id: bool) -> NetReport {
+    let sorted =
+        |m: &Option<std::collections::HashMap<String, String>>| -> BTreeMap<String, String> {
+            m.iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+    NetReport {
+        Name: n.name.clone(),
+        ID: if full_id {
+            n.id.clone()
+        } else {
+            n.id.chars().take(12).collect()
+        },
+        Driver: n.driver.clone(),
+        NetworkInterface: n.network_interface.clone().unwrap_or_default(),
+        Created: n.created.clone().unwrap_or_default(),
+        Subnets: n
+            .subnets()
+            .iter()
+            .map(|s| SubnetReport {
+                Subnet: s.subnet.to_string(),
+                Gateway: s.gateway.map(|g| g.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+        IPv6Enabled: n.ipv6_enabled,
+        Internal: n.internal,
+        DNSEnabled: n.dns_enabled,
+        Labels: sorted(&n.labels),
+        Options: sorted(&n.options),
+        IPAMOptions: sorted(&n.ipam_options),
+    }
+}
+
+pub fn create(engine: &Engine, a: NetworkCreateArgs) -> CliResult {
+    let net = engine.network_create(&NetworkCreate {
+        name: a.name,
+        driver: a.driver,
+        subnets: a.subnet,
+        gateways: a.gateway,
+        ip_ranges: a.ip_range,
+        internal: a.internal,
+        labels: a.label,
+        options: a.opt,
+        interface_name: a.interface_name,
+        disable_dns: a.disable_dns,
+        ipv6: a.ipv6,
+        ignore: a.ignore,
+    })?;
+    println!("{}", net.name);
+    Ok(0)
+}
+
+/// `--filter name=… driver=… label=… id=…`: every key must match (values of one key: any).
+fn matches(n: &Network, filters: &[(String, String)]) -> CliResult<bool> {
+    let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, v) in filters {
+        by_key.entry(k.as_str()).or_default().push(v.as_str());
+    }
+    for (k, vals) in by_key {
+        let ok = match k {
+            "name" => vals.iter().any(|v| n.name.contains(v)),
+            "id" => vals.iter().any(|v| n.id.starts_with(v)),
+            "driver" => vals.iter().any(|v| n.driver == *v),
+            "label" => vals.iter().any(|v| {
+                let (lk, lv) = v.split_once('=').unwrap_or((v, ""));
+                n.labels
+                    .as_ref()
+                    .and_then(|l| l.get(lk))
+                    .is_some_and(|x| lv.is_empty() || x == lv)
+            }),
+            other => {
+                return Err(CliError::Coded(
+                    format!("invalid filter {other:?}: use name, id, driver or label"),
+                    125,
+                ));
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn parse_filters(f: &[String]) -> CliResult<Vec<(String, String)>> {
+    f.iter()
+        .map(|x| {
+            x.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    CliError::Coded(format!("invalid filter {x:?}: want KEY=VALUE"), 125)
+                })
+        })
+        .collect()
+}
+
+pub fn ls(engine: &Engine, a: NetworkLsArgs) -> CliResult {
+    let filters = parse_filters(&a.filter)?;
+    let mut nets = Vec::new();
+    for n in engine.networks()? {
+        if matches(&n, &filters)? {
+            nets.push(n);
+        }
+    }
+    if a.quiet {
+        for n in &nets {
+            println!("{}", n.name);
+        }
+        return Ok(0);
+    }
+    let rows: Vec<NetReport> = nets.iter().map(|n| report(n, a.no_trunc)).collect();
+    let format = a
+        .format
+        .as_deref()
+        .unwrap_or("table {{.ID}}\t{{.Name}}\t{{.Driver}}");
+    print_list(
+        "network ls",
+        format,
+        &nets,
+        &rows,
+        &[("ID", "NETWORK ID")],
+        a.noheading,
+    )?;
+    Ok(0)
+}
+
+pub fn inspect(engine: &Engine, a: NetworkInspectArgs) -> CliResult {
+    let mut nets = Vec::new();
+    let mut code = 0;
+    for n in &a.networks {
+        match engine.network(n) {
+            Ok(net) => nets.push(net),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 125;
+            }
+        }
+    }
+    match a.format.as_deref() {
+        Some(f) if !crate::format::is_json(f) => {
+            let rows: Vec<NetReport> = nets.iter().map(|n| report(n, true)).collect();
+            print_objects("network inspect", Some(f), &rows)?;
+        }
+        _ => print_objects("network inspect", None, &nets)?,
+    }
+    Ok(code)
+}
+
+/// Podman's exit codes: 1 for a missing network, 2 for one in use.
+pub fn rm(engine: &Engine, a: NetworkRmArgs) -> CliResult {
+    let mut code = 0;
+    for n in &a.networks {
+        match engine.network_remove(n, a.force, a.time) {
+            Ok(name) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = match e {
+                    Error::NoSuchNetwork(_) => 1,
+                    Error::NetworkInUse { .. } => 2,
+                    e => e.exit_code(),
+                };
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn prune(engine: &Engine, a: NetworkPruneArgs) -> CliResult {
+    let _ = a.force;
+    let filters = parse_filters(&a.filter)?;
+    for n in engine.networks()? {
+        if n.name == peapod_engine::network::DEFAULT_NETWORK
+            || !matches(&n, &filters)?
+            || !engine.network_users(&n.name)?.is_empty()
+        {
+            continue;
+        }
+        engine.network_remove(&n.name, false, None)?;
+        println!("{}", n.name);
+    }
+    Ok(0)
+}
+
+pub fn exists(engine: &Engine, a: NetworkExistsArgs) -> CliResult {
+    match engine.network(&a.network) {
+        Ok(_) => Ok(0),
+        Err(Error::NoSuchNetwork(_)) => Ok(1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `port CTR [PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080`, or just `0.0.0.0:8080` for one port.
+pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
+    let targets: Vec<_> = if a.all {
+        engine.containers()?
+    } else {
+        let Some(c) = &a.container else {
+            return Err(CliError::Coded(
+                "you must provide a container name or ID, or --all".into(),
+                125,
+            ));
+        };
+        vec![engine.container(c)?]
+    };
+    let want = a.port.as_deref().map(|p| {
+        if p.contains('/') {
+            p.to_string()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut found = false;
+    for c in &targets {
+        let ports = if c.state.ports.is_empty() {
+            &c.config.ports
+        } else {
+            &c.state.ports
+        };
+        for (key, binds) in ports::bindings(ports) {
+            for b in binds {
+                let ip = if b.HostIp.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    b.HostIp.as_str()
+                };
+                match &want {
+                    Some(w) if *w == key => {
+                        println!("{ip}:{}", b.HostPort);
+                        found = true;
+                    }
+                    Some(_) => {}
+                    None => {
+                        if a.all {
+                            println!("{}\t{key} -> {ip}:{}", &c.id()[..12], b.HostPort);
+                        } else {
+                            println!("{key} -> {ip}:{}", b.HostPort);
+                        }
+                        found = true;
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(w), false) = (&want, found) {
+        return Err(CliError::Coded(
+            format!("failed to find published port {w:?}"),
+            125,
+        ));
+    }
+    Ok(0)
+}

@@ -1,0 +1,266 @@
+//! Address and host-port allocation, machine-wide.
+//!
+//! A bridge and its subnet belong to the host, not to one `--root`: two peapod stores (or
+//! parallel tests) on the default network share `podman0`. So a lease is a file created with
+//! `O_EXCL` under `/run/peapod/ipam/<subnet>/<ip>` (and `/run/peapod/ports/<proto>-<port>` for
+//! published ports) naming its owner; the kernel makes the claim atomic without any lock. A
+//! lease whose owner's run directory is gone (a crash, a store deleted) is stale and taken
+//! over. `/run` is a tmpfs: a reboot releases everything.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use peapod_netsetup::types::Subnet;
+
+use crate::error::{Error, IoContext, Result};
+
+/// Where leases live.
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("PEAPOD_IPAM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/peapod"))
+}
+
+/// Who holds a lease: a container of one store.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// The container's run directory: it exists while the container is set up.
+    pub run_dir: PathBuf,
+    pub id: String,
+}
+
+impl Owner {
+    fn record(&self) -> String {
+        format!("{}\n{}\n", self.id, self.run_dir.display())
+    }
+}
+
+fn subnet_dir(subnet: &IpNet) -> PathBuf {
+    state_dir()
+        .join("ipam")
+        .join(subnet.to_string().replace('/', "_"))
+}
+
+fn port_file(protocol: &str, port: u16) -> PathBuf {
+    state_dir().join("ports").join(format!("{protocol}-{port}"))
+}
+
+/// Claim `path` for `owner`: true if we got it (new, already ours, or taken over from a
+/// dead owner); false if someone alive holds it.
+fn claim(path: &Path, owner: &Owner) -> Result<bool> {
+    for _ in 0..3 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(mut f) => {
+                f.write_all(owner.record().as_bytes())
+                    .ctx("writing lease", path)?;
+                return Ok(true);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let held = std::fs::read_to_string(path).unwrap_or_default();
+                let mut lines = held.lines();
+                let id = lines.next().unwrap_or("");
+                let run_dir = lines.next().unwrap_or("");
+                if id == owner.id {
+                    return Ok(true);
+                }
+                // A lease being written right now has no run dir line yet: alive.
+                if !run_dir.is_empty() && !Path::new(run_dir).exists() {
+                    let _ = std::fs::remove_file(path);
+                    continue;
+                }
+                return Ok(false);
+            }
+            // The directory went with another container's last lease: make it again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).ctx("creating", dir)?;
+                }
+            }
+            Err(e) => return Err(Error::io("creating lease", path, e)),
+        }
+    }
+    Ok(false)
+}
+
+fn holder(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.chars().take(12).collect()))
+        .unwrap_or_default()
+}
+
+/// Release `path` if `owner` holds it.
+fn unclaim(path: &Path, owner: &Owner) {
+    if let Ok(held) = std::fs::read_to_string(path)
+        && held.lines().next() == Some(owner.id.as_str())
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The addresses a subnet hands out, in order: its lease range (or every host address),
+/// without the gateway.
+pub fn candidates(s: &Subnet) -> impl Iterator<Item = IpAddr> + '_ {
+    let start: Option<IpAddr> = s
+        .lease_range
+        .as_ref()
+        .and_then(|r| r.start_ip.as_deref())
+        .and_then(|x| x.parse().ok());
+    let end: Option<IpAddr> = s
+        .lease_range
+        .as_ref()
+        .and_then(|r| r.end_ip.as_deref())
+        .and_then(|x| x.parse().ok());
+    s.subnet
+        .hosts()
+        .filter(move |ip| Some(*ip) != s.gateway)
+        .skip_while(move |ip| start.is_some_and(|st| *ip < st))
+        .take_while(move |ip| end.is_none_or(|e| *ip <= e))
+}
+
+/// Lease an address in `subnet`: `wanted` if given (an error if someone holds it), else the
+/// first free one.
+pub fn allocate(subnet: &Subnet, wanted: Option<IpAddr>, owner: &Owner) -> Result<IpAddr> {
+    let dir = subnet_dir(&subnet.subnet);
+    std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    if let Some(ip) = wanted {
+        if !subnet.subnet.contains(&ip) {
+            return Err(Error::invalid(format!(
+                "requested static ip {ip} not in any subnet on network ({})",
+                subnet.subnet
+            )));
+        }
+        if Some(ip) == subnet.gateway || ip == subnet.subnet.network() {
+            return Err(Error::invalid(format!(
+                "requested static ip {ip} is the network's own address"
+            )));
+        }
+        let path = dir.join(ip.to_string());
+        if !claim(&path, owner)? {
+            return Err(Error::invalid(format!(
+                "requested ip address {ip} is already allocated to container ID {}",
+                holder(&path)
+            )));
+        }
+        return Ok(ip);
+    }
+    for ip in candidates(subnet) {
+        if claim(&dir.join(ip.to_string()), owner)? {
+            return Ok(ip);
+        }
+    }
+    Err(Error::other(format!(
+        "IPAM error: failed to find free IP in range {}",
+        subnet.subnet
+    )))
+}
+
+pub fn release(subnet: &IpNet, ip: IpAddr, owner: &Owner) {
+    let dir = subnet_dir(subnet);
+    unclaim(&dir.join(ip.to_string()), owner);
+    // The last lease takes its directory along (fails harmlessly while others remain).
+    let _ = std::fs::remove_dir(&dir);
+}
+
+/// Reserve host ports `port..port+range` for each protocol. On a conflict nothing stays
+/// reserved and the error names the port.
+pub fn reserve_ports(protocols: &[&str], port: u16, range: u16, owner: &Owner) -> Result<()> {
+    let dir = state_dir().join("ports");
+    std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    let mut got: Vec<PathBuf> = Vec::new();
+    for proto in protocols {
+        for p in port..port.saturating_add(range.max(1)) {
+            let path = port_file(proto, p);
+            if !claim(&path, owner)? {
+                for g in &got {
+                    unclaim(g, owner);
+                }
+                return Err(Error::invalid(format!(
+                    "cannot listen on the {} port {p}: it is published by container {}: address already in use",
+                    proto.to_uppercase(),
+                    holder(&path)
+                )));
+            }
+            got.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn release_ports(protocols: &[&str], port: u16, range: u16, owner: &Owner) {
+    for proto in protocols {
+        for p in port..port.saturating_add(range.max(1)) {
+            unclaim(&port_file(proto, p), owner);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peapod_netsetup::types::LeaseRange;
+
+    fn subnet(s: &str, gw: &str, range: Option<(&str, &str)>) -> Subnet {
+        Subnet {
+            subnet: s.parse().unwrap(),
+            gateway: Some(gw.parse().unwrap()),
+            lease_range: range.map(|(a, b)| LeaseRange {
+                start_ip: Some(a.into()),
+                end_ip: Some(b.into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn candidates_skip_the_gateway_and_honour_the_range() {
+        let s = subnet("10.9.0.0/29", "10.9.0.1", None);
+        let all: Vec<String> = candidates(&s).map(|i| i.to_string()).collect();
+        assert_eq!(
+            all,
+            ["10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"]
+        );
+        let s = subnet(
+            "10.9.0.0/24",
+            "10.9.0.1",
+            Some(("10.9.0.100", "10.9.0.102")),
+        );
+        let all: Vec<String> = candidates(&s).map(|i| i.to_string()).collect();
+        assert_eq!(all, ["10.9.0.100", "10.9.0.101", "10.9.0.102"]);
+    }
+
+    #[test]
+    fn leases_are_exclusive_and_stale_ones_are_taken_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let path = dir.join("lease");
+        std::fs::create_dir_all(&dir).unwrap();
+        let alive = tmp.path().join("run-a");
+        std::fs::create_dir_all(&alive).unwrap();
+        let a = Owner {
+            run_dir: alive.clone(),
+            id: "a".repeat(64),
+        };
+        let b = Owner {
+            run_dir: tmp.path().join("run-b"),
+            id: "b".repeat(64),
+        };
+        assert!(claim(&path, &a).unwrap());
+        assert!(claim(&path, &a).unwrap(), "a lease is ours again");
+        assert!(!claim(&path, &b).unwrap(), "a live owner keeps it");
+        std::fs::remove_dir(&alive).unwrap();
+        assert!(
+            claim(&path, &b).unwrap(),
+            "a dead owner's lease is taken over"
+        );
+        unclaim(&path, &a);
+        assert!(path.exists(), "only the holder releases");
+        unclaim(&path, &b);
+        assert!(!path.exists());
+    }
+}

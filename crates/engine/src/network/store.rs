@@ -1,0 +1,487 @@
+//! Network definitions: one JSON file per network under `<root>/networks/`, in the format
+//! Podman writes to `/etc/containers/networks/NAME.json` (and hands netavark). The default
+//! network `podman` exists without a file, as in Podman.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::{IpNet, Ipv4Net};
+use peapod_netsetup::types::{LeaseRange, Network, Subnet};
+
+use crate::Engine;
+use crate::error::{Error, IoContext, Result};
+
+pub const DEFAULT_NETWORK: &str = "podman";
+/// Podman's id for its default network (the same on every host).
+pub const DEFAULT_NETWORK_ID: &str =
+    "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9";
+pub const DEFAULT_SUBNET: &str = "10.88.0.0/16";
+pub const DEFAULT_BRIDGE: &str = "podman0";
+
+/// `network create`, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkCreate {
+    pub name: Option<String>,
+    pub driver: Option<String>,
+    pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
+    pub ip_ranges: Vec<String>,
+    pub internal: bool,
+    pub labels: Vec<String>,
+    pub options: Vec<String>,
+    pub interface_name: Option<String>,
+    pub disable_dns: bool,
+    pub ipv6: bool,
+    /// `--ignore`: an existing network of that name is not an error.
+    pub ignore: bool,
+}
+
+pub fn default_network() -> Network {
+    let subnet: IpNet = DEFAULT_SUBNET.parse().expect("valid default subnet");
+    Network {
+        name: DEFAULT_NETWORK.into(),
+        id: DEFAULT_NETWORK_ID.into(),
+        driver: "bridge".into(),
+        network_interface: Some(DEFAULT_BRIDGE.into()),
+        created: Some(now_rfc3339()),
+        subnets: Some(vec![Subnet {
+            subnet,
+            gateway: Some("10.88.0.1".parse().expect("valid gateway")),
+            lease_range: None,
+        }]),
+        ipv6_enabled: false,
+        internal: false,
+        dns_enabled: false,
+        ipam_options: Some(HashMap::from([("driver".into(), "host-local".into())])),
+        ..Default::default()
+    }
+}
+
+/// Go's RFC 3339 with nanoseconds in local time, as Podman stamps network files.
+fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Podman's rule for network names (the same as for containers).
+pub fn valid_name(name: &str) -> bool {
+    crate::names::valid_name(name)
+}
+
+/// The first usable address of a subnet (Podman's default gateway).
+pub fn first_host(net: &IpNet) -> Option<IpAddr> {
+    net.hosts().next()
+}
+
+fn parse_subnet(s: &str) -> Result<IpNet> {
+    let net: IpNet = s
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid subnet {s:?}: invalid CIDR address")))?;
+    if net.trunc() != net {
+        // Podman normalises 10.1.2.3/24 to 10.1.2.0/24; so do we.
+        return Ok(net.trunc());
+    }
+    if net.prefix_len() == net.max_prefix_len() {
+        return Err(Error::invalid(format!(
+            "invalid subnet {s:?}: no room for a gateway and containers"
+        )));
+    }
+    Ok(net)
+}
+
+/// Do two subnets share an address?
+pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The host's routes (IPv4): each interface's subnet shows up here, so a new network never
+/// shadows one the host uses.
+fn host_subnets() -> Vec<IpNet> {
+    let Ok(text) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
+            if mask == 0 {
+                return None; // the default route overlaps everything
+            }
+            let dest = std::net::Ipv4Addr::from(u32::from_be(dest));
+            let prefix = u32::from_be(mask).count_ones() as u8;
+            Ipv4Net::new(dest, prefix).ok().map(IpNet::V4)
+        })
+        .collect()
+}
+
+impl Engine {
+    /// Every network: the default first, then the others by name.
+    pub fn networks(&self) -> Result<Vec<Network>> {
+        let mut out = Vec::new();
+        let dir = self.paths.networks();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.extension().and_then(|x| x.to_str()) != Some("json") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).ctx("reading", &path)?;
+                let net: Network = serde_json::from_str(&text).map_err(|err| {
+                    Error::other(format!("network file {}: {err}", path.display()))
+                })?;
+                out.push(net);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        if !out.iter().any(|n| n.name == DEFAULT_NETWORK) {
+            out.insert(0, default_network());
+        }
+        Ok(out)
+    }
+
+    /// A network by name, full id or unique id prefix.
+    pub fn network(&self, reference: &str) -> Result<Network> {
+        let all = self.networks()?;
+        if let Some(n) = all
+            .iter()
+            .find(|n| n.name == reference || n.id == reference)
+        {
+            return Ok(n.clone());
+        }
+        let by_prefix: Vec<&Network> = all
+            .iter()
+            .filter(|n| !reference.is_empty() && n.id.starts_with(reference))
+            .collect();
+        match by_prefix.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::NoSuchNetwork(reference.to_string())),
+            _ => Err(Error::invalid(format!(
+                "more than one result for network ID {reference}"
+            ))),
+        }
+    }
+
+    fn network_file(&self, name: &str) -> PathBuf {
+        self.paths.networks().join(format!("{name}.json"))
+    }
+
+    /// `network create`: validate everything, then write the file. Nothing is made in the
+    /// kernel until a container joins.
+    pub fn network_create(&self, opts: &NetworkCreate) -> Result<Network> {
+        let _lock = self.lock("networks")?;
+        let existing = self.networks()?;
+        let name = match &opts.name {
+            Some(n) => {
+                if !valid_name(n) {
+                    return Err(Error::invalid(format!(
+                        "network name {n} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+                    )));
+                }
+                if let Some(found) = existing.iter().find(|e| &e.name == n) {
+                    if opts.ignore {
+                        return Ok(found.clone());
+                    }
+                    return Err(Error::invalid(format!(
+                        "network name {n} already used: network already exists"
+                    )));
+                }
+                n.clone()
+            }
+            None => (1..)
+                .map(|i| format!("podman{i}"))
+                .find(|n| !existing.iter().any(|e| &e.name == n))
+                .expect("a free name"),
+        };
+        let driver = opts.driver.clone().unwrap_or_else(|| "bridge".into());
+        if driver != "bridge" {
+            return Err(Error::invalid(format!(
+                "unsupported driver {driver}: invalid argument (peapod supports bridge)"
+            )));
+        }
+        let mut options = HashMap::new();
+        for o in &opts.options {
+            let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+            match k {
+                "mtu" => {
+                    v.parse::<u32>().map_err(|_| {
+                        Error::invalid(format!("invalid mtu {v:?}: must be a number"))
+                    })?;
+                }
+                "isolate" | "metric" | "vlan" | "no_default_route" => {}
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "unsupported bridge network option {k}"
+                    )));
+                }
+            }
+            options.insert(k.to_string(), v.to_string());
+        }
+        let mut labels = HashMap::new();
+        for l in &opts.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            if k.is_empty() {
+                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
+            }
+            labels.insert(k.to_string(), v.to_string());
+        }
+
+        let used: Vec<IpNet> = existing
+            .iter()
+            .flat_map(|n| n.subnets().iter().map(|s| s.subnet))
+            .chain(host_subnets())
+            .collect();
+        let mut subnets = Vec::new();
+        for (i, s) in opts.subnets.iter().enumerate() {
+            let net = parse_subnet(s)?;
+            if let Some(u) = used.iter().find(|u| overlaps(u, &net)) {
+                return Err(Error::invalid(format!(
+                    "subnet {net} is already used on the host or by another config (overlaps {u})"
+                )));
+            }
+            if subnets.iter().any(|x: &Subnet| overlaps(&x.subnet, &net)) {
+                return Err(Error::invalid(format!("subnet {net} given twice")));
+            }
+            let gateway = match opts.gateways.get(i) {
+                Some(g) => {
+                    let ip: IpAddr = g.parse().map_err(|_| {
+                        Error::invalid(format!("invalid gateway {g:?}: not an IP address"))
+                    })?;
+                    if !net.contains(&ip) || ip == net.network() || Some(ip) == broadcast(&net) {
+                        return Err(Error::invalid(format!("gateway {ip} not in subnet {net}")));
+                    }
+                    ip
+                }
+                None => first_host(&net)
+                    .ok_or_else(|| Error::invalid(format!("subnet {net} has no host address")))?,
+            };
+            let lease_range = match opts.ip_ranges.get(i) {
+                Some(r) => Some(parse_ip_range(r, &net)?),
+                None => None,
+            };
+            subnets.push(Subnet {
+                subnet: net,
+                gateway: Some(gateway),
+                lease_range,
+            });
+        }
+        if opts.gateways.len() > opts.subnets.len() {
+            return Err(Error::invalid(
+                "cannot set more gateways than subnets: invalid argument",
+            ));
+        }
+        if opts.ip_ranges.len() > opts.subnets.len() {
+            return Err(Error::invalid(
+                "cannot set more ranges than subnets: invalid argument",
+            ));
+        }
+        if subnets.is_empty() {
+            // Podman's default pool: 10.89.0.0/24, 10.89.1.0/24, …
+            let free = (0u32..(255 * 256))
+                .map(|i| {
+                    let a = 89 + (i / 256) as u8;
+                    let b = (i % 256) as u8;
+                    IpNet::V4(Ipv4Net::new([10, a, b, 0].into(), 24).expect("valid"))
+                })
+                .find(|n| !used.iter().any(|u| overlaps(u, n)))
+                .ok_or_else(|| Error::other("no free subnet left in 10.89.0.0/16 and above"))?;
+            subnets.push(Subnet {
+                subnet: free,
+                gateway: first_host(&free),
+                lease_range: None,
+            });
+        }
+        if opts.ipv6 && !subnets.iter().any(|s| s.subnet.addr().is_ipv6()) {
+            // A unique local /64, as Podman picks one when none is given.
+            let id = crate::names::new_id();
+            let word = |i: usize| u16::from_str_radix(&id[i..i + 4], 16).unwrap_or(0);
+            let addr =
+                std::net::Ipv6Addr::new(0xfd00 | (word(0) & 0xff), word(4), word(8), 0, 0, 0, 0, 0);
+            let net = IpNet::new(IpAddr::V6(addr), 64).expect("valid /64");
+            subnets.push(Subnet {
+                subnet: net,
+                gateway: first_host(&net),
+                lease_range: None,
+            });
+        }
+        let ipv6_enabled = subnets.iter().any(|s| s.subnet.addr().is_ipv6());
+        let interface = match &opts.interface_name {
+            Some(i) => {
+                if i.is_empty()
+                    || i.len() > 15
+                    || !i
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                {
+                    return Err(Error::invalid(format!(
+                        "invalid interface name {i:?}: at most 15 letters, digits, '_', '.' or '-'"
+                    )));
+                }
+                if existing
+                    .iter()
+                    .any(|e| e.network_interface.as_deref() == Some(i.as_str()))
+                {
+                    return Err(Error::invalid(format!("bridge name {i} already in use")));
+                }
+                i.clone()
+            }
+            None => (1..)
+                .map(|i| format!("podman{i}"))
+                .find(|n| {
+                    !existing
+                        .iter()
+                        .any(|e| e.network_interface.as_deref() == Some(n.as_str()))
+                        && !std::path::Path::new("/sys/class/net").join(n).exists()
+                })
+                .expect("a free bridge name"),
+        };
+        let net = Network {
+            name: name.clone(),
+            id: crate::names::new_id(),
+            driver,
+            network_interface: Some(interface),
+            created: Some(now_rfc3339()),
+            subnets: Some(subnets),
+            routes: None,
+            ipv6_enabled,
+            internal: opts.internal,
+            dns_enabled: !opts.disable_dns,
+            network_dns_servers: None,
+            options: (!options.is_empty()).then_some(options),
+            ipam_options: Some(HashMap::from([("driver".into(), "host-local".into())])),
+            labels: (!labels.is_empty()).then_some(labels),
+        };
+        let dir = self.paths.networks();
+        std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+        let path = self.network_file(&name);
+        let json = serde_json::to_vec_pretty(&net).map_err(|e| Error::other(e.to_string()))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json).ctx("writing", &tmp)?;
+        std::fs::rename(&tmp, &path).ctx("writing", &path)?;
+        Ok(net)
+    }
+
+    /// The containers (ids) attached to a network.
+    pub fn network_users(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self
+            .db
+            .containers()?
+            .into_iter()
+            .filter(|c| c.config.networks.contains_key(name))
+            .map(|c| c.config.id)
+            .collect())
+    }
+
+    /// `network rm`: refuses a network in use unless `force` (which removes its containers).
+    pub fn network_remove(
+        &self,
+        reference: &str,
+        force: bool,
+        timeout: Option<u32>,
+    ) -> Result<String> {
+        let net = self.network(reference)?;
+        if net.name == DEFAULT_NETWORK {
+            return Err(Error::invalid(format!(
+                "default network {DEFAULT_NETWORK} cannot be removed"
+            )));
+        }
+        let users = self.network_users(&net.name)?;
+        if !users.is_empty() {
+            if !force {
+                return Err(Error::NetworkInUse {
+                    network: net.name.clone(),
+                    containers: users
+                        .iter()
+                        .map(|u| u[..12].to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            for id in users {
+                self.remove(
+                    &id,
+                    &crate::container::RemoveOptions {
+                        force: true,
+                        volumes: false,
+                        timeout,
+                    },
+                )?;
+            }
+        }
+        let _lock = self.lock("networks")?;
+        let path = self.network_file(&net.name);
+        std::fs::remove_file(&path).ctx("removing", &path)?;
+        Ok(net.name)
+    }
+}
+
+fn broadcast(net: &IpNet) -> Option<IpAddr> {
+    match net {
+        IpNet::V4(n) => Some(IpAddr::V4(n.broadcast())),
+        IpNet::V6(_) => None,
+    }
+}
+
+/// `--ip-range`: a CIDR inside the subnet, or `START-END`.
+fn parse_ip_range(r: &str, net: &IpNet) -> Result<LeaseRange> {
+    let bad = || {
+        Error::invalid(format!(
+            "invalid ip range {r:?}: must be a CIDR or START-END inside {net}"
+        ))
+    };
+    let (start, end) = if let Some((a, b)) = r.split_once('-') {
+        let a: IpAddr = a.trim().parse().map_err(|_| bad())?;
+        let b: IpAddr = b.trim().parse().map_err(|_| bad())?;
+        (a, b)
+    } else {
+        let range: IpNet = r.parse().map_err(|_| bad())?;
+        let first = range.hosts().next().ok_or_else(bad)?;
+        let last = range.hosts().last().ok_or_else(bad)?;
+        (first, last)
+    };
+    if !net.contains(&start) || !net.contains(&end) || start > end {
+        return Err(bad());
+    }
+    Ok(LeaseRange {
+        start_ip: Some(start.to_string()),
+        end_ip: Some(end.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets_overlap_both_ways() {
+        let a: IpNet = "10.89.0.0/16".parse().unwrap();
+        let b: IpNet = "10.89.3.0/24".parse().unwrap();
+        let c: IpNet = "10.90.0.0/24".parse().unwrap();
+        assert!(overlaps(&a, &b) && overlaps(&b, &a));
+        assert!(!overlaps(&a, &c));
+    }
+
+    #[test]
+    fn ip_ranges_as_cidr_or_span() {
+        let net: IpNet = "10.89.5.0/24".parse().unwrap();
+        let r = parse_ip_range("10.89.5.128/25", &net).unwrap();
+        assert_eq!(r.start_ip.as_deref(), Some("10.89.5.129"));
+        assert_eq!(r.end_ip.as_deref(), Some("10.89.5.254"));
+        let r = parse_ip_range("10.89.5.10-10.89.5.20", &net).unwrap();
+        assert_eq!(r.start_ip.as_deref(), Some("10.89.5.10"));
+        assert!(parse_ip_range("10.90.0.0/25", &net).is_err());
+        assert!(parse_ip_range("10.89.5.20-10.89.5.10", &net).is_err());
+    }
+
+    #[test]
+    fn subnets_are_normalised_and_checked() {
+        assert_eq!(
+            parse_subnet("10.1.2.3/24").unwrap().to_string(),
+            "10.1.2.0/24"
+        );
+        assert!(parse_subnet("10.1.2.0/33").is_err());
+        assert!(parse_subnet("bogus").is_err());
+        assert!(parse_subnet("10.1.2.3/32").is_err());
+    }
+}
