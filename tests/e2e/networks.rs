@@ -171,10 +171,8 @@ fn internal_networks_stay_on_the_bridge() {
     let listener = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        for s in listener.incoming() {
-            if let Ok(mut s) = s {
-                let _ = s.write_all(b"host-here\n");
-            }
+        for mut s in listener.incoming().flatten() {
+            let _ = s.write_all(b"host-here\n");
         }
     });
     let host = host_ip();

@@ -32,6 +32,14 @@ type Section = (&'static str, fn(&Ctx) -> Result<()>);
 
 const SECTIONS: &[Section] = &[
     ("run --rm latency (--network none)", run_latency),
+    (
+        "run --rm latency on the default network",
+        run_latency_bridge,
+    ),
+    (
+        "download through a published port vs the container's address",
+        port_throughput,
+    ),
     ("ps -a over many containers", ps_scaling),
     ("monitor memory: peapod-monitor vs conmon", monitor_memory),
 ];
@@ -135,7 +143,7 @@ fn run_latency(ctx: &Ctx) -> Result<()> {
     }
     match shell::which("podman") {
         None => println!("   podman: not installed, skipped"),
-        Some(podman) => match podman_latency(ctx, &podman) {
+        Some(podman) => match podman_latency(ctx, &podman, Some("none")) {
             Ok(p) => println!(
                 "   podman run --rm --network none   {:>10}   peapod/podman = {:.2}x",
                 ms(p),
@@ -145,6 +153,130 @@ fn run_latency(ctx: &Ctx) -> Result<()> {
         },
     }
     Ok(())
+}
+
+fn run_latency_bridge(ctx: &Ctx) -> Result<()> {
+    let n = ctx.runs;
+    println!(
+        "   median wall time of {n} runs, `true` on the default network (a veth on podman0, \
+         an address, nftables rules, all torn down again)"
+    );
+    let peapod = time_runs(n, "peapod run", |_| {
+        ctx.peapod.command(&["run", "--rm", IMG, "true"])
+    })?;
+    let peapod = median(&peapod);
+    println!("   peapod run --rm                  {:>10}", ms(peapod));
+    match shell::which("podman") {
+        None => println!("   podman: not installed, skipped"),
+        Some(podman) => match podman_latency(ctx, &podman, None) {
+            Ok(p) => println!(
+                "   podman run --rm (netavark)       {:>10}   peapod/podman = {:.2}x  (target < 0.33x: {})",
+                ms(p),
+                ratio(peapod, p),
+                verdict(ratio(peapod, p) < 1.0 / 3.0)
+            ),
+            Err(e) => println!("   podman: could not measure: {e:#}"),
+        },
+    }
+    Ok(())
+}
+
+/// Downloads a 256 MiB file from busybox httpd in a container, once through a port
+/// published on 127.0.0.1 (DNAT) and once from the container's own address: the cost of
+/// the published path.
+fn port_throughput(ctx: &Ctx) -> Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let name = format!("bench-web-{}", std::process::id());
+    ctx.peapod.quiet(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        IMG,
+        "sh",
+        "-c",
+        "mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=256 2>/dev/null && \
+         exec httpd -f -p 80 -h /www",
+    ])?;
+    let result = (|| -> Result<()> {
+        let ip = ctx
+            .peapod
+            .quiet(&[
+                "inspect",
+                "--format",
+                "{{.NetworkSettings.IPAddress}}",
+                &name,
+            ])?
+            .trim()
+            .to_string();
+        let fetch = |addr: &str| -> Result<f64> {
+            let mut best: f64 = 0.0;
+            for _ in 0..3 {
+                let start = Instant::now();
+                let bytes = download(addr)?;
+                let secs = start.elapsed().as_secs_f64();
+                if bytes != 256 << 20 {
+                    bail!("got {bytes} bytes from {addr}, expected 256 MiB");
+                }
+                best = best.max(bytes as f64 / secs / (1 << 20) as f64);
+            }
+            Ok(best)
+        };
+        // The file is written before httpd starts: wait until it answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while download(&format!("{ip}:80")).is_err() {
+            if Instant::now() > deadline {
+                bail!("the benchmark's httpd did not come up");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let direct = fetch(&format!("{ip}:80"))?;
+        let published = fetch(&format!("127.0.0.1:{port}"))?;
+        let cost = (1.0 - published / direct) * 100.0;
+        println!("   best of 3 downloads of 256 MiB");
+        println!("   from the container's address {ip}:80   {direct:>8.0} MiB/s");
+        println!(
+            "   through 127.0.0.1:{port} (published)  {published:>8.0} MiB/s   cost {cost:.1} %  (target < 10 %: {})",
+            verdict(cost < 10.0)
+        );
+        Ok(())
+    })();
+    let _ = ctx.peapod.quiet(&["rm", "-f", "-t", "0", &name]);
+    result
+}
+
+/// HTTP GET /big from `addr`; the body's length.
+fn download(addr: &str) -> Result<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr.parse()?, Duration::from_secs(3))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(b"GET /big HTTP/1.0\r\n\r\n")?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut header: Vec<u8> = Vec::new();
+    let mut in_body = false;
+    let mut body = 0u64;
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if in_body {
+            body += n as u64;
+            continue;
+        }
+        header.extend_from_slice(&buf[..n]);
+        if let Some(end) = header.windows(4).position(|w| w == b"\r\n\r\n") {
+            in_body = true;
+            body = (header.len() - end - 4) as u64;
+        } else if header.len() > 65536 {
+            bail!("no end of the HTTP header from {addr}");
+        }
+    }
+    Ok(body)
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
@@ -232,18 +364,24 @@ fn runc_latency(ctx: &Ctx) -> Result<Duration> {
     Ok(median(&samples?))
 }
 
-fn podman_latency(ctx: &Ctx, podman: &Path) -> Result<Duration> {
+/// Podman's median `run --rm IMG true`, with `--network NETWORK` (None: its default).
+fn podman_latency(ctx: &Ctx, podman: &Path, network: Option<&str>) -> Result<Duration> {
     let dir = ctx.dir.join("podman");
     fs::create_dir_all(&dir)?;
     let conf = dir.join("containers.conf");
     fs::write(
         &conf,
-        "[containers]\n\
-         default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n\
-         [engine]\n\
-         runtime = \"runc\"\n\
-         cgroup_manager = \"cgroupfs\"\n\
-         events_logger = \"file\"\n",
+        format!(
+            "[containers]\n\
+             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n\
+             [engine]\n\
+             runtime = \"runc\"\n\
+             cgroup_manager = \"cgroupfs\"\n\
+             events_logger = \"file\"\n\n\
+             [network]\n\
+             network_config_dir = \"{}\"\n",
+            dir.join("networks").display()
+        ),
     )?;
     let cmd = |args: &[&str]| {
         let mut c = Command::new(podman);
@@ -269,8 +407,9 @@ fn podman_latency(ctx: &Ctx, podman: &Path) -> Result<Duration> {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let samples = time_runs(ctx.runs, "podman run", |_| {
-            cmd(&["run", "--rm", "--network", "none", IMG, "true"])
+        let samples = time_runs(ctx.runs, "podman run", |_| match network {
+            Some(n) => cmd(&["run", "--rm", "--network", n, IMG, "true"]),
+            None => cmd(&["run", "--rm", IMG, "true"]),
         })?;
         Ok(median(&samples))
     })();

@@ -42,6 +42,13 @@ pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
             c.state.conmon_pid = 0;
             changed = true;
         }
+        if !c.state.netns.is_empty() || !c.state.ports.is_empty() {
+            // After a real reboot the namespace, veth and rules are gone already; the
+            // helper's teardown still clears what survives (a simulated reboot) and the
+            // leases are released.
+            let _ = engine.network_teardown(&mut c);
+            changed = true;
+        }
         if c.state.mounted {
             let _ = crate::layer::unmount(&engine.paths.rootfs(c.id()));
             c.state.mounted = false;
