@@ -5,6 +5,7 @@ mod container;
 mod image;
 mod ops;
 mod system;
+pub(crate) mod volume;
 
 use peapod_engine::{Engine, EngineOptions};
 
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
         },
+        Command::Volume(v) => volume::run(&open(g)?, v),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),

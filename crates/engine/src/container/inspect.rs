@@ -332,7 +332,7 @@ impl Engine {
                 Name: "overlay".into(),
                 Data: gd,
             },
-            Mounts: Vec::new(),
+            Mounts: self.inspect_mounts(c),
             Dependencies: Vec::new(),
             NetworkSettings: NetworkSettings {
                 SandboxKey: String::new(),
@@ -381,7 +381,7 @@ impl Engine {
                     .collect(),
             },
             HostConfig: HostConfig {
-                Binds: Vec::new(),
+                Binds: self.inspect_binds(c),
                 CgroupManager: "cgroupfs".into(),
                 CgroupMode: if crate::config::cgroup_unified() {
                     "private".into()
@@ -408,7 +408,8 @@ impl Engine {
                 },
                 AutoRemove: c.config.auto_remove,
                 VolumeDriver: String::new(),
-                VolumesFrom: None,
+                VolumesFrom: (!c.config.volumes_from.is_empty())
+                    .then(|| c.config.volumes_from.clone()),
                 CapAdd: Vec::new(),
                 CapDrop: Vec::new(),
                 Dns: Vec::new(),
@@ -426,7 +427,7 @@ impl Engine {
                 PublishAllPorts: false,
                 ReadonlyRootfs: false,
                 SecurityOpt: Vec::new(),
-                Tmpfs: BTreeMap::new(),
+                Tmpfs: self.inspect_tmpfs(c),
                 UTSMode: "private".into(),
                 UsernsMode: String::new(),
                 ShmSize: 65536000,
