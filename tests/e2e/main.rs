@@ -20,3 +20,4 @@ mod logs;
 mod ops;
 mod run;
 mod terminal;
+mod volumes;

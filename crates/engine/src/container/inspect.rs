@@ -20,7 +20,7 @@ pub fn go_time(t: Option<DateTime<Utc>>) -> String {
         Some(t) => {
             let s = t
                 .with_timezone(&Local)
-                .to_rfc3339_opts(SecondsFormat::Nanos, false);
+                .to_rfc3339_opts(SecondsFormat::Nanos, true);
             // Go trims trailing zeros of the fraction.
             match s.find('.') {
                 Some(dot) => {
@@ -109,6 +109,8 @@ pub struct GraphDriver {
 #[derive(Debug, Clone, Serialize)]
 pub struct InspectMount {
     pub Type: String,
+    /// Podman omits it for binds (`omitempty`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub Name: String,
     pub Source: String,
     pub Destination: String,

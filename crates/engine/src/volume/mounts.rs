@@ -208,7 +208,7 @@ impl Engine {
     /// Mount (if it is a mounted kind), take ownership and copy up on first use, apply `U`;
     /// the host path to bind.
     fn prepare_volume(&self, m: &MountSpec, rootfs: &Path, user: &ResolvedUser) -> Result<String> {
-        let _lock = self.lock(&format!("volume-{}", m.source))?;
+        let _lock = self.volume_lock(&m.source)?;
         let mut vol = self.volume(&m.source)?;
         let data = self.paths.volume_data(&vol.name);
         if vol.is_mounted_kind() && !crate::layer::is_mountpoint(&data) {

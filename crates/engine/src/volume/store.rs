@@ -157,7 +157,10 @@ fn parse_options(opts: &[String]) -> Result<(BTreeMap<String, String>, Option<u3
 }
 
 impl Engine {
-    fn volume_lock(&self, name: &str) -> Result<crate::state::lock::Lock> {
+    pub(crate) fn volume_lock(&self, name: &str) -> Result<crate::state::lock::Lock> {
+        if !crate::names::valid_name(name) {
+            return Err(VolumeError::NoSuchVolume(name.to_string()).into());
+        }
         self.lock(&format!("volume-{name}"))
     }
 
