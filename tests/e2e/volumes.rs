@@ -498,7 +498,7 @@ fn inspect_shows_mounts_as_podman_does() {
     assert_eq!(
         mounts[2],
         serde_json::json!({
-            "Type": "bind", "Source": h, "Destination": "/h", "Driver": "", "Mode": "",
+            "Type": "bind", "Source": h, "Destination": "/h", "Driver": "", "Mode": "z",
             "Options": ["rbind"], "RW": false, "Propagation": "rprivate"
         })
     );
@@ -509,6 +509,11 @@ fn inspect_shows_mounts_as_podman_does() {
     assert_eq!(
         env.inspect(&c, "{{index .HostConfig.Binds 0}}"),
         format!("{vol}:/data:rw,rprivate,nosuid,nodev,rbind")
+    );
+    // Podman records the user's options (z, U, nocopy too) before its defaults.
+    assert_eq!(
+        env.inspect(&c, "{{index .HostConfig.Binds 1}}"),
+        format!("{h}:/h:ro,z,rprivate,rbind")
     );
     // The OCI spec carries them, parents before children.
     let spec: serde_json::Value = {

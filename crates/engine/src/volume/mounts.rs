@@ -298,8 +298,8 @@ impl Engine {
                     },
                     Destination: m.destination.clone(),
                     Driver: if volume { "local" } else { "" }.into(),
-                    // `z`/`Z` would show here with SELinux on; it is not supported here.
-                    Mode: String::new(),
+                    // Shown as given; with SELinux off relabelling is a no-op.
+                    Mode: m.mode().to_string(),
                     Options: m.inspect_options(flags_for(m)),
                     RW: !m.read_only(),
                     Propagation: m.propagation().to_string(),
@@ -319,7 +319,7 @@ impl Engine {
                     "{}:{}:{}",
                     m.source,
                     m.destination,
-                    m.oci_options(flags_for(m)).join(",")
+                    m.config_options(flags_for(m)).join(",")
                 )
             })
             .collect()

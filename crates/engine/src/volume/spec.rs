@@ -100,20 +100,25 @@ impl MountSpec {
 
     /// The options of the OCI mount, Podman's defaults included: `rw` and `rprivate` unless
     /// given; named volumes `nosuid,nodev`; binds the `noexec/nosuid/nodev` of the mount their
-    /// source lives on; tmpfs `nosuid,nodev,tmpcopyup`; `rbind` for every bind.
+    /// source lives on; tmpfs `nosuid,nodev,tmpcopyup`; `rbind` for every bind. peapod's own
+    /// instructions (`U`, `z`, `nocopy`, …) are left out.
     pub fn oci_options(&self, source: SourceFlags) -> Vec<String> {
+        self.config_options(source)
+            .into_iter()
+            .filter(|o| !ENGINE_ONLY.contains(&o.as_str()))
+            .collect()
+    }
+
+    /// The user's options (peapod's own instructions included) and the defaults, as Podman
+    /// records them (`HostConfig.Binds`).
+    pub fn config_options(&self, source: SourceFlags) -> Vec<String> {
         let given = |a: &str, b: &str| self.has(a) || self.has(b);
         if self.from_image {
-            return ["rw", "rprivate", "nodev", "exec", "nosuid", "rbind"]
+            return ["rprivate", "rw", "nodev", "exec", "nosuid", "rbind"]
                 .map(String::from)
                 .to_vec();
         }
-        let mut out: Vec<String> = self
-            .options
-            .iter()
-            .filter(|o| !ENGINE_ONLY.contains(&o.as_str()))
-            .cloned()
-            .collect();
+        let mut out: Vec<String> = self.options.clone();
         if !given("rw", "ro") {
             out.push("rw".into());
         }
@@ -147,13 +152,25 @@ impl MountSpec {
         out
     }
 
-    /// inspect's `Options`: the OCI options without `rw`/`ro` and propagation, which have
-    /// their own fields (`RW`, `Propagation`).
+    /// inspect's `Options`: the recorded options without `rw`/`ro`, propagation and `z`/`Z`,
+    /// which have their own fields (`RW`, `Propagation`, `Mode`).
     pub fn inspect_options(&self, source: SourceFlags) -> Vec<String> {
-        self.oci_options(source)
+        self.config_options(source)
             .into_iter()
-            .filter(|o| o != "rw" && o != "ro" && !PROPAGATIONS.contains(&o.as_str()))
+            .filter(|o| {
+                !matches!(o.as_str(), "rw" | "ro" | "z" | "Z")
+                    && !PROPAGATIONS.contains(&o.as_str())
+            })
             .collect()
+    }
+
+    /// inspect's `Mode`: the relabelling asked for (`z` or `Z`), else empty.
+    pub fn mode(&self) -> &str {
+        self.options
+            .iter()
+            .find(|o| *o == "z" || *o == "Z")
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -703,10 +720,27 @@ mod tests {
             t.oci_options(none),
             s(&["size=1m", "rw", "rprivate", "nosuid", "nodev", "tmpcopyup"])
         );
+        let v = parse_volume_flag("foo:/x:nocopy,z").unwrap();
+        assert_eq!(
+            v.inspect_options(none),
+            s(&["nocopy", "nosuid", "nodev", "rbind"])
+        );
+        assert_eq!(v.mode(), "z");
+        assert_eq!(
+            v.config_options(none),
+            s(&["nocopy", "z", "rw", "rprivate", "nosuid", "nodev", "rbind"])
+        );
+        let b = parse_volume_flag("/h:/h:U,Z").unwrap();
+        assert_eq!(b.inspect_options(none), s(&["U", "rbind"]));
+        assert_eq!(b.oci_options(none), s(&["rw", "rprivate", "rbind"]));
         let i = MountSpec {
             from_image: true,
             ..parse_volume_flag("/data").unwrap()
         };
+        assert_eq!(
+            i.oci_options(none),
+            s(&["rprivate", "rw", "nodev", "exec", "nosuid", "rbind"])
+        );
         assert_eq!(
             i.inspect_options(none),
             s(&["nodev", "exec", "nosuid", "rbind"])
