@@ -22,3 +22,4 @@ mod networks;
 mod ops;
 mod run;
 mod terminal;
+mod volumes;

@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::commands::volume::VolumeCommand),
     #[command(flatten)]
     Top(TopLevel),
 }
@@ -386,6 +389,18 @@ pub struct CreateFlags {
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Bind mount a volume into the container ([SOURCE-VOLUME|HOST-DIR:]CONTAINER-DIR[:OPTIONS])
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=…,dst=…,…)
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a temporary filesystem (tmpfs) into a container (CONTAINER-DIR[:OPTIONS])
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw|z])
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Image name or ID
     pub image: String,
     /// Command and arguments

@@ -86,6 +86,19 @@ impl Paths {
     pub fn netns_dir(&self) -> PathBuf {
         self.runroot.join("netns")
     }
+    /// Named and anonymous volumes, one directory each (Podman's layout).
+    pub fn volumes(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+    /// `<root>/volumes/<name>`: `name` must be a valid volume name (no `/`, no `..`).
+    pub fn volume_dir(&self, name: &str) -> PathBuf {
+        debug_assert!(crate::names::valid_name(name), "volume name {name:?}");
+        self.volumes().join(name)
+    }
+    /// What a container mounts: `<root>/volumes/<name>/_data`.
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.volume_dir(name).join("_data")
+    }
     /// Marks that this runroot was set up since the last boot.
     pub fn alive(&self) -> PathBuf {
         self.runroot.join("alive")

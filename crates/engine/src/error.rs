@@ -61,6 +61,8 @@ pub enum Error {
     Layer(#[from] crate::layer::LayerError),
     #[error("{0}")]
     Other(String),
+    #[error("{0}")]
+    Volume(#[from] crate::volume::VolumeError),
     /// Several failures collected by a teardown that kept going.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Many(Vec<Error>),

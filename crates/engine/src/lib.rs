@@ -18,6 +18,7 @@ pub mod oci;
 mod refresh;
 pub mod signal;
 pub mod state;
+pub mod volume;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};

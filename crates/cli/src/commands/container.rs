@@ -54,6 +54,10 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> CreateOptions {
             cpu_shares: f.cpu_shares,
             pids_limit: f.pids_limit,
         },
+        volumes: f.volume.clone(),
+        mounts: f.mount.clone(),
+        tmpfs: f.tmpfs.clone(),
+        volumes_from: f.volumes_from.clone(),
     }
 }
 

@@ -6,6 +6,7 @@ mod image;
 mod network;
 mod ops;
 mod system;
+pub(crate) mod volume;
 
 use peapod_engine::{Engine, EngineOptions};
 
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
                 NetworkCommand::Exists(a) => network::exists(&e, a),
             }
         }
+        Command::Volume(v) => volume::run(&open(g)?, v),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),

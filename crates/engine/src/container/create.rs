@@ -38,6 +38,11 @@ pub struct CreateOptions {
     pub restart: Option<String>,
     /// `-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
     pub resources: super::ResourceFlags,
+    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` as given.
+    pub volumes: Vec<String>,
+    pub mounts: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub volumes_from: Vec<String>,
 }
 
 impl Engine {
@@ -154,6 +159,13 @@ impl Engine {
             ));
         }
         let resources = super::resources::parse(&opts.resources)?;
+        let mut mounts = self.resolve_mounts(&crate::volume::MountRequest {
+            volumes: &opts.volumes,
+            mounts: &opts.mounts,
+            tmpfs: &opts.tmpfs,
+            volumes_from: &opts.volumes_from,
+            image_volumes: icfg.volumes().as_deref().unwrap_or(&[]),
+        })?;
 
         let id = crate::names::new_id();
         let hostname = opts
@@ -213,6 +225,8 @@ impl Engine {
             networks: net.networks,
             ports: net.ports,
             names: net.names,
+            mounts: Vec::new(),
+            volumes_from: opts.volumes_from.clone(),
         };
         if !config.workdir.starts_with('/') {
             return Err(Error::invalid(format!(
@@ -224,15 +238,21 @@ impl Engine {
             config.image_name = image_name;
         }
 
+        // Last, as nothing else can fail after it but the insert: the volumes it makes are
+        // removed again if the container cannot be recorded.
+        let created_volumes = self.create_mount_volumes(&mut mounts)?;
+        config.mounts = mounts;
         let dir = self.paths.container_dir(&id);
-        std::fs::create_dir_all(&bundle).ctx("creating container directory", &bundle)?;
         let mut container = Container {
             config,
             state: ContainerState::default(),
         };
-        let result = self.insert_with_name(&mut container, opts.name.as_deref());
+        let result = std::fs::create_dir_all(&bundle)
+            .ctx("creating container directory", &bundle)
+            .and_then(|()| self.insert_with_name(&mut container, opts.name.as_deref()));
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&dir);
+            self.forget_created_volumes(&created_volumes);
             return Err(e);
         }
         Ok(container)

@@ -20,7 +20,7 @@ pub fn go_time(t: Option<DateTime<Utc>>) -> String {
         Some(t) => {
             let s = t
                 .with_timezone(&Local)
-                .to_rfc3339_opts(SecondsFormat::Nanos, false);
+                .to_rfc3339_opts(SecondsFormat::Nanos, true);
             // Go trims trailing zeros of the fraction.
             match s.find('.') {
                 Some(dot) => {
@@ -109,6 +109,8 @@ pub struct GraphDriver {
 #[derive(Debug, Clone, Serialize)]
 pub struct InspectMount {
     pub Type: String,
+    /// Podman omits it for binds (`omitempty`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub Name: String,
     pub Source: String,
     pub Destination: String,
@@ -426,7 +428,7 @@ impl Engine {
                 Name: "overlay".into(),
                 Data: gd,
             },
-            Mounts: Vec::new(),
+            Mounts: self.inspect_mounts(c),
             Dependencies: Vec::new(),
             NetworkSettings: network_settings(c),
             Namespace: String::new(),
@@ -472,7 +474,7 @@ impl Engine {
                     .collect(),
             },
             HostConfig: HostConfig {
-                Binds: Vec::new(),
+                Binds: self.inspect_binds(c),
                 CgroupManager: "cgroupfs".into(),
                 CgroupMode: if crate::config::cgroup_unified() {
                     "private".into()
@@ -502,7 +504,8 @@ impl Engine {
                 },
                 AutoRemove: c.config.auto_remove,
                 VolumeDriver: String::new(),
-                VolumesFrom: None,
+                VolumesFrom: (!c.config.volumes_from.is_empty())
+                    .then(|| c.config.volumes_from.clone()),
                 CapAdd: Vec::new(),
                 CapDrop: Vec::new(),
                 Dns: Vec::new(),
@@ -521,7 +524,7 @@ impl Engine {
 
                 ReadonlyRootfs: false,
                 SecurityOpt: Vec::new(),
-                Tmpfs: BTreeMap::new(),
+                Tmpfs: self.inspect_tmpfs(c),
                 UTSMode: "private".into(),
                 UsernsMode: String::new(),
                 ShmSize: 65536000,

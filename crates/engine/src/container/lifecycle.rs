@@ -109,6 +109,7 @@ impl Engine {
         }
         let _ = self.network_teardown(c);
         let _ = self.unmount_rootfs(c);
+        let _ = self.release_mounts(c);
         let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
@@ -153,6 +154,7 @@ impl Engine {
             });
         }
 
+        let user_mounts = self.prepare_mounts(c, &rootfs, &user)?;
         let run_dir = self.paths.container_run_dir(&id);
         let netns = self.network_setup(c)?;
         // Saved at once: whatever fails next, cleanup finds the namespace and leases.
@@ -193,6 +195,7 @@ impl Engine {
                     .resources
                     .to_oci(super::resources::swap_supported())?,
             ),
+            mounts: &user_mounts,
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -379,6 +382,9 @@ impl Engine {
         if let Err(e) = self.unmount_rootfs(c) {
             errors.push(e);
         }
+        if let Err(e) = self.release_mounts(c) {
+            errors.push(e);
+        }
         let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
@@ -446,6 +452,8 @@ impl Engine {
         }
         if remove {
             self.remove_locked(&mut c, &_lock)?;
+            // `run --rm` removes the container's anonymous volumes, as Podman does.
+            self.remove_anonymous_volumes(&c)?;
         }
         Ok(())
     }

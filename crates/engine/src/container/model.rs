@@ -131,6 +131,12 @@ pub struct ContainerConfig {
     /// `-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
     #[serde(default)]
     pub resources: super::resources::Resources,
+    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs, resolved.
+    #[serde(default)]
+    pub mounts: Vec<crate::volume::MountSpec>,
+    /// `--volumes-from` as given, for inspect.
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
 }
 
 /// What changes over the container's life.

@@ -44,6 +44,9 @@ impl Engine {
             self.stop_locked(&mut c, timeout)?;
         }
         self.remove_locked(&mut c, &lock)?;
+        if opts.volumes {
+            self.remove_anonymous_volumes(&c)?;
+        }
         Ok(c.id().to_string())
     }
 

@@ -54,6 +54,9 @@ pub struct SpecInput<'a> {
     pub annotations: &'a std::collections::BTreeMap<String, String>,
     /// `linux.resources` (memory, cpu, pids limits).
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// The user's mounts (volumes, binds, tmpfs): they replace a default mount or name file
+    /// on the same destination.
+    pub mounts: &'a [Mount],
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -170,6 +173,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
             &["rbind", "rprivate", "nosuid", "noexec", "nodev"],
         )?);
     }
+    add_user_mounts(&mut mounts, input.mounts);
 
     let mut spec = Spec::default();
     spec.set_version("1.0.2-dev".to_string());
@@ -211,6 +215,18 @@ fn resources(
         r.set_pids(*l.pids());
     }
     r
+}
+
+/// The user's mounts replace ours on the same destination; then every mount is ordered by
+/// the depth of its destination (stable), so a parent is mounted before what goes inside it
+/// (a volume on `/etc` before the `/etc/hosts` file), as Podman sorts them.
+fn add_user_mounts(mounts: &mut Vec<Mount>, user: &[Mount]) {
+    if user.is_empty() {
+        return;
+    }
+    mounts.retain(|m| !user.iter().any(|u| u.destination() == m.destination()));
+    mounts.extend(user.iter().cloned());
+    mounts.sort_by_key(|m| m.destination().components().count());
 }
 
 fn bind(src: &Path, dest: &str, opts: &[&str]) -> Result<Mount> {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::container::{Container, ContainerConfig, ContainerState};
 use crate::error::{Error, Result};
 
-/// Bumped when [`SCHEMA`] changes.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped when [`SCHEMA`] changes. 2: volumes.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,6 +34,15 @@ CREATE TABLE IF NOT EXISTS image_names (
     image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS image_names_image ON image_names(image_id);
+";
+
+/// Version 2: named and anonymous volumes. Every statement is `IF NOT EXISTS`, so this is
+/// both the fresh schema and the migration of a version-1 database (which keeps its rows).
+const SCHEMA_VOLUMES: &str = "
+CREATE TABLE IF NOT EXISTS volumes (
+    name    TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
+);
 ";
 
 /// An image as the database knows it. The full OCI config lives in the blob store.
@@ -72,6 +81,7 @@ impl Db {
         if version < SCHEMA_VERSION {
             db.write(|tx| {
                 tx.execute_batch(SCHEMA)?;
+                tx.execute_batch(SCHEMA_VOLUMES)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
                 Ok(())
             })?;
@@ -328,10 +338,113 @@ impl Db {
     }
 }
 
+// ---- volumes ----
+
+impl Db {
+    /// Insert a volume; false when the name is taken.
+    pub fn insert_volume(&self, v: &crate::volume::Volume) -> Result<bool> {
+        let json = serde_json::to_string(v).map_err(|e| Error::other(e.to_string()))?;
+        Ok(self.conn.execute(
+            "INSERT INTO volumes (name, record) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            params![v.name, json],
+        )? > 0)
+    }
+
+    pub fn update_volume(&self, v: &crate::volume::Volume) -> Result<()> {
+        let json = serde_json::to_string(v).map_err(|e| Error::other(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE volumes SET record = ?2 WHERE name = ?1",
+            params![v.name, json],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_volume(&self, name: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM volumes WHERE name = ?1", [name])?;
+        Ok(())
+    }
+
+    pub fn volume(&self, name: &str) -> Result<Option<crate::volume::Volume>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT record FROM volumes WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        json.map(|j| decode_volume(&j)).transpose()
+    }
+
+    /// Every volume, by name.
+    pub fn volumes(&self) -> Result<Vec<crate::volume::Volume>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM volumes ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for j in rows {
+            out.push(decode_volume(&j?)?);
+        }
+        Ok(out)
+    }
+}
+
+fn decode_volume(json: &str) -> Result<crate::volume::Volume> {
+    serde_json::from_str(json).map_err(|e| Error::other(format!("corrupt volume record: {e}")))
+}
+
 fn decode_container(config: &str, state: &str) -> Result<Container> {
     let config: ContainerConfig = serde_json::from_str(config)
         .map_err(|e| Error::other(format!("corrupt container config: {e}")))?;
     let state: ContainerState = serde_json::from_str(state)
         .map_err(|e| Error::other(format!("container {}: corrupt state: {e}", config.id)))?;
     Ok(Container { config, state })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-1 database (no volumes table) keeps its rows and gains the table.
+    #[test]
+    fn migrates_version_1() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("db.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute("INSERT INTO images (id, record) VALUES ('abc', '{}')", [])
+                .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        let n: i64 = db
+            .conn
+            .query_row("SELECT count(*) FROM images", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        let v: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert!(db.volumes().unwrap().is_empty());
+        let vol = crate::volume::Volume {
+            name: "v1".into(),
+            driver: "local".into(),
+            created: Utc::now(),
+            labels: Default::default(),
+            options: Default::default(),
+            uid: None,
+            gid: None,
+            anonymous: false,
+            needs_copy_up: true,
+            needs_chown: true,
+        };
+        assert!(db.insert_volume(&vol).unwrap());
+        assert!(!db.insert_volume(&vol).unwrap());
+        assert_eq!(db.volume("v1").unwrap().unwrap().name, "v1");
+        db.delete_volume("v1").unwrap();
+        assert!(db.volume("v1").unwrap().is_none());
+    }
 }

@@ -1,0 +1,414 @@
+//! A container's mounts: resolved at create (volumes made, `--volumes-from` and image
+//! `VOLUME`s merged), prepared at init (mounted local volumes mounted, first-use ownership,
+//! copy-up, `U`) and turned into OCI mounts; released at cleanup; shown by inspect.
+
+use std::path::Path;
+
+use oci_spec::runtime::{Mount, MountBuilder};
+
+use super::spec::{self, MountKind, MountSpec, SourceFlags};
+use super::store::VolumeCreateOptions;
+use super::{Volume, VolumeError, copy};
+use crate::Engine;
+use crate::container::Container;
+use crate::container::inspect::InspectMount;
+use crate::container::user::ResolvedUser;
+use crate::error::{Error, Result};
+
+/// The mount flags of the filesystem `path` lives on (what a bind of it inherits).
+fn source_flags(path: &str) -> SourceFlags {
+    match nix::sys::statvfs::statvfs(path) {
+        Ok(s) => {
+            use nix::sys::statvfs::FsFlags;
+            let f = s.flags();
+            SourceFlags {
+                noexec: f.contains(FsFlags::ST_NOEXEC),
+                nosuid: f.contains(FsFlags::ST_NOSUID),
+                nodev: f.contains(FsFlags::ST_NODEV),
+            }
+        }
+        Err(_) => SourceFlags::default(),
+    }
+}
+
+fn flags_for(m: &MountSpec) -> SourceFlags {
+    if m.kind == MountKind::Bind {
+        source_flags(&m.source)
+    } else {
+        SourceFlags::default()
+    }
+}
+
+/// What the user asked for at create, as flag values.
+#[derive(Debug, Clone, Default)]
+pub struct MountRequest<'a> {
+    pub volumes: &'a [String],
+    pub mounts: &'a [String],
+    pub tmpfs: &'a [String],
+    pub volumes_from: &'a [String],
+    /// The image's `VOLUME` entries.
+    pub image_volumes: &'a [String],
+}
+
+impl Engine {
+    /// Parse and check every mount of a new container without creating anything: the
+    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`, image
+    /// `VOLUME`s); anonymous volumes still nameless.
+    pub(crate) fn resolve_mounts(&self, req: &MountRequest<'_>) -> Result<Vec<MountSpec>> {
+        let mut out = Vec::new();
+        for v in req.volumes {
+            out.push(spec::parse_volume_flag(v)?);
+        }
+        for m in req.mounts {
+            out.push(spec::parse_mount_flag(m)?);
+        }
+        for t in req.tmpfs {
+            out.push(spec::parse_tmpfs_flag(t)?);
+        }
+        spec::check_duplicates(&out)?;
+        for m in &out {
+            if m.kind == MountKind::Bind {
+                std::fs::metadata(&m.source).map_err(|e| {
+                    Error::invalid(format!("statfs {}: {}", m.source, io_reason(&e)))
+                })?;
+            }
+        }
+        for v in req.volumes_from {
+            let (ctr, ro) = spec::parse_volumes_from(v)?;
+            let other = self.db.lookup_container(&ctr).map_err(|e| {
+                Error::invalid(format!(
+                    "looking up container {ctr:?} for volumes-from: {e}"
+                ))
+            })?;
+            for m in &other.config.mounts {
+                if out.iter().any(|o| o.destination == m.destination) {
+                    continue;
+                }
+                if let Some(m) = spec::inherit(m, ro) {
+                    out.push(m);
+                }
+            }
+        }
+        for dest in req.image_volumes {
+            let Ok(destination) = spec::destination(dest) else {
+                tracing::warn!(volume = %dest, "ignoring the image's VOLUME: not an absolute path below /");
+                continue;
+            };
+            if out.iter().any(|o| o.destination == destination) {
+                continue;
+            }
+            out.push(MountSpec {
+                kind: MountKind::Anonymous,
+                source: String::new(),
+                destination,
+                options: Vec::new(),
+                from_image: true,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Create the volumes a new container needs: named ones on first use, anonymous ones
+    /// with generated names (written into `mounts`). Returns the names created, for
+    /// [`Engine::forget_created_volumes`] if the container cannot be created after all.
+    pub(crate) fn create_mount_volumes(&self, mounts: &mut [MountSpec]) -> Result<Vec<String>> {
+        let mut created = Vec::new();
+        let result = (|| {
+            for m in mounts.iter_mut() {
+                match m.kind {
+                    MountKind::Anonymous if m.source.is_empty() => {
+                        let v = self.create_volume(&VolumeCreateOptions {
+                            anonymous: true,
+                            ..Default::default()
+                        })?;
+                        m.source = v.name.clone();
+                        created.push(v.name);
+                    }
+                    MountKind::Volume => {
+                        if self.db.volume(&m.source)?.is_some() {
+                            continue;
+                        }
+                        match self.create_volume(&VolumeCreateOptions {
+                            name: Some(m.source.clone()),
+                            ..Default::default()
+                        }) {
+                            Ok(v) => created.push(v.name),
+                            // Made by a concurrent create: use it.
+                            Err(Error::Volume(VolumeError::Exists(_))) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(created),
+            Err(e) => {
+                self.forget_created_volumes(&created);
+                Err(e)
+            }
+        }
+    }
+
+    /// Undo [`Engine::create_mount_volumes`].
+    pub(crate) fn forget_created_volumes(&self, names: &[String]) {
+        for n in names {
+            let _ = self.remove_volume(n, false, None);
+        }
+    }
+
+    /// At init, after the rootfs is mounted: prepare every mount's source and return the
+    /// OCI mounts. On failure, mounted local volumes this call mounted stay mounted until
+    /// cleanup ([`Engine::release_mounts`]) runs, as for the rootfs.
+    pub(crate) fn prepare_mounts(
+        &self,
+        c: &Container,
+        rootfs: &Path,
+        user: &ResolvedUser,
+    ) -> Result<Vec<Mount>> {
+        let mut out = Vec::new();
+        for m in &c.config.mounts {
+            let (typ, source) = match m.kind {
+                MountKind::Tmpfs => ("tmpfs", "tmpfs".to_string()),
+                MountKind::Bind => {
+                    if let Err(e) = std::fs::metadata(&m.source) {
+                        return Err(Error::invalid(format!(
+                            "statfs {}: {}",
+                            m.source,
+                            io_reason(&e)
+                        )));
+                    }
+                    if m.chown() {
+                        copy::chown_tree(Path::new(&m.source), user.uid, user.gid).map_err(
+                            |e| Error::io("chowning bind mount source", &m.source, e.into()),
+                        )?;
+                    }
+                    ("bind", m.source.clone())
+                }
+                MountKind::Volume | MountKind::Anonymous => {
+                    let data = self.prepare_volume(m, rootfs, user)?;
+                    ("bind", data)
+                }
+            };
+            out.push(
+                MountBuilder::default()
+                    .destination(&m.destination)
+                    .typ(typ)
+                    .source(source)
+                    .options(m.oci_options(flags_for(m)))
+                    .build()
+                    .map_err(|e| Error::other(format!("generating OCI mount: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Mount (if it is a mounted kind), take ownership and copy up on first use, apply `U`;
+    /// the host path to bind.
+    fn prepare_volume(&self, m: &MountSpec, rootfs: &Path, user: &ResolvedUser) -> Result<String> {
+        let _lock = self.volume_lock(&m.source)?;
+        let mut vol = self.volume(&m.source)?;
+        let data = self.paths.volume_data(&vol.name);
+        if vol.is_mounted_kind() && !crate::layer::is_mountpoint(&data) {
+            mount_local(&vol, &data)?;
+        }
+        let mut changed = false;
+        if vol.needs_chown {
+            copy::first_use_ownership(&data, rootfs, &m.destination, user.uid, user.gid)
+                .map_err(|e| Error::io("setting the owner of volume", &data, e.into()))?;
+            vol.needs_chown = false;
+            changed = true;
+        }
+        if vol.needs_copy_up && !m.nocopy() {
+            if copy::is_empty_dir(&data).ctx_vol(&data)? {
+                copy::copy_up(rootfs, &m.destination, &data).map_err(|e| {
+                    Error::other(format!(
+                        "copying {} of the image into volume {}: {e}",
+                        m.destination, vol.name
+                    ))
+                })?;
+            }
+            vol.needs_copy_up = false;
+            changed = true;
+        }
+        if changed {
+            self.db.update_volume(&vol)?;
+        }
+        if m.chown() {
+            copy::chown_tree(&data, user.uid, user.gid)
+                .map_err(|e| Error::io("chowning volume", &data, e.into()))?;
+        }
+        Ok(data.display().to_string())
+    }
+
+    /// At cleanup: unmount the mounted local volumes of `c` that no other live container
+    /// still uses.
+    pub(crate) fn release_mounts(&self, c: &Container) -> Result<()> {
+        let mounted: Vec<&MountSpec> = c.config.mounts.iter().filter(|m| m.is_volume()).collect();
+        if mounted.is_empty() {
+            return Ok(());
+        }
+        let others: Vec<Container> = self
+            .db
+            .containers()?
+            .into_iter()
+            .filter(|o| o.id() != c.id() && o.state.status.is_active())
+            .collect();
+        let mut errors = Vec::new();
+        for m in mounted {
+            let data = self.paths.volume_data(&m.source);
+            let Ok(Some(vol)) = self.db.volume(&m.source) else {
+                continue;
+            };
+            if !vol.is_mounted_kind()
+                || others
+                    .iter()
+                    .any(|o| super::store::uses_volume(o, &m.source))
+            {
+                continue;
+            }
+            if let Err(e) = self.unmount_volume_data(&data) {
+                errors.push(e);
+            }
+        }
+        Error::collect(errors)
+    }
+
+    /// inspect's `Mounts`: volumes first, then binds (tmpfs are under `HostConfig.Tmpfs`),
+    /// as Podman lists them.
+    pub fn inspect_mounts(&self, c: &Container) -> Vec<InspectMount> {
+        let vols = c.config.mounts.iter().filter(|m| m.is_volume());
+        let binds = c.config.mounts.iter().filter(|m| m.kind == MountKind::Bind);
+        vols.chain(binds)
+            .map(|m| {
+                let volume = m.is_volume();
+                InspectMount {
+                    Type: if volume { "volume" } else { "bind" }.into(),
+                    Name: if volume {
+                        m.source.clone()
+                    } else {
+                        String::new()
+                    },
+                    Source: if volume {
+                        self.paths.volume_data(&m.source).display().to_string()
+                    } else {
+                        m.source.clone()
+                    },
+                    Destination: m.destination.clone(),
+                    Driver: if volume { "local" } else { "" }.into(),
+                    // Shown as given; with SELinux off relabelling is a no-op.
+                    Mode: m.mode().to_string(),
+                    Options: m.inspect_options(flags_for(m)),
+                    RW: !m.read_only(),
+                    Propagation: m.propagation().to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// `HostConfig.Binds`: `SOURCE:DEST:OPTIONS` of every volume and bind.
+    pub fn inspect_binds(&self, c: &Container) -> Vec<String> {
+        c.config
+            .mounts
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .map(|m| {
+                format!(
+                    "{}:{}:{}",
+                    m.source,
+                    m.destination,
+                    m.config_options(flags_for(m)).join(",")
+                )
+            })
+            .collect()
+    }
+
+    /// `HostConfig.Tmpfs`: destination → options.
+    pub fn inspect_tmpfs(&self, c: &Container) -> std::collections::BTreeMap<String, String> {
+        c.config
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Tmpfs)
+            .map(|m| {
+                (
+                    m.destination.clone(),
+                    m.oci_options(SourceFlags::default()).join(","),
+                )
+            })
+            .collect()
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        _ => e.to_string(),
+    }
+}
+
+trait VolCtx<T> {
+    fn ctx_vol(self, data: &Path) -> Result<T>;
+}
+
+impl<T> VolCtx<T> for std::io::Result<T> {
+    fn ctx_vol(self, data: &Path) -> Result<T> {
+        self.map_err(|e| Error::io("reading volume", data, e))
+    }
+}
+
+/// Mount a local volume made with `--opt type=… device=… [o=…]` on its data directory.
+fn mount_local(vol: &Volume, data: &Path) -> Result<()> {
+    use nix::mount::{MsFlags, mount};
+    let typ = vol.options.get("type").map(String::as_str).unwrap_or("");
+    let device = vol.options.get("device").map(String::as_str).unwrap_or("");
+    let mut flags = MsFlags::empty();
+    let mut data_opts = Vec::new();
+    for o in vol
+        .options
+        .get("o")
+        .map(String::as_str)
+        .unwrap_or("")
+        .split(',')
+        .filter(|o| !o.is_empty())
+    {
+        match o {
+            "ro" => flags |= MsFlags::MS_RDONLY,
+            "rw" => {}
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            "bind" => flags |= MsFlags::MS_BIND,
+            "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
+            "sync" => flags |= MsFlags::MS_SYNCHRONOUS,
+            "noatime" => flags |= MsFlags::MS_NOATIME,
+            "relatime" => flags |= MsFlags::MS_RELATIME,
+            other => data_opts.push(other.to_string()),
+        }
+    }
+    let fstype = if matches!(typ, "none" | "bind") && flags.contains(MsFlags::MS_BIND) {
+        None
+    } else {
+        Some(typ)
+    };
+    let joined = data_opts.join(",");
+    mount(
+        Some(device),
+        data,
+        fstype,
+        flags,
+        if joined.is_empty() {
+            None
+        } else {
+            Some(joined.as_str())
+        },
+    )
+    .map_err(|e| {
+        Error::other(format!(
+            "mounting volume {} ({typ} {device}) on {}: {e}",
+            vol.name,
+            data.display()
+        ))
+    })
+}

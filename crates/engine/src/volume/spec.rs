@@ -1,0 +1,824 @@
+//! Mount specs: `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's `VOLUME`s,
+//! parsed into one plain, serializable value ([`MountSpec`]) that a container's config (and,
+//! later, a pod's) holds. Parsing is pure: nothing here touches the host, so every check that
+//! needs no filesystem happens before anything is created.
+//!
+//! The option rules and messages are Podman 4.3's (containers/common `ValidateVolumeOpts`
+//! for `-v`, libpod's `ProcessOptions` for tmpfs, specgenutil's `--mount` parser), with two
+//! deliberate refusals Podman does not make: a relative host path (`./x`, `../x`) and a
+//! mount over the container's `/`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path.
+    Bind,
+    /// A named volume (created on first use).
+    Volume,
+    /// A volume with a generated name, removed by `rm -v` / `run --rm`.
+    Anonymous,
+    /// A tmpfs of the container's own.
+    Tmpfs,
+}
+
+/// One mount of a container, as the user (or the image) asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Bind: the absolute host path. Volume: the volume's name. Anonymous: its generated name
+    /// (empty until the container is created). Tmpfs: empty.
+    pub source: String,
+    /// Absolute, lexically clean path in the container; never `/`.
+    pub destination: String,
+    /// The user's options, validated, in the order given (`ro`, `U`, `nocopy`, `z`,
+    /// propagation, `size=…`, …). Defaults are added by [`MountSpec::oci_options`].
+    pub options: Vec<String>,
+    /// An image `VOLUME` entry: Podman mounts those `nodev,exec,nosuid`.
+    #[serde(default)]
+    pub from_image: bool,
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+];
+
+/// Options that are peapod's instructions, never passed to the kernel.
+const ENGINE_ONLY: &[&str] = &["U", "z", "Z", "copy", "nocopy", "notmpcopyup"];
+
+/// Flags of the mount a bind source lives on that a bind mount inherits (Podman's
+/// `getDefaultMountOptions`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceFlags {
+    pub noexec: bool,
+    pub nosuid: bool,
+    pub nodev: bool,
+}
+
+impl MountSpec {
+    fn has(&self, o: &str) -> bool {
+        self.options.iter().any(|x| x == o)
+    }
+
+    pub fn is_volume(&self) -> bool {
+        matches!(self.kind, MountKind::Volume | MountKind::Anonymous)
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.has("ro")
+    }
+
+    /// `U`: chown the source to the container's user.
+    pub fn chown(&self) -> bool {
+        self.has("U")
+    }
+
+    /// `nocopy`: never copy the image's content into the volume.
+    pub fn nocopy(&self) -> bool {
+        self.has("nocopy")
+    }
+
+    /// The propagation option, `rprivate` by default.
+    pub fn propagation(&self) -> &str {
+        self.options
+            .iter()
+            .find(|o| PROPAGATIONS.contains(&o.as_str()))
+            .map(String::as_str)
+            .unwrap_or("rprivate")
+    }
+
+    /// The options of the OCI mount, Podman's defaults included: `rw` and `rprivate` unless
+    /// given; named volumes `nosuid,nodev`; binds the `noexec/nosuid/nodev` of the mount their
+    /// source lives on; tmpfs `nosuid,nodev,tmpcopyup`; `rbind` for every bind. peapod's own
+    /// instructions (`U`, `z`, `nocopy`, …) are left out.
+    pub fn oci_options(&self, source: SourceFlags) -> Vec<String> {
+        self.config_options(source)
+            .into_iter()
+            .filter(|o| !ENGINE_ONLY.contains(&o.as_str()))
+            .collect()
+    }
+
+    /// The user's options (peapod's own instructions included) and the defaults, as Podman
+    /// records them (`HostConfig.Binds`).
+    pub fn config_options(&self, source: SourceFlags) -> Vec<String> {
+        let given = |a: &str, b: &str| self.has(a) || self.has(b);
+        if self.from_image {
+            return ["rprivate", "rw", "nodev", "exec", "nosuid", "rbind"]
+                .map(String::from)
+                .to_vec();
+        }
+        let mut out: Vec<String> = self.options.clone();
+        if !given("rw", "ro") {
+            out.push("rw".into());
+        }
+        if !self
+            .options
+            .iter()
+            .any(|o| PROPAGATIONS.contains(&o.as_str()))
+        {
+            out.push("rprivate".into());
+        }
+        let (noexec, nosuid, nodev) = match self.kind {
+            MountKind::Tmpfs | MountKind::Volume | MountKind::Anonymous => (false, true, true),
+            MountKind::Bind => (source.noexec, source.nosuid, source.nodev),
+        };
+        if noexec && !given("exec", "noexec") {
+            out.push("noexec".into());
+        }
+        if nosuid && !given("suid", "nosuid") {
+            out.push("nosuid".into());
+        }
+        if nodev && !given("dev", "nodev") {
+            out.push("nodev".into());
+        }
+        if self.kind == MountKind::Tmpfs {
+            if !given("tmpcopyup", "notmpcopyup") {
+                out.push("tmpcopyup".into());
+            }
+        } else if !given("bind", "rbind") {
+            out.push("rbind".into());
+        }
+        out
+    }
+
+    /// inspect's `Options`: the recorded options without `rw`/`ro`, propagation and `z`/`Z`,
+    /// which have their own fields (`RW`, `Propagation`, `Mode`).
+    pub fn inspect_options(&self, source: SourceFlags) -> Vec<String> {
+        self.config_options(source)
+            .into_iter()
+            .filter(|o| {
+                !matches!(o.as_str(), "rw" | "ro" | "z" | "Z")
+                    && !PROPAGATIONS.contains(&o.as_str())
+            })
+            .collect()
+    }
+
+    /// inspect's `Mode`: the relabelling asked for (`z` or `Z`), else empty.
+    pub fn mode(&self) -> &str {
+        self.options
+            .iter()
+            .find(|o| *o == "z" || *o == "Z")
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::invalid(msg)
+}
+
+/// Lexically clean an absolute path (`.` dropped, `..` pops, never above `/`).
+pub fn clean_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// A container path: absolute, cleaned, and not the container's root.
+pub fn destination(dest: &str) -> Result<String> {
+    if !dest.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid container path {dest:?}, must be an absolute path"
+        )));
+    }
+    let clean = clean_path(dest);
+    if clean == "/" {
+        // Podman accepts this and the runtime then mounts over the rootfs itself; a mount
+        // must never replace the container's root.
+        return Err(invalid(format!(
+            "invalid container path {dest:?}: cannot mount over the container's root directory"
+        )));
+    }
+    Ok(clean)
+}
+
+/// A bind source: an absolute host path (cleaned). Relative paths are refused rather than
+/// resolved against the caller's working directory.
+pub fn host_path(src: &str) -> Result<String> {
+    if !src.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid host path {src:?}: relative host paths are not allowed, the source must be an absolute path or a volume name"
+        )));
+    }
+    Ok(clean_path(src))
+}
+
+/// A volume name, with Podman's rule and message.
+pub fn volume_name(name: &str) -> Result<()> {
+    if crate::names::valid_name(name) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "creating named volume {name:?}: running volume create option: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+        )))
+    }
+}
+
+/// Options of `-v` (containers/common `ValidateVolumeOpts`): at most one of each group.
+pub fn validate_volume_options(options: &[String]) -> Result<()> {
+    let groups: &[(&[&str], &str)] = &[
+        (&["rw", "ro"], "can only specify 1 'rw' or 'ro' option"),
+        (
+            PROPAGATIONS,
+            "can only specify 1 '[r]shared', '[r]private', '[r]slave' or '[r]unbindable' option",
+        ),
+        (&["bind", "rbind"], "can only specify 1 '[r]bind' option"),
+        (&["z", "Z"], "can only specify 1 'z', 'Z', or 'O' option"),
+        (&["U"], "can only specify 1 'U' option"),
+        (
+            &["copy", "nocopy"],
+            "can only specify 1 'copy' or 'nocopy' option",
+        ),
+        (
+            &["exec", "noexec"],
+            "can only specify 1 'noexec' or 'exec' option",
+        ),
+        (
+            &["dev", "nodev"],
+            "can only specify 1 'nodev' or 'dev' option",
+        ),
+        (
+            &["suid", "nosuid"],
+            "can only specify 1 'nosuid' or 'suid' option",
+        ),
+    ];
+    let joined = options.join(", ");
+    let mut counts = vec![0usize; groups.len()];
+    for o in options {
+        if o == "O" || o.starts_with("idmap") || o.starts_with("upperdir=") {
+            return Err(invalid(format!(
+                "invalid option type {o:?}: overlay and idmapped volumes are not supported by peapod"
+            )));
+        }
+        let Some(g) = groups.iter().position(|(set, _)| set.contains(&o.as_str())) else {
+            return Err(invalid(format!("invalid option type {o:?}")));
+        };
+        counts[g] += 1;
+        if counts[g] > 1 {
+            return Err(invalid(format!(
+                "invalid options {joined:?}, {}",
+                groups[g].1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Options of a tmpfs (libpod's `ProcessOptions` with tmpfs allowed).
+pub fn validate_tmpfs_options(options: &[String]) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for o in options {
+        let (key, value) = match o.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (o.as_str(), None),
+        };
+        let group = match key {
+            "rw" | "ro" => "rw",
+            "exec" | "noexec" => "exec",
+            "suid" | "nosuid" => "suid",
+            "dev" | "nodev" => "dev",
+            "tmpcopyup" | "notmpcopyup" => "tmpcopyup",
+            k if PROPAGATIONS.contains(&k) => "propagation",
+            "size" | "mode" | "uid" | "gid" | "nr_inodes" | "nr_blocks" => key,
+            "bind" | "rbind" | "z" | "Z" | "U" => {
+                return Err(invalid(format!(
+                    "the {key:?} option is not allowed with tmpfs mounts: invalid mount option"
+                )));
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "unknown mount option {o:?}: invalid mount option"
+                )));
+            }
+        };
+        let needs_value = matches!(
+            key,
+            "size" | "mode" | "uid" | "gid" | "nr_inodes" | "nr_blocks"
+        );
+        match (needs_value, value) {
+            (true, Some(v)) if valid_tmpfs_value(key, v) => {}
+            (false, None) => {}
+            _ => {
+                return Err(invalid(format!(
+                    "invalid tmpfs option {o:?}: invalid mount option"
+                )));
+            }
+        }
+        if seen.contains(&group) {
+            return Err(invalid(format!(
+                "duplicate tmpfs option {o:?}: duplicate mount option passed"
+            )));
+        }
+        seen.push(group);
+    }
+    Ok(())
+}
+
+fn valid_tmpfs_value(key: &str, v: &str) -> bool {
+    match key {
+        "mode" => !v.is_empty() && v.chars().all(|c| ('0'..='7').contains(&c)),
+        "size" => {
+            let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
+            !digits.is_empty()
+                && digits.len() + 1 >= v.len()
+                && digits.chars().all(|c| c.is_ascii_digit())
+        }
+        _ => !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()),
+    }
+}
+
+/// `-v [SOURCE:]DEST[:OPTIONS]`.
+pub fn parse_volume_flag(v: &str) -> Result<MountSpec> {
+    let parts: Vec<&str> = v.split(':').collect();
+    if parts.len() > 3 || v.is_empty() {
+        return Err(invalid(format!(
+            "incorrect volume format {v:?}, should be [host-dir:]ctr-dir[:option]"
+        )));
+    }
+    let options: Vec<String> = match parts.get(2) {
+        Some(o) => o.split(',').map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    validate_volume_options(&options)?;
+    if parts.len() == 1 {
+        return Ok(MountSpec {
+            kind: MountKind::Anonymous,
+            source: String::new(),
+            destination: destination(parts[0])?,
+            options,
+            from_image: false,
+        });
+    }
+    let (src, dest) = (parts[0], parts[1]);
+    if src.is_empty() {
+        return Err(invalid(format!(
+            "host directory cannot be empty in volume {v:?}"
+        )));
+    }
+    let destination = destination(dest)?;
+    if src.starts_with('/') || src.starts_with('.') {
+        return Ok(MountSpec {
+            kind: MountKind::Bind,
+            source: host_path(src)?,
+            destination,
+            options,
+            from_image: false,
+        });
+    }
+    volume_name(src)?;
+    Ok(MountSpec {
+        kind: MountKind::Volume,
+        source: src.to_string(),
+        destination,
+        options,
+        from_image: false,
+    })
+}
+
+fn parse_bool(key: &str, v: Option<&str>) -> Result<bool> {
+    match v {
+        None => Ok(true),
+        Some("true" | "True" | "TRUE" | "1") => Ok(true),
+        Some("false" | "False" | "FALSE" | "0") => Ok(false),
+        Some(other) => Err(invalid(format!(
+            "invalid value {other:?} for mount option {key}: must be true or false"
+        ))),
+    }
+}
+
+/// `--mount type=bind|volume|tmpfs,src=…,dst=…,…`.
+pub fn parse_mount_flag(m: &str) -> Result<MountSpec> {
+    let mut kind = None;
+    let mut src = None;
+    let mut dst = None;
+    let mut options: Vec<String> = Vec::new();
+    let fields: Vec<&str> = m.split(',').collect();
+    for f in &fields {
+        let (key, value) = match f.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (*f, None),
+        };
+        if key == "type" {
+            kind = Some(match value {
+                Some("bind") => MountKind::Bind,
+                Some("volume") => MountKind::Volume,
+                Some("tmpfs") => MountKind::Tmpfs,
+                Some(other) => {
+                    return Err(invalid(format!("invalid filesystem type {other:?}")));
+                }
+                None => return Err(invalid(format!("{f}: invalid mount option"))),
+            });
+        }
+    }
+    let Some(kind) = kind else {
+        return Err(invalid(format!(
+            "invalid mount {m:?}: must specify a type (bind, volume or tmpfs)"
+        )));
+    };
+    let only = |allowed: &[MountKind], f: &str| -> Result<()> {
+        if allowed.contains(&kind) {
+            Ok(())
+        } else {
+            Err(invalid(format!("{f}: invalid mount option")))
+        }
+    };
+    use MountKind::{Bind, Tmpfs, Volume};
+    for f in fields {
+        let (key, value) = match f.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (f, None),
+        };
+        let need = || value.ok_or_else(|| invalid(format!("{f}: invalid mount option")));
+        match key {
+            "type" => {}
+            "src" | "source" => {
+                only(&[Bind, Volume], f)?;
+                src = Some(need()?.to_string());
+            }
+            "dst" | "destination" | "target" => dst = Some(need()?.to_string()),
+            "ro" | "readonly" => {
+                if parse_bool(key, value)? {
+                    options.push("ro".into());
+                } else {
+                    options.push("rw".into());
+                }
+            }
+            "rw" | "readwrite" => {
+                options.push(if parse_bool(key, value)? { "rw" } else { "ro" }.into());
+            }
+            "bind-propagation" => {
+                only(&[Bind], f)?;
+                let p = need()?;
+                if !PROPAGATIONS.contains(&p) {
+                    return Err(invalid(format!("{f}: invalid mount option")));
+                }
+                options.push(p.to_string());
+            }
+            "bind-nonrecursive" => {
+                only(&[Bind], f)?;
+                if parse_bool(key, value)? {
+                    options.push("bind".into());
+                }
+            }
+            "relabel" => {
+                only(&[Bind, Volume], f)?;
+                options.push(
+                    match need()? {
+                        "shared" => "z",
+                        "private" => "Z",
+                        _ => return Err(invalid(format!("{f}: invalid mount option"))),
+                    }
+                    .into(),
+                );
+            }
+            "z" | "Z" => {
+                only(&[Bind, Volume], f)?;
+                options.push(key.into());
+            }
+            "U" | "chown" => {
+                only(&[Bind, Volume], f)?;
+                if parse_bool(key, value)? {
+                    options.push("U".into());
+                }
+            }
+            "nocopy" | "volume-nocopy" => {
+                only(&[Volume], f)?;
+                if parse_bool(key, value)? {
+                    options.push("nocopy".into());
+                }
+            }
+            "exec" | "noexec" | "dev" | "nodev" | "suid" | "nosuid" if value.is_none() => {
+                options.push(key.into());
+            }
+            "tmpfs-size" => {
+                only(&[Tmpfs], f)?;
+                options.push(format!("size={}", need()?));
+            }
+            "tmpfs-mode" => {
+                only(&[Tmpfs], f)?;
+                options.push(format!("mode={}", need()?));
+            }
+            "tmpcopyup" | "notmpcopyup" if value.is_none() => {
+                only(&[Tmpfs], f)?;
+                options.push(key.into());
+            }
+            // Docker's macOS hint; Podman accepts and ignores it.
+            "consistency" => {}
+            _ => return Err(invalid(format!("{f}: invalid mount option"))),
+        }
+    }
+    let Some(dst) = dst else {
+        return Err(invalid(format!(
+            "invalid mount {m:?}: must set the destination (dst=, destination= or target=)"
+        )));
+    };
+    let destination = destination(&dst)?;
+    match kind {
+        Tmpfs => validate_tmpfs_options(&options)?,
+        _ => validate_volume_options(&options)?,
+    }
+    let (kind, source) = match (kind, src) {
+        (Bind, Some(s)) => (Bind, host_path(&s)?),
+        (Bind, None) => {
+            return Err(invalid(format!(
+                "invalid mount {m:?}: a bind mount must set its source (src= or source=)"
+            )));
+        }
+        (Volume, Some(s)) if !s.is_empty() => {
+            volume_name(&s)?;
+            (Volume, s)
+        }
+        (Volume, _) => (MountKind::Anonymous, String::new()),
+        (k, _) => (k, String::new()),
+    };
+    Ok(MountSpec {
+        kind,
+        source,
+        destination,
+        options,
+        from_image: false,
+    })
+}
+
+/// `--tmpfs DEST[:OPTIONS]`.
+pub fn parse_tmpfs_flag(t: &str) -> Result<MountSpec> {
+    let (dest, opts) = match t.split_once(':') {
+        Some((d, o)) => (d, o.split(',').map(str::to_string).collect::<Vec<_>>()),
+        None => (t, Vec::new()),
+    };
+    let destination = destination(dest)?;
+    validate_tmpfs_options(&opts)?;
+    Ok(MountSpec {
+        kind: MountKind::Tmpfs,
+        source: String::new(),
+        destination,
+        options: opts,
+        from_image: false,
+    })
+}
+
+/// `--volumes-from CTR[:OPTIONS]`: the container and `ro`/`rw` (None: keep each mount's).
+pub fn parse_volumes_from(v: &str) -> Result<(String, Option<bool>)> {
+    let (ctr, opts) = match v.split_once(':') {
+        Some((c, o)) => (c, Some(o)),
+        None => (v, None),
+    };
+    if ctr.is_empty() {
+        return Err(invalid(format!(
+            "invalid --volumes-from {v:?}: no container given"
+        )));
+    }
+    let mut ro = None;
+    if let Some(opts) = opts {
+        for o in opts.split(',') {
+            match o {
+                "ro" => ro = Some(true),
+                "rw" => ro = Some(false),
+                "z" => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "invalid option {o:?} specified - volumes from another container can only use z,ro,rw options"
+                    )));
+                }
+            }
+        }
+    }
+    Ok((ctr.to_string(), ro))
+}
+
+/// A mount taken from another container by `--volumes-from`, with `ro`/`rw` forced when
+/// asked. Tmpfs mounts are not shared (Podman warns and skips them).
+pub fn inherit(m: &MountSpec, ro: Option<bool>) -> Option<MountSpec> {
+    if m.kind == MountKind::Tmpfs {
+        return None;
+    }
+    let mut m = m.clone();
+    if let Some(ro) = ro {
+        m.options.retain(|o| o != "ro" && o != "rw");
+        m.options.insert(0, if ro { "ro" } else { "rw" }.into());
+    }
+    // The volume stays the other container's: `U` and copy-up already happened there.
+    m.options.retain(|o| o != "U");
+    m.from_image = false;
+    Some(m)
+}
+
+/// Refuse two mounts on one destination.
+pub fn check_duplicates(mounts: &[MountSpec]) -> Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        if mounts[..i].iter().any(|o| o.destination == m.destination) {
+            return Err(invalid(format!(
+                "{}: duplicate mount destination",
+                m.destination
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn volume_flag_forms() {
+        let m = parse_volume_flag("data:/srv/data:ro,U").unwrap();
+        assert_eq!(m.kind, MountKind::Volume);
+        assert_eq!(
+            (m.source.as_str(), m.destination.as_str()),
+            ("data", "/srv/data")
+        );
+        assert!(m.read_only() && m.chown() && !m.nocopy());
+        let m = parse_volume_flag("/host/dir/:/x//y/").unwrap();
+        assert_eq!(m.kind, MountKind::Bind);
+        assert_eq!(
+            (m.source.as_str(), m.destination.as_str()),
+            ("/host/dir", "/x/y")
+        );
+        let m = parse_volume_flag("/anon").unwrap();
+        assert_eq!(m.kind, MountKind::Anonymous);
+        assert!(m.source.is_empty());
+    }
+
+    #[test]
+    fn volume_flag_bad_input() {
+        let e = |v: &str| parse_volume_flag(v).unwrap_err().to_string();
+        assert!(e("rel/path:/x").contains("names must match"));
+        assert!(e("rel/path:/x").contains("rel/path"));
+        assert!(e("../x:/x").contains("relative host paths"));
+        assert!(e("./x:/x").contains("\"./x\""));
+        assert_eq!(
+            e("/tmp:rel"),
+            "invalid container path \"rel\", must be an absolute path"
+        );
+        assert!(e("/:/").contains("root directory"));
+        assert!(e("/x:/a/..").contains("root directory"));
+        assert_eq!(e("v:/x:bogus"), "invalid option type \"bogus\"");
+        assert_eq!(
+            e("v:/x:ro,rw"),
+            "invalid options \"ro, rw\", can only specify 1 'rw' or 'ro' option"
+        );
+        assert!(e("v:/x:shared,slave").contains("[r]shared"));
+        assert!(e("a:b:c:d").contains("incorrect volume format"));
+        assert!(e(":/x").contains("cannot be empty"));
+        assert!(e("v:/x:O").contains("not supported"));
+    }
+
+    #[test]
+    fn oci_options_match_podman() {
+        let none = SourceFlags::default();
+        let v = parse_volume_flag("foo:/data").unwrap();
+        assert_eq!(
+            v.oci_options(none),
+            s(&["rw", "rprivate", "nosuid", "nodev", "rbind"])
+        );
+        assert_eq!(v.inspect_options(none), s(&["nosuid", "nodev", "rbind"]));
+        let v = parse_volume_flag("foo:/data:ro,z,nocopy,U").unwrap();
+        assert_eq!(
+            v.oci_options(none),
+            s(&["ro", "rprivate", "nosuid", "nodev", "rbind"])
+        );
+        let b = parse_volume_flag("/h:/h:ro,z").unwrap();
+        assert_eq!(b.oci_options(none), s(&["ro", "rprivate", "rbind"]));
+        assert_eq!(b.inspect_options(none), s(&["rbind"]));
+        let flags = SourceFlags {
+            noexec: true,
+            nosuid: true,
+            nodev: false,
+        };
+        let b = parse_volume_flag("/h:/h:shared,exec").unwrap();
+        assert_eq!(
+            b.oci_options(flags),
+            s(&["shared", "exec", "rw", "nosuid", "rbind"])
+        );
+        assert_eq!(b.propagation(), "shared");
+        let t = parse_tmpfs_flag("/tt:size=1m").unwrap();
+        assert_eq!(
+            t.oci_options(none),
+            s(&["size=1m", "rw", "rprivate", "nosuid", "nodev", "tmpcopyup"])
+        );
+        let v = parse_volume_flag("foo:/x:nocopy,z").unwrap();
+        assert_eq!(
+            v.inspect_options(none),
+            s(&["nocopy", "nosuid", "nodev", "rbind"])
+        );
+        assert_eq!(v.mode(), "z");
+        assert_eq!(
+            v.config_options(none),
+            s(&["nocopy", "z", "rw", "rprivate", "nosuid", "nodev", "rbind"])
+        );
+        let b = parse_volume_flag("/h:/h:U,Z").unwrap();
+        assert_eq!(b.inspect_options(none), s(&["U", "rbind"]));
+        assert_eq!(b.oci_options(none), s(&["rw", "rprivate", "rbind"]));
+        let i = MountSpec {
+            from_image: true,
+            ..parse_volume_flag("/data").unwrap()
+        };
+        assert_eq!(
+            i.oci_options(none),
+            s(&["rprivate", "rw", "nodev", "exec", "nosuid", "rbind"])
+        );
+        assert_eq!(
+            i.inspect_options(none),
+            s(&["nodev", "exec", "nosuid", "rbind"])
+        );
+    }
+
+    #[test]
+    fn mount_flag() {
+        let m =
+            parse_mount_flag("type=bind,src=/h,dst=/x,ro=true,bind-propagation=rslave").unwrap();
+        assert_eq!(m.kind, MountKind::Bind);
+        assert!(m.read_only());
+        assert_eq!(m.propagation(), "rslave");
+        let m = parse_mount_flag("type=volume,source=v1,target=/v,nocopy").unwrap();
+        assert_eq!((m.kind, m.source.as_str()), (MountKind::Volume, "v1"));
+        assert!(m.nocopy());
+        let m = parse_mount_flag("type=volume,dst=/v").unwrap();
+        assert_eq!(m.kind, MountKind::Anonymous);
+        let m = parse_mount_flag("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1777").unwrap();
+        assert_eq!(m.options, s(&["size=1m", "mode=1777"]));
+        let e = |v: &str| parse_mount_flag(v).unwrap_err().to_string();
+        assert_eq!(e("type=foo,dst=/x"), "invalid filesystem type \"foo\"");
+        assert_eq!(
+            e("type=volume,src=a,dst=/x,bogus"),
+            "bogus: invalid mount option"
+        );
+        assert!(e("type=bind,dst=/x").contains("source"));
+        assert!(e("type=bind,src=rel,dst=/x").contains("relative"));
+        assert!(e("type=volume,src=../x,dst=/x").contains("names must match"));
+        assert!(e("type=tmpfs,src=/a,dst=/x").contains("invalid mount option"));
+        assert!(e("src=/a,dst=/x").contains("type"));
+        assert!(e("type=bind,src=/a").contains("destination"));
+        assert!(e("type=bind,src=/,dst=/").contains("root directory"));
+    }
+
+    #[test]
+    fn tmpfs_flag() {
+        assert!(parse_tmpfs_flag("/x:size=64m,mode=1777,noexec").is_ok());
+        let e = |v: &str| parse_tmpfs_flag(v).unwrap_err().to_string();
+        assert_eq!(
+            e("/x:bogus"),
+            "unknown mount option \"bogus\": invalid mount option"
+        );
+        assert!(e("rel").contains("absolute"));
+        assert!(e("/x:size=lots").contains("size=lots"));
+        assert!(e("/x:ro,rw").contains("duplicate"));
+        assert!(e("/x:rbind").contains("not allowed"));
+    }
+
+    #[test]
+    fn volumes_from() {
+        assert_eq!(parse_volumes_from("c1").unwrap(), ("c1".into(), None));
+        assert_eq!(
+            parse_volumes_from("c1:ro").unwrap(),
+            ("c1".into(), Some(true))
+        );
+        assert!(
+            parse_volumes_from("c1:bogus")
+                .unwrap_err()
+                .to_string()
+                .contains("can only use z,ro,rw")
+        );
+        let m = parse_volume_flag("v:/d:ro,U").unwrap();
+        let i = inherit(&m, Some(false)).unwrap();
+        assert_eq!(i.options, s(&["rw"]));
+        assert!(inherit(&parse_tmpfs_flag("/t").unwrap(), None).is_none());
+    }
+
+    #[test]
+    fn duplicates_and_cleaning() {
+        let a = parse_volume_flag("a:/x").unwrap();
+        let b = parse_volume_flag("b:/x/").unwrap();
+        assert_eq!(
+            check_duplicates(&[a.clone(), b]).unwrap_err().to_string(),
+            "/x: duplicate mount destination"
+        );
+        assert!(check_duplicates(&[a]).is_ok());
+        assert_eq!(clean_path("/a/./b/../../../c"), "/c");
+        assert_eq!(clean_path("/"), "/");
+    }
+}
