@@ -169,6 +169,37 @@ pub enum NetworkCommand {
     Prune(NetworkPruneArgs),
     /// Check if a network exists
     Exists(NetworkExistsArgs),
+    /// Add a container to a network
+    Connect(NetworkConnectArgs),
+    /// Remove a container from a network
+    Disconnect(NetworkDisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Network scoped alias for the container
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// IPv4 address for the container on this network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address for the container on this network
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// The MAC address of the container on this network
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Force the removal of the container from the network (accepted)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

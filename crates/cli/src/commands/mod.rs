@@ -54,6 +54,8 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
                 NetworkCommand::Rm(a) => network::rm(&e, a),
                 NetworkCommand::Prune(a) => network::prune(&e, a),
                 NetworkCommand::Exists(a) => network::exists(&e, a),
+                NetworkCommand::Connect(a) => network::connect(&e, a),
+                NetworkCommand::Disconnect(a) => network::disconnect(&e, a),
             }
         }
         Command::Volume(v) => volume::run(&open(g)?, v),

@@ -7,8 +7,8 @@ use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
 use crate::cli::{
-    NetworkCreateArgs, NetworkExistsArgs, NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs,
-    NetworkRmArgs, PortArgs,
+    NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkExistsArgs,
+    NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs, PortArgs,
 };
 use crate::output::{print_list, print_objects};
 use crate::{CliError, CliResult};
@@ -289,5 +289,27 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
             125,
         ));
     }
+    Ok(0)
+}
+
+pub fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
+    let mut attach = peapod_engine::container::NetworkAttach {
+        aliases: a.alias,
+        ..Default::default()
+    };
+    for ip in [&a.ip, &a.ip6].into_iter().flatten() {
+        attach.static_ips.push(
+            ip.parse()
+                .map_err(|_| CliError::Coded(format!("{ip} is not an IP address"), 125))?,
+        );
+    }
+    attach.static_mac = a.mac_address.map(|m| m.to_ascii_lowercase());
+    engine.network_connect(&a.network, &a.container, attach)?;
+    Ok(0)
+}
+
+pub fn disconnect(engine: &Engine, a: NetworkDisconnectArgs) -> CliResult {
+    let _ = a.force;
+    engine.network_disconnect(&a.network, &a.container)?;
     Ok(0)
 }

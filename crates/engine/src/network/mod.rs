@@ -3,6 +3,7 @@
 //! kernel work.
 
 mod attach;
+mod connect;
 pub mod files;
 pub mod ipam;
 pub mod netns;

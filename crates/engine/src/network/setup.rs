@@ -30,7 +30,7 @@ impl Engine {
         }
     }
 
-    fn owner(&self, c: &Container) -> Owner {
+    pub(super) fn owner(&self, c: &Container) -> Owner {
         Owner {
             run_dir: self.paths.container_run_dir(c.id()),
             id: c.id().to_string(),
@@ -120,9 +120,21 @@ impl Engine {
 
     /// The options JSON netavark reads, from the container's config and leases.
     fn network_options(&self, c: &Container) -> Result<NetworkOptions> {
+        self.network_options_for(c, None)
+    }
+
+    /// The same for one network only (connect/disconnect), without the port mappings.
+    pub(super) fn network_options_for(
+        &self,
+        c: &Container,
+        only: Option<&str>,
+    ) -> Result<NetworkOptions> {
         let mut networks = HashMap::new();
         let mut network_info = HashMap::new();
         for (name, attach) in &c.config.networks {
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
             let net = self.network(name)?;
             let mut aliases = attach.aliases.clone();
             // Podman makes every container reachable by its short id too.
@@ -159,13 +171,19 @@ impl Engine {
             container_hostname: Some(c.config.hostname.clone()),
             networks,
             network_info,
-            port_mappings: (!c.state.ports.is_empty()).then(|| c.state.ports.clone()),
+            port_mappings: (only.is_none() && !c.state.ports.is_empty())
+                .then(|| c.state.ports.clone()),
             dns_servers: (!c.config.names.dns_servers.is_empty())
                 .then(|| c.config.names.dns_servers.clone()),
         })
     }
 
-    fn run_netsetup(&self, command: &str, netns: &str, opts: &NetworkOptions) -> Result<String> {
+    pub(super) fn run_netsetup(
+        &self,
+        command: &str,
+        netns: &str,
+        opts: &NetworkOptions,
+    ) -> Result<String> {
         let bin = self.netsetup_path()?;
         let config = self.paths.network_run_dir();
         std::fs::create_dir_all(&config).map_err(|e| Error::io("creating", &config, e))?;

@@ -140,6 +140,23 @@ impl Db {
         Ok(())
     }
 
+    /// Rewrite a container's configuration (network connect/disconnect change it).
+    pub fn update_config(
+        &self,
+        id: &str,
+        config: &crate::container::ContainerConfig,
+    ) -> Result<()> {
+        let json = serde_json::to_string(config).map_err(|e| Error::other(e.to_string()))?;
+        let n = self.conn.execute(
+            "UPDATE containers SET config = ?1 WHERE id = ?2",
+            params![json, id],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchContainer(id.to_string()));
+        }
+        Ok(())
+    }
+
     /// Compare-and-swap: write `new` only if the row still holds `old`. Returns whether it did.
     pub fn update_state_if(
         &self,

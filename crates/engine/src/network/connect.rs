@@ -1,0 +1,156 @@
+//! `network connect` and `network disconnect`: change a container's networks, live if it
+//! runs (the helper sets up or tears down just that network in its namespace, and the hosts
+//! and resolv.conf files are rewritten in place).
+
+use peapod_netsetup::types::SetupOutput;
+
+use super::ipam;
+use crate::Engine;
+use crate::container::{Container, NetworkAttach};
+use crate::error::{Error, Result};
+
+impl Engine {
+    pub fn network_connect(
+        &self,
+        net_ref: &str,
+        ctr_ref: &str,
+        mut attach: NetworkAttach,
+    ) -> Result<()> {
+        let net = self.network(net_ref)?;
+        let found = self.db.lookup_container(ctr_ref)?;
+        let _lock = self.lock(found.id())?;
+        let mut c = self.container(found.id())?;
+        if c.config.network_mode != "bridge" {
+            return Err(Error::invalid(format!(
+                "container {} uses --network {}: only containers on bridge networks can be connected to another",
+                c.name(),
+                c.config.network_mode
+            )));
+        }
+        if c.config.networks.contains_key(&net.name) {
+            return Err(Error::invalid(format!(
+                "container {} is already connected to network {}: network is already connected",
+                c.id(),
+                net.name
+            )));
+        }
+        for ip in &attach.static_ips {
+            if !net.subnets().iter().any(|s| s.subnet.contains(ip)) {
+                return Err(Error::invalid(format!(
+                    "requested static ip {ip} not in any subnet on network {}",
+                    net.name
+                )));
+            }
+        }
+        attach.interface_name = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !c.config.networks.values().any(|a| &a.interface_name == n))
+            .expect("a free interface name");
+        c.config.networks.insert(net.name.clone(), attach);
+        if !c.state.netns.is_empty() && c.state.status.is_active() {
+            if let Err(e) = self.connect_live(&mut c, &net.name) {
+                c.config.networks.remove(&net.name);
+                return Err(e);
+            }
+            self.db.update_state(c.id(), &c.state)?;
+            self.rewrite_name_files(&c)?;
+        }
+        self.db.update_config(c.id(), &c.config)
+    }
+
+    fn connect_live(&self, c: &mut Container, name: &str) -> Result<()> {
+        let owner = self.owner(c);
+        let mut opts = self.network_options_for(c, Some(name))?;
+        let per = opts.networks.get_mut(name).expect("the network just added");
+        let net = &opts.network_info[name];
+        let mut leased = Vec::new();
+        let mut ips = Vec::new();
+        for subnet in net.subnets() {
+            let wanted = per
+                .static_ips
+                .iter()
+                .flatten()
+                .find(|ip| subnet.subnet.contains(*ip))
+                .copied();
+            match ipam::allocate(subnet, wanted, &owner) {
+                Ok(ip) => {
+                    leased.push((subnet.subnet, ip));
+                    ips.push(ip);
+                }
+                Err(e) => {
+                    for (s, ip) in leased {
+                        ipam::release(&s, ip, &owner);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        per.static_ips = Some(ips);
+        let result = self
+            .run_netsetup("setup", &c.state.netns, &opts)
+            .and_then(|out| {
+                serde_json::from_str::<SetupOutput>(&out).map_err(|e| {
+                    Error::other(format!(
+                        "unexpected answer from the network helper ({e}): {out}"
+                    ))
+                })
+            });
+        match result {
+            Ok(status) => {
+                c.state.network_status.extend(status);
+                Ok(())
+            }
+            Err(e) => {
+                for (s, ip) in leased {
+                    ipam::release(&s, ip, &owner);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub fn network_disconnect(&self, net_ref: &str, ctr_ref: &str) -> Result<()> {
+        let net = self.network(net_ref)?;
+        let found = self.db.lookup_container(ctr_ref)?;
+        let _lock = self.lock(found.id())?;
+        let mut c = self.container(found.id())?;
+        if !c.config.networks.contains_key(&net.name) {
+            return Err(Error::invalid(format!(
+                "container {} is not connected to network {}",
+                c.id(),
+                net.name
+            )));
+        }
+        if !c.state.netns.is_empty() && c.state.network_status.contains_key(&net.name) {
+            let owner = self.owner(&c);
+            let opts = self.network_options_for(&c, Some(&net.name))?;
+            self.run_netsetup("teardown", &c.state.netns, &opts)?;
+            if let Some(status) = c.state.network_status.remove(&net.name) {
+                for iface in status.interfaces.iter().flat_map(|i| i.values()) {
+                    for a in iface.subnets.iter().flatten() {
+                        ipam::release(&a.ipnet.trunc(), a.ipnet.addr(), &owner);
+                    }
+                }
+            }
+            self.db.update_state(c.id(), &c.state)?;
+            self.rewrite_name_files(&c)?;
+        }
+        c.config.networks.remove(&net.name);
+        self.db.update_config(c.id(), &c.config)
+    }
+
+    /// Rewrite hosts and resolv.conf in place: they are bind-mounted, so the inode stays.
+    fn rewrite_name_files(&self, c: &Container) -> Result<()> {
+        let run_dir = self.paths.container_run_dir(c.id());
+        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        for (file, text) in [
+            ("hosts", super::files::hosts(c, &host_hosts)),
+            ("resolv.conf", super::files::resolv_conf(c, &host_resolv)),
+        ] {
+            let path = run_dir.join(file);
+            std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))?;
+        }
+        Ok(())
+    }
+}
