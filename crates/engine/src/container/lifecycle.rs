@@ -385,7 +385,8 @@ impl Engine {
         if let Err(e) = self.release_mounts(c) {
             errors.push(e);
         }
-        let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        // The exit file stays: a foreground `run` may still be reading it while the
+        // monitor's exit command cleans up (and, with --rm, removes) the container.
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
         self.remove_exec_dirs(c);

@@ -50,6 +50,27 @@ impl Engine {
         Ok(c.id().to_string())
     }
 
+    fn prune_exit_files(&self, keep: &str) {
+        let Ok(entries) = std::fs::read_dir(self.paths.exit_dir()) else {
+            return;
+        };
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(300);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == keep
+                || !e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < old)
+            {
+                continue;
+            }
+            if matches!(self.db.container(&name), Ok(None)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
     /// Delete a stopped container: runtime state, mount, directories, row, lock file.
     /// Keeps going past failures and reports them all.
     pub(crate) fn remove_locked(&self, c: &mut Container, lock: &Lock) -> Result<()> {
@@ -76,7 +97,10 @@ impl Engine {
                 errors.push(Error::io("removing", dir, e));
             }
         }
-        let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        // This container's exit file stays a while for a foreground `run --rm` racing the
+        // monitor's exit command (Podman keeps exit codes of removed containers for five
+        // minutes too); older ones of removed containers go now.
+        self.prune_exit_files(c.id());
         if errors.is_empty() {
             self.db.delete_container(c.id())?;
             lock.remove_file();
