@@ -17,6 +17,7 @@ mod hostile;
 mod images;
 mod lifecycle;
 mod logs;
+mod network_connect;
 mod network_swap;
 mod networks;
 mod ops;
