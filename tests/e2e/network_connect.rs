@@ -114,3 +114,89 @@ fn connect_and_disconnect_a_running_container() {
     env.ok(&["network", "rm", &front, &quiet]);
     env.assert_no_processes();
 }
+
+#[test]
+fn name_files_publish_all_and_shared_namespaces() {
+    let env = TestEnv::new("net-files");
+    // An image that EXPOSEs a port, for -P.
+    let tar = peapod_tests::busybox_rootfs_tar().unwrap();
+    env.ok(&[
+        "import",
+        "--change",
+        "EXPOSE 8080/tcp",
+        tar.to_str().unwrap(),
+        "localhost/exposing",
+    ]);
+    env.import_busybox();
+    let c = name("files");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "-P",
+        "--add-host",
+        "db.example:10.1.2.3",
+        "--dns",
+        "10.0.0.53",
+        "--dns-search",
+        "corp.example",
+        "--dns-option",
+        "ndots:2",
+        "localhost/exposing",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo exposed > /www/index && exec httpd -f -p 8080 -h /www",
+    ]);
+    let hosts = env.ok(&["exec", &c, "cat", "/etc/hosts"]);
+    assert!(hosts.contains("10.1.2.3\tdb.example"), "{hosts}");
+    assert!(hosts.contains("host.containers.internal"), "{hosts}");
+    let ip = env.inspect(&c, "{{.NetworkSettings.IPAddress}}");
+    assert!(hosts.contains(&format!("{ip}\t")), "{hosts}");
+    let resolv = env.ok(&["exec", &c, "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.0.0.53"), "{resolv}");
+    assert!(resolv.contains("search corp.example"), "{resolv}");
+    assert!(resolv.contains("options ndots:2"), "{resolv}");
+    for line in resolv.lines().filter(|l| l.starts_with("nameserver")) {
+        assert!(
+            !line.contains("127."),
+            "a loopback resolver leaked in: {resolv}"
+        );
+    }
+    // -P published the image's EXPOSE on a random host port.
+    let port = env.ok(&["port", &c, "8080"]);
+    let host_port: u16 = port.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(host_port > 0, "{port}");
+    crate::util::wait_until(
+        "the -P port to answer",
+        std::time::Duration::from_secs(10),
+        || {
+            let out = std::process::Command::new("curl")
+                .args([
+                    "-s",
+                    "--max-time",
+                    "2",
+                    &format!("http://127.0.0.1:{host_port}/index"),
+                ])
+                .output()
+                .unwrap();
+            out.stdout == b"exposed\n"
+        },
+    );
+    // container:ID shares the network namespace: same address, the server on localhost.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("container:{c}"),
+        IMG,
+        "wget",
+        "-qO-",
+        "http://127.0.0.1:8080/index",
+    ]);
+    assert_eq!(out, "exposed\n");
+    // --network none: only loopback.
+    let out = env.ok(&["run", "--rm", "--network", "none", IMG, "ip", "-o", "link"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+}
