@@ -63,28 +63,9 @@ impl Engine {
         let mut opts = self.network_options_for(c, Some(name))?;
         let per = opts.networks.get_mut(name).expect("the network just added");
         let net = &opts.network_info[name];
-        let mut leased = Vec::new();
-        let mut ips = Vec::new();
-        for subnet in net.subnets() {
-            let wanted = per
-                .static_ips
-                .iter()
-                .flatten()
-                .find(|ip| subnet.subnet.contains(*ip))
-                .copied();
-            match ipam::allocate(subnet, wanted, &owner) {
-                Ok(ip) => {
-                    leased.push((subnet.subnet, ip));
-                    ips.push(ip);
-                }
-                Err(e) => {
-                    for (s, ip) in leased {
-                        ipam::release(&s, ip, &owner);
-                    }
-                    return Err(e);
-                }
-            }
-        }
+        let wanted = per.static_ips.clone().unwrap_or_default();
+        let leased = ipam::allocate_network(net, &wanted, &owner)?;
+        let ips = leased.iter().map(|(_, ip)| *ip).collect();
         per.static_ips = Some(ips);
         let result = self
             .run_netsetup("setup", &c.state.netns, &opts)
@@ -101,8 +82,8 @@ impl Engine {
                 Ok(())
             }
             Err(e) => {
-                for (s, ip) in leased {
-                    ipam::release(&s, ip, &owner);
+                for (s, ip) in &leased {
+                    ipam::release(&s.subnet, *ip, &owner);
                 }
                 Err(e)
             }
@@ -126,11 +107,7 @@ impl Engine {
             let opts = self.network_options_for(&c, Some(&net.name))?;
             self.run_netsetup("teardown", &c.state.netns, &opts)?;
             if let Some(status) = c.state.network_status.remove(&net.name) {
-                for iface in status.interfaces.iter().flat_map(|i| i.values()) {
-                    for a in iface.subnets.iter().flatten() {
-                        ipam::release(&a.ipnet.trunc(), a.ipnet.addr(), &owner);
-                    }
-                }
+                ipam::release_status(&status, &owner);
             }
             self.db.update_state(c.id(), &c.state)?;
             self.rewrite_name_files(&c)?;

@@ -4,27 +4,22 @@ use std::net::IpAddr;
 
 use crate::container::Container;
 
-/// The container's addresses on its networks, in network order.
-fn addresses(c: &Container) -> Vec<IpAddr> {
+/// The container's addresses (with their gateways) on its networks, in network order.
+fn leases(c: &Container) -> impl Iterator<Item = &peapod_netsetup::types::NetAddress> {
     c.state
         .network_status
         .values()
         .filter_map(|s| s.interfaces.as_ref())
         .flat_map(|i| i.values())
         .flat_map(|i| i.subnets.iter().flatten())
-        .map(|s| s.ipnet.addr())
-        .collect()
+}
+
+fn addresses(c: &Container) -> Vec<IpAddr> {
+    leases(c).map(|s| s.ipnet.addr()).collect()
 }
 
 fn gateways(c: &Container) -> Vec<IpAddr> {
-    c.state
-        .network_status
-        .values()
-        .filter_map(|s| s.interfaces.as_ref())
-        .flat_map(|i| i.values())
-        .flat_map(|i| i.subnets.iter().flatten())
-        .filter_map(|s| s.gateway)
-        .collect()
+    leases(c).filter_map(|s| s.gateway).collect()
 }
 
 /// Podman's hosts file: localhost, the container's own names on each of its addresses,

@@ -161,6 +161,41 @@ pub fn allocate(subnet: &Subnet, wanted: Option<IpAddr>, owner: &Owner) -> Resul
     )))
 }
 
+/// Lease one address in each subnet of `net` (a `wanted` one where it fits). All or
+/// nothing: on a failure the leases taken so far are released.
+pub fn allocate_network(
+    net: &peapod_netsetup::types::Network,
+    wanted: &[IpAddr],
+    owner: &Owner,
+) -> Result<Vec<(Subnet, IpAddr)>> {
+    let mut got: Vec<(Subnet, IpAddr)> = Vec::new();
+    for subnet in net.subnets() {
+        let want = wanted
+            .iter()
+            .find(|ip| subnet.subnet.contains(*ip))
+            .copied();
+        match allocate(subnet, want, owner) {
+            Ok(ip) => got.push((subnet.clone(), ip)),
+            Err(e) => {
+                for (s, ip) in &got {
+                    release(&s.subnet, *ip, owner);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Release every address a network status block records.
+pub fn release_status(status: &peapod_netsetup::types::StatusBlock, owner: &Owner) {
+    for iface in status.interfaces.iter().flat_map(|i| i.values()) {
+        for a in iface.subnets.iter().flatten() {
+            release(&a.ipnet.trunc(), a.ipnet.addr(), owner);
+        }
+    }
+}
+
 pub fn release(subnet: &IpNet, ip: IpAddr, owner: &Owner) {
     let dir = subnet_dir(subnet);
     unclaim(&dir.join(ip.to_string()), owner);

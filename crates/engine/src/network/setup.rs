@@ -93,20 +93,13 @@ impl Engine {
         // Addresses: the static ones asked for, or the first free ones.
         for (name, per) in opts.networks.iter_mut() {
             let net = &opts.network_info[name];
-            let mut ips = Vec::new();
-            for subnet in net.subnets() {
-                let wanted = per
-                    .static_ips
-                    .iter()
-                    .flatten()
-                    .find(|ip| subnet.subnet.contains(*ip))
-                    .copied();
-                let ip = ipam::allocate(subnet, wanted, &owner)?;
-                ips.push(ip);
+            let wanted = per.static_ips.clone().unwrap_or_default();
+            let leases = ipam::allocate_network(net, &wanted, &owner)?;
+            for (subnet, ip) in &leases {
                 // Recorded at once so a failure further on releases it.
-                record_lease(&mut c.state.network_status, name, ip, subnet);
+                record_lease(&mut c.state.network_status, name, *ip, subnet);
             }
-            per.static_ips = Some(ips);
+            per.static_ips = Some(leases.into_iter().map(|(_, ip)| ip).collect());
         }
         let out = self.run_netsetup("setup", &c.state.netns, &opts)?;
         let status: SetupOutput = serde_json::from_str(&out).map_err(|e| {
@@ -241,11 +234,7 @@ impl Engine {
                 }
             }
             for status in c.state.network_status.values() {
-                for iface in status.interfaces.iter().flat_map(|i| i.values()) {
-                    for a in iface.subnets.iter().flatten() {
-                        ipam::release(&a.ipnet.trunc(), a.ipnet.addr(), &owner);
-                    }
-                }
+                ipam::release_status(status, &owner);
             }
             if let Err(e) = netns::remove(std::path::Path::new(&c.state.netns)) {
                 errors.push(e);
