@@ -200,3 +200,58 @@ fn name_files_publish_all_and_shared_namespaces() {
     assert_eq!(out.lines().count(), 1, "{out}");
     env.ok(&["rm", "-f", "-t", "0", &c]);
 }
+
+#[test]
+fn ipv6_networks_route_between_containers() {
+    let env = TestEnv::new("net-v6");
+    env.import_busybox();
+    let (s4, bridge) = subnet(3);
+    let n = (std::process::id() % 50) * 5 + 3;
+    let s6 = format!("fd42:{:x}::/64", n % 250 + 1);
+    let net = name("v6");
+    env.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &s4,
+        "--subnet",
+        &s6,
+        "--interface-name",
+        &bridge,
+        &net,
+    ]);
+    assert_eq!(
+        env.ok(&["network", "inspect", "-f", "{{.IPv6Enabled}}", &net]),
+        "true\n"
+    );
+    let srv = name("s6");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &srv,
+        "--network",
+        &net,
+        IMG,
+        "sh",
+        "-c",
+        "mkdir -p /w && echo over-v6 > /w/i && exec httpd -f -p 80 -h /w",
+    ]);
+    let ip6 = env.inspect(&srv, "{{.NetworkSettings.GlobalIPv6Address}}");
+    assert!(ip6.starts_with(&s6[..s6.len() - 4]), "{ip6} not in {s6}");
+    assert!(!ip6.ends_with("::1"), "{ip6} is the gateway's address");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        IMG,
+        "wget",
+        "-qO-",
+        &format!("http://[{ip6}]/i"),
+    ]);
+    assert_eq!(out, "over-v6\n");
+    env.ok(&["rm", "-f", "-t", "0", &srv]);
+    env.ok(&["network", "rm", &net]);
+}

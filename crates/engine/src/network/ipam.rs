@@ -119,7 +119,7 @@ pub fn candidates(s: &Subnet) -> impl Iterator<Item = IpAddr> + '_ {
         .and_then(|x| x.parse().ok());
     s.subnet
         .hosts()
-        .filter(move |ip| Some(*ip) != s.gateway)
+        .filter(move |ip| Some(*ip) != s.gateway && *ip != s.subnet.network())
         .skip_while(move |ip| start.is_some_and(|st| *ip < st))
         .take_while(move |ip| end.is_none_or(|e| *ip <= e))
 }
@@ -267,6 +267,9 @@ mod tests {
         );
         let all: Vec<String> = candidates(&s).map(|i| i.to_string()).collect();
         assert_eq!(all, ["10.9.0.100", "10.9.0.101", "10.9.0.102"]);
+        let s = subnet("fd00:9::/64", "fd00:9::1", None);
+        let first: Vec<String> = candidates(&s).take(2).map(|i| i.to_string()).collect();
+        assert_eq!(first, ["fd00:9::2", "fd00:9::3"]);
     }
 
     #[test]

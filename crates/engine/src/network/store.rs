@@ -68,9 +68,10 @@ pub fn valid_name(name: &str) -> bool {
     crate::names::valid_name(name)
 }
 
-/// The first usable address of a subnet (Podman's default gateway).
+/// The first usable address of a subnet (Podman's default gateway). For IPv6 `hosts()`
+/// starts at the network address itself (the subnet-router anycast): skip it.
 pub fn first_host(net: &IpNet) -> Option<IpAddr> {
-    net.hosts().next()
+    net.hosts().find(|ip| *ip != net.network())
 }
 
 fn parse_subnet(s: &str) -> Result<IpNet> {
@@ -483,5 +484,13 @@ mod tests {
         assert!(parse_subnet("10.1.2.0/33").is_err());
         assert!(parse_subnet("bogus").is_err());
         assert!(parse_subnet("10.1.2.3/32").is_err());
+    }
+
+    #[test]
+    fn gateways_are_the_first_host_in_both_families() {
+        let v4: IpNet = "10.89.0.0/24".parse().unwrap();
+        let v6: IpNet = "fd42:95::/64".parse().unwrap();
+        assert_eq!(first_host(&v4).unwrap().to_string(), "10.89.0.1");
+        assert_eq!(first_host(&v6).unwrap().to_string(), "fd42:95::1");
     }
 }
