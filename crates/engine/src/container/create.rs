@@ -117,12 +117,18 @@ impl Engine {
             Some("none") => "none",
             Some("passthrough") => "passthrough",
             Some("journald") => {
-                if !std::path::Path::new(JOURNALD_SOCKET).exists() {
-                    return Err(Error::invalid(format!(
-                        "invalid log driver: journald: journald is not running on this host ({JOURNALD_SOCKET} does not exist): use k8s-file"
-                    )));
-                }
-                "journald"
+                // The monitor does not write to journald yet: refuse rather than accept a
+                // driver that would drop every line.
+                let why = if std::path::Path::new(JOURNALD_SOCKET).exists() {
+                    "peapod's monitor cannot write to journald yet".to_string()
+                } else {
+                    format!(
+                        "journald is not running on this host ({JOURNALD_SOCKET} does not exist)"
+                    )
+                };
+                return Err(Error::invalid(format!(
+                    "invalid log driver: journald: {why}: use k8s-file"
+                )));
             }
             Some(other) => {
                 return Err(Error::invalid(format!(
