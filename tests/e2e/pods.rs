@@ -597,3 +597,110 @@ fn bad_input_leaves_nothing_half_made() {
     env.assert_no_processes();
     let _ = Command::new("true").status();
 }
+
+#[test]
+fn views_top_logs_stats_and_new_pods() {
+    let env = TestEnv::new("pod-views");
+    let _pods = Pods(&env);
+    env.import_busybox();
+    let pod = name("pod");
+    let a = name("a");
+    // `--pod new:NAME` makes the pod.
+    env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        &format!("new:{pod}"),
+        "--network",
+        "none",
+        "--name",
+        &a,
+        IMG,
+        "sh",
+        "-c",
+        "echo hello-a; exec sleep 1000",
+    ]);
+    let b = name("b");
+    env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        &pod,
+        "--name",
+        &b,
+        IMG,
+        "sh",
+        "-c",
+        "echo hello-b; exec sleep 1001",
+    ]);
+    let names = env.ok(&[
+        "pod",
+        "ps",
+        "--ctr-names",
+        "--format",
+        "{{.ContainerNames}}",
+    ]);
+    assert!(
+        names.contains(&a) && names.contains(&b) && names.contains("-infra"),
+        "{names}"
+    );
+    let table = env.ok(&["pod", "ps", "--ctr-status", "--no-trunc"]);
+    assert!(lines(&table)[0].contains("STATUS"), "{table}");
+    assert_eq!(
+        env.ok(&[
+            "pod",
+            "ps",
+            "--filter",
+            &format!("name={pod}"),
+            "--format",
+            "{{.Name}} {{.NumberOfContainers}}"
+        ]),
+        format!("{pod} 3\n")
+    );
+    assert_eq!(
+        env.ok(&["pod", "ps", "--filter", "status=exited", "-q"]),
+        ""
+    );
+    wait_until("both logged", Duration::from_secs(10), || {
+        let l = env.ok(&["pod", "logs", &pod]);
+        l.contains("hello-a") && l.contains("hello-b")
+    });
+    assert_eq!(env.ok(&["pod", "logs", "-c", &b, &pod]), "hello-b\n");
+    let top = env.ok(&["pod", "top", &pod]);
+    assert!(top.starts_with("USER"), "{top}");
+    assert!(
+        top.contains("sleep 1000") && top.contains("sleep 1001"),
+        "{top}"
+    );
+    let stats = env.ok(&["pod", "stats", "--no-stream", &pod]);
+    let rows = lines(&stats);
+    assert!(
+        rows[0].contains("CPU %") && rows[0].contains("MEM USAGE / LIMIT"),
+        "{stats}"
+    );
+    assert_eq!(rows.len(), 4, "{stats}");
+    let mem = env.ok(&[
+        "pod",
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.MemUsageBytes}}",
+        &pod,
+    ]);
+    for l in lines(&mem) {
+        let used: u64 = l.split(" / ").next().unwrap().parse().unwrap();
+        assert!(used > 0, "{mem}");
+    }
+    env.ok(&["pod", "pause", &pod]);
+    assert_eq!(pod_status(&env, &pod), "Paused");
+    env.ok(&["pod", "unpause", &pod]);
+    assert_eq!(pod_status(&env, &pod), "Running");
+    env.ok(&["pod", "kill", &pod]);
+    wait_until("all killed", Duration::from_secs(10), || {
+        pod_status(&env, &pod) == "Exited"
+    });
+    assert_eq!(env.ok(&["pod", "prune", "-f"]).trim().len(), 64);
+    assert!(env.ids_all().is_empty());
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}
