@@ -21,6 +21,7 @@ mod network_connect;
 mod network_swap;
 mod networks;
 mod ops;
+mod pods;
 mod run;
 mod terminal;
 mod volumes;

@@ -42,6 +42,10 @@ const SECTIONS: &[Section] = &[
     ),
     ("ps -a over many containers", ps_scaling),
     ("monitor memory: peapod-monitor vs conmon", monitor_memory),
+    (
+        "pause process: peapod-pause vs catatonit -P",
+        pause_footprint,
+    ),
 ];
 
 pub fn main(args: &[String]) -> Result<()> {
@@ -522,6 +526,64 @@ fn memory_of(pid: i32) -> Result<Memory> {
         .ok()
         .and_then(|rollup| kib_field(&rollup, "Pss"));
     Ok(Memory { rss_kib, pss_kib })
+}
+
+/// Starts `bin -P`, reads its memory once it sleeps, and ends it with SIGTERM.
+fn pause_memory(bin: &Path) -> Result<Memory> {
+    let mut child = Command::new(bin)
+        .arg("-P")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    std::thread::sleep(Duration::from_millis(200));
+    let mem = memory_of(child.id() as i32);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait()?;
+    let mem = mem?;
+    anyhow::ensure!(
+        status.success(),
+        "{} -P did not exit 0 on SIGTERM: {status}",
+        bin.display()
+    );
+    Ok(mem)
+}
+
+fn pause_footprint(_ctx: &Ctx) -> Result<()> {
+    let ours = install::staged()?.join("libexec/peapod/peapod-pause");
+    let theirs = shell::which("catatonit");
+    println!("   {:<14} {:>14} {:>14}", "", "peapod-pause", "catatonit");
+    let size = |p: &Path| fs::metadata(p).map(|m| m.len()).ok();
+    let our_size = size(&ours).with_context(|| format!("{} missing", ours.display()))?;
+    let their_size = theirs.as_deref().and_then(size);
+    let show = |v: Option<u64>, unit: &str| v.map(|v| format!("{v} {unit}")).unwrap_or("-".into());
+    println!(
+        "   {:<14} {:>14} {:>14}",
+        "file size",
+        show(Some(our_size), "B"),
+        show(their_size, "B")
+    );
+    let our_mem = pause_memory(&ours)?;
+    let their_mem = theirs.as_deref().map(pause_memory).transpose()?;
+    println!(
+        "   {:<14} {:>14} {:>14}",
+        "VmRSS",
+        show(Some(our_mem.rss_kib), "KiB"),
+        show(their_mem.map(|m| m.rss_kib), "KiB")
+    );
+    println!(
+        "   {:<14} {:>14} {:>14}",
+        "Pss",
+        show(our_mem.pss_kib, "KiB"),
+        show(their_mem.and_then(|m| m.pss_kib), "KiB")
+    );
+    if theirs.is_none() {
+        println!("   catatonit: not installed, skipped");
+    }
+    Ok(())
 }
 
 /// Runs `sleep 1000` detached (`-t` when `tty`) with the monitor `conmon` (peapod's own when

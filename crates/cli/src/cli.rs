@@ -62,6 +62,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(crate::commands::volume::VolumeCommand),
+    /// Manage pods
+    #[command(subcommand)]
+    Pod(crate::commands::pod::PodCommand),
     #[command(flatten)]
     Top(TopLevel),
 }
@@ -432,6 +435,15 @@ pub struct CreateFlags {
     /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw|z])
     #[arg(long = "volumes-from")]
     pub volumes_from: Vec<String>,
+    /// Run container in an existing pod, or a new one with new:NAME
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Read the pod ID from the file
+    #[arg(long = "pod-id-file")]
+    pub pod_id_file: Option<PathBuf>,
+    /// Make this a pod's init container: always (run on every pod start) or once
+    #[arg(long = "init-ctr")]
+    pub init_ctr: Option<String>,
     /// Image name or ID
     pub image: String,
     /// Command and arguments
@@ -606,6 +618,9 @@ pub struct PsArgs {
     /// Do not print headers
     #[arg(long)]
     pub noheading: bool,
+    /// Display the pod ID and pod name of each container
+    #[arg(long)]
+    pub pod: bool,
 }
 
 #[derive(Debug, Args)]

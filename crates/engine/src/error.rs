@@ -20,6 +20,8 @@ pub mod exit {
 pub enum Error {
     #[error("no container with name or ID \"{0}\" found: no such container")]
     NoSuchContainer(String),
+    #[error("no pod with name or ID {0} found: no such pod")]
+    NoSuchPod(String),
     #[error("{0}: image not known")]
     NoSuchImage(String),
     #[error("unable to find network with name or ID {0}: network not found")]

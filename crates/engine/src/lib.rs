@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod names;
 pub mod network;
 pub mod oci;
+pub mod pod;
 mod refresh;
 pub mod signal;
 pub mod state;

@@ -58,6 +58,13 @@ pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
             engine.db.update_state(c.id(), &c.state)?;
         }
     }
+    // Pods: their pinned namespaces and network leases went with the reboot.
+    for mut pod in engine.db.pods()? {
+        if !pod.state.pinned.is_empty() || !pod.state.ports.is_empty() {
+            let _ = engine.pod_namespaces_down(&mut pod);
+            engine.db.update_pod_state(pod.id(), &pod.state)?;
+        }
+    }
     let tmp = alive.with_extension("tmp");
     std::fs::write(&tmp, &current).map_err(|e| crate::Error::io("writing", &tmp, e))?;
     std::fs::rename(&tmp, &alive).map_err(|e| crate::Error::io("writing", &alive, e))?;

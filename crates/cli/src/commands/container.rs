@@ -13,8 +13,26 @@ use crate::cli::*;
 use crate::output::print_list;
 use crate::{CliError, CliResult, human};
 
-fn create_options(f: &CreateFlags, argv: &[String]) -> CreateOptions {
-    CreateOptions {
+fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, CliError> {
+    let pod = match (&f.pod, &f.pod_id_file) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Coded(
+                "cannot specify both --pod and --pod-id-file".into(),
+                125,
+            ));
+        }
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| {
+                    CliError::Coded(format!("reading pod ID file {}: {e}", file.display()), 125)
+                })?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    Ok(CreateOptions {
         image: f.image.clone(),
         name: f.name.clone(),
         command: f.command.clone(),
@@ -58,17 +76,20 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> CreateOptions {
         mounts: f.mount.clone(),
         tmpfs: f.tmpfs.clone(),
         volumes_from: f.volumes_from.clone(),
-    }
+        pod,
+        init_ctr: f.init_ctr.clone(),
+        infra_of: None,
+    })
 }
 
 pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&create_options(&a.flags, argv))?;
+    let c = engine.create_container(&create_options(&a.flags, argv)?)?;
     println!("{}", c.id());
     Ok(0)
 }
 
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&create_options(&a.flags, argv))?;
+    let c = engine.create_container(&create_options(&a.flags, argv)?)?;
     let id = c.id().to_string();
     let started = match engine.start(&id, !a.detach) {
         Ok(s) => s,
@@ -235,7 +256,8 @@ pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
 
 /// `rm` uses Podman's own exit codes: 1 for a missing container, 2 for one that runs.
 pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
-    let t = targets(engine, &a.containers, a.all, |_| true)?;
+    // `rm -a` leaves infra containers to `pod rm`.
+    let t = targets(engine, &a.containers, a.all, |c| !c.config.is_infra)?;
     let opts = RemoveOptions {
         force: a.force,
         volumes: a.volumes,
@@ -669,6 +691,23 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         }
         return Ok(0);
     }
+    let pod_names: std::collections::HashMap<String, String> =
+        if list.iter().any(|c| !c.config.pod.is_empty()) {
+            engine
+                .pods()?
+                .into_iter()
+                .map(|p| (p.config.id, p.config.name))
+                .collect()
+        } else {
+            Default::default()
+        };
+    let short_pod = |id: &str| {
+        if a.no_trunc || id.len() < 12 {
+            id.to_string()
+        } else {
+            id[..12].to_string()
+        }
+    };
     let rows: Vec<PsRow> = list
         .iter()
         .map(|c| {
@@ -697,9 +736,9 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 ExitedAt: c.state.finished_at.map(|t| t.timestamp()).unwrap_or(0),
                 StartedAt: c.state.started_at.map(|t| t.timestamp()).unwrap_or(0),
                 AutoRemove: c.config.auto_remove,
-                IsInfra: false,
-                Pod: String::new(),
-                PodName: String::new(),
+                IsInfra: c.config.is_infra,
+                Pod: short_pod(&c.config.pod),
+                PodName: pod_names.get(&c.config.pod).cloned().unwrap_or_default(),
                 Networks: c.config.networks.keys().cloned().collect(),
                 Mounts: Vec::new(),
                 Restarts: c.state.restart_count,
@@ -720,15 +759,15 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             Id: c.id().to_string(),
             Image: r.Image.clone(),
             ImageID: r.ImageID.clone(),
-            IsInfra: false,
+            IsInfra: c.config.is_infra,
             Labels: c.config.labels.clone(),
             Mounts: Vec::new(),
             Names: vec![c.name().to_string()],
             Namespaces: Default::default(),
             Networks: c.config.networks.keys().cloned().collect(),
             Pid: c.state.pid,
-            Pod: String::new(),
-            PodName: String::new(),
+            Pod: c.config.pod.clone(),
+            PodName: r.PodName.clone(),
             Ports: (!published(c).is_empty()).then(|| published(c).to_vec()),
             Restarts: c.state.restart_count,
             StartedAt: r.StartedAt,
@@ -736,7 +775,12 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             Status: r.Status.clone(),
         })
         .collect();
-    let format = a.format.as_deref().unwrap_or("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}");
+    let default = if a.pod {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Pod}}\t{{.PodName}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    let format = a.format.as_deref().unwrap_or(default);
     print_list(
         "ps",
         format,
@@ -746,6 +790,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             ("ID", "CONTAINER ID"),
             ("CreatedHuman", "CREATED"),
             ("CreatedAt", "CREATED AT"),
+            ("Pod", "POD ID"),
+            ("PodName", "PODNAME"),
         ],
         a.noheading,
     )?;

@@ -5,6 +5,7 @@ mod container;
 mod image;
 mod network;
 mod ops;
+pub(crate) mod pod;
 mod system;
 pub(crate) mod volume;
 
@@ -59,6 +60,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             }
         }
         Command::Volume(v) => volume::run(&open(g)?, v),
+        Command::Pod(p) => pod::run(&open(g)?, p, argv),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),

@@ -43,10 +43,33 @@ pub struct CreateOptions {
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
     pub volumes_from: Vec<String>,
+    /// `--pod NAME|ID|new:NAME`.
+    pub pod: Option<String>,
+    /// `--init-ctr always|once` (needs `--pod`).
+    pub init_ctr: Option<String>,
+    /// Set by `pod create` only: this is the infra container of that pod (its id).
+    pub infra_of: Option<String>,
 }
 
 impl Engine {
     pub fn create_container(&self, opts: &CreateOptions) -> Result<Container> {
+        let member = self.pod_member_plan(opts)?;
+        let result = self.create_container_in(opts, member.as_ref());
+        if result.is_err()
+            && let Some(m) = &member
+            && m.new_pod
+        {
+            // `--pod new:NAME` made the pod for this container: nothing stays half-made.
+            let _ = self.remove_pod(&m.pod_id, true, Some(0));
+        }
+        result
+    }
+
+    fn create_container_in(
+        &self,
+        opts: &CreateOptions,
+        member: Option<&crate::pod::MemberPlan>,
+    ) -> Result<Container> {
         let image = self.resolve_image(&opts.image)?;
         let image_config = self.image_config(&image)?;
         let icfg = image_config.config().clone().unwrap_or_default();
@@ -111,7 +134,14 @@ impl Engine {
             None => 15,
         };
         let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
-        let net = self.plan_network(&opts.network, &exposed_ports)?;
+        let net = match member {
+            // The pod's namespace: its networks, ports and names are the infra's.
+            Some(m) if m.shares_net => crate::network::NetworkPlan {
+                mode: "pod".into(),
+                ..Default::default()
+            },
+            _ => self.plan_network(&opts.network, &exposed_ports)?,
+        };
         let log_driver = match opts.log_driver.as_deref() {
             None | Some("") | Some("k8s-file") | Some("json-file") => "k8s-file",
             Some("none") => "none",
@@ -172,11 +202,20 @@ impl Engine {
             volumes_from: &opts.volumes_from,
             image_volumes: icfg.volumes().as_deref().unwrap_or(&[]),
         })?;
+        if let Some(m) = member {
+            // The pod's volumes (the infra's mounts), unless the container mounts something
+            // of its own there.
+            for pm in &m.mounts {
+                if !mounts.iter().any(|x| x.destination == pm.destination) {
+                    mounts.push(pm.clone());
+                }
+            }
+        }
 
         let id = crate::names::new_id();
-        let hostname = opts
-            .hostname
-            .clone()
+        let hostname = member
+            .and_then(|m| m.hostname.clone())
+            .or_else(|| opts.hostname.clone())
             .unwrap_or_else(|| id[..12].to_string());
         let bundle = self.paths.bundle(&id);
         let log_path = log_path_opt.unwrap_or_else(|| {
@@ -233,7 +272,20 @@ impl Engine {
             names: net.names,
             mounts: Vec::new(),
             volumes_from: opts.volumes_from.clone(),
+            pod: member.map(|m| m.pod_id.clone()).unwrap_or_default(),
+            is_infra: false,
+            init_ctr: opts.init_ctr.clone().unwrap_or_default(),
+            cgroup_parent: member.map(|m| m.cgroup_parent.clone()).unwrap_or_default(),
         };
+        if let Some(pod_id) = &opts.infra_of {
+            let pod = self
+                .db
+                .pod(pod_id)?
+                .ok_or_else(|| Error::NoSuchPod(pod_id.clone()))?;
+            config.pod = pod_id.clone();
+            config.is_infra = true;
+            config.cgroup_parent = pod.config.cgroup_parent.clone();
+        }
         if !config.workdir.starts_with('/') {
             return Err(Error::invalid(format!(
                 "workdir {:?} must be an absolute path",

@@ -45,6 +45,8 @@ impl Engine {
     /// it starts so nothing is missed.
     pub fn start(&self, reference: &str, attach: bool) -> Result<StartedAttached> {
         let found = self.db.lookup_container(reference)?;
+        // A pod's member needs the pod's namespaces: the infra container runs first.
+        self.pod_start_infra_for(&found)?;
         let _lock = self.lock(found.id())?;
         let mut c = self.container(found.id())?;
         match c.state.status {
@@ -159,6 +161,7 @@ impl Engine {
         let netns = self.network_setup(c)?;
         // Saved at once: whatever fails next, cleanup finds the namespace and leases.
         self.save(c)?;
+        let joins = self.pod_joins(c)?;
         let files = self.write_name_files(c, &run_dir)?;
         let bind_files: Vec<(PathBuf, &str)> = files.iter().map(|(p, d)| (p.clone(), *d)).collect();
 
@@ -177,7 +180,7 @@ impl Engine {
         if c.config.tty {
             add_default("TERM", "xterm");
         }
-        let cgroups_path = format!("/peapod/peapod-{id}");
+        let cgroups_path = c.cgroups_path();
         let spec = crate::oci::spec::generate(&SpecInput {
             args: &c.config.args,
             env: &env,
@@ -196,6 +199,7 @@ impl Engine {
                     .to_oci(super::resources::swap_supported())?,
             ),
             mounts: &user_mounts,
+            joins: &joins,
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -240,6 +244,8 @@ impl Engine {
         c.state.error.clear();
         c.config.runtime = runtime.name();
         self.save(c)?;
+        // A pod's infra: pin the namespaces only its process can hold (pid, cgroup).
+        self.pod_pin_process_namespaces(c)?;
         Ok(())
     }
 
@@ -294,6 +300,9 @@ impl Engine {
         c: &Container,
         run_dir: &std::path::Path,
     ) -> Result<Vec<(PathBuf, &'static str)>> {
+        if let Some(files) = self.pod_name_files(c, run_dir)? {
+            return Ok(files);
+        }
         let mut files = Vec::new();
         let hostname = run_dir.join("hostname");
         std::fs::write(&hostname, format!("{}\n", c.config.hostname)).ctx("writing", &hostname)?;

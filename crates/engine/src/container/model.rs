@@ -137,6 +137,18 @@ pub struct ContainerConfig {
     /// `--volumes-from` as given, for inspect.
     #[serde(default)]
     pub volumes_from: Vec<String>,
+    /// The pod this container belongs to (its id), empty if none.
+    #[serde(default)]
+    pub pod: String,
+    /// The pod's infra container (holds the pause process).
+    #[serde(default)]
+    pub is_infra: bool,
+    /// `--init-ctr`: `always` or `once` for a pod's init container, else empty.
+    #[serde(default)]
+    pub init_ctr: String,
+    /// The cgroup the container's own cgroup goes under (empty: `/peapod`).
+    #[serde(default)]
+    pub cgroup_parent: String,
 }
 
 /// What changes over the container's life.
@@ -239,6 +251,16 @@ pub struct Container {
 }
 
 impl Container {
+    /// `linux.cgroupsPath` of its config.json.
+    pub fn cgroups_path(&self) -> String {
+        let parent = if self.config.cgroup_parent.is_empty() {
+            "/peapod"
+        } else {
+            self.config.cgroup_parent.trim_end_matches('/')
+        };
+        format!("{parent}/peapod-{}", self.config.id)
+    }
+
     pub fn id(&self) -> &str {
         &self.config.id
     }

@@ -15,6 +15,16 @@ pub struct RemoveOptions {
 
 impl Engine {
     pub fn remove(&self, reference: &str, opts: &RemoveOptions) -> Result<String> {
+        self.remove_container(reference, opts, false)
+    }
+
+    /// `remove`; a pod's infra container only goes with its pod (`infra_too`).
+    pub(crate) fn remove_container(
+        &self,
+        reference: &str,
+        opts: &RemoveOptions,
+        infra_too: bool,
+    ) -> Result<String> {
         let found = self.db.lookup_container(reference)?;
         let lock = self.lock(found.id())?;
         let mut c = match self.db.container(found.id())? {
@@ -22,6 +32,13 @@ impl Engine {
             None => return Err(Error::NoSuchContainer(reference.to_string())),
         };
         self.reconcile(&mut c)?;
+        if c.config.is_infra && !infra_too {
+            return Err(Error::invalid(format!(
+                "container {} is the infra container of pod {} and cannot be removed without removing the pod",
+                c.id(),
+                c.config.pod
+            )));
+        }
         if matches!(
             c.state.status,
             Status::Running | Status::Paused | Status::Initialized | Status::Stopping

@@ -39,6 +39,9 @@ impl Engine {
 
     /// Give the container its network namespace; for bridge networks, set them up.
     pub(crate) fn network_setup(&self, c: &mut Container) -> Result<NetNs> {
+        if let Some(ns) = self.pod_network_setup(c)? {
+            return Ok(ns);
+        }
         let mode = c.config.network_mode.clone();
         if mode == "host" {
             return Ok(NetNs::Host);
@@ -70,7 +73,8 @@ impl Engine {
         let path = self.paths.netns_dir().join(format!("netns-{}", c.id()));
         netns::create(&path)?;
         c.state.netns = path.display().to_string();
-        match self.network_setup_inner(c) {
+        let owner = self.owner(c);
+        match self.network_setup_inner(c, &owner) {
             Ok(()) => Ok(NetNs::Path(path)),
             Err(e) => {
                 let _ = self.network_teardown(c);
@@ -79,8 +83,10 @@ impl Engine {
         }
     }
 
-    fn network_setup_inner(&self, c: &mut Container) -> Result<()> {
-        let owner = self.owner(c);
+    /// Ports, addresses and the helper's setup in the namespace at `c.state.netns`, leased
+    /// to `owner` (the container, or its pod).
+    pub(crate) fn network_setup_inner(&self, c: &mut Container, owner: &Owner) -> Result<()> {
+        let owner = owner.clone();
         // Ports first: a port in use is the likeliest failure, and it must come before
         // anything else happens.
         let mut resolved = Vec::new();
@@ -220,8 +226,17 @@ impl Engine {
     /// Undo [`Engine::network_setup`]: the helper's teardown, leases, the namespace file.
     /// Keeps going after a failure and reports them all.
     pub(crate) fn network_teardown(&self, c: &mut Container) -> Result<()> {
-        let mut errors = Vec::new();
+        if let Some(done) = self.pod_network_teardown(c) {
+            return done;
+        }
         let owner = self.owner(c);
+        self.network_teardown_owned(c, &owner)
+    }
+
+    /// [`Engine::network_teardown`] of leases held by `owner` (the container, or its pod).
+    pub(crate) fn network_teardown_owned(&self, c: &mut Container, owner: &Owner) -> Result<()> {
+        let mut errors = Vec::new();
+        let owner = owner.clone();
         if !c.state.netns.is_empty() {
             if !c.state.network_status.is_empty() {
                 match self.network_options(c) {

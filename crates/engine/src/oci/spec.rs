@@ -57,6 +57,9 @@ pub struct SpecInput<'a> {
     /// The user's mounts (volumes, binds, tmpfs): they replace a default mount or name file
     /// on the same destination.
     pub mounts: &'a [Mount],
+    /// Namespaces other than the network's to join (a pinned file) or, with `None`, to
+    /// create where the default would not (a pod's shared pid, ipc, uts or cgroup).
+    pub joins: &'a [(LinuxNamespaceType, Option<PathBuf>)],
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -141,6 +144,15 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
                 .build()
                 .map_err(err)?,
         );
+    }
+
+    for (typ, path) in input.joins {
+        namespaces.retain(|n| n.typ() != *typ);
+        let mut b = LinuxNamespaceBuilder::default().typ(*typ);
+        if let Some(p) = path {
+            b = b.path(p.clone());
+        }
+        namespaces.push(b.build().map_err(err)?);
     }
 
     let default_linux = oci_spec::runtime::Linux::default();

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::container::{Container, ContainerConfig, ContainerState};
 use crate::error::{Error, Result};
 
-/// Bumped when [`SCHEMA`] changes. 2: volumes.
-const SCHEMA_VERSION: i64 = 2;
+/// Bumped when [`SCHEMA`] changes. 2: volumes. 3: pods.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS volumes (
     name    TEXT PRIMARY KEY,
     record  TEXT NOT NULL
 );
+";
+
+/// Version 3: pods. `IF NOT EXISTS` again: fresh schema and migration in one.
+const SCHEMA_PODS: &str = "
+CREATE TABLE IF NOT EXISTS pods (
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    config  TEXT NOT NULL,
+    state   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS containers_pod ON containers(pod_id);
 ";
 
 /// An image as the database knows it. The full OCI config lives in the blob store.
@@ -82,6 +94,7 @@ impl Db {
             db.write(|tx| {
                 tx.execute_batch(SCHEMA)?;
                 tx.execute_batch(SCHEMA_VOLUMES)?;
+                tx.execute_batch(SCHEMA_PODS)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
                 Ok(())
             })?;
@@ -121,8 +134,8 @@ impl Db {
                 return Err(Error::NameInUse { name: c.config.name.clone(), id });
             }
             tx.execute(
-                "INSERT INTO containers (id, name, pod_id, image_id, created, config, state) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6)",
-                params![c.config.id, c.config.name, c.config.image_id, c.config.created.to_rfc3339(), config, state],
+                "INSERT INTO containers (id, name, pod_id, image_id, created, config, state) VALUES (?1, ?2, ?7, ?3, ?4, ?5, ?6)",
+                params![c.config.id, c.config.name, c.config.image_id, c.config.created.to_rfc3339(), config, state, (!c.config.pod.is_empty()).then_some(&c.config.pod)],
             )?;
             Ok(())
         })
@@ -404,6 +417,142 @@ impl Db {
         }
         Ok(out)
     }
+}
+
+// ---- pods ----
+
+impl Db {
+    /// Insert a pod; a taken name is an error naming the pod that has it.
+    pub fn insert_pod(&self, p: &crate::pod::Pod) -> Result<()> {
+        let config = serde_json::to_string(&p.config).map_err(|e| Error::other(e.to_string()))?;
+        let state = serde_json::to_string(&p.state).map_err(|e| Error::other(e.to_string()))?;
+        self.write(|tx| {
+            if let Some(id) = tx
+                .query_row("SELECT id FROM pods WHERE name = ?1", [&p.config.name], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+            {
+                return Err(Error::invalid(format!(
+                    "error adding pod to state: name \"{}\" is in use by pod {id}: pod already exists",
+                    p.config.name
+                )));
+            }
+            tx.execute(
+                "INSERT INTO pods (id, name, created, config, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![p.config.id, p.config.name, p.config.created.to_rfc3339(), config, state],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn update_pod_state(&self, id: &str, state: &crate::pod::PodState) -> Result<()> {
+        let json = serde_json::to_string(state).map_err(|e| Error::other(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE pods SET state = ?1 WHERE id = ?2",
+            params![json, id],
+        )?;
+        Ok(())
+    }
+
+    pub fn update_pod_config(&self, id: &str, config: &crate::pod::PodConfig) -> Result<()> {
+        let json = serde_json::to_string(config).map_err(|e| Error::other(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE pods SET config = ?1 WHERE id = ?2",
+            params![json, id],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_pod(&self, id: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM pods WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    pub fn pod(&self, id: &str) -> Result<Option<crate::pod::Pod>> {
+        let row = self
+            .conn
+            .query_row("SELECT config, state FROM pods WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        row.map(|(c, s)| decode_pod(&c, &s)).transpose()
+    }
+
+    /// A pod by exact id, exact name, then unique id prefix, as Podman resolves them.
+    pub fn lookup_pod(&self, reference: &str) -> Result<crate::pod::Pod> {
+        let missing = || Error::NoSuchPod(reference.to_string());
+        if reference.is_empty() {
+            return Err(missing());
+        }
+        let exact: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM pods WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+                [reference],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let id = match exact {
+            Some(id) => id,
+            None if reference.chars().all(|c| c.is_ascii_hexdigit()) => {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT id FROM pods WHERE id LIKE ?1 || '%' LIMIT 2")?;
+                let ids: Vec<String> = stmt
+                    .query_map([reference.to_ascii_lowercase()], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                match ids.len() {
+                    1 => ids.into_iter().next().expect("one id"),
+                    0 => return Err(missing()),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "more than one result for pod \"{reference}\": pod ID is ambiguous"
+                        )));
+                    }
+                }
+            }
+            None => return Err(missing()),
+        };
+        self.pod(&id)?.ok_or_else(missing)
+    }
+
+    pub fn pods(&self) -> Result<Vec<crate::pod::Pod>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT config, state FROM pods ORDER BY created")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (c, s) = row?;
+            out.push(decode_pod(&c, &s)?);
+        }
+        Ok(out)
+    }
+
+    /// The containers of a pod, in creation order.
+    pub fn pod_containers(&self, pod_id: &str) -> Result<Vec<Container>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT config, state FROM containers WHERE pod_id = ?1 ORDER BY created",
+        )?;
+        let rows = stmt.query_map([pod_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (c, s) = row?;
+            out.push(decode_container(&c, &s)?);
+        }
+        Ok(out)
+    }
+}
+
+fn decode_pod(config: &str, state: &str) -> Result<crate::pod::Pod> {
+    let config: crate::pod::PodConfig = serde_json::from_str(config)
+        .map_err(|e| Error::other(format!("corrupt pod config: {e}")))?;
+    let state: crate::pod::PodState = serde_json::from_str(state)
+        .map_err(|e| Error::other(format!("pod {}: corrupt state: {e}", config.id)))?;
+    Ok(crate::pod::Pod { config, state })
 }
 
 fn decode_volume(json: &str) -> Result<crate::volume::Volume> {

@@ -1,0 +1,1092 @@
+//! `pod create|start|stop|restart|kill|pause|unpause|rm|prune|exists|ps|inspect|top|logs|stats`,
+//! with Podman's flags, output and exit codes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use peapod_engine::container::Container;
+use peapod_engine::pod::{Pod, PodCreateOptions};
+use peapod_engine::{Engine, Error};
+use serde::Serialize;
+
+use crate::output::{print_list, print_objects};
+use crate::{CliError, CliResult, human};
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
+pub enum PodCommand {
+    /// Create a new empty pod
+    Create(CreateArgs),
+    /// Start one or more pods
+    Start(TargetsArgs),
+    /// Stop one or more pods
+    Stop(StopArgs),
+    /// Restart one or more pods
+    Restart(StopArgs),
+    /// Send the specified signal or SIGKILL to containers in pod
+    Kill(KillArgs),
+    /// Pause one or more pods
+    Pause(TargetsArgs),
+    /// Unpause one or more pods
+    Unpause(TargetsArgs),
+    /// Remove one or more pods
+    Rm(RmArgs),
+    /// Remove all stopped pods and their containers
+    Prune(PruneArgs),
+    /// Check if a pod exists in local storage
+    Exists(ExistsArgs),
+    /// List pods
+    #[command(alias = "ls", alias = "list")]
+    Ps(PsArgs),
+    /// Display a pod configuration
+    Inspect(InspectArgs),
+    /// Display the running processes of containers in a pod
+    Top(TopArgs),
+    /// Fetch logs for pod with one or more containers
+    Logs(LogsArgs),
+    /// Display a live stream of resource usage statistics for the containers in one or more pods
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the pod
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+    /// Set the pod's hostname (shared by its containers when uts is shared)
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Set metadata on pod
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file")]
+    pub label_file: Vec<PathBuf>,
+    /// A comma delimited list of kernel namespaces the pod will share (cgroup, ipc, net, pid, uts; +NS adds to the default)
+    #[arg(long)]
+    pub share: Option<String>,
+    /// Create an infra container associated with the pod to share namespaces with
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub infra: bool,
+    /// The image of the infra container (default: the pause image built locally)
+    #[arg(long = "infra-image")]
+    pub infra_image: Option<String>,
+    /// The command to run in the infra container
+    #[arg(long = "infra-command")]
+    pub infra_command: Option<String>,
+    /// The name of the infra container
+    #[arg(long = "infra-name")]
+    pub infra_name: Option<String>,
+    /// Write the pod ID to the file
+    #[arg(long = "pod-id-file")]
+    pub pod_id_file: Option<PathBuf>,
+    /// Set parent cgroup for the pod
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// Connect the pod to a network
+    #[arg(long = "network", alias = "net")]
+    pub network: Vec<String>,
+    /// Publish a container's port, or a range of ports, to the host
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Bind mount a volume into the pod's containers
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Specify a static IPv4 address for the pod
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// The pod's MAC address
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Add a network-scoped alias for the pod
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// Name of the pod (alternative to --name)
+    pub pod_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// All pods
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Read the pod ID from the file
+    #[arg(long = "pod-id-file")]
+    pub pod_id_file: Vec<PathBuf>,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Stop all pods
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Ignore errors when a specified pod is missing
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    /// Seconds to wait for the pod's containers to stop before killing them
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u32>,
+    /// Read the pod ID from the file
+    #[arg(long = "pod-id-file")]
+    pub pod_id_file: Vec<PathBuf>,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Kill all pods
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Signal to send to the containers in the pod
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove all pods
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Stop and remove running pods
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Ignore errors when a specified pod is missing
+    #[arg(short = 'i', long)]
+    pub ignore: bool,
+    /// Seconds to wait for the pod's containers to stop before killing them
+    #[arg(short = 't', long = "time")]
+    pub time: Option<u32>,
+    /// Read the pod ID from the file
+    #[arg(long = "pod-id-file")]
+    pub pod_id_file: Vec<PathBuf>,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExistsArgs {
+    pub pod: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Display the container names of each pod
+    #[arg(long = "ctr-names")]
+    pub ctr_names: bool,
+    /// Display the container UUIDs of each pod
+    #[arg(long = "ctr-ids")]
+    pub ctr_ids: bool,
+    /// Display the container status of each pod
+    #[arg(long = "ctr-status")]
+    pub ctr_status: bool,
+    /// Do not truncate pod and container IDs
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Print the numeric IDs of the pods only
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Filter output based on conditions given (id, name, status, label, ctr-names, ctr-ids, ctr-status, ctr-number)
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
+    /// Pretty-print pods to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Sort output by created, id, name, number, or status
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Do not print headers
+    #[arg(long)]
+    pub noheading: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format the output using a Go template or JSON
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub pod: String,
+    /// ps descriptors
+    pub descriptors: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only the logs of this container of the pod
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Output the specified number of lines at the end of each log (-1: all)
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub tail: i64,
+    /// Output the timestamps in the log
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs since TIMESTAMP
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs until TIMESTAMP
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Prefix lines with container names instead of ids
+    #[arg(long)]
+    pub names: bool,
+    pub pod: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Provide stats for all pods
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Pretty-print statistics using a Go template or JSON
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not reset the terminal between updates
+    #[arg(long = "no-reset")]
+    pub no_reset: bool,
+    pub pods: Vec<String>,
+}
+
+pub fn run(engine: &Engine, cmd: PodCommand, argv: &[String]) -> CliResult {
+    match cmd {
+        PodCommand::Create(a) => create(engine, a, argv),
+        PodCommand::Start(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
+            each(&t, false, |p| {
+                engine.start_pod(p).map(|p| p.id().to_string())
+            })
+        }
+        PodCommand::Stop(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
+            each(&t, a.ignore, |p| {
+                engine.stop_pod(p, a.time).map(|p| p.id().to_string())
+            })
+        }
+        PodCommand::Restart(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
+            each(&t, a.ignore, |p| {
+                engine.restart_pod(p, a.time).map(|p| p.id().to_string())
+            })
+        }
+        PodCommand::Kill(a) => {
+            let sig = peapod_engine::signal::parse(&a.signal)?;
+            let t = targets(engine, &a.pods, &[], a.all)?;
+            each(&t, false, |p| {
+                engine.kill_pod(p, sig).map(|p| p.id().to_string())
+            })
+        }
+        PodCommand::Pause(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
+            each(&t, false, |p| {
+                engine.pause_pod(p).map(|p| p.id().to_string())
+            })
+        }
+        PodCommand::Unpause(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
+            each(&t, false, |p| {
+                engine.unpause_pod(p).map(|p| p.id().to_string())
+            })
+        }
+        PodCommand::Rm(a) => rm(engine, a),
+        PodCommand::Prune(a) => {
+            let _ = a.force;
+            for id in engine.prune_pods()? {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+        PodCommand::Exists(a) => match engine.pod(&a.pod) {
+            Ok(_) => Ok(0),
+            Err(Error::NoSuchPod(_)) => Ok(1),
+            Err(e) => Err(e.into()),
+        },
+        PodCommand::Ps(a) => ps(engine, a),
+        PodCommand::Inspect(a) => inspect(engine, a),
+        PodCommand::Top(a) => top(engine, a),
+        PodCommand::Logs(a) => logs(engine, a),
+        PodCommand::Stats(a) => stats(engine, a),
+    }
+}
+
+fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
+    if a.name.is_some() && a.pod_name.is_some() {
+        return Err(CliError::Coded(
+            "cannot specify --name and give a pod name as an argument".into(),
+            125,
+        ));
+    }
+    let pod = engine.create_pod(&PodCreateOptions {
+        name: a.name.or(a.pod_name),
+        hostname: a.hostname,
+        labels: a.label,
+        label_files: a.label_file,
+        share: a.share,
+        infra: a.infra,
+        infra_image: a.infra_image,
+        infra_command: a.infra_command,
+        infra_name: a.infra_name,
+        cgroup_parent: a.cgroup_parent,
+        network: peapod_engine::network::NetworkFlags {
+            network: a.network,
+            ip: a.ip,
+            mac_address: a.mac_address,
+            aliases: a.network_alias,
+            publish: a.publish,
+            dns: a.dns,
+            dns_search: a.dns_search,
+            dns_option: a.dns_option,
+            add_host: a.add_host,
+            ..Default::default()
+        },
+        volumes: a.volume,
+        create_command: argv.to_vec(),
+    })?;
+    if let Some(f) = &a.pod_id_file
+        && let Err(e) = write_id_file(f, pod.id())
+    {
+        // Nothing stays half-made: the pod and its infra container go again.
+        let _ = engine.remove_pod(pod.id(), true, Some(0));
+        return Err(e);
+    }
+    println!("{}", pod.id());
+    Ok(0)
+}
+
+/// Podman refuses to overwrite an id file.
+pub fn write_id_file(path: &std::path::Path, id: &str) -> CliResult<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            CliError::Coded(format!("opening pod-id-file {}: {e}", path.display()), 125)
+        })?;
+    f.write_all(id.as_bytes()).map_err(|e| {
+        CliError::Coded(format!("writing pod-id-file {}: {e}", path.display()), 125)
+    })?;
+    Ok(())
+}
+
+fn read_id_files(files: &[PathBuf]) -> CliResult<Vec<String>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    CliError::Coded(format!("reading pod ID file {}: {e}", f.display()), 125)
+                })
+        })
+        .collect()
+}
+
+fn targets(
+    engine: &Engine,
+    given: &[String],
+    id_files: &[PathBuf],
+    all: bool,
+) -> CliResult<Vec<String>> {
+    if all {
+        return Ok(engine.pods()?.iter().map(|p| p.id().to_string()).collect());
+    }
+    let mut out = given.to_vec();
+    out.extend(read_id_files(id_files)?);
+    if out.is_empty() {
+        return Err(CliError::Coded(
+            "you must provide at least one name or id".into(),
+            125,
+        ));
+    }
+    Ok(out)
+}
+
+/// Run `f` on every pod; print what it answers or the error, and go on; the last error's
+/// code.
+fn each(
+    targets: &[String],
+    ignore_missing: bool,
+    mut f: impl FnMut(&str) -> Result<String, Error>,
+) -> CliResult {
+    let mut code = 0;
+    for t in targets {
+        match f(t) {
+            Ok(id) => println!("{id}"),
+            Err(Error::NoSuchPod(_)) if ignore_missing => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = e.exit_code();
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+    let mut given = a.pods.clone();
+    for f in &a.pod_id_file {
+        match std::fs::read_to_string(f) {
+            Ok(s) => given.push(s.trim().to_string()),
+            Err(_) if a.ignore => {}
+            Err(e) => {
+                return Err(CliError::Coded(
+                    format!("reading pod ID file {}: {e}", f.display()),
+                    125,
+                ));
+            }
+        }
+    }
+    let t = if a.all {
+        engine.pods()?.iter().map(|p| p.id().to_string()).collect()
+    } else if given.is_empty() && !a.pod_id_file.is_empty() {
+        Vec::new()
+    } else if given.is_empty() {
+        return Err(CliError::Coded(
+            "you must provide at least one name or id".into(),
+            125,
+        ));
+    } else {
+        given
+    };
+    let mut code = 0;
+    for p in &t {
+        match engine.remove_pod(p, a.force, a.time) {
+            Ok(id) => println!("{id}"),
+            Err(Error::NoSuchPod(_)) if a.ignore => {}
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = match e {
+                    Error::NoSuchPod(_) => 1,
+                    Error::BadState { .. } => 2,
+                    e => e.exit_code(),
+                };
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// A container of a pod in `pod ps --format json`.
+#[derive(Serialize, Clone)]
+#[allow(non_snake_case)]
+struct PsContainer {
+    Id: String,
+    Names: String,
+    Status: String,
+    RestartCount: u32,
+}
+
+/// A row of `pod ps` as templates and JSON see it (Podman's `ListPodsReport` plus the
+/// reporter's methods).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct PsRow {
+    Cgroup: String,
+    Containers: Vec<PsContainer>,
+    Created: String,
+    CreatedAt: String,
+    Id: String,
+    InfraId: String,
+    Name: String,
+    Namespace: String,
+    Networks: Vec<String>,
+    Status: String,
+    Labels: BTreeMap<String, String>,
+    NumberOfContainers: usize,
+    ContainerIds: String,
+    ContainerNames: String,
+    ContainerStatuses: String,
+    #[serde(skip)]
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn pod_rows(engine: &Engine, no_trunc: bool) -> CliResult<Vec<(Pod, Vec<Container>, PsRow)>> {
+    let short = |id: &str| {
+        if no_trunc || id.len() < 12 {
+            id.to_string()
+        } else {
+            id[..12].to_string()
+        }
+    };
+    let mut out = Vec::new();
+    for pod in engine.pods()? {
+        let ctrs = engine.pod_containers(pod.id())?;
+        let status = peapod_engine::pod::pod_status(&ctrs).to_string();
+        let networks = ctrs
+            .iter()
+            .find(|c| c.config.is_infra)
+            .map(|c| c.config.networks.keys().cloned().collect())
+            .unwrap_or_default();
+        let containers: Vec<PsContainer> = ctrs
+            .iter()
+            .map(|c| PsContainer {
+                Id: c.id().to_string(),
+                Names: c.name().to_string(),
+                Status: c.state.status.to_string(),
+                RestartCount: c.state.restart_count,
+            })
+            .collect();
+        let row = PsRow {
+            Cgroup: pod.config.cgroup_parent.clone(),
+            ContainerIds: ctrs
+                .iter()
+                .map(|c| short(c.id()))
+                .collect::<Vec<_>>()
+                .join(","),
+            ContainerNames: ctrs
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            ContainerStatuses: ctrs
+                .iter()
+                .map(|c| c.state.status.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            Containers: containers,
+            Created: human::ago(pod.config.created),
+            CreatedAt: pod.config.created.to_rfc3339(),
+            Id: short(pod.id()),
+            InfraId: short(&pod.config.infra_id),
+            Name: pod.name().to_string(),
+            Namespace: String::new(),
+            Networks: networks,
+            Status: status,
+            Labels: pod.config.labels.clone(),
+            NumberOfContainers: ctrs.len(),
+            created_at: pod.config.created,
+        };
+        out.push((pod, ctrs, row));
+    }
+    Ok(out)
+}
+
+fn pod_matches(pod: &Pod, ctrs: &[Container], row: &PsRow, filter: &str) -> CliResult<bool> {
+    let (k, v) = filter.split_once('=').ok_or_else(|| {
+        CliError::Coded(
+            format!("invalid filter {filter:?}: filters must be KEY=VALUE"),
+            125,
+        )
+    })?;
+    Ok(match k {
+        "id" => pod.id().starts_with(v),
+        "name" => pod.name().contains(v),
+        "status" => {
+            let v = v.to_ascii_lowercase();
+            if !matches!(
+                v.as_str(),
+                "stopped" | "running" | "paused" | "exited" | "dead" | "created" | "degraded"
+            ) {
+                return Err(CliError::Coded(format!("{v} is not a valid status"), 125));
+            }
+            row.Status.to_ascii_lowercase() == v
+        }
+        "label" => match v.split_once('=') {
+            Some((lk, lv)) => pod.config.labels.get(lk).is_some_and(|x| x == lv),
+            None => pod.config.labels.contains_key(v),
+        },
+        "ctr-names" => ctrs.iter().any(|c| c.name().contains(v)),
+        "ctr-ids" => ctrs.iter().any(|c| c.id().starts_with(v)),
+        "ctr-status" => ctrs.iter().any(|c| c.state.status.as_str() == v),
+        "ctr-number" => v.parse::<usize>().ok() == Some(ctrs.len()),
+        _ => return Err(CliError::Coded(format!("invalid filter \"{k}\""), 125)),
+    })
+}
+
+fn ps(engine: &Engine, a: PsArgs) -> CliResult {
+    let mut rows = Vec::new();
+    for (pod, ctrs, row) in pod_rows(engine, a.no_trunc)? {
+        let mut ok = true;
+        for f in &a.filter {
+            ok &= pod_matches(&pod, &ctrs, &row, f)?;
+        }
+        if ok {
+            rows.push(row);
+        }
+    }
+    match a.sort.as_str() {
+        "created" => rows.sort_by_key(|r| std::cmp::Reverse(r.created_at)),
+        "id" => rows.sort_by(|x, y| x.Id.cmp(&y.Id)),
+        "name" => rows.sort_by(|x, y| x.Name.cmp(&y.Name)),
+        "number" => rows.sort_by_key(|r| r.NumberOfContainers),
+        "status" => rows.sort_by(|x, y| x.Status.cmp(&y.Status)),
+        other => {
+            return Err(CliError::Coded(
+                format!(
+                    "invalid option for --sort, options are: id, names, status, created, or number: {other}"
+                ),
+                125,
+            ));
+        }
+    }
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        for r in &rows {
+            writeln!(out, "{}", r.Id)?;
+        }
+        return Ok(0);
+    }
+    let mut default =
+        String::from("table {{.Id}}\t{{.Name}}\t{{.Status}}\t{{.Created}}\t{{.InfraId}}");
+    if a.ctr_ids {
+        default.push_str("\t{{.ContainerIds}}");
+    }
+    if a.ctr_names {
+        default.push_str("\t{{.ContainerNames}}");
+    }
+    if a.ctr_status {
+        default.push_str("\t{{.ContainerStatuses}}");
+    }
+    if !(a.ctr_ids || a.ctr_names || a.ctr_status) {
+        default.push_str("\t{{.NumberOfContainers}}");
+    }
+    let format = a.format.as_deref().unwrap_or(&default);
+    print_list(
+        "pod ps",
+        format,
+        &rows,
+        &rows,
+        &[
+            ("Id", "POD ID"),
+            ("InfraId", "INFRA ID"),
+            ("NumberOfContainers", "# OF CONTAINERS"),
+            ("ContainerIds", "IDS"),
+            ("ContainerNames", "NAMES"),
+            ("ContainerStatuses", "STATUS"),
+        ],
+        a.noheading,
+    )?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct InspectContainer {
+    Id: String,
+    Name: String,
+    State: String,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct InspectPortBinding {
+    HostIp: String,
+    HostPort: String,
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct InfraConfig {
+    PortBindings: BTreeMap<String, Vec<InspectPortBinding>>,
+    HostNetwork: bool,
+    StaticIP: String,
+    StaticMAC: String,
+    NoManageResolvConf: bool,
+    DNSServer: Option<Vec<String>>,
+    DNSSearch: Option<Vec<String>>,
+    DNSOption: Option<Vec<String>>,
+    NoManageHosts: bool,
+    HostAdd: Option<Vec<String>>,
+    Networks: Vec<String>,
+    NetworkOptions: Option<BTreeMap<String, Vec<String>>>,
+    pid_ns: String,
+    userns: String,
+    uts_ns: String,
+}
+
+/// `pod inspect`: Podman's `InspectPodData`.
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct InspectPod {
+    Id: String,
+    Name: String,
+    Namespace: String,
+    Created: String,
+    CreateCommand: Vec<String>,
+    ExitPolicy: String,
+    State: String,
+    Hostname: String,
+    Labels: BTreeMap<String, String>,
+    CreateCgroup: bool,
+    CgroupParent: String,
+    CgroupPath: String,
+    CreateInfra: bool,
+    InfraContainerID: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    InfraConfig: Option<InfraConfig>,
+    SharedNamespaces: Vec<String>,
+    NumContainers: usize,
+    Containers: Vec<InspectContainer>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mounts: Vec<String>,
+}
+
+fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    if a.pods.is_empty() {
+        return Err(CliError::Coded(
+            "you must provide at least one name or id".into(),
+            125,
+        ));
+    }
+    let mut out = Vec::new();
+    for reference in &a.pods {
+        let pod = engine.pod(reference)?;
+        let ctrs = engine.pod_containers(pod.id())?;
+        let infra = ctrs.iter().find(|c| c.config.is_infra);
+        let infra_config = infra.map(|i| {
+            let mut bindings: BTreeMap<String, Vec<InspectPortBinding>> = BTreeMap::new();
+            let ports = if pod.state.ports.is_empty() {
+                &i.config.ports
+            } else {
+                &pod.state.ports
+            };
+            for p in ports {
+                for proto in p.protocol.split(',') {
+                    for n in 0..p.range.max(1) {
+                        bindings
+                            .entry(format!("{}/{proto}", p.container_port + n))
+                            .or_default()
+                            .push(InspectPortBinding {
+                                HostIp: p.host_ip.clone(),
+                                HostPort: if p.host_port == 0 {
+                                    String::new()
+                                } else {
+                                    (p.host_port + n).to_string()
+                                },
+                            });
+                    }
+                }
+            }
+            let strs = |v: &[std::net::IpAddr]| {
+                (!v.is_empty()).then(|| v.iter().map(|x| x.to_string()).collect())
+            };
+            let names = &i.config.names;
+            InfraConfig {
+                PortBindings: bindings,
+                HostNetwork: i.config.network_mode == "host",
+                StaticIP: String::new(),
+                StaticMAC: String::new(),
+                NoManageResolvConf: false,
+                DNSServer: strs(&names.dns_servers),
+                DNSSearch: (!names.dns_search.is_empty()).then(|| names.dns_search.clone()),
+                DNSOption: (!names.dns_options.is_empty()).then(|| names.dns_options.clone()),
+                NoManageHosts: false,
+                HostAdd: (!names.add_hosts.is_empty()).then(|| names.add_hosts.clone()),
+                Networks: i.config.networks.keys().cloned().collect(),
+                NetworkOptions: None,
+                pid_ns: "private".into(),
+                userns: "host".into(),
+                uts_ns: "private".into(),
+            }
+        });
+        out.push(InspectPod {
+            Id: pod.id().to_string(),
+            Name: pod.name().to_string(),
+            Namespace: String::new(),
+            Created: peapod_engine::container::inspect::go_time(Some(pod.config.created)),
+            CreateCommand: pod.config.create_command.clone(),
+            ExitPolicy: "continue".into(),
+            State: peapod_engine::pod::pod_status(&ctrs).to_string(),
+            Hostname: pod.config.hostname.clone(),
+            Labels: pod.config.labels.clone(),
+            CreateCgroup: true,
+            CgroupParent: if pod.config.cgroup_parent.is_empty() {
+                "/peapod".into()
+            } else {
+                pod.config.cgroup_parent.clone()
+            },
+            CgroupPath: String::new(),
+            CreateInfra: pod.config.infra,
+            InfraContainerID: pod.config.infra_id.clone(),
+            InfraConfig: infra_config,
+            SharedNamespaces: pod.config.shared.clone(),
+            NumContainers: ctrs.len(),
+            Containers: ctrs
+                .iter()
+                .map(|c| InspectContainer {
+                    Id: c.id().to_string(),
+                    Name: c.name().to_string(),
+                    State: c.state.status.to_string(),
+                })
+                .collect(),
+            mounts: infra
+                .map(|i| {
+                    i.config
+                        .mounts
+                        .iter()
+                        .map(|m| m.destination.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    // A single pod is one object in Podman 4.3's output, not an array.
+    if out.len() == 1 && a.format.is_none() {
+        let s = serde_json::to_string_pretty(&out[0])
+            .map_err(|e| CliError::Coded(e.to_string(), 125))?;
+        println!("{s}");
+        return Ok(0);
+    }
+    print_objects("pod inspect", a.format.as_deref(), &out)?;
+    Ok(0)
+}
+
+fn top(engine: &Engine, a: TopArgs) -> CliResult {
+    let pod = engine.pod(&a.pod)?;
+    let ctrs: Vec<Container> = engine
+        .pod_containers(pod.id())?
+        .into_iter()
+        .filter(|c| c.state.status == peapod_engine::container::Status::Running)
+        .collect();
+    if ctrs.is_empty() {
+        return Err(CliError::Coded(
+            format!(
+                "pod {} is not running: no running containers in the pod",
+                pod.id()
+            ),
+            125,
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    let mut header_done = false;
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &ctrs {
+        let lines = engine.top(c.id(), &a.descriptors)?;
+        let mut it = lines.into_iter();
+        let header = it.next().unwrap_or_default();
+        if !header_done {
+            writeln!(out, "{header}")?;
+            header_done = true;
+        }
+        for l in it {
+            // A shared pid namespace shows the same processes in every member.
+            if seen.insert(l.clone()) {
+                writeln!(out, "{l}")?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
+    let pod = engine.pod(&a.pod)?;
+    let ctrs: Vec<Container> = engine
+        .pod_containers(pod.id())?
+        .into_iter()
+        .filter(|c| !c.config.is_infra)
+        .collect();
+    let chosen: Vec<String> = match &a.container {
+        Some(want) => {
+            let found = ctrs
+                .iter()
+                .find(|c| c.name() == want || c.id().starts_with(want.as_str()))
+                .ok_or_else(|| {
+                    CliError::Coded(
+                        format!("container {want} is not in pod {}", pod.name()),
+                        125,
+                    )
+                })?;
+            vec![found.id().to_string()]
+        }
+        None => ctrs.iter().map(|c| c.id().to_string()).collect(),
+    };
+    if chosen.is_empty() {
+        return Ok(0);
+    }
+    let args = crate::cli::LogsArgs {
+        follow: a.follow,
+        tail: a.tail,
+        timestamps: a.timestamps,
+        since: a.since,
+        until: a.until,
+        names: a.names,
+        containers: chosen,
+    };
+    super::container::logs(engine, args)
+}
+
+/// CPU time (ns) and memory (usage, limit) from the container's cgroup, v1 or v2.
+fn cgroup_usage(c: &Container) -> Option<(u64, u64, u64)> {
+    let rel = c.cgroups_path();
+    let rel = rel.trim_start_matches('/');
+    let read = |p: String| std::fs::read_to_string(p).ok();
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let base = format!("/sys/fs/cgroup/{rel}");
+        let cpu = read(format!("{base}/cpu.stat"))?
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok())?
+            * 1000;
+        let mem = read(format!("{base}/memory.current"))?
+            .trim()
+            .parse()
+            .ok()?;
+        let limit = read(format!("{base}/memory.max"))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(host_memory);
+        Some((cpu, mem, limit))
+    } else {
+        let cpu = read(format!("/sys/fs/cgroup/cpuacct/{rel}/cpuacct.usage"))?
+            .trim()
+            .parse()
+            .ok()?;
+        let mem = read(format!("/sys/fs/cgroup/memory/{rel}/memory.usage_in_bytes"))?
+            .trim()
+            .parse()
+            .ok()?;
+        let limit = read(format!("/sys/fs/cgroup/memory/{rel}/memory.limit_in_bytes"))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(u64::MAX)
+            .min(host_memory());
+        Some((cpu, mem, limit))
+    }
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(u64::MAX)
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct StatsRow {
+    Pod: String,
+    CID: String,
+    Name: String,
+    CPU: String,
+    MemUsage: String,
+    MemUsageBytes: String,
+    Mem: String,
+    NetIO: String,
+    BlockIO: String,
+    PIDS: String,
+}
+
+fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
+    let pods: Vec<Pod> = if a.all || a.pods.is_empty() {
+        engine.pods()?
+    } else {
+        a.pods
+            .iter()
+            .map(|p| engine.pod(p))
+            .collect::<Result<_, _>>()?
+    };
+    let running = |p: &Pod| -> CliResult<Vec<Container>> {
+        Ok(engine
+            .pod_containers(p.id())?
+            .into_iter()
+            .filter(|c| c.state.status == peapod_engine::container::Status::Running)
+            .collect())
+    };
+    // Two samples a short while apart give the CPU share.
+    let interval = std::time::Duration::from_millis(500);
+    let mut first = BTreeMap::new();
+    for p in &pods {
+        for c in running(p)? {
+            if let Some(u) = cgroup_usage(&c) {
+                first.insert(c.id().to_string(), u.0);
+            }
+        }
+    }
+    std::thread::sleep(interval);
+    let mut rows = Vec::new();
+    for p in &pods {
+        for c in running(p)? {
+            let Some((cpu, mem, limit)) = cgroup_usage(&c) else {
+                continue;
+            };
+            let before = first.get(c.id()).copied().unwrap_or(cpu);
+            let pct = (cpu.saturating_sub(before)) as f64 / interval.as_nanos() as f64 * 100.0;
+            let pids = std::fs::read_to_string(format!(
+                "/sys/fs/cgroup/pids/{}/pids.current",
+                c.cgroups_path().trim_start_matches('/')
+            ))
+            .or_else(|_| {
+                std::fs::read_to_string(format!(
+                    "/sys/fs/cgroup/{}/pids.current",
+                    c.cgroups_path().trim_start_matches('/')
+                ))
+            })
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "--".into());
+            rows.push(StatsRow {
+                Pod: p.id()[..12].to_string(),
+                CID: c.id()[..12].to_string(),
+                Name: c.name().to_string(),
+                CPU: format!("{pct:.2}%"),
+                MemUsage: format!("{} / {}", human::size(mem), human::size(limit)),
+                MemUsageBytes: format!("{mem} / {limit}"),
+                Mem: format!("{:.2}%", mem as f64 / limit.max(1) as f64 * 100.0),
+                NetIO: "-- / --".into(),
+                BlockIO: "-- / --".into(),
+                PIDS: pids,
+            });
+        }
+    }
+    let format = a.format.as_deref().unwrap_or(
+        "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}",
+    );
+    print_list(
+        "pod stats",
+        format,
+        &rows,
+        &rows,
+        &[
+            ("Pod", "POD"),
+            ("CID", "CID"),
+            ("CPU", "CPU %"),
+            ("MemUsage", "MEM USAGE / LIMIT"),
+            ("Mem", "MEM %"),
+            ("NetIO", "NET IO"),
+            ("BlockIO", "BLOCK IO"),
+        ],
+        false,
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,306 @@
+//! `pod create`, the pause image, and how `create --pod` joins a pod.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use super::{MemberPlan, Pod, PodConfig, PodState};
+use crate::Engine;
+use crate::container::CreateOptions;
+use crate::error::{Error, IoContext, Result};
+
+/// The image the infra container runs by default: built here on first use, as Podman
+/// builds `localhost/podman-pause`.
+pub const PAUSE_IMAGE: &str = concat!("localhost/peapod-pause:", env!("CARGO_PKG_VERSION"));
+
+/// Where the pause binary lives in that image.
+const PAUSE_PATH: &str = "/peapod-pause";
+
+/// A `pod create` request, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct PodCreateOptions {
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub labels: Vec<String>,
+    pub label_files: Vec<PathBuf>,
+    /// `--share`, as given (None: the default ipc,net,uts).
+    pub share: Option<String>,
+    pub infra: bool,
+    pub infra_image: Option<String>,
+    /// `--infra-command`: a JSON array, or words separated by commas or spaces.
+    pub infra_command: Option<String>,
+    pub infra_name: Option<String>,
+    pub cgroup_parent: Option<String>,
+    /// `--network`, `-p`, `--add-host`, `--dns`, … for the pod's namespace.
+    pub network: crate::network::NetworkFlags,
+    /// `-v`: the pod's volumes, mounted into every member.
+    pub volumes: Vec<String>,
+    pub create_command: Vec<String>,
+}
+
+fn parse_command(s: &str) -> Result<Vec<String>> {
+    let t = s.trim();
+    if t.starts_with('[') {
+        return serde_json::from_str(t)
+            .map_err(|e| Error::invalid(format!("invalid --infra-command {s:?}: {e}")));
+    }
+    let words: Vec<String> = t
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
+    if words.is_empty() {
+        return Err(Error::invalid("--infra-command must not be empty"));
+    }
+    Ok(words)
+}
+
+impl Engine {
+    /// The default infra image, imported from a tarball holding only the pause binary.
+    pub fn pause_image(&self) -> Result<String> {
+        if self.db.image_by_name(PAUSE_IMAGE)?.is_some() {
+            return Ok(PAUSE_IMAGE.to_string());
+        }
+        let bin = crate::config::find_helper(self.options().self_exe.as_deref(), "peapod-pause")?;
+        let data = std::fs::read(&bin).ctx("reading", &bin)?;
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, &PAUSE_PATH[1..], data.as_slice())
+            .ctx("building the pause image from", &bin)?;
+        let bytes = tar
+            .into_inner()
+            .ctx("building the pause image from", &bin)?;
+        self.import_image(
+            bytes.as_slice(),
+            Some(PAUSE_IMAGE),
+            &[format!("ENTRYPOINT [\"{PAUSE_PATH}\", \"-P\"]")],
+            Some("peapod's infra image: the pause process".into()),
+        )?;
+        Ok(PAUSE_IMAGE.to_string())
+    }
+
+    /// `pod create`: the pod's row and its infra container (not started).
+    pub fn create_pod(&self, opts: &PodCreateOptions) -> Result<Pod> {
+        if let Some(n) = &opts.name
+            && !crate::names::valid_name(n)
+        {
+            return Err(Error::invalid(format!(
+                "invalid name \"{n}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+            )));
+        }
+        let shared = super::parse_share(opts.share.as_deref())?;
+        let has_net = opts.infra && shared.iter().any(|s| s == "net");
+        if !opts.infra {
+            if !opts.network.publish.is_empty() {
+                return Err(Error::invalid(
+                    "you must have an infra container to publish port bindings to the host",
+                ));
+            }
+            if !opts.volumes.is_empty() {
+                return Err(Error::invalid(
+                    "cannot add volumes to a pod without an infra container",
+                ));
+            }
+            if opts.infra_image.is_some()
+                || opts.infra_command.is_some()
+                || opts.infra_name.is_some()
+            {
+                return Err(Error::invalid(
+                    "cannot set infra options (--infra-image, --infra-command, --infra-name) when not creating an infra container",
+                ));
+            }
+        } else if !has_net && !opts.network.publish.is_empty() {
+            return Err(Error::invalid(
+                "you must share the net namespace to publish port bindings to the host",
+            ));
+        }
+        let mut labels = BTreeMap::new();
+        for f in &opts.label_files {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| Error::invalid(format!("reading label file {}: {e}", f.display())))?;
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let (k, v) = line.split_once('=').unwrap_or((line, ""));
+                labels.insert(k.to_string(), v.to_string());
+            }
+        }
+        for l in &opts.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            if k.is_empty() {
+                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
+            }
+            labels.insert(k.to_string(), v.to_string());
+        }
+        let infra_command = opts
+            .infra_command
+            .as_deref()
+            .map(parse_command)
+            .transpose()?;
+        let id = crate::names::new_id();
+        let name = match &opts.name {
+            Some(n) => n.clone(),
+            None => self.free_pod_name()?,
+        };
+        let mut pod = Pod {
+            config: PodConfig {
+                id: id.clone(),
+                name: name.clone(),
+                created: Utc::now(),
+                hostname: opts.hostname.clone().unwrap_or_else(|| name.clone()),
+                labels,
+                create_command: opts.create_command.clone(),
+                shared,
+                infra: opts.infra,
+                infra_id: String::new(),
+                cgroup_parent: opts.cgroup_parent.clone().unwrap_or_default(),
+            },
+            state: PodState::default(),
+        };
+        self.db.insert_pod(&pod)?;
+        if !opts.infra {
+            return Ok(pod);
+        }
+        let infra = (|| -> Result<crate::container::Container> {
+            let image = match &opts.infra_image {
+                Some(i) => i.clone(),
+                None => self.pause_image()?,
+            };
+            self.create_container(&CreateOptions {
+                image,
+                name: Some(
+                    opts.infra_name
+                        .clone()
+                        .unwrap_or_else(|| format!("{}-infra", &id[..12])),
+                ),
+                entrypoint: infra_command
+                    .as_ref()
+                    .map(|c| serde_json::to_string(c).expect("strings serialise")),
+                hostname: Some(pod.config.hostname.clone()),
+                network: if has_net {
+                    opts.network.clone()
+                } else {
+                    crate::network::NetworkFlags::default()
+                },
+                volumes: opts.volumes.clone(),
+                create_command: opts.create_command.clone(),
+                infra_of: Some(id.clone()),
+                ..Default::default()
+            })
+        })();
+        let infra = match infra {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = self.db.delete_pod(&id);
+                return Err(e);
+            }
+        };
+        pod.config.infra_id = infra.id().to_string();
+        if let Err(e) = self.db.update_pod_config(&id, &pod.config) {
+            let _ = self.remove_pod(&id, true, Some(0));
+            return Err(e);
+        }
+        Ok(pod)
+    }
+
+    fn free_pod_name(&self) -> Result<String> {
+        for attempt in 0..50 {
+            let n = crate::names::random_name(attempt);
+            if matches!(self.db.lookup_pod(&n), Err(Error::NoSuchPod(_))) {
+                return Ok(n);
+            }
+        }
+        Err(Error::other("could not find a free pod name"))
+    }
+
+    /// How a container being created joins its pod (`--pod`), making the pod for
+    /// `--pod new:NAME`. None without `--pod`.
+    pub(crate) fn pod_member_plan(&self, opts: &CreateOptions) -> Result<Option<MemberPlan>> {
+        if let Some(kind) = &opts.init_ctr {
+            if !matches!(kind.as_str(), "always" | "once") {
+                return Err(Error::invalid(format!(
+                    "init-ctr value must be 'always' or 'once', not {kind:?}: invalid argument"
+                )));
+            }
+            if opts.pod.is_none() {
+                return Err(Error::invalid(
+                    "must specify pod value with init-ctr: invalid argument",
+                ));
+            }
+        }
+        let Some(reference) = opts.pod.as_deref().filter(|p| !p.is_empty()) else {
+            return Ok(None);
+        };
+        let (pod, new_pod) = match reference.strip_prefix("new:") {
+            Some(name) => {
+                let pod = self.create_pod(&PodCreateOptions {
+                    name: Some(name.to_string()),
+                    infra: true,
+                    network: opts.network.clone(),
+                    create_command: opts.create_command.clone(),
+                    ..Default::default()
+                })?;
+                (pod, true)
+            }
+            None => (self.db.lookup_pod(reference)?, false),
+        };
+        let shares_net = pod.shares("net");
+        if shares_net && !new_pod {
+            let n = &opts.network;
+            if !n.publish.is_empty() || n.publish_all {
+                return Err(Error::invalid(
+                    "invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod",
+                ));
+            }
+            if !n.network.is_empty()
+                || n.ip.is_some()
+                || n.mac_address.is_some()
+                || !n.aliases.is_empty()
+            {
+                return Err(Error::invalid(
+                    "invalid config provided: networks must be defined when the pod is created: network cannot be configured when it is shared with a pod",
+                ));
+            }
+        }
+        let mounts = if pod.config.infra {
+            self.db
+                .container(&pod.config.infra_id)?
+                .map(|c| c.config.mounts)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(Some(MemberPlan {
+            pod_id: pod.id().to_string(),
+            new_pod,
+            shares_net,
+            hostname: pod.shares("uts").then(|| pod.config.hostname.clone()),
+            mounts,
+            cgroup_parent: pod.config.cgroup_parent.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infra_commands() {
+        assert_eq!(
+            parse_command("/usr/bin/catatonit,-P").unwrap(),
+            ["/usr/bin/catatonit", "-P"]
+        );
+        assert_eq!(parse_command("/pause -P").unwrap(), ["/pause", "-P"]);
+        assert_eq!(parse_command(r#"["/a b","-x"]"#).unwrap(), ["/a b", "-x"]);
+        assert!(parse_command(" ").is_err());
+    }
+}

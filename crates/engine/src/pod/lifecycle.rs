@@ -1,0 +1,248 @@
+//! Pod lifecycle: start (infra, init containers, members), stop (members, then the infra),
+//! restart, kill, pause, unpause, remove, prune.
+
+use super::Pod;
+use crate::Engine;
+use crate::container::{Container, RemoveOptions, Status};
+use crate::error::{Error, Result};
+
+impl Engine {
+    pub fn pod(&self, reference: &str) -> Result<Pod> {
+        self.db.lookup_pod(reference)
+    }
+
+    pub fn pods(&self) -> Result<Vec<Pod>> {
+        self.db.pods()
+    }
+
+    /// The pod's containers, reconciled, in creation order.
+    pub fn pod_containers(&self, pod_id: &str) -> Result<Vec<Container>> {
+        let mut all = self.db.pod_containers(pod_id)?;
+        for c in &mut all {
+            self.reconcile(c)?;
+        }
+        Ok(all)
+    }
+
+    /// Podman's state of the pod, from its containers.
+    pub fn pod_status(&self, pod: &Pod) -> Result<&'static str> {
+        Ok(super::pod_status(&self.pod_containers(pod.id())?))
+    }
+
+    /// `pod start`: the infra, then each init container to completion (in creation order;
+    /// `once` ones are removed after they succeed), then the other members.
+    pub fn start_pod(&self, reference: &str) -> Result<Pod> {
+        let pod = self.pod(reference)?;
+        let all = self.pod_containers(pod.id())?;
+        if let Some(infra) = all.iter().find(|c| c.config.is_infra)
+            && infra.state.status != Status::Running
+        {
+            self.start(infra.id(), false)?;
+        }
+        for init in all.iter().filter(|c| !c.config.init_ctr.is_empty()) {
+            self.start(init.id(), false)?;
+            let code = self.wait(init.id())?;
+            if code != 0 {
+                return Err(Error::other(format!(
+                    "starting pod {}: init container {} exited with code {code}",
+                    pod.name(),
+                    init.name()
+                )));
+            }
+            if init.config.init_ctr == "once" {
+                self.remove(init.id(), &RemoveOptions::default())?;
+            }
+        }
+        let mut errors = Vec::new();
+        for c in all
+            .iter()
+            .filter(|c| !c.config.is_infra && c.config.init_ctr.is_empty())
+        {
+            if c.state.status != Status::Running
+                && let Err(e) = self.start(c.id(), false)
+            {
+                errors.push(Error::other(format!("starting container {}: {e}", c.id())));
+            }
+        }
+        Error::collect(errors)?;
+        Ok(pod)
+    }
+
+    /// `pod stop`: every member at once, then the infra container.
+    pub fn stop_pod(&self, reference: &str, timeout: Option<u32>) -> Result<Pod> {
+        let pod = self.pod(reference)?;
+        let all = self.pod_containers(pod.id())?;
+        let members: Vec<&Container> = all
+            .iter()
+            .filter(|c| !c.config.is_infra && c.state.status.is_active())
+            .collect();
+        self.on_each(&members, |e, c| e.stop(c.id(), timeout).map(drop))?;
+        if let Some(infra) = all.iter().find(|c| c.config.is_infra) {
+            self.stop(infra.id(), timeout)?;
+        }
+        Ok(pod)
+    }
+
+    /// Run `f` for each container in a thread of its own (stops wait for timeouts).
+    fn on_each(
+        &self,
+        list: &[&Container],
+        f: impl Fn(&Engine, &Container) -> Result<()> + Sync,
+    ) -> Result<()> {
+        if list.len() <= 1 {
+            return match list.first() {
+                Some(c) => f(self, c),
+                None => Ok(()),
+            };
+        }
+        let engines = list
+            .iter()
+            .map(|_| self.reopen())
+            .collect::<Result<Vec<_>>>()?;
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = list
+                .iter()
+                .zip(engines)
+                .map(|(c, e)| {
+                    let f = &f;
+                    s.spawn(move || f(&e, c))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::other("a pod worker panicked")))
+                })
+                .collect()
+        });
+        Error::collect(results.into_iter().filter_map(|r| r.err()).collect())
+    }
+
+    pub fn restart_pod(&self, reference: &str, timeout: Option<u32>) -> Result<Pod> {
+        self.stop_pod(reference, timeout)?;
+        self.start_pod(reference)
+    }
+
+    /// `pod kill`: the signal to every running container of the pod.
+    pub fn kill_pod(&self, reference: &str, signal: i32) -> Result<Pod> {
+        let pod = self.pod(reference)?;
+        let running: Vec<Container> = self
+            .pod_containers(pod.id())?
+            .into_iter()
+            .filter(|c| matches!(c.state.status, Status::Running | Status::Paused))
+            .collect();
+        if running.is_empty() {
+            return Err(Error::invalid(format!(
+                "pod {} has no running containers: pod state improper",
+                pod.id()
+            )));
+        }
+        let mut errors = Vec::new();
+        for c in &running {
+            if let Err(e) = self.kill(c.id(), signal) {
+                errors.push(e);
+            }
+        }
+        Error::collect(errors)?;
+        Ok(pod)
+    }
+
+    pub fn pause_pod(&self, reference: &str) -> Result<Pod> {
+        let pod = self.pod(reference)?;
+        let mut errors = Vec::new();
+        for c in self.pod_containers(pod.id())? {
+            if c.state.status == Status::Running
+                && let Err(e) = self.pause(c.id())
+            {
+                errors.push(e);
+            }
+        }
+        Error::collect(errors)?;
+        Ok(pod)
+    }
+
+    pub fn unpause_pod(&self, reference: &str) -> Result<Pod> {
+        let pod = self.pod(reference)?;
+        let mut errors = Vec::new();
+        for c in self.pod_containers(pod.id())? {
+            if c.state.status == Status::Paused
+                && let Err(e) = self.unpause(c.id())
+            {
+                errors.push(e);
+            }
+        }
+        Error::collect(errors)?;
+        Ok(pod)
+    }
+
+    /// `pod rm`: its containers (members, then the infra), its namespaces and its row.
+    /// Without `force`, a pod with a running container is refused and nothing is removed.
+    pub fn remove_pod(&self, reference: &str, force: bool, timeout: Option<u32>) -> Result<String> {
+        let pod = self.pod(reference)?;
+        let all = self.pod_containers(pod.id())?;
+        if !force && all.iter().any(|c| c.state.status.is_active()) {
+            return Err(Error::BadState {
+                id: pod.id().to_string(),
+                state: "running".into(),
+                what: format!(
+                    "pod {} has containers that are not ready to be removed: cannot remove container {} as it is running - running or paused containers cannot be removed without force: container state improper",
+                    pod.id(),
+                    all.iter()
+                        .find(|c| c.state.status.is_active())
+                        .map(|c| c.id())
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        let opts = RemoveOptions {
+            force: true,
+            volumes: false,
+            timeout,
+        };
+        let members: Vec<&Container> = all.iter().filter(|c| !c.config.is_infra).collect();
+        self.on_each(&members, |e, c| match e.remove(c.id(), &opts) {
+            Ok(_) | Err(Error::NoSuchContainer(_)) => Ok(()),
+            Err(e) => Err(e),
+        })?;
+        if let Some(infra) = all.iter().find(|c| c.config.is_infra) {
+            match self.remove_container(infra.id(), &opts, true) {
+                Ok(_) | Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Whatever is still pinned (a crash between steps) goes with the pod.
+        {
+            let _lock = self.pod_lock(pod.id())?;
+            if let Some(mut p) = self.db.pod(pod.id())?
+                && !p.state.pinned.is_empty()
+            {
+                let _ = self.pod_namespaces_down(&mut p);
+            }
+            self.db.delete_pod(pod.id())?;
+        }
+        let dir = self.pod_dir(pod.id());
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(Error::io("removing", dir, e));
+        }
+        if let Ok(lock) = self.pod_lock(pod.id()) {
+            lock.remove_file();
+        }
+        Ok(pod.id().to_string())
+    }
+
+    /// `pod prune`: every pod none of whose containers runs.
+    pub fn prune_pods(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for pod in self.pods()? {
+            let all = self.pod_containers(pod.id())?;
+            if all.iter().any(|c| c.state.status.is_active()) {
+                continue;
+            }
+            removed.push(self.remove_pod(pod.id(), false, None)?);
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,433 @@
+//! A pod's shared namespaces as pinned files, and the hooks the container lifecycle calls:
+//! set up when the pod's first container starts, joined by every container of the pod,
+//! torn down when the last one stops.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::Pod;
+use crate::Engine;
+use crate::container::Container;
+use crate::error::{Error, IoContext, Result};
+use crate::network::ipam::Owner;
+use crate::network::netns;
+use crate::oci::spec::NetNs;
+
+/// Create a new namespace of `flag`'s kind in a thread of its own and pin it at `path`.
+pub fn pin_new(path: &Path, flag: CloneFlags, kind: &'static str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).ctx("creating", dir)?;
+    }
+    std::fs::File::create(path).ctx("creating", path)?;
+    let target = path.to_path_buf();
+    // unshare moves only the calling thread: a thread that ends once the namespace is pinned.
+    let result = std::thread::spawn(move || -> Result<()> {
+        unshare(flag).map_err(|e| Error::other(format!("creating a {kind} namespace: {e}")))?;
+        if kind == "net" {
+            super::lo::loopback_up()?;
+        }
+        mount(
+            Some(format!("/proc/thread-self/ns/{kind}").as_str()),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| {
+            Error::other(format!(
+                "pinning the {kind} namespace at {}: {e}",
+                target.display()
+            ))
+        })
+    })
+    .join()
+    .map_err(|_| Error::other("the thread creating a namespace panicked"))?;
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// Pin the `kind` namespace of process `pid` at `path` (replacing an older pin there).
+pub fn pin_process(pid: i32, kind: &str, path: &Path) -> Result<()> {
+    unpin(path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).ctx("creating", dir)?;
+    }
+    std::fs::File::create(path).ctx("creating", path)?;
+    let source = format!("/proc/{pid}/ns/{kind}");
+    mount(
+        Some(source.as_str()),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        Error::other(format!("pinning {source} at {}: {e}", path.display()))
+    })
+}
+
+/// Unpin and remove a namespace file (fine if it is gone already).
+pub fn unpin(path: &Path) -> Result<()> {
+    netns::remove(path)
+}
+
+fn kind_type(kind: &str) -> Option<LinuxNamespaceType> {
+    Some(match kind {
+        "ipc" => LinuxNamespaceType::Ipc,
+        "uts" => LinuxNamespaceType::Uts,
+        "pid" => LinuxNamespaceType::Pid,
+        "cgroup" => LinuxNamespaceType::Cgroup,
+        _ => return None,
+    })
+}
+
+impl Engine {
+    pub(crate) fn pod_dir(&self, pod_id: &str) -> PathBuf {
+        self.paths.runroot.join("pods").join(pod_id)
+    }
+
+    fn pod_ns_path(&self, pod_id: &str, kind: &str) -> PathBuf {
+        self.pod_dir(pod_id).join("ns").join(kind)
+    }
+
+    /// The pod's leases are its own: they last as long as its run directory.
+    fn pod_owner(&self, pod_id: &str) -> Owner {
+        Owner {
+            run_dir: self.pod_dir(pod_id),
+            id: format!("pod-{pod_id}"),
+        }
+    }
+
+    pub(crate) fn pod_lock(&self, pod_id: &str) -> Result<crate::state::lock::Lock> {
+        self.lock(&format!("pod-{pod_id}"))
+    }
+
+    /// The pod of a container that shares namespaces with an infra container.
+    fn sharing_pod(&self, c: &Container) -> Result<Option<Pod>> {
+        if c.config.pod.is_empty() {
+            return Ok(None);
+        }
+        match self.db.pod(&c.config.pod)? {
+            Some(p) if p.config.infra && !p.config.shared.is_empty() => Ok(Some(p)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The infra container stands for the pod's network config (networks, ports, names).
+    fn infra_of(&self, pod: &Pod) -> Result<Container> {
+        self.db
+            .container(&pod.config.infra_id)?
+            .ok_or_else(|| Error::NoSuchContainer(pod.config.infra_id.clone()))
+    }
+
+    /// Hook of `network_setup`: for a container of a pod, make sure the pod's namespaces
+    /// exist (net, ipc, uts as shared) and answer the network namespace to join, or None when
+    /// the pod does not share its network (the container sets up its own).
+    pub(crate) fn pod_network_setup(&self, c: &mut Container) -> Result<Option<NetNs>> {
+        let Some(pod) = self.sharing_pod(c)? else {
+            return Ok(None);
+        };
+        let _lock = self.pod_lock(pod.id())?;
+        let mut pod = self
+            .db
+            .pod(pod.id())?
+            .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
+        std::fs::create_dir_all(self.pod_dir(pod.id())).ctx("creating", self.pod_dir(pod.id()))?;
+        let result = self.pod_namespaces_up(&mut pod);
+        self.db.update_pod_state(pod.id(), &pod.state)?;
+        result?;
+        if !pod.shares("net") {
+            return Ok(None);
+        }
+        let infra = self.infra_of(&pod)?;
+        // Shown by inspect and used for the name files; never released by the container.
+        c.state.network_status = pod.state.network_status.clone();
+        if c.config.is_infra {
+            c.state.ports = pod.state.ports.clone();
+        }
+        Ok(Some(match infra.config.network_mode.as_str() {
+            "host" => NetNs::Host,
+            m if m.starts_with("ns:") => NetNs::Path(m[3..].into()),
+            _ => NetNs::Path(pod.state.pinned["net"].clone().into()),
+        }))
+    }
+
+    /// Create and pin what is missing of the pod's early namespaces; net with its networks.
+    fn pod_namespaces_up(&self, pod: &mut Pod) -> Result<()> {
+        for (kind, flag) in [
+            ("ipc", CloneFlags::CLONE_NEWIPC),
+            ("uts", CloneFlags::CLONE_NEWUTS),
+        ] {
+            if pod.shares(kind) && !pod.state.pinned.contains_key(kind) {
+                let path = self.pod_ns_path(pod.id(), kind);
+                pin_new(&path, flag, kind)?;
+                pod.state
+                    .pinned
+                    .insert(kind.into(), path.display().to_string());
+            }
+        }
+        if !pod.shares("net") || pod.state.pinned.contains_key("net") {
+            return Ok(());
+        }
+        let infra = self.infra_of(pod)?;
+        let mode = infra.config.network_mode.clone();
+        if mode == "host" || mode.starts_with("ns:") {
+            return Ok(());
+        }
+        let path = self.pod_ns_path(pod.id(), "net");
+        pin_new(&path, CloneFlags::CLONE_NEWNET, "net")?;
+        pod.state
+            .pinned
+            .insert("net".into(), path.display().to_string());
+        if mode != "bridge" || infra.config.networks.is_empty() {
+            return Ok(());
+        }
+        let mut tmp = infra;
+        tmp.state.netns = path.display().to_string();
+        tmp.state.network_status.clear();
+        tmp.state.ports.clear();
+        let owner = self.pod_owner(pod.id());
+        match self.network_setup_inner(&mut tmp, &owner) {
+            Ok(()) => {
+                pod.state.network_status = tmp.state.network_status;
+                pod.state.ports = tmp.state.ports;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.network_teardown_owned(&mut tmp, &owner);
+                pod.state.pinned.remove("net");
+                Err(e)
+            }
+        }
+    }
+
+    /// Tear down every namespace of the pod: network, leases, pinned files, name files.
+    pub(crate) fn pod_namespaces_down(&self, pod: &mut Pod) -> Result<()> {
+        let mut errors = Vec::new();
+        if let Some(net) = pod.state.pinned.get("net").cloned() {
+            match self.infra_of(pod) {
+                Ok(mut tmp) => {
+                    tmp.state.netns = net.clone();
+                    tmp.state.network_status = std::mem::take(&mut pod.state.network_status);
+                    tmp.state.ports = std::mem::take(&mut pod.state.ports);
+                    let owner = self.pod_owner(pod.id());
+                    if let Err(e) = self.network_teardown_owned(&mut tmp, &owner) {
+                        errors.push(e);
+                    }
+                }
+                Err(e) => {
+                    errors.push(e);
+                    if let Err(e) = netns::remove(Path::new(&net)) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        for (_, path) in std::mem::take(&mut pod.state.pinned) {
+            if let Err(e) = unpin(Path::new(&path)) {
+                errors.push(e);
+            }
+        }
+        pod.state.network_status.clear();
+        pod.state.ports.clear();
+        for f in ["hosts", "resolv.conf", "hostname"] {
+            let _ = std::fs::remove_file(self.pod_dir(pod.id()).join(f));
+        }
+        Error::collect(errors)
+    }
+
+    /// Hook of `network_teardown`: a container of a pod leaves it; the last one out tears
+    /// the pod's namespaces down. `Some(result)` when the container had nothing of its own to
+    /// tear down (the pod shares its network).
+    pub(crate) fn pod_network_teardown(&self, c: &mut Container) -> Option<Result<()>> {
+        let pod = match self.sharing_pod(c) {
+            Ok(Some(p)) => p,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let result = self.pod_release(pod.id(), c.id());
+        if pod.shares("net") {
+            c.state.netns.clear();
+            c.state.network_status.clear();
+            c.state.ports.clear();
+            Some(result)
+        } else {
+            if let Err(e) = result {
+                tracing::warn!(pod = pod.id(), error = %e, "tearing down the pod's namespaces");
+            }
+            None
+        }
+    }
+
+    /// Tear the pod's namespaces down unless a container other than `leaving` is active.
+    fn pod_release(&self, pod_id: &str, leaving: &str) -> Result<()> {
+        let _lock = self.pod_lock(pod_id)?;
+        for mut other in self.db.pod_containers(pod_id)? {
+            if other.id() == leaving {
+                continue;
+            }
+            self.reconcile(&mut other)?;
+            if other.state.status.is_active() {
+                return Ok(());
+            }
+        }
+        let Some(mut pod) = self.db.pod(pod_id)? else {
+            return Ok(());
+        };
+        let result = self.pod_namespaces_down(&mut pod);
+        self.db.update_pod_state(pod_id, &pod.state)?;
+        result
+    }
+
+    /// Namespaces the container joins besides the network: the pod's pinned ipc and uts;
+    /// the infra's pid and cgroup namespaces (pinned from its process) for members, while
+    /// the infra itself gets new ones.
+    pub(crate) fn pod_joins(
+        &self,
+        c: &Container,
+    ) -> Result<Vec<(LinuxNamespaceType, Option<PathBuf>)>> {
+        let Some(pod) = self.sharing_pod(c)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for kind in ["ipc", "uts", "pid", "cgroup"] {
+            if !pod.shares(kind) {
+                continue;
+            }
+            let typ = kind_type(kind).expect("known kind");
+            let late = matches!(kind, "pid" | "cgroup");
+            if late && c.config.is_infra {
+                out.push((typ, None));
+                continue;
+            }
+            let path = pod.state.pinned.get(kind).ok_or_else(|| {
+                Error::other(format!(
+                    "pod {}: its {kind} namespace is not set up (is its infra container running?)",
+                    pod.id()
+                ))
+            })?;
+            out.push((typ, Some(PathBuf::from(path))));
+        }
+        Ok(out)
+    }
+
+    /// Hook after the runtime created a container: the infra pins its pid and cgroup
+    /// namespaces (when shared) for the members to join.
+    pub(crate) fn pod_pin_process_namespaces(&self, c: &Container) -> Result<()> {
+        if !c.config.is_infra || c.state.pid <= 0 {
+            return Ok(());
+        }
+        let Some(pod) = self.sharing_pod(c)? else {
+            return Ok(());
+        };
+        if !pod.shares("pid") && !pod.shares("cgroup") {
+            return Ok(());
+        }
+        let _lock = self.pod_lock(pod.id())?;
+        let mut pod = self
+            .db
+            .pod(pod.id())?
+            .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
+        for kind in ["pid", "cgroup"] {
+            if pod.shares(kind) {
+                let path = self.pod_ns_path(pod.id(), kind);
+                pin_process(c.state.pid, kind, &path)?;
+                pod.state
+                    .pinned
+                    .insert(kind.into(), path.display().to_string());
+            }
+        }
+        self.db.update_pod_state(pod.id(), &pod.state)
+    }
+
+    /// Hook of the name files: a container sharing the pod's network bind-mounts the pod's
+    /// hosts and resolv.conf (rewritten in place, so every member sees every other member's
+    /// name), and the pod's hostname when it shares uts.
+    pub(crate) fn pod_name_files(
+        &self,
+        c: &Container,
+        run_dir: &Path,
+    ) -> Result<Option<Vec<(PathBuf, &'static str)>>> {
+        let Some(pod) = self.sharing_pod(c)? else {
+            return Ok(None);
+        };
+        if !pod.shares("net") {
+            return Ok(None);
+        }
+        let _lock = self.pod_lock(pod.id())?;
+        let pod = self
+            .db
+            .pod(pod.id())?
+            .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
+        let dir = self.pod_dir(pod.id());
+        let mut infra = self.infra_of(&pod)?;
+        infra.state.network_status = pod.state.network_status.clone();
+        infra.config.hostname = pod.config.hostname.clone();
+        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let mut hosts_text = crate::network::files::hosts(&infra, &host_hosts);
+        if infra.config.network_mode != "host" {
+            for m in self.db.pod_containers(pod.id())? {
+                if !m.config.is_infra {
+                    hosts_text.push_str(&format!("127.0.0.1\t{}\n", m.config.name));
+                }
+            }
+        }
+        let hosts = dir.join("hosts");
+        // In place: the file is bind-mounted into the running members.
+        std::fs::write(&hosts, hosts_text).ctx("writing", &hosts)?;
+        let resolv = dir.join("resolv.conf");
+        if !resolv.exists() {
+            let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            std::fs::write(
+                &resolv,
+                crate::network::files::resolv_conf(&infra, &host_resolv),
+            )
+            .ctx("writing", &resolv)?;
+        }
+        let hostname = run_dir.join("hostname");
+        std::fs::write(&hostname, format!("{}\n", c.config.hostname)).ctx("writing", &hostname)?;
+        let env = run_dir.join(".containerenv");
+        std::fs::write(
+            &env,
+            format!(
+                "engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n",
+                env!("CARGO_PKG_VERSION"),
+                c.config.name,
+                c.id(),
+                c.config.image_name,
+                c.config.image_id
+            ),
+        )
+        .ctx("writing", &env)?;
+        Ok(Some(vec![
+            (hostname, "/etc/hostname"),
+            (hosts, "/etc/hosts"),
+            (resolv, "/etc/resolv.conf"),
+            (env, "/run/.containerenv"),
+        ]))
+    }
+
+    /// Hook of `start`: a member of a pod with an infra container starts the infra first.
+    pub(crate) fn pod_start_infra_for(&self, c: &Container) -> Result<()> {
+        if c.config.pod.is_empty() || c.config.is_infra {
+            return Ok(());
+        }
+        let Some(pod) = self.db.pod(&c.config.pod)? else {
+            return Ok(());
+        };
+        if !pod.config.infra {
+            return Ok(());
+        }
+        let infra = self.container(&pod.config.infra_id)?;
+        if infra.state.status != crate::container::Status::Running {
+            self.start(infra.id(), false)?;
+        }
+        Ok(())
+    }
+}
