@@ -19,9 +19,11 @@ const IMG: &str = "localhost/busybox";
 enum Step {
     Peapod(Vec<String>),
     Sleep(Duration),
+    /// Fetch a URL from the host, retrying for a few seconds, and show the body.
+    Fetch(String),
 }
 
-fn steps(tar: &Path) -> Vec<Step> {
+fn steps(tar: &Path, pod_port: u16) -> Vec<Step> {
     let p = |args: &[&str]| Step::Peapod(args.iter().map(|a| (*a).to_owned()).collect());
     vec![
         p(&["import", &tar.to_string_lossy(), IMG]),
@@ -79,6 +81,44 @@ fn steps(tar: &Path) -> Vec<Step> {
         ]),
         p(&["rm", "-f", "-t", "0", "demo-httpd"]),
         p(&["network", "rm", "demo-net"]),
+        // A pod: the backend serves on an unpublished port; the frontend fetches it over
+        // localhost and serves the result on the pod's published port.
+        p(&[
+            "pod",
+            "create",
+            "--name",
+            "demo-pod",
+            "-p",
+            &format!("127.0.0.1:{pod_port}:8080"),
+        ]),
+        p(&[
+            "run",
+            "-d",
+            "--pod",
+            "demo-pod",
+            "--name",
+            "demo-backend",
+            IMG,
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello from the backend > /www/index && exec httpd -f -p 3000 -h /www",
+        ]),
+        p(&[
+            "run",
+            "-d",
+            "--pod",
+            "demo-pod",
+            "--name",
+            "demo-frontend",
+            IMG,
+            "sh",
+            "-c",
+            "mkdir -p /www && until wget -qO /www/index http://localhost:3000/index; do sleep 0.2; done && exec httpd -f -p 8080 -h /www",
+        ]),
+        Step::Fetch(format!("http://127.0.0.1:{pod_port}/index")),
+        p(&["pod", "ps"]),
+        p(&["ps", "--pod"]),
+        p(&["pod", "rm", "-f", "demo-pod"]),
         p(&["rmi", IMG]),
     ]
 }
@@ -105,7 +145,11 @@ pub fn main(args: &[String]) -> Result<()> {
         demo.root.display(),
         demo.runroot.display()
     );
-    let result = run_steps(&demo, &steps(&tar));
+    let pod_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port for the pod")?
+        .port();
+    let result = run_steps(&demo, &steps(&tar, pod_port));
     println!("# cleaning up");
     demo.cleanup(&tmp);
     result
@@ -115,6 +159,10 @@ fn run_steps(demo: &Peapod, steps: &[Step]) -> Result<()> {
     for step in steps {
         match step {
             Step::Sleep(d) => std::thread::sleep(*d),
+            Step::Fetch(url) => {
+                println!("\n$ curl {url}");
+                print!("{}", fetch(url)?);
+            }
             Step::Peapod(args) => {
                 let shown: Vec<String> = args
                     .iter()
@@ -130,6 +178,38 @@ fn run_steps(demo: &Peapod, steps: &[Step]) -> Result<()> {
     }
     println!("\ndemo finished: every step succeeded");
     Ok(())
+}
+
+/// GET an `http://HOST:PORT/PATH` URL from the host, retrying for ten seconds while the
+/// server comes up; the body.
+fn fetch(url: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").context("an http:// URL")?;
+    let (addr, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(s, "GET /{path} HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(resp) if resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200") => {
+                return Ok(resp
+                    .split_once("\r\n\r\n")
+                    .map(|(_, b)| b.to_string())
+                    .unwrap_or_default());
+            }
+            _ if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            Ok(resp) => bail!("{url} answered {:?}", resp.lines().next().unwrap_or("")),
+            Err(e) => bail!("cannot fetch {url}: {e}"),
+        }
+    }
 }
 
 /// A peapod with its private root, for the demo and the bench.
