@@ -882,7 +882,7 @@ fn top(engine: &Engine, a: TopArgs) -> CliResult {
             125,
         ));
     }
-    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
     let mut header_done = false;
     let mut seen = std::collections::BTreeSet::new();
     for c in &ctrs {
@@ -890,16 +890,22 @@ fn top(engine: &Engine, a: TopArgs) -> CliResult {
         let mut it = lines.into_iter();
         let header = it.next().unwrap_or_default();
         if !header_done {
-            writeln!(out, "{header}")?;
+            text.push_str(&header);
+            text.push('\n');
             header_done = true;
         }
         for l in it {
             // A shared pid namespace shows the same processes in every member.
             if seen.insert(l.clone()) {
-                writeln!(out, "{l}")?;
+                text.push_str(&l);
+                text.push('\n');
             }
         }
     }
+    // Aligned as `top` aligns one container's processes.
+    let mut out = std::io::stdout().lock();
+    out.write_all(crate::format::PODMAN_TABWRITER.align(&text).as_bytes())?;
+    out.flush()?;
     Ok(0)
 }
 
