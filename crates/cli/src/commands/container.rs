@@ -617,7 +617,8 @@ fn matches_filter(c: &Container, filter: &str) -> CliResult<bool> {
         },
         "ancestor" => c.config.image_name.contains(v) || c.config.image_id.starts_with(v),
         "exited" => {
-            c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code)
+            matches!(c.state.status, Status::Exited | Status::Stopped)
+                && v.parse::<i32>().ok() == Some(c.state.exit_code)
         }
         _ => return Err(CliError::Coded(format!("invalid filter \"{k}\""), 125)),
     })

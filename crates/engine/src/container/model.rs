@@ -34,7 +34,9 @@ impl Status {
             Status::Initialized => "initialized",
             Status::Running => "running",
             Status::Paused => "paused",
-            Status::Stopped => "stopped",
+            // The process is gone; only our cleanup is pending. Podman reads the exit file
+            // straight into "exited", and so do users: show it the same way.
+            Status::Stopped => "exited",
             Status::Exited => "exited",
             Status::Stopping => "stopping",
             Status::Removing => "removing",
