@@ -15,6 +15,7 @@ mod containers;
 mod crash;
 mod hostile;
 mod images;
+mod kube;
 mod lifecycle;
 mod logs;
 mod network_connect;

@@ -65,6 +65,15 @@ pub enum Command {
     /// Manage pods
     #[command(subcommand)]
     Pod(crate::commands::pod::PodCommand),
+    /// Play containers, pods or volumes from a structured file
+    #[command(subcommand)]
+    Kube(crate::commands::kube::KubeCommand),
+    /// Generate structured data based on containers, pods or volumes
+    #[command(subcommand)]
+    Generate(crate::commands::kube::GenerateCommand),
+    /// Play containers, pods or volumes from a structured file
+    #[command(subcommand)]
+    Play(crate::commands::kube::PlayCommand),
     #[command(flatten)]
     Top(TopLevel),
 }

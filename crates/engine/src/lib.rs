@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod image;
 pub mod images;
+pub mod kube;
 pub mod layer;
 pub mod monitor;
 pub mod names;

@@ -3,6 +3,7 @@
 mod attach;
 mod container;
 mod image;
+pub(crate) mod kube;
 mod network;
 mod ops;
 pub(crate) mod pod;
@@ -61,6 +62,9 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         }
         Command::Volume(v) => volume::run(&open(g)?, v),
         Command::Pod(p) => pod::run(&open(g)?, p, argv),
+        Command::Kube(k) => kube::run(&open(g)?, k, argv),
+        Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
+        Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),

@@ -1,0 +1,207 @@
+//! `kube play|down|generate` (also `generate kube` and `play kube`), with Podman's flags
+//! and output.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use peapod_engine::Engine;
+use peapod_engine::kube::{GenerateOptions, KubeType, PlayOptions, TeardownReport};
+
+use crate::{CliError, CliResult};
+
+#[derive(Debug, Subcommand)]
+pub enum KubeCommand {
+    /// Play a pod or volume based on Kubernetes YAML
+    Play(PlayArgs),
+    /// Remove pods based on Kubernetes YAML
+    Down(DownArgs),
+    /// Generate Kubernetes YAML based on containers, pods or volumes
+    Generate(GenerateArgs),
+}
+
+/// `generate kube` (Podman's older spelling).
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Generate Kubernetes YAML based on containers, pods or volumes
+    Kube(GenerateArgs),
+}
+
+/// `play kube` (Podman's older spelling).
+#[derive(Debug, Subcommand)]
+pub enum PlayCommand {
+    /// Play a pod or volume based on Kubernetes YAML
+    Kube(PlayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// Path to the Kubernetes YAML file, or - for stdin
+    pub file: String,
+    /// Delete and recreate pods described by the YAML
+    #[arg(long)]
+    pub replace: bool,
+    /// Stop and remove the pods described by the YAML instead
+    #[arg(long)]
+    pub down: bool,
+    /// Start the pod after creating it
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub start: bool,
+    /// Connect pods to these networks
+    #[arg(long)]
+    pub network: Vec<String>,
+    /// Path to a YAML file holding ConfigMaps
+    #[arg(long)]
+    pub configmap: Vec<String>,
+    /// Logging driver for the containers
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Path to the Kubernetes YAML file, or - for stdin
+    pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Pods, containers or volumes to generate YAML for
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Write the output to this file instead of stdout
+    #[arg(short = 'f', long)]
+    pub filename: Option<PathBuf>,
+    /// Also generate a Kubernetes Service
+    #[arg(short = 's', long)]
+    pub service: bool,
+    /// The kind of object to generate: pod, deployment, daemonset or job
+    #[arg(short = 't', long = "type", default_value = "pod")]
+    pub kind: String,
+    /// Replicas of a Deployment
+    #[arg(short = 'r', long)]
+    pub replicas: Option<i32>,
+}
+
+pub fn run(engine: &Engine, cmd: KubeCommand, argv: &[String]) -> CliResult {
+    match cmd {
+        KubeCommand::Play(a) => play(engine, a, argv),
+        KubeCommand::Down(a) => down(engine, a),
+        KubeCommand::Generate(a) => generate(engine, a),
+    }
+}
+
+fn read_input(file: &str) -> CliResult<String> {
+    if file == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        return Ok(s);
+    }
+    if file.starts_with("http://") || file.starts_with("https://") {
+        return Err(CliError::Coded(
+            format!("{file}: playing YAML from a URL is not supported"),
+            125,
+        ));
+    }
+    std::fs::read_to_string(file).map_err(|e| CliError::Coded(format!("reading {file}: {e}"), 125))
+}
+
+fn print_teardown(out: &mut impl Write, t: &TeardownReport) -> std::io::Result<()> {
+    if !t.stopped.is_empty() {
+        writeln!(out, "Pods stopped:")?;
+        for id in &t.stopped {
+            writeln!(out, "{id}")?;
+        }
+    }
+    if !t.removed.is_empty() {
+        writeln!(out, "Pods removed:")?;
+        for id in &t.removed {
+            writeln!(out, "{id}")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
+    let yaml = read_input(&a.file)?;
+    let mut out = std::io::stdout().lock();
+    if a.down {
+        let t = engine.kube_down(&yaml)?;
+        print_teardown(&mut out, &t)?;
+        return Ok(0);
+    }
+    let report = engine.play_kube(
+        &yaml,
+        &PlayOptions {
+            replace: a.replace,
+            start: a.start,
+            network: a.network,
+            configmaps: a.configmap,
+            log_driver: a.log_driver,
+            create_command: argv.to_vec(),
+        },
+    )?;
+    if let Some(t) = &report.teardown {
+        print_teardown(&mut out, t)?;
+    }
+    match report.volumes.len() {
+        0 => {}
+        1 => writeln!(out, "Volume:")?,
+        _ => writeln!(out, "Volumes:")?,
+    }
+    for v in &report.volumes {
+        writeln!(out, "{v}")?;
+    }
+    for p in &report.pods {
+        writeln!(out, "Pod:\n{}", p.id)?;
+        match p.containers.len() {
+            0 => continue,
+            1 => writeln!(out, "Container:")?,
+            _ => writeln!(out, "Containers:")?,
+        }
+        for c in &p.containers {
+            writeln!(out, "{c}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(0)
+}
+
+pub fn down(engine: &Engine, a: DownArgs) -> CliResult {
+    let yaml = read_input(&a.file)?;
+    let t = engine.kube_down(&yaml)?;
+    print_teardown(&mut std::io::stdout().lock(), &t)?;
+    Ok(0)
+}
+
+pub fn generate(engine: &Engine, a: GenerateArgs) -> CliResult {
+    let kind = KubeType::parse(&a.kind)?;
+    if a.replicas.is_some() && kind != KubeType::Deployment {
+        return Err(CliError::Coded(
+            "--replicas can only be set for --type deployment".into(),
+            125,
+        ));
+    }
+    let yaml = engine.generate_kube(
+        &a.targets,
+        &GenerateOptions {
+            service: a.service,
+            kind,
+            replicas: a.replicas,
+        },
+    )?;
+    match &a.filename {
+        Some(f) => {
+            if f.exists() {
+                return Err(CliError::Coded(
+                    format!("cannot write to {:?}; file exists", f.display().to_string()),
+                    125,
+                ));
+            }
+            std::fs::write(f, yaml)
+                .map_err(|e| CliError::Coded(format!("writing {}: {e}", f.display()), 125))?;
+        }
+        None => std::io::stdout().lock().write_all(yaml.as_bytes())?,
+    }
+    Ok(0)
+}

@@ -1,0 +1,692 @@
+//! `kube generate`: pods, containers and volumes as Kubernetes YAML a cluster accepts.
+//!
+//! A pod becomes a `v1/Pod` (or, with `--type`, a Deployment, DaemonSet or Job around the
+//! same pod template); containers given by name are wrapped in one pod; a volume becomes a
+//! PersistentVolumeClaim. Only what differs from the image or from Kubernetes' defaults is
+//! written, and nothing a cluster would reject or set itself (no `status`, no
+//! `creationTimestamp`, no empty objects).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Container as KubeContainer, ContainerPort, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    Pod as KubePod, PodSpec, PodTemplateSpec, ResourceRequirements, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+
+use super::{cpu_quantity, memory_quantity};
+use crate::Engine;
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::network::PortMapping;
+use crate::volume::MountKind;
+
+/// `--type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KubeType {
+    #[default]
+    Pod,
+    Deployment,
+    DaemonSet,
+    Job,
+}
+
+impl KubeType {
+    pub fn parse(s: &str) -> Result<KubeType> {
+        Ok(match s {
+            "pod" => KubeType::Pod,
+            "deployment" => KubeType::Deployment,
+            "daemonset" => KubeType::DaemonSet,
+            "job" => KubeType::Job,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid type given, only supported types are pod, deployment, daemonset and job: {s:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// A `kube generate` request.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateOptions {
+    /// `--service`: add a NodePort Service for the published ports.
+    pub service: bool,
+    pub kind: KubeType,
+    /// `--replicas` for a Deployment (default 1).
+    pub replicas: Option<i32>,
+}
+
+/// Podman's header, with our name.
+pub const HEADER: &str = concat!(
+    "# Save the output of this file and use kubectl create -f to import\n",
+    "# it into Kubernetes.\n",
+    "#\n",
+    "# Created with peapod-",
+    env!("CARGO_PKG_VERSION"),
+    "\n"
+);
+
+enum Target {
+    Pod(crate::pod::Pod),
+    Container(Box<Container>),
+    Volume(crate::volume::Volume),
+}
+
+impl Engine {
+    /// The YAML for `targets` (pods, containers and volumes, by name or id), header first.
+    pub fn generate_kube(&self, targets: &[String], opts: &GenerateOptions) -> Result<String> {
+        if targets.is_empty() {
+            return Err(Error::invalid(
+                "kube generate needs at least one pod, container or volume",
+            ));
+        }
+        let mut pods = Vec::new();
+        let mut ctrs = Vec::new();
+        let mut vols = Vec::new();
+        for t in targets {
+            match self.generate_target(t)? {
+                Target::Pod(p) => pods.push(p),
+                Target::Container(c) => ctrs.push(*c),
+                Target::Volume(v) => vols.push(v),
+            }
+        }
+        if !pods.is_empty() && !ctrs.is_empty() {
+            return Err(Error::invalid(
+                "kube generate: give either pods or containers, not both",
+            ));
+        }
+        let mut docs: Vec<String> = Vec::new();
+        for v in &vols {
+            docs.push(to_yaml(&pvc(v))?);
+        }
+        let mut templates = Vec::new();
+        for p in &pods {
+            let members: Vec<Container> = self
+                .pod_containers(p.id())?
+                .into_iter()
+                .filter(|c| !c.config.is_infra)
+                .collect();
+            if members.is_empty() {
+                return Err(Error::invalid(format!("pod {} has no containers", p.id())));
+            }
+            let ports = if p.config.infra {
+                self.db
+                    .container(&p.config.infra_id)?
+                    .map(|c| c.config.ports)
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let hostname = (p.config.hostname != p.name()).then(|| p.config.hostname.clone());
+            templates.push(self.pod_template(p.name(), hostname, &members, &ports)?);
+        }
+        if !ctrs.is_empty() {
+            let name = format!("{}-pod", ctrs[0].name());
+            let ports: Vec<PortMapping> =
+                ctrs.iter().flat_map(|c| c.config.ports.clone()).collect();
+            templates.push(self.pod_template(&name, None, &ctrs, &ports)?);
+        }
+        for (name, template, ports) in templates {
+            docs.push(workload_yaml(&name, template, opts)?);
+            if opts.service {
+                if let Some(s) = service(&name, &ports) {
+                    docs.push(to_yaml(&s)?);
+                } else {
+                    tracing::warn!(pod = %name, "no published ports: no Service generated");
+                }
+            }
+        }
+        Ok(format!("{HEADER}{}", docs.join("---\n")))
+    }
+
+    fn generate_target(&self, t: &str) -> Result<Target> {
+        if let Some(p) = self
+            .pods()?
+            .into_iter()
+            .find(|p| p.name() == t || p.id() == t)
+        {
+            return Ok(Target::Pod(p));
+        }
+        if let Ok(c) = self.container(t) {
+            if c.config.is_infra {
+                return Err(Error::invalid(format!(
+                    "{t} is the infra container of a pod: generate the pod instead"
+                )));
+            }
+            return Ok(Target::Container(Box::new(c)));
+        }
+        if let Ok(p) = self.pod(t) {
+            return Ok(Target::Pod(p));
+        }
+        if let Some(v) = self.db.volume(t)? {
+            return Ok(Target::Volume(v));
+        }
+        Err(Error::invalid(format!("name or ID {t:?} not found")))
+    }
+
+    /// The pod template of `members` (init containers by their flag), and the published
+    /// ports it carries.
+    fn pod_template(
+        &self,
+        pod: &str,
+        hostname: Option<String>,
+        members: &[Container],
+        ports: &[PortMapping],
+    ) -> Result<(String, PodTemplateSpec, Vec<PortMapping>)> {
+        let mut volumes: BTreeMap<String, Volume> = BTreeMap::new();
+        let mut containers = Vec::new();
+        let mut inits = Vec::new();
+        let mut restart = None;
+        for c in members {
+            let mut k = self.kube_container(pod, c, &mut volumes)?;
+            if c.config.init_ctr.is_empty() {
+                if containers.is_empty() {
+                    // Ports belong to the pod; Kubernetes lists them on a container.
+                    k.ports = kube_ports(ports);
+                    restart = restart_policy(&c.config.restart_policy);
+                }
+                containers.push(k);
+            } else {
+                inits.push(k);
+            }
+        }
+        if containers.is_empty() {
+            return Err(Error::invalid(format!(
+                "pod {pod} has only init containers: nothing to generate"
+            )));
+        }
+        let labels = BTreeMap::from([("app".to_string(), app_label(pod))]);
+        let annotations = members
+            .iter()
+            .any(|c| c.config.init_ctr == "always")
+            .then(|| {
+                BTreeMap::from([(
+                    super::INIT_TYPE_ANNOTATION.to_string(),
+                    "always".to_string(),
+                )])
+            });
+        let spec = PodSpec {
+            containers,
+            init_containers: (!inits.is_empty()).then_some(inits),
+            hostname,
+            restart_policy: restart.map(String::from),
+            volumes: (!volumes.is_empty()).then(|| volumes.into_values().collect()),
+            ..Default::default()
+        };
+        Ok((
+            pod.to_string(),
+            PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    name: Some(pod.to_string()),
+                    labels: Some(labels),
+                    annotations,
+                    ..Default::default()
+                }),
+                spec: Some(spec),
+            },
+            ports.to_vec(),
+        ))
+    }
+
+    fn kube_container(
+        &self,
+        pod: &str,
+        c: &Container,
+        volumes: &mut BTreeMap<String, Volume>,
+    ) -> Result<KubeContainer> {
+        let cfg = &c.config;
+        let (image_env, image_workdir) = match self.resolve_image(&cfg.image_id) {
+            Ok(img) => {
+                let ic = self
+                    .image_config(&img)?
+                    .config()
+                    .clone()
+                    .unwrap_or_default();
+                (
+                    ic.env().clone().unwrap_or_default(),
+                    ic.working_dir().clone().unwrap_or_default(),
+                )
+            }
+            Err(_) => (Vec::new(), String::new()),
+        };
+        // Podman's split: an entrypoint becomes `command` and the cmd `args`; without an
+        // entrypoint the cmd is the `command`.
+        let (command, args) = if cfg.entrypoint.is_empty() {
+            (cfg.cmd.clone(), Vec::new())
+        } else {
+            (cfg.entrypoint.clone(), cfg.cmd.clone())
+        };
+        let env: Vec<EnvVar> = cfg
+            .env
+            .iter()
+            .filter(|e| !image_env.contains(e))
+            .filter(|e| {
+                // The PATH the engine adds when the image has none.
+                !(image_env.iter().all(|i| !i.starts_with("PATH="))
+                    && e.as_str()
+                        == "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            })
+            .map(|e| {
+                let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                EnvVar {
+                    name: k.to_string(),
+                    value: Some(v.to_string()),
+                    value_from: None,
+                }
+            })
+            .collect();
+        let workdir = (!cfg.workdir.is_empty()
+            && cfg.workdir != image_workdir
+            && !(image_workdir.is_empty() && cfg.workdir == "/"))
+            .then(|| cfg.workdir.clone());
+        let security = user_context(&cfg.user);
+        let mut limits = BTreeMap::new();
+        if let Some(m) = cfg.resources.memory {
+            limits.insert("memory".to_string(), Quantity(memory_quantity(m)));
+        }
+        if let Some(n) = cfg.resources.nano_cpus {
+            limits.insert("cpu".to_string(), Quantity(cpu_quantity(n)));
+        }
+        let mut mounts = Vec::new();
+        for m in cfg.mounts.iter().filter(|m| !m.from_image) {
+            let (vname, vol) = match m.kind {
+                MountKind::Bind => {
+                    let name = host_volume_name(&m.source);
+                    let t = match std::fs::metadata(&m.source) {
+                        Ok(md) if md.is_file() => "File",
+                        Ok(_) => "Directory",
+                        Err(_) => "DirectoryOrCreate",
+                    };
+                    let v = Volume {
+                        name: name.clone(),
+                        host_path: Some(HostPathVolumeSource {
+                            path: m.source.clone(),
+                            type_: Some(t.into()),
+                        }),
+                        ..Default::default()
+                    };
+                    (name, v)
+                }
+                MountKind::Volume => {
+                    let name = format!("{}-pvc", dns_label(&m.source));
+                    let v = Volume {
+                        name: name.clone(),
+                        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                            claim_name: m.source.clone(),
+                            read_only: None,
+                        }),
+                        ..Default::default()
+                    };
+                    (name, v)
+                }
+                MountKind::Anonymous | MountKind::Tmpfs => {
+                    let name = format!("{}-empty", dns_label(&m.destination));
+                    let v = Volume {
+                        name: name.clone(),
+                        empty_dir: Some(EmptyDirVolumeSource {
+                            medium: (m.kind == MountKind::Tmpfs).then(|| "Memory".into()),
+                            size_limit: None,
+                        }),
+                        ..Default::default()
+                    };
+                    (name, v)
+                }
+            };
+            volumes.entry(vname.clone()).or_insert(vol);
+            mounts.push(VolumeMount {
+                name: vname,
+                mount_path: m.destination.clone(),
+                read_only: m.read_only().then_some(true),
+                ..Default::default()
+            });
+        }
+        let short = cfg
+            .name
+            .strip_prefix(&format!("{pod}-"))
+            .unwrap_or(&cfg.name)
+            .replace('_', "");
+        Ok(KubeContainer {
+            name: short,
+            image: Some(cfg.image_name.clone()),
+            command: (!command.is_empty()).then_some(command),
+            args: (!args.is_empty()).then_some(args),
+            env: (!env.is_empty()).then_some(env),
+            working_dir: workdir,
+            security_context: security,
+            resources: (!limits.is_empty()).then(|| ResourceRequirements {
+                limits: Some(limits),
+                ..Default::default()
+            }),
+            volume_mounts: (!mounts.is_empty()).then_some(mounts),
+            tty: cfg.tty.then_some(true),
+            stdin: cfg.stdin.then_some(true),
+            ..Default::default()
+        })
+    }
+}
+
+fn to_yaml<T: Serialize>(v: &T) -> Result<String> {
+    serde_yaml_ng::to_string(v).map_err(|e| Error::other(format!("writing YAML: {e}")))
+}
+
+/// Kubernetes' `app` label: the name without underscores (Podman's rule).
+fn app_label(name: &str) -> String {
+    name.replace('_', "")
+}
+
+/// A DNS label from any name: lowercase, `[a-z0-9-]`, at most 63 characters.
+fn dns_label(s: &str) -> String {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    out = out.trim_matches('-').to_string();
+    out.truncate(55);
+    out.trim_end_matches('-').to_string()
+}
+
+/// Podman's hostPath volume name: the path with `/` as `-`, then `-host`; `/` is `root`.
+fn host_volume_name(path: &str) -> String {
+    let base = dns_label(path);
+    if base.is_empty() {
+        "root-host".into()
+    } else {
+        format!("{base}-host")
+    }
+}
+
+fn restart_policy(p: &str) -> Option<&'static str> {
+    match p {
+        "always" | "unless-stopped" => Some("Always"),
+        "on-failure" => Some("OnFailure"),
+        "no" => Some("Never"),
+        _ => None,
+    }
+}
+
+/// `runAsUser`/`runAsGroup` when the user is numeric (names mean nothing to a cluster).
+fn user_context(user: &str) -> Option<SecurityContext> {
+    if user.is_empty() {
+        return None;
+    }
+    let (u, g) = user.split_once(':').unwrap_or((user, ""));
+    let uid = u.parse::<i64>().ok();
+    let gid = g.parse::<i64>().ok();
+    if uid.is_none() && gid.is_none() {
+        return None;
+    }
+    Some(SecurityContext {
+        run_as_user: uid,
+        run_as_group: gid,
+        ..Default::default()
+    })
+}
+
+fn protocol(p: &str) -> Option<String> {
+    match p {
+        "" | "tcp" => None,
+        other => Some(other.to_ascii_uppercase()),
+    }
+}
+
+fn kube_ports(ports: &[PortMapping]) -> Option<Vec<ContainerPort>> {
+    let mut out = Vec::new();
+    for p in ports {
+        for proto in p.protocol.split(',') {
+            for i in 0..p.range.max(1) {
+                out.push(ContainerPort {
+                    container_port: i32::from(p.container_port + i),
+                    host_port: (p.host_port != 0).then(|| i32::from(p.host_port + i)),
+                    host_ip: (!p.host_ip.is_empty() && p.host_ip != "0.0.0.0")
+                        .then(|| p.host_ip.clone()),
+                    protocol: protocol(proto),
+                    name: None,
+                });
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn service(name: &str, ports: &[PortMapping]) -> Option<Service> {
+    let mut sp = Vec::new();
+    for p in kube_ports(ports).unwrap_or_default() {
+        let Some(host) = p.host_port else { continue };
+        let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        sp.push(ServicePort {
+            name: Some(format!("{host}-{}", proto.to_ascii_lowercase())),
+            port: host,
+            target_port: Some(IntOrString::Int(p.container_port)),
+            protocol: Some(proto),
+            // A cluster only accepts node ports in its node-port range (30000-32767 by
+            // default); elsewhere it picks one.
+            node_port: (30000..=32767).contains(&host).then_some(host),
+            ..Default::default()
+        });
+    }
+    if sp.is_empty() {
+        return None;
+    }
+    Some(Service {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(BTreeMap::from([("app".into(), app_label(name))])),
+            ..Default::default()
+        },
+        spec: Some(ServiceSpec {
+            ports: Some(sp),
+            selector: Some(BTreeMap::from([("app".into(), app_label(name))])),
+            type_: Some("NodePort".into()),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+fn pvc(v: &crate::volume::Volume) -> PersistentVolumeClaim {
+    let mut annotations = BTreeMap::new();
+    if v.driver != "local" && !v.driver.is_empty() {
+        annotations.insert("volume.podman.io/driver".to_string(), v.driver.clone());
+    }
+    for (k, val) in &v.options {
+        annotations.insert(format!("volume.podman.io/{k}"), val.clone());
+    }
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(v.name.clone()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity("1Gi".into()),
+                )])),
+                limits: None,
+            }),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// The pod template as the requested kind, as YAML.
+fn workload_yaml(
+    name: &str,
+    mut template: PodTemplateSpec,
+    opts: &GenerateOptions,
+) -> Result<String> {
+    let labels = BTreeMap::from([("app".to_string(), app_label(name))]);
+    let meta = |suffix: &str| ObjectMeta {
+        name: Some(format!("{name}{suffix}")),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    let selector = LabelSelector {
+        match_labels: Some(labels.clone()),
+        match_expressions: None,
+    };
+    let spec = template.spec.as_mut().expect("templates have a spec");
+    match opts.kind {
+        KubeType::Pod => {
+            let metadata = template.metadata.unwrap_or_default();
+            to_yaml(&KubePod {
+                metadata,
+                spec: template.spec,
+                status: None,
+            })
+        }
+        KubeType::Deployment => {
+            // Deployments only run with restartPolicy Always (Podman forces it too).
+            spec.restart_policy = Some("Always".into());
+            to_yaml(&Deployment {
+                metadata: meta("-deployment"),
+                spec: Some(DeploymentSpec {
+                    replicas: Some(opts.replicas.unwrap_or(1)),
+                    selector,
+                    template: strip_template(template),
+                    ..Default::default()
+                }),
+                status: None,
+            })
+        }
+        KubeType::DaemonSet => {
+            spec.restart_policy = Some("Always".into());
+            to_yaml(&DaemonSet {
+                metadata: meta("-daemonset"),
+                spec: Some(DaemonSetSpec {
+                    selector,
+                    template: strip_template(template),
+                    ..Default::default()
+                }),
+                status: None,
+            })
+        }
+        KubeType::Job => {
+            // A Job's pods must not restart forever: Never unless OnFailure was asked for.
+            if spec.restart_policy.as_deref() != Some("OnFailure") {
+                spec.restart_policy = Some("Never".into());
+            }
+            to_yaml(&Job {
+                metadata: meta("-job"),
+                spec: Some(JobSpec {
+                    template: strip_template(template),
+                    ..Default::default()
+                }),
+                status: None,
+            })
+        }
+    }
+}
+
+/// A template's metadata holds labels and annotations (a name there means nothing to a
+/// controller).
+fn strip_template(mut t: PodTemplateSpec) -> PodTemplateSpec {
+    if let Some(m) = t.metadata.as_mut() {
+        m.name = None;
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_dns_labels() {
+        assert_eq!(host_volume_name("/"), "root-host");
+        assert_eq!(host_volume_name("/tmp/My_Data"), "tmp-my-data-host");
+        assert_eq!(dns_label("vol_1.x"), "vol-1-x");
+        assert_eq!(app_label("my_pod"), "mypod");
+    }
+
+    #[test]
+    fn ports_and_service() {
+        let p = PortMapping {
+            host_ip: String::new(),
+            container_port: 80,
+            host_port: 8080,
+            range: 1,
+            protocol: "tcp".into(),
+        };
+        let k = kube_ports(std::slice::from_ref(&p)).unwrap();
+        assert_eq!(k[0].container_port, 80);
+        assert_eq!(k[0].host_port, Some(8080));
+        assert_eq!(k[0].protocol, None);
+        let s = service("web", &[p]).unwrap();
+        let y = to_yaml(&s).unwrap();
+        assert!(y.contains("type: NodePort"), "{y}");
+        assert!(y.contains("targetPort: 80"), "{y}");
+        assert!(!y.contains("nodePort"), "{y}");
+        assert!(!y.contains("status"), "{y}");
+        assert!(service("web", &[]).is_none());
+    }
+
+    #[test]
+    fn users_and_restart() {
+        let sc = user_context("1000:100").unwrap();
+        assert_eq!((sc.run_as_user, sc.run_as_group), (Some(1000), Some(100)));
+        assert!(user_context("nobody").is_none());
+        assert!(user_context("").is_none());
+        assert_eq!(restart_policy("no"), Some("Never"));
+        assert_eq!(restart_policy(""), None);
+    }
+
+    #[test]
+    fn job_and_deployment_kinds() {
+        let t = PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                name: Some("p".into()),
+                ..Default::default()
+            }),
+            spec: Some(PodSpec {
+                containers: vec![KubeContainer {
+                    name: "c".into(),
+                    image: Some("i".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        };
+        let job = workload_yaml(
+            "p",
+            t.clone(),
+            &GenerateOptions {
+                kind: KubeType::Job,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            job.contains("kind: Job") && job.contains("restartPolicy: Never"),
+            "{job}"
+        );
+        let d = workload_yaml(
+            "p",
+            t,
+            &GenerateOptions {
+                kind: KubeType::Deployment,
+                replicas: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            d.contains("apiVersion: apps/v1") && d.contains("replicas: 2"),
+            "{d}"
+        );
+        assert!(d.contains("name: p-deployment"), "{d}");
+        assert!(d.contains("matchLabels"), "{d}");
+    }
+}
