@@ -402,7 +402,7 @@ impl Engine {
                 .unwrap_or_default(),
             ImageName: c.config.image_name.clone(),
             Rootfs: String::new(),
-            Pod: String::new(),
+            Pod: c.config.pod.clone(),
             ResolvConfPath: run_dir.join("resolv.conf").display().to_string(),
             HostnamePath: run_dir.join("hostname").display().to_string(),
             HostsPath: run_dir.join("hosts").display().to_string(),

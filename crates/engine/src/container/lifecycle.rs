@@ -146,7 +146,15 @@ impl Engine {
         let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
         let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
         let user = super::user::resolve(&c.config.user, &passwd, &group)?;
-        if !c.config.create_workdir && !super::user::dir_in_root(&rootfs, &c.config.workdir) {
+        // A working directory that is (or is inside) a mount exists once the mounts are made.
+        let on_a_mount = c.config.mounts.iter().any(|m| {
+            let d = m.destination.trim_end_matches('/');
+            c.config.workdir == d || c.config.workdir.starts_with(&format!("{d}/"))
+        });
+        if !c.config.create_workdir
+            && !on_a_mount
+            && !super::user::dir_in_root(&rootfs, &c.config.workdir)
+        {
             return Err(Error::Command {
                 message: format!(
                     "workdir {:?} does not exist on container {}",
