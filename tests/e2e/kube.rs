@@ -3,14 +3,13 @@
 //! Deployment replicas with a PVC and `kube down`, ConfigMaps, Secrets, Jobs, DaemonSets,
 //! and bad input leaving nothing behind. Traffic stays on this machine.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::util::{IMG, TestEnv, lines, name, wait_until};
+use crate::util::{IMG, TestEnv, free_port, http_get, lines, name, wait_until};
 
 /// Removes every pod (and so every infra container) before the env cleans up.
 struct Pods<'a>(&'a TestEnv);
@@ -41,24 +40,6 @@ fn network(env: &TestEnv) -> String {
         &net,
     ]);
     net
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// GET `/` from `addr`; the body, or None if it cannot connect.
-fn http_get(addr: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(3)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET /index HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
 fn write_yaml(env: &TestEnv, file: &str, text: &str) -> PathBuf {
@@ -178,11 +159,15 @@ fn play_podmans_example_with_replace_twice() {
     // The hostPort answers on the host's 127.0.0.1; bar's port does not.
     let mut body = None;
     wait_until("hostPort 3001 answers", Duration::from_secs(10), || {
-        body = http_get("127.0.0.1:3001");
+        body = http_get("127.0.0.1:3001", "/index");
         body.is_some()
     });
     assert_eq!(body.as_deref(), Some("from-foo\n"));
-    assert_eq!(http_get("127.0.0.1:3000"), None, "3000 is not published");
+    assert_eq!(
+        http_get("127.0.0.1:3000", "/index"),
+        None,
+        "3000 is not published"
+    );
 
     // kube down takes it all away.
     let down = env.ok(&["kube", "down", s(&file)]);
@@ -412,7 +397,7 @@ fn generate_validates_and_round_trips() {
         "the published port answers",
         Duration::from_secs(10),
         || {
-            body = http_get(&format!("127.0.0.1:{port}"));
+            body = http_get(&format!("127.0.0.1:{port}"), "/index");
             body.is_some()
         },
     );

@@ -5,13 +5,13 @@
 //! Tests run in parallel and share the host's kernel: each uses its own network (a unique
 //! subnet and bridge name) and compares only kernel state carrying its own names.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::util::{IMG, TestEnv, name, wait_until};
+use crate::util::{IMG, TestEnv, free_port, http_get, name, wait_until};
 
 /// A unique subnet (10.233.N.0/24) and bridge name for this test.
 fn unique_net() -> (String, String) {
@@ -22,15 +22,6 @@ fn unique_net() -> (String, String) {
         format!("10.233.{n}.0/24"),
         format!("ppe{}x{n}", std::process::id() % 1000),
     )
-}
-
-/// A TCP port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The host's own (non-loopback) IPv4 address.
@@ -47,16 +38,6 @@ fn host_ip() -> Ipv4Addr {
             cidr.split('/').next()?.parse().ok()
         })
         .expect("the host has a global IPv4 address")
-}
-
-/// GET `path` from `addr`; the body, or None if it cannot connect.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(3)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
 /// Kernel state with our names in it: links, addresses, nft rules.

@@ -2,13 +2,11 @@
 //! port, pod volumes, init containers, the views, the infra's pause process dying and
 //! coming back, and bad input leaving nothing behind. Traffic stays on this machine.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::util::{IMG, TestEnv, lines, name, pid_alive, wait_until};
+use crate::util::{IMG, TestEnv, free_port, http_get, lines, name, pid_alive, wait_until};
 
 /// A unique subnet (10.234.N.0/24) and bridge name for this test.
 fn unique_net() -> (String, String) {
@@ -19,24 +17,6 @@ fn unique_net() -> (String, String) {
         format!("10.234.{n}.0/24"),
         format!("ppp{}x{n}", std::process::id() % 1000),
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// GET `path` from `addr`; the body, or None if it cannot connect.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(3)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
 /// Removes every pod (and so every infra container) before the env cleans up.

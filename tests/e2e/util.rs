@@ -265,6 +265,11 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         // Never panic here: this runs while unwinding from a failed assertion too.
+        // Pods first: `rm -a` leaves infra containers to their pods.
+        let _ = self
+            .peapod(&["pod", "rm", "-af", "-t", "0"])
+            .timeout(Duration::from_secs(60))
+            .try_output();
         if let Err(e) = self
             .peapod(&["rm", "-af", "-t", "0"])
             .timeout(Duration::from_secs(60))
@@ -523,4 +528,23 @@ impl PeapodCmd {
             timeout: DEFAULT_TIMEOUT,
         }
     }
+}
+
+/// A TCP port nothing on 127.0.0.1 listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// HTTP GET `path` from `addr` (`IP:PORT`); the body, or None if it cannot connect.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    let addr = addr.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
