@@ -487,15 +487,6 @@ impl Write for LineLocked<'_> {
     }
 }
 
-/// The published ports: the host ports in use while it runs, else as configured.
-fn published(c: &Container) -> &[peapod_engine::network::PortMapping] {
-    if c.state.ports.is_empty() {
-        &c.config.ports
-    } else {
-        &c.state.ports
-    }
-}
-
 /// A row of `ps` as templates see it (Podman's `psReporter`: its methods and the
 /// `ListContainer` fields).
 #[derive(Serialize)]
@@ -728,7 +719,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 Created: c.config.created.timestamp(),
                 Status: ps_status(c),
                 State: c.state.status.to_string(),
-                Ports: peapod_engine::network::ports::ps_ports(published(c)),
+                Ports: peapod_engine::network::ports::ps_ports(c.published_ports()),
                 Names: c.name().to_string(),
                 Labels: c.config.labels.clone(),
                 Pid: c.state.pid,
@@ -769,7 +760,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             Pid: c.state.pid,
             Pod: c.config.pod.clone(),
             PodName: r.PodName.clone(),
-            Ports: (!published(c).is_empty()).then(|| published(c).to_vec()),
+            Ports: (!c.published_ports().is_empty()).then(|| c.published_ports().to_vec()),
             Restarts: c.state.restart_count,
             StartedAt: r.StartedAt,
             State: r.State.clone(),

@@ -253,12 +253,7 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
     });
     let mut found = false;
     for c in &targets {
-        let ports = if c.state.ports.is_empty() {
-            &c.config.ports
-        } else {
-            &c.state.ports
-        };
-        for (key, binds) in ports::bindings(ports) {
+        for (key, binds) in ports::bindings(c.published_ports()) {
             for b in binds {
                 let ip = if b.HostIp.is_empty() {
                     "0.0.0.0"

@@ -704,15 +704,8 @@ struct InspectContainer {
 
 #[derive(Serialize)]
 #[allow(non_snake_case)]
-struct InspectPortBinding {
-    HostIp: String,
-    HostPort: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
 struct InfraConfig {
-    PortBindings: BTreeMap<String, Vec<InspectPortBinding>>,
+    PortBindings: BTreeMap<String, Vec<peapod_engine::container::inspect::PortBinding>>,
     HostNetwork: bool,
     StaticIP: String,
     StaticMAC: String,
@@ -769,29 +762,12 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
         let ctrs = engine.pod_containers(pod.id())?;
         let infra = ctrs.iter().find(|c| c.config.is_infra);
         let infra_config = infra.map(|i| {
-            let mut bindings: BTreeMap<String, Vec<InspectPortBinding>> = BTreeMap::new();
             let ports = if pod.state.ports.is_empty() {
                 &i.config.ports
             } else {
                 &pod.state.ports
             };
-            for p in ports {
-                for proto in p.protocol.split(',') {
-                    for n in 0..p.range.max(1) {
-                        bindings
-                            .entry(format!("{}/{proto}", p.container_port + n))
-                            .or_default()
-                            .push(InspectPortBinding {
-                                HostIp: p.host_ip.clone(),
-                                HostPort: if p.host_port == 0 {
-                                    String::new()
-                                } else {
-                                    (p.host_port + n).to_string()
-                                },
-                            });
-                    }
-                }
-            }
+            let bindings = peapod_engine::network::ports::bindings(ports);
             let strs = |v: &[std::net::IpAddr]| {
                 (!v.is_empty()).then(|| v.iter().map(|x| x.to_string()).collect())
             };

@@ -173,12 +173,7 @@ fn network_settings(c: &Container) -> NetworkSettings {
         SandboxKey: c.state.netns.clone(),
         ..Default::default()
     };
-    let ports = if c.state.ports.is_empty() {
-        &c.config.ports
-    } else {
-        &c.state.ports
-    };
-    ns.Ports = crate::network::ports::bindings(ports)
+    ns.Ports = crate::network::ports::bindings(c.published_ports())
         .into_iter()
         .map(|(k, v)| (k, Some(v)))
         .collect();

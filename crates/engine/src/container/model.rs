@@ -253,6 +253,16 @@ pub struct Container {
 }
 
 impl Container {
+    /// The published ports: with the host ports in use while it runs, else as configured
+    /// (a host port of 0 is picked at start).
+    pub fn published_ports(&self) -> &[PortMapping] {
+        if self.state.ports.is_empty() {
+            &self.config.ports
+        } else {
+            &self.state.ports
+        }
+    }
+
     /// `linux.cgroupsPath` of its config.json.
     pub fn cgroups_path(&self) -> String {
         let parent = if self.config.cgroup_parent.is_empty() {

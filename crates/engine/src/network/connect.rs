@@ -2,8 +2,6 @@
 //! runs (the helper sets up or tears down just that network in its namespace, and the hosts
 //! and resolv.conf files are rewritten in place).
 
-use peapod_netsetup::types::SetupOutput;
-
 use super::ipam;
 use crate::Engine;
 use crate::container::{Container, NetworkAttach};
@@ -20,6 +18,7 @@ impl Engine {
         let found = self.db.lookup_container(ctr_ref)?;
         let _lock = self.lock(found.id())?;
         let mut c = self.container(found.id())?;
+        refuse_pod_member(&c)?;
         if c.config.network_mode != "bridge" {
             return Err(Error::invalid(format!(
                 "container {} uses --network {}: only containers on bridge networks can be connected to another",
@@ -67,15 +66,7 @@ impl Engine {
         let leased = ipam::allocate_network(net, &wanted, &owner)?;
         let ips = leased.iter().map(|(_, ip)| *ip).collect();
         per.static_ips = Some(ips);
-        let result = self
-            .run_netsetup("setup", &c.state.netns, &opts)
-            .and_then(|out| {
-                serde_json::from_str::<SetupOutput>(&out).map_err(|e| {
-                    Error::other(format!(
-                        "unexpected answer from the network helper ({e}): {out}"
-                    ))
-                })
-            });
+        let result = self.netsetup_setup(&c.state.netns, &opts);
         match result {
             Ok(status) => {
                 c.state.network_status.extend(status);
@@ -95,6 +86,7 @@ impl Engine {
         let found = self.db.lookup_container(ctr_ref)?;
         let _lock = self.lock(found.id())?;
         let mut c = self.container(found.id())?;
+        refuse_pod_member(&c)?;
         if !c.config.networks.contains_key(&net.name) {
             return Err(Error::invalid(format!(
                 "container {} is not connected to network {}",
@@ -130,4 +122,17 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A pod's members share its network namespace: its networks are the pod's, chosen at
+/// `pod create`; changing one member's would change them all behind the pod's back.
+fn refuse_pod_member(c: &Container) -> Result<()> {
+    if c.config.pod.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "container {} is in pod {}: a pod's networks are set at `pod create`",
+        c.name(),
+        &c.config.pod[..12.min(c.config.pod.len())]
+    )))
 }

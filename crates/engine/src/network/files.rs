@@ -9,9 +9,7 @@ fn leases(c: &Container) -> impl Iterator<Item = &peapod_netsetup::types::NetAdd
     c.state
         .network_status
         .values()
-        .filter_map(|s| s.interfaces.as_ref())
-        .flat_map(|i| i.values())
-        .flat_map(|i| i.subnets.iter().flatten())
+        .flat_map(super::status_addresses)
 }
 
 fn addresses(c: &Container) -> Vec<IpAddr> {

@@ -189,10 +189,8 @@ pub fn allocate_network(
 
 /// Release every address a network status block records.
 pub fn release_status(status: &peapod_netsetup::types::StatusBlock, owner: &Owner) {
-    for iface in status.interfaces.iter().flat_map(|i| i.values()) {
-        for a in iface.subnets.iter().flatten() {
-            release(&a.ipnet.trunc(), a.ipnet.addr(), owner);
-        }
+    for a in super::status_addresses(status) {
+        release(&a.ipnet.trunc(), a.ipnet.addr(), owner);
     }
 }
 

@@ -14,3 +14,14 @@ pub mod store;
 pub use attach::{NetworkFlags, NetworkPlan};
 pub use peapod_netsetup::types::{Network, PortMapping, StatusBlock, Subnet};
 pub use store::{DEFAULT_NETWORK, NetworkCreate};
+
+/// Every address a network status block records (with its gateway), on any interface.
+pub fn status_addresses(
+    status: &StatusBlock,
+) -> impl Iterator<Item = &peapod_netsetup::types::NetAddress> {
+    status
+        .interfaces
+        .iter()
+        .flat_map(|i| i.values())
+        .flat_map(|i| i.subnets.iter().flatten())
+}

@@ -89,11 +89,10 @@ impl Engine {
         let owner = owner.clone();
         // Ports first: a port in use is the likeliest failure, and it must come before
         // anything else happens.
-        let mut resolved = Vec::new();
-        for p in &c.config.ports {
-            let p = reserve_port(p, &owner)?;
-            resolved.push(p.clone());
-            c.state.ports = resolved.clone();
+        // Each reserved port is recorded at once so a failure further on releases it.
+        c.state.ports.clear();
+        for p in c.config.ports.clone() {
+            c.state.ports.push(reserve_port(&p, &owner)?);
         }
         let mut opts = self.network_options(c)?;
         // Addresses: the static ones asked for, or the first free ones.
@@ -107,13 +106,7 @@ impl Engine {
             }
             per.static_ips = Some(leases.into_iter().map(|(_, ip)| ip).collect());
         }
-        let out = self.run_netsetup("setup", &c.state.netns, &opts)?;
-        let status: SetupOutput = serde_json::from_str(&out).map_err(|e| {
-            Error::other(format!(
-                "unexpected answer from the network helper ({e}): {out}"
-            ))
-        })?;
-        c.state.network_status = status;
+        c.state.network_status = self.netsetup_setup(&c.state.netns, &opts)?;
         Ok(())
     }
 
@@ -142,10 +135,8 @@ impl Engine {
                 .state
                 .network_status
                 .get(name)
-                .and_then(|s| s.interfaces.as_ref())
                 .into_iter()
-                .flat_map(|i| i.values())
-                .flat_map(|i| i.subnets.iter().flatten())
+                .flat_map(super::status_addresses)
                 .map(|s| s.ipnet.addr())
                 .collect();
             networks.insert(
@@ -174,6 +165,16 @@ impl Engine {
                 .then(|| c.state.ports.clone()),
             dns_servers: (!c.config.names.dns_servers.is_empty())
                 .then(|| c.config.names.dns_servers.clone()),
+        })
+    }
+
+    /// The helper's `setup`: its status report, per network.
+    pub(super) fn netsetup_setup(&self, netns: &str, opts: &NetworkOptions) -> Result<SetupOutput> {
+        let out = self.run_netsetup("setup", netns, opts)?;
+        serde_json::from_str(&out).map_err(|e| {
+            Error::other(format!(
+                "unexpected answer from the network helper ({e}): {out}"
+            ))
         })
     }
 
