@@ -102,10 +102,11 @@ impl PodmanEnv {
             nix::unistd::geteuid().is_root(),
             "the conmon-swap tests need root: run them via `cargo xtask test`"
         );
-        let Some(podman) = find_program("podman") else {
-            eprintln!("skipped {test}: podman is not installed (apt-get install podman)");
+        let podman = find_program("podman");
+        if peapod_tests::skip_unless(podman.is_some(), &format!("podman (for {test})")) {
             return None;
-        };
+        }
+        let podman = podman?;
         let monitor = our_monitor();
         let short: String = test.chars().take(20).collect();
         let dir = tempfile::Builder::new()
@@ -331,8 +332,7 @@ fn podman_attaches_through_peapod_monitor() {
 
 #[test]
 fn peapod_runs_containers_through_conmon() {
-    if !Path::new(CONMON).is_file() {
-        eprintln!("skipped: {CONMON} is not installed (apt-get install conmon)");
+    if peapod_tests::skip_unless(Path::new(CONMON).is_file(), CONMON) {
         return;
     }
     let env = TestEnv::new("peapod-conmon");

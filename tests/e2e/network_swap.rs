@@ -23,11 +23,7 @@ fn get(addr: &str) -> Option<String> {
 #[test]
 fn peapod_runs_networks_through_netavark() {
     let netavark = Path::new(NETAVARK_DIR).join("netavark");
-    if !netavark.exists() {
-        eprintln!(
-            "skipped: {} is not installed (apt-get install netavark)",
-            netavark.display()
-        );
+    if peapod_tests::skip_unless(netavark.exists(), &netavark.display().to_string()) {
         return;
     }
     let env = TestEnv::new("netavark-swap");

@@ -25,8 +25,7 @@ fn is_root() -> bool {
 
 macro_rules! require_root {
     () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
+        if peapod_tests::skip_unless(is_root(), "root") {
             return;
         }
     };

@@ -119,12 +119,9 @@ fn which(cmd: &str) -> Option<PathBuf> {
 
 #[test]
 fn podman_runs_with_peapod_netsetup_as_netavark() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    if which("podman").is_none() {
-        eprintln!("skipped: podman is not installed");
+    if peapod_tests::skip_unless(nix::unistd::geteuid().is_root(), "root")
+        || peapod_tests::skip_unless(which("podman").is_some(), "podman")
+    {
         return;
     }
     let p = Podman::new();
