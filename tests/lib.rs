@@ -469,6 +469,21 @@ pub fn scrub_dir(dir: &Path) -> Vec<String> {
     errors
 }
 
+/// Whether a test must be skipped because `what` is missing (`present` false). Outside CI it
+/// prints why and skips; in CI (`CI` set, as `.ci/run` runs) a missing prerequisite fails the
+/// test instead: `.ci/run` installs every one, and a skipped test would pass having tested
+/// nothing.
+pub fn skip_unless(present: bool, what: &str) -> bool {
+    if present {
+        return false;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is required in CI (.ci/run installs it)");
+    }
+    eprintln!("skipped: {what} is missing");
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,19 +615,4 @@ mod tests {
         assert!(!dir.exists());
         assert!(mounts_under(&dir).unwrap().is_empty());
     }
-}
-
-/// Whether a test must be skipped because `what` is missing (`present` false). Outside CI it
-/// prints why and skips; in CI (`CI` set, as `.ci/run` runs) a missing prerequisite fails the
-/// test instead: `.ci/run` installs every one, and a skipped test would pass having tested
-/// nothing.
-pub fn skip_unless(present: bool, what: &str) -> bool {
-    if present {
-        return false;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is required in CI (.ci/run installs it)");
-    }
-    eprintln!("skipped: {what} is missing");
-    true
 }
