@@ -73,8 +73,11 @@ fn custom_detach_keys_and_start_ai() {
     );
     start.send(b"echo $((7*6))\r");
     start.expect("42", T);
-    // The default keys are now plain input; ctrl-a then x detaches.
+    // The default keys are now plain input (the shell is still there to answer); ctrl-a
+    // then x detaches.
     start.send(b"\x10\x11");
+    start.send(b"echo still-$((2+2))\r");
+    start.expect("still-4", T);
     start.send(b"\x01x");
     assert_eq!(start.wait(T).code(), Some(0));
     assert_eq!(env.status(&c), "running");

@@ -77,7 +77,7 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(240);
 /// Spawn the monitor and wait until the runtime has created the container: its pid.
 pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
     let launched = launch(req)?;
-    let pid = launched.read_pid()?;
+    let pid = launched.read_pid().inspect_err(|_| launched.kill())?;
     Ok(Spawned {
         pid,
         conmon_pid: launched.conmon_pid,
@@ -217,6 +217,17 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
 }
 
 impl Launched {
+    /// Give up on a monitor that failed us half-way (no pid in time, a broken handshake):
+    /// kill it so nothing runs on unwatched; its runtime child dies with it (PDEATHSIG).
+    pub fn kill(&self) {
+        if self.conmon_pid > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.conmon_pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
     /// The first sync message: the pid of the container (or exec) process, or the
     /// runtime's error mapped to Podman's exit codes (126/127 for a command that cannot
     /// be run).

@@ -30,7 +30,7 @@ pub(crate) fn detach_keys(spec: &str) -> CliResult<Vec<u8>> {
 
 /// Forward signals we receive to the container's process, as `--sig-proxy` does.
 fn proxy_signals(engine: &Engine, id: &str) -> CliResult<()> {
-    let runtime = engine.runtime()?.path.clone();
+    let runtime = engine.runtime()?.clone();
     let id = id.to_string();
     if let Ok(mut signals) = signal_hook::iterator::Signals::new([
         libc::SIGINT,
@@ -42,12 +42,7 @@ fn proxy_signals(engine: &Engine, id: &str) -> CliResult<()> {
     ]) {
         std::thread::spawn(move || {
             for sig in signals.forever() {
-                let _ = std::process::Command::new(&runtime)
-                    .args(["kill", &id, &sig.to_string()])
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
+                let _ = runtime.kill(&id, sig, false);
             }
         });
     }

@@ -68,19 +68,3 @@ pub fn copy_output(
         }
     }
 }
-
-/// Copy our stdin to the container until EOF, then shut down the write side so the monitor
-/// closes the container's stdin.
-pub fn copy_input(mut sock: &UnixStream, stdin: &mut dyn Read) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 8192];
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        sock.write_all(&buf[..n])?;
-    }
-    sock.shutdown(std::net::Shutdown::Write)
-}

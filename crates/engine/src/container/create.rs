@@ -171,7 +171,15 @@ impl Engine {
         let mut log_path_opt = None;
         for o in &opts.log_opts {
             match o.split_once('=') {
-                Some(("max-size", v)) => log_size_max = Some(parse_size(v)?),
+                Some(("max-size", v)) => {
+                    log_size_max = Some(
+                        super::resources::ram_in_bytes(v)
+                            .and_then(|n| u64::try_from(n).ok())
+                            .ok_or_else(|| {
+                                Error::invalid(format!("invalid log option {o:?}: invalid size"))
+                            })?,
+                    )
+                }
                 Some(("path", v)) => log_path_opt = Some(v.to_string()),
                 Some(("max-file", v)) => {
                     log_max_files = Some(v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
@@ -395,24 +403,6 @@ pub(crate) fn build_env(
 /// Where journald listens for native-protocol datagrams.
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 
-/// `10m`, `1mb`, `512k`, `1g`, plain bytes.
-pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    num.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|n| *n >= 0.0)
-        .map(|n| (n * mult as f64) as u64)
-        .ok_or_else(|| Error::invalid(format!("invalid size {s:?}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,13 +419,5 @@ mod tests {
         let env = build_env(&[], &[], &[]).unwrap();
         assert!(env[0].starts_with("PATH="));
         assert!(build_env(&[], &[], &["=x".into()]).is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1mb").unwrap(), 1 << 20);
-        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
-        assert_eq!(parse_size("100").unwrap(), 100);
-        assert!(parse_size("abc").is_err());
     }
 }

@@ -45,51 +45,6 @@ pub struct ExecStarted {
     launched: Launched,
 }
 
-/// Capability names by number, as the kernel numbers them.
-const CAP_NAMES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 /// Every capability in our own bounding set (as Podman's `--privileged` takes
 /// `capabilities.BoundingSet()`): a kernel or a VM may withhold some even from root.
 fn all_caps() -> HashSet<Capability> {
@@ -101,7 +56,7 @@ fn all_caps() -> HashSet<Capability> {
                 .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         })
         .unwrap_or(0);
-    CAP_NAMES
+    crate::oci::spec::CAP_NAMES
         .iter()
         .enumerate()
         .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
@@ -200,15 +155,18 @@ impl Engine {
                 attach: !opts.detach,
             }),
         })?;
-        let socket = if opts.detach {
-            None
+        // Past this point a failure must not leave the command to run unattended.
+        let attached = if opts.detach {
+            Ok(None)
         } else {
-            launched.wait_attach_ready()?;
-            let s = super::attach::attach_socket_in(&dir, id)?;
-            launched.begin()?;
-            Some(s)
+            launched.wait_attach_ready().and_then(|()| {
+                let s = super::attach::attach_socket_in(&dir, id)?;
+                launched.begin()?;
+                Ok(Some(s))
+            })
         };
-        let pid = launched.read_pid()?;
+        let socket = attached.inspect_err(|_| launched.kill())?;
+        let pid = launched.read_pid().inspect_err(|_| launched.kill())?;
         Ok(ExecStarted {
             container: c.clone(),
             session: session.to_string(),

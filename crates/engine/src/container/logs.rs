@@ -57,21 +57,24 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Accumulates records into lines (a `P` record continues into the next record).
+/// Accumulates records into lines: a `P` record continues into the next record of the same
+/// stream (a stderr record may come between two halves of a stdout line).
 #[derive(Default)]
 struct Joiner {
-    partial: Option<Line>,
+    /// The pending partial line of stdout and of stderr.
+    partial: [Option<Line>; 2],
 }
 
 impl Joiner {
     fn push(&mut self, raw: &str) -> Option<Line> {
         let rec = parse_line(raw)?;
-        let line = match self.partial.take() {
-            Some(mut p) if p.stream == rec.stream => {
+        let slot = &mut self.partial[(rec.stream == Stream::Stderr) as usize];
+        let line = match slot.take() {
+            Some(mut p) => {
                 p.text.push_str(rec.text);
                 p
             }
-            _ => Line {
+            None => Line {
                 timestamp: rec.timestamp.to_string(),
                 time: DateTime::parse_from_rfc3339(rec.timestamp).ok(),
                 stream: rec.stream,
@@ -81,7 +84,7 @@ impl Joiner {
         if rec.full {
             Some(line)
         } else {
-            self.partial = Some(line);
+            *slot = Some(line);
             None
         }
     }
@@ -388,6 +391,16 @@ mod tests {
             .unwrap();
         assert_eq!(l.text, "hello");
         assert_eq!(l.timestamp, "2024-01-01T00:00:00.000000000+00:00");
+    }
+
+    #[test]
+    fn a_stderr_record_between_two_halves_loses_nothing() {
+        let mut j = Joiner::default();
+        assert!(j.push("2024-01-01T00:00:00.1+00:00 stdout P hel").is_none());
+        let e = j.push("2024-01-01T00:00:00.2+00:00 stderr F oops").unwrap();
+        assert_eq!(e.text, "oops");
+        let l = j.push("2024-01-01T00:00:00.3+00:00 stdout F lo").unwrap();
+        assert_eq!((l.text.as_str(), l.stream), ("hello", Stream::Stdout));
     }
 
     #[test]

@@ -62,51 +62,6 @@ const DESCRIPTORS: &[(&str, &str, &str)] = &[
     ("", "stime", "STIME"),
 ];
 
-/// Capability names by bit number, as psgo prints them (without `CAP_`).
-const CAPS: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
 /// Map descriptors (separate arguments, or comma-separated) to psgo's normal names and
 /// headers; None when one of them is not a psgo descriptor.
 pub fn translate(descriptors: &[String]) -> Option<Vec<(&'static str, &'static str)>> {
@@ -188,7 +143,9 @@ pub fn caps_string(mask_hex: &str, last_cap: u32) -> String {
     }
     let mut names: Vec<&str> = (0..64)
         .filter(|b| mask & (1u64 << b) != 0)
-        .filter_map(|b| CAPS.get(b as usize).copied())
+        .filter_map(|b| crate::oci::spec::CAP_NAMES.get(b as usize))
+        // psgo prints them without the prefix.
+        .map(|n| n.trim_start_matches("CAP_"))
         .collect();
     if names.is_empty() {
         return "none".into();
@@ -524,10 +481,13 @@ impl Engine {
         }
         procs.retain(|p| p.ns_pid > 0);
         procs.sort_by_key(|p| p.ns_pid);
-        let root = format!("/proc/{init}/root/etc");
+        // The container's files, resolved inside its root: an image's absolute symlink
+        // must not make us read a host file.
+        let root = std::path::PathBuf::from(format!("/proc/{init}/root"));
+        let in_root = |f: &str| super::user::read_in_root(&root, f).unwrap_or_default();
         let ctx = Context {
-            users: id_names(&std::fs::read_to_string(format!("{root}/passwd")).unwrap_or_default()),
-            groups: id_names(&std::fs::read_to_string(format!("{root}/group")).unwrap_or_default()),
+            users: id_names(&in_root("/etc/passwd")),
+            groups: id_names(&in_root("/etc/group")),
             host_users: id_names(&std::fs::read_to_string("/etc/passwd").unwrap_or_default()),
             host_groups: id_names(&std::fs::read_to_string("/etc/group").unwrap_or_default()),
             ns_of: procs.iter().map(|p| (p.host_pid, p.ns_pid)).collect(),
