@@ -887,7 +887,59 @@ fn mounted_local_volume() {
         "the volume stayed mounted after its container stopped: {left:?}"
     );
     env.ok(&["rm", &c]);
+    // `rm -f` of a running user releases the volume's mount too (removal skipped the
+    // cleanup that releases it).
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "-v",
+        &format!("{v}:/v"),
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    let left = peapod_tests::mounts_under(&env.root.join("volumes")).unwrap();
+    assert!(left.is_empty(), "rm -f left the volume mounted: {left:?}");
     env.ok(&["volume", "rm", &v]);
+    env.assert_no_mounts();
+
+    // `o=bind,ro`: read-only inside (a bind ignores `ro` unless remounted, and a container's
+    // bind of it does not inherit it).
+    let src = env.dir.join("ro-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "kept\n").unwrap();
+    let ro = name("rov");
+    env.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        &format!("device={}", src.display()),
+        "--opt",
+        "o=bind,ro",
+        &ro,
+    ]);
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{ro}:/v"),
+        IMG,
+        "sh",
+        "-c",
+        "cat /v/f; touch /v/new",
+    ]);
+    assert_eq!(out.stdout, "kept\n", "{out:?}");
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+    assert!(
+        !src.join("new").exists(),
+        "a write went through to the source"
+    );
+    env.ok(&["volume", "rm", &ro]);
     env.assert_no_mounts();
 }
 

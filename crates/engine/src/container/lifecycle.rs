@@ -109,12 +109,9 @@ impl Engine {
                 );
             }
         }
-        let _ = self.network_teardown(c);
-        let _ = self.unmount_rootfs(c);
-        let _ = self.release_mounts(c);
+        // Best effort: the error that made init fail is the one to report.
+        let _ = self.release_held(c);
         let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
-        let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
-        let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
         c.state.status = Status::Created;
         c.state.pid = 0;
         c.state.conmon_pid = 0;
@@ -389,6 +386,24 @@ impl Engine {
 
     /// Release what a stopped container holds: runtime state, the rootfs mount, run files.
     pub(crate) fn cleanup_locked(&self, c: &mut Container) -> Result<()> {
+        let errors = self.release_held(c);
+        self.remove_exec_dirs(c);
+        if matches!(
+            c.state.status,
+            Status::Stopped | Status::Stopping | Status::Initialized
+        ) {
+            c.state.status = Status::Exited;
+        }
+        self.save(c)?;
+        Error::collect(errors)
+    }
+
+    /// Release everything a container holds while it is set up: its runtime state, network,
+    /// rootfs mount, mounted volumes and run directories. Keeps going past failures; the
+    /// ones that matter are returned. The exit file stays: a foreground `run` may still be
+    /// reading it while the monitor's exit command cleans up (and, with --rm, removes) the
+    /// container. Used by cleanup, removal and a failed init alike.
+    pub(crate) fn release_held(&self, c: &mut Container) -> Vec<Error> {
         let mut errors = Vec::new();
         if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
             errors.push(e);
@@ -402,19 +417,9 @@ impl Engine {
         if let Err(e) = self.release_mounts(c) {
             errors.push(e);
         }
-        // The exit file stays: a foreground `run` may still be reading it while the
-        // monitor's exit command cleans up (and, with --rm, removes) the container.
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
-        self.remove_exec_dirs(c);
-        if matches!(
-            c.state.status,
-            Status::Stopped | Status::Stopping | Status::Initialized
-        ) {
-            c.state.status = Status::Exited;
-        }
-        self.save(c)?;
-        Error::collect(errors)
+        errors
     }
 
     /// Exec sessions end with the container: forget them and remove their directories.

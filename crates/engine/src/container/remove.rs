@@ -91,28 +91,14 @@ impl Engine {
     /// Delete a stopped container: runtime state, mount, directories, row, lock file.
     /// Keeps going past failures and reports them all.
     pub(crate) fn remove_locked(&self, c: &mut Container, lock: &Lock) -> Result<()> {
-        let mut errors = Vec::new();
         c.state.status = Status::Removing;
         let _ = self.db.update_state(c.id(), &c.state);
-        if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
-            errors.push(e);
-        }
-        if let Err(e) = self.network_teardown(c) {
-            errors.push(e);
-        }
-        if let Err(e) = self.unmount_rootfs(c) {
-            errors.push(e);
-        }
-        for dir in [
-            self.paths.container_run_dir(c.id()),
-            self.paths.persist_dir(c.id()),
-            self.paths.container_dir(c.id()),
-        ] {
-            if let Err(e) = std::fs::remove_dir_all(&dir)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                errors.push(Error::io("removing", dir, e));
-            }
+        let mut errors = self.release_held(c);
+        let dir = self.paths.container_dir(c.id());
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            errors.push(Error::io("removing", dir, e));
         }
         // This container's exit file stays a while for a foreground `run --rm` racing the
         // monitor's exit command (Podman keeps exit codes of removed containers for five

@@ -170,6 +170,7 @@ impl Engine {
     ) -> Result<Vec<Mount>> {
         let mut out = Vec::new();
         for m in &c.config.mounts {
+            let mut read_only = false;
             let (typ, source) = match m.kind {
                 MountKind::Tmpfs => ("tmpfs", "tmpfs".to_string()),
                 MountKind::Bind => {
@@ -188,16 +189,25 @@ impl Engine {
                     ("bind", m.source.clone())
                 }
                 MountKind::Volume | MountKind::Anonymous => {
-                    let data = self.prepare_volume(m, rootfs, user)?;
+                    let (data, ro) = self.prepare_volume(m, rootfs, user)?;
+                    read_only = ro;
                     ("bind", data)
                 }
             };
+            let mut options = m.oci_options(flags_for(m));
+            if read_only {
+                // A bind mount does not inherit its source mount's read-only flag.
+                options.retain(|o| o != "rw");
+                if !options.iter().any(|o| o == "ro") {
+                    options.push("ro".into());
+                }
+            }
             out.push(
                 MountBuilder::default()
                     .destination(&m.destination)
                     .typ(typ)
                     .source(source)
-                    .options(m.oci_options(flags_for(m)))
+                    .options(options)
                     .build()
                     .map_err(|e| Error::other(format!("generating OCI mount: {e}")))?,
             );
@@ -207,12 +217,30 @@ impl Engine {
 
     /// Mount (if it is a mounted kind), take ownership and copy up on first use, apply `U`;
     /// the host path to bind.
-    fn prepare_volume(&self, m: &MountSpec, rootfs: &Path, user: &ResolvedUser) -> Result<String> {
+    /// Also whether the volume's own mount is read-only (the container's bind must be too).
+    fn prepare_volume(
+        &self,
+        m: &MountSpec,
+        rootfs: &Path,
+        user: &ResolvedUser,
+    ) -> Result<(String, bool)> {
         let _lock = self.volume_lock(&m.source)?;
         let mut vol = self.volume(&m.source)?;
         let data = self.paths.volume_data(&vol.name);
         if vol.is_mounted_kind() && !crate::layer::is_mountpoint(&data) {
             mount_local(&vol, &data)?;
+        }
+        // A volume mounted read-only by its own options (`o=…,ro`) is used as its source
+        // made it: there is nothing to chown or copy into.
+        let read_only = vol.is_mounted_kind()
+            && vol
+                .options
+                .get("o")
+                .is_some_and(|o| o.split(',').any(|x| x == "ro"));
+        if read_only && (vol.needs_chown || vol.needs_copy_up) {
+            vol.needs_chown = false;
+            vol.needs_copy_up = false;
+            self.db.update_volume(&vol)?;
         }
         let mut changed = false;
         if vol.needs_chown {
@@ -240,13 +268,21 @@ impl Engine {
             copy::chown_tree(&data, user.uid, user.gid)
                 .map_err(|e| Error::io("chowning volume", &data, e.into()))?;
         }
-        Ok(data.display().to_string())
+        Ok((data.display().to_string(), read_only))
     }
 
     /// At cleanup: unmount the mounted local volumes of `c` that no other live container
     /// still uses.
     pub(crate) fn release_mounts(&self, c: &Container) -> Result<()> {
-        let mounted: Vec<&MountSpec> = c.config.mounts.iter().filter(|m| m.is_volume()).collect();
+        // Only volumes with a mount of their own (`--opt type=… device=…`) need releasing:
+        // find them first, so the common case never reads every container.
+        let mounted: Vec<&MountSpec> = c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.is_volume())
+            .filter(|m| matches!(self.db.volume(&m.source), Ok(Some(v)) if v.is_mounted_kind()))
+            .collect();
         if mounted.is_empty() {
             return Ok(());
         }
@@ -259,13 +295,9 @@ impl Engine {
         let mut errors = Vec::new();
         for m in mounted {
             let data = self.paths.volume_data(&m.source);
-            let Ok(Some(vol)) = self.db.volume(&m.source) else {
-                continue;
-            };
-            if !vol.is_mounted_kind()
-                || others
-                    .iter()
-                    .any(|o| super::store::uses_volume(o, &m.source))
+            if others
+                .iter()
+                .any(|o| super::store::uses_volume(o, &m.source))
             {
                 continue;
             }
@@ -410,5 +442,27 @@ fn mount_local(vol: &Volume, data: &Path) -> Result<()> {
             vol.name,
             data.display()
         ))
-    })
+    })?;
+    // A bind mount ignores every flag but MS_REC: `o=bind,ro` needs a remount to be
+    // read-only (mount(8) does the same).
+    let extra = flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
+    if flags.contains(MsFlags::MS_BIND) && !extra.is_empty() {
+        let remount = mount(
+            None::<&str>,
+            data,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+            None::<&str>,
+        );
+        if let Err(e) = remount {
+            let _ = crate::layer::unmount(data);
+            return Err(Error::other(format!(
+                "making volume {} ({}) on {}: {e}",
+                vol.name,
+                vol.options.get("o").map(String::as_str).unwrap_or(""),
+                data.display()
+            )));
+        }
+    }
+    Ok(())
 }
