@@ -11,19 +11,6 @@ use std::time::Duration;
 
 use crate::util::{IMG, TestEnv, free_port, http_get, lines, name, wait_until};
 
-/// Removes every pod (and so every infra container) before the env cleans up.
-struct Pods<'a>(&'a TestEnv);
-
-impl Drop for Pods<'_> {
-    fn drop(&mut self) {
-        let _ = self
-            .0
-            .peapod(&["pod", "rm", "-af", "-t", "0"])
-            .timeout(Duration::from_secs(60))
-            .try_output();
-    }
-}
-
 /// A network of its own for the test (unique subnet 10.237.N.0/24 and bridge); its name.
 fn network(env: &TestEnv) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -74,6 +61,8 @@ fn assert_empty(env: &TestEnv, after: &str) {
         "",
         "volumes left after {after}"
     );
+    env.assert_no_mounts();
+    env.assert_no_processes();
 }
 
 /// Ids in a play summary, after `header` up to the next header or blank line.
@@ -110,7 +99,6 @@ spec:
 #[test]
 fn play_podmans_example_with_replace_twice() {
     let env = TestEnv::new("kube-doc-example");
-    let _pods = Pods(&env);
     env.import_busybox();
     let net = network(&env);
     let pod = name("demo");
@@ -231,7 +219,6 @@ fn container_view(env: &TestEnv, ctr: &str) -> String {
 #[test]
 fn generate_validates_and_round_trips() {
     let env = TestEnv::new("kube-generate");
-    let _pods = Pods(&env);
     env.import_busybox();
     let validator = kubernetes_validate(&env);
     let net = network(&env);
@@ -421,7 +408,6 @@ fn generate_validates_and_round_trips() {
 #[test]
 fn deployment_replicas_and_down_keeps_the_claim() {
     let env = TestEnv::new("kube-deploy");
-    let _pods = Pods(&env);
     env.import_busybox();
     let net = network(&env);
     let dep = name("web");
@@ -507,7 +493,6 @@ spec:
 #[test]
 fn configmaps_secrets_jobs_daemonsets() {
     let env = TestEnv::new("kube-kinds");
-    let _pods = Pods(&env);
     env.import_busybox();
     let net = network(&env);
     let cm = name("cm");
@@ -686,7 +671,6 @@ spec:
 #[test]
 fn bad_input_names_the_document_and_field_and_leaves_nothing() {
     let env = TestEnv::new("kube-bad");
-    let _pods = Pods(&env);
     env.import_busybox();
     let net = network(&env);
     let pod = name("bad");

@@ -192,13 +192,20 @@ pub fn generate(engine: &Engine, a: GenerateArgs) -> CliResult {
     )?;
     match &a.filename {
         Some(f) => {
-            if f.exists() {
-                return Err(CliError::Coded(
-                    format!("cannot write to {:?}; file exists", f.display().to_string()),
-                    125,
-                ));
-            }
-            std::fs::write(f, yaml)
+            // Never overwrite: create_new checks and creates in one step.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(f)
+                .map_err(|e| {
+                    let msg = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        format!("cannot write to {:?}; file exists", f.display().to_string())
+                    } else {
+                        format!("writing {}: {e}", f.display())
+                    };
+                    CliError::Coded(msg, 125)
+                })?;
+            file.write_all(yaml.as_bytes())
                 .map_err(|e| CliError::Coded(format!("writing {}: {e}", f.display()), 125))?;
         }
         None => std::io::stdout().lock().write_all(yaml.as_bytes())?,

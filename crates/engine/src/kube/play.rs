@@ -417,13 +417,8 @@ impl Engine {
         for (i, v) in spec.volumes.as_deref().unwrap_or(&[]).iter().enumerate() {
             let field = format!("spec.volumes[{i}]");
             let vol = if let Some(hp) = &v.host_path {
-                let path = crate::volume::spec::clean_path(&hp.path);
-                if !path.starts_with('/') {
-                    return Err(Error::invalid(format!(
-                        "{origin}: {field}.hostPath.path: {:?} is not an absolute path",
-                        hp.path
-                    )));
-                }
+                let path = crate::volume::spec::host_path(&hp.path)
+                    .map_err(|e| Error::invalid(format!("{origin}: {field}.hostPath.path: {e}")))?;
                 let t = hp.type_.as_deref().unwrap_or("");
                 let exists = Path::new(&path).exists();
                 let mut host = HostPath {
@@ -656,36 +651,24 @@ impl Engine {
     /// Every hostPort must be free: not published by another container of any store, and
     /// not bound by any process on the host.
     fn check_ports(&self, plan: &Plan) -> Result<()> {
-        let owner = crate::network::ipam::Owner {
-            run_dir: self.paths.runroot.clone(),
-            id: format!("kube-play-check-{}", crate::names::new_id()),
-        };
+        let mut seen = std::collections::BTreeSet::new();
         for p in &plan.pods {
             for (proto, ip, port) in &p.host_ports {
-                crate::network::ipam::reserve_ports(&[proto.as_str()], *port, 1, &owner)
-                    .map_err(|e| Error::invalid(format!("{}: hostPort {port}: {e}", p.origin)))?;
-                crate::network::ipam::release_ports(&[proto.as_str()], *port, 1, &owner);
-                let addr = if ip.is_empty() { "0.0.0.0" } else { ip };
-                let sock: std::net::SocketAddr = match addr.parse::<std::net::IpAddr>() {
-                    Ok(a) => (a, *port).into(),
-                    Err(_) => {
-                        return Err(Error::invalid(format!(
-                            "{}: hostIP {ip:?} is not an IP address",
-                            p.origin
-                        )));
-                    }
-                };
-                let taken = match proto.as_str() {
-                    "tcp" => std::net::TcpListener::bind(sock).err(),
-                    "udp" => std::net::UdpSocket::bind(sock).err(),
-                    _ => None,
-                };
-                if let Some(e) = taken {
+                if !seen.insert((proto.clone(), *port)) {
                     return Err(Error::invalid(format!(
-                        "{}: hostPort {port}/{proto} is already in use on the host: {e}",
+                        "{}: hostPort {port}/{proto} is published twice in this file",
                         p.origin
                     )));
                 }
+                let mapping = crate::network::PortMapping {
+                    host_ip: ip.clone(),
+                    container_port: *port,
+                    host_port: *port,
+                    range: 1,
+                    protocol: proto.clone(),
+                };
+                crate::network::setup::check_port_free(&mapping)
+                    .map_err(|e| Error::invalid(format!("{}: hostPort {port}: {e}", p.origin)))?;
             }
         }
         Ok(())
@@ -723,17 +706,24 @@ impl Engine {
         }
         for p in &plan.pods {
             for h in &p.host_paths {
+                // Another pod of this play (a replica) may have made it already.
+                let path = Path::new(&h.path);
                 if h.create_dir {
-                    std::fs::create_dir_all(&h.path)
-                        .ctx("creating hostPath", Path::new(&h.path))?;
-                    made.paths.push(PathBuf::from(&h.path));
-                } else if h.create_file {
+                    // Every level that did not exist is ours to remove again, deepest last.
+                    let missing: Vec<PathBuf> = path
+                        .ancestors()
+                        .take_while(|a| !a.exists())
+                        .map(Path::to_path_buf)
+                        .collect();
+                    std::fs::create_dir_all(path).ctx("creating hostPath", path)?;
+                    made.paths.extend(missing.into_iter().rev());
+                } else if h.create_file && !path.exists() {
                     std::fs::OpenOptions::new()
                         .create_new(true)
                         .write(true)
-                        .open(&h.path)
-                        .ctx("creating hostPath", Path::new(&h.path))?;
-                    made.paths.push(PathBuf::from(&h.path));
+                        .open(path)
+                        .ctx("creating hostPath", path)?;
+                    made.paths.push(path.to_path_buf());
                 }
             }
             for (name, files) in &p.data_volumes {
@@ -746,11 +736,9 @@ impl Engine {
                 }
                 let dir = self.paths.volume_data(name);
                 for (file, content) in files {
-                    let path = dir.join(file);
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).ctx("creating", parent)?;
-                    }
-                    std::fs::write(&path, content).ctx("writing", &path)?;
+                    // The volume may be one containers write to: never follow what they left.
+                    crate::volume::copy::write_in_root(&dir, file, content.as_ref())
+                        .ctx("writing", dir.join(file))?;
                 }
             }
             let pod = self.create_pod(&p.pod)?;

@@ -61,21 +61,14 @@ fn claim(path: &Path, owner: &Owner) -> Result<bool> {
                     .ctx("writing lease", path)?;
                 return Ok(true);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let held = std::fs::read_to_string(path).unwrap_or_default();
-                let mut lines = held.lines();
-                let id = lines.next().unwrap_or("");
-                let run_dir = lines.next().unwrap_or("");
-                if id == owner.id {
-                    return Ok(true);
-                }
-                // A lease being written right now has no run dir line yet: alive.
-                if !run_dir.is_empty() && !Path::new(run_dir).exists() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match live_holder(path) {
+                Some(id) if id == owner.id => return Ok(true),
+                Some(_) => return Ok(false),
+                None => {
                     let _ = std::fs::remove_file(path);
                     continue;
                 }
-                return Ok(false);
-            }
+            },
             // The directory went with another container's last lease: make it again.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent() {
@@ -86,6 +79,25 @@ fn claim(path: &Path, owner: &Owner) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+/// The id holding the lease at `path`, unless the lease is stale (its owner's run
+/// directory is gone). A lease being written right now has no run dir line yet: alive.
+fn live_holder(path: &Path) -> Option<String> {
+    let held = std::fs::read_to_string(path).ok()?;
+    let mut lines = held.lines();
+    let id = lines.next().unwrap_or("").to_string();
+    let run_dir = lines.next().unwrap_or("");
+    if !run_dir.is_empty() && !Path::new(run_dir).exists() {
+        return None;
+    }
+    Some(id)
+}
+
+/// Who (a short id) publishes host port `port`/`protocol` now, if anyone: a check that
+/// leases nothing.
+pub fn port_holder(protocol: &str, port: u16) -> Option<String> {
+    live_holder(&port_file(protocol, port)).map(|id| id.chars().take(12).collect())
 }
 
 fn holder(path: &Path) -> String {

@@ -8,7 +8,7 @@ pub mod files;
 pub mod ipam;
 pub mod netns;
 pub mod ports;
-mod setup;
+pub(crate) mod setup;
 pub mod store;
 
 pub use attach::{NetworkFlags, NetworkPlan};

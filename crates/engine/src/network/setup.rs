@@ -331,6 +331,31 @@ fn reserve_port(p: &PortMapping, owner: &Owner) -> Result<PortMapping> {
     Ok(out)
 }
 
+/// Could `p` be published now: nothing on the host listens on its ports and no container
+/// publishes them? Checks without leasing anything (`kube play` checks every document first).
+pub(crate) fn check_port_free(p: &PortMapping) -> Result<()> {
+    let protos: Vec<&str> = p.protocol.split(',').collect();
+    let host_ip: IpAddr = if p.host_ip.is_empty() {
+        IpAddr::from([0, 0, 0, 0])
+    } else {
+        p.host_ip
+            .parse()
+            .map_err(|_| Error::invalid(format!("invalid host ip {:?}", p.host_ip)))?
+    };
+    for port in p.host_port..p.host_port.saturating_add(p.range.max(1)) {
+        bindable(&protos, host_ip, port)?;
+        for proto in &protos {
+            if let Some(id) = ipam::port_holder(proto, port) {
+                return Err(Error::invalid(format!(
+                    "cannot listen on the {} port {port}: it is published by container {id}: address already in use",
+                    proto.to_uppercase()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Is the port free on the host (nothing listening)? Podman's error if not.
 fn bindable(protos: &[&str], ip: IpAddr, port: u16) -> Result<()> {
     for proto in protos {

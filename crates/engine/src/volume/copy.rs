@@ -49,6 +49,46 @@ pub(super) fn open_in_root(root: &Path, path: &str) -> Result<Option<OwnedFd>, E
     }
 }
 
+/// Write `content` to the file `rel` (e.g. `a/b/key`) under the directory `root`, making
+/// parent directories: one component at a time with `O_NOFOLLOW`, the file replaced by a new
+/// one made with `O_EXCL`. A symlink a container left in a volume is never followed, so the
+/// write stays inside `root` whatever the tree holds.
+pub(crate) fn write_in_root(root: &Path, rel: &str, content: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    let Some((file, dirs)) = parts.split_last() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "empty file name",
+        ));
+    };
+    if parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{rel:?} leaves its directory"),
+        ));
+    }
+    let mut dir = open_dir(root)?;
+    for d in dirs {
+        match mkdirat(&dir, *d, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        dir = openat(&dir, *d, DIR_FLAGS, Mode::empty())?;
+    }
+    match nix::unistd::unlinkat(&dir, *file, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let fd = openat(
+        &dir,
+        *file,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    File::from(fd).write_all(content)
+}
+
 /// Names in a directory (without `.` and `..`).
 fn list(dir: &impl AsFd) -> Result<Vec<OsString>, Errno> {
     let fd = openat(dir.as_fd(), ".", DIR_FLAGS, Mode::empty())?;
@@ -234,6 +274,31 @@ pub(super) fn first_use_ownership(
         fchmod(&fd, perms(&st))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn writes_stay_inside_and_never_follow_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("data");
+        std::fs::create_dir(&root).unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, "precious").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("key")).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), root.join("sub")).unwrap();
+        write_in_root(&root, "key", b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(root.join("key")).unwrap(), "new");
+        // A symlinked directory on the way is refused, not followed.
+        assert!(write_in_root(&root, "sub/key", b"x").is_err());
+        assert!(!tmp.path().join("key").exists());
+        assert!(write_in_root(&root, "../x", b"x").is_err());
+        write_in_root(&root, "a/b/c", b"deep").unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("a/b/c")).unwrap(), "deep");
+    }
 }
 
 #[cfg(test)]

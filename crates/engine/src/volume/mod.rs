@@ -8,7 +8,7 @@
 //! A volume name is checked against Podman's rule (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`) before it
 //! is ever joined to a path, so no name can reach outside `<root>/volumes`.
 
-mod copy;
+pub(crate) mod copy;
 mod mounts;
 pub mod spec;
 mod store;
