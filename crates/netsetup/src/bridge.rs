@@ -355,6 +355,11 @@ pub fn teardown_container(
     let Some(bridge) = host.link_by_name(net.bridge)? else {
         return Ok(true);
     };
+    // Someone else's interface under that name (setup refused to use it): not ours to
+    // report as an empty bridge, let alone delete.
+    if !bridge.is_kind(InfoKind::Bridge) {
+        return Ok(false);
+    }
     let ports = host
         .links()?
         .iter()
@@ -368,6 +373,9 @@ pub fn delete_bridge_if_unused(host: &mut Netlink, net: &BridgeNet<'_>) -> Resul
     let Some(bridge) = host.link_by_name(net.bridge)? else {
         return Ok(());
     };
+    if !bridge.is_kind(InfoKind::Bridge) {
+        return Ok(());
+    }
     let idx = bridge.header.index;
     if host.links()?.iter().any(|l| l.controller() == Some(idx)) {
         return Ok(());

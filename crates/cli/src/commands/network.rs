@@ -298,7 +298,7 @@ pub fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
                 .map_err(|_| CliError::Coded(format!("{ip} is not an IP address"), 125))?,
         );
     }
-    attach.static_mac = a.mac_address.map(|m| m.to_ascii_lowercase());
+    attach.static_mac = a.mac_address;
     engine.network_connect(&a.network, &a.container, attach)?;
     Ok(0)
 }

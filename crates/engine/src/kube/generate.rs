@@ -441,7 +441,7 @@ fn protocol(p: &str) -> Option<String> {
 fn kube_ports(ports: &[PortMapping]) -> Option<Vec<ContainerPort>> {
     let mut out = Vec::new();
     for p in ports {
-        for proto in p.protocol.split(',') {
+        for proto in crate::network::ports::protocols(p) {
             for i in 0..p.range.max(1) {
                 out.push(ContainerPort {
                     container_port: i32::from(p.container_port + i),

@@ -44,18 +44,10 @@ fn parse_ip(s: &str, what: &str) -> Result<IpAddr> {
         .map_err(|_| Error::invalid(format!("{s} is not an IP address: invalid {what}")))
 }
 
-fn parse_mac(s: &str) -> Result<String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    if parts.len() != 6
-        || !parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(Error::invalid(format!(
-            "invalid MAC address {s:?}: invalid argument"
-        )));
-    }
-    Ok(s.to_ascii_lowercase())
+pub(super) fn parse_mac(s: &str) -> Result<String> {
+    peapod_netsetup::types::parse_mac(s)
+        .map(|m| peapod_netsetup::types::format_mac(&m))
+        .ok_or_else(|| Error::invalid(format!("invalid MAC address {s:?}: invalid argument")))
 }
 
 impl Engine {

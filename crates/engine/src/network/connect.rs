@@ -33,6 +33,9 @@ impl Engine {
                 net.name
             )));
         }
+        if let Some(m) = &attach.static_mac {
+            attach.static_mac = Some(super::attach::parse_mac(m)?);
+        }
         for ip in &attach.static_ips {
             if !net.subnets().iter().any(|s| s.subnet.contains(ip)) {
                 return Err(Error::invalid(format!(

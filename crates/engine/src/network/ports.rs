@@ -132,6 +132,14 @@ pub fn check_duplicates(ports: &[PortMapping]) -> Result<()> {
     Ok(())
 }
 
+/// The protocols of a mapping (`tcp` when none is given), as netsetup reads them. Mappings
+/// are checked when parsed, so a stored one has only known protocols.
+pub fn protocols(p: &PortMapping) -> Vec<&'static str> {
+    p.protocols()
+        .map(|v| v.into_iter().map(|x| x.as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// `0.0.0.0:8080->80/tcp, 127.0.0.1:8000-8010->80-90/udp`: Podman's PORTS column.
 pub fn ps_ports(ports: &[PortMapping]) -> String {
     ports
@@ -149,8 +157,8 @@ pub fn ps_ports(ports: &[PortMapping]) -> String {
                     start.to_string()
                 }
             };
-            p.protocol
-                .split(',')
+            protocols(p)
+                .into_iter()
                 .map(|proto| {
                     format!(
                         "{ip}:{}->{}/{proto}",
@@ -168,7 +176,7 @@ pub fn ps_ports(ports: &[PortMapping]) -> String {
 pub fn bindings(ports: &[PortMapping]) -> BTreeMap<String, Vec<PortBinding>> {
     let mut out: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
     for p in ports {
-        for proto in p.protocol.split(',') {
+        for proto in protocols(p) {
             for i in 0..p.range.max(1) {
                 out.entry(format!("{}/{proto}", p.container_port + i))
                     .or_default()

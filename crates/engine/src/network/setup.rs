@@ -257,7 +257,7 @@ impl Engine {
             }
         }
         for p in &c.state.ports {
-            let protos: Vec<&str> = p.protocol.split(',').collect();
+            let protos = super::ports::protocols(p);
             ipam::release_ports(&protos, p.host_port, p.range, &owner);
         }
         c.state.netns.clear();
@@ -292,7 +292,7 @@ fn record_lease(
 /// Reserve a published port on this host: pick a free one for a host port of 0, make sure
 /// nothing else listens there, and lease it so no other container publishes it too.
 fn reserve_port(p: &PortMapping, owner: &Owner) -> Result<PortMapping> {
-    let protos: Vec<&str> = p.protocol.split(',').collect();
+    let protos = super::ports::protocols(p);
     let range = p.range.max(1);
     let host_ip: IpAddr = if p.host_ip.is_empty() {
         IpAddr::from([0, 0, 0, 0])
@@ -334,7 +334,7 @@ fn reserve_port(p: &PortMapping, owner: &Owner) -> Result<PortMapping> {
 /// Could `p` be published now: nothing on the host listens on its ports and no container
 /// publishes them? Checks without leasing anything (`kube play` checks every document first).
 pub(crate) fn check_port_free(p: &PortMapping) -> Result<()> {
-    let protos: Vec<&str> = p.protocol.split(',').collect();
+    let protos = super::ports::protocols(p);
     let host_ip: IpAddr = if p.host_ip.is_empty() {
         IpAddr::from([0, 0, 0, 0])
     } else {
