@@ -534,6 +534,24 @@ fn bad_input_leaves_nothing_half_made() {
         .assert_error(125, &["already exists"]);
     assert_eq!(lines(&env.ok(&["pod", "ps", "-q"])).len(), 1);
     assert_eq!(env.ids_all().len(), 1);
+    let infra = env.ids_all()[0].clone();
+    env.run(&["pod", "create", "--network", &format!("container:{infra}")])
+        .assert_error(
+            125,
+            &["pods presently do not support network mode container"],
+        );
+    // A member whose image does not exist leaves no pod made for it.
+    let fresh = name("fresh");
+    env.run(&[
+        "run",
+        "--pod",
+        &format!("new:{fresh}"),
+        "localhost/no-such-image",
+        "true",
+    ])
+    .assert_error(125, &["no-such-image"]);
+    assert_eq!(lines(&env.ok(&["pod", "ps", "-q"])).len(), 1);
+    assert_eq!(env.ids_all().len(), 1);
 
     let bad = env.dir.join("no/such/dir/id");
     env.run(&[

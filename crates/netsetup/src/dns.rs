@@ -220,7 +220,16 @@ pub fn sync_server(dir: &Path, port: u16) -> Result<(), Error> {
     match (running_pid(dir), empty) {
         (Some(pid), true) => {
             let _ = fs::remove_file(dir.join(PID_FILE));
-            signal(pid, nix::sys::signal::Signal::SIGTERM)
+            signal(pid, nix::sys::signal::Signal::SIGTERM)?;
+            // Wait (briefly) until it has let go of <gateway>:53: a setup right after this
+            // teardown starts a new server that must be able to bind there.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while Path::new(&format!("/proc/{pid}")).exists()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(())
         }
         (Some(pid), false) => signal(pid, nix::sys::signal::Signal::SIGHUP),
         (None, true) => Ok(()),

@@ -6,6 +6,7 @@ mod attach;
 mod connect;
 pub mod files;
 pub mod ipam;
+mod lo;
 pub mod netns;
 pub mod ports;
 pub(crate) mod setup;

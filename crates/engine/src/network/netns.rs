@@ -9,38 +9,60 @@ use nix::sched::{CloneFlags, unshare};
 
 use crate::error::{Error, IoContext, Result};
 
-/// Create a new network namespace pinned at `path`.
+/// Create a new network namespace pinned at `path` (with `lo` up).
 pub fn create(path: &Path) -> Result<()> {
+    pin_new(path, CloneFlags::CLONE_NEWNET, "net")
+}
+
+/// Create a new namespace of `flag`'s kind (`net`, `ipc`, `uts`, …) pinned at `path`. A new
+/// network namespace gets `lo` up (the runtime does that only in namespaces it makes).
+pub fn pin_new(path: &Path, flag: CloneFlags, kind: &'static str) -> Result<()> {
+    let target = path.to_path_buf();
+    pin(path, move || {
+        // unshare moves only the calling thread: do it in a thread of its own, bind its
+        // namespace to the file, and let the thread end.
+        std::thread::spawn(move || -> Result<()> {
+            unshare(flag).map_err(|e| Error::other(format!("creating a {kind} namespace: {e}")))?;
+            if kind == "net" {
+                super::lo::loopback_up()?;
+            }
+            bind(&format!("/proc/thread-self/ns/{kind}"), &target)
+        })
+        .join()
+        .map_err(|_| Error::other("the thread creating a namespace panicked"))?
+    })
+}
+
+/// Pin the `kind` namespace of process `pid` at `path` (replacing an older pin there).
+pub fn pin_process(pid: i32, kind: &str, path: &Path) -> Result<()> {
+    remove(path)?;
+    let source = format!("/proc/{pid}/ns/{kind}");
+    pin(path, || bind(&source, path))
+}
+
+/// Make the empty file `path` and have `make` bind a namespace onto it; no file is left
+/// when that fails.
+fn pin(path: &Path, make: impl FnOnce() -> Result<()>) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).ctx("creating", dir)?;
     }
     std::fs::File::create(path).ctx("creating", path)?;
-    let target = path.to_path_buf();
-    // unshare(CLONE_NEWNET) moves only the calling thread: do it in a thread of its own,
-    // bind its namespace to the file, and let the thread end.
-    let result = std::thread::spawn(move || -> Result<()> {
-        unshare(CloneFlags::CLONE_NEWNET)
-            .map_err(|e| Error::other(format!("creating a network namespace: {e}")))?;
-        mount(
-            Some("/proc/thread-self/ns/net"),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(|e| {
-            Error::other(format!(
-                "pinning the network namespace at {}: {e}",
-                target.display()
-            ))
-        })
-    })
-    .join()
-    .map_err(|_| Error::other("the thread creating a network namespace panicked"))?;
+    let result = make();
     if result.is_err() {
         let _ = std::fs::remove_file(path);
     }
     result
+}
+
+fn bind(source: &str, target: &Path) -> Result<()> {
+    mount(
+        Some(source),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::other(format!("pinning {source} at {}: {e}", target.display())))
 }
 
 /// Unpin and remove a namespace file (fine if it is already gone).

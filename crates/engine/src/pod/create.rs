@@ -116,6 +116,16 @@ impl Engine {
                     "cannot set infra options (--infra-image, --infra-command, --infra-name) when not creating an infra container",
                 ));
             }
+        } else if opts
+            .network
+            .network
+            .iter()
+            .any(|n| n.starts_with("container:"))
+        {
+            // As Podman: a pod's infra cannot borrow a container's network namespace.
+            return Err(Error::invalid(
+                "pods presently do not support network mode container",
+            ));
         } else if !has_net && !opts.network.publish.is_empty() {
             return Err(Error::invalid(
                 "you must share the net namespace to publish port bindings to the host",

@@ -211,25 +211,27 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
-        // Whatever is still pinned (a crash between steps) goes with the pod.
+        // Whatever is still pinned (a crash between steps) goes with the pod, and so does any
+        // pin file its state lost track of: nothing may stay mounted under the pod's dir.
+        let lock = self.pod_lock(pod.id())?;
+        if let Some(mut p) = self.db.pod(pod.id())?
+            && !p.state.pinned.is_empty()
         {
-            let _lock = self.pod_lock(pod.id())?;
-            if let Some(mut p) = self.db.pod(pod.id())?
-                && !p.state.pinned.is_empty()
-            {
-                let _ = self.pod_namespaces_down(&mut p);
-            }
-            self.db.delete_pod(pod.id())?;
+            let _ = self.pod_namespaces_down(&mut p);
         }
         let dir = self.pod_dir(pod.id());
+        if let Ok(entries) = std::fs::read_dir(dir.join("ns")) {
+            for e in entries.flatten() {
+                let _ = crate::network::netns::remove(&e.path());
+            }
+        }
+        self.db.delete_pod(pod.id())?;
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             return Err(Error::io("removing", dir, e));
         }
-        if let Ok(lock) = self.pod_lock(pod.id()) {
-            lock.remove_file();
-        }
+        lock.remove_file();
         Ok(pod.id().to_string())
     }
 

@@ -14,7 +14,6 @@
 
 mod create;
 mod lifecycle;
-mod lo;
 pub mod ns;
 
 use std::collections::BTreeMap;

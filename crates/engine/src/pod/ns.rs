@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::mount::{MsFlags, mount};
-use nix::sched::{CloneFlags, unshare};
+use nix::sched::CloneFlags;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::Pod;
@@ -15,67 +14,6 @@ use crate::error::{Error, IoContext, Result};
 use crate::network::ipam::Owner;
 use crate::network::netns;
 use crate::oci::spec::NetNs;
-
-/// Create a new namespace of `flag`'s kind in a thread of its own and pin it at `path`.
-pub fn pin_new(path: &Path, flag: CloneFlags, kind: &'static str) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).ctx("creating", dir)?;
-    }
-    std::fs::File::create(path).ctx("creating", path)?;
-    let target = path.to_path_buf();
-    // unshare moves only the calling thread: a thread that ends once the namespace is pinned.
-    let result = std::thread::spawn(move || -> Result<()> {
-        unshare(flag).map_err(|e| Error::other(format!("creating a {kind} namespace: {e}")))?;
-        if kind == "net" {
-            super::lo::loopback_up()?;
-        }
-        mount(
-            Some(format!("/proc/thread-self/ns/{kind}").as_str()),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(|e| {
-            Error::other(format!(
-                "pinning the {kind} namespace at {}: {e}",
-                target.display()
-            ))
-        })
-    })
-    .join()
-    .map_err(|_| Error::other("the thread creating a namespace panicked"))?;
-    if result.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    result
-}
-
-/// Pin the `kind` namespace of process `pid` at `path` (replacing an older pin there).
-pub fn pin_process(pid: i32, kind: &str, path: &Path) -> Result<()> {
-    unpin(path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).ctx("creating", dir)?;
-    }
-    std::fs::File::create(path).ctx("creating", path)?;
-    let source = format!("/proc/{pid}/ns/{kind}");
-    mount(
-        Some(source.as_str()),
-        path,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| {
-        let _ = std::fs::remove_file(path);
-        Error::other(format!("pinning {source} at {}: {e}", path.display()))
-    })
-}
-
-/// Unpin and remove a namespace file (fine if it is gone already).
-pub fn unpin(path: &Path) -> Result<()> {
-    netns::remove(path)
-}
 
 fn kind_type(kind: &str) -> Option<LinuxNamespaceType> {
     Some(match kind {
@@ -166,7 +104,7 @@ impl Engine {
         ] {
             if pod.shares(kind) && !pod.state.pinned.contains_key(kind) {
                 let path = self.pod_ns_path(pod.id(), kind);
-                pin_new(&path, flag, kind)?;
+                netns::pin_new(&path, flag, kind)?;
                 pod.state
                     .pinned
                     .insert(kind.into(), path.display().to_string());
@@ -181,7 +119,7 @@ impl Engine {
             return Ok(());
         }
         let path = self.pod_ns_path(pod.id(), "net");
-        pin_new(&path, CloneFlags::CLONE_NEWNET, "net")?;
+        netns::pin_new(&path, CloneFlags::CLONE_NEWNET, "net")?;
         pod.state
             .pinned
             .insert("net".into(), path.display().to_string());
@@ -230,7 +168,7 @@ impl Engine {
             }
         }
         for (_, path) in std::mem::take(&mut pod.state.pinned) {
-            if let Err(e) = unpin(Path::new(&path)) {
+            if let Err(e) = netns::remove(Path::new(&path)) {
                 errors.push(e);
             }
         }
@@ -334,16 +272,23 @@ impl Engine {
             .db
             .pod(pod.id())?
             .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
+        // Each pin is recorded as soon as it exists and saved whatever happens next, so a
+        // failure never leaves a mount the pod's teardown does not know.
+        let mut result = Ok(());
         for kind in ["pid", "cgroup"] {
             if pod.shares(kind) {
                 let path = self.pod_ns_path(pod.id(), kind);
-                pin_process(c.state.pid, kind, &path)?;
+                result = netns::pin_process(c.state.pid, kind, &path);
+                if result.is_err() {
+                    break;
+                }
                 pod.state
                     .pinned
                     .insert(kind.into(), path.display().to_string());
             }
         }
-        self.db.update_pod_state(pod.id(), &pod.state)
+        self.db.update_pod_state(pod.id(), &pod.state)?;
+        result
     }
 
     /// Hook of the name files: a container sharing the pod's network bind-mounts the pod's
