@@ -285,6 +285,24 @@ pub fn random_name(attempt: u32) -> String {
 }
 
 /// Podman's rule for user-given names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+/// `KEY=VALUE` labels (`KEY` alone is an empty value), later ones winning; an empty key is
+/// refused. Shared by containers, pods, volumes and networks.
+pub fn parse_labels<'a>(
+    labels: impl IntoIterator<Item = &'a str>,
+    into: &mut std::collections::BTreeMap<String, String>,
+) -> crate::error::Result<()> {
+    for l in labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        if k.is_empty() {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid label {l:?}: empty key"
+            )));
+        }
+        into.insert(k.to_string(), v.to_string());
+    }
+    Ok(())
+}
+
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
@@ -573,12 +573,6 @@ fn ps_status(c: &Container) -> String {
     }
 }
 
-fn go_created(t: DateTime<Utc>) -> String {
-    t.with_timezone(&chrono::Local)
-        .format("%Y-%m-%d %H:%M:%S%.f %z %Z")
-        .to_string()
-}
-
 /// Podman's filters for `ps`: name (regex-like substring), id (prefix), status, label.
 fn matches_filter(c: &Container, filter: &str) -> CliResult<bool> {
     let (k, v) = filter.split_once('=').ok_or_else(|| {
@@ -715,7 +709,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                     cmd
                 },
                 CreatedHuman: human::ago(c.config.created),
-                CreatedAt: go_created(c.config.created),
+                CreatedAt: peapod_engine::container::inspect::go_time_string(c.config.created),
                 Created: c.config.created.timestamp(),
                 Status: ps_status(c),
                 State: c.state.status.to_string(),

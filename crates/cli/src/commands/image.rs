@@ -155,11 +155,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 Tag: tag,
                 Digest: r.manifest_digest.clone(),
                 CreatedSince: human::ago(r.created),
-                CreatedAt: r
-                    .created
-                    .with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M:%S%.f %z %Z")
-                    .to_string(),
+                CreatedAt: peapod_engine::container::inspect::go_time_string(r.created),
                 Created: r.created.timestamp(),
                 Size: human::size(r.size),
                 ReadOnly: false,

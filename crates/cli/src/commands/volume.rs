@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
-use peapod_engine::volume::{
-    InspectVolume, Volume, VolumeCreateOptions, VolumeError, VolumeFilter,
-};
+use peapod_engine::volume::{InspectVolume, VolumeCreateOptions, VolumeError, VolumeFilter};
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -174,22 +172,6 @@ struct VolumeRow {
 }
 
 /// Go's `time.Time.String()`: `2006-01-02 15:04:05.999999999 -0700 MST`.
-fn go_time_string(v: &Volume) -> String {
-    let t = v.created.with_timezone(&chrono::Local);
-    let nanos = t.format("%9f").to_string();
-    let frac = nanos.trim_end_matches('0');
-    let zone = t.format("%Z").to_string();
-    let zone = if zone == "+00:00" { "UTC".into() } else { zone };
-    format!(
-        "{}{}{} {} {}",
-        t.format("%Y-%m-%d %H:%M:%S"),
-        if frac.is_empty() { "" } else { "." },
-        frac,
-        t.format("%z"),
-        zone
-    )
-}
-
 fn ls(engine: &Engine, a: LsArgs) -> CliResult {
     let list = engine.list_volumes(&filters(&a.filter)?)?;
     if a.quiet {
@@ -207,7 +189,7 @@ fn ls(engine: &Engine, a: LsArgs) -> CliResult {
             Name: i.Name.clone(),
             Driver: i.Driver.clone(),
             Mountpoint: i.Mountpoint.clone(),
-            CreatedAt: go_time_string(v),
+            CreatedAt: peapod_engine::container::inspect::go_time_string(v.created),
             Labels: i.Labels.clone(),
             Scope: i.Scope.clone(),
             Options: i.Options.clone(),

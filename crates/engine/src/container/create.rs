@@ -118,13 +118,7 @@ impl Engine {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        for l in &opts.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            if k.is_empty() {
-                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
-            }
-            labels.insert(k.to_string(), v.to_string());
-        }
+        crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
         let stop_signal = match opts
             .stop_signal
             .as_deref()

@@ -14,6 +14,22 @@ use crate::Engine;
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// A time as Go's RFC3339Nano prints it, in local time.
+/// Go's `time.Time.String()` (`2006-01-02 15:04:05.999999999 -0700 MST`) in local time, as
+/// Podman's `CreatedAt` columns print it: the fraction without trailing zeros, the zone name
+/// `UTC`, else the offset (chrono knows no zone abbreviations).
+pub fn go_time_string(t: DateTime<Utc>) -> String {
+    let t = t.with_timezone(&Local);
+    let nanos = t.format("%9f").to_string();
+    let frac = nanos.trim_end_matches('0');
+    let offset = t.format("%z").to_string();
+    let zone = if offset == "+0000" { "UTC" } else { &offset };
+    format!(
+        "{}{}{frac} {offset} {zone}",
+        t.format("%Y-%m-%d %H:%M:%S"),
+        if frac.is_empty() { "" } else { "." },
+    )
+}
+
 pub fn go_time(t: Option<DateTime<Utc>>) -> String {
     match t {
         None => ZERO_TIME.to_string(),
@@ -545,6 +561,19 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_time_strings_trim_the_fraction() {
+        let t = chrono::DateTime::from_timestamp(1_700_000_000, 120_000_000).unwrap();
+        let s = go_time_string(t);
+        assert!(s.contains(":20.12 ") || s.contains(".12 "), "{s}");
+        let whole = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert!(
+            !go_time_string(whole).contains('.'),
+            "{}",
+            go_time_string(whole)
+        );
+    }
 
     #[test]
     fn go_time_format() {

@@ -375,19 +375,10 @@ impl Proc {
     }
 }
 
-/// Go's `time.Time.String()` for a Unix time, in local time, whole seconds.
+/// Go's `time.Time.String()` for a Unix time (whole seconds).
 fn go_time_string(secs: u64) -> String {
-    use chrono::{Local, TimeZone};
-    match Local.timestamp_opt(secs as i64, 0).single() {
-        Some(t) => {
-            let offset = t.format("%z").to_string();
-            let zone = if offset == "+0000" {
-                "UTC".to_string()
-            } else {
-                offset.clone()
-            };
-            format!("{} {offset} {zone}", t.format("%Y-%m-%d %H:%M:%S"))
-        }
+    match chrono::DateTime::from_timestamp(secs as i64, 0) {
+        Some(t) => super::inspect::go_time_string(t),
         None => secs.to_string(),
     }
 }

@@ -2,7 +2,7 @@
 //! Podman writes to `/etc/containers/networks/NAME.json` (and hands netavark). The default
 //! network `podman` exists without a file, as in Podman.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -219,14 +219,9 @@ impl Engine {
             }
             options.insert(k.to_string(), v.to_string());
         }
-        let mut labels = HashMap::new();
-        for l in &opts.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            if k.is_empty() {
-                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
-            }
-            labels.insert(k.to_string(), v.to_string());
-        }
+        let mut sorted = BTreeMap::new();
+        crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut sorted)?;
+        let labels: HashMap<String, String> = sorted.into_iter().collect();
 
         let used: Vec<IpNet> = existing
             .iter()

@@ -135,21 +135,13 @@ impl Engine {
         for f in &opts.label_files {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| Error::invalid(format!("reading label file {}: {e}", f.display())))?;
-            for line in text.lines().map(str::trim) {
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let (k, v) = line.split_once('=').unwrap_or((line, ""));
-                labels.insert(k.to_string(), v.to_string());
-            }
+            let lines = text.lines().map(str::trim);
+            crate::names::parse_labels(
+                lines.filter(|l| !l.is_empty() && !l.starts_with('#')),
+                &mut labels,
+            )?;
         }
-        for l in &opts.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            if k.is_empty() {
-                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
-            }
-            labels.insert(k.to_string(), v.to_string());
-        }
+        crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
         let infra_command = opts
             .infra_command
             .as_deref()

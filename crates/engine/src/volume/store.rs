@@ -186,13 +186,7 @@ impl Engine {
             }
         }
         let mut labels = BTreeMap::new();
-        for l in &opts.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            if k.is_empty() {
-                return Err(Error::invalid(format!("invalid label {l:?}: empty key")));
-            }
-            labels.insert(k.to_string(), v.to_string());
-        }
+        crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
         let (options, uid, gid) = parse_options(&opts.options)?;
         let vol = Volume {
             name: name.clone(),
