@@ -87,13 +87,6 @@ impl Engine {
                     what: "can only create exec sessions on running containers: container state improper".into(),
                 });
             }
-            // conmon writes into both and creates neither.
-            std::fs::create_dir_all(dir.join("exit")).ctx("creating", &dir)?;
-            std::fs::create_dir_all(dir.join("persist")).ctx("creating", &dir)?;
-            if let Err(e) = self.write_exec_spec(&c, opts, &dir.join("process.json")) {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
             c.state.exec_sessions.insert(
                 session.clone(),
                 ExecSession {
@@ -103,7 +96,17 @@ impl Engine {
                     tty: opts.tty,
                 },
             );
-            self.db.update_state(&id, &c.state)?;
+            let prepared = (|| {
+                // conmon writes into both and creates neither.
+                std::fs::create_dir_all(dir.join("exit")).ctx("creating", &dir)?;
+                std::fs::create_dir_all(dir.join("persist")).ctx("creating", &dir)?;
+                self.write_exec_spec(&c, opts, &dir.join("process.json"))?;
+                self.db.update_state(&id, &c.state)
+            })();
+            if let Err(e) = prepared {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
             container = c;
         }
         match self.exec_launch(&container, &session, opts) {

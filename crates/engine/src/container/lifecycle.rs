@@ -79,18 +79,24 @@ impl Engine {
         } else {
             None
         };
+        self.run_initialized(&mut c)?;
+        Ok(StartedAttached {
+            container: c,
+            socket,
+        })
+    }
+
+    /// `runtime start` of an initialized container, recorded as Running; on failure the
+    /// init is undone. The one way a container starts (by the user or by its restart policy).
+    pub(super) fn run_initialized(&self, c: &mut Container) -> Result<()> {
         if let Err(e) = self.runtime()?.start(c.id()) {
-            self.abort_init(&mut c);
+            self.abort_init(c);
             return Err(e);
         }
         c.state.status = Status::Running;
         c.state.started_at = Some(Utc::now());
         c.state.stopped_by_user = false;
-        self.save(&c)?;
-        Ok(StartedAttached {
-            container: c,
-            socket,
-        })
+        self.save(c)
     }
 
     /// Undo a half-done init: kill and delete in the runtime, unmount, back to Created.

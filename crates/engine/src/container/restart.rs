@@ -100,14 +100,7 @@ impl Engine {
         c.state.restart_count += 1;
         self.db.update_state(c.id(), &c.state)?;
         self.init(c)?;
-        if let Err(e) = self.runtime()?.start(c.id()) {
-            self.abort_init(c);
-            return Err(e);
-        }
-        c.state.status = Status::Running;
-        c.state.started_at = Some(Utc::now());
-        c.state.stopped_by_user = false;
-        self.db.update_state(c.id(), &c.state)?;
+        self.run_initialized(c)?;
         Ok(true)
     }
 }
