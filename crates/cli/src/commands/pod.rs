@@ -927,7 +927,7 @@ fn cgroup_usage(c: &Container) -> Option<(u64, u64, u64)> {
     let rel = c.cgroups_path();
     let rel = rel.trim_start_matches('/');
     let read = |p: String| std::fs::read_to_string(p).ok();
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+    if peapod_engine::config::cgroup_unified() {
         let base = format!("/sys/fs/cgroup/{rel}");
         let cpu = read(format!("{base}/cpu.stat"))?
             .lines()
@@ -958,21 +958,9 @@ fn cgroup_usage(c: &Container) -> Option<(u64, u64, u64)> {
     }
 }
 
+/// The host's memory in bytes (no limit set reads as this).
 fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(u64::MAX)
+    super::system::mem_total().unwrap_or(u64::MAX)
 }
 
 #[derive(Serialize)]

@@ -215,16 +215,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
                 .as_ref()
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            MemTotal: std::fs::read_to_string("/proc/meminfo")
-                .ok()
-                .and_then(|m| {
-                    m.lines()
-                        .next()
-                        .and_then(|l| l.split_whitespace().nth(1))
-                        .and_then(|v| v.parse::<u64>().ok())
-                })
-                .unwrap_or(0)
-                * 1024,
+            MemTotal: mem_total().unwrap_or(0),
             OCIRuntime: Program {
                 Package: runtime.name(),
                 Path: runtime.path.display().to_string(),
@@ -320,6 +311,19 @@ fn scalar(v: &serde_json::Value) -> String {
         serde_json::Value::Array(_) => "[]".into(),
         other => other.to_string(),
     }
+}
+
+/// `MemTotal` of /proc/meminfo, in bytes.
+pub(super) fn mem_total() -> Option<u64> {
+    let m = std::fs::read_to_string("/proc/meminfo").ok()?;
+    m.lines().find_map(|l| {
+        let kb = l
+            .strip_prefix("MemTotal:")?
+            .trim()
+            .trim_end_matches("kB")
+            .trim();
+        kb.parse::<u64>().ok().map(|kb| kb * 1024)
+    })
 }
 
 #[cfg(test)]

@@ -311,22 +311,26 @@ impl Engine {
         c: &Container,
         run_dir: &std::path::Path,
     ) -> Result<Vec<(PathBuf, &'static str)>> {
-        if let Some(files) = self.pod_name_files(c, run_dir)? {
-            return Ok(files);
-        }
         let mut files = Vec::new();
         let hostname = run_dir.join("hostname");
         std::fs::write(&hostname, format!("{}\n", c.config.hostname)).ctx("writing", &hostname)?;
         files.push((hostname, "/etc/hostname"));
-        let hosts = run_dir.join("hosts");
-        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        std::fs::write(&hosts, crate::network::files::hosts(c, &host_hosts))
-            .ctx("writing", &hosts)?;
+        // A member of a pod sharing the network uses the pod's hosts and resolv.conf.
+        let (hosts, resolv) = match self.pod_name_files(c)? {
+            Some(shared) => shared,
+            None => {
+                let hosts = run_dir.join("hosts");
+                let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                std::fs::write(&hosts, crate::network::files::hosts(c, &host_hosts))
+                    .ctx("writing", &hosts)?;
+                let resolv = run_dir.join("resolv.conf");
+                let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                std::fs::write(&resolv, crate::network::files::resolv_conf(c, &host_resolv))
+                    .ctx("writing", &resolv)?;
+                (hosts, resolv)
+            }
+        };
         files.push((hosts, "/etc/hosts"));
-        let resolv = run_dir.join("resolv.conf");
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        std::fs::write(&resolv, crate::network::files::resolv_conf(c, &host_resolv))
-            .ctx("writing", &resolv)?;
         files.push((resolv, "/etc/resolv.conf"));
         let env = run_dir.join(".containerenv");
         std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))

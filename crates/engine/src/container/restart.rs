@@ -7,7 +7,6 @@
 //! a non-zero exit while `RestartCount < N` (N = 0: no limit); `always` and
 //! `unless-stopped` restart on any exit. Each restart increments `RestartCount`.
 
-
 use super::{Container, Status};
 use crate::Engine;
 use crate::error::{Error, Result};

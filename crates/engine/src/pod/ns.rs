@@ -294,11 +294,7 @@ impl Engine {
     /// Hook of the name files: a container sharing the pod's network bind-mounts the pod's
     /// hosts and resolv.conf (rewritten in place, so every member sees every other member's
     /// name), and the pod's hostname when it shares uts.
-    pub(crate) fn pod_name_files(
-        &self,
-        c: &Container,
-        run_dir: &Path,
-    ) -> Result<Option<Vec<(PathBuf, &'static str)>>> {
+    pub(crate) fn pod_name_files(&self, c: &Container) -> Result<Option<(PathBuf, PathBuf)>> {
         let Some(pod) = self.sharing_pod(c)? else {
             return Ok(None);
         };
@@ -313,7 +309,6 @@ impl Engine {
         let dir = self.pod_dir(pod.id());
         let mut infra = self.infra_of(&pod)?;
         infra.state.network_status = pod.state.network_status.clone();
-        infra.config.hostname = pod.config.hostname.clone();
         let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         let mut hosts_text = crate::network::files::hosts(&infra, &host_hosts);
         if infra.config.network_mode != "host" {
@@ -335,27 +330,7 @@ impl Engine {
             )
             .ctx("writing", &resolv)?;
         }
-        let hostname = run_dir.join("hostname");
-        std::fs::write(&hostname, format!("{}\n", c.config.hostname)).ctx("writing", &hostname)?;
-        let env = run_dir.join(".containerenv");
-        std::fs::write(
-            &env,
-            format!(
-                "engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n",
-                env!("CARGO_PKG_VERSION"),
-                c.config.name,
-                c.id(),
-                c.config.image_name,
-                c.config.image_id
-            ),
-        )
-        .ctx("writing", &env)?;
-        Ok(Some(vec![
-            (hostname, "/etc/hostname"),
-            (hosts, "/etc/hosts"),
-            (resolv, "/etc/resolv.conf"),
-            (env, "/run/.containerenv"),
-        ]))
+        Ok(Some((hosts, resolv)))
     }
 
     /// Hook of `start`: a member of a pod with an infra container starts the infra first.
