@@ -23,19 +23,27 @@ use crate::shell;
 /// The list of tests known to fail, relative to the workspace root.
 const KNOWN: &str = ".ci/podman-suite-known-failures.txt";
 
-/// Where the suite lives: `$PEAPOD_PODMAN_SUITE`, else `../shared/podman-suite` beside the
-/// workspace.
+/// Where the suite lives: `$PEAPOD_PODMAN_SUITE`, else the shared folder beside the
+/// workspace (`../shared/podman-suite`), else the workplace's `/work/shared/podman-suite`.
 fn suite_dir() -> Result<PathBuf> {
-    let dir = match std::env::var_os("PEAPOD_PODMAN_SUITE") {
-        Some(d) => PathBuf::from(d),
-        None => shell::workspace_root().join("../shared/podman-suite"),
+    let candidates: Vec<PathBuf> = match std::env::var_os("PEAPOD_PODMAN_SUITE") {
+        Some(d) => vec![PathBuf::from(d)],
+        None => vec![
+            shell::workspace_root().join("../shared/podman-suite"),
+            PathBuf::from("/work/shared/podman-suite"),
+        ],
     };
-    anyhow::ensure!(
-        dir.join("run.sh").is_file(),
-        "Podman's system tests are not at {} (set PEAPOD_PODMAN_SUITE to the folder holding run.sh)",
-        dir.display()
-    );
-    Ok(dir)
+    match candidates.iter().find(|d| d.join("run.sh").is_file()) {
+        Some(d) => Ok(d.clone()),
+        None => bail!(
+            "Podman's system tests are not at {} (set PEAPOD_PODMAN_SUITE to the folder holding run.sh)",
+            candidates
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    }
 }
 
 /// One test: (file, description), as the runner's `failures.txt` names it.
