@@ -606,6 +606,7 @@ mod tests {
             anonymous: false,
             needs_copy_up: true,
             needs_chown: true,
+            state: Default::default(),
         };
         assert!(db.insert_volume(&vol).unwrap());
         assert!(!db.insert_volume(&vol).unwrap());

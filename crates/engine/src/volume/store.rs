@@ -199,6 +199,7 @@ impl Engine {
             gid,
             anonymous: opts.anonymous,
             needs_copy_up: true,
+            state: Default::default(),
         };
         let _lock = self.volume_lock(&name)?;
         if !self.db.insert_volume(&vol)? {
@@ -288,8 +289,9 @@ impl Engine {
             options.insert("GID".into(), g.to_string());
         }
         let data = self.paths.volume_data(&v.name);
-        let mount_count = if v.is_mounted_kind() && crate::layer::is_mountpoint(&data) {
-            1
+        // Podman counts only the mounts of volumes that need one.
+        let mount_count = if v.is_mounted_kind() {
+            u32::try_from(v.state.mounted_by.len()).unwrap_or(u32::MAX)
         } else {
             0
         };

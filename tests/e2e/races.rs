@@ -1,0 +1,345 @@
+//! Volumes and pods under concurrent commands, as two users (or two scripts) would drive
+//! them at once: a volume made by `run` is never pruned under it, `create -v` and
+//! `volume rm` serialise, a mounted volume stays mounted while any container still needs it,
+//! a failed or interrupted copy-up is redone, a pod's volume wins over an image VOLUME, a
+//! member in the middle of its start keeps the pod's namespaces, a restarted infra stays in
+//! the pod's cgroup namespace, and two `pod create --name x` give one pod.
+//!
+//! Each race is a bounded loop (in count and time) that varies the delay between the two
+//! commands, so each run of the test covers the window the race lives in.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::util::{IMG, TestEnv, lines, name};
+
+fn mount_count(env: &TestEnv, vol: &str) -> String {
+    env.ok(&["volume", "inspect", "--format", "{{.MountCount}}", vol])
+        .trim()
+        .to_string()
+}
+
+/// A delay that sweeps 0..`max_ms` ms over the iterations of a race loop.
+fn sweep(i: usize, max_ms: u64) -> Duration {
+    Duration::from_millis((i as u64 * 7) % (max_ms + 1))
+}
+
+/// Item 3, in order: a volume with a mount of its own (`--opt type=tmpfs`) counts its users
+/// as Podman's MountCount does, and is unmounted only when the last one stops.
+#[test]
+fn a_mounted_volume_counts_its_users() {
+    let env = TestEnv::new("race-mount-count");
+    env.import_busybox();
+    let v = name("tv");
+    env.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=nodev",
+        &v,
+    ]);
+    let mountpoint = PathBuf::from(
+        env.ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", &v])
+            .trim(),
+    );
+    let is_mounted = |p: &Path| {
+        peapod_tests::mounts_under(p)
+            .unwrap()
+            .iter()
+            .any(|m| m == p)
+    };
+    let (a, b) = (name("a"), name("b"));
+    for c in [&a, &b] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            c,
+            "-v",
+            &format!("{v}:/v"),
+            IMG,
+            "sleep",
+            "1000",
+        ]);
+    }
+    assert_eq!(mount_count(&env, &v), "2");
+    env.ok(&["exec", &a, "sh", "-c", "echo from-a > /v/f"]);
+    env.ok(&["stop", "-t", "0", &a]);
+    assert_eq!(mount_count(&env, &v), "1");
+    assert!(is_mounted(&mountpoint), "unmounted under a running user");
+    assert_eq!(env.ok(&["exec", &b, "cat", "/v/f"]), "from-a\n");
+    // A third user joins the same mount.
+    let out = env.ok(&["run", "--rm", "-v", &format!("{v}:/v"), IMG, "cat", "/v/f"]);
+    assert_eq!(out, "from-a\n");
+    assert_eq!(mount_count(&env, &v), "1");
+    env.ok(&["stop", "-t", "0", &b]);
+    assert_eq!(mount_count(&env, &v), "0");
+    assert!(!is_mounted(&mountpoint), "still mounted with no user");
+    env.ok(&["rm", &a, &b]);
+    env.ok(&["volume", "rm", &v]);
+    env.assert_no_mounts();
+}
+
+/// Item 3, the race: a user of a mounted volume stops while another is starting. The one
+/// starting must end up on the volume's mount (it sees what a later user writes), and the
+/// count must match the running users.
+#[test]
+fn a_stopping_user_never_unmounts_a_volume_under_a_starting_one() {
+    let env = TestEnv::new("race-mount-init");
+    env.import_busybox();
+    let v = name("tv");
+    env.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=nodev",
+        &v,
+    ]);
+    let (a, b) = (name("a"), name("b"));
+    let vflag = format!("{v}:/v");
+    env.ok(&["create", "--name", &a, "-v", &vflag, IMG, "sleep", "1000"]);
+    env.ok(&["create", "--name", &b, "-v", &vflag, IMG, "sleep", "1000"]);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    for i in 0..20 {
+        if Instant::now() > deadline {
+            break;
+        }
+        env.ok(&["start", &a]);
+        std::thread::scope(|s| {
+            let env = &env;
+            let starting = s.spawn(|| env.run(&["start", &b]));
+            std::thread::sleep(sweep(i, 120));
+            env.ok(&["stop", "-t", "0", &a]);
+            starting
+                .join()
+                .expect("the start thread panicked")
+                .success();
+        });
+        assert_eq!(mount_count(&env, &v), "1", "iteration {i}");
+        let token = format!("token-{i}");
+        env.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &vflag,
+            IMG,
+            "sh",
+            "-c",
+            &format!("echo {token} > /v/t"),
+        ]);
+        assert_eq!(
+            env.ok(&["exec", &b, "cat", "/v/t"]).trim(),
+            token,
+            "iteration {i}: the starting container is not on the volume's mount"
+        );
+        env.ok(&["stop", "-t", "0", &b]);
+        assert_eq!(mount_count(&env, &v), "0", "iteration {i}");
+    }
+    env.ok(&["rm", "-f", &a, &b]);
+    env.ok(&["volume", "rm", &v]);
+    env.assert_no_mounts();
+}
+
+/// The busybox rootfs plus `/big`: `files` files of `size` bytes (each a different byte).
+fn import_with_big_dir(env: &TestEnv, reference: &str, files: usize, size: usize) {
+    let base = std::fs::read(peapod_tests::busybox_rootfs_tar().unwrap()).unwrap();
+    let tar_path = env.dir.join("big.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+    let mut a = tar::Archive::new(&base[..]);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        b.append_data(&mut h, path, &mut e).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_size(0);
+    h.set_mode(0o755);
+    b.append_data(&mut h, "big/", std::io::empty()).unwrap();
+    for n in 0..files {
+        let data = vec![b'a' + (n % 26) as u8; size];
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(size as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("big/f{n:03}"), &data[..])
+            .unwrap();
+    }
+    b.finish().unwrap();
+    drop(b);
+    env.ok(&["import", tar_path.to_str().unwrap(), reference]);
+}
+
+/// Bytes under `dir` and the number of files (not following links).
+fn tree_size(dir: &Path) -> (u64, usize) {
+    let mut total = (0, 0);
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        total.0 += m.len();
+        total.1 += 1;
+    }
+    total
+}
+
+fn mount_tmpfs(dir: &Path, size: &str, remount: bool) {
+    use nix::mount::{MsFlags, mount};
+    let flags = if remount {
+        MsFlags::MS_REMOUNT
+    } else {
+        MsFlags::empty()
+    };
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        flags,
+        Some(format!("size={size}").as_str()),
+    )
+    .unwrap_or_else(|e| panic!("mounting a tmpfs on {}: {e}", dir.display()));
+}
+
+/// inspect's `NeedsCopyUp` (absent from the JSON when false, as Podman's `omitempty`).
+fn needs_copy_up(env: &TestEnv, vol: &str) -> bool {
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["volume", "inspect", vol])).unwrap();
+    v[0]["NeedsCopyUp"].as_bool().unwrap_or(false)
+}
+
+/// Item 4: a copy-up that fails (the volume's filesystem fills up) leaves no partial data
+/// and the volume still needing its copy; once there is room, the next user copies it all.
+#[test]
+fn a_failed_copy_up_leaves_nothing_and_is_redone() {
+    let env = TestEnv::new("race-copyup-fail");
+    import_with_big_dir(&env, "localhost/big", 16, 128 * 1024);
+    let want = (16 * 128 * 1024, 16);
+    // The volume binds a host directory on a 1 MiB tmpfs: the 2 MiB copy fails half-way.
+    let host = env.dir.join("small");
+    std::fs::create_dir_all(&host).unwrap();
+    mount_tmpfs(&host, "1m", false);
+    let v = name("bv");
+    env.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        &format!("device={}", host.display()),
+        "--opt",
+        "o=bind",
+        &v,
+    ]);
+    let vflag = format!("{v}:/big");
+    let out = env.run(&["run", "--rm", "-v", &vflag, "localhost/big", "true"]);
+    assert_ne!(out.code(), 0, "the copy-up into 1 MiB should fail:{out:?}");
+    assert!(
+        out.stderr.contains("copying /big") && out.stderr.contains("No space left"),
+        "{out:?}"
+    );
+    assert_eq!(
+        tree_size(&host),
+        (0, 0),
+        "the failed copy-up left partial data in the volume"
+    );
+    assert!(
+        needs_copy_up(&env, &v),
+        "a failed copy-up marked the volume copied"
+    );
+    // Room now: the next user copies everything.
+    mount_tmpfs(&host, "8m", true);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &vflag,
+        "localhost/big",
+        "sh",
+        "-c",
+        "ls /big | wc -l; cat /big/* | wc -c",
+    ]);
+    assert_eq!(lines(&out), [want.1.to_string(), want.0.to_string()]);
+    assert_eq!(tree_size(&host), want);
+    assert!(!needs_copy_up(&env, &v));
+    env.ok(&["volume", "rm", &v]);
+    assert!(env.ids_all().is_empty());
+    env.assert_no_processes();
+}
+
+/// Item 4, interrupted: `run` killed in the middle of a copy-up. The next user finds the
+/// partial copy and copies again, completely.
+#[test]
+fn an_interrupted_copy_up_is_redone() {
+    let env = TestEnv::new("race-copyup-kill");
+    let (files, size) = (96, 512 * 1024);
+    import_with_big_dir(&env, "localhost/big", files, size);
+    let host = env.dir.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    mount_tmpfs(&host, "128m", false);
+    let mut interrupted = false;
+    for attempt in 0..5 {
+        let v = name("kv");
+        env.ok(&[
+            "volume",
+            "create",
+            "--opt",
+            "type=none",
+            "--opt",
+            &format!("device={}", host.display()),
+            "--opt",
+            "o=bind",
+            &v,
+        ]);
+        let vflag = format!("{v}:/big");
+        let mut cmd = env
+            .peapod(&["run", "--rm", "-v", &vflag, "localhost/big", "true"])
+            .command();
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        // Killed as soon as the first copied file appears.
+        let start = Instant::now();
+        while tree_size(&host).1 == 0 && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let partial = tree_size(&host);
+        if partial != ((files * size) as u64, files) {
+            interrupted = true;
+            let out = env.ok(&[
+                "run",
+                "--rm",
+                "-v",
+                &vflag,
+                "localhost/big",
+                "sh",
+                "-c",
+                "ls /big | wc -l; cat /big/* | wc -c",
+            ]);
+            assert_eq!(
+                lines(&out),
+                [files.to_string(), (files * size).to_string()],
+                "after a copy-up interrupted at {partial:?}"
+            );
+        }
+        // The killed run's container is left behind; remove it, then the volume.
+        env.ok(&["rm", "-af", "-t", "0"]);
+        env.ok(&["volume", "rm", &v]);
+        for e in std::fs::read_dir(&host).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+        if interrupted {
+            break;
+        }
+        eprintln!("attempt {attempt}: the copy finished before the kill; again");
+    }
+    assert!(interrupted, "never managed to kill run during its copy-up");
+    env.assert_no_processes();
+}
