@@ -9,9 +9,14 @@
 //! commands, so each run of the test covers the window the race lives in.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::util::{IMG, TestEnv, lines, name};
+use crate::util::{IMG, Output, TestEnv, lines, name};
+
+fn volume_names(env: &TestEnv) -> Vec<String> {
+    lines(&env.ok(&["volume", "ls", "-q"]))
+}
 
 fn mount_count(env: &TestEnv, vol: &str) -> String {
     env.ok(&["volume", "inspect", "--format", "{{.MountCount}}", vol])
@@ -22,6 +27,143 @@ fn mount_count(env: &TestEnv, vol: &str) -> String {
 /// A delay that sweeps 0..`max_ms` ms over the iterations of a race loop.
 fn sweep(i: usize, max_ms: u64) -> Duration {
     Duration::from_millis((i as u64 * 7) % (max_ms + 1))
+}
+
+/// Item 1: `volume prune` in a loop while `run -v NEWVOL:/data` makes a new volume each
+/// time. Every run succeeds (Podman: 0 failures in 48), and so does every prune.
+#[test]
+fn volume_prune_never_takes_the_volume_a_run_just_made() {
+    let env = TestEnv::new("race-prune-run");
+    env.import_busybox();
+    let done = AtomicBool::new(false);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let (runs, failed, prune_failures) = std::thread::scope(|s| {
+        let pruners: Vec<_> = (0..2)
+            .map(|_| {
+                let (env, done) = (&env, &done);
+                s.spawn(move || {
+                    let mut failures: Vec<Output> = Vec::new();
+                    while !done.load(Ordering::Relaxed) {
+                        let out = env.run(&["volume", "prune", "-f"]);
+                        if out.code() != 0 {
+                            failures.push(out);
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        let mut runs = 0;
+        let mut failed = Vec::new();
+        for _ in 0..100 {
+            if Instant::now() > deadline {
+                break;
+            }
+            let vol = name("pv");
+            let out = env.run(&["run", "--rm", "-v", &format!("{vol}:/data"), IMG, "true"]);
+            runs += 1;
+            if out.code() != 0 {
+                failed.push(out);
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        let prune_failures: Vec<Output> = pruners
+            .into_iter()
+            .flat_map(|h| h.join().expect("a prune thread panicked"))
+            .collect();
+        (runs, failed, prune_failures)
+    });
+    assert!(runs >= 30, "only {runs} runs in the time allowed");
+    assert!(
+        failed.is_empty(),
+        "{} of {runs} runs failed while volume prune ran, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert!(
+        prune_failures.is_empty(),
+        "{} prunes failed, first: {:?}",
+        prune_failures.len(),
+        prune_failures.first()
+    );
+    env.ok(&["volume", "prune", "-f"]);
+    assert!(volume_names(&env).is_empty());
+    env.assert_no_mounts();
+}
+
+/// Item 2: `create -v VOL:/x` racing `volume rm VOL`. The two serialise: the create wins and
+/// the rm is refused ("volume is being used"), or the rm wins and the create either fails
+/// ("no such volume") or makes the volume anew. Never a container whose volume is gone.
+#[test]
+fn create_and_volume_rm_never_leave_a_container_on_a_removed_volume() {
+    let env = TestEnv::new("race-create-volrm");
+    env.import_busybox();
+    let (mut create_won, mut rm_won) = (0, 0);
+    for i in 0..40 {
+        let (vol, ctr) = (name("rv"), name("rc"));
+        env.ok(&["volume", "create", &vol]);
+        let (created, removed) = std::thread::scope(|s| {
+            let env = &env;
+            let rm = s.spawn(|| {
+                std::thread::sleep(sweep(i, 40));
+                env.run(&["volume", "rm", &vol])
+            });
+            let created = env.run(&[
+                "create",
+                "--name",
+                &ctr,
+                "-v",
+                &format!("{vol}:/x"),
+                IMG,
+                "true",
+            ]);
+            (created, rm.join().expect("the rm thread panicked"))
+        });
+        let create_ok = created.code() == 0;
+        match (created.code(), removed.code()) {
+            (0, 0) => {
+                // The rm came first; the create made the volume again.
+                rm_won += 1;
+                env.ok(&["volume", "exists", &vol]);
+            }
+            (0, _) => {
+                create_won += 1;
+                removed.assert_error(2, &["volume is being used"]);
+            }
+            (_, 0) => {
+                rm_won += 1;
+                created.assert_error(125, &["no such volume"]);
+            }
+            _ => panic!("both failed:{created:?}{removed:?}"),
+        }
+        if create_ok {
+            // The container's volume exists and holds what it writes.
+            env.ok(&["volume", "exists", &vol]);
+            let mountpoint = env.ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", &vol]);
+            let out = env.ok(&[
+                "run",
+                "--rm",
+                "--volumes-from",
+                &ctr,
+                IMG,
+                "sh",
+                "-c",
+                "echo hi > /x/f",
+            ]);
+            assert_eq!(out, "");
+            assert_eq!(
+                std::fs::read_to_string(Path::new(mountpoint.trim()).join("f")).unwrap(),
+                "hi\n"
+            );
+            env.ok(&["start", "-a", &ctr]);
+            env.ok(&["rm", &ctr]);
+        }
+        let _ = env.run(&["volume", "rm", &vol]);
+    }
+    eprintln!("create won {create_won} times, rm won {rm_won} times");
+    assert!(volume_names(&env).is_empty());
+    assert!(env.ids_all().is_empty());
+    env.assert_no_mounts();
 }
 
 /// Item 3, in order: a volume with a mount of its own (`--opt type=tmpfs`) counts its users

@@ -298,9 +298,10 @@ impl Engine {
             config.image_name = image_name;
         }
 
-        // Last, as nothing else can fail after it but the insert: the volumes it makes are
+        // Last, as nothing else can fail after it but the insert: the volumes stay locked
+        // until the row exists (no prune or rm in between), and the ones made here are
         // removed again if the container cannot be recorded.
-        let created_volumes = self.create_mount_volumes(&mut mounts)?;
+        let held_volumes = self.hold_mount_volumes(&mut mounts)?;
         config.mounts = mounts;
         let dir = self.paths.container_dir(&id);
         let mut container = Container {
@@ -312,9 +313,10 @@ impl Engine {
             .and_then(|()| self.insert_with_name(&mut container, opts.name.as_deref()));
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&dir);
-            self.forget_created_volumes(&created_volumes);
+            self.forget_created_volumes(held_volumes);
             return Err(e);
         }
+        drop(held_volumes);
         Ok(container)
     }
 

@@ -2,7 +2,7 @@
 //! `VOLUME`s merged), prepared at init (mounted local volumes mounted, first-use ownership,
 //! copy-up, `U`) and turned into OCI mounts; released at cleanup; shown by inspect.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use oci_spec::runtime::{Mount, MountBuilder};
@@ -51,10 +51,19 @@ pub struct MountRequest<'a> {
     pub image_volumes: &'a [String],
 }
 
+/// The volumes of a container being created, locked until it is recorded (see
+/// [`Engine::hold_mount_volumes`]); dropping it lets them go.
+#[derive(Default)]
+pub(crate) struct HeldVolumes {
+    _locks: Vec<crate::state::lock::Lock>,
+    /// Made for this container: removed again if it cannot be recorded.
+    created: Vec<String>,
+}
+
 impl Engine {
     /// Parse and check every mount of a new container without creating anything: the
-    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`, image
-    /// `VOLUME`s); anonymous volumes still nameless.
+    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`,
+    /// image `VOLUME`s); anonymous volumes still nameless.
     pub(crate) fn resolve_mounts(&self, req: &MountRequest<'_>) -> Result<Vec<MountSpec>> {
         let mut out = Vec::new();
         for v in req.volumes {
@@ -109,54 +118,61 @@ impl Engine {
         Ok(out)
     }
 
-    /// Create the volumes a new container needs: named ones on first use, anonymous ones
-    /// with generated names (written into `mounts`). Returns the names created, for
-    /// [`Engine::forget_created_volumes`] if the container cannot be created after all.
-    pub(crate) fn create_mount_volumes(&self, mounts: &mut [MountSpec]) -> Result<Vec<String>> {
-        let mut created = Vec::new();
-        let result = (|| {
-            for m in mounts.iter_mut() {
-                match m.kind {
-                    MountKind::Anonymous if m.source.is_empty() => {
-                        let v = self.create_volume(&VolumeCreateOptions {
-                            anonymous: true,
-                            ..Default::default()
-                        })?;
-                        m.source = v.name.clone();
-                        created.push(v.name);
-                    }
-                    MountKind::Volume => {
-                        if self.db.volume(&m.source)?.is_some() {
-                            continue;
-                        }
-                        match self.create_volume(&VolumeCreateOptions {
-                            name: Some(m.source.clone()),
-                            ..Default::default()
-                        }) {
-                            Ok(v) => created.push(v.name),
-                            // Made by a concurrent create: use it.
-                            Err(Error::Volume(VolumeError::Exists(_))) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    _ => {}
-                }
+    /// Find or make every volume a new container uses (named ones on first use, anonymous
+    /// ones with generated names, written into `mounts`) and keep each one locked until the
+    /// returned guard drops, once the container's row exists. `volume rm` and `volume prune`
+    /// look for users under the same lock, so they either see the new container or remove
+    /// the volume before the create finds or makes it: never a container on a removed
+    /// volume (Podman checks a new container's volumes in the transaction that adds it).
+    pub(crate) fn hold_mount_volumes(&self, mounts: &mut [MountSpec]) -> Result<HeldVolumes> {
+        let mut fresh = BTreeSet::new();
+        for m in mounts.iter_mut() {
+            if m.kind == MountKind::Anonymous && m.source.is_empty() {
+                m.source = crate::names::new_id();
+                fresh.insert(m.source.clone());
             }
+        }
+        // Named on first use, or inherited (`--volumes-from`, the pod's) and expected to exist.
+        let mut wanted: BTreeMap<&str, bool> = BTreeMap::new();
+        for m in mounts.iter().filter(|m| m.is_volume()) {
+            let may_create = m.kind == MountKind::Volume || fresh.contains(&m.source);
+            *wanted.entry(m.source.as_str()).or_default() |= may_create;
+        }
+        let mut held = HeldVolumes::default();
+        // In name order: two creates sharing volumes never wait on each other in a cycle.
+        let result = wanted.iter().try_for_each(|(&name, &may_create)| {
+            held._locks.push(self.volume_lock(name)?);
+            if self.db.volume(name)?.is_some() {
+                return Ok(());
+            }
+            if !may_create {
+                return Err(VolumeError::NoSuchVolume(name.to_string()).into());
+            }
+            let vol = super::store::new_record(&VolumeCreateOptions {
+                name: Some(name.to_string()),
+                anonymous: fresh.contains(name),
+                ..Default::default()
+            })?;
+            self.create_volume_locked(&vol)?;
+            held.created.push(vol.name);
             Ok(())
-        })();
+        });
         match result {
-            Ok(()) => Ok(created),
+            Ok(()) => Ok(held),
             Err(e) => {
-                self.forget_created_volumes(&created);
+                self.forget_created_volumes(held);
                 Err(e)
             }
         }
     }
 
-    /// Undo [`Engine::create_mount_volumes`].
-    pub(crate) fn forget_created_volumes(&self, names: &[String]) {
-        for n in names {
-            let _ = self.remove_volume(n, false, None);
+    /// Undo [`Engine::hold_mount_volumes`] when the container cannot be recorded after all:
+    /// the volumes it made are removed (still under their locks), then every lock is let go.
+    pub(crate) fn forget_created_volumes(&self, held: HeldVolumes) {
+        for n in &held.created {
+            if let Err(e) = self.remove_volume_locked(n) {
+                tracing::warn!(volume = %n, error = %e, "removing a volume made for a container that was not created");
+            }
         }
     }
 
