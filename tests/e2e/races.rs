@@ -485,3 +485,59 @@ fn an_interrupted_copy_up_is_redone() {
     assert!(interrupted, "never managed to kill run during its copy-up");
     env.assert_no_processes();
 }
+
+/// Item 5: a pod's `-v` at the path of an image's VOLUME: the member uses the pod's volume
+/// and no anonymous volume is made.
+#[test]
+fn a_pods_volume_wins_over_an_image_volume() {
+    let env = TestEnv::new("race-pod-imgvol");
+    let tar = peapod_tests::busybox_rootfs_tar().unwrap();
+    env.ok(&[
+        "import",
+        "--change",
+        "VOLUME /data",
+        tar.to_str().unwrap(),
+        "localhost/withvol",
+    ]);
+    let (pod, pv, c) = (name("pod"), name("pv"), name("m"));
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        &pod,
+        "--network",
+        "none",
+        "-v",
+        &format!("{pv}:/data"),
+    ]);
+    env.ok(&[
+        "run",
+        "--pod",
+        &pod,
+        "--name",
+        &c,
+        "localhost/withvol",
+        "sh",
+        "-c",
+        "echo member > /data/f",
+    ]);
+    assert_eq!(
+        volume_names(&env),
+        [pv.as_str()],
+        "an anonymous volume was made"
+    );
+    let mounts: serde_json::Value =
+        serde_json::from_str(&env.inspect(&c, "{{json .Mounts}}")).unwrap();
+    let mounts = mounts.as_array().unwrap();
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    assert_eq!(mounts[0]["Name"], pv.as_str());
+    assert_eq!(mounts[0]["Destination"], "/data");
+    let mountpoint = env.ok(&["volume", "inspect", "--format", "{{.Mountpoint}}", &pv]);
+    assert_eq!(
+        std::fs::read_to_string(Path::new(mountpoint.trim()).join("f")).unwrap(),
+        "member\n"
+    );
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+    env.ok(&["volume", "rm", &pv]);
+    env.assert_no_mounts();
+}

@@ -202,17 +202,9 @@ impl Engine {
             mounts: &opts.mounts,
             tmpfs: &opts.tmpfs,
             volumes_from: &opts.volumes_from,
+            pod_mounts: member.map(|m| m.mounts.as_slice()).unwrap_or_default(),
             image_volumes: icfg.volumes().as_deref().unwrap_or(&[]),
         })?;
-        if let Some(m) = member {
-            // The pod's volumes (the infra's mounts), unless the container mounts something
-            // of its own there.
-            for pm in &m.mounts {
-                if !mounts.iter().any(|x| x.destination == pm.destination) {
-                    mounts.push(pm.clone());
-                }
-            }
-        }
 
         let id = crate::names::new_id();
         let hostname = member

@@ -47,6 +47,8 @@ pub struct MountRequest<'a> {
     pub mounts: &'a [String],
     pub tmpfs: &'a [String],
     pub volumes_from: &'a [String],
+    /// For a member of a pod: the pod's volumes (its infra's mounts).
+    pub pod_mounts: &'a [MountSpec],
     /// The image's `VOLUME` entries.
     pub image_volumes: &'a [String],
 }
@@ -62,8 +64,9 @@ pub(crate) struct HeldVolumes {
 
 impl Engine {
     /// Parse and check every mount of a new container without creating anything: the
-    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`,
-    /// image `VOLUME`s); anonymous volumes still nameless.
+    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`, the pod's
+    /// volumes, image `VOLUME`s), each destination taken by the first; anonymous volumes
+    /// still nameless.
     pub(crate) fn resolve_mounts(&self, req: &MountRequest<'_>) -> Result<Vec<MountSpec>> {
         let mut out = Vec::new();
         for v in req.volumes {
@@ -97,6 +100,13 @@ impl Engine {
                 if let Some(m) = spec::inherit(m, ro) {
                     out.push(m);
                 }
+            }
+        }
+        // A member inherits its pod's volumes as with `--volumes-from` (Podman adds the
+        // infra to the member's volumes-from), so an image VOLUME never covers them.
+        for pm in req.pod_mounts {
+            if !out.iter().any(|o| o.destination == pm.destination) {
+                out.push(pm.clone());
             }
         }
         for dest in req.image_volumes {
