@@ -104,10 +104,18 @@ fn create_and_volume_rm_never_leave_a_container_on_a_removed_volume() {
         env.ok(&["volume", "create", &vol]);
         let (created, removed) = std::thread::scope(|s| {
             let env = &env;
-            let rm = s.spawn(|| {
-                std::thread::sleep(sweep(i, 40));
-                env.run(&["volume", "rm", &vol])
+            // Every other round the create starts later instead: both orders get covered.
+            let (rm_delay, create_delay) = if i % 2 == 0 {
+                (sweep(i, 40), Duration::ZERO)
+            } else {
+                (Duration::ZERO, sweep(i, 40))
+            };
+            let vol = &vol;
+            let rm = s.spawn(move || {
+                std::thread::sleep(rm_delay);
+                env.run(&["volume", "rm", vol])
             });
+            std::thread::sleep(create_delay);
             let created = env.run(&[
                 "create",
                 "--name",
@@ -161,6 +169,10 @@ fn create_and_volume_rm_never_leave_a_container_on_a_removed_volume() {
         let _ = env.run(&["volume", "rm", &vol]);
     }
     eprintln!("create won {create_won} times, rm won {rm_won} times");
+    assert!(
+        create_won > 0 && rm_won > 0,
+        "one order never happened: create won {create_won}, rm {rm_won}"
+    );
     assert!(volume_names(&env).is_empty());
     assert!(env.ids_all().is_empty());
     env.assert_no_mounts();
