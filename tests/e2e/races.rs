@@ -24,6 +24,19 @@ fn mount_count(env: &TestEnv, vol: &str) -> String {
         .to_string()
 }
 
+/// `/proc/<pid>/ns/<kind>` of a running container, as `readlink` shows it.
+fn ns_of(env: &TestEnv, ctr: &str, kind: &str) -> PathBuf {
+    let pid = env.inspect(ctr, "{{.State.Pid}}");
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap_or_else(|e| panic!("reading the {kind} namespace of {ctr} (pid {pid}): {e}"))
+}
+
+fn infra_of(env: &TestEnv, pod: &str) -> String {
+    env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", pod])
+        .trim()
+        .to_string()
+}
+
 /// A delay that sweeps 0..`max_ms` ms over the iterations of a race loop.
 fn sweep(i: usize, max_ms: u64) -> Duration {
     Duration::from_millis((i as u64 * 7) % (max_ms + 1))
@@ -552,4 +565,53 @@ fn a_pods_volume_wins_over_an_image_volume() {
     env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
     env.ok(&["volume", "rm", &pv]);
     env.assert_no_mounts();
+}
+
+/// Item 6: `pod stop` while a member is starting. Whatever the order, a member left running
+/// is in the pod's namespaces: the infra started again joins the same network namespace.
+#[test]
+fn pod_stop_never_unpins_the_namespaces_under_a_starting_member() {
+    let env = TestEnv::new("race-pod-stop");
+    env.import_busybox();
+    let (pod, m) = (name("pod"), name("m"));
+    env.ok(&["pod", "create", "--name", &pod, "--network", "none"]);
+    let infra = infra_of(&env, &pod);
+    env.ok(&["create", "--pod", &pod, "--name", &m, IMG, "sleep", "1000"]);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut left_running = 0;
+    for i in 0..25 {
+        if Instant::now() > deadline {
+            break;
+        }
+        env.ok(&["start", &infra]);
+        std::thread::scope(|s| {
+            let env = &env;
+            let starting = s.spawn(|| env.run(&["start", &m]));
+            std::thread::sleep(sweep(i, 150));
+            env.ok(&["pod", "stop", "-t", "0", &pod]);
+            starting.join().expect("the start thread panicked");
+        });
+        if env.status(&m) == "running" {
+            left_running += 1;
+            env.ok(&["start", &infra]);
+            for kind in ["net", "ipc", "uts"] {
+                assert_eq!(
+                    ns_of(&env, &infra, kind),
+                    ns_of(&env, &m, kind),
+                    "iteration {i}: the member runs outside the pod's {kind} namespace"
+                );
+            }
+        }
+        env.ok(&["pod", "stop", "-t", "0", &pod]);
+        let pinned = env.runroot.join("pods");
+        let left = peapod_tests::mounts_under(&pinned).unwrap();
+        assert!(
+            left.is_empty(),
+            "iteration {i}: a stopped pod keeps {left:?}"
+        );
+    }
+    eprintln!("the member was left running {left_running} times");
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+    env.assert_no_mounts();
+    env.assert_no_processes();
 }
