@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::util::{IMG, Output, TestEnv, lines, name};
+use crate::util::{IMG, Output, TestEnv, lines, name, pid_alive, wait_until};
 
 fn volume_names(env: &TestEnv) -> Vec<String> {
     lines(&env.ok(&["volume", "ls", "-q"]))
@@ -611,6 +611,59 @@ fn pod_stop_never_unpins_the_namespaces_under_a_starting_member() {
         );
     }
     eprintln!("the member was left running {left_running} times");
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}
+
+/// Item 7: with `--share +cgroup`, an infra started again (after its pause process died)
+/// joins the pod's cgroup namespace, as do members started after it.
+#[test]
+fn a_restarted_infra_stays_in_the_pods_cgroup_namespace() {
+    let env = TestEnv::new("race-pod-cgroupns");
+    env.import_busybox();
+    let (pod, a, b) = (name("pod"), name("a"), name("b"));
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        &pod,
+        "--network",
+        "none",
+        "--share",
+        "+cgroup",
+    ]);
+    env.ok(&[
+        "run", "-d", "--pod", &pod, "--name", &a, IMG, "sleep", "1000",
+    ]);
+    let infra = infra_of(&env, &pod);
+    assert_eq!(ns_of(&env, &infra, "cgroup"), ns_of(&env, &a, "cgroup"));
+    let pid: i32 = env.inspect(&infra, "{{.State.Pid}}").parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the pause process is gone", Duration::from_secs(10), || {
+        !pid_alive(pid)
+    });
+    env.wait_status(&infra, "exited", Duration::from_secs(10));
+    // A member started now starts the infra again first.
+    env.ok(&[
+        "run", "-d", "--pod", &pod, "--name", &b, IMG, "sleep", "1000",
+    ]);
+    assert_eq!(env.status(&infra), "running");
+    let pod_ns = ns_of(&env, &a, "cgroup");
+    assert_eq!(
+        ns_of(&env, &infra, "cgroup"),
+        pod_ns,
+        "the restarted infra has a cgroup namespace of its own"
+    );
+    assert_eq!(
+        ns_of(&env, &b, "cgroup"),
+        pod_ns,
+        "a member started after the restart is not in the pod's cgroup namespace"
+    );
     env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
     env.assert_no_mounts();
     env.assert_no_processes();

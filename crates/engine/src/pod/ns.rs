@@ -250,8 +250,10 @@ impl Engine {
     }
 
     /// Namespaces the container joins besides the network: the pod's pinned ipc and uts;
-    /// the infra's pid and cgroup namespaces (pinned from its process) for members, while
-    /// the infra itself gets new ones.
+    /// the infra's pid and cgroup namespaces (pinned from its process) for members. The
+    /// infra itself gets a new pid namespace (the old one died with its pause process, and
+    /// every member in it), and a new cgroup namespace only when none is pinned: an infra
+    /// started again while members run joins theirs.
     pub(crate) fn pod_joins(
         &self,
         c: &Container,
@@ -265,7 +267,11 @@ impl Engine {
                 continue;
             }
             let typ = kind_type(kind).expect("known kind");
-            let late = matches!(kind, "pid" | "cgroup");
+            let late = match kind {
+                "pid" => true,
+                "cgroup" => !pod.state.pinned.contains_key("cgroup"),
+                _ => false,
+            };
             if late && c.config.is_infra {
                 out.push((typ, None));
                 continue;
@@ -302,7 +308,8 @@ impl Engine {
         // failure never leaves a mount the pod's teardown does not know.
         let mut result = Ok(());
         for kind in ["pid", "cgroup"] {
-            if pod.shares(kind) {
+            // A pinned cgroup namespace is the one the infra joined (see `pod_joins`).
+            if pod.shares(kind) && !(kind == "cgroup" && pod.state.pinned.contains_key(kind)) {
                 let path = self.pod_ns_path(pod.id(), kind);
                 result = netns::pin_process(c.state.pid, kind, &path);
                 if result.is_err() {
