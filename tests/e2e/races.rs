@@ -668,3 +668,47 @@ fn a_restarted_infra_stays_in_the_pods_cgroup_namespace() {
     env.assert_no_mounts();
     env.assert_no_processes();
 }
+
+/// Item 8: two `pod create --name x` at once: one pod; the other command fails with
+/// Podman's message and leaves nothing (no second pod, infra container or pin).
+#[test]
+fn two_pod_creates_with_one_name_make_one_pod() {
+    let env = TestEnv::new("race-pod-name");
+    env.import_busybox();
+    for _ in 0..5 {
+        let pod = name("pod");
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (env, pod) = (&env, &pod);
+                    s.spawn(move || env.run(&["pod", "create", "--name", pod]))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let (ok, failed): (Vec<_>, Vec<_>) = outs.into_iter().partition(|o| o.code() == 0);
+        assert_eq!(ok.len(), 1, "{ok:?}{failed:?}");
+        let failed = failed.into_iter().next().unwrap();
+        let expected =
+            format!("Error: adding pod to state: name \"{pod}\" is in use: pod already exists\n");
+        assert_eq!(failed.code(), 125, "{failed:?}");
+        assert_eq!(failed.stderr, expected);
+        assert_eq!(lines(&env.ok(&["pod", "ps", "-q", "--no-trunc"])).len(), 1);
+        assert_eq!(
+            lines(&env.ok(&["pod", "ps", "-q", "--no-trunc"])),
+            [ok[0].stdout.trim().to_string()]
+        );
+        // One infra container, the winner's.
+        let infras = lines(&env.ok(&["ps", "-a", "--format", "{{.Pod}}"]));
+        assert_eq!(infras, [ok[0].stdout.trim()[..12].to_string()]);
+        env.ok(&["pod", "start", &pod]);
+        env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+        assert!(env.ids_all().is_empty());
+        let dirs: Vec<_> = std::fs::read_dir(env.runroot.join("pods"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(dirs.is_empty(), "pod run dirs left: {dirs:?}");
+    }
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}
