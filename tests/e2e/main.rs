@@ -23,6 +23,7 @@ mod network_swap;
 mod networks;
 mod ops;
 mod pods;
+mod races;
 mod run;
 mod terminal;
 mod volumes;
