@@ -30,4 +30,4 @@ pub use model::{
 };
 pub use remove::RemoveOptions;
 pub use resources::{ResourceFlags, Resources};
-pub use security::{SecurityConfig, SecurityFlags, SecurityOpt};
+pub use security::{SecurityConfig, SecurityFlags, SecurityInfo, SecurityOpt};

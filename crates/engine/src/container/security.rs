@@ -324,6 +324,39 @@ impl Engine {
     }
 }
 
+/// What `info` reports under `Host.Security`, as Podman's `SecurityInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityInfo {
+    pub apparmor_enabled: bool,
+    /// containers.conf `default_capabilities` (or the built-in ones), `CAP_` names.
+    pub default_capabilities: Vec<String>,
+    pub seccomp_enabled: bool,
+    /// The profile file a new container's filter comes from; empty when it is the built-in
+    /// default (Podman shows an empty path when it uses its built-in profile too).
+    pub seccomp_profile_path: String,
+    pub selinux_enabled: bool,
+}
+
+impl Engine {
+    /// The host's and containers.conf's security defaults, for `info`.
+    pub fn security_info(&self) -> Result<SecurityInfo> {
+        let conf = ContainersConf::load()?;
+        let profile = conf.containers.seccomp_profile.clone().or_else(|| {
+            Path::new(SECCOMP_OVERRIDE_PATH)
+                .exists()
+                .then(|| SECCOMP_OVERRIDE_PATH.into())
+        });
+        Ok(SecurityInfo {
+            apparmor_enabled: apparmor_enabled(),
+            default_capabilities: conf.containers.default_capabilities,
+            seccomp_enabled: std::fs::read_to_string("/proc/self/status")
+                .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:"))),
+            seccomp_profile_path: profile.map(|p| p.display().to_string()).unwrap_or_default(),
+            selinux_enabled: Path::new("/sys/fs/selinux/enforce").exists(),
+        })
+    }
+}
+
 /// Bounding, effective (= permitted) and ambient (= inheritable) sets.
 fn capabilities(
     flags: &SecurityFlags,
@@ -464,11 +497,9 @@ fn clean(p: &str) -> String {
 /// `apparmor=`: without AppArmor on the host only `unconfined` is accepted (Podman's
 /// message otherwise); with it, the named profile is applied.
 fn apparmor(privileged: bool, profile: Option<&str>) -> Result<String> {
-    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y");
     match profile {
         None => Ok(String::new()),
-        Some(p) if !enabled => {
+        Some(p) if !apparmor_enabled() => {
             if p == "unconfined" {
                 Ok(String::new())
             } else {
@@ -480,6 +511,11 @@ fn apparmor(privileged: bool, profile: Option<&str>) -> Result<String> {
         Some(p) if privileged && p.is_empty() => Ok(String::new()),
         Some(p) => Ok(p.to_string()),
     }
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
 }
 
 /// containers.conf `default_sysctls`, checked as Podman checks them; network ones are left
