@@ -5,6 +5,7 @@
 //! and so can run in parallel with the others; the env cleans up even when the test fails.
 //! Expected outputs and exit codes are Podman's.
 
+mod podman;
 mod pty;
 mod util;
 
@@ -24,5 +25,7 @@ mod networks;
 mod ops;
 mod pods;
 mod run;
+mod security;
+mod security_conf;
 mod terminal;
 mod volumes;
