@@ -281,7 +281,7 @@ impl Engine {
         let (bounding, effective, ambient) = capabilities(flags, &conf, target.user)?;
         let (seccomp, seccomp_opt) = seccomp(flags.privileged, &opts, &conf)?;
         let (masked_paths, readonly_paths) = masks(flags.privileged, &opts);
-        let apparmor_profile = apparmor(flags.privileged, opts.apparmor.as_deref())?;
+        let apparmor_profile = apparmor(opts.apparmor.as_deref())?;
         let ipc_shared = match target.pod {
             Some(pod) => self.db.pod(pod)?.is_some_and(|p| p.shares("ipc")),
             None => false,
@@ -495,8 +495,10 @@ fn clean(p: &str) -> String {
 }
 
 /// `apparmor=`: without AppArmor on the host only `unconfined` is accepted (Podman's
-/// message otherwise); with it, the named profile is applied.
-fn apparmor(privileged: bool, profile: Option<&str>) -> Result<String> {
+/// message otherwise); with it, the named profile is applied. (Podman's default profile,
+/// `containers-default-…`, is not generated: a container without `apparmor=` runs
+/// without one.)
+fn apparmor(profile: Option<&str>) -> Result<String> {
     match profile {
         None => Ok(String::new()),
         Some(p) if !apparmor_enabled() => {
@@ -508,7 +510,6 @@ fn apparmor(privileged: bool, profile: Option<&str>) -> Result<String> {
                 )))
             }
         }
-        Some(p) if privileged && p.is_empty() => Ok(String::new()),
         Some(p) => Ok(p.to_string()),
     }
 }
