@@ -5,21 +5,13 @@
 //! is the one we named: Podman silently falls back to `/usr/bin/conmon` when the monitor it
 //! was given fails its `--version` check, so every test reads `/proc/<ConmonPid>/exe`.
 //!
-//! Podman runs in a private world: its own `containers.conf` and `storage.conf` (through
-//! `CONTAINERS_CONF` / `CONTAINERS_STORAGE_CONF`), `--root`, `--runroot` and `--tmpdir`
-//! under the test's temp dir (the tmpdir replaces `/run/libpod`), file locks under that
-//! tmpdir instead of the host-wide `/libpod_lock` shared-memory segment, and a private
-//! network config dir. Nothing under `/etc/containers` or the host's own Podman state is
-//! read or written, and tests running in parallel never collide.
+//! Podman runs in a private world ([`crate::podman::PodmanEnv`]).
 
-use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::util::{
-    IMG, Output, PeapodCmd, TestEnv, assert_no_process_mentioning, lines, name, prefix, wait_until,
-};
+use crate::podman::PodmanEnv;
+use crate::util::{IMG, TestEnv, assert_no_process_mentioning, lines, name, prefix, wait_until};
 
 /// Debian's conmon.
 const CONMON: &str = "/usr/bin/conmon";
@@ -34,19 +26,6 @@ fn our_monitor() -> PathBuf {
     );
     path.canonicalize()
         .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", path.display()))
-}
-
-/// Where `name` is installed, searching `$PATH` and the usual system dirs.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain(["/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin", "/sbin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// Asserts that process `pid` (a container's ConmonPid) runs the binary `exe`.
@@ -88,157 +67,36 @@ fn assert_no_container_mounts(dir: &Path) {
     );
 }
 
-/// One test's private Podman world, whose `--conmon` is our monitor.
-struct PodmanEnv {
-    dir: PathBuf,
-    podman: PathBuf,
-    monitor: PathBuf,
+/// A private Podman world whose `--conmon` is our monitor.
+fn podman_env(test: &str) -> Option<PodmanEnv> {
+    PodmanEnv::new(test, Some(our_monitor()), "")
 }
 
-impl PodmanEnv {
-    /// A fresh world, or `None` (with the reason printed) when podman is not installed.
-    fn new(test: &str) -> Option<PodmanEnv> {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "the conmon-swap tests need root: run them via `cargo xtask test`"
-        );
-        let podman = find_program("podman");
-        if peapod_tests::skip_unless(podman.is_some(), &format!("podman (for {test})")) {
-            return None;
-        }
-        let podman = podman?;
-        let monitor = our_monitor();
-        let short: String = test.chars().take(20).collect();
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("pp-{short}-"))
-            .tempdir_in("/tmp")
-            .expect("cannot create a temp dir under /tmp")
-            .keep();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .expect("cannot chmod the temp dir");
-        let env = PodmanEnv {
-            dir,
-            podman,
-            monitor,
-        };
-        // From here on, Drop cleans up even if writing the config fails.
-        let networks = env.dir.join("networks");
-        std::fs::create_dir_all(&networks).expect("cannot create the network config dir");
-        // Keys checked against podman 4.3's containers.conf(5). lock_type "file" keeps the
-        // locks under --tmpdir: the default "shm" segment is host-wide and would be
-        // re-initialised by every fresh Podman root.
-        let conf = format!(
-            "[containers]\n\
-             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n\
-             [engine]\n\
-             runtime = \"runc\"\n\
-             cgroup_manager = \"cgroupfs\"\n\
-             events_logger = \"file\"\n\
-             lock_type = \"file\"\n\n\
-             [network]\n\
-             network_config_dir = \"{}\"\n",
-            networks.display()
-        );
-        std::fs::write(env.dir.join("containers.conf"), conf).expect("cannot write conf");
-        let storage = format!(
-            "[storage]\n\
-             driver = \"overlay\"\n\
-             graphroot = \"{}\"\n\
-             runroot = \"{}\"\n",
-            env.dir.join("root").display(),
-            env.dir.join("runroot").display()
-        );
-        std::fs::write(env.dir.join("storage.conf"), storage).expect("cannot write storage.conf");
-        Some(env)
-    }
-
-    /// `podman --conmon OUR_MONITOR --root … --runroot … --tmpdir … <args>`, with the
-    /// private config files in its environment.
-    fn podman(&self, args: &[&str]) -> PeapodCmd {
-        let mut argv: Vec<OsString> = vec![
-            format!(
-                "CONTAINERS_CONF={}",
-                self.dir.join("containers.conf").display()
-            )
-            .into(),
-            format!(
-                "CONTAINERS_STORAGE_CONF={}",
-                self.dir.join("storage.conf").display()
-            )
-            .into(),
-            self.podman.clone().into(),
-            "--conmon".into(),
-            self.monitor.clone().into(),
-            "--root".into(),
-            self.dir.join("root").into(),
-            "--runroot".into(),
-            self.dir.join("runroot").into(),
-            "--tmpdir".into(),
-            self.dir.join("tmp").into(),
-        ];
-        argv.extend(args.iter().map(OsString::from));
-        PeapodCmd::program("/usr/bin/env", &argv)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.podman(args).output()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.run(args).success()
-    }
-
-    fn inspect(&self, target: &str, format: &str) -> String {
-        self.ok(&["inspect", "--format", format, target])
-            .trim()
-            .to_owned()
-    }
-
-    /// Imports the busybox rootfs tarball as `localhost/busybox`.
-    fn import_busybox(&self) {
-        let tar = peapod_tests::busybox_rootfs_tar().expect("cannot build the busybox tarball");
-        self.ok(&["import", tar.to_str().expect("utf-8 path"), IMG]);
-    }
-
-    /// Podman reports our monitor as its conmon (it did not fall back to /usr/bin/conmon).
-    fn assert_uses_our_monitor(&self) {
-        let path = self.ok(&["info", "--format", "{{.Host.Conmon.Path}}"]);
-        assert_eq!(
-            Path::new(path.trim()),
-            self.monitor,
-            "podman is not using the monitor given with --conmon (did its --version check \
-             fail?)"
-        );
-    }
+/// The monitor the env's podman was given.
+fn monitor(env: &PodmanEnv) -> &Path {
+    env.conmon
+        .as_deref()
+        .expect("a podman env with our monitor")
 }
 
-impl Drop for PodmanEnv {
-    fn drop(&mut self) {
-        // Never panic here: this also runs while unwinding from a failed assertion.
-        for args in [&["rm", "-af", "-t", "0"][..], &["rmi", "-af"][..]] {
-            match self
-                .podman(args)
-                .timeout(Duration::from_secs(60))
-                .try_output()
-            {
-                Ok(out) if out.code() != 0 => eprintln!("cleanup:{out:?}"),
-                Ok(_) => {}
-                Err(e) => eprintln!("cleanup: {e}"),
-            }
-        }
-        for e in peapod_tests::scrub_dir(&self.dir) {
-            eprintln!("cleanup: {e}");
-        }
-    }
+/// Podman reports our monitor as its conmon (it did not fall back to /usr/bin/conmon).
+fn assert_uses_our_monitor(env: &PodmanEnv) {
+    let path = env.ok(&["info", "--format", "{{.Host.Conmon.Path}}"]);
+    assert_eq!(
+        Path::new(path.trim()),
+        monitor(env),
+        "podman is not using the monitor given with --conmon (did its --version check \
+         fail?)"
+    );
 }
 
 #[test]
 fn podman_runs_containers_through_peapod_monitor() {
-    let Some(env) = PodmanEnv::new("podman-monitor") else {
+    let Some(env) = podman_env("podman-monitor") else {
         return;
     };
     env.import_busybox();
-    env.assert_uses_our_monitor();
+    assert_uses_our_monitor(&env);
 
     // Foreground runs: output through the attach socket, exit code through the exit file.
     let out = env.ok(&["run", "--rm", "--network", "none", IMG, "echo", "hi"]);
@@ -269,7 +127,7 @@ fn podman_runs_containers_through_peapod_monitor() {
         "-c",
         "echo up; sleep 1000",
     ]);
-    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), &env.monitor);
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), monitor(&env));
     wait_until(
         "`podman logs` to show `up`",
         Duration::from_secs(10),
@@ -299,7 +157,7 @@ fn podman_runs_containers_through_peapod_monitor() {
 
 #[test]
 fn podman_attaches_through_peapod_monitor() {
-    let Some(env) = PodmanEnv::new("podman-attach") else {
+    let Some(env) = podman_env("podman-attach") else {
         return;
     };
     env.import_busybox();
@@ -316,7 +174,7 @@ fn podman_attaches_through_peapod_monitor() {
         "-c",
         "sleep 2; echo late; exit 5",
     ]);
-    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), &env.monitor);
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), monitor(&env));
     let out = env.run(&["attach", "--no-stdin", &n]);
     assert!(
         out.stdout.starts_with("late\n"),
@@ -452,7 +310,7 @@ fn peapod_runs_containers_through_conmon() {
 
 #[test]
 fn podman_terminal_through_peapod_monitor() {
-    let Some(env) = PodmanEnv::new("podman-tty") else {
+    let Some(env) = podman_env("podman-tty") else {
         return;
     };
     env.import_busybox();
@@ -475,7 +333,7 @@ fn podman_terminal_through_peapod_monitor() {
     std::thread::sleep(Duration::from_millis(100));
     run.send(b"\x11");
     assert_eq!(run.wait(long).code(), Some(0));
-    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), &env.monitor);
+    assert_monitor_exe(&env.inspect(&n, "{{.State.ConmonPid}}"), monitor(&env));
     assert_eq!(env.inspect(&n, "{{.State.Status}}"), "running");
     let mut att = crate::pty::PtyChild::spawn(env.podman(&["attach", &n]).command(), 24, 80);
     // Podman resizes the terminal asynchronously once attached: give it a moment.

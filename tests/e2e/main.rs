@@ -5,6 +5,7 @@
 //! and so can run in parallel with the others; the env cleans up even when the test fails.
 //! Expected outputs and exit codes are Podman's.
 
+mod podman;
 mod pty;
 mod util;
 
@@ -25,5 +26,7 @@ mod ops;
 mod pods;
 mod races;
 mod run;
+mod security;
+mod security_conf;
 mod terminal;
 mod volumes;

@@ -161,6 +161,7 @@ impl TestEnv {
             args: argv,
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
+            envs: Vec::new(),
         }
     }
 
@@ -331,6 +332,7 @@ pub struct PeapodCmd {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    envs: Vec<(OsString, OsString)>,
 }
 
 impl PeapodCmd {
@@ -346,10 +348,17 @@ impl PeapodCmd {
         self
     }
 
+    /// Sets an environment variable (e.g. `CONTAINERS_CONF`) for the command.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
     /// The bare command (for tests that give it their own stdio, e.g. a pty).
     pub fn command(self) -> Command {
         let mut c = Command::new(&self.program);
-        c.args(&self.args);
+        c.args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -380,6 +389,7 @@ impl PeapodCmd {
         let display = self.display();
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(if self.stdin.is_some() {
@@ -526,6 +536,7 @@ impl PeapodCmd {
             args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
+            envs: Vec::new(),
         }
     }
 }

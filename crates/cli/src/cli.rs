@@ -453,6 +453,18 @@ pub struct CreateFlags {
     /// Make this a pod's init container: always (run on every pod start) or once
     #[arg(long = "init-ctr")]
     pub init_ctr: Option<String>,
+    /// Add capabilities to the container (NAME, CAP_NAME or all; comma-separated)
+    #[arg(long = "cap-add", value_delimiter = ',')]
+    pub cap_add: Vec<String>,
+    /// Drop capabilities from the container (NAME, CAP_NAME or all; comma-separated)
+    #[arg(long = "cap-drop", value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges, mask=, unmask=, label=, apparmor=)
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
     /// Image name or ID
     pub image: String,
     /// Command and arguments

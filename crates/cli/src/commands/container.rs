@@ -79,6 +79,16 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         pod,
         init_ctr: f.init_ctr.clone(),
         infra_of: None,
+        security: peapod_engine::container::SecurityFlags {
+            privileged: f.privileged,
+            cap_add: f.cap_add.clone(),
+            cap_drop: f.cap_drop.clone(),
+            opts: f
+                .security_opt
+                .iter()
+                .map(|o| o.parse())
+                .collect::<Result<_, Error>>()?,
+        },
     })
 }
 

@@ -142,7 +142,20 @@ struct HostInfo {
     MemTotal: u64,
     OCIRuntime: Program,
     OS: String,
+    Security: SecurityInfo,
     Uptime: String,
+}
+
+/// Podman's `Host.Security` (Go field names; Podman's YAML keys differ slightly).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct SecurityInfo {
+    AppArmorEnabled: bool,
+    DefaultCapabilities: String,
+    Rootless: bool,
+    SECCOMPEnabled: bool,
+    SECCOMPProfilePath: String,
+    SELinuxEnabled: bool,
 }
 
 #[derive(Serialize)]
@@ -193,6 +206,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     let runtime = engine.runtime()?;
     let monitor = engine.monitor_path().unwrap_or_default();
     let uname = nix::sys::utsname::uname().ok();
+    let security = engine.security_info()?;
     let info = Info {
         Host: HostInfo {
             Arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
@@ -222,6 +236,14 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
                 Version: first_line_of(&runtime.path, "--version"),
             },
             OS: "linux".into(),
+            Security: SecurityInfo {
+                AppArmorEnabled: security.apparmor_enabled,
+                DefaultCapabilities: security.default_capabilities.join(","),
+                Rootless: !nix::unistd::geteuid().is_root(),
+                SECCOMPEnabled: security.seccomp_enabled,
+                SECCOMPProfilePath: security.seccomp_profile_path,
+                SELinuxEnabled: security.selinux_enabled,
+            },
             Uptime: std::fs::read_to_string("/proc/uptime")
                 .ok()
                 .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))

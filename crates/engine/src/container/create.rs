@@ -49,6 +49,8 @@ pub struct CreateOptions {
     pub init_ctr: Option<String>,
     /// Set by `pod create` only: this is the infra container of that pod (its id).
     pub infra_of: Option<String>,
+    /// `--privileged`, `--cap-add`, `--cap-drop`, `--security-opt`.
+    pub security: super::SecurityFlags,
 }
 
 impl Engine {
@@ -270,6 +272,7 @@ impl Engine {
             is_infra: false,
             init_ctr: opts.init_ctr.clone().unwrap_or_default(),
             cgroup_parent: member.map(|m| m.cgroup_parent.clone()).unwrap_or_default(),
+            security: None,
         };
         if let Some(pod_id) = &opts.infra_of {
             let pod = self
@@ -289,6 +292,14 @@ impl Engine {
         if let Some(image_name) = self.image_display_name(&opts.image, &image) {
             config.image_name = image_name;
         }
+        config.security = Some(self.plan_security(
+            &opts.security,
+            &super::security::SecurityTarget {
+                user: &config.user,
+                network_mode: &config.network_mode,
+                pod: member.map(|m| m.pod_id.as_str()),
+            },
+        )?);
 
         // Last, as nothing else can fail after it but the insert: the volumes stay locked
         // until the row exists (no prune or rm in between), and the ones made here are

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder, Spec, UserBuilder};
+use oci_spec::runtime::{Spec, UserBuilder};
 
 use super::{Container, ExecSession, Status};
 use crate::Engine;
@@ -33,6 +33,39 @@ pub struct ExecOptions {
     pub privileged: bool,
 }
 
+/// The session's capabilities, as Podman's `setProcessCapabilitiesExec`: `--privileged`
+/// raises the bounding set to ours (the container's seccomp filter and no-new-privileges
+/// stay: the runtime applies the container's to every process it starts in it); root gets
+/// the whole bounding set; the container's own user keeps the container's capabilities.
+fn set_exec_capabilities(
+    process: &mut oci_spec::runtime::Process,
+    opts: &ExecOptions,
+    c: &Container,
+) -> Result<()> {
+    let mut caps = process
+        .capabilities()
+        .clone()
+        .ok_or_else(|| Error::other("the container's process has no capabilities"))?;
+    if opts.privileged {
+        caps.set_bounding(Some(crate::oci::caps::to_oci(
+            &crate::oci::caps::bounding_set(),
+        )));
+    }
+    caps.set_inheritable(Some(HashSet::new()));
+    let same_user = opts.user.as_deref().is_none_or(|u| u == c.config.user);
+    if process.user().uid() == 0 {
+        caps.set_effective(caps.bounding().clone());
+        caps.set_permitted(caps.bounding().clone());
+    } else if same_user {
+        let own = caps.effective().clone();
+        caps.set_inheritable(own.clone());
+        caps.set_permitted(own.clone());
+        caps.set_ambient(own);
+    }
+    process.set_capabilities(Some(caps));
+    Ok(())
+}
+
 /// A started exec session. With attach, read `socket` until EOF, then
 /// [`Engine::exec_finish`] for the exit code.
 pub struct ExecStarted {
@@ -43,25 +76,6 @@ pub struct ExecStarted {
     /// The session's `ctl` fifo (window size).
     pub ctl: PathBuf,
     launched: Launched,
-}
-
-/// Every capability in our own bounding set (as Podman's `--privileged` takes
-/// `capabilities.BoundingSet()`): a kernel or a VM may withhold some even from root.
-fn all_caps() -> HashSet<Capability> {
-    let bounding = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapBnd:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0);
-    crate::oci::spec::CAP_NAMES
-        .iter()
-        .enumerate()
-        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
-        .filter_map(|(_, n)| serde_json::from_value(serde_json::Value::String((*n).into())).ok())
-        .collect()
 }
 
 impl Engine {
@@ -239,28 +253,8 @@ impl Engine {
                     .collect();
                 process.set_env(Some(env));
             }
-            if user.uid != 0 && !opts.privileged {
-                // A non-root user gets the bounding set only, as for the container itself.
-                if let Some(caps) = process.capabilities().clone() {
-                    let mut caps = caps;
-                    caps.set_effective(Some(HashSet::new()));
-                    caps.set_permitted(Some(HashSet::new()));
-                    process.set_capabilities(Some(caps));
-                }
-            }
         }
-        if opts.privileged {
-            let all = all_caps();
-            let caps = LinuxCapabilitiesBuilder::default()
-                .bounding(all.clone())
-                .effective(all.clone())
-                .permitted(all)
-                .inheritable(HashSet::new())
-                .ambient(HashSet::new())
-                .build()
-                .map_err(|e| Error::other(e.to_string()))?;
-            process.set_capabilities(Some(caps));
-        }
+        set_exec_capabilities(&mut process, opts, c)?;
         let json = serde_json::to_vec_pretty(&process).map_err(|e| Error::other(e.to_string()))?;
         std::fs::write(path, json).ctx("writing", path)
     }

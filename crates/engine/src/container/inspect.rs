@@ -83,8 +83,9 @@ pub struct InspectContainer {
     pub MountLabel: String,
     pub ProcessLabel: String,
     pub AppArmorProfile: String,
-    pub EffectiveCaps: Vec<String>,
-    pub BoundingCaps: Vec<String>,
+    /// Podman prints `null` for an empty set.
+    pub EffectiveCaps: Option<Vec<String>>,
+    pub BoundingCaps: Option<Vec<String>>,
     pub ExecIDs: Vec<String>,
     pub GraphDriver: GraphDriver,
     pub Mounts: Vec<InspectMount>,
@@ -348,10 +349,11 @@ impl Engine {
         let dir = self.paths.container_dir(id);
         let st = &c.state;
         let running = st.status == Status::Running;
-        let caps: Vec<String> = crate::oci::spec::DEFAULT_CAPS
-            .iter()
-            .map(|c| format!("CAP_{}", format!("{c:?}").to_ascii_uppercase()))
-            .collect();
+        let security = c.config.security.clone().unwrap_or_else(|| {
+            super::SecurityConfig::legacy(matches!(c.config.user.as_str(), "" | "root" | "0"))
+        });
+        let (cap_add, cap_drop) = cap_changes(&security);
+        let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         let image = self.db.image(&c.config.image_id).ok().flatten();
         let lower = image
             .as_ref()
@@ -432,8 +434,8 @@ impl Engine {
             MountLabel: String::new(),
             ProcessLabel: String::new(),
             AppArmorProfile: String::new(),
-            EffectiveCaps: caps.clone(),
-            BoundingCaps: caps,
+            EffectiveCaps: nonempty(&security.effective),
+            BoundingCaps: nonempty(&security.bounding),
             ExecIDs: c.state.exec_sessions.keys().cloned().collect(),
             GraphDriver: GraphDriver {
                 Name: "overlay".into(),
@@ -517,8 +519,8 @@ impl Engine {
                 VolumeDriver: String::new(),
                 VolumesFrom: (!c.config.volumes_from.is_empty())
                     .then(|| c.config.volumes_from.clone()),
-                CapAdd: Vec::new(),
-                CapDrop: Vec::new(),
+                CapAdd: cap_add,
+                CapDrop: cap_drop,
                 Dns: Vec::new(),
                 DnsOptions: Vec::new(),
                 DnsSearch: Vec::new(),
@@ -530,11 +532,11 @@ impl Engine {
                 Links: None,
                 OomScoreAdj: 0,
                 PidMode: "private".into(),
-                Privileged: false,
+                Privileged: security.privileged,
                 PublishAllPorts: false,
 
                 ReadonlyRootfs: false,
-                SecurityOpt: Vec::new(),
+                SecurityOpt: security.security_opts.clone(),
                 Tmpfs: self.inspect_tmpfs(c),
                 UTSMode: "private".into(),
                 UsernsMode: String::new(),
@@ -556,6 +558,29 @@ impl Engine {
             },
         }
     }
+}
+
+/// `CapAdd` and `CapDrop` as Podman computes them: the bounding set against the OCI
+/// generator's default set, or against every capability for a privileged container.
+fn cap_changes(sec: &super::SecurityConfig) -> (Vec<String>, Vec<String>) {
+    let baseline: &[&str] = if sec.privileged {
+        crate::oci::caps::CAP_NAMES
+    } else {
+        crate::oci::caps::INSPECT_BASELINE
+    };
+    let add = sec
+        .bounding
+        .iter()
+        .filter(|c| !baseline.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    let mut drop: Vec<String> = baseline
+        .iter()
+        .filter(|c| !sec.bounding.iter().any(|b| b == *c))
+        .map(|c| c.to_string())
+        .collect();
+    drop.sort();
+    (add, drop)
 }
 
 #[cfg(test)]

@@ -192,6 +192,8 @@ impl Engine {
             add_default("TERM", "xterm");
         }
         let cgroups_path = c.cgroups_path();
+        let security = (c.config.security.clone())
+            .unwrap_or_else(|| super::SecurityConfig::legacy(user.uid == 0));
         let spec = crate::oci::spec::generate(&SpecInput {
             args: &c.config.args,
             env: &env,
@@ -211,6 +213,7 @@ impl Engine {
             ),
             mounts: &user_mounts,
             joins: &joins,
+            security: &security,
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;

@@ -18,6 +18,7 @@ mod remove;
 pub mod resources;
 pub mod restart;
 mod rootfs;
+pub mod security;
 pub mod top;
 pub mod user;
 
@@ -29,3 +30,4 @@ pub use model::{
 };
 pub use remove::RemoveOptions;
 pub use resources::{ResourceFlags, Resources};
+pub use security::{SecurityConfig, SecurityFlags, SecurityInfo, SecurityOpt};

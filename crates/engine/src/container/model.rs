@@ -151,6 +151,10 @@ pub struct ContainerConfig {
     /// The cgroup the container's own cgroup goes under (empty: `/peapod`).
     #[serde(default)]
     pub cgroup_parent: String,
+    /// Capabilities, seccomp, masks, sysctls (see [`super::security`]); `None` for a
+    /// container created before they were stored.
+    #[serde(default)]
+    pub security: Option<super::SecurityConfig>,
 }
 
 /// What changes over the container's life.

@@ -1,77 +1,22 @@
 //! `config.json` for a container, built with oci-spec from the runtime's defaults and
-//! Podman's choices (capabilities, mounts, masked paths, rlimits).
+//! Podman's choices (mounts, rlimits), with the security settings decided at create
+//! (capabilities, seccomp, masked paths, sysctls, privileged mode: see
+//! [`crate::container::security`]).
 
 use std::path::{Path, PathBuf};
 
 use nix::sys::resource::{Resource, getrlimit};
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, Mount, MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
-    RootBuilder, Spec, UserBuilder,
+    LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 
+use crate::container::SecurityConfig;
 use crate::container::user::ResolvedUser;
 use crate::error::{Error, Result};
 
-/// Podman's default capabilities (containers.conf `default_capabilities`).
-pub const DEFAULT_CAPS: &[Capability] = &[
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fowner,
-    Capability::Fsetid,
-    Capability::Kill,
-    Capability::NetBindService,
-    Capability::Setfcap,
-    Capability::Setgid,
-    Capability::Setpcap,
-    Capability::Setuid,
-    Capability::SysChroot,
-];
-
-/// Capability names by bit number, as the kernel numbers them.
-pub const CAP_NAMES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
+pub use super::caps::CAP_NAMES;
 
 /// How the container gets its network namespace.
 #[derive(Debug, Clone)]
@@ -105,6 +50,8 @@ pub struct SpecInput<'a> {
     /// Namespaces other than the network's to join (a pinned file) or, with `None`, to
     /// create where the default would not (a pod's shared pid, ipc, uts or cgroup).
     pub joins: &'a [(LinuxNamespaceType, Option<PathBuf>)],
+    /// Capabilities, seccomp, masks, sysctls, privileged mode.
+    pub security: &'a SecurityConfig,
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -112,129 +59,10 @@ fn err(e: impl std::fmt::Display) -> Error {
 }
 
 pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
-    let caps: std::collections::HashSet<Capability> = DEFAULT_CAPS.iter().copied().collect();
-    let root_user = input.user.uid == 0;
-    let capabilities = LinuxCapabilitiesBuilder::default()
-        .bounding(caps.clone())
-        .effective(if root_user {
-            caps.clone()
-        } else {
-            Default::default()
-        })
-        .permitted(if root_user {
-            caps.clone()
-        } else {
-            Default::default()
-        })
-        .inheritable(std::collections::HashSet::new())
-        .ambient(std::collections::HashSet::new())
-        .build()
-        .map_err(err)?;
-
-    let user = UserBuilder::default()
-        .uid(input.user.uid)
-        .gid(input.user.gid)
-        .additional_gids(input.user.additional_gids.clone())
-        .build()
-        .map_err(err)?;
-
-    let process = ProcessBuilder::default()
-        .terminal(input.tty)
-        .args(input.args.to_vec())
-        .env(input.env.to_vec())
-        .cwd(input.cwd)
-        .user(user)
-        .capabilities(capabilities)
-        .rlimits(rlimits()?)
-        .no_new_privileges(false)
-        .oom_score_adj(0)
-        .build()
-        .map_err(err)?;
-
-    let mut namespaces: Vec<LinuxNamespace> = [
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-    ]
-    .iter()
-    .map(|t| {
-        LinuxNamespaceBuilder::default()
-            .typ(*t)
-            .build()
-            .map_err(err)
-    })
-    .collect::<Result<_>>()?;
-    match &input.netns {
-        NetNs::Host => {}
-        NetNs::Private => namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Network)
-                .build()
-                .map_err(err)?,
-        ),
-        NetNs::Path(p) => namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Network)
-                .path(p.clone())
-                .build()
-                .map_err(err)?,
-        ),
-    }
-    // A private cgroup namespace only where it is Podman's default: cgroup v2.
-    if crate::config::cgroup_unified() {
-        namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Cgroup)
-                .build()
-                .map_err(err)?,
-        );
-    }
-
-    for (typ, path) in input.joins {
-        namespaces.retain(|n| n.typ() != *typ);
-        let mut b = LinuxNamespaceBuilder::default().typ(*typ);
-        if let Some(p) = path {
-            b = b.path(p.clone());
-        }
-        namespaces.push(b.build().map_err(err)?);
-    }
-
-    let default_linux = oci_spec::runtime::Linux::default();
-    let mut masked: Vec<String> = default_linux.masked_paths().clone().unwrap_or_default();
-    for extra in [
-        "/proc/acpi",
-        "/proc/interrupts",
-        "/proc/scsi",
-        "/sys/devices/virtual/powercap",
-        "/sys/dev/block",
-    ] {
-        if !masked.iter().any(|m| m == extra) {
-            masked.push(extra.to_string());
-        }
-    }
-    let linux = LinuxBuilder::default()
-        .namespaces(namespaces)
-        .masked_paths(masked)
-        .readonly_paths(default_linux.readonly_paths().clone().unwrap_or_default())
-        .cgroups_path(PathBuf::from(input.cgroups_path))
-        .resources(resources(&default_linux, input.resources.as_ref()))
-        .build()
-        .map_err(err)?;
-
-    let mut mounts = default_mounts(&input.netns)?;
-    for (src, dest) in input.bind_files {
-        mounts.push(bind(
-            src,
-            dest,
-            &["rbind", "rprivate", "nosuid", "noexec", "nodev"],
-        )?);
-    }
-    add_user_mounts(&mut mounts, input.mounts);
-
+    let sec = input.security;
     let mut spec = Spec::default();
     spec.set_version("1.0.2-dev".to_string());
-    spec.set_process(Some(process));
+    spec.set_process(Some(process(input)?));
     spec.set_root(Some(
         RootBuilder::default()
             .path(input.rootfs)
@@ -247,8 +75,17 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     } else {
         Some(input.hostname.to_string())
     });
+    let mut mounts = default_mounts(&input.netns, sec)?;
+    for (src, dest) in input.bind_files {
+        mounts.push(bind(
+            src,
+            dest,
+            &["rbind", "rprivate", "nosuid", "noexec", "nodev"],
+        )?);
+    }
+    add_user_mounts(&mut mounts, input.mounts);
     spec.set_mounts(Some(mounts));
-    spec.set_linux(Some(linux));
+    spec.set_linux(Some(linux(input)?));
     spec.set_annotations(Some(
         input
             .annotations
@@ -259,8 +96,114 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     Ok(spec)
 }
 
-/// The runtime's default resources (the deny-all devices rule) with the container's
-/// memory, cpu and pids limits.
+/// The process: command, user, capabilities, no-new-privileges, AppArmor, rlimits.
+fn process(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Process> {
+    let sec = input.security;
+    let effective = super::caps::to_oci(&sec.effective);
+    let ambient = super::caps::to_oci(&sec.ambient);
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(super::caps::to_oci(&sec.bounding))
+        .effective(effective.clone())
+        .permitted(effective)
+        .inheritable(ambient.clone())
+        .ambient(ambient)
+        .build()
+        .map_err(err)?;
+    let user = UserBuilder::default()
+        .uid(input.user.uid)
+        .gid(input.user.gid)
+        .additional_gids(input.user.additional_gids.clone())
+        .build()
+        .map_err(err)?;
+    let mut process = ProcessBuilder::default()
+        .terminal(input.tty)
+        .args(input.args.to_vec())
+        .env(input.env.to_vec())
+        .cwd(input.cwd)
+        .user(user)
+        .capabilities(capabilities)
+        .rlimits(rlimits()?)
+        .no_new_privileges(sec.no_new_privileges)
+        .oom_score_adj(0)
+        .build()
+        .map_err(err)?;
+    if !sec.apparmor_profile.is_empty() {
+        process.set_apparmor_profile(Some(sec.apparmor_profile.clone()));
+    }
+    Ok(process)
+}
+
+/// `linux`: namespaces, masks, sysctls, seccomp, devices and resources.
+fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
+    let sec = input.security;
+    let default_linux = oci_spec::runtime::Linux::default();
+    let mut resources = resources(&default_linux, input.resources.as_ref());
+    let mut b = LinuxBuilder::default()
+        .namespaces(namespaces(input)?)
+        .masked_paths(sec.masked_paths.clone())
+        .readonly_paths(sec.readonly_paths.clone())
+        .cgroups_path(PathBuf::from(input.cgroups_path));
+    if !sec.sysctls.is_empty() {
+        b = b.sysctl(
+            sec.sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+    }
+    if let Some(seccomp) = sec.seccomp_oci()? {
+        b = b.seccomp(seccomp);
+    }
+    if sec.privileged {
+        // Every host device, and the device cgroup opened to all of them.
+        b = b.devices(super::devices::host_devices(Path::new("/dev"))?);
+    }
+    // Podman's first device rule: deny all (the runtime then allows its standard devices),
+    // or for a privileged container allow all.
+    resources.set_devices(Some(vec![
+        LinuxDeviceCgroupBuilder::default()
+            .allow(sec.privileged)
+            .access("rwm")
+            .build()
+            .map_err(err)?,
+    ]));
+    b.resources(resources).build().map_err(err)
+}
+
+fn namespaces(input: &SpecInput<'_>) -> Result<Vec<LinuxNamespace>> {
+    let ns = |typ: LinuxNamespaceType, path: Option<&PathBuf>| {
+        let mut b = LinuxNamespaceBuilder::default().typ(typ);
+        if let Some(p) = path {
+            b = b.path(p.clone());
+        }
+        b.build().map_err(err)
+    };
+    let mut namespaces: Vec<LinuxNamespace> = [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ]
+    .iter()
+    .map(|t| ns(*t, None))
+    .collect::<Result<_>>()?;
+    match &input.netns {
+        NetNs::Host => {}
+        NetNs::Private => namespaces.push(ns(LinuxNamespaceType::Network, None)?),
+        NetNs::Path(p) => namespaces.push(ns(LinuxNamespaceType::Network, Some(p))?),
+    }
+    // A private cgroup namespace only where it is Podman's default: cgroup v2.
+    if crate::config::cgroup_unified() {
+        namespaces.push(ns(LinuxNamespaceType::Cgroup, None)?);
+    }
+    for (typ, path) in input.joins {
+        namespaces.retain(|n| n.typ() != *typ);
+        namespaces.push(ns(*typ, path.as_ref())?);
+    }
+    Ok(namespaces)
+}
+
+/// The runtime's default resources with the container's memory, cpu and pids limits.
 fn resources(
     default_linux: &oci_spec::runtime::Linux,
     limits: Option<&oci_spec::runtime::LinuxResources>,
@@ -307,13 +250,23 @@ fn mount(dest: &str, typ: &str, source: &str, opts: &[&str]) -> Result<Mount> {
 }
 
 /// Podman's standard mounts. `/sys` is bind-mounted from the host when the container shares
-/// the host's network namespace (sysfs cannot be mounted fresh there).
-fn default_mounts(netns: &NetNs) -> Result<Vec<Mount>> {
+/// the host's network namespace (sysfs cannot be mounted fresh there). A privileged
+/// container gets `/sys` and `/sys/fs/cgroup` read-write; `unmask` can make the cgroup
+/// mount writable too.
+fn default_mounts(netns: &NetNs, sec: &SecurityConfig) -> Result<Vec<Mount>> {
+    let sys_mode = if sec.privileged { "rw" } else { "ro" };
     let sys = if matches!(netns, NetNs::Host) {
         bind(
             Path::new("/sys"),
             "/sys",
-            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+            &["rbind", "nosuid", "noexec", "nodev", sys_mode],
+        )?
+    } else if sec.privileged {
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["rprivate", "nosuid", "noexec", "nodev", "rw"],
         )?
     } else {
         mount(
@@ -323,13 +276,14 @@ fn default_mounts(netns: &NetNs) -> Result<Vec<Mount>> {
             &["nosuid", "noexec", "nodev", "ro"],
         )?
     };
+    let cgroup_mode = if sec.cgroup_rw { "rw" } else { "ro" };
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
             "/dev",
             "tmpfs",
             "tmpfs",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+            &["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"],
         )?,
         mount(
             "/dev/pts",
@@ -361,7 +315,14 @@ fn default_mounts(netns: &NetNs) -> Result<Vec<Mount>> {
             "/sys/fs/cgroup",
             "cgroup",
             "cgroup",
-            &["nosuid", "noexec", "nodev", "relatime", "ro"],
+            &[
+                "rprivate",
+                "nosuid",
+                "noexec",
+                "nodev",
+                "relatime",
+                cgroup_mode,
+            ],
         )?,
     ])
 }

@@ -1,6 +1,9 @@
 //! Where things live, which OCI runtime and helpers to use.
 //!
 //! Owns the answers to "which path" and "which binary"; never touches state.
+//! [`containers_conf`] reads Podman's containers.conf files.
+
+pub mod containers_conf;
 
 use std::path::{Path, PathBuf};
 
