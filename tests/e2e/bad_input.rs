@@ -209,3 +209,52 @@ fn format_templates_never_abort() {
         "012\n"
     );
 }
+
+/// Env files are read as Podman reads them: a line of more than 65535 bytes is refused at
+/// parse time (exit 125) for `run`, `create` and `exec`, naming the file and the line; an
+/// environment no process could start with is refused before anything is made.
+#[test]
+fn env_files_and_env_over_the_limits() {
+    let env = TestEnv::new("bad-envfile");
+    env.import_busybox();
+    let file = |name: &str, text: &str| {
+        let p = env.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let ok = file("ok.env", &format!("A={}\n", "x".repeat(65_533)));
+    let long = file("long.env", &format!("B=1\nA={}\n", "x".repeat(10 << 20)));
+    let many = file(
+        "many.env",
+        &(0..120).map(|i| format!("V{i}={}\n", "x".repeat(60_000))).collect::<String>(),
+    );
+
+    // The longest line Podman accepts works, from a file and from -e.
+    let out = env.ok(&["run", "--rm", "--env-file", &ok, IMG, "sh", "-c", "echo ${#A}"]);
+    assert_eq!(out.trim(), "65533");
+    let big = format!("A={}", "y".repeat(100_000));
+    let out = env.ok(&["run", "--rm", "-e", &big, IMG, "sh", "-c", "echo ${#A}"]);
+    assert_eq!(out.trim(), "100000");
+
+    for cmd in ["run", "create"] {
+        env.run(&[cmd, "--env-file", &long, IMG, "true"]).assert_error(
+            125,
+            &["parsing env file", "long.env", "line 2", "bufio.Scanner: token too long"],
+        );
+        env.run(&[cmd, "--env-file", &many, IMG, "true"])
+            .assert_error(125, &["121 variables", "argument list too long"]);
+    }
+    assert!(env.ids_all().is_empty(), "a refused env left a container");
+
+    let c = name("envexec");
+    env.ok(&["run", "-d", "--name", &c, IMG, "sleep", "1000"]);
+    env.run(&["exec", "--env-file", &long, &c, "true"])
+        .assert_error(125, &["parsing env file", "line 2", "token too long"]);
+    env.run(&["exec", "--env-file", &many, &c, "true"])
+        .assert_error(125, &["argument list too long"]);
+    let out = env.ok(&["exec", "--env-file", &ok, &c, "sh", "-c", "echo ${#A}"]);
+    assert_eq!(out.trim(), "65533");
+    assert_eq!(env.inspect(&c, "{{len .ExecIDs}}"), "0", "a refused exec left a session");
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    assert_clean(&env);
+}

@@ -7,6 +7,7 @@
 
 pub mod attach;
 mod create;
+pub(crate) mod env;
 pub mod exec;
 pub mod inspect;
 mod lifecycle;

@@ -271,8 +271,7 @@ impl Engine {
             .filter(|e| {
                 // The PATH the engine adds when the image has none.
                 !(image_env.iter().all(|i| !i.starts_with("PATH="))
-                    && e.as_str()
-                        == "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+                    && e.strip_prefix("PATH=") == Some(crate::container::env::DEFAULT_PATH))
             })
             .map(|e| {
                 let (k, v) = e.split_once('=').unwrap_or((e, ""));
