@@ -24,6 +24,8 @@ pub struct CreateOptions {
     pub hostname: Option<String>,
     pub user: Option<String>,
     pub labels: Vec<String>,
+    /// `--annotation KEY=VALUE` (and a kube pod's annotations).
+    pub annotations: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
     pub auto_remove: bool,
@@ -120,6 +122,7 @@ impl Engine {
             .into_iter()
             .collect();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
+        let annotations = super::annotations::parse(&opts.annotations)?;
         let stop_signal = match opts
             .stop_signal
             .as_deref()
@@ -253,7 +256,7 @@ impl Engine {
                 .unwrap_or_default(),
             hostname,
             labels,
-            annotations: BTreeMap::new(),
+            annotations,
             stop_signal,
             stop_timeout: opts.stop_timeout.unwrap_or(10),
             auto_remove: opts.auto_remove,
