@@ -178,7 +178,10 @@ fn format_templates_never_abort() {
         fmt(r#"{{printf "%.999999999f" 1.5}}"#).success(),
         "%!(NOVERB)%!(EXTRA float64=1.5)\n"
     );
-    assert_eq!(fmt(r#"{{printf "%*d" 999999999 1}}"#).success(), "%!(BADWIDTH)1\n");
+    assert_eq!(
+        fmt(r#"{{printf "%*d" 999999999 1}}"#).success(),
+        "%!(BADWIDTH)1\n"
+    );
     assert_eq!(
         fmt(r#"{{printf "%.*f" 999999999 1.5}}"#).success(),
         "%!(BADPREC)1.500000\n"
@@ -226,21 +229,38 @@ fn env_files_and_env_over_the_limits() {
     let long = file("long.env", &format!("B=1\nA={}\n", "x".repeat(10 << 20)));
     let many = file(
         "many.env",
-        &(0..120).map(|i| format!("V{i}={}\n", "x".repeat(60_000))).collect::<String>(),
+        &(0..120)
+            .map(|i| format!("V{i}={}\n", "x".repeat(60_000)))
+            .collect::<String>(),
     );
 
     // The longest line Podman accepts works, from a file and from -e.
-    let out = env.ok(&["run", "--rm", "--env-file", &ok, IMG, "sh", "-c", "echo ${#A}"]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        &ok,
+        IMG,
+        "sh",
+        "-c",
+        "echo ${#A}",
+    ]);
     assert_eq!(out.trim(), "65533");
     let big = format!("A={}", "y".repeat(100_000));
     let out = env.ok(&["run", "--rm", "-e", &big, IMG, "sh", "-c", "echo ${#A}"]);
     assert_eq!(out.trim(), "100000");
 
     for cmd in ["run", "create"] {
-        env.run(&[cmd, "--env-file", &long, IMG, "true"]).assert_error(
-            125,
-            &["parsing env file", "long.env", "line 2", "bufio.Scanner: token too long"],
-        );
+        env.run(&[cmd, "--env-file", &long, IMG, "true"])
+            .assert_error(
+                125,
+                &[
+                    "parsing env file",
+                    "long.env",
+                    "line 2",
+                    "bufio.Scanner: token too long",
+                ],
+            );
         env.run(&[cmd, "--env-file", &many, IMG, "true"])
             .assert_error(125, &["121 variables", "argument list too long"]);
     }
@@ -254,7 +274,11 @@ fn env_files_and_env_over_the_limits() {
         .assert_error(125, &["argument list too long"]);
     let out = env.ok(&["exec", "--env-file", &ok, &c, "sh", "-c", "echo ${#A}"]);
     assert_eq!(out.trim(), "65533");
-    assert_eq!(env.inspect(&c, "{{len .ExecIDs}}"), "0", "a refused exec left a session");
+    assert_eq!(
+        env.inspect(&c, "{{len .ExecIDs}}"),
+        "0",
+        "a refused exec left a session"
+    );
     env.ok(&["rm", "-f", "-t", "0", &c]);
     assert_clean(&env);
 }

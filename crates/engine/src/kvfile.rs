@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn line_length_is_go_scanner_s() {
         let ok = format!("A={}", "x".repeat(MAX_LINE - 2));
-        assert_eq!(read(format!("{ok}\n").as_bytes()).unwrap(), std::slice::from_ref(&ok));
+        assert_eq!(
+            read(format!("{ok}\n").as_bytes()).unwrap(),
+            std::slice::from_ref(&ok)
+        );
         assert_eq!(read(ok.as_bytes()).unwrap(), std::slice::from_ref(&ok));
         let long = format!("{ok}x");
         for text in [format!("B=1\n{long}\n"), format!("B=1\n{long}")] {
