@@ -155,16 +155,22 @@ impl Engine {
         {
             return Ok(Target::Pod(p));
         }
-        if let Ok(c) = self.container(t) {
-            if c.config.is_infra {
+        // Only "no such …" moves on to the next kind: any other failure (the database, an
+        // ambiguous id prefix) is the answer.
+        match self.container(t) {
+            Ok(c) if c.config.is_infra => {
                 return Err(Error::invalid(format!(
                     "{t} is the infra container of a pod: generate the pod instead"
                 )));
             }
-            return Ok(Target::Container(Box::new(c)));
+            Ok(c) => return Ok(Target::Container(Box::new(c))),
+            Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e),
         }
-        if let Ok(p) = self.pod(t) {
-            return Ok(Target::Pod(p));
+        match self.pod(t) {
+            Ok(p) => return Ok(Target::Pod(p)),
+            Err(Error::NoSuchPod(_)) => {}
+            Err(e) => return Err(e),
         }
         if let Some(v) = self.db.volume(t)? {
             return Ok(Target::Volume(v));
@@ -243,6 +249,8 @@ impl Engine {
         volumes: &mut BTreeMap<String, Volume>,
     ) -> Result<KubeContainer> {
         let cfg = &c.config;
+        // An image removed under the container (`rmi -f`) leaves nothing to compare with;
+        // any other failure is reported.
         let (image_env, image_workdir) = match self.resolve_image(&cfg.image_id) {
             Ok(img) => {
                 let ic = self
@@ -255,7 +263,8 @@ impl Engine {
                     ic.working_dir().clone().unwrap_or_default(),
                 )
             }
-            Err(_) => (Vec::new(), String::new()),
+            Err(Error::NoSuchImage(_)) => (Vec::new(), String::new()),
+            Err(e) => return Err(e),
         };
         // Podman's split: an entrypoint becomes `command` and the cmd `args`; without an
         // entrypoint the cmd is the `command`.
