@@ -162,3 +162,123 @@ fn failed_start_cleans_up() {
     env.ok(&["run", "--rm", "--name", &c, IMG, "true"]);
     assert_clean(&env);
 }
+
+/// `--format` templates that used to abort the CLI (a panic, a 1.9 GB allocation, a stack
+/// overflow: exit 134) print what Podman prints, or fail with `Error: template: …` (125).
+#[test]
+fn format_templates_never_abort() {
+    let env = TestEnv::new("bad-format");
+    let fmt = |f: &str| env.run(&["version", "--format", f]);
+    // Go's fmt gives up on a width or precision past 10^6 (Podman 4.3 prints the same).
+    assert_eq!(
+        fmt(r#"{{printf "%999999999d" 1}}"#).success(),
+        "%!(NOVERB)%!(EXTRA int=1)\n"
+    );
+    assert_eq!(
+        fmt(r#"{{printf "%.999999999f" 1.5}}"#).success(),
+        "%!(NOVERB)%!(EXTRA float64=1.5)\n"
+    );
+    assert_eq!(
+        fmt(r#"{{printf "%*d" 999999999 1}}"#).success(),
+        "%!(BADWIDTH)1\n"
+    );
+    assert_eq!(
+        fmt(r#"{{printf "%.*f" 999999999 1.5}}"#).success(),
+        "%!(BADPREC)1.500000\n"
+    );
+    // A precision Rust's formatter refused (it panicked past 65535).
+    let wide = fmt(r#"{{printf "%.70000f" 1.5}}"#).success();
+    assert_eq!(wide.len(), 70_003, "1.5, 70000 decimals, newline");
+    // As deep as one argument can nest closed ifs (about 8700 fit in 128 KiB).
+    let n = 8000;
+    let ifs = format!("{}x{}", "{{if 1}}".repeat(n), "{{end}}".repeat(n));
+    assert_eq!(fmt(&ifs).success(), "x\n");
+    fmt(&"{{if 1}}".repeat(9000)).assert_error(125, &["template: ", "unexpected EOF"]);
+    // Deeper than Go's 10000 (only unclosed ones fit in an argument): refused, not a crash.
+    fmt(&"{{if 1}}".repeat(16_000)).assert_error(125, &["max nesting depth exceeded"]);
+    let parens = format!("{{{{{}1{}}}}}", "(".repeat(9000), ")".repeat(9000));
+    assert_eq!(fmt(&parens).success(), "1\n");
+    let parens = format!("{{{{{}1{}}}}}", "(".repeat(20_000), ")".repeat(20_000));
+    fmt(&parens).assert_error(125, &["max expression depth exceeded"]);
+    // What a template makes is bounded: these would grow until the process died.
+    fmt("{{range 2147483647}}x{{end}}")
+        .assert_error(125, &["template: ", "template output exceeds 256 MiB"]);
+    fmt(r#"{{pad "x" 999999999999 0}}"#)
+        .assert_error(125, &["error calling pad", "exceeds 256 MiB"]);
+    fmt(r#"{{$x := "xxxxxxxx"}}{{range 64}}{{$x = print $x $x}}{{end}}"#)
+        .assert_error(125, &["error calling print", "exceeds 256 MiB"]);
+    assert_eq!(
+        fmt("{{range 9223372036854775807}}{{if eq . 3}}{{break}}{{end}}{{.}}{{end}}").success(),
+        "012\n"
+    );
+}
+
+/// Env files are read as Podman reads them: a line of more than 65535 bytes is refused at
+/// parse time (exit 125) for `run`, `create` and `exec`, naming the file and the line; an
+/// environment no process could start with is refused before anything is made.
+#[test]
+fn env_files_and_env_over_the_limits() {
+    let env = TestEnv::new("bad-envfile");
+    env.import_busybox();
+    let file = |name: &str, text: &str| {
+        let p = env.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let ok = file("ok.env", &format!("A={}\n", "x".repeat(65_533)));
+    let long = file("long.env", &format!("B=1\nA={}\n", "x".repeat(10 << 20)));
+    let many = file(
+        "many.env",
+        &(0..120)
+            .map(|i| format!("V{i}={}\n", "x".repeat(60_000)))
+            .collect::<String>(),
+    );
+
+    // The longest line Podman accepts works, from a file and from -e.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        &ok,
+        IMG,
+        "sh",
+        "-c",
+        "echo ${#A}",
+    ]);
+    assert_eq!(out.trim(), "65533");
+    let big = format!("A={}", "y".repeat(100_000));
+    let out = env.ok(&["run", "--rm", "-e", &big, IMG, "sh", "-c", "echo ${#A}"]);
+    assert_eq!(out.trim(), "100000");
+
+    for cmd in ["run", "create"] {
+        env.run(&[cmd, "--env-file", &long, IMG, "true"])
+            .assert_error(
+                125,
+                &[
+                    "parsing env file",
+                    "long.env",
+                    "line 2",
+                    "bufio.Scanner: token too long",
+                ],
+            );
+        env.run(&[cmd, "--env-file", &many, IMG, "true"])
+            .assert_error(125, &["121 variables", "argument list too long"]);
+    }
+    assert!(env.ids_all().is_empty(), "a refused env left a container");
+
+    let c = name("envexec");
+    env.ok(&["run", "-d", "--name", &c, IMG, "sleep", "1000"]);
+    env.run(&["exec", "--env-file", &long, &c, "true"])
+        .assert_error(125, &["parsing env file", "line 2", "token too long"]);
+    env.run(&["exec", "--env-file", &many, &c, "true"])
+        .assert_error(125, &["argument list too long"]);
+    let out = env.ok(&["exec", "--env-file", &ok, &c, "sh", "-c", "echo ${#A}"]);
+    assert_eq!(out.trim(), "65533");
+    assert_eq!(
+        env.inspect(&c, "{{len .ExecIDs}}"),
+        "0",
+        "a refused exec left a session"
+    );
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    assert_clean(&env);
+}

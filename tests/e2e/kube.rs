@@ -775,3 +775,319 @@ fn bad_input_names_the_document_and_field_and_leaves_nothing() {
         .assert_error(125, &["Error: ", "document 3 (Pod", "/no/such/binary"]);
     assert_empty(&env, "a failed start");
 }
+
+fn deployment_yaml(dep: &str, replicas: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {dep}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: {dep}
+  template:
+    metadata:
+      labels:
+        app: {dep}
+    spec:
+      containers:
+      - name: app
+        image: localhost/busybox
+        command: ["sleep", "1000"]
+"#
+    )
+}
+
+/// `--replace` and `kube down` take every pod an earlier play of a Deployment made, when
+/// `replicas` changed in between (3 → 1 → 0 → 2, down with 1).
+#[test]
+fn replicas_changing_between_plays() {
+    let env = TestEnv::new("kube-replicas");
+    env.import_busybox();
+    let net = network(&env);
+    let dep = name("web");
+    let three = write_yaml(&env, "three.yaml", &deployment_yaml(&dep, "3"));
+    let one = write_yaml(&env, "one.yaml", &deployment_yaml(&dep, "1"));
+    let zero = write_yaml(&env, "zero.yaml", &deployment_yaml(&dep, "0"));
+    let two = write_yaml(&env, "two.yaml", &deployment_yaml(&dep, "2"));
+    // A pod whose name only looks alike stays.
+    let other = format!("{dep}-podx");
+    env.ok(&["pod", "create", "--name", &other, "--network", &net]);
+    let replicas = |n: usize| -> Vec<String> {
+        let mut v: Vec<String> = (0..n).map(|i| format!("{dep}-pod-{i}")).collect();
+        v.push(other.clone());
+        v.sort();
+        v
+    };
+
+    env.ok(&["kube", "play", "--network", &net, s(&three)]);
+    assert_eq!(pod_names(&env), replicas(3));
+    assert_eq!(pod_status(&env, &format!("{dep}-pod-2")), "Running");
+
+    let out = env.ok(&[
+        "kube",
+        "play",
+        "--replace",
+        "--network",
+        &net,
+        "--start=false",
+        s(&one),
+    ]);
+    assert_eq!(section(&out, "Pods removed:").len(), 3, "{out}");
+    let mut want = vec![format!("{dep}-pod"), other.clone()];
+    want.sort();
+    assert_eq!(pod_names(&env), want, "all three old replicas go");
+
+    let out = env.ok(&["kube", "play", "--replace", "--network", &net, s(&zero)]);
+    assert_eq!(section(&out, "Pods removed:").len(), 1, "{out}");
+    assert_eq!(pod_names(&env), std::slice::from_ref(&other));
+
+    env.ok(&["kube", "play", "--network", &net, "--start=false", s(&two)]);
+    assert_eq!(pod_names(&env), replicas(2));
+    let down = env.ok(&["kube", "down", s(&one)]);
+    assert_eq!(section(&down, "Pods removed:").len(), 2, "{down}");
+    assert_eq!(pod_names(&env), std::slice::from_ref(&other));
+    env.ok(&["pod", "rm", "-f", &other]);
+    assert_empty(&env, "kube down");
+}
+
+/// `replicas: 2147483647` is refused at once, naming the Deployment and the value, as is a
+/// file whose workloads add up past the bound; nothing is created.
+#[test]
+fn huge_replicas_are_refused_before_anything() {
+    let env = TestEnv::new("kube-huge");
+    env.import_busybox();
+    let net = network(&env);
+    let dep = name("web");
+    let huge = write_yaml(&env, "huge.yaml", &deployment_yaml(&dep, "2147483647"));
+    let out = env
+        .run(&["kube", "play", "--network", &net, s(&huge)])
+        .assert_error(
+            125,
+            &[
+                &format!("Deployment \"{dep}\""),
+                "spec.replicas: 2147483647",
+                "at most 1000 pods",
+            ],
+        );
+    assert!(out.elapsed < Duration::from_secs(10), "{out:?}");
+    assert_empty(&env, "replicas: 2147483647");
+    let both = format!(
+        "{}---\n{}",
+        deployment_yaml(&dep, "600"),
+        deployment_yaml(&format!("{dep}b"), "600")
+    );
+    let f = write_yaml(&env, "both.yaml", &both);
+    env.run(&["kube", "play", "--network", &net, s(&f)])
+        .assert_error(
+            125,
+            &["document 2 (Deployment", "1200", "at most 1000 pods"],
+        );
+    assert_empty(&env, "1200 replicas");
+    // Down of such a file needs no replica count: it finds nothing here and says so.
+    env.ok(&["kube", "down", s(&huge)]);
+}
+
+/// A play that creates the default kube network and then fails removes it again; one that
+/// found it already there leaves it.
+#[test]
+fn a_failed_play_removes_the_kube_network_it_made() {
+    let env = TestEnv::new("kube-net-undo");
+    env.import_busybox();
+    let kube_net = "podman-default-kube-network";
+    let pod = name("p");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox\n    command: [sleep, '100']\n"
+    );
+    let f = write_yaml(&env, "pod.yaml", &yaml);
+    // The container name the play needs is taken: creating the pod's container fails,
+    // after the network and the pod were made.
+    let squatter = format!("{pod}-c");
+    env.ok(&["create", "--name", &squatter, IMG, "true"]);
+    env.run(&["network", "exists", kube_net]).assert_code(1);
+    env.run(&["kube", "play", "--start=false", s(&f)])
+        .assert_error(125, &[&squatter]);
+    env.run(&["network", "exists", kube_net]).assert_code(1);
+    assert_eq!(pod_names(&env), Vec::<String>::new());
+
+    // Made by a successful play, the network stays; a later failing play leaves it too.
+    env.ok(&["rm", &squatter]);
+    env.ok(&["kube", "play", "--start=false", s(&f)]);
+    env.ok(&["network", "exists", kube_net]);
+    let second = write_yaml(&env, "second.yaml", &yaml.replace(&pod, &format!("{pod}b")));
+    env.ok(&["create", "--name", &format!("{pod}b-c"), IMG, "true"]);
+    env.run(&["kube", "play", "--start=false", s(&second)])
+        .assert_error(125, &[&format!("{pod}b-c")]);
+    env.ok(&["network", "exists", kube_net]);
+    assert_eq!(pod_names(&env), std::slice::from_ref(&pod));
+    env.ok(&["kube", "down", s(&f)]);
+    env.ok(&["network", "rm", kube_net]);
+}
+
+/// A pod's annotations reach its containers; 50 MB of them are refused, naming the
+/// document; `--annotation` is checked the same way.
+#[test]
+fn annotations_are_bounded() {
+    let env = TestEnv::new("kube-annot");
+    env.import_busybox();
+    let net = network(&env);
+    let pod = name("ann");
+    let with = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  annotations:\n    example.com/note: \"{value}\"\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox\n    command: [sleep, '100']\n"
+        )
+    };
+    let big = write_yaml(&env, "big.yaml", &with(&"x".repeat(50 << 20)));
+    env.run(&["kube", "play", "--network", &net, "--start=false", s(&big)])
+        .assert_error(
+            125,
+            &[
+                &format!("document 1 (Pod \"{pod}\")"),
+                "metadata.annotations",
+                "annotations size 52428816 is larger than limit 262144",
+            ],
+        );
+    assert_empty(&env, "a 50 MB annotation");
+    let small = write_yaml(&env, "small.yaml", &with("hello"));
+    env.ok(&[
+        "kube",
+        "play",
+        "--network",
+        &net,
+        "--start=false",
+        s(&small),
+    ]);
+    assert_eq!(
+        env.inspect(
+            &format!("{pod}-c"),
+            "{{index .Config.Annotations \"example.com/note\"}}"
+        ),
+        "hello"
+    );
+    env.ok(&["kube", "down", s(&small)]);
+
+    let c = name("annc");
+    env.ok(&[
+        "create",
+        "--name",
+        &c,
+        "--annotation",
+        "example.com/a=1",
+        IMG,
+        "true",
+    ]);
+    assert_eq!(
+        env.inspect(&c, "{{index .Config.Annotations \"example.com/a\"}}"),
+        "1"
+    );
+    let third = format!("b={}", "y".repeat(100_000));
+    env.run(&[
+        "create",
+        "--annotation",
+        &third,
+        "--annotation",
+        &third.replace("b=", "c="),
+        "--annotation",
+        &third.replace("b=", "d="),
+        IMG,
+        "true",
+    ])
+    .assert_error(
+        125,
+        &["annotations size 300003 is larger than limit 262144"],
+    );
+    env.run(&["create", "--annotation", "bad key=1", IMG, "true"])
+        .assert_error(125, &["name part of bad key"]);
+    env.run(&["create", "--annotation", "novalue", IMG, "true"])
+        .assert_error(125, &["annotations must be formatted KEY=VALUE"]);
+    assert_eq!(env.names_all(), std::slice::from_ref(&c));
+    // Label files are read as Podman reads them: 64 KiB a line.
+    let labels = env.dir.join("labels");
+    std::fs::write(&labels, format!("a={}\n", "z".repeat(70_000))).unwrap();
+    env.run(&["pod", "create", "--label-file", labels.to_str().unwrap()])
+        .assert_error(125, &["label file", "line 1", "token too long"]);
+    assert_eq!(env.ok(&["pod", "ps", "-q"]), "");
+}
+
+/// Volumes whose names give the same DNS label (`my_vol`, `my-vol`) stay two volumes in the
+/// generated YAML, and playing it back mounts each where it was.
+#[test]
+fn generate_keeps_volumes_with_alike_names_apart() {
+    let env = TestEnv::new("kube-gen-vols");
+    env.import_busybox();
+    let net = network(&env);
+    let suffix = name("v");
+    let (a, b) = (format!("my_vol{suffix}"), format!("my-vol{suffix}"));
+    for (v, id) in [(&a, "one"), (&b, "two")] {
+        env.ok(&["volume", "create", v]);
+        env.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{v}:/d"),
+            IMG,
+            "sh",
+            "-c",
+            &format!("echo {id} > /d/id"),
+        ]);
+    }
+    let pod = name("gen");
+    env.ok(&["pod", "create", "--name", &pod, "--network", &net]);
+    env.ok(&[
+        "create",
+        "--pod",
+        &pod,
+        "--name",
+        &format!("{pod}-c"),
+        "-v",
+        &format!("{a}:/a"),
+        "-v",
+        &format!("{b}:/b"),
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    let yaml = env.ok(&["kube", "generate", &pod]);
+    let label = format!("my-vol{}", suffix.replace('_', "-"));
+    assert!(yaml.contains(&format!("name: {label}-pvc")), "{yaml}");
+    assert!(yaml.contains(&format!("name: {label}-1-pvc")), "{yaml}");
+    assert!(
+        yaml.contains(&format!("claimName: {a}")) && yaml.contains(&format!("claimName: {b}")),
+        "{yaml}"
+    );
+    let f = write_yaml(&env, "gen.yaml", &yaml);
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+    env.ok(&["kube", "play", "--network", &net, s(&f)]);
+    let got = env.ok(&["exec", &format!("{pod}-c"), "cat", "/a/id", "/b/id"]);
+    assert_eq!(got, "one\ntwo\n");
+    env.ok(&["kube", "down", s(&f)]);
+}
+
+/// A lookup that fails for another reason than "no such object" is reported as it is, not
+/// as "not found".
+#[test]
+fn generate_reports_real_lookup_errors() {
+    let env = TestEnv::new("kube-gen-lookup");
+    env.import_busybox();
+    // With 17 containers, two ids share their first hex digit (pigeonhole).
+    let ids: Vec<String> = (0..17)
+        .map(|_| env.ok(&["create", IMG, "true"]).trim().to_owned())
+        .collect();
+    let digit = (0..ids.len())
+        .find_map(|i| {
+            let c = &ids[i][..1];
+            ids[i + 1..]
+                .iter()
+                .any(|o| o.starts_with(c))
+                .then(|| c.to_owned())
+        })
+        .expect("pigeonhole");
+    let out = env
+        .run(&["kube", "generate", &digit])
+        .assert_error(125, &["ambiguous"]);
+    assert!(!out.stderr.contains("not found"), "{out:?}");
+    env.run(&["kube", "generate", "nosuchthing"])
+        .assert_error(125, &["\"nosuchthing\" not found"]);
+}

@@ -360,6 +360,9 @@ pub struct CreateFlags {
     /// Set metadata on container
     #[arg(short = 'l', long = "label")]
     pub label: Vec<String>,
+    /// Add an annotation to the container (passed through to the OCI runtime)
+    #[arg(long = "annotation")]
+    pub annotation: Vec<String>,
     /// Signal to stop a container. Default is SIGTERM
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,

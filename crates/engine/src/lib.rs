@@ -11,6 +11,7 @@ pub mod error;
 pub mod image;
 pub mod images;
 pub mod kube;
+mod kvfile;
 pub mod layer;
 pub mod monitor;
 pub mod names;

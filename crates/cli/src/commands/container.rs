@@ -43,6 +43,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         hostname: f.hostname.clone(),
         user: f.user.clone(),
         labels: f.label.clone(),
+        annotations: f.annotation.clone(),
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
         auto_remove: f.rm,

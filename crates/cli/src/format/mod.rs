@@ -6,22 +6,38 @@
 //! serde structs keep their field order and print as Go prints structs
 //! (`{v1 v2}`), serde maps print as Go maps (`map[k:v]`, sorted).
 //!
-//! * `lex` / `parse` / `exec`: the template language (Go semantics, Podman's
-//!   extra functions `json lower upper title join split truncate pad`).
+//! * `lex` / `parse` / `exec`: the template language (Go semantics).
+//! * `funcs`: the functions (Go's builtins, Podman's `json lower upper title join split
+//!   truncate pad`); `printf`: Go's `fmt` verbs for `print`, `printf`, `println`.
 //! * `tabwriter`: Go's `text/tabwriter` alignment with Podman's settings.
 //! * `report`: Podman's output rules (`table` prefix, headers, JSON detection).
 //!
-//! Self-contained on purpose: it depends on serde, serde_json and std only,
+//! No template aborts the process: nesting is bounded (see `parse`), recursion runs on
+//! stack segments grown on demand ([`deep`]), printf widths follow Go's bounds (see
+//! `printf`) and one execution writes and creates at most `exec::OUTPUT_LIMIT` bytes.
+//! Anything past those is an error (`Error: template: …`, exit 125).
+//!
+//! Self-contained on purpose: it depends on serde, serde_json, stacker and std only,
 //! and uses no other part of the CLI or the engine. Not supported (Podman
 //! users do not need them): `define`/`template`/`block`, method calls,
 //! complex numbers.
 
 mod exec;
+mod funcs;
 mod lex;
 mod parse;
+mod printf;
 mod report;
 mod tabwriter;
 mod value;
+
+/// Runs `f` with at least 256 KiB of stack left, on a fresh 4 MiB segment when the
+/// current one is nearly used up. Every recursive step of the parser, the evaluator and
+/// the tree walkers goes through here, so a template nested as deep as the parser allows
+/// never overflows the stack, whatever the thread's stack size or the build profile.
+pub(crate) fn deep<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, f)
+}
 
 use std::fmt;
 
@@ -128,8 +144,9 @@ impl fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
-/// A parsed Go template, executed as is (no Podman wrapping).
-#[derive(Debug, Clone)]
+/// A parsed Go template, executed as is (no Podman wrapping). Not `Clone`: a deep tree
+/// would be copied recursively.
+#[derive(Debug)]
 pub struct Template {
     tree: parse::Tree,
 }

@@ -1,12 +1,17 @@
 //! Parser from tokens to the template tree. Like Go's parser it rejects
 //! unknown functions and undefined variables at parse time.
+//!
+//! Nesting is bounded: parenthesized pipelines at Go's 10000 levels ("max expression depth
+//! exceeded"), and `if`/`range`/`with` at the same depth, where Go has no limit of its own
+//! (a `--format` argument, at most 128 KiB, holds fewer than 9000 closed `{{if}}`s). Trees
+//! are dropped without recursion, so a deep one cannot overflow the stack on its way out.
 
 use super::FormatError;
-use super::exec::is_function;
+use super::funcs::is_function;
 use super::lex::{Tok, Token, lex};
 use super::value::Value;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum Node {
     Text(String),
     Action(Pipe),
@@ -17,14 +22,14 @@ pub(super) enum Node {
     Continue,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Branch {
     pub pipe: Pipe,
     pub list: Vec<Node>,
     pub else_list: Option<Vec<Node>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Pipe {
     pub pos: usize,
     pub decl: Vec<String>,
@@ -32,19 +37,19 @@ pub(super) struct Pipe {
     pub cmds: Vec<Cmd>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Cmd {
     pub pos: usize,
     pub args: Vec<Arg>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Arg {
     pub pos: usize,
     pub kind: ArgKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum ArgKind {
     Dot,
     Nil,
@@ -78,11 +83,47 @@ impl ArgKind {
 }
 
 /// A parsed template.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Tree {
     pub name: String,
     pub src: String,
     pub root: Vec<Node>,
+}
+
+// Dropping a tree the derived way recurses once per level of nesting; these take the
+// nested lists and pipelines out and drop them from a work list instead.
+impl Drop for Branch {
+    fn drop(&mut self) {
+        let mut work: Vec<Node> = std::mem::take(&mut self.list);
+        work.extend(self.else_list.take().into_iter().flatten());
+        while let Some(mut node) = work.pop() {
+            if let Node::If(b) | Node::Range(b) | Node::With(b) = &mut node {
+                work.append(&mut b.list);
+                if let Some(e) = b.else_list.as_mut() {
+                    work.append(e);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        fn take_chains(cmds: &mut [Cmd], into: &mut Vec<Pipe>) {
+            for arg in cmds.iter_mut().flat_map(|c| c.args.iter_mut()) {
+                if matches!(arg.kind, ArgKind::Chain(..))
+                    && let ArgKind::Chain(p, _) = std::mem::replace(&mut arg.kind, ArgKind::Nil)
+                {
+                    into.push(*p);
+                }
+            }
+        }
+        let mut work = Vec::new();
+        take_chains(&mut self.cmds, &mut work);
+        while let Some(mut p) = work.pop() {
+            take_chains(&mut p.cmds, &mut work);
+        }
+    }
 }
 
 enum Term {
@@ -93,6 +134,9 @@ enum Term {
     Else,
 }
 
+/// Go's `maxStackDepth` for parenthesized pipelines; ours for control structures too.
+pub(super) const MAX_DEPTH: usize = 10_000;
+
 struct Parser<'a> {
     name: &'a str,
     src: &'a str,
@@ -100,6 +144,9 @@ struct Parser<'a> {
     i: usize,
     vars: Vec<String>,
     range_depth: usize,
+    /// `if`/`range`/`with` levels open, and `(` levels open.
+    control_depth: usize,
+    paren_depth: usize,
 }
 
 pub(super) fn parse(name: &str, src: &str) -> Result<Tree, FormatError> {
@@ -111,6 +158,8 @@ pub(super) fn parse(name: &str, src: &str) -> Result<Tree, FormatError> {
         i: 0,
         vars: vec!["$".into()],
         range_depth: 0,
+        control_depth: 0,
+        paren_depth: 0,
     };
     let (root, term) = p.list()?;
     match term {
@@ -178,6 +227,10 @@ impl Parser<'_> {
 
     /// Parses nodes until EOF, `{{end}}` or `{{else}}`.
     fn list(&mut self) -> Result<(Vec<Node>, Term), FormatError> {
+        super::deep(|| self.list_nodes())
+    }
+
+    fn list_nodes(&mut self) -> Result<(Vec<Node>, Term), FormatError> {
         let mut nodes = Vec::new();
         loop {
             let t = self.next();
@@ -204,8 +257,17 @@ impl Parser<'_> {
                             return Ok((nodes, Term::Else));
                         }
                         "if" | "range" | "with" => {
-                            self.next();
-                            nodes.push(self.control(&kw)?);
+                            let kw_pos = self.next().pos;
+                            if self.control_depth >= MAX_DEPTH {
+                                return Err(self.err_at(
+                                    kw_pos,
+                                    format!("max nesting depth exceeded: more than {MAX_DEPTH} levels of if, range and with"),
+                                ));
+                            }
+                            self.control_depth += 1;
+                            let node = self.control(&kw);
+                            self.control_depth -= 1;
+                            nodes.push(node?);
                         }
                         "break" | "continue" => {
                             let t = self.next();
@@ -413,7 +475,13 @@ impl Parser<'_> {
                 ArgKind::Func(name)
             }
             Tok::LParen => {
-                let pipe = self.pipeline("parenthesized pipeline", false)?;
+                if self.paren_depth >= MAX_DEPTH {
+                    return Err(self.err_at(pos, "max expression depth exceeded"));
+                }
+                self.paren_depth += 1;
+                let pipe = super::deep(|| self.pipeline("parenthesized pipeline", false));
+                self.paren_depth -= 1;
+                let pipe = pipe?;
                 let close = self.next();
                 if close.tok != Tok::RParen {
                     return Err(self.unexpected(&close, "parenthesized pipeline"));

@@ -140,7 +140,7 @@ fn referenced_fields(nodes: &[Node], out: &mut Vec<String>) {
             for a in &cmd.args {
                 match &a.kind {
                     ArgKind::Field(names) => out.extend(names.first().cloned()),
-                    ArgKind::Chain(p, _) => pipe(p, out),
+                    ArgKind::Chain(p, _) => super::deep(|| pipe(p, out)),
                     _ => {}
                 }
             }
@@ -151,9 +151,9 @@ fn referenced_fields(nodes: &[Node], out: &mut Vec<String>) {
             Node::Action(p) => pipe(p, out),
             Node::If(b) | Node::Range(b) | Node::With(b) => {
                 pipe(&b.pipe, out);
-                referenced_fields(&b.list, out);
+                super::deep(|| referenced_fields(&b.list, out));
                 if let Some(e) = &b.else_list {
-                    referenced_fields(e, out);
+                    super::deep(|| referenced_fields(e, out));
                 }
             }
             Node::Text(_) | Node::Break | Node::Continue => {}
@@ -171,7 +171,7 @@ fn referenced_fields(nodes: &[Node], out: &mut Vec<String>) {
 ///
 /// JSON output (`is_json`) is not handled here; callers print rows with
 /// `serde_json` themselves.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Formatter {
     template: Template,
     table: bool,

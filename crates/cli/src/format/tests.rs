@@ -399,3 +399,89 @@ fn whitespace_trimming_across_lines() {
     assert_eq!(run(text), "/data/etc/x");
     assert_eq!(run("{{- .Name -}}"), "web");
 }
+
+fn nested(open: &str, inner: &str, close: &str, n: usize) -> String {
+    format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+}
+
+/// Nesting up to Go's 10000 levels renders on an ordinary test thread (the recursion grows
+/// its stack on demand); one more level is a parse error, never a stack overflow.
+#[test]
+fn deep_nesting_renders_and_deeper_is_refused() {
+    let ifs = nested("{{if 1}}", "x", "{{end}}", parse::MAX_DEPTH);
+    assert_eq!(run(&ifs), "x");
+    let mixed = nested("{{with $}}{{range $.Mounts}}", "-", "{{end}}{{end}}", 4);
+    assert_eq!(run(&mixed), "-".repeat(16));
+    let e = fails(&nested("{{if 1}}", "x", "{{end}}", parse::MAX_DEPTH + 1));
+    assert!(e.contains("max nesting depth exceeded"), "{e}");
+    let parens = format!(
+        "{{{{{}1{}}}}}",
+        "(".repeat(parse::MAX_DEPTH),
+        ")".repeat(parse::MAX_DEPTH)
+    );
+    assert_eq!(run(&parens), "1");
+    let e = fails(&format!("{{{{{}1}}}}", "(".repeat(parse::MAX_DEPTH + 1)));
+    assert!(e.contains("max expression depth exceeded"), "{e}");
+    // Go's answer for a template that never closes its ifs.
+    let e = fails(&"{{if 1}}".repeat(parse::MAX_DEPTH));
+    assert!(e.ends_with("unexpected EOF"), "{e}");
+    // The table path walks the tree for header names too.
+    let table = format!("table {}", nested("{{if 1}}", "{{.Name}}", "{{end}}", 5000));
+    let f = Formatter::new("ps", &table).unwrap();
+    let out = f.render(&[data()], &[], false).unwrap();
+    assert_eq!(out, "NAME\nweb\n");
+}
+
+/// What one execution writes and makes is bounded: past the limit it stops with an error
+/// naming the action, instead of growing until the process dies.
+#[test]
+fn output_and_created_text_are_bounded() {
+    let limit = 1 << 20;
+    let run_limited = |text: &str| {
+        let tree = parse::parse("t", text).unwrap();
+        exec::execute_limited(&tree, &data(), limit)
+    };
+    let over = |text: &str| {
+        let e = run_limited(text).unwrap_err().to_string();
+        assert!(e.contains("template output exceeds 1 MiB"), "{text}: {e}");
+        e
+    };
+    let e = over("{{range 2147483647}}x{{end}}");
+    assert!(e.starts_with("template: t:1:"), "{e}");
+    over("{{range 9223372036854775807}}{{.}}{{end}}");
+    over(r#"{{$x := "xxxxxxxx"}}{{range 64}}{{$x = print $x $x}}{{end}}{{len $x}}"#);
+    over(r#"{{$x := "xxxxxxxx"}}{{range 64}}{{$x = printf "%s%s" $x $x}}{{end}}"#);
+    over(r#"{{range 1000}}{{$x := printf "%10000d" 1}}{{end}}"#);
+    let e = over(r#"{{pad "x" 999999999999 0}}"#);
+    assert!(e.contains("error calling pad"), "{e}");
+    over(r#"{{split (printf "%1000000d" 1) ""}}"#);
+    over(r#"{{$x := printf "%1000000d" 1}}{{join (split $x "") ","}}"#);
+    over(r#"{{upper (printf "%1000000d" 1)}}"#);
+    // Within the limit all of these work, and ranging over a huge number stops on break
+    // without counting to the end first.
+    assert_eq!(
+        run_limited("{{range 9223372036854775807}}{{if eq . 3}}{{break}}{{end}}{{.}}{{end}}")
+            .unwrap(),
+        "012"
+    );
+    assert_eq!(
+        run_limited(r#"{{len (printf "%100000d" 1)}} {{len (pad "x" 1000 1000)}}"#).unwrap(),
+        "100000 2001"
+    );
+}
+
+/// The real limit stops a loop of wide printfs long before memory runs out.
+#[test]
+fn default_output_limit_stops_a_runaway_template() {
+    let e = fails(r#"{{range 100000}}{{printf "%1000000d" 1}}{{end}}"#);
+    assert!(e.contains("template output exceeds 256 MiB"), "{e}");
+    // Go's printf answers for the issue's formats.
+    assert_eq!(
+        run(r#"{{printf "%999999999d" 1}}"#),
+        "%!(NOVERB)%!(EXTRA int=1)"
+    );
+    assert_eq!(
+        run(r#"{{printf "%.999999999f" 1.5}}"#),
+        "%!(NOVERB)%!(EXTRA float64=1.5)"
+    );
+}

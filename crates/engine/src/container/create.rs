@@ -24,6 +24,8 @@ pub struct CreateOptions {
     pub hostname: Option<String>,
     pub user: Option<String>,
     pub labels: Vec<String>,
+    /// `--annotation KEY=VALUE` (and a kube pod's annotations).
+    pub annotations: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
     pub auto_remove: bool,
@@ -109,11 +111,12 @@ impl Engine {
             ));
         }
 
-        let env = build_env(
+        let env = super::env::build_env(
             icfg.env().as_deref().unwrap_or(&[]),
             &opts.env_files,
             &opts.env,
         )?;
+        super::env::check_exec_size(&args, &env)?;
         let mut labels: BTreeMap<String, String> = icfg
             .labels()
             .clone()
@@ -121,6 +124,7 @@ impl Engine {
             .into_iter()
             .collect();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
+        let annotations = super::annotations::parse(&opts.annotations)?;
         let stop_signal = match opts
             .stop_signal
             .as_deref()
@@ -246,7 +250,7 @@ impl Engine {
                 .unwrap_or_default(),
             hostname,
             labels,
-            annotations: BTreeMap::new(),
+            annotations,
             stop_signal,
             stop_timeout: opts.stop_timeout.unwrap_or(10),
             auto_remove: opts.auto_remove,
@@ -340,83 +344,5 @@ impl Engine {
     }
 }
 
-/// Image env, then `--env-file`s, then `-e`, later ones winning, as Podman merges them.
-/// `-e NAME` without `=` takes the value from peapod's own environment (skipped if unset).
-pub(crate) fn build_env(
-    image_env: &[String],
-    env_files: &[PathBuf],
-    env: &[String],
-) -> Result<Vec<String>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut set = |k: &str, v: &str| {
-        if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {
-            e.1 = v.to_string();
-        } else {
-            out.push((k.to_string(), v.to_string()));
-        }
-    };
-    for e in image_env {
-        let (k, v) = e.split_once('=').unwrap_or((e, ""));
-        set(k, v);
-    }
-    let mut user_vars = Vec::new();
-    for f in env_files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| Error::invalid(format!("reading env file {}: {e}", f.display())))?;
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            user_vars.push(line.to_string());
-        }
-    }
-    user_vars.extend(env.iter().cloned());
-    for e in &user_vars {
-        match e.split_once('=') {
-            Some(("", _)) => {
-                return Err(Error::invalid(format!(
-                    "invalid environment variable {e:?}: name is empty"
-                )));
-            }
-            Some((k, v)) => set(k, v),
-            None => {
-                if let Ok(v) = std::env::var(e) {
-                    set(e, &v);
-                }
-            }
-        }
-    }
-    if !out.iter().any(|(k, _)| k == "PATH") {
-        out.insert(
-            0,
-            (
-                "PATH".into(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-            ),
-        );
-    }
-    Ok(out.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
-}
-
 /// Where journald listens for native-protocol datagrams.
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_merging() {
-        let env = build_env(
-            &["PATH=/bin".into(), "A=image".into()],
-            &[],
-            &["A=user".into(), "B=2".into()],
-        )
-        .unwrap();
-        assert_eq!(env, vec!["PATH=/bin", "A=user", "B=2"]);
-        let env = build_env(&[], &[], &[]).unwrap();
-        assert!(env[0].starts_with("PATH="));
-        assert!(build_env(&[], &[], &["=x".into()]).is_err());
-    }
-}

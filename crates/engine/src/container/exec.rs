@@ -210,10 +210,11 @@ impl Engine {
             .clone()
             .ok_or_else(|| Error::other(format!("{} has no process", config.display())))?;
         let base_env = process.env().clone().unwrap_or_default();
-        let mut env = super::create::build_env(&base_env, &opts.env_files, &opts.env)?;
+        let mut env = super::env::build_env(&base_env, &opts.env_files, &opts.env)?;
         if opts.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
         }
+        super::env::check_exec_size(&opts.command, &env)?;
         process.set_env(Some(env));
         process.set_args(Some(opts.command.clone()));
         process.set_terminal(Some(opts.tty));

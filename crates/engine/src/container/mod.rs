@@ -5,8 +5,10 @@
 //! left behind (exit files) without taking the lock: they only move a state forward with a
 //! compare-and-swap, so they never undo a concurrent writer's work.
 
+pub(crate) mod annotations;
 pub mod attach;
 mod create;
+pub(crate) mod env;
 pub mod exec;
 pub mod inspect;
 mod lifecycle;

@@ -155,16 +155,22 @@ impl Engine {
         {
             return Ok(Target::Pod(p));
         }
-        if let Ok(c) = self.container(t) {
-            if c.config.is_infra {
+        // Only "no such …" moves on to the next kind: any other failure (the database, an
+        // ambiguous id prefix) is the answer.
+        match self.container(t) {
+            Ok(c) if c.config.is_infra => {
                 return Err(Error::invalid(format!(
                     "{t} is the infra container of a pod: generate the pod instead"
                 )));
             }
-            return Ok(Target::Container(Box::new(c)));
+            Ok(c) => return Ok(Target::Container(Box::new(c))),
+            Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e),
         }
-        if let Ok(p) = self.pod(t) {
-            return Ok(Target::Pod(p));
+        match self.pod(t) {
+            Ok(p) => return Ok(Target::Pod(p)),
+            Err(Error::NoSuchPod(_)) => {}
+            Err(e) => return Err(e),
         }
         if let Some(v) = self.db.volume(t)? {
             return Ok(Target::Volume(v));
@@ -181,7 +187,7 @@ impl Engine {
         members: &[Container],
         ports: &[PortMapping],
     ) -> Result<(String, PodTemplateSpec, Vec<PortMapping>)> {
-        let mut volumes: BTreeMap<String, Volume> = BTreeMap::new();
+        let mut volumes = PodVolumes::default();
         let mut containers = Vec::new();
         let mut inits = Vec::new();
         let mut restart = None;
@@ -218,7 +224,7 @@ impl Engine {
             init_containers: (!inits.is_empty()).then_some(inits),
             hostname,
             restart_policy: restart.map(String::from),
-            volumes: (!volumes.is_empty()).then(|| volumes.into_values().collect()),
+            volumes: (!volumes.by_name.is_empty()).then(|| volumes.by_name.into_values().collect()),
             ..Default::default()
         };
         Ok((
@@ -240,9 +246,11 @@ impl Engine {
         &self,
         pod: &str,
         c: &Container,
-        volumes: &mut BTreeMap<String, Volume>,
+        volumes: &mut PodVolumes,
     ) -> Result<KubeContainer> {
         let cfg = &c.config;
+        // An image removed under the container (`rmi -f`) leaves nothing to compare with;
+        // any other failure is reported.
         let (image_env, image_workdir) = match self.resolve_image(&cfg.image_id) {
             Ok(img) => {
                 let ic = self
@@ -255,7 +263,8 @@ impl Engine {
                     ic.working_dir().clone().unwrap_or_default(),
                 )
             }
-            Err(_) => (Vec::new(), String::new()),
+            Err(Error::NoSuchImage(_)) => (Vec::new(), String::new()),
+            Err(e) => return Err(e),
         };
         // Podman's split: an entrypoint becomes `command` and the cmd `args`; without an
         // entrypoint the cmd is the `command`.
@@ -271,8 +280,7 @@ impl Engine {
             .filter(|e| {
                 // The PATH the engine adds when the image has none.
                 !(image_env.iter().all(|i| !i.starts_with("PATH="))
-                    && e.as_str()
-                        == "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+                    && e.strip_prefix("PATH=") == Some(crate::container::env::DEFAULT_PATH))
             })
             .map(|e| {
                 let (k, v) = e.split_once('=').unwrap_or((e, ""));
@@ -297,50 +305,55 @@ impl Engine {
         }
         let mut mounts = Vec::new();
         for m in cfg.mounts.iter().filter(|m| !m.from_image) {
-            let (vname, vol) = match m.kind {
-                MountKind::Bind => {
-                    let name = host_volume_name(&m.source);
-                    let t = match std::fs::metadata(&m.source) {
-                        Ok(md) if md.is_file() => "File",
-                        Ok(_) => "Directory",
-                        Err(_) => "DirectoryOrCreate",
-                    };
-                    let v = Volume {
-                        name: name.clone(),
-                        host_path: Some(HostPathVolumeSource {
-                            path: m.source.clone(),
-                            type_: Some(t.into()),
-                        }),
-                        ..Default::default()
-                    };
-                    (name, v)
-                }
-                MountKind::Volume => {
-                    let name = format!("{}-pvc", dns_label(&m.source));
-                    let v = Volume {
-                        name: name.clone(),
+            let vname = match m.kind {
+                MountKind::Bind => volumes.name_for(
+                    VolumeSource::Host(m.source.clone()),
+                    &host_volume_base(&m.source),
+                    "-host",
+                    |name| {
+                        let t = match std::fs::metadata(&m.source) {
+                            Ok(md) if md.is_file() => "File",
+                            Ok(_) => "Directory",
+                            Err(_) => "DirectoryOrCreate",
+                        };
+                        Volume {
+                            name: name.to_string(),
+                            host_path: Some(HostPathVolumeSource {
+                                path: m.source.clone(),
+                                type_: Some(t.into()),
+                            }),
+                            ..Default::default()
+                        }
+                    },
+                ),
+                MountKind::Volume => volumes.name_for(
+                    VolumeSource::Named(m.source.clone()),
+                    &dns_label(&m.source),
+                    "-pvc",
+                    |name| Volume {
+                        name: name.to_string(),
                         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                             claim_name: m.source.clone(),
                             read_only: None,
                         }),
                         ..Default::default()
-                    };
-                    (name, v)
-                }
-                MountKind::Anonymous | MountKind::Tmpfs => {
-                    let name = format!("{}-empty", dns_label(&m.destination));
-                    let v = Volume {
-                        name: name.clone(),
+                    },
+                ),
+                // Each container's anonymous volumes and tmpfs mounts are its own.
+                MountKind::Anonymous | MountKind::Tmpfs => volumes.name_for(
+                    VolumeSource::Private(cfg.id.clone(), m.destination.clone()),
+                    &dns_label(&m.destination),
+                    "-empty",
+                    |name| Volume {
+                        name: name.to_string(),
                         empty_dir: Some(EmptyDirVolumeSource {
                             medium: (m.kind == MountKind::Tmpfs).then(|| "Memory".into()),
                             size_limit: None,
                         }),
                         ..Default::default()
-                    };
-                    (name, v)
-                }
+                    },
+                ),
             };
-            volumes.entry(vname.clone()).or_insert(vol);
             mounts.push(VolumeMount {
                 name: vname,
                 mount_path: m.destination.clone(),
@@ -394,14 +407,69 @@ fn dns_label(s: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// Podman's hostPath volume name: the path with `/` as `-`, then `-host`; `/` is `root`.
-fn host_volume_name(path: &str) -> String {
+/// Podman's hostPath volume name before its `-host`: the path with `/` as `-`; `/` is
+/// `root`.
+fn host_volume_base(path: &str) -> String {
     let base = dns_label(path);
-    if base.is_empty() {
-        "root-host".into()
-    } else {
-        format!("{base}-host")
+    if base.is_empty() { "root".into() } else { base }
+}
+
+/// What a pod volume stands for: volumes for the same thing are one pod volume.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum VolumeSource {
+    Host(String),
+    Named(String),
+    /// A container's (by id) anonymous volume or tmpfs at a path.
+    Private(String, String),
+}
+
+/// The volumes of a pod being generated, each under a name of its own. Names that
+/// sanitize to the same DNS label (`my_vol` and `my-vol` both give `my-vol`) get `-1`,
+/// `-2`, … in the order the pod's containers and mounts come, so the same pod always gives
+/// the same names.
+#[derive(Default)]
+struct PodVolumes {
+    by_source: BTreeMap<VolumeSource, String>,
+    by_name: BTreeMap<String, Volume>,
+}
+
+impl PodVolumes {
+    /// The pod volume's name for `source`; made with `make` under `base` + `suffix` (or a
+    /// numbered variant of it) the first time.
+    fn name_for(
+        &mut self,
+        source: VolumeSource,
+        base: &str,
+        suffix: &str,
+        make: impl FnOnce(&str) -> Volume,
+    ) -> String {
+        if let Some(name) = self.by_source.get(&source) {
+            return name.clone();
+        }
+        let name = unique_label(base, suffix, |n| self.by_name.contains_key(n));
+        self.by_name.insert(name.clone(), make(&name));
+        self.by_source.insert(source, name.clone());
+        name
     }
+}
+
+/// `base` + `suffix`, or `base-N` + `suffix` for the first N that is not `taken`; the base
+/// is cut so that the whole stays a DNS label (at most 63 characters).
+fn unique_label(base: &str, suffix: &str, taken: impl Fn(&str) -> bool) -> String {
+    let base = if base.is_empty() { "volume" } else { base };
+    let fit = |tail: &str| {
+        let mut b = base.to_string();
+        b.truncate(63 - tail.len());
+        format!("{}{tail}", b.trim_end_matches('-'))
+    };
+    let plain = fit(suffix);
+    if !taken(&plain) {
+        return plain;
+    }
+    (1..)
+        .map(|n| fit(&format!("-{n}{suffix}")))
+        .find(|c| !taken(c))
+        .expect("a free name")
 }
 
 fn restart_policy(p: &str) -> Option<&'static str> {
@@ -605,10 +673,59 @@ mod tests {
 
     #[test]
     fn names_become_dns_labels() {
-        assert_eq!(host_volume_name("/"), "root-host");
-        assert_eq!(host_volume_name("/tmp/My_Data"), "tmp-my-data-host");
+        assert_eq!(host_volume_base("/"), "root");
+        assert_eq!(host_volume_base("/tmp/My_Data"), "tmp-my-data");
         assert_eq!(dns_label("vol_1.x"), "vol-1-x");
         assert_eq!(app_label("my_pod"), "mypod");
+    }
+
+    /// Names that sanitize to one DNS label get numbered, in order, and stay labels.
+    #[test]
+    fn volume_names_are_unique_labels() {
+        let mut v = PodVolumes::default();
+        fn claim(name: &str) -> impl FnOnce(&str) -> Volume + '_ {
+            move |n: &str| Volume {
+                name: n.to_string(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: name.to_string(),
+                    read_only: None,
+                }),
+                ..Default::default()
+            }
+        }
+        let mut add = |src: &str| {
+            v.name_for(
+                VolumeSource::Named(src.into()),
+                &dns_label(src),
+                "-pvc",
+                claim(src),
+            )
+        };
+        assert_eq!(add("my_vol"), "my-vol-pvc");
+        assert_eq!(add("my-vol"), "my-vol-1-pvc");
+        assert_eq!(add("My.Vol"), "my-vol-2-pvc");
+        assert_eq!(add("my-vol-1"), "my-vol-1-1-pvc");
+        // The same source is the same pod volume.
+        assert_eq!(add("my-vol"), "my-vol-1-pvc");
+        let long = "x".repeat(80);
+        assert_eq!(add(&long), format!("{}-pvc", "x".repeat(55)));
+        let long2 = format!("{}y", "x".repeat(60));
+        let n = add(&long2);
+        assert!(n.len() <= 63 && n.ends_with("-1-pvc"), "{n}");
+        assert_eq!(add("___"), "volume-pvc");
+        assert_eq!(v.by_name.len(), 7);
+        let claims: Vec<_> = v
+            .by_name
+            .values()
+            .map(|vol| {
+                vol.persistent_volume_claim
+                    .as_ref()
+                    .unwrap()
+                    .claim_name
+                    .clone()
+            })
+            .collect();
+        assert!(claims.contains(&"my_vol".to_string()) && claims.contains(&"My.Vol".to_string()));
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! before it creates anything, and removes whatever it created when a later step fails.
 
 pub mod generate;
+mod plan;
 pub mod play;
 mod quantity;
+mod workload;
 
 pub use generate::{GenerateOptions, KubeType};
 pub use play::{PlayOptions, PlayReport, PlayedPod, TeardownReport};

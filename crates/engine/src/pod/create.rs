@@ -133,13 +133,10 @@ impl Engine {
         }
         let mut labels = BTreeMap::new();
         for f in &opts.label_files {
-            let text = std::fs::read_to_string(f)
+            // Read as Podman reads it: a line holds at most 64 KiB.
+            let lines = crate::kvfile::entries(f)
                 .map_err(|e| Error::invalid(format!("reading label file {}: {e}", f.display())))?;
-            let lines = text.lines().map(str::trim);
-            crate::names::parse_labels(
-                lines.filter(|l| !l.is_empty() && !l.starts_with('#')),
-                &mut labels,
-            )?;
+            crate::names::parse_labels(lines.iter().map(|l| l.trim_end()), &mut labels)?;
         }
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
         let infra_command = opts

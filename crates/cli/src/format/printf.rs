@@ -1,0 +1,1146 @@
+//! Go's `fmt` as templates use it: `print`/`println` ([`sprint`]) and `printf`
+//! ([`sprintf`]) with Go's verbs, flags, width, precision, `*` and `[n]` operands, and Go's
+//! in-band error strings (`%!d(string=x)`, `%!d(MISSING)`, `%!(EXTRA int=1)`,
+//! `%!(NOVERB)`, `%!(BADWIDTH)`, `%!(BADPREC)`, `%!d(BADINDEX)`).
+//!
+//! Sizes are bounded as Go bounds them. A width or precision written in the format stops
+//! being read once it passes 10^6: Go's `parsenum` then gives up and swallows the rest of
+//! the format, which ends in `%!(NOVERB)` (so `%999999999d` prints `%!(NOVERB)`, never a
+//! gigabyte of spaces). One taken from an operand with `*` must lie within ±10^6, else
+//! `%!(BADWIDTH)` / `%!(BADPREC)`. One verb therefore writes at most about 10 MB, and
+//! [`sprintf`] stops with [`Overflow`] once its output passes the caller's limit, so a
+//! format that repeats a wide verb cannot exhaust memory either.
+//!
+//! Not supported: `%x`/`%X` of floats (Go's hexadecimal mantissa form) and Go-syntax
+//! `%#v` beyond quoting strings.
+
+use super::value::{Value, go_exponent, go_float};
+
+/// Go's `tooLarge`: a width or precision beyond ±10^6 is refused.
+const MAX_WIDTH: i64 = 1_000_000;
+
+/// Decimal places after which every f64 is exact in `%f` form (2^-1074 has 1074) and
+/// significant digits after which it is exact in `%e` form (at most 767): Rust's
+/// formatter refuses precisions past 65535, so larger ones are computed up to these
+/// and padded with the zeros that follow anyway.
+const EXACT_F: usize = 1100;
+const EXACT_E: usize = 800;
+
+fn too_large(x: i64) -> bool {
+    !(-MAX_WIDTH..=MAX_WIDTH).contains(&x)
+}
+
+/// The output would pass the caller's size limit.
+#[derive(Debug, PartialEq)]
+pub(super) struct Overflow;
+
+#[derive(Default, Clone, Copy)]
+struct Spec {
+    minus: bool,
+    plus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    /// `%+v`: field names in structs; the plus flag itself is dropped (Go's `plusV`).
+    plus_v: bool,
+    /// `%#v`: Go syntax (here: quoted strings); the sharp flag itself is dropped.
+    sharp_v: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+/// Go's `fmt.Sprint`: spaces between operands when neither is a string.
+pub(super) fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 && !matches!(v, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
+            out.push(' ');
+        }
+        super::value::sprint_into(v, &mut out);
+    }
+    out
+}
+
+/// Go's `fmt.Sprintf`; `Err(Overflow)` as soon as the output passes `limit` bytes.
+pub(super) fn sprintf(format: &str, args: &[Value], limit: usize) -> Result<String, Overflow> {
+    let mut p = Printer {
+        args,
+        arg_num: 0,
+        reordered: false,
+        good_arg_num: true,
+        out: String::new(),
+    };
+    p.run(format, limit)?;
+    Ok(p.out)
+}
+
+struct Printer<'a> {
+    args: &'a [Value],
+    arg_num: usize,
+    /// An explicit `[n]` was used: unused operands are not reported (as Go).
+    reordered: bool,
+    good_arg_num: bool,
+    out: String,
+}
+
+/// Go's `parsenum`: the number at `s[start..end]`, whether there was one, and where it
+/// ends. A number that grows past 10^6 is "crazy long": nothing is returned and the rest
+/// of the format is consumed.
+fn parse_num(s: &[u8], start: usize, end: usize) -> (i64, bool, usize) {
+    if start >= end {
+        return (0, false, end);
+    }
+    let (mut num, mut isnum, mut i) = (0i64, false, start);
+    while i < end && s[i].is_ascii_digit() {
+        if too_large(num) {
+            return (0, false, end);
+        }
+        num = num * 10 + i64::from(s[i] - b'0');
+        isnum = true;
+        i += 1;
+    }
+    (num, isnum, i)
+}
+
+/// Go's `parseArgNumber` on `[n]…`: the 0-based index, the bytes taken, and whether it
+/// parsed.
+fn parse_arg_number(f: &[u8]) -> (i64, usize, bool) {
+    if f.len() < 3 {
+        return (0, 1, false);
+    }
+    for i in 1..f.len() {
+        if f[i] == b']' {
+            let (n, ok, end) = parse_num(f, 1, i);
+            if !ok || end != i {
+                return (0, i + 1, false);
+            }
+            return (n - 1, i + 1, true);
+        }
+    }
+    (0, 1, false)
+}
+
+impl Printer<'_> {
+    fn run(&mut self, format: &str, limit: usize) -> Result<(), Overflow> {
+        let f = format.as_bytes();
+        let end = f.len();
+        let mut i = 0;
+        while i < end {
+            self.good_arg_num = true;
+            let last = i;
+            while i < end && f[i] != b'%' {
+                i += 1;
+            }
+            self.out.push_str(&format[last..i]);
+            if i >= end {
+                break;
+            }
+            i += 1;
+            let mut spec = Spec::default();
+            while i < end {
+                match f[i] {
+                    b'#' => spec.sharp = true,
+                    b'0' => spec.zero = !spec.minus,
+                    b'+' => spec.plus = true,
+                    b'-' => {
+                        spec.minus = true;
+                        spec.zero = false;
+                    }
+                    b' ' => spec.space = true,
+                    _ => break,
+                }
+                i += 1;
+            }
+            i = self.width_and_precision(f, i, &mut spec);
+            if i >= end {
+                self.out.push_str("%!(NOVERB)");
+                break;
+            }
+            let verb = format[i..].chars().next().unwrap_or('?');
+            i += verb.len_utf8();
+            self.verb(verb, &mut spec);
+            if self.out.len() > limit {
+                return Err(Overflow);
+            }
+        }
+        if !self.reordered && self.arg_num < self.args.len() {
+            let extra: Vec<String> = self.args[self.arg_num..]
+                .iter()
+                .map(|v| match v {
+                    Value::Nil => "<nil>".to_string(),
+                    v => format!("{}={}", v.type_name(), v.to_go_string()),
+                })
+                .collect();
+            self.out
+                .push_str(&format!("%!(EXTRA {})", extra.join(", ")));
+        }
+        if self.out.len() > limit {
+            return Err(Overflow);
+        }
+        Ok(())
+    }
+
+    /// Operand index, width and precision after the flags; returns where the verb is.
+    fn width_and_precision(&mut self, f: &[u8], mut i: usize, spec: &mut Spec) -> usize {
+        let end = f.len();
+        let mut after_index;
+        (i, after_index) = self.arg_number(f, i);
+        if i < end && f[i] == b'*' {
+            i += 1;
+            match self.int_from_arg() {
+                Some(w) if w < 0 => {
+                    spec.width = Some(w.unsigned_abs() as usize);
+                    spec.minus = true;
+                    spec.zero = false;
+                }
+                Some(w) => spec.width = Some(w as usize),
+                None => self.out.push_str("%!(BADWIDTH)"),
+            }
+            after_index = false;
+        } else {
+            let (w, ok, next) = parse_num(f, i, end);
+            i = next;
+            if ok {
+                spec.width = Some(w as usize);
+                if after_index {
+                    self.good_arg_num = false;
+                }
+            }
+        }
+        if i + 1 < end && f[i] == b'.' {
+            i += 1;
+            if after_index {
+                self.good_arg_num = false;
+            }
+            (i, after_index) = self.arg_number(f, i);
+            if i < end && f[i] == b'*' {
+                i += 1;
+                match self.int_from_arg() {
+                    Some(p) if p >= 0 => spec.prec = Some(p as usize),
+                    _ => self.out.push_str("%!(BADPREC)"),
+                }
+                after_index = false;
+            } else {
+                let (p, ok, next) = parse_num(f, i, end);
+                i = next;
+                spec.prec = Some(if ok { p as usize } else { 0 });
+            }
+        }
+        if !after_index {
+            (i, _) = self.arg_number(f, i);
+        }
+        i
+    }
+
+    /// Go's `argNumber`: an explicit `[n]` at `i` selects the next operand.
+    fn arg_number(&mut self, f: &[u8], i: usize) -> (usize, bool) {
+        if f.len() <= i || f[i] != b'[' {
+            return (i, false);
+        }
+        self.reordered = true;
+        let (index, width, ok) = parse_arg_number(&f[i..]);
+        if ok && index >= 0 && (index as usize) < self.args.len() {
+            self.arg_num = index as usize;
+            return (i + width, true);
+        }
+        self.good_arg_num = false;
+        (i + width, ok)
+    }
+
+    /// Go's `intFromArg` for `*`: None when missing, not an integer, or too large.
+    fn int_from_arg(&mut self) -> Option<i64> {
+        let a = self.args.get(self.arg_num)?;
+        self.arg_num += 1;
+        let n = match a {
+            Value::Int(i) => *i,
+            Value::Uint(u) => i64::try_from(*u).ok()?,
+            _ => return None,
+        };
+        (!too_large(n)).then_some(n)
+    }
+
+    fn verb(&mut self, verb: char, spec: &mut Spec) {
+        if verb == '%' {
+            // Percent takes no operand and ignores width and precision.
+            self.out.push('%');
+        } else if !self.good_arg_num {
+            self.out.push_str(&format!("%!{verb}(BADINDEX)"));
+        } else if self.arg_num >= self.args.len() {
+            self.out.push_str(&format!("%!{verb}(MISSING)"));
+        } else {
+            if verb == 'v' && spec.plus {
+                spec.plus = false;
+                spec.plus_v = true;
+            }
+            if verb == 'v' && spec.sharp {
+                spec.sharp = false;
+                spec.sharp_v = true;
+            }
+            let arg = &self.args[self.arg_num];
+            self.arg_num += 1;
+            print_arg(&mut self.out, arg, verb, spec);
+        }
+    }
+}
+
+/// Writes `s` padded to the width: spaces (zeros with the `0` flag) on the left, spaces on
+/// the right with `-`. The width counts characters, as Go counts runes.
+fn pad(out: &mut String, s: &str, spec: &Spec) {
+    let fill = spec.width.unwrap_or(0).saturating_sub(s.chars().count());
+    if spec.minus {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else {
+        let c = if spec.zero { '0' } else { ' ' };
+        out.extend(std::iter::repeat_n(c, fill));
+        out.push_str(s);
+    }
+}
+
+fn pad_spaces(out: &mut String, s: &str, spec: &Spec) {
+    pad(
+        out,
+        s,
+        &Spec {
+            zero: false,
+            ..*spec
+        },
+    );
+}
+
+/// Go's `badVerb`: `%!d(string=x)`, the operand printed with `%v` and the same flags.
+fn bad_verb(out: &mut String, verb: char, v: &Value, spec: &Spec) {
+    out.push_str("%!");
+    out.push(verb);
+    out.push('(');
+    if let Value::Nil = v {
+        out.push_str("<nil>");
+    } else {
+        out.push_str(v.type_name());
+        out.push('=');
+        print_arg(out, v, 'v', spec);
+    }
+    out.push(')');
+}
+
+/// Go's `printArg`/`printValue`: containers print their elements with the same verb.
+fn print_arg(out: &mut String, v: &Value, verb: char, spec: &Spec) {
+    if verb == 'T' {
+        return fmt_str(out, v.type_name(), spec);
+    }
+    match v {
+        Value::Nil if verb == 'v' => pad(out, "<nil>", spec),
+        Value::Nil => bad_verb(out, verb, v, spec),
+        Value::Bool(b) if matches!(verb, 't' | 'v') => {
+            pad(out, if *b { "true" } else { "false" }, spec)
+        }
+        Value::Bool(_) => bad_verb(out, verb, v, spec),
+        Value::Int(i) => fmt_integer(out, *i < 0, i.unsigned_abs(), verb, spec, v),
+        Value::Uint(u) => fmt_integer(out, false, *u, verb, spec, v),
+        Value::Float(f) => fmt_float(out, *f, verb, spec, v),
+        Value::String(s) => fmt_string(out, s, verb, spec, v),
+        Value::List(items) => {
+            out.push('[');
+            for (i, e) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_arg(out, e, verb, spec);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, e)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_arg(out, &Value::String(k.clone()), verb, spec);
+                out.push(':');
+                print_arg(out, e, verb, spec);
+            }
+            out.push(']');
+        }
+        Value::Struct(fields) => {
+            out.push('{');
+            for (i, (k, e)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                if spec.plus_v {
+                    out.push_str(k);
+                    out.push(':');
+                }
+                print_arg(out, e, verb, spec);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Go's `truncateString` then padding (`%s`, `%v`).
+fn fmt_str(out: &mut String, s: &str, spec: &Spec) {
+    match spec.prec {
+        Some(p) => pad(out, &s.chars().take(p).collect::<String>(), spec),
+        None => pad(out, s, spec),
+    }
+}
+
+fn fmt_string(out: &mut String, s: &str, verb: char, spec: &Spec, v: &Value) {
+    match verb {
+        'v' if spec.sharp_v => pad(out, &go_quote(s), spec),
+        'v' | 's' => fmt_str(out, s, spec),
+        'x' | 'X' => fmt_hex_string(out, s, verb == 'X', spec),
+        'q' => {
+            let s: String = match spec.prec {
+                Some(p) => s.chars().take(p).collect(),
+                None => s.to_owned(),
+            };
+            let q = if spec.sharp && can_backquote(&s) {
+                format!("`{s}`")
+            } else if spec.plus {
+                quote_with(&s, '"', true)
+            } else {
+                go_quote(&s)
+            };
+            pad(out, &q, spec);
+        }
+        _ => bad_verb(out, verb, v, spec),
+    }
+}
+
+/// Go's `fmtSbx`: two hex digits a byte, at most `prec` bytes; `0x` once with `#`, or
+/// before each byte with `# ` (bytes then separated by spaces, as with ` ` alone).
+fn fmt_hex_string(out: &mut String, s: &str, upper: bool, spec: &Spec) {
+    let bytes = &s.as_bytes()[..spec.prec.unwrap_or(usize::MAX).min(s.len())];
+    let prefix = if upper { "0X" } else { "0x" };
+    let mut hex = String::with_capacity(bytes.len() * 5 + 2);
+    if spec.sharp && !bytes.is_empty() {
+        hex.push_str(prefix);
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        if spec.space && i > 0 {
+            hex.push(' ');
+            if spec.sharp {
+                hex.push_str(prefix);
+            }
+        }
+        if upper {
+            hex.push_str(&format!("{b:02X}"));
+        } else {
+            hex.push_str(&format!("{b:02x}"));
+        }
+    }
+    pad(out, &hex, spec);
+}
+
+/// Go's `fmtInteger` and the rune verbs: precision is a minimum number of digits (and
+/// `%.0d` of 0 prints nothing); the `0` flag pads with zeros after the sign only when no
+/// precision is given.
+fn fmt_integer(out: &mut String, neg: bool, u: u64, verb: char, spec: &Spec, v: &Value) {
+    let digits = match verb {
+        'v' | 'd' => u.to_string(),
+        'b' => format!("{u:b}"),
+        'o' | 'O' => format!("{u:o}"),
+        'x' => format!("{u:x}"),
+        'X' => format!("{u:X}"),
+        'c' => return pad(out, &rune_of(neg, u).to_string(), spec),
+        'q' => {
+            let r = rune_of(neg, u);
+            let q = if spec.sharp && !r.is_control() {
+                format!("'{r}'")
+            } else {
+                quote_with(&r.to_string(), '\'', spec.plus)
+            };
+            return pad(out, &q, spec);
+        }
+        'U' => return fmt_unicode(out, neg, u, spec),
+        _ => return bad_verb(out, verb, v, spec),
+    };
+    let mut prec = 0;
+    if let Some(p) = spec.prec {
+        if p == 0 && u == 0 {
+            return pad_spaces(out, "", spec);
+        }
+        prec = p;
+    } else if spec.zero
+        && let Some(w) = spec.width
+    {
+        prec = if neg || spec.plus || spec.space {
+            w.saturating_sub(1)
+        } else {
+            w
+        };
+    }
+    let mut body = String::with_capacity(prec.max(digits.len()) + 4);
+    if neg {
+        body.push('-');
+    } else if spec.plus {
+        body.push('+');
+    } else if spec.space {
+        body.push(' ');
+    }
+    if verb == 'O' {
+        body.push_str("0o");
+    }
+    let zeros = prec.saturating_sub(digits.len());
+    if spec.sharp {
+        match verb {
+            'b' => body.push_str("0b"),
+            'o' | 'O' if zeros == 0 && !digits.starts_with('0') => body.push('0'),
+            'x' => body.push_str("0x"),
+            'X' => body.push_str("0X"),
+            _ => {}
+        }
+    }
+    body.extend(std::iter::repeat_n('0', zeros));
+    body.push_str(&digits);
+    pad_spaces(out, &body, spec);
+}
+
+/// The rune `%c`/`%q` print for an integer: invalid code points are U+FFFD.
+fn rune_of(neg: bool, u: u64) -> char {
+    if neg {
+        return '\u{fffd}';
+    }
+    u32::try_from(u)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or('\u{fffd}')
+}
+
+/// `%U`: `U+0041` (precision: minimum hex digits), `%#U`: `U+0041 'A'`.
+fn fmt_unicode(out: &mut String, neg: bool, u: u64, spec: &Spec) {
+    let digits = format!("{:X}", if neg { u.wrapping_neg() } else { u });
+    let want = spec.prec.unwrap_or(4).max(4);
+    let mut s = format!(
+        "U+{}{digits}",
+        "0".repeat(want.saturating_sub(digits.len()))
+    );
+    let r = rune_of(neg, u);
+    if spec.sharp && !neg && u <= 0x10FFFF && !r.is_control() && r != '\u{fffd}' {
+        s.push_str(&format!(" '{r}'"));
+    }
+    pad_spaces(out, &s, spec);
+}
+
+/// Go's `fmtFloat`: `%v %g %G` shortest unless a precision is given, `%e %E %f %F` with
+/// six decimals by default, `%b`.
+fn fmt_float(out: &mut String, f: f64, verb: char, spec: &Spec, v: &Value) {
+    let (conv, default_prec) = match verb {
+        'v' => ('g', None),
+        'g' | 'G' | 'b' => (verb, None),
+        'e' | 'E' | 'f' | 'F' => (verb, Some(6)),
+        _ => return bad_verb(out, verb, v, spec),
+    };
+    let prec = spec.prec.or(default_prec);
+    let mut body = if f.is_nan() {
+        "NaN".to_string()
+    } else if f.is_infinite() {
+        "Inf".to_string()
+    } else {
+        float_digits(f.abs(), conv, prec)
+    };
+    let special = !f.is_finite();
+    if spec.sharp && conv != 'b' && !special {
+        body = sharp_float(body, conv, prec);
+    }
+    let sign = if f.is_sign_negative() && !f.is_nan() {
+        '-'
+    } else if spec.plus {
+        '+'
+    } else if spec.space {
+        ' '
+    } else if special && !f.is_nan() {
+        // Go prints +Inf with its sign even unasked.
+        '+'
+    } else {
+        '\0'
+    };
+    let signed = |s: &str| {
+        if sign == '\0' {
+            s.to_string()
+        } else {
+            format!("{sign}{s}")
+        }
+    };
+    if special {
+        return pad_spaces(out, &signed(&body), spec);
+    }
+    let len = body.chars().count() + usize::from(sign != '\0');
+    match spec.width {
+        Some(w) if spec.zero && sign != '\0' && w > len => {
+            out.push(sign);
+            out.extend(std::iter::repeat_n('0', w - len));
+            out.push_str(&body);
+        }
+        _ => pad(out, &signed(&body), spec),
+    }
+}
+
+/// strconv's `AppendFloat` of a non-negative finite `f`, without sign.
+fn float_digits(f: f64, conv: char, prec: Option<usize>) -> String {
+    match (conv, prec) {
+        ('f' | 'F', Some(p)) => {
+            let mut s = format!("{:.*}", p.min(EXACT_F), f);
+            pad_zeros(&mut s, p.saturating_sub(EXACT_F));
+            s
+        }
+        ('e' | 'E', Some(p)) => {
+            let (digits, exp) = sig_digits(f, p + 1);
+            let mut s = e_form(&digits, exp, p);
+            if conv == 'E' {
+                s = s.to_uppercase();
+            }
+            s
+        }
+        ('g' | 'G', Some(p)) => g_form(f, p.max(1), conv == 'G'),
+        ('g' | 'G', None) => {
+            let s = go_float(f);
+            if conv == 'G' { s.to_uppercase() } else { s }
+        }
+        ('b', _) => binary_exponent(f),
+        // 'e' and 'f' always have a precision (6 by default).
+        (_, None) => go_float(f),
+        _ => go_float(f),
+    }
+}
+
+fn pad_zeros(s: &mut String, n: usize) {
+    s.extend(std::iter::repeat_n('0', n));
+}
+
+/// `f` rounded to `n` significant decimal digits (`n` ≥ 1): the digits with trailing zeros
+/// dropped (empty for zero) and the decimal exponent of the first one.
+fn sig_digits(f: f64, n: usize) -> (String, i32) {
+    if f == 0.0 {
+        return (String::new(), 0);
+    }
+    let s = format!("{:.*e}", (n - 1).min(EXACT_E), f);
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    (
+        digits.trim_end_matches('0').to_string(),
+        exp.parse().unwrap_or(0),
+    )
+}
+
+/// `d.ddde±XX` with `decimals` digits after the point, from significant `digits`.
+fn e_form(digits: &str, exp: i32, decimals: usize) -> String {
+    let mut mant = String::with_capacity(decimals + 2);
+    let mut it = digits.chars();
+    mant.push(it.next().unwrap_or('0'));
+    if decimals > 0 {
+        mant.push('.');
+        let rest: String = it.take(decimals).collect();
+        let n = rest.len();
+        mant.push_str(&rest);
+        pad_zeros(&mut mant, decimals - n);
+    }
+    go_exponent(&mant, exp)
+}
+
+/// strconv's `%g` with precision `p`: exponent form when the exponent is below -4 or at
+/// least the precision; trailing zeros never printed.
+fn g_form(f: f64, p: usize, upper: bool) -> String {
+    let (digits, exp10) = sig_digits(f, p);
+    let nd = digits.len();
+    let dp = if nd == 0 { 0 } else { exp10 as i64 + 1 };
+    let mut eprec = p as i64;
+    if eprec > nd as i64 && nd as i64 >= dp {
+        eprec = nd as i64;
+    }
+    let exp = dp - 1;
+    let s = if exp < -4 || exp >= eprec {
+        let prec = p.min(nd).max(1);
+        e_form(&digits, exp as i32, prec - 1)
+    } else {
+        let prec = if p as i64 > dp { nd as i64 } else { p as i64 };
+        f_form(&digits, dp, (prec - dp).max(0) as usize)
+    };
+    if upper { s.to_uppercase() } else { s }
+}
+
+/// `ddd.ddd` from significant `digits` with the decimal point after `dp` of them.
+fn f_form(digits: &str, dp: i64, decimals: usize) -> String {
+    let d = digits.as_bytes();
+    let digit = |i: i64| -> char {
+        if i >= 0 && (i as usize) < d.len() {
+            d[i as usize] as char
+        } else {
+            '0'
+        }
+    };
+    let mut s = String::new();
+    if dp > 0 {
+        for i in 0..dp {
+            s.push(digit(i));
+        }
+    } else {
+        s.push('0');
+    }
+    if decimals > 0 {
+        s.push('.');
+        for i in 0..decimals as i64 {
+            s.push(digit(dp + i));
+        }
+    }
+    s
+}
+
+/// `%b`: the decimal mantissa and binary exponent, `6755399441055744p-52`.
+fn binary_exponent(f: f64) -> String {
+    let bits = f.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1 << 52) - 1);
+    let exp = if exp == 0 {
+        -1074
+    } else {
+        mant |= 1 << 52;
+        exp - 1075
+    };
+    format!("{mant}p{}{}", if exp < 0 { "-" } else { "+" }, exp.abs())
+}
+
+/// Go's `#` for floats: always a decimal point, and `%#g` keeps trailing zeros up to the
+/// precision (6 when none was given).
+fn sharp_float(num: String, conv: char, prec: Option<usize>) -> String {
+    let mut digits: i64 = match conv {
+        'g' | 'G' => prec.map_or(6, |p| p as i64),
+        _ => 0,
+    };
+    let (body, tail) = match num.find(['e', 'E']) {
+        Some(i) => (num[..i].to_string(), num[i..].to_string()),
+        None => (num, String::new()),
+    };
+    let mut saw_nonzero = false;
+    let mut has_point = false;
+    for c in body.chars() {
+        if c == '.' {
+            has_point = true;
+        } else {
+            saw_nonzero |= c != '0';
+            if saw_nonzero {
+                digits -= 1;
+            }
+        }
+    }
+    let mut body = body;
+    if !has_point {
+        if body == "0" {
+            digits -= 1;
+        }
+        body.push('.');
+    }
+    if digits > 0 {
+        pad_zeros(&mut body, digits as usize);
+    }
+    body + &tail
+}
+
+/// Go's `strconv.Quote`.
+pub(super) fn go_quote(s: &str) -> String {
+    quote_with(s, '"', false)
+}
+
+/// strconv's quoting with `quote` as delimiter; `ascii` escapes everything non-ASCII
+/// (`%+q`).
+fn quote_with(s: &str, quote: char, ascii: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() || (ascii && !c.is_ascii()) => {
+                if (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// strconv's `CanBackquote`: one line, no backquote, no control characters but tab.
+fn can_backquote(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c == '`' || c == '\u{feff}' || (c.is_control() && c != '\t'))
+}
+
+// 3.14159 is the literal the expected strings were printed from, not an attempt at π.
+#[cfg(test)]
+#[allow(clippy::approx_constant)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    fn i(v: i64) -> Value {
+        Value::Int(v)
+    }
+
+    fn f(v: f64) -> Value {
+        Value::Float(v)
+    }
+
+    fn p(format: &str, args: &[Value]) -> String {
+        sprintf(format, args, usize::MAX).unwrap()
+    }
+
+    #[test]
+    fn verbs() {
+        assert_eq!(
+            p("%s|%-6s|%6s|", &[s("a"), s("bc"), s("de")]),
+            "a|bc    |    de|"
+        );
+        assert_eq!(
+            p(
+                "%d %5d %-4d| %05d %+d",
+                &[i(1), i(-2), Value::Uint(3), i(-42), i(7)]
+            ),
+            "1    -2 3   | -0042 +7"
+        );
+        assert_eq!(
+            p(
+                "%q %t %x %X %v",
+                &[s("a\"b\n"), Value::Bool(true), i(255), s("hi"), f(1.5)]
+            ),
+            "\"a\\\"b\\n\" true ff 6869 1.5"
+        );
+        assert_eq!(
+            p(
+                "%.2f %e %g %.3s",
+                &[f(1.23456), f(1234.5), f(1e7), s("abcdef")]
+            ),
+            "1.23 1.234500e+03 1e+07 abc"
+        );
+        assert_eq!(p("%d%%", &[i(5)]), "5%");
+        assert_eq!(p("%d", &[s("x")]), "%!d(string=x)");
+        assert_eq!(p("%s %s", &[s("x")]), "x %!s(MISSING)");
+        assert_eq!(p("%s", &[s("x"), i(3)]), "x%!(EXTRA int=3)");
+        let st = Value::Struct(vec![("A".into(), s("")), ("B".into(), s("8080"))]);
+        assert_eq!(p("%v", std::slice::from_ref(&st)), "{ 8080}");
+        assert_eq!(p("%+v", &[st]), "{A: B:8080}");
+        assert_eq!(p("%q %c", &[i(97), i(98)]), "'a' b");
+    }
+
+    /// Each expected string is what Podman 4.3 (Go 1.19) prints for the same
+    /// `{{printf …}}` in `podman version --format`.
+    #[test]
+    fn flags_width_precision_as_go() {
+        assert_eq!(
+            p("%05s|%-05s|%5.1s|", &[s("ab"), s("ab"), s("xyz")]),
+            "000ab|ab   |    x|"
+        );
+        assert_eq!(
+            p(
+                "%.3d|%08.3d|%-8.3d|%.0d|%5.0d|",
+                &[i(7), i(7), i(7), i(0), i(0)]
+            ),
+            "007|     007|007     ||     |"
+        );
+        assert_eq!(
+            p(
+                "%+.3d|% 05d|%#x|%#o|%#08x|%x|",
+                &[i(7), i(7), i(255), i(8), i(255), i(-255)]
+            ),
+            "+007| 0007|0xff|010|0x000000ff|-ff|"
+        );
+        assert_eq!(
+            p("%.0d|%.0x|%#.0x|%#o|%#o|", &[i(0), i(0), i(0), i(0), i(8)]),
+            "|||0|010|"
+        );
+        assert_eq!(
+            p("%#b|%#O|%#X|", &[i(5), i(8), i(255)]),
+            "0b101|0o010|0XFF|"
+        );
+        assert_eq!(p("%b|%o|%O|", &[i(5), i(8), i(8)]), "101|10|0o10|");
+        assert_eq!(
+            p("%d|%x|%o|%c|", &[i(i64::MIN), i(-1), i(-8), i(-1)]),
+            "-9223372036854775808|-1|-10|\u{fffd}|"
+        );
+        assert_eq!(
+            p("% .2f|% d|%+ d|% x|", &[f(1.5), i(5), i(5), i(255)]),
+            " 1.50| 5|+5| ff|"
+        );
+        assert_eq!(
+            p(
+                "%05.1f|%-05.1f|%05t|%05v|",
+                &[f(-1.5), f(-1.5), Value::Bool(true), s("ab")]
+            ),
+            "-01.5|-1.5 |0true|000ab|"
+        );
+        assert_eq!(
+            p(
+                "%08.3f|%+08.3f|%-+8.3f|%08f|",
+                &[f(3.14159), f(3.14159), f(3.14159), f(-1.0)]
+            ),
+            "0003.142|+003.142|+3.142  |-1.000000|"
+        );
+        assert_eq!(
+            p("%08.3s|%-08d|", &[s("abcdef"), i(42)]),
+            "00000abc|42      |"
+        );
+        assert_eq!(
+            p("%10.4v|%-10v|", &[f(3.14159), s("ab")]),
+            "     3.142|ab        |"
+        );
+        assert_eq!(
+            p("%5.2v|%-5v|", &[s("abc"), Value::Bool(true)]),
+            "   ab|true |"
+        );
+        assert_eq!(p("%8.3s|", &[s("日本語日本語")]), "     日本語|");
+        assert_eq!(p("%.2s|", &[s("héllo")]), "hé|");
+    }
+
+    #[test]
+    fn operands_from_star_and_index_as_go() {
+        assert_eq!(
+            p("%*d|%-*d|%*d|", &[i(5), i(1), i(5), i(1), i(-5), i(1)]),
+            "    1|1    |1    |"
+        );
+        assert_eq!(
+            p("%.*f|%.*f|", &[i(2), f(3.14159), i(-1), f(3.14159)]),
+            "3.14|%!(BADPREC)3.141590|"
+        );
+        assert_eq!(p("%*d", &[s("x"), i(1)]), "%!(BADWIDTH)1");
+        assert_eq!(p("%*d", &[i(1_000_001), i(1)]), "%!(BADWIDTH)1");
+        assert_eq!(p("%.*d", &[i(1_000_001), i(1)]), "%!(BADPREC)1");
+        assert_eq!(p("%[2]d %[1]d", &[i(1), i(2)]), "2 1");
+        assert_eq!(p("%[3]d %d", &[i(1), i(2)]), "%!d(BADINDEX) 1");
+        assert_eq!(
+            p("%[0]d|%[x]d|%[1]", &[i(1)]),
+            "%!d(BADINDEX)|%!d(BADINDEX)|%!(NOVERB)"
+        );
+        assert_eq!(p("%[1]*d", &[i(3), i(4)]), "  4");
+        assert_eq!(p("%d %d", &[i(1)]), "1 %!d(MISSING)");
+    }
+
+    #[test]
+    fn truncated_verbs_as_go() {
+        assert_eq!(p("%.", &[i(1)]), "%!.(int=1)");
+        assert_eq!(p("%.d", &[i(1)]), "1");
+        assert_eq!(p("%-", &[i(1)]), "%!(NOVERB)%!(EXTRA int=1)");
+        assert_eq!(p("%5", &[i(1)]), "%!(NOVERB)%!(EXTRA int=1)");
+        assert_eq!(p("%", &[]), "%!(NOVERB)");
+    }
+
+    /// The issue's cases: huge literal widths and precisions end the parse (Go's
+    /// `parsenum` overflow) instead of allocating; those up to 10^7 are honoured.
+    #[test]
+    fn huge_widths_and_precisions_as_go() {
+        assert_eq!(p("%999999999d", &[i(1)]), "%!(NOVERB)%!(EXTRA int=1)");
+        assert_eq!(
+            p("%.999999999f", &[f(1.5)]),
+            "%!(NOVERB)%!(EXTRA float64=1.5)"
+        );
+        assert_eq!(
+            p("x%99999999999999999999999999s tail %d", &[s("a"), i(2)]),
+            "x%!(NOVERB)%!(EXTRA string=a, int=2)"
+        );
+        assert_eq!(p("%*d", &[i(999_999_999), i(1)]), "%!(BADWIDTH)1");
+        assert_eq!(p("%.*f", &[i(999_999_999), f(1.5)]), "%!(BADPREC)1.500000");
+        // Past Go's cut-off check but before the next digit: still a width (10 MB).
+        assert_eq!(p("%10000001d", &[i(1)]).len(), 10_000_001);
+        assert_eq!(p("%1000001d", &[i(1)]).len(), 1_000_001);
+        let wide = p("%.1000001f", &[f(1.5)]);
+        assert_eq!(wide.len(), 1_000_003);
+        assert!(wide.starts_with("1.5000") && wide.ends_with("000"));
+        let e = p("%.70000e", &[f(2.5)]);
+        assert!(
+            e.starts_with("2.5000") && e.ends_with("0e+00"),
+            "{}",
+            &e[..10]
+        );
+        assert_eq!(p("%.1000000d", &[i(5)]).len(), 1_000_000);
+        assert_eq!(
+            p("%.70000g", &[f(0.1)]).len(),
+            57,
+            "exact digits of 0.1, no zeros"
+        );
+        assert_eq!(p("%1000000.5s|", &[s("x")]).len(), 1_000_001);
+    }
+
+    #[test]
+    fn output_limit() {
+        assert_eq!(sprintf("%1000000d", &[i(1)], 999_999), Err(Overflow));
+        assert_eq!(sprintf("abc", &[], 3), Ok("abc".into()));
+        assert_eq!(sprintf("abcd", &[], 3), Err(Overflow));
+        assert_eq!(
+            sprintf(&"%1000000d".repeat(100), &vec![i(1); 100], 10_000_000),
+            Err(Overflow)
+        );
+    }
+
+    #[test]
+    fn floats_as_go() {
+        assert_eq!(
+            p(
+                "%.3g|%.10g|%g|%.3g|%#.3g|%.0g|",
+                &[f(1e7), f(1e7), f(1e7), f(0.00012345), f(1.0), f(123.0)]
+            ),
+            "1e+07|10000000|1e+07|0.000123|1.00|1e+02|"
+        );
+        assert_eq!(
+            p(
+                "%6.2f|%-8.3e|%08.2f|%+.1e|",
+                &[f(3.14159), f(1234.5), f(-3.14159), f(0.0)]
+            ),
+            "  3.14|1.234e+03|-0003.14|+0.0e+00|"
+        );
+        assert_eq!(
+            p("%e|%E|%G|%F|", &[f(1.5), f(1.5), f(1e20), f(1.5)]),
+            "1.500000e+00|1.500000E+00|1E+20|1.500000|"
+        );
+        assert_eq!(
+            p(
+                "%v|%v|%v|%g|",
+                &[f(1234567.0), f(1e20), f(1e21), f(123456789.0)]
+            ),
+            "1.234567e+06|1e+20|1e+21|1.23456789e+08|"
+        );
+        assert_eq!(
+            p("%#g|%#.3e|%#.0f|", &[f(1.5), f(2.0), f(3.0)]),
+            "1.50000|2.000e+00|3.|"
+        );
+        assert_eq!(
+            p(
+                "%.3g|%.3g|%g|%.1g|%.2e|%e|",
+                &[f(0.0), f(100.0), f(0.0), f(0.05), f(0.0), f(0.0)]
+            ),
+            "0|100|0|0.05|0.00e+00|0.000000e+00|"
+        );
+        assert_eq!(
+            p(
+                "%v|%.2f|% f|%+f|%05f|%5.1f|",
+                &[f(-0.0), f(-0.001), f(1.0), f(1.0), f(-1.0), f(2.25)]
+            ),
+            "-0|-0.00| 1.000000|+1.000000|-1.000000|  2.2|"
+        );
+        assert_eq!(p("%b|", &[f(1.5)]), "6755399441055744p-52|");
+        assert_eq!(
+            p(
+                "%v|%5.1f|%f",
+                &[f(f64::INFINITY), f(f64::NAN), f(-f64::INFINITY)]
+            ),
+            "+Inf|  NaN|-Inf"
+        );
+        assert_eq!(p("%d", &[f(3.0)]), "%!d(float64=3)");
+    }
+
+    #[test]
+    fn strings_runes_and_types_as_go() {
+        assert_eq!(
+            p(
+                "%.2s|%.5q|%q|%x|%.2x|% x|%X|",
+                &[
+                    s("héllo"),
+                    s("hello"),
+                    s("a\tb"),
+                    s("hi"),
+                    s("hello"),
+                    s("hi"),
+                    s("hi")
+                ]
+            ),
+            "hé|\"hello\"|\"a\\tb\"|6869|6865|68 69|6869|"
+        );
+        assert_eq!(
+            p(
+                "%x|%X|%#x|% #x|%.1x|",
+                &[s("\u{7f}\0"), s("ab"), s("ab"), s("ab"), s("ab")]
+            ),
+            "7f00|6162|0x6162|0x61 0x62|61|"
+        );
+        assert_eq!(
+            p(
+                "%q|%+q|%#q|%#q|",
+                &[s("日本"), s("日本"), s("a\"b"), s("a`b")]
+            ),
+            "\"日本\"|\"\\u65e5\\u672c\"|`a\"b`|\"a`b\"|"
+        );
+        assert_eq!(
+            p("%c|%q|%U|%5c|", &[i(65), i(66), i(67), i(68)]),
+            "A|'B'|U+0043|    D|"
+        );
+        assert_eq!(
+            p(
+                "%q|%q|%#q|%+q|%q|",
+                &[i(39), i(-1), i(955), i(955), i(1_114_112)]
+            ),
+            "'\\''|'\u{fffd}'|'λ'|'\\u03bb'|'\u{fffd}'|"
+        );
+        assert_eq!(
+            p("%U|%#U|%.6U|%08U|", &[i(955), i(955), i(955), i(955)]),
+            "U+03BB|U+03BB 'λ'|U+0003BB|  U+03BB|"
+        );
+        assert_eq!(
+            p(
+                "%t|%5t|%v|%d|",
+                &[
+                    Value::Bool(true),
+                    Value::Bool(false),
+                    Value::Nil,
+                    Value::Nil
+                ]
+            ),
+            "true|false|<nil>|%!d(<nil>)|"
+        );
+        assert_eq!(
+            p("%5s|%-5s|", &[Value::Nil, Value::Nil]),
+            "%!s(<nil>)|%!s(<nil>)|"
+        );
+        assert_eq!(
+            p("%5d|%-6x|", &[s("ab"), s("ab")]),
+            "%!d(string=   ab)|6162  |"
+        );
+        assert_eq!(p("%s", &[i(12)]), "%!s(int=12)");
+        assert_eq!(
+            p(
+                "%T|%T|%T|%T|%5T|",
+                &[i(1), s("a"), f(1.5), Value::Nil, Value::Bool(true)]
+            ),
+            "int|string|float64|<nil>| bool|"
+        );
+        assert_eq!(
+            p("%+v|%+d|%#v|%#v|", &[i(5), i(5), s("ab"), i(5)]),
+            "5|+5|\"ab\"|5|"
+        );
+        let list = Value::List(vec![s("a"), s("b")]);
+        assert_eq!(
+            p(
+                "%s|%d|%v|%+v|",
+                &[list.clone(), list.clone(), list.clone(), list]
+            ),
+            "[a b]|[%!d(string=a) %!d(string=b)]|[a b]|[a b]|"
+        );
+    }
+
+    #[test]
+    fn sprint_spacing() {
+        assert_eq!(
+            sprint(&[i(1), i(2), s("a"), i(3), s("b"), s("c")]),
+            "1 2a3bc"
+        );
+    }
+}
