@@ -317,8 +317,8 @@ impl Netlink {
         Ok(())
     }
 
-    /// Addresses of a link.
-    pub fn addresses(&mut self, index: u32) -> Result<Vec<IpNet>> {
+    /// Every address of the namespace, with its prefix length (`10.88.0.1/16`).
+    pub fn all_addresses(&mut self) -> Result<Vec<IpNet>> {
         let v = self.request(
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             NLM_F_DUMP,
@@ -329,15 +329,58 @@ impl Netlink {
             let RouteNetlinkMessage::NewAddress(a) = m else {
                 continue;
             };
-            if a.header.index != index {
+            // IFA_ADDRESS is the peer on point-to-point links; IFA_LOCAL is our own.
+            let own = a
+                .attributes
+                .iter()
+                .find_map(|attr| match attr {
+                    AddressAttribute::Local(ip) => Some(*ip),
+                    _ => None,
+                })
+                .or_else(|| {
+                    a.attributes.iter().find_map(|attr| match attr {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                });
+            if let Some(ip) = own
+                && let Ok(net) = IpNet::new(ip, a.header.prefix_len)
+            {
+                out.push(net);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The destinations of every unicast route in every table (both families), default
+    /// routes included (`0.0.0.0/0`): the caller decides what overlapping them means.
+    pub fn route_destinations(&mut self) -> Result<Vec<IpNet>> {
+        let mut msg = RouteMessage::default();
+        msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+        let v = self.request(RouteNetlinkMessage::GetRoute(msg), NLM_F_DUMP, &|| {
+            "listing routes".to_string()
+        })?;
+        let mut out = Vec::new();
+        for m in v {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            if !matches!(r.header.kind, RouteType::Unicast | RouteType::Local) {
                 continue;
             }
-            for attr in &a.attributes {
-                if let AddressAttribute::Address(ip) = attr
-                    && let Ok(net) = IpNet::new(*ip, a.header.prefix_len)
-                {
-                    out.push(net);
-                }
+            let dest = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(IpAddr::V4(*ip)),
+                RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(IpAddr::V6(*ip)),
+                _ => None,
+            });
+            let dest = match (dest, r.header.address_family) {
+                (Some(ip), _) => ip,
+                (None, AddressFamily::Inet) => IpAddr::from([0u8; 4]),
+                (None, AddressFamily::Inet6) => IpAddr::from([0u16; 8]),
+                _ => continue,
+            };
+            if let Ok(net) = IpNet::new(dest, r.header.destination_prefix_length) {
+                out.push(net.trunc());
             }
         }
         Ok(out)
