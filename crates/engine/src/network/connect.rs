@@ -63,6 +63,7 @@ impl Engine {
     fn connect_live(&self, c: &mut Container, name: &str) -> Result<()> {
         let owner = self.owner(c);
         let mut opts = self.network_options_for(c, Some(name))?;
+        self.claim_networks(opts.network_info.values())?;
         let per = opts.networks.get_mut(name).expect("the network just added");
         let net = &opts.network_info[name];
         let wanted = per.static_ips.clone().unwrap_or_default();

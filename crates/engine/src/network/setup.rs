@@ -95,6 +95,8 @@ impl Engine {
             c.state.ports.push(reserve_port(&p, &owner)?);
         }
         let mut opts = self.network_options(c)?;
+        // The bridges and subnets are this store's on the whole machine (see machine.rs).
+        self.claim_networks(opts.network_info.values())?;
         // Addresses: the static ones asked for, or the first free ones.
         for (name, per) in opts.networks.iter_mut() {
             let net = &opts.network_info[name];
