@@ -19,6 +19,7 @@ mod kube;
 mod lifecycle;
 mod logs;
 mod network_connect;
+mod network_machine;
 mod network_swap;
 mod networks;
 mod ops;
