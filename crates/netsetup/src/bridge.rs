@@ -46,6 +46,31 @@ pub struct BridgeNet<'a> {
     pub mtu: Option<u32>,
 }
 
+/// One container's interface on one network, checked before anything is touched.
+#[derive(Debug)]
+pub struct ContainerLink<'o> {
+    /// The name inside the container (`eth0`).
+    pub ifname: &'o str,
+    /// The host end's name; the kernel picks one when `None`.
+    pub host_name: Option<&'o str>,
+    /// A fixed MAC for the container end.
+    pub mac: Option<[u8; 6]>,
+    /// MTU of the pair (the container's option, else the network's).
+    pub mtu: Option<u32>,
+    /// Its addresses, with their subnets' prefixes.
+    pub addrs: Vec<IpNet>,
+}
+
+/// What the kernel accepts as an interface name (`dev_valid_name`).
+fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', ':'])
+        && !name.chars().any(char::is_whitespace)
+}
+
 impl<'a> BridgeNet<'a> {
     /// Check a network definition before anything is touched.
     pub fn new(network: &'a Network) -> Result<Self, Error> {
@@ -120,6 +145,51 @@ impl<'a> BridgeNet<'a> {
         Ok(out)
     }
 
+    /// Check one container's options on this network: everything setup will need, so a bad
+    /// value is refused before anything is touched.
+    pub fn container_link<'o>(
+        &self,
+        opts: &'o PerNetworkOptions,
+    ) -> Result<ContainerLink<'o>, Error> {
+        let invalid = |m: String| Error::Invalid(format!("network {}: {m}", self.network.name));
+        let ifname = opts.interface_name.as_str();
+        if !valid_ifname(ifname) {
+            return Err(invalid(format!("invalid interface_name {ifname:?}")));
+        }
+        let host_name = opts
+            .options
+            .as_ref()
+            .and_then(|o| o.get("host_interface_name"))
+            .map(String::as_str)
+            .filter(|n| !n.is_empty());
+        if let Some(h) = host_name
+            && !valid_ifname(h)
+        {
+            return Err(invalid(format!("invalid host_interface_name {h:?}")));
+        }
+        let mac = match opts.static_mac.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) => Some(
+                parse_mac(m)
+                    .ok_or_else(|| invalid(format!("invalid static_mac {m:?} for {ifname}")))?,
+            ),
+            None => None,
+        };
+        let mtu = match opts.options.as_ref().and_then(|o| o.get("mtu")) {
+            Some(m) => Some(
+                m.parse::<u32>()
+                    .map_err(|_| invalid(format!("invalid mtu {m:?} for {ifname}")))?,
+            ),
+            None => self.mtu,
+        };
+        Ok(ContainerLink {
+            ifname,
+            host_name,
+            mac,
+            mtu,
+            addrs: self.container_addresses(opts)?,
+        })
+    }
+
     fn has_v6(&self) -> bool {
         self.network
             .subnets()
@@ -175,84 +245,39 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
     Ok(index)
 }
 
-/// Create the container's interface on `net` and configure it; returns its status.
+/// Create the container's interface on `net` and configure it; returns its status. Its
+/// input was checked by [`BridgeNet::container_link`]; on a failure the caller's rollback
+/// (a teardown of this network) removes whatever was made.
 pub fn setup_container(
     host: &mut Netlink,
     ctr: &mut Netlink,
     netns: &File,
     netns_path: &str,
     net: &BridgeNet<'_>,
-    opts: &PerNetworkOptions,
+    link: &ContainerLink<'_>,
 ) -> Result<StatusBlock, Error> {
-    let addrs = net.container_addresses(opts)?;
-    let mac = match opts.static_mac.as_deref().filter(|m| !m.is_empty()) {
-        Some(m) => Some(parse_mac(m).ok_or_else(|| {
-            Error::Invalid(format!(
-                "invalid static_mac {m:?} for {}",
-                opts.interface_name
-            ))
-        })?),
-        None => None,
-    };
-    let ifname = opts.interface_name.as_str();
-    if ifname.is_empty() || ifname.len() > 15 {
-        return Err(Error::Invalid(format!("invalid interface_name {ifname:?}")));
-    }
-    let host_name = opts
-        .options
-        .as_ref()
-        .and_then(|o| o.get("host_interface_name"))
-        .map(String::as_str)
-        .filter(|n| !n.is_empty());
-    let mtu = match opts.options.as_ref().and_then(|o| o.get("mtu")) {
-        Some(m) => Some(
-            m.parse::<u32>()
-                .map_err(|_| Error::Invalid(format!("invalid mtu {m:?}")))?,
-        ),
-        None => net.mtu,
-    };
-
     let bridge_index = ensure_bridge(host, net)?;
-    if ctr.link_by_name(ifname)?.is_some() {
-        return Err(Error::Invalid(format!(
-            "interface {ifname} already exists in {netns_path}"
-        )));
-    }
-    host.create_veth(host_name, bridge_index, ifname, netns, mac, mtu)?;
-
-    // From here on, a failure must not leave the veth behind.
-    let configured = configure_container(
-        host,
-        ctr,
-        netns,
-        netns_path,
-        net,
-        ifname,
-        &addrs,
+    host.create_veth(
+        link.host_name,
         bridge_index,
-    );
-    match configured {
-        Ok(status) => Ok(status),
-        Err(e) => {
-            if let Ok(Some(l)) = ctr.link_by_name(ifname) {
-                let _ = ctr.delete_link(l.header.index);
-            }
-            Err(e)
-        }
-    }
+        link.ifname,
+        netns,
+        link.mac,
+        link.mtu,
+    )?;
+    configure_container(host, ctr, netns, netns_path, net, link, bridge_index)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn configure_container(
     host: &mut Netlink,
     ctr: &mut Netlink,
     netns: &File,
     netns_path: &str,
     net: &BridgeNet<'_>,
-    ifname: &str,
-    addrs: &[IpNet],
+    link: &ContainerLink<'_>,
     bridge_index: u32,
 ) -> Result<StatusBlock, Error> {
+    let (ifname, addrs) = (link.ifname, link.addrs.as_slice());
     let link = ctr.link_by_name(ifname)?.ok_or_else(|| {
         Error::Invalid(format!(
             "{ifname} missing in {netns_path} after creating it"
