@@ -358,13 +358,16 @@ fn dns_answers_names_and_forwards_the_rest() {
 
     // A fake upstream on this host for the network's own DNS servers.
     fake_dns("127.0.0.77:53", Ipv4Addr::new(192, 0, 2, 99));
+    // And one for container B's own DNS servers (its --dns).
+    fake_dns("127.0.0.78:53", Ipv4Addr::new(192, 0, 2, 98));
 
     let with_upstream = |mut v: Value| {
         v["network_info"][net.name()]["network_dns_servers"] = json!(["127.0.0.77"]);
         v
     };
     let ia = with_upstream(net.options("ctr207a", 2, json!(null)));
-    let ib = with_upstream(net.options("ctr207b", 3, json!(null)));
+    let mut ib = with_upstream(net.options("ctr207b", 3, json!(null)));
+    ib["dns_servers"] = json!(["127.0.0.78"]);
     let out = c.setup(&a, &ia);
     assert_eq!(
         out[net.name()]["dns_server_ips"],
@@ -397,6 +400,11 @@ fn dns_answers_names_and_forwards_the_rest() {
     // Anything else goes to the network's upstream.
     let m = dns_query(&a, gw, "example.test.", false).unwrap();
     assert_eq!(a_records(&m), vec![Ipv4Addr::new(192, 0, 2, 99)]);
+    // …except for a container with servers of its own: they get its questions.
+    let m = dns_query(&b, gw, "example.test.", false).unwrap();
+    assert_eq!(a_records(&m), vec![Ipv4Addr::new(192, 0, 2, 98)]);
+    let m = dns_query(&b, gw, "example.test.", true).unwrap();
+    assert_eq!(a_records(&m), vec![Ipv4Addr::new(192, 0, 2, 98)]);
 
     // A leaves: its name goes, the server stays for B.
     c.teardown(&a, &ia);
