@@ -3,8 +3,11 @@
 //!
 //! Follows netavark's `bridge.rs`: sysctls (ip_forward, route_localnet and rp_filter=2 on the
 //! bridge; forwarding=0 for internal networks), bridge MAC pinned after each new port, peer
-//! addresses and default routes via the gateways (none for internal networks or with
-//! `no_default_route`). Everything goes through netlink; nothing here runs `ip`.
+//! addresses and default routes via the gateways with the `metric` option's metric (100 by
+//! default; none for internal networks or with `no_default_route`), and with the `vlan`
+//! option VLAN filtering on the bridge and each container's port in that VLAN (PVID,
+//! untagged; it stays in the default VLAN 1 too, as netavark leaves it). Everything goes
+//! through netlink; nothing here runs `ip`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,6 +18,7 @@ use ipnet::IpNet;
 use netlink_packet_route::link::InfoKind;
 
 use crate::error::Error;
+use crate::firewall::Isolate;
 use crate::netlink::{LinkExt, Netlink, NetlinkError, in_netns};
 use crate::types::{
     NetAddress, NetInterface, Network, PerNetworkOptions, StatusBlock, format_mac, parse_mac,
@@ -44,7 +48,18 @@ pub struct BridgeNet<'a> {
     pub gateways: Vec<(IpNet, IpNet)>,
     /// MTU option.
     pub mtu: Option<u32>,
+    /// `isolate` option: drop traffic to other networks' bridges.
+    pub isolate: Isolate,
+    /// `metric` option: the default routes' metric (netavark's default, 100).
+    pub metric: u32,
+    /// `vlan` option: the VLAN the containers' ports are in (filtering on the bridge).
+    pub vlan: Option<u16>,
+    /// `no_default_route` option.
+    pub no_default_route: bool,
 }
+
+/// netavark's default route metric.
+pub const DEFAULT_METRIC: u32 = 100;
 
 /// One container's interface on one network, checked before anything is touched.
 #[derive(Debug)]
@@ -110,18 +125,43 @@ impl<'a> BridgeNet<'a> {
                 gateways.push((net, s.subnet.trunc()));
             }
         }
-        let mtu = match network.option("mtu") {
-            None | Some("") => None,
-            Some(m) => Some(
-                m.parse::<u32>()
-                    .map_err(|_| invalid(format!("invalid mtu {m:?}")))?,
-            ),
+        let number = |key: &str| -> Result<Option<u32>, Error> {
+            match network.option(key) {
+                None | Some("") => Ok(None),
+                Some(m) => m
+                    .parse::<u32>()
+                    .map(Some)
+                    .map_err(|_| invalid(format!("invalid {key} {m:?}"))),
+            }
+        };
+        let mtu = number("mtu")?;
+        let metric = number("metric")?.unwrap_or(DEFAULT_METRIC);
+        // VLAN 0 means untagged: nothing to set (the kernel refuses VID 0 on a port).
+        let vlan = match number("vlan")? {
+            None | Some(0) => None,
+            Some(v @ 1..=4094) => Some(v as u16),
+            Some(v) => return Err(invalid(format!("vlan ID {v} must be between 0 and 4094"))),
+        };
+        let isolate = match network.option("isolate") {
+            None | Some("") | Some("false") => Isolate::No,
+            Some("true") => Isolate::Yes,
+            Some("strict") => Isolate::Strict,
+            Some(o) => return Err(invalid(format!("invalid isolate option {o:?}"))),
+        };
+        let no_default_route = match network.option("no_default_route") {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(o) => return Err(invalid(format!("invalid no_default_route option {o:?}"))),
         };
         Ok(BridgeNet {
             network,
             bridge,
             gateways,
             mtu,
+            isolate,
+            metric,
+            vlan,
+            no_default_route,
         })
     }
 
@@ -211,13 +251,16 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
             l
         }
         None => {
-            host.create_bridge(net.bridge, net.mtu)?;
+            host.create_bridge(net.bridge, net.mtu, net.vlan.is_some())?;
             host.link_by_name(net.bridge)?.ok_or_else(|| {
                 Error::Invalid(format!("bridge {} vanished after creation", net.bridge))
             })?
         }
     };
     let index = link.header.index;
+    if net.vlan.is_some() && !link.vlan_filtering() {
+        host.enable_vlan_filtering(index)?;
+    }
     let br = net.bridge;
     let sys = |k: String, v: &str| sysctl(&k, v).map_err(|e| Error::io(format!("bridge {br}"), e));
     if net.network.internal {
@@ -288,6 +331,9 @@ fn configure_container(
         .peer_index()
         .ok_or_else(|| Error::Invalid(format!("cannot find the host end of {ifname}")))?;
     host.set_hairpin(host_index)?;
+    if let Some(vid) = net.vlan {
+        host.set_port_vlan(host_index, vid)?;
+    }
     host.set_up(host_index)?;
     // Pin the bridge MAC: otherwise it follows the lowest port MAC and flaps.
     if let Some(bridge) = host.link_by_index(bridge_index)?
@@ -314,8 +360,7 @@ fn configure_container(
     }
     ctr.set_up(index)?;
     ctr.set_up(1)?; // lo
-    let no_default = net.network.option("no_default_route") == Some("true");
-    if !net.network.internal && !no_default {
+    if !net.network.internal && !net.no_default_route {
         for (gw, _) in &net.gateways {
             if addrs
                 .iter()
@@ -326,7 +371,7 @@ fn configure_container(
                     IpAddr::V6(_) => "::/0".parse::<IpNet>(),
                 }
                 .expect("constant");
-                ctr.add_route(default, gw.addr(), None)?;
+                ctr.add_route(default, gw.addr(), Some(net.metric))?;
             }
         }
     }

@@ -131,6 +131,7 @@ fn fw_of(p: &Plan<'_>, ctr_id: &str, forwards: &[PortForward]) -> (NetworkFw, Co
         NetworkFw {
             id: network.id.clone(),
             bridge: p.net.bridge.to_string(),
+            isolate: p.net.isolate,
             subnets: network.subnets().iter().map(|s| s.subnet.trunc()).collect(),
             internal: network.internal,
             dns: network.dns_enabled && !p.net.gateways.is_empty(),
