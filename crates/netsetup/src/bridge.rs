@@ -251,7 +251,8 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
             l
         }
         None => {
-            host.create_bridge(net.bridge, net.mtu, net.vlan.is_some())?;
+            host.create_bridge(net.bridge, net.mtu, net.vlan.is_some())
+                .map_err(|e| vlan_unsupported(net, e))?;
             host.link_by_name(net.bridge)?.ok_or_else(|| {
                 Error::Invalid(format!("bridge {} vanished after creation", net.bridge))
             })?
@@ -259,7 +260,8 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
     };
     let index = link.header.index;
     if net.vlan.is_some() && !link.vlan_filtering() {
-        host.enable_vlan_filtering(index)?;
+        host.enable_vlan_filtering(index)
+            .map_err(|e| vlan_unsupported(net, e))?;
     }
     let br = net.bridge;
     let sys = |k: String, v: &str| sysctl(&k, v).map_err(|e| Error::io(format!("bridge {br}"), e));
@@ -286,6 +288,17 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
     }
     host.set_up(index)?;
     Ok(index)
+}
+
+/// A kernel built without bridge VLAN filtering answers EOPNOTSUPP: say which option needs it.
+fn vlan_unsupported(net: &BridgeNet<'_>, e: NetlinkError) -> Error {
+    match (net.vlan, e.errno()) {
+        (Some(vid), Some(libc::EOPNOTSUPP)) => Error::Invalid(format!(
+            "network {}: option vlan={vid} needs VLAN filtering on bridge {}, which this kernel does not support ({e})",
+            net.network.name, net.bridge
+        )),
+        _ => e.into(),
+    }
 }
 
 /// Create the container's interface on `net` and configure it; returns its status. Its
