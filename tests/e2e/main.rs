@@ -20,6 +20,7 @@ mod lifecycle;
 mod logs;
 mod network_connect;
 mod network_machine;
+mod network_options;
 mod network_swap;
 mod networks;
 mod ops;
