@@ -557,3 +557,49 @@ fn dns_forwards_each_container_to_its_own_servers() {
     }
     env.ok(&["network", "rm", &net]);
 }
+
+#[test]
+fn one_host_port_on_two_addresses() {
+    let env = TestEnv::new("net-port-ips");
+    env.import_busybox();
+    let port = free_port();
+    let host = host_ip();
+    // The same port, published by two containers on two different host addresses: both
+    // work, each for its own address (netavark allows it).
+    for (who, ip) in [
+        ("loop", "127.0.0.1".to_string()),
+        ("host", host.to_string()),
+    ] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name(who),
+            "-p",
+            &format!("{ip}:{port}:80"),
+            IMG,
+            "sh",
+            "-c",
+            &httpd_script(who, 80),
+        ]);
+    }
+    for (who, ip) in [
+        ("loop", "127.0.0.1".to_string()),
+        ("host", host.to_string()),
+    ] {
+        wait_until(
+            &format!("{who} on {ip}:{port}"),
+            Duration::from_secs(10),
+            || http_get(&format!("{ip}:{port}"), "/index").as_deref() == Some(&format!("{who}\n")),
+        );
+    }
+    // Every address, or one of the two again: taken.
+    for spec in [format!("{port}:80"), format!("127.0.0.1:{port}:80")] {
+        let n = name("third");
+        env.run(&["run", "--name", &n, "-p", &spec, IMG, "true"])
+            .assert_error(125, &[&port.to_string(), "already in use"]);
+        assert!(!env.names_all().contains(&n));
+    }
+    env.ok(&["rm", "-af", "-t", "0"]);
+    assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/index"), None);
+}
