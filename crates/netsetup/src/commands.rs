@@ -32,8 +32,6 @@ pub struct Context {
     pub rootless: bool,
     /// `--firewall-driver` / `NETAVARK_FW`; empty for the default (nftables).
     pub firewall_driver: String,
-    /// `--aardvark-binary`: accepted for compatibility; our DNS responder is this binary.
-    pub aardvark_binary: Option<PathBuf>,
 }
 
 /// Where the global lock lives: `/run/lock` when root (shared by every config dir, since
