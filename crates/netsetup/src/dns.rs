@@ -249,7 +249,8 @@ fn start(dir: &Path, port: u16) -> Result<(), Error> {
         .arg("--port")
         .arg(port.to_string())
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        // Read only if it fails at start (its error JSON); closed once it runs.
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
@@ -261,8 +262,15 @@ fn start(dir: &Path, port: u16) -> Result<(), Error> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                let _ = o.read_to_string(&mut out);
+            }
+            let why = serde_json::from_str::<crate::types::ErrorOutput>(&out)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| status.to_string());
             return Err(Error::Invalid(format!(
-                "the DNS server exited at start: {status}"
+                "the DNS server could not start: {why}"
             )));
         }
         if Instant::now() > deadline {
@@ -546,23 +554,37 @@ pub fn serve(dir: &Path, port: u16) -> Result<(), Error> {
         .map_err(io_err("installing signal handlers".into()))?;
     let records: Shared = Arc::new(RwLock::new(Records::new(load(dir))));
     let mut bound: HashSet<IpAddr> = HashSet::new();
-    let bind_new = |bound: &mut HashSet<IpAddr>, records: &Shared| {
+    // Returns the addresses it could not listen on, with why.
+    let bind_new = |bound: &mut HashSet<IpAddr>, records: &Shared| -> Vec<String> {
         let want = records.read().map(|r| r.listen()).unwrap_or_default();
+        let mut failed = Vec::new();
         for ip in want {
             if bound.contains(&ip) {
                 continue;
             }
             let addr = SocketAddr::new(ip, port);
             // Both or neither: a half-bound address would be retried and fail on EADDRINUSE.
-            if let (Ok(u), Ok(t)) = (UdpSocket::bind(addr), TcpListener::bind(addr)) {
-                let (r1, r2) = (records.clone(), records.clone());
-                std::thread::spawn(move || serve_udp(u, ip, r1));
-                std::thread::spawn(move || serve_tcp(t, ip, r2));
-                bound.insert(ip);
+            match (UdpSocket::bind(addr), TcpListener::bind(addr)) {
+                (Ok(u), Ok(t)) => {
+                    let (r1, r2) = (records.clone(), records.clone());
+                    std::thread::spawn(move || serve_udp(u, ip, r1));
+                    std::thread::spawn(move || serve_tcp(t, ip, r2));
+                    bound.insert(ip);
+                }
+                (Err(e), _) | (_, Err(e)) => failed.push(format!("{addr}: {e}")),
             }
         }
+        failed
     };
-    bind_new(&mut bound, &records);
+    // At start, an address we cannot have (another server holds it) fails the setup that
+    // started us, rather than leaving its names to whoever answers there.
+    let failed = bind_new(&mut bound, &records);
+    if !failed.is_empty() {
+        return Err(Error::Invalid(format!(
+            "cannot listen on {}",
+            failed.join(", ")
+        )));
+    }
     let pid_path: PathBuf = dir.join(PID_FILE);
     fs::write(&pid_path, std::process::id().to_string())
         .map_err(io_err(format!("writing {}", pid_path.display())))?;
@@ -575,7 +597,8 @@ pub fn serve(dir: &Path, port: u16) -> Result<(), Error> {
             break;
         }
         *records.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        bind_new(&mut bound, &records);
+        // Nobody to tell now: an address that failed is tried again on the next reload.
+        let _ = bind_new(&mut bound, &records);
     }
     // Remove the pid file only if it is still ours (a new server may have replaced it).
     if fs::read_to_string(&pid_path).ok().as_deref().map(str::trim)

@@ -463,3 +463,37 @@ fn teardown_after_the_namespace_is_gone_still_cleans_the_host() {
     }
     assert!(!alive(pid), "DNS server {pid} left running");
 }
+
+#[test]
+fn a_dns_address_someone_else_holds_fails_the_setup_and_undoes_it() {
+    require_root!();
+    let plain = TestNet {
+        n: 214,
+        internal: false,
+        dns: false,
+    };
+    let with_dns = TestNet { dns: true, ..plain };
+    let before = plain.footprint();
+    let a = Netns::new("ppt-dnsbusy-a");
+    let b = Netns::new("ppt-dnsbusy-b");
+    let mut c = Cleanup::new(&plain);
+    // A's setup makes the bridge and its gateway address; then someone else takes
+    // gateway:53 before the network's DNS server can.
+    let ia = plain.options("ctr214a", 2, json!(null));
+    c.setup(&a, &ia);
+    let squatter = std::net::UdpSocket::bind(sa(plain.ip(1), 53)).unwrap();
+    let ib = with_dns.options("ctr214b", 3, json!(null));
+    let (ok, out) = netsetup(c.config.path(), "setup", &b.path, &ib);
+    assert!(!ok, "{out}");
+    let msg = out["error"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("DNS server") && msg.contains(&format!("{}:53", plain.ip(1))),
+        "{out}"
+    );
+    // B's interface is gone again; A still works through the bridge.
+    assert!(!b.exec(&["ip", "-o", "link"]).contains("eth0"));
+    assert_eq!(plain.ports_on_bridge(), 1);
+    drop(squatter);
+    c.teardown(&a, &ia);
+    assert_eq!(plain.footprint(), before);
+}
