@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use crate::util::{IMG, TestEnv, free_port, http_get, name, wait_until};
 
+/// A unique subnet (10.236.N.0/24; pods.rs has 10.234) and bridge name, `k` in 0..5.
 fn subnet(k: u32) -> (String, String) {
     let n = (std::process::id() % 50) * 5 + k;
     (
-        format!("10.234.{}.0/24", n % 250 + 1),
+        format!("10.236.{}.0/24", n % 250 + 1),
         format!("ppc{}x{k}", std::process::id() % 10000),
     )
 }
