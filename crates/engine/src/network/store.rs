@@ -152,27 +152,9 @@ impl Engine {
     pub fn network_create(&self, opts: &NetworkCreate) -> Result<Network> {
         let _lock = self.lock("networks")?;
         let existing = self.networks()?;
-        let name = match &opts.name {
-            Some(n) => {
-                if !valid_name(n) {
-                    return Err(Error::invalid(format!(
-                        "network name {n} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
-                    )));
-                }
-                if let Some(found) = existing.iter().find(|e| &e.name == n) {
-                    if opts.ignore {
-                        return Ok(found.clone());
-                    }
-                    return Err(Error::invalid(format!(
-                        "network name {n} already used: network already exists"
-                    )));
-                }
-                n.clone()
-            }
-            None => (1..)
-                .map(|i| format!("podman{i}"))
-                .find(|n| !existing.iter().any(|e| &e.name == n))
-                .expect("a free name"),
+        let name = match new_name(opts, &existing)? {
+            Ok(name) => name,
+            Err(found) => return Ok(found),
         };
         let driver = opts.driver.clone().unwrap_or_else(|| "bridge".into());
         if driver != "bridge" {
@@ -291,6 +273,29 @@ impl Engine {
         // next allocation takes it over.
         let _ = self.release_network(&net.id);
         Ok(net.name)
+    }
+}
+
+/// The name for a new network: the one asked for (checked), else the first free `podmanN`.
+/// `Err(existing)` when `--ignore` meets a network of that name.
+fn new_name(opts: &NetworkCreate, existing: &[Network]) -> Result<Result<String, Network>> {
+    let Some(n) = &opts.name else {
+        return Ok(Ok((1..)
+            .map(|i| format!("podman{i}"))
+            .find(|n| !existing.iter().any(|e| &e.name == n))
+            .expect("a free name")));
+    };
+    if !valid_name(n) {
+        return Err(Error::invalid(format!(
+            "network name {n} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+        )));
+    }
+    match existing.iter().find(|e| &e.name == n) {
+        Some(found) if opts.ignore => Ok(Err(found.clone())),
+        Some(_) => Err(Error::invalid(format!(
+            "network name {n} already used: network already exists"
+        ))),
+        None => Ok(Ok(n.clone())),
     }
 }
 
