@@ -20,6 +20,8 @@ mod kube;
 mod lifecycle;
 mod logs;
 mod network_connect;
+mod network_machine;
+mod network_options;
 mod network_swap;
 mod networks;
 mod ops;

@@ -1,11 +1,14 @@
 //! `network connect` / `disconnect` on a running container, `--disable-dns`, static MACs.
 
-use crate::util::{IMG, TestEnv, name};
+use std::time::Duration;
 
+use crate::util::{IMG, TestEnv, free_port, http_get, name, wait_until};
+
+/// A unique subnet (10.236.N.0/24; pods.rs has 10.234) and bridge name, `k` in 0..5.
 fn subnet(k: u32) -> (String, String) {
     let n = (std::process::id() % 50) * 5 + k;
     (
-        format!("10.234.{}.0/24", n % 250 + 1),
+        format!("10.236.{}.0/24", n % 250 + 1),
         format!("ppc{}x{k}", std::process::id() % 10000),
     )
 }
@@ -254,4 +257,54 @@ fn ipv6_networks_route_between_containers() {
     assert_eq!(out, "over-v6\n");
     env.ok(&["rm", "-f", "-t", "0", &srv]);
     env.ok(&["network", "rm", &net]);
+}
+
+#[test]
+fn published_ports_follow_a_connected_network() {
+    let env = TestEnv::new("net-connect-ports");
+    env.import_busybox();
+    let (s1, b1) = subnet(2);
+    let (s2, b2) = subnet(4);
+    let (first, second) = (name("first"), name("second"));
+    for (s, b, n) in [(&s1, &b1, &first), (&s2, &b2, &second)] {
+        env.ok(&["network", "create", "--subnet", s, "--interface-name", b, n]);
+    }
+    let port = free_port();
+    let web = name("web");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "--network",
+        &first,
+        "-p",
+        &format!("{port}:80"),
+        IMG,
+        "sh",
+        "-c",
+        "mkdir -p /w && echo published > /w/index && exec httpd -f -p 80 -h /w",
+    ]);
+    let url = format!("127.0.0.1:{port}");
+    wait_until("the published port", Duration::from_secs(10), || {
+        http_get(&url, "/index").as_deref() == Some("published\n")
+    });
+    // Connected to a second network, then cut from the first: the port now reaches the
+    // container through its address on the second one.
+    env.ok(&["network", "connect", &second, &web]);
+    env.ok(&["network", "disconnect", &first, &web]);
+    let ip2 = env.inspect(
+        &web,
+        &format!("{{{{(index .NetworkSettings.Networks \"{second}\").IPAddress}}}}"),
+    );
+    assert!(ip2.starts_with(&s2[..s2.len() - 4]), "{ip2} not in {s2}");
+    assert_eq!(
+        http_get(&url, "/index").as_deref(),
+        Some("published\n"),
+        "the published port died with the first network"
+    );
+    assert_eq!(env.ok(&["port", &web, "80"]), format!("0.0.0.0:{port}\n"));
+    env.ok(&["rm", "-f", "-t", "0", &web]);
+    assert_eq!(http_get(&url, "/index"), None);
+    env.ok(&["network", "rm", &first, &second]);
 }

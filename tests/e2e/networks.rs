@@ -469,3 +469,137 @@ fn bad_network_input_leaves_nothing() {
     env.assert_no_processes();
     env.assert_no_mounts();
 }
+
+/// A name server on `addr:53` (UDP) answering every A question with `answer` (other types:
+/// no records), until the test process ends. Enough DNS to answer busybox's nslookup.
+fn fake_dns(addr: Ipv4Addr, answer: Ipv4Addr) {
+    let sock = std::net::UdpSocket::bind((addr, 53)).expect("binding the fake DNS server");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            // Header (12 bytes), then the question: labels up to a 0, type, class.
+            let Some(end) = buf[12..n].iter().position(|b| *b == 0).map(|z| 12 + z + 5) else {
+                continue;
+            };
+            if end > n {
+                continue;
+            }
+            let is_a = buf[end - 4..end - 2] == [0, 1];
+            let mut r = Vec::with_capacity(end + 16);
+            r.extend_from_slice(&buf[..2]); // id
+            r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(is_a), 0, 0, 0, 0]);
+            r.extend_from_slice(&buf[12..end]);
+            if is_a {
+                // Name (pointer to the question), A, IN, TTL 30, 4 bytes.
+                r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4]);
+                r.extend_from_slice(&answer.octets());
+            }
+            let _ = sock.send_to(&r, from);
+        }
+    });
+}
+
+#[test]
+fn dns_forwards_each_container_to_its_own_servers() {
+    let env = TestEnv::new("net-dns-fwd");
+    env.import_busybox();
+    let (subnet, bridge) = unique_net();
+    let net = name("fwd");
+    env.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--interface-name",
+        &bridge,
+        &net,
+    ]);
+    // Two servers on the host's loopback: a container cannot reach them itself (its
+    // 127.0.0.0/8 is its own), only the network's responder, running on the host, can.
+    let tag = (std::process::id() % 250) as u8;
+    let servers = [
+        (Ipv4Addr::new(127, 77, tag, 1), Ipv4Addr::new(192, 0, 2, 11)),
+        (Ipv4Addr::new(127, 77, tag, 2), Ipv4Addr::new(192, 0, 2, 22)),
+    ];
+    for (at, answer) in servers {
+        fake_dns(at, answer);
+    }
+    let gateway = format!("{}1", &subnet[..subnet.len() - 4]);
+    for (at, answer) in servers {
+        let out = env.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "--dns",
+            &at.to_string(),
+            IMG,
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; nslookup made-up.peapod.test",
+        ]);
+        // The responder is the one nameserver; it forwarded to this container's own.
+        let nameservers: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("nameserver"))
+            .collect();
+        assert_eq!(nameservers, [format!("nameserver {gateway}")], "{out}");
+        assert!(
+            out.contains(&format!("Address: {answer}")),
+            "{at} should answer {answer}:\n{out}"
+        );
+        for (_, other) in servers.iter().filter(|(a, _)| *a != at) {
+            assert!(
+                !out.contains(&other.to_string()),
+                "asked the wrong server:\n{out}"
+            );
+        }
+    }
+    env.ok(&["network", "rm", &net]);
+}
+
+#[test]
+fn one_host_port_on_two_addresses() {
+    let env = TestEnv::new("net-port-ips");
+    env.import_busybox();
+    let port = free_port();
+    let host = host_ip();
+    // The same port, published by two containers on two different host addresses: both
+    // work, each for its own address (netavark allows it).
+    for (who, ip) in [
+        ("loop", "127.0.0.1".to_string()),
+        ("host", host.to_string()),
+    ] {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name(who),
+            "-p",
+            &format!("{ip}:{port}:80"),
+            IMG,
+            "sh",
+            "-c",
+            &httpd_script(who, 80),
+        ]);
+    }
+    for (who, ip) in [
+        ("loop", "127.0.0.1".to_string()),
+        ("host", host.to_string()),
+    ] {
+        wait_until(
+            &format!("{who} on {ip}:{port}"),
+            Duration::from_secs(10),
+            || http_get(&format!("{ip}:{port}"), "/index").as_deref() == Some(&format!("{who}\n")),
+        );
+    }
+    // Every address, or one of the two again: taken.
+    for spec in [format!("{port}:80"), format!("127.0.0.1:{port}:80")] {
+        let n = name("third");
+        env.run(&["run", "--name", &n, "-p", &spec, IMG, "true"])
+            .assert_error(125, &[&port.to_string(), "already in use"]);
+        assert!(!env.names_all().contains(&n));
+    }
+    env.ok(&["rm", "-af", "-t", "0"]);
+    assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/index"), None);
+}

@@ -3,8 +3,11 @@
 //!
 //! Follows netavark's `bridge.rs`: sysctls (ip_forward, route_localnet and rp_filter=2 on the
 //! bridge; forwarding=0 for internal networks), bridge MAC pinned after each new port, peer
-//! addresses and default routes via the gateways (none for internal networks or with
-//! `no_default_route`). Everything goes through netlink; nothing here runs `ip`.
+//! addresses and default routes via the gateways with the `metric` option's metric (100 by
+//! default; none for internal networks or with `no_default_route`), and with the `vlan`
+//! option VLAN filtering on the bridge and each container's port in that VLAN (PVID,
+//! untagged; it stays in the default VLAN 1 too, as netavark leaves it). Everything goes
+//! through netlink; nothing here runs `ip`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,6 +18,7 @@ use ipnet::IpNet;
 use netlink_packet_route::link::InfoKind;
 
 use crate::error::Error;
+use crate::firewall::Isolate;
 use crate::netlink::{LinkExt, Netlink, NetlinkError, in_netns};
 use crate::types::{
     NetAddress, NetInterface, Network, PerNetworkOptions, StatusBlock, format_mac, parse_mac,
@@ -44,6 +48,42 @@ pub struct BridgeNet<'a> {
     pub gateways: Vec<(IpNet, IpNet)>,
     /// MTU option.
     pub mtu: Option<u32>,
+    /// `isolate` option: drop traffic to other networks' bridges.
+    pub isolate: Isolate,
+    /// `metric` option: the default routes' metric (netavark's default, 100).
+    pub metric: u32,
+    /// `vlan` option: the VLAN the containers' ports are in (filtering on the bridge).
+    pub vlan: Option<u16>,
+    /// `no_default_route` option.
+    pub no_default_route: bool,
+}
+
+/// netavark's default route metric.
+pub const DEFAULT_METRIC: u32 = 100;
+
+/// One container's interface on one network, checked before anything is touched.
+#[derive(Debug)]
+pub struct ContainerLink<'o> {
+    /// The name inside the container (`eth0`).
+    pub ifname: &'o str,
+    /// The host end's name; the kernel picks one when `None`.
+    pub host_name: Option<&'o str>,
+    /// A fixed MAC for the container end.
+    pub mac: Option<[u8; 6]>,
+    /// MTU of the pair (the container's option, else the network's).
+    pub mtu: Option<u32>,
+    /// Its addresses, with their subnets' prefixes.
+    pub addrs: Vec<IpNet>,
+}
+
+/// What the kernel accepts as an interface name (`dev_valid_name`).
+fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', ':'])
+        && !name.chars().any(char::is_whitespace)
 }
 
 impl<'a> BridgeNet<'a> {
@@ -85,18 +125,43 @@ impl<'a> BridgeNet<'a> {
                 gateways.push((net, s.subnet.trunc()));
             }
         }
-        let mtu = match network.option("mtu") {
-            None | Some("") => None,
-            Some(m) => Some(
-                m.parse::<u32>()
-                    .map_err(|_| invalid(format!("invalid mtu {m:?}")))?,
-            ),
+        let number = |key: &str| -> Result<Option<u32>, Error> {
+            match network.option(key) {
+                None | Some("") => Ok(None),
+                Some(m) => m
+                    .parse::<u32>()
+                    .map(Some)
+                    .map_err(|_| invalid(format!("invalid {key} {m:?}"))),
+            }
+        };
+        let mtu = number("mtu")?;
+        let metric = number("metric")?.unwrap_or(DEFAULT_METRIC);
+        // VLAN 0 means untagged: nothing to set (the kernel refuses VID 0 on a port).
+        let vlan = match number("vlan")? {
+            None | Some(0) => None,
+            Some(v @ 1..=4094) => Some(v as u16),
+            Some(v) => return Err(invalid(format!("vlan ID {v} must be between 0 and 4094"))),
+        };
+        let isolate = match network.option("isolate") {
+            None | Some("") | Some("false") => Isolate::No,
+            Some("true") => Isolate::Yes,
+            Some("strict") => Isolate::Strict,
+            Some(o) => return Err(invalid(format!("invalid isolate option {o:?}"))),
+        };
+        let no_default_route = match network.option("no_default_route") {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(o) => return Err(invalid(format!("invalid no_default_route option {o:?}"))),
         };
         Ok(BridgeNet {
             network,
             bridge,
             gateways,
             mtu,
+            isolate,
+            metric,
+            vlan,
+            no_default_route,
         })
     }
 
@@ -120,6 +185,51 @@ impl<'a> BridgeNet<'a> {
         Ok(out)
     }
 
+    /// Check one container's options on this network: everything setup will need, so a bad
+    /// value is refused before anything is touched.
+    pub fn container_link<'o>(
+        &self,
+        opts: &'o PerNetworkOptions,
+    ) -> Result<ContainerLink<'o>, Error> {
+        let invalid = |m: String| Error::Invalid(format!("network {}: {m}", self.network.name));
+        let ifname = opts.interface_name.as_str();
+        if !valid_ifname(ifname) {
+            return Err(invalid(format!("invalid interface_name {ifname:?}")));
+        }
+        let host_name = opts
+            .options
+            .as_ref()
+            .and_then(|o| o.get("host_interface_name"))
+            .map(String::as_str)
+            .filter(|n| !n.is_empty());
+        if let Some(h) = host_name
+            && !valid_ifname(h)
+        {
+            return Err(invalid(format!("invalid host_interface_name {h:?}")));
+        }
+        let mac = match opts.static_mac.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) => Some(
+                parse_mac(m)
+                    .ok_or_else(|| invalid(format!("invalid static_mac {m:?} for {ifname}")))?,
+            ),
+            None => None,
+        };
+        let mtu = match opts.options.as_ref().and_then(|o| o.get("mtu")) {
+            Some(m) => Some(
+                m.parse::<u32>()
+                    .map_err(|_| invalid(format!("invalid mtu {m:?} for {ifname}")))?,
+            ),
+            None => self.mtu,
+        };
+        Ok(ContainerLink {
+            ifname,
+            host_name,
+            mac,
+            mtu,
+            addrs: self.container_addresses(opts)?,
+        })
+    }
+
     fn has_v6(&self) -> bool {
         self.network
             .subnets()
@@ -141,13 +251,18 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
             l
         }
         None => {
-            host.create_bridge(net.bridge, net.mtu)?;
+            host.create_bridge(net.bridge, net.mtu, net.vlan.is_some())
+                .map_err(|e| vlan_unsupported(net, e))?;
             host.link_by_name(net.bridge)?.ok_or_else(|| {
                 Error::Invalid(format!("bridge {} vanished after creation", net.bridge))
             })?
         }
     };
     let index = link.header.index;
+    if net.vlan.is_some() && !link.vlan_filtering() {
+        host.enable_vlan_filtering(index)
+            .map_err(|e| vlan_unsupported(net, e))?;
+    }
     let br = net.bridge;
     let sys = |k: String, v: &str| sysctl(&k, v).map_err(|e| Error::io(format!("bridge {br}"), e));
     if net.network.internal {
@@ -175,84 +290,50 @@ pub fn ensure_bridge(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<u32, Err
     Ok(index)
 }
 
-/// Create the container's interface on `net` and configure it; returns its status.
+/// A kernel built without bridge VLAN filtering answers EOPNOTSUPP: say which option needs it.
+fn vlan_unsupported(net: &BridgeNet<'_>, e: NetlinkError) -> Error {
+    match (net.vlan, e.errno()) {
+        (Some(vid), Some(libc::EOPNOTSUPP)) => Error::Invalid(format!(
+            "network {}: option vlan={vid} needs VLAN filtering on bridge {}, which this kernel does not support ({e})",
+            net.network.name, net.bridge
+        )),
+        _ => e.into(),
+    }
+}
+
+/// Create the container's interface on `net` and configure it; returns its status. Its
+/// input was checked by [`BridgeNet::container_link`]; on a failure the caller's rollback
+/// (a teardown of this network) removes whatever was made.
 pub fn setup_container(
     host: &mut Netlink,
     ctr: &mut Netlink,
     netns: &File,
     netns_path: &str,
     net: &BridgeNet<'_>,
-    opts: &PerNetworkOptions,
+    link: &ContainerLink<'_>,
 ) -> Result<StatusBlock, Error> {
-    let addrs = net.container_addresses(opts)?;
-    let mac = match opts.static_mac.as_deref().filter(|m| !m.is_empty()) {
-        Some(m) => Some(parse_mac(m).ok_or_else(|| {
-            Error::Invalid(format!(
-                "invalid static_mac {m:?} for {}",
-                opts.interface_name
-            ))
-        })?),
-        None => None,
-    };
-    let ifname = opts.interface_name.as_str();
-    if ifname.is_empty() || ifname.len() > 15 {
-        return Err(Error::Invalid(format!("invalid interface_name {ifname:?}")));
-    }
-    let host_name = opts
-        .options
-        .as_ref()
-        .and_then(|o| o.get("host_interface_name"))
-        .map(String::as_str)
-        .filter(|n| !n.is_empty());
-    let mtu = match opts.options.as_ref().and_then(|o| o.get("mtu")) {
-        Some(m) => Some(
-            m.parse::<u32>()
-                .map_err(|_| Error::Invalid(format!("invalid mtu {m:?}")))?,
-        ),
-        None => net.mtu,
-    };
-
     let bridge_index = ensure_bridge(host, net)?;
-    if ctr.link_by_name(ifname)?.is_some() {
-        return Err(Error::Invalid(format!(
-            "interface {ifname} already exists in {netns_path}"
-        )));
-    }
-    host.create_veth(host_name, bridge_index, ifname, netns, mac, mtu)?;
-
-    // From here on, a failure must not leave the veth behind.
-    let configured = configure_container(
-        host,
-        ctr,
-        netns,
-        netns_path,
-        net,
-        ifname,
-        &addrs,
+    host.create_veth(
+        link.host_name,
         bridge_index,
-    );
-    match configured {
-        Ok(status) => Ok(status),
-        Err(e) => {
-            if let Ok(Some(l)) = ctr.link_by_name(ifname) {
-                let _ = ctr.delete_link(l.header.index);
-            }
-            Err(e)
-        }
-    }
+        link.ifname,
+        netns,
+        link.mac,
+        link.mtu,
+    )?;
+    configure_container(host, ctr, netns, netns_path, net, link, bridge_index)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn configure_container(
     host: &mut Netlink,
     ctr: &mut Netlink,
     netns: &File,
     netns_path: &str,
     net: &BridgeNet<'_>,
-    ifname: &str,
-    addrs: &[IpNet],
+    link: &ContainerLink<'_>,
     bridge_index: u32,
 ) -> Result<StatusBlock, Error> {
+    let (ifname, addrs) = (link.ifname, link.addrs.as_slice());
     let link = ctr.link_by_name(ifname)?.ok_or_else(|| {
         Error::Invalid(format!(
             "{ifname} missing in {netns_path} after creating it"
@@ -263,6 +344,9 @@ fn configure_container(
         .peer_index()
         .ok_or_else(|| Error::Invalid(format!("cannot find the host end of {ifname}")))?;
     host.set_hairpin(host_index)?;
+    if let Some(vid) = net.vlan {
+        host.set_port_vlan(host_index, vid)?;
+    }
     host.set_up(host_index)?;
     // Pin the bridge MAC: otherwise it follows the lowest port MAC and flaps.
     if let Some(bridge) = host.link_by_index(bridge_index)?
@@ -289,8 +373,7 @@ fn configure_container(
     }
     ctr.set_up(index)?;
     ctr.set_up(1)?; // lo
-    let no_default = net.network.option("no_default_route") == Some("true");
-    if !net.network.internal && !no_default {
+    if !net.network.internal && !net.no_default_route {
         for (gw, _) in &net.gateways {
             if addrs
                 .iter()
@@ -301,7 +384,7 @@ fn configure_container(
                     IpAddr::V6(_) => "::/0".parse::<IpNet>(),
                 }
                 .expect("constant");
-                ctr.add_route(default, gw.addr(), None)?;
+                ctr.add_route(default, gw.addr(), Some(net.metric))?;
             }
         }
     }

@@ -1,8 +1,10 @@
 //! `setup` and `teardown` as netavark does them, over every network of the options JSON.
 //!
-//! Setup checks every network before touching anything, then per network: bridge and veth
-//! (netlink), firewall (network rules once, then this container's port forwards). If one
-//! network fails, the ones already set up are torn down again. Teardown never stops at the
+//! Setup checks everything before touching anything: every network definition, every
+//! per-container value (interface names, MAC, MTU, addresses, port mappings, DNS servers).
+//! Then per network: bridge and veth (netlink), firewall (network rules once, then this
+//! container's port forwards), then DNS. A failure anywhere is undone by one rollback, a
+//! teardown of every network started. Teardown never stops at the
 //! first failure: it undoes what it can and reports every error. Both run under one global
 //! lock so concurrent calls (several containers starting at once) never race on a bridge or
 //! on the nft table.
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::bridge::{self, BridgeNet};
+use crate::bridge::{self, BridgeNet, ContainerLink};
 use crate::dns;
 use crate::error::Error;
 use crate::firewall::{self, ContainerFw, Firewall, NetworkFw};
@@ -30,8 +32,6 @@ pub struct Context {
     pub rootless: bool,
     /// `--firewall-driver` / `NETAVARK_FW`; empty for the default (nftables).
     pub firewall_driver: String,
-    /// `--aardvark-binary`: accepted for compatibility; our DNS responder is this binary.
-    pub aardvark_binary: Option<PathBuf>,
 }
 
 /// Where the global lock lives: `/run/lock` when root (shared by every config dir, since
@@ -62,29 +62,57 @@ struct Plan<'a> {
     name: &'a str,
     net: BridgeNet<'a>,
     opts: &'a PerNetworkOptions,
+    link: ContainerLink<'a>,
 }
 
+/// Check every network of the request and every per-container value before anything is
+/// touched, so bad input never reaches the kernel.
 fn plan(opts: &NetworkOptions) -> Result<Vec<Plan<'_>>, Error> {
     if opts.networks.is_empty() {
         return Err(Error::Invalid("no networks in the network options".into()));
     }
     let mut names: Vec<&String> = opts.networks.keys().collect();
     names.sort();
-    let mut out = Vec::new();
+    let mut out: Vec<Plan<'_>> = Vec::new();
     for name in names {
         let network = opts.network_info.get(name).ok_or_else(|| {
             Error::Invalid(format!("network {name} has no entry in network_info"))
         })?;
         let per = &opts.networks[name];
         let net = BridgeNet::new(network)?;
-        net.container_addresses(per)?;
+        let link = net.container_link(per)?;
+        if let Some(other) = out.iter().find(|p| p.link.ifname == link.ifname) {
+            return Err(Error::Invalid(format!(
+                "networks {} and {name} both ask for interface {}",
+                other.name, link.ifname
+            )));
+        }
         out.push(Plan {
             name,
             net,
             opts: per,
+            link,
         });
     }
     Ok(out)
+}
+
+/// The container's own DNS servers must not be a gateway of its networks: the responder
+/// there would forward to itself.
+fn check_dns_servers(opts: &NetworkOptions, plans: &[Plan<'_>]) -> Result<(), Error> {
+    let servers = opts.dns_servers.as_deref().unwrap_or_default();
+    for p in dns_enabled(plans) {
+        if let Some(ip) = servers
+            .iter()
+            .find(|s| p.net.gateways.iter().any(|(gw, _)| gw.addr() == **s))
+        {
+            return Err(Error::Invalid(format!(
+                "DNS server {ip} is the gateway of network {}: it would query itself",
+                p.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn forwards(opts: &NetworkOptions) -> Result<Vec<PortForward>, Error> {
@@ -101,6 +129,7 @@ fn fw_of(p: &Plan<'_>, ctr_id: &str, forwards: &[PortForward]) -> (NetworkFw, Co
         NetworkFw {
             id: network.id.clone(),
             bridge: p.net.bridge.to_string(),
+            isolate: p.net.isolate,
             subnets: network.subnets().iter().map(|s| s.subnet.trunc()).collect(),
             internal: network.internal,
             dns: network.dns_enabled && !p.net.gateways.is_empty(),
@@ -123,13 +152,16 @@ fn open_netns(path: &Path) -> Result<File, Error> {
         .map_err(|e| Error::io(format!("opening network namespace {}", path.display()), e))
 }
 
-/// `setup NETNS_PATH`: returns the status map printed on stdout.
+/// `setup NETNS_PATH`: returns the status map printed on stdout. Everything is checked
+/// first ([`plan`]); then each network is set up, then DNS. Any failure undoes all of it
+/// (one rollback: a teardown of every network started, and of their DNS entries).
 pub fn setup(
     ctx: &Context,
     netns_path: &Path,
     opts: &NetworkOptions,
 ) -> Result<SetupOutput, Error> {
     let plans = plan(opts)?;
+    check_dns_servers(opts, &plans)?;
     let forwards = forwards(opts)?;
     let fw = firewall::driver(&ctx.firewall_driver)?;
     let netns = open_netns(netns_path)?;
@@ -137,52 +169,38 @@ pub fn setup(
     let mut host = Netlink::open()?;
     let mut ctr = Netlink::open_in(&netns, &path)?;
     let _lock = lock(ctx)?;
-    // Refuse before touching anything: rolling back would delete the existing interface.
-    let mut seen = std::collections::HashSet::new();
+    // Refuse before touching anything: a rollback would delete the existing interface.
     for p in &plans {
-        let ifname = &p.opts.interface_name;
-        if !seen.insert(ifname) || ctr.link_by_name(ifname)?.is_some() {
+        if ctr.link_by_name(p.link.ifname)?.is_some() {
             return Err(Error::Invalid(format!(
-                "interface {ifname} already exists in {path}"
+                "interface {} already exists in {path}",
+                p.link.ifname
             )));
         }
     }
 
     let mut out = SetupOutput::new();
-    for (i, p) in plans.iter().enumerate() {
-        let result = setup_one(
-            &mut host,
-            &mut ctr,
-            &netns,
-            &path,
-            p,
-            fw.as_ref(),
-            &opts.container_id,
-            &forwards,
-        );
-        match result {
+    let mut started = 0;
+    let mut result = Ok(());
+    for p in &plans {
+        started += 1;
+        let fwd = (fw.as_ref(), opts.container_id.as_str(), forwards.as_slice());
+        match setup_one(&mut host, &mut ctr, &netns, &path, p, fwd) {
             Ok(status) => {
                 out.insert(p.name.to_string(), status);
             }
             Err(e) => {
-                // Undo this network and the ones before it; report the first failure.
-                for done in plans[..=i].iter().rev() {
-                    let _ = teardown_one(
-                        &mut host,
-                        Some(&mut ctr),
-                        done,
-                        fw.as_ref(),
-                        &opts.container_id,
-                        &forwards,
-                    );
-                }
-                return Err(e);
+                result = Err(e);
+                break;
             }
         }
     }
-    if let Err(e) = dns_setup(ctx, opts, &plans, &mut out) {
+    if result.is_ok() {
+        result = dns_setup(ctx, opts, &plans, &mut out);
+    }
+    if let Err(e) = result {
         let _ = dns_teardown(ctx, opts, &plans);
-        for done in plans.iter().rev() {
+        for done in plans[..started].iter().rev() {
             let _ = teardown_one(
                 &mut host,
                 Some(&mut ctr),
@@ -228,14 +246,6 @@ fn dns_setup(
     let mut any = false;
     for p in dns_enabled(plans) {
         let gateways: Vec<_> = p.net.gateways.iter().map(|(gw, _)| gw.addr()).collect();
-        if let Some(servers) = &opts.dns_servers
-            && let Some(loop_ip) = servers.iter().find(|s| gateways.contains(s))
-        {
-            return Err(Error::Invalid(format!(
-                "DNS server {loop_ip} is the gateway of network {}: it would query itself",
-                p.name
-            )));
-        }
         let ips = p.opts.static_ips.clone().unwrap_or_default();
         let mut names = vec![opts.container_name.clone()];
         names.extend(p.opts.aliases.clone().unwrap_or_default());
@@ -285,18 +295,15 @@ fn dns_teardown(ctx: &Context, opts: &NetworkOptions, plans: &[Plan<'_>]) -> Vec
     errors
 }
 
-#[allow(clippy::too_many_arguments)]
 fn setup_one(
     host: &mut Netlink,
     ctr: &mut Netlink,
     netns: &File,
     path: &str,
     p: &Plan<'_>,
-    fw: &dyn Firewall,
-    ctr_id: &str,
-    forwards: &[PortForward],
+    (fw, ctr_id, forwards): (&dyn Firewall, &str, &[PortForward]),
 ) -> Result<crate::types::StatusBlock, Error> {
-    let status = bridge::setup_container(host, ctr, netns, path, &p.net, p.opts)?;
+    let status = bridge::setup_container(host, ctr, netns, path, &p.net, &p.link)?;
     let (nfw, cfw) = fw_of(p, ctr_id, forwards);
     fw.setup(&nfw, &cfw)?;
     Ok(status)

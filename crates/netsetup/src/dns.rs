@@ -9,9 +9,10 @@
 //!
 //! The server answers A/AAAA for the names of the networks whose gateway the query reached
 //! (so a container sees only its own networks), with or without the `dns.podman` domain;
-//! other names are forwarded over UDP to the network's upstreams, else to the host's
-//! `/etc/resolv.conf` name servers minus loopback ones (they are unreachable from a
-//! container's point of view and would loop). UDP and TCP on `<gateway>:53`
+//! other names are forwarded over UDP as aardvark-dns does: to the asking container's own
+//! servers (its `--dns`, the last field of its line, found by the query's source address),
+//! else to the network's upstreams, else to the host's `/etc/resolv.conf` name servers minus
+//! loopback ones (they are unreachable from a container's point of view and would loop). UDP and TCP on `<gateway>:53`
 //! (`NETAVARK_DNS_PORT` overrides the port). No PTR records yet.
 
 use std::collections::{BTreeMap, HashSet};
@@ -248,7 +249,8 @@ fn start(dir: &Path, port: u16) -> Result<(), Error> {
         .arg("--port")
         .arg(port.to_string())
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        // Read only if it fails at start (its error JSON); closed once it runs.
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
@@ -260,8 +262,15 @@ fn start(dir: &Path, port: u16) -> Result<(), Error> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                let _ = o.read_to_string(&mut out);
+            }
+            let why = serde_json::from_str::<crate::types::ErrorOutput>(&out)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| status.to_string());
             return Err(Error::Invalid(format!(
-                "the DNS server exited at start: {status}"
+                "the DNS server could not start: {why}"
             )));
         }
         if Instant::now() > deadline {
@@ -294,6 +303,19 @@ pub struct Records {
     nets: BTreeMap<String, NetFile>,
 }
 
+/// One question, with where it came from and where it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The address it reached (a gateway): which networks' names it sees.
+    pub listen: IpAddr,
+    /// The sender: a container whose own DNS servers may apply.
+    pub src: IpAddr,
+    /// The name asked for.
+    pub name: &'a str,
+    /// A, AAAA, ...
+    pub qtype: RecordType,
+}
+
 /// How a name resolved.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -311,15 +333,11 @@ impl Records {
         Records { nets }
     }
 
-    /// Resolve `name` of type `qtype` for a query received on `listen`.
-    pub fn resolve(
-        &self,
-        listen: IpAddr,
-        name: &str,
-        qtype: RecordType,
-        host: &[IpAddr],
-    ) -> Answer {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
+    /// Resolve `name` of type `qtype` for a query from `src` received on `listen`. A name not
+    /// ours goes, as aardvark-dns sends it, to the asking container's own DNS servers (its
+    /// `--dns`), else to its network's, else to the host's (`host`).
+    pub fn resolve(&self, q: &Query<'_>, host: &[IpAddr]) -> Answer {
+        let name = q.name.trim_end_matches('.').to_ascii_lowercase();
         let suffix = format!(".{DNS_SEARCH_DOMAIN}");
         let (short, in_domain) = match name.strip_suffix(&suffix) {
             Some(s) => (s.to_string(), true),
@@ -328,7 +346,7 @@ impl Records {
         let nets: Vec<&NetFile> = self
             .nets
             .values()
-            .filter(|n| n.listen.contains(&listen))
+            .filter(|n| n.listen.contains(&q.listen))
             .collect();
         let mut found = false;
         let mut out = Vec::new();
@@ -336,7 +354,7 @@ impl Records {
             for e in &n.entries {
                 if e.names.iter().any(|x| x.eq_ignore_ascii_case(&short)) {
                     found = true;
-                    let src = if qtype == RecordType::AAAA {
+                    let src = if q.qtype == RecordType::AAAA {
                         &e.v6
                     } else {
                         &e.v4
@@ -355,11 +373,24 @@ impl Records {
         if in_domain || name == DNS_SEARCH_DOMAIN {
             return Answer::NxDomain;
         }
-        let mut ups: Vec<IpAddr> = nets.iter().flat_map(|n| n.upstreams.clone()).collect();
-        if ups.is_empty() {
-            ups = host.to_vec();
-        }
-        Answer::Forward(ups)
+        Answer::Forward(self.upstreams(&nets, q.src, host))
+    }
+
+    /// Where to forward for a container at `src`: its own servers, else its network's (or,
+    /// for a sender we do not know, every network's here), else the host's.
+    fn upstreams(&self, nets: &[&NetFile], src: IpAddr, host: &[IpAddr]) -> Vec<IpAddr> {
+        let asker = nets.iter().find_map(|n| {
+            n.entries
+                .iter()
+                .find(|e| e.v4.contains(&src) || e.v6.contains(&src))
+                .map(|e| (*n, e))
+        });
+        let ups: Vec<IpAddr> = match asker {
+            Some((_, e)) if !e.upstreams.is_empty() => e.upstreams.clone(),
+            Some((n, _)) => n.upstreams.clone(),
+            None => nets.iter().flat_map(|n| n.upstreams.clone()).collect(),
+        };
+        if ups.is_empty() { host.to_vec() } else { ups }
     }
 
     /// Every address to listen on.
@@ -376,8 +407,13 @@ impl Records {
     }
 }
 
-/// Answer one DNS message received on `listen`; `None` to drop it.
-pub fn handle(records: &Records, listen: IpAddr, query: &[u8], host: &[IpAddr]) -> Option<Vec<u8>> {
+/// Answer one DNS message from `src` received on `listen`; `None` to drop it.
+pub fn handle(
+    records: &Records,
+    (listen, src): (IpAddr, IpAddr),
+    query: &[u8],
+    host: &[IpAddr],
+) -> Option<Vec<u8>> {
     let req = Message::from_vec(query).ok()?;
     if req.message_type() != MessageType::Query {
         return None;
@@ -394,7 +430,13 @@ pub fn handle(records: &Records, listen: IpAddr, query: &[u8], host: &[IpAddr]) 
     };
     resp.add_query(q.clone());
     let name = q.name().to_ascii();
-    match records.resolve(listen, &name, q.query_type(), host) {
+    let asked = Query {
+        listen,
+        src,
+        name: &name,
+        qtype: q.query_type(),
+    };
+    match records.resolve(&asked, host) {
         Answer::Local(ips) => {
             resp.set_authoritative(true);
             for ip in ips {
@@ -466,7 +508,8 @@ fn serve_udp(sock: UdpSocket, listen: IpAddr, records: Shared) {
         };
         // A forwarded query may take seconds: never block the socket on it.
         std::thread::spawn(move || {
-            if let Some(a) = handle(&snapshot(&records), listen, &query, &host_resolvers()) {
+            let at = (listen, from.ip());
+            if let Some(a) = handle(&snapshot(&records), at, &query, &host_resolvers()) {
                 let _ = sock.send_to(&a, from);
             }
         });
@@ -489,12 +532,13 @@ fn serve_tcp(l: TcpListener, listen: IpAddr, records: Shared) {
 
 fn tcp_conn(mut c: TcpStream, listen: IpAddr, records: Shared) -> io::Result<()> {
     c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let at = (listen, c.peer_addr()?.ip());
     loop {
         let mut len = [0u8; 2];
         c.read_exact(&mut len)?;
         let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
         c.read_exact(&mut q)?;
-        let Some(a) = handle(&snapshot(&records), listen, &q, &host_resolvers()) else {
+        let Some(a) = handle(&snapshot(&records), at, &q, &host_resolvers()) else {
             return Ok(());
         };
         let n = u16::try_from(a.len()).unwrap_or(u16::MAX);
@@ -510,23 +554,37 @@ pub fn serve(dir: &Path, port: u16) -> Result<(), Error> {
         .map_err(io_err("installing signal handlers".into()))?;
     let records: Shared = Arc::new(RwLock::new(Records::new(load(dir))));
     let mut bound: HashSet<IpAddr> = HashSet::new();
-    let bind_new = |bound: &mut HashSet<IpAddr>, records: &Shared| {
+    // Returns the addresses it could not listen on, with why.
+    let bind_new = |bound: &mut HashSet<IpAddr>, records: &Shared| -> Vec<String> {
         let want = records.read().map(|r| r.listen()).unwrap_or_default();
+        let mut failed = Vec::new();
         for ip in want {
             if bound.contains(&ip) {
                 continue;
             }
             let addr = SocketAddr::new(ip, port);
             // Both or neither: a half-bound address would be retried and fail on EADDRINUSE.
-            if let (Ok(u), Ok(t)) = (UdpSocket::bind(addr), TcpListener::bind(addr)) {
-                let (r1, r2) = (records.clone(), records.clone());
-                std::thread::spawn(move || serve_udp(u, ip, r1));
-                std::thread::spawn(move || serve_tcp(t, ip, r2));
-                bound.insert(ip);
+            match (UdpSocket::bind(addr), TcpListener::bind(addr)) {
+                (Ok(u), Ok(t)) => {
+                    let (r1, r2) = (records.clone(), records.clone());
+                    std::thread::spawn(move || serve_udp(u, ip, r1));
+                    std::thread::spawn(move || serve_tcp(t, ip, r2));
+                    bound.insert(ip);
+                }
+                (Err(e), _) | (_, Err(e)) => failed.push(format!("{addr}: {e}")),
             }
         }
+        failed
     };
-    bind_new(&mut bound, &records);
+    // At start, an address we cannot have (another server holds it) fails the setup that
+    // started us, rather than leaving its names to whoever answers there.
+    let failed = bind_new(&mut bound, &records);
+    if !failed.is_empty() {
+        return Err(Error::Invalid(format!(
+            "cannot listen on {}",
+            failed.join(", ")
+        )));
+    }
     let pid_path: PathBuf = dir.join(PID_FILE);
     fs::write(&pid_path, std::process::id().to_string())
         .map_err(io_err(format!("writing {}", pid_path.display())))?;
@@ -539,7 +597,8 @@ pub fn serve(dir: &Path, port: u16) -> Result<(), Error> {
             break;
         }
         *records.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        bind_new(&mut bound, &records);
+        // Nobody to tell now: an address that failed is tried again on the next reload.
+        let _ = bind_new(&mut bound, &records);
     }
     // Remove the pid file only if it is still ours (a new server may have replaced it).
     if fs::read_to_string(&pid_path).ok().as_deref().map(str::trim)
@@ -601,6 +660,16 @@ mod tests {
         remove_entry(dir.path(), "net", "b").unwrap();
     }
 
+    fn ask(r: &Records, listen: &str, src: &str, name: &str, qtype: RecordType) -> Answer {
+        let q = Query {
+            listen: listen.parse().unwrap(),
+            src: src.parse().unwrap(),
+            name,
+            qtype,
+        };
+        r.resolve(&q, &["192.0.2.53".parse().unwrap()])
+    }
+
     #[test]
     fn resolution_is_scoped_to_the_network() {
         let mut nets = BTreeMap::new();
@@ -610,38 +679,61 @@ mod tests {
             NetFile::parse("10.90.0.1\nc9 10.90.0.9  other\n"),
         );
         let r = Records::new(nets);
-        let gw1: IpAddr = "10.89.0.1".parse().unwrap();
-        let host = ["192.0.2.53".parse().unwrap()];
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (gw1, c1) = ("10.89.0.1", "10.89.0.2");
         assert_eq!(
-            r.resolve(gw1, "web", RecordType::A, &host),
+            ask(&r, gw1, c1, "web", RecordType::A),
             Answer::Local(vec![ip("10.89.0.2")])
         );
         assert_eq!(
-            r.resolve(gw1, "WEB.dns.podman.", RecordType::A, &host),
+            ask(&r, gw1, c1, "WEB.dns.podman.", RecordType::A),
             Answer::Local(vec![ip("10.89.0.2")])
         );
         assert_eq!(
-            r.resolve(gw1, "alias1", RecordType::AAAA, &host),
+            ask(&r, gw1, c1, "alias1", RecordType::AAAA),
             Answer::Local(vec![])
         );
         assert_eq!(
-            r.resolve(gw1, "db", RecordType::AAAA, &host),
+            ask(&r, gw1, c1, "db", RecordType::AAAA),
             Answer::Local(vec![ip("fd00::3")])
         );
         // Another network's container is not visible from this gateway.
         assert_eq!(
-            r.resolve(gw1, "other.dns.podman", RecordType::A, &host),
+            ask(&r, gw1, c1, "other.dns.podman", RecordType::A),
             Answer::NxDomain
         );
         assert_eq!(
-            r.resolve(gw1, "example.org", RecordType::A, &host),
+            ask(&r, "10.90.0.1", "10.90.0.9", "example.org", RecordType::A),
+            Answer::Forward(vec![ip("192.0.2.53")])
+        );
+    }
+
+    #[test]
+    fn forwarding_picks_the_askers_servers_first() {
+        let mut nets = BTreeMap::new();
+        nets.insert("one".to_string(), NetFile::parse(FILE));
+        let r = Records::new(nets);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let gw = "10.89.0.1";
+        // c2 (10.89.0.3) has its own server: it wins over the network's.
+        assert_eq!(
+            ask(&r, gw, "10.89.0.3", "example.org", RecordType::A),
+            Answer::Forward(vec![ip("9.9.9.9")])
+        );
+        // c1 has none: the network's.
+        assert_eq!(
+            ask(&r, gw, "10.89.0.2", "example.org", RecordType::A),
             Answer::Forward(vec![ip("1.1.1.1")])
         );
-        let gw2: IpAddr = "10.90.0.1".parse().unwrap();
+        // A sender we do not know: the network's too.
         assert_eq!(
-            r.resolve(gw2, "example.org", RecordType::A, &host),
-            Answer::Forward(host.to_vec())
+            ask(&r, gw, "10.89.0.200", "example.org", RecordType::A),
+            Answer::Forward(vec![ip("1.1.1.1")])
+        );
+        // Names of the network are still answered locally, whoever asks.
+        assert_eq!(
+            ask(&r, gw, "10.89.0.3", "web", RecordType::A),
+            Answer::Local(vec![ip("10.89.0.2")])
         );
     }
 
@@ -657,8 +749,8 @@ mod tests {
             RecordType::A,
         ));
         let bytes = q.to_vec().unwrap();
-        let a = Message::from_vec(&handle(&r, "10.89.0.1".parse().unwrap(), &bytes, &[]).unwrap())
-            .unwrap();
+        let at = ("10.89.0.1".parse().unwrap(), "10.89.0.3".parse().unwrap());
+        let a = Message::from_vec(&handle(&r, at, &bytes, &[]).unwrap()).unwrap();
         assert_eq!(a.id(), 4242);
         assert_eq!(a.response_code(), ResponseCode::NoError);
         assert_eq!(a.answers().len(), 1);
@@ -672,10 +764,7 @@ mod tests {
             hickory_proto::rr::Name::from_ascii("nope.dns.podman.").unwrap(),
             RecordType::A,
         ));
-        let a = Message::from_vec(
-            &handle(&r, "10.89.0.1".parse().unwrap(), &q2.to_vec().unwrap(), &[]).unwrap(),
-        )
-        .unwrap();
+        let a = Message::from_vec(&handle(&r, at, &q2.to_vec().unwrap(), &[]).unwrap()).unwrap();
         assert_eq!(a.response_code(), ResponseCode::NXDomain);
     }
 

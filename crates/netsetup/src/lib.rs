@@ -3,6 +3,7 @@
 //! The library holds the wire types the engine uses ([`types`]) and the implementation
 //! behind the binary: [`commands`] (setup/teardown as netavark does them), [`bridge`]
 //! (netlink), [`firewall`] (nftables), [`dns`] (the name server for `dns_enabled` networks).
+//! The `netlink` feature alone gives the engine [`netlink`] to read what the host has.
 #![deny(unsafe_code)]
 
 #[cfg(feature = "backend")]
@@ -15,7 +16,7 @@ pub mod dns;
 pub mod error;
 #[cfg(feature = "backend")]
 pub mod firewall;
-#[cfg(feature = "backend")]
+#[cfg(feature = "netlink")]
 pub mod netlink;
 pub mod types;
 

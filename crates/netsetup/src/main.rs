@@ -31,11 +31,11 @@ struct Cli {
     #[arg(short = 'r', long = "rootless", global = true, num_args = 0..=1,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     rootless: Option<bool>,
-    /// Path of aardvark-dns (accepted for compatibility; DNS is served by this binary).
-    /// Podman passes `--aardvark-binary=` (empty) when it has none.
+    /// Path of aardvark-dns: accepted and ignored, DNS is served by this binary. Podman
+    /// passes `--aardvark-binary=` (empty) when it has none.
     #[arg(short = 'a', long = "aardvark-binary", global = true, num_args = 0..=1,
           default_missing_value = "")]
-    aardvark_binary: Option<String>,
+    _aardvark_binary: Option<String>,
     /// Plugin directories (accepted for compatibility; no plugins are supported).
     #[arg(long = "plugin-directory", global = true)]
     plugin_directory: Vec<PathBuf>,
@@ -92,11 +92,6 @@ fn run(cli: Cli) -> Result<Option<String>, String> {
             config_dir,
             rootless: cli.rootless.unwrap_or(false),
             firewall_driver: cli.firewall_driver.clone().unwrap_or_default(),
-            aardvark_binary: cli
-                .aardvark_binary
-                .as_deref()
-                .filter(|a| !a.is_empty())
-                .map(PathBuf::from),
         })
     };
     match &cli.command {

@@ -17,8 +17,9 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
-    LinkFlags, LinkInfo, LinkMessage,
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, InfoData,
+    InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -204,22 +205,64 @@ impl Netlink {
         Ok(v.into_iter().filter_map(|m| link_of(Some(m))).collect())
     }
 
-    /// Create a bridge (`EEXIST` if it is there already).
-    pub fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> Result<()> {
+    /// Create a bridge (`EEXIST` if it is there already), with VLAN filtering if asked.
+    pub fn create_bridge(
+        &mut self,
+        name: &str,
+        mtu: Option<u32>,
+        vlan_filtering: bool,
+    ) -> Result<()> {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         if let Some(mtu) = mtu {
             msg.attributes.push(LinkAttribute::Mtu(mtu));
         }
-        msg.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
-                InfoKind::Bridge,
-            )]));
+        let mut info = vec![LinkInfo::Kind(InfoKind::Bridge)];
+        if vlan_filtering {
+            info.push(LinkInfo::Data(InfoData::Bridge(vec![
+                InfoBridge::VlanFiltering(true),
+            ])));
+        }
+        msg.attributes.push(LinkAttribute::LinkInfo(info));
         self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
             &|| format!("creating bridge {name}"),
         )?;
+        Ok(())
+    }
+
+    /// Turn VLAN filtering on for an existing bridge. (A NEWLINK, as `ip link set` sends: a
+    /// SETLINK is accepted and ignored.)
+    pub fn enable_vlan_filtering(&mut self, index: u32) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Bridge),
+            LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanFiltering(true)])),
+        ]));
+        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_ACK, &|| {
+            format!("turning on VLAN filtering on bridge #{index}")
+        })?;
+        Ok(())
+    }
+
+    /// Put a bridge port in VLAN `vid`, untagged, as its PVID (`bridge vlan add dev PORT vid
+    /// VID pvid untagged`): what the container sends is in that VLAN.
+    pub fn set_port_vlan(&mut self, index: u32, vid: u16) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.interface_family = AddressFamily::Bridge;
+        msg.header.index = index;
+        msg.attributes
+            .push(LinkAttribute::AfSpecBridge(vec![AfSpecBridge::VlanInfo(
+                BridgeVlanInfo {
+                    flags: BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged,
+                    vid,
+                },
+            )]));
+        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK, &|| {
+            format!("putting link #{index} in VLAN {vid}")
+        })?;
         Ok(())
     }
 
@@ -317,8 +360,8 @@ impl Netlink {
         Ok(())
     }
 
-    /// Addresses of a link.
-    pub fn addresses(&mut self, index: u32) -> Result<Vec<IpNet>> {
+    /// Every address of the namespace, with its prefix length (`10.88.0.1/16`).
+    pub fn all_addresses(&mut self) -> Result<Vec<IpNet>> {
         let v = self.request(
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             NLM_F_DUMP,
@@ -329,15 +372,58 @@ impl Netlink {
             let RouteNetlinkMessage::NewAddress(a) = m else {
                 continue;
             };
-            if a.header.index != index {
+            // IFA_ADDRESS is the peer on point-to-point links; IFA_LOCAL is our own.
+            let own = a
+                .attributes
+                .iter()
+                .find_map(|attr| match attr {
+                    AddressAttribute::Local(ip) => Some(*ip),
+                    _ => None,
+                })
+                .or_else(|| {
+                    a.attributes.iter().find_map(|attr| match attr {
+                        AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                });
+            if let Some(ip) = own
+                && let Ok(net) = IpNet::new(ip, a.header.prefix_len)
+            {
+                out.push(net);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The destinations of every unicast route in every table (both families), default
+    /// routes included (`0.0.0.0/0`): the caller decides what overlapping them means.
+    pub fn route_destinations(&mut self) -> Result<Vec<IpNet>> {
+        let mut msg = RouteMessage::default();
+        msg.header.table = RouteHeader::RT_TABLE_UNSPEC;
+        let v = self.request(RouteNetlinkMessage::GetRoute(msg), NLM_F_DUMP, &|| {
+            "listing routes".to_string()
+        })?;
+        let mut out = Vec::new();
+        for m in v {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            if !matches!(r.header.kind, RouteType::Unicast | RouteType::Local) {
                 continue;
             }
-            for attr in &a.attributes {
-                if let AddressAttribute::Address(ip) = attr
-                    && let Ok(net) = IpNet::new(*ip, a.header.prefix_len)
-                {
-                    out.push(net);
-                }
+            let dest = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(IpAddr::V4(*ip)),
+                RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(IpAddr::V6(*ip)),
+                _ => None,
+            });
+            let dest = match (dest, r.header.address_family) {
+                (Some(ip), _) => ip,
+                (None, AddressFamily::Inet) => IpAddr::from([0u8; 4]),
+                (None, AddressFamily::Inet6) => IpAddr::from([0u16; 8]),
+                _ => continue,
+            };
+            if let Ok(net) = IpNet::new(dest, r.header.destination_prefix_length) {
+                out.push(net.trunc());
             }
         }
         Ok(out)
@@ -433,6 +519,8 @@ pub trait LinkExt {
     fn peer_index(&self) -> Option<u32>;
     /// Its kind (`bridge`, `veth`, ...).
     fn is_kind(&self, kind: InfoKind) -> bool;
+    /// For a bridge: is VLAN filtering on?
+    fn vlan_filtering(&self) -> bool;
 }
 
 impl LinkExt for LinkMessage {
@@ -465,6 +553,15 @@ impl LinkExt for LinkMessage {
             LinkAttribute::LinkInfo(infos) => {
                 infos.iter().any(|i| *i == LinkInfo::Kind(kind.clone()))
             }
+            _ => false,
+        })
+    }
+    fn vlan_filtering(&self) -> bool {
+        self.attributes.iter().any(|a| match a {
+            LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+                LinkInfo::Data(InfoData::Bridge(v)) => v.contains(&InfoBridge::VlanFiltering(true)),
+                _ => false,
+            }),
             _ => false,
         })
     }

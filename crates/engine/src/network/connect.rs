@@ -63,6 +63,8 @@ impl Engine {
     fn connect_live(&self, c: &mut Container, name: &str) -> Result<()> {
         let owner = self.owner(c);
         let mut opts = self.network_options_for(c, Some(name))?;
+        with_ports(&mut opts, c);
+        self.claim_networks(opts.network_info.values())?;
         let per = opts.networks.get_mut(name).expect("the network just added");
         let net = &opts.network_info[name];
         let wanted = per.static_ips.clone().unwrap_or_default();
@@ -99,7 +101,8 @@ impl Engine {
         }
         if !c.state.netns.is_empty() && c.state.network_status.contains_key(&net.name) {
             let owner = self.owner(&c);
-            let opts = self.network_options_for(&c, Some(&net.name))?;
+            let mut opts = self.network_options_for(&c, Some(&net.name))?;
+            with_ports(&mut opts, &c);
             self.run_netsetup("teardown", &c.state.netns, &opts)?;
             if let Some(status) = c.state.network_status.remove(&net.name) {
                 ipam::release_status(&status, &owner);
@@ -125,6 +128,13 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The container's published ports go with a network it joins or leaves, as Podman sends
+/// them: the helper forwards them to its address there too, so they keep working when the
+/// first network is disconnected (and netavark needs them to remove its rules).
+fn with_ports(opts: &mut peapod_netsetup::types::NetworkOptions, c: &Container) {
+    opts.port_mappings = (!c.state.ports.is_empty()).then(|| c.state.ports.clone());
 }
 
 /// A pod's members share its network namespace: its networks are the pod's, chosen at

@@ -84,8 +84,8 @@ fn lines_with(resolv: &str, key: &str) -> Vec<String> {
 }
 
 /// Podman's resolv.conf: the network's DNS server when the network has one (it forwards the
-/// rest), else `--dns` or the host's usable nameservers; search domains and options from the
-/// flags, else the host's.
+/// rest, to `--dns` when given), else `--dns` or the host's usable nameservers; search
+/// domains and options from the flags, else the host's.
 pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
     let n = &c.config.names;
     let mut servers: Vec<String> = c
@@ -102,10 +102,17 @@ pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
         .flat_map(|s| s.dns_search_domains.iter().flatten())
         .cloned()
         .collect();
-    if !n.dns_servers.is_empty() {
-        servers.extend(n.dns_servers.iter().map(|s| s.to_string()));
-    } else if servers.is_empty() {
-        servers = usable_nameservers(host_resolv);
+    // With a DNS responder on the network, it is the only nameserver: it answers the
+    // network's names and forwards the rest to the container's `--dns` servers (handed to it
+    // as the options' `dns_servers`), as Podman does with netavark since 4.4
+    // (containers/podman#16172). Listing `--dns` here too would let the resolver skip the
+    // network's names.
+    if servers.is_empty() {
+        servers = if n.dns_servers.is_empty() {
+            usable_nameservers(host_resolv)
+        } else {
+            n.dns_servers.iter().map(|s| s.to_string()).collect()
+        };
     }
     if c.config.network_mode == "host" && n.dns_servers.is_empty() {
         // The host's network: its own resolvers work, loopback ones included.

@@ -2,8 +2,9 @@
 //!
 //! A bridge and its subnet belong to the host, not to one `--root`: two peapod stores (or
 //! parallel tests) on the default network share `podman0`. So a lease is a file created with
-//! `O_EXCL` under `/run/peapod/ipam/<subnet>/<ip>` (and `/run/peapod/ports/<proto>-<port>` for
-//! published ports) naming its owner; the kernel makes the claim atomic without any lock. A
+//! `O_EXCL` under `/run/peapod/ipam/<subnet>/<ip>` (and `/run/peapod/ports/<proto>-<port>`, or
+//! `<proto>-<port>@<host ip>` for a port published on one address, under the machine-wide
+//! network lock) naming its owner; the kernel makes the claim atomic. A
 //! lease whose owner's run directory is gone (a crash, a store deleted) is stale and taken
 //! over. `/run` is a tmpfs: a reboot releases everything.
 
@@ -43,8 +44,42 @@ fn subnet_dir(subnet: &IpNet) -> PathBuf {
         .join(subnet.to_string().replace('/', "_"))
 }
 
-fn port_file(protocol: &str, port: u16) -> PathBuf {
-    state_dir().join("ports").join(format!("{protocol}-{port}"))
+/// A host port's lease: `tcp-8080` for every address, `tcp-8080@127.0.0.1` for one.
+fn port_file(protocol: &str, host_ip: &str, port: u16) -> PathBuf {
+    let name = match host_address(host_ip) {
+        None => format!("{protocol}-{port}"),
+        Some(ip) => format!("{protocol}-{port}@{ip}"),
+    };
+    state_dir().join("ports").join(name)
+}
+
+/// The one address a mapping publishes on, `None` for every address (empty, 0.0.0.0, ::).
+fn host_address(host_ip: &str) -> Option<IpAddr> {
+    host_ip
+        .parse::<IpAddr>()
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+}
+
+/// The leases that would clash with publishing `protocol`/`port` on `host_ip`: on one
+/// address, that address's and the every-address one; on every address, all of them.
+fn clashing_port_files(protocol: &str, host_ip: &str, port: u16) -> Vec<PathBuf> {
+    let mut out = vec![port_file(protocol, "", port)];
+    match host_address(host_ip) {
+        Some(_) => out.push(port_file(protocol, host_ip, port)),
+        None => {
+            let prefix = format!("{protocol}-{port}@");
+            if let Ok(entries) = std::fs::read_dir(state_dir().join("ports")) {
+                out.extend(
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                        .map(|e| e.path()),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Claim `path` for `owner`: true if we got it (new, already ours, or taken over from a
@@ -94,10 +129,13 @@ fn live_holder(path: &Path) -> Option<String> {
     Some(id)
 }
 
-/// Who (a short id) publishes host port `port`/`protocol` now, if anyone: a check that
-/// leases nothing.
-pub fn port_holder(protocol: &str, port: u16) -> Option<String> {
-    live_holder(&port_file(protocol, port)).map(|id| id.chars().take(12).collect())
+/// Who (a short id) publishes host port `port`/`protocol` on `host_ip` (empty: every
+/// address) now, if anyone: a check that leases nothing.
+pub fn port_holder(protocol: &str, host_ip: &str, port: u16) -> Option<String> {
+    clashing_port_files(protocol, host_ip, port)
+        .iter()
+        .find_map(|f| live_holder(f))
+        .map(|id| id.chars().take(12).collect())
 }
 
 fn holder(path: &Path) -> String {
@@ -213,23 +251,41 @@ pub fn release(subnet: &IpNet, ip: IpAddr, owner: &Owner) {
     let _ = std::fs::remove_dir(&dir);
 }
 
-/// Reserve host ports `port..port+range` for each protocol. On a conflict nothing stays
-/// reserved and the error names the port.
-pub fn reserve_ports(protocols: &[&str], port: u16, range: u16, owner: &Owner) -> Result<()> {
+/// Reserve host ports `port..port+range` on `host_ip` (empty: every address) for each
+/// protocol. Distinct addresses may publish the same port, as netavark allows; every address
+/// clashes with any. Under the machine-wide network lock, as the check spans several
+/// leases. On a conflict nothing stays reserved and the error names the port.
+pub fn reserve_ports(
+    protocols: &[&str],
+    host_ip: &str,
+    port: u16,
+    range: u16,
+    owner: &Owner,
+) -> Result<()> {
     let dir = state_dir().join("ports");
     std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    let _machine = super::machine::lock()?;
     let mut got: Vec<PathBuf> = Vec::new();
     for proto in protocols {
         for p in port..port.saturating_add(range.max(1)) {
-            let path = port_file(proto, p);
-            if !claim(&path, owner)? {
+            let path = port_file(proto, host_ip, p);
+            let taken = clashing_port_files(proto, host_ip, p)
+                .into_iter()
+                .filter(|f| *f != path)
+                .find(|f| live_holder(f).is_some_and(|id| id != owner.id));
+            let held = match taken {
+                Some(f) => Some(f),
+                None if !claim(&path, owner)? => Some(path.clone()),
+                None => None,
+            };
+            if let Some(f) = held {
                 for g in &got {
                     unclaim(g, owner);
                 }
                 return Err(Error::invalid(format!(
                     "cannot listen on the {} port {p}: it is published by container {}: address already in use",
                     proto.to_uppercase(),
-                    holder(&path)
+                    holder(&f)
                 )));
             }
             got.push(path);
@@ -238,10 +294,10 @@ pub fn reserve_ports(protocols: &[&str], port: u16, range: u16, owner: &Owner) -
     Ok(())
 }
 
-pub fn release_ports(protocols: &[&str], port: u16, range: u16, owner: &Owner) {
+pub fn release_ports(protocols: &[&str], host_ip: &str, port: u16, range: u16, owner: &Owner) {
     for proto in protocols {
         for p in port..port.saturating_add(range.max(1)) {
-            unclaim(&port_file(proto, p), owner);
+            unclaim(&port_file(proto, host_ip, p), owner);
         }
     }
 }

@@ -7,6 +7,7 @@ mod connect;
 pub mod files;
 pub mod ipam;
 mod lo;
+pub mod machine;
 pub mod netns;
 pub mod ports;
 pub(crate) mod setup;

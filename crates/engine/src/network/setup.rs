@@ -95,6 +95,8 @@ impl Engine {
             c.state.ports.push(reserve_port(&p, &owner)?);
         }
         let mut opts = self.network_options(c)?;
+        // The bridges and subnets are this store's on the whole machine (see machine.rs).
+        self.claim_networks(opts.network_info.values())?;
         // Addresses: the static ones asked for, or the first free ones.
         for (name, per) in opts.networks.iter_mut() {
             let net = &opts.network_info[name];
@@ -258,7 +260,7 @@ impl Engine {
         }
         for p in &c.state.ports {
             let protos = super::ports::protocols(p);
-            ipam::release_ports(&protos, p.host_port, p.range, &owner);
+            ipam::release_ports(&protos, &p.host_ip, p.host_port, p.range, &owner);
         }
         c.state.netns.clear();
         c.state.network_status.clear();
@@ -313,7 +315,7 @@ fn reserve_port(p: &PortMapping, owner: &Owner) -> Result<PortMapping> {
                 continue;
             }
             if (first..first + range).all(|port| bindable(&protos, host_ip, port).is_ok())
-                && ipam::reserve_ports(&protos, first, range, owner).is_ok()
+                && ipam::reserve_ports(&protos, &p.host_ip, first, range, owner).is_ok()
             {
                 out.host_port = first;
                 return Ok(out);
@@ -327,7 +329,7 @@ fn reserve_port(p: &PortMapping, owner: &Owner) -> Result<PortMapping> {
     for port in p.host_port..p.host_port + range {
         bindable(&protos, host_ip, port)?;
     }
-    ipam::reserve_ports(&protos, p.host_port, range, owner)?;
+    ipam::reserve_ports(&protos, &p.host_ip, p.host_port, range, owner)?;
     Ok(out)
 }
 
@@ -345,7 +347,7 @@ pub(crate) fn check_port_free(p: &PortMapping) -> Result<()> {
     for port in p.host_port..p.host_port.saturating_add(p.range.max(1)) {
         bindable(&protos, host_ip, port)?;
         for proto in &protos {
-            if let Some(id) = ipam::port_holder(proto, port) {
+            if let Some(id) = ipam::port_holder(proto, &p.host_ip, port) {
                 return Err(Error::invalid(format!(
                     "cannot listen on the {} port {port}: it is published by container {id}: address already in use",
                     proto.to_uppercase()

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use peapod_netsetup::types::{LeaseRange, Network, Subnet};
 
 use crate::Engine;
@@ -95,28 +95,6 @@ pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-/// The host's routes (IPv4): each interface's subnet shows up here, so a new network never
-/// shadows one the host uses.
-fn host_subnets() -> Vec<IpNet> {
-    let Ok(text) = std::fs::read_to_string("/proc/net/route") else {
-        return Vec::new();
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?;
-            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?;
-            if mask == 0 {
-                return None; // the default route overlaps everything
-            }
-            let dest = std::net::Ipv4Addr::from(u32::from_be(dest));
-            let prefix = u32::from_be(mask).count_ones() as u8;
-            Ipv4Net::new(dest, prefix).ok().map(IpNet::V4)
-        })
-        .collect()
-}
-
 impl Engine {
     /// Every network: the default first, then the others by name.
     pub fn networks(&self) -> Result<Vec<Network>> {
@@ -164,36 +142,19 @@ impl Engine {
         }
     }
 
-    fn network_file(&self, name: &str) -> PathBuf {
+    pub(super) fn network_file(&self, name: &str) -> PathBuf {
         self.paths.networks().join(format!("{name}.json"))
     }
 
-    /// `network create`: validate everything, then write the file. Nothing is made in the
-    /// kernel until a container joins.
+    /// `network create`: validate everything, then (under the machine-wide lock) pick or
+    /// check the bridge name and subnets against the host and every store, write the file and
+    /// reserve them. Nothing is made in the kernel until a container joins.
     pub fn network_create(&self, opts: &NetworkCreate) -> Result<Network> {
         let _lock = self.lock("networks")?;
         let existing = self.networks()?;
-        let name = match &opts.name {
-            Some(n) => {
-                if !valid_name(n) {
-                    return Err(Error::invalid(format!(
-                        "network name {n} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
-                    )));
-                }
-                if let Some(found) = existing.iter().find(|e| &e.name == n) {
-                    if opts.ignore {
-                        return Ok(found.clone());
-                    }
-                    return Err(Error::invalid(format!(
-                        "network name {n} already used: network already exists"
-                    )));
-                }
-                n.clone()
-            }
-            None => (1..)
-                .map(|i| format!("podman{i}"))
-                .find(|n| !existing.iter().any(|e| &e.name == n))
-                .expect("a free name"),
+        let name = match new_name(opts, &existing)? {
+            Ok(name) => name,
+            Err(found) => return Ok(found),
         };
         let driver = opts.driver.clone().unwrap_or_else(|| "bridge".into());
         if driver != "bridge" {
@@ -201,136 +162,26 @@ impl Engine {
                 "unsupported driver {driver}: invalid argument (peapod supports bridge)"
             )));
         }
-        let mut options = HashMap::new();
-        for o in &opts.options {
-            let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
-            match k {
-                "mtu" => {
-                    v.parse::<u32>().map_err(|_| {
-                        Error::invalid(format!("invalid mtu {v:?}: must be a number"))
-                    })?;
-                }
-                "isolate" | "metric" | "vlan" | "no_default_route" => {}
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "unsupported bridge network option {k}"
-                    )));
-                }
-            }
-            options.insert(k.to_string(), v.to_string());
-        }
+        let options = parse_bridge_options(&opts.options)?;
         let mut sorted = BTreeMap::new();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut sorted)?;
         let labels: HashMap<String, String> = sorted.into_iter().collect();
+        let requested = requested_subnets(opts)?;
+        if let Some(i) = &opts.interface_name {
+            check_interface_name(i)?;
+        }
 
-        let used: Vec<IpNet> = existing
-            .iter()
-            .flat_map(|n| n.subnets().iter().map(|s| s.subnet))
-            .chain(host_subnets())
-            .collect();
-        let mut subnets = Vec::new();
-        for (i, s) in opts.subnets.iter().enumerate() {
-            let net = parse_subnet(s)?;
-            if let Some(u) = used.iter().find(|u| overlaps(u, &net)) {
-                return Err(Error::invalid(format!(
-                    "subnet {net} is already used on the host or by another config (overlaps {u})"
-                )));
-            }
-            if subnets.iter().any(|x: &Subnet| overlaps(&x.subnet, &net)) {
-                return Err(Error::invalid(format!("subnet {net} given twice")));
-            }
-            let gateway = match opts.gateways.get(i) {
-                Some(g) => {
-                    let ip: IpAddr = g.parse().map_err(|_| {
-                        Error::invalid(format!("invalid gateway {g:?}: not an IP address"))
-                    })?;
-                    if !net.contains(&ip) || ip == net.network() || Some(ip) == broadcast(&net) {
-                        return Err(Error::invalid(format!("gateway {ip} not in subnet {net}")));
-                    }
-                    ip
-                }
-                None => first_host(&net)
-                    .ok_or_else(|| Error::invalid(format!("subnet {net} has no host address")))?,
-            };
-            let lease_range = match opts.ip_ranges.get(i) {
-                Some(r) => Some(parse_ip_range(r, &net)?),
-                None => None,
-            };
-            subnets.push(Subnet {
-                subnet: net,
-                gateway: Some(gateway),
-                lease_range,
-            });
-        }
-        if opts.gateways.len() > opts.subnets.len() {
-            return Err(Error::invalid(
-                "cannot set more gateways than subnets: invalid argument",
-            ));
-        }
-        if opts.ip_ranges.len() > opts.subnets.len() {
-            return Err(Error::invalid(
-                "cannot set more ranges than subnets: invalid argument",
-            ));
-        }
-        if subnets.is_empty() {
-            // Podman's default pool: 10.89.0.0/24, 10.89.1.0/24, …
-            let free = (0u32..(255 * 256))
-                .map(|i| {
-                    let a = 89 + (i / 256) as u8;
-                    let b = (i % 256) as u8;
-                    IpNet::V4(Ipv4Net::new([10, a, b, 0].into(), 24).expect("valid"))
-                })
-                .find(|n| !used.iter().any(|u| overlaps(u, n)))
-                .ok_or_else(|| Error::other("no free subnet left in 10.89.0.0/16 and above"))?;
-            subnets.push(Subnet {
-                subnet: free,
-                gateway: first_host(&free),
-                lease_range: None,
-            });
-        }
-        if opts.ipv6 && !subnets.iter().any(|s| s.subnet.addr().is_ipv6()) {
-            // A unique local /64, as Podman picks one when none is given.
-            let id = crate::names::new_id();
-            let word = |i: usize| u16::from_str_radix(&id[i..i + 4], 16).unwrap_or(0);
-            let addr =
-                std::net::Ipv6Addr::new(0xfd00 | (word(0) & 0xff), word(4), word(8), 0, 0, 0, 0, 0);
-            let net = IpNet::new(IpAddr::V6(addr), 64).expect("valid /64");
-            subnets.push(Subnet {
-                subnet: net,
-                gateway: first_host(&net),
-                lease_range: None,
-            });
-        }
-        let ipv6_enabled = subnets.iter().any(|s| s.subnet.addr().is_ipv6());
+        let machine = super::machine::lock()?;
+        let used = self.used_on_machine(&machine, &existing)?;
+        let subnets = allocate_subnets(requested, opts.ipv6, &used)?;
         let interface = match &opts.interface_name {
-            Some(i) => {
-                if i.is_empty()
-                    || i.len() > 15
-                    || !i
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-                {
-                    return Err(Error::invalid(format!(
-                        "invalid interface name {i:?}: at most 15 letters, digits, '_', '.' or '-'"
-                    )));
-                }
-                if existing
-                    .iter()
-                    .any(|e| e.network_interface.as_deref() == Some(i.as_str()))
-                {
-                    return Err(Error::invalid(format!("bridge name {i} already in use")));
-                }
-                i.clone()
+            // Another network's bridge, in any store. A host interface that is no network's
+            // bridge is not refused: Podman lets a network use an existing bridge.
+            Some(i) if used.bridges.contains(i) => {
+                return Err(super::machine::bridge_in_use(i));
             }
-            None => (1..)
-                .map(|i| format!("podman{i}"))
-                .find(|n| {
-                    !existing
-                        .iter()
-                        .any(|e| e.network_interface.as_deref() == Some(n.as_str()))
-                        && !std::path::Path::new("/sys/class/net").join(n).exists()
-                })
-                .expect("a free bridge name"),
+            Some(i) => i.clone(),
+            None => super::machine::free_bridge_name(&used),
         };
         let net = Network {
             name: name.clone(),
@@ -338,9 +189,9 @@ impl Engine {
             driver,
             network_interface: Some(interface),
             created: Some(now_rfc3339()),
+            ipv6_enabled: subnets.iter().any(|s| s.subnet.addr().is_ipv6()),
             subnets: Some(subnets),
             routes: None,
-            ipv6_enabled,
             internal: opts.internal,
             dns_enabled: !opts.disable_dns,
             network_dns_servers: None,
@@ -348,14 +199,24 @@ impl Engine {
             ipam_options: Some(HashMap::from([("driver".into(), "host-local".into())])),
             labels: (!labels.is_empty()).then_some(labels),
         };
+        let path = self.write_network(&net)?;
+        let reservation = super::machine::Reservation::of(&net, &path);
+        if let Err(e) = super::machine::Registry::machine().write(&machine, &reservation) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(net)
+    }
+
+    fn write_network(&self, net: &Network) -> Result<PathBuf> {
         let dir = self.paths.networks();
         std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
-        let path = self.network_file(&name);
-        let json = serde_json::to_vec_pretty(&net).map_err(|e| Error::other(e.to_string()))?;
+        let path = self.network_file(&net.name);
+        let json = serde_json::to_vec_pretty(net).map_err(|e| Error::other(e.to_string()))?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, json).ctx("writing", &tmp)?;
         std::fs::rename(&tmp, &path).ctx("writing", &path)?;
-        Ok(net)
+        Ok(path)
     }
 
     /// The containers (ids) attached to a network.
@@ -408,8 +269,174 @@ impl Engine {
         let _lock = self.lock("networks")?;
         let path = self.network_file(&net.name);
         std::fs::remove_file(&path).ctx("removing", &path)?;
+        // Were this to fail, the reservation is stale anyway (its file is gone) and the
+        // next allocation takes it over.
+        let _ = self.release_network(&net.id);
         Ok(net.name)
     }
+}
+
+/// The name for a new network: the one asked for (checked), else the first free `podmanN`.
+/// `Err(existing)` when `--ignore` meets a network of that name.
+fn new_name(opts: &NetworkCreate, existing: &[Network]) -> Result<Result<String, Network>> {
+    let Some(n) = &opts.name else {
+        return Ok(Ok((1..)
+            .map(|i| format!("podman{i}"))
+            .find(|n| !existing.iter().any(|e| &e.name == n))
+            .expect("a free name")));
+    };
+    if !valid_name(n) {
+        return Err(Error::invalid(format!(
+            "network name {n} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+        )));
+    }
+    match existing.iter().find(|e| &e.name == n) {
+        Some(found) if opts.ignore => Ok(Err(found.clone())),
+        Some(_) => Err(Error::invalid(format!(
+            "network name {n} already used: network already exists"
+        ))),
+        None => Ok(Ok(n.clone())),
+    }
+}
+
+fn check_interface_name(i: &str) -> Result<()> {
+    if i.is_empty()
+        || i.len() > 15
+        || !i
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        return Err(Error::invalid(format!(
+            "invalid interface name {i:?}: at most 15 letters, digits, '_', '.' or '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// `-o KEY=VALUE` for the bridge driver, checked and normalised as Podman does (booleans
+/// become `true`/`false`, which is all netavark reads).
+fn parse_bridge_options(raw: &[String]) -> Result<HashMap<String, String>> {
+    let mut options = HashMap::new();
+    for o in raw {
+        let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+        let bad = |why: String| Error::invalid(format!("invalid {k} option {v:?}: {why}"));
+        let value = match k {
+            "mtu" => {
+                v.parse::<u32>()
+                    .map_err(|_| bad("must be a number".into()))?;
+                v.to_string()
+            }
+            "isolate" => match v {
+                "" => "false".to_string(),
+                "strict" => v.to_string(),
+                _ => go_bool(v)
+                    .ok_or_else(|| bad("want true, false or strict".into()))?
+                    .to_string(),
+            },
+            "no_default_route" => go_bool(v)
+                .ok_or_else(|| bad("want true or false".into()))?
+                .to_string(),
+            "metric" => {
+                v.parse::<u32>()
+                    .map_err(|_| bad("must be a number from 0 to 4294967295".into()))?;
+                v.to_string()
+            }
+            "vlan" => {
+                let id: i64 = v.parse().map_err(|_| bad("must be a number".into()))?;
+                if !(0..=4094).contains(&id) {
+                    return Err(Error::invalid(format!(
+                        "vlan ID {id} must be between 0 and 4094"
+                    )));
+                }
+                id.to_string()
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unsupported bridge network option {k}"
+                )));
+            }
+        };
+        options.insert(k.to_string(), value);
+    }
+    Ok(options)
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `--subnet`, `--gateway`, `--ip-range` as subnets, checked against each other (not yet
+/// against what the machine uses).
+fn requested_subnets(opts: &NetworkCreate) -> Result<Vec<Subnet>> {
+    if opts.gateways.len() > opts.subnets.len() {
+        return Err(Error::invalid(
+            "cannot set more gateways than subnets: invalid argument",
+        ));
+    }
+    if opts.ip_ranges.len() > opts.subnets.len() {
+        return Err(Error::invalid(
+            "cannot set more ranges than subnets: invalid argument",
+        ));
+    }
+    let mut subnets: Vec<Subnet> = Vec::new();
+    for (i, s) in opts.subnets.iter().enumerate() {
+        let net = parse_subnet(s)?;
+        if subnets.iter().any(|x| overlaps(&x.subnet, &net)) {
+            return Err(Error::invalid(format!("subnet {net} given twice")));
+        }
+        let gateway = match opts.gateways.get(i) {
+            Some(g) => {
+                let ip: IpAddr = g.parse().map_err(|_| {
+                    Error::invalid(format!("invalid gateway {g:?}: not an IP address"))
+                })?;
+                if !net.contains(&ip) || ip == net.network() || Some(ip) == broadcast(&net) {
+                    return Err(Error::invalid(format!("gateway {ip} not in subnet {net}")));
+                }
+                ip
+            }
+            None => first_host(&net)
+                .ok_or_else(|| Error::invalid(format!("subnet {net} has no host address")))?,
+        };
+        let lease_range = match opts.ip_ranges.get(i) {
+            Some(r) => Some(parse_ip_range(r, &net)?),
+            None => None,
+        };
+        subnets.push(Subnet {
+            subnet: net,
+            gateway: Some(gateway),
+            lease_range,
+        });
+    }
+    Ok(subnets)
+}
+
+/// Check the requested subnets against what the machine uses and add free ones: an IPv4
+/// subnet when none was asked for, an IPv6 one too with `--ipv6`.
+fn allocate_subnets(
+    mut subnets: Vec<Subnet>,
+    ipv6: bool,
+    used: &super::machine::Used,
+) -> Result<Vec<Subnet>> {
+    if let Some(s) = subnets.iter().find(|s| used.subnet_taken(&s.subnet)) {
+        return Err(super::machine::subnet_in_use(&s.subnet));
+    }
+    let auto = |net: IpNet| Subnet {
+        subnet: net,
+        gateway: first_host(&net),
+        lease_range: None,
+    };
+    if subnets.is_empty() {
+        subnets.push(auto(super::machine::free_ipv4_subnet(used)?));
+    }
+    if ipv6 && !subnets.iter().any(|s| s.subnet.addr().is_ipv6()) {
+        subnets.push(auto(super::machine::free_ipv6_subnet(used)?));
+    }
+    Ok(subnets)
 }
 
 fn broadcast(net: &IpNet) -> Option<IpAddr> {
@@ -479,6 +506,45 @@ mod tests {
         assert!(parse_subnet("10.1.2.0/33").is_err());
         assert!(parse_subnet("bogus").is_err());
         assert!(parse_subnet("10.1.2.3/32").is_err());
+    }
+
+    #[test]
+    fn bridge_options_as_podman_checks_them() {
+        let o =
+            |v: &[&str]| parse_bridge_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let got = o(&[
+            "isolate=1",
+            "no_default_route=F",
+            "metric=250",
+            "vlan=7",
+            "mtu=1400",
+        ])
+        .unwrap();
+        assert_eq!(got["isolate"], "true");
+        assert_eq!(got["no_default_route"], "false");
+        assert_eq!(got["metric"], "250");
+        assert_eq!(got["vlan"], "7");
+        assert_eq!(o(&["isolate=strict"]).unwrap()["isolate"], "strict");
+        assert_eq!(o(&["isolate"]).unwrap()["isolate"], "false");
+        for bad in [
+            "isolate=maybe",
+            "metric=-1",
+            "metric=x",
+            "vlan=4095",
+            "vlan=-1",
+            "mtu=big",
+            "bogus=1",
+        ] {
+            assert!(o(&[bad]).is_err(), "{bad} should be refused");
+        }
+        assert_eq!(
+            o(&["vlan=5000"]).unwrap_err().to_string(),
+            "vlan ID 5000 must be between 0 and 4094"
+        );
+        assert_eq!(
+            o(&["bogus=1"]).unwrap_err().to_string(),
+            "unsupported bridge network option bogus"
+        );
     }
 
     #[test]

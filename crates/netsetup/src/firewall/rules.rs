@@ -1,159 +1,21 @@
-//! Firewall drivers: `nftables` (default) and `none`.
-//!
-//! The nftables driver keeps everything in one table, `inet peapod`, laid out like netavark's
-//! `inet netavark` table (netavark ≥ 1.9):
-//!
-//! ```text
-//! PREROUTING  (nat, dstnat -100)  fib daddr type local jump PEAPOD-HOSTPORT-DNAT
-//! OUTPUT      (nat, -100)         fib daddr type local jump PEAPOD-HOSTPORT-DNAT
-//! POSTROUTING (nat, srcnat 100)   meta mark & 0x2000 == 0x2000 masquerade
-//!                                 ip saddr <subnet> jump nv_<id8>_<subnet>          [net]
-//! FORWARD     (filter 0)          ct state invalid drop; ct mark & 0x1000 == 0x1000 accept
-//!                                 ip daddr <subnet> ct state related,established accept [net]
-//!                                 ip saddr <subnet> accept                            [net]
-//! INPUT       (filter 0)          ip saddr <subnet> udp|tcp dport 53 accept           [net, dns]
-//! PEAPOD-HOSTPORT-SETMARK         meta mark set meta mark | 0x2000
-//! PEAPOD-HOSTPORT-DNAT            [ip daddr H] tcp dport P jump nv_…_dnat             [ctr]
-//! nv_<id8>_<subnet>               ip daddr <subnet> accept; ip daddr != 224.0.0.0/4 masquerade
-//! nv_<id8>_<subnet>_dnat          ip saddr <subnet> [ip daddr H] tcp dport P jump SETMARK (hairpin) [ctr]
-//!                                 ip saddr 127.0.0.1 [ip daddr H] tcp dport P jump SETMARK          [ctr]
-//!                                 [ip daddr H] tcp dport P ct mark set ct mark | 0x1000 dnat ip to C:CP [ctr]
-//! ```
-//!
-//! Rules marked `[net]` carry the comment `peapod net=<chain>`; `[ctr]` rules carry
-//! `peapod ctr=<container id> net=<chain>`. Teardown deletes rules by these comments (found
-//! by handle in `nft -j list table`), so it removes exactly what setup added. The network's
-//! chains and `[net]` rules go when its last container leaves, the table when its last
-//! network goes. 127.0.0.1-published ports work because the bridge has `route_localnet=1`
-//! and the 0x2000 mark makes POSTROUTING masquerade the 127.0.0.1 source.
-//!
-//! Callers serialise setup/teardown with a global lock, so "is this chain there yet?" checks
-//! are not racy.
+//! The nftables objects of the `inet peapod` table, as JSON-schema values: the table and its
+//! base chains, a network's chains and rules, a container's port forwards, a network's
+//! isolation rules. Building them needs no kernel (unit-tested below); `super` applies them.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use nftables::batch::Batch;
 use nftables::expr::{
     BinaryOperation, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload,
     PayloadField, Prefix,
 };
-use nftables::helper::{self, NftablesError};
-use nftables::schema::{Chain, NfListObject, NfObject, Nftables, Rule, Table};
+use nftables::schema::{Chain, NfListObject, Rule, Table};
 use nftables::stmt::{JumpTarget, Mangle, Match, NAT, NATFamily, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
-use crate::types::PortForward;
-
-/// Name of our table (family inet).
-pub const TABLE: &str = "peapod";
-const HOSTPORT_DNAT: &str = "PEAPOD-HOSTPORT-DNAT";
-const HOSTPORT_SETMARK: &str = "PEAPOD-HOSTPORT-SETMARK";
-const MASQ_MARK: u32 = 0x2000;
-const DNAT_MARK: u32 = 0x1000;
-
-/// A firewall failure.
-#[derive(Debug, thiserror::Error)]
-pub enum FirewallError {
-    /// `nft` failed.
-    #[error("nftables: {0}")]
-    Nft(String),
-    /// Unknown driver name.
-    #[error("unknown firewall driver {0:?} (want nftables or none)")]
-    UnknownDriver(String),
-}
-
-impl From<NftablesError> for FirewallError {
-    fn from(e: NftablesError) -> Self {
-        match e {
-            NftablesError::NftFailed { hint, stderr, .. } => {
-                FirewallError::Nft(format!("{hint}: {}", stderr.trim()))
-            }
-            e => FirewallError::Nft(e.to_string()),
-        }
-    }
-}
-
-type Result<T> = std::result::Result<T, FirewallError>;
-
-/// What the firewall needs to know about a network.
-#[derive(Clone, Debug)]
-pub struct NetworkFw {
-    /// Network id (64 hex); its first 8 digits name the chains.
-    pub id: String,
-    /// Bridge name.
-    pub bridge: String,
-    /// Subnets.
-    pub subnets: Vec<IpNet>,
-    /// Internal: no masquerade, no forwarding.
-    pub internal: bool,
-    /// DNS responder on the gateway: allow port 53 in.
-    pub dns: bool,
-}
-
-/// What the firewall needs to know about a container on a network.
-#[derive(Clone, Debug)]
-pub struct ContainerFw {
-    /// Container id.
-    pub id: String,
-    /// Its addresses on this network.
-    pub ips: Vec<IpAddr>,
-    /// Its published ports.
-    pub forwards: Vec<PortForward>,
-}
-
-/// A firewall backend.
-pub trait Firewall {
-    /// Add the network's rules (if not there yet) and the container's port forwards.
-    fn setup(&self, net: &NetworkFw, ctr: &ContainerFw) -> Result<()>;
-    /// Remove the container's rules; with `complete`, the network's too.
-    fn teardown(&self, net: &NetworkFw, ctr: &ContainerFw, complete: bool) -> Result<()>;
-}
-
-/// The driver called `name` (`nftables`, `none`; empty means the default, nftables).
-pub fn driver(name: &str) -> Result<Box<dyn Firewall>> {
-    match name {
-        "" | "nftables" => Ok(Box::new(Nft)),
-        "none" => Ok(Box::new(NoFirewall)),
-        other => Err(FirewallError::UnknownDriver(other.to_string())),
-    }
-}
-
-/// The `none` driver: does nothing (the user manages the firewall).
-pub struct NoFirewall;
-
-impl Firewall for NoFirewall {
-    fn setup(&self, _: &NetworkFw, _: &ContainerFw) -> Result<()> {
-        Ok(())
-    }
-    fn teardown(&self, _: &NetworkFw, _: &ContainerFw, _: bool) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// The nftables driver (drives `nft -j`).
-pub struct Nft;
-
-/// Chain name of a network subnet: `nv_<id8>_<subnet with . : / replaced>`.
-pub fn subnet_chain(net_id: &str, subnet: &IpNet) -> String {
-    let id: String = net_id.chars().take(8).collect();
-    let sub = subnet
-        .trunc()
-        .to_string()
-        .replace(['.', ':'], "_")
-        .replace('/', "_nm");
-    format!("nv_{id}_{sub}")
-}
-
-fn net_comment(chain: &str) -> String {
-    format!("peapod net={chain}")
-}
-
-fn ctr_comment(ctr: &str, chain: &str) -> String {
-    format!("peapod ctr={ctr} net={chain}")
-}
+use super::*;
 
 // ---- expression helpers -------------------------------------------------------------------
 
@@ -228,7 +90,7 @@ fn jump(target: impl Into<String>) -> Statement<'static> {
     })
 }
 
-fn rule(
+pub(super) fn rule(
     chain: &str,
     expr: Vec<Statement<'static>>,
     comment: Option<String>,
@@ -244,7 +106,7 @@ fn rule(
     })
 }
 
-fn chain(name: &str) -> NfListObject<'static> {
+pub(super) fn chain(name: &str) -> NfListObject<'static> {
     NfListObject::Chain(Chain {
         family: NfFamily::INet,
         table: Cow::Borrowed(TABLE),
@@ -274,7 +136,7 @@ fn base_chain(name: &str, kind: NfChainType, hook: NfHook, prio: i32) -> NfListO
     })
 }
 
-fn table() -> NfListObject<'static> {
+pub(super) fn table() -> NfListObject<'static> {
     NfListObject::Table(Table {
         family: NfFamily::INet,
         name: Cow::Borrowed(TABLE),
@@ -294,7 +156,7 @@ fn fib_local() -> Statement<'static> {
 
 /// The table, its base chains and the rules that do not depend on any network.
 pub fn base_objects() -> Vec<NfListObject<'static>> {
-    vec![
+    let mut v = vec![
         table(),
         base_chain("PREROUTING", NfChainType::NAT, NfHook::Prerouting, -100),
         base_chain("OUTPUT", NfChainType::NAT, NfHook::Output, -100),
@@ -337,7 +199,76 @@ pub fn base_objects() -> Vec<NfListObject<'static>> {
             ],
             None,
         ),
+    ];
+    v.extend(isolation_base(None));
+    v
+}
+
+/// The isolation chains (netavark's NETAVARK-ISOLATION-1..3), the last rule of the third and
+/// FORWARD's jump into the first: right after the published-port accept, so DNAT'd traffic
+/// is never isolated, and before any network's accept rules. `at` places that jump when
+/// the table exists already (a table made before isolation was implemented): after
+/// FORWARD's second rule, the DNAT accept.
+pub fn isolation_base(at: Option<u32>) -> Vec<NfListObject<'static>> {
+    let mut to_chain_1 = rule("FORWARD", vec![jump(ISOLATION_1)], None);
+    if let NfListObject::Rule(r) = &mut to_chain_1 {
+        r.index = at;
+    }
+    vec![
+        chain(ISOLATION_1),
+        chain(ISOLATION_2),
+        chain(ISOLATION_3),
+        to_chain_1,
+        // Always the last rule of ISOLATION-3: non-isolated networks' drops go before it.
+        rule(ISOLATION_3, vec![jump(ISOLATION_2)], None),
     ]
+}
+
+fn ifname(key: MetaKey, op: Operator, bridge: &str) -> Statement<'static> {
+    cmp(
+        Expression::Named(NamedExpression::Meta(Meta { key })),
+        op,
+        s(bridge),
+    )
+}
+
+/// A network's isolation rules, tagged `tag`: `(to append, to insert at the top)`.
+///
+/// As netavark: an isolated network's bridge sends what leaves for another bridge to
+/// ISOLATION-2 (`true`) or ISOLATION-3 (`strict`). ISOLATION-2 drops what goes out through
+/// an isolated network's bridge; ISOLATION-3 drops what goes out through a non-isolated
+/// one, then goes on to ISOLATION-2. So `true` networks cannot reach each other, and a
+/// `strict` one reaches no other network at all. Non-isolated networks reach everyone.
+pub fn isolation_objects(
+    net: &NetworkFw,
+    tag: &str,
+) -> (Vec<NfListObject<'static>>, Vec<NfListObject<'static>>) {
+    let c = || Some(net_comment(tag));
+    let drop_out = |chain: &str| {
+        rule(
+            chain,
+            vec![
+                ifname(MetaKey::Oifname, Operator::EQ, &net.bridge),
+                Statement::Drop(None),
+            ],
+            c(),
+        )
+    };
+    let target = match net.isolate {
+        Isolate::No => return (Vec::new(), vec![drop_out(ISOLATION_3)]),
+        Isolate::Yes => ISOLATION_2,
+        Isolate::Strict => ISOLATION_3,
+    };
+    let leave = rule(
+        ISOLATION_1,
+        vec![
+            ifname(MetaKey::Iifname, Operator::EQ, &net.bridge),
+            ifname(MetaKey::Oifname, Operator::NEQ, &net.bridge),
+            jump(target),
+        ],
+        c(),
+    );
+    (vec![leave, drop_out(ISOLATION_2)], Vec::new())
 }
 
 /// The chains and rules of one network subnet.
@@ -496,128 +427,6 @@ pub fn container_objects(
     v
 }
 
-/// The current table, `None` when it does not exist.
-fn current_table() -> Result<Option<Nftables<'static>>> {
-    match helper::get_current_ruleset_with_args(
-        helper::DEFAULT_NFT,
-        ["list", "table", "inet", TABLE],
-    ) {
-        Ok(t) => Ok(Some(t)),
-        Err(NftablesError::NftFailed { stderr, .. }) if stderr.contains("No such file") => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn chains_of(t: &Nftables<'_>) -> HashSet<String> {
-    t.objects
-        .iter()
-        .filter_map(|o| match o {
-            NfObject::ListObject(NfListObject::Chain(c)) => Some(c.name.to_string()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn apply(objects: Vec<NfListObject<'static>>, delete: Vec<NfListObject<'static>>) -> Result<()> {
-    if objects.is_empty() && delete.is_empty() {
-        return Ok(());
-    }
-    let mut batch = Batch::new();
-    for o in objects {
-        batch.add(o);
-    }
-    for o in delete {
-        batch.delete(o);
-    }
-    helper::apply_ruleset(&batch.to_nftables())?;
-    Ok(())
-}
-
-/// Rules of the table whose comment satisfies `pick`, as delete commands (by handle).
-fn rules_to_delete(t: &Nftables<'_>, pick: impl Fn(&str) -> bool) -> Vec<NfListObject<'static>> {
-    t.objects
-        .iter()
-        .filter_map(|o| match o {
-            NfObject::ListObject(NfListObject::Rule(r))
-                if r.comment.as_deref().is_some_and(&pick) =>
-            {
-                Some(NfListObject::Rule(Rule {
-                    family: NfFamily::INet,
-                    table: Cow::Borrowed(TABLE),
-                    chain: Cow::Owned(r.chain.to_string()),
-                    expr: Cow::Owned(Vec::new()),
-                    handle: r.handle,
-                    index: None,
-                    comment: None,
-                }))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-impl Firewall for Nft {
-    fn setup(&self, net: &NetworkFw, ctr: &ContainerFw) -> Result<()> {
-        let current = current_table()?;
-        let chains = current.as_ref().map(chains_of).unwrap_or_default();
-        let mut add = Vec::new();
-        if current.is_none() {
-            add.extend(base_objects());
-        }
-        for subnet in &net.subnets {
-            if !chains.contains(&subnet_chain(&net.id, subnet)) {
-                add.extend(network_objects(net, subnet));
-            }
-            add.extend(container_objects(net, subnet, ctr));
-        }
-        apply(add, Vec::new())
-    }
-
-    fn teardown(&self, net: &NetworkFw, ctr: &ContainerFw, complete: bool) -> Result<()> {
-        let Some(current) = current_table()? else {
-            return Ok(());
-        };
-        let names: Vec<String> = net
-            .subnets
-            .iter()
-            .map(|s| subnet_chain(&net.id, s))
-            .collect();
-        let ctr_tags: Vec<String> = names.iter().map(|n| ctr_comment(&ctr.id, n)).collect();
-        let mut delete = rules_to_delete(&current, |c| ctr_tags.iter().any(|t| t == c));
-        if complete {
-            let net_tags: Vec<String> = names.iter().map(|n| net_comment(n)).collect();
-            // Every rule of this network: its own and any container's left behind.
-            let ctr_suffixes: Vec<String> = names.iter().map(|n| format!(" net={n}")).collect();
-            delete = rules_to_delete(&current, |c| {
-                net_tags.iter().any(|t| t == c)
-                    || (c.starts_with("peapod ctr=")
-                        && ctr_suffixes.iter().any(|sfx| c.ends_with(sfx.as_str())))
-            });
-            let chains = chains_of(&current);
-            for n in &names {
-                for name in [n.clone(), format!("{n}_dnat")] {
-                    // Its rules are all tagged and deleted above, in the same batch.
-                    if chains.contains(&name) {
-                        delete.push(chain(&name));
-                    }
-                }
-            }
-            let remaining = chains
-                .iter()
-                .filter(|c| {
-                    c.starts_with("nv_")
-                        && !names.iter().any(|n| *c == n || **c == format!("{n}_dnat"))
-                })
-                .count();
-            if remaining == 0 {
-                // Last network gone: the whole table goes (one delete removes everything).
-                return apply(Vec::new(), vec![table()]);
-            }
-        }
-        apply(Vec::new(), delete)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,6 +436,7 @@ mod tests {
         NetworkFw {
             id: "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9".into(),
             bridge: "podman0".into(),
+            isolate: Isolate::No,
             subnets: vec!["10.88.0.0/16".parse().unwrap()],
             internal: false,
             dns: true,
@@ -706,5 +516,65 @@ mod tests {
             ..ctr
         };
         assert!(container_objects(&n, &n.subnets[0], &other).is_empty());
+    }
+
+    #[test]
+    fn isolation_rules_like_netavark() {
+        let tag = "nv_2f259bab_10_88_0_0_nm16";
+        let with = |isolate| NetworkFw { isolate, ..net() };
+        let json = |v: &Vec<NfListObject<'static>>| serde_json::to_string(v).unwrap();
+
+        let (add, insert) = isolation_objects(&with(Isolate::Yes), tag);
+        assert!(insert.is_empty());
+        let a = json(&add);
+        assert!(a.contains(r#""chain":"PEAPOD-ISOLATION-1""#), "{a}");
+        assert!(
+            a.contains(r#"{"jump":{"target":"PEAPOD-ISOLATION-2"}}"#),
+            "{a}"
+        );
+        assert!(
+            a.contains(r#""op":"!=""#) && a.contains(r#""right":"podman0""#),
+            "{a}"
+        );
+        assert!(a.contains(r#""chain":"PEAPOD-ISOLATION-2""#) && a.contains(r#"{"drop":null}"#));
+        assert!(
+            a.contains(&format!(r#""comment":"peapod net={tag}""#)),
+            "{a}"
+        );
+
+        let (add, _) = isolation_objects(&with(Isolate::Strict), tag);
+        assert!(json(&add).contains(r#"{"jump":{"target":"PEAPOD-ISOLATION-3"}}"#));
+
+        // Not isolated: only a drop at the top of ISOLATION-3 (for strict networks' traffic).
+        let (add, insert) = isolation_objects(&with(Isolate::No), tag);
+        assert!(add.is_empty());
+        assert_eq!(insert.len(), 1);
+        assert!(json(&insert).contains(r#""chain":"PEAPOD-ISOLATION-3""#));
+    }
+
+    #[test]
+    fn an_old_table_gets_the_isolation_jump_after_the_dnat_accept() {
+        let v = isolation_base(Some(1));
+        let jump = v
+            .iter()
+            .find_map(|o| match o {
+                NfListObject::Rule(r) if r.chain == "FORWARD" => Some(r),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(jump.index, Some(1));
+        // A new table has it in order instead: right after the DNAT accept.
+        let base = base_objects();
+        let forward: Vec<String> = base
+            .iter()
+            .filter_map(|o| match o {
+                NfListObject::Rule(r) if r.chain == "FORWARD" => {
+                    Some(serde_json::to_string(&r.expr).unwrap())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(forward.len(), 3, "{forward:?}");
+        assert!(forward[1].contains("accept") && forward[2].contains("PEAPOD-ISOLATION-1"));
     }
 }
