@@ -151,7 +151,11 @@ impl BlobStore {
     pub fn begin(&self) -> Result<BlobWriter, ImageError> {
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| ImageError::io("creating", &dir, e))?;
-        let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
+        let tmp = dir.join(format!(
+            ".tmp-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -164,6 +168,11 @@ impl BlobStore {
             hasher: Sha256::new(),
             size: 0,
         })
+    }
+
+    /// Removes temp files of writers whose process is gone (killed mid-write).
+    pub fn sweep_stale(&self) -> usize {
+        crate::layer::sweep_stale(&self.dir(), false)
     }
 
     /// The blob's content, checked against its digest.
