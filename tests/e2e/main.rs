@@ -6,6 +6,7 @@
 //! Expected outputs and exit codes are Podman's.
 
 mod pty;
+mod registry_util;
 mod util;
 
 mod bad_input;
@@ -23,6 +24,7 @@ mod network_swap;
 mod networks;
 mod ops;
 mod pods;
+mod registry_pull;
 mod run;
 mod terminal;
 mod volumes;

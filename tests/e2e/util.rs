@@ -161,6 +161,7 @@ impl TestEnv {
             args: argv,
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
+            envs: Vec::new(),
         }
     }
 
@@ -331,12 +332,19 @@ pub struct PeapodCmd {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    envs: Vec<(OsString, OsString)>,
 }
 
 impl PeapodCmd {
     /// Feeds `data` on stdin (otherwise stdin is /dev/null).
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(data.into());
+        self
+    }
+
+    /// Sets an environment variable for the command.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
         self
     }
 
@@ -350,6 +358,7 @@ impl PeapodCmd {
     pub fn command(self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
+        c.envs(self.envs.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -379,6 +388,7 @@ impl PeapodCmd {
     pub fn try_output(self) -> Result<Output, String> {
         let display = self.display();
         let mut cmd = Command::new(&self.program);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         cmd.args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -526,6 +536,7 @@ impl PeapodCmd {
             args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
+            envs: Vec::new(),
         }
     }
 }
