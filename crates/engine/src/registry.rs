@@ -90,11 +90,14 @@ impl Engine {
         let names = vec![img.name.clone()];
         let rec = match self.db.image(img.id.hex())? {
             Some(mut old) => {
-                for d in digests {
-                    if !old.digests.contains(&d) {
-                        old.digests.push(d);
-                    }
-                }
+                // The latest pull's digests come first: `.Digest` is the manifest last
+                // written, as in c/storage.
+                old.digests.retain(|d| !digests.contains(d));
+                let mut merged = digests;
+                merged.append(&mut old.digests);
+                old.digests = merged;
+                old.manifest_type = Some(img.manifest_type.clone());
+                old.manifest_digest = img.manifest_digest.to_string();
                 if old.layer_blobs.iter().all(Option::is_none) {
                     old.layer_blobs = layer_blobs;
                 }
