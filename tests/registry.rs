@@ -67,20 +67,46 @@ impl Registry {
         let mut http = format!("{{addr: {addr}, secret: peapod-test");
         let mut ca = None;
         if opts.tls {
+            // A CA and a server certificate it signed, for IP 127.0.0.1 (a self-signed
+            // certificate that is its own CA is refused by rustls as an end entity).
+            let ca_key = dir.join("ca.key");
+            let ca_crt = dir.join("ca.crt");
             let key = dir.join("tls.key");
+            let csr = dir.join("tls.csr");
             let crt = dir.join("tls.crt");
-            run(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            let ext = dir.join("ext.cnf");
+            fs::write(&ext, "subjectAltName=IP:127.0.0.1\n")?;
+            run(Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+                .arg("-keyout")
+                .arg(&ca_key)
+                .arg("-out")
+                .arg(&ca_crt)
+                .args(["-subj", "/CN=peapod test CA"]))?;
+            run(Command::new("openssl")
+                .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"])
                 .arg("-keyout")
                 .arg(&key)
                 .arg("-out")
+                .arg(&csr))?;
+            run(Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-set_serial", "1"])
+                .arg("-in")
+                .arg(&csr)
+                .arg("-CA")
+                .arg(&ca_crt)
+                .arg("-CAkey")
+                .arg(&ca_key)
+                .arg("-out")
                 .arg(&crt)
-                .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]))?;
+                .arg("-extfile")
+                .arg(&ext))?;
             http.push_str(&format!(
                 ", tls: {{certificate: {}, key: {}}}",
                 crt.display(),
                 key.display()
             ));
-            ca = Some(crt);
+            ca = Some(ca_crt);
         }
         http.push('}');
         let mut auth = String::new();

@@ -25,6 +25,7 @@ mod networks;
 mod ops;
 mod pods;
 mod registry_pull;
+mod registry_push;
 mod run;
 mod terminal;
 mod volumes;

@@ -259,6 +259,9 @@ fn transport_detail(e: &(dyn std::error::Error + 'static)) -> String {
         return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
             .to_string();
     }
+    if all.contains("CaUsedAsEndEntity") {
+        return "tls: failed to verify certificate: x509: the server's certificate is a CA certificate (a self-signed certificate that is its own CA): serve a certificate signed by that CA".to_string();
+    }
     if all.contains("NotValidForName") || all.contains("not valid for name") {
         return format!("tls: failed to verify certificate: x509: {all}");
     }
