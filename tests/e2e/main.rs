@@ -26,6 +26,7 @@ mod ops;
 mod pods;
 mod registry_pull;
 mod registry_push;
+mod registry_faults;
 mod run;
 mod terminal;
 mod volumes;
