@@ -282,3 +282,44 @@ fn run_pull_policies() {
     };
     assert_eq!(e2.image_ids().len(), 1);
 }
+
+/// `pod create --infra-image` and `kube play` pull their images (lines on stderr);
+/// `imagePullPolicy: Never` of a missing image fails before anything is created.
+#[test]
+fn pod_create_and_kube_play_pull_their_images() {
+    if tools_missing() {
+        return;
+    }
+    let mut e = RegEnv::new("reg-kube-pull");
+    let r = e.start_with_images();
+    let addr = e.reg(r).addr.clone();
+    let img = format!("{addr}/py/single");
+    let pod = super::util::name("regpod");
+    let out = e.run(&[
+        "pod", "create", "--tls-verify=false", "--infra-image", &img, "--name", &pod,
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains(&format!("Trying to pull {img}:latest...")), "{out:?}");
+    assert_eq!(lines(&out.stdout).len(), 1, "the pod id alone on stdout: {out:?}");
+    e.ok(&["pod", "rm", "-f", &pod]);
+    e.ok(&["rmi", "-af"]);
+
+    let kpod = super::util::name("kpod");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {kpod}\nspec:\n  containers:\n  - name: c\n    image: {img}\n    command: [\"sh\", \"-c\", \"sleep 1000\"]\n"
+    );
+    let file = e.env.dir.join("pod.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let out = e.run(&["kube", "play", "--tls-verify=false", file.to_str().unwrap()]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("Trying to pull"), "{out:?}");
+    let repos = e.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(lines(&repos).contains(&img), "{repos}");
+    e.ok(&["kube", "down", file.to_str().unwrap()]);
+    e.ok(&["rmi", "-af"]);
+    let never = yaml.replace("    command:", "    imagePullPolicy: Never\n    command:");
+    std::fs::write(&file, never).unwrap();
+    e.run(&["kube", "play", file.to_str().unwrap()])
+        .assert_error(125, &["image not known"]);
+    assert!(e.ok(&["pod", "ps", "-q"]).trim().is_empty());
+}

@@ -56,6 +56,14 @@ pub struct PlayArgs {
     /// Logging driver for the containers
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
+    /// Pull policy for every image (default: each container's imagePullPolicy, else missing)
+    #[arg(long)]
+    pub pull: Option<String>,
+    /// Suppress output information when pulling images
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub pull_flags: super::registry::PullFlags,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +137,19 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
         let t = engine.kube_down(&yaml)?;
         print_teardown(&mut out, &t)?;
         return Ok(0);
+    }
+    // Images first, pulled as their imagePullPolicy (or --pull) says; lines on stderr.
+    let sink = super::registry::sink(a.quiet);
+    for (image, policy) in engine.kube_images(&yaml)? {
+        let policy = match (&a.pull, policy.as_deref()) {
+            (Some(p), _) => p.clone(),
+            (None, Some("Always")) => "always".into(),
+            (None, Some("Never")) => "never".into(),
+            _ => "missing".into(),
+        };
+        let policy = peapod_engine::registry::PullPolicy::parse(&policy)?;
+        let template = a.pull_flags.options(&image)?;
+        let _ = engine.ensure_image(&image, policy, &template, sink.as_ref())?;
     }
     let report = engine.play_kube(
         &yaml,
