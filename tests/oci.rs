@@ -54,10 +54,7 @@ pub struct WrittenImage {
 impl Layout {
     pub fn create(dir: &Path) -> io::Result<Layout> {
         fs::create_dir_all(dir.join("blobs/sha256"))?;
-        fs::write(
-            dir.join("oci-layout"),
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-        )?;
+        fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         Ok(Layout {
             dir: dir.to_path_buf(),
             refs: Vec::new(),

@@ -77,14 +77,23 @@ impl Registry {
             let ext = dir.join("ext.cnf");
             fs::write(&ext, "subjectAltName=IP:127.0.0.1\n")?;
             run(Command::new("openssl")
-                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
                 .arg("-keyout")
                 .arg(&ca_key)
                 .arg("-out")
                 .arg(&ca_crt)
                 .args(["-subj", "/CN=peapod test CA"]))?;
             run(Command::new("openssl")
-                .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"])
+                .args([
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ])
                 .arg("-keyout")
                 .arg(&key)
                 .arg("-out")
@@ -158,7 +167,10 @@ impl Registry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(err(format!("docker-registry on {} did not start", self.addr)))
+        Err(err(format!(
+            "docker-registry on {} did not start",
+            self.addr
+        )))
     }
 
     /// Kills the server now (a test of a registry dying mid-pull).

@@ -64,8 +64,12 @@ fn corrupted_blob_and_missing_tag_leave_nothing() {
         ],
     );
     assert_store_empty(&e);
-    e.run(&["pull", "--tls-verify=false", &format!("{addr}/py/nothere:v1")])
-        .assert_error(125, &["manifest unknown"]);
+    e.run(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{addr}/py/nothere:v1"),
+    ])
+    .assert_error(125, &["manifest unknown"]);
     assert_store_empty(&e);
 }
 
@@ -89,7 +93,8 @@ fn hostile_layer_stays_contained() {
     let mut h = tar::Header::new_ustar();
     h.set_size(5);
     h.set_mode(0o644);
-    t.append_data(&mut h, "escape/pwned", &b"owned"[..]).unwrap();
+    t.append_data(&mut h, "escape/pwned", &b"owned"[..])
+        .unwrap();
     // The tar crate refuses to write `..`: put the name into the header by hand.
     let mut h = tar::Header::new_old();
     let name = b"../../../../../../tmp/pp-reg-hostile-dotdot";
@@ -104,8 +109,15 @@ fn hostile_layer_stays_contained() {
     l.image(Some("evil"), "amd64", &[tar], &["sh"]).unwrap();
     l.finish().unwrap();
     skopeo_copy(&dir, "evil", &e.reg(r).docker("evil"), &[]).unwrap();
-    let out = e.run(&["pull", "--tls-verify=false", &format!("{}/evil", e.reg(r).addr)]);
-    assert!(!target.join("pwned").exists(), "a layer wrote outside its directory");
+    let out = e.run(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{}/evil", e.reg(r).addr),
+    ]);
+    assert!(
+        !target.join("pwned").exists(),
+        "a layer wrote outside its directory"
+    );
     assert!(!Path::new("/tmp/pp-reg-hostile-dotdot").exists());
     if out.code() != 0 {
         let out = out.assert_error(125, &["applying layer"]);
@@ -130,7 +142,8 @@ fn killed_pulls_and_concurrent_pulls() {
     let mut l = Layout::create(&dir).unwrap();
     let busybox = std::fs::read(peapod_tests::busybox_rootfs_tar().unwrap()).unwrap();
     let big = random_layer("big.bin", 160 << 20, 7);
-    l.image(Some("big"), "amd64", &[busybox, big], &["sh"]).unwrap();
+    l.image(Some("big"), "amd64", &[busybox, big], &["sh"])
+        .unwrap();
     l.finish().unwrap();
     skopeo_copy(&dir, "big", &e.reg(r).docker("big"), &[]).unwrap();
     let img = format!("{addr}/big");
@@ -164,7 +177,10 @@ fn killed_pulls_and_concurrent_pulls() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    assert!(wait_partial(), "the pull never started writing the big blob");
+    assert!(
+        wait_partial(),
+        "the pull never started writing the big blob"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(e.image_ids().is_empty(), "a killed pull left an image");
@@ -199,10 +215,16 @@ fn killed_pulls_and_concurrent_pulls() {
         .peapod(&["pull", "--tls-verify=false", &img])
         .timeout(Duration::from_secs(60));
     let t = std::thread::spawn(move || child.output());
-    assert!(wait_partial(), "the pull never started writing the big blob");
+    assert!(
+        wait_partial(),
+        "the pull never started writing the big blob"
+    );
     e.reg_mut(r).kill();
     let out = t.join().unwrap();
-    let out = out.assert_error(125, &[&format!("initializing source docker://{img}:latest")]);
+    let out = out.assert_error(
+        125,
+        &[&format!("initializing source docker://{img}:latest")],
+    );
     assert!(out.stderr.contains("reading blob sha256:"), "{out:?}");
     assert_store_empty(&e);
 }
@@ -238,15 +260,30 @@ fn terminal_progress_lines() {
         assert!(out.status.success(), "{cmdline}: {out:?}");
         String::from_utf8_lossy(&out.stdout).replace('\r', "")
     };
-    let layer = images().amd64.layers[0].trim_start_matches("sha256:").to_owned();
-    let config = images().amd64.config.trim_start_matches("sha256:").to_owned();
+    let layer = images().amd64.layers[0]
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let config = images()
+        .amd64
+        .config
+        .trim_start_matches("sha256:")
+        .to_owned();
     let first = in_tty(&format!("pull --tls-verify=false {addr}/py/single"));
     let l = lines(&first);
-    assert!(l.contains(&format!("Copying blob {} done", &layer[..12])), "{first}");
-    assert!(l.contains(&format!("Copying config {} done", &config[..10])), "{first}");
+    assert!(
+        l.contains(&format!("Copying blob {} done", &layer[..12])),
+        "{first}"
+    );
+    assert!(
+        l.contains(&format!("Copying config {} done", &config[..10])),
+        "{first}"
+    );
     let second = in_tty(&format!("pull --tls-verify=false {addr}/py/single"));
     assert!(
-        lines(&second).contains(&format!("Copying blob {} skipped: already exists", &layer[..12])),
+        lines(&second).contains(&format!(
+            "Copying blob {} skipped: already exists",
+            &layer[..12]
+        )),
         "{second}"
     );
     let dest = format!("{addr}/tty/pushed");

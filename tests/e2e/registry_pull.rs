@@ -37,14 +37,25 @@ fn pull_prints_podmans_lines_and_the_config_digest() {
         "{out:?}"
     );
     let digest = skopeo_digest(&format!("docker://{name}"));
-    let listed = e.ok(&["images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}"]);
+    let listed = e.ok(&[
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}",
+    ]);
     assert_eq!(
         lines(&listed),
         vec![format!("{name} latest {digest} {}", &want_id[..12])]
     );
     let table = e.ok(&["images", "--digests"]);
     assert!(table.lines().next().unwrap().contains("DIGEST"), "{table}");
-    let rd = e.ok(&["image", "inspect", "--format", "{{.RepoDigests}} {{.Digest}}", &name]);
+    let rd = e.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.RepoDigests}} {{.Digest}}",
+        &name,
+    ]);
     assert_eq!(rd.trim(), format!("[{name}@{digest}] {digest}"));
 
     // A second pull prints the same lines and downloads nothing.
@@ -56,7 +67,11 @@ fn pull_prints_podmans_lines_and_the_config_digest() {
 
     // -q: the id alone.
     let q = e.run(&["pull", "-q", "--tls-verify=false", &name]);
-    assert_eq!((q.stdout.trim(), q.stderr.trim()), (want_id.as_str(), ""), "{q:?}");
+    assert_eq!(
+        (q.stdout.trim(), q.stderr.trim()),
+        (want_id.as_str(), ""),
+        "{q:?}"
+    );
 
     // The pulled image runs.
     let hi = e.ok(&["run", "--rm", &name, "echo", "hi"]);
@@ -88,7 +103,10 @@ fn plain_http_needs_tls_verify_false_or_an_insecure_registry() {
     )
     .unwrap();
     let ok = e.ok(&["pull", "-q", &name]);
-    assert_eq!(ok.trim(), images().amd64.config.trim_start_matches("sha256:"));
+    assert_eq!(
+        ok.trim(),
+        images().amd64.config.trim_start_matches("sha256:")
+    );
     // --tls-verify=true overrides registries.conf.
     e.run(&["pull", "--tls-verify=true", &name])
         .assert_error(125, &["server gave HTTP response to HTTPS client"]);
@@ -104,12 +122,39 @@ fn manifest_kinds_and_platforms() {
     let mut e = RegEnv::new("reg-kinds");
     let r = e.start_with_images();
     let addr = e.reg(r).addr.clone();
-    let amd = images().amd64.config.trim_start_matches("sha256:").to_owned();
-    let arm = images().arm64.config.trim_start_matches("sha256:").to_owned();
-    let v2 = e.ok(&["pull", "-q", "--tls-verify=false", &format!("{addr}/py/v2s2")]);
-    let mt = e.ok(&["image", "inspect", "--format", "{{.ManifestType}}", &format!("{addr}/py/v2s2")]);
-    assert_eq!(mt.trim(), "application/vnd.docker.distribution.manifest.v2+json");
-    let oci = e.ok(&["pull", "-q", "--tls-verify=false", &format!("{addr}/py/single")]);
+    let amd = images()
+        .amd64
+        .config
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let arm = images()
+        .arm64
+        .config
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let v2 = e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        &format!("{addr}/py/v2s2"),
+    ]);
+    let mt = e.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.ManifestType}}",
+        &format!("{addr}/py/v2s2"),
+    ]);
+    assert_eq!(
+        mt.trim(),
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let oci = e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        &format!("{addr}/py/single"),
+    ]);
     assert_eq!(oci.trim(), amd);
     assert_eq!(v2.trim(), amd, "the same config bytes: the same id");
     let multi = format!("{addr}/py/multi");
@@ -118,17 +163,38 @@ fn manifest_kinds_and_platforms() {
     let index_digest = skopeo_digest(&format!("docker://{multi}"));
     let d = e.ok(&["image", "inspect", "--format", "{{.Digest}}", &multi]);
     assert_eq!(d.trim(), index_digest);
-    let other = e.ok(&["pull", "-q", "--tls-verify=false", "--arch", "arm64", &multi]);
+    let other = e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--arch",
+        "arm64",
+        &multi,
+    ]);
     assert_eq!(other.trim(), arm);
     let a = e.ok(&["image", "inspect", "--format", "{{.Architecture}}", &multi]);
     assert_eq!(a.trim(), "arm64", "the tag moved to the arm64 image");
-    let p = e.ok(&["pull", "-q", "--tls-verify=false", "--platform", "linux/arm64", &multi]);
+    let p = e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--platform",
+        "linux/arm64",
+        &multi,
+    ]);
     assert_eq!(p.trim(), arm);
     e.run(&["pull", "--tls-verify=false", "--arch", "s390x", &multi])
-        .assert_error(125, &["no image found in manifest list for architecture \"s390x\""]);
+        .assert_error(
+            125,
+            &["no image found in manifest list for architecture \"s390x\""],
+        );
     // Both images share the one layer: unpacked once.
     let (_, layers) = e.store_entries();
-    assert_eq!(layers.iter().filter(|l| !l.starts_with('.')).count(), 1, "{layers:?}");
+    assert_eq!(
+        layers.iter().filter(|l| !l.starts_with('.')).count(),
+        1,
+        "{layers:?}"
+    );
 }
 
 /// Check 6: `NAME@sha256:…` works; an unknown tag fails naming it, exit 125, nothing left.
@@ -143,7 +209,10 @@ fn by_digest_and_unknown_tags() {
     let digest = skopeo_digest(&format!("docker://{addr}/py/single"));
     let by_digest = format!("{addr}/py/single@{digest}");
     let id = e.ok(&["pull", "-q", "--tls-verify=false", &by_digest]);
-    assert_eq!(id.trim(), images().amd64.config.trim_start_matches("sha256:"));
+    assert_eq!(
+        id.trim(),
+        images().amd64.config.trim_start_matches("sha256:")
+    );
     let listed = e.ok(&["images", "--format", "{{.Repository}} {{.Tag}}"]);
     assert_eq!(listed.trim(), format!("{addr}/py/single <none>"));
     e.ok(&["image", "exists", &by_digest]);
@@ -158,11 +227,18 @@ fn by_digest_and_unknown_tags() {
             "Error: initializing source docker://{nope}:latest: reading manifest latest in {nope}: manifest unknown"
         )],
     );
-    e2.run(&["pull", "--tls-verify=false", &format!("{addr2}/py/single:nosuchtag")])
-        .assert_error(125, &["manifest unknown"]);
+    e2.run(&[
+        "pull",
+        "--tls-verify=false",
+        &format!("{addr2}/py/single:nosuchtag"),
+    ])
+    .assert_error(125, &["manifest unknown"]);
     assert!(e2.image_ids().is_empty());
     let (blobs, layers) = e2.store_entries();
-    assert!(blobs.is_empty() && layers.is_empty(), "{blobs:?} {layers:?}");
+    assert!(
+        blobs.is_empty() && layers.is_empty(),
+        "{blobs:?} {layers:?}"
+    );
 }
 
 /// Checks 7 and 8: registries.conf names. A `[[registry]]` prefix maps docker.io and
@@ -178,7 +254,12 @@ fn registries_conf_names() {
     let reg = e.reg(r);
     let addr = reg.addr.clone();
     let layout = &images().layout;
-    for repo in ["library/alpine", "library/nginx", "quay.io/libpod/banner", "bb"] {
+    for repo in [
+        "library/alpine",
+        "library/nginx",
+        "quay.io/libpod/banner",
+        "bb",
+    ] {
         peapod_tests::registry::skopeo_copy(layout, "single", &reg.docker(repo), &[]).unwrap();
     }
     // No alias, no search registry: Podman's error, exactly.
@@ -203,11 +284,16 @@ fn registries_conf_names() {
     let shortnames = "/etc/containers/registries.conf.d/shortnames.conf";
     if std::path::Path::new(shortnames).exists() {
         assert!(
-            out.stderr.contains(&format!("Resolved \"alpine\" as an alias ({shortnames})")),
+            out.stderr
+                .contains(&format!("Resolved \"alpine\" as an alias ({shortnames})")),
             "{out:?}"
         );
     }
-    assert!(out.stderr.contains("Trying to pull docker.io/library/alpine:latest..."), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Trying to pull docker.io/library/alpine:latest..."),
+        "{out:?}"
+    );
     e.ok(&["pull", "-q", "docker.io/nginx"]);
     e.ok(&["pull", "-q", "quay.io/libpod/banner"]);
     let names = e.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
@@ -240,7 +326,11 @@ fn registries_conf_names() {
         "{out:?}"
     );
     // A blocked registry.
-    std::fs::write(&e.conf, "[[registry]]\nprefix = \"quay.io\"\nblocked = true\n").unwrap();
+    std::fs::write(
+        &e.conf,
+        "[[registry]]\nprefix = \"quay.io\"\nblocked = true\n",
+    )
+    .unwrap();
     e.run(&["pull", "quay.io/libpod/other"])
         .assert_error(125, &["registry quay.io is blocked in"]);
 }
@@ -259,10 +349,25 @@ fn run_pull_policies() {
     let out = e.run(&["run", "--rm", "--tls-verify=false", &img, "echo", "hi"]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout, "hi\n", "pull lines stay off stdout");
-    assert!(out.stderr.contains(&format!("Trying to pull {img}:latest...")), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("Trying to pull {img}:latest...")),
+        "{out:?}"
+    );
     let again = e.run(&["run", "--rm", "--tls-verify=false", &img, "echo", "hi"]);
-    assert_eq!((again.stdout.as_str(), again.stderr.as_str()), ("hi\n", ""), "{again:?}");
-    let always = e.run(&["run", "--rm", "--pull=always", "--tls-verify=false", &img, "true"]);
+    assert_eq!(
+        (again.stdout.as_str(), again.stderr.as_str()),
+        ("hi\n", ""),
+        "{again:?}"
+    );
+    let always = e.run(&[
+        "run",
+        "--rm",
+        "--pull=always",
+        "--tls-verify=false",
+        &img,
+        "true",
+    ]);
     assert_eq!(always.code(), 0, "{always:?}");
     assert!(always.stderr.contains("Trying to pull"), "{always:?}");
     let missing = format!("{addr}/nothere");
@@ -275,7 +380,13 @@ fn run_pull_policies() {
         let mut e2 = RegEnv::new("reg-create-pull");
         let r2 = e2.start_with_images();
         let a2 = e2.reg(r2).addr.clone();
-        let out = e2.run(&["create", "-q", "--tls-verify=false", &format!("{a2}/py/single"), "true"]);
+        let out = e2.run(&[
+            "create",
+            "-q",
+            "--tls-verify=false",
+            &format!("{a2}/py/single"),
+            "true",
+        ]);
         assert_eq!(out.code(), 0, "{out:?}");
         assert_eq!(out.stderr, "", "{out:?}");
         e2
@@ -296,11 +407,25 @@ fn pod_create_and_kube_play_pull_their_images() {
     let img = format!("{addr}/py/single");
     let pod = super::util::name("regpod");
     let out = e.run(&[
-        "pod", "create", "--tls-verify=false", "--infra-image", &img, "--name", &pod,
+        "pod",
+        "create",
+        "--tls-verify=false",
+        "--infra-image",
+        &img,
+        "--name",
+        &pod,
     ]);
     assert_eq!(out.code(), 0, "{out:?}");
-    assert!(out.stderr.contains(&format!("Trying to pull {img}:latest...")), "{out:?}");
-    assert_eq!(lines(&out.stdout).len(), 1, "the pod id alone on stdout: {out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("Trying to pull {img}:latest...")),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines(&out.stdout).len(),
+        1,
+        "the pod id alone on stdout: {out:?}"
+    );
     e.ok(&["pod", "rm", "-f", &pod]);
     e.ok(&["rmi", "-af"]);
 

@@ -33,23 +33,47 @@ fn push_then_pull_back_gives_the_same_id() {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout, "", "push prints nothing on stdout");
     let l = lines(&out.stderr);
-    assert_eq!(l.first().map(String::as_str), Some("Getting image source signatures"), "{out:?}");
-    assert!(l.iter().any(|x| x.starts_with("Copying blob sha256:")), "{out:?}");
-    assert!(l.contains(&format!("Copying config sha256:{id}")), "{out:?}");
+    assert_eq!(
+        l.first().map(String::as_str),
+        Some("Getting image source signatures"),
+        "{out:?}"
+    );
+    assert!(
+        l.iter().any(|x| x.starts_with("Copying blob sha256:")),
+        "{out:?}"
+    );
+    assert!(
+        l.contains(&format!("Copying config sha256:{id}")),
+        "{out:?}"
+    );
     assert_eq!(
         &l[l.len() - 2..],
-        ["Writing manifest to image destination", "Storing signatures"]
+        [
+            "Writing manifest to image destination",
+            "Storing signatures"
+        ]
     );
     let digest = std::fs::read_to_string(&dfile).unwrap();
     assert_eq!(digest, skopeo_digest(&format!("docker://{dest}")));
-    let mt = peapod_tests::registry::skopeo_inspect(&format!("docker://{dest}"), &["--raw"]).unwrap();
-    assert!(mt.contains("application/vnd.oci.image.manifest.v1+json"), "{mt}");
+    let mt =
+        peapod_tests::registry::skopeo_inspect(&format!("docker://{dest}"), &["--raw"]).unwrap();
+    assert!(
+        mt.contains("application/vnd.oci.image.manifest.v1+json"),
+        "{mt}"
+    );
     assert!(mt.contains("tar+gzip"), "{mt}");
     let d = e.ok(&["image", "inspect", "--format", "{{.Digest}}", "localhost/x"]);
     assert_eq!(d.trim(), digest, "the pushed digest is recorded");
 
     // A second push sends nothing new and gives the same digest.
-    let again = e.run(&["push", "--tls-verify=false", "--digestfile", dfile.to_str().unwrap(), "localhost/x", &dest]);
+    let again = e.run(&[
+        "push",
+        "--tls-verify=false",
+        "--digestfile",
+        dfile.to_str().unwrap(),
+        "localhost/x",
+        &dest,
+    ]);
     assert_eq!(again.code(), 0, "{again:?}");
     assert_eq!(std::fs::read_to_string(&dfile).unwrap(), digest);
 
@@ -62,17 +86,50 @@ fn push_then_pull_back_gives_the_same_id() {
 
     // v2s2 and zstd.
     let v2 = format!("{addr}/x-v2s2");
-    e.ok(&["push", "--tls-verify=false", "--format", "v2s2", "localhost/x", &v2]);
-    let raw = peapod_tests::registry::skopeo_inspect(&format!("docker://{v2}"), &["--raw"]).unwrap();
-    assert!(raw.contains("application/vnd.docker.distribution.manifest.v2+json"), "{raw}");
+    e.ok(&[
+        "push",
+        "--tls-verify=false",
+        "--format",
+        "v2s2",
+        "localhost/x",
+        &v2,
+    ]);
+    let raw =
+        peapod_tests::registry::skopeo_inspect(&format!("docker://{v2}"), &["--raw"]).unwrap();
+    assert!(
+        raw.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{raw}"
+    );
     let z = format!("{addr}/x-zstd");
-    e.ok(&["push", "--tls-verify=false", "--compression-format", "zstd", "localhost/x", &z]);
+    e.ok(&[
+        "push",
+        "--tls-verify=false",
+        "--compression-format",
+        "zstd",
+        "localhost/x",
+        &z,
+    ]);
     let raw = peapod_tests::registry::skopeo_inspect(&format!("docker://{z}"), &["--raw"]).unwrap();
     assert!(raw.contains("tar+zstd"), "{raw}");
     let fresh2 = RegEnv::new("reg-push-zstd");
-    assert_eq!(fresh2.ok(&["pull", "-q", "--tls-verify=false", &z]).trim(), id);
-    e.run(&["push", "--tls-verify=false", "--format", "v2s2", "--compression-format", "zstd", "localhost/x", &z])
-        .assert_error(125, &["zstd compression is not supported with the v2s2 manifest format"]);
+    assert_eq!(
+        fresh2.ok(&["pull", "-q", "--tls-verify=false", &z]).trim(),
+        id
+    );
+    e.run(&[
+        "push",
+        "--tls-verify=false",
+        "--format",
+        "v2s2",
+        "--compression-format",
+        "zstd",
+        "localhost/x",
+        &z,
+    ])
+    .assert_error(
+        125,
+        &["zstd compression is not supported with the v2s2 manifest format"],
+    );
     e.run(&["push", "--tls-verify=false", "localhost/nothere", &z])
         .assert_error(125, &["localhost/nothere: image not known"]);
 }
@@ -100,7 +157,8 @@ fn push_of_a_pulled_image_reuses_its_blobs() {
 /// Push by peapod, pull by podman (same id); push by podman, pull by peapod (same id).
 #[test]
 fn podman_interoperates_both_ways() {
-    if tools_missing() || peapod_tests::skip_unless(Path::new("/usr/bin/podman").exists(), "podman") {
+    if tools_missing() || peapod_tests::skip_unless(Path::new("/usr/bin/podman").exists(), "podman")
+    {
         return;
     }
     let mut e = RegEnv::new("reg-podman");
@@ -134,7 +192,12 @@ fn podman_interoperates_both_ways() {
     let out = podman(&["push", "--tls-verify=false", &dest, &back]);
     assert_eq!(out.code(), 0, "{out:?}");
     let fresh = RegEnv::new("reg-podman-back");
-    assert_eq!(fresh.ok(&["pull", "-q", "--tls-verify=false", &back]).trim(), id);
+    assert_eq!(
+        fresh
+            .ok(&["pull", "-q", "--tls-verify=false", &back])
+            .trim(),
+        id
+    );
     let _ = podman(&["rmi", "-af"]);
 }
 
@@ -162,14 +225,38 @@ fn login_logout_and_auth_files() {
     let img = format!("{addr}/bb");
     e.run(&["pull", "--tls-verify=false", &img])
         .assert_error(125, &["authentication required"]);
-    e.run(&["login", "--tls-verify=false", "-u", "alice", "-p", "wrong", &addr])
-        .assert_error(125, &[&format!("Error: logging into \"{addr}\": invalid username/password")]);
-    let out = e.ok(&["login", "--tls-verify=false", "-u", "alice", "-p", "s3cret", &addr]);
+    e.run(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "alice",
+        "-p",
+        "wrong",
+        &addr,
+    ])
+    .assert_error(
+        125,
+        &[&format!(
+            "Error: logging into \"{addr}\": invalid username/password"
+        )],
+    );
+    let out = e.ok(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "alice",
+        "-p",
+        "s3cret",
+        &addr,
+    ]);
     assert_eq!(out, "Login Succeeded!\n");
     let auth = e.xdg_runtime.join("containers/auth.json");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&auth).unwrap()).unwrap();
     assert_eq!(v["auths"][&addr]["auth"], "YWxpY2U6czNjcmV0");
-    assert_eq!(std::fs::metadata(&auth).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&auth).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert_eq!(e.ok(&["login", "--get-login", &addr]), "alice\n");
     e.ok(&["pull", "-q", "--tls-verify=false", &img]);
     assert_eq!(
@@ -182,21 +269,58 @@ fn login_logout_and_auth_files() {
     e.run(&["pull", "--tls-verify=false", &img])
         .assert_error(125, &["authentication required"]);
     let out = e
-        .peapod(&["login", "--tls-verify=false", "-u", "alice", "--password-stdin", &addr])
+        .peapod(&[
+            "login",
+            "--tls-verify=false",
+            "-u",
+            "alice",
+            "--password-stdin",
+            &addr,
+        ])
         .stdin("s3cret\n")
         .output();
     assert_eq!(out.stdout, "Login Succeeded!\n", "{out:?}");
-    assert_eq!(e.ok(&["logout", "--all"]), "Removed login credentials for all registries\n");
+    assert_eq!(
+        e.ok(&["logout", "--all"]),
+        "Removed login credentials for all registries\n"
+    );
 
     // --authfile and REGISTRY_AUTH_FILE.
     let f = e.env.dir.join("my-auth.json");
-    e.ok(&["login", "--tls-verify=false", "--authfile", f.to_str().unwrap(), "-u", "alice", "-p", "s3cret", &addr]);
-    e.ok(&["pull", "-q", "--tls-verify=false", "--authfile", f.to_str().unwrap(), &img]);
+    e.ok(&[
+        "login",
+        "--tls-verify=false",
+        "--authfile",
+        f.to_str().unwrap(),
+        "-u",
+        "alice",
+        "-p",
+        "s3cret",
+        &addr,
+    ]);
+    e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--authfile",
+        f.to_str().unwrap(),
+        &img,
+    ]);
     e.ok(&["rmi", "-a"]);
-    let out = e.peapod(&["pull", "-q", "--tls-verify=false", &img]).env("REGISTRY_AUTH_FILE", &f).output();
+    let out = e
+        .peapod(&["pull", "-q", "--tls-verify=false", &img])
+        .env("REGISTRY_AUTH_FILE", &f)
+        .output();
     assert_eq!(out.code(), 0, "{out:?}");
     e.ok(&["rmi", "-a"]);
-    e.ok(&["pull", "-q", "--tls-verify=false", "--creds", "alice:s3cret", &img]);
+    e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--creds",
+        "alice:s3cret",
+        &img,
+    ]);
     e.ok(&["rmi", "-a"]);
 
     // Only ~/.docker/config.json: it is read.
@@ -216,15 +340,38 @@ fn login_logout_and_auth_files() {
         let pf = e.env.dir.join("podman-auth.json");
         let out = PeapodCmd::program(
             "/usr/bin/podman",
-            &["login", "--tls-verify=false", "--authfile", pf.to_str().unwrap(), "-u", "alice", "-p", "s3cret", &addr],
+            &[
+                "login",
+                "--tls-verify=false",
+                "--authfile",
+                pf.to_str().unwrap(),
+                "-u",
+                "alice",
+                "-p",
+                "s3cret",
+                &addr,
+            ],
         )
         .env("HOME", &e.home)
         .output();
         assert_eq!(out.code(), 0, "{out:?}");
-        e.ok(&["pull", "-q", "--tls-verify=false", "--authfile", pf.to_str().unwrap(), &img]);
+        e.ok(&[
+            "pull",
+            "-q",
+            "--tls-verify=false",
+            "--authfile",
+            pf.to_str().unwrap(),
+            &img,
+        ]);
         let out = PeapodCmd::program(
             "/usr/bin/podman",
-            &["login", "--get-login", "--authfile", f.to_str().unwrap(), &addr],
+            &[
+                "login",
+                "--get-login",
+                "--authfile",
+                f.to_str().unwrap(),
+                &addr,
+            ],
         )
         .env("HOME", &e.home)
         .output();
@@ -246,7 +393,8 @@ fn tls_registry_and_certificates() {
     });
     let addr = e.reg(r).addr.clone();
     let ca = e.reg(r).ca.clone().unwrap();
-    peapod_tests::registry::skopeo_copy(&images().layout, "single", &e.reg(r).docker("bb"), &[]).unwrap();
+    peapod_tests::registry::skopeo_copy(&images().layout, "single", &e.reg(r).docker("bb"), &[])
+        .unwrap();
     let img = format!("{addr}/bb");
     e.run(&["pull", &img])
         .assert_error(125, &["x509: certificate signed by unknown authority"]);
@@ -254,7 +402,10 @@ fn tls_registry_and_certificates() {
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(&ca, certs.join("ca.crt")).unwrap();
     let id = e.ok(&["pull", "-q", "--cert-dir", certs.to_str().unwrap(), &img]);
-    assert_eq!(id.trim(), images().amd64.config.trim_start_matches("sha256:"));
+    assert_eq!(
+        id.trim(),
+        images().amd64.config.trim_start_matches("sha256:")
+    );
     e.ok(&["rmi", "-a"]);
     // The per-user certs.d (HOME is the test's): the same lookup as /etc/containers/certs.d.
     let user = e.home.join(".config/containers/certs.d").join(&addr);

@@ -71,7 +71,10 @@ impl RegEnv {
 
     /// Starts a registry; returns its index for [`RegEnv::reg`].
     pub fn start(&mut self, opts: &RegistryOptions) -> usize {
-        let dir = self.env.dir.join(format!("registry-{}", self.registries.len()));
+        let dir = self
+            .env
+            .dir
+            .join(format!("registry-{}", self.registries.len()));
         let r = Registry::start(&dir, opts).expect("starting docker-registry");
         self.registries.push(r);
         self.registries.len() - 1
@@ -91,10 +94,20 @@ impl RegEnv {
         let imgs = images();
         let r = self.reg(i);
         skopeo_copy(&imgs.layout, "single", &r.docker("py/single"), &[]).unwrap();
-        skopeo_copy(&imgs.layout, "single", &r.docker("py/v2s2"), &["--format", "v2s2"])
-            .unwrap();
-        skopeo_copy(&imgs.layout, "multi", &r.docker("py/multi"), &["--multi-arch", "all"])
-            .unwrap();
+        skopeo_copy(
+            &imgs.layout,
+            "single",
+            &r.docker("py/v2s2"),
+            &["--format", "v2s2"],
+        )
+        .unwrap();
+        skopeo_copy(
+            &imgs.layout,
+            "multi",
+            &r.docker("py/multi"),
+            &["--multi-arch", "all"],
+        )
+        .unwrap();
         i
     }
 
@@ -150,7 +163,11 @@ pub fn skopeo_config_digest(image: &str) -> String {
         .args(["inspect", "--tls-verify=false", "--raw", "--config", image])
         .output()
         .expect("skopeo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     peapod_tests::oci::sha256(&out.stdout)
         .trim_start_matches("sha256:")
         .to_owned()

@@ -60,9 +60,9 @@ impl Engine {
         };
         let mut records = Vec::new();
         let mut record = |img: &PulledImage| -> std::result::Result<(), registry::RegistryError> {
-            let rec = self
-                .record_pulled(img)
-                .map_err(|e| registry::RegistryError::Invalid(format!("recording {}: {e}", img.name)))?;
+            let rec = self.record_pulled(img).map_err(|e| {
+                registry::RegistryError::Invalid(format!("recording {}: {e}", img.name))
+            })?;
             records.push(rec);
             Ok(())
         };

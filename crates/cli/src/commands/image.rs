@@ -381,7 +381,12 @@ pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect
     Ok(ImageInspect {
         Id: r.id.clone(),
         Digest: r.digest().to_string(),
-        RepoTags: r.names.iter().filter(|n| !n.contains('@')).cloned().collect(),
+        RepoTags: r
+            .names
+            .iter()
+            .filter(|n| !n.contains('@'))
+            .cloned()
+            .collect(),
         RepoDigests: r.repo_digests(),
         Parent: String::new(),
         Comment: cfg

@@ -11,6 +11,7 @@ use peapod_engine::kube::{GenerateOptions, KubeType, PlayOptions, TeardownReport
 use crate::{CliError, CliResult};
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum KubeCommand {
     /// Play a pod or volume based on Kubernetes YAML
     Play(PlayArgs),
@@ -29,6 +30,7 @@ pub enum GenerateCommand {
 
 /// `play kube` (Podman's older spelling).
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum PlayCommand {
     /// Play a pod or volume based on Kubernetes YAML
     Kube(PlayArgs),

@@ -263,7 +263,12 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
     };
     let opts = PushOptions {
         destination,
-        format: a.format.as_deref().map(PushFormat::parse).transpose().map_err(err)?,
+        format: a
+            .format
+            .as_deref()
+            .map(PushFormat::parse)
+            .transpose()
+            .map_err(err)?,
         compression: a
             .compression_format
             .as_deref()
@@ -280,7 +285,10 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
     let digest = engine.push_image(&a.image, &opts, sink(a.quiet).as_ref())?;
     if let Some(f) = &a.digestfile {
         std::fs::write(f, digest.as_str()).map_err(|e| {
-            CliError::Coded(format!("failed to write digest to file {}: {e}", f.display()), 125)
+            CliError::Coded(
+                format!("failed to write digest to file {}: {e}", f.display()),
+                125,
+            )
         })?;
     }
     Ok(0)

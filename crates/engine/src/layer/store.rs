@@ -80,9 +80,11 @@ impl LayerStore {
     ) -> Result<(UnpackSummary, bool), LayerError> {
         std::fs::create_dir_all(&self.root)
             .map_err(|e| LayerError::io("creating", &self.root, e))?;
-        let tmp = self
-            .root
-            .join(format!(".tmp-{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        let tmp = self.root.join(format!(
+            ".tmp-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         std::fs::create_dir(&tmp).map_err(|e| LayerError::io("creating", &tmp, e))?;
         let result = f(&tmp.join("diff")).and_then(|summary| {
             let hex = diff_id_hex(&summary.diff_id)?.to_string();
@@ -117,9 +119,11 @@ impl LayerStore {
     /// layer disappears at once even if removing the tree takes time or fails half-way.
     pub fn remove(&self, diff_id: &str) -> Result<(), LayerError> {
         let dir = self.root.join(diff_id_hex(diff_id)?);
-        let doomed = self
-            .root
-            .join(format!(".rm-{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        let doomed = self.root.join(format!(
+            ".rm-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         match std::fs::rename(&dir, &doomed) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

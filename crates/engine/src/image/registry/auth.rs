@@ -198,7 +198,9 @@ fn write_object(path: &Path, obj: &Map<String, Value>) -> Result<(), RegistryErr
     out.push(b'\n');
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let result = (|| -> std::io::Result<()> {

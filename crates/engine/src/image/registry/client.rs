@@ -146,11 +146,11 @@ pub fn verify_login(
     // Any repository will do: the ping and the token exchange do not look at it.
     let repo = reference(host, "library/login", "latest");
     rt.block_on(async {
-        let remote = match connect(host, &repo, insecure, tls, &creds, RegistryOperation::Pull).await
-        {
-            Ok(r) => r,
-            Err(e) => return Err(fail(e.to_string())),
-        };
+        let remote =
+            match connect(host, &repo, insecure, tls, &creds, RegistryOperation::Pull).await {
+                Ok(r) => r,
+                Err(e) => return Err(fail(e.to_string())),
+            };
         let token = remote
             .client
             .auth(&repo, &remote.auth, RegistryOperation::Pull)
@@ -163,7 +163,11 @@ pub fn verify_login(
             Err(e) => return Err(fail(describe(&e, None))),
             Ok(None) => {}
         }
-        match remote.client.catalog(&repo, &remote.auth, Some(1), None).await {
+        match remote
+            .client
+            .catalog(&repo, &remote.auth, Some(1), None)
+            .await
+        {
             Err(OciDistributionError::UnauthorizedError { .. }) => {
                 Err(fail("invalid username/password".into()))
             }

@@ -538,7 +538,10 @@ insecure = true
     fn alias_then_prefix_rewrite() {
         let c = conf(&[
             ("/tmp/reg/registries.conf", MIRROR),
-            ("/etc/containers/registries.conf.d/shortnames.conf", SHORTNAMES),
+            (
+                "/etc/containers/registries.conf.d/shortnames.conf",
+                SHORTNAMES,
+            ),
         ]);
         let cand = c.candidates("alpine").unwrap();
         assert_eq!(

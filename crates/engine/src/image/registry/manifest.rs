@@ -157,7 +157,7 @@ impl Platform {
 /// A manifest as received.
 #[derive(Debug, Clone)]
 pub enum Manifest {
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
     Index(Index),
 }
 
@@ -187,7 +187,8 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, Regist
         .clone()
         .or_else(|| content_type.map(str::to_string))
         .unwrap_or_default();
-    let is_index = mt == OCI_INDEX || mt == DOCKER_LIST || (mt.is_empty() && probe.manifests.is_some());
+    let is_index =
+        mt == OCI_INDEX || mt == DOCKER_LIST || (mt.is_empty() && probe.manifests.is_some());
     if is_index {
         let mut idx: Index = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
         idx.media_type = mt;
@@ -206,7 +207,7 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Manifest, Regist
             mt
         };
     }
-    Ok(Manifest::Image(m))
+    Ok(Manifest::Image(Box::new(m)))
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ use super::{AuthFile, Credentials, RegistryError};
 use crate::image::{BlobStore, BlobWriter, Digest};
 use crate::layer::{LayerError, LayerStore};
 
-
 /// Downloads at once (c/image's default).
 const PARALLEL: usize = 6;
 
@@ -165,7 +164,9 @@ fn connect(
     };
     let oref = client::reference(host, ep.path(), reference);
     let insecure = ep.insecure || conf.insecure_host(host);
-    rt.block_on(client::connect(host, &oref, insecure, &opts.tls, &creds, op))
+    rt.block_on(client::connect(
+        host, &oref, insecure, &opts.tls, &creds, op,
+    ))
 }
 
 /// Pulls one fully-qualified name, trying its endpoints in order; the error is the last
@@ -208,15 +209,20 @@ fn pull_endpoint(
     sink: &dyn ProgressSink,
     record: &mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>,
 ) -> Result<PulledImage, RegistryError> {
-    let remote = connect(rt, conf, opts, ep, name.reference(), RegistryOperation::Pull)?;
+    let remote = connect(
+        rt,
+        conf,
+        opts,
+        ep,
+        name.reference(),
+        RegistryOperation::Pull,
+    )?;
     let fetched = fetch_manifest(rt, &remote, ep, name, &opts.platform)?;
     sink.event(Event::GettingSignatures);
     let mut undo = Undo::new(store);
     let config_bytes = fetch_config(rt, &remote, ep, &fetched.manifest, store.blobs)?;
-    let config: ImageConfiguration =
-        serde_json::from_slice(&config_bytes).map_err(|e| {
-            RegistryError::Invalid(format!("parsing image config: {e}"))
-        })?;
+    let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
+        .map_err(|e| RegistryError::Invalid(format!("parsing image config: {e}")))?;
     let diff_ids = config
         .rootfs()
         .diff_ids()
@@ -297,7 +303,7 @@ fn fetch_manifest(
     match manifest::parse(&body, None)? {
         Manifest::Image(m) => Ok(Fetched {
             digest,
-            manifest: m,
+            manifest: *m,
             manifest_bytes: body,
             index_bytes: None,
         }),
@@ -327,7 +333,7 @@ fn fetch_manifest(
             let _ = Digest::parse(&idigest)?;
             Ok(Fetched {
                 digest,
-                manifest: m,
+                manifest: *m,
                 manifest_bytes: ibody,
                 index_bytes: Some(body),
             })
@@ -425,10 +431,9 @@ impl<'a> Undo<'a> {
                 .write(true)
                 .open(&path)
                 .map_err(|e| RegistryError::Invalid(format!("opening {}: {e}", path.display())))?;
-            let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, e)| {
-                    RegistryError::Invalid(format!("locking {}: {e}", path.display()))
-                })?;
+            let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(
+                |(_, e)| RegistryError::Invalid(format!("locking {}: {e}", path.display())),
+            )?;
             self.locks.push(lock);
         }
         Ok(())
@@ -546,7 +551,9 @@ fn fetch_layers(
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(RegistryError::Invalid("a layer unpacking thread panicked".into()))
+                    Err(RegistryError::Invalid(
+                        "a layer unpacking thread panicked".into(),
+                    ))
                 })
             })
             .collect::<Vec<_>>()
@@ -693,7 +700,9 @@ fn layer_error(blob: &str, e: LayerError) -> String {
     match e {
         LayerError::Verify(m) => m,
         LayerError::Read(io) | LayerError::BrokenTar { source: io, .. }
-            if io.get_ref().is_some_and(|i| i.to_string().starts_with("reading blob")) =>
+            if io
+                .get_ref()
+                .is_some_and(|i| i.to_string().starts_with("reading blob")) =>
         {
             io.get_ref().map(|i| i.to_string()).unwrap_or_default()
         }

@@ -163,13 +163,18 @@ pub fn push(
 
     let stored: ImageManifest =
         serde_json::from_slice(&blobs.get(&src.manifest_digest)?).map_err(|e| {
-            RegistryError::Invalid(format!("parsing stored manifest {}: {e}", src.manifest_digest))
+            RegistryError::Invalid(format!(
+                "parsing stored manifest {}: {e}",
+                src.manifest_digest
+            ))
         })?;
-    let format = opts.format.unwrap_or(if stored.media_type == manifest::DOCKER_MANIFEST {
-        PushFormat::V2s2
-    } else {
-        PushFormat::Oci
-    });
+    let format = opts
+        .format
+        .unwrap_or(if stored.media_type == manifest::DOCKER_MANIFEST {
+            PushFormat::V2s2
+        } else {
+            PushFormat::Oci
+        });
     let compression = opts.compression.unwrap_or_default();
     let media = layer_media_type(format, compression)?;
 
@@ -266,18 +271,14 @@ pub fn push(
     let content_type = media_type
         .parse()
         .map_err(|_| RegistryError::Invalid(format!("invalid media type {media_type:?}")))?;
-    rt.block_on(
-        remote
-            .client
-            .push_manifest_raw(&oref, body, content_type),
-    )
-    .map_err(|e| {
-        RegistryError::Push(format!(
-            "writing manifest to docker://{host}/{}:{tag}: {}",
-            dest.path,
-            client::describe(&e, None)
-        ))
-    })?;
+    rt.block_on(remote.client.push_manifest_raw(&oref, body, content_type))
+        .map_err(|e| {
+            RegistryError::Push(format!(
+                "writing manifest to docker://{host}/{}:{tag}: {}",
+                dest.path,
+                client::describe(&e, None)
+            ))
+        })?;
     sink.event(Event::StoringSignatures);
     Ok(Pushed {
         manifest_digest: digest,
@@ -298,7 +299,9 @@ fn blob_for(
         && compression_of(mt) == Some(compression)
         && blobs.exists(d)
     {
-        let size = std::fs::metadata(blobs.path(d)).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(blobs.path(d))
+            .map(|m| m.len())
+            .unwrap_or(0);
         return Ok((d.clone(), size));
     }
     // The uncompressed tar: the import's blob, or the pulled blob decompressed.
@@ -313,7 +316,8 @@ fn blob_for(
         )));
     };
     let mut w = blobs.begin()?;
-    let io_err = |e: io::Error| RegistryError::Invalid(format!("compressing layer {}: {e}", l.diff_id));
+    let io_err =
+        |e: io::Error| RegistryError::Invalid(format!("compressing layer {}: {e}", l.diff_id));
     match compression {
         Compression::Gzip => {
             let mut enc = flate2::write::GzEncoder::new(&mut w, flate2::Compression::fast());
@@ -370,7 +374,12 @@ async fn upload(
     }
     for (h, p) in sources {
         let from = client::reference(h, p, &d.digest);
-        if remote.client.mount_blob(&oref, &from, &d.digest).await.is_ok() {
+        if remote
+            .client
+            .mount_blob(&oref, &from, &d.digest)
+            .await
+            .is_ok()
+        {
             sink.event(Event::BlobSkipped {
                 digest: shown.to_string(),
             });
