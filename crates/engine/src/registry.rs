@@ -145,8 +145,12 @@ impl Engine {
                 .and_then(|r| r.names.first().cloned())
                 .unwrap_or_else(|| reference.to_string()))
         };
+        // `localhost/…` names only ever exist locally: never pulled implicitly.
+        let local_only = crate::image::parse_reference(reference)
+            .is_ok_and(|r| r.domain.as_deref() == Some("localhost"));
         match (policy, local) {
             (PullPolicy::Never, Ok(_)) | (PullPolicy::Missing, Ok(_)) => Ok(reference.to_string()),
+            (PullPolicy::Missing | PullPolicy::Newer, Err(e)) if local_only => Err(e),
             (PullPolicy::Never, Err(e)) => Err(e),
             (PullPolicy::Missing | PullPolicy::Always, Err(Error::NoSuchImage(_))) => pull(sink),
             (PullPolicy::Always, Ok(_)) => pull(sink),

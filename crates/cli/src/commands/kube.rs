@@ -151,7 +151,11 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
         };
         let policy = peapod_engine::registry::PullPolicy::parse(&policy)?;
         let template = a.pull_flags.options(&image)?;
-        let _ = engine.ensure_image(&image, policy, &template, sink.as_ref())?;
+        match engine.ensure_image(&image, policy, &template, sink.as_ref()) {
+            // The play names the document and field of a missing image.
+            Ok(_) | Err(peapod_engine::Error::NoSuchImage(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let report = engine.play_kube(
         &yaml,
