@@ -243,13 +243,26 @@ impl BlobWriter {
     }
 
     /// fsyncs and renames the blob into place; returns its digest and size.
-    pub fn commit(mut self) -> Result<(Digest, u64), ImageError> {
+    pub fn commit(self) -> Result<(Digest, u64), ImageError> {
+        self.finish(true)
+    }
+
+    /// Renames the blob into place without an fsync: for a pulled layer's compressed blob,
+    /// which is as durable as the unpacked layer beside it (not fsynced either, as in
+    /// c/storage). Its digest is checked whenever it is read back.
+    pub fn commit_unsynced(self) -> Result<(Digest, u64), ImageError> {
+        self.finish(false)
+    }
+
+    fn finish(mut self, sync: bool) -> Result<(Digest, u64), ImageError> {
         let file = self
             .file
             .take()
             .expect("a BlobWriter holds its file until commit");
-        file.sync_all()
-            .map_err(|e| ImageError::io("syncing", &self.tmp, e))?;
+        if sync {
+            file.sync_all()
+                .map_err(|e| ImageError::io("syncing", &self.tmp, e))?;
+        }
         drop(file);
         let digest = Digest(format!(
             "sha256:{}",
@@ -259,7 +272,7 @@ impl BlobWriter {
         fs::rename(&self.tmp, &dest)
             .map_err(|e| ImageError::io("renaming into place", &dest, e))?;
         // Make the rename durable.
-        if let Ok(d) = File::open(&self.dir) {
+        if sync && let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
         Ok((digest, self.size))

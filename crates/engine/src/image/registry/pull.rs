@@ -677,7 +677,7 @@ fn unpack_layer(
     let created = created.then(|| job.diff_id.clone());
     let blob_digest = Digest::parse(want)?;
     let existed = store.blobs.exists(&blob_digest);
-    let committed = reader.blob.commit();
+    let committed = reader.blob.commit_unsynced();
     match committed {
         Ok(_) => {
             sink.event(Event::BlobDone {
