@@ -117,7 +117,10 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
         p.cleanup(&dir.join(format!("peapod-{i}")));
     }
     let pm = median(&peapod);
-    println!("   peapod pull (empty store): {} (median of {runs})", ms(pm));
+    println!(
+        "   peapod pull (empty store): {} (median of {runs})",
+        ms(pm)
+    );
 
     let mut skopeo = Vec::new();
     for i in 0..runs {
@@ -129,7 +132,10 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
         skopeo.push(timed(cmd, "skopeo copy")?);
         let _ = std::fs::remove_dir_all(&out);
     }
-    println!("   skopeo copy to oci: {} (median of {runs})", ms(median(&skopeo)));
+    println!(
+        "   skopeo copy to oci: {} (median of {runs})",
+        ms(median(&skopeo))
+    );
 
     match which("podman") {
         None => println!("   podman pull: not installed, not compared"),
@@ -139,7 +145,9 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
                 let root = dir.join(format!("podman-{i}"));
                 times.push(timed(podman_pull(&podman, &root, &name), "podman pull")?);
                 let mut rm = podman_cmd(&podman, &root);
-                rm.args(["rmi", "-af"]).stdout(Stdio::null()).stderr(Stdio::null());
+                rm.args(["rmi", "-af"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
                 let _ = rm.status();
                 for e in peapod_tests::scrub_dir(&root) {
                     eprintln!("cleanup: {e}");
