@@ -448,3 +448,52 @@ fn pod_create_and_kube_play_pull_their_images() {
         .assert_error(125, &["image not known"]);
     assert!(e.ok(&["pod", "ps", "-q"]).trim().is_empty());
 }
+
+/// `--all-tags` pulls every tag of the repository, one id per line.
+#[test]
+fn all_tags() {
+    if tools_missing() {
+        return;
+    }
+    let mut e = RegEnv::new("reg-all-tags");
+    let r = e.start(&RegistryOptions::default());
+    let reg = e.reg(r);
+    let layout = &images().layout;
+    for (tag, src) in [("a", "single"), ("b", "single"), ("c", "arm64")] {
+        peapod_tests::registry::skopeo_copy(
+            layout,
+            src,
+            &reg.docker(&format!("py/tags:{tag}")),
+            &[],
+        )
+        .unwrap();
+    }
+    let name = format!("{}/py/tags", reg.addr);
+    let out = e.ok(&["pull", "--all-tags", "--tls-verify=false", &name]);
+    let amd = images()
+        .amd64
+        .config
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let arm = images()
+        .arm64
+        .config
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let mut ids = lines(&out);
+    ids.sort();
+    let mut want = vec![amd.clone(), amd, arm];
+    want.sort();
+    assert_eq!(ids, want);
+    let tags = e.ok(&["images", "--format", "{{.Tag}}"]);
+    let mut tags = lines(&tags);
+    tags.sort();
+    assert_eq!(tags, ["a", "b", "c"]);
+    e.run(&[
+        "pull",
+        "--all-tags",
+        "--tls-verify=false",
+        &format!("{name}:a"),
+    ])
+    .assert_error(125, &["tag can't be used with --all-tags"]);
+}

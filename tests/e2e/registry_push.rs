@@ -431,3 +431,83 @@ fn tls_registry_and_certificates() {
     e.ok(&["rmi", "-a"]);
     e.ok(&["pull", "-q", "--tls-verify=false", &img]);
 }
+
+/// A `credHelpers` entry sends `login` to `docker-credential-NAME store` and pulls read
+/// through `get`; `logout` calls `erase`.
+#[test]
+fn credential_helpers() {
+    if tools_missing() {
+        return;
+    }
+    let mut e = RegEnv::new("reg-helper");
+    let r = e.start(&RegistryOptions {
+        htpasswd: Some(("alice".into(), "s3cret".into())),
+        tls: false,
+    });
+    let addr = e.reg(r).addr.clone();
+    peapod_tests::registry::skopeo_copy(
+        &images().layout,
+        "single",
+        &e.reg(r).docker("bb"),
+        &["--dest-creds", "alice:s3cret"],
+    )
+    .unwrap();
+    let bin = e.env.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = e.env.dir.join("helper.log");
+    let helper = bin.join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nin=$(cat)\necho \"$1 $in\" >> {log}\ncase $1 in get) echo '{{\"ServerURL\":\"'$in'\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}}';; esac\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let auth = e.env.dir.join("auth.json");
+    std::fs::write(
+        &auth,
+        format!("{{\"credHelpers\": {{\"{addr}\": \"fake\"}}}}"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pp = |args: &[&str]| {
+        e.peapod(args)
+            .env("PATH", &path)
+            .env("REGISTRY_AUTH_FILE", &auth)
+            .output()
+    };
+    let out = pp(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "alice",
+        "-p",
+        "s3cret",
+        &addr,
+    ]);
+    assert_eq!(out.stdout, "Login Succeeded!\n", "{out:?}");
+    let out = pp(&["pull", "-q", "--tls-verify=false", &format!("{addr}/bb")]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let out = pp(&["logout", &addr]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.contains(&format!(
+            "store {{\"Secret\":\"s3cret\",\"ServerURL\":\"{addr}\",\"Username\":\"alice\"}}"
+        )),
+        "{calls}"
+    );
+    assert!(calls.contains(&format!("get {addr}")), "{calls}");
+    assert!(calls.contains(&format!("erase {addr}")), "{calls}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&auth).unwrap()).unwrap();
+    assert!(
+        v.get("auths").is_none(),
+        "the secret went to the helper, not the file: {v}"
+    );
+}

@@ -388,7 +388,6 @@ impl PeapodCmd {
     pub fn try_output(self) -> Result<Output, String> {
         let display = self.display();
         let mut cmd = Command::new(&self.program);
-        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         cmd.args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -403,6 +402,8 @@ impl PeapodCmd {
             "PATH",
             format!("{path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
         );
+        // The test's own variables last (a test may set PATH).
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let start = Instant::now();
         let mut child = cmd
             .spawn()
