@@ -65,6 +65,46 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
         &dir.join("registry"),
         &peapod_tests::registry::RegistryOptions::default(),
     )?;
+    let name = push_big_image(ctx, &dir, &reg)?;
+    let runs = 3;
+    let pm = time_peapod(ctx, &dir, &name, runs)?;
+    println!(
+        "   peapod pull (empty store): {} (median of {runs})",
+        ms(pm)
+    );
+    let mut skopeo = Vec::new();
+    for i in 0..runs {
+        let out = dir.join(format!("skopeo-{i}"));
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["copy", "--quiet", "--src-tls-verify=false"])
+            .arg(format!("docker://{name}"))
+            .arg(format!("oci:{}:big", out.display()));
+        skopeo.push(timed(cmd, "skopeo copy")?);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    println!(
+        "   skopeo copy to oci: {} (median of {runs})",
+        ms(median(&skopeo))
+    );
+    match which("podman") {
+        None => println!("   podman pull: not installed, not compared"),
+        Some(podman) => {
+            let m = time_podman(&podman, &dir, &name, runs)?;
+            println!("   podman pull (empty store): {} (median of {runs})", ms(m));
+            let r = crate::bench::ratio(pm, m);
+            println!(
+                "   peapod / podman: {r:.2} (target <= 0.50: {})",
+                crate::bench::verdict(r <= 0.5)
+            );
+        }
+    }
+    drop(reg);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Writes the big image as an OCI layout and pushes it with skopeo; returns its name.
+fn push_big_image(ctx: &Ctx, dir: &Path, reg: &peapod_tests::registry::Registry) -> Result<String> {
     let mut layout = peapod_tests::oci::Layout::create(&dir.join("layout"))?;
     let mut tars = vec![std::fs::read(&ctx.tar)?];
     for i in 1..LAYERS {
@@ -74,7 +114,6 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
     layout.finish()?;
     drop(tars);
     peapod_tests::registry::skopeo_copy(&layout.dir, "big", &reg.docker("bench/big"), &[])?;
-    let name = format!("{}/bench/big", reg.addr);
     let size: u64 = img
         .layers
         .iter()
@@ -90,22 +129,21 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
         size as f64 / 1e6,
         reg.addr
     );
+    Ok(format!("{}/bench/big", reg.addr))
+}
 
-    let runs = 3;
-    let mut peapod = Vec::new();
+/// The median pull into an empty store; prints the re-pull of a present image too.
+fn time_peapod(ctx: &Ctx, dir: &Path, name: &str, runs: usize) -> Result<Duration> {
+    let mut times = Vec::new();
     for i in 0..runs {
-        let p = Peapod::new(ctx.peapod.program.clone(), &dir.join(format!("peapod-{i}")));
-        let mut cmd = p.command(&["pull", "-q", "--tls-verify=false", &name]);
-        cmd.env_remove("CONTAINERS_REGISTRIES_CONF");
-        peapod.push(timed(cmd, "peapod pull")?);
+        let root = dir.join(format!("peapod-{i}"));
+        let p = Peapod::new(ctx.peapod.program.clone(), &root);
+        let pull = || p.command(&["pull", "-q", "--tls-verify=false", name]);
+        times.push(timed(pull(), "peapod pull")?);
         if i + 1 == runs {
-            // Re-pull of the present image.
             let mut again = Vec::new();
             for _ in 0..10 {
-                again.push(timed(
-                    p.command(&["pull", "-q", "--tls-verify=false", &name]),
-                    "peapod pull (present)",
-                )?);
+                again.push(timed(pull(), "peapod pull (present)")?);
             }
             let m = median(&again);
             println!(
@@ -114,57 +152,26 @@ pub fn pull_speed(ctx: &Ctx) -> Result<()> {
                 crate::bench::verdict(m < Duration::from_millis(50))
             );
         }
-        p.cleanup(&dir.join(format!("peapod-{i}")));
+        p.cleanup(&root);
     }
-    let pm = median(&peapod);
-    println!(
-        "   peapod pull (empty store): {} (median of {runs})",
-        ms(pm)
-    );
+    Ok(median(&times))
+}
 
-    let mut skopeo = Vec::new();
+fn time_podman(podman: &Path, dir: &Path, name: &str, runs: usize) -> Result<Duration> {
+    let mut times = Vec::new();
     for i in 0..runs {
-        let out = dir.join(format!("skopeo-{i}"));
-        let mut cmd = Command::new("skopeo");
-        cmd.args(["copy", "--quiet", "--src-tls-verify=false"])
-            .arg(format!("docker://{name}"))
-            .arg(format!("oci:{}:big", out.display()));
-        skopeo.push(timed(cmd, "skopeo copy")?);
-        let _ = std::fs::remove_dir_all(&out);
-    }
-    println!(
-        "   skopeo copy to oci: {} (median of {runs})",
-        ms(median(&skopeo))
-    );
-
-    match which("podman") {
-        None => println!("   podman pull: not installed, not compared"),
-        Some(podman) => {
-            let mut times = Vec::new();
-            for i in 0..runs {
-                let root = dir.join(format!("podman-{i}"));
-                times.push(timed(podman_pull(&podman, &root, &name), "podman pull")?);
-                let mut rm = podman_cmd(&podman, &root);
-                rm.args(["rmi", "-af"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                let _ = rm.status();
-                for e in peapod_tests::scrub_dir(&root) {
-                    eprintln!("cleanup: {e}");
-                }
-            }
-            let m = median(&times);
-            println!("   podman pull (empty store): {} (median of {runs})", ms(m));
-            let r = crate::bench::ratio(pm, m);
-            println!(
-                "   peapod / podman: {r:.2} (target <= 0.50: {})",
-                crate::bench::verdict(r <= 0.5)
-            );
+        let root = dir.join(format!("podman-{i}"));
+        times.push(timed(podman_pull(podman, &root, name), "podman pull")?);
+        let mut rm = podman_cmd(podman, &root);
+        rm.args(["rmi", "-af"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = rm.status();
+        for e in peapod_tests::scrub_dir(&root) {
+            eprintln!("cleanup: {e}");
         }
     }
-    drop(reg);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(median(&times))
 }
 
 fn podman_cmd(podman: &Path, root: &Path) -> Command {

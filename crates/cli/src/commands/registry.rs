@@ -192,7 +192,7 @@ impl ProgressSink for StderrProgress {
             Event::Trying(n) => self.line(&format!("Trying to pull {n}...")),
             Event::GettingSignatures => self.line("Getting image source signatures"),
             Event::BlobStart { digest, .. } => {
-                if !self.tty && !digest.starts_with("config:") {
+                if !self.tty {
                     self.line(&format!("Copying blob {digest}"));
                 }
             }

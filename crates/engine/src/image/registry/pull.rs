@@ -90,14 +90,20 @@ pub fn pull(
     }
     store.blobs.sweep_stale();
     store.layers.sweep_stale();
-    let rt = client::runtime()?;
+    let p = Puller {
+        rt: client::runtime()?,
+        store,
+        conf,
+        opts,
+        sink,
+    };
     let mut errors = Vec::new();
     for name in &cands.names {
         let result = if opts.all_tags {
-            pull_all_tags(&rt, store, conf, opts, name, sink, record)
+            p.pull_all_tags(name, record)
         } else {
             sink.event(Event::Trying(name.to_string()));
-            pull_name(&rt, store, conf, opts, name, sink, record).map(|i| vec![i])
+            p.pull_name(name, record).map(|i| vec![i])
         };
         match result {
             Ok(images) => return Ok(images),
@@ -111,162 +117,154 @@ pub fn pull(
     }
 }
 
-fn pull_all_tags(
-    rt: &tokio::runtime::Runtime,
-    store: &Store<'_>,
-    conf: &RegistriesConf,
-    opts: &PullOptions,
-    name: &FullName,
-    sink: &dyn ProgressSink,
-    record: &mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>,
-) -> Result<Vec<PulledImage>, RegistryError> {
-    if name.tag.is_some() || name.digest.is_some() {
-        return Err(RegistryError::Invalid(format!(
-            "tag can't be used with --all-tags/-a: {}",
-            opts.reference
-        )));
-    }
-    let ep = conf.endpoints(name)?.pop().expect("one endpoint at least");
-    let source = |detail: String| RegistryError::Source {
-        reference: name.repository(),
-        detail,
-    };
-    let remote = connect(rt, conf, opts, &ep, "latest", RegistryOperation::Pull)
-        .map_err(|e| source(e.to_string()))?;
-    let oref = client::reference(remote.host.as_str(), ep.path(), "latest");
-    let tags = rt
-        .block_on(remote.client.list_tags(&oref, &remote.auth, None, None))
-        .map_err(|e| source(format!("listing tags: {}", client::describe(&e, None))))?;
-    let mut out = Vec::new();
-    for tag in tags.tags {
-        let n = FullName {
-            tag: Some(tag),
-            ..name.clone()
+/// One pull's runtime, store, configuration, request and progress sink.
+struct Puller<'a> {
+    rt: tokio::runtime::Runtime,
+    store: &'a Store<'a>,
+    conf: &'a RegistriesConf,
+    opts: &'a PullOptions,
+    sink: &'a dyn ProgressSink,
+}
+
+/// Records a pulled image (the caller's database insert).
+type Record<'r> = &'r mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>;
+
+impl Puller<'_> {
+    fn pull_all_tags(
+        &self,
+        name: &FullName,
+        record: Record<'_>,
+    ) -> Result<Vec<PulledImage>, RegistryError> {
+        let (rt, conf, opts, sink) = (&self.rt, self.conf, self.opts, self.sink);
+        if name.tag.is_some() || name.digest.is_some() {
+            return Err(RegistryError::Invalid(format!(
+                "tag can't be used with --all-tags/-a: {}",
+                opts.reference
+            )));
+        }
+        let ep = conf.endpoints(name)?.pop().expect("one endpoint at least");
+        let source = |detail: String| RegistryError::Source {
+            reference: name.repository(),
+            detail,
         };
-        sink.event(Event::Trying(n.to_string()));
-        out.push(pull_name(rt, store, conf, opts, &n, sink, record)?);
+        let remote = self
+            .connect(&ep, "latest")
+            .map_err(|e| source(e.to_string()))?;
+        let oref = client::reference(remote.host.as_str(), ep.path(), "latest");
+        let tags = rt
+            .block_on(remote.client.list_tags(&oref, &remote.auth, None, None))
+            .map_err(|e| source(format!("listing tags: {}", client::describe(&e, None))))?;
+        let mut out = Vec::new();
+        for tag in tags.tags {
+            let n = FullName {
+                tag: Some(tag),
+                ..name.clone()
+            };
+            sink.event(Event::Trying(n.to_string()));
+            out.push(self.pull_name(&n, record)?);
+        }
+        Ok(out)
     }
-    Ok(out)
-}
 
-fn connect(
-    rt: &tokio::runtime::Runtime,
-    conf: &RegistriesConf,
-    opts: &PullOptions,
-    ep: &Endpoint,
-    reference: &str,
-    op: RegistryOperation,
-) -> Result<Remote, RegistryError> {
-    let host = ep.host();
-    let creds = match &opts.creds {
-        Some(c) => Credentials::parse_creds(c)?,
-        None => AuthFile::new(opts.authfile.clone()).credentials(host)?,
-    };
-    let oref = client::reference(host, ep.path(), reference);
-    let insecure = ep.insecure || conf.insecure_host(host);
-    rt.block_on(client::connect(
-        host, &oref, insecure, &opts.tls, &creds, op,
-    ))
-}
+    fn connect(&self, ep: &Endpoint, reference: &str) -> Result<Remote, RegistryError> {
+        let (conf, opts) = (self.conf, self.opts);
+        let host = ep.host();
+        let creds = match &opts.creds {
+            Some(c) => Credentials::parse_creds(c)?,
+            None => AuthFile::new(opts.authfile.clone()).credentials(host)?,
+        };
+        let oref = client::reference(host, ep.path(), reference);
+        let insecure = ep.insecure || conf.insecure_host(host);
+        self.rt.block_on(client::connect(
+            host,
+            &oref,
+            insecure,
+            &opts.tls,
+            &creds,
+            RegistryOperation::Pull,
+        ))
+    }
 
-/// Pulls one fully-qualified name, trying its endpoints in order; the error is the last
-/// endpoint's (the registry itself), in Podman's words.
-fn pull_name(
-    rt: &tokio::runtime::Runtime,
-    store: &Store<'_>,
-    conf: &RegistriesConf,
-    opts: &PullOptions,
-    name: &FullName,
-    sink: &dyn ProgressSink,
-    record: &mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>,
-) -> Result<PulledImage, RegistryError> {
-    let endpoints = conf.endpoints(name)?;
-    let mut last = None;
-    for ep in &endpoints {
-        match pull_endpoint(rt, store, conf, opts, name, ep, sink, record) {
-            Ok(img) => return Ok(img),
-            Err(e) => {
-                tracing::debug!(endpoint = %ep.repository, error = %e, "pull from endpoint failed");
-                last = Some(e);
+    /// Pulls one fully-qualified name, trying its endpoints in order; the error is the last
+    /// endpoint's (the registry itself), in Podman's words.
+    fn pull_name(&self, name: &FullName, record: Record<'_>) -> Result<PulledImage, RegistryError> {
+        let endpoints = self.conf.endpoints(name)?;
+        let mut last = None;
+        for ep in &endpoints {
+            match self.pull_endpoint(name, ep, &mut *record) {
+                Ok(img) => return Ok(img),
+                Err(e) => {
+                    tracing::debug!(endpoint = %ep.repository, error = %e, "pull from endpoint failed");
+                    last = Some(e);
+                }
             }
         }
+        let detail = last.map(|e| e.to_string()).unwrap_or_default();
+        Err(RegistryError::Source {
+            reference: name.to_string(),
+            detail,
+        })
     }
-    let detail = last.map(|e| e.to_string()).unwrap_or_default();
-    Err(RegistryError::Source {
-        reference: name.to_string(),
-        detail,
-    })
-}
 
-#[allow(clippy::too_many_arguments)]
-fn pull_endpoint(
-    rt: &tokio::runtime::Runtime,
-    store: &Store<'_>,
-    conf: &RegistriesConf,
-    opts: &PullOptions,
-    name: &FullName,
-    ep: &Endpoint,
-    sink: &dyn ProgressSink,
-    record: &mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>,
-) -> Result<PulledImage, RegistryError> {
-    let remote = connect(
-        rt,
-        conf,
-        opts,
-        ep,
-        name.reference(),
-        RegistryOperation::Pull,
-    )?;
-    let fetched = fetch_manifest(rt, &remote, ep, name, &opts.platform)?;
-    sink.event(Event::GettingSignatures);
-    let mut undo = Undo::new(store);
-    let config_bytes = fetch_config(rt, &remote, ep, &fetched.manifest, store.blobs)?;
-    let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
-        .map_err(|e| RegistryError::Invalid(format!("parsing image config: {e}")))?;
-    let diff_ids = config
-        .rootfs()
-        .diff_ids()
-        .iter()
-        .map(|d| Digest::parse(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let m = &fetched.manifest;
-    if diff_ids.len() != m.layers.len() {
-        return Err(RegistryError::Invalid(format!(
-            "image config lists {} layers, the manifest {}",
-            diff_ids.len(),
-            m.layers.len()
-        )));
+    fn pull_endpoint(
+        &self,
+        name: &FullName,
+        ep: &Endpoint,
+        record: Record<'_>,
+    ) -> Result<PulledImage, RegistryError> {
+        let (rt, store, sink) = (&self.rt, self.store, self.sink);
+        let remote = self.connect(ep, name.reference())?;
+        let fetched = fetch_manifest(rt, &remote, ep, name, &self.opts.platform)?;
+        sink.event(Event::GettingSignatures);
+        let mut undo = Undo::new(store);
+        let config_bytes = fetch_config(rt, &remote, ep, &fetched.manifest, store.blobs)?;
+        let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
+            .map_err(|e| RegistryError::Invalid(format!("parsing image config: {e}")))?;
+        let diff_ids = config
+            .rootfs()
+            .diff_ids()
+            .iter()
+            .map(|d| Digest::parse(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let m = &fetched.manifest;
+        if diff_ids.len() != m.layers.len() {
+            return Err(RegistryError::Invalid(format!(
+                "image config lists {} layers, the manifest {}",
+                diff_ids.len(),
+                m.layers.len()
+            )));
+        }
+        let layer_blobs = m
+            .layers
+            .iter()
+            .map(|l| Digest::parse(&l.digest))
+            .collect::<Result<Vec<_>, _>>()?;
+        let size = fetch_layers(rt, &remote, ep, m, &diff_ids, &mut undo, sink)?;
+        let id = undo.put(&config_bytes)?;
+        sink.event(Event::Config {
+            digest: id.to_string(),
+        });
+        sink.event(Event::WritingManifest);
+        let manifest_digest = undo.put(&fetched.manifest_bytes)?;
+        if let Some(index) = &fetched.index_bytes {
+            undo.put(index)?;
+        }
+        sink.event(Event::StoringSignatures);
+        let img = PulledImage {
+            name: name.to_string(),
+            id,
+            digest: fetched.digest,
+            manifest_digest,
+            manifest_type: m.media_type.clone(),
+            layers: diff_ids,
+            layer_blobs,
+            config,
+            size,
+        };
+        record(&img)?;
+        undo.done = true;
+        Ok(img)
     }
-    let layer_blobs = m
-        .layers
-        .iter()
-        .map(|l| Digest::parse(&l.digest))
-        .collect::<Result<Vec<_>, _>>()?;
-    let size = fetch_layers(rt, &remote, ep, m, &diff_ids, &mut undo, sink)?;
-    let id = undo.put(&config_bytes)?;
-    sink.event(Event::Config {
-        digest: id.to_string(),
-    });
-    sink.event(Event::WritingManifest);
-    let manifest_digest = undo.put(&fetched.manifest_bytes)?;
-    if let Some(index) = &fetched.index_bytes {
-        undo.put(index)?;
-    }
-    sink.event(Event::StoringSignatures);
-    let img = PulledImage {
-        name: name.to_string(),
-        id,
-        digest: fetched.digest,
-        manifest_digest,
-        manifest_type: m.media_type.clone(),
-        layers: diff_ids,
-        layer_blobs,
-        config,
-        size,
-    };
-    record(&img)?;
-    undo.done = true;
-    Ok(img)
 }
 
 struct Fetched {
@@ -493,20 +491,15 @@ struct Job<'a> {
     diff_id: &'a Digest,
 }
 
-/// Downloads and unpacks the layers that are not stored yet; returns the uncompressed size
-/// of all of them.
-fn fetch_layers(
-    rt: &tokio::runtime::Runtime,
-    remote: &Remote,
-    ep: &Endpoint,
-    m: &ImageManifest,
-    diff_ids: &[Digest],
-    undo: &mut Undo<'_>,
+/// The layers to download (each once; a stored one is announced as skipped), and the
+/// uncompressed size of those already stored.
+fn plan_jobs<'m>(
+    store: &Store<'_>,
+    m: &'m ImageManifest,
+    diff_ids: &'m [Digest],
     sink: &dyn ProgressSink,
-) -> Result<u64, RegistryError> {
-    undo.lock_layers(diff_ids)?;
-    let store = undo.store;
-    let mut jobs = Vec::new();
+) -> (Vec<Job<'m>>, u64) {
+    let mut jobs: Vec<Job<'m>> = Vec::new();
     let mut size = 0u64;
     for (desc, diff_id) in m.layers.iter().zip(diff_ids) {
         sink.event(Event::BlobStart {
@@ -518,24 +511,36 @@ fn fetch_layers(
             sink.event(Event::BlobSkipped {
                 digest: desc.digest.clone(),
             });
-        } else if !jobs.iter().any(|j: &Job<'_>| j.diff_id == diff_id) {
+        } else if !jobs.iter().any(|j| j.diff_id == diff_id) {
             jobs.push(Job { desc, diff_id });
         }
     }
-    if jobs.is_empty() {
-        return Ok(size);
-    }
+    (jobs, size)
+}
+
+/// Downloads (tasks on the runtime) and unpacks (a thread per layer) every job; the result
+/// of each.
+fn run_jobs(
+    rt: &tokio::runtime::Runtime,
+    remote: &Remote,
+    ep: &Endpoint,
+    store: &Store<'_>,
+    jobs: &[Job<'_>],
+    sink: &dyn ProgressSink,
+) -> Vec<Result<Unpacked, RegistryError>> {
     let failed = AtomicBool::new(false);
-    let results = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
-        for job in &jobs {
+        for job in jobs {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(64);
             senders.push(tx);
             let blob = store.blobs.begin();
             let failed = &failed;
             handles.push(scope.spawn(move || {
-                let r = unpack_layer(store, job, blob?, rx, sink);
+                let r = blob
+                    .map_err(RegistryError::from)
+                    .and_then(|b| unpack_layer(store, job, b, rx, sink));
                 if r.is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -556,8 +561,28 @@ fn fetch_layers(
                     ))
                 })
             })
-            .collect::<Vec<_>>()
-    });
+            .collect()
+    })
+}
+
+/// Downloads and unpacks the layers that are not stored yet; returns the uncompressed size
+/// of all of them.
+fn fetch_layers(
+    rt: &tokio::runtime::Runtime,
+    remote: &Remote,
+    ep: &Endpoint,
+    m: &ImageManifest,
+    diff_ids: &[Digest],
+    undo: &mut Undo<'_>,
+    sink: &dyn ProgressSink,
+) -> Result<u64, RegistryError> {
+    undo.lock_layers(diff_ids)?;
+    let store = undo.store;
+    let (jobs, mut size) = plan_jobs(store, m, diff_ids, sink);
+    if jobs.is_empty() {
+        return Ok(size);
+    }
+    let results = run_jobs(rt, remote, ep, store, &jobs, sink);
     let mut first_err = None;
     for r in results {
         match r {

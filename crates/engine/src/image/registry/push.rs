@@ -121,6 +121,23 @@ fn compression_of(media_type: &str) -> Option<Compression> {
     }
 }
 
+/// Where a push goes, connected.
+struct Dest {
+    host: String,
+    path: String,
+    tag: String,
+    remote: Remote,
+}
+
+impl Dest {
+    fn fail(&self, detail: String) -> RegistryError {
+        RegistryError::Push(format!(
+            "trying to reuse blob or upload to docker://{}/{}:{}: {detail}",
+            self.host, self.path, self.tag
+        ))
+    }
+}
+
 /// Pushes `src` to `opts.destination`; returns the manifest digest.
 pub fn push(
     blobs: &BlobStore,
@@ -129,38 +146,8 @@ pub fn push(
     opts: &PushOptions,
     sink: &dyn ProgressSink,
 ) -> Result<Pushed, RegistryError> {
-    let dest = crate::image::parse_reference(&opts.destination)?;
-    let Some(host) = dest.domain.clone() else {
-        return Err(RegistryError::Invalid(format!(
-            "invalid destination {:?}: a registry host is needed (HOST/NAME[:TAG])",
-            opts.destination
-        )));
-    };
-    let tag = dest.tag.clone().unwrap_or_else(|| "latest".into());
-    let fail = |detail: String| {
-        RegistryError::Push(format!(
-            "trying to reuse blob or upload to docker://{host}/{}:{tag}: {detail}",
-            dest.path
-        ))
-    };
     let rt = client::runtime()?;
-    let creds = match &opts.creds {
-        Some(c) => Credentials::parse_creds(c)?,
-        None => AuthFile::new(opts.authfile.clone()).credentials(&host)?,
-    };
-    let oref = client::reference(&host, &dest.path, &tag);
-    let insecure = conf.insecure_host(&host);
-    let remote = rt
-        .block_on(client::connect(
-            &host,
-            &oref,
-            insecure,
-            &opts.tls,
-            &creds,
-            RegistryOperation::Push,
-        ))
-        .map_err(|e| fail(e.to_string()))?;
-
+    let dest = connect(&rt, conf, opts)?;
     let stored: ImageManifest =
         serde_json::from_slice(&blobs.get(&src.manifest_digest)?).map_err(|e| {
             RegistryError::Invalid(format!(
@@ -183,107 +170,207 @@ pub fn push(
     let mut layer_descs = Vec::new();
     for l in &src.layers {
         let (digest, size) = blob_for(blobs, l, compression, &mut new_layer_blobs, media)?;
-        layer_descs.push(Descriptor {
-            media_type: media.to_string(),
-            digest: digest.to_string(),
-            size,
-            urls: None,
-            annotations: None,
-            platform: None,
-        });
+        layer_descs.push(plain_descriptor(media, &digest, size));
     }
-    let sources: Vec<(String, String)> = src
-        .repositories
-        .iter()
-        .filter_map(|r| r.split_once('/'))
-        .filter(|(h, p)| *h == host && *p != dest.path)
-        .map(|(h, p)| (h.to_string(), p.to_string()))
-        .collect();
-    let uploads = futures_util::stream::iter(src.layers.iter().zip(&layer_descs))
-        .map(|(l, d)| upload(&remote, blobs, &dest.path, d, &l.diff_id, &sources, sink))
-        .buffer_unordered(6)
-        .collect::<Vec<_>>();
-    for r in rt.block_on(uploads) {
-        r.map_err(fail)?;
-    }
-    let config_desc = Descriptor {
-        media_type: match format {
-            PushFormat::Oci => manifest::OCI_CONFIG,
-            PushFormat::V2s2 => manifest::DOCKER_CONFIG,
-        }
-        .to_string(),
-        digest: src.id.to_string(),
-        size: std::fs::metadata(blobs.path(&src.id))
-            .map(|m| m.len())
-            .unwrap_or(0),
-        urls: None,
-        annotations: None,
-        platform: None,
-    };
-    sink.event(Event::BlobStart {
-        digest: format!("config:{}", src.id),
-        size: Some(config_desc.size),
-    });
-    rt.block_on(upload(
-        &remote,
-        blobs,
-        &dest.path,
-        &config_desc,
-        &src.id,
-        &[],
-        &super::Silent,
-    ))
-    .map_err(fail)?;
-    sink.event(Event::Config {
-        digest: src.id.to_string(),
-    });
-
-    let unchanged = stored.layers.len() == layer_descs.len()
-        && stored
-            .layers
-            .iter()
-            .zip(&layer_descs)
-            .all(|(a, b)| a.digest == b.digest && a.media_type == b.media_type)
-        && stored.config.media_type == config_desc.media_type;
-    let body = if unchanged {
-        blobs.get(&src.manifest_digest)?
-    } else {
-        let m = ImageManifest {
-            schema_version: 2,
-            media_type: match format {
-                PushFormat::Oci => manifest::OCI_MANIFEST,
-                PushFormat::V2s2 => manifest::DOCKER_MANIFEST,
-            }
-            .to_string(),
-            config: config_desc,
-            layers: layer_descs,
-            annotations: None,
-        };
-        serde_json::to_vec(&m)
-            .map_err(|e| RegistryError::Invalid(format!("serialising the manifest: {e}")))?
-    };
-    let media_type = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-        .unwrap_or_else(|| manifest::OCI_MANIFEST.to_string());
+    send_layers(&rt, &dest, blobs, src, &layer_descs, sink)?;
+    let config_desc = send_config(&rt, &dest, blobs, src, format, sink)?;
+    let body = manifest_body(blobs, src, &stored, format, config_desc, layer_descs)?;
     sink.event(Event::WritingManifest);
-    let digest = blobs.put(&body)?;
-    let content_type = media_type
-        .parse()
-        .map_err(|_| RegistryError::Invalid(format!("invalid media type {media_type:?}")))?;
-    rt.block_on(remote.client.push_manifest_raw(&oref, body, content_type))
-        .map_err(|e| {
-            RegistryError::Push(format!(
-                "writing manifest to docker://{host}/{}:{tag}: {}",
-                dest.path,
-                client::describe(&e, None)
-            ))
-        })?;
+    let digest = send_manifest(&rt, &dest, blobs, body)?;
     sink.event(Event::StoringSignatures);
     Ok(Pushed {
         manifest_digest: digest,
         new_layer_blobs,
     })
+}
+
+fn connect(
+    rt: &tokio::runtime::Runtime,
+    conf: &RegistriesConf,
+    opts: &PushOptions,
+) -> Result<Dest, RegistryError> {
+    let r = crate::image::parse_reference(&opts.destination)?;
+    let Some(host) = r.domain.clone() else {
+        return Err(RegistryError::Invalid(format!(
+            "invalid destination {:?}: a registry host is needed (HOST/NAME[:TAG])",
+            opts.destination
+        )));
+    };
+    let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+    let creds = match &opts.creds {
+        Some(c) => Credentials::parse_creds(c)?,
+        None => AuthFile::new(opts.authfile.clone()).credentials(&host)?,
+    };
+    let oref = client::reference(&host, &r.path, &tag);
+    let insecure = conf.insecure_host(&host);
+    let remote = rt.block_on(client::connect(
+        &host,
+        &oref,
+        insecure,
+        &opts.tls,
+        &creds,
+        RegistryOperation::Push,
+    ));
+    let fail = |e: RegistryError| {
+        RegistryError::Push(format!(
+            "trying to reuse blob or upload to docker://{host}/{}:{tag}: {e}",
+            r.path
+        ))
+    };
+    Ok(Dest {
+        remote: remote.map_err(fail)?,
+        host: host.clone(),
+        path: r.path.clone(),
+        tag: tag.clone(),
+    })
+}
+
+fn plain_descriptor(media_type: &str, digest: &Digest, size: u64) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size,
+        urls: None,
+        annotations: None,
+        platform: None,
+    }
+}
+
+/// Uploads the layers (six at once), each unless the registry has it.
+fn send_layers(
+    rt: &tokio::runtime::Runtime,
+    dest: &Dest,
+    blobs: &BlobStore,
+    src: &PushSource,
+    layer_descs: &[Descriptor],
+    sink: &dyn ProgressSink,
+) -> Result<(), RegistryError> {
+    // Repositories of this registry the image came from: blobs can be mounted from there.
+    let sources: Vec<(String, String)> = src
+        .repositories
+        .iter()
+        .filter_map(|r| r.split_once('/'))
+        .filter(|(h, p)| *h == dest.host && *p != dest.path)
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .collect();
+    let uploads = futures_util::stream::iter(src.layers.iter().zip(layer_descs))
+        .map(|(l, d)| {
+            upload(
+                &dest.remote,
+                blobs,
+                &dest.path,
+                d,
+                &l.diff_id,
+                &sources,
+                sink,
+            )
+        })
+        .buffer_unordered(6)
+        .collect::<Vec<_>>();
+    for r in rt.block_on(uploads) {
+        r.map_err(|e| dest.fail(e))?;
+    }
+    Ok(())
+}
+
+fn send_config(
+    rt: &tokio::runtime::Runtime,
+    dest: &Dest,
+    blobs: &BlobStore,
+    src: &PushSource,
+    format: PushFormat,
+    sink: &dyn ProgressSink,
+) -> Result<Descriptor, RegistryError> {
+    let media_type = match format {
+        PushFormat::Oci => manifest::OCI_CONFIG,
+        PushFormat::V2s2 => manifest::DOCKER_CONFIG,
+    };
+    let size = std::fs::metadata(blobs.path(&src.id))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let desc = plain_descriptor(media_type, &src.id, size);
+    rt.block_on(upload(
+        &dest.remote,
+        blobs,
+        &dest.path,
+        &desc,
+        &src.id,
+        &[],
+        &super::Silent,
+    ))
+    .map_err(|e| dest.fail(e))?;
+    sink.event(Event::Config {
+        digest: src.id.to_string(),
+    });
+    Ok(desc)
+}
+
+/// The manifest to send: the stored one when nothing changed (same digest as where the
+/// image came from), else a new one of `format`.
+fn manifest_body(
+    blobs: &BlobStore,
+    src: &PushSource,
+    stored: &ImageManifest,
+    format: PushFormat,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+) -> Result<Vec<u8>, RegistryError> {
+    let unchanged = stored.layers.len() == layers.len()
+        && stored
+            .layers
+            .iter()
+            .zip(&layers)
+            .all(|(a, b)| a.digest == b.digest && a.media_type == b.media_type)
+        && stored.config.media_type == config.media_type;
+    if unchanged {
+        return Ok(blobs.get(&src.manifest_digest)?);
+    }
+    let m = ImageManifest {
+        schema_version: 2,
+        media_type: match format {
+            PushFormat::Oci => manifest::OCI_MANIFEST,
+            PushFormat::V2s2 => manifest::DOCKER_MANIFEST,
+        }
+        .to_string(),
+        config,
+        layers,
+        annotations: None,
+    };
+    serde_json::to_vec(&m)
+        .map_err(|e| RegistryError::Invalid(format!("serialising the manifest: {e}")))
+}
+
+/// Stores the manifest as a blob and puts it under the tag; returns its digest.
+fn send_manifest(
+    rt: &tokio::runtime::Runtime,
+    dest: &Dest,
+    blobs: &BlobStore,
+    body: Vec<u8>,
+) -> Result<Digest, RegistryError> {
+    let media_type = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| manifest::OCI_MANIFEST.to_string());
+    let digest = blobs.put(&body)?;
+    let content_type = media_type
+        .parse()
+        .map_err(|_| RegistryError::Invalid(format!("invalid media type {media_type:?}")))?;
+    let oref = client::reference(&dest.host, &dest.path, &dest.tag);
+    rt.block_on(
+        dest.remote
+            .client
+            .push_manifest_raw(&oref, body, content_type),
+    )
+    .map_err(|e| {
+        RegistryError::Push(format!(
+            "writing manifest to docker://{}/{}:{}: {}",
+            dest.host,
+            dest.path,
+            dest.tag,
+            client::describe(&e, None)
+        ))
+    })?;
+    Ok(digest)
 }
 
 /// The compressed blob to send for a layer (made now when we have none in `compression`);
