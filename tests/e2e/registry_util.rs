@@ -17,10 +17,21 @@ use super::util::{Output, PeapodCmd, TestEnv};
 pub fn images() -> &'static TestImages {
     static IMAGES: OnceLock<TestImages> = OnceLock::new();
     IMAGES.get_or_init(|| {
+        // One layout per test process; those of processes that are gone are removed, so
+        // runs do not pile them up.
         let tar = peapod_tests::busybox_rootfs_tar().expect("busybox rootfs tarball");
-        let dir = peapod_tests::target_dir()
-            .join("peapod-test-cache")
-            .join(format!("oci-layout-{}", std::process::id()));
+        let cache = tar.parent().unwrap().to_path_buf();
+        for e in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name
+                .strip_prefix("oci-layout-")
+                .and_then(|p| p.parse::<i32>().ok())
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = cache.join(format!("oci-layout-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         write_test_images(&dir, &tar).expect("writing the test OCI layout")
     })
