@@ -8,6 +8,11 @@
 //!   assert that nothing was left behind; xtask uses them to clean up after a demo or bench.
 //!
 //! Nothing here may depend on peapod's own crates: these helpers judge peapod from outside.
+//! [`oci`] writes OCI image layouts and [`registry`] runs real registries (`docker-registry`)
+//! for the registry tests, the demo and the bench.
+
+pub mod oci;
+pub mod registry;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};

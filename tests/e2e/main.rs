@@ -7,6 +7,7 @@
 
 mod podman;
 mod pty;
+mod registry_util;
 mod util;
 
 mod bad_input;
@@ -27,6 +28,9 @@ mod networks;
 mod ops;
 mod pods;
 mod races;
+mod registry_faults;
+mod registry_pull;
+mod registry_push;
 mod run;
 mod security;
 mod security_conf;

@@ -342,15 +342,15 @@ impl PeapodCmd {
         self
     }
 
-    /// Fails the command after `timeout` instead of the default 60 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// Sets an environment variable for the command.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
         self
     }
 
-    /// Sets an environment variable (e.g. `CONTAINERS_CONF`) for the command.
-    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.envs.push((key.into(), value.into()));
+    /// Fails the command after `timeout` instead of the default 60 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -389,7 +389,6 @@ impl PeapodCmd {
         let display = self.display();
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(if self.stdin.is_some() {
@@ -403,6 +402,8 @@ impl PeapodCmd {
             "PATH",
             format!("{path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
         );
+        // The test's own variables last (a test may set PATH).
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let start = Instant::now();
         let mut child = cmd
             .spawn()

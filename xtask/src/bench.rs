@@ -18,12 +18,12 @@ use crate::{Opts, install};
 const IMG: &str = "localhost/busybox";
 
 /// What every section gets.
-struct Ctx {
-    peapod: Peapod,
+pub(crate) struct Ctx {
+    pub(crate) peapod: Peapod,
     /// The bench's temp dir (the peapod root is inside it).
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The busybox rootfs tarball.
-    tar: PathBuf,
+    pub(crate) tar: PathBuf,
     runs: usize,
     containers: usize,
 }
@@ -46,10 +46,16 @@ const SECTIONS: &[Section] = &[
         "pause process: peapod-pause vs catatonit -P",
         pause_footprint,
     ),
+    (
+        "pull of ~200 MB in 5 layers: peapod vs podman vs skopeo",
+        crate::bench_pull::pull_speed,
+    ),
 ];
 
 pub fn main(args: &[String]) -> Result<()> {
-    let opts = Opts::parse(args, &["--runs", "--containers"], &["--no-build"])?;
+    let opts = Opts::parse(args, &["--runs", "--containers", "--only"], &["--no-build"])?;
+    // `--only WORD`: the sections whose title contains WORD.
+    let only = opts.value("--only").map(str::to_owned);
     let runs = opts.number("--runs", 20)?;
     let containers = opts.number("--containers", 1000)?;
     let prefix = if opts.flag("--no-build") {
@@ -78,6 +84,9 @@ pub fn main(args: &[String]) -> Result<()> {
         Err(e) => failed.push(format!("importing the busybox image: {e:#}")),
         Ok(_) => {
             for (name, section) in SECTIONS {
+                if only.as_deref().is_some_and(|w| !name.contains(w)) {
+                    continue;
+                }
                 println!("\n== {name}");
                 if let Err(e) = section(&ctx) {
                     println!("   FAILED: {e:#}");
@@ -283,11 +292,11 @@ fn download(addr: &str) -> Result<u64> {
     Ok(body)
 }
 
-fn ratio(a: Duration, b: Duration) -> f64 {
+pub(crate) fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub(crate) fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
 }
 

@@ -1,8 +1,10 @@
 //! `cargo xtask demo`: peapod's main job end to end, on a machine with no registry.
 //!
 //! Builds the busybox image from the host's busybox-static, imports it, runs containers from
-//! it and shows each command with its output. Everything happens in a private temp
-//! `--root`/`--runroot`, removed at the end even when a step fails.
+//! it and shows each command with its output. When `docker-registry` is installed, a local
+//! registry takes the image (`push`) and gives it back under a `docker.io/…` name through a
+//! `registries.conf` mirror. Everything happens in a private temp `--root`/`--runroot`,
+//! removed at the end even when a step fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +23,31 @@ enum Step {
     Sleep(Duration),
     /// Fetch a URL from the host, retrying for a few seconds, and show the body.
     Fetch(String),
+    /// Show a file the demo wrote.
+    Show(String, String),
+}
+
+/// The registry steps: push to the local registry, then run the image back by a
+/// `docker.io/…` name that registries.conf mirrors to it.
+fn registry_steps(addr: &str, conf: &Path, conf_text: &str) -> Vec<Step> {
+    let p = |args: &[&str]| Step::Peapod(args.iter().map(|a| (*a).to_owned()).collect());
+    let local = format!("{addr}/peapod/busybox");
+    vec![
+        p(&["push", "--tls-verify=false", IMG, &local]),
+        Step::Show(conf.display().to_string(), conf_text.to_owned()),
+        p(&["rmi", IMG]),
+        p(&[
+            "run",
+            "--rm",
+            "docker.io/peapod/busybox",
+            "echo",
+            "hello from the registry",
+        ]),
+        p(&["images", "--digests"]),
+        p(&["rmi", "docker.io/peapod/busybox"]),
+        p(&["pull", "docker.io/peapod/busybox"]),
+        p(&["tag", "docker.io/peapod/busybox", IMG]),
+    ]
 }
 
 fn steps(tar: &Path, pod_port: u16) -> Vec<Step> {
@@ -149,7 +176,30 @@ pub fn main(args: &[String]) -> Result<()> {
         .and_then(|l| l.local_addr())
         .context("finding a free port for the pod")?
         .port();
-    let result = run_steps(&demo, &steps(&tar, pod_port));
+    let mut all = steps(&tar, pod_port);
+    // The registry steps go before the last `rmi`.
+    let _registry = if peapod_tests::registry::available() {
+        let reg = peapod_tests::registry::Registry::start(
+            &tmp.join("registry"),
+            &peapod_tests::registry::RegistryOptions::default(),
+        )
+        .context("starting the local registry")?;
+        let conf_text = format!(
+            "[[registry]]\nprefix = \"docker.io/peapod\"\nlocation = \"docker.io/peapod\"\n[[registry.mirror]]\nlocation = \"{}/peapod\"\ninsecure = true\n",
+            reg.addr
+        );
+        std::fs::write(&demo.registries_conf, &conf_text)?;
+        let at = all.len() - 1;
+        all.splice(
+            at..at,
+            registry_steps(&reg.addr, &demo.registries_conf, &conf_text),
+        );
+        Some(reg)
+    } else {
+        println!("# docker-registry is not installed: the registry steps are skipped");
+        None
+    };
+    let result = run_steps(&demo, &all);
     println!("# cleaning up");
     demo.cleanup(&tmp);
     result
@@ -159,6 +209,10 @@ fn run_steps(demo: &Peapod, steps: &[Step]) -> Result<()> {
     for step in steps {
         match step {
             Step::Sleep(d) => std::thread::sleep(*d),
+            Step::Show(path, text) => {
+                println!("\n$ cat {path}   # CONTAINERS_REGISTRIES_CONF");
+                print!("{text}");
+            }
             Step::Fetch(url) => {
                 println!("\n$ curl {url}");
                 print!("{}", fetch(url)?);
@@ -217,6 +271,8 @@ pub struct Peapod {
     pub program: PathBuf,
     pub root: PathBuf,
     pub runroot: PathBuf,
+    /// Passed as `CONTAINERS_REGISTRIES_CONF` (a missing file is an empty configuration).
+    pub registries_conf: PathBuf,
 }
 
 impl Peapod {
@@ -225,6 +281,7 @@ impl Peapod {
             program,
             root: dir.join("root"),
             runroot: dir.join("runroot"),
+            registries_conf: dir.join("registries.conf"),
         }
     }
 
@@ -237,6 +294,7 @@ impl Peapod {
             .arg(&self.runroot)
             .args(args)
             .env("PATH", shell::full_path())
+            .env("CONTAINERS_REGISTRIES_CONF", &self.registries_conf)
             .stdin(Stdio::null());
         cmd
     }

@@ -1,4 +1,5 @@
-//! The host's prerequisites: an OCI runtime, nft, overlayfs, static busybox, ip, ps.
+//! The host's prerequisites: an OCI runtime, nft, overlayfs, static busybox, ip, ps, and
+//! docker-registry for the demo's registry step.
 //!
 //! `ensure` checks them and, when allowed, running as root and apt-get exists, installs the
 //! missing Debian packages; otherwise it names the exact command to run.
@@ -42,6 +43,11 @@ pub fn missing() -> Vec<Missing> {
     );
     need(which("ip").is_some(), "ip (iproute2)", "iproute2");
     need(which("ps").is_some(), "ps (procps)", "procps");
+    need(
+        which("docker-registry").is_some(),
+        "docker-registry (the demo's local registry)",
+        "docker-registry",
+    );
     out
 }
 

@@ -127,6 +127,14 @@ pub enum TopLevel {
     Unpause(PauseArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Pull an image from a registry
+    Pull(crate::commands::registry::PullArgs),
+    /// Push an image to a specified destination
+    Push(crate::commands::registry::PushArgs),
+    /// Log in to a container registry
+    Login(crate::commands::registry::LoginArgs),
+    /// Log out of a container registry
+    Logout(crate::commands::registry::LogoutArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,6 +340,10 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Check if an image exists in local storage
     Exists(ImageExistsArgs),
+    /// Pull an image from a registry
+    Pull(crate::commands::registry::PullArgs),
+    /// Push an image to a specified destination
+    Push(crate::commands::registry::PushArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -468,6 +480,14 @@ pub struct CreateFlags {
     /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges, mask=, unmask=, label=, apparmor=)
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// Pull image policy: missing, always, never, newer
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Suppress output information when pulling images
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub pull_flags: crate::commands::registry::PullFlags,
     /// Image name or ID
     pub image: String,
     /// Command and arguments
@@ -771,6 +791,9 @@ pub struct ImagesArgs {
     /// Filter output based on conditions provided (reference=)
     #[arg(short = 'f', long)]
     pub filter: Vec<String>,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
     /// Optional image name to filter on
     pub name: Option<String>,
 }

@@ -65,6 +65,8 @@ pub enum Error {
     #[error("{0}")]
     Layer(#[from] crate::layer::LayerError),
     #[error("{0}")]
+    Registry(#[from] crate::image::registry::RegistryError),
+    #[error("{0}")]
     Other(String),
     #[error("{0}")]
     Volume(#[from] crate::volume::VolumeError),

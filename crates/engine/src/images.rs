@@ -64,6 +64,9 @@ impl Engine {
             created,
             size: imported.size,
             names: name.iter().cloned().collect(),
+            digests: Vec::new(),
+            layer_blobs: Vec::new(),
+            manifest_type: None,
         };
         self.db.insert_image(&rec, &rec.names)?;
         Ok(rec)
@@ -184,7 +187,21 @@ impl Engine {
         // Blobs and layers no other image uses go too.
         let blobs = self.blobs();
         let mut errors = Vec::new();
-        for l in &image.layers {
+        let others: Vec<ImageRecord> = self
+            .db
+            .images()?
+            .into_iter()
+            .filter(|r| r.id != image.id)
+            .collect();
+        let blob_used = |d: &str| {
+            others.iter().any(|r| {
+                r.manifest_digest == d
+                    || r.digests.iter().any(|x| x == d)
+                    || r.layers.iter().any(|x| x == d)
+                    || r.layer_blobs.iter().flatten().any(|(x, _)| x == d)
+            })
+        };
+        for (i, l) in image.layers.iter().enumerate() {
             if !self.db.layer_in_use(l, &image.id)? {
                 if let Err(e) = self.layer_store().remove(l) {
                     errors.push(Error::from(e));
@@ -193,13 +210,18 @@ impl Engine {
                     let _ = blobs.remove(&d);
                 }
             }
+            if let Some(Some((b, _))) = image.layer_blobs.get(i)
+                && !blob_used(b)
+                && let Ok(d) = Digest::parse(b)
+            {
+                let _ = blobs.remove(&d);
+            }
         }
-        for d in [
-            Digest::from_hex(&image.id).ok(),
-            Digest::parse(&image.manifest_digest).ok(),
-        ]
-        .into_iter()
-        .flatten()
+        let manifests = std::iter::once(&image.manifest_digest).chain(&image.digests);
+        for d in manifests
+            .filter(|d| !blob_used(d))
+            .filter_map(|d| Digest::parse(d).ok())
+            .chain(Digest::from_hex(&image.id).ok())
         {
             let _ = blobs.remove(&d);
         }

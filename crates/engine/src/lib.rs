@@ -19,6 +19,7 @@ pub mod network;
 pub mod oci;
 pub mod pod;
 mod refresh;
+pub mod registry;
 pub mod signal;
 pub mod state;
 pub mod volume;

@@ -93,14 +93,29 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
     })
 }
 
+/// The create request, with its image pulled first as `--pull` says (pull lines go to
+/// stderr only, so `$(peapod run …)` captures the container's output alone).
+fn prepared_options(
+    engine: &Engine,
+    f: &CreateFlags,
+    argv: &[String],
+) -> Result<CreateOptions, CliError> {
+    let mut opts = create_options(f, argv)?;
+    let policy = peapod_engine::registry::PullPolicy::parse(&f.pull)?;
+    let template = f.pull_flags.options(&f.image)?;
+    let sink = super::registry::sink(f.quiet);
+    opts.image = engine.ensure_image(&f.image, policy, &template, sink.as_ref())?;
+    Ok(opts)
+}
+
 pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&create_options(&a.flags, argv)?)?;
+    let c = engine.create_container(&prepared_options(engine, &a.flags, argv)?)?;
     println!("{}", c.id());
     Ok(0)
 }
 
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&create_options(&a.flags, argv)?)?;
+    let c = engine.create_container(&prepared_options(engine, &a.flags, argv)?)?;
     let id = c.id().to_string();
     let started = match engine.start(&id, !a.detach) {
         Ok(s) => s,

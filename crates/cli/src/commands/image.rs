@@ -78,6 +78,10 @@ struct ImageJson {
 }
 
 fn split_name(name: &str) -> (String, String) {
+    // A name by digest has no tag.
+    if let Some((repo, _)) = name.split_once('@') {
+        return (repo.to_string(), "<none>".to_string());
+    }
     // The tag follows the last ':' after the last '/'.
     let slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
     match name[slash..].rfind(':') {
@@ -153,7 +157,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 Id: r.id.clone(),
                 Repository: repo,
                 Tag: tag,
-                Digest: r.manifest_digest.clone(),
+                Digest: r.digest().to_string(),
                 CreatedSince: human::ago(r.created),
                 CreatedAt: peapod_engine::container::inspect::go_time_string(r.created),
                 Created: r.created.timestamp(),
@@ -176,11 +180,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             } else {
                 Some(r.names.clone())
             },
-            RepoDigests: r
-                .names
-                .iter()
-                .map(|n| format!("{}@{}", split_name(n).0, r.manifest_digest))
-                .collect(),
+            RepoDigests: r.repo_digests(),
             Size: r.size,
             SharedSize: 0,
             VirtualSize: r.size,
@@ -194,15 +194,16 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             } else {
                 Some(r.names.clone())
             },
-            Digest: r.manifest_digest.clone(),
+            Digest: r.digest().to_string(),
             Created: r.created.timestamp(),
             CreatedAt: r.created.to_rfc3339(),
         })
         .collect();
-    let format = a
-        .format
-        .as_deref()
-        .unwrap_or("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
+    let format = a.format.as_deref().unwrap_or(if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    });
     print_list(
         "images",
         format,
@@ -379,13 +380,14 @@ pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect
     }
     Ok(ImageInspect {
         Id: r.id.clone(),
-        Digest: r.manifest_digest.clone(),
-        RepoTags: r.names.clone(),
-        RepoDigests: r
+        Digest: r.digest().to_string(),
+        RepoTags: r
             .names
             .iter()
-            .map(|n| format!("{}@{}", split_name(n).0, r.manifest_digest))
+            .filter(|n| !n.contains('@'))
+            .cloned()
             .collect(),
+        RepoDigests: r.repo_digests(),
         Parent: String::new(),
         Comment: cfg
             .history()
@@ -412,7 +414,10 @@ pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect
             Layers: r.layers.clone(),
         },
         Annotations: BTreeMap::new(),
-        ManifestType: "application/vnd.oci.image.manifest.v1+json".into(),
+        ManifestType: r
+            .manifest_type
+            .clone()
+            .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into()),
         History: serde_json::to_value(cfg.history()).unwrap_or_default(),
         NamesHistory: r.names.clone(),
     })

@@ -11,6 +11,7 @@ use peapod_engine::kube::{GenerateOptions, KubeType, PlayOptions, TeardownReport
 use crate::{CliError, CliResult};
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum KubeCommand {
     /// Play a pod or volume based on Kubernetes YAML
     Play(PlayArgs),
@@ -29,6 +30,7 @@ pub enum GenerateCommand {
 
 /// `play kube` (Podman's older spelling).
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum PlayCommand {
     /// Play a pod or volume based on Kubernetes YAML
     Kube(PlayArgs),
@@ -56,6 +58,14 @@ pub struct PlayArgs {
     /// Logging driver for the containers
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
+    /// Pull policy for every image (default: each container's imagePullPolicy, else missing)
+    #[arg(long)]
+    pub pull: Option<String>,
+    /// Suppress output information when pulling images
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub pull_flags: super::registry::PullFlags,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +139,23 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
         let t = engine.kube_down(&yaml)?;
         print_teardown(&mut out, &t)?;
         return Ok(0);
+    }
+    // Images first, pulled as their imagePullPolicy (or --pull) says; lines on stderr.
+    let sink = super::registry::sink(a.quiet);
+    for (image, policy) in engine.kube_images(&yaml)? {
+        let policy = match (&a.pull, policy.as_deref()) {
+            (Some(p), _) => p.clone(),
+            (None, Some("Always")) => "always".into(),
+            (None, Some("Never")) => "never".into(),
+            _ => "missing".into(),
+        };
+        let policy = peapod_engine::registry::PullPolicy::parse(&policy)?;
+        let template = a.pull_flags.options(&image)?;
+        match engine.ensure_image(&image, policy, &template, sink.as_ref()) {
+            // The play names the document and field of a missing image.
+            Ok(_) | Err(peapod_engine::Error::NoSuchImage(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let report = engine.play_kube(
         &yaml,

@@ -7,6 +7,7 @@ pub(crate) mod kube;
 mod network;
 mod ops;
 pub(crate) mod pod;
+pub(crate) mod registry;
 mod system;
 pub(crate) mod volume;
 
@@ -72,6 +73,8 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Rm(a) => image::rmi(&open(g)?, a),
             ImageCommand::Inspect(a) => image::inspect(&open(g)?, a),
             ImageCommand::Exists(a) => image::exists(&open(g)?, a),
+            ImageCommand::Pull(a) => registry::pull(&open(g)?, a),
+            ImageCommand::Push(a) => registry::push(&open(g)?, a),
         },
     }
 }
@@ -127,5 +130,9 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Pause(a) => ops::pause(&open(g)?, a),
         TopLevel::Unpause(a) => ops::unpause(&open(g)?, a),
         TopLevel::Top(a) => ops::top(&open(g)?, a),
+        TopLevel::Pull(a) => registry::pull(&open(g)?, a),
+        TopLevel::Push(a) => registry::push(&open(g)?, a),
+        TopLevel::Login(a) => registry::login(&open(g)?, a),
+        TopLevel::Logout(a) => registry::logout(a),
     }
 }

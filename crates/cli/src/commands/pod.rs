@@ -77,6 +77,11 @@ pub struct CreateArgs {
     /// The image of the infra container (default: the pause image built locally)
     #[arg(long = "infra-image")]
     pub infra_image: Option<String>,
+    /// Pull policy for --infra-image: missing, always, never, newer
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    #[command(flatten)]
+    pub pull_flags: super::registry::PullFlags,
     /// The command to run in the infra container
     #[arg(long = "infra-command")]
     pub infra_command: Option<String>,
@@ -351,6 +356,16 @@ fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
             125,
         ));
     }
+    // An --infra-image from a registry is pulled first (lines on stderr).
+    let infra_image = match &a.infra_image {
+        Some(image) => {
+            let policy = peapod_engine::registry::PullPolicy::parse(&a.pull)?;
+            let template = a.pull_flags.options(image)?;
+            let sink = super::registry::sink(false);
+            Some(engine.ensure_image(image, policy, &template, sink.as_ref())?)
+        }
+        None => None,
+    };
     let pod = engine.create_pod(&PodCreateOptions {
         name: a.name.or(a.pod_name),
         hostname: a.hostname,
@@ -358,7 +373,7 @@ fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
         label_files: a.label_file,
         share: a.share,
         infra: a.infra,
-        infra_image: a.infra_image,
+        infra_image,
         infra_command: a.infra_command,
         infra_name: a.infra_name,
         cgroup_parent: a.cgroup_parent,

@@ -7,6 +7,7 @@
 mod change;
 mod import;
 mod reference;
+pub mod registry;
 mod store;
 
 use std::io;

@@ -151,7 +151,11 @@ impl BlobStore {
     pub fn begin(&self) -> Result<BlobWriter, ImageError> {
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| ImageError::io("creating", &dir, e))?;
-        let tmp = dir.join(format!(".tmp-{:016x}", rand::random::<u64>()));
+        let tmp = dir.join(format!(
+            ".tmp-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -164,6 +168,11 @@ impl BlobStore {
             hasher: Sha256::new(),
             size: 0,
         })
+    }
+
+    /// Removes temp files of writers whose process is gone (killed mid-write).
+    pub fn sweep_stale(&self) -> usize {
+        crate::layer::sweep_stale(&self.dir(), false)
     }
 
     /// The blob's content, checked against its digest.
@@ -234,13 +243,26 @@ impl BlobWriter {
     }
 
     /// fsyncs and renames the blob into place; returns its digest and size.
-    pub fn commit(mut self) -> Result<(Digest, u64), ImageError> {
+    pub fn commit(self) -> Result<(Digest, u64), ImageError> {
+        self.finish(true)
+    }
+
+    /// Renames the blob into place without an fsync: for a pulled layer's compressed blob,
+    /// which is as durable as the unpacked layer beside it (not fsynced either, as in
+    /// c/storage). Its digest is checked whenever it is read back.
+    pub fn commit_unsynced(self) -> Result<(Digest, u64), ImageError> {
+        self.finish(false)
+    }
+
+    fn finish(mut self, sync: bool) -> Result<(Digest, u64), ImageError> {
         let file = self
             .file
             .take()
             .expect("a BlobWriter holds its file until commit");
-        file.sync_all()
-            .map_err(|e| ImageError::io("syncing", &self.tmp, e))?;
+        if sync {
+            file.sync_all()
+                .map_err(|e| ImageError::io("syncing", &self.tmp, e))?;
+        }
         drop(file);
         let digest = Digest(format!(
             "sha256:{}",
@@ -250,7 +272,7 @@ impl BlobWriter {
         fs::rename(&self.tmp, &dest)
             .map_err(|e| ImageError::io("renaming into place", &dest, e))?;
         // Make the rename durable.
-        if let Ok(d) = File::open(&self.dir) {
+        if sync && let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }
         Ok((digest, self.size))

@@ -107,6 +107,33 @@ impl Engine {
         }
     }
 
+    /// The images the file's workloads use, with their `imagePullPolicy`, in file order
+    /// (each once): the CLI pulls them before the play, as Podman does.
+    pub fn kube_images(&self, yaml: &str) -> Result<Vec<(String, Option<String>)>> {
+        let mut out: Vec<(String, Option<String>)> = Vec::new();
+        for doc in documents(yaml)? {
+            let Some(w) = workload(yaml, &doc)? else {
+                continue;
+            };
+            let Some(spec) = w.template.spec else {
+                continue;
+            };
+            let all = spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(spec.containers.iter());
+            for c in all {
+                if let Some(i) = c.image.clone().filter(|i| !i.is_empty())
+                    && !out.iter().any(|(x, _)| *x == i)
+                {
+                    out.push((i, c.image_pull_policy.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// `kube down` (and `play --down`): stop and remove the pods the file describes.
     /// Volumes stay, as in Podman.
     pub fn kube_down(&self, yaml: &str) -> Result<TeardownReport> {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 pub use overlay::{is_mountpoint, mount_overlay, unmount};
 pub use store::LayerStore;
+pub(crate) use store::sweep_stale;
 pub use unpack::{UnpackSummary, decompress, unpack, unpack_tar};
 
 /// What went wrong while unpacking, storing or mounting layers.
@@ -48,6 +49,9 @@ pub enum LayerError {
         #[source]
         source: io::Error,
     },
+    /// A pulled layer whose content is not what its manifest and config say.
+    #[error("{0}")]
+    Verify(String),
     /// A diff id that is not `sha256:<64 hex>`.
     #[error("invalid layer diff id {0:?}: expected sha256:<64 hex digits>")]
     InvalidDiffId(String),

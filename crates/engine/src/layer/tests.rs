@@ -640,3 +640,56 @@ fn unpack_root_entry_sets_root_metadata() {
     assert_eq!(m.permissions().mode() & 0o7777, 0o711);
     assert_eq!(m.mtime(), 1_600_000_000);
 }
+
+#[test]
+fn put_checked_keeps_nothing_when_the_check_fails() {
+    if !is_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let store = LayerStore::new(t.path().join("layers"));
+    let tar = tarball(&[E::Dir("etc/"), E::File("etc/hostname", b"box\n")]);
+    let e = store
+        .put_checked(&tar[..], |_, _| {
+            Err(LayerError::Verify("digest did not match".into()))
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "digest did not match");
+    assert!(
+        listing(&store.root).is_empty(),
+        "{:?}",
+        listing(&store.root)
+    );
+    // The check sees the summary and can drain the rest of the stream.
+    let (summary, created) = store
+        .put_checked(&tar[..], |s, r| {
+            let mut rest = Vec::new();
+            std::io::Read::read_to_end(r, &mut rest).unwrap();
+            assert!(rest.is_empty(), "the unpacker read the whole stream");
+            assert_eq!(s.tar_size, tar.len() as u64);
+            Ok(())
+        })
+        .unwrap();
+    assert!(created);
+    assert_eq!(store.tar_size(&summary.diff_id), Some(tar.len() as u64));
+}
+
+#[test]
+fn sweep_removes_only_entries_of_dead_processes() {
+    let t = tempfile::tempdir().unwrap();
+    let store = LayerStore::new(t.path());
+    // A pid that cannot exist (above pid_max) and our own.
+    let dead = t.path().join(".tmp-2147483646-00000000000000aa");
+    let mine = t
+        .path()
+        .join(format!(".tmp-{}-00000000000000bb", std::process::id()));
+    let old_style = t.path().join(".tmp-00000000000000cc");
+    let layer = t.path().join("abc");
+    for d in [&dead, &mine, &old_style, &layer] {
+        std::fs::create_dir_all(d.join("diff")).unwrap();
+    }
+    std::fs::write(t.path().join(".rm-2147483646-1"), b"x").unwrap();
+    assert_eq!(store.sweep_stale(), 2);
+    assert!(!dead.exists());
+    assert!(mine.exists() && old_style.exists() && layer.exists());
+}

@@ -70,6 +70,55 @@ pub struct ImageRecord {
     /// Filled from `image_names` when read.
     #[serde(skip)]
     pub names: Vec<String>,
+    /// Registry manifest digests the image is known by (a pull's index or manifest, a push's
+    /// manifest); the first is its `.Digest`. Empty for an image never pulled or pushed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<String>,
+    /// Per layer, the compressed blob held for it and its media type (from a pull or push).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_blobs: Vec<Option<(String, String)>>,
+    /// The stored manifest's media type (OCI when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_type: Option<String>,
+}
+
+impl ImageRecord {
+    /// `.Digest`: the first registry digest, else the stored manifest's.
+    pub fn digest(&self) -> &str {
+        self.digests
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&self.manifest_digest)
+    }
+
+    /// `RepoDigests`: every name's repository with every digest the image is known by.
+    pub fn repo_digests(&self) -> Vec<String> {
+        let mut digests: Vec<&str> = self.digests.iter().map(String::as_str).collect();
+        if !digests.contains(&self.manifest_digest.as_str()) {
+            digests.push(&self.manifest_digest);
+        }
+        let mut out = Vec::new();
+        for n in &self.names {
+            let repo = repository_of(n);
+            for d in &digests {
+                let rd = format!("{repo}@{d}");
+                if !out.contains(&rd) {
+                    out.push(rd);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `HOST/PATH` of a stored name (`HOST/PATH:TAG` or `HOST/PATH@DIGEST`).
+pub fn repository_of(name: &str) -> &str {
+    let name = name.split('@').next().unwrap_or(name);
+    let slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match name[slash..].rfind(':') {
+        Some(i) => &name[..slash + i],
+        None => name,
+    }
 }
 
 pub struct Db {
@@ -268,6 +317,16 @@ impl Db {
             }
             Ok(())
         })
+    }
+
+    /// Replace the record of an existing image (its names are untouched).
+    pub fn update_image(&self, rec: &ImageRecord) -> Result<()> {
+        let json = serde_json::to_string(rec).map_err(|e| Error::other(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE images SET record = ?2 WHERE id = ?1",
+            params![rec.id, json],
+        )?;
+        Ok(())
     }
 
     pub fn tag_image(&self, id: &str, name: &str) -> Result<()> {

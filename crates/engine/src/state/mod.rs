@@ -8,4 +8,4 @@
 mod db;
 pub mod lock;
 
-pub use db::{Db, ImageRecord};
+pub use db::{Db, ImageRecord, repository_of};

@@ -1,0 +1,736 @@
+//! `pull`: a name becomes candidates (registries.conf), each candidate is fetched from its
+//! endpoints (mirrors first), and the first that works is stored.
+//!
+//! Layers download in parallel (tasks on the one current-thread runtime) and each streams
+//! through a bounded channel into its own unpacking thread: the compressed bytes are hashed
+//! and written to a blob as they pass, then decompressed into the safe unpacker, which hashes
+//! the tar (the diff id). The layer is renamed into place only after both digests matched,
+//! and the blob only after the layer. A layer already stored is not downloaded. Every blob
+//! and layer a failed pull created is removed again; a pull that was killed leaves only
+//! `.tmp-PID-*` entries, which the next pull sweeps. Layers are locked (flock, in sorted
+//! order) for the whole pull, so two pulls of the same image store each layer once.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use oci_client::RegistryOperation;
+use oci_spec::image::ImageConfiguration;
+use sha2::{Digest as _, Sha256};
+
+use super::client::{self, Remote, Tls};
+use super::conf::{Endpoint, FullName, RegistriesConf};
+use super::manifest::{self, Descriptor, ImageManifest, Manifest, Platform};
+use super::progress::{Event, ProgressSink};
+use super::{AuthFile, Credentials, RegistryError};
+use crate::image::{BlobStore, BlobWriter, Digest};
+use crate::layer::{LayerError, LayerStore};
+
+/// Downloads at once (c/image's default).
+const PARALLEL: usize = 6;
+
+/// A pull request.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// What the user typed.
+    pub reference: String,
+    pub platform: Platform,
+    /// `--all-tags`.
+    pub all_tags: bool,
+    pub tls: Tls,
+    pub authfile: Option<PathBuf>,
+    /// `--creds USER:PASS`.
+    pub creds: Option<String>,
+}
+
+/// Where a pull stores things.
+pub struct Store<'a> {
+    pub blobs: &'a BlobStore,
+    pub layers: &'a LayerStore,
+    /// Directory for the per-layer lock files.
+    pub lock_dir: PathBuf,
+}
+
+/// An image a pull stored (blobs and layers; the caller records it).
+#[derive(Debug, Clone)]
+pub struct PulledImage {
+    /// The full name, `docker.io/library/alpine:latest` (or `…@sha256:…`).
+    pub name: String,
+    /// The config digest.
+    pub id: Digest,
+    /// What the name points to in the registry (an index, or the manifest).
+    pub digest: Digest,
+    /// The image manifest (stored as a blob).
+    pub manifest_digest: Digest,
+    pub manifest_type: String,
+    /// Diff ids, bottom first.
+    pub layers: Vec<Digest>,
+    /// Compressed blobs by layer (what the manifest lists).
+    pub layer_blobs: Vec<Digest>,
+    pub config: ImageConfiguration,
+    /// Uncompressed size of the layers.
+    pub size: u64,
+}
+
+/// Pulls `opts.reference`; `record` is called for each image stored, before anything a
+/// failed pull made is undone (an error from it undoes that image's new blobs and layers).
+pub fn pull(
+    store: &Store<'_>,
+    conf: &RegistriesConf,
+    opts: &PullOptions,
+    sink: &dyn ProgressSink,
+    record: &mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>,
+) -> Result<Vec<PulledImage>, RegistryError> {
+    let cands = conf.candidates(&opts.reference)?;
+    if let Some(m) = cands.resolution.message() {
+        sink.event(Event::Resolved(m));
+    }
+    store.blobs.sweep_stale();
+    store.layers.sweep_stale();
+    let p = Puller {
+        rt: client::runtime()?,
+        store,
+        conf,
+        opts,
+        sink,
+    };
+    let mut errors = Vec::new();
+    for name in &cands.names {
+        let result = if opts.all_tags {
+            p.pull_all_tags(name, record)
+        } else {
+            sink.event(Event::Trying(name.to_string()));
+            p.pull_name(name, record).map(|i| vec![i])
+        };
+        match result {
+            Ok(images) => return Ok(images),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.len() == 1 {
+        Err(errors.pop().expect("one error"))
+    } else {
+        Err(RegistryError::Many(errors))
+    }
+}
+
+/// One pull's runtime, store, configuration, request and progress sink.
+struct Puller<'a> {
+    rt: tokio::runtime::Runtime,
+    store: &'a Store<'a>,
+    conf: &'a RegistriesConf,
+    opts: &'a PullOptions,
+    sink: &'a dyn ProgressSink,
+}
+
+/// Records a pulled image (the caller's database insert).
+type Record<'r> = &'r mut dyn FnMut(&PulledImage) -> Result<(), RegistryError>;
+
+impl Puller<'_> {
+    fn pull_all_tags(
+        &self,
+        name: &FullName,
+        record: Record<'_>,
+    ) -> Result<Vec<PulledImage>, RegistryError> {
+        let (rt, conf, opts, sink) = (&self.rt, self.conf, self.opts, self.sink);
+        if name.tag.is_some() || name.digest.is_some() {
+            return Err(RegistryError::Invalid(format!(
+                "tag can't be used with --all-tags/-a: {}",
+                opts.reference
+            )));
+        }
+        let ep = conf.endpoints(name)?.pop().expect("one endpoint at least");
+        let source = |detail: String| RegistryError::Source {
+            reference: name.repository(),
+            detail,
+        };
+        let remote = self
+            .connect(&ep, "latest")
+            .map_err(|e| source(e.to_string()))?;
+        let oref = client::reference(remote.host.as_str(), ep.path(), "latest");
+        let tags = rt
+            .block_on(remote.client.list_tags(&oref, &remote.auth, None, None))
+            .map_err(|e| source(format!("listing tags: {}", client::describe(&e, None))))?;
+        let mut out = Vec::new();
+        for tag in tags.tags {
+            let n = FullName {
+                tag: Some(tag),
+                ..name.clone()
+            };
+            sink.event(Event::Trying(n.to_string()));
+            out.push(self.pull_name(&n, record)?);
+        }
+        Ok(out)
+    }
+
+    fn connect(&self, ep: &Endpoint, reference: &str) -> Result<Remote, RegistryError> {
+        let (conf, opts) = (self.conf, self.opts);
+        let host = ep.host();
+        let creds = match &opts.creds {
+            Some(c) => Credentials::parse_creds(c)?,
+            None => AuthFile::new(opts.authfile.clone()).credentials(host)?,
+        };
+        let oref = client::reference(host, ep.path(), reference);
+        let insecure = ep.insecure || conf.insecure_host(host);
+        self.rt.block_on(client::connect(
+            host,
+            &oref,
+            insecure,
+            &opts.tls,
+            &creds,
+            RegistryOperation::Pull,
+        ))
+    }
+
+    /// Pulls one fully-qualified name, trying its endpoints in order; the error is the last
+    /// endpoint's (the registry itself), in Podman's words.
+    fn pull_name(&self, name: &FullName, record: Record<'_>) -> Result<PulledImage, RegistryError> {
+        let endpoints = self.conf.endpoints(name)?;
+        let mut last = None;
+        for ep in &endpoints {
+            match self.pull_endpoint(name, ep, &mut *record) {
+                Ok(img) => return Ok(img),
+                Err(e) => {
+                    tracing::debug!(endpoint = %ep.repository, error = %e, "pull from endpoint failed");
+                    last = Some(e);
+                }
+            }
+        }
+        let detail = last.map(|e| e.to_string()).unwrap_or_default();
+        Err(RegistryError::Source {
+            reference: name.to_string(),
+            detail,
+        })
+    }
+
+    fn pull_endpoint(
+        &self,
+        name: &FullName,
+        ep: &Endpoint,
+        record: Record<'_>,
+    ) -> Result<PulledImage, RegistryError> {
+        let (rt, store, sink) = (&self.rt, self.store, self.sink);
+        let remote = self.connect(ep, name.reference())?;
+        let fetched = fetch_manifest(rt, &remote, ep, name, &self.opts.platform)?;
+        sink.event(Event::GettingSignatures);
+        let mut undo = Undo::new(store);
+        let config_bytes = fetch_config(rt, &remote, ep, &fetched.manifest, store.blobs)?;
+        let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
+            .map_err(|e| RegistryError::Invalid(format!("parsing image config: {e}")))?;
+        let diff_ids = config
+            .rootfs()
+            .diff_ids()
+            .iter()
+            .map(|d| Digest::parse(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let m = &fetched.manifest;
+        if diff_ids.len() != m.layers.len() {
+            return Err(RegistryError::Invalid(format!(
+                "image config lists {} layers, the manifest {}",
+                diff_ids.len(),
+                m.layers.len()
+            )));
+        }
+        let layer_blobs = m
+            .layers
+            .iter()
+            .map(|l| Digest::parse(&l.digest))
+            .collect::<Result<Vec<_>, _>>()?;
+        let size = fetch_layers(rt, &remote, ep, m, &diff_ids, &mut undo, sink)?;
+        let id = undo.put(&config_bytes)?;
+        sink.event(Event::Config {
+            digest: id.to_string(),
+        });
+        sink.event(Event::WritingManifest);
+        let manifest_digest = undo.put(&fetched.manifest_bytes)?;
+        if let Some(index) = &fetched.index_bytes {
+            undo.put(index)?;
+        }
+        sink.event(Event::StoringSignatures);
+        let img = PulledImage {
+            name: name.to_string(),
+            id,
+            digest: fetched.digest,
+            manifest_digest,
+            manifest_type: m.media_type.clone(),
+            layers: diff_ids,
+            layer_blobs,
+            config,
+            size,
+        };
+        record(&img)?;
+        undo.done = true;
+        Ok(img)
+    }
+}
+
+struct Fetched {
+    /// What the name points to.
+    digest: Digest,
+    manifest: ImageManifest,
+    manifest_bytes: Bytes,
+    index_bytes: Option<Bytes>,
+}
+
+fn fetch_manifest(
+    rt: &tokio::runtime::Runtime,
+    remote: &Remote,
+    ep: &Endpoint,
+    name: &FullName,
+    platform: &Platform,
+) -> Result<Fetched, RegistryError> {
+    let reading = |what: &str, e: &oci_client::errors::OciDistributionError| {
+        RegistryError::Invalid(format!(
+            "reading manifest {what} in {}: {}",
+            ep.repository,
+            client::describe(e, None)
+        ))
+    };
+    let oref = client::reference(&remote.host, ep.path(), name.reference());
+    let (body, digest) = rt
+        .block_on(
+            remote
+                .client
+                .pull_manifest_raw(&oref, &remote.auth, manifest::ACCEPT),
+        )
+        .map_err(|e| reading(name.reference(), &e))?;
+    let digest = Digest::parse(&digest)?;
+    match manifest::parse(&body, None)? {
+        Manifest::Image(m) => Ok(Fetched {
+            digest,
+            manifest: *m,
+            manifest_bytes: body,
+            index_bytes: None,
+        }),
+        Manifest::Index(idx) => {
+            let entry = platform.pick(&idx).ok_or_else(|| {
+                RegistryError::Invalid(format!(
+                    "choosing an image from manifest list docker://{name}: no image found in manifest list for architecture \"{}\", variant \"{}\", OS \"{}\"",
+                    platform.architecture,
+                    platform.variant.as_deref().unwrap_or(""),
+                    platform.os
+                ))
+            })?;
+            let iref = client::reference(&remote.host, ep.path(), &entry.digest);
+            let (ibody, idigest) = rt
+                .block_on(
+                    remote
+                        .client
+                        .pull_manifest_raw(&iref, &remote.auth, manifest::ACCEPT),
+                )
+                .map_err(|e| reading(&entry.digest, &e))?;
+            let Manifest::Image(m) = manifest::parse(&ibody, None)? else {
+                return Err(RegistryError::Invalid(format!(
+                    "manifest {} in an index is an index itself",
+                    entry.digest
+                )));
+            };
+            let _ = Digest::parse(&idigest)?;
+            Ok(Fetched {
+                digest,
+                manifest: *m,
+                manifest_bytes: ibody,
+                index_bytes: Some(body),
+            })
+        }
+    }
+}
+
+/// The config blob: from the store when present, else downloaded (and verified).
+fn fetch_config(
+    rt: &tokio::runtime::Runtime,
+    remote: &Remote,
+    ep: &Endpoint,
+    m: &ImageManifest,
+    blobs: &BlobStore,
+) -> Result<Vec<u8>, RegistryError> {
+    let digest = Digest::parse(&m.config.digest)?;
+    if let Ok(b) = blobs.get(&digest) {
+        return Ok(b);
+    }
+    let oref = client::reference(&remote.host, ep.path(), &m.config.digest);
+    let desc = oci_desc(&m.config);
+    let mut out = Vec::new();
+    rt.block_on(remote.client.pull_blob(&oref, &desc, &mut out))
+        .map_err(|e| {
+            RegistryError::Invalid(format!(
+                "reading blob {}: {}",
+                m.config.digest,
+                client::describe(&e, None)
+            ))
+        })?;
+    let actual = Digest::of_bytes(&out);
+    if actual != digest {
+        return Err(RegistryError::Invalid(format!(
+            "reading blob {digest}: digest did not match, expected {digest}, got {actual}"
+        )));
+    }
+    Ok(out)
+}
+
+fn oci_desc(d: &Descriptor) -> oci_client::manifest::OciDescriptor {
+    oci_client::manifest::OciDescriptor {
+        media_type: d.media_type.clone(),
+        digest: d.digest.clone(),
+        size: d.size as i64,
+        urls: d.urls.clone(),
+        annotations: None,
+        artifact_type: None,
+    }
+}
+
+/// Blobs and layers a pull made, removed again unless it succeeds; and the layer locks it
+/// holds until then.
+struct Undo<'a> {
+    store: &'a Store<'a>,
+    blobs: Vec<Digest>,
+    layers: Vec<Digest>,
+    locks: Vec<nix::fcntl::Flock<File>>,
+    done: bool,
+}
+
+impl<'a> Undo<'a> {
+    fn new(store: &'a Store<'a>) -> Self {
+        Undo {
+            store,
+            blobs: Vec::new(),
+            layers: Vec::new(),
+            locks: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+        let d = Digest::of_bytes(bytes);
+        if self.store.blobs.exists(&d) {
+            return Ok(d);
+        }
+        let d = self.store.blobs.put(bytes)?;
+        self.blobs.push(d.clone());
+        Ok(d)
+    }
+
+    /// Locks the layers, in sorted order (two pulls never wait on each other in a cycle).
+    fn lock_layers(&mut self, diff_ids: &[Digest]) -> Result<(), RegistryError> {
+        let mut sorted: Vec<&Digest> = diff_ids.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        std::fs::create_dir_all(&self.store.lock_dir).map_err(|e| {
+            RegistryError::Invalid(format!("creating {}: {e}", self.store.lock_dir.display()))
+        })?;
+        for d in sorted {
+            let path = self.store.lock_dir.join(format!("layer-{}", d.hex()));
+            let f = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| RegistryError::Invalid(format!("opening {}: {e}", path.display())))?;
+            let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(
+                |(_, e)| RegistryError::Invalid(format!("locking {}: {e}", path.display())),
+            )?;
+            self.locks.push(lock);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for l in &self.layers {
+            if let Err(e) = self.store.layers.remove(l.as_str()) {
+                tracing::warn!(layer = %l, error = %e, "cannot remove a layer of a failed pull");
+            }
+        }
+        for b in &self.blobs {
+            if let Err(e) = self.store.blobs.remove(b) {
+                tracing::warn!(blob = %b, error = %e, "cannot remove a blob of a failed pull");
+            }
+        }
+    }
+}
+
+/// Reads what a download task sends; hashes the compressed bytes and copies them into the
+/// blob being written.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    cur: Bytes,
+    hasher: Sha256,
+    blob: BlobWriter,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => {
+                    self.hasher.update(&b);
+                    self.blob.write_all(&b)?;
+                    self.cur = b;
+                }
+                Some(Err(e)) => return Err(io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
+}
+
+/// One layer to download.
+struct Job<'a> {
+    desc: &'a Descriptor,
+    diff_id: &'a Digest,
+}
+
+/// The layers to download (each once; a stored one is announced as skipped), and the
+/// uncompressed size of those already stored.
+fn plan_jobs<'m>(
+    store: &Store<'_>,
+    m: &'m ImageManifest,
+    diff_ids: &'m [Digest],
+    sink: &dyn ProgressSink,
+) -> (Vec<Job<'m>>, u64) {
+    let mut jobs: Vec<Job<'m>> = Vec::new();
+    let mut size = 0u64;
+    for (desc, diff_id) in m.layers.iter().zip(diff_ids) {
+        sink.event(Event::BlobStart {
+            digest: desc.digest.clone(),
+            size: Some(desc.size),
+        });
+        if store.layers.exists(diff_id.as_str()) {
+            size += store.layers.tar_size(diff_id.as_str()).unwrap_or(0);
+            sink.event(Event::BlobSkipped {
+                digest: desc.digest.clone(),
+            });
+        } else if !jobs.iter().any(|j| j.diff_id == diff_id) {
+            jobs.push(Job { desc, diff_id });
+        }
+    }
+    (jobs, size)
+}
+
+/// Downloads (tasks on the runtime) and unpacks (a thread per layer) every job; the result
+/// of each.
+fn run_jobs(
+    rt: &tokio::runtime::Runtime,
+    remote: &Remote,
+    ep: &Endpoint,
+    store: &Store<'_>,
+    jobs: &[Job<'_>],
+    sink: &dyn ProgressSink,
+) -> Vec<Result<Unpacked, RegistryError>> {
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for job in jobs {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(64);
+            senders.push(tx);
+            let blob = store.blobs.begin();
+            let failed = &failed;
+            handles.push(scope.spawn(move || {
+                let r = blob
+                    .map_err(RegistryError::from)
+                    .and_then(|b| unpack_layer(store, job, b, rx, sink));
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                r
+            }));
+        }
+        let downloads = futures_util::stream::iter(jobs.iter().zip(senders))
+            .for_each_concurrent(PARALLEL, |(job, tx)| {
+                download(remote, ep, job, tx, &failed, sink)
+            });
+        rt.block_on(downloads);
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RegistryError::Invalid(
+                        "a layer unpacking thread panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    })
+}
+
+/// Downloads and unpacks the layers that are not stored yet; returns the uncompressed size
+/// of all of them.
+fn fetch_layers(
+    rt: &tokio::runtime::Runtime,
+    remote: &Remote,
+    ep: &Endpoint,
+    m: &ImageManifest,
+    diff_ids: &[Digest],
+    undo: &mut Undo<'_>,
+    sink: &dyn ProgressSink,
+) -> Result<u64, RegistryError> {
+    undo.lock_layers(diff_ids)?;
+    let store = undo.store;
+    let (jobs, mut size) = plan_jobs(store, m, diff_ids, sink);
+    if jobs.is_empty() {
+        return Ok(size);
+    }
+    let results = run_jobs(rt, remote, ep, store, &jobs, sink);
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok((summary_size, created, blob_new)) => {
+                size += summary_size;
+                if let Some(l) = created {
+                    undo.layers.push(l);
+                }
+                if let Some(b) = blob_new {
+                    undo.blobs.push(b);
+                }
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(size),
+    }
+}
+
+async fn download(
+    remote: &Remote,
+    ep: &Endpoint,
+    job: &Job<'_>,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+    failed: &AtomicBool,
+    sink: &dyn ProgressSink,
+) {
+    let oref = client::reference(&remote.host, ep.path(), &job.desc.digest);
+    let desc = oci_desc(job.desc);
+    let mut stream = match remote.client.pull_blob_stream(&oref, &desc).await {
+        Ok(s) => s.stream,
+        Err(e) => {
+            let _ = tx
+                .send(Err(format!(
+                    "reading blob {}: {}",
+                    job.desc.digest,
+                    client::describe(&e, None)
+                )))
+                .await;
+            return;
+        }
+    };
+    let mut done = 0u64;
+    while let Some(chunk) = stream.next().await {
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
+        match chunk {
+            Ok(b) => {
+                done += b.len() as u64;
+                if tx.send(Ok(b)).await.is_err() {
+                    return;
+                }
+                sink.event(Event::BlobProgress {
+                    digest: job.desc.digest.clone(),
+                    done,
+                });
+            }
+            Err(e) => {
+                let _ = tx
+                    .send(Err(format!(
+                        "reading blob {}: {}",
+                        job.desc.digest,
+                        client::stream_detail(&e)
+                    )))
+                    .await;
+                return;
+            }
+        }
+    }
+}
+
+/// What one unpacking thread made: the layer's uncompressed size, the layer if this pull
+/// created it, the blob if this pull stored it.
+type Unpacked = (u64, Option<Digest>, Option<Digest>);
+
+fn unpack_layer(
+    store: &Store<'_>,
+    job: &Job<'_>,
+    blob: BlobWriter,
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    sink: &dyn ProgressSink,
+) -> Result<Unpacked, RegistryError> {
+    let mut reader = ChannelReader {
+        rx,
+        cur: Bytes::new(),
+        hasher: Sha256::new(),
+        blob,
+    };
+    let want = &job.desc.digest;
+    let put = store.layers.put_checked(&mut reader, |summary, r| {
+        io::copy(r, &mut io::sink()).map_err(LayerError::Read)?;
+        let got = format!("sha256:{}", hex::encode(r.hasher.clone().finalize()));
+        if &got != want {
+            return Err(LayerError::Verify(format!(
+                "reading blob {want}: digest did not match, expected {want}, got {got}"
+            )));
+        }
+        if summary.diff_id != job.diff_id.as_str() {
+            return Err(LayerError::Verify(format!(
+                "layer {want}: its content has diff id {}, the image config says {}",
+                summary.diff_id, job.diff_id
+            )));
+        }
+        Ok(())
+    });
+    let (summary, created) = match put {
+        Ok(x) => x,
+        Err(e) => {
+            return Err(RegistryError::Invalid(layer_error(want, e)));
+        }
+    };
+    let created = created.then(|| job.diff_id.clone());
+    let blob_digest = Digest::parse(want)?;
+    let existed = store.blobs.exists(&blob_digest);
+    let committed = reader.blob.commit_unsynced();
+    match committed {
+        Ok(_) => {
+            sink.event(Event::BlobDone {
+                digest: want.clone(),
+            });
+            Ok((summary.tar_size, created, (!existed).then_some(blob_digest)))
+        }
+        Err(e) => {
+            if let Some(l) = &created {
+                let _ = store.layers.remove(l.as_str());
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// A failed unpack in words: a transport error as Podman says it, a broken or hostile
+/// layer naming the blob.
+fn layer_error(blob: &str, e: LayerError) -> String {
+    match e {
+        LayerError::Verify(m) => m,
+        LayerError::Read(io) | LayerError::BrokenTar { source: io, .. }
+            if io
+                .get_ref()
+                .is_some_and(|i| i.to_string().starts_with("reading blob")) =>
+        {
+            io.get_ref().map(|i| i.to_string()).unwrap_or_default()
+        }
+        other => format!("applying layer {blob}: {other}"),
+    }
+}
