@@ -88,21 +88,30 @@ spec:
     args: ["mkdir -p /w && echo from-foo > /w/index && exec httpd -f -p 3001 -h /w"]
     ports:
     - containerPort: 3001
-      hostPort: 3001
+      hostPort: HOSTPORT
   - name: bar
     image: localhost/busybox
-    command: ["sh", "-c", "mkdir -p /w && echo from-bar > /w/index && exec httpd -f -p 3000 -h /w"]
+    command: ["sh", "-c", "mkdir -p /w && echo from-bar > /w/index && exec httpd -f -p BARPORT -h /w"]
 "#;
 
 /// Podman's documentation example: two containers, `foo` published on 3001 with a
-/// hostPort, `bar` on 3000 inside the pod only; played with `--replace` twice.
+/// hostPort, `bar` on 3000 inside the pod only; played with `--replace` twice. The host port
+/// and bar's port are free ports of this machine (tests share it), not 3001 and 3000.
 #[test]
 fn play_podmans_example_with_replace_twice() {
     let env = TestEnv::new("kube-doc-example");
     env.import_busybox();
     let net = network(&env);
     let pod = name("demo");
-    let file = write_yaml(&env, "demo.yaml", &DOC_EXAMPLE.replace("POD", &pod));
+    let (host_port, bar_port) = (free_port(), free_port());
+    let file = write_yaml(
+        &env,
+        "demo.yaml",
+        &DOC_EXAMPLE
+            .replace("POD", &pod)
+            .replace("HOSTPORT", &host_port.to_string())
+            .replace("BARPORT", &bar_port.to_string()),
+    );
 
     let first = env.ok(&["kube", "play", "--replace", "--network", &net, s(&file)]);
     assert!(first.starts_with("Pod:\n"), "{first}");
@@ -140,21 +149,21 @@ fn play_podmans_example_with_replace_twice() {
         &foo,
         "sh",
         "-c",
-        "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://localhost:3000/index && exit 0; sleep 0.3; done; exit 1",
+        &format!("for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://localhost:{bar_port}/index && exit 0; sleep 0.3; done; exit 1"),
     ]);
     assert_eq!(got, "from-bar\n");
 
     // The hostPort answers on the host's 127.0.0.1; bar's port does not.
     let mut body = None;
-    wait_until("hostPort 3001 answers", Duration::from_secs(10), || {
-        body = http_get("127.0.0.1:3001", "/index");
+    wait_until("the hostPort answers", Duration::from_secs(10), || {
+        body = http_get(&format!("127.0.0.1:{host_port}"), "/index");
         body.is_some()
     });
     assert_eq!(body.as_deref(), Some("from-foo\n"));
     assert_eq!(
-        http_get("127.0.0.1:3000", "/index"),
+        http_get(&format!("127.0.0.1:{bar_port}"), "/index"),
         None,
-        "3000 is not published"
+        "bar's port is not published"
     );
 
     // kube down takes it all away.

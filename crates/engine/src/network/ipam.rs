@@ -82,6 +82,21 @@ fn clashing_port_files(protocol: &str, host_ip: &str, port: u16) -> Vec<PathBuf>
     out
 }
 
+/// Make a lease directory that another process may remove at any moment (a subnet's
+/// directory goes with its last lease): `create_dir_all` fails with EEXIST when the
+/// directory vanishes between its mkdir and its check, so only the leaf is made here, and
+/// a directory gone again is made again by [`claim`].
+fn lease_dir(dir: &Path) -> Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).ctx("creating", parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("creating", dir, e)),
+    }
+}
+
 /// Claim `path` for `owner`: true if we got it (new, already ours, or taken over from a
 /// dead owner); false if someone alive holds it.
 fn claim(path: &Path, owner: &Owner) -> Result<bool> {
@@ -107,7 +122,7 @@ fn claim(path: &Path, owner: &Owner) -> Result<bool> {
             // The directory went with another container's last lease: make it again.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).ctx("creating", dir)?;
+                    lease_dir(dir)?;
                 }
             }
             Err(e) => return Err(Error::io("creating lease", path, e)),
@@ -178,7 +193,7 @@ pub fn candidates(s: &Subnet) -> impl Iterator<Item = IpAddr> + '_ {
 /// first free one.
 pub fn allocate(subnet: &Subnet, wanted: Option<IpAddr>, owner: &Owner) -> Result<IpAddr> {
     let dir = subnet_dir(&subnet.subnet);
-    std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
+    lease_dir(&dir)?;
     if let Some(ip) = wanted {
         if !subnet.subnet.contains(&ip) {
             return Err(Error::invalid(format!(
