@@ -40,9 +40,14 @@ pub enum BuildError {
     /// A Containerfile with nothing to build.
     #[error("{file}: file with no instructions")]
     NoInstructions { file: String },
-    /// Word expansion failed (BuildKit's wording: `failed to process "…": …`).
-    #[error("{0}")]
-    Expand(String),
+    /// An instruction failed while its stage was being prepared (word expansion, with
+    /// BuildKit's wording: `failed to process "…": …`), at a line of the file.
+    #[error("{file}:{line}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        message: String,
+    },
     /// A build argument, stage or target that does not fit the Containerfile.
     #[error("{0}")]
     Invalid(String),
