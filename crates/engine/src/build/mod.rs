@@ -51,9 +51,13 @@ pub enum BuildError {
     /// A build argument, stage or target that does not fit the Containerfile.
     #[error("{0}")]
     Invalid(String),
-    /// A syntax error in an ignore file (Go's `filepath.ErrBadPattern`).
-    #[error("{file}: invalid pattern {pattern:?}: syntax error in pattern")]
-    BadPattern { file: String, pattern: String },
+    /// A bad pattern in an ignore file.
+    #[error("{file}: pattern {pattern:?}: {message}")]
+    Ignore {
+        file: String,
+        pattern: String,
+        message: String,
+    },
     /// Reading the build context failed.
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -62,6 +66,16 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
+}
+
+impl BuildError {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        BuildError::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
 }
 
 impl From<BuildError> for crate::Error {
