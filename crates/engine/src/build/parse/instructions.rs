@@ -254,8 +254,7 @@ fn exactly_one(cmd: &str) -> String {
 pub(super) fn type_node(node: &Node) -> Result<Typed, String> {
     let args = &node.args.args;
     let no_flags = || Flags::parse(&node.flags, &[]);
-    let lower = node.cmd.to_ascii_lowercase();
-    let kind = match lower.as_str() {
+    let kind = match node.cmd.to_ascii_lowercase().as_str() {
         "from" => return parse_from(node).map(Typed::From),
         "env" => {
             no_flags()?;
@@ -265,28 +264,14 @@ pub(super) fn type_node(node: &Node) -> Result<Typed, String> {
             no_flags()?;
             InstructionKind::Label(key_values(args, "LABEL")?)
         }
-        "maintainer" => {
-            if args.len() != 1 {
-                return Err(exactly_one("MAINTAINER"));
-            }
-            no_flags()?;
-            InstructionKind::Maintainer(args[0].clone())
-        }
+        "maintainer" => InstructionKind::Maintainer(one_arg(node, "MAINTAINER", true)?),
+        "workdir" => InstructionKind::Workdir(one_arg(node, "WORKDIR", true)?),
+        "user" => InstructionKind::User(one_arg(node, "USER", true)?),
+        // BuildKit does not check STOPSIGNAL's flags.
+        "stopsignal" => InstructionKind::StopSignal(one_arg(node, "STOPSIGNAL", false)?),
         "add" => InstructionKind::Add(parse_add(node)?),
         "copy" => InstructionKind::Copy(parse_copy(node)?),
         "onbuild" => InstructionKind::Onbuild(parse_onbuild(node)?),
-        "workdir" | "user" => {
-            let name = if lower == "user" { "USER" } else { "WORKDIR" };
-            if args.len() != 1 {
-                return Err(exactly_one(name));
-            }
-            no_flags()?;
-            if lower == "user" {
-                InstructionKind::User(args[0].clone())
-            } else {
-                InstructionKind::Workdir(args[0].clone())
-            }
-        }
         "run" => InstructionKind::Run(parse_run(node)?),
         "cmd" => {
             no_flags()?;
@@ -298,21 +283,13 @@ pub(super) fn type_node(node: &Node) -> Result<Typed, String> {
         }
         "healthcheck" => InstructionKind::Healthcheck(parse_healthcheck(node)?),
         "expose" => {
-            if args.is_empty() {
-                return Err(at_least_one("EXPOSE"));
-            }
-            no_flags()?;
-            let mut ports = args.clone();
+            let mut ports = list_args(node, "EXPOSE")?;
             ports.sort();
             InstructionKind::Expose(ports)
         }
         "volume" => {
-            if args.is_empty() {
-                return Err(at_least_one("VOLUME"));
-            }
-            no_flags()?;
             let mut vols = Vec::new();
-            for v in args {
+            for v in list_args(node, "VOLUME")? {
                 let v = v.trim();
                 if v.is_empty() {
                     return Err("VOLUME specified can not be an empty string".to_string());
@@ -321,24 +298,8 @@ pub(super) fn type_node(node: &Node) -> Result<Typed, String> {
             }
             InstructionKind::Volume(vols)
         }
-        "stopsignal" => {
-            // BuildKit does not check STOPSIGNAL's flags.
-            if args.len() != 1 {
-                return Err(exactly_one("STOPSIGNAL"));
-            }
-            InstructionKind::StopSignal(args[0].clone())
-        }
         "arg" => InstructionKind::Arg(parse_arg(args)?),
-        "shell" => {
-            no_flags()?;
-            if args.is_empty() {
-                return Err(at_least_one("SHELL"));
-            }
-            if !node.args.json {
-                return Err("SHELL requires the arguments to be in JSON form".to_string());
-            }
-            InstructionKind::Shell(args.clone())
-        }
+        "shell" => InstructionKind::Shell(parse_shell(node)?),
         _ => {
             return Err(suggest(
                 format!("unknown instruction: {}", node.cmd),
@@ -354,6 +315,38 @@ pub(super) fn type_node(node: &Node) -> Result<Typed, String> {
         original: node.original.clone(),
         kind,
     }))
+}
+
+/// An instruction that takes exactly one argument (and, if `flags`, no flag).
+fn one_arg(node: &Node, name: &str, flags: bool) -> Result<String, String> {
+    let args = &node.args.args;
+    if args.len() != 1 {
+        return Err(exactly_one(name));
+    }
+    if flags {
+        Flags::parse(&node.flags, &[])?;
+    }
+    Ok(args[0].clone())
+}
+
+/// An instruction that takes one or more arguments and no flag.
+fn list_args(node: &Node, name: &str) -> Result<Vec<String>, String> {
+    if node.args.args.is_empty() {
+        return Err(at_least_one(name));
+    }
+    Flags::parse(&node.flags, &[])?;
+    Ok(node.args.args.clone())
+}
+
+fn parse_shell(node: &Node) -> Result<Vec<String>, String> {
+    Flags::parse(&node.flags, &[])?;
+    if node.args.args.is_empty() {
+        return Err(at_least_one("SHELL"));
+    }
+    if !node.args.json {
+        return Err("SHELL requires the arguments to be in JSON form".to_string());
+    }
+    Ok(node.args.args.clone())
 }
 
 fn parse_from(node: &Node) -> Result<From, String> {

@@ -158,13 +158,6 @@ impl Mount {
         value: String,
         ro_auto: &mut bool,
     ) -> Result<(), String> {
-        let invalid = || format!("invalid value for {key}: {value}");
-        let wrong_type = || {
-            format!(
-                "unexpected key '{key}' for mount type '{}'",
-                self.kind.as_str()
-            )
-        };
         match key {
             "type" => {
                 self.kind = match value.to_lowercase().as_str() {
@@ -186,27 +179,8 @@ impl Mount {
             "from" => self.from = Some(value),
             "source" | "src" => self.source = Some(value),
             "target" | "dst" | "destination" => self.target = Some(value),
-            "readonly" | "ro" => {
-                self.readonly = go_parse_bool(&value).ok_or_else(invalid)?;
-                *ro_auto = false;
-            }
-            "readwrite" | "rw" => {
-                self.readonly = !go_parse_bool(&value).ok_or_else(invalid)?;
-                *ro_auto = false;
-            }
-            "required" => {
-                if !matches!(self.kind, MountType::Secret | MountType::Ssh) {
-                    return Err(wrong_type());
-                }
-                self.required = go_parse_bool(&value).ok_or_else(invalid)?;
-            }
-            "size" => {
-                if self.kind != MountType::Tmpfs {
-                    return Err(wrong_type());
-                }
-                self.size_limit = ram_in_bytes(&value).ok_or_else(invalid)?;
-            }
             "id" => self.id = Some(value),
+            "env" => self.env = Some(value),
             "sharing" => {
                 self.sharing = Some(match value.to_lowercase().as_str() {
                     "shared" => Sharing::Shared,
@@ -222,26 +196,8 @@ impl Mount {
                     }
                 })
             }
-            "mode" => {
-                let v = u32::from_str_radix(&value, 8)
-                    .map_err(|_| format!("invalid value {value} for mode"))?;
-                self.mode = Some(v);
-            }
-            "uid" => {
-                self.uid = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("invalid value {value} for uid"))?,
-                )
-            }
-            "gid" => {
-                self.gid = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("invalid value {value} for gid"))?,
-                )
-            }
-            "env" => self.env = Some(value),
+            "readonly" | "ro" | "readwrite" | "rw" | "required" | "size" | "mode" | "uid"
+            | "gid" => self.set_typed(key, &value, ro_auto)?,
             _ => {
                 return Err(super::flags::suggest(
                     format!("unexpected key '{key}' in '{field}'"),
@@ -249,6 +205,50 @@ impl Mount {
                     ALL_KEYS,
                     true,
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys whose values are booleans, sizes or numbers.
+    fn set_typed(&mut self, key: &str, value: &str, ro_auto: &mut bool) -> Result<(), String> {
+        let invalid = || format!("invalid value for {key}: {value}");
+        let wrong_type = || {
+            format!(
+                "unexpected key '{key}' for mount type '{}'",
+                self.kind.as_str()
+            )
+        };
+        match key {
+            "readonly" | "ro" => {
+                self.readonly = go_parse_bool(value).ok_or_else(invalid)?;
+                *ro_auto = false;
+            }
+            "readwrite" | "rw" => {
+                self.readonly = !go_parse_bool(value).ok_or_else(invalid)?;
+                *ro_auto = false;
+            }
+            "required" if matches!(self.kind, MountType::Secret | MountType::Ssh) => {
+                self.required = go_parse_bool(value).ok_or_else(invalid)?;
+            }
+            "size" if self.kind == MountType::Tmpfs => {
+                self.size_limit = ram_in_bytes(value).ok_or_else(invalid)?;
+            }
+            "required" | "size" => return Err(wrong_type()),
+            "mode" => {
+                let v =
+                    go_uint(value, 8).ok_or_else(|| format!("invalid value {value} for mode"))?;
+                self.mode = Some(v);
+            }
+            "uid" => {
+                self.uid = Some(
+                    go_uint(value, 10).ok_or_else(|| format!("invalid value {value} for uid"))?,
+                )
+            }
+            _ => {
+                self.gid = Some(
+                    go_uint(value, 10).ok_or_else(|| format!("invalid value {value} for gid"))?,
+                )
             }
         }
         Ok(())
@@ -292,6 +292,14 @@ impl Mount {
         }
         Ok(())
     }
+}
+
+/// Go's `strconv.ParseUint(s, radix, 32)`: digits only, no sign.
+fn go_uint(s: &str, radix: u32) -> Option<u32> {
+    if s.starts_with('+') {
+        return None;
+    }
+    u32::from_str_radix(s, radix).ok()
 }
 
 /// Go's `strconv.ParseBool`.
@@ -468,6 +476,7 @@ mod tests {
                 "unexpected key 'required' for mount type 'bind'",
             ),
             ("type=cache,target=/x,mode=9", "invalid value 9 for mode"),
+            ("type=cache,target=/x,uid=+1", "invalid value +1 for uid"),
             (
                 "type=bind,target=/x,ro=maybe",
                 "invalid value for ro: maybe",

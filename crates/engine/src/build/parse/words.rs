@@ -70,80 +70,52 @@ fn extract_builder_flags(line: &str, escape: char) -> (String, Vec<String>) {
     let mut quote = '\0';
     let mut blank_ok = false;
     let mut pos = 0;
-    while pos <= chars.len() {
-        let at_end = pos == chars.len();
-        let mut ch = if at_end { '\0' } else { chars[pos] };
-        if phase == Phase::Spaces {
-            if at_end {
-                break;
+    loop {
+        let Some(&c) = chars.get(pos) else {
+            if phase != Phase::Spaces && buf != "--" && (blank_ok || !buf.is_empty()) {
+                words.push(buf);
             }
-            if ch.is_whitespace() {
-                pos += 1;
+            return (String::new(), words);
+        };
+        pos += 1;
+        if phase == Phase::Spaces {
+            if c.is_whitespace() {
                 continue;
             }
-            if ch != '-' || chars.get(pos + 1) != Some(&'-') {
-                return (rest_from(pos), words);
+            // Only words that start with `--` are flags.
+            if c != '-' || chars.get(pos) != Some(&'-') {
+                return (rest_from(pos - 1), words);
             }
             phase = Phase::Word;
         }
-        if at_end {
-            if buf != "--" && (blank_ok || !buf.is_empty()) {
-                words.push(buf);
-            }
-            break;
-        }
-        if phase == Phase::Word {
-            if ch.is_whitespace() {
+        match phase {
+            Phase::Word if c.is_whitespace() => {
                 phase = Phase::Spaces;
                 if buf == "--" {
-                    return (rest_from(pos), words);
+                    return (rest_from(pos - 1), words);
                 }
                 if blank_ok || !buf.is_empty() {
                     words.push(std::mem::take(&mut buf));
                 }
-                buf.clear();
                 blank_ok = false;
-                pos += 1;
-                continue;
             }
-            if ch == '\'' || ch == '"' {
-                quote = ch;
+            Phase::Word if c == '\'' || c == '"' => {
+                quote = c;
                 blank_ok = true;
                 phase = Phase::Quote;
-                pos += 1;
-                continue;
             }
-            if ch == escape {
-                if pos + 1 == chars.len() {
+            Phase::Quote if c == quote => phase = Phase::Word,
+            _ if c == escape => match chars.get(pos) {
+                // An escape at the very end is dropped (and ends a quote).
+                None => phase = Phase::Word,
+                Some(&next) => {
+                    buf.push(next);
                     pos += 1;
-                    continue;
                 }
-                pos += 1;
-                ch = chars[pos];
-            }
-            buf.push(ch);
-            pos += 1;
-            continue;
+            },
+            _ => buf.push(c),
         }
-        // In quotes.
-        if ch == quote {
-            phase = Phase::Word;
-            pos += 1;
-            continue;
-        }
-        if ch == escape {
-            if pos + 1 == chars.len() {
-                phase = Phase::Word;
-                pos += 1;
-                continue;
-            }
-            pos += 1;
-            ch = chars[pos];
-        }
-        buf.push(ch);
-        pos += 1;
     }
-    (String::new(), words)
 }
 
 /// `parseWords`: blank-separated words; quotes and escapes are kept in the words (they are
