@@ -40,6 +40,9 @@ pub enum BuildError {
     /// A Containerfile with nothing to build.
     #[error("{file}: file with no instructions")]
     NoInstructions { file: String },
+    /// A Containerfile with ARGs but no FROM.
+    #[error("{file}: dockerfile contains no stages to build")]
+    NoStages { file: String },
     /// An instruction failed while its stage was being prepared (word expansion, with
     /// BuildKit's wording: `failed to process "…": …`), at a line of the file.
     #[error("{file}:{line}: {message}")]

@@ -360,7 +360,13 @@ impl StageScope {
     pub fn expand(&self, i: &Instruction) -> Result<Instruction> {
         let line = i.line;
         let w = |s: &str| self.word(s, line);
-        let opt = |s: &Option<String>| s.as_deref().map(w).transpose();
+        // A flag that expands to nothing is not given (BuildKit's "" default).
+        let opt = |s: &Option<String>| {
+            s.as_deref()
+                .map(w)
+                .transpose()
+                .map(|v| v.filter(|v| !v.is_empty()))
+        };
         let kind = match &i.kind {
             InstructionKind::Env(kvs) => InstructionKind::Env(self.key_values(kvs, line)?),
             InstructionKind::Label(kvs) => InstructionKind::Label(self.key_values(kvs, line)?),

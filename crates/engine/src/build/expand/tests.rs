@@ -260,6 +260,16 @@ fn which_instructions_expand() {
 }
 
 #[test]
+fn a_flag_that_expands_to_nothing_is_unset() {
+    let c = cf("FROM scratch\nARG OWNER\nCOPY --chown=$OWNER a b\n");
+    let (_, out) = stage(&c, &BuildArgs::default(), &[]);
+    match &out[0].kind {
+        InstructionKind::Copy(cp) => assert_eq!(cp.chown, None),
+        k => panic!("{k:?}"),
+    }
+}
+
+#[test]
 fn heredoc_bodies_expand_unless_quoted() {
     let c = cf(
         "FROM scratch\nARG NAME=world\nCOPY <<EOF <<'RAW' /\nhello $NAME \"q\" \\$NAME\nEOF\nhello $NAME\nRAW\n",

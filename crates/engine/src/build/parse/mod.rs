@@ -34,7 +34,7 @@ use serde::Serialize;
 use super::{BuildError, Result};
 use instructions::Typed;
 
-/// A parsed Containerfile.
+/// A parsed Containerfile (at least one stage).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Containerfile {
     /// The name used in messages (the path as given).
@@ -118,6 +118,11 @@ pub fn parse(file: &str, text: &str) -> Result<Containerfile> {
                 }
             },
         }
+    }
+    if stages.is_empty() {
+        return Err(BuildError::NoStages {
+            file: file.to_string(),
+        });
     }
     Ok(Containerfile {
         file: file.to_string(),

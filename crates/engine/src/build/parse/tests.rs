@@ -630,6 +630,10 @@ fn file_level_errors_name_file_and_line() {
         "Containerfile: file with no instructions"
     );
     assert_eq!(err(""), "Containerfile: file with no instructions");
+    assert_eq!(
+        err("ARG A=1\n"),
+        "Containerfile: dockerfile contains no stages to build"
+    );
 }
 
 #[test]
@@ -684,4 +688,42 @@ fn unsupported_features_are_named() {
     let c =
         ok("FROM scratch\nRUN --mount=type=cache,target=/c --network=none x\nCOPY --link a b\n");
     c.check_supported().unwrap();
+}
+
+#[test]
+fn argument_counts() {
+    for cmd in ["MAINTAINER", "WORKDIR", "USER", "STOPSIGNAL"] {
+        assert!(
+            err(&format!("FROM x\n{cmd}\n"))
+                .ends_with(&format!("{cmd} requires exactly one argument")),
+            "{cmd}"
+        );
+    }
+    for cmd in [
+        "ENV",
+        "LABEL",
+        "ONBUILD",
+        "HEALTHCHECK",
+        "EXPOSE",
+        "VOLUME",
+        "ARG",
+        "SHELL",
+    ] {
+        assert!(
+            err(&format!("FROM x\n{cmd}\n"))
+                .ends_with(&format!("{cmd} requires at least one argument")),
+            "{cmd}"
+        );
+    }
+    for cmd in ["ADD", "COPY"] {
+        assert!(err(&format!("FROM x\n{cmd} arg1\n")).ends_with(&format!(
+            "{cmd} requires at least two arguments, but only one was provided. Destination could not be determined"
+        )));
+    }
+    assert!(err("FROM x\nMAINTAINER --boo joe@example.com\n").ends_with("unknown flag: --boo"));
+    // STOPSIGNAL's flags are not looked at, as in BuildKit.
+    assert_eq!(
+        one("STOPSIGNAL --whatever SIGKILL"),
+        InstructionKind::StopSignal("SIGKILL".into())
+    );
 }
