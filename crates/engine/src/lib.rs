@@ -5,6 +5,7 @@
 //! in as plain structs (no clap types here); answers go out as plain structs that the CLI
 //! formats.
 
+pub mod build;
 pub mod config;
 pub mod container;
 pub mod error;
