@@ -24,6 +24,7 @@ mod network_swap;
 mod networks;
 mod ops;
 mod pods;
+mod races;
 mod registry_pull;
 mod registry_push;
 mod registry_faults;

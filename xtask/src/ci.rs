@@ -21,7 +21,10 @@ pub fn main(args: &[String]) -> Result<()> {
             "warnings",
         ]))
     })?;
-    phase("cargo xtask test", || crate::test::main(&[]))
+    phase("cargo xtask test", || crate::test::main(&[]))?;
+    phase("cargo xtask podman-suite", || {
+        crate::suite::main(&["--no-build".to_string()])
+    })
 }
 
 fn phase(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {

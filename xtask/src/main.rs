@@ -8,6 +8,7 @@ mod demo;
 mod host;
 mod install;
 mod shell;
+mod suite;
 mod test;
 
 use std::process::ExitCode;
@@ -28,8 +29,13 @@ commands:
                                     benchmarks: `run --rm` latency beside runc (and podman),
                                     `ps -a` over N containers (default 1000); --no-build
                                     reuses what target/test-prefix holds
+  podman-suite [--no-build] [FILES...]
+                                    Podman's own system tests (../shared/podman-suite, or
+                                    $PEAPOD_PODMAN_SUITE) against the staged peapod; fails on
+                                    a failure not in .ci/podman-suite-known-failures.txt
   ci                                what .ci/run does after installing prerequisites:
-                                    fmt --check, clippy -D warnings, test
+                                    fmt --check, clippy -D warnings, test,
+                                    podman-suite
 ";
 
 fn main() -> ExitCode {
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         "demo" => demo::main(&rest),
         "bench" => bench::main(&rest),
         "ci" => ci::main(&rest),
+        "podman-suite" => suite::main(&rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

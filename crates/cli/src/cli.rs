@@ -650,6 +650,10 @@ pub struct PsArgs {
     /// Display the pod ID and pod name of each container
     #[arg(long)]
     pub pod: bool,
+    /// Show containers in storage not controlled by peapod. peapod has no such containers
+    /// (no other tool shares its storage), so the listing is the same as `--all`'s.
+    #[arg(long)]
+    pub external: bool,
 }
 
 #[derive(Debug, Args)]

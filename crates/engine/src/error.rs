@@ -32,6 +32,9 @@ pub enum Error {
         "the container name \"{name}\" is already in use by {id}. You have to remove that container to be able to reuse that name: that name is already in use"
     )]
     NameInUse { name: String, id: String },
+    /// Podman 4.3's words when a pod name is taken.
+    #[error("adding pod to state: name \"{0}\" is in use: pod already exists")]
+    PodNameInUse(String),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("container {id} is {state}: {what}")]

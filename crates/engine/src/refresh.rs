@@ -58,6 +58,8 @@ pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
             engine.db.update_state(c.id(), &c.state)?;
         }
     }
+    // Volumes: their own mounts went with the reboot, and so did their users' shares.
+    engine.forget_volume_mounts()?;
     // Pods: their pinned namespaces and network leases went with the reboot.
     for mut pod in engine.db.pods()? {
         if !pod.state.pinned.is_empty() || !pod.state.ports.is_empty() {

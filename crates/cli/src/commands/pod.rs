@@ -1002,57 +1002,56 @@ fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
             .map(|p| engine.pod(p))
             .collect::<Result<_, _>>()?
     };
-    let running = |p: &Pod| -> CliResult<Vec<Container>> {
-        Ok(engine
-            .pod_containers(p.id())?
-            .into_iter()
-            .filter(|c| c.state.status == peapod_engine::container::Status::Running)
-            .collect())
-    };
+    // The running containers are read once; one that stops between the two samples has no
+    // cgroup left to read and is skipped.
+    let mut running: Vec<(&Pod, Container)> = Vec::new();
+    for p in &pods {
+        for c in engine.pod_containers(p.id())? {
+            if c.state.status == peapod_engine::container::Status::Running {
+                running.push((p, c));
+            }
+        }
+    }
     // Two samples a short while apart give the CPU share.
     let interval = std::time::Duration::from_millis(500);
     let mut first = BTreeMap::new();
-    for p in &pods {
-        for c in running(p)? {
-            if let Some(u) = cgroup_usage(&c) {
-                first.insert(c.id().to_string(), u.0);
-            }
+    for (_, c) in &running {
+        if let Some(u) = cgroup_usage(c) {
+            first.insert(c.id().to_string(), u.0);
         }
     }
     std::thread::sleep(interval);
     let mut rows = Vec::new();
-    for p in &pods {
-        for c in running(p)? {
-            let Some((cpu, mem, limit)) = cgroup_usage(&c) else {
-                continue;
-            };
-            let before = first.get(c.id()).copied().unwrap_or(cpu);
-            let pct = (cpu.saturating_sub(before)) as f64 / interval.as_nanos() as f64 * 100.0;
-            let pids = std::fs::read_to_string(format!(
-                "/sys/fs/cgroup/pids/{}/pids.current",
+    for (p, c) in &running {
+        let Some((cpu, mem, limit)) = cgroup_usage(c) else {
+            continue;
+        };
+        let before = first.get(c.id()).copied().unwrap_or(cpu);
+        let pct = (cpu.saturating_sub(before)) as f64 / interval.as_nanos() as f64 * 100.0;
+        let pids = std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/pids/{}/pids.current",
+            c.cgroups_path().trim_start_matches('/')
+        ))
+        .or_else(|_| {
+            std::fs::read_to_string(format!(
+                "/sys/fs/cgroup/{}/pids.current",
                 c.cgroups_path().trim_start_matches('/')
             ))
-            .or_else(|_| {
-                std::fs::read_to_string(format!(
-                    "/sys/fs/cgroup/{}/pids.current",
-                    c.cgroups_path().trim_start_matches('/')
-                ))
-            })
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "--".into());
-            rows.push(StatsRow {
-                Pod: p.id()[..12].to_string(),
-                CID: c.id()[..12].to_string(),
-                Name: c.name().to_string(),
-                CPU: format!("{pct:.2}%"),
-                MemUsage: format!("{} / {}", human::size(mem), human::size(limit)),
-                MemUsageBytes: format!("{mem} / {limit}"),
-                Mem: format!("{:.2}%", mem as f64 / limit.max(1) as f64 * 100.0),
-                NetIO: "-- / --".into(),
-                BlockIO: "-- / --".into(),
-                PIDS: pids,
-            });
-        }
+        })
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "--".into());
+        rows.push(StatsRow {
+            Pod: p.id()[..12].to_string(),
+            CID: c.id()[..12].to_string(),
+            Name: c.name().to_string(),
+            CPU: format!("{pct:.2}%"),
+            MemUsage: format!("{} / {}", human::size(mem), human::size(limit)),
+            MemUsageBytes: format!("{mem} / {limit}"),
+            Mem: format!("{:.2}%", mem as f64 / limit.max(1) as f64 * 100.0),
+            NetIO: "-- / --".into(),
+            BlockIO: "-- / --".into(),
+            PIDS: pids,
+        });
     }
     let format = a.format.as_deref().unwrap_or(
         "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}",

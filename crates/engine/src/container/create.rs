@@ -202,17 +202,9 @@ impl Engine {
             mounts: &opts.mounts,
             tmpfs: &opts.tmpfs,
             volumes_from: &opts.volumes_from,
+            pod_mounts: member.map(|m| m.mounts.as_slice()).unwrap_or_default(),
             image_volumes: icfg.volumes().as_deref().unwrap_or(&[]),
         })?;
-        if let Some(m) = member {
-            // The pod's volumes (the infra's mounts), unless the container mounts something
-            // of its own there.
-            for pm in &m.mounts {
-                if !mounts.iter().any(|x| x.destination == pm.destination) {
-                    mounts.push(pm.clone());
-                }
-            }
-        }
 
         let id = crate::names::new_id();
         let hostname = member
@@ -298,9 +290,10 @@ impl Engine {
             config.image_name = image_name;
         }
 
-        // Last, as nothing else can fail after it but the insert: the volumes it makes are
+        // Last, as nothing else can fail after it but the insert: the volumes stay locked
+        // until the row exists (no prune or rm in between), and the ones made here are
         // removed again if the container cannot be recorded.
-        let created_volumes = self.create_mount_volumes(&mut mounts)?;
+        let held_volumes = self.hold_mount_volumes(&mut mounts)?;
         config.mounts = mounts;
         let dir = self.paths.container_dir(&id);
         let mut container = Container {
@@ -312,9 +305,10 @@ impl Engine {
             .and_then(|()| self.insert_with_name(&mut container, opts.name.as_deref()));
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&dir);
-            self.forget_created_volumes(&created_volumes);
+            self.forget_created_volumes(held_volumes);
             return Err(e);
         }
+        drop(held_volumes);
         Ok(container)
     }
 

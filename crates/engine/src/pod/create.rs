@@ -148,10 +148,7 @@ impl Engine {
             .map(parse_command)
             .transpose()?;
         let id = crate::names::new_id();
-        let name = match &opts.name {
-            Some(n) => n.clone(),
-            None => self.free_pod_name()?,
-        };
+        let name = opts.name.clone().unwrap_or_default();
         let mut pod = Pod {
             config: PodConfig {
                 id: id.clone(),
@@ -167,7 +164,9 @@ impl Engine {
             },
             state: PodState::default(),
         };
-        self.db.insert_pod(&pod)?;
+        // The name is checked where it is inserted: nothing exists yet that a taken name
+        // would have to undo.
+        self.insert_pod_named(&mut pod, opts.name.is_some(), opts.hostname.is_none())?;
         if !opts.infra {
             return Ok(pod);
         }
@@ -213,14 +212,23 @@ impl Engine {
         Ok(pod)
     }
 
-    fn free_pod_name(&self) -> Result<String> {
-        for attempt in 0..50 {
-            let n = crate::names::random_name(attempt);
-            if matches!(self.db.lookup_pod(&n), Err(Error::NoSuchPod(_))) {
-                return Ok(n);
+    /// Insert the pod's row; without a name given, under a generated one (another on a
+    /// collision), which is also its hostname unless one was given.
+    fn insert_pod_named(&self, pod: &mut Pod, named: bool, hostname_from_name: bool) -> Result<()> {
+        if named {
+            return self.db.insert_pod(pod);
+        }
+        for attempt in 0.. {
+            pod.config.name = crate::names::random_name(attempt);
+            if hostname_from_name {
+                pod.config.hostname = pod.config.name.clone();
+            }
+            match self.db.insert_pod(pod) {
+                Err(Error::PodNameInUse(_)) if attempt < 50 => continue,
+                other => return other,
             }
         }
-        Err(Error::other("could not find a free pod name"))
+        unreachable!()
     }
 
     /// How a container being created joins its pod (`--pod`), making the pod for

@@ -16,7 +16,7 @@ mod create;
 mod lifecycle;
 pub mod ns;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,12 @@ pub struct PodState {
     /// Published ports with the host ports in use.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// The containers that joined the namespaces above and have not left: added when a
+    /// container's init takes the pod's namespaces (before its process exists), removed by
+    /// its cleanup. The namespaces are torn down only when none is left, so a member still
+    /// in init keeps them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub joined: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 //! set up when the pod's first container starts, joined by every container of the pod,
 //! torn down when the last one stops.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
@@ -78,6 +79,11 @@ impl Engine {
             .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
         std::fs::create_dir_all(self.pod_dir(pod.id())).ctx("creating", self.pod_dir(pod.id()))?;
         let result = self.pod_namespaces_up(&mut pod);
+        if result.is_ok() {
+            // Joined from now on, although its process does not exist yet: a pod stop or a
+            // member leaving meanwhile keeps the namespaces for it.
+            pod.state.joined.insert(c.id().to_string());
+        }
         self.db.update_pod_state(pod.id(), &pod.state)?;
         result?;
         if !pod.shares("net") {
@@ -174,6 +180,8 @@ impl Engine {
         }
         pod.state.network_status.clear();
         pod.state.ports.clear();
+        // Nothing is left to be joined to.
+        pod.state.joined.clear();
         for f in ["hosts", "resolv.conf", "hostname"] {
             let _ = std::fs::remove_file(self.pod_dir(pod.id()).join(f));
         }
@@ -203,29 +211,49 @@ impl Engine {
         }
     }
 
-    /// Tear the pod's namespaces down unless a container other than `leaving` is active.
+    /// `leaving` leaves the pod's namespaces; they are torn down when no other container
+    /// has joined them. A joined container counts while it is active, or while its lock is
+    /// held (it is in the middle of its init, before the runtime knows it); one that is
+    /// neither (its start died half-way) is forgotten. An active container that never
+    /// joined (state from before the joined set) counts too.
     fn pod_release(&self, pod_id: &str, leaving: &str) -> Result<()> {
         let _lock = self.pod_lock(pod_id)?;
+        let Some(mut pod) = self.db.pod(pod_id)? else {
+            return Ok(());
+        };
+        pod.state.joined.remove(leaving);
+        let mut staying = BTreeSet::new();
         for mut other in self.db.pod_containers(pod_id)? {
             if other.id() == leaving {
                 continue;
             }
             self.reconcile(&mut other)?;
-            if other.state.status.is_active() {
-                return Ok(());
+            if other.state.status.is_active()
+                || (pod.state.joined.contains(other.id()) && self.container_busy(other.id())?)
+            {
+                staying.insert(other.id().to_string());
             }
         }
-        let Some(mut pod) = self.db.pod(pod_id)? else {
-            return Ok(());
-        };
+        pod.state.joined.retain(|id| staying.contains(id));
+        if !staying.is_empty() {
+            return self.db.update_pod_state(pod_id, &pod.state);
+        }
         let result = self.pod_namespaces_down(&mut pod);
         self.db.update_pod_state(pod_id, &pod.state)?;
         result
     }
 
+    /// Is someone holding the container's lock (a lifecycle step under way)? Never waits:
+    /// the holder may be waiting for the pod's lock we hold.
+    fn container_busy(&self, id: &str) -> Result<bool> {
+        Ok(crate::state::lock::Lock::try_acquire(&self.paths.locks(), id)?.is_none())
+    }
+
     /// Namespaces the container joins besides the network: the pod's pinned ipc and uts;
-    /// the infra's pid and cgroup namespaces (pinned from its process) for members, while
-    /// the infra itself gets new ones.
+    /// the infra's pid and cgroup namespaces (pinned from its process) for members. The
+    /// infra itself gets a new pid namespace (the old one died with its pause process, and
+    /// every member in it), and a new cgroup namespace only when none is pinned: an infra
+    /// started again while members run joins theirs.
     pub(crate) fn pod_joins(
         &self,
         c: &Container,
@@ -239,7 +267,11 @@ impl Engine {
                 continue;
             }
             let typ = kind_type(kind).expect("known kind");
-            let late = matches!(kind, "pid" | "cgroup");
+            let late = match kind {
+                "pid" => true,
+                "cgroup" => !pod.state.pinned.contains_key("cgroup"),
+                _ => false,
+            };
             if late && c.config.is_infra {
                 out.push((typ, None));
                 continue;
@@ -276,7 +308,8 @@ impl Engine {
         // failure never leaves a mount the pod's teardown does not know.
         let mut result = Ok(());
         for kind in ["pid", "cgroup"] {
-            if pod.shares(kind) {
+            // A pinned cgroup namespace is the one the infra joined (see `pod_joins`).
+            if pod.shares(kind) && !(kind == "cgroup" && pod.state.pinned.contains_key(kind)) {
                 let path = self.pod_ns_path(pod.id(), kind);
                 result = netns::pin_process(c.state.pid, kind, &path);
                 if result.is_err() {

@@ -481,25 +481,31 @@ impl Db {
 // ---- pods ----
 
 impl Db {
-    /// Insert a pod; a taken name is an error naming the pod that has it.
+    /// Insert a pod; a taken name is [`Error::PodNameInUse`] (checked in the transaction
+    /// that inserts, so two creates of one name never both succeed).
     pub fn insert_pod(&self, p: &crate::pod::Pod) -> Result<()> {
         let config = serde_json::to_string(&p.config).map_err(|e| Error::other(e.to_string()))?;
         let state = serde_json::to_string(&p.state).map_err(|e| Error::other(e.to_string()))?;
         self.write(|tx| {
-            if let Some(id) = tx
-                .query_row("SELECT id FROM pods WHERE name = ?1", [&p.config.name], |r| {
-                    r.get::<_, String>(0)
-                })
-                .optional()?
-            {
-                return Err(Error::invalid(format!(
-                    "error adding pod to state: name \"{}\" is in use by pod {id}: pod already exists",
-                    p.config.name
-                )));
+            let taken = tx
+                .query_row(
+                    "SELECT 1 FROM pods WHERE name = ?1",
+                    [&p.config.name],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if taken.is_some() {
+                return Err(Error::PodNameInUse(p.config.name.clone()));
             }
             tx.execute(
                 "INSERT INTO pods (id, name, created, config, state) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![p.config.id, p.config.name, p.config.created.to_rfc3339(), config, state],
+                params![
+                    p.config.id,
+                    p.config.name,
+                    p.config.created.to_rfc3339(),
+                    config,
+                    state
+                ],
             )?;
             Ok(())
         })
@@ -665,6 +671,7 @@ mod tests {
             anonymous: false,
             needs_copy_up: true,
             needs_chown: true,
+            state: Default::default(),
         };
         assert!(db.insert_volume(&vol).unwrap());
         assert!(!db.insert_volume(&vol).unwrap());

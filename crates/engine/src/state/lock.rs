@@ -34,6 +34,27 @@ impl Lock {
         })
     }
 
+    /// Take the lock named `name` in `dir` only if nobody holds it: `None` when it is held
+    /// (by another process, or through another handle of this one).
+    pub fn try_acquire(dir: &Path, name: &str) -> Result<Option<Lock>> {
+        std::fs::create_dir_all(dir).ctx("creating lock directory", dir)?;
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ctx("opening lock", &path)?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => Ok(Some(Lock {
+                _flock: flock,
+                path,
+            })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(Error::other(format!("locking {}: {e}", path.display()))),
+        }
+    }
+
     /// Remove the lock file (the object is gone). The lock is still held until drop.
     pub fn remove_file(&self) {
         let _ = std::fs::remove_file(&self.path);

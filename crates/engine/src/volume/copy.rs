@@ -223,6 +223,29 @@ pub(super) fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> Result<bool, Er
     Ok(true)
 }
 
+/// Remove everything inside the directory `path` (which stays), without following a
+/// symlink anywhere: a failed or interrupted copy-up is undone with it.
+pub(super) fn clear_dir(path: &Path) -> Result<(), Errno> {
+    let fd = open_dir(path)?;
+    clear_fd(&fd)
+}
+
+fn clear_fd(dir: &OwnedFd) -> Result<(), Errno> {
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    for name in list(dir)? {
+        let name = name.as_os_str();
+        let st = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        if kind(&st) == SFlag::S_IFDIR {
+            let sub = openat(dir, name, DIR_FLAGS, Mode::empty())?;
+            clear_fd(&sub)?;
+            unlinkat(dir, name, UnlinkatFlags::RemoveDir)?;
+        } else {
+            unlinkat(dir, name, UnlinkatFlags::NoRemoveDir)?;
+        }
+    }
+    Ok(())
+}
+
 /// `U`: chown `path` and everything below it to `uid:gid`, symlinks themselves (never their
 /// targets), without crossing into other trees through symlinks.
 pub(super) fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), Errno> {
@@ -350,6 +373,31 @@ mod tests {
         assert!(!copy_up(&root, "/link", &data2).unwrap());
         assert!(is_empty_dir(&data2).unwrap());
         assert!(!copy_up(&root, "/nonexistent", &data2).unwrap());
+    }
+
+    #[test]
+    fn clear_dir_empties_without_following_links() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("d");
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(d.join("x/y")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("keep"), "host").unwrap();
+        std::fs::write(d.join("x/y/f"), "partial").unwrap();
+        std::fs::write(d.join("top"), "partial").unwrap();
+        symlink(&outside, d.join("link")).unwrap();
+        symlink(&outside, d.join("x/link")).unwrap();
+        clear_dir(&d).unwrap();
+        assert!(is_empty_dir(&d).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(outside.join("keep")).unwrap(),
+            "host"
+        );
+        // A symlink as the directory itself is refused, not followed.
+        let l = t.path().join("l");
+        symlink(&outside, &l).unwrap();
+        assert!(clear_dir(&l).is_err());
+        assert!(outside.join("keep").exists());
     }
 
     #[test]

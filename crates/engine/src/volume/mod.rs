@@ -13,7 +13,7 @@ mod mounts;
 pub mod spec;
 mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,24 @@ pub struct Volume {
     /// Not yet mounted by a container: its directory takes the container user's ownership
     /// (and the mode of the directory it covers) on first use.
     pub needs_chown: bool,
+    /// What changes while containers use it (Podman's `VolumeState`).
+    #[serde(default)]
+    pub state: VolumeState,
+}
+
+/// A volume's changing state, written under the volume's lock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VolumeState {
+    /// For a volume with a mount of its own: the containers whose init mounted it and whose
+    /// cleanup has not released it yet. Podman keeps a count (`MountCount`); the ids make a
+    /// release idempotent (a cleanup that runs twice never takes another user's share) and
+    /// let a container that is gone be dropped. Recorded before the mount is made.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub mounted_by: BTreeSet<String>,
+    /// A copy-up began and has not finished: whatever the data directory holds is a partial
+    /// copy of ours, to be cleared and copied again (the copying command died).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub copying_up: bool,
 }
 
 impl Volume {

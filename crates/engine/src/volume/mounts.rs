@@ -2,6 +2,7 @@
 //! `VOLUME`s merged), prepared at init (mounted local volumes mounted, first-use ownership,
 //! copy-up, `U`) and turned into OCI mounts; released at cleanup; shown by inspect.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use oci_spec::runtime::{Mount, MountBuilder};
@@ -46,14 +47,26 @@ pub struct MountRequest<'a> {
     pub mounts: &'a [String],
     pub tmpfs: &'a [String],
     pub volumes_from: &'a [String],
+    /// For a member of a pod: the pod's volumes (its infra's mounts).
+    pub pod_mounts: &'a [MountSpec],
     /// The image's `VOLUME` entries.
     pub image_volumes: &'a [String],
 }
 
+/// The volumes of a container being created, locked until it is recorded (see
+/// [`Engine::hold_mount_volumes`]); dropping it lets them go.
+#[derive(Default)]
+pub(crate) struct HeldVolumes {
+    _locks: Vec<crate::state::lock::Lock>,
+    /// Made for this container: removed again if it cannot be recorded.
+    created: Vec<String>,
+}
+
 impl Engine {
     /// Parse and check every mount of a new container without creating anything: the
-    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`, image
-    /// `VOLUME`s); anonymous volumes still nameless.
+    /// container's mounts in order (`-v`, `--mount`, `--tmpfs`, `--volumes-from`, the pod's
+    /// volumes, image `VOLUME`s), each destination taken by the first; anonymous volumes
+    /// still nameless.
     pub(crate) fn resolve_mounts(&self, req: &MountRequest<'_>) -> Result<Vec<MountSpec>> {
         let mut out = Vec::new();
         for v in req.volumes {
@@ -89,6 +102,13 @@ impl Engine {
                 }
             }
         }
+        // A member inherits its pod's volumes as with `--volumes-from` (Podman adds the
+        // infra to the member's volumes-from), so an image VOLUME never covers them.
+        for pm in req.pod_mounts {
+            if !out.iter().any(|o| o.destination == pm.destination) {
+                out.push(pm.clone());
+            }
+        }
         for dest in req.image_volumes {
             let Ok(destination) = spec::destination(dest) else {
                 tracing::warn!(volume = %dest, "ignoring the image's VOLUME: not an absolute path below /");
@@ -108,54 +128,61 @@ impl Engine {
         Ok(out)
     }
 
-    /// Create the volumes a new container needs: named ones on first use, anonymous ones
-    /// with generated names (written into `mounts`). Returns the names created, for
-    /// [`Engine::forget_created_volumes`] if the container cannot be created after all.
-    pub(crate) fn create_mount_volumes(&self, mounts: &mut [MountSpec]) -> Result<Vec<String>> {
-        let mut created = Vec::new();
-        let result = (|| {
-            for m in mounts.iter_mut() {
-                match m.kind {
-                    MountKind::Anonymous if m.source.is_empty() => {
-                        let v = self.create_volume(&VolumeCreateOptions {
-                            anonymous: true,
-                            ..Default::default()
-                        })?;
-                        m.source = v.name.clone();
-                        created.push(v.name);
-                    }
-                    MountKind::Volume => {
-                        if self.db.volume(&m.source)?.is_some() {
-                            continue;
-                        }
-                        match self.create_volume(&VolumeCreateOptions {
-                            name: Some(m.source.clone()),
-                            ..Default::default()
-                        }) {
-                            Ok(v) => created.push(v.name),
-                            // Made by a concurrent create: use it.
-                            Err(Error::Volume(VolumeError::Exists(_))) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    _ => {}
-                }
+    /// Find or make every volume a new container uses (named ones on first use, anonymous
+    /// ones with generated names, written into `mounts`) and keep each one locked until the
+    /// returned guard drops, once the container's row exists. `volume rm` and `volume prune`
+    /// look for users under the same lock, so they either see the new container or remove
+    /// the volume before the create finds or makes it: never a container on a removed
+    /// volume (Podman checks a new container's volumes in the transaction that adds it).
+    pub(crate) fn hold_mount_volumes(&self, mounts: &mut [MountSpec]) -> Result<HeldVolumes> {
+        let mut fresh = BTreeSet::new();
+        for m in mounts.iter_mut() {
+            if m.kind == MountKind::Anonymous && m.source.is_empty() {
+                m.source = crate::names::new_id();
+                fresh.insert(m.source.clone());
             }
+        }
+        // Named on first use, or inherited (`--volumes-from`, the pod's) and expected to exist.
+        let mut wanted: BTreeMap<&str, bool> = BTreeMap::new();
+        for m in mounts.iter().filter(|m| m.is_volume()) {
+            let may_create = m.kind == MountKind::Volume || fresh.contains(&m.source);
+            *wanted.entry(m.source.as_str()).or_default() |= may_create;
+        }
+        let mut held = HeldVolumes::default();
+        // In name order: two creates sharing volumes never wait on each other in a cycle.
+        let result = wanted.iter().try_for_each(|(&name, &may_create)| {
+            held._locks.push(self.volume_lock(name)?);
+            if self.db.volume(name)?.is_some() {
+                return Ok(());
+            }
+            if !may_create {
+                return Err(VolumeError::NoSuchVolume(name.to_string()).into());
+            }
+            let vol = super::store::new_record(&VolumeCreateOptions {
+                name: Some(name.to_string()),
+                anonymous: fresh.contains(name),
+                ..Default::default()
+            })?;
+            self.create_volume_locked(&vol)?;
+            held.created.push(vol.name);
             Ok(())
-        })();
+        });
         match result {
-            Ok(()) => Ok(created),
+            Ok(()) => Ok(held),
             Err(e) => {
-                self.forget_created_volumes(&created);
+                self.forget_created_volumes(held);
                 Err(e)
             }
         }
     }
 
-    /// Undo [`Engine::create_mount_volumes`].
-    pub(crate) fn forget_created_volumes(&self, names: &[String]) {
-        for n in names {
-            let _ = self.remove_volume(n, false, None);
+    /// Undo [`Engine::hold_mount_volumes`] when the container cannot be recorded after all:
+    /// the volumes it made are removed (still under their locks), then every lock is let go.
+    pub(crate) fn forget_created_volumes(&self, held: HeldVolumes) {
+        for n in &held.created {
+            if let Err(e) = self.remove_volume_locked(n) {
+                tracing::warn!(volume = %n, error = %e, "removing a volume made for a container that was not created");
+            }
         }
     }
 
@@ -189,7 +216,7 @@ impl Engine {
                     ("bind", m.source.clone())
                 }
                 MountKind::Volume | MountKind::Anonymous => {
-                    let (data, ro) = self.prepare_volume(m, rootfs, user)?;
+                    let (data, ro) = self.prepare_volume(c, m, rootfs, user)?;
                     read_only = ro;
                     ("bind", data)
                 }
@@ -220,6 +247,7 @@ impl Engine {
     /// Also whether the volume's own mount is read-only (the container's bind must be too).
     fn prepare_volume(
         &self,
+        c: &Container,
         m: &MountSpec,
         rootfs: &Path,
         user: &ResolvedUser,
@@ -227,8 +255,8 @@ impl Engine {
         let _lock = self.volume_lock(&m.source)?;
         let mut vol = self.volume(&m.source)?;
         let data = self.paths.volume_data(&vol.name);
-        if vol.is_mounted_kind() && !crate::layer::is_mountpoint(&data) {
-            mount_local(&vol, &data)?;
+        if vol.is_mounted_kind() {
+            self.hold_volume_mount(&mut vol, c.id(), &data)?;
         }
         // A volume mounted read-only by its own options (`o=…,ro`) is used as its source
         // made it: there is nothing to chown or copy into.
@@ -242,27 +270,14 @@ impl Engine {
             vol.needs_copy_up = false;
             self.db.update_volume(&vol)?;
         }
-        let mut changed = false;
         if vol.needs_chown {
             copy::first_use_ownership(&data, rootfs, &m.destination, user.uid, user.gid)
                 .map_err(|e| Error::io("setting the owner of volume", &data, e.into()))?;
             vol.needs_chown = false;
-            changed = true;
+            self.db.update_volume(&vol)?;
         }
         if vol.needs_copy_up && !m.nocopy() {
-            if copy::is_empty_dir(&data).ctx_vol(&data)? {
-                copy::copy_up(rootfs, &m.destination, &data).map_err(|e| {
-                    Error::other(format!(
-                        "copying {} of the image into volume {}: {e}",
-                        m.destination, vol.name
-                    ))
-                })?;
-            }
-            vol.needs_copy_up = false;
-            changed = true;
-        }
-        if changed {
-            self.db.update_volume(&vol)?;
+            self.copy_up_locked(&mut vol, rootfs, &m.destination, &data)?;
         }
         if m.chown() {
             copy::chown_tree(&data, user.uid, user.gid)
@@ -271,41 +286,127 @@ impl Engine {
         Ok((data.display().to_string(), read_only))
     }
 
-    /// At cleanup: unmount the mounted local volumes of `c` that no other live container
-    /// still uses.
+    /// Count container `id` among the users of a volume with a mount of its own (recorded
+    /// before the mount is made, so its cleanup finds it whatever happens next), and mount
+    /// the volume unless it is mounted. The caller holds the volume's lock.
+    fn hold_volume_mount(&self, vol: &mut Volume, id: &str, data: &Path) -> Result<()> {
+        if vol.state.mounted_by.insert(id.to_string()) {
+            self.db.update_volume(vol)?;
+        }
+        if !crate::layer::is_mountpoint(data) {
+            mount_local(vol, data)?;
+        }
+        Ok(())
+    }
+
+    /// First use: copy what the image has at `dest` into the (empty) volume; the caller
+    /// holds the volume's lock. The volume counts as copied only once the copy is complete:
+    /// a copy that fails is cleared at once, and one whose command died half-way
+    /// (`copying_up` still set) is cleared by the next user, so a partial copy is never
+    /// taken for the volume's content. Podman marks the copy done before it starts.
+    fn copy_up_locked(
+        &self,
+        vol: &mut Volume,
+        rootfs: &Path,
+        dest: &str,
+        data: &Path,
+    ) -> Result<()> {
+        if vol.state.copying_up {
+            copy::clear_dir(data).map_err(|e| {
+                Error::io("clearing an interrupted copy-up in volume", data, e.into())
+            })?;
+        }
+        if copy::is_empty_dir(data).ctx_vol(data)? {
+            vol.state.copying_up = true;
+            self.db.update_volume(vol)?;
+            if let Err(e) = copy::copy_up(rootfs, dest, data) {
+                // Left marked when it cannot be cleared: the next user clears it.
+                match copy::clear_dir(data) {
+                    Ok(()) => {
+                        vol.state.copying_up = false;
+                        let _ = self.db.update_volume(vol);
+                    }
+                    Err(ce) => {
+                        tracing::warn!(volume = %vol.name, error = %ce, "clearing a failed copy-up")
+                    }
+                }
+                return Err(Error::other(format!(
+                    "copying {dest} of the image into volume {}: {e}",
+                    vol.name
+                )));
+            }
+        }
+        vol.needs_copy_up = false;
+        vol.state.copying_up = false;
+        self.db.update_volume(vol)
+    }
+
+    /// At cleanup: `c` no longer uses the mounts of its volumes that have one of their own;
+    /// each is unmounted when its last user lets go.
     pub(crate) fn release_mounts(&self, c: &Container) -> Result<()> {
-        // Only volumes with a mount of their own (`--opt type=… device=…`) need releasing:
-        // find them first, so the common case never reads every container.
-        let mounted: Vec<&MountSpec> = c
+        let names: BTreeSet<&str> = c
             .config
             .mounts
             .iter()
             .filter(|m| m.is_volume())
-            .filter(|m| matches!(self.db.volume(&m.source), Ok(Some(v)) if v.is_mounted_kind()))
-            .collect();
-        if mounted.is_empty() {
-            return Ok(());
-        }
-        let others: Vec<Container> = self
-            .db
-            .containers()?
-            .into_iter()
-            .filter(|o| o.id() != c.id() && o.state.status.is_active())
+            .map(|m| m.source.as_str())
             .collect();
         let mut errors = Vec::new();
-        for m in mounted {
-            let data = self.paths.volume_data(&m.source);
-            if others
-                .iter()
-                .any(|o| super::store::uses_volume(o, &m.source))
-            {
+        for name in names {
+            // Only volumes with a mount of their own are counted: the common case takes no
+            // lock.
+            if !matches!(self.db.volume(name), Ok(Some(v)) if v.is_mounted_kind()) {
                 continue;
             }
-            if let Err(e) = self.unmount_volume_data(&data) {
+            if let Err(e) = self.release_volume_mount(name, c.id()) {
                 errors.push(e);
             }
         }
         Error::collect(errors)
+    }
+
+    /// Container `id` lets go of the volume's mount; unmounted when no user is left.
+    fn release_volume_mount(&self, name: &str, id: &str) -> Result<()> {
+        let _lock = self.volume_lock(name)?;
+        let Some(mut vol) = self.db.volume(name)? else {
+            return Ok(());
+        };
+        let before = vol.state.mounted_by.clone();
+        vol.state.mounted_by.remove(id);
+        // A user whose row is gone (its removal died half-way) holds nothing any more.
+        let mut gone = Vec::new();
+        for other in &vol.state.mounted_by {
+            if self.db.container(other)?.is_none() {
+                gone.push(other.clone());
+            }
+        }
+        for g in gone {
+            vol.state.mounted_by.remove(&g);
+        }
+        if vol.state.mounted_by != before {
+            self.db.update_volume(&vol)?;
+        }
+        if vol.state.mounted_by.is_empty() {
+            self.unmount_volume_data(&self.paths.volume_data(name))?;
+        }
+        Ok(())
+    }
+
+    /// After a reboot: no volume is mounted, so none has users of its mount.
+    pub(crate) fn forget_volume_mounts(&self) -> Result<()> {
+        for v in self.db.volumes()? {
+            if v.state.mounted_by.is_empty() {
+                continue;
+            }
+            let _lock = self.volume_lock(&v.name)?;
+            if let Some(mut v) = self.db.volume(&v.name)? {
+                v.state.mounted_by.clear();
+                self.db.update_volume(&v)?;
+                // A runroot wiped by hand rather than a real reboot: the mount may remain.
+                let _ = self.unmount_volume_data(&self.paths.volume_data(&v.name));
+            }
+        }
+        Ok(())
     }
 
     /// inspect's `Mounts`: volumes first, then binds (tmpfs are under `HostConfig.Tmpfs`),

@@ -156,6 +156,45 @@ fn parse_options(opts: &[String]) -> Result<(BTreeMap<String, String>, Option<u3
     Ok((map, uid, gid))
 }
 
+/// A new volume's record from `volume create`'s options, checked; nothing is made yet.
+pub(super) fn new_record(opts: &VolumeCreateOptions) -> Result<Volume> {
+    let name = match &opts.name {
+        Some(n) => {
+            if !crate::names::valid_name(n) {
+                return Err(Error::invalid(format!(
+                    "creating volume {n:?}: running volume create option: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+                )));
+            }
+            n.clone()
+        }
+        None => crate::names::new_id(),
+    };
+    match opts.driver.as_deref() {
+        None | Some("") | Some("local") => {}
+        Some(d) => {
+            return Err(Error::invalid(format!(
+                "volume driver {d:?}: no such volume plugin: only the \"local\" driver is supported"
+            )));
+        }
+    }
+    let mut labels = BTreeMap::new();
+    crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
+    let (options, uid, gid) = parse_options(&opts.options)?;
+    Ok(Volume {
+        name,
+        driver: "local".into(),
+        created: Utc::now(),
+        labels,
+        needs_chown: uid.is_none() && gid.is_none(),
+        options,
+        uid,
+        gid,
+        anonymous: opts.anonymous,
+        needs_copy_up: true,
+        state: Default::default(),
+    })
+}
+
 impl Engine {
     pub(crate) fn volume_lock(&self, name: &str) -> Result<crate::state::lock::Lock> {
         if !crate::names::valid_name(name) {
@@ -166,50 +205,23 @@ impl Engine {
 
     /// `volume create`: the record, then `<root>/volumes/<name>/_data`.
     pub fn create_volume(&self, opts: &VolumeCreateOptions) -> Result<Volume> {
-        let name = match &opts.name {
-            Some(n) => {
-                if !crate::names::valid_name(n) {
-                    return Err(Error::invalid(format!(
-                        "creating volume {n:?}: running volume create option: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
-                    )));
-                }
-                n.clone()
-            }
-            None => crate::names::new_id(),
-        };
-        match opts.driver.as_deref() {
-            None | Some("") | Some("local") => {}
-            Some(d) => {
-                return Err(Error::invalid(format!(
-                    "volume driver {d:?}: no such volume plugin: only the \"local\" driver is supported"
-                )));
-            }
+        let vol = new_record(opts)?;
+        let _lock = self.volume_lock(&vol.name)?;
+        self.create_volume_locked(&vol)?;
+        Ok(vol)
+    }
+
+    /// Record `vol` and make its directories; the caller holds the volume's lock.
+    pub(super) fn create_volume_locked(&self, vol: &Volume) -> Result<()> {
+        if !self.db.insert_volume(vol)? {
+            return Err(VolumeError::Exists(vol.name.clone()).into());
         }
-        let mut labels = BTreeMap::new();
-        crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
-        let (options, uid, gid) = parse_options(&opts.options)?;
-        let vol = Volume {
-            name: name.clone(),
-            driver: "local".into(),
-            created: Utc::now(),
-            labels,
-            needs_chown: uid.is_none() && gid.is_none(),
-            options,
-            uid,
-            gid,
-            anonymous: opts.anonymous,
-            needs_copy_up: true,
-        };
-        let _lock = self.volume_lock(&name)?;
-        if !self.db.insert_volume(&vol)? {
-            return Err(VolumeError::Exists(name).into());
-        }
-        if let Err(e) = self.make_volume_dirs(&vol) {
-            let _ = std::fs::remove_dir_all(self.paths.volume_dir(&name));
-            let _ = self.db.delete_volume(&name);
+        if let Err(e) = self.make_volume_dirs(vol) {
+            let _ = std::fs::remove_dir_all(self.paths.volume_dir(&vol.name));
+            let _ = self.db.delete_volume(&vol.name);
             return Err(e);
         }
-        Ok(vol)
+        Ok(())
     }
 
     fn make_volume_dirs(&self, vol: &Volume) -> Result<()> {
@@ -288,8 +300,9 @@ impl Engine {
             options.insert("GID".into(), g.to_string());
         }
         let data = self.paths.volume_data(&v.name);
-        let mount_count = if v.is_mounted_kind() && crate::layer::is_mountpoint(&data) {
-            1
+        // Podman counts only the mounts of volumes that need one.
+        let mount_count = if v.is_mounted_kind() {
+            u32::try_from(v.state.mounted_by.len()).unwrap_or(u32::MAX)
         } else {
             0
         };
@@ -314,16 +327,8 @@ impl Engine {
     /// containers first (stopping running ones after `timeout` seconds).
     pub fn remove_volume(&self, name: &str, force: bool, timeout: Option<u32>) -> Result<()> {
         self.volume(name)?;
-        let users = self.volume_users(name)?;
-        if !users.is_empty() {
-            if !force {
-                return Err(VolumeError::InUse {
-                    name: name.to_string(),
-                    containers: users,
-                }
-                .into());
-            }
-            for id in &users {
+        if force {
+            for id in &self.volume_users(name)? {
                 match self.remove(
                     id,
                     &RemoveOptions {
@@ -338,7 +343,16 @@ impl Engine {
             }
         }
         let _lock = self.volume_lock(name)?;
-        // A container may have taken the volume while we removed the others.
+        self.remove_volume_locked(name)
+    }
+
+    /// Remove a volume no container uses; the caller holds its lock. A container being
+    /// created holds the lock of each volume it uses until its row exists, so the users
+    /// read here are all there are.
+    pub(super) fn remove_volume_locked(&self, name: &str) -> Result<()> {
+        if self.db.volume(name)?.is_none() {
+            return Err(VolumeError::NoSuchVolume(name.to_string()).into());
+        }
         let users = self.volume_users(name)?;
         if !users.is_empty() {
             return Err(VolumeError::InUse {
@@ -380,8 +394,9 @@ impl Engine {
         for v in self.list_volumes(&filters)? {
             match self.remove_volume(&v.name, false, None) {
                 Ok(()) => removed.push(v.name),
-                // Taken by a container meanwhile: keep it.
-                Err(Error::Volume(VolumeError::InUse { .. })) => {}
+                // Taken by a container meanwhile: keep it. Removed by someone else meanwhile
+                // (another prune): nothing left to do.
+                Err(Error::Volume(VolumeError::InUse { .. } | VolumeError::NoSuchVolume(_))) => {}
                 Err(e) => errors.push(e),
             }
         }
