@@ -135,6 +135,10 @@ pub enum TopLevel {
     Login(crate::commands::registry::LoginArgs),
     /// Log out of a container registry
     Logout(crate::commands::registry::LogoutArgs),
+    /// Save image(s) to an archive
+    Save(crate::commands::archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(crate::commands::archive::LoadArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,6 +348,10 @@ pub enum ImageCommand {
     Pull(crate::commands::registry::PullArgs),
     /// Push an image to a specified destination
     Push(crate::commands::registry::PushArgs),
+    /// Save image(s) to an archive
+    Save(crate::commands::archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(crate::commands::archive::LoadArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -1,6 +1,11 @@
-//! Image operations of the engine: import, resolve a user's reference, list, tag, remove.
-//! The content store and unpacking are in [`crate::image`] and [`crate::layer`]; this file
-//! ties them to the database.
+//! Image operations of the engine: import, resolve a user's reference, list, tag, untag,
+//! remove; save and load ([`archive`]). The content store and unpacking are in
+//! [`crate::image`] and [`crate::layer`]; this file and its submodules tie them to the
+//! database.
+
+mod archive;
+
+pub use archive::{SaveOutput, SaveRequest};
 
 use std::io::Read;
 use std::path::PathBuf;

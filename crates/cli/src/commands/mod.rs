@@ -1,5 +1,6 @@
 //! One module per command group; [`run`] dispatches.
 
+pub(crate) mod archive;
 mod attach;
 mod container;
 mod image;
@@ -75,6 +76,8 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Exists(a) => image::exists(&open(g)?, a),
             ImageCommand::Pull(a) => registry::pull(&open(g)?, a),
             ImageCommand::Push(a) => registry::push(&open(g)?, a),
+            ImageCommand::Save(a) => archive::save(&open(g)?, a),
+            ImageCommand::Load(a) => archive::load(&open(g)?, a),
         },
     }
 }
@@ -134,5 +137,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Push(a) => registry::push(&open(g)?, a),
         TopLevel::Login(a) => registry::login(&open(g)?, a),
         TopLevel::Logout(a) => registry::logout(a),
+        TopLevel::Save(a) => archive::save(&open(g)?, a),
+        TopLevel::Load(a) => archive::load(&open(g)?, a),
     }
 }
