@@ -4,8 +4,14 @@
 //! database.
 
 mod archive;
+mod history;
+mod mount;
+mod prune;
 
 pub use archive::{SaveOutput, SaveRequest};
+pub use history::{HistoryEntry, ImageTree, TreeLayer, layer_id};
+pub use mount::ImageMount;
+pub use prune::{ImageFilter, parse_until};
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -139,6 +145,29 @@ impl Engine {
         self.db.tag_image(&image.id, &name)
     }
 
+    /// `untag IMAGE [NAME…]`: removes the names given (every name when none is), after
+    /// checking that each is one of the image's (Podman's `tag not known` otherwise).
+    pub fn untag_image(&self, reference: &str, names: &[String]) -> Result<()> {
+        let image = self.resolve_image(reference)?;
+        let doomed: Vec<String> = if names.is_empty() {
+            image.names.clone()
+        } else {
+            let mut out = Vec::new();
+            for n in names {
+                let full = crate::image::normalize(n)?;
+                if !image.names.contains(&full) {
+                    return Err(Error::invalid(format!("{full}: tag not known")));
+                }
+                out.push(full);
+            }
+            out
+        };
+        for n in &doomed {
+            self.db.untag_image(n)?;
+        }
+        Ok(())
+    }
+
     /// `rmi`: untag a name, or delete the image when no name is left (or it was named by
     /// id). An image used by a container is refused unless `force`, which removes those
     /// containers too.
@@ -187,6 +216,7 @@ impl Engine {
                 out.containers.push(id.clone());
             }
         }
+        self.drop_image_mount(&image.id)?;
         self.db.delete_image(&image.id)?;
         out.untagged = image.names.clone();
         // Blobs and layers no other image uses go too.

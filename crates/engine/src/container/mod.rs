@@ -6,12 +6,14 @@
 //! compare-and-swap, so they never undo a concurrent writer's work.
 
 pub mod attach;
+mod commit;
 mod create;
 pub mod exec;
 pub mod inspect;
 mod lifecycle;
 pub mod logs;
 mod model;
+pub mod mount;
 pub mod pause;
 mod reconcile;
 mod remove;
@@ -21,6 +23,7 @@ mod rootfs;
 pub mod top;
 pub mod user;
 
+pub use commit::{CommitFormat, CommitOptions};
 pub use create::CreateOptions;
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;

@@ -298,6 +298,8 @@ impl Engine {
         let mut mounts = Vec::new();
         for m in cfg.mounts.iter().filter(|m| !m.from_image) {
             let (vname, vol) = match m.kind {
+                // Podman 4.3 leaves image mounts out of generated YAML too.
+                MountKind::Image => continue,
                 MountKind::Bind => {
                     let name = host_volume_name(&m.source);
                     let t = match std::fs::metadata(&m.source) {

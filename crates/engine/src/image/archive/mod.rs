@@ -201,6 +201,23 @@ impl<'a> Undo<'a> {
         Ok((d, size))
     }
 
+    /// A blob written by `f` (e.g. a layer tarball being made), remembered when new.
+    pub fn put_with(
+        &mut self,
+        f: impl FnOnce(&mut super::BlobWriter) -> std::io::Result<()>,
+    ) -> Result<(Digest, u64), ImageError> {
+        let mut w = self.blobs.begin()?;
+        f(&mut w)
+            .map_err(|e| ImageError::io("writing a blob in", self.blobs.root.join("blobs"), e))?;
+        let digest = w.digest();
+        let new = !self.blobs.exists(&digest);
+        let (d, size) = w.commit()?;
+        if new {
+            self.new_blobs.push(d.clone());
+        }
+        Ok((d, size))
+    }
+
     pub fn put(&mut self, bytes: &[u8]) -> Result<Digest, ImageError> {
         let d = Digest::of_bytes(bytes);
         if self.blobs.exists(&d) {
