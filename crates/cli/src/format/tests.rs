@@ -399,3 +399,22 @@ fn whitespace_trimming_across_lines() {
     assert_eq!(run(text), "/data/etc/x");
     assert_eq!(run("{{- .Name -}}"), "web");
 }
+
+#[test]
+fn id_field_answers_to_its_go_name() {
+    #[derive(Serialize)]
+    #[allow(non_snake_case)]
+    struct Inspect {
+        Id: String,
+    }
+    let v = to_value(&Inspect { Id: "abc".into() }).unwrap();
+    assert_eq!(
+        crate::format::render_object("inspect", "{{.ID}}", &v).unwrap(),
+        "abc\n"
+    );
+    assert_eq!(
+        crate::format::render_object("inspect", "{{.Id}}", &v).unwrap(),
+        "abc\n"
+    );
+    assert!(crate::format::render_object("inspect", "{{.Iid}}", &v).is_err());
+}
