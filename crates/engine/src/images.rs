@@ -124,6 +124,26 @@ impl Engine {
         Ok(crate::image::load_config(&self.blobs(), &digest)?)
     }
 
+    /// inspect's `Comment`: a Docker-format image's config `comment`, else the first
+    /// history entry's (c/common's rule).
+    pub fn image_comment(&self, image: &ImageRecord) -> Result<String> {
+        let docker = image.manifest_type.as_deref()
+            == Some("application/vnd.docker.distribution.manifest.v2+json");
+        if docker {
+            let raw = self.blobs().get(&Digest::from_hex(&image.id)?)?;
+            let v: serde_json::Value = serde_json::from_slice(&raw)
+                .map_err(|e| Error::other(format!("image config {}: {e}", image.id)))?;
+            return Ok(v["comment"].as_str().unwrap_or_default().to_string());
+        }
+        Ok(self
+            .image_config(image)?
+            .history()
+            .as_ref()
+            .and_then(|h| h.first())
+            .and_then(|h| h.comment().clone())
+            .unwrap_or_default())
+    }
+
     /// The unpacked layer directories of an image, top-most first (overlay's lowerdir order).
     pub fn layer_dirs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
         let store = self.layer_store();

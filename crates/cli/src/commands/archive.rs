@@ -29,7 +29,7 @@ pub struct SaveArgs {
     /// Interpret additional arguments as images not tags and create a multi-image-archive (only for docker-archive)
     #[arg(short = 'm', long = "multi-image-archive")]
     pub multi_image_archive: bool,
-    /// Accept uncompressed layers when copying OCI images (accepted; peapod compresses OCI layers)
+    /// Accept uncompressed layers when copying OCI images (oci-archive, oci-dir keep them uncompressed)
     #[arg(long)]
     pub uncompressed: bool,
     /// Pathname of a signature policy file (accepted for Podman compatibility)
@@ -60,6 +60,7 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CliResult {
         format,
         multi_image: a.multi_image_archive,
         compress: a.compress,
+        uncompressed: a.uncompressed,
     };
     match &a.output {
         Some(p) => {

@@ -61,6 +61,19 @@ struct JsonRow {
     created_rfc3339: String,
 }
 
+/// Go's `time.RFC3339Nano`: nanoseconds with trailing zeros dropped.
+fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = t.nanosecond();
+    if nanos > 0 {
+        s.push('.');
+        s.push_str(format!("{nanos:09}").trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
 fn zero_time() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z")
         .map(|d| d.with_timezone(&chrono::Utc))
@@ -110,15 +123,14 @@ fn row(e: &HistoryEntry, a: &HistoryArgs) -> Row {
 
 pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
     let entries = engine.image_history(&a.image)?;
-    if let Some(f) = a.format.as_deref().filter(|f| crate::format::is_json(f)) {
-        let _ = f;
+    if a.format.as_deref().is_some_and(crate::format::is_json) {
         let rows: Vec<JsonRow> = entries
             .iter()
             .map(|e| {
                 let t = e.created.unwrap_or_else(zero_time);
                 JsonRow {
                     id: e.id.clone(),
-                    created: t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    created: rfc3339_nano(t),
                     created_by: e.created_by.clone(),
                     size: e.size,
                     comment: e.comment.clone(),
@@ -285,6 +297,15 @@ pub fn tree(engine: &Engine, a: TreeArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_nano_times() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-06T01:27:42.779720720Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(rfc3339_nano(t), "2026-12-06T01:27:42.77972072Z");
+        assert_eq!(rfc3339_nano(zero_time()), "0001-01-01T00:00:00Z");
+    }
 
     #[test]
     fn sizes_have_four_digits() {

@@ -390,12 +390,7 @@ pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect
             .collect(),
         RepoDigests: r.repo_digests(),
         Parent: String::new(),
-        Comment: cfg
-            .history()
-            .as_ref()
-            .and_then(|h| h.first())
-            .and_then(|h| h.comment().clone())
-            .unwrap_or_default(),
+        Comment: engine.image_comment(r)?,
         Created: peapod_engine::container::inspect::go_time(Some(r.created)),
         Labels: config.Labels.clone(),
         User: config.User.clone(),

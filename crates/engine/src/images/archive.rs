@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::Engine;
 use crate::error::{Error, Result};
 use crate::image::archive::{
-    self, ArchiveFormat, LoadInput, LoadedImage, SaveImage, SaveTarget, StoredLayer, Stores,
+    self, ArchiveFormat, LayerChoice, LoadInput, LoadedImage, SaveImage, SaveTarget, StoredLayer,
+    Stores,
 };
 use crate::image::registry::ProgressSink;
 use crate::image::{Digest, ImageError};
@@ -27,6 +28,8 @@ pub struct SaveRequest {
     pub multi_image: bool,
     /// `--compress` (docker-dir only).
     pub compress: bool,
+    /// `--uncompressed`: OCI layouts keep their layers uncompressed.
+    pub uncompressed: bool,
 }
 
 /// Where `save` writes.
@@ -76,7 +79,11 @@ impl Engine {
             lock_dir: self.paths.locks(),
         };
         let write = |target: SaveTarget<'_>| {
-            archive::save(&stores, &images, req.format, target, req.compress, sink)
+            let choice = LayerChoice {
+                compress: req.compress,
+                uncompressed: req.uncompressed,
+            };
+            archive::save(&stores, &images, req.format, target, choice, sink)
         };
         match out {
             SaveOutput::Stream(w) => {

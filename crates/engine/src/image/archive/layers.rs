@@ -132,7 +132,8 @@ fn open_decompressed<'s>(
     crate::layer::decompress(BufReader::with_capacity(256 * 1024, f)).map_err(ImageError::Layer)
 }
 
-/// A compressed layer blob ready to copy: its file, digest, size and media type.
+/// A layer blob ready to copy (compressed, or plain with `--uncompressed`): its file,
+/// digest, size and compression.
 pub struct Compressed {
     pub path: PathBuf,
     pub digest: Digest,
@@ -166,6 +167,32 @@ pub fn compressed(
         }
     }
     gzip_into(stores, layer, scratch)
+}
+
+/// The layer's plain tar as a file: the stored blob named by the diff id, else the
+/// decompressed pull blob written into `scratch`.
+pub fn plain_file(
+    stores: &Stores<'_>,
+    layer: &StoredLayer,
+    scratch: &Path,
+) -> Result<Compressed, ImageError> {
+    let path = stores.blobs.path(&layer.diff_id);
+    let (path, size) = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => (path, m.len()),
+        _ => {
+            let (mut tar, _) = uncompressed(stores, layer)?;
+            let tmp = scratch.join(format!("tar-{}", layer.diff_id.hex()));
+            let mut f = File::create(&tmp).map_err(|e| ImageError::io("creating", &tmp, e))?;
+            let n = io::copy(&mut tar, &mut f).map_err(|e| ImageError::io("writing", &tmp, e))?;
+            (tmp, n)
+        }
+    };
+    Ok(Compressed {
+        path,
+        digest: layer.diff_id.clone(),
+        size,
+        compression: Compression::None,
+    })
 }
 
 /// Writes `w` while hashing it.

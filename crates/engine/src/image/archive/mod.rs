@@ -108,15 +108,25 @@ pub enum SaveTarget<'a> {
     Dir(&'a Path),
 }
 
-/// `save`: writes `images` in `format`. `compress`: gzip the layers of a docker-dir.
+/// How layers are written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LayerChoice {
+    /// `--compress`: gzip the layers of a docker-dir.
+    pub compress: bool,
+    /// `--uncompressed`: an OCI layout keeps its layers uncompressed.
+    pub uncompressed: bool,
+}
+
+/// `save`: writes `images` in `format`.
 pub fn save(
     stores: &Stores<'_>,
     images: &[SaveImage],
     format: ArchiveFormat,
     target: SaveTarget<'_>,
-    compress: bool,
+    choice: LayerChoice,
     sink: &dyn ProgressSink,
 ) -> Result<(), ImageError> {
+    let compress = choice.compress;
     if images.len() != 1 && format != ArchiveFormat::DockerArchive {
         return Err(ImageError::Archive(format!(
             "unsupported format {:?} for saving multiple images (only docker-archive)",
@@ -128,9 +138,11 @@ pub fn save(
             docker::write_archive(stores, images, w, sink)
         }
         (ArchiveFormat::OciArchive, SaveTarget::Stream(w)) => {
-            oci::write_archive(stores, &images[0], w, sink)
+            oci::write_archive(stores, &images[0], w, choice.uncompressed, sink)
         }
-        (ArchiveFormat::OciDir, SaveTarget::Dir(d)) => oci::write_dir(stores, &images[0], d, sink),
+        (ArchiveFormat::OciDir, SaveTarget::Dir(d)) => {
+            oci::write_dir(stores, &images[0], d, choice.uncompressed, sink)
+        }
         (ArchiveFormat::DockerDir, SaveTarget::Dir(d)) => {
             docker::write_dir(stores, &images[0], d, compress, sink)
         }

@@ -1,7 +1,8 @@
 //! OCI image layouts: `save --format oci-dir` (a directory) and `oci-archive` (the same
 //! layout as a tar stream).
 //!
-//! Layers are compressed blobs (a pull's gzip or zstd blob as it is, else gzip made here);
+//! Layers are compressed blobs (a pull's gzip or zstd blob as it is, else gzip made here),
+//! or with `--uncompressed` the plain tars;
 //! the config is the stored config byte for byte, so the image id survives. `index.json`
 //! names the image with `org.opencontainers.image.ref.name` when it was saved by name, as
 //! Podman does. Saving into an existing layout adds the image to its index, replacing an
@@ -32,7 +33,12 @@ struct Plan {
     _scratch: Scratch,
 }
 
-fn plan(stores: &Stores<'_>, img: &SaveImage, sink: &dyn ProgressSink) -> Result<Plan, ImageError> {
+fn plan(
+    stores: &Stores<'_>,
+    img: &SaveImage,
+    uncompressed: bool,
+    sink: &dyn ProgressSink,
+) -> Result<Plan, ImageError> {
     let scratch = Scratch::new(&stores.tmp)?;
     sink.event(Event::GettingSignatures);
     let mut blobs = Vec::new();
@@ -42,7 +48,11 @@ fn plan(stores: &Stores<'_>, img: &SaveImage, sink: &dyn ProgressSink) -> Result
             digest: l.diff_id.to_string(),
             size: None,
         });
-        let c = layers::compressed(stores, l, true, &scratch.path)?;
+        let c = if uncompressed {
+            layers::plain_file(stores, l, &scratch.path)?
+        } else {
+            layers::compressed(stores, l, true, &scratch.path)?
+        };
         descs.push(Descriptor {
             media_type: c.compression.oci_media_type().to_string(),
             digest: c.digest.to_string(),
@@ -126,10 +136,11 @@ pub fn write_dir(
     stores: &Stores<'_>,
     img: &SaveImage,
     dir: &Path,
+    uncompressed: bool,
     sink: &dyn ProgressSink,
 ) -> Result<(), ImageError> {
     let mut manifests = existing_index(dir)?;
-    let plan = plan(stores, img, sink)?;
+    let plan = plan(stores, img, uncompressed, sink)?;
     let blob_dir = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blob_dir).map_err(|e| ImageError::io("creating", &blob_dir, e))?;
     for (digest, _, content) in &plan.blobs {
@@ -218,9 +229,10 @@ pub fn write_archive(
     stores: &Stores<'_>,
     img: &SaveImage,
     out: &mut dyn Write,
+    uncompressed: bool,
     sink: &dyn ProgressSink,
 ) -> Result<(), ImageError> {
-    let plan = plan(stores, img, sink)?;
+    let plan = plan(stores, img, uncompressed, sink)?;
     let mut tar = tar::Builder::new(out);
     for d in ["blobs/", "blobs/sha256/"] {
         let h = header(d, 0, true).map_err(tar_err)?;
