@@ -5,29 +5,34 @@
 //! and so can run in parallel with the others; the env cleans up even when the test fails.
 //! Expected outputs and exit codes are Podman's.
 
+mod podman_peer;
 mod pty;
 mod registry_util;
 mod util;
 
 mod bad_input;
+mod commit;
 mod concurrent;
 mod conmon_swap;
 mod containers;
 mod crash;
 mod hostile;
+mod image_history;
 mod images;
+mod images_archive;
 mod kube;
 mod lifecycle;
 mod logs;
+mod mount;
 mod network_connect;
 mod network_swap;
 mod networks;
 mod ops;
 mod pods;
 mod races;
+mod registry_faults;
 mod registry_pull;
 mod registry_push;
-mod registry_faults;
 mod run;
 mod terminal;
 mod volumes;
