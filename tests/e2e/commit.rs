@@ -135,6 +135,14 @@ fn commit_options() {
         env.inspect("localhost/cmd", "{{.Config.Volumes}}"),
         "map[/anon:map[]]"
     );
+}
+
+#[test]
+fn commit_formats_squash_and_pause() {
+    let env = TestEnv::new("commit-fmt");
+    env.import_busybox();
+    let c = name("fmt");
+    env.ok(&["run", "--name", &c, IMG, "sh", "-c", "echo x > /x"]);
     // -m needs the docker format, as in Podman; with it, author and comment are kept.
     env.run(&["commit", "-m", "msg", &c, "localhost/nope"])
         .assert_error(

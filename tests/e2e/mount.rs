@@ -195,6 +195,12 @@ fn run_with_an_image_mount() {
     env.ok(&["run", "--rm", "--mount", &m, IMG, "true"]);
     assert_eq!(env.ok(&["image", "umount", IMG]), format!("{iid}\n"));
     assert_eq!(env.ok(&["image", "umount", IMG]), "");
+}
+
+#[test]
+fn image_mount_of_a_running_container_and_bad_input() {
+    let env = TestEnv::new("mnt-type-img2");
+    let iid = env.import_busybox();
     // A running container's view survives an image umount.
     let cid = env
         .ok(&[

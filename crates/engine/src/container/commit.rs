@@ -10,8 +10,9 @@
 //! Podman does.
 //!
 //! The container's lock is held throughout (its upper dir cannot go away); with `--pause`
-//! a running container is frozen while its changes are read. Whatever the commit made is
-//! removed again if it fails.
+//! a running container is frozen while its changes are read. The layer, config and
+//! manifest are made in a scratch store and moved into the stores only when everything is
+//! ready (see [`crate::image::archive::Undo`]): a failed or killed commit leaves nothing.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ use crate::image::registry::manifest::{
 use crate::image::registry::{Event, ProgressSink};
 use crate::image::{Change, Digest, ImageError, apply_change, parse_change};
 use crate::state::ImageRecord;
+
+/// A layer's compressed blob and media type, as an image record keeps it.
+type LayerBlob = Option<(String, String)>;
 
 /// `--format` of `commit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,26 +143,9 @@ impl Engine {
             tmp: self.paths.root.join("tmp"),
             lock_dir: self.paths.locks(),
         };
-        let mut undo = Undo::new(&stores);
+        let mut undo = Undo::new(&stores)?;
         let (diff_id, tar_size) = self.commit_layer(c, image, opts.squash, &mut undo)?;
-        let mut diff_ids: Vec<Digest> = if opts.squash {
-            Vec::new()
-        } else {
-            image
-                .layers
-                .iter()
-                .map(|l| Digest::parse(l))
-                .collect::<std::result::Result<_, _>>()?
-        };
-        let mut layer_blobs: Vec<Option<(String, String)>> = if opts.squash {
-            Vec::new()
-        } else {
-            let mut b = image.layer_blobs.clone();
-            b.resize(image.layers.len(), None);
-            b
-        };
-        diff_ids.push(diff_id.clone());
-        layer_blobs.push(None);
+        let (diff_ids, layer_blobs) = new_layers(image, opts.squash, &diff_id)?;
         sink.event(Event::GettingSignatures);
         for d in &diff_ids {
             sink.event(Event::BlobStart {
@@ -176,8 +163,13 @@ impl Engine {
             digest: id.to_string(),
         });
         sink.event(Event::WritingManifest);
-        let manifest =
-            self.commit_manifest(opts.format, &id, &config_bytes, &diff_ids, &layer_blobs)?;
+        let manifest = self.commit_manifest(
+            opts.format,
+            &id,
+            &config_bytes,
+            (&diff_ids, &layer_blobs),
+            &undo,
+        )?;
         let manifest_digest = undo.put(&manifest)?;
         undo.keep(&manifest_digest);
         undo.keep(&diff_id);
@@ -204,6 +196,7 @@ impl Engine {
                 .to_string(),
             ),
         };
+        undo.publish()?;
         self.db.insert_image(&rec, &rec.names)?;
         undo.finish();
         Ok(self.db.image(&rec.id)?.unwrap_or(rec))
@@ -233,14 +226,17 @@ impl Engine {
         } else {
             undo.put_with(|w| tar::Builder::new(w).finish())?
         };
-        let path = self.blobs().path(&diff_id);
+        if undo.layer_stored(diff_id.as_str()) {
+            return Ok((diff_id, size));
+        }
+        let path = undo.blob_path(&diff_id);
         let f = File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-        let (summary, created) = self
-            .layer_store()
+        let (summary, created) = undo
+            .layer_target()
             .put_tar(std::io::BufReader::new(f))
             .map_err(ImageError::Tarball)?;
         if created {
-            undo.new_layer(&summary.diff_id);
+            undo.unpacked(&summary.diff_id);
         }
         if summary.diff_id != diff_id.as_str() {
             return Err(Error::other(format!(
@@ -251,23 +247,24 @@ impl Engine {
         Ok((diff_id, size))
     }
 
-    /// The new image's manifest (OCI or v2s2): each layer by its stored blob.
+    /// The new image's manifest (OCI or v2s2): each layer by its stored blob (the new one
+    /// still in the run's scratch store).
     fn commit_manifest(
         &self,
         format: CommitFormat,
         id: &Digest,
         config: &[u8],
-        diff_ids: &[Digest],
-        layer_blobs: &[Option<(String, String)>],
+        (diff_ids, layer_blobs): (&[Digest], &[LayerBlob]),
+        undo: &Undo<'_>,
     ) -> Result<Vec<u8>> {
-        let blobs = self.blobs();
         let mut layers = Vec::new();
         for (i, d) in diff_ids.iter().enumerate() {
+            let plain = undo.blob_path(d);
             let (digest, media_type) = match layer_blobs.get(i).cloned().flatten() {
-                Some((b, mt)) if !blobs.exists(d) => (Digest::parse(&b)?, mt),
+                Some((b, mt)) if !plain.is_file() => (Digest::parse(&b)?, mt),
                 _ => (d.clone(), String::new()),
             };
-            let path = blobs.path(&digest);
+            let path = undo.blob_path(&digest);
             let size = std::fs::metadata(&path)
                 .map_err(|e| Error::io("reading", &path, e))?
                 .len();
@@ -293,6 +290,30 @@ impl Engine {
         };
         serde_json::to_vec(&m).map_err(|e| Error::other(format!("writing the manifest: {e}")))
     }
+}
+
+/// The new image's diff ids and kept blobs: the image's and the new layer's (only the new
+/// one with `--squash`).
+fn new_layers(
+    image: &ImageRecord,
+    squash: bool,
+    diff_id: &Digest,
+) -> Result<(Vec<Digest>, Vec<LayerBlob>)> {
+    let (mut diff_ids, mut blobs): (Vec<Digest>, Vec<LayerBlob>) = if squash {
+        (Vec::new(), Vec::new())
+    } else {
+        let ids = image
+            .layers
+            .iter()
+            .map(|l| Digest::parse(l))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut b = image.layer_blobs.clone();
+        b.resize(image.layers.len(), None);
+        (ids, b)
+    };
+    diff_ids.push(diff_id.clone());
+    blobs.push(None);
+    Ok((diff_ids, blobs))
 }
 
 fn descriptor(media_type: String, digest: &Digest, size: u64) -> Descriptor {

@@ -93,7 +93,14 @@ impl Engine {
                     .map_err(|e| Error::other(format!("writing the archive: {e}")))?;
                 Ok(())
             }
-            SaveOutput::Path(p) if req.format.is_dir() => Ok(write(SaveTarget::Dir(p))?),
+            SaveOutput::Path(p) if req.format.is_dir() => {
+                let existed = p.exists();
+                let result = write(SaveTarget::Dir(p));
+                if result.is_err() && !existed {
+                    let _ = std::fs::remove_dir_all(p);
+                }
+                Ok(result?)
+            }
             SaveOutput::Path(p) => {
                 let (f, created) = open_output(p, req.format)?;
                 let mut w = BufWriter::with_capacity(256 * 1024, &f);

@@ -87,7 +87,7 @@ pub fn load(
 ) -> Result<Vec<LoadedImage>, ImageError> {
     stores.blobs.sweep_stale();
     stores.layers.sweep_stale();
-    let mut undo = Undo::new(stores);
+    let mut undo = Undo::new(stores)?;
     let contents = match input {
         LoadInput::Path(p) => {
             let meta = std::fs::metadata(p)
@@ -105,14 +105,14 @@ pub fn load(
     let mut configs = Vec::new();
     let mut all_layers = Vec::new();
     for p in &pending {
-        let (bytes, config, diff_ids) = read_config(stores, p)?;
+        let (bytes, config, diff_ids) = read_config(&undo, p)?;
         all_layers.extend(diff_ids.iter().cloned());
         configs.push((bytes, config, diff_ids));
     }
     undo.lock_layers(&stores.lock_dir, &all_layers)?;
     let mut images: Vec<LoadedImage> = Vec::new();
     for (p, (bytes, config, diff_ids)) in pending.into_iter().zip(configs) {
-        let img = store_image(stores, &mut undo, p, &bytes, config, diff_ids, sink)?;
+        let img = store_image(&mut undo, p, &bytes, config, diff_ids, sink)?;
         match images.iter_mut().find(|i| i.id == img.id) {
             Some(same) => {
                 for n in img.names {
@@ -124,8 +124,9 @@ pub fn load(
             None => images.push(img),
         }
     }
+    undo.publish()?;
     for unused in record(&images)? {
-        undo.unkeep(&unused);
+        undo.drop_published(&unused);
     }
     undo.finish();
     Ok(images)
@@ -224,7 +225,7 @@ fn image_manifest(
     names: Vec<String>,
     undo: &mut Undo<'_>,
 ) -> Result<Pending, ImageError> {
-    let bytes = undo.blobs.get(&m.digest)?;
+    let bytes = undo.get(&m.digest)?;
     let Manifest::Image(im) = manifest::parse(&bytes, None).map_err(|e| refuse(e.to_string()))?
     else {
         return Err(refuse(format!("manifest {} is an index", m.digest)));
@@ -261,7 +262,7 @@ fn oci_layout(contents: &Contents, undo: &mut Undo<'_>) -> Result<Vec<Pending>, 
         };
         let mut m = blob_member(contents, false, d, undo)?;
         if d.media_type == manifest::OCI_INDEX || d.media_type == manifest::DOCKER_LIST {
-            let nested = undo.blobs.get(&m.digest)?;
+            let nested = undo.get(&m.digest)?;
             let Manifest::Index(inner) =
                 manifest::parse(&nested, None).map_err(|e| refuse(e.to_string()))?
             else {
@@ -295,7 +296,7 @@ fn dir_layout(contents: &Contents, undo: &mut Undo<'_>) -> Result<Vec<Pending>, 
 
 /// The config's bytes, parsed, and its diff ids; the layer count must match.
 fn read_config(
-    stores: &Stores<'_>,
+    undo: &Undo<'_>,
     p: &Pending,
 ) -> Result<(Vec<u8>, ImageConfiguration, Vec<Digest>), ImageError> {
     if p.config.size > super::source::MAX_JSON {
@@ -304,7 +305,7 @@ fn read_config(
             p.config.digest, p.config.size
         )));
     }
-    let bytes = stores.blobs.get(&p.config.digest)?;
+    let bytes = undo.get(&p.config.digest)?;
     let config: ImageConfiguration =
         parse_json(&format!("image config {}", p.config.digest), &bytes)?;
     let diff_ids = config
@@ -326,7 +327,6 @@ fn read_config(
 
 /// Checks and stores one image's layers; the loaded image, its manifest stored.
 fn store_image(
-    stores: &Stores<'_>,
     undo: &mut Undo<'_>,
     p: Pending,
     config_bytes: &[u8],
@@ -343,7 +343,7 @@ fn store_image(
             digest: m.digest.to_string(),
             size: Some(m.size),
         });
-        let (tar_size, compression) = store_layer(stores, undo, m, diff_id)?;
+        let (tar_size, compression) = store_layer(undo, m, diff_id)?;
         size += tar_size;
         undo.keep(&m.digest);
         let media_type = compression.oci_media_type().to_string();
@@ -409,12 +409,11 @@ fn store_image(
 /// Unpacks one layer blob (unless the layer is stored already) and checks it has
 /// `diff_id`; returns the tar's length and the blob's compression.
 fn store_layer(
-    stores: &Stores<'_>,
     undo: &mut Undo<'_>,
     m: &Member,
     diff_id: &Digest,
 ) -> Result<(u64, Compression), ImageError> {
-    let path = stores.blobs.path(&m.digest);
+    let path = undo.blob_path(&m.digest);
     let compression = Compression::sniff(&path)?;
     let mismatch = |got: &str| {
         refuse(format!(
@@ -422,7 +421,7 @@ fn store_layer(
             m.digest
         ))
     };
-    if stores.layers.exists(diff_id.as_str()) {
+    if undo.layer_stored(diff_id.as_str()) {
         if compression == Compression::None {
             if &m.digest != diff_id {
                 return Err(mismatch(m.digest.as_str()));
@@ -436,8 +435,8 @@ fn store_layer(
         return Ok((len, compression));
     }
     let f = File::open(&path).map_err(|e| ImageError::io("opening", &path, e))?;
-    let put = stores
-        .layers
+    let put = undo
+        .layer_target()
         .put_checked(BufReader::with_capacity(256 * 1024, f), |s, _| {
             if s.diff_id != diff_id.as_str() {
                 return Err(LayerError::Verify(format!(
@@ -453,7 +452,7 @@ fn store_layer(
         Err(e) => return Err(refuse(format!("applying layer {}: {e}", m.digest))),
     };
     if created {
-        undo.new_layer(&summary.diff_id);
+        undo.unpacked(&summary.diff_id);
     }
     Ok((summary.tar_size, compression))
 }

@@ -19,9 +19,9 @@ mod layers;
 mod load;
 mod oci;
 mod source;
+mod staging;
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::registry::ProgressSink;
@@ -29,6 +29,7 @@ use super::{BlobStore, Digest, ImageError};
 use crate::layer::LayerStore;
 
 pub use load::{LoadInput, LoadedImage, load};
+pub use staging::Undo;
 
 /// The formats of `save --format` (Podman's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,153 +156,5 @@ pub fn save(
                 "as a directory"
             }
         ))),
-    }
-}
-
-/// Blobs and layers a load (or a save's scratch work) created, removed again unless it
-/// succeeds; and the layer locks held until then.
-pub struct Undo<'a> {
-    pub blobs: &'a BlobStore,
-    layers: &'a LayerStore,
-    new_blobs: Vec<Digest>,
-    new_layers: Vec<String>,
-    locks: Vec<nix::fcntl::Flock<File>>,
-    /// Blobs to keep even though this run created them (they are recorded).
-    keep: Vec<Digest>,
-    done: bool,
-}
-
-impl<'a> Undo<'a> {
-    pub fn new(stores: &'a Stores<'a>) -> Undo<'a> {
-        Undo {
-            blobs: stores.blobs,
-            layers: stores.layers,
-            new_blobs: Vec::new(),
-            new_layers: Vec::new(),
-            locks: Vec::new(),
-            keep: Vec::new(),
-            done: false,
-        }
-    }
-
-    /// Streams `r` into a blob, remembering it when it is new. A failure to read `r` is
-    /// the archive's fault ([`ImageError::Archive`]); a failure to write is the store's.
-    pub fn put_reader(&mut self, mut r: impl Read) -> Result<(Digest, u64), ImageError> {
-        let mut w = self.blobs.begin()?;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = match r.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ImageError::Archive(format!("reading the archive: {e}"))),
-            };
-            w.write_all(&buf[..n]).map_err(|e| {
-                ImageError::io(
-                    "storing archive content in",
-                    self.blobs.root.join("blobs"),
-                    e,
-                )
-            })?;
-        }
-        let digest = w.digest();
-        let new = !self.blobs.exists(&digest);
-        let (d, size) = w.commit()?;
-        if new {
-            self.new_blobs.push(d.clone());
-        }
-        Ok((d, size))
-    }
-
-    /// A blob written by `f` (e.g. a layer tarball being made), remembered when new.
-    pub fn put_with(
-        &mut self,
-        f: impl FnOnce(&mut super::BlobWriter) -> std::io::Result<()>,
-    ) -> Result<(Digest, u64), ImageError> {
-        let mut w = self.blobs.begin()?;
-        f(&mut w)
-            .map_err(|e| ImageError::io("writing a blob in", self.blobs.root.join("blobs"), e))?;
-        let digest = w.digest();
-        let new = !self.blobs.exists(&digest);
-        let (d, size) = w.commit()?;
-        if new {
-            self.new_blobs.push(d.clone());
-        }
-        Ok((d, size))
-    }
-
-    pub fn put(&mut self, bytes: &[u8]) -> Result<Digest, ImageError> {
-        let d = Digest::of_bytes(bytes);
-        if self.blobs.exists(&d) {
-            return Ok(d);
-        }
-        let d = self.blobs.put(bytes)?;
-        self.new_blobs.push(d.clone());
-        Ok(d)
-    }
-
-    pub fn new_layer(&mut self, diff_id: &str) {
-        self.new_layers.push(diff_id.to_string());
-    }
-
-    /// A blob that must survive (a recorded image uses it).
-    pub fn keep(&mut self, d: &Digest) {
-        self.keep.push(d.clone());
-    }
-
-    /// A blob [`Undo::keep`] kept that turned out unused: removed at the end if this run
-    /// created it.
-    pub fn unkeep(&mut self, d: &Digest) {
-        self.keep.retain(|k| k != d);
-    }
-
-    /// Locks layers in sorted order (the same lock files as a pull's), for the rest of this
-    /// run: two loads or a load and a pull never unpack one layer twice at once.
-    pub fn lock_layers(&mut self, lock_dir: &Path, diff_ids: &[Digest]) -> Result<(), ImageError> {
-        let mut sorted: Vec<&Digest> = diff_ids.iter().collect();
-        sorted.sort();
-        sorted.dedup();
-        std::fs::create_dir_all(lock_dir).map_err(|e| ImageError::io("creating", lock_dir, e))?;
-        for d in sorted {
-            let path = lock_dir.join(format!("layer-{}", d.hex()));
-            let f = File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| ImageError::io("opening", &path, e))?;
-            let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, e)| ImageError::io("locking", &path, e.into()))?;
-            self.locks.push(lock);
-        }
-        Ok(())
-    }
-
-    /// Success: keep what is recorded, drop the scratch blobs this run made.
-    pub fn finish(mut self) {
-        self.done = true;
-        for d in std::mem::take(&mut self.new_blobs) {
-            if !self.keep.contains(&d) {
-                let _ = self.blobs.remove(&d);
-            }
-        }
-    }
-}
-
-impl Drop for Undo<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        for l in &self.new_layers {
-            if let Err(e) = self.layers.remove(l) {
-                tracing::warn!(layer = %l, error = %e, "cannot remove a layer of a failed load");
-            }
-        }
-        for b in &self.new_blobs {
-            if let Err(e) = self.blobs.remove(b) {
-                tracing::warn!(blob = %b, error = %e, "cannot remove a blob of a failed load");
-            }
-        }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! A tar archive (docker-archive, oci-archive; from a file or a pipe, gzip/zstd compressed
 //! or not) is read once, front to back: every regular file streams straight into the blob
-//! store (content-addressed, so nothing is ever written by the archive's own paths), and the
+//! store of the run (content-addressed, so nothing is ever written by the archive's own
+//! paths; see [`super::Undo`]), and the
 //! archive becomes a map from its cleaned paths to the blobs that hold them. Symbolic and
 //! hard links are recorded and resolved lexically inside the archive. An entry whose name
 //! is absolute or climbs out with `..`, or that is a device, FIFO or anything else that is
@@ -189,7 +190,7 @@ impl Contents {
                 m.size
             )));
         }
-        undo.blobs.get(&m.digest)
+        undo.get(&m.digest)
     }
 }
 
