@@ -130,11 +130,45 @@ fn commit_options() {
         "bar\n"
     );
     assert_eq!(env.inspect("localhost/cmd", "{{.Labels.team}}"), "a");
-    // The anonymous volume the user gave becomes an image VOLUME.
+    // The anonymous volume the user gave becomes an image VOLUME; a named one and a bind
+    // only with --include-volumes.
     assert_eq!(
         env.inspect("localhost/cmd", "{{.Config.Volumes}}"),
         "map[/anon:map[]]"
     );
+    let v = name("vol");
+    let c2 = name("vols");
+    env.ok(&[
+        "run",
+        "--name",
+        &c2,
+        "-v",
+        &format!("{v}:/named"),
+        "-v",
+        "/anon2",
+        IMG,
+        "true",
+    ]);
+    env.ok(&["commit", "-q", &c2, "localhost/novols"]);
+    assert_eq!(
+        env.inspect("localhost/novols", "{{.Config.Volumes}}"),
+        "map[/anon2:map[]]"
+    );
+    let iid = env.dir.join("iid");
+    let out = env.ok(&[
+        "commit",
+        "-q",
+        "--include-volumes",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        &c2,
+        "localhost/vols",
+    ]);
+    assert_eq!(
+        env.inspect("localhost/vols", "{{.Config.Volumes}}"),
+        "map[/anon2:map[] /named:map[]]"
+    );
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), out.trim());
 }
 
 #[test]
