@@ -6,20 +6,25 @@
 //! Expected outputs and exit codes are Podman's.
 
 mod podman;
+mod podman_peer;
 mod pty;
 mod registry_util;
 mod util;
 
 mod bad_input;
+mod commit;
 mod concurrent;
 mod conmon_swap;
 mod containers;
 mod crash;
 mod hostile;
+mod image_history;
 mod images;
+mod images_archive;
 mod kube;
 mod lifecycle;
 mod logs;
+mod mount;
 mod network_connect;
 mod network_machine;
 mod network_options;

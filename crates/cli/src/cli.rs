@@ -135,6 +135,21 @@ pub enum TopLevel {
     Login(crate::commands::registry::LoginArgs),
     /// Log out of a container registry
     Logout(crate::commands::registry::LogoutArgs),
+    /// Save image(s) to an archive
+    Save(crate::commands::archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(crate::commands::archive::LoadArgs),
+    /// Create new image based on the changed container
+    Commit(crate::commands::commit::CommitArgs),
+    /// Show history of a specified image
+    History(crate::commands::history::HistoryArgs),
+    /// Mount a working container's root filesystem
+    Mount(crate::commands::mount::MountArgs),
+    /// Unmount working container's root filesystem
+    #[command(alias = "unmount")]
+    Umount(crate::commands::mount::UmountArgs),
+    /// Remove a name from a local image
+    Untag(crate::commands::image::UntagArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +186,10 @@ pub enum ContainerCommon {
     Pause(PauseArgs),
     Unpause(PauseArgs),
     Top(TopArgs),
+    Commit(crate::commands::commit::CommitArgs),
+    Mount(crate::commands::mount::MountArgs),
+    #[command(alias = "unmount")]
+    Umount(crate::commands::mount::UmountArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,6 +363,23 @@ pub enum ImageCommand {
     Pull(crate::commands::registry::PullArgs),
     /// Push an image to a specified destination
     Push(crate::commands::registry::PushArgs),
+    /// Save image(s) to an archive
+    Save(crate::commands::archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(crate::commands::archive::LoadArgs),
+    /// Show history of a specified image
+    History(crate::commands::history::HistoryArgs),
+    /// Print layer hierarchy of an image in a tree format
+    Tree(crate::commands::history::TreeArgs),
+    /// Remove unused images
+    Prune(crate::commands::image::ImagePruneArgs),
+    /// Remove a name from a local image
+    Untag(crate::commands::image::UntagArgs),
+    /// Mount an image's root filesystem
+    Mount(crate::commands::mount::ImageMountArgs),
+    /// Unmount an image's root filesystem
+    #[command(alias = "unmount")]
+    Umount(crate::commands::mount::ImageUmountArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -1,6 +1,17 @@
-//! Image operations of the engine: import, resolve a user's reference, list, tag, remove.
-//! The content store and unpacking are in [`crate::image`] and [`crate::layer`]; this file
-//! ties them to the database.
+//! Image operations of the engine: import, resolve a user's reference, list, tag, untag,
+//! remove; save and load ([`archive`]). The content store and unpacking are in
+//! [`crate::image`] and [`crate::layer`]; this file and its submodules tie them to the
+//! database.
+
+mod archive;
+mod history;
+mod mount;
+mod prune;
+
+pub use archive::{SaveOutput, SaveRequest};
+pub use history::{HistoryEntry, ImageTree, TreeLayer, layer_id};
+pub use mount::ImageMount;
+pub use prune::{ImageFilter, parse_until};
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -113,6 +124,26 @@ impl Engine {
         Ok(crate::image::load_config(&self.blobs(), &digest)?)
     }
 
+    /// inspect's `Comment`: a Docker-format image's config `comment`, else the first
+    /// history entry's (c/common's rule).
+    pub fn image_comment(&self, image: &ImageRecord) -> Result<String> {
+        let docker = image.manifest_type.as_deref()
+            == Some("application/vnd.docker.distribution.manifest.v2+json");
+        if docker {
+            let raw = self.blobs().get(&Digest::from_hex(&image.id)?)?;
+            let v: serde_json::Value = serde_json::from_slice(&raw)
+                .map_err(|e| Error::other(format!("image config {}: {e}", image.id)))?;
+            return Ok(v["comment"].as_str().unwrap_or_default().to_string());
+        }
+        Ok(self
+            .image_config(image)?
+            .history()
+            .as_ref()
+            .and_then(|h| h.first())
+            .and_then(|h| h.comment().clone())
+            .unwrap_or_default())
+    }
+
     /// The unpacked layer directories of an image, top-most first (overlay's lowerdir order).
     pub fn layer_dirs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
         let store = self.layer_store();
@@ -132,6 +163,29 @@ impl Engine {
         let image = self.resolve_image(reference)?;
         let name = crate::image::normalize(new_name)?;
         self.db.tag_image(&image.id, &name)
+    }
+
+    /// `untag IMAGE [NAME…]`: removes the names given (every name when none is), after
+    /// checking that each is one of the image's (Podman's `tag not known` otherwise).
+    pub fn untag_image(&self, reference: &str, names: &[String]) -> Result<()> {
+        let image = self.resolve_image(reference)?;
+        let doomed: Vec<String> = if names.is_empty() {
+            image.names.clone()
+        } else {
+            let mut out = Vec::new();
+            for n in names {
+                let full = crate::image::normalize(n)?;
+                if !image.names.contains(&full) {
+                    return Err(Error::invalid(format!("{full}: tag not known")));
+                }
+                out.push(full);
+            }
+            out
+        };
+        for n in &doomed {
+            self.db.untag_image(n)?;
+        }
+        Ok(())
     }
 
     /// `rmi`: untag a name, or delete the image when no name is left (or it was named by
@@ -182,6 +236,7 @@ impl Engine {
                 out.containers.push(id.clone());
             }
         }
+        self.drop_image_mount(&image.id)?;
         self.db.delete_image(&image.id)?;
         out.untagged = image.names.clone();
         // Blobs and layers no other image uses go too.

@@ -49,9 +49,10 @@ pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
             let _ = engine.network_teardown(&mut c);
             changed = true;
         }
-        if c.state.mounted {
+        if c.state.mounted || c.state.user_mounts > 0 {
             let _ = crate::layer::unmount(&engine.paths.rootfs(c.id()));
             c.state.mounted = false;
+            c.state.user_mounts = 0;
             changed = true;
         }
         if changed {

@@ -133,6 +133,10 @@ impl Engine {
         template: &PullOptions,
         sink: &dyn ProgressSink,
     ) -> Result<String> {
+        // `docker-archive:PATH` / `oci-archive:PATH`: load the archive, whatever the policy.
+        if let Some(loaded) = self.load_transport(reference, sink) {
+            return loaded;
+        }
         let local = self.resolve_image(reference);
         let pull = |sink: &dyn ProgressSink| -> Result<String> {
             let opts = PullOptions {

@@ -1,4 +1,5 @@
-//! Image commands: import, images, tag, rmi, image inspect, image exists.
+//! Image commands: import, images, tag, untag, rmi, image inspect, image exists, image
+//! prune.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -389,12 +390,7 @@ pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect
             .collect(),
         RepoDigests: r.repo_digests(),
         Parent: String::new(),
-        Comment: cfg
-            .history()
-            .as_ref()
-            .and_then(|h| h.first())
-            .and_then(|h| h.comment().clone())
-            .unwrap_or_default(),
+        Comment: engine.image_comment(r)?,
         Created: peapod_engine::container::inspect::go_time(Some(r.created)),
         Labels: config.Labels.clone(),
         User: config.User.clone(),
@@ -437,4 +433,58 @@ pub fn inspect(engine: &Engine, a: ImageInspectArgs) -> CliResult {
     }
     print_objects("inspect", a.format.as_deref(), &objs)?;
     Ok(code)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UntagArgs {
+    pub image: String,
+    /// Names to remove (every name when none is given)
+    pub names: Vec<String>,
+}
+
+pub fn untag(engine: &Engine, a: UntagArgs) -> CliResult {
+    engine.untag_image(&a.image, &a.names)?;
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImagePruneArgs {
+    /// Remove all images not in use by containers, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Remove images even when they are used by external containers (accepted: peapod has none)
+    #[arg(long)]
+    pub external: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+pub fn prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
+    if !a.force {
+        let what = if a.all {
+            "all images without at least one container associated with them"
+        } else {
+            "all dangling images"
+        };
+        print!("WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !answer.trim_start().to_lowercase().starts_with('y') {
+            return Ok(0);
+        }
+    }
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| peapod_engine::images::ImageFilter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    for id in engine.prune_images(a.all, &filters)? {
+        println!("{id}");
+    }
+    Ok(0)
 }

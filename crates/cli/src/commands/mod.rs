@@ -1,9 +1,13 @@
 //! One module per command group; [`run`] dispatches.
 
+pub(crate) mod archive;
 mod attach;
+pub(crate) mod commit;
 mod container;
-mod image;
+pub(crate) mod history;
+pub(crate) mod image;
 pub(crate) mod kube;
+pub(crate) mod mount;
 mod network;
 mod ops;
 pub(crate) mod pod;
@@ -75,6 +79,14 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Exists(a) => image::exists(&open(g)?, a),
             ImageCommand::Pull(a) => registry::pull(&open(g)?, a),
             ImageCommand::Push(a) => registry::push(&open(g)?, a),
+            ImageCommand::Save(a) => archive::save(&open(g)?, a),
+            ImageCommand::Load(a) => archive::load(&open(g)?, a),
+            ImageCommand::History(a) => history::history(&open(g)?, a),
+            ImageCommand::Tree(a) => history::tree(&open(g)?, a),
+            ImageCommand::Prune(a) => image::prune(&open(g)?, a),
+            ImageCommand::Untag(a) => image::untag(&open(g)?, a),
+            ImageCommand::Mount(a) => mount::image_mount(&open(g)?, a),
+            ImageCommand::Umount(a) => mount::image_umount(&open(g)?, a),
         },
     }
 }
@@ -102,6 +114,9 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Pause(a) => TopLevel::Pause(a),
         ContainerCommon::Unpause(a) => TopLevel::Unpause(a),
         ContainerCommon::Top(a) => TopLevel::Top(a),
+        ContainerCommon::Commit(a) => TopLevel::Commit(a),
+        ContainerCommon::Mount(a) => TopLevel::Mount(a),
+        ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
 }
 
@@ -134,5 +149,12 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Push(a) => registry::push(&open(g)?, a),
         TopLevel::Login(a) => registry::login(&open(g)?, a),
         TopLevel::Logout(a) => registry::logout(a),
+        TopLevel::Save(a) => archive::save(&open(g)?, a),
+        TopLevel::Load(a) => archive::load(&open(g)?, a),
+        TopLevel::Commit(a) => commit::commit(&open(g)?, a),
+        TopLevel::History(a) => history::history(&open(g)?, a),
+        TopLevel::Mount(a) => mount::mount(&open(g)?, a),
+        TopLevel::Umount(a) => mount::umount(&open(g)?, a),
+        TopLevel::Untag(a) => image::untag(&open(g)?, a),
     }
 }

@@ -307,6 +307,11 @@ impl State<'_> {
                 Some(Value::Map(m)) => m.get(name),
                 Some(Value::Struct(fields)) => match fields.iter().find(|(k, _)| k == name) {
                     Some((_, f)) => Some(f),
+                    // Podman's structs name the field `ID` and tag it `Id` in JSON; templates
+                    // see the Go name, and Podman rewrites `{{.Id}}` to it.
+                    None if name == "ID" && fields.iter().any(|(k, _)| k == "Id") => {
+                        fields.iter().find(|(k, _)| k == "Id").map(|(_, f)| f)
+                    }
                     None => {
                         let msg = format!("can't evaluate field {name} in type struct");
                         return Err(self.err(a.pos, &a.kind.describe(), msg));

@@ -485,3 +485,22 @@ fn default_output_limit_stops_a_runaway_template() {
         "%!(NOVERB)%!(EXTRA float64=1.5)"
     );
 }
+
+#[test]
+fn id_field_answers_to_its_go_name() {
+    #[derive(Serialize)]
+    #[allow(non_snake_case)]
+    struct Inspect {
+        Id: String,
+    }
+    let v = to_value(&Inspect { Id: "abc".into() }).unwrap();
+    assert_eq!(
+        crate::format::render_object("inspect", "{{.ID}}", &v).unwrap(),
+        "abc\n"
+    );
+    assert_eq!(
+        crate::format::render_object("inspect", "{{.Id}}", &v).unwrap(),
+        "abc\n"
+    );
+    assert!(crate::format::render_object("inspect", "{{.Iid}}", &v).is_err());
+}

@@ -7,6 +7,7 @@
 
 pub(crate) mod annotations;
 pub mod attach;
+mod commit;
 mod create;
 pub(crate) mod env;
 pub mod exec;
@@ -14,6 +15,7 @@ pub mod inspect;
 mod lifecycle;
 pub mod logs;
 mod model;
+pub mod mount;
 pub mod pause;
 mod reconcile;
 mod remove;
@@ -24,6 +26,7 @@ pub mod security;
 pub mod top;
 pub mod user;
 
+pub use commit::{CommitFormat, CommitOptions};
 pub use create::CreateOptions;
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;

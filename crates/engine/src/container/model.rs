@@ -173,6 +173,9 @@ pub struct ContainerState {
     pub oom_killed: bool,
     pub error: String,
     pub mounted: bool,
+    /// `peapod mount`s not yet undone by `umount`: the rootfs stays mounted while any is.
+    #[serde(default)]
+    pub user_mounts: u32,
     pub restart_count: u32,
     pub stopped_by_user: bool,
     /// Exec sessions not yet cleaned up, by session id (inspect's `ExecIDs`).
@@ -239,6 +242,7 @@ impl Default for ContainerState {
             oom_killed: false,
             error: String::new(),
             mounted: false,
+            user_mounts: 0,
             restart_count: 0,
             stopped_by_user: false,
             exec_sessions: BTreeMap::new(),

@@ -92,6 +92,8 @@ impl Engine {
     /// Keeps going past failures and reports them all.
     pub(crate) fn remove_locked(&self, c: &mut Container, lock: &Lock) -> Result<()> {
         c.state.status = Status::Removing;
+        // A removed container's rootfs goes whoever mounted it.
+        c.state.user_mounts = 0;
         let _ = self.db.update_state(c.id(), &c.state);
         let mut errors = self.release_held(c);
         let dir = self.paths.container_dir(c.id());

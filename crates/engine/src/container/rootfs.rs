@@ -33,7 +33,12 @@ impl Engine {
         Ok(merged)
     }
 
+    /// Unmounts the rootfs, unless `peapod mount` holds it (it stays until `umount`; the
+    /// removal of the container clears the holds first).
     pub(crate) fn unmount_rootfs(&self, c: &mut Container) -> Result<()> {
+        if c.state.user_mounts > 0 {
+            return Ok(());
+        }
         let merged = self.paths.rootfs(c.id());
         crate::layer::unmount(&merged)?;
         c.state.mounted = false;

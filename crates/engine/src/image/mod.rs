@@ -4,6 +4,7 @@
 //! id is the digest of its config JSON, as in Podman. This module depends on
 //! [`crate::layer`] only; the state database that records names and images is not ours.
 
+pub mod archive;
 mod change;
 mod import;
 mod reference;
@@ -59,6 +60,9 @@ pub enum ImageError {
         #[source]
         source: serde_json::Error,
     },
+    /// A `save` or `load` that cannot be done, or an archive refused (what and why).
+    #[error("{0}")]
+    Archive(String),
     /// Building an OCI structure failed.
     #[error("building {what}: {detail}")]
     Spec { what: &'static str, detail: String },

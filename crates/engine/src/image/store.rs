@@ -242,6 +242,14 @@ impl BlobWriter {
         self.size
     }
 
+    /// The digest of what was written so far.
+    pub fn digest(&self) -> Digest {
+        Digest(format!(
+            "sha256:{}",
+            hex::encode(self.hasher.clone().finalize())
+        ))
+    }
+
     /// fsyncs and renames the blob into place; returns its digest and size.
     pub fn commit(self) -> Result<(Digest, u64), ImageError> {
         self.finish(true)

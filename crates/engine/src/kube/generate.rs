@@ -306,6 +306,8 @@ impl Engine {
         let mut mounts = Vec::new();
         for m in cfg.mounts.iter().filter(|m| !m.from_image) {
             let vname = match m.kind {
+                // Podman 4.3 leaves image mounts out of generated YAML too.
+                MountKind::Image => continue,
                 MountKind::Bind => volumes.name_for(
                     VolumeSource::Host(m.source.clone()),
                     &host_volume_base(&m.source),

@@ -1,4 +1,5 @@
-//! Safe unpacking of layers, whiteouts, the overlay rootfs of a container.
+//! Safe unpacking of layers, whiteouts, the overlay rootfs of a container, and layer
+//! tarballs made from a container's changes ([`write_tree`]).
 //!
 //! This module owns the layer directories (`<root>/<hex>/diff`) and the overlay mounts built
 //! from them. It must never write outside the directory it unpacks into, whatever a tarball
@@ -7,6 +8,7 @@
 //!
 //! It depends on no other engine module.
 
+mod diff;
 mod overlay;
 mod store;
 mod unpack;
@@ -17,7 +19,8 @@ mod tests;
 use std::io;
 use std::path::PathBuf;
 
-pub use overlay::{is_mountpoint, mount_overlay, unmount};
+pub use diff::write_tree;
+pub use overlay::{is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
 pub use unpack::{UnpackSummary, decompress, unpack, unpack_tar};

@@ -73,6 +73,45 @@ pub fn mount_overlay(
     mount_new_api(lowers, upper, work, target, mount_label)
 }
 
+/// Mounts a read-only overlay of `lowers` (top-most first) on `target`: no upper dir, so
+/// nothing can be written through it. With a single layer, `empty` (an empty directory,
+/// made if missing) is stacked under it, as overlay wants two lowers without an upper.
+pub fn mount_overlay_ro(lowers: &[PathBuf], empty: &Path, target: &Path) -> Result<(), LayerError> {
+    let mut lowers = lowers.to_vec();
+    if lowers.len() < 2 {
+        fs::create_dir_all(empty).map_err(|e| LayerError::io("creating", empty, e))?;
+        lowers.push(empty.to_path_buf());
+    }
+    let mut data = String::from("lowerdir=");
+    for (i, p) in lowers.iter().enumerate() {
+        check_path(p)?;
+        if i > 0 {
+            data.push(':');
+        }
+        data.push_str(&p.to_string_lossy());
+    }
+    if data.len() > MOUNT_DATA_MAX {
+        return Err(LayerError::Mount {
+            target: target.to_path_buf(),
+            detail: format!(
+                "too many layers for a read-only mount ({} bytes of options)",
+                data.len()
+            ),
+        });
+    }
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::MS_RDONLY,
+        Some(data.as_str()),
+    )
+    .map_err(|e| LayerError::Mount {
+        target: target.to_path_buf(),
+        detail: format!("{e} (options {data:?})"),
+    })
+}
+
 fn check_path(p: &Path) -> Result<(), LayerError> {
     let bytes = p.as_os_str().as_bytes();
     let bad = |reason| {

@@ -180,7 +180,7 @@ fn join(comps: &[OsString]) -> PathBuf {
 }
 
 /// Xattr names we copy from a tar (see the module docs for why).
-fn xattr_allowed(name: &str) -> bool {
+pub(super) fn xattr_allowed(name: &str) -> bool {
     name.starts_with("user.")
         || name == "security.capability"
         || name == "system.posix_acl_access"

@@ -80,6 +80,9 @@ impl Engine {
         }
         spec::check_duplicates(&out)?;
         for m in &out {
+            if m.kind == MountKind::Image {
+                self.resolve_image(&m.source)?;
+            }
             if m.kind == MountKind::Bind {
                 std::fs::metadata(&m.source).map_err(|e| {
                     Error::invalid(format!("statfs {}: {}", m.source, io_reason(&e)))
@@ -196,10 +199,15 @@ impl Engine {
         user: &ResolvedUser,
     ) -> Result<Vec<Mount>> {
         let mut out = Vec::new();
-        for m in &c.config.mounts {
+        for (index, m) in c.config.mounts.iter().enumerate() {
             let mut read_only = false;
             let (typ, source) = match m.kind {
                 MountKind::Tmpfs => ("tmpfs", "tmpfs".to_string()),
+                MountKind::Image => {
+                    let path = self.prepare_image_mount(c, index, m)?;
+                    out.push(image_oci_mount(m, &path)?);
+                    continue;
+                }
                 MountKind::Bind => {
                     if let Err(e) = std::fs::metadata(&m.source) {
                         return Err(Error::invalid(format!(
@@ -344,6 +352,12 @@ impl Engine {
     /// At cleanup: `c` no longer uses the mounts of its volumes that have one of their own;
     /// each is unmounted when its last user lets go.
     pub(crate) fn release_mounts(&self, c: &Container) -> Result<()> {
+        let mut errors = Vec::new();
+        if c.config.mounts.iter().any(|m| m.kind == MountKind::Image)
+            && let Err(e) = self.release_image_mounts(c)
+        {
+            errors.push(e);
+        }
         let names: BTreeSet<&str> = c
             .config
             .mounts
@@ -351,7 +365,6 @@ impl Engine {
             .filter(|m| m.is_volume())
             .map(|m| m.source.as_str())
             .collect();
-        let mut errors = Vec::new();
         for name in names {
             // Only volumes with a mount of their own are counted: the common case takes no
             // lock.
@@ -413,32 +426,55 @@ impl Engine {
     /// as Podman lists them.
     pub fn inspect_mounts(&self, c: &Container) -> Vec<InspectMount> {
         let vols = c.config.mounts.iter().filter(|m| m.is_volume());
+        let images = c
+            .config
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Image);
         let binds = c.config.mounts.iter().filter(|m| m.kind == MountKind::Bind);
-        vols.chain(binds)
-            .map(|m| {
-                let volume = m.is_volume();
-                InspectMount {
-                    Type: if volume { "volume" } else { "bind" }.into(),
-                    Name: if volume {
-                        m.source.clone()
-                    } else {
-                        String::new()
-                    },
-                    Source: if volume {
-                        self.paths.volume_data(&m.source).display().to_string()
-                    } else {
-                        m.source.clone()
-                    },
-                    Destination: m.destination.clone(),
-                    Driver: if volume { "local" } else { "" }.into(),
-                    // Shown as given; with SELinux off relabelling is a no-op.
-                    Mode: m.mode().to_string(),
-                    Options: m.inspect_options(flags_for(m)),
-                    RW: !m.read_only(),
-                    Propagation: m.propagation().to_string(),
-                }
+        let images: Vec<InspectMount> = images
+            .map(|m| InspectMount {
+                Type: "image".into(),
+                Name: String::new(),
+                Source: m.source.clone(),
+                Destination: m.destination.clone(),
+                Driver: String::new(),
+                Mode: String::new(),
+                Options: Vec::new(),
+                RW: m.options.iter().any(|o| o == "rw"),
+                Propagation: String::new(),
             })
+            .collect();
+        let vols: Vec<InspectMount> = vols.map(|m| self.inspect_mount(m)).collect();
+        vols.into_iter()
+            .chain(images)
+            .chain(binds.map(|m| self.inspect_mount(m)))
             .collect()
+    }
+
+    /// inspect's view of a volume or bind mount.
+    fn inspect_mount(&self, m: &MountSpec) -> InspectMount {
+        let volume = m.is_volume();
+        InspectMount {
+            Type: if volume { "volume" } else { "bind" }.into(),
+            Name: if volume {
+                m.source.clone()
+            } else {
+                String::new()
+            },
+            Source: if volume {
+                self.paths.volume_data(&m.source).display().to_string()
+            } else {
+                m.source.clone()
+            },
+            Destination: m.destination.clone(),
+            Driver: if volume { "local" } else { "" }.into(),
+            // Shown as given; with SELinux off relabelling is a no-op.
+            Mode: m.mode().to_string(),
+            Options: m.inspect_options(flags_for(m)),
+            RW: !m.read_only(),
+            Propagation: m.propagation().to_string(),
+        }
     }
 
     /// `HostConfig.Binds`: `SOURCE:DEST:OPTIONS` of every volume and bind.
@@ -446,7 +482,7 @@ impl Engine {
         c.config
             .mounts
             .iter()
-            .filter(|m| m.kind != MountKind::Tmpfs)
+            .filter(|m| m.kind != MountKind::Tmpfs && m.kind != MountKind::Image)
             .map(|m| {
                 format!(
                     "{}:{}:{}",
@@ -472,6 +508,22 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// The OCI mount of an image mount: a bind of its host path, read-only unless `rw`.
+fn image_oci_mount(m: &MountSpec, path: &Path) -> Result<Mount> {
+    let rw = m.options.iter().any(|o| o == "rw");
+    MountBuilder::default()
+        .destination(&m.destination)
+        .typ("bind")
+        .source(path)
+        .options(vec![
+            "rbind".to_string(),
+            if rw { "rw" } else { "ro" }.to_string(),
+            "rprivate".to_string(),
+        ])
+        .build()
+        .map_err(|e| Error::other(format!("generating OCI mount: {e}")))
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -24,6 +24,9 @@ pub enum MountKind {
     Anonymous,
     /// A tmpfs of the container's own.
     Tmpfs,
+    /// An image's content (`--mount type=image`): `source` is the image as the user named
+    /// it; read-only unless `rw` is among the options.
+    Image,
 }
 
 /// One mount of a container, as the user (or the image) asked for it.
@@ -132,6 +135,7 @@ impl MountSpec {
         let (noexec, nosuid, nodev) = match self.kind {
             MountKind::Tmpfs | MountKind::Volume | MountKind::Anonymous => (false, true, true),
             MountKind::Bind => (source.noexec, source.nosuid, source.nodev),
+            MountKind::Image => (false, false, false),
         };
         if noexec && !given("exec", "noexec") {
             out.push("noexec".into());
@@ -422,6 +426,7 @@ pub fn parse_mount_flag(m: &str) -> Result<MountSpec> {
                 Some("bind") => MountKind::Bind,
                 Some("volume") => MountKind::Volume,
                 Some("tmpfs") => MountKind::Tmpfs,
+                Some("image") => MountKind::Image,
                 Some(other) => {
                     return Err(invalid(format!("invalid filesystem type {other:?}")));
                 }
@@ -431,7 +436,7 @@ pub fn parse_mount_flag(m: &str) -> Result<MountSpec> {
     }
     let Some(kind) = kind else {
         return Err(invalid(format!(
-            "invalid mount {m:?}: must specify a type (bind, volume or tmpfs)"
+            "invalid mount {m:?}: must specify a type (bind, volume, tmpfs or image)"
         )));
     };
     let only = |allowed: &[MountKind], f: &str| -> Result<()> {
@@ -441,17 +446,34 @@ pub fn parse_mount_flag(m: &str) -> Result<MountSpec> {
             Err(invalid(format!("{f}: invalid mount option")))
         }
     };
-    use MountKind::{Bind, Tmpfs, Volume};
+    use MountKind::{Bind, Image, Tmpfs, Volume};
     for f in fields {
         let (key, value) = match f.split_once('=') {
             Some((k, v)) => (k, Some(v)),
             None => (f, None),
         };
         let need = || value.ok_or_else(|| invalid(format!("{f}: invalid mount option")));
+        // An image mount takes only these (specgenutil's image volume parser).
+        if kind == Image
+            && !matches!(
+                key,
+                "type"
+                    | "src"
+                    | "source"
+                    | "dst"
+                    | "destination"
+                    | "target"
+                    | "rw"
+                    | "readwrite"
+                    | "consistency"
+            )
+        {
+            return Err(invalid(format!("{key}: invalid mount option")));
+        }
         match key {
             "type" => {}
             "src" | "source" => {
-                only(&[Bind, Volume], f)?;
+                only(&[Bind, Volume, Image], f)?;
                 src = Some(need()?.to_string());
             }
             "dst" | "destination" | "target" => dst = Some(need()?.to_string()),
@@ -537,6 +559,12 @@ pub fn parse_mount_flag(m: &str) -> Result<MountSpec> {
         _ => validate_volume_options(&options)?,
     }
     let (kind, source) = match (kind, src) {
+        (Image, Some(s)) if !s.is_empty() => (Image, s),
+        (Image, _) => {
+            return Err(invalid(format!(
+                "invalid mount {m:?}: must set source and destination for image volume"
+            )));
+        }
         (Bind, Some(s)) => (Bind, host_path(&s)?),
         (Bind, None) => {
             return Err(invalid(format!(

@@ -12,7 +12,7 @@ pub mod auth;
 pub mod certs;
 mod client;
 pub mod conf;
-mod manifest;
+pub(crate) mod manifest;
 mod progress;
 mod pull;
 mod push;
