@@ -1,16 +1,16 @@
 //! `image history`, `image tree`, `image prune` and `untag`, checked as a user reads them
 //! and, where the store is the same, against podman's own output for the same images.
 
-use crate::podman_peer::{self, Podman};
+use crate::podman::PodmanEnv;
 use crate::util::{IMG, TestEnv, lines, name};
 
 /// Two images sharing a base layer, from one archive loaded by both tools: `history` (JSON
 /// and table with absolute times) and the layer lines of `tree` agree with podman's.
 #[test]
 fn history_and_tree_agree_with_podman() {
-    if podman_peer::missing() {
+    let Some(podman) = PodmanEnv::new("hist-podman", None, "") else {
         return;
-    }
+    };
     let env = TestEnv::new("hist-podman");
     env.import_busybox();
     let c = name("hist");
@@ -33,7 +33,6 @@ fn history_and_tree_agree_with_podman() {
         IMG,
         "localhost/child",
     ]);
-    let podman = Podman::new(&env);
     podman.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
     for image in [IMG, "localhost/child"] {
         for args in [

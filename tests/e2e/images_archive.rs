@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::podman_peer::{self, Podman};
+use crate::podman::PodmanEnv;
 use crate::util::{IMG, TestEnv, lines, name};
 
 /// Regular files under `root/images/blobs` and entries under `root/layers`; asserts no
@@ -246,11 +246,10 @@ fn save_refusals() {
 /// byte podman's, and peapod's archives load in podman with the same id.
 #[test]
 fn podman_and_peapod_exchange_archives() {
-    if podman_peer::missing() {
+    let Some(podman) = PodmanEnv::new("arc-podman", None, "") else {
         return;
-    }
+    };
     let env = TestEnv::new("arc-podman");
-    let podman = Podman::new(&env);
     let tar = peapod_tests::busybox_rootfs_tar().unwrap();
     let out = podman.ok(&[
         "import",

@@ -6,7 +6,6 @@
 //! Expected outputs and exit codes are Podman's.
 
 mod podman;
-mod podman_peer;
 mod pty;
 mod registry_util;
 mod util;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use peapod_tests::registry::RegistryOptions;
 
+use super::podman::PodmanEnv;
 use super::registry_util::{RegEnv, images, skopeo_digest, tools_missing};
 use super::util::{PeapodCmd, lines};
 
@@ -157,29 +158,20 @@ fn push_of_a_pulled_image_reuses_its_blobs() {
 /// Push by peapod, pull by podman (same id); push by podman, pull by peapod (same id).
 #[test]
 fn podman_interoperates_both_ways() {
-    if tools_missing() || peapod_tests::skip_unless(Path::new("/usr/bin/podman").exists(), "podman")
-    {
+    if tools_missing() {
         return;
     }
+    let Some(pm) = PodmanEnv::new("reg-podman", None, "") else {
+        return;
+    };
     let mut e = RegEnv::new("reg-podman");
     let r = e.start(&RegistryOptions::default());
     let addr = e.reg(r).addr.clone();
     let id = e.env.import_busybox_as("localhost/x");
     let dest = format!("{addr}/from-peapod");
     e.ok(&["push", "--tls-verify=false", "localhost/x", &dest]);
-    let proot = e.env.dir.join("podman-root");
-    let prun = e.env.dir.join("podman-runroot");
     let podman = |args: &[&str]| {
-        let mut all = vec![
-            "--root".to_string(),
-            proot.display().to_string(),
-            "--runroot".to_string(),
-            prun.display().to_string(),
-            "--storage-driver".to_string(),
-            "vfs".to_string(),
-        ];
-        all.extend(args.iter().map(|s| s.to_string()));
-        PeapodCmd::program("/usr/bin/podman", &all)
+        pm.podman(args)
             .env("HOME", &e.home)
             .env("XDG_RUNTIME_DIR", &e.xdg_runtime)
             .env("CONTAINERS_REGISTRIES_CONF", &e.conf)
