@@ -74,6 +74,9 @@ pub enum Command {
     /// Play containers, pods or volumes from a structured file
     #[command(subcommand)]
     Play(crate::commands::kube::PlayCommand),
+    /// Build images with BuildKit-style Containerfiles (buildx compatibility)
+    #[command(subcommand)]
+    Buildx(crate::commands::build::BuildxCommand),
     #[command(flatten)]
     Top(TopLevel),
 }
@@ -150,6 +153,8 @@ pub enum TopLevel {
     Umount(crate::commands::mount::UmountArgs),
     /// Remove a name from a local image
     Untag(crate::commands::image::UntagArgs),
+    /// Build an image using instructions from Containerfiles
+    Build(crate::commands::build::BuildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +350,7 @@ pub struct PortArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum ImageCommand {
     /// Import a tarball to create a filesystem image
     Import(ImportArgs),
@@ -380,6 +386,8 @@ pub enum ImageCommand {
     /// Unmount an image's root filesystem
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::ImageUmountArgs),
+    /// Build an image using instructions from Containerfiles
+    Build(crate::commands::build::BuildArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]

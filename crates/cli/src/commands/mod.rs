@@ -2,6 +2,7 @@
 
 pub(crate) mod archive;
 mod attach;
+pub(crate) mod build;
 pub(crate) mod commit;
 mod container;
 pub(crate) mod history;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Kube(k) => kube::run(&open(g)?, k, argv),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
+        Command::Buildx(build::BuildxCommand::Build(a)) => build::build(&open(g)?, a),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),
@@ -87,6 +89,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Untag(a) => image::untag(&open(g)?, a),
             ImageCommand::Mount(a) => mount::image_mount(&open(g)?, a),
             ImageCommand::Umount(a) => mount::image_umount(&open(g)?, a),
+            ImageCommand::Build(a) => build::build(&open(g)?, a),
         },
     }
 }
@@ -156,5 +159,6 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),
         TopLevel::Untag(a) => image::untag(&open(g)?, a),
+        TopLevel::Build(a) => build::build(&open(g)?, a),
     }
 }

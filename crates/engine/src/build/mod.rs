@@ -17,10 +17,13 @@
 //! plain data in, plain data out (the only I/O is reading a context tree to digest or walk it).
 
 pub mod cache;
+mod exec;
 pub mod expand;
 mod gopath;
 pub mod ignore;
 pub mod parse;
+
+pub use exec::{BuildOptions, BuildOutput, BuildResult, RunSpec, StepImage, run_create_options};
 
 use std::io;
 use std::path::PathBuf;

@@ -23,6 +23,7 @@ pub use diff::write_tree;
 pub use overlay::{is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
+pub(crate) use unpack::remove_all_at;
 pub use unpack::{UnpackSummary, decompress, unpack, unpack_tar};
 
 /// What went wrong while unpacking, storing or mounting layers.
