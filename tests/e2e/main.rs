@@ -11,6 +11,7 @@ mod registry_util;
 mod util;
 
 mod bad_input;
+mod build;
 mod commit;
 mod concurrent;
 mod conmon_swap;
