@@ -11,6 +11,9 @@ use crate::build::parse::{Healthcheck, Instruction, InstructionKind};
 use crate::container::CommitFormat;
 use crate::error::{Error, Result};
 
+/// Buildah's `PATH` for an image that sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The state of a stage between steps.
 pub(super) struct StageState {
     pub index: usize,
@@ -111,8 +114,15 @@ impl Build<'_, '_> {
         self.engine.step_image(rec)
     }
 
-    /// `--env`, `--unsetenv` and `--label` on a stage's starting config.
+    /// `--env`, `--unsetenv` and `--label` on a stage's starting config; a default `PATH`
+    /// when the base has none (as Buildah sets it).
     fn apply_build_settings(&self, image: &mut StepImage) {
+        let env = image.cfg_list("Env");
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            let mut with_path = vec![format!("PATH={DEFAULT_PATH}")];
+            with_path.extend(env);
+            image.cfg().insert("Env".into(), json!(with_path));
+        }
         if self.opts.env.is_empty() && self.opts.unsetenv.is_empty() && self.opts.labels.is_empty()
         {
             return;
