@@ -501,3 +501,51 @@ fn prune_removes_the_dangling_steps() {
         "only the base remains"
     );
 }
+
+#[test]
+fn kube_play_build_builds_the_image_of_a_directory() {
+    let env = TestEnv::new("build-kube");
+    env.import_busybox();
+    let top = context(
+        &env,
+        "top",
+        &[
+            (
+                "kbuilt/Containerfile",
+                "FROM localhost/busybox\nRUN echo built-by-play > /built\nCMD [\"sleep\", \"600\"]\n",
+            ),
+            (
+                "play.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kb\nspec:\n  containers:\n  - name: c\n    image: localhost/kbuilt:latest\n",
+            ),
+        ],
+    );
+    let yaml = top.join("play.yaml");
+    let out = env.run(&["kube", "play", "--build", yaml.to_str().unwrap()]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("STEP 2/3: RUN echo built-by-play > /built"),
+        "{out:?}"
+    );
+    assert_eq!(
+        env.ok(&["exec", "kb-c", "cat", "/built"]),
+        "built-by-play\n"
+    );
+    env.ok(&["kube", "down", yaml.to_str().unwrap()]);
+    // `--context-dir` names another top directory; without `--build` an existing image
+    // is used as it is.
+    let out = env.run(&[
+        "kube",
+        "play",
+        "--context-dir",
+        top.to_str().unwrap(),
+        env.dir.join("top/play.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        !out.stderr.contains("STEP"),
+        "the image exists: no build: {out:?}"
+    );
+    env.ok(&["kube", "down", yaml.to_str().unwrap()]);
+}

@@ -357,3 +357,52 @@ fn containerfiles(
     }
     Ok(out)
 }
+
+/// `kube play --build`: builds `image` from `<context dir>/<image's last path part>/` when
+/// that directory holds a Containerfile (or Dockerfile) and `--build` is given or the
+/// image is missing (Podman's rule); the build's lines go to stderr. Whether it built.
+pub fn kube_build(engine: &Engine, a: &super::kube::PlayArgs, image: &str) -> CliResult<bool> {
+    if a.build == Some(false) {
+        return Ok(false);
+    }
+    let top = match &a.context_dir {
+        Some(d) => d.clone(),
+        None if a.file == "-" => PathBuf::from("."),
+        None => Path::new(&a.file)
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let base = image.rsplit('/').next().unwrap_or(image);
+    let base = base.split(['@', ':']).next().unwrap_or(base);
+    let dir = top.join(base);
+    let Some(cf) = ["Containerfile", "Dockerfile"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+    else {
+        return Ok(false);
+    };
+    if a.build != Some(true) && engine.resolve_image(image).is_ok() {
+        return Ok(false);
+    }
+    let progress = sink(a.quiet);
+    let output = BuildOutput {
+        out: Mutex::new(Box::new(std::io::stderr())),
+        err: Mutex::new(Box::new(std::io::stderr())),
+        progress: progress.as_ref(),
+        quiet: a.quiet,
+    };
+    let opts = BuildOptions {
+        context: dir,
+        containerfiles: vec![cf],
+        tags: vec![image.to_string()],
+        layers: true,
+        pull_template: a.pull_flags.options("")?,
+        quiet: a.quiet,
+        ..Default::default()
+    };
+    engine.build(&opts, &output)?;
+    Ok(true)
+}
