@@ -11,6 +11,7 @@ mod copy;
 mod fetch;
 mod image;
 mod run;
+mod squash;
 mod stage;
 mod steps;
 mod view;
@@ -122,6 +123,8 @@ pub(crate) struct Build<'a, 'o> {
     pub stages: Vec<Option<StepImage>>,
     /// Intermediate images made with `--layers=false` (removed at the end).
     pub made: Vec<String>,
+    /// The number of layers of each stage's FROM image (what `--squash` keeps).
+    pub base_layers: Vec<usize>,
 }
 
 impl Engine {
@@ -164,6 +167,7 @@ impl Engine {
             output,
             stages: vec![None; n],
             made: Vec::new(),
+            base_layers: vec![0; n],
             cf,
         };
         if let Some(w) = unused_warning(&unused_build_args(&b.cf, &b.build_args)) {
@@ -197,6 +201,8 @@ impl Build<'_, '_> {
         if img.record.is_none() {
             img = self.commit_bare(&img)?;
         }
+        let img = self.squash(img, self.base_layers[target])?;
+        self.annotate(&img)?;
         let rec = img.record.as_ref().expect("a committed image");
         for t in tags {
             self.engine.db.tag_image(&rec.id, t)?;

@@ -41,6 +41,7 @@ impl Build<'_, '_> {
             .line(&format!("{prefix}STEP 1/{total}: {}", stage.code()));
         let (base, _platform) = self.global.expand_from(&stage)?;
         let mut image = self.base_image(&base, i)?;
+        self.base_layers[i] = image.record.as_ref().map_or(0, |r| r.layers.len());
         let triggers = onbuild_triggers(&image, &self.cf.file)?;
         if let Some(c) = image.config["config"].as_object_mut() {
             c.remove("OnBuild");
