@@ -12,6 +12,7 @@ mod util;
 
 mod bad_input;
 mod build;
+mod build_features;
 mod build_podman;
 mod commit;
 mod concurrent;

@@ -56,11 +56,10 @@ fn get_once(url: &str) -> Result<Fetched> {
     };
     let mut s = TcpStream::connect(&addr).map_err(|e| bad(&format!("connecting: {e}")))?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: peapod\r\nAccept: */*\r\n\r\n"
-    )
-    .map_err(|e| bad(&format!("sending: {e}")))?;
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: peapod\r\nAccept: */*\r\n\r\n");
+    s.write_all(request.as_bytes())
+        .map_err(|e| bad(&format!("sending: {e}")))?;
     let mut raw = Vec::new();
     s.take(MAX)
         .read_to_end(&mut raw)

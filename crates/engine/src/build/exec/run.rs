@@ -7,7 +7,7 @@
 //! move to the typed container spec of issue 13 in one edit.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::Engine;
 use crate::container::{CreateOptions, RemoveOptions};
@@ -105,5 +105,68 @@ impl Engine {
             Err(e) => tracing::debug!(error = %e, "cleanup after a RUN step"),
         }
         Ok((guard, code))
+    }
+}
+
+/// Removes from a RUN's upper dir the empty files and directories the runtime made only as
+/// mount points (`target`s of binds, secrets, caches and tmpfs that the image did not
+/// have), as Buildah does, so they do not end up in the layer. Never follows a symlink:
+/// each directory is opened below the upper dir with `O_NOFOLLOW`.
+pub(crate) fn prune_mount_targets(upper: &Path, lowers: &[PathBuf], targets: &[String]) {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::Mode;
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    for t in targets {
+        let clean = crate::build::go_clean(&format!("/{t}"));
+        let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
+        for depth in (1..=comps.len()).rev() {
+            let rel = comps[..depth].join("/");
+            if lowers
+                .iter()
+                .any(|l| std::fs::symlink_metadata(l.join(&rel)).is_ok())
+            {
+                break;
+            }
+            // Open the parent below `upper`, refusing symlinks on the way.
+            let Ok(mut dir) = std::fs::File::open(upper).map(std::os::fd::OwnedFd::from) else {
+                return;
+            };
+            let mut ok = true;
+            for c in &comps[..depth - 1] {
+                match openat(
+                    &dir,
+                    *c,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => dir = fd,
+                    Err(_) => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if !ok {
+                break;
+            }
+            let name = comps[depth - 1];
+            let Ok(st) =
+                nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            else {
+                continue;
+            };
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
+                & nix::sys::stat::SFlag::S_IFMT;
+            let removed = if kind == nix::sys::stat::SFlag::S_IFDIR {
+                unlinkat(&dir, name, UnlinkatFlags::RemoveDir).is_ok() // fails unless empty
+            } else if kind == nix::sys::stat::SFlag::S_IFREG && st.st_size == 0 {
+                unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).is_ok()
+            } else {
+                false
+            };
+            if !removed {
+                break;
+            }
+        }
     }
 }

@@ -320,6 +320,17 @@ impl Build<'_, '_> {
             self.engine.run_step(&spec, out, &mut **err)?
         };
         drop(views);
+        let mut targets: Vec<String> = spec
+            .volumes
+            .iter()
+            .filter_map(|v| v.split(':').nth(1).map(str::to_string))
+            .collect();
+        targets.extend(spec.tmpfs.iter().cloned());
+        super::run::prune_mount_targets(
+            &container.upper(),
+            &self.engine.layer_dirs(&rec)?,
+            &targets,
+        );
         if code != 0 {
             return Err(Error::Command {
                 message: format!(
