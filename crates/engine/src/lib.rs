@@ -14,6 +14,7 @@ pub mod images;
 pub mod kube;
 mod kvfile;
 pub mod layer;
+mod ledger;
 pub mod monitor;
 pub mod names;
 pub mod network;
@@ -23,6 +24,7 @@ mod refresh;
 pub mod registry;
 pub mod signal;
 pub mod state;
+
 pub mod volume;
 
 use std::cell::OnceCell;

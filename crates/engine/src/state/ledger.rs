@@ -103,16 +103,20 @@ impl std::fmt::Display for Holder {
 pub enum Resource {
     /// The container's overlay rootfs mounted at `path`.
     Rootfs { path: PathBuf },
-    /// The container's volumes that have a mount of their own (`--opt type=… device=…`).
+    /// The container's volumes that have a mount of their own (`--opt type=… device=…`) and
+    /// its image mounts (`--mount type=image`).
     Volumes,
     /// A namespace pinned by a bind mount at `path`: a container's network namespace, or
     /// one of a pod's (net, ipc, uts, pid, cgroup).
     Pin { path: PathBuf },
     /// A machine-wide address lease.
     Address { subnet: IpNet, ip: IpAddr },
-    /// Machine-wide host-port leases: `port..port+range` for each protocol.
+    /// Machine-wide host-port leases: `port..port+range` for each protocol, on `host_ip`
+    /// (empty: every address).
     Ports {
         protocols: Vec<String>,
+        #[serde(default)]
+        host_ip: String,
         port: u16,
         range: u16,
     },
@@ -160,9 +164,10 @@ impl Resource {
             Resource::Address { subnet, ip } => format!("{subnet} {ip}"),
             Resource::Ports {
                 protocols,
+                host_ip,
                 port,
                 range,
-            } => format!("{port}+{range}/{}", protocols.join(",")),
+            } => format!("{host_ip}:{port}+{range}/{}", protocols.join(",")),
             Resource::Network { netns, options } => {
                 let mut names: Vec<&str> = options.networks.keys().map(String::as_str).collect();
                 names.sort_unstable();
@@ -178,11 +183,12 @@ impl Resource {
     pub fn describe(&self) -> String {
         match self {
             Resource::Rootfs { path } => format!("rootfs mount {}", path.display()),
-            Resource::Volumes => "volume mounts".into(),
+            Resource::Volumes => "volume and image mounts".into(),
             Resource::Pin { path } => format!("namespace pin {}", path.display()),
             Resource::Address { ip, .. } => format!("address lease {ip}"),
             Resource::Ports {
                 protocols,
+                host_ip,
                 port,
                 range,
             } => {
@@ -191,7 +197,12 @@ impl Resource {
                 } else {
                     port.to_string()
                 };
-                format!("host port lease {span}/{}", protocols.join(","))
+                let on = if host_ip.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {host_ip}")
+                };
+                format!("host port lease {span}/{}{on}", protocols.join(","))
             }
             Resource::Network { netns, .. } => format!("network setup in {netns}"),
             Resource::Cgroup { path } => format!("cgroup {path}"),
@@ -462,10 +473,18 @@ mod tests {
         assert_eq!(decode(1, "container:x", &json, false).unwrap().resource, m);
         let ports = Resource::Ports {
             protocols: vec!["tcp".into(), "udp".into()],
+            host_ip: String::new(),
             port: 8080,
             range: 3,
         };
         assert_eq!(ports.describe(), "host port lease 8080-8082/tcp,udp");
+        let one = Resource::Ports {
+            protocols: vec!["tcp".into()],
+            host_ip: "127.0.0.1".into(),
+            port: 80,
+            range: 1,
+        };
+        assert_eq!(one.describe(), "host port lease 80/tcp on 127.0.0.1");
         assert!(decode(1, "bogus", &json, false).is_err());
         assert!(decode(1, "pod:x", "{\"kind\":\"nope\"}", false).is_err());
     }
