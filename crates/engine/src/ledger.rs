@@ -171,7 +171,11 @@ impl Engine {
                 self.run_netsetup("teardown", netns, options).map(drop)
             }
             Resource::Cgroup { path } => crate::container::cgroup::remove(path),
-            Resource::Runtime { id } => self.runtime()?.delete(id),
+            Resource::Runtime { id } => {
+                let rt = self.runtime()?;
+                wait_for_runtime_calls(&rt.path, id);
+                rt.delete(id)
+            }
             Resource::Monitor {
                 id,
                 pidfile,
@@ -186,28 +190,105 @@ impl Engine {
     /// its exit command (which waits for the container's lock, likely ours) and exits after
     /// it: left alone, as is the monitor whose exit command we are.
     fn release_monitor(&self, id: &str, pidfile: &Path, pid: i32, start: u64) -> Result<()> {
-        let (pid, start) = if pid > 0 {
-            (pid, start)
+        if self.paths.exit_file(id).exists() {
+            return Ok(());
+        }
+        // Confirmed: its pid and start time. Else (its starter died before it reported) the
+        // pid file, or any monitor process of this container.
+        let found: Vec<(i32, u64)> = if pid > 0 {
+            vec![(pid, start)]
         } else {
             match std::fs::read_to_string(pidfile)
                 .ok()
                 .and_then(|s| s.trim().parse::<i32>().ok())
+                .filter(|p| process_mentions(*p, id))
             {
-                Some(p) => (p, 0),
-                None => return Ok(()),
+                Some(p) => vec![(p, 0)],
+                None => monitors_of(id).into_iter().map(|p| (p, 0)).collect(),
             }
         };
-        // Without a start time, a pid is only ours if the process names the container.
-        if !alive(pid, start) || (start == 0 && !process_mentions(pid, id)) {
-            return Ok(());
+        let parent = nix::unistd::getppid().as_raw();
+        for (pid, start) in found {
+            if !alive(pid, start) || pid == parent {
+                continue;
+            }
+            match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => return Err(Error::other(format!("killing monitor {pid}: {e}"))),
+            }
+            // Gone before the runtime's container and cgroup are released: its runtime
+            // child dies with it, and nothing either does may land after the release.
+            wait_gone(pid, start);
         }
-        if nix::unistd::getppid().as_raw() == pid || self.paths.exit_file(id).exists() {
-            return Ok(());
+        Ok(())
+    }
+}
+
+/// Monitor processes (conmon's command line: `-c <id>` with `--exit-dir`) of container `id`.
+fn monitors_of(id: &str) -> Vec<i32> {
+    processes_where(|args| {
+        args.windows(2)
+            .any(|w| w[0] == b"-c" && w[1] == id.as_bytes())
+            && args.contains(&b"--exit-dir".as_slice())
+    })
+}
+
+/// Pids of the processes (other than this one) whose argv satisfies `pick`.
+fn processes_where(pick: impl Fn(&[&[u8]]) -> bool) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmd.split(|c| *c == 0).collect();
+            pick(&args)
+        })
+        .collect()
+}
+
+/// Wait (a little) until `pid` is gone.
+fn wait_gone(pid: i32, start: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(pid, start) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A `runtime create` or `start` of container `id` whose caller died (its monitor, killed by
+/// a release; the `peapod` that ran `start`): it dies with its caller, but not at once.
+/// Wait until it has (killing it if it lingers), so nothing it does lands after a release or
+/// a repair reads the runtime's state.
+pub(crate) fn wait_for_runtime_calls(runtime: &Path, id: &str) {
+    let runtime = runtime.as_os_str().as_encoded_bytes();
+    let creating = || {
+        processes_where(|args| {
+            // The runtime itself (or a script standing for it, as `sh RUNTIME …`).
+            args.iter().take(2).any(|a| *a == runtime)
+                && args.iter().any(|a| *a == b"create" || *a == b"start")
+                && args.contains(&id.as_bytes())
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let left = creating();
+        if left.is_empty() {
+            return;
         }
-        match kill(Pid::from_raw(pid), Signal::SIGKILL) {
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-            Err(e) => Err(Error::other(format!("killing monitor {pid}: {e}"))),
+        if std::time::Instant::now() >= deadline {
+            for pid in left {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                wait_gone(pid, 0);
+            }
+            return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
@@ -227,10 +308,7 @@ pub(crate) fn stop_monitor(id: &str, pidfile: &Path) -> Result<()> {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
         Err(e) => return Err(Error::other(format!("killing monitor {pid}: {e}"))),
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while alive(pid, 0) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_gone(pid, 0);
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! formats.
 
 pub mod build;
+mod children;
 pub mod config;
 pub mod container;
 pub mod error;
@@ -24,7 +25,7 @@ mod refresh;
 pub mod registry;
 pub mod signal;
 pub mod state;
-
+pub mod system;
 pub mod volume;
 
 use std::cell::OnceCell;

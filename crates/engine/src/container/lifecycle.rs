@@ -578,7 +578,15 @@ impl Engine {
 
     /// Wait until the container is not running; its exit code.
     pub fn wait(&self, reference: &str) -> Result<i32> {
-        let id = self.db.lookup_container(reference)?.config.id;
+        let id = match self.db.lookup_container(reference) {
+            Ok(c) => c.config.id,
+            // Removed already (`run --rm`): its exit code is kept a while, by full id.
+            Err(Error::NoSuchContainer(_)) => match self.db.kept_exit_code(reference)? {
+                Some((code, _)) => return Ok(code),
+                None => return Err(Error::NoSuchContainer(reference.to_string())),
+            },
+            Err(e) => return Err(e),
+        };
         let mut sleep = Duration::from_millis(5);
         loop {
             let c = match self.container(&id) {

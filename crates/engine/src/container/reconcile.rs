@@ -141,7 +141,10 @@ impl Engine {
                 Error::collect(errors)
             }
             Status::Initialized => {
-                let known = self.runtime()?.state(c.id())?;
+                // A `runtime start` its caller left running decides the answer: let it end.
+                let rt = self.runtime()?;
+                crate::ledger::wait_for_runtime_calls(&rt.path, c.id());
+                let known = rt.state(c.id())?;
                 let monitor =
                     c.state.conmon_pid > 0 && alive(c.state.conmon_pid, c.state.conmon_start);
                 match known.as_ref().map(|s| s.status.as_str()) {

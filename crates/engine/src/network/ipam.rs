@@ -286,8 +286,16 @@ pub fn release_ports(protocols: &[&str], host_ip: &str, port: u16, range: u16, o
 /// What a lease file on this machine leases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Leased {
-    Address { subnet: IpNet, ip: IpAddr },
-    Port { protocol: String, port: u16 },
+    Address {
+        subnet: IpNet,
+        ip: IpAddr,
+    },
+    /// On `host_ip`, or every address when empty.
+    Port {
+        protocol: String,
+        host_ip: String,
+        port: u16,
+    },
 }
 
 /// A lease file as found on this machine, whoever holds it.
@@ -356,11 +364,18 @@ pub fn leases() -> Vec<Lease> {
         }
     }
     for (name, path) in entries(state_dir().join("ports")) {
-        if let Some((protocol, port)) = name.split_once('-')
-            && let Ok(port) = port.parse()
-        {
-            let protocol = protocol.to_string();
-            out.extend(read_lease(path, Leased::Port { protocol, port }));
+        // `tcp-8080`, or `tcp-8080@127.0.0.1` for one address.
+        let Some((protocol, rest)) = name.split_once('-') else {
+            continue;
+        };
+        let (port, host_ip) = rest.split_once('@').unwrap_or((rest, ""));
+        if let Ok(port) = port.parse() {
+            let what = Leased::Port {
+                protocol: protocol.to_string(),
+                host_ip: host_ip.to_string(),
+                port,
+            };
+            out.extend(read_lease(path, what));
         }
     }
     out

@@ -248,15 +248,17 @@ impl Engine {
         let config = self.paths.network_run_dir();
         std::fs::create_dir_all(&config).map_err(|e| Error::io("creating", &config, e))?;
         let json = serde_json::to_vec(opts).map_err(|e| Error::other(e.to_string()))?;
-        let mut child = Command::new(&bin)
-            .arg("--config")
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--config")
             .arg(&config)
             .arg("--rootless=false")
             .arg(command)
             .arg(netns)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        crate::children::die_with_parent(&mut cmd);
+        let mut child = cmd
             .spawn()
             .map_err(|e| Error::other(format!("running {}: {e}", bin.display())))?;
         if let Some(mut stdin) = child.stdin.take() {

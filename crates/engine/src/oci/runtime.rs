@@ -21,6 +21,16 @@ pub struct RuntimeState {
     pub pid: i32,
 }
 
+/// One entry of `runtime list -f json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuntimeListed {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub bundle: PathBuf,
+}
+
 impl Runtime {
     pub fn new(path: PathBuf) -> Self {
         Runtime { path }
@@ -34,9 +44,10 @@ impl Runtime {
     }
 
     fn run(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.path)
-            .args(args)
-            .stdin(Stdio::null())
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args).stdin(Stdio::null());
+        crate::children::die_with_parent(&mut cmd);
+        let out = cmd
             .output()
             .map_err(|e| Error::Runtime(format!("running {}: {e}", self.path.display())))?;
         if out.status.success() {
@@ -77,6 +88,29 @@ impl Runtime {
             Err(Error::Runtime(m)) if is_not_exist(&m) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every container the runtime knows (`list -f json`), whoever made it. runc fails the
+    /// whole list when a container goes while it reads them: that is retried.
+    pub fn list(&self) -> Result<Vec<RuntimeListed>> {
+        let mut tries = 0;
+        let out = loop {
+            match self.run(&["list", "-f", "json"]) {
+                Ok(out) => break out,
+                Err(Error::Runtime(m)) if is_not_exist(&m) && tries < 10 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let trimmed = out.trim();
+        // runc prints `null` when it knows none.
+        if trimmed.is_empty() || trimmed == "null" {
+            return Ok(Vec::new());
+        }
+        serde_json::from_str(trimmed)
+            .map_err(|e| Error::Runtime(format!("parsing the runtime's list: {e}")))
     }
 
     pub fn pause(&self, id: &str) -> Result<()> {

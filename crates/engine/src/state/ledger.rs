@@ -452,7 +452,7 @@ mod tests {
             db.forget(h.seq).unwrap();
         }
         assert!(!db.holds_any(&c).unwrap());
-        assert_eq!(db.holders().unwrap(), [p.clone()]);
+        assert_eq!(db.holders().unwrap(), std::slice::from_ref(&p));
         assert_eq!(db.all_held().unwrap().len(), 1);
     }
 
