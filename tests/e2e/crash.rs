@@ -125,3 +125,85 @@ fn refresh_after_reboot_marks_stopped_and_releases_mounts() {
     env.assert_no_mounts();
     env.assert_no_processes();
 }
+
+/// Exit files left in the runroot (the monitor's record of a container's exit).
+fn exit_files(env: &TestEnv) -> Vec<String> {
+    std::fs::read_dir(env.runroot.join("exits"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Foreground `run --rm`, many times quickly: each gets its own exit code although the
+/// monitor's `cleanup --rm` races it to remove the container (and its exit file).
+fn run_rm_exit_codes(env: &TestEnv, monitor: &[&str]) {
+    for code in [0, 3, 7, 42, 1, 0, 9, 125, 5, 2] {
+        let script = format!("exit {code}");
+        let mut args: Vec<&str> = monitor.to_vec();
+        args.extend(["run", "--rm", IMG, "sh", "-c", &script]);
+        let out = env.run(&args);
+        assert_eq!(out.code(), code, "run --rm exiting {code}:{out:?}");
+    }
+}
+
+#[test]
+fn exit_files_go_with_their_container() {
+    let env = TestEnv::new("exit-files");
+    env.import_busybox();
+    run_rm_exit_codes(&env, &[]);
+    // Detached: the monitor's cleanup records the exit; the file goes then.
+    let x = name("ex");
+    env.ok(&["run", "-d", "--name", &x, IMG, "sh", "-c", "exit 5"]);
+    assert_eq!(env.ok(&["wait", &x]).trim(), "5");
+    crate::util::assert_no_process_mentioning(&env.dir);
+    assert_eq!(env.inspect(&x, "{{.State.ExitCode}}"), "5");
+    assert_eq!(env.status(&x), "exited");
+    assert_eq!(env.run(&["start", "-a", &x]).code(), 5);
+    crate::util::assert_no_process_mentioning(&env.dir);
+    env.ok(&["rm", &x]);
+    // A detached run --rm: removed by its monitor, and `wait` still tells its code.
+    let y = name("ey");
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &y,
+            IMG,
+            "sh",
+            "-c",
+            "sleep 0.3; exit 6",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(
+        env.ok(&["wait", &id]).trim(),
+        "6",
+        "wait for a --rm container"
+    );
+    wait_until("the --rm container to go", Duration::from_secs(10), || {
+        !env.names_all().contains(&y)
+    });
+    crate::util::assert_no_process_mentioning(&env.dir);
+    let left = exit_files(&env);
+    assert!(left.is_empty(), "exit files left: {left:?}");
+}
+
+#[test]
+fn exit_files_go_with_conmon_too() {
+    if peapod_tests::skip_unless(
+        std::path::Path::new("/usr/bin/conmon").is_file(),
+        "/usr/bin/conmon",
+    ) {
+        return;
+    }
+    let env = TestEnv::new("exit-files-conmon");
+    env.import_busybox();
+    run_rm_exit_codes(&env, &["--conmon", "/usr/bin/conmon"]);
+    crate::util::assert_no_process_mentioning(&env.dir);
+    let left = exit_files(&env);
+    assert!(left.is_empty(), "exit files left: {left:?}");
+}
