@@ -207,3 +207,69 @@ fn exit_files_go_with_conmon_too() {
     let left = exit_files(&env);
     assert!(left.is_empty(), "exit files left: {left:?}");
 }
+
+#[test]
+fn rm_reports_what_it_could_not_release_and_a_retry_finishes() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new("rm-partial");
+    env.import_busybox();
+    let port = crate::util::free_port();
+    let x = name("part");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &x,
+        "-p",
+        &format!("{port}:80"),
+        IMG,
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ]);
+    let id = env.inspect(&x, "{{.Id}}");
+    // A network helper that fails every teardown.
+    let broken = env.dir.join("broken-helper");
+    std::fs::create_dir_all(&broken).unwrap();
+    let helper = broken.join("peapod-netsetup");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\necho '{\"error\":\"teardown refused by the test\"}'\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper_dir = broken.display().to_string();
+    let failed = env
+        .run(&[
+            "--helper-binaries-dir",
+            &helper_dir,
+            "rm",
+            "-f",
+            "-t",
+            "0",
+            &x,
+        ])
+        .assert_error(125, &["network setup", &id, "teardown refused by the test"]);
+    // What it could not release it keeps, and says so: the leases stay with the rules
+    // that may still point at them.
+    assert!(
+        failed.stderr.contains("keeping the address lease"),
+        "{failed:?}"
+    );
+    assert!(
+        env.names_all().contains(&x),
+        "the container stays for a retry"
+    );
+    assert!(!crate::leftovers::leases_of(&env, std::slice::from_ref(&id)).is_empty());
+    // The retry with a working helper finishes: nothing of it is left.
+    env.ok(&["rm", "-f", "-t", "0", &x]);
+    assert!(!env.names_all().contains(&x));
+    crate::leftovers::Watch {
+        ids: vec![id],
+        port,
+        addr: None,
+        veth: None,
+    }
+    .assert_gone(&env, "rm -f retried");
+}
