@@ -189,6 +189,18 @@ impl Watch {
         }
         let rt = peapod_tests::runtime_containers_under(&env.dir);
         assert!(rt.is_empty(), "{when}: runtime containers left: {rt:?}");
+        // Nor a half-made one (a `create` killed before it wrote its state), which
+        // `runc list` does not show.
+        for id in &self.ids {
+            for root in ["/run/runc", "/run/crun"] {
+                let dir = Path::new(root).join(id);
+                assert!(
+                    !dir.exists(),
+                    "{when}: runtime state left: {}",
+                    dir.display()
+                );
+            }
+        }
         let cg = cgroups_of(&self.ids);
         assert!(cg.is_empty(), "{when}: cgroups left: {cg:?}");
         env.assert_no_processes();

@@ -174,7 +174,8 @@ impl Engine {
             Resource::Runtime { id } => {
                 let rt = self.runtime()?;
                 wait_for_runtime_calls(&rt.path, id);
-                rt.delete(id)
+                rt.delete(id)?;
+                rt.remove_half_made(id)
             }
             Resource::Monitor {
                 id,

@@ -79,6 +79,30 @@ impl Runtime {
         }
     }
 
+    /// What a `create` killed before it wrote the container's state leaves in the runtime's
+    /// state root (runc: the directory with its exec fifo): `delete` says the container does
+    /// not exist and leaves it, and `list` complains about it on every call. Removed here,
+    /// only when it holds no state (the runtime no longer knows it).
+    pub fn remove_half_made(&self, id: &str) -> Result<()> {
+        let (root, state) = match self.name().as_str() {
+            "runc" => ("/run/runc", "state.json"),
+            "crun" => ("/run/crun", "status"),
+            _ => return Ok(()),
+        };
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(());
+        }
+        let dir = std::path::Path::new(root).join(id);
+        if !dir.is_dir() || dir.join(state).exists() {
+            return Ok(());
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Runtime(format!("removing {}: {e}", dir.display()))),
+        }
+    }
+
     /// `None` when the runtime does not know the container.
     pub fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
         match self.run(&["state", id]) {

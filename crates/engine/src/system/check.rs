@@ -475,7 +475,9 @@ impl Engine {
                     .map(drop)
             }
             Orphan::Runtime(id) => {
-                self.runtime()?.delete(id)?;
+                let rt = self.runtime()?;
+                rt.delete(id)?;
+                rt.remove_half_made(id)?;
                 // Its monitor would write an exit file nobody reads and run an exit command
                 // for a container that is gone.
                 let pidfile = self.paths.container_run_dir(id).join("conmon.pid");
