@@ -322,3 +322,100 @@ fn process_mentions(pid: i32, needle: &str) -> bool {
         })
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineOptions;
+
+    fn engine(t: &Path) -> Engine {
+        Engine::open(EngineOptions {
+            root: Some(t.join("root")),
+            runroot: Some(t.join("run")),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// A row recorded for something never made (its maker died between the two) is released
+    /// without error, and its row goes.
+    #[test]
+    fn releasing_what_was_never_made_is_fine() {
+        let t = tempfile::tempdir().unwrap();
+        let e = engine(t.path());
+        let id = "d".repeat(64);
+        let h = Holder::container(&id);
+        let never_made = [
+            Resource::Rootfs {
+                path: t.path().join("no/merged"),
+            },
+            Resource::Volumes,
+            Resource::Pin {
+                path: t.path().join("no/netns"),
+            },
+            // TEST-NET-1: nobody's lease.
+            Resource::Address {
+                subnet: "192.0.2.0/24".parse().unwrap(),
+                ip: "192.0.2.7".parse().unwrap(),
+            },
+            Resource::Ports {
+                protocols: vec!["tcp".into()],
+                host_ip: "192.0.2.7".into(),
+                port: 9,
+                range: 1,
+            },
+            Resource::Cgroup {
+                path: format!("/peapod/peapod-{id}"),
+            },
+            Resource::Monitor {
+                id: id.clone(),
+                pidfile: t.path().join("no/conmon.pid"),
+                pid: 0,
+                start: 0,
+            },
+        ];
+        e.db.record_all(&h, &never_made).unwrap();
+        let errors = e.release_all(&h);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(!e.db.holds_any(&h).unwrap());
+        // Twice is fine too.
+        e.db.record_all(&h, &never_made).unwrap();
+        assert!(e.release_all(&h).is_empty());
+    }
+
+    /// `hold`: confirmed when made; when the make fails, what it made is released and the
+    /// row goes, and the make's error is the one returned.
+    #[test]
+    fn hold_confirms_or_undoes() {
+        let t = tempfile::tempdir().unwrap();
+        let e = engine(t.path());
+        let h = Holder::pod("p");
+        let pin = t.path().join("pin");
+        let made = e
+            .hold(&h, Resource::Pin { path: pin.clone() }, |_| {
+                std::fs::write(&pin, "").map_err(|e| Error::io("writing", &pin, e))
+            })
+            .map(|()| true)
+            .unwrap();
+        assert!(made && pin.exists());
+        let rows = e.db.held(&h).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].made);
+        let other = t.path().join("other");
+        let failed = e.hold(
+            &h,
+            Resource::Pin {
+                path: other.clone(),
+            },
+            |_| {
+                std::fs::write(&other, "").unwrap();
+                Err::<(), _>(Error::other("the make failed"))
+            },
+        );
+        assert_eq!(failed.unwrap_err().to_string(), "the make failed");
+        assert!(!other.exists(), "the half-made pin was released");
+        assert_eq!(e.db.held(&h).unwrap().len(), 1, "its row went");
+        assert!(e.release_all(&h).is_empty());
+        assert!(!pin.exists());
+    }
+}

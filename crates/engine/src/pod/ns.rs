@@ -108,7 +108,10 @@ impl Engine {
             for e in self.release_all(&Holder::pod(pod.id())) {
                 tracing::warn!(pod = pod.id(), error = %e, "undoing a failed pod start");
             }
-            pod.state = Default::default();
+            pod.state.pinned.clear();
+            pod.state.network_status.clear();
+            pod.state.ports.clear();
+            pod.state.joined.clear();
         }
         result
     }
