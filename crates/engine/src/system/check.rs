@@ -151,11 +151,22 @@ struct Seen {
 struct Known {
     containers: HashMap<String, Status>,
     pods: BTreeSet<String>,
+    /// Pods with a member that may hold the pod's namespaces.
+    live_pods: BTreeSet<String>,
     held: Vec<Held>,
     networks: Vec<Network>,
 }
 
 impl Known {
+    /// A container of this store that may hold resources by its state (running, or exited
+    /// and not yet cleaned up): what it has is never an orphan, recorded or not (a store
+    /// also used by a peapod from before the ledger records nothing).
+    fn live(&self, id: &str) -> bool {
+        self.containers
+            .get(id)
+            .is_some_and(|s| s.is_active() || *s == Status::Stopped)
+    }
+
     fn holder_exists(&self, h: &Holder) -> bool {
         match h {
             Holder::Container(id) => self.containers.contains_key(id),
@@ -175,10 +186,15 @@ impl Engine {
         // Interrupted starts are repaired as any read repairs them.
         self.containers()?;
         let seen = self.look_around()?;
+        let containers = self.db.containers()?;
         let known = Known {
-            containers: self
-                .db
-                .containers()?
+            live_pods: containers
+                .iter()
+                .filter(|c| c.state.status.is_active() || c.state.status == Status::Stopped)
+                .map(|c| c.config.pod.clone())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            containers: containers
                 .into_iter()
                 .map(|c| (c.config.id, c.state.status))
                 .collect(),
@@ -247,10 +263,11 @@ impl Engine {
         // Runtime containers whose bundle is in this store.
         for r in &seen.runtime {
             if r.bundle.starts_with(&containers_dir) {
-                let live = known.containers.contains_key(&r.id)
-                    && known.recorded(
-                        |h| matches!(&h.resource, Resource::Runtime { id } if *id == r.id),
-                    );
+                let live = known.live(&r.id)
+                    || (known.containers.contains_key(&r.id)
+                        && known.recorded(
+                            |h| matches!(&h.resource, Resource::Runtime { id } if *id == r.id),
+                        ));
                 let gone_holder = gone.contains(&Holder::container(&r.id));
                 if !live && !gone_holder {
                     out.push(Orphan::Runtime(r.id.clone()));
@@ -264,7 +281,9 @@ impl Engine {
             known.recorded(|h| matches!(&h.resource, Resource::Pin { path } if path == p))
         };
         for f in &seen.netns_files {
-            if !pinned(f) {
+            let owner = file_name(f);
+            let owner = owner.strip_prefix("netns-").unwrap_or("");
+            if !pinned(f) && !known.live(owner) {
                 out.push(Orphan::Pin(f.clone()));
             }
         }
@@ -279,16 +298,17 @@ impl Engine {
                 .flatten()
                 .flatten()
             {
-                if !pinned(&f.path()) {
+                if !pinned(&f.path()) && !known.live_pods.contains(&id) {
                     out.push(Orphan::Pin(f.path()));
                 }
             }
         }
         for m in &seen.mounts {
             let rootfs = m.starts_with(&containers_dir) && m.ends_with("merged");
+            let owner = m.parent().map(file_name).is_some_and(|id| known.live(&id));
             let recorded =
                 known.recorded(|h| matches!(&h.resource, Resource::Rootfs { path } if path == m));
-            if rootfs && !recorded {
+            if rootfs && !recorded && !owner {
                 out.push(Orphan::Mount(m.clone()));
             }
         }
@@ -299,7 +319,7 @@ impl Engine {
             let ours = known.containers.contains_key(id) || self.is_ours(id);
             let recorded =
                 known.recorded(|h| matches!(&h.resource, Resource::Cgroup { path } if path == cg));
-            if ours && !recorded && !gone.contains(&Holder::container(id)) {
+            if ours && !recorded && !known.live(id) && !gone.contains(&Holder::container(id)) {
                 out.push(Orphan::Cgroup(cg.clone()));
             }
         }
@@ -356,33 +376,38 @@ impl Engine {
                 Some(p) => Holder::pod(p),
                 None => Holder::container(&l.id),
             };
-            let held = known.recorded(|h| {
-                h.holder == holder
-                    && match (&h.resource, &l.what) {
-                        (Resource::Address { ip, .. }, Leased::Address { ip: lip, .. }) => {
-                            ip == lip
+            let live = match &holder {
+                Holder::Container(id) => known.live(id),
+                Holder::Pod(id) => known.live_pods.contains(id),
+            };
+            let held = live
+                || known.recorded(|h| {
+                    h.holder == holder
+                        && match (&h.resource, &l.what) {
+                            (Resource::Address { ip, .. }, Leased::Address { ip: lip, .. }) => {
+                                ip == lip
+                            }
+                            (
+                                Resource::Ports {
+                                    protocols,
+                                    host_ip,
+                                    port,
+                                    range,
+                                },
+                                Leased::Port {
+                                    protocol,
+                                    host_ip: lhost,
+                                    port: lp,
+                                },
+                            ) => {
+                                protocols.contains(protocol)
+                                    && same_address(host_ip, lhost)
+                                    && *lp >= *port
+                                    && u32::from(*lp) < u32::from(*port) + u32::from(*range)
+                            }
+                            _ => false,
                         }
-                        (
-                            Resource::Ports {
-                                protocols,
-                                host_ip,
-                                port,
-                                range,
-                            },
-                            Leased::Port {
-                                protocol,
-                                host_ip: lhost,
-                                port: lp,
-                            },
-                        ) => {
-                            protocols.contains(protocol)
-                                && same_address(host_ip, lhost)
-                                && *lp >= *port
-                                && u32::from(*lp) < u32::from(*port) + u32::from(*range)
-                        }
-                        _ => false,
-                    }
-            });
+                });
             if !held {
                 out.push(Orphan::Lease(l.clone(), "held by nothing of this store"));
             }
@@ -413,7 +438,11 @@ impl Engine {
         let mut found = BTreeSet::new();
         for (id, chain) in &seen.rules {
             let ours = known.containers.contains_key(id) || self.is_ours(id);
-            if !ours || live.contains(id.as_str()) || in_gone_ledger.contains(id.as_str()) {
+            if !ours
+                || known.live(id)
+                || live.contains(id.as_str())
+                || in_gone_ledger.contains(id.as_str())
+            {
                 continue;
             }
             // Only on a network this store defines: another's is not ours to tear down.
@@ -664,7 +693,9 @@ mod tests {
         let e = engine(t.path());
         let (live, lost) = ("a".repeat(64), "b".repeat(64));
         let stranger = "c".repeat(64);
-        for id in [&live, &lost] {
+        // Running, with nothing recorded (a peapod from before the ledger ran it).
+        let unrecorded = "e".repeat(64);
+        for id in [&live, &lost, &unrecorded] {
             std::fs::create_dir_all(e.paths.container_run_dir(id)).unwrap();
         }
         let elsewhere = t.path().join("other-store/containers/x");
@@ -680,6 +711,11 @@ mod tests {
                 lease("10.88.0.3", &lost, &e.paths.container_run_dir(&lost)),
                 lease("10.88.0.4", &stranger, &elsewhere),
                 lease("10.88.0.5", &stranger, &t.path().join("gone")),
+                lease(
+                    "10.88.0.6",
+                    &unrecorded,
+                    &e.paths.container_run_dir(&unrecorded),
+                ),
             ],
             rules: [
                 (live.clone(), "nv_2f259bab_10_88_0_0_nm16".into()),
@@ -709,8 +745,13 @@ mod tests {
             ..Default::default()
         };
         let known = Known {
-            containers: [(live.clone(), Status::Stopped)].into(),
+            containers: [
+                (live.clone(), Status::Stopped),
+                (unrecorded.clone(), Status::Running),
+            ]
+            .into(),
             pods: BTreeSet::new(),
+            live_pods: BTreeSet::new(),
             held: vec![
                 held(h.clone(), Resource::Pin { path: pin }),
                 held(
@@ -755,6 +796,7 @@ mod tests {
         assert!(has("address lease 10.88.0.5"), "nobody's: {found:#?}");
         assert!(!has("10.88.0.2"), "held: {found:#?}");
         assert!(!has("10.88.0.4"), "another store's, alive: {found:#?}");
+        assert!(!has("10.88.0.6"), "a running container's: {found:#?}");
         let rules = |id: &str| format!("firewall rules of container {}", short(id));
         assert!(has(&rules(&lost)) && !has(&rules(&live)) && !has(&rules(&stranger)));
         assert!(has(&format!("runtime container {lost}")), "{found:#?}");
