@@ -17,6 +17,7 @@ const RUNROOT_ENTRIES: &[&str] = &[
     "alive",
     "containers",
     "exits",
+    "image-mounts",
     "locks",
     "netns",
     "networks",
