@@ -415,6 +415,15 @@ fn runtime_roots_under(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
+/// Ids of every container the runtimes (runc, crun) know in their default state roots.
+pub fn runtime_ids() -> Vec<String> {
+    RUNTIMES
+        .iter()
+        .flat_map(|rt| runtime_list(rt, None))
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// Runtime containers (runc or crun, default state root or a root under `dir`) whose bundle
 /// is under `dir`, or that live in a state root under `dir`: `(runtime, root, id)`.
 pub fn runtime_containers_under(dir: &Path) -> Vec<(String, Option<PathBuf>, String)> {

@@ -5,6 +5,7 @@
 //! and so can run in parallel with the others; the env cleans up even when the test fails.
 //! Expected outputs and exit codes are Podman's.
 
+mod leftovers;
 mod podman;
 mod pty;
 mod registry_util;
@@ -16,6 +17,7 @@ mod concurrent;
 mod conmon_swap;
 mod containers;
 mod crash;
+mod crash_loop;
 mod hostile;
 mod image_history;
 mod images;
@@ -38,5 +40,6 @@ mod registry_push;
 mod run;
 mod security;
 mod security_conf;
+mod system;
 mod terminal;
 mod volumes;

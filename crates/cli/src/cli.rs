@@ -74,6 +74,9 @@ pub enum Command {
     /// Play containers, pods or volumes from a structured file
     #[command(subcommand)]
     Play(crate::commands::kube::PlayCommand),
+    /// Manage peapod
+    #[command(subcommand)]
+    System(crate::commands::system::SystemCommand),
     #[command(flatten)]
     Top(TopLevel),
 }

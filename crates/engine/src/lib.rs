@@ -6,6 +6,7 @@
 //! formats.
 
 pub mod build;
+mod children;
 pub mod config;
 pub mod container;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod images;
 pub mod kube;
 mod kvfile;
 pub mod layer;
+mod ledger;
 pub mod monitor;
 pub mod names;
 pub mod network;
@@ -23,6 +25,7 @@ mod refresh;
 pub mod registry;
 pub mod signal;
 pub mod state;
+pub mod system;
 pub mod volume;
 
 use std::cell::OnceCell;

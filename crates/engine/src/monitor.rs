@@ -152,11 +152,21 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let sync_fd = sync_child.as_raw_fd();
     let start_fd = start_child.as_raw_fd();
     let attach_fd = attach_child.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    let parent = nix::unistd::getpid();
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe syscalls (fcntl, dup2, setpgid) on fds it owns. dup2 clears
-    // close-on-exec on the targets, so exactly fds 3, 4 (and 5) reach the monitor.
+    // async-signal-safe syscalls (prctl, getppid, fcntl, dup2, setpgid, _exit) on fds it
+    // owns. dup2 clears close-on-exec on the targets, so exactly fds 3, 4 (and 5) reach the
+    // monitor. The parent-death signal kills the monitor's first process if we die before
+    // it has forked its long-lived one (which does not inherit it): a start killed that
+    // early leaves no monitor behind.
     unsafe {
         cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if nix::unistd::getppid() != parent {
+                libc::_exit(1);
+            }
             let a = libc::fcntl(sync_fd, libc::F_DUPFD_CLOEXEC, 10);
             let b = libc::fcntl(start_fd, libc::F_DUPFD_CLOEXEC, 10);
             let c = if attach_fd >= 0 {

@@ -12,7 +12,7 @@ mod network;
 mod ops;
 pub(crate) mod pod;
 pub(crate) mod registry;
-mod system;
+pub(crate) mod system;
 pub(crate) mod volume;
 
 use peapod_engine::{Engine, EngineOptions};
@@ -70,6 +70,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Kube(k) => kube::run(&open(g)?, k, argv),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
+        Command::System(s) => system::run(&open(g)?, s),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),

@@ -1,4 +1,4 @@
-//! inspect (any object), version, info.
+//! inspect (any object), version, info, and the `system` group: prune, reset, check.
 
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
@@ -369,4 +369,181 @@ mod tests {
             "host:\n  arch: amd64\n  conmon:\n    path: /x\nstore:\n  graphRoot: \"\"\n"
         );
     }
+}
+
+/// `system prune|reset|check|info`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Remove unused data
+    Prune(SystemPruneArgs),
+    /// Reset peapod storage: remove every container, pod, image, volume and network
+    Reset(SystemResetArgs),
+    /// Find (and with --repair release) what removed or interrupted containers and pods left
+    /// on this machine: namespace pins, leases, firewall rules, runtime containers, mounts
+    Check(SystemCheckArgs),
+    /// Display peapod system information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused data
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation.  The default is false
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Prune volumes
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemResetArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemCheckArgs {
+    /// Release what was found
+    #[arg(short = 'r', long)]
+    pub repair: bool,
+}
+
+pub fn run(engine: &Engine, c: SystemCommand) -> CliResult {
+    match c {
+        SystemCommand::Prune(a) => prune(engine, a),
+        SystemCommand::Reset(a) => reset(engine, a),
+        SystemCommand::Check(a) => check(engine, a),
+        SystemCommand::Info(a) => info(engine, a),
+    }
+}
+
+/// Ask on stdout, as Podman does; true for an answer starting with `y`.
+fn confirmed(question: &str) -> CliResult<bool> {
+    use std::io::{BufRead, Write};
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim_start().to_ascii_lowercase().starts_with('y'))
+}
+
+fn prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| peapod_engine::system::PruneFilter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !a.force {
+        let volumes = if a.volumes {
+            "\n\t- all volumes not used by at least one container"
+        } else {
+            ""
+        };
+        let images = if a.all {
+            "\t- all images without at least one container associated with them\n\t- all build cache"
+        } else {
+            "\t- all dangling images\n\t- all dangling build cache"
+        };
+        let warning = format!(
+            "WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container{volumes}\n{images}\n\nAre you sure you want to continue? [y/N] "
+        );
+        if !confirmed(&warning)? {
+            return Ok(0);
+        }
+    }
+    let report = engine.system_prune(&peapod_engine::system::SystemPruneOptions {
+        all: a.all,
+        volumes: a.volumes,
+        filters,
+    })?;
+    for (heading, list) in [
+        ("Deleted Containers", &report.containers),
+        ("Deleted Pods", &report.pods),
+        ("Deleted Volumes", &report.volumes),
+        ("Deleted Images", &report.images),
+        ("Deleted Networks", &report.networks),
+    ] {
+        if !list.is_empty() {
+            println!("{heading}");
+            for x in list {
+                println!("{x}");
+            }
+        }
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::human::size(report.reclaimed)
+    );
+    for e in &report.errors {
+        eprintln!("Error: {e}");
+    }
+    Ok(if report.errors.is_empty() { 0 } else { 125 })
+}
+
+fn reset(engine: &Engine, a: SystemResetArgs) -> CliResult {
+    if !a.force {
+        let warning = format!(
+            "WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all volumes\n        - the graphRoot directory: {:?}\n        - the runRoot directory: {:?}\nAre you sure you want to continue? [y/N] ",
+            engine.paths.root.display().to_string(),
+            engine.paths.runroot.display().to_string()
+        );
+        if !confirmed(&warning)? {
+            return Ok(0);
+        }
+    }
+    engine.system_reset()?;
+    Ok(0)
+}
+
+fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
+    let report = engine.system_check(a.repair)?;
+    if !a.repair {
+        for f in &report.findings {
+            println!("Left behind: {}", f.what);
+        }
+        if report.findings.is_empty() {
+            return Ok(0);
+        }
+        return Err(CliError::Coded(
+            format!(
+                "found {} resource(s) left behind by removed or interrupted containers and pods: `peapod system check --repair` releases them",
+                report.findings.len()
+            ),
+            125,
+        ));
+    }
+    let mut code = 0;
+    for f in &report.findings {
+        match &f.released {
+            Some(Ok(())) => println!("Released: {}", f.what),
+            Some(Err(e)) => {
+                eprintln!("Error: releasing {}: {e}", f.what);
+                code = 125;
+            }
+            None => {}
+        }
+    }
+    // What a repair left is an error, whatever it is.
+    let left = engine.system_check(false)?;
+    if !left.findings.is_empty() {
+        return Err(CliError::Coded(
+            format!(
+                "still left behind after the repair: {}",
+                left.findings
+                    .iter()
+                    .map(|f| f.what.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            125,
+        ));
+    }
+    Ok(code)
 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod annotations;
 pub mod attach;
+pub(crate) mod cgroup;
 mod commit;
 mod create;
 pub(crate) mod env;
@@ -17,7 +18,7 @@ pub mod logs;
 mod model;
 pub mod mount;
 pub mod pause;
-mod reconcile;
+pub(crate) mod reconcile;
 mod remove;
 pub mod resources;
 pub mod restart;
