@@ -13,6 +13,7 @@
 
 pub mod oci;
 pub mod registry;
+pub mod token;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};

@@ -37,6 +37,7 @@ mod races;
 mod registry_faults;
 mod registry_pull;
 mod registry_push;
+mod registry_token;
 mod run;
 mod security;
 mod security_conf;

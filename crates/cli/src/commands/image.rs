@@ -241,7 +241,12 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
     }
     let mut code = 0;
     for t in &targets {
-        match engine.remove_image(t, a.force) {
+        let removed = if a.all {
+            engine.remove_image_whole(t, a.force)
+        } else {
+            engine.remove_image(t, a.force)
+        };
+        match removed {
             Ok(r) => {
                 for u in &r.untagged {
                     println!("Untagged: {u}");
