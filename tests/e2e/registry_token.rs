@@ -5,28 +5,11 @@
 
 use peapod_tests::registry::RegistryOptions;
 
-use super::registry_util::{RegEnv, images, tools_missing};
+use super::registry_util::{RegEnv, images, skopeo_config_digest_with, tools_missing};
 
 /// The sha256 of the image's config as skopeo reads it with carol's credentials.
 fn config_digest(image: &str) -> String {
-    let out = std::process::Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            "--creds",
-            "carol:t0ken-pass",
-        ])
-        .args(["--raw", "--config", image])
-        .output()
-        .expect("skopeo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    peapod_tests::oci::sha256(&out.stdout)
-        .trim_start_matches("sha256:")
-        .to_owned()
+    skopeo_config_digest_with(image, &["--creds", "carol:t0ken-pass"])
 }
 
 #[test]

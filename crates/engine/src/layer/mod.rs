@@ -20,6 +20,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use diff::write_tree;
+pub(crate) use overlay::unescape_mountinfo;
 pub use overlay::{is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
