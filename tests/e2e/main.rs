@@ -18,6 +18,7 @@ mod conmon_swap;
 mod containers;
 mod crash;
 mod crash_loop;
+mod global_flags;
 mod hostile;
 mod image_history;
 mod images;

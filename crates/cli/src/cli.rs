@@ -45,6 +45,15 @@ pub struct Global {
     /// Accepted for Podman compatibility (peapod always uses cgroupfs)
     #[arg(long = "cgroup-manager", global = true, hide = true)]
     pub cgroup_manager: Option<String>,
+    /// Add global flags for the container runtime
+    #[arg(long = "runtime-flag", global = true)]
+    pub runtime_flag: Vec<String>,
+    /// Do not output to stdout
+    #[arg(long, global = true)]
+    pub noout: bool,
+    /// Select which storage driver is used to manage storage of images and containers
+    #[arg(long = "storage-driver", global = true)]
+    pub storage_driver: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

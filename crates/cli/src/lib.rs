@@ -42,6 +42,12 @@ pub fn main() -> i32 {
         }
     };
     init_logging(parsed.global.log_level.as_deref());
+    if parsed.global.noout
+        && let Err(e) = discard_stdout()
+    {
+        eprintln!("Error: --noout: {e}");
+        return 125;
+    }
     match commands::run(parsed, &args) {
         Ok(code) => code,
         Err(e) => {
@@ -54,6 +60,13 @@ pub fn main() -> i32 {
             code
         }
     }
+}
+
+/// `--noout`: stdout goes to /dev/null for the rest of the command (a container's output
+/// through an attached `run` too, as Podman's).
+fn discard_stdout() -> std::io::Result<()> {
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    nix::unistd::dup2_stdout(null).map_err(std::io::Error::from)
 }
 
 fn init_logging(level: Option<&str>) {

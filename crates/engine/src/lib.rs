@@ -88,7 +88,9 @@ impl Engine {
             return Ok(r);
         }
         let path = config::find_runtime(self.opts.runtime.as_deref())?;
-        Ok(self.runtime.get_or_init(|| Runtime::new(path)))
+        Ok(self
+            .runtime
+            .get_or_init(|| Runtime::new(path).with_flags(&self.opts.runtime_flags)))
     }
 
     pub fn monitor_path(&self) -> Result<PathBuf> {

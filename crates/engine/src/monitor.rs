@@ -25,7 +25,7 @@ use crate::oci::runtime::command_error_code;
 /// Everything the monitor needs for one container.
 pub struct MonitorRequest<'a> {
     pub monitor: &'a Path,
-    pub runtime: &'a Path,
+    pub runtime: &'a crate::oci::Runtime,
     pub id: &'a str,
     /// conmon's `-u`: the container id, or the exec session id.
     pub uuid: &'a str,
@@ -100,7 +100,10 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let mut cmd = Command::new(req.monitor);
     cmd.arg("--api-version").arg("1");
     cmd.arg("-c").arg(req.id).arg("-u").arg(req.uuid);
-    cmd.arg("-r").arg(req.runtime);
+    cmd.arg("-r").arg(&req.runtime.path);
+    for f in &req.runtime.flags {
+        cmd.arg("--runtime-arg").arg(f);
+    }
     cmd.arg("-b").arg(req.bundle);
     cmd.arg("-p").arg(req.pidfile);
     cmd.arg("-n").arg(req.name);
@@ -221,7 +224,7 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
         sync: sync_parent,
         start,
         attach_pipe: attach_parent,
-        runtime: req.runtime.to_path_buf(),
+        runtime: req.runtime.path.clone(),
         conmon_pid,
     })
 }
@@ -259,7 +262,11 @@ impl Launched {
                     ),
                     code,
                 },
-                None => Error::Runtime(message),
+                // Podman's `define.ExitCode`: a start the runtime refused is 126 too.
+                None => Error::Command {
+                    message: format!("OCI runtime error: {message}"),
+                    code: crate::error::exit::CANNOT_INVOKE,
+                },
             });
         }
         Ok(msg.data as i32)

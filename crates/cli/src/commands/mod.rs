@@ -23,6 +23,15 @@ use crate::cli::{
 };
 
 fn open(g: &Global) -> CliResult<Engine> {
+    // peapod stores layers with overlay only: another driver is refused, not ignored.
+    if let Some(d) = g.storage_driver.as_deref()
+        && d != "overlay"
+    {
+        return Err(crate::CliError::Coded(
+            format!("storage driver {d:?} is not supported by peapod: only \"overlay\" is"),
+            125,
+        ));
+    }
     Ok(Engine::open(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
@@ -38,6 +47,7 @@ fn open(g: &Global) -> CliResult<Engine> {
                 d.join("netavark")
             }
         }),
+        runtime_flags: g.runtime_flag.clone(),
     })?)
 }
 

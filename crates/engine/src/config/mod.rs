@@ -26,6 +26,8 @@ pub struct EngineOptions {
     pub log_level: Option<String>,
     /// The network helper (`--network-cmd`): peapod-netsetup by default, netavark works too.
     pub netsetup: Option<PathBuf>,
+    /// `--runtime-flag`: options for the OCI runtime, without their leading `--`.
+    pub runtime_flags: Vec<String>,
 }
 
 /// Every path the engine uses, derived once from the options.

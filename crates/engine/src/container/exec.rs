@@ -151,7 +151,7 @@ impl Engine {
         ]);
         let mut launched = crate::monitor::launch(&MonitorRequest {
             monitor: &monitor,
-            runtime: &runtime.path,
+            runtime: &runtime,
             id,
             uuid: session,
             name: &c.config.name,

@@ -269,7 +269,7 @@ impl Engine {
         )?;
         let spawned = crate::monitor::spawn(&MonitorRequest {
             monitor: &monitor,
-            runtime: &runtime.path,
+            runtime: &runtime,
             id: &id,
             uuid: &id,
             name: &c.config.name,

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub path: PathBuf,
+    /// Global options given before every subcommand (`--runtime-flag`, each with `--`).
+    pub flags: Vec<String>,
 }
 
 /// The part of `runtime state ID` we use.
@@ -33,7 +35,16 @@ pub struct RuntimeListed {
 
 impl Runtime {
     pub fn new(path: PathBuf) -> Self {
-        Runtime { path }
+        Runtime {
+            path,
+            flags: Vec::new(),
+        }
+    }
+
+    /// With Podman's `--runtime-flag` values: `X` is passed as `--X`.
+    pub fn with_flags(mut self, flags: &[String]) -> Self {
+        self.flags = flags.iter().map(|f| format!("--{f}")).collect();
+        self
     }
 
     pub fn name(&self) -> String {
@@ -44,8 +55,24 @@ impl Runtime {
     }
 
     fn run(&self, args: &[&str]) -> Result<String> {
+        self.run_with(&self.flags, args)
+    }
+
+    /// For what releases and looks: when the user's `--runtime-flag`s make the runtime
+    /// fail (an unknown flag), once more without them, so that a container whose start
+    /// they broke can still be looked at and removed.
+    fn run_releasing(&self, args: &[&str]) -> Result<String> {
+        match self.run(args) {
+            Err(Error::Runtime(m)) if !self.flags.is_empty() && !is_not_exist(&m) => {
+                self.run_with(&[], args)
+            }
+            other => other,
+        }
+    }
+
+    fn run_with(&self, flags: &[String], args: &[&str]) -> Result<String> {
         let mut cmd = Command::new(&self.path);
-        cmd.args(args).stdin(Stdio::null());
+        cmd.args(flags).args(args).stdin(Stdio::null());
         crate::children::die_with_parent(&mut cmd);
         let out = cmd
             .output()
@@ -72,7 +99,7 @@ impl Runtime {
 
     /// `delete --force`; a container the runtime does not know is not an error.
     pub fn delete(&self, id: &str) -> Result<()> {
-        match self.run(&["delete", "--force", id]) {
+        match self.run_releasing(&["delete", "--force", id]) {
             Ok(_) => Ok(()),
             Err(Error::Runtime(m)) if is_not_exist(&m) => Ok(()),
             Err(e) => Err(e),
@@ -105,7 +132,7 @@ impl Runtime {
 
     /// `None` when the runtime does not know the container.
     pub fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
-        match self.run(&["state", id]) {
+        match self.run_releasing(&["state", id]) {
             Ok(out) => serde_json::from_str(&out)
                 .map(Some)
                 .map_err(|e| Error::Runtime(format!("parsing state of {id}: {e}"))),
