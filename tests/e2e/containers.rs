@@ -153,6 +153,25 @@ fn run_flags_env_workdir_user_hostname_entrypoint() {
     // exist"); it only creates a workdir that comes from the image's config.
     env.run(&["run", "--rm", "-w", "/new/dir", IMG, "pwd"])
         .assert_error(126, &["/new/dir"]);
+    // …unless a mount makes it: the runtime creates the parents of a mount's destination
+    // (Podman's suite: `-w /var/www -v FILE:/var/www/index.txt`).
+    let host = env.dir.join("index.txt");
+    std::fs::write(&host, "served\n").unwrap();
+    let bind = format!("{}:/var/www/index.txt", host.display());
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "-w",
+            "/var/www",
+            "-v",
+            &bind,
+            IMG,
+            "cat",
+            "index.txt"
+        ]),
+        "served\n"
+    );
     // -u uid:gid.
     assert_eq!(
         env.ok(&[

@@ -127,10 +127,9 @@ fn ran_tests(results: &Path) -> Result<(BTreeSet<TestId>, BTreeSet<TestId>)> {
 /// store is not. The run root is short, under /run: attach sockets live there.
 fn private_store() -> Result<(PathBuf, PathBuf)> {
     let ws = shell::workspace_root();
-    let key: u32 = ws
-        .to_string_lossy()
-        .bytes()
-        .fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+    let key: u32 = ws.to_string_lossy().bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
     let root = shell::target_dir().join("podman-suite-store");
     let runroot = PathBuf::from(format!("/run/peapod-suite-{key:08x}"));
     fs::create_dir_all(&root)?;

@@ -361,7 +361,7 @@ pub enum ImageCommand {
     /// Import a tarball to create a filesystem image
     Import(ImportArgs),
     /// List images in local storage
-    #[command(alias = "ls", alias = "list")]
+    #[command(alias = "ls")]
     List(ImagesArgs),
     /// Add an additional name to a local image
     Tag(TagArgs),
@@ -908,4 +908,15 @@ pub struct TopArgs {
     /// The container, then format descriptors (psgo's, or ps(1) options)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (duplicate names and aliases, conflicting flags): they
+    /// run only in debug builds, where a mistake panics at the first parse.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -255,7 +255,8 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
                     println!("Deleted: {d}");
                 }
             }
-            Err(Error::NoSuchImage(_)) if a.ignore => {}
+            // Podman: `--force` also ignores an image that does not exist.
+            Err(Error::NoSuchImage(_)) if a.ignore || a.force => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 // Podman: 1 for "no such image", 2 for "image in use".

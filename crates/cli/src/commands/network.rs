@@ -194,6 +194,8 @@ pub fn rm(engine: &Engine, a: NetworkRmArgs) -> CliResult {
     for n in &a.networks {
         match engine.network_remove(n, a.force, a.time) {
             Ok(name) => println!("{name}"),
+            // Podman: `--force` also ignores a network that does not exist.
+            Err(Error::NoSuchNetwork(_)) if a.force => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = match e {

@@ -163,10 +163,14 @@ impl Engine {
         let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
         let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
         let user = super::user::resolve(&c.config.user, &passwd, &group)?;
-        // A working directory that is (or is inside) a mount exists once the mounts are made.
+        // A working directory that is (or is inside) a mount exists once the mounts are made;
+        // one that holds a mount's destination is made by the runtime for that mount.
+        let workdir = c.config.workdir.trim_end_matches('/');
         let on_a_mount = c.config.mounts.iter().any(|m| {
             let d = m.destination.trim_end_matches('/');
-            c.config.workdir == d || c.config.workdir.starts_with(&format!("{d}/"))
+            workdir == d
+                || workdir.starts_with(&format!("{d}/"))
+                || d.starts_with(&format!("{workdir}/"))
         });
         if !c.config.create_workdir
             && !on_a_mount
