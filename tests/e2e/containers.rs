@@ -188,6 +188,36 @@ fn run_flags_env_workdir_user_hostname_entrypoint() {
     );
 }
 
+/// `--http-proxy` (on by default): the host's proxy variables reach the container, below
+/// the image's and `-e`; `--http-proxy=false` keeps them out.
+#[test]
+fn http_proxy_variables_from_the_host() {
+    let env = TestEnv::new("ctr-proxy");
+    env.import_busybox();
+    let show = ["sh", "-c", "echo \"$http_proxy|$NO_PROXY\""];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.push(IMG);
+        args.extend_from_slice(&show);
+        env.peapod(&args)
+            .env("http_proxy", "http://proxy.example:3128")
+            .env("NO_PROXY", "localhost")
+            .output()
+    };
+    assert_eq!(run(&[]).stdout, "http://proxy.example:3128|localhost\n");
+    assert_eq!(
+        run(&["--http-proxy"]).stdout,
+        "http://proxy.example:3128|localhost\n"
+    );
+    assert_eq!(run(&["--http-proxy=false"]).stdout, "|\n");
+    assert_eq!(
+        run(&["-e", "http_proxy=mine"]).stdout,
+        "mine|localhost\n",
+        "-e wins over the host's"
+    );
+}
+
 #[test]
 fn labels_and_ps_filters() {
     let env = TestEnv::new("ctr-filters");

@@ -432,6 +432,9 @@ pub struct CreateFlags {
     /// Remove container (and pod if created) after exit
     #[arg(long)]
     pub rm: bool,
+    /// Set proxy environment variables in the container based on the host proxy vars
+    #[arg(long = "http-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub http_proxy: bool,
     /// Connect a container to a network: NAME[,NAME…], NAME:ip=…,mac=…,alias=…, bridge, none, host, private, ns:PATH, container:ID
     #[arg(long = "network", alias = "net")]
     pub network: Vec<String>,

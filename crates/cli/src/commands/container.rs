@@ -39,6 +39,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         entrypoint: f.entrypoint.clone(),
         env: f.env.clone(),
         env_files: f.env_file.clone(),
+        http_proxy: f.http_proxy,
         workdir: f.workdir.clone(),
         hostname: f.hostname.clone(),
         user: f.user.clone(),

@@ -20,6 +20,9 @@ pub struct CreateOptions {
     pub entrypoint: Option<String>,
     pub env: Vec<String>,
     pub env_files: Vec<PathBuf>,
+    /// `--http-proxy` (Podman's default: on): the host's proxy variables go into the
+    /// container's environment, below the image's and the user's.
+    pub http_proxy: bool,
     pub workdir: Option<String>,
     pub hostname: Option<String>,
     pub user: Option<String>,
@@ -111,11 +114,13 @@ impl Engine {
             ));
         }
 
-        let env = super::env::build_env(
-            icfg.env().as_deref().unwrap_or(&[]),
-            &opts.env_files,
-            &opts.env,
-        )?;
+        let mut base_env = if opts.http_proxy {
+            super::env::host_proxy_env()
+        } else {
+            Vec::new()
+        };
+        base_env.extend(icfg.env().iter().flatten().cloned());
+        let env = super::env::build_env(&base_env, &opts.env_files, &opts.env)?;
         super::env::check_exec_size(&args, &env)?;
         let mut labels: BTreeMap<String, String> = icfg
             .labels()

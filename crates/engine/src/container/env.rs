@@ -21,6 +21,26 @@ const MAX_ARG_STRLEN: usize = 32 * 4096;
 const ARG_MAX_FLOOR: u64 = 32 * 4096;
 const ARG_MAX_CEILING: u64 = 6 << 20;
 
+/// The proxy variables Podman passes from the host (`--http-proxy`, on by default).
+const PROXY_ENV: [&str; 8] = [
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+];
+
+/// `NAME=VALUE` for each proxy variable set in peapod's own environment.
+pub(crate) fn host_proxy_env() -> Vec<String> {
+    PROXY_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v}")))
+        .collect()
+}
+
 /// Image env, then `--env-file`s, then `-e`, later ones winning, as Podman merges them.
 /// `-e NAME` without `=` takes the value from peapod's own environment (skipped if unset);
 /// `-e 'NAME*'` takes every variable whose name starts with NAME.
