@@ -218,6 +218,40 @@ fn http_proxy_variables_from_the_host() {
     );
 }
 
+/// `--tz`: the zone's file is the container's /etc/localtime (the last --tz wins); `local`
+/// is the host's; a name outside /usr/share/zoneinfo is refused and nothing is created.
+#[test]
+fn tz_sets_the_container_localtime() {
+    let env = TestEnv::new("ctr-tz");
+    env.import_busybox();
+    let date = ["date", "-d", "@1600000000"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.push(IMG);
+        args.extend_from_slice(&date);
+        env.ok(&args)
+    };
+    assert_eq!(run(&[]), "Sun Sep 13 12:26:40 UTC 2020\n");
+    assert_eq!(
+        run(&["--tz=US/Eastern", "--tz=MST7MDT"]),
+        "Sun Sep 13 06:26:40 MDT 2020\n"
+    );
+    // The host's zone, whatever it is: the same instant as the host's date prints it.
+    let host = std::process::Command::new("date")
+        .args(["-d", "@1600000000", "+%H:%M %Z"])
+        .output()
+        .unwrap();
+    let mut args = vec!["run", "--rm", "--tz=local", IMG];
+    args.extend_from_slice(&["date", "-d", "@1600000000", "+%H:%M %Z"]);
+    assert_eq!(env.ok(&args), String::from_utf8_lossy(&host.stdout));
+    for bad in ["../../etc/passwd", "/etc/shadow", "No/Such_Zone"] {
+        env.run(&["run", "--rm", &format!("--tz={bad}"), IMG, "true"])
+            .assert_error(125, &[&format!("unknown time zone {bad}")]);
+    }
+    assert!(env.names_all().is_empty());
+}
+
 #[test]
 fn labels_and_ps_filters() {
     let env = TestEnv::new("ctr-filters");

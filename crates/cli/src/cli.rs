@@ -408,6 +408,9 @@ pub struct CreateFlags {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
+    /// Set timezone in container (a zone name, or "local" for the host's)
+    #[arg(long = "tz")]
+    pub tz: Vec<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long, allow_hyphen_values = true)]
     pub entrypoint: Option<String>,

@@ -23,6 +23,8 @@ pub struct CreateOptions {
     /// `--http-proxy` (Podman's default: on): the host's proxy variables go into the
     /// container's environment, below the image's and the user's.
     pub http_proxy: bool,
+    /// `--tz`: a zone name (`Europe/Paris`) or `local`.
+    pub timezone: Option<String>,
     pub workdir: Option<String>,
     pub hostname: Option<String>,
     pub user: Option<String>,
@@ -243,6 +245,13 @@ impl Engine {
             cmd,
             env,
             create_workdir: opts.workdir.is_none(),
+            timezone: match &opts.timezone {
+                Some(tz) => {
+                    super::timezone::zone_file(tz)?;
+                    Some(tz.clone())
+                }
+                None => None,
+            },
             workdir: opts
                 .workdir
                 .clone()

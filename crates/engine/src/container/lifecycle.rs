@@ -392,6 +392,12 @@ impl Engine {
         std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))
             .ctx("writing", &env)?;
         files.push((env, "/run/.containerenv"));
+        if let Some(tz) = &c.config.timezone {
+            let localtime = run_dir.join("localtime");
+            let zone = super::timezone::zone_file(tz)?;
+            std::fs::copy(&zone, &localtime).ctx("copying", &zone)?;
+            files.push((localtime, "/etc/localtime"));
+        }
         Ok(files)
     }
 

@@ -24,6 +24,7 @@ pub mod resources;
 pub mod restart;
 mod rootfs;
 pub mod security;
+mod timezone;
 pub mod top;
 pub mod user;
 
