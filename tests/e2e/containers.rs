@@ -218,6 +218,28 @@ fn http_proxy_variables_from_the_host() {
     );
 }
 
+/// Podman's default environment (PATH, container=podman, TERM=xterm), `--unsetenv NAME`
+/// and `--unsetenv-all` (no default or image variable; `-e` still applies).
+#[test]
+fn default_environment_and_unsetenv() {
+    let env = TestEnv::new("ctr-defenv");
+    env.import_busybox();
+    let vars = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        // No PATH with --unsetenv-all: the command by its path.
+        args.extend_from_slice(&[IMG, "/bin/env"]);
+        let mut v: Vec<String> = env.ok(&args).lines().map(String::from).collect();
+        v.retain(|l| !l.starts_with("HOSTNAME=") && !l.starts_with("HOME="));
+        v.sort();
+        v
+    };
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    assert_eq!(vars(&[]), [path, "TERM=xterm", "container=podman"]);
+    assert_eq!(vars(&["--unsetenv=TERM"]), [path, "container=podman"]);
+    assert_eq!(vars(&["--unsetenv-all", "-e", "TERM=abc"]), ["TERM=abc"]);
+}
+
 /// `--tz`: the zone's file is the container's /etc/localtime (the last --tz wins); `local`
 /// is the host's; a name outside /usr/share/zoneinfo is refused and nothing is created.
 #[test]

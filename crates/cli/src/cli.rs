@@ -408,6 +408,12 @@ pub struct CreateFlags {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
+    /// Unset environment default variables in container
+    #[arg(long)]
+    pub unsetenv: Vec<String>,
+    /// Unset all default environment variables in container
+    #[arg(long = "unsetenv-all")]
+    pub unsetenv_all: bool,
     /// Set timezone in container (a zone name, or "local" for the host's)
     #[arg(long = "tz")]
     pub tz: Vec<String>,

@@ -40,6 +40,8 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         env: f.env.clone(),
         env_files: f.env_file.clone(),
         http_proxy: f.http_proxy,
+        unsetenv: f.unsetenv.clone(),
+        unsetenv_all: f.unsetenv_all,
         // The last --tz wins, as Podman's.
         timezone: f.tz.last().cloned(),
         workdir: f.workdir.clone(),

@@ -23,6 +23,10 @@ pub struct CreateOptions {
     /// `--http-proxy` (Podman's default: on): the host's proxy variables go into the
     /// container's environment, below the image's and the user's.
     pub http_proxy: bool,
+    /// `--unsetenv NAME`: a default or image variable left out.
+    pub unsetenv: Vec<String>,
+    /// `--unsetenv-all`: no default or image variable at all.
+    pub unsetenv_all: bool,
     /// `--tz`: a zone name (`Europe/Paris`) or `local`.
     pub timezone: Option<String>,
     pub workdir: Option<String>,
@@ -116,12 +120,20 @@ impl Engine {
             ));
         }
 
-        let mut base_env = if opts.http_proxy {
-            super::env::host_proxy_env()
-        } else {
-            Vec::new()
-        };
-        base_env.extend(icfg.env().iter().flatten().cloned());
+        // Podman's order: its defaults, the host's proxy variables, the image's; then
+        // `--unsetenv` takes names out (`--unsetenv-all` all of them); then env files, -e.
+        let mut base_env = Vec::new();
+        if !opts.unsetenv_all {
+            base_env.extend(super::env::default_env());
+            if opts.http_proxy {
+                base_env.extend(super::env::host_proxy_env());
+            }
+            base_env.extend(icfg.env().iter().flatten().cloned());
+        }
+        base_env.retain(|e| {
+            let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            !opts.unsetenv.iter().any(|u| u == name)
+        });
         let env = super::env::build_env(&base_env, &opts.env_files, &opts.env)?;
         super::env::check_exec_size(&args, &env)?;
         let mut labels: BTreeMap<String, String> = icfg

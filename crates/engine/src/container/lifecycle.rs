@@ -212,7 +212,7 @@ impl Engine {
                 env.push(format!("{k}={v}"));
             }
         };
-        add_default("container", "podman");
+        // container=podman and TERM come with the defaults at create (`--unsetenv` may drop them).
         add_default("HOME", &user.home);
         add_default("HOSTNAME", &c.config.hostname);
         if c.config.tty {
