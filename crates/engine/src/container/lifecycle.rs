@@ -229,14 +229,19 @@ impl Engine {
             cgroups_path: &cgroups_path,
             netns,
             annotations: &c.config.annotations,
-            resources: Some(
-                c.config
-                    .resources
-                    .to_oci(super::resources::swap_supported())?,
-            ),
+            resources: if super::create::rootless_without_cgroups() {
+                None
+            } else {
+                Some(
+                    c.config
+                        .resources
+                        .to_oci(super::resources::swap_supported())?,
+                )
+            },
             mounts: &user_mounts,
             joins: &joins,
             security: &security,
+            rootless: crate::rootless::spec_facts(),
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -385,7 +390,7 @@ impl Engine {
         files.push((hosts, "/etc/hosts"));
         files.push((resolv, "/etc/resolv.conf"));
         let env = run_dir.join(".containerenv");
-        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))
+        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id, u8::from(crate::rootless::is_rootless())))
             .ctx("writing", &env)?;
         files.push((env, "/run/.containerenv"));
         Ok(files)

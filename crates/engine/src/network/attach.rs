@@ -76,6 +76,11 @@ impl Engine {
                     let other = self.container(&s[10..])?;
                     Some((format!("container:{}", other.id()), None))
                 }
+                "slirp4netns" | "pasta" if crate::rootless::is_rootless() => {
+                    return Err(Error::invalid(format!(
+                        "network mode {value} is not supported by peapod yet: use --network none or --network host"
+                    )));
+                }
                 "slirp4netns" | "pasta" => {
                     return Err(Error::invalid(format!(
                         "network mode {value} is for rootless containers: not supported by peapod"
@@ -126,6 +131,18 @@ impl Engine {
         if f.network.is_empty() {
             plan.mode = "bridge".into();
             names.push((DEFAULT_NETWORK.to_string(), NetworkAttach::default()));
+        }
+        if plan.mode == "bridge" && crate::rootless::is_rootless() {
+            // Bridges and their leases are the machine's (root's); a rootless container's
+            // network is slirp4netns by default, as in Podman 4, which is not done yet: say
+            // so rather than give it another default.
+            return Err(Error::invalid(if f.network.iter().all(|n| n.is_empty()) {
+                "network mode slirp4netns, the default for rootless containers, is not supported by peapod yet: use --network none or --network host".to_string()
+            } else {
+                format!(
+                    "rootless bridge networks (--network {spec}) are not supported by peapod yet: use --network none or --network host"
+                )
+            }));
         }
         let bridged = plan.mode == "bridge";
         // --ip, --ip6, --mac-address and --network-alias apply to the one network given.

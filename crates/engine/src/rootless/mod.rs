@@ -122,6 +122,16 @@ pub fn id_mappings() -> Option<(Vec<IdMap>, Vec<IdMap>)> {
     ))
 }
 
+/// What a container's spec needs to know of the namespace, when rootless.
+pub fn spec_facts() -> Option<crate::oci::spec::RootlessSpec> {
+    let (_, gids) = id_mappings()?;
+    Some(crate::oci::spec::RootlessSpec {
+        tty_gid_mapped: gids
+            .iter()
+            .any(|m| m.container_id <= 5 && 5 - m.container_id < m.size),
+    })
+}
+
 /// `$XDG_RUNTIME_DIR`, else Podman's fallbacks: `/run/user/UID` when it is the user's,
 /// else `$TMPDIR/peapod-run-UID` (made 0700), which must then be the user's with mode 0700.
 pub fn runtime_dir() -> Result<PathBuf> {
