@@ -39,6 +39,7 @@ mod registry_faults;
 mod registry_pull;
 mod registry_push;
 mod registry_token;
+mod rootless;
 mod run;
 mod security;
 mod security_conf;
