@@ -1038,3 +1038,32 @@ fn unshare_as_root_is_podmans_error() {
     env.run(&["unshare", "true"])
         .assert_error(125, &["please use unshare with rootless"]);
 }
+
+#[test]
+fn rootless_refuses_a_network_namespace_of_root() {
+    let u = users();
+    let env = UserEnv::new(&u.rl, "netns-of-root");
+    env.import_busybox();
+    let ns = util::name("pprl");
+    root_cmd(Command::new("ip").args(["netns", "add", &ns]));
+    /// Deletes the namespace whatever happens.
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _ns = Netns(ns.clone());
+    let spec = format!("ns:/run/netns/{ns}");
+    env.run(&["run", "--rm", "--network", &spec, IMG, "true"])
+        .assert_error(
+            125,
+            &[&format!(
+                "/run/netns/{ns} is not owned by the user's user namespace"
+            )],
+        );
+    assert!(
+        util::lines(&env.ok(&["ps", "-aq"])).is_empty(),
+        "nothing is left"
+    );
+}

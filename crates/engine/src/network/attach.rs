@@ -70,6 +70,10 @@ impl Engine {
                             &s[3..]
                         )));
                     }
+                    crate::rootless::check_joinable(
+                        std::path::Path::new(&s[3..]),
+                        "network namespace",
+                    )?;
                     Some((s.to_string(), None))
                 }
                 s if s.starts_with("container:") => {

@@ -73,3 +73,26 @@ pub(super) fn export(vars: &[(&str, String)]) {
         unsafe { std::env::set_var(k, v) };
     }
 }
+
+/// Whether the namespace file at `path` (a network namespace, say) belongs to the user
+/// namespace this process is in or one below it: only those can be joined from here. The
+/// kernel answers `NS_GET_USERNS` with EPERM for a namespace owned outside our scope.
+pub fn namespace_is_ours(path: &Path) -> std::io::Result<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // linux/nsfs.h: _IO(0xb7, 0x1).
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let f = File::open(path)?;
+    // SAFETY: `f` is a live descriptor; NS_GET_USERNS takes no argument and returns a new
+    // descriptor or -1.
+    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS as _) };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EPERM) => Ok(false),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: the ioctl returned a fresh descriptor that nothing else owns.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(true)
+}

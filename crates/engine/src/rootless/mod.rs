@@ -122,6 +122,25 @@ pub fn id_mappings() -> Option<(Vec<IdMap>, Vec<IdMap>)> {
     ))
 }
 
+/// For a rootless user, refuses a namespace file (`--network ns:PATH`) made outside its user
+/// namespace, which the runtime could not join: root's, or another user's.
+pub fn check_joinable(path: &Path, what: &str) -> Result<()> {
+    if !is_rootless() {
+        return Ok(());
+    }
+    match join::namespace_is_ours(path) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(crate::Error::invalid(format!(
+            "{what} {} is not owned by the user's user namespace (root or another user made it): a rootless container can only join namespaces the same user made",
+            path.display()
+        ))),
+        Err(e) => Err(crate::Error::invalid(format!(
+            "{what} {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// What a container's spec needs to know of the namespace, when rootless.
 pub fn spec_facts() -> Option<crate::oci::spec::RootlessSpec> {
     let (_, gids) = id_mappings()?;
@@ -224,9 +243,41 @@ pub fn enter(self_exe: Option<&Path>) -> Result<()> {
         dir: runtime.join("peapod"),
     };
     make_private_dir(&files.dir)?;
+    // Held until we are inside: nobody restarts the pause process under us meanwhile.
     let _lock = crate::state::lock::Lock::acquire(&files.dir, "pause.lock")?;
     let pause_bin = || crate::config::find_helper(self_exe, "peapod-pause");
-    let wanted = Wanted::read(&user);
+    match namespaces(&files, &user, &runtime, &pause_bin)? {
+        Holder::Pause(pid) => join::join(pid)?,
+        Holder::Orphaned(monitor) => {
+            // The namespaces of the user's running containers: join them and give them a
+            // new holder.
+            join::join(monitor)?;
+            let pid = pause::spawn_holder(&pause_bin()?)?;
+            files.write_pid(pid)?;
+        }
+    }
+    exports.push((USERNS_ENV, "done".into()));
+    join::export(&exports);
+    Ok(())
+}
+
+/// Whose namespaces a command joins.
+enum Holder {
+    /// The user's pause process (found, or made now).
+    Pause(i32),
+    /// No pause process, but a monitor of the user's still runs in its old namespaces.
+    Orphaned(i32),
+}
+
+/// Finds the user's pause process, checks its mapping against the files (making it again
+/// when they changed and nothing runs in it), or makes one.
+fn namespaces(
+    files: &pause::PauseFiles,
+    user: &RootlessUser,
+    runtime: &Path,
+    pause_bin: &dyn Fn() -> Result<PathBuf>,
+) -> Result<Holder> {
+    let wanted = Wanted::read(user);
     let pid = match files.live_pid(user.uid) {
         Some(pid) if wanted.matches(pid) => pid,
         Some(pid) if pause::in_use(pid) => {
@@ -242,25 +293,14 @@ pub fn enter(self_exe: Option<&Path>) -> Result<()> {
                 user.name
             );
             pause::stop(pid);
-            start(&files, &user, &wanted, &pause_bin()?)?
+            start(files, user, &wanted, &pause_bin()?)?
         }
-        None => match pause::orphaned_monitor(user.uid, &runtime) {
-            Some(monitor) => {
-                // Its containers' namespaces: join them and give them a new holder.
-                join::join(monitor)?;
-                let pid = pause::spawn_holder(&pause_bin()?)?;
-                files.write_pid(pid)?;
-                exports.push((USERNS_ENV, "done".into()));
-                join::export(&exports);
-                return Ok(());
-            }
-            None => start(&files, &user, &wanted, &pause_bin()?)?,
+        None => match pause::orphaned_monitor(user.uid, runtime) {
+            Some(monitor) => return Ok(Holder::Orphaned(monitor)),
+            None => start(files, user, &wanted, &pause_bin()?)?,
         },
     };
-    join::join(pid)?;
-    exports.push((USERNS_ENV, "done".into()));
-    join::export(&exports);
-    Ok(())
+    Ok(Holder::Pause(pid))
 }
 
 /// The mapping the files give the user now.

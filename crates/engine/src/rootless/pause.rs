@@ -182,27 +182,22 @@ pub(super) fn spawn_userns(
     let mut child = spawn_detached(&mut cmd, pause_bin)?;
     drop((ready_w, go_r));
     let pid = child.id() as i32;
-    let result = handshake(
-        File::from(ready_r),
-        |mut go: File| {
-            super::idmap::write(pid, user, uids, gids)?;
-            go.write_all(b"1")
-                .ctx("releasing the pause process", pause_bin)?;
-            Ok(())
-        },
-        File::from(go_w),
-    );
+    // On any failure `go` is dropped unwritten: the pause sees end of file and exits.
+    let result = wait_until_unshared(File::from(ready_r)).and_then(|()| {
+        super::idmap::write(pid, user, uids, gids)?;
+        File::from(go_w)
+            .write_all(b"1")
+            .ctx("releasing the pause process", pause_bin)
+    });
     if result.is_err() {
-        // The go pipe is closed by now: the pause exits on its own; reap it.
         let _ = child.kill();
         let _ = child.wait();
     }
     result.map(|()| pid)
 }
 
-/// Reads the pause's report from `ready`; when it is in its namespaces, `map` writes the
-/// mappings and releases it through `go`.
-fn handshake(mut ready: File, map: impl FnOnce(File) -> Result<()>, go: File) -> Result<()> {
+/// Reads the pause's report from `ready`: Ok once it is in its new namespaces.
+fn wait_until_unshared(mut ready: File) -> Result<()> {
     let mut said = Vec::new();
     let mut buf = [0u8; 16];
     loop {
@@ -213,7 +208,7 @@ fn handshake(mut ready: File, map: impl FnOnce(File) -> Result<()>, go: File) ->
         }
     }
     match said.first() {
-        Some(b'1') => map(go),
+        Some(b'1') => Ok(()),
         Some(b'E') => {
             let errno = std::str::from_utf8(&said[1..])
                 .ok()
