@@ -272,6 +272,8 @@ impl Engine {
             &holder,
             &[cgroup.clone(), in_runtime.clone(), monitor_row.clone()],
         )?;
+        // The exit pipe of a slirp4netns network: the monitor holds it from now on.
+        let hold = crate::network::slirp::take_monitor_fd(&id);
         let spawned = crate::monitor::spawn(&MonitorRequest {
             monitor: &monitor,
             runtime: &runtime,
@@ -291,7 +293,9 @@ impl Engine {
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),
             exit_command: self.exit_command(c),
             exec: None,
+            hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         })?;
+        drop(hold);
         c.state.status = Status::Initialized;
         c.state.pid = spawned.pid;
         c.state.pid_start = process_start_time(spawned.pid).unwrap_or(0);

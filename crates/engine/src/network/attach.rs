@@ -60,6 +60,9 @@ impl Engine {
         for value in &f.network {
             let value = value.as_str();
             let mode = match value {
+                "" if crate::rootless::is_rootless() => {
+                    Some((super::slirp::SLIRP.to_string(), None))
+                }
                 "" | "bridge" => Some(("bridge".to_string(), Some(DEFAULT_NETWORK))),
                 "none" | "private" => Some(("none".to_string(), None)),
                 "host" => Some(("host".to_string(), None)),
@@ -80,14 +83,13 @@ impl Engine {
                     let other = self.container(&s[10..])?;
                     Some((format!("container:{}", other.id()), None))
                 }
-                "slirp4netns" | "pasta" if crate::rootless::is_rootless() => {
-                    return Err(Error::invalid(format!(
-                        "network mode {value} is not supported by peapod yet: use --network none or --network host"
-                    )));
+                s if super::slirp::is_slirp(s) => {
+                    super::slirp::SlirpOptions::from_mode(s)?;
+                    Some((s.to_string(), None))
                 }
-                "slirp4netns" | "pasta" => {
+                s if s == "pasta" || s.starts_with("pasta:") => {
                     return Err(Error::invalid(format!(
-                        "network mode {value} is for rootless containers: not supported by peapod"
+                        "network mode {value} is not supported by peapod yet: use --network slirp4netns"
                     )));
                 }
                 _ => None,
@@ -132,23 +134,21 @@ impl Engine {
                 names.push((net.name, attach));
             }
         }
-        if f.network.is_empty() {
+        if f.network.is_empty() && crate::rootless::is_rootless() {
+            // A rootless container's default network, as in Podman 4.
+            plan.mode = super::slirp::SLIRP.into();
+        } else if f.network.is_empty() {
             plan.mode = "bridge".into();
             names.push((DEFAULT_NETWORK.to_string(), NetworkAttach::default()));
         }
         if plan.mode == "bridge" && crate::rootless::is_rootless() {
-            // Bridges and their leases are the machine's (root's); a rootless container's
-            // network is slirp4netns by default, as in Podman 4, which is not done yet: say
-            // so rather than give it another default.
-            return Err(Error::invalid(if f.network.iter().all(|n| n.is_empty()) {
-                "network mode slirp4netns, the default for rootless containers, is not supported by peapod yet: use --network none or --network host".to_string()
-            } else {
-                format!(
-                    "rootless bridge networks (--network {spec}) are not supported by peapod yet: use --network none or --network host"
-                )
-            }));
+            // Bridges and their leases are the machine's (root's).
+            return Err(Error::invalid(format!(
+                "rootless bridge networks (--network {spec}) are not supported by peapod yet: use the default (slirp4netns), --network none or --network host"
+            )));
         }
         let bridged = plan.mode == "bridge";
+        let userspace = super::slirp::is_slirp(&plan.mode);
         // --ip, --ip6, --mac-address and --network-alias apply to the one network given.
         if f.ip.is_some() || f.ip6.is_some() || f.mac_address.is_some() || !f.aliases.is_empty() {
             if !bridged {
@@ -200,9 +200,9 @@ impl Engine {
             }
         }
         super::ports::check_duplicates(&plan.ports)?;
-        if !plan.ports.is_empty() && !bridged {
+        if !plan.ports.is_empty() && !bridged && !userspace {
             return Err(Error::invalid(format!(
-                "ports can only be published on bridge networks, not with --network {}",
+                "ports can only be published on bridge or slirp4netns networks, not with --network {}",
                 if spec.is_empty() {
                     "none"
                 } else {

@@ -11,6 +11,7 @@ pub mod machine;
 pub mod netns;
 pub mod ports;
 pub(crate) mod setup;
+pub mod slirp;
 pub mod store;
 
 pub use attach::{NetworkFlags, NetworkPlan};
