@@ -40,6 +40,8 @@ mod registry_pull;
 mod registry_push;
 mod registry_token;
 mod rootless;
+mod rootless_net;
+mod rootless_util;
 mod run;
 mod security;
 mod security_conf;

@@ -200,6 +200,9 @@ impl Engine {
             }
         }
         super::ports::check_duplicates(&plan.ports)?;
+        if userspace {
+            super::slirp::check_publishable(&plan.mode, &plan.ports)?;
+        }
         if !plan.ports.is_empty() && !bridged && !userspace {
             return Err(Error::invalid(format!(
                 "ports can only be published on bridge or slirp4netns networks, not with --network {}",

@@ -211,31 +211,49 @@ impl SlirpOptions {
     }
 }
 
-/// Checks a container's publishing before anything starts: rootless ports under
-/// `net.ipv4.ip_unprivileged_port_start` (named), and ports something already listens on.
-pub fn check_ports(ports: &[PortMapping]) -> Result<()> {
-    for f in forwards(ports)? {
+/// Checks what `create` can: the protocols the port handler forwards, and (rootless) ports
+/// under `net.ipv4.ip_unprivileged_port_start`, named.
+pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
+    let opts = SlirpOptions::from_mode(mode)?;
+    for f in forwards(ports, opts.port_handler)? {
         if crate::rootless::is_rootless()
             && f.host.port() < peapod_netsetup::forward::unprivileged_port_start()
         {
             let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
             return Err(Error::invalid(peapod_netsetup::forward::bind_error(&f, &e)));
         }
-        if let Err(e) = std::net::TcpListener::bind(f.host) {
+    }
+    Ok(())
+}
+
+/// Checks a container's publishing before anything starts: what create checks, and ports
+/// something already listens on (another user's, say), named.
+fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
+    check_publishable(mode, ports)?;
+    for f in forwards(ports, PortHandler::Slirp4netns)? {
+        let taken = match f.proto.as_str() {
+            "udp" => std::net::UdpSocket::bind(f.host).err(),
+            _ => std::net::TcpListener::bind(f.host).err(),
+        };
+        if let Some(e) = taken {
             return Err(Error::invalid(peapod_netsetup::forward::bind_error(&f, &e)));
         }
     }
     Ok(())
 }
 
-/// Every host port of `ports` (ranges expanded), as the forwarder takes them.
-fn forwards(ports: &[PortMapping]) -> Result<Vec<Forward>> {
+/// Every host port of `ports` (ranges expanded), as the forwarder takes them; only tcp
+/// unless slirp4netns forwards them itself.
+fn forwards(ports: &[PortMapping], handler: PortHandler) -> Result<Vec<Forward>> {
     let mut out = Vec::new();
     for p in ports {
         let protos = super::ports::protocols(p);
-        if protos.iter().any(|proto| *proto != "tcp") {
+        let ok = |proto: &&str| {
+            *proto == "tcp" || (*proto == "udp" && handler == PortHandler::Slirp4netns)
+        };
+        if !protos.iter().all(ok) {
             return Err(Error::invalid(format!(
-                "publishing {} port {} with a userspace network (slirp4netns) is not supported by peapod yet: only tcp",
+                "publishing {} port {} with slirp4netns is not supported by peapod yet: only tcp (and udp with port_handler=slirp4netns)",
                 protos.join(","),
                 p.container_port
             )));
@@ -247,12 +265,14 @@ fn forwards(ports: &[PortMapping]) -> Result<Vec<Forward>> {
                 .parse()
                 .map_err(|_| Error::invalid(format!("invalid host ip {:?}", p.host_ip)))?
         };
-        for i in 0..p.range.max(1) {
-            out.push(Forward {
-                proto: "tcp".into(),
-                host: SocketAddr::new(ip, p.host_port + i),
-                container_port: p.container_port + i,
-            });
+        for proto in &protos {
+            for i in 0..p.range.max(1) {
+                out.push(Forward {
+                    proto: proto.to_string(),
+                    host: SocketAddr::new(ip, p.host_port + i),
+                    container_port: p.container_port + i,
+                });
+            }
         }
     }
     Ok(out)
@@ -457,7 +477,7 @@ impl Engine {
                 "slirp4netns not found in $PATH: install it (Debian: apt-get install slirp4netns) or use --network none",
             )
         })?;
-        check_ports(&c.config.ports)?;
+        check_ports(&c.config.network_mode, &c.config.ports)?;
         std::fs::create_dir_all(&owner.run_dir).ctx("creating", &owner.run_dir)?;
         let netns = PathBuf::from(&c.state.netns);
         let api = (opts.port_handler == PortHandler::Slirp4netns && !c.config.ports.is_empty())
@@ -479,7 +499,7 @@ impl Engine {
         wait_ready(SLIRP, &mut child, ready_r, &log)?;
         c.state.network_status.insert(SLIRP.into(), opts.status());
         c.state.ports = c.config.ports.clone();
-        let fwd = forwards(&c.config.ports)?;
+        let fwd = forwards(&c.config.ports, opts.port_handler)?;
         if fwd.is_empty() {
             return Ok(());
         }
@@ -619,7 +639,7 @@ mod tests {
             range: 3,
             protocol: "tcp".into(),
         };
-        let f = forwards(std::slice::from_ref(&p)).unwrap();
+        let f = forwards(std::slice::from_ref(&p), PortHandler::Rootlesskit).unwrap();
         assert_eq!(
             f.iter().map(Forward::to_arg).collect::<Vec<_>>(),
             [
@@ -632,11 +652,9 @@ mod tests {
             protocol: "udp".into(),
             ..p
         };
-        assert!(
-            forwards(&[udp])
-                .unwrap_err()
-                .to_string()
-                .contains("only tcp")
-        );
+        let e = forwards(std::slice::from_ref(&udp), PortHandler::Rootlesskit).unwrap_err();
+        assert!(e.to_string().contains("only tcp"), "{e}");
+        let f = forwards(&[udp], PortHandler::Slirp4netns).unwrap();
+        assert_eq!(f[0].to_arg(), "udp:127.0.0.1:8080:80");
     }
 }

@@ -155,7 +155,7 @@ impl Engine {
             // where a rootless user never writes; Podman 4 runs them in a rootless network
             // namespace, which peapod does not have yet.
             return Err(Error::invalid(
-                "rootless bridge networks are not supported by peapod yet: a rootless container runs with --network none or --network host",
+                "network create: rootless bridge networks are not supported by peapod yet: a rootless container gets slirp4netns (the default), --network none or --network host",
             ));
         }
         let _lock = self.lock("networks")?;
