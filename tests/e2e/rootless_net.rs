@@ -371,11 +371,67 @@ fn rootless_ports_bad_input_is_named_and_leaves_nothing() {
         env.run(&["run", "--rm", "--network", opt, IMG, "true"])
             .assert_error(125, &[word]);
     }
-    env.run(&["run", "--rm", "--network", "pasta", IMG, "true"])
-        .assert_error(125, &["pasta is not supported"]);
     drop(held);
     assert!(util::lines(&env.ok(&["ps", "-aq"])).is_empty());
     wait_only_pause(&env);
+}
+
+#[test]
+fn rootless_pasta_copies_the_hosts_address_and_publishes_ports() {
+    if !prerequisites() || peapod_tests::skip_unless(Path::new("/usr/bin/pasta").exists(), "pasta")
+    {
+        return;
+    }
+    let u = users();
+    let env = UserEnv::new(&u.rl, "pasta");
+    env.import_busybox();
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "pasta",
+        IMG,
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+    ]);
+    if let Some(addr) = host_address() {
+        assert!(
+            out.contains(&format!("inet {addr}/")),
+            "the host's {addr}:\n{out}"
+        );
+    }
+    let port = util::free_port();
+    let web = util::name("rlpasta");
+    let spec = format!("127.0.0.1:{port}:80");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "--network",
+        "pasta",
+        "-p",
+        &spec,
+        IMG,
+        "sh",
+        "-c",
+        &httpd_cmd("via-pasta", false),
+    ]);
+    assert_eq!(
+        wait_answer(&format!("127.0.0.1:{port}"), "/index").trim(),
+        "via-pasta"
+    );
+    assert!(
+        procs_in_namespace(&env)
+            .iter()
+            .any(|p| p.starts_with("pas")),
+        "pasta runs"
+    );
+    env.ok(&["rm", "-f", "-t", "0", &web]);
+    wait_only_pause(&env);
+    assert!(!port_taken(port));
 }
 
 #[test]

@@ -87,11 +87,7 @@ impl Engine {
                     super::slirp::SlirpOptions::from_mode(s)?;
                     Some((s.to_string(), None))
                 }
-                s if s == "pasta" || s.starts_with("pasta:") => {
-                    return Err(Error::invalid(format!(
-                        "network mode {value} is not supported by peapod yet: use --network slirp4netns"
-                    )));
-                }
+                s if super::pasta::is_pasta(s) => Some((s.to_string(), None)),
                 _ => None,
             };
             if let Some((m, default)) = mode {
@@ -148,7 +144,7 @@ impl Engine {
             )));
         }
         let bridged = plan.mode == "bridge";
-        let userspace = super::slirp::is_slirp(&plan.mode);
+        let userspace = super::slirp::is_userspace(&plan.mode);
         // --ip, --ip6, --mac-address and --network-alias apply to the one network given.
         if f.ip.is_some() || f.ip6.is_some() || f.mac_address.is_some() || !f.aliases.is_empty() {
             if !bridged {
@@ -205,7 +201,7 @@ impl Engine {
         }
         if !plan.ports.is_empty() && !bridged && !userspace {
             return Err(Error::invalid(format!(
-                "ports can only be published on bridge or slirp4netns networks, not with --network {}",
+                "ports can only be published on bridge, slirp4netns or pasta networks, not with --network {}",
                 if spec.is_empty() {
                     "none"
                 } else {

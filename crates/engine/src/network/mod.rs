@@ -9,6 +9,7 @@ pub mod ipam;
 mod lo;
 pub mod machine;
 pub mod netns;
+pub mod pasta;
 pub mod ports;
 pub(crate) mod setup;
 pub mod slirp;

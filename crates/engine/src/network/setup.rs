@@ -66,7 +66,7 @@ impl Engine {
                 o.state.netns.clone().into()
             }));
         }
-        let slirp = super::slirp::is_slirp(&mode);
+        let slirp = super::slirp::is_userspace(&mode);
         if !slirp && (mode != "bridge" || c.config.networks.is_empty()) {
             return Ok(NetNs::Private);
         }
@@ -85,7 +85,7 @@ impl Engine {
     /// `holder` (the container, or its pod).
     pub(crate) fn network_setup_inner(&self, c: &mut Container, holder: &Holder) -> Result<()> {
         let owner = self.lease_owner(holder);
-        if super::slirp::is_slirp(&c.config.network_mode) {
+        if super::slirp::is_userspace(&c.config.network_mode) {
             return self.slirp_setup_for(c, holder);
         }
         // Ports first: a port in use is the likeliest failure, and it must come before

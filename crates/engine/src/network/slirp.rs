@@ -44,6 +44,11 @@ pub fn is_slirp(mode: &str) -> bool {
     mode == SLIRP || mode.starts_with("slirp4netns:")
 }
 
+/// Is `mode` a userspace network (slirp4netns or pasta)?
+pub fn is_userspace(mode: &str) -> bool {
+    is_slirp(mode) || super::pasta::is_pasta(mode)
+}
+
 /// `port_handler=`: who listens on the host for published ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortHandler {
@@ -214,8 +219,13 @@ impl SlirpOptions {
 /// Checks what `create` can: the protocols the port handler forwards, and (rootless) ports
 /// under `net.ipv4.ip_unprivileged_port_start`, named.
 pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
-    let opts = SlirpOptions::from_mode(mode)?;
-    for f in forwards(ports, opts.port_handler)? {
+    // pasta forwards udp itself, as slirp4netns does with its own port handler.
+    let handler = if super::pasta::is_pasta(mode) {
+        PortHandler::Slirp4netns
+    } else {
+        SlirpOptions::from_mode(mode)?.port_handler
+    };
+    for f in forwards(ports, handler)? {
         if crate::rootless::is_rootless()
             && f.host.port() < peapod_netsetup::forward::unprivileged_port_start()
         {
@@ -228,7 +238,7 @@ pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
 
 /// Checks a container's publishing before anything starts: what create checks, and ports
 /// something already listens on (another user's, say), named.
-fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
+pub(super) fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
     check_publishable(mode, ports)?;
     for f in forwards(ports, PortHandler::Slirp4netns)? {
         let taken = match f.proto.as_str() {
@@ -244,7 +254,7 @@ fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
 
 /// Every host port of `ports` (ranges expanded), as the forwarder takes them; only tcp
 /// unless slirp4netns forwards them itself.
-fn forwards(ports: &[PortMapping], handler: PortHandler) -> Result<Vec<Forward>> {
+pub(super) fn forwards(ports: &[PortMapping], handler: PortHandler) -> Result<Vec<Forward>> {
     let mut out = Vec::new();
     for p in ports {
         let protos = super::ports::protocols(p);
@@ -375,11 +385,11 @@ fn wait_ready(what: &str, child: &mut Child, ready: OwnedFd, log: &Path) -> Resu
 }
 
 /// `/dev/net/tun` must be open to the user, or slirp4netns fails deep inside.
-fn check_tun() -> Result<()> {
+pub(super) fn check_tun() -> Result<()> {
     use nix::unistd::{AccessFlags, access};
     access(TUN, AccessFlags::R_OK | AccessFlags::W_OK).map_err(|e| {
         Error::invalid(format!(
-            "{TUN} is not accessible ({}): slirp4netns needs it to give the container a network; as root, chmod 0666 {TUN} (or use --network none)",
+            "{TUN} is not accessible ({}): slirp4netns and pasta need it to give the container a network; as root, chmod 0666 {TUN} (or use --network none)",
             e.desc().to_lowercase()
         ))
     })
@@ -387,7 +397,7 @@ fn check_tun() -> Result<()> {
 
 /// Kills the helper whose pid is in `file` if it is still that helper (`comm`), and waits a
 /// moment for it to be gone.
-fn kill_recorded(file: &Path, comm: &str) {
+pub(super) fn kill_recorded(file: &Path, comm: &str) {
     let Some(pid) = std::fs::read_to_string(file)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
@@ -439,6 +449,9 @@ impl Engine {
         holder: &crate::state::Holder,
     ) -> Result<()> {
         let owner = &self.lease_owner(holder);
+        if super::pasta::is_pasta(&c.config.network_mode) {
+            return self.pasta_setup(c, owner);
+        }
         if owner.id != c.id() {
             return self.slirp_setup(c, owner, None);
         }
@@ -537,10 +550,11 @@ impl Engine {
         wait_ready("the port forwarder", &mut child, ready_r, &log)
     }
 
-    /// Stops the owner's slirp4netns and forwarder; removes their files.
+    /// Stops the owner's slirp4netns and forwarder (or pasta); removes their files.
     pub(crate) fn slirp_teardown(&self, owner: &Owner) {
         kill_recorded(&owner.run_dir.join(FORWARD_PID), "peapod-netsetup");
         kill_recorded(&owner.run_dir.join(SLIRP_PID), SLIRP);
+        super::pasta::teardown(owner);
         for f in ["slirp4netns.log", "forward.log"] {
             let _ = std::fs::remove_file(owner.run_dir.join(f));
         }

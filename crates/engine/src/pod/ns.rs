@@ -146,7 +146,7 @@ impl Engine {
             return Ok(());
         }
         self.pod_pin_new(pod, "net", CloneFlags::CLONE_NEWNET)?;
-        let slirp = crate::network::slirp::is_slirp(&mode);
+        let slirp = crate::network::slirp::is_userspace(&mode);
         if !slirp && (mode != "bridge" || infra.config.networks.is_empty()) {
             return Ok(());
         }
