@@ -54,7 +54,12 @@ pub fn hosts(c: &Container, host_hosts: &str) -> String {
     for a in &addrs {
         text.push_str(&format!("{a}\t{own}\n"));
     }
-    if let Some(g) = gateways(c).first() {
+    let host = if c.state.network_status.contains_key(super::slirp::SLIRP) {
+        super::slirp::host_containers_internal(&c.config.network_mode)
+    } else {
+        gateways(c).first().copied()
+    };
+    if let Some(g) = host {
         text.push_str(&format!("{g}\thost.containers.internal\n"));
     }
     text

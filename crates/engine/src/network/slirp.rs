@@ -216,6 +216,27 @@ impl SlirpOptions {
     }
 }
 
+/// The address `host.containers.internal` names in a slirp4netns container's hosts file, as
+/// Podman 4.3 picks it: the gateway when the host's loopback is reachable through it
+/// (`allow_host_loopback=true`), else the host's first address that is not loopback.
+pub fn host_containers_internal(mode: &str) -> Option<IpAddr> {
+    let opts = SlirpOptions::from_mode(mode).unwrap_or_default();
+    if opts.allow_host_loopback {
+        return Some(IpAddr::V4(opts.gateway()));
+    }
+    let addrs = peapod_netsetup::netlink::Netlink::open()
+        .and_then(|mut n| n.all_addresses())
+        .ok()?;
+    let usable = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
+        IpAddr::V6(v6) => {
+            !v6.is_loopback() && !v6.is_unicast_link_local() && !v6.is_unspecified()
+        }
+    };
+    let ips: Vec<IpAddr> = addrs.iter().map(|n| n.addr()).filter(usable).collect();
+    ips.iter().find(|ip| ip.is_ipv4()).or(ips.first()).copied()
+}
+
 /// Checks what `create` can: the protocols the port handler forwards, and (rootless) ports
 /// under `net.ipv4.ip_unprivileged_port_start`, named.
 pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
