@@ -5,18 +5,18 @@
 //! Extra arguments after `pasta:` are passed through, comma-separated, as Podman does.
 //!
 //! pasta daemonizes once the namespace is set up, writes its pid (`--pid`), and quits by
-//! itself when the namespace file it was given is removed, which teardown does; teardown also
-//! kills it by that pid.
+//! itself when the namespace file it was given is removed, which teardown does; it is also a
+//! row of the ledger (`Resource::Helper`), released by killing it by that pid.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use peapod_netsetup::types::PortMapping;
 
-use super::ipam::Owner;
 use crate::Engine;
 use crate::container::Container;
 use crate::error::{Error, IoContext, Result};
+use crate::state::{Holder, Resource};
 
 const PASTA: &str = "pasta";
 const PID_FILE: &str = "pasta.pid";
@@ -83,15 +83,9 @@ fn args(mode: &str, ports: &[PortMapping], netns: &Path, pid_file: &Path) -> Vec
     a
 }
 
-/// Stops the owner's pasta, if it runs; removes its files.
-pub(super) fn teardown(owner: &Owner) {
-    super::slirp::kill_recorded(&owner.run_dir.join(PID_FILE), "pas");
-    let _ = std::fs::remove_file(owner.run_dir.join(LOG_FILE));
-}
-
 impl Engine {
     /// Starts pasta for the namespace at `c.state.netns` and waits until it is set up.
-    pub(crate) fn pasta_setup(&self, c: &mut Container, owner: &Owner) -> Result<()> {
+    pub(crate) fn pasta_setup(&self, c: &mut Container, holder: &Holder) -> Result<()> {
         super::slirp::check_tun()?;
         let bin = crate::config::which(PASTA).ok_or_else(|| {
             Error::invalid(
@@ -99,38 +93,47 @@ impl Engine {
             )
         })?;
         super::slirp::check_ports(&c.config.network_mode, &c.config.ports)?;
+        let owner = self.lease_owner(holder);
         std::fs::create_dir_all(&owner.run_dir).ctx("creating", &owner.run_dir)?;
         let pid_file = owner.run_dir.join(PID_FILE);
         let log = owner.run_dir.join(LOG_FILE);
-        let log_file = std::fs::File::create(&log).ctx("creating", &log)?;
         let netns = Path::new(&c.state.netns);
-        // Its daemon keeps stdout and stderr: a file, so nothing waits on a pipe.
-        let status = Command::new(&bin)
-            .args(args(
-                &c.config.network_mode,
-                &c.config.ports,
-                netns,
-                &pid_file,
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log_file))
-            .status()
-            .map_err(|e| Error::other(format!("starting {}: {e}", bin.display())))?;
-        if !status.success() {
-            let said = std::fs::read_to_string(&log).unwrap_or_default();
-            let said: Vec<&str> = said
-                .lines()
-                .filter(|l| !l.starts_with("Failed to send"))
-                .collect();
-            return Err(Error::other(format!(
-                "pasta failed to set up the network ({status}): {}",
-                said.join("; ")
-            )));
-        }
+        let args = args(&c.config.network_mode, &c.config.ports, netns, &pid_file);
+        let row = Resource::Helper {
+            pidfile: pid_file.clone(),
+            // passt's binary, whichever variant (passt.avx2) it execs.
+            comm: "pas".into(),
+            files: vec![log.clone()],
+        };
+        self.hold(holder, row, |_| run_pasta(&bin, &args, &log))?;
         c.state.ports = c.config.ports.clone();
         Ok(())
     }
+}
+
+/// Runs pasta until it has daemonized with the namespace set up.
+fn run_pasta(bin: &Path, args: &[String], log: &Path) -> Result<()> {
+    let log_file = std::fs::File::create(log).ctx("creating", log)?;
+    // Its daemon keeps stdout and stderr: a file, so nothing waits on a pipe.
+    let status = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .status()
+        .map_err(|e| Error::other(format!("starting {}: {e}", bin.display())))?;
+    if status.success() {
+        return Ok(());
+    }
+    let said = std::fs::read_to_string(log).unwrap_or_default();
+    let said: Vec<&str> = said
+        .lines()
+        .filter(|l| !l.starts_with("Failed to send"))
+        .collect();
+    Err(Error::other(format!(
+        "pasta failed to set up the network ({status}): {}",
+        said.join("; ")
+    )))
 }
 
 #[cfg(test)]

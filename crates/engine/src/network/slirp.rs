@@ -9,9 +9,10 @@
 //! the gateway for a client on the host's loopback).
 //!
 //! Lifetime: both helpers read an exit pipe whose write end only the container's monitor
-//! holds (handed to it as fd 6): when the monitor goes, so do they. Teardown also kills
-//! them by the pids recorded in the owner's run directory (a pod's network outlives any one
-//! monitor, so for a pod's namespace that is the only way, and no exit pipe is given).
+//! holds (handed to it as fd 6): when the monitor goes, so do they. Each is also a row of
+//! the ledger (`Resource::Helper`, recorded before it is started), so every release path
+//! kills it by the pid recorded in the owner's run directory; a pod's network outlives any
+//! one monitor, so for a pod's namespace that is the only way, and no exit pipe is given.
 //!
 //! Unsafe code: `pre_exec` to hand the helpers their pipes as fds 3 and 4.
 #![allow(unsafe_code)]
@@ -31,6 +32,7 @@ use super::ipam::Owner;
 use crate::Engine;
 use crate::container::Container;
 use crate::error::{Error, IoContext, Result};
+use crate::state::{Holder, Resource};
 
 /// The mode's name, and the key of its entry in a container's network status.
 pub const SLIRP: &str = "slirp4netns";
@@ -229,9 +231,7 @@ pub fn host_containers_internal(mode: &str) -> Option<IpAddr> {
         .ok()?;
     let usable = |ip: &IpAddr| match ip {
         IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
-        IpAddr::V6(v6) => {
-            !v6.is_loopback() && !v6.is_unicast_link_local() && !v6.is_unspecified()
-        }
+        IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unicast_link_local() && !v6.is_unspecified(),
     };
     let ips: Vec<IpAddr> = addrs.iter().map(|n| n.addr()).filter(usable).collect();
     ips.iter().find(|ip| ip.is_ipv4()).or(ips.first()).copied()
@@ -418,7 +418,7 @@ pub(super) fn check_tun() -> Result<()> {
 
 /// Kills the helper whose pid is in `file` if it is still that helper (`comm`), and waits a
 /// moment for it to be gone.
-pub(super) fn kill_recorded(file: &Path, comm: &str) {
+pub(crate) fn kill_recorded(file: &Path, comm: &str) {
     let Some(pid) = std::fs::read_to_string(file)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
@@ -461,23 +461,31 @@ pub(crate) fn take_monitor_fd(id: &str) -> Option<OwnedFd> {
     Some(held.swap_remove(i).1)
 }
 
+/// A helper process to start: recorded in the ledger before it exists.
+struct HelperStart {
+    what: &'static str,
+    comm: &'static str,
+    cmd: Command,
+    /// The exit pipe's read end (fd 3 in the helper), or -1.
+    exit_fd: i32,
+    pid_file: PathBuf,
+    log: PathBuf,
+    /// More files its release removes (an API socket).
+    files: Vec<PathBuf>,
+}
+
 impl Engine {
     /// [`Engine::slirp_setup`] for `c`'s own network (its monitor will hold the exit pipe)
-    /// or its pod's (no exit pipe: teardown stops the helpers).
-    pub(crate) fn slirp_setup_for(
-        &self,
-        c: &mut Container,
-        holder: &crate::state::Holder,
-    ) -> Result<()> {
-        let owner = &self.lease_owner(holder);
+    /// or its pod's (no exit pipe: releasing the pod's resources stops the helpers).
+    pub(crate) fn slirp_setup_for(&self, c: &mut Container, holder: &Holder) -> Result<()> {
         if super::pasta::is_pasta(&c.config.network_mode) {
-            return self.pasta_setup(c, owner);
+            return self.pasta_setup(c, holder);
         }
-        if owner.id != c.id() {
-            return self.slirp_setup(c, owner, None);
+        if !matches!(holder, Holder::Container(id) if id == c.id()) {
+            return self.slirp_setup(c, holder, None);
         }
         let (r, w) = pipe()?;
-        self.slirp_setup(c, owner, Some(&r))?;
+        self.slirp_setup(c, holder, Some(&r))?;
         drop(take_monitor_fd(c.id()));
         MONITOR_HOLDS
             .lock()
@@ -495,13 +503,37 @@ impl Engine {
             .join(format!("{short}.sock"))
     }
 
+    /// Starts `h` for `holder` and waits until it says it is ready; the ledger's row makes
+    /// every release path (rm, cleanup, pod rm, system check --repair) stop it.
+    fn start_helper(&self, holder: &Holder, h: HelperStart) -> Result<()> {
+        let mut files = h.files;
+        files.push(h.log.clone());
+        let row = Resource::Helper {
+            pidfile: h.pid_file.clone(),
+            comm: h.comm.to_string(),
+            files,
+        };
+        self.hold(holder, row, |_| {
+            let (ready_r, ready_w) = pipe()?;
+            let mut child = spawn(h.cmd, [h.exit_fd, ready_w.as_raw_fd()], &h.log)?;
+            drop(ready_w);
+            let written = std::fs::write(&h.pid_file, format!("{}\n", child.id()));
+            if let Err(e) = written {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::io("writing", &h.pid_file, e));
+            }
+            wait_ready(h.what, &mut child, ready_r, &h.log)
+        })
+    }
+
     /// Starts slirp4netns (and the port forwarder) for the namespace at `c.state.netns`,
-    /// for `owner` (the container, or its pod). `exit` is the exit pipe's read end when the
+    /// for `holder` (the container, or its pod). `exit` is the exit pipe's read end when the
     /// container's monitor will hold its write end.
-    pub(crate) fn slirp_setup(
+    fn slirp_setup(
         &self,
         c: &mut Container,
-        owner: &Owner,
+        holder: &Holder,
         exit: Option<&OwnedFd>,
     ) -> Result<()> {
         let opts = SlirpOptions::from_mode(&c.config.network_mode)?;
@@ -512,25 +544,30 @@ impl Engine {
             )
         })?;
         check_ports(&c.config.network_mode, &c.config.ports)?;
+        let owner = self.lease_owner(holder);
         std::fs::create_dir_all(&owner.run_dir).ctx("creating", &owner.run_dir)?;
         let netns = PathBuf::from(&c.state.netns);
         let api = (opts.port_handler == PortHandler::Slirp4netns && !c.config.ports.is_empty())
-            .then(|| self.slirp_socket(owner));
+            .then(|| self.slirp_socket(&owner));
         if let Some(s) = &api {
             let dir = s.parent().expect("a socket in a directory");
             std::fs::create_dir_all(dir).ctx("creating", dir)?;
             let _ = std::fs::remove_file(s);
         }
-        let (ready_r, ready_w) = pipe()?;
         let mut cmd = Command::new(&bin);
         cmd.args(opts.args(&netns, api.as_deref(), exit.is_some()));
-        let log = owner.run_dir.join("slirp4netns.log");
-        let exit_fd = exit.map(|e| e.as_raw_fd()).unwrap_or(-1);
-        let mut child = spawn(cmd, [exit_fd, ready_w.as_raw_fd()], &log)?;
-        drop(ready_w);
-        let pid_file = owner.run_dir.join(SLIRP_PID);
-        std::fs::write(&pid_file, child.id().to_string()).ctx("writing", &pid_file)?;
-        wait_ready(SLIRP, &mut child, ready_r, &log)?;
+        self.start_helper(
+            holder,
+            HelperStart {
+                what: SLIRP,
+                comm: SLIRP,
+                cmd,
+                exit_fd: exit.map(|e| e.as_raw_fd()).unwrap_or(-1),
+                pid_file: owner.run_dir.join(SLIRP_PID),
+                log: owner.run_dir.join("slirp4netns.log"),
+                files: api.iter().cloned().collect(),
+            },
+        )?;
         c.state.network_status.insert(SLIRP.into(), opts.status());
         c.state.ports = c.config.ports.clone();
         let fwd = forwards(&c.config.ports, opts.port_handler)?;
@@ -541,45 +578,28 @@ impl Engine {
             Some(socket) => fwd
                 .iter()
                 .try_for_each(|f| add_hostfwd(socket, f, opts.guest())),
-            None => self.start_forwarder(&netns, &fwd, owner, exit),
+            None => {
+                let mut cmd = Command::new(self.netsetup_path()?);
+                cmd.arg("forward").arg(&netns);
+                for f in &fwd {
+                    cmd.arg("-p").arg(f.to_arg());
+                }
+                // Without an exit pipe (a pod's network) it runs until it is released.
+                if exit.is_some() {
+                    cmd.arg("--exit-fd").arg("3");
+                }
+                let start = HelperStart {
+                    what: "the port forwarder",
+                    comm: "peapod-netsetup",
+                    cmd,
+                    exit_fd: exit.map(|e| e.as_raw_fd()).unwrap_or(-1),
+                    pid_file: owner.run_dir.join(FORWARD_PID),
+                    log: owner.run_dir.join("forward.log"),
+                    files: Vec::new(),
+                };
+                self.start_helper(holder, start)
+            }
         }
-    }
-
-    fn start_forwarder(
-        &self,
-        netns: &Path,
-        fwd: &[Forward],
-        owner: &Owner,
-        exit: Option<&OwnedFd>,
-    ) -> Result<()> {
-        let (ready_r, ready_w) = pipe()?;
-        let mut cmd = Command::new(self.netsetup_path()?);
-        cmd.arg("forward").arg(netns);
-        for f in fwd {
-            cmd.arg("-p").arg(f.to_arg());
-        }
-        let log = owner.run_dir.join("forward.log");
-        // Without an exit pipe (a pod's network) it runs until teardown kills it.
-        let exit_fd = exit.map(|e| e.as_raw_fd()).unwrap_or(-1);
-        if exit.is_some() {
-            cmd.arg("--exit-fd").arg("3");
-        }
-        let mut child = spawn(cmd, [exit_fd, ready_w.as_raw_fd()], &log)?;
-        drop(ready_w);
-        let pid_file = owner.run_dir.join(FORWARD_PID);
-        std::fs::write(&pid_file, child.id().to_string()).ctx("writing", &pid_file)?;
-        wait_ready("the port forwarder", &mut child, ready_r, &log)
-    }
-
-    /// Stops the owner's slirp4netns and forwarder (or pasta); removes their files.
-    pub(crate) fn slirp_teardown(&self, owner: &Owner) {
-        kill_recorded(&owner.run_dir.join(FORWARD_PID), "peapod-netsetup");
-        kill_recorded(&owner.run_dir.join(SLIRP_PID), SLIRP);
-        super::pasta::teardown(owner);
-        for f in ["slirp4netns.log", "forward.log"] {
-            let _ = std::fs::remove_file(owner.run_dir.join(f));
-        }
-        let _ = std::fs::remove_file(self.slirp_socket(owner));
     }
 }
 
