@@ -162,6 +162,8 @@ pub enum TopLevel {
     Umount(crate::commands::mount::UmountArgs),
     /// Remove a name from a local image
     Untag(crate::commands::image::UntagArgs),
+    /// Run a command in a modified user namespace
+    Unshare(UnshareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -891,6 +893,16 @@ pub struct ImageInspectArgs {
 #[derive(Debug, Args)]
 pub struct ImageExistsArgs {
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnshareArgs {
+    /// Join the rootless network namespace used for netavark networking
+    #[arg(long = "rootless-netns", alias = "rootless-cni")]
+    pub rootless_netns: bool,
+    /// The command and its arguments (default: $SHELL)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

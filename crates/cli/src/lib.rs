@@ -48,6 +48,14 @@ pub fn main() -> i32 {
         eprintln!("Error: --noout: {e}");
         return 125;
     }
+    // A user without privileges joins its user and mount namespaces now, while the
+    // process is single-threaded and before anything opens the store.
+    if needs_user_namespace(&parsed)
+        && let Err(e) = peapod_engine::rootless::enter(std::env::current_exe().ok().as_deref())
+    {
+        eprintln!("Error: {e}");
+        return e.exit_code();
+    }
     match commands::run(parsed, &args) {
         Ok(code) => code,
         Err(e) => {
@@ -69,6 +77,11 @@ fn discard_stdout() -> std::io::Result<()> {
     nix::unistd::dup2_stdout(null).map_err(std::io::Error::from)
 }
 
+/// Every command but `version` works on the user's store, so joins its namespaces.
+fn needs_user_namespace(cli: &cli::Cli) -> bool {
+    !matches!(cli.command, cli::Command::Top(cli::TopLevel::Version(_)))
+}
+
 fn init_logging(level: Option<&str>) {
     let level = match level.unwrap_or("warn") {
         "warning" => "warn",
@@ -82,6 +95,8 @@ fn init_logging(level: Option<&str>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or a test's pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -170,6 +170,17 @@ impl Engine {
             Resource::Network { netns, options } => {
                 self.run_netsetup("teardown", netns, options).map(drop)
             }
+            Resource::Helper {
+                pidfile,
+                comm,
+                files,
+            } => {
+                crate::network::slirp::kill_recorded(pidfile, comm);
+                for f in files {
+                    let _ = std::fs::remove_file(f);
+                }
+                Ok(())
+            }
             Resource::Cgroup { path } => crate::container::cgroup::remove(path),
             Resource::Runtime { id } => {
                 let rt = self.runtime()?;

@@ -23,6 +23,7 @@ pub mod oci;
 pub mod pod;
 mod refresh;
 pub mod registry;
+pub mod rootless;
 pub mod signal;
 pub mod state;
 pub mod system;
@@ -49,18 +50,23 @@ pub struct Engine {
 impl Engine {
     /// Open (creating if needed) the root and runroot, and refresh after a reboot.
     pub fn open(opts: EngineOptions) -> Result<Engine> {
-        let root = opts
-            .root
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_ROOT));
-        let runroot = opts
-            .runroot
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_RUNROOT));
+        let root = match &opts.root {
+            Some(r) => r.clone(),
+            None => config::default_root()?,
+        };
+        let runroot = match &opts.runroot {
+            Some(r) => r.clone(),
+            None => config::default_runroot()?,
+        };
         let root = absolute(&root)?;
         let runroot = absolute(&runroot)?;
-        std::fs::create_dir_all(&root).ctx("creating root", &root)?;
-        std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
+        if rootless::is_rootless() {
+            rootless::make_private_dir(&root)?;
+            rootless::make_private_dir(&runroot)?;
+        } else {
+            std::fs::create_dir_all(&root).ctx("creating root", &root)?;
+            std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
+        }
         let paths = Paths::new(root, runroot);
         let db = Db::open(&paths.db())?;
         let engine = Engine {

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,6 +47,9 @@ pub struct MonitorRequest<'a> {
     pub exit_command: Vec<String>,
     /// Exec mode: run this process spec in the running container instead of creating it.
     pub exec: Option<ExecMode<'a>>,
+    /// A descriptor the monitor keeps open as fd 6 for as long as it lives: the exit pipe of
+    /// the container's userspace network helpers (slirp4netns, the port forwarder).
+    pub hold: Option<RawFd>,
 }
 
 /// conmon's `-e --exec-process-spec SPEC [--exec-attach]`.
@@ -155,10 +158,11 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let sync_fd = sync_child.as_raw_fd();
     let start_fd = start_child.as_raw_fd();
     let attach_fd = attach_child.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    let hold_fd = req.hold.unwrap_or(-1);
     let parent = nix::unistd::getpid();
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe syscalls (prctl, getppid, fcntl, dup2, setpgid, _exit) on fds it
-    // owns. dup2 clears close-on-exec on the targets, so exactly fds 3, 4 (and 5) reach the
+    // owns. dup2 clears close-on-exec on the targets, so exactly fds 3, 4 (and 5, 6) reach the
     // monitor. The parent-death signal kills the monitor's first process if we die before
     // it has forked its long-lived one (which does not inherit it): a start killed that
     // early leaves no monitor behind.
@@ -182,6 +186,12 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
             }
             if attach_fd >= 0 && libc::dup2(c, 5) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if hold_fd >= 0 {
+                let h = libc::fcntl(hold_fd, libc::F_DUPFD_CLOEXEC, 10);
+                if h < 0 || libc::dup2(h, 6) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             libc::setpgid(0, 0);
             Ok(())

@@ -113,14 +113,23 @@ fn prepared_options(
     Ok(opts)
 }
 
+/// Creates the container and prints Podman's create warnings on stderr.
+fn create_warning(engine: &Engine, opts: &CreateOptions) -> CliResult<Container> {
+    let (c, warnings) = engine.create_container_warning(opts)?;
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    Ok(c)
+}
+
 pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&prepared_options(engine, &a.flags, argv)?)?;
+    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
     println!("{}", c.id());
     Ok(0)
 }
 
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&prepared_options(engine, &a.flags, argv)?)?;
+    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
     let id = c.id().to_string();
     let started = match engine.start(&id, !a.detach) {
         Ok(s) => s,

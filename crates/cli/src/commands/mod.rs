@@ -22,7 +22,7 @@ use crate::cli::{
     Cli, Command, ContainerCommand, ContainerCommon, Global, ImageCommand, NetworkCommand, TopLevel,
 };
 
-fn open(g: &Global) -> CliResult<Engine> {
+pub(crate) fn open(g: &Global) -> CliResult<Engine> {
     // peapod stores layers with overlay only: another driver is refused, not ignored.
     if let Some(d) = g.storage_driver.as_deref()
         && d != "overlay"
@@ -167,5 +167,6 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),
         TopLevel::Untag(a) => image::untag(&open(g)?, a),
+        TopLevel::Unshare(a) => system::unshare(g, a),
     }
 }

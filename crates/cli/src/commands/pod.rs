@@ -994,6 +994,13 @@ struct StatsRow {
 }
 
 fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
+    if peapod_engine::rootless::is_rootless() && !peapod_engine::config::cgroup_unified() {
+        // Podman's words: a rootless container on cgroup v1 has no cgroup of its own.
+        return Err(CliError::Coded(
+            "stats is not supported in rootless mode without cgroups v2".into(),
+            125,
+        ));
+    }
     let pods: Vec<Pod> = if a.all || a.pods.is_empty() {
         engine.pods()?
     } else {

@@ -138,12 +138,41 @@ struct HostInfo {
     CgroupVersion: String,
     Conmon: Program,
     Hostname: String,
+    /// The user namespace's maps when rootless; null (Go's nil slices) for root.
+    IDMappings: IdMappings,
     Kernel: String,
     MemTotal: u64,
     OCIRuntime: Program,
     OS: String,
     Security: SecurityInfo,
     Uptime: String,
+}
+
+/// Podman's `Host.IDMappings`.
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct IdMappings {
+    GIDMap: Option<Vec<IdMap>>,
+    UIDMap: Option<Vec<IdMap>>,
+}
+
+/// containers/storage's `idtools.IDMap`.
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct IdMap {
+    ContainerID: u32,
+    HostID: u32,
+    Size: u32,
+}
+
+fn id_maps(maps: Vec<peapod_engine::rootless::IdMap>) -> Vec<IdMap> {
+    maps.into_iter()
+        .map(|m| IdMap {
+            ContainerID: m.container_id,
+            HostID: m.host_id,
+            Size: m.size,
+        })
+        .collect()
 }
 
 /// Podman's `Host.Security` (Go field names; Podman's YAML keys differ slightly).
@@ -207,6 +236,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     let monitor = engine.monitor_path().unwrap_or_default();
     let uname = nix::sys::utsname::uname().ok();
     let security = engine.security_info()?;
+    let (uids, gids) = peapod_engine::rootless::id_mappings().unzip();
     let info = Info {
         Host: HostInfo {
             Arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
@@ -225,6 +255,10 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
                 .as_ref()
                 .map(|u| u.nodename().to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            IDMappings: IdMappings {
+                GIDMap: gids.map(id_maps),
+                UIDMap: uids.map(id_maps),
+            },
             Kernel: uname
                 .as_ref()
                 .map(|u| u.release().to_string_lossy().into_owned())
@@ -239,7 +273,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
             Security: SecurityInfo {
                 AppArmorEnabled: security.apparmor_enabled,
                 DefaultCapabilities: security.default_capabilities.join(","),
-                Rootless: !nix::unistd::geteuid().is_root(),
+                Rootless: peapod_engine::rootless::is_rootless(),
                 SECCOMPEnabled: security.seccomp_enabled,
                 SECCOMPProfilePath: security.seccomp_profile_path,
                 SELinuxEnabled: security.selinux_enabled,
@@ -278,8 +312,16 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     Ok(0)
 }
 
-/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
+/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys
+/// (the id maps keep containers/storage's own keys).
 fn lower_camel(key: &str) -> String {
+    match key {
+        "UIDMap" => return "uidmap".into(),
+        "GIDMap" => return "gidmap".into(),
+        "ContainerID" => return "container_id".into(),
+        "HostID" => return "host_id".into(),
+        _ => {}
+    }
     let chars: Vec<char> = key.chars().collect();
     let upper = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
     let cut = if upper == chars.len() || upper <= 1 {
@@ -309,7 +351,17 @@ fn yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
                     Value::Array(items) if !items.is_empty() => {
                         out.push_str(&format!("{pad}{}:\n", lower_camel(k)));
                         for i in items {
-                            out.push_str(&format!("{pad}- {}\n", scalar(i)));
+                            match i {
+                                // `- first: v` then the other keys under it.
+                                Value::Object(_) => {
+                                    let mut inner = String::new();
+                                    yaml(i, indent + 1, &mut inner);
+                                    let inner =
+                                        inner.replacen(&format!("{pad}  "), &format!("{pad}- "), 1);
+                                    out.push_str(&inner);
+                                }
+                                _ => out.push_str(&format!("{pad}- {}\n", scalar(i))),
+                            }
                         }
                     }
                     _ => out.push_str(&format!("{pad}{}: {}\n", lower_camel(k), scalar(v))),
@@ -348,6 +400,22 @@ pub(super) fn mem_total() -> Option<u64> {
     })
 }
 
+/// `unshare [--rootless-netns] [CMD…]`: the command replaces peapod inside the user's
+/// namespaces (joined at start); returns only when it could not run.
+pub fn unshare(g: &Global, a: UnshareArgs) -> CliResult {
+    if !peapod_engine::rootless::is_rootless() {
+        return Err(Error::from(peapod_engine::rootless::RootlessError::NotRootless).into());
+    }
+    if a.rootless_netns {
+        return Err(CliError::Coded(
+            "--rootless-netns: rootless bridge networks are not supported by peapod yet".into(),
+            125,
+        ));
+    }
+    let engine = super::open(g)?;
+    Err(engine.unshare(&a.command).into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +435,23 @@ mod tests {
         assert_eq!(
             out,
             "host:\n  arch: amd64\n  conmon:\n    path: /x\nstore:\n  graphRoot: \"\"\n"
+        );
+    }
+
+    #[test]
+    fn id_mappings_as_podman_prints_them() {
+        let mut out = String::new();
+        yaml(
+            &serde_json::json!({"Host": {"IDMappings": {
+                "GIDMap": null,
+                "UIDMap": [{"ContainerID": 0, "HostID": 1001, "Size": 1},
+                           {"ContainerID": 1, "HostID": 100000, "Size": 65536}]}}}),
+            0,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "host:\n  idMappings:\n    gidmap: null\n    uidmap:\n    - container_id: 0\n      host_id: 1001\n      size: 1\n    - container_id: 1\n      host_id: 100000\n      size: 65536\n"
         );
     }
 }

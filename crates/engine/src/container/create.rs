@@ -64,8 +64,22 @@ pub struct CreateOptions {
     pub security: super::SecurityFlags,
 }
 
+/// Podman's warning when a rootless container on cgroup v1 asks for limits: it runs
+/// without them.
+pub const ROOTLESS_V1_LIMITS_WARNING: &str =
+    "Resource limits are not supported and ignored on cgroups V1 rootless systems";
+
 impl Engine {
     pub fn create_container(&self, opts: &CreateOptions) -> Result<Container> {
+        self.create_container_warning(opts).map(|(c, _)| c)
+    }
+
+    /// `create_container`, with the warnings Podman prints to stderr at create (limits that
+    /// a rootless container on cgroup v1 cannot have).
+    pub fn create_container_warning(
+        &self,
+        opts: &CreateOptions,
+    ) -> Result<(Container, Vec<String>)> {
         let member = self.pod_member_plan(opts)?;
         let result = self.create_container_in(opts, member.as_ref());
         if result.is_err()
@@ -75,7 +89,12 @@ impl Engine {
             // `--pod new:NAME` made the pod for this container: nothing stays half-made.
             let _ = self.remove_pod(&m.pod_id, true, Some(0));
         }
-        result
+        let container = result?;
+        let mut warnings = Vec::new();
+        if rootless_without_cgroups() && !opts.resources.is_empty() {
+            warnings.push(ROOTLESS_V1_LIMITS_WARNING.to_string());
+        }
+        Ok((container, warnings))
     }
 
     fn create_container_in(
@@ -221,7 +240,16 @@ impl Engine {
                 "the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"",
             ));
         }
-        let resources = super::resources::parse(&opts.resources)?;
+        let mut resources = super::resources::parse(&opts.resources)?;
+        // A rootless user on cgroup v1 has no cgroup of its own to limit: as Podman, the
+        // container runs without limits (no default pids limit either), with a warning
+        // when some were asked for.
+        if rootless_without_cgroups() {
+            resources = super::Resources {
+                pids_limit: Some(0),
+                ..Default::default()
+            };
+        }
         let mut mounts = self.resolve_mounts(&crate::volume::MountRequest {
             volumes: &opts.volumes,
             mounts: &opts.mounts,
@@ -368,6 +396,11 @@ impl Engine {
         }
         unreachable!()
     }
+}
+
+/// A rootless user on a cgroup v1 host: no cgroup to put limits in.
+pub(crate) fn rootless_without_cgroups() -> bool {
+    crate::rootless::is_rootless() && !crate::config::cgroup_unified()
 }
 
 /// Where journald listens for native-protocol datagrams.

@@ -233,14 +233,19 @@ impl Engine {
             cgroups_path: &cgroups_path,
             netns,
             annotations: &c.config.annotations,
-            resources: Some(
-                c.config
-                    .resources
-                    .to_oci(super::resources::swap_supported())?,
-            ),
+            resources: if super::create::rootless_without_cgroups() {
+                None
+            } else {
+                Some(
+                    c.config
+                        .resources
+                        .to_oci(super::resources::swap_supported())?,
+                )
+            },
             mounts: &user_mounts,
             joins: &joins,
             security: &security,
+            rootless: crate::rootless::spec_facts(),
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -271,6 +276,8 @@ impl Engine {
             &holder,
             &[cgroup.clone(), in_runtime.clone(), monitor_row.clone()],
         )?;
+        // The exit pipe of a slirp4netns network: the monitor holds it from now on.
+        let hold = crate::network::slirp::take_monitor_fd(&id);
         let spawned = crate::monitor::spawn(&MonitorRequest {
             monitor: &monitor,
             runtime: &runtime,
@@ -290,7 +297,9 @@ impl Engine {
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),
             exit_command: self.exit_command(c),
             exec: None,
+            hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         })?;
+        drop(hold);
         c.state.status = Status::Initialized;
         c.state.pid = spawned.pid;
         c.state.pid_start = process_start_time(spawned.pid).unwrap_or(0);
@@ -389,7 +398,7 @@ impl Engine {
         files.push((hosts, "/etc/hosts"));
         files.push((resolv, "/etc/resolv.conf"));
         let env = run_dir.join(".containerenv");
-        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))
+        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id, u8::from(crate::rootless::is_rootless())))
             .ctx("writing", &env)?;
         files.push((env, "/run/.containerenv"));
         if let Some(tz) = &c.config.timezone {

@@ -66,7 +66,8 @@ impl Engine {
                 o.state.netns.clone().into()
             }));
         }
-        if mode != "bridge" || c.config.networks.is_empty() {
+        let slirp = super::slirp::is_userspace(&mode);
+        if !slirp && (mode != "bridge" || c.config.networks.is_empty()) {
             return Ok(NetNs::Private);
         }
         let path = self.paths.netns_dir().join(format!("netns-{}", c.id()));
@@ -84,6 +85,9 @@ impl Engine {
     /// `holder` (the container, or its pod).
     pub(crate) fn network_setup_inner(&self, c: &mut Container, holder: &Holder) -> Result<()> {
         let owner = self.lease_owner(holder);
+        if super::slirp::is_userspace(&c.config.network_mode) {
+            return self.slirp_setup_for(c, holder);
+        }
         // Ports first: a port in use is the likeliest failure, and it must come before
         // anything else happens.
         c.state.ports.clear();

@@ -146,7 +146,8 @@ impl Engine {
             return Ok(());
         }
         self.pod_pin_new(pod, "net", CloneFlags::CLONE_NEWNET)?;
-        if mode != "bridge" || infra.config.networks.is_empty() {
+        let slirp = crate::network::slirp::is_userspace(&mode);
+        if !slirp && (mode != "bridge" || infra.config.networks.is_empty()) {
             return Ok(());
         }
         let mut tmp = infra;

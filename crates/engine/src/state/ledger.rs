@@ -126,6 +126,15 @@ pub enum Resource {
         netns: String,
         options: Box<NetworkOptions>,
     },
+    /// A userspace network helper (slirp4netns, pasta, the port forwarder) whose pid is in
+    /// `pidfile`: released by killing it while that pid is still a `comm` process, then
+    /// removing `files` (its log, its API socket).
+    Helper {
+        pidfile: PathBuf,
+        comm: String,
+        #[serde(default)]
+        files: Vec<PathBuf>,
+    },
     /// The container's cgroup (`linux.cgroupsPath`), made by the runtime.
     Cgroup { path: String },
     /// The container as the OCI runtime knows it.
@@ -150,6 +159,7 @@ impl Resource {
             Resource::Address { .. } => "address",
             Resource::Ports { .. } => "ports",
             Resource::Network { .. } => "network",
+            Resource::Helper { .. } => "helper",
             Resource::Cgroup { .. } => "cgroup",
             Resource::Runtime { .. } => "runtime",
             Resource::Monitor { .. } => "monitor",
@@ -173,6 +183,7 @@ impl Resource {
                 names.sort_unstable();
                 format!("{netns} {}", names.join(","))
             }
+            Resource::Helper { pidfile, .. } => pidfile.display().to_string(),
             Resource::Cgroup { path } => path.clone(),
             Resource::Runtime { id } => id.clone(),
             Resource::Monitor { pidfile, .. } => pidfile.display().to_string(),
@@ -205,6 +216,9 @@ impl Resource {
                 format!("host port lease {span}/{}{on}", protocols.join(","))
             }
             Resource::Network { netns, .. } => format!("network setup in {netns}"),
+            Resource::Helper { comm, pidfile, .. } => {
+                format!("network helper {comm} (pid file {})", pidfile.display())
+            }
             Resource::Cgroup { path } => format!("cgroup {path}"),
             Resource::Runtime { id } => format!("runtime container {id}"),
             Resource::Monitor { pid, pidfile, .. } if *pid <= 0 => {
