@@ -26,6 +26,7 @@ mod images_archive;
 mod kube;
 mod lifecycle;
 mod logs;
+mod many;
 mod mount;
 mod network_connect;
 mod network_machine;

@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod names;
 pub mod network;
 pub mod oci;
+pub mod parallel;
 pub mod pod;
 mod refresh;
 pub mod registry;

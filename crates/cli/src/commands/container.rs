@@ -5,12 +5,13 @@ use std::io::Write;
 
 use chrono::Utc;
 use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
+use peapod_engine::parallel::Target;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
 use super::attach::{AttachFlags, Outcome, detach_keys, follow};
 use crate::cli::*;
-use crate::output::print_list;
+use crate::output::{print_each, print_list};
 use crate::{CliError, CliResult, human};
 
 fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, CliError> {
@@ -220,25 +221,31 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             Outcome::Detached => Ok(0),
         };
     }
-    each(&a.containers, false, |c| {
-        engine.start(c, false)?;
-        println!("{c}");
-        Ok(())
-    })
+    let t = engine.resolve_containers(&a.containers, false)?;
+    let ids = ids(&t);
+    let results = engine.on_many(&ids, |e, id| e.start(id, false).map(drop));
+    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
 }
 
+/// The containers a command acts on, each looked up before anything is done (Podman: one
+/// missing name fails the command and nothing happens; `ignore_missing` skips it). With
+/// `--all`, every container `pick` keeps, shown by id.
 fn targets(
     engine: &Engine,
     given: &[String],
     all: bool,
+    ignore_missing: bool,
     pick: impl Fn(&Container) -> bool,
-) -> CliResult<Vec<String>> {
+) -> CliResult<Vec<Target>> {
     if all {
         Ok(engine
             .containers()?
             .iter()
             .filter(|c| pick(c))
-            .map(|c| c.id().to_string())
+            .map(|c| Target {
+                given: c.id().to_string(),
+                id: c.id().to_string(),
+            })
             .collect())
     } else if given.is_empty() {
         Err(CliError::Coded(
@@ -246,65 +253,85 @@ fn targets(
             125,
         ))
     } else {
-        Ok(given.to_vec())
+        Ok(engine.resolve_containers(given, ignore_missing)?)
     }
 }
 
+fn ids(targets: &[Target]) -> Vec<String> {
+    targets.iter().map(|t| t.id.clone()).collect()
+}
+
+/// `stop a b c`: all at once through the engine's worker pool (a container that ignores
+/// SIGTERM costs one timeout, not one each); names printed in argument order.
 pub fn stop(engine: &Engine, a: StopArgs) -> CliResult {
-    let t = targets(engine, &a.containers, a.all, |c| c.state.status.is_active())?;
-    each(&t, a.ignore, |c| {
-        engine.stop(c, a.time)?;
-        println!("{c}");
-        Ok(())
-    })
+    let t = targets(engine, &a.containers, a.all, a.ignore, |c| {
+        c.state.status.is_active()
+    })?;
+    let results = engine.on_many(&ids(&t), |e, id| e.stop(id, a.time).map(drop));
+    print_each(
+        &t,
+        results,
+        |t, _| Some(t.given.clone()),
+        ignored_missing(a.ignore),
+    )
+}
+
+/// The exit code of a failure; with `--ignore`, a container removed by someone else
+/// between the look-up and the act is no failure.
+fn ignored_missing(ignore: bool) -> impl Fn(&Error) -> i32 {
+    move |e| match e {
+        Error::NoSuchContainer(_) if ignore => 0,
+        e => e.exit_code(),
+    }
 }
 
 pub fn restart(engine: &Engine, a: StopArgs) -> CliResult {
-    let t = targets(engine, &a.containers, a.all, |_| true)?;
-    each(&t, a.ignore, |c| {
-        let r = engine.restart(c, a.time)?;
-        println!("{}", if a.all { r.id() } else { c });
-        Ok(())
-    })
+    let t = targets(engine, &a.containers, a.all, a.ignore, |_| true)?;
+    let results = engine.on_many(&ids(&t), |e, id| e.restart(id, a.time).map(drop));
+    print_each(
+        &t,
+        results,
+        |t, _| Some(t.given.clone()),
+        ignored_missing(a.ignore),
+    )
 }
 
 pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
     let sig = peapod_engine::signal::parse(&a.signal)?;
-    let t = targets(engine, &a.containers, a.all, |c| {
+    let t = targets(engine, &a.containers, a.all, false, |c| {
         c.state.status == Status::Running
     })?;
-    each(&t, false, |c| {
-        engine.kill(c, sig)?;
-        println!("{c}");
-        Ok(())
-    })
+    let results = engine.on_many(&ids(&t), |e, id| e.kill(id, sig).map(drop));
+    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
 }
 
 /// `rm` uses Podman's own exit codes: 1 for a missing container, 2 for one that runs.
+/// With `--force`, as with `--ignore`, a missing name is skipped silently (Podman 4.3).
 pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+    let skip_missing = a.ignore || a.force;
     // `rm -a` leaves infra containers to `pod rm`.
-    let t = targets(engine, &a.containers, a.all, |c| !c.config.is_infra)?;
+    let t = match targets(engine, &a.containers, a.all, skip_missing, |c| {
+        !c.config.is_infra
+    }) {
+        Ok(t) => t,
+        Err(CliError::Engine(e @ Error::NoSuchContainer(_))) => {
+            return Err(CliError::Coded(e.to_string(), 1));
+        }
+        Err(e) => return Err(e),
+    };
     let opts = RemoveOptions {
         force: a.force,
         volumes: a.volumes,
         timeout: a.time,
     };
-    let mut code = 0;
-    for c in &t {
-        match engine.remove(c, &opts) {
-            Ok(id) => println!("{}", if a.all { &id } else { c }),
-            Err(Error::NoSuchContainer(_)) if a.ignore => {}
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = match e {
-                    Error::NoSuchContainer(_) => 1,
-                    Error::BadState { .. } => 2,
-                    e => e.exit_code(),
-                };
-            }
-        }
-    }
-    Ok(code)
+    let results = engine.on_many(&ids(&t), |e, id| e.remove(id, &opts));
+    let shown = |t: &Target, _: &String| Some(t.given.clone());
+    print_each(&t, results, shown, |e| match e {
+        Error::NoSuchContainer(_) if skip_missing => 0,
+        Error::NoSuchContainer(_) => 1,
+        Error::BadState { .. } => 2,
+        e => e.exit_code(),
+    })
 }
 
 pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {
@@ -334,9 +361,10 @@ pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
         engine.exec_cleanup(c, session)?;
         return Ok(0);
     }
-    let t = targets(engine, &a.containers, a.all, |c| {
+    let t = targets(engine, &a.containers, a.all, false, |c| {
         !c.state.status.is_active()
     })?;
+    let t: Vec<String> = t.into_iter().map(|t| t.given).collect();
     each(&t, false, |c| {
         engine.cleanup(c, a.stopped_only, a.rm)?;
         // The monitor's exit command (--stopped-only) stays quiet: with the passthrough

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use peapod_engine::container::Container;
+use peapod_engine::parallel::Target;
 use peapod_engine::pod::{Pod, PodCreateOptions};
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
-use crate::output::{print_list, print_objects};
+use crate::output::{print_each, print_list, print_objects};
 use crate::{CliError, CliResult, human};
 
 #[derive(Debug, Subcommand)]
@@ -292,41 +293,29 @@ pub fn run(engine: &Engine, cmd: PodCommand, argv: &[String]) -> CliResult {
     match cmd {
         PodCommand::Create(a) => create(engine, a, argv),
         PodCommand::Start(a) => {
-            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
-            each(&t, false, |p| {
-                engine.start_pod(p).map(|p| p.id().to_string())
-            })
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, false)?;
+            each(engine, &t, false, |e, p| e.start_pod(p))
         }
         PodCommand::Stop(a) => {
-            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
-            each(&t, a.ignore, |p| {
-                engine.stop_pod(p, a.time).map(|p| p.id().to_string())
-            })
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, a.ignore)?;
+            each(engine, &t, a.ignore, |e, p| e.stop_pod(p, a.time))
         }
         PodCommand::Restart(a) => {
-            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
-            each(&t, a.ignore, |p| {
-                engine.restart_pod(p, a.time).map(|p| p.id().to_string())
-            })
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, a.ignore)?;
+            each(engine, &t, a.ignore, |e, p| e.restart_pod(p, a.time))
         }
         PodCommand::Kill(a) => {
             let sig = peapod_engine::signal::parse(&a.signal)?;
-            let t = targets(engine, &a.pods, &[], a.all)?;
-            each(&t, false, |p| {
-                engine.kill_pod(p, sig).map(|p| p.id().to_string())
-            })
+            let t = targets(engine, &a.pods, &[], a.all, false)?;
+            each(engine, &t, false, |e, p| e.kill_pod(p, sig))
         }
         PodCommand::Pause(a) => {
-            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
-            each(&t, false, |p| {
-                engine.pause_pod(p).map(|p| p.id().to_string())
-            })
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, false)?;
+            each(engine, &t, false, |e, p| e.pause_pod(p))
         }
         PodCommand::Unpause(a) => {
-            let t = targets(engine, &a.pods, &a.pod_id_file, a.all)?;
-            each(&t, false, |p| {
-                engine.unpause_pod(p).map(|p| p.id().to_string())
-            })
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, false)?;
+            each(engine, &t, false, |e, p| e.unpause_pod(p))
         }
         PodCommand::Rm(a) => rm(engine, a),
         PodCommand::Prune(a) => {
@@ -431,14 +420,24 @@ fn read_id_files(files: &[PathBuf]) -> CliResult<Vec<String>> {
         .collect()
 }
 
+/// The pods a command acts on, looked up before any is touched (Podman: one missing name
+/// fails the command; `ignore_missing` skips it). With `--all`, every pod, shown by id.
 fn targets(
     engine: &Engine,
     given: &[String],
     id_files: &[PathBuf],
     all: bool,
-) -> CliResult<Vec<String>> {
+    ignore_missing: bool,
+) -> CliResult<Vec<Target>> {
     if all {
-        return Ok(engine.pods()?.iter().map(|p| p.id().to_string()).collect());
+        return Ok(engine
+            .pods()?
+            .iter()
+            .map(|p| Target {
+                given: p.id().to_string(),
+                id: p.id().to_string(),
+            })
+            .collect());
     }
     let mut out = given.to_vec();
     out.extend(read_id_files(id_files)?);
@@ -448,28 +447,28 @@ fn targets(
             125,
         ));
     }
-    Ok(out)
+    Ok(engine.resolve_pods(&out, ignore_missing)?)
 }
 
-/// Run `f` on every pod; print what it answers or the error, and go on; the last error's
-/// code.
+/// `f` on every pod at once (the engine's worker pool); each pod's id or error printed in
+/// argument order; the last error's code.
 fn each(
-    targets: &[String],
+    engine: &Engine,
+    targets: &[Target],
     ignore_missing: bool,
-    mut f: impl FnMut(&str) -> Result<String, Error>,
+    f: impl Fn(&Engine, &str) -> Result<Pod, Error> + Sync,
 ) -> CliResult {
-    let mut code = 0;
-    for t in targets {
-        match f(t) {
-            Ok(id) => println!("{id}"),
-            Err(Error::NoSuchPod(_)) if ignore_missing => {}
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = e.exit_code();
-            }
-        }
-    }
-    Ok(code)
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let results = engine.on_many(&ids, f);
+    print_each(
+        targets,
+        results,
+        |t, _| Some(t.id.clone()),
+        |e| match e {
+            Error::NoSuchPod(_) if ignore_missing => 0,
+            e => e.exit_code(),
+        },
+    )
 }
 
 fn rm(engine: &Engine, a: RmArgs) -> CliResult {
@@ -487,7 +486,7 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         }
     }
     let t = if a.all {
-        engine.pods()?.iter().map(|p| p.id().to_string()).collect()
+        targets(engine, &[], &[], true, false)?
     } else if given.is_empty() && !a.pod_id_file.is_empty() {
         Vec::new()
     } else if given.is_empty() {
@@ -496,24 +495,26 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
             125,
         ));
     } else {
-        given
-    };
-    let mut code = 0;
-    for p in &t {
-        match engine.remove_pod(p, a.force, a.time) {
-            Ok(id) => println!("{id}"),
-            Err(Error::NoSuchPod(_)) if a.ignore => {}
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = match e {
-                    Error::NoSuchPod(_) => 1,
-                    Error::BadState { .. } => 2,
-                    e => e.exit_code(),
-                };
-            }
+        // Podman 4.3 exits 1 when a named pod does not exist, and removes none.
+        match engine.resolve_pods(&given, a.ignore) {
+            Ok(t) => t,
+            Err(e @ Error::NoSuchPod(_)) => return Err(CliError::Coded(e.to_string(), 1)),
+            Err(e) => return Err(e.into()),
         }
-    }
-    Ok(code)
+    };
+    let ids: Vec<String> = t.iter().map(|t| t.id.clone()).collect();
+    let results = engine.on_many(&ids, |e, p| e.remove_pod(p, a.force, a.time));
+    print_each(
+        &t,
+        results,
+        |_, id| Some(id.clone()),
+        |e| match e {
+            Error::NoSuchPod(_) if a.ignore => 0,
+            Error::NoSuchPod(_) => 1,
+            Error::BadState { .. } => 2,
+            e => e.exit_code(),
+        },
+    )
 }
 
 /// A container of a pod in `pod ps --format json`.
