@@ -10,6 +10,7 @@ mod children;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod filter;
 pub mod image;
 pub mod images;
 pub mod kube;
