@@ -1,4 +1,4 @@
-//! `--filter KEY=VALUE` for containers and pods (volumes keep [`crate::volume::VolumeFilter`],
+//! `--filter KEY=VALUE` for containers, pods and networks (volumes keep [`crate::volume::VolumeFilter`],
 //! which uses the one name matcher here): parsed once into typed filters with Podman's keys
 //! and messages, then matched against reports.
 //!
@@ -227,6 +227,159 @@ fn volume_matches(c: &Container, want: &str) -> bool {
 /// All of `filters` hold for `c`.
 pub fn container_matches(filters: &[ContainerFilter], c: &Container) -> bool {
     filters.iter().all(|f| f.matches(c))
+}
+
+/// One key of `pod ps --filter`, its values parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PodFilter {
+    Id(Vec<String>),
+    Name(Vec<String>),
+    Label(Vec<String>),
+    /// Podman's pod states, lower case.
+    Status(Vec<String>),
+    CtrIds(Vec<String>),
+    CtrNames(Vec<String>),
+    CtrStatus(Vec<String>),
+    CtrNumber(Vec<usize>),
+    Network(Vec<String>),
+    Until(DateTime<Utc>),
+}
+
+const POD_STATES: &[&str] = &[
+    "stopped", "running", "paused", "exited", "dead", "created", "degraded",
+];
+
+/// What a pod filter looks at: the pod, its containers, its state and networks.
+pub struct PodFacts<'a> {
+    pub pod: &'a crate::pod::Pod,
+    pub containers: &'a [Container],
+    /// Podman's pod state (`Running`, `Degraded`…).
+    pub status: &'a str,
+    pub networks: &'a [String],
+}
+
+impl PodFilter {
+    /// Parse every `--filter` of `pod ps`.
+    pub fn parse_all(filters: &[String]) -> Result<Vec<PodFilter>> {
+        group(filters)?
+            .into_iter()
+            .map(|(k, v)| PodFilter::parse(&k, v))
+            .collect()
+    }
+
+    fn parse(key: &str, values: Vec<String>) -> Result<PodFilter> {
+        Ok(match key {
+            "id" => PodFilter::Id(values),
+            "name" => PodFilter::Name(values),
+            "label" => PodFilter::Label(values),
+            "status" => {
+                let values: Vec<String> = values.iter().map(|v| v.to_ascii_lowercase()).collect();
+                if let Some(bad) = values.iter().find(|v| !POD_STATES.contains(&v.as_str())) {
+                    return Err(Error::invalid(format!("{bad} is not a valid status")));
+                }
+                PodFilter::Status(values)
+            }
+            "ctr-ids" => PodFilter::CtrIds(values),
+            "ctr-names" => PodFilter::CtrNames(values),
+            "ctr-status" => {
+                if let Some(bad) = values.iter().find(|v| !STATES.contains(&v.as_str())) {
+                    return Err(Error::invalid(format!("{bad} is not a valid status")));
+                }
+                PodFilter::CtrStatus(values)
+            }
+            "ctr-number" => PodFilter::CtrNumber(
+                values
+                    .iter()
+                    .map(|v| {
+                        v.parse::<usize>()
+                            .map_err(|e| Error::invalid(format!("invalid ctr-number {v:?}: {e}")))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            "network" => PodFilter::Network(values),
+            "until" => {
+                let v = values.last().expect("a value per key");
+                PodFilter::Until(crate::container::logs::parse_time(v)?)
+            }
+            _ => return Err(Error::invalid(format!("{key} is an invalid filter"))),
+        })
+    }
+
+    pub fn matches(&self, p: &PodFacts<'_>) -> bool {
+        let ctrs = p.containers;
+        match self {
+            PodFilter::Id(v) => any_name(v, p.pod.id()),
+            PodFilter::Name(v) => any_name(v, p.pod.name()),
+            PodFilter::Label(v) => labels_match(v, &p.pod.config.labels),
+            PodFilter::Status(v) => v.iter().any(|s| *s == p.status.to_ascii_lowercase()),
+            PodFilter::CtrIds(v) => ctrs.iter().any(|c| any_name(v, c.id())),
+            PodFilter::CtrNames(v) => ctrs.iter().any(|c| any_name(v, c.name())),
+            PodFilter::CtrStatus(v) => ctrs.iter().any(|c| {
+                let have = exited_is_stopped(crate::container::pause::podman_state(c.state.status));
+                v.iter().any(|w| exited_is_stopped(w) == have)
+            }),
+            PodFilter::CtrNumber(v) => v.contains(&ctrs.len()),
+            PodFilter::Network(v) => p.networks.iter().any(|n| v.contains(n)),
+            PodFilter::Until(t) => p.pod.config.created < *t,
+        }
+    }
+}
+
+/// Podman counts a stopped container as exited in filters.
+fn exited_is_stopped(s: &str) -> &str {
+    if s == "stopped" { "exited" } else { s }
+}
+
+/// All of `filters` hold for the pod.
+pub fn pod_matches(filters: &[PodFilter], p: &PodFacts<'_>) -> bool {
+    filters.iter().all(|f| f.matches(p))
+}
+
+/// One key of `network ls --filter`, its values parsed (Podman's libnetwork filters).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetworkFilter {
+    Name(Vec<String>),
+    Id(Vec<String>),
+    Driver(Vec<String>),
+    Label(Vec<String>),
+}
+
+impl NetworkFilter {
+    pub fn parse_all(filters: &[String]) -> Result<Vec<NetworkFilter>> {
+        group(filters)?
+            .into_iter()
+            .map(|(k, v)| {
+                Ok(match k.as_str() {
+                    "name" => NetworkFilter::Name(v),
+                    "id" => NetworkFilter::Id(v),
+                    "driver" => NetworkFilter::Driver(v),
+                    "label" => NetworkFilter::Label(v),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "invalid filter {k:?}: use name, id, driver or label"
+                        )));
+                    }
+                })
+            })
+            .collect()
+    }
+
+    pub fn matches(&self, n: &crate::network::Network) -> bool {
+        match self {
+            NetworkFilter::Name(v) => any_name(v, &n.name),
+            NetworkFilter::Id(v) => any_name(v, &n.id),
+            NetworkFilter::Driver(v) => v.contains(&n.driver),
+            NetworkFilter::Label(v) => {
+                let labels: BTreeMap<String, String> = n
+                    .labels
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                labels_match(v, &labels)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use chrono::Utc;
+use peapod_engine::container::ps::PsRequest;
 use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
 use peapod_engine::parallel::Target;
 use peapod_engine::{Engine, Error};
@@ -343,11 +344,11 @@ pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {
 }
 
 pub fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
-    match engine.db.lookup_container(&a.container) {
-        Ok(_) => Ok(0),
-        Err(Error::NoSuchContainer(_)) => Ok(1),
-        Err(e) => Err(e.into()),
-    }
+    Ok(if engine.container_exists(&a.container)? {
+        0
+    } else {
+        1
+    })
 }
 
 pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
@@ -627,96 +628,13 @@ fn ps_status(c: &Container) -> String {
     }
 }
 
-/// Podman's filters for `ps`: name (regex-like substring), id (prefix), status, label.
-fn matches_filter(c: &Container, filter: &str) -> CliResult<bool> {
-    let (k, v) = filter.split_once('=').ok_or_else(|| {
-        CliError::Coded(
-            format!("invalid filter {filter:?}: filters must be KEY=VALUE"),
-            125,
-        )
-    })?;
-    Ok(match k {
-        "name" => name_matches(c.name(), v),
-        "id" => c.id().starts_with(v),
-        "status" => {
-            let s = c.state.status;
-            match v {
-                "created" | "running" | "paused" | "exited" | "stopped" | "stopping"
-                | "removing" | "initialized" => {
-                    s.as_str() == v
-                        || (v == "exited" && s == Status::Stopped)
-                        || (v == "created" && s == Status::Initialized)
-                }
-                _ => return Err(CliError::Coded(format!("{v} is not a valid status"), 125)),
-            }
-        }
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-            None => c.config.labels.contains_key(v),
-        },
-        "ancestor" => c.config.image_name.contains(v) || c.config.image_id.starts_with(v),
-        "exited" => {
-            matches!(c.state.status, Status::Exited | Status::Stopped)
-                && v.parse::<i32>().ok() == Some(c.state.exit_code)
-        }
-        _ => return Err(CliError::Coded(format!("invalid filter \"{k}\""), 125)),
-    })
-}
-
-/// Podman matches names with a regular expression; anchors and `.*` are what people use.
-fn name_matches(name: &str, pattern: &str) -> bool {
-    let (start, p) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let (end, p) = match p.strip_suffix('$') {
-        Some(p) => (true, p),
-        None => (false, p),
-    };
-    let parts: Vec<&str> = p.split(".*").collect();
-    let mut pos = 0;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 && start {
-            if !name.starts_with(part) {
-                return false;
-            }
-            pos = part.len();
-            continue;
-        }
-        match name[pos..].find(part) {
-            Some(off) => pos += off + part.len(),
-            None => return false,
-        }
-    }
-    !end || pos == name.len() || parts.last().is_some_and(|l| name.ends_with(l))
-}
-
 pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
-    let mut all = engine.containers()?;
-    all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
-    let mut list = Vec::new();
-    for c in all {
-        let shown = a.all
-            || a.last.is_some()
-            || a.latest
-            || matches!(c.state.status, Status::Running | Status::Paused);
-        if !shown {
-            continue;
-        }
-        let mut ok = true;
-        for f in &a.filter {
-            ok &= matches_filter(&c, f)?;
-        }
-        if ok {
-            list.push(c);
-        }
-    }
-    if let Some(n) = a.last {
-        list.truncate(n);
-    }
-    if a.latest {
-        list.truncate(1);
-    }
+    let list = engine.ps(&PsRequest {
+        all: a.all,
+        last: a.last,
+        latest: a.latest,
+        filters: a.filter.clone(),
+    })?;
     let short = |id: &str| {
         if a.no_trunc {
             id.to_string()
@@ -726,21 +644,11 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     };
     if a.quiet {
         let mut out = std::io::stdout().lock();
-        for c in &list {
-            writeln!(out, "{}", short(c.id()))?;
+        for e in &list {
+            writeln!(out, "{}", short(e.container.id()))?;
         }
         return Ok(0);
     }
-    let pod_names: std::collections::HashMap<String, String> =
-        if list.iter().any(|c| !c.config.pod.is_empty()) {
-            engine
-                .pods()?
-                .into_iter()
-                .map(|p| (p.config.id, p.config.name))
-                .collect()
-        } else {
-            Default::default()
-        };
     let short_pod = |id: &str| {
         if a.no_trunc || id.len() < 12 {
             id.to_string()
@@ -750,7 +658,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     };
     let rows: Vec<PsRow> = list
         .iter()
-        .map(|c| {
+        .map(|e| {
+            let c = &e.container;
             let cmd = c.config.args.join(" ");
             PsRow {
                 ID: short(c.id()),
@@ -767,7 +676,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 Created: c.config.created.timestamp(),
                 Status: ps_status(c),
                 State: c.state.status.to_string(),
-                Ports: peapod_engine::network::ports::ps_ports(c.published_ports()),
+                Ports: peapod_engine::network::ports::ps_ports(&e.ports),
                 Names: c.name().to_string(),
                 Labels: c.config.labels.clone(),
                 Pid: c.state.pid,
@@ -778,7 +687,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 AutoRemove: c.config.auto_remove,
                 IsInfra: c.config.is_infra,
                 Pod: short_pod(&c.config.pod),
-                PodName: pod_names.get(&c.config.pod).cloned().unwrap_or_default(),
+                PodName: e.pod_name.clone(),
                 Networks: c.config.networks.keys().cloned().collect(),
                 Mounts: Vec::new(),
                 Restarts: c.state.restart_count,
@@ -788,7 +697,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     let json: Vec<PsJson> = list
         .iter()
         .zip(&rows)
-        .map(|(c, r)| PsJson {
+        .map(|(e, r)| (&e.container, &e.ports, r))
+        .map(|(c, ports, r)| PsJson {
             AutoRemove: c.config.auto_remove,
             Command: c.config.args.clone(),
             Created: r.Created,
@@ -808,7 +718,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             Pid: c.state.pid,
             Pod: c.config.pod.clone(),
             PodName: r.PodName.clone(),
-            Ports: (!c.published_ports().is_empty()).then(|| c.published_ports().to_vec()),
+            Ports: (!ports.is_empty()).then(|| ports.clone()),
             Restarts: c.state.restart_count,
             StartedAt: r.StartedAt,
             State: r.State.clone(),
@@ -842,21 +752,5 @@ fn truncate_chars(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
         Some((i, _)) => &s[..i],
         None => s,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_patterns() {
-        assert!(name_matches("web-1", "web"));
-        assert!(name_matches("web-1", "^web"));
-        assert!(!name_matches("my-web", "^web"));
-        assert!(name_matches("web-1", "1$"));
-        assert!(!name_matches("web-1", "^web$"));
-        assert!(name_matches("web", "^web$"));
-        assert!(name_matches("web-db-1", "web.*1"));
     }
 }

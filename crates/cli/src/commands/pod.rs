@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use peapod_engine::container::Container;
 use peapod_engine::parallel::Target;
+use peapod_engine::pod::report::PodListEntry;
 use peapod_engine::pod::{Pod, PodCreateOptions};
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
@@ -527,8 +528,25 @@ struct PsContainer {
     RestartCount: u32,
 }
 
-/// A row of `pod ps` as templates and JSON see it (Podman's `ListPodsReport` plus the
-/// reporter's methods).
+/// A row of `pod ps --format json` (Podman's `ListPodsReport`).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct PsJson {
+    Cgroup: String,
+    Containers: Vec<PsContainer>,
+    Created: String,
+    Id: String,
+    InfraId: String,
+    Name: String,
+    Namespace: String,
+    Networks: Vec<String>,
+    Status: String,
+    Labels: BTreeMap<String, String>,
+}
+
+/// A row of `pod ps` as templates see it: the report's fields and the methods of Podman's
+/// `ListPodReporter` (`ID`/`Id` and `InfraID`/`InfraId` truncated unless `--no-trunc`,
+/// `Created` humanised, `Networks` joined).
 #[derive(Serialize)]
 #[allow(non_snake_case)]
 struct PsRow {
@@ -536,11 +554,13 @@ struct PsRow {
     Containers: Vec<PsContainer>,
     Created: String,
     CreatedAt: String,
+    ID: String,
     Id: String,
+    InfraID: String,
     InfraId: String,
     Name: String,
     Namespace: String,
-    Networks: Vec<String>,
+    Networks: String,
     Status: String,
     Labels: BTreeMap<String, String>,
     NumberOfContainers: usize,
@@ -549,9 +569,11 @@ struct PsRow {
     ContainerStatuses: String,
     #[serde(skip)]
     created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip)]
+    json: PsJson,
 }
 
-fn pod_rows(engine: &Engine, no_trunc: bool) -> CliResult<Vec<(Pod, Vec<Container>, PsRow)>> {
+fn pod_row(e: PodListEntry, no_trunc: bool) -> PsRow {
     let short = |id: &str| {
         if no_trunc || id.len() < 12 {
             id.to_string()
@@ -559,102 +581,63 @@ fn pod_rows(engine: &Engine, no_trunc: bool) -> CliResult<Vec<(Pod, Vec<Containe
             id[..12].to_string()
         }
     };
-    let mut out = Vec::new();
-    for pod in engine.pods()? {
-        let ctrs = engine.pod_containers(pod.id())?;
-        let status = peapod_engine::pod::pod_status(&ctrs).to_string();
-        let networks = ctrs
-            .iter()
-            .find(|c| c.config.is_infra)
-            .map(|c| c.config.networks.keys().cloned().collect())
-            .unwrap_or_default();
-        let containers: Vec<PsContainer> = ctrs
-            .iter()
-            .map(|c| PsContainer {
-                Id: c.id().to_string(),
-                Names: c.name().to_string(),
-                Status: c.state.status.to_string(),
-                RestartCount: c.state.restart_count,
-            })
-            .collect();
-        let row = PsRow {
+    let ctrs = &e.containers;
+    let joined = |f: &dyn Fn(&Container) -> String| -> String {
+        ctrs.iter().map(f).collect::<Vec<_>>().join(",")
+    };
+    let containers: Vec<PsContainer> = ctrs
+        .iter()
+        .map(|c| PsContainer {
+            Id: c.id().to_string(),
+            Names: c.name().to_string(),
+            Status: c.state.status.to_string(),
+            RestartCount: c.state.restart_count,
+        })
+        .collect();
+    let pod = &e.pod;
+    PsRow {
+        Cgroup: pod.config.cgroup_parent.clone(),
+        ContainerIds: joined(&|c| short(c.id())),
+        ContainerNames: joined(&|c| c.name().to_string()),
+        ContainerStatuses: joined(&|c| c.state.status.to_string()),
+        Containers: containers.clone(),
+        Created: human::ago(pod.config.created),
+        CreatedAt: pod.config.created.to_rfc3339(),
+        ID: short(pod.id()),
+        Id: short(pod.id()),
+        InfraID: short(&pod.config.infra_id),
+        InfraId: short(&pod.config.infra_id),
+        Name: pod.name().to_string(),
+        Namespace: String::new(),
+        Networks: e.networks.join(","),
+        Status: e.status.to_string(),
+        Labels: pod.config.labels.clone(),
+        NumberOfContainers: ctrs.len(),
+        created_at: pod.config.created,
+        json: PsJson {
             Cgroup: pod.config.cgroup_parent.clone(),
-            ContainerIds: ctrs
-                .iter()
-                .map(|c| short(c.id()))
-                .collect::<Vec<_>>()
-                .join(","),
-            ContainerNames: ctrs
-                .iter()
-                .map(|c| c.name().to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            ContainerStatuses: ctrs
-                .iter()
-                .map(|c| c.state.status.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
             Containers: containers,
-            Created: human::ago(pod.config.created),
-            CreatedAt: pod.config.created.to_rfc3339(),
-            Id: short(pod.id()),
-            InfraId: short(&pod.config.infra_id),
+            Created: pod
+                .config
+                .created
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Id: pod.id().to_string(),
+            InfraId: pod.config.infra_id.clone(),
             Name: pod.name().to_string(),
             Namespace: String::new(),
-            Networks: networks,
-            Status: status,
+            Networks: e.networks.clone(),
+            Status: e.status.to_string(),
             Labels: pod.config.labels.clone(),
-            NumberOfContainers: ctrs.len(),
-            created_at: pod.config.created,
-        };
-        out.push((pod, ctrs, row));
-    }
-    Ok(out)
-}
-
-fn pod_matches(pod: &Pod, ctrs: &[Container], row: &PsRow, filter: &str) -> CliResult<bool> {
-    let (k, v) = filter.split_once('=').ok_or_else(|| {
-        CliError::Coded(
-            format!("invalid filter {filter:?}: filters must be KEY=VALUE"),
-            125,
-        )
-    })?;
-    Ok(match k {
-        "id" => pod.id().starts_with(v),
-        "name" => pod.name().contains(v),
-        "status" => {
-            let v = v.to_ascii_lowercase();
-            if !matches!(
-                v.as_str(),
-                "stopped" | "running" | "paused" | "exited" | "dead" | "created" | "degraded"
-            ) {
-                return Err(CliError::Coded(format!("{v} is not a valid status"), 125));
-            }
-            row.Status.to_ascii_lowercase() == v
-        }
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => pod.config.labels.get(lk).is_some_and(|x| x == lv),
-            None => pod.config.labels.contains_key(v),
         },
-        "ctr-names" => ctrs.iter().any(|c| c.name().contains(v)),
-        "ctr-ids" => ctrs.iter().any(|c| c.id().starts_with(v)),
-        "ctr-status" => ctrs.iter().any(|c| c.state.status.as_str() == v),
-        "ctr-number" => v.parse::<usize>().ok() == Some(ctrs.len()),
-        _ => return Err(CliError::Coded(format!("invalid filter \"{k}\""), 125)),
-    })
+    }
 }
 
 fn ps(engine: &Engine, a: PsArgs) -> CliResult {
-    let mut rows = Vec::new();
-    for (pod, ctrs, row) in pod_rows(engine, a.no_trunc)? {
-        let mut ok = true;
-        for f in &a.filter {
-            ok &= pod_matches(&pod, &ctrs, &row, f)?;
-        }
-        if ok {
-            rows.push(row);
-        }
-    }
+    let mut rows: Vec<PsRow> = engine
+        .pod_list(&a.filter)?
+        .into_iter()
+        .map(|e| pod_row(e, a.no_trunc))
+        .collect();
     match a.sort.as_str() {
         "created" => rows.sort_by_key(|r| std::cmp::Reverse(r.created_at)),
         "id" => rows.sort_by(|x, y| x.Id.cmp(&y.Id)),
@@ -692,13 +675,16 @@ fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         default.push_str("\t{{.NumberOfContainers}}");
     }
     let format = a.format.as_deref().unwrap_or(&default);
+    let json: Vec<&PsJson> = rows.iter().map(|r| &r.json).collect();
     print_list(
         "pod ps",
         format,
-        &rows,
+        &json,
         &rows,
         &[
+            ("ID", "POD ID"),
             ("Id", "POD ID"),
+            ("InfraID", "INFRA ID"),
             ("InfraId", "INFRA ID"),
             ("NumberOfContainers", "# OF CONTAINERS"),
             ("ContainerIds", "IDS"),
@@ -710,61 +696,6 @@ fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     Ok(0)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct InspectContainer {
-    Id: String,
-    Name: String,
-    State: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct InfraConfig {
-    PortBindings: BTreeMap<String, Vec<peapod_engine::container::inspect::PortBinding>>,
-    HostNetwork: bool,
-    StaticIP: String,
-    StaticMAC: String,
-    NoManageResolvConf: bool,
-    DNSServer: Option<Vec<String>>,
-    DNSSearch: Option<Vec<String>>,
-    DNSOption: Option<Vec<String>>,
-    NoManageHosts: bool,
-    HostAdd: Option<Vec<String>>,
-    Networks: Vec<String>,
-    NetworkOptions: Option<BTreeMap<String, Vec<String>>>,
-    pid_ns: String,
-    userns: String,
-    uts_ns: String,
-}
-
-/// `pod inspect`: Podman's `InspectPodData`.
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct InspectPod {
-    Id: String,
-    Name: String,
-    Namespace: String,
-    Created: String,
-    CreateCommand: Vec<String>,
-    ExitPolicy: String,
-    State: String,
-    Hostname: String,
-    Labels: BTreeMap<String, String>,
-    CreateCgroup: bool,
-    CgroupParent: String,
-    CgroupPath: String,
-    CreateInfra: bool,
-    InfraContainerID: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    InfraConfig: Option<InfraConfig>,
-    SharedNamespaces: Vec<String>,
-    NumContainers: usize,
-    Containers: Vec<InspectContainer>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    mounts: Vec<String>,
-}
-
 fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     if a.pods.is_empty() {
         return Err(CliError::Coded(
@@ -772,81 +703,11 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             125,
         ));
     }
-    let mut out = Vec::new();
-    for reference in &a.pods {
-        let pod = engine.pod(reference)?;
-        let ctrs = engine.pod_containers(pod.id())?;
-        let infra = ctrs.iter().find(|c| c.config.is_infra);
-        let infra_config = infra.map(|i| {
-            let ports = if pod.state.ports.is_empty() {
-                &i.config.ports
-            } else {
-                &pod.state.ports
-            };
-            let bindings = peapod_engine::network::ports::bindings(ports);
-            let strs = |v: &[std::net::IpAddr]| {
-                (!v.is_empty()).then(|| v.iter().map(|x| x.to_string()).collect())
-            };
-            let names = &i.config.names;
-            InfraConfig {
-                PortBindings: bindings,
-                HostNetwork: i.config.network_mode == "host",
-                StaticIP: String::new(),
-                StaticMAC: String::new(),
-                NoManageResolvConf: false,
-                DNSServer: strs(&names.dns_servers),
-                DNSSearch: (!names.dns_search.is_empty()).then(|| names.dns_search.clone()),
-                DNSOption: (!names.dns_options.is_empty()).then(|| names.dns_options.clone()),
-                NoManageHosts: false,
-                HostAdd: (!names.add_hosts.is_empty()).then(|| names.add_hosts.clone()),
-                Networks: i.config.networks.keys().cloned().collect(),
-                NetworkOptions: None,
-                pid_ns: "private".into(),
-                userns: "host".into(),
-                uts_ns: "private".into(),
-            }
-        });
-        out.push(InspectPod {
-            Id: pod.id().to_string(),
-            Name: pod.name().to_string(),
-            Namespace: String::new(),
-            Created: peapod_engine::container::inspect::go_time(Some(pod.config.created)),
-            CreateCommand: pod.config.create_command.clone(),
-            ExitPolicy: "continue".into(),
-            State: peapod_engine::pod::pod_status(&ctrs).to_string(),
-            Hostname: pod.config.hostname.clone(),
-            Labels: pod.config.labels.clone(),
-            CreateCgroup: true,
-            CgroupParent: if pod.config.cgroup_parent.is_empty() {
-                "/peapod".into()
-            } else {
-                pod.config.cgroup_parent.clone()
-            },
-            CgroupPath: String::new(),
-            CreateInfra: pod.config.infra,
-            InfraContainerID: pod.config.infra_id.clone(),
-            InfraConfig: infra_config,
-            SharedNamespaces: pod.config.shared.clone(),
-            NumContainers: ctrs.len(),
-            Containers: ctrs
-                .iter()
-                .map(|c| InspectContainer {
-                    Id: c.id().to_string(),
-                    Name: c.name().to_string(),
-                    State: c.state.status.to_string(),
-                })
-                .collect(),
-            mounts: infra
-                .map(|i| {
-                    i.config
-                        .mounts
-                        .iter()
-                        .map(|m| m.destination.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
-        });
-    }
+    let out = a
+        .pods
+        .iter()
+        .map(|p| engine.inspect_pod(p))
+        .collect::<Result<Vec<_>, _>>()?;
     // A single pod is one object in Podman 4.3's output, not an array.
     if out.len() == 1 && a.format.is_none() {
         let s = serde_json::to_string_pretty(&out[0])
@@ -859,41 +720,8 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
 }
 
 fn top(engine: &Engine, a: TopArgs) -> CliResult {
-    let pod = engine.pod(&a.pod)?;
-    let ctrs: Vec<Container> = engine
-        .pod_containers(pod.id())?
-        .into_iter()
-        .filter(|c| c.state.status == peapod_engine::container::Status::Running)
-        .collect();
-    if ctrs.is_empty() {
-        return Err(CliError::Coded(
-            format!(
-                "pod {} is not running: no running containers in the pod",
-                pod.id()
-            ),
-            125,
-        ));
-    }
-    let mut text = String::new();
-    let mut header_done = false;
-    let mut seen = std::collections::BTreeSet::new();
-    for c in &ctrs {
-        let lines = engine.top(c.id(), &a.descriptors)?;
-        let mut it = lines.into_iter();
-        let header = it.next().unwrap_or_default();
-        if !header_done {
-            text.push_str(&header);
-            text.push('\n');
-            header_done = true;
-        }
-        for l in it {
-            // A shared pid namespace shows the same processes in every member.
-            if seen.insert(l.clone()) {
-                text.push_str(&l);
-                text.push('\n');
-            }
-        }
-    }
+    let mut text = engine.pod_top(&a.pod, &a.descriptors)?.join("\n");
+    text.push('\n');
     // Aligned as `top` aligns one container's processes.
     let mut out = std::io::stdout().lock();
     out.write_all(crate::format::PODMAN_TABWRITER.align(&text).as_bytes())?;
@@ -938,47 +766,6 @@ fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
     super::container::logs(engine, args)
 }
 
-/// CPU time (ns) and memory (usage, limit) from the container's cgroup, v1 or v2.
-fn cgroup_usage(c: &Container) -> Option<(u64, u64, u64)> {
-    let rel = c.cgroups_path();
-    let rel = rel.trim_start_matches('/');
-    let read = |p: String| std::fs::read_to_string(p).ok();
-    if peapod_engine::config::cgroup_unified() {
-        let base = format!("/sys/fs/cgroup/{rel}");
-        let cpu = read(format!("{base}/cpu.stat"))?
-            .lines()
-            .find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok())?
-            * 1000;
-        let mem = read(format!("{base}/memory.current"))?
-            .trim()
-            .parse()
-            .ok()?;
-        let limit = read(format!("{base}/memory.max"))
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or_else(host_memory);
-        Some((cpu, mem, limit))
-    } else {
-        let cpu = read(format!("/sys/fs/cgroup/cpuacct/{rel}/cpuacct.usage"))?
-            .trim()
-            .parse()
-            .ok()?;
-        let mem = read(format!("/sys/fs/cgroup/memory/{rel}/memory.usage_in_bytes"))?
-            .trim()
-            .parse()
-            .ok()?;
-        let limit = read(format!("/sys/fs/cgroup/memory/{rel}/memory.limit_in_bytes"))
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(u64::MAX)
-            .min(host_memory());
-        Some((cpu, mem, limit))
-    }
-}
-
-/// The host's memory in bytes (no limit set reads as this).
-fn host_memory() -> u64 {
-    super::system::mem_total().unwrap_or(u64::MAX)
-}
-
 #[derive(Serialize)]
 #[allow(non_snake_case)]
 struct StatsRow {
@@ -995,65 +782,30 @@ struct StatsRow {
 }
 
 fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
-    let pods: Vec<Pod> = if a.all || a.pods.is_empty() {
-        engine.pods()?
-    } else {
-        a.pods
-            .iter()
-            .map(|p| engine.pod(p))
-            .collect::<Result<_, _>>()?
-    };
-    // The running containers are read once; one that stops between the two samples has no
-    // cgroup left to read and is skipped.
-    let mut running: Vec<(&Pod, Container)> = Vec::new();
-    for p in &pods {
-        for c in engine.pod_containers(p.id())? {
-            if c.state.status == peapod_engine::container::Status::Running {
-                running.push((p, c));
-            }
-        }
-    }
-    // Two samples a short while apart give the CPU share.
-    let interval = std::time::Duration::from_millis(500);
-    let mut first = BTreeMap::new();
-    for (_, c) in &running {
-        if let Some(u) = cgroup_usage(c) {
-            first.insert(c.id().to_string(), u.0);
-        }
-    }
-    std::thread::sleep(interval);
-    let mut rows = Vec::new();
-    for (p, c) in &running {
-        let Some((cpu, mem, limit)) = cgroup_usage(c) else {
-            continue;
-        };
-        let before = first.get(c.id()).copied().unwrap_or(cpu);
-        let pct = (cpu.saturating_sub(before)) as f64 / interval.as_nanos() as f64 * 100.0;
-        let pids = std::fs::read_to_string(format!(
-            "/sys/fs/cgroup/pids/{}/pids.current",
-            c.cgroups_path().trim_start_matches('/')
-        ))
-        .or_else(|_| {
-            std::fs::read_to_string(format!(
-                "/sys/fs/cgroup/{}/pids.current",
-                c.cgroups_path().trim_start_matches('/')
-            ))
-        })
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "--".into());
-        rows.push(StatsRow {
-            Pod: p.id()[..12].to_string(),
-            CID: c.id()[..12].to_string(),
-            Name: c.name().to_string(),
-            CPU: format!("{pct:.2}%"),
-            MemUsage: format!("{} / {}", human::size(mem), human::size(limit)),
-            MemUsageBytes: format!("{mem} / {limit}"),
-            Mem: format!("{:.2}%", mem as f64 / limit.max(1) as f64 * 100.0),
+    let pods = if a.all { Vec::new() } else { a.pods.clone() };
+    let rows: Vec<StatsRow> = engine
+        .pod_stats(&pods)?
+        .into_iter()
+        .map(|e| StatsRow {
+            Pod: e.pod_id[..12].to_string(),
+            CID: e.container_id[..12].to_string(),
+            Name: e.name,
+            CPU: format!("{:.2}%", e.cpu_percent),
+            MemUsage: format!(
+                "{} / {}",
+                human::size(e.mem_usage),
+                human::size(e.mem_limit)
+            ),
+            MemUsageBytes: format!("{} / {}", e.mem_usage, e.mem_limit),
+            Mem: format!(
+                "{:.2}%",
+                e.mem_usage as f64 / e.mem_limit.max(1) as f64 * 100.0
+            ),
             NetIO: "-- / --".into(),
             BlockIO: "-- / --".into(),
-            PIDS: pids,
-        });
-    }
+            PIDS: e.pids.map_or_else(|| "--".into(), |n| n.to_string()),
+        })
+        .collect();
     let format = a.format.as_deref().unwrap_or(
         "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}",
     );

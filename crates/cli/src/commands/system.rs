@@ -1,5 +1,6 @@
 //! inspect (any object), version, info, and the `system` group: prune, reset, check.
 
+use peapod_engine::system::version as version_report;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -60,51 +61,20 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     Ok(code)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct VersionInfo {
-    APIVersion: String,
-    Version: String,
-    GoVersion: String,
-    GitCommit: String,
-    BuiltTime: String,
-    Built: i64,
-    OsArch: String,
-    Os: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Version {
-    Client: VersionInfo,
-}
-
-fn version_info() -> VersionInfo {
-    VersionInfo {
-        APIVersion: "4.3.1".into(),
-        Version: env!("CARGO_PKG_VERSION").into(),
-        GoVersion: "rust".into(),
-        GitCommit: String::new(),
-        BuiltTime: String::new(),
-        Built: 0,
-        OsArch: format!(
-            "linux/{}",
-            std::env::consts::ARCH
-                .replace("x86_64", "amd64")
-                .replace("aarch64", "arm64")
-        ),
-        Os: "linux".into(),
-    }
-}
-
 pub fn version(a: VersionArgs) -> CliResult {
-    let v = Version {
-        Client: version_info(),
-    };
     match a.format.as_deref() {
-        Some(f) => print_objects("version", Some(f), std::slice::from_ref(&v))?,
+        Some(f) if crate::format::is_json(f) => print_objects(
+            "version",
+            Some(f),
+            std::slice::from_ref(&version_report(false)),
+        )?,
+        Some(f) => print_objects(
+            "version",
+            Some(f),
+            std::slice::from_ref(&version_report(true)),
+        )?,
         None => {
-            let c = &v.Client;
+            let c = version_report(false).Client;
             println!(
                 "Version:      {}\nAPI Version:  {}\nGo Version:   {}\nBuilt:        unknown\nOS/Arch:      {}",
                 c.Version, c.APIVersion, c.GoVersion, c.OsArch
@@ -114,157 +84,8 @@ pub fn version(a: VersionArgs) -> CliResult {
     Ok(0)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Info {
-    Host: HostInfo,
-    Store: StoreInfo,
-    Version: VersionInfo,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Program {
-    Package: String,
-    Path: String,
-    Version: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct HostInfo {
-    Arch: String,
-    CgroupManager: String,
-    CgroupVersion: String,
-    Conmon: Program,
-    Hostname: String,
-    Kernel: String,
-    MemTotal: u64,
-    OCIRuntime: Program,
-    OS: String,
-    Security: SecurityInfo,
-    Uptime: String,
-}
-
-/// Podman's `Host.Security` (Go field names; Podman's YAML keys differ slightly).
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct SecurityInfo {
-    AppArmorEnabled: bool,
-    DefaultCapabilities: String,
-    Rootless: bool,
-    SECCOMPEnabled: bool,
-    SECCOMPProfilePath: String,
-    SELinuxEnabled: bool,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct StoreInfo {
-    ContainerStore: ContainerStore,
-    GraphDriverName: String,
-    GraphRoot: String,
-    RunRoot: String,
-    ImageStore: ImageStore,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct ContainerStore {
-    number: usize,
-    paused: usize,
-    running: usize,
-    stopped: usize,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct ImageStore {
-    number: usize,
-}
-
-fn first_line_of(cmd: &std::path::Path, arg: &str) -> String {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .output()
-        .ok()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
-    use peapod_engine::container::Status;
-    let containers = engine.containers()?;
-    let count =
-        |f: &dyn Fn(Status) -> bool| containers.iter().filter(|c| f(c.state.status)).count();
-    let runtime = engine.runtime()?;
-    let monitor = engine.monitor_path().unwrap_or_default();
-    let uname = nix::sys::utsname::uname().ok();
-    let security = engine.security_info()?;
-    let info = Info {
-        Host: HostInfo {
-            Arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
-            CgroupManager: "cgroupfs".into(),
-            CgroupVersion: if peapod_engine::config::cgroup_unified() {
-                "v2".into()
-            } else {
-                "v1".into()
-            },
-            Conmon: Program {
-                Package: "peapod".into(),
-                Path: monitor.display().to_string(),
-                Version: first_line_of(&monitor, "--version"),
-            },
-            Hostname: uname
-                .as_ref()
-                .map(|u| u.nodename().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            Kernel: uname
-                .as_ref()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            MemTotal: mem_total().unwrap_or(0),
-            OCIRuntime: Program {
-                Package: runtime.name(),
-                Path: runtime.path.display().to_string(),
-                Version: first_line_of(&runtime.path, "--version"),
-            },
-            OS: "linux".into(),
-            Security: SecurityInfo {
-                AppArmorEnabled: security.apparmor_enabled,
-                DefaultCapabilities: security.default_capabilities.join(","),
-                Rootless: !nix::unistd::geteuid().is_root(),
-                SECCOMPEnabled: security.seccomp_enabled,
-                SECCOMPProfilePath: security.seccomp_profile_path,
-                SELinuxEnabled: security.selinux_enabled,
-            },
-            Uptime: std::fs::read_to_string("/proc/uptime")
-                .ok()
-                .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))
-                .unwrap_or_default(),
-        },
-        Store: StoreInfo {
-            ContainerStore: ContainerStore {
-                number: containers.len(),
-                paused: count(&|s| s == Status::Paused),
-                running: count(&|s| s == Status::Running),
-                stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
-            },
-            GraphDriverName: "overlay".into(),
-            GraphRoot: engine.paths.root.display().to_string(),
-            RunRoot: engine.paths.runroot.display().to_string(),
-            ImageStore: ImageStore {
-                number: engine.images()?.len(),
-            },
-        },
-        Version: version_info(),
-    };
+    let info = engine.info()?;
     match a.format.as_deref() {
         Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
         None => {
@@ -333,19 +154,6 @@ fn scalar(v: &serde_json::Value) -> String {
         serde_json::Value::Array(_) => "[]".into(),
         other => other.to_string(),
     }
-}
-
-/// `MemTotal` of /proc/meminfo, in bytes.
-pub(super) fn mem_total() -> Option<u64> {
-    let m = std::fs::read_to_string("/proc/meminfo").ok()?;
-    m.lines().find_map(|l| {
-        let kb = l
-            .strip_prefix("MemTotal:")?
-            .trim()
-            .trim_end_matches("kB")
-            .trim();
-        kb.parse::<u64>().ok().map(|kb| kb * 1024)
-    })
 }
 
 #[cfg(test)]
@@ -491,8 +299,8 @@ fn reset(engine: &Engine, a: SystemResetArgs) -> CliResult {
     if !a.force {
         let warning = format!(
             "WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all volumes\n        - the graphRoot directory: {:?}\n        - the runRoot directory: {:?}\nAre you sure you want to continue? [y/N] ",
-            engine.paths.root.display().to_string(),
-            engine.paths.runroot.display().to_string()
+            engine.root().display().to_string(),
+            engine.runroot().display().to_string()
         );
         if !confirmed(&warning)? {
             return Ok(0);

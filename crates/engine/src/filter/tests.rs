@@ -188,3 +188,101 @@ fn unknown_keys_and_malformed_filters_are_refused() {
     );
     assert!(parse(&["name"]).is_err());
 }
+
+fn pod(name: &str) -> crate::pod::Pod {
+    crate::pod::Pod {
+        config: crate::pod::PodConfig {
+            id: "e".repeat(64),
+            name: name.into(),
+            created: at(0),
+            ..Default::default()
+        },
+        state: Default::default(),
+    }
+}
+
+fn pod_keeps(filters: &[&str], p: &PodFacts<'_>) -> bool {
+    let owned: Vec<String> = filters.iter().map(|s| s.to_string()).collect();
+    pod_matches(&PodFilter::parse_all(&owned).unwrap(), p)
+}
+
+#[test]
+fn pod_filters_every_key() {
+    let mut p = pod("web-pod");
+    p.config.labels.insert("app".into(), "web".into());
+    let mut infra = ctr("web-pod-infra", Status::Running);
+    infra.config.is_infra = true;
+    let mut member = ctr("web-server", Status::Exited);
+    member.config.id = "c".repeat(64);
+    let ctrs = vec![infra, member];
+    let nets = vec!["front".to_string()];
+    let facts = PodFacts {
+        pod: &p,
+        containers: &ctrs,
+        status: "Degraded",
+        networks: &nets,
+    };
+    assert!(pod_keeps(&["name=^web"], &facts));
+    assert!(!pod_keeps(&["name=^pod"], &facts));
+    assert!(pod_keeps(&["id=^eee"], &facts));
+    assert!(pod_keeps(&["label=app=web"], &facts));
+    assert!(!pod_keeps(&["label=app=db"], &facts));
+    assert!(pod_keeps(&["status=degraded"], &facts));
+    assert!(
+        pod_keeps(&["status=Degraded"], &facts),
+        "status is case-blind"
+    );
+    assert!(!pod_keeps(&["status=running"], &facts));
+    assert!(pod_keeps(&["ctr-names=server$"], &facts));
+    assert!(pod_keeps(&["ctr-ids=^ccc"], &facts));
+    assert!(pod_keeps(&["ctr-status=exited"], &facts));
+    assert!(pod_keeps(&["ctr-status=stopped"], &facts));
+    assert!(!pod_keeps(&["ctr-status=paused"], &facts));
+    assert!(pod_keeps(&["ctr-number=2"], &facts));
+    assert!(pod_keeps(&["ctr-number=1", "ctr-number=2"], &facts));
+    assert!(!pod_keeps(&["ctr-number=3"], &facts));
+    assert!(pod_keeps(&["network=front"], &facts));
+    assert!(!pod_keeps(&["network=back"], &facts));
+    assert!(pod_keeps(&["until=2100-01-01T00:00:00Z"], &facts));
+    assert!(!pod_keeps(&["name=^web", "status=running"], &facts));
+
+    let err = |f: &str| {
+        PodFilter::parse_all(&[f.to_string()])
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(err("status=sleeping"), "sleeping is not a valid status");
+    assert_eq!(err("ctr-status=sleeping"), "sleeping is not a valid status");
+    assert_eq!(err("bogus=1"), "bogus is an invalid filter");
+    assert!(err("ctr-number=x").contains("ctr-number"));
+}
+
+#[test]
+fn network_filters_every_key() {
+    let n = crate::network::Network {
+        name: "front-net".into(),
+        id: "ab".repeat(32),
+        driver: "bridge".into(),
+        labels: Some([("team".to_string(), "web".to_string())].into()),
+        ..Default::default()
+    };
+    let keeps = |f: &[&str]| {
+        let owned: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+        NetworkFilter::parse_all(&owned)
+            .unwrap()
+            .iter()
+            .all(|x| x.matches(&n))
+    };
+    assert!(keeps(&["name=front"]));
+    assert!(keeps(&["name=^front-net$"]));
+    assert!(!keeps(&["name=^net"]));
+    assert!(keeps(&["name=back", "name=front"]));
+    assert!(keeps(&["id=^abab"]));
+    assert!(!keeps(&["id=^ba"]));
+    assert!(keeps(&["driver=bridge"]));
+    assert!(!keeps(&["driver=macvlan"]));
+    assert!(keeps(&["label=team", "label=team=web"]));
+    assert!(!keeps(&["label=team=db"]));
+    assert!(!keeps(&["name=front", "driver=macvlan"]));
+    assert!(NetworkFilter::parse_all(&["scope=local".into()]).is_err());
+}

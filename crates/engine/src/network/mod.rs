@@ -10,6 +10,7 @@ mod lo;
 pub mod machine;
 pub mod netns;
 pub mod ports;
+mod report;
 pub(crate) mod setup;
 pub mod store;
 
