@@ -3,27 +3,7 @@
 //! given to a lone container is; `ps` shows the pod's published ports on every member's
 //! row; `pod ps` templates take Podman's field names (`.ID`, `.InfraID`, `.Networks`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use crate::util::{IMG, TestEnv, free_port, lines, name};
-
-/// A network of its own (10.239.N.0/24, its own bridge); its name.
-fn network(env: &TestEnv) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = (std::process::id() % 100) * 2 + NEXT.fetch_add(1, Ordering::Relaxed);
-    let n = n % 250 + 1;
-    let net = name("mn");
-    env.ok(&[
-        "network",
-        "create",
-        "--subnet",
-        &format!("10.239.{n}.0/24"),
-        "--interface-name",
-        &format!("ppm{}x{n}", std::process::id() % 1000),
-        &net,
-    ]);
-    net
-}
 
 #[test]
 fn a_pod_volume_is_copied_up_from_the_first_member_image_with_files_there() {
@@ -112,7 +92,7 @@ fn a_pod_volume_is_copied_up_from_the_first_member_image_with_files_there() {
 fn ps_shows_the_pods_ports_on_every_member_and_pod_ps_takes_podmans_fields() {
     let env = TestEnv::new("podm-ports");
     env.import_busybox();
-    let net = network(&env);
+    let net = crate::pods::network(&env);
     let pod = name("pod");
     let port = free_port();
     let id = env.ok(&[
