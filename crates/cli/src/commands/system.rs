@@ -63,11 +63,12 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
 
 pub fn version(a: VersionArgs) -> CliResult {
     match a.format.as_deref() {
-        Some(f) if crate::format::is_json(f) => print_objects(
-            "version",
-            Some(f),
-            std::slice::from_ref(&version_report(false)),
-        )?,
+        // Podman prints the one report as a compact JSON object, not an array.
+        Some(f) if crate::format::is_json(f) => println!(
+            "{}",
+            serde_json::to_string(&version_report(false))
+                .map_err(|e| CliError::Coded(e.to_string(), 125))?
+        ),
         Some(f) => print_objects(
             "version",
             Some(f),
