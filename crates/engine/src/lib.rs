@@ -10,16 +10,18 @@ mod children;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod filter;
 pub mod image;
 pub mod images;
 pub mod kube;
 mod kvfile;
-pub mod layer;
+pub(crate) mod layer;
 mod ledger;
-pub mod monitor;
+pub(crate) mod monitor;
 pub mod names;
 pub mod network;
-pub mod oci;
+pub(crate) mod oci;
+pub mod parallel;
 pub mod pod;
 mod refresh;
 pub mod registry;
@@ -41,8 +43,8 @@ use crate::state::Db;
 use crate::state::lock::Lock;
 
 pub struct Engine {
-    pub paths: Paths,
-    pub db: Db,
+    pub(crate) paths: Paths,
+    pub(crate) db: Db,
     opts: EngineOptions,
     runtime: OnceCell<Runtime>,
 }
@@ -86,6 +88,30 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.opts
+    }
+
+    /// The store's root (`--root`: images, layers, volumes, the database).
+    pub fn root(&self) -> &Path {
+        &self.paths.root
+    }
+
+    /// The store's runroot (`--runroot`: what lives only until a reboot).
+    pub fn runroot(&self) -> &Path {
+        &self.paths.runroot
+    }
+
+    /// Whether `reference` names a container (`container exists`).
+    pub fn container_exists(&self, reference: &str) -> Result<bool> {
+        match self.db.lookup_container(reference) {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchContainer(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The monitor's control fifo of container `id` (terminal resizes from an attach).
+    pub fn attach_ctl_path(&self, id: &str) -> PathBuf {
+        self.paths.bundle(id).join("ctl")
     }
 
     /// The OCI runtime, found on first use.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use peapod_engine::container::inspect::GraphDriver;
-use peapod_engine::state::ImageRecord;
+use peapod_engine::image::ImageRecord;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 

@@ -11,6 +11,7 @@ pub(crate) mod mount;
 mod network;
 mod ops;
 pub(crate) mod pod;
+mod ps;
 pub(crate) mod registry;
 pub(crate) mod system;
 pub(crate) mod volume;
@@ -57,7 +58,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Top(t) => top(g, t, argv),
         Command::Container(c) => match c {
             ContainerCommand::Common(c) => top(g, common(c), argv),
-            ContainerCommand::Ps(a) => container::ps(&open(g)?, a),
+            ContainerCommand::Ps(a) => ps::ps(&open(g)?, a),
             ContainerCommand::Exists(a) => container::exists(&open(g)?, a),
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
@@ -140,7 +141,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Kill(a) => container::kill(&open(g)?, a),
         TopLevel::Restart(a) => container::restart(&open(g)?, a),
         TopLevel::Rm(a) => container::rm(&open(g)?, a),
-        TopLevel::Ps(a) => container::ps(&open(g)?, a),
+        TopLevel::Ps(a) => ps::ps(&open(g)?, a),
         TopLevel::Inspect(a) => system::inspect(&open(g)?, a),
         TopLevel::Wait(a) => container::wait(&open(g)?, a),
         TopLevel::Logs(a) => container::logs(&open(g)?, a),

@@ -1,5 +1,6 @@
 //! inspect (any object), version, info, and the `system` group: prune, reset, check.
 
+use peapod_engine::system::version as version_report;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -60,51 +61,21 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     Ok(code)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct VersionInfo {
-    APIVersion: String,
-    Version: String,
-    GoVersion: String,
-    GitCommit: String,
-    BuiltTime: String,
-    Built: i64,
-    OsArch: String,
-    Os: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Version {
-    Client: VersionInfo,
-}
-
-fn version_info() -> VersionInfo {
-    VersionInfo {
-        APIVersion: "4.3.1".into(),
-        Version: env!("CARGO_PKG_VERSION").into(),
-        GoVersion: "rust".into(),
-        GitCommit: String::new(),
-        BuiltTime: String::new(),
-        Built: 0,
-        OsArch: format!(
-            "linux/{}",
-            std::env::consts::ARCH
-                .replace("x86_64", "amd64")
-                .replace("aarch64", "arm64")
-        ),
-        Os: "linux".into(),
-    }
-}
-
 pub fn version(a: VersionArgs) -> CliResult {
-    let v = Version {
-        Client: version_info(),
-    };
     match a.format.as_deref() {
-        Some(f) => print_objects("version", Some(f), std::slice::from_ref(&v))?,
+        // Podman prints the one report as a compact JSON object, not an array.
+        Some(f) if crate::format::is_json(f) => println!(
+            "{}",
+            serde_json::to_string(&version_report(false))
+                .map_err(|e| CliError::Coded(e.to_string(), 125))?
+        ),
+        Some(f) => print_objects(
+            "version",
+            Some(f),
+            std::slice::from_ref(&version_report(true)),
+        )?,
         None => {
-            let c = &v.Client;
+            let c = version_report(false).Client;
             println!(
                 "Version:      {}\nAPI Version:  {}\nGo Version:   {}\nBuilt:        unknown\nOS/Arch:      {}",
                 c.Version, c.APIVersion, c.GoVersion, c.OsArch
@@ -114,191 +85,8 @@ pub fn version(a: VersionArgs) -> CliResult {
     Ok(0)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Info {
-    Host: HostInfo,
-    Store: StoreInfo,
-    Version: VersionInfo,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Program {
-    Package: String,
-    Path: String,
-    Version: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct HostInfo {
-    Arch: String,
-    CgroupManager: String,
-    CgroupVersion: String,
-    Conmon: Program,
-    Hostname: String,
-    /// The user namespace's maps when rootless; null (Go's nil slices) for root.
-    IDMappings: IdMappings,
-    Kernel: String,
-    MemTotal: u64,
-    OCIRuntime: Program,
-    OS: String,
-    Security: SecurityInfo,
-    Uptime: String,
-}
-
-/// Podman's `Host.IDMappings`.
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct IdMappings {
-    GIDMap: Option<Vec<IdMap>>,
-    UIDMap: Option<Vec<IdMap>>,
-}
-
-/// containers/storage's `idtools.IDMap`.
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct IdMap {
-    ContainerID: u32,
-    HostID: u32,
-    Size: u32,
-}
-
-fn id_maps(maps: Vec<peapod_engine::rootless::IdMap>) -> Vec<IdMap> {
-    maps.into_iter()
-        .map(|m| IdMap {
-            ContainerID: m.container_id,
-            HostID: m.host_id,
-            Size: m.size,
-        })
-        .collect()
-}
-
-/// Podman's `Host.Security` (Go field names; Podman's YAML keys differ slightly).
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct SecurityInfo {
-    AppArmorEnabled: bool,
-    DefaultCapabilities: String,
-    Rootless: bool,
-    SECCOMPEnabled: bool,
-    SECCOMPProfilePath: String,
-    SELinuxEnabled: bool,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct StoreInfo {
-    ContainerStore: ContainerStore,
-    GraphDriverName: String,
-    GraphRoot: String,
-    RunRoot: String,
-    ImageStore: ImageStore,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct ContainerStore {
-    number: usize,
-    paused: usize,
-    running: usize,
-    stopped: usize,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct ImageStore {
-    number: usize,
-}
-
-fn first_line_of(cmd: &std::path::Path, arg: &str) -> String {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .output()
-        .ok()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
-    use peapod_engine::container::Status;
-    let containers = engine.containers()?;
-    let count =
-        |f: &dyn Fn(Status) -> bool| containers.iter().filter(|c| f(c.state.status)).count();
-    let runtime = engine.runtime()?;
-    let monitor = engine.monitor_path().unwrap_or_default();
-    let uname = nix::sys::utsname::uname().ok();
-    let security = engine.security_info()?;
-    let (uids, gids) = peapod_engine::rootless::id_mappings().unzip();
-    let info = Info {
-        Host: HostInfo {
-            Arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
-            CgroupManager: "cgroupfs".into(),
-            CgroupVersion: if peapod_engine::config::cgroup_unified() {
-                "v2".into()
-            } else {
-                "v1".into()
-            },
-            Conmon: Program {
-                Package: "peapod".into(),
-                Path: monitor.display().to_string(),
-                Version: first_line_of(&monitor, "--version"),
-            },
-            Hostname: uname
-                .as_ref()
-                .map(|u| u.nodename().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            IDMappings: IdMappings {
-                GIDMap: gids.map(id_maps),
-                UIDMap: uids.map(id_maps),
-            },
-            Kernel: uname
-                .as_ref()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            MemTotal: mem_total().unwrap_or(0),
-            OCIRuntime: Program {
-                Package: runtime.name(),
-                Path: runtime.path.display().to_string(),
-                Version: first_line_of(&runtime.path, "--version"),
-            },
-            OS: "linux".into(),
-            Security: SecurityInfo {
-                AppArmorEnabled: security.apparmor_enabled,
-                DefaultCapabilities: security.default_capabilities.join(","),
-                Rootless: peapod_engine::rootless::is_rootless(),
-                SECCOMPEnabled: security.seccomp_enabled,
-                SECCOMPProfilePath: security.seccomp_profile_path,
-                SELinuxEnabled: security.selinux_enabled,
-            },
-            Uptime: std::fs::read_to_string("/proc/uptime")
-                .ok()
-                .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))
-                .unwrap_or_default(),
-        },
-        Store: StoreInfo {
-            ContainerStore: ContainerStore {
-                number: containers.len(),
-                paused: count(&|s| s == Status::Paused),
-                running: count(&|s| s == Status::Running),
-                stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
-            },
-            GraphDriverName: "overlay".into(),
-            GraphRoot: engine.paths.root.display().to_string(),
-            RunRoot: engine.paths.runroot.display().to_string(),
-            ImageStore: ImageStore {
-                number: engine.images()?.len(),
-            },
-        },
-        Version: version_info(),
-    };
+    let info = engine.info()?;
     match a.format.as_deref() {
         Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
         None => {
@@ -312,9 +100,9 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     Ok(0)
 }
 
-/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys
-/// (the id maps keep containers/storage's own keys).
+/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
 fn lower_camel(key: &str) -> String {
+    // The id maps keep containers/storage's own keys.
     match key {
         "UIDMap" => return "uidmap".into(),
         "GIDMap" => return "gidmap".into(),
@@ -387,19 +175,6 @@ fn scalar(v: &serde_json::Value) -> String {
     }
 }
 
-/// `MemTotal` of /proc/meminfo, in bytes.
-pub(super) fn mem_total() -> Option<u64> {
-    let m = std::fs::read_to_string("/proc/meminfo").ok()?;
-    m.lines().find_map(|l| {
-        let kb = l
-            .strip_prefix("MemTotal:")?
-            .trim()
-            .trim_end_matches("kB")
-            .trim();
-        kb.parse::<u64>().ok().map(|kb| kb * 1024)
-    })
-}
-
 /// `unshare [--rootless-netns] [CMD…]`: the command replaces peapod inside the user's
 /// namespaces (joined at start); returns only when it could not run.
 pub fn unshare(g: &Global, a: UnshareArgs) -> CliResult {
@@ -421,6 +196,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn id_mappings_as_podman_prints_them() {
+        let mut out = String::new();
+        yaml(
+            &serde_json::json!({"Host": {"IDMappings": {
+                "GIDMap": null,
+                "UIDMap": [{"ContainerID": 0, "HostID": 1001, "Size": 1},
+                           {"ContainerID": 1, "HostID": 100000, "Size": 65536}]}}}),
+            0,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "host:\n  idMappings:\n    gidmap: null\n    uidmap:\n    - container_id: 0\n      host_id: 1001\n      size: 1\n    - container_id: 1\n      host_id: 100000\n      size: 65536\n"
+        );
+    }
+
+    #[test]
     fn podman_yaml_keys() {
         assert_eq!(lower_camel("OCIRuntime"), "ociRuntime");
         assert_eq!(lower_camel("MemTotal"), "memTotal");
@@ -435,23 +227,6 @@ mod tests {
         assert_eq!(
             out,
             "host:\n  arch: amd64\n  conmon:\n    path: /x\nstore:\n  graphRoot: \"\"\n"
-        );
-    }
-
-    #[test]
-    fn id_mappings_as_podman_prints_them() {
-        let mut out = String::new();
-        yaml(
-            &serde_json::json!({"Host": {"IDMappings": {
-                "GIDMap": null,
-                "UIDMap": [{"ContainerID": 0, "HostID": 1001, "Size": 1},
-                           {"ContainerID": 1, "HostID": 100000, "Size": 65536}]}}}),
-            0,
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            "host:\n  idMappings:\n    gidmap: null\n    uidmap:\n    - container_id: 0\n      host_id: 1001\n      size: 1\n    - container_id: 1\n      host_id: 100000\n      size: 65536\n"
         );
     }
 }
@@ -576,8 +351,8 @@ fn reset(engine: &Engine, a: SystemResetArgs) -> CliResult {
     if !a.force {
         let warning = format!(
             "WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all volumes\n        - the graphRoot directory: {:?}\n        - the runRoot directory: {:?}\nAre you sure you want to continue? [y/N] ",
-            engine.paths.root.display().to_string(),
-            engine.paths.runroot.display().to_string()
+            engine.root().display().to_string(),
+            engine.runroot().display().to_string()
         );
         if !confirmed(&warning)? {
             return Ok(0);

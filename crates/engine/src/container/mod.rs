@@ -18,6 +18,7 @@ pub mod logs;
 mod model;
 pub mod mount;
 pub mod pause;
+pub mod ps;
 pub(crate) mod reconcile;
 mod remove;
 pub mod resources;

@@ -24,7 +24,7 @@ pub(crate) use overlay::unescape_mountinfo;
 pub use overlay::{is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
-pub use unpack::{UnpackSummary, decompress, unpack, unpack_tar};
+pub use unpack::{decompress, unpack};
 
 /// What went wrong while unpacking, storing or mounting layers.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ pub mod machine;
 pub mod netns;
 pub mod pasta;
 pub mod ports;
+mod report;
 pub(crate) mod setup;
 pub mod slirp;
 pub mod store;

@@ -8,6 +8,7 @@
 //! container or pod of this store. `--repair` releases them.
 
 mod check;
+mod info;
 mod prune;
 mod reset;
 
@@ -18,6 +19,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 pub use check::{CheckReport, Finding};
+pub use info::{Info, Version, VersionInfo, version};
 pub use prune::{SystemPruneOptions, SystemPruneReport};
 
 use crate::error::{Error, Result};
