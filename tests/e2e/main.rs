@@ -12,6 +12,9 @@ mod registry_util;
 mod util;
 
 mod bad_input;
+mod build;
+mod build_features;
+mod build_podman;
 mod commit;
 mod concurrent;
 mod conmon_swap;

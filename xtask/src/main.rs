@@ -3,6 +3,7 @@
 //! Each command lives in its own module; this file only parses the command line.
 
 mod bench;
+mod bench_build;
 mod bench_pull;
 mod ci;
 mod demo;

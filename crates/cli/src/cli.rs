@@ -86,6 +86,9 @@ pub enum Command {
     /// Manage peapod
     #[command(subcommand)]
     System(crate::commands::system::SystemCommand),
+    /// Build images with BuildKit-style Containerfiles (buildx compatibility)
+    #[command(subcommand)]
+    Buildx(crate::commands::build::BuildxCommand),
     #[command(flatten)]
     Top(TopLevel),
 }
@@ -164,6 +167,8 @@ pub enum TopLevel {
     Untag(crate::commands::image::UntagArgs),
     /// Run a command in a modified user namespace
     Unshare(UnshareArgs),
+    /// Build an image using instructions from Containerfiles
+    Build(crate::commands::build::BuildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,6 +364,7 @@ pub struct PortArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum ImageCommand {
     /// Import a tarball to create a filesystem image
     Import(ImportArgs),
@@ -394,6 +400,8 @@ pub enum ImageCommand {
     /// Unmount an image's root filesystem
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::ImageUmountArgs),
+    /// Build an image using instructions from Containerfiles
+    Build(crate::commands::build::BuildArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]

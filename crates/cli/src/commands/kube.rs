@@ -64,6 +64,12 @@ pub struct PlayArgs {
     /// Suppress output information when pulling images
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Build images whose directory (named after the image, in the context directory) holds a Containerfile, even if they exist locally
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub build: Option<bool>,
+    /// Path to the top-level directory holding the directories of images to build (default: the YAML file's directory)
+    #[arg(long = "context-dir")]
+    pub context_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub pull_flags: super::registry::PullFlags,
 }
@@ -143,6 +149,9 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
     // Images first, pulled as their imagePullPolicy (or --pull) says; lines on stderr.
     let sink = super::registry::sink(a.quiet);
     for (image, policy) in engine.kube_images(&yaml)? {
+        if super::build::kube_build(engine, &a, &image)? {
+            continue;
+        }
         let policy = match (&a.pull, policy.as_deref()) {
             (Some(p), _) => p.clone(),
             (None, Some("Always")) => "always".into(),

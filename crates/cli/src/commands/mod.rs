@@ -2,6 +2,7 @@
 
 pub(crate) mod archive;
 mod attach;
+pub(crate) mod build;
 pub(crate) mod commit;
 mod container;
 pub(crate) mod history;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
         Command::System(s) => system::run(&open(g)?, s),
+        Command::Buildx(build::BuildxCommand::Build(a)) => build::build(&open(g)?, a),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
             ImageCommand::List(a) => image::images(&open(g)?, a),
@@ -99,6 +101,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Untag(a) => image::untag(&open(g)?, a),
             ImageCommand::Mount(a) => mount::image_mount(&open(g)?, a),
             ImageCommand::Umount(a) => mount::image_umount(&open(g)?, a),
+            ImageCommand::Build(a) => build::build(&open(g)?, a),
         },
     }
 }
@@ -169,5 +172,6 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),
         TopLevel::Untag(a) => image::untag(&open(g)?, a),
         TopLevel::Unshare(a) => system::unshare(g, a),
+        TopLevel::Build(a) => build::build(&open(g)?, a),
     }
 }

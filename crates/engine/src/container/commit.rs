@@ -221,11 +221,30 @@ impl Engine {
                 let view = SquashView::mount(self, &dir, &upper, image)?;
                 undo.put_with(|w| crate::layer::write_tree(&view.target, false, w))?
             }
-        } else if upper.is_dir() {
-            undo.put_with(|w| crate::layer::write_tree(&upper, true, w))?
+        } else {
+            return self.commit_upper(&upper, undo);
+        };
+        self.store_layer_blob(diff_id, size, undo)
+    }
+
+    /// The layer of an overlay upper dir (whiteouts converted; an empty layer when the dir
+    /// is missing), written as a blob and unpacked into the layer store; its diff id and
+    /// length. `build` commits its steps with this too.
+    pub(crate) fn commit_upper(&self, upper: &Path, undo: &mut Undo<'_>) -> Result<(Digest, u64)> {
+        let (diff_id, size) = if upper.is_dir() {
+            undo.put_with(|w| crate::layer::write_tree(upper, true, w))?
         } else {
             undo.put_with(|w| tar::Builder::new(w).finish())?
         };
+        self.store_layer_blob(diff_id, size, undo)
+    }
+
+    fn store_layer_blob(
+        &self,
+        diff_id: Digest,
+        size: u64,
+        undo: &mut Undo<'_>,
+    ) -> Result<(Digest, u64)> {
         if undo.layer_stored(diff_id.as_str()) {
             return Ok((diff_id, size));
         }
@@ -249,7 +268,7 @@ impl Engine {
 
     /// The new image's manifest (OCI or v2s2): each layer by its stored blob (the new one
     /// still in the run's scratch store).
-    fn commit_manifest(
+    pub(crate) fn commit_manifest(
         &self,
         format: CommitFormat,
         id: &Digest,
@@ -294,7 +313,7 @@ impl Engine {
 
 /// The new image's diff ids and kept blobs: the image's and the new layer's (only the new
 /// one with `--squash`).
-fn new_layers(
+pub(crate) fn new_layers(
     image: &ImageRecord,
     squash: bool,
     diff_id: &Digest,

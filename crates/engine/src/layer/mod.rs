@@ -24,6 +24,7 @@ pub(crate) use overlay::unescape_mountinfo;
 pub use overlay::{is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
+pub(crate) use unpack::remove_all_at;
 pub use unpack::{decompress, unpack};
 
 /// What went wrong while unpacking, storing or mounting layers.

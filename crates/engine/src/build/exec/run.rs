@@ -1,0 +1,172 @@
+//! A `RUN` step: a container made through the engine's own create path (monitor + runtime,
+//! the engine's rlimits and seccomp, the build's network) on the step's parent image, its
+//! output copied inline, then committed by the caller from its overlay upper dir and
+//! removed.
+//!
+//! [`run_create_options`] is the one place a RUN container's request is filled, so it can
+//! move to the typed container spec of issue 13 in one edit.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::Engine;
+use crate::container::{CreateOptions, RemoveOptions};
+use crate::error::{Error, Result};
+
+/// What a RUN container is made of.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    /// The parent image's id.
+    pub image: String,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    /// The image config's user and working directory (empty: the defaults).
+    pub user: String,
+    pub workdir: String,
+    /// `SRC:DST[:OPTS]` binds (`build --volume`, RUN bind/cache/secret mounts, heredoc
+    /// scripts).
+    pub volumes: Vec<String>,
+    /// tmpfs targets.
+    pub tmpfs: Vec<String>,
+    /// The network mode (`none`, `host`, a network name; empty: the default).
+    pub network: String,
+    pub hostname: Option<String>,
+}
+
+/// The create request of a RUN container.
+pub fn run_create_options(spec: &RunSpec) -> CreateOptions {
+    let mut opts = CreateOptions {
+        image: spec.image.clone(),
+        command: spec.argv.clone(),
+        entrypoint: Some(String::new()),
+        env: spec.env.clone(),
+        user: (!spec.user.is_empty()).then(|| spec.user.clone()),
+        workdir: (!spec.workdir.is_empty()).then(|| spec.workdir.clone()),
+        volumes: spec.volumes.clone(),
+        tmpfs: spec.tmpfs.clone(),
+        hostname: spec.hostname.clone(),
+        ..Default::default()
+    };
+    if !spec.network.is_empty() {
+        opts.network.network = vec![spec.network.clone()];
+    }
+    opts
+}
+
+/// A build container; removed (with force) when dropped, whatever happened.
+pub struct BuildContainer<'e> {
+    engine: &'e Engine,
+    pub id: String,
+}
+
+impl BuildContainer<'_> {
+    /// Its overlay upper dir (the step's changes).
+    pub fn upper(&self) -> PathBuf {
+        self.engine.paths.container_dir(&self.id).join("upper")
+    }
+}
+
+impl Drop for BuildContainer<'_> {
+    fn drop(&mut self) {
+        let opts = RemoveOptions {
+            force: true,
+            volumes: true,
+            timeout: Some(0),
+        };
+        match self.engine.remove(&self.id, &opts) {
+            Ok(_) | Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => tracing::warn!(id = %self.id, error = %e, "removing a build container"),
+        }
+    }
+}
+
+impl Engine {
+    /// Runs one RUN step to its end, its output to `out`/`err`; the container (still there,
+    /// for the commit) and its exit code.
+    pub(crate) fn run_step(
+        &self,
+        spec: &RunSpec,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(BuildContainer<'_>, i32)> {
+        let c = self.create_container(&run_create_options(spec))?;
+        let guard = BuildContainer {
+            engine: self,
+            id: c.id().to_string(),
+        };
+        let started = self.start(&guard.id, true)?;
+        if let Some(sock) = &started.socket {
+            crate::container::attach::copy_output(sock, out, err)
+                .map_err(|e| Error::other(format!("reading the output of RUN: {e}")))?;
+        }
+        let code = self.wait_exit_code(&started.container)?;
+        match self.cleanup(&guard.id, true, false) {
+            Ok(()) | Err(Error::NoSuchContainer(_)) => {}
+            Err(e) => tracing::debug!(error = %e, "cleanup after a RUN step"),
+        }
+        Ok((guard, code))
+    }
+}
+
+/// Removes from a RUN's upper dir the empty files and directories the runtime made only as
+/// mount points (`target`s of binds, secrets, caches and tmpfs that the image did not
+/// have), as Buildah does, so they do not end up in the layer. Never follows a symlink:
+/// each directory is opened below the upper dir with `O_NOFOLLOW`.
+pub(crate) fn prune_mount_targets(upper: &Path, lowers: &[PathBuf], targets: &[String]) {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::Mode;
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    for t in targets {
+        let clean = crate::build::go_clean(&format!("/{t}"));
+        let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
+        for depth in (1..=comps.len()).rev() {
+            let rel = comps[..depth].join("/");
+            if lowers
+                .iter()
+                .any(|l| std::fs::symlink_metadata(l.join(&rel)).is_ok())
+            {
+                break;
+            }
+            // Open the parent below `upper`, refusing symlinks on the way.
+            let Ok(mut dir) = std::fs::File::open(upper).map(std::os::fd::OwnedFd::from) else {
+                return;
+            };
+            let mut ok = true;
+            for c in &comps[..depth - 1] {
+                match openat(
+                    &dir,
+                    *c,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(fd) => dir = fd,
+                    Err(_) => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if !ok {
+                break;
+            }
+            let name = comps[depth - 1];
+            let Ok(st) =
+                nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            else {
+                continue;
+            };
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
+                & nix::sys::stat::SFlag::S_IFMT;
+            let removed = if kind == nix::sys::stat::SFlag::S_IFDIR {
+                unlinkat(&dir, name, UnlinkatFlags::RemoveDir).is_ok() // fails unless empty
+            } else if kind == nix::sys::stat::SFlag::S_IFREG && st.st_size == 0 {
+                unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).is_ok()
+            } else {
+                false
+            };
+            if !removed {
+                break;
+            }
+        }
+    }
+}
