@@ -13,6 +13,7 @@
 
 pub mod oci;
 pub mod registry;
+pub mod token;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -413,6 +414,15 @@ fn runtime_roots_under(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     walk(dir, 4, &mut out);
     out
+}
+
+/// Ids of every container the runtimes (runc, crun) know in their default state roots.
+pub fn runtime_ids() -> Vec<String> {
+    RUNTIMES
+        .iter()
+        .flat_map(|rt| runtime_list(rt, None))
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// Runtime containers (runc or crun, default state root or a root under `dir`) whose bundle

@@ -1,6 +1,6 @@
 //! Real registries for tests, the demo and the bench: Debian's `docker-registry` on
 //! 127.0.0.1 and a free port, with its own storage dir; plain HTTP, htpasswd Basic auth
-//! (`htpasswd -B`), or TLS with a certificate made here with `openssl`. The server is killed
+//! (`htpasswd -B`), Bearer tokens from a [`TokenServer`], or TLS with a certificate made here with `openssl`. The server is killed
 //! when the [`Registry`] is dropped, even when a test panicked.
 
 use std::fs;
@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::token::TokenServer;
+
 /// How a registry is set up.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
@@ -17,6 +19,9 @@ pub struct RegistryOptions {
     pub htpasswd: Option<(String, String)>,
     /// Serve HTTPS with a self-signed certificate for 127.0.0.1.
     pub tls: bool,
+    /// Bearer-token auth: a token server (started with the registry, stopped with it)
+    /// grants this user and password what they ask for.
+    pub token: Option<(String, String)>,
 }
 
 /// A running registry.
@@ -26,6 +31,8 @@ pub struct Registry {
     pub dir: PathBuf,
     /// The CA (the self-signed certificate) of a TLS registry.
     pub ca: Option<PathBuf>,
+    /// The token server of a Bearer-auth registry.
+    pub token: Option<TokenServer>,
     child: Option<Child>,
 }
 
@@ -128,6 +135,18 @@ impl Registry {
                 path.display()
             );
         }
+        let mut token = None;
+        if let Some((user, pass)) = &opts.token {
+            let server = TokenServer::start(&dir.join("token"), user, pass)?;
+            auth = format!(
+                "auth: {{token: {{realm: \"{}\", service: {}, issuer: {}, rootcertbundle: {}}}}}\n",
+                server.realm,
+                crate::token::SERVICE,
+                crate::token::ISSUER,
+                server.cert.display()
+            );
+            token = Some(server);
+        }
         let config = format!(
             "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {http}\n{auth}",
             dir.join("storage").display()
@@ -147,6 +166,7 @@ impl Registry {
             addr,
             dir: dir.to_path_buf(),
             ca,
+            token,
             child: Some(child),
         };
         reg.wait_ready()?;

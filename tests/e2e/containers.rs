@@ -153,6 +153,25 @@ fn run_flags_env_workdir_user_hostname_entrypoint() {
     // exist"); it only creates a workdir that comes from the image's config.
     env.run(&["run", "--rm", "-w", "/new/dir", IMG, "pwd"])
         .assert_error(126, &["/new/dir"]);
+    // …unless a mount makes it: the runtime creates the parents of a mount's destination
+    // (Podman's suite: `-w /var/www -v FILE:/var/www/index.txt`).
+    let host = env.dir.join("index.txt");
+    std::fs::write(&host, "served\n").unwrap();
+    let bind = format!("{}:/var/www/index.txt", host.display());
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "-w",
+            "/var/www",
+            "-v",
+            &bind,
+            IMG,
+            "cat",
+            "index.txt"
+        ]),
+        "served\n"
+    );
     // -u uid:gid.
     assert_eq!(
         env.ok(&[
@@ -167,6 +186,92 @@ fn run_flags_env_workdir_user_hostname_entrypoint() {
         ]),
         "1234\n5678\n"
     );
+}
+
+/// `--http-proxy` (on by default): the host's proxy variables reach the container, below
+/// the image's and `-e`; `--http-proxy=false` keeps them out.
+#[test]
+fn http_proxy_variables_from_the_host() {
+    let env = TestEnv::new("ctr-proxy");
+    env.import_busybox();
+    let show = ["sh", "-c", "echo \"$http_proxy|$NO_PROXY\""];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.push(IMG);
+        args.extend_from_slice(&show);
+        env.peapod(&args)
+            .env("http_proxy", "http://proxy.example:3128")
+            .env("NO_PROXY", "localhost")
+            .output()
+    };
+    assert_eq!(run(&[]).stdout, "http://proxy.example:3128|localhost\n");
+    assert_eq!(
+        run(&["--http-proxy"]).stdout,
+        "http://proxy.example:3128|localhost\n"
+    );
+    assert_eq!(run(&["--http-proxy=false"]).stdout, "|\n");
+    assert_eq!(
+        run(&["-e", "http_proxy=mine"]).stdout,
+        "mine|localhost\n",
+        "-e wins over the host's"
+    );
+}
+
+/// Podman's default environment (PATH, container=podman, TERM=xterm), `--unsetenv NAME`
+/// and `--unsetenv-all` (no default or image variable; `-e` still applies).
+#[test]
+fn default_environment_and_unsetenv() {
+    let env = TestEnv::new("ctr-defenv");
+    env.import_busybox();
+    let vars = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        // No PATH with --unsetenv-all: the command by its path.
+        args.extend_from_slice(&[IMG, "/bin/env"]);
+        let mut v: Vec<String> = env.ok(&args).lines().map(String::from).collect();
+        v.retain(|l| !l.starts_with("HOSTNAME=") && !l.starts_with("HOME="));
+        v.sort();
+        v
+    };
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    assert_eq!(vars(&[]), [path, "TERM=xterm", "container=podman"]);
+    assert_eq!(vars(&["--unsetenv=TERM"]), [path, "container=podman"]);
+    assert_eq!(vars(&["--unsetenv-all", "-e", "TERM=abc"]), ["TERM=abc"]);
+}
+
+/// `--tz`: the zone's file is the container's /etc/localtime (the last --tz wins); `local`
+/// is the host's; a name outside /usr/share/zoneinfo is refused and nothing is created.
+#[test]
+fn tz_sets_the_container_localtime() {
+    let env = TestEnv::new("ctr-tz");
+    env.import_busybox();
+    let date = ["date", "-d", "@1600000000"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.push(IMG);
+        args.extend_from_slice(&date);
+        env.ok(&args)
+    };
+    assert_eq!(run(&[]), "Sun Sep 13 12:26:40 UTC 2020\n");
+    assert_eq!(
+        run(&["--tz=US/Eastern", "--tz=MST7MDT"]),
+        "Sun Sep 13 06:26:40 MDT 2020\n"
+    );
+    // The host's zone, whatever it is: the same instant as the host's date prints it.
+    let host = std::process::Command::new("date")
+        .args(["-d", "@1600000000", "+%H:%M %Z"])
+        .output()
+        .unwrap();
+    let mut args = vec!["run", "--rm", "--tz=local", IMG];
+    args.extend_from_slice(&["date", "-d", "@1600000000", "+%H:%M %Z"]);
+    assert_eq!(env.ok(&args), String::from_utf8_lossy(&host.stdout));
+    for bad in ["../../etc/passwd", "/etc/shadow", "No/Such_Zone"] {
+        env.run(&["run", "--rm", &format!("--tz={bad}"), IMG, "true"])
+            .assert_error(125, &[&format!("unknown time zone {bad}")]);
+    }
+    assert!(env.names_all().is_empty());
 }
 
 #[test]

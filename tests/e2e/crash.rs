@@ -125,3 +125,151 @@ fn refresh_after_reboot_marks_stopped_and_releases_mounts() {
     env.assert_no_mounts();
     env.assert_no_processes();
 }
+
+/// Exit files left in the runroot (the monitor's record of a container's exit).
+fn exit_files(env: &TestEnv) -> Vec<String> {
+    std::fs::read_dir(env.runroot.join("exits"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Foreground `run --rm`, many times quickly: each gets its own exit code although the
+/// monitor's `cleanup --rm` races it to remove the container (and its exit file).
+fn run_rm_exit_codes(env: &TestEnv, monitor: &[&str]) {
+    for code in [0, 3, 7, 42, 1, 0, 9, 125, 5, 2] {
+        let script = format!("exit {code}");
+        let mut args: Vec<&str> = monitor.to_vec();
+        args.extend(["run", "--rm", IMG, "sh", "-c", &script]);
+        let out = env.run(&args);
+        assert_eq!(out.code(), code, "run --rm exiting {code}:{out:?}");
+    }
+}
+
+#[test]
+fn exit_files_go_with_their_container() {
+    let env = TestEnv::new("exit-files");
+    env.import_busybox();
+    run_rm_exit_codes(&env, &[]);
+    // Detached: the monitor's cleanup records the exit; the file goes then.
+    let x = name("ex");
+    env.ok(&["run", "-d", "--name", &x, IMG, "sh", "-c", "exit 5"]);
+    assert_eq!(env.ok(&["wait", &x]).trim(), "5");
+    crate::util::assert_no_process_mentioning(&env.dir);
+    assert_eq!(env.inspect(&x, "{{.State.ExitCode}}"), "5");
+    assert_eq!(env.status(&x), "exited");
+    assert_eq!(env.run(&["start", "-a", &x]).code(), 5);
+    crate::util::assert_no_process_mentioning(&env.dir);
+    env.ok(&["rm", &x]);
+    // A detached run --rm: removed by its monitor, and `wait` still tells its code.
+    let y = name("ey");
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &y,
+            IMG,
+            "sh",
+            "-c",
+            "sleep 0.3; exit 6",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(
+        env.ok(&["wait", &id]).trim(),
+        "6",
+        "wait for a --rm container"
+    );
+    wait_until("the --rm container to go", Duration::from_secs(10), || {
+        !env.names_all().contains(&y)
+    });
+    crate::util::assert_no_process_mentioning(&env.dir);
+    let left = exit_files(&env);
+    assert!(left.is_empty(), "exit files left: {left:?}");
+}
+
+#[test]
+fn exit_files_go_with_conmon_too() {
+    if peapod_tests::skip_unless(
+        std::path::Path::new("/usr/bin/conmon").is_file(),
+        "/usr/bin/conmon",
+    ) {
+        return;
+    }
+    let env = TestEnv::new("exit-files-conmon");
+    env.import_busybox();
+    run_rm_exit_codes(&env, &["--conmon", "/usr/bin/conmon"]);
+    crate::util::assert_no_process_mentioning(&env.dir);
+    let left = exit_files(&env);
+    assert!(left.is_empty(), "exit files left: {left:?}");
+}
+
+#[test]
+fn rm_reports_what_it_could_not_release_and_a_retry_finishes() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new("rm-partial");
+    env.import_busybox();
+    let port = crate::util::free_port();
+    let x = name("part");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &x,
+        "-p",
+        &format!("{port}:80"),
+        IMG,
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ]);
+    let id = env.inspect(&x, "{{.Id}}");
+    // A network helper that fails every teardown.
+    let broken = env.dir.join("broken-helper");
+    std::fs::create_dir_all(&broken).unwrap();
+    let helper = broken.join("peapod-netsetup");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\necho '{\"error\":\"teardown refused by the test\"}'\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper_dir = broken.display().to_string();
+    let failed = env
+        .run(&[
+            "--helper-binaries-dir",
+            &helper_dir,
+            "rm",
+            "-f",
+            "-t",
+            "0",
+            &x,
+        ])
+        .assert_error(125, &["network setup", &id, "teardown refused by the test"]);
+    // What it could not release it keeps, and says so: the leases stay with the rules
+    // that may still point at them.
+    assert!(
+        failed.stderr.contains("keeping the address lease"),
+        "{failed:?}"
+    );
+    assert!(
+        env.names_all().contains(&x),
+        "the container stays for a retry"
+    );
+    assert!(!crate::leftovers::leases_of(&env, std::slice::from_ref(&id)).is_empty());
+    // The retry with a working helper finishes: nothing of it is left.
+    env.ok(&["rm", "-f", "-t", "0", &x]);
+    assert!(!env.names_all().contains(&x));
+    crate::leftovers::Watch {
+        ids: vec![id],
+        port,
+        addr: None,
+        veth: None,
+    }
+    .assert_gone(&env, "rm -f retried");
+}

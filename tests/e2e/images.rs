@@ -209,6 +209,30 @@ fn rmi_refuses_in_use_and_force_removes() {
     env.assert_no_mounts();
 }
 
+/// An image with two names: by id it needs `-f` (Podman's words), `rmi -a` removes it whole
+/// (as `podman rmi -a` does: every name untagged, the image deleted).
+#[test]
+fn rmi_of_a_twice_named_image() {
+    let env = TestEnv::new("img-rmi2");
+    let id = env.import_busybox();
+    env.ok(&["tag", IMG, "localhost/second:v2"]);
+    let mut names = [format!("{IMG}:latest"), "localhost/second:v2".to_string()];
+    names.sort();
+    env.run(&["rmi", &id]).assert_error(
+        125,
+        &[&format!(
+            "Error: unable to delete image \"{id}\" by ID with more than one tag ([{}]): please force removal",
+            names.join(" ")
+        )],
+    );
+    let out = env.ok(&["rmi", "-a"]);
+    for n in &names {
+        assert!(out.contains(&format!("Untagged: {n}\n")), "{out}");
+    }
+    assert!(out.contains(&format!("Deleted: {id}\n")), "{out}");
+    assert!(env.ok(&["images", "-aq"]).trim().is_empty());
+}
+
 #[test]
 fn image_inspect_fields() {
     let env = TestEnv::new("img-inspect");

@@ -5,6 +5,7 @@
 //! and so can run in parallel with the others; the env cleans up even when the test fails.
 //! Expected outputs and exit codes are Podman's.
 
+mod leftovers;
 mod podman;
 mod pty;
 mod registry_util;
@@ -19,6 +20,8 @@ mod concurrent;
 mod conmon_swap;
 mod containers;
 mod crash;
+mod crash_loop;
+mod global_flags;
 mod hostile;
 mod image_history;
 mod images;
@@ -26,6 +29,7 @@ mod images_archive;
 mod kube;
 mod lifecycle;
 mod logs;
+mod many;
 mod mount;
 mod network_connect;
 mod network_machine;
@@ -33,13 +37,21 @@ mod network_options;
 mod network_swap;
 mod networks;
 mod ops;
+mod pod_members;
 mod pods;
 mod races;
 mod registry_faults;
 mod registry_pull;
 mod registry_push;
+mod registry_token;
+mod reports;
+mod rm_force;
+mod rootless;
+mod rootless_net;
+mod rootless_util;
 mod run;
 mod security;
 mod security_conf;
+mod system;
 mod terminal;
 mod volumes;

@@ -19,7 +19,7 @@ fn unique_net() -> (String, String) {
 }
 
 /// A network of its own for the test; its name.
-fn network(env: &TestEnv) -> String {
+pub(crate) fn network(env: &TestEnv) -> String {
     let (subnet, bridge) = unique_net();
     let net = name("pn");
     env.ok(&[

@@ -205,6 +205,7 @@ fn login_logout_and_auth_files() {
     let r = e.start(&RegistryOptions {
         htpasswd: Some(("alice".into(), "s3cret".into())),
         tls: false,
+        ..Default::default()
     });
     let addr = e.reg(r).addr.clone();
     peapod_tests::registry::skopeo_copy(
@@ -382,6 +383,7 @@ fn tls_registry_and_certificates() {
     let r = e.start(&RegistryOptions {
         htpasswd: None,
         tls: true,
+        ..Default::default()
     });
     let addr = e.reg(r).addr.clone();
     let ca = e.reg(r).ca.clone().unwrap();
@@ -435,6 +437,7 @@ fn credential_helpers() {
     let r = e.start(&RegistryOptions {
         htpasswd: Some(("alice".into(), "s3cret".into())),
         tls: false,
+        ..Default::default()
     });
     let addr = e.reg(r).addr.clone();
     peapod_tests::registry::skopeo_copy(

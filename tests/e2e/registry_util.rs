@@ -170,8 +170,15 @@ impl RegEnv {
 
 /// `skopeo inspect --raw --config` of an image: the sha256 of the config bytes.
 pub fn skopeo_config_digest(image: &str) -> String {
+    skopeo_config_digest_with(image, &[])
+}
+
+/// [`skopeo_config_digest`] with more options for skopeo (e.g. `--creds U:P`).
+pub fn skopeo_config_digest_with(image: &str, args: &[&str]) -> String {
     let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw", "--config", image])
+        .args(["inspect", "--tls-verify=false"])
+        .args(args)
+        .args(["--raw", "--config", image])
         .output()
         .expect("skopeo");
     assert!(

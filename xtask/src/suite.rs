@@ -119,6 +119,24 @@ fn ran_tests(results: &Path) -> Result<(BTreeSet<TestId>, BTreeSet<TestId>)> {
     Ok((passed, failed))
 }
 
+/// A store of this checkout's own for the suite (`--root`/`--runroot` through peapod's
+/// `PEAPOD_ROOT`/`PEAPOD_RUNROOT`; a test's own `--root` still wins). Every test's setup
+/// removes all containers, pods and images but the test image: in the default store it
+/// would take those of anyone else on the machine (another checkout's suite run, a
+/// user's). The runner's private storage.conf is for Podman's storage, which peapod's
+/// store is not. The run root is short, under /run: attach sockets live there.
+fn private_store() -> Result<(PathBuf, PathBuf)> {
+    let ws = shell::workspace_root();
+    let key: u32 = ws.to_string_lossy().bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
+    let root = shell::target_dir().join("podman-suite-store");
+    let runroot = PathBuf::from(format!("/run/peapod-suite-{key:08x}"));
+    fs::create_dir_all(&root)?;
+    fs::create_dir_all(&runroot)?;
+    Ok((root, runroot))
+}
+
 pub fn main(args: &[String]) -> Result<()> {
     let no_build = args.iter().any(|a| a == "--no-build");
     let files: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
@@ -132,12 +150,15 @@ pub fn main(args: &[String]) -> Result<()> {
     let _ = fs::remove_dir_all(&results);
     fs::create_dir_all(&results)?;
     let peapod = prefix.join("bin/peapod");
+    let (root, runroot) = private_store()?;
     let mut cmd = Command::new(suite.join("run.sh"));
     cmd.arg("-o")
         .arg(&results)
         .arg(&peapod)
         .args(&files)
-        .env("PATH", shell::full_path());
+        .env("PATH", shell::full_path())
+        .env("PEAPOD_ROOT", &root)
+        .env("PEAPOD_RUNROOT", &runroot);
     eprintln!("running: {}", shell::display(&cmd));
     // The runner exits 1 when any test failed: the verdict is ours, from the lists.
     let status = cmd.status().context("running the Podman suite")?;

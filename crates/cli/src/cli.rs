@@ -45,6 +45,15 @@ pub struct Global {
     /// Accepted for Podman compatibility (peapod always uses cgroupfs)
     #[arg(long = "cgroup-manager", global = true, hide = true)]
     pub cgroup_manager: Option<String>,
+    /// Add global flags for the container runtime
+    #[arg(long = "runtime-flag", global = true)]
+    pub runtime_flag: Vec<String>,
+    /// Do not output to stdout
+    #[arg(long, global = true)]
+    pub noout: bool,
+    /// Select which storage driver is used to manage storage of images and containers
+    #[arg(long = "storage-driver", global = true)]
+    pub storage_driver: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +83,9 @@ pub enum Command {
     /// Play containers, pods or volumes from a structured file
     #[command(subcommand)]
     Play(crate::commands::kube::PlayCommand),
+    /// Manage peapod
+    #[command(subcommand)]
+    System(crate::commands::system::SystemCommand),
     /// Build images with BuildKit-style Containerfiles (buildx compatibility)
     #[command(subcommand)]
     Buildx(crate::commands::build::BuildxCommand),
@@ -153,6 +165,8 @@ pub enum TopLevel {
     Umount(crate::commands::mount::UmountArgs),
     /// Remove a name from a local image
     Untag(crate::commands::image::UntagArgs),
+    /// Run a command in a modified user namespace
+    Unshare(UnshareArgs),
     /// Build an image using instructions from Containerfiles
     Build(crate::commands::build::BuildArgs),
 }
@@ -355,7 +369,7 @@ pub enum ImageCommand {
     /// Import a tarball to create a filesystem image
     Import(ImportArgs),
     /// List images in local storage
-    #[command(alias = "ls", alias = "list")]
+    #[command(alias = "ls")]
     List(ImagesArgs),
     /// Add an additional name to a local image
     Tag(TagArgs),
@@ -404,6 +418,15 @@ pub struct CreateFlags {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
+    /// Unset environment default variables in container
+    #[arg(long)]
+    pub unsetenv: Vec<String>,
+    /// Unset all default environment variables in container
+    #[arg(long = "unsetenv-all")]
+    pub unsetenv_all: bool,
+    /// Set timezone in container (a zone name, or "local" for the host's)
+    #[arg(long = "tz")]
+    pub tz: Vec<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long, allow_hyphen_values = true)]
     pub entrypoint: Option<String>,
@@ -428,6 +451,9 @@ pub struct CreateFlags {
     /// Remove container (and pod if created) after exit
     #[arg(long)]
     pub rm: bool,
+    /// Set proxy environment variables in the container based on the host proxy vars
+    #[arg(long = "http-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub http_proxy: bool,
     /// Connect a container to a network: NAME[,NAME…], NAME:ip=…,mac=…,alias=…, bridge, none, host, private, ns:PATH, container:ID
     #[arg(long = "network", alias = "net")]
     pub network: Vec<String>,
@@ -878,6 +904,16 @@ pub struct ImageExistsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UnshareArgs {
+    /// Join the rootless network namespace used for netavark networking
+    #[arg(long = "rootless-netns", alias = "rootless-cni")]
+    pub rootless_netns: bool,
+    /// The command and its arguments (default: $SHELL)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct VersionArgs {
     /// Change the output format to JSON or a Go template
     #[arg(short = 'f', long)]
@@ -904,4 +940,15 @@ pub struct TopArgs {
     /// The container, then format descriptors (psgo's, or ps(1) options)
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (duplicate names and aliases, conflicting flags): they
+    /// run only in debug builds, where a mistake panics at the first parse.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -42,6 +42,20 @@ pub fn main() -> i32 {
         }
     };
     init_logging(parsed.global.log_level.as_deref());
+    if parsed.global.noout
+        && let Err(e) = discard_stdout()
+    {
+        eprintln!("Error: --noout: {e}");
+        return 125;
+    }
+    // A user without privileges joins its user and mount namespaces now, while the
+    // process is single-threaded and before anything opens the store.
+    if needs_user_namespace(&parsed)
+        && let Err(e) = peapod_engine::rootless::enter(std::env::current_exe().ok().as_deref())
+    {
+        eprintln!("Error: {e}");
+        return e.exit_code();
+    }
     match commands::run(parsed, &args) {
         Ok(code) => code,
         Err(e) => {
@@ -54,6 +68,18 @@ pub fn main() -> i32 {
             code
         }
     }
+}
+
+/// `--noout`: stdout goes to /dev/null for the rest of the command (a container's output
+/// through an attached `run` too, as Podman's).
+fn discard_stdout() -> std::io::Result<()> {
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    nix::unistd::dup2_stdout(null).map_err(std::io::Error::from)
+}
+
+/// Every command but `version` works on the user's store, so joins its namespaces.
+fn needs_user_namespace(cli: &cli::Cli) -> bool {
+    !matches!(cli.command, cli::Command::Top(cli::TopLevel::Version(_)))
 }
 
 fn init_logging(level: Option<&str>) {
@@ -69,6 +95,8 @@ fn init_logging(level: Option<&str>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or a test's pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

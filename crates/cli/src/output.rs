@@ -60,3 +60,31 @@ fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> CliResult<()
     writeln!(out, "{s}")?;
     Ok(())
 }
+
+/// Print the answers of a command on many objects in the order they were named: what
+/// `shown` makes of a success on stdout, `Error: …` on stderr for a failure. The exit code
+/// is `code` of the last failure (Podman prints every error and exits with the last one's).
+pub fn print_each<T>(
+    targets: &[peapod_engine::parallel::Target],
+    results: Vec<Result<T, peapod_engine::Error>>,
+    shown: impl Fn(&peapod_engine::parallel::Target, &T) -> Option<String>,
+    code: impl Fn(&peapod_engine::Error) -> i32,
+) -> CliResult {
+    let mut exit = 0;
+    let mut out = std::io::stdout().lock();
+    for (t, r) in targets.iter().zip(results) {
+        match r {
+            Ok(v) => {
+                if let Some(line) = shown(t, &v) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(e) => {
+                out.flush()?;
+                eprintln!("Error: {e}");
+                exit = code(&e);
+            }
+        }
+    }
+    Ok(exit)
+}

@@ -70,6 +70,8 @@ pub enum Error {
     Other(String),
     #[error("{0}")]
     Volume(#[from] crate::volume::VolumeError),
+    #[error("{0}")]
+    Rootless(#[from] crate::rootless::RootlessError),
     /// Several failures collected by a teardown that kept going.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Many(Vec<Error>),

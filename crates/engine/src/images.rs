@@ -192,6 +192,21 @@ impl Engine {
     /// id). An image used by a container is refused unless `force`, which removes those
     /// containers too.
     pub fn remove_image(&self, reference: &str, force: bool) -> Result<RemovedImage> {
+        self.remove_image_inner(reference, force, false)
+    }
+
+    /// `rmi --all`: the image goes whole, every name with it, as Podman's `rmi -a` does
+    /// (an image with several names needs no `--force` then).
+    pub fn remove_image_whole(&self, reference: &str, force: bool) -> Result<RemovedImage> {
+        self.remove_image_inner(reference, force, true)
+    }
+
+    fn remove_image_inner(
+        &self,
+        reference: &str,
+        force: bool,
+        whole: bool,
+    ) -> Result<RemovedImage> {
         let image = self.resolve_image(reference)?;
         let mut out = RemovedImage::default();
         let by_name = crate::image::candidates(reference)
@@ -200,16 +215,17 @@ impl Engine {
             .find(|c| image.names.contains(c));
         if let Some(name) = &by_name
             && image.names.len() > 1
+            && !whole
         {
             self.db.untag_image(name)?;
             out.untagged.push(name.clone());
             return Ok(out);
         }
-        if by_name.is_none() && image.names.len() > 1 && !force {
+        if by_name.is_none() && image.names.len() > 1 && !force && !whole {
             return Err(Error::invalid(format!(
-                "unable to delete image {} by ID with more than one tag ({}): please force removal",
+                "unable to delete image {:?} by ID with more than one tag ([{}]): please force removal",
                 image.id,
-                image.names.join(", ")
+                image.names.join(" ")
             )));
         }
         let users = self.db.containers_using_image(&image.id)?;

@@ -6,23 +6,29 @@
 //! formats.
 
 pub mod build;
+mod children;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod filter;
 pub mod image;
 pub mod images;
 pub mod kube;
 mod kvfile;
-pub mod layer;
-pub mod monitor;
+pub(crate) mod layer;
+mod ledger;
+pub(crate) mod monitor;
 pub mod names;
 pub mod network;
-pub mod oci;
+pub(crate) mod oci;
+pub mod parallel;
 pub mod pod;
 mod refresh;
 pub mod registry;
+pub mod rootless;
 pub mod signal;
 pub mod state;
+pub mod system;
 pub mod volume;
 
 use std::cell::OnceCell;
@@ -37,8 +43,8 @@ use crate::state::Db;
 use crate::state::lock::Lock;
 
 pub struct Engine {
-    pub paths: Paths,
-    pub db: Db,
+    pub(crate) paths: Paths,
+    pub(crate) db: Db,
     opts: EngineOptions,
     runtime: OnceCell<Runtime>,
 }
@@ -46,18 +52,23 @@ pub struct Engine {
 impl Engine {
     /// Open (creating if needed) the root and runroot, and refresh after a reboot.
     pub fn open(opts: EngineOptions) -> Result<Engine> {
-        let root = opts
-            .root
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_ROOT));
-        let runroot = opts
-            .runroot
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_RUNROOT));
+        let root = match &opts.root {
+            Some(r) => r.clone(),
+            None => config::default_root()?,
+        };
+        let runroot = match &opts.runroot {
+            Some(r) => r.clone(),
+            None => config::default_runroot()?,
+        };
         let root = absolute(&root)?;
         let runroot = absolute(&runroot)?;
-        std::fs::create_dir_all(&root).ctx("creating root", &root)?;
-        std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
+        if rootless::is_rootless() {
+            rootless::make_private_dir(&root)?;
+            rootless::make_private_dir(&runroot)?;
+        } else {
+            std::fs::create_dir_all(&root).ctx("creating root", &root)?;
+            std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
+        }
         let paths = Paths::new(root, runroot);
         let db = Db::open(&paths.db())?;
         let engine = Engine {
@@ -79,13 +90,39 @@ impl Engine {
         &self.opts
     }
 
+    /// The store's root (`--root`: images, layers, volumes, the database).
+    pub fn root(&self) -> &Path {
+        &self.paths.root
+    }
+
+    /// The store's runroot (`--runroot`: what lives only until a reboot).
+    pub fn runroot(&self) -> &Path {
+        &self.paths.runroot
+    }
+
+    /// Whether `reference` names a container (`container exists`).
+    pub fn container_exists(&self, reference: &str) -> Result<bool> {
+        match self.db.lookup_container(reference) {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchContainer(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The monitor's control fifo of container `id` (terminal resizes from an attach).
+    pub fn attach_ctl_path(&self, id: &str) -> PathBuf {
+        self.paths.bundle(id).join("ctl")
+    }
+
     /// The OCI runtime, found on first use.
     pub fn runtime(&self) -> Result<&Runtime> {
         if let Some(r) = self.runtime.get() {
             return Ok(r);
         }
         let path = config::find_runtime(self.opts.runtime.as_deref())?;
-        Ok(self.runtime.get_or_init(|| Runtime::new(path)))
+        Ok(self
+            .runtime
+            .get_or_init(|| Runtime::new(path).with_flags(&self.opts.runtime_flags)))
     }
 
     pub fn monitor_path(&self) -> Result<PathBuf> {

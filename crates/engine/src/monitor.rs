@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,7 +25,7 @@ use crate::oci::runtime::command_error_code;
 /// Everything the monitor needs for one container.
 pub struct MonitorRequest<'a> {
     pub monitor: &'a Path,
-    pub runtime: &'a Path,
+    pub runtime: &'a crate::oci::Runtime,
     pub id: &'a str,
     /// conmon's `-u`: the container id, or the exec session id.
     pub uuid: &'a str,
@@ -47,6 +47,9 @@ pub struct MonitorRequest<'a> {
     pub exit_command: Vec<String>,
     /// Exec mode: run this process spec in the running container instead of creating it.
     pub exec: Option<ExecMode<'a>>,
+    /// A descriptor the monitor keeps open as fd 6 for as long as it lives: the exit pipe of
+    /// the container's userspace network helpers (slirp4netns, the port forwarder).
+    pub hold: Option<RawFd>,
 }
 
 /// conmon's `-e --exec-process-spec SPEC [--exec-attach]`.
@@ -100,7 +103,10 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let mut cmd = Command::new(req.monitor);
     cmd.arg("--api-version").arg("1");
     cmd.arg("-c").arg(req.id).arg("-u").arg(req.uuid);
-    cmd.arg("-r").arg(req.runtime);
+    cmd.arg("-r").arg(&req.runtime.path);
+    for f in &req.runtime.flags {
+        cmd.arg("--runtime-arg").arg(f);
+    }
     cmd.arg("-b").arg(req.bundle);
     cmd.arg("-p").arg(req.pidfile);
     cmd.arg("-n").arg(req.name);
@@ -152,11 +158,22 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let sync_fd = sync_child.as_raw_fd();
     let start_fd = start_child.as_raw_fd();
     let attach_fd = attach_child.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    let hold_fd = req.hold.unwrap_or(-1);
+    let parent = nix::unistd::getpid();
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe syscalls (fcntl, dup2, setpgid) on fds it owns. dup2 clears
-    // close-on-exec on the targets, so exactly fds 3, 4 (and 5) reach the monitor.
+    // async-signal-safe syscalls (prctl, getppid, fcntl, dup2, setpgid, _exit) on fds it
+    // owns. dup2 clears close-on-exec on the targets, so exactly fds 3, 4 (and 5, 6) reach the
+    // monitor. The parent-death signal kills the monitor's first process if we die before
+    // it has forked its long-lived one (which does not inherit it): a start killed that
+    // early leaves no monitor behind.
     unsafe {
         cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if nix::unistd::getppid() != parent {
+                libc::_exit(1);
+            }
             let a = libc::fcntl(sync_fd, libc::F_DUPFD_CLOEXEC, 10);
             let b = libc::fcntl(start_fd, libc::F_DUPFD_CLOEXEC, 10);
             let c = if attach_fd >= 0 {
@@ -169,6 +186,12 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
             }
             if attach_fd >= 0 && libc::dup2(c, 5) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if hold_fd >= 0 {
+                let h = libc::fcntl(hold_fd, libc::F_DUPFD_CLOEXEC, 10);
+                if h < 0 || libc::dup2(h, 6) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             libc::setpgid(0, 0);
             Ok(())
@@ -211,7 +234,7 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
         sync: sync_parent,
         start,
         attach_pipe: attach_parent,
-        runtime: req.runtime.to_path_buf(),
+        runtime: req.runtime.path.clone(),
         conmon_pid,
     })
 }
@@ -249,7 +272,11 @@ impl Launched {
                     ),
                     code,
                 },
-                None => Error::Runtime(message),
+                // Podman's `define.ExitCode`: a start the runtime refused is 126 too.
+                None => Error::Command {
+                    message: format!("OCI runtime error: {message}"),
+                    code: crate::error::exit::CANNOT_INVOKE,
+                },
             });
         }
         Ok(msg.data as i32)

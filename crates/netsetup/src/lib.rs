@@ -17,6 +17,8 @@ pub mod error;
 #[cfg(feature = "backend")]
 pub mod firewall;
 #[cfg(feature = "netlink")]
+pub mod forward;
+#[cfg(feature = "netlink")]
 pub mod netlink;
 pub mod types;
 

@@ -57,6 +57,19 @@ enum Command {
     },
     /// Print the version as JSON.
     Version,
+    /// Forward published host ports into NETNS_PATH (a userspace network's rootlessport);
+    /// started by the engine with the exit pipe on fd 3 and the ready pipe on fd 4.
+    #[command(hide = true)]
+    Forward {
+        /// The container's network namespace file.
+        netns_path: PathBuf,
+        /// PROTO:HOST_IP:HOST_PORT:CONTAINER_PORT, repeatable.
+        #[arg(short = 'p', long = "port")]
+        ports: Vec<String>,
+        /// The exit pipe's read end: exit when its writers are gone.
+        #[arg(long = "exit-fd")]
+        exit_fd: Option<i32>,
+    },
     /// The DNS server for dns_enabled networks (started by setup; --config is its state dir).
     #[command(hide = true)]
     DnsServer {
@@ -113,6 +126,19 @@ fn run(cli: Cli) -> Result<Option<String>, String> {
                 .ok_or("--config is required for dns-server")?;
             peapod_netsetup::dns::serve(&dir, *port).map_err(|e| e.to_string())?;
             Ok(None)
+        }
+        Command::Forward {
+            netns_path,
+            ports,
+            exit_fd,
+        } => {
+            let forwards = ports
+                .iter()
+                .map(|p| peapod_netsetup::forward::Forward::parse(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            std::process::exit(peapod_netsetup::forward::run(
+                netns_path, &forwards, *exit_fd, 4,
+            ));
         }
         Command::Setup { netns_path } => {
             let ctx = ctx(&cli)?;

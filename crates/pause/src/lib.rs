@@ -14,6 +14,15 @@
 //! signal decisions, which are unit tested with std) and the raw system calls
 //! ([`sys`], the only module allowed `unsafe`); `src/main.rs` is the entry point.
 //! It must never allocate, spawn, or open anything but its signalfd.
+//!
+//! With `--userns` it is also a rootless user's long-lived namespace holder (Podman runs
+//! `catatonit -P` for that): before pausing it leaves the caller's session, enters a new
+//! user and mount namespace, and hands over to the engine, which writes its id mappings
+//! (newuidmap/newgidmap need the pid of a process already in the namespace). The handshake
+//! uses two inherited pipes: on fd [`USERNS_READY_FD`] it writes `1` once it is in the new
+//! namespaces (or `E<errno>` if the kernel refused them); then it reads one byte from fd
+//! [`USERNS_GO_FD`]: `1` when the mappings are written, anything else (or end of file:
+//! the engine gave up) ends it with status 1, so a failed setup leaves no process behind.
 #![cfg_attr(not(test), no_std)]
 
 pub mod sys;
@@ -21,8 +30,10 @@ pub mod sys;
 /// What the command line asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command<'a> {
-    /// Run as the pause process (the only mode; `-P` is accepted and ignored).
+    /// Run as the pause process (`-P` is accepted and ignored).
     Pause,
+    /// Enter a new user and mount namespace (the handshake in the module doc), then pause.
+    PauseUserns,
     /// Print `peapod-pause <version>` and exit 0.
     Version,
     /// An argument we do not know: print usage on stderr and exit 1.
@@ -35,14 +46,46 @@ pub fn parse_args<'a, I>(args: I) -> Command<'a>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
+    let mut userns = false;
     for arg in args {
         match arg {
             b"-P" => {}
+            b"--userns" => userns = true,
             b"-V" | b"--version" => return Command::Version,
             other => return Command::Usage(other),
         }
     }
-    Command::Pause
+    if userns {
+        Command::PauseUserns
+    } else {
+        Command::Pause
+    }
+}
+
+/// `--userns`: the fd on which we report that the namespaces exist.
+pub const USERNS_READY_FD: i32 = 3;
+/// `--userns`: the fd from which we read the go-ahead once the mappings are written.
+pub const USERNS_GO_FD: i32 = 4;
+
+/// `--userns` before pausing: a session of our own, new user and mount namespaces, the
+/// handshake. `Err` is the exit code when it cannot go on.
+fn enter_userns() -> Result<(), u8> {
+    // Not a session leader already (the engine spawns us as an ordinary child); a failure
+    // would only mean we are one, which is what we want anyway.
+    let _ = sys::setsid();
+    if let Err(e) = sys::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) {
+        let mut digits = [0u8; 10];
+        sys::write_all(USERNS_READY_FD, b"E");
+        sys::write_all(USERNS_READY_FD, format_u32(e.0.unsigned_abs(), &mut digits));
+        return Err(1);
+    }
+    sys::write_all(USERNS_READY_FD, b"1");
+    let mut go = [0u8; 1];
+    match sys::read(USERNS_GO_FD, &mut go) {
+        Ok(1) if go[0] == b'1' => Ok(()),
+        // The engine could not map the ids (or died): nothing to hold.
+        _ => Err(1),
+    }
 }
 
 /// What the pause loop does with one received signal.
@@ -86,7 +129,7 @@ pub fn blocked_mask() -> u64 {
         .fold(u64::MAX, |mask, &sig| mask & !(1u64 << (sig - 1)))
 }
 
-const USAGE: &[u8] = b"usage: peapod-pause [-P] [-V|--version]\n";
+const USAGE: &[u8] = b"usage: peapod-pause [-P] [--userns] [-V|--version]\n";
 
 /// Writes `peapod-pause: <what>: errno N` on stderr.
 fn report(what: &[u8], err: sys::Errno) {
@@ -140,6 +183,11 @@ where
     }
     match parse_args(args) {
         Command::Pause => {}
+        Command::PauseUserns => {
+            if let Err(code) = enter_userns() {
+                return code;
+            }
+        }
         Command::Version => {
             sys::write_all(1, b"peapod-pause ");
             sys::write_all(1, env!("CARGO_PKG_VERSION").as_bytes());
@@ -227,6 +275,14 @@ mod tests {
         assert_eq!(args(&[]), Command::Pause);
         assert_eq!(args(&["-P"]), Command::Pause);
         assert_eq!(args(&["-P", "-P"]), Command::Pause);
+    }
+
+    #[test]
+    fn userns_flag() {
+        assert_eq!(args(&["--userns"]), Command::PauseUserns);
+        assert_eq!(args(&["-P", "--userns"]), Command::PauseUserns);
+        assert_eq!(args(&["--userns", "-V"]), Command::Version);
+        assert_eq!(args(&["--userns", "-x"]), Command::Usage(b"-x"));
     }
 
     #[test]

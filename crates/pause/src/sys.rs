@@ -267,6 +267,37 @@ pub fn close_from(first: u32) -> Result<(), Errno> {
     }
 }
 
+/// Reads into `buf` from `fd`, retrying on EINTR; the number of bytes read (0 at EOF).
+pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        // SAFETY: `buf` is a live, writable buffer of exactly the length passed.
+        let ret = unsafe {
+            syscall6(
+                libc::SYS_read,
+                [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+            )
+        };
+        match check(ret) {
+            Err(Errno(libc::EINTR)) => {}
+            other => return other,
+        }
+    }
+}
+
+/// `unshare(flags)`: moves us into new namespaces of the kinds in `flags`.
+pub fn unshare(flags: i32) -> Result<(), Errno> {
+    // SAFETY: unshare takes an integer flag set.
+    let ret = unsafe { syscall6(libc::SYS_unshare, [flags as usize, 0, 0, 0, 0, 0]) };
+    check(ret).map(drop)
+}
+
+/// `setsid()`: a new session, so the terminal's signals (ctrl-c, hangup) never reach us.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: setsid takes no arguments.
+    let ret = unsafe { syscall6(libc::SYS_setsid, [0; 6]) };
+    check(ret).map(drop)
+}
+
 /// This process's pid (in its own pid namespace).
 pub fn getpid() -> i32 {
     // SAFETY: getpid takes no arguments and cannot fail.

@@ -2,7 +2,7 @@
 //! (and, for reaping, a pid namespace), so they run as root; each kills and
 //! reaps whatever it started, even when an assertion fails.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
@@ -455,4 +455,78 @@ fn reaps_orphans_as_pid_1_of_a_pid_namespace() {
     );
     // unshare exits with its child's status.
     assert_eq!(status.code(), Some(0), "pause in the namespace: {status:?}");
+}
+
+/// `peapod-pause --userns` started by a shell that hands it the two handshake fifos as
+/// fds 3 (ready) and 4 (go), as the engine hands it pipes. Returns the guard (the shell
+/// execs the pause, so it is the same process) and the ready/go ends.
+fn start_userns_pause(tag: &str) -> (Guard, std::fs::File, std::fs::File, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("pause-userns-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    for f in ["ready", "go"] {
+        let st = Command::new("mkfifo")
+            .arg(dir.join(f))
+            .status()
+            .expect("run mkfifo");
+        assert!(st.success(), "mkfifo {f}");
+    }
+    let guard = Guard::spawn(
+        Command::new("sh")
+            .args(["-c", "exec \"$0\" --userns 3>\"$1\" 4<\"$2\""])
+            .arg(PAUSE)
+            .arg(dir.join("ready"))
+            .arg(dir.join("go"))
+            .stdin(Stdio::null()),
+    );
+    // The shell opens ready, then go: open them in that order so neither side blocks.
+    let ready = std::fs::File::open(dir.join("ready")).expect("open ready fifo");
+    let go = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("go"))
+        .expect("open go fifo");
+    (guard, ready, go, dir)
+}
+
+#[test]
+fn userns_mode_holds_new_user_and_mount_namespaces_after_the_go_ahead() {
+    let (mut guard, mut ready, mut go, dir) = start_userns_pause("go");
+    let pid = guard.pid();
+    let mut said = [0u8; 1];
+    ready.read_exact(&mut said).expect("read the ready byte");
+    assert_eq!(&said, b"1", "the pause did not report its namespaces");
+    for ns in ["user", "mnt"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).expect("its ns");
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).expect("our ns");
+        assert_ne!(theirs, ours, "the pause shares our {ns} namespace");
+    }
+    // A session of its own: the caller's terminal signals never reach it.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("its stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let session: i32 = after.split(' ').nth(3).expect("session").parse().unwrap();
+    assert_eq!(session, pid, "not a session leader: {stat}");
+    go.write_all(b"1").expect("write the go byte");
+    drop(go);
+    wait_ready(&mut guard, pid);
+    send(pid, "TERM");
+    assert_eq!(
+        guard
+            .wait_for(Duration::from_secs(2))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn userns_mode_exits_when_the_engine_gives_up() {
+    let (mut guard, mut ready, go, dir) = start_userns_pause("nogo");
+    let mut said = [0u8; 1];
+    ready.read_exact(&mut said).expect("read the ready byte");
+    assert_eq!(&said, b"1");
+    // The engine failed to map the ids: it closes the go pipe without a word.
+    drop(go);
+    let status = guard.wait_for(Duration::from_secs(2));
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{status:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

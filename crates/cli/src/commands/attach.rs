@@ -67,7 +67,7 @@ pub(crate) fn follow(
             stdin: f.stdin,
             tty: c.config.tty,
             detach_keys: keys,
-            ctl: Some(engine.paths.bundle(c.id()).join("ctl")),
+            ctl: Some(engine.attach_ctl_path(c.id())),
         },
     )?;
     if end == StreamEnd::Detached {

@@ -285,21 +285,7 @@ fn context_from_stdin(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<Pa
     std::io::stdin().read_to_end(&mut data)?;
     let dir = Scratch::new("context")?;
     let path = dir.0.join("ctx");
-    let is_tar = data.len() >= 512 && &data[257..262] == b"ustar"
-        || peapod_engine::layer::decompress(&data[..])
-            .ok()
-            .and_then(|mut r| {
-                let mut b = [0u8; 512];
-                r.read_exact(&mut b).ok().map(|_| &b[257..262] == b"ustar")
-            })
-            .unwrap_or(false);
-    if is_tar {
-        peapod_engine::layer::unpack(&data[..], &path)
-            .map_err(|e| bad(format!("extracting the build context from stdin: {e}")))?;
-    } else {
-        std::fs::create_dir_all(&path)?;
-        std::fs::write(dir.0.join("Containerfile"), &data)?;
-    }
+    peapod_engine::build::context_from_bytes(&data, &path, &dir.0.join("Containerfile"))?;
     scratch.push(dir);
     Ok(path)
 }

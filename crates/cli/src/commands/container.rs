@@ -1,17 +1,16 @@
-//! Container commands: create, run, start, stop, kill, restart, rm, ps, wait, logs, exists,
+//! Container commands: create, run, start, stop, kill, restart, rm, wait, logs, exists,
 //! cleanup, prune.
 
 use std::io::Write;
 
-use chrono::Utc;
 use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
+use peapod_engine::parallel::Target;
 use peapod_engine::{Engine, Error};
-use serde::Serialize;
 
 use super::attach::{AttachFlags, Outcome, detach_keys, follow};
 use crate::cli::*;
-use crate::output::print_list;
-use crate::{CliError, CliResult, human};
+use crate::output::print_each;
+use crate::{CliError, CliResult};
 
 fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, CliError> {
     let pod = match (&f.pod, &f.pod_id_file) {
@@ -39,6 +38,11 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         entrypoint: f.entrypoint.clone(),
         env: f.env.clone(),
         env_files: f.env_file.clone(),
+        http_proxy: f.http_proxy,
+        unsetenv: f.unsetenv.clone(),
+        unsetenv_all: f.unsetenv_all,
+        // The last --tz wins, as Podman's.
+        timezone: f.tz.last().cloned(),
         workdir: f.workdir.clone(),
         hostname: f.hostname.clone(),
         user: f.user.clone(),
@@ -108,14 +112,23 @@ fn prepared_options(
     Ok(opts)
 }
 
+/// Creates the container and prints Podman's create warnings on stderr.
+fn create_warning(engine: &Engine, opts: &CreateOptions) -> CliResult<Container> {
+    let (c, warnings) = engine.create_container_warning(opts)?;
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    Ok(c)
+}
+
 pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&prepared_options(engine, &a.flags, argv)?)?;
+    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
     println!("{}", c.id());
     Ok(0)
 }
 
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let c = engine.create_container(&prepared_options(engine, &a.flags, argv)?)?;
+    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
     let id = c.id().to_string();
     let started = match engine.start(&id, !a.detach) {
         Ok(s) => s,
@@ -220,25 +233,31 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             Outcome::Detached => Ok(0),
         };
     }
-    each(&a.containers, false, |c| {
-        engine.start(c, false)?;
-        println!("{c}");
-        Ok(())
-    })
+    let t = engine.resolve_containers(&a.containers, false)?;
+    let ids = ids(&t);
+    let results = engine.on_many(&ids, |e, id| e.start(id, false).map(drop));
+    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
 }
 
+/// The containers a command acts on, each looked up before anything is done (Podman: one
+/// missing name fails the command and nothing happens; `ignore_missing` skips it). With
+/// `--all`, every container `pick` keeps, shown by id.
 fn targets(
     engine: &Engine,
     given: &[String],
     all: bool,
+    ignore_missing: bool,
     pick: impl Fn(&Container) -> bool,
-) -> CliResult<Vec<String>> {
+) -> CliResult<Vec<Target>> {
     if all {
         Ok(engine
             .containers()?
             .iter()
             .filter(|c| pick(c))
-            .map(|c| c.id().to_string())
+            .map(|c| Target {
+                given: c.id().to_string(),
+                id: c.id().to_string(),
+            })
             .collect())
     } else if given.is_empty() {
         Err(CliError::Coded(
@@ -246,65 +265,85 @@ fn targets(
             125,
         ))
     } else {
-        Ok(given.to_vec())
+        Ok(engine.resolve_containers(given, ignore_missing)?)
     }
 }
 
+fn ids(targets: &[Target]) -> Vec<String> {
+    targets.iter().map(|t| t.id.clone()).collect()
+}
+
+/// `stop a b c`: all at once through the engine's worker pool (a container that ignores
+/// SIGTERM costs one timeout, not one each); names printed in argument order.
 pub fn stop(engine: &Engine, a: StopArgs) -> CliResult {
-    let t = targets(engine, &a.containers, a.all, |c| c.state.status.is_active())?;
-    each(&t, a.ignore, |c| {
-        engine.stop(c, a.time)?;
-        println!("{c}");
-        Ok(())
-    })
+    let t = targets(engine, &a.containers, a.all, a.ignore, |c| {
+        c.state.status.is_active()
+    })?;
+    let results = engine.on_many(&ids(&t), |e, id| e.stop(id, a.time).map(drop));
+    print_each(
+        &t,
+        results,
+        |t, _| Some(t.given.clone()),
+        ignored_missing(a.ignore),
+    )
+}
+
+/// The exit code of a failure; with `--ignore`, a container removed by someone else
+/// between the look-up and the act is no failure.
+fn ignored_missing(ignore: bool) -> impl Fn(&Error) -> i32 {
+    move |e| match e {
+        Error::NoSuchContainer(_) if ignore => 0,
+        e => e.exit_code(),
+    }
 }
 
 pub fn restart(engine: &Engine, a: StopArgs) -> CliResult {
-    let t = targets(engine, &a.containers, a.all, |_| true)?;
-    each(&t, a.ignore, |c| {
-        let r = engine.restart(c, a.time)?;
-        println!("{}", if a.all { r.id() } else { c });
-        Ok(())
-    })
+    let t = targets(engine, &a.containers, a.all, a.ignore, |_| true)?;
+    let results = engine.on_many(&ids(&t), |e, id| e.restart(id, a.time).map(drop));
+    print_each(
+        &t,
+        results,
+        |t, _| Some(t.given.clone()),
+        ignored_missing(a.ignore),
+    )
 }
 
 pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
     let sig = peapod_engine::signal::parse(&a.signal)?;
-    let t = targets(engine, &a.containers, a.all, |c| {
+    let t = targets(engine, &a.containers, a.all, false, |c| {
         c.state.status == Status::Running
     })?;
-    each(&t, false, |c| {
-        engine.kill(c, sig)?;
-        println!("{c}");
-        Ok(())
-    })
+    let results = engine.on_many(&ids(&t), |e, id| e.kill(id, sig).map(drop));
+    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
 }
 
 /// `rm` uses Podman's own exit codes: 1 for a missing container, 2 for one that runs.
+/// With `--force`, as with `--ignore`, a missing name is skipped silently (Podman 4.3).
 pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+    let skip_missing = a.ignore || a.force;
     // `rm -a` leaves infra containers to `pod rm`.
-    let t = targets(engine, &a.containers, a.all, |c| !c.config.is_infra)?;
+    let t = match targets(engine, &a.containers, a.all, skip_missing, |c| {
+        !c.config.is_infra
+    }) {
+        Ok(t) => t,
+        Err(CliError::Engine(e @ Error::NoSuchContainer(_))) => {
+            return Err(CliError::Coded(e.to_string(), 1));
+        }
+        Err(e) => return Err(e),
+    };
     let opts = RemoveOptions {
         force: a.force,
         volumes: a.volumes,
         timeout: a.time,
     };
-    let mut code = 0;
-    for c in &t {
-        match engine.remove(c, &opts) {
-            Ok(id) => println!("{}", if a.all { &id } else { c }),
-            Err(Error::NoSuchContainer(_)) if a.ignore => {}
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = match e {
-                    Error::NoSuchContainer(_) => 1,
-                    Error::BadState { .. } => 2,
-                    e => e.exit_code(),
-                };
-            }
-        }
-    }
-    Ok(code)
+    let results = engine.on_many(&ids(&t), |e, id| e.remove(id, &opts));
+    let shown = |t: &Target, _: &String| Some(t.given.clone());
+    print_each(&t, results, shown, |e| match e {
+        Error::NoSuchContainer(_) if skip_missing => 0,
+        Error::NoSuchContainer(_) => 1,
+        Error::BadState { .. } => 2,
+        e => e.exit_code(),
+    })
 }
 
 pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {
@@ -316,11 +355,11 @@ pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {
 }
 
 pub fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
-    match engine.db.lookup_container(&a.container) {
-        Ok(_) => Ok(0),
-        Err(Error::NoSuchContainer(_)) => Ok(1),
-        Err(e) => Err(e.into()),
-    }
+    Ok(if engine.container_exists(&a.container)? {
+        0
+    } else {
+        1
+    })
 }
 
 pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
@@ -334,9 +373,10 @@ pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
         engine.exec_cleanup(c, session)?;
         return Ok(0);
     }
-    let t = targets(engine, &a.containers, a.all, |c| {
+    let t = targets(engine, &a.containers, a.all, false, |c| {
         !c.state.status.is_active()
     })?;
+    let t: Vec<String> = t.into_iter().map(|t| t.given).collect();
     each(&t, false, |c| {
         engine.cleanup(c, a.stopped_only, a.rm)?;
         // The monitor's exit command (--stopped-only) stays quiet: with the passthrough
@@ -510,325 +550,5 @@ impl Write for LineLocked<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-/// A row of `ps` as templates see it (Podman's `psReporter`: its methods and the
-/// `ListContainer` fields).
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct PsRow {
-    ID: String,
-    Id: String,
-    Image: String,
-    ImageID: String,
-    Command: String,
-    CreatedHuman: String,
-    CreatedAt: String,
-    Created: i64,
-    Status: String,
-    State: String,
-    Ports: String,
-    Names: String,
-    Labels: std::collections::BTreeMap<String, String>,
-    Pid: i32,
-    ExitCode: i32,
-    Exited: bool,
-    ExitedAt: i64,
-    StartedAt: i64,
-    AutoRemove: bool,
-    IsInfra: bool,
-    Pod: String,
-    PodName: String,
-    Networks: Vec<String>,
-    Mounts: Vec<String>,
-    Restarts: u32,
-}
-
-/// A row of `ps --format json` (Podman's `ListContainer`).
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct PsJson {
-    AutoRemove: bool,
-    Command: Vec<String>,
-    Created: i64,
-    CreatedAt: String,
-    Exited: bool,
-    ExitedAt: i64,
-    ExitCode: i32,
-    Id: String,
-    Image: String,
-    ImageID: String,
-    IsInfra: bool,
-    Labels: std::collections::BTreeMap<String, String>,
-    Mounts: Vec<String>,
-    Names: Vec<String>,
-    Namespaces: std::collections::BTreeMap<String, String>,
-    Networks: Vec<String>,
-    Pid: i32,
-    Pod: String,
-    PodName: String,
-    Ports: Option<Vec<peapod_engine::network::PortMapping>>,
-    Restarts: u32,
-    StartedAt: i64,
-    State: String,
-    Status: String,
-}
-
-fn ps_status(c: &Container) -> String {
-    match c.state.status {
-        Status::Running => format!(
-            "Up {}",
-            human::duration(Utc::now() - c.state.started_at.unwrap_or(c.config.created))
-        ),
-        Status::Exited | Status::Stopped => {
-            format!(
-                "Exited ({}) {}",
-                c.state.exit_code,
-                human::ago(c.state.finished_at.unwrap_or(c.config.created))
-            )
-        }
-        s => {
-            let s = s.as_str();
-            let mut chars = s.chars();
-            chars
-                .next()
-                .map(|f| f.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        }
-    }
-}
-
-/// Podman's filters for `ps`: name (regex-like substring), id (prefix), status, label.
-fn matches_filter(c: &Container, filter: &str) -> CliResult<bool> {
-    let (k, v) = filter.split_once('=').ok_or_else(|| {
-        CliError::Coded(
-            format!("invalid filter {filter:?}: filters must be KEY=VALUE"),
-            125,
-        )
-    })?;
-    Ok(match k {
-        "name" => name_matches(c.name(), v),
-        "id" => c.id().starts_with(v),
-        "status" => {
-            let s = c.state.status;
-            match v {
-                "created" | "running" | "paused" | "exited" | "stopped" | "stopping"
-                | "removing" | "initialized" => {
-                    s.as_str() == v
-                        || (v == "exited" && s == Status::Stopped)
-                        || (v == "created" && s == Status::Initialized)
-                }
-                _ => return Err(CliError::Coded(format!("{v} is not a valid status"), 125)),
-            }
-        }
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-            None => c.config.labels.contains_key(v),
-        },
-        "ancestor" => c.config.image_name.contains(v) || c.config.image_id.starts_with(v),
-        "exited" => {
-            matches!(c.state.status, Status::Exited | Status::Stopped)
-                && v.parse::<i32>().ok() == Some(c.state.exit_code)
-        }
-        _ => return Err(CliError::Coded(format!("invalid filter \"{k}\""), 125)),
-    })
-}
-
-/// Podman matches names with a regular expression; anchors and `.*` are what people use.
-fn name_matches(name: &str, pattern: &str) -> bool {
-    let (start, p) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let (end, p) = match p.strip_suffix('$') {
-        Some(p) => (true, p),
-        None => (false, p),
-    };
-    let parts: Vec<&str> = p.split(".*").collect();
-    let mut pos = 0;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 && start {
-            if !name.starts_with(part) {
-                return false;
-            }
-            pos = part.len();
-            continue;
-        }
-        match name[pos..].find(part) {
-            Some(off) => pos += off + part.len(),
-            None => return false,
-        }
-    }
-    !end || pos == name.len() || parts.last().is_some_and(|l| name.ends_with(l))
-}
-
-pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
-    let mut all = engine.containers()?;
-    all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
-    let mut list = Vec::new();
-    for c in all {
-        let shown = a.all
-            || a.last.is_some()
-            || a.latest
-            || matches!(c.state.status, Status::Running | Status::Paused);
-        if !shown {
-            continue;
-        }
-        let mut ok = true;
-        for f in &a.filter {
-            ok &= matches_filter(&c, f)?;
-        }
-        if ok {
-            list.push(c);
-        }
-    }
-    if let Some(n) = a.last {
-        list.truncate(n);
-    }
-    if a.latest {
-        list.truncate(1);
-    }
-    let short = |id: &str| {
-        if a.no_trunc {
-            id.to_string()
-        } else {
-            id[..12].to_string()
-        }
-    };
-    if a.quiet {
-        let mut out = std::io::stdout().lock();
-        for c in &list {
-            writeln!(out, "{}", short(c.id()))?;
-        }
-        return Ok(0);
-    }
-    let pod_names: std::collections::HashMap<String, String> =
-        if list.iter().any(|c| !c.config.pod.is_empty()) {
-            engine
-                .pods()?
-                .into_iter()
-                .map(|p| (p.config.id, p.config.name))
-                .collect()
-        } else {
-            Default::default()
-        };
-    let short_pod = |id: &str| {
-        if a.no_trunc || id.len() < 12 {
-            id.to_string()
-        } else {
-            id[..12].to_string()
-        }
-    };
-    let rows: Vec<PsRow> = list
-        .iter()
-        .map(|c| {
-            let cmd = c.config.args.join(" ");
-            PsRow {
-                ID: short(c.id()),
-                Id: c.id().to_string(),
-                Image: c.config.image_name.clone(),
-                ImageID: c.config.image_id.clone(),
-                Command: if !a.no_trunc && cmd.len() > 17 {
-                    format!("{}...", truncate_chars(&cmd, 17))
-                } else {
-                    cmd
-                },
-                CreatedHuman: human::ago(c.config.created),
-                CreatedAt: peapod_engine::container::inspect::go_time_string(c.config.created),
-                Created: c.config.created.timestamp(),
-                Status: ps_status(c),
-                State: c.state.status.to_string(),
-                Ports: peapod_engine::network::ports::ps_ports(c.published_ports()),
-                Names: c.name().to_string(),
-                Labels: c.config.labels.clone(),
-                Pid: c.state.pid,
-                ExitCode: c.state.exit_code,
-                Exited: matches!(c.state.status, Status::Exited | Status::Stopped),
-                ExitedAt: c.state.finished_at.map(|t| t.timestamp()).unwrap_or(0),
-                StartedAt: c.state.started_at.map(|t| t.timestamp()).unwrap_or(0),
-                AutoRemove: c.config.auto_remove,
-                IsInfra: c.config.is_infra,
-                Pod: short_pod(&c.config.pod),
-                PodName: pod_names.get(&c.config.pod).cloned().unwrap_or_default(),
-                Networks: c.config.networks.keys().cloned().collect(),
-                Mounts: Vec::new(),
-                Restarts: c.state.restart_count,
-            }
-        })
-        .collect();
-    let json: Vec<PsJson> = list
-        .iter()
-        .zip(&rows)
-        .map(|(c, r)| PsJson {
-            AutoRemove: c.config.auto_remove,
-            Command: c.config.args.clone(),
-            Created: r.Created,
-            CreatedAt: r.CreatedHuman.clone(),
-            Exited: r.Exited,
-            ExitedAt: r.ExitedAt,
-            ExitCode: r.ExitCode,
-            Id: c.id().to_string(),
-            Image: r.Image.clone(),
-            ImageID: r.ImageID.clone(),
-            IsInfra: c.config.is_infra,
-            Labels: c.config.labels.clone(),
-            Mounts: Vec::new(),
-            Names: vec![c.name().to_string()],
-            Namespaces: Default::default(),
-            Networks: c.config.networks.keys().cloned().collect(),
-            Pid: c.state.pid,
-            Pod: c.config.pod.clone(),
-            PodName: r.PodName.clone(),
-            Ports: (!c.published_ports().is_empty()).then(|| c.published_ports().to_vec()),
-            Restarts: c.state.restart_count,
-            StartedAt: r.StartedAt,
-            State: r.State.clone(),
-            Status: r.Status.clone(),
-        })
-        .collect();
-    let default = if a.pod {
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Pod}}\t{{.PodName}}"
-    } else {
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-    };
-    let format = a.format.as_deref().unwrap_or(default);
-    print_list(
-        "ps",
-        format,
-        &json,
-        &rows,
-        &[
-            ("ID", "CONTAINER ID"),
-            ("CreatedHuman", "CREATED"),
-            ("CreatedAt", "CREATED AT"),
-            ("Pod", "POD ID"),
-            ("PodName", "PODNAME"),
-        ],
-        a.noheading,
-    )?;
-    Ok(0)
-}
-
-fn truncate_chars(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_patterns() {
-        assert!(name_matches("web-1", "web"));
-        assert!(name_matches("web-1", "^web"));
-        assert!(!name_matches("my-web", "^web"));
-        assert!(name_matches("web-1", "1$"));
-        assert!(!name_matches("web-1", "^web$"));
-        assert!(name_matches("web", "^web$"));
-        assert!(name_matches("web-db-1", "web.*1"));
     }
 }

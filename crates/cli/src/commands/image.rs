@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use peapod_engine::container::inspect::GraphDriver;
-use peapod_engine::state::ImageRecord;
+use peapod_engine::image::ImageRecord;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -241,7 +241,12 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
     }
     let mut code = 0;
     for t in &targets {
-        match engine.remove_image(t, a.force) {
+        let removed = if a.all {
+            engine.remove_image_whole(t, a.force)
+        } else {
+            engine.remove_image(t, a.force)
+        };
+        match removed {
             Ok(r) => {
                 for u in &r.untagged {
                     println!("Untagged: {u}");
@@ -250,7 +255,8 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
                     println!("Deleted: {d}");
                 }
             }
-            Err(Error::NoSuchImage(_)) if a.ignore => {}
+            // Podman: `--force` also ignores an image that does not exist.
+            Err(Error::NoSuchImage(_)) if a.ignore || a.force => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 // Podman: 1 for "no such image", 2 for "image in use".

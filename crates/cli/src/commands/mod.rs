@@ -12,8 +12,9 @@ pub(crate) mod mount;
 mod network;
 mod ops;
 pub(crate) mod pod;
+mod ps;
 pub(crate) mod registry;
-mod system;
+pub(crate) mod system;
 pub(crate) mod volume;
 
 use peapod_engine::{Engine, EngineOptions};
@@ -23,7 +24,16 @@ use crate::cli::{
     Cli, Command, ContainerCommand, ContainerCommon, Global, ImageCommand, NetworkCommand, TopLevel,
 };
 
-fn open(g: &Global) -> CliResult<Engine> {
+pub(crate) fn open(g: &Global) -> CliResult<Engine> {
+    // peapod stores layers with overlay only: another driver is refused, not ignored.
+    if let Some(d) = g.storage_driver.as_deref()
+        && d != "overlay"
+    {
+        return Err(crate::CliError::Coded(
+            format!("storage driver {d:?} is not supported by peapod: only \"overlay\" is"),
+            125,
+        ));
+    }
     Ok(Engine::open(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
@@ -39,6 +49,7 @@ fn open(g: &Global) -> CliResult<Engine> {
                 d.join("netavark")
             }
         }),
+        runtime_flags: g.runtime_flag.clone(),
     })?)
 }
 
@@ -48,7 +59,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Top(t) => top(g, t, argv),
         Command::Container(c) => match c {
             ContainerCommand::Common(c) => top(g, common(c), argv),
-            ContainerCommand::Ps(a) => container::ps(&open(g)?, a),
+            ContainerCommand::Ps(a) => ps::ps(&open(g)?, a),
             ContainerCommand::Exists(a) => container::exists(&open(g)?, a),
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
@@ -71,6 +82,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Kube(k) => kube::run(&open(g)?, k, argv),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
+        Command::System(s) => system::run(&open(g)?, s),
         Command::Buildx(build::BuildxCommand::Build(a)) => build::build(&open(g)?, a),
         Command::Image(i) => match i {
             ImageCommand::Import(a) => image::import(&open(g)?, a),
@@ -132,7 +144,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Kill(a) => container::kill(&open(g)?, a),
         TopLevel::Restart(a) => container::restart(&open(g)?, a),
         TopLevel::Rm(a) => container::rm(&open(g)?, a),
-        TopLevel::Ps(a) => container::ps(&open(g)?, a),
+        TopLevel::Ps(a) => ps::ps(&open(g)?, a),
         TopLevel::Inspect(a) => system::inspect(&open(g)?, a),
         TopLevel::Wait(a) => container::wait(&open(g)?, a),
         TopLevel::Logs(a) => container::logs(&open(g)?, a),
@@ -159,6 +171,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),
         TopLevel::Untag(a) => image::untag(&open(g)?, a),
+        TopLevel::Unshare(a) => system::unshare(g, a),
         TopLevel::Build(a) => build::build(&open(g)?, a),
     }
 }

@@ -92,58 +92,8 @@ pub fn create(engine: &Engine, a: NetworkCreateArgs) -> CliResult {
     Ok(0)
 }
 
-/// `--filter name=… driver=… label=… id=…`: every key must match (values of one key: any).
-fn matches(n: &Network, filters: &[(String, String)]) -> CliResult<bool> {
-    let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (k, v) in filters {
-        by_key.entry(k.as_str()).or_default().push(v.as_str());
-    }
-    for (k, vals) in by_key {
-        let ok = match k {
-            "name" => vals.iter().any(|v| n.name.contains(v)),
-            "id" => vals.iter().any(|v| n.id.starts_with(v)),
-            "driver" => vals.iter().any(|v| n.driver == *v),
-            "label" => vals.iter().any(|v| {
-                let (lk, lv) = v.split_once('=').unwrap_or((v, ""));
-                n.labels
-                    .as_ref()
-                    .and_then(|l| l.get(lk))
-                    .is_some_and(|x| lv.is_empty() || x == lv)
-            }),
-            other => {
-                return Err(CliError::Coded(
-                    format!("invalid filter {other:?}: use name, id, driver or label"),
-                    125,
-                ));
-            }
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn parse_filters(f: &[String]) -> CliResult<Vec<(String, String)>> {
-    f.iter()
-        .map(|x| {
-            x.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| {
-                    CliError::Coded(format!("invalid filter {x:?}: want KEY=VALUE"), 125)
-                })
-        })
-        .collect()
-}
-
 pub fn ls(engine: &Engine, a: NetworkLsArgs) -> CliResult {
-    let filters = parse_filters(&a.filter)?;
-    let mut nets = Vec::new();
-    for n in engine.networks()? {
-        if matches(&n, &filters)? {
-            nets.push(n);
-        }
-    }
+    let nets = engine.network_list(&a.filter)?;
     if a.quiet {
         for n in &nets {
             println!("{}", n.name);
@@ -194,6 +144,8 @@ pub fn rm(engine: &Engine, a: NetworkRmArgs) -> CliResult {
     for n in &a.networks {
         match engine.network_remove(n, a.force, a.time) {
             Ok(name) => println!("{name}"),
+            // Podman: `--force` also ignores a network that does not exist.
+            Err(Error::NoSuchNetwork(_)) if a.force => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = match e {
@@ -209,10 +161,8 @@ pub fn rm(engine: &Engine, a: NetworkRmArgs) -> CliResult {
 
 pub fn prune(engine: &Engine, a: NetworkPruneArgs) -> CliResult {
     let _ = a.force;
-    let filters = parse_filters(&a.filter)?;
-    for n in engine.networks()? {
+    for n in engine.network_list(&a.filter)? {
         if n.name == peapod_engine::network::DEFAULT_NETWORK
-            || !matches(&n, &filters)?
             || !engine.network_users(&n.name)?.is_empty()
         {
             continue;

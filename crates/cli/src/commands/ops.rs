@@ -3,15 +3,17 @@
 use std::io::Write;
 
 use peapod_engine::container::{Container, Status};
+use peapod_engine::parallel::Target;
 use peapod_engine::{Engine, Error};
 
 use crate::cli::{PauseArgs, TopArgs};
 use crate::format::PODMAN_TABWRITER;
+use crate::output::print_each;
 use crate::{CliError, CliResult};
 
 /// Podman looks every named container up before acting on any: one missing name fails
 /// the whole command and nothing is paused. With `-a`, every container in `state`.
-fn targets(engine: &Engine, a: &PauseArgs, state: Status) -> CliResult<Vec<(String, String)>> {
+fn targets(engine: &Engine, a: &PauseArgs, state: Status) -> CliResult<Vec<Target>> {
     if a.all {
         if !a.containers.is_empty() {
             return Err(CliError::Coded(
@@ -23,7 +25,10 @@ fn targets(engine: &Engine, a: &PauseArgs, state: Status) -> CliResult<Vec<(Stri
             .containers()?
             .iter()
             .filter(|c| c.state.status == state)
-            .map(|c| (c.id().to_string(), c.id().to_string()))
+            .map(|c| Target {
+                given: c.id().to_string(),
+                id: c.id().to_string(),
+            })
             .collect());
     }
     if a.containers.is_empty() {
@@ -32,35 +37,33 @@ fn targets(engine: &Engine, a: &PauseArgs, state: Status) -> CliResult<Vec<(Stri
             125,
         ));
     }
-    a.containers
-        .iter()
-        .map(|n| Ok((n.clone(), engine.container(n)?.id().to_string())))
-        .collect()
+    Ok(engine.resolve_containers(&a.containers, false)?)
 }
 
-fn each(targets: Vec<(String, String)>, f: impl Fn(&str) -> Result<Container, Error>) -> CliResult {
-    let mut code = 0;
-    let mut out = std::io::stdout().lock();
-    for (shown, id) in targets {
-        match f(&id) {
-            Ok(_) => writeln!(out, "{shown}")?,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = e.exit_code();
-            }
-        }
-    }
-    Ok(code)
+/// `op` on every target at once (the engine's worker pool), answers in argument order.
+fn each(
+    engine: &Engine,
+    targets: Vec<Target>,
+    op: impl Fn(&Engine, &str) -> Result<Container, Error> + Sync,
+) -> CliResult {
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let results = engine.on_many(&ids, op);
+    print_each(
+        &targets,
+        results,
+        |t, _| Some(t.given.clone()),
+        Error::exit_code,
+    )
 }
 
 pub fn pause(engine: &Engine, a: PauseArgs) -> CliResult {
     let t = targets(engine, &a, Status::Running)?;
-    each(t, |id| engine.pause(id))
+    each(engine, t, |e, id| e.pause(id))
 }
 
 pub fn unpause(engine: &Engine, a: PauseArgs) -> CliResult {
     let t = targets(engine, &a, Status::Paused)?;
-    each(t, |id| engine.unpause(id))
+    each(engine, t, |e, id| e.unpause(id))
 }
 
 pub fn top(engine: &Engine, a: TopArgs) -> CliResult {

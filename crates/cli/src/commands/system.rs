@@ -1,5 +1,6 @@
-//! inspect (any object), version, info.
+//! inspect (any object), version, info, and the `system` group: prune, reset, check.
 
+use peapod_engine::system::version as version_report;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -60,51 +61,21 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     Ok(code)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct VersionInfo {
-    APIVersion: String,
-    Version: String,
-    GoVersion: String,
-    GitCommit: String,
-    BuiltTime: String,
-    Built: i64,
-    OsArch: String,
-    Os: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Version {
-    Client: VersionInfo,
-}
-
-fn version_info() -> VersionInfo {
-    VersionInfo {
-        APIVersion: "4.3.1".into(),
-        Version: env!("CARGO_PKG_VERSION").into(),
-        GoVersion: "rust".into(),
-        GitCommit: String::new(),
-        BuiltTime: String::new(),
-        Built: 0,
-        OsArch: format!(
-            "linux/{}",
-            std::env::consts::ARCH
-                .replace("x86_64", "amd64")
-                .replace("aarch64", "arm64")
-        ),
-        Os: "linux".into(),
-    }
-}
-
 pub fn version(a: VersionArgs) -> CliResult {
-    let v = Version {
-        Client: version_info(),
-    };
     match a.format.as_deref() {
-        Some(f) => print_objects("version", Some(f), std::slice::from_ref(&v))?,
+        // Podman prints the one report as a compact JSON object, not an array.
+        Some(f) if crate::format::is_json(f) => println!(
+            "{}",
+            serde_json::to_string(&version_report(false))
+                .map_err(|e| CliError::Coded(e.to_string(), 125))?
+        ),
+        Some(f) => print_objects(
+            "version",
+            Some(f),
+            std::slice::from_ref(&version_report(true)),
+        )?,
         None => {
-            let c = &v.Client;
+            let c = version_report(false).Client;
             println!(
                 "Version:      {}\nAPI Version:  {}\nGo Version:   {}\nBuilt:        unknown\nOS/Arch:      {}",
                 c.Version, c.APIVersion, c.GoVersion, c.OsArch
@@ -114,157 +85,8 @@ pub fn version(a: VersionArgs) -> CliResult {
     Ok(0)
 }
 
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Info {
-    Host: HostInfo,
-    Store: StoreInfo,
-    Version: VersionInfo,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct Program {
-    Package: String,
-    Path: String,
-    Version: String,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct HostInfo {
-    Arch: String,
-    CgroupManager: String,
-    CgroupVersion: String,
-    Conmon: Program,
-    Hostname: String,
-    Kernel: String,
-    MemTotal: u64,
-    OCIRuntime: Program,
-    OS: String,
-    Security: SecurityInfo,
-    Uptime: String,
-}
-
-/// Podman's `Host.Security` (Go field names; Podman's YAML keys differ slightly).
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct SecurityInfo {
-    AppArmorEnabled: bool,
-    DefaultCapabilities: String,
-    Rootless: bool,
-    SECCOMPEnabled: bool,
-    SECCOMPProfilePath: String,
-    SELinuxEnabled: bool,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct StoreInfo {
-    ContainerStore: ContainerStore,
-    GraphDriverName: String,
-    GraphRoot: String,
-    RunRoot: String,
-    ImageStore: ImageStore,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct ContainerStore {
-    number: usize,
-    paused: usize,
-    running: usize,
-    stopped: usize,
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct ImageStore {
-    number: usize,
-}
-
-fn first_line_of(cmd: &std::path::Path, arg: &str) -> String {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .output()
-        .ok()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
-    use peapod_engine::container::Status;
-    let containers = engine.containers()?;
-    let count =
-        |f: &dyn Fn(Status) -> bool| containers.iter().filter(|c| f(c.state.status)).count();
-    let runtime = engine.runtime()?;
-    let monitor = engine.monitor_path().unwrap_or_default();
-    let uname = nix::sys::utsname::uname().ok();
-    let security = engine.security_info()?;
-    let info = Info {
-        Host: HostInfo {
-            Arch: std::env::consts::ARCH.replace("x86_64", "amd64"),
-            CgroupManager: "cgroupfs".into(),
-            CgroupVersion: if peapod_engine::config::cgroup_unified() {
-                "v2".into()
-            } else {
-                "v1".into()
-            },
-            Conmon: Program {
-                Package: "peapod".into(),
-                Path: monitor.display().to_string(),
-                Version: first_line_of(&monitor, "--version"),
-            },
-            Hostname: uname
-                .as_ref()
-                .map(|u| u.nodename().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            Kernel: uname
-                .as_ref()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            MemTotal: mem_total().unwrap_or(0),
-            OCIRuntime: Program {
-                Package: runtime.name(),
-                Path: runtime.path.display().to_string(),
-                Version: first_line_of(&runtime.path, "--version"),
-            },
-            OS: "linux".into(),
-            Security: SecurityInfo {
-                AppArmorEnabled: security.apparmor_enabled,
-                DefaultCapabilities: security.default_capabilities.join(","),
-                Rootless: !nix::unistd::geteuid().is_root(),
-                SECCOMPEnabled: security.seccomp_enabled,
-                SECCOMPProfilePath: security.seccomp_profile_path,
-                SELinuxEnabled: security.selinux_enabled,
-            },
-            Uptime: std::fs::read_to_string("/proc/uptime")
-                .ok()
-                .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))
-                .unwrap_or_default(),
-        },
-        Store: StoreInfo {
-            ContainerStore: ContainerStore {
-                number: containers.len(),
-                paused: count(&|s| s == Status::Paused),
-                running: count(&|s| s == Status::Running),
-                stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
-            },
-            GraphDriverName: "overlay".into(),
-            GraphRoot: engine.paths.root.display().to_string(),
-            RunRoot: engine.paths.runroot.display().to_string(),
-            ImageStore: ImageStore {
-                number: engine.images()?.len(),
-            },
-        },
-        Version: version_info(),
-    };
+    let info = engine.info()?;
     match a.format.as_deref() {
         Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
         None => {
@@ -280,6 +102,14 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
 
 /// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
 fn lower_camel(key: &str) -> String {
+    // The id maps keep containers/storage's own keys.
+    match key {
+        "UIDMap" => return "uidmap".into(),
+        "GIDMap" => return "gidmap".into(),
+        "ContainerID" => return "container_id".into(),
+        "HostID" => return "host_id".into(),
+        _ => {}
+    }
     let chars: Vec<char> = key.chars().collect();
     let upper = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
     let cut = if upper == chars.len() || upper <= 1 {
@@ -309,7 +139,17 @@ fn yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
                     Value::Array(items) if !items.is_empty() => {
                         out.push_str(&format!("{pad}{}:\n", lower_camel(k)));
                         for i in items {
-                            out.push_str(&format!("{pad}- {}\n", scalar(i)));
+                            match i {
+                                // `- first: v` then the other keys under it.
+                                Value::Object(_) => {
+                                    let mut inner = String::new();
+                                    yaml(i, indent + 1, &mut inner);
+                                    let inner =
+                                        inner.replacen(&format!("{pad}  "), &format!("{pad}- "), 1);
+                                    out.push_str(&inner);
+                                }
+                                _ => out.push_str(&format!("{pad}- {}\n", scalar(i))),
+                            }
                         }
                     }
                     _ => out.push_str(&format!("{pad}{}: {}\n", lower_camel(k), scalar(v))),
@@ -335,22 +175,42 @@ fn scalar(v: &serde_json::Value) -> String {
     }
 }
 
-/// `MemTotal` of /proc/meminfo, in bytes.
-pub(super) fn mem_total() -> Option<u64> {
-    let m = std::fs::read_to_string("/proc/meminfo").ok()?;
-    m.lines().find_map(|l| {
-        let kb = l
-            .strip_prefix("MemTotal:")?
-            .trim()
-            .trim_end_matches("kB")
-            .trim();
-        kb.parse::<u64>().ok().map(|kb| kb * 1024)
-    })
+/// `unshare [--rootless-netns] [CMD…]`: the command replaces peapod inside the user's
+/// namespaces (joined at start); returns only when it could not run.
+pub fn unshare(g: &Global, a: UnshareArgs) -> CliResult {
+    if !peapod_engine::rootless::is_rootless() {
+        return Err(Error::from(peapod_engine::rootless::RootlessError::NotRootless).into());
+    }
+    if a.rootless_netns {
+        return Err(CliError::Coded(
+            "--rootless-netns: rootless bridge networks are not supported by peapod yet".into(),
+            125,
+        ));
+    }
+    let engine = super::open(g)?;
+    Err(engine.unshare(&a.command).into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_mappings_as_podman_prints_them() {
+        let mut out = String::new();
+        yaml(
+            &serde_json::json!({"Host": {"IDMappings": {
+                "GIDMap": null,
+                "UIDMap": [{"ContainerID": 0, "HostID": 1001, "Size": 1},
+                           {"ContainerID": 1, "HostID": 100000, "Size": 65536}]}}}),
+            0,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            "host:\n  idMappings:\n    gidmap: null\n    uidmap:\n    - container_id: 0\n      host_id: 1001\n      size: 1\n    - container_id: 1\n      host_id: 100000\n      size: 65536\n"
+        );
+    }
 
     #[test]
     fn podman_yaml_keys() {
@@ -369,4 +229,181 @@ mod tests {
             "host:\n  arch: amd64\n  conmon:\n    path: /x\nstore:\n  graphRoot: \"\"\n"
         );
     }
+}
+
+/// `system prune|reset|check|info`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SystemCommand {
+    /// Remove unused data
+    Prune(SystemPruneArgs),
+    /// Reset peapod storage: remove every container, pod, image, volume and network
+    Reset(SystemResetArgs),
+    /// Find (and with --repair release) what removed or interrupted containers and pods left
+    /// on this machine: namespace pins, leases, firewall rules, runtime containers, mounts
+    Check(SystemCheckArgs),
+    /// Display peapod system information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused data
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation.  The default is false
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Prune volumes
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemResetArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SystemCheckArgs {
+    /// Release what was found
+    #[arg(short = 'r', long)]
+    pub repair: bool,
+}
+
+pub fn run(engine: &Engine, c: SystemCommand) -> CliResult {
+    match c {
+        SystemCommand::Prune(a) => prune(engine, a),
+        SystemCommand::Reset(a) => reset(engine, a),
+        SystemCommand::Check(a) => check(engine, a),
+        SystemCommand::Info(a) => info(engine, a),
+    }
+}
+
+/// Ask on stdout, as Podman does; true for an answer starting with `y`.
+fn confirmed(question: &str) -> CliResult<bool> {
+    use std::io::{BufRead, Write};
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim_start().to_ascii_lowercase().starts_with('y'))
+}
+
+fn prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| peapod_engine::system::PruneFilter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !a.force {
+        let volumes = if a.volumes {
+            "\n\t- all volumes not used by at least one container"
+        } else {
+            ""
+        };
+        let images = if a.all {
+            "\t- all images without at least one container associated with them\n\t- all build cache"
+        } else {
+            "\t- all dangling images\n\t- all dangling build cache"
+        };
+        let warning = format!(
+            "WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container{volumes}\n{images}\n\nAre you sure you want to continue? [y/N] "
+        );
+        if !confirmed(&warning)? {
+            return Ok(0);
+        }
+    }
+    let report = engine.system_prune(&peapod_engine::system::SystemPruneOptions {
+        all: a.all,
+        volumes: a.volumes,
+        filters,
+    })?;
+    for (heading, list) in [
+        ("Deleted Containers", &report.containers),
+        ("Deleted Pods", &report.pods),
+        ("Deleted Volumes", &report.volumes),
+        ("Deleted Images", &report.images),
+        ("Deleted Networks", &report.networks),
+    ] {
+        if !list.is_empty() {
+            println!("{heading}");
+            for x in list {
+                println!("{x}");
+            }
+        }
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::human::size(report.reclaimed)
+    );
+    for e in &report.errors {
+        eprintln!("Error: {e}");
+    }
+    Ok(if report.errors.is_empty() { 0 } else { 125 })
+}
+
+fn reset(engine: &Engine, a: SystemResetArgs) -> CliResult {
+    if !a.force {
+        let warning = format!(
+            "WARNING! This will remove:\n        - all containers\n        - all pods\n        - all images\n        - all networks\n        - all volumes\n        - the graphRoot directory: {:?}\n        - the runRoot directory: {:?}\nAre you sure you want to continue? [y/N] ",
+            engine.root().display().to_string(),
+            engine.runroot().display().to_string()
+        );
+        if !confirmed(&warning)? {
+            return Ok(0);
+        }
+    }
+    engine.system_reset()?;
+    Ok(0)
+}
+
+fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
+    let report = engine.system_check(a.repair)?;
+    if !a.repair {
+        for f in &report.findings {
+            println!("Left behind: {}", f.what);
+        }
+        if report.findings.is_empty() {
+            return Ok(0);
+        }
+        return Err(CliError::Coded(
+            format!(
+                "found {} resource(s) left behind by removed or interrupted containers and pods: `peapod system check --repair` releases them",
+                report.findings.len()
+            ),
+            125,
+        ));
+    }
+    let mut code = 0;
+    for f in &report.findings {
+        match &f.released {
+            Some(Ok(())) => println!("Released: {}", f.what),
+            Some(Err(e)) => {
+                eprintln!("Error: releasing {}: {e}", f.what);
+                code = 125;
+            }
+            None => {}
+        }
+    }
+    // What a repair left is an error, whatever it is.
+    let left = engine.system_check(false)?;
+    if !left.findings.is_empty() {
+        return Err(CliError::Coded(
+            format!(
+                "still left behind after the repair: {}",
+                left.findings
+                    .iter()
+                    .map(|f| f.what.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            125,
+        ));
+    }
+    Ok(code)
 }

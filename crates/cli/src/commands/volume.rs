@@ -276,6 +276,8 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
     for n in &names {
         match engine.remove_volume(n, a.force, a.time) {
             Ok(()) => println!("{n}"),
+            // Podman: `--force` also ignores a volume that does not exist.
+            Err(Error::Volume(VolumeError::NoSuchVolume(_))) if a.force => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = rm_code(&e);

@@ -312,6 +312,12 @@ impl State<'_> {
                     None if name == "ID" && fields.iter().any(|(k, _)| k == "Id") => {
                         fields.iter().find(|(k, _)| k == "Id").map(|(_, f)| f)
                     }
+                    // A Go field `Number` tagged `number` in JSON (`info`'s store counts):
+                    // templates see the Go name.
+                    None if fields.iter().any(|(k, _)| lower_first(name) == *k) => fields
+                        .iter()
+                        .find(|(k, _)| lower_first(name) == *k)
+                        .map(|(_, f)| f),
                     None => {
                         let msg = format!("can't evaluate field {name} in type struct");
                         return Err(self.err(a.pos, &a.kind.describe(), msg));
@@ -383,5 +389,14 @@ impl State<'_> {
             self.check(pos, name)?;
         }
         Ok(Some(v))
+    }
+}
+
+/// `Number` → `number`: the JSON tag Go code gives an exported field of that name.
+fn lower_first(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) if f.is_ascii_uppercase() => f.to_ascii_lowercase().to_string() + c.as_str(),
+        _ => String::new(),
     }
 }

@@ -94,3 +94,35 @@ impl From<BuildError> for crate::Error {
 }
 
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
+
+/// `build -`: what came on stdin is a tar of the context (plain or compressed: unpacked
+/// into `dir` with the layer unpacker's safety) or a Containerfile (written as
+/// `containerfile`, and `dir` made empty). True when it was a tar.
+pub fn context_from_bytes(
+    data: &[u8],
+    dir: &std::path::Path,
+    containerfile: &std::path::Path,
+) -> crate::Result<bool> {
+    use std::io::Read;
+    let ustar = |b: &[u8]| b.len() >= 262 && &b[257..262] == b"ustar";
+    let is_tar = ustar(data)
+        || crate::layer::decompress(data)
+            .ok()
+            .and_then(|mut r| {
+                let mut b = [0u8; 512];
+                r.read_exact(&mut b).ok().map(|_| ustar(&b))
+            })
+            .unwrap_or(false);
+    if is_tar {
+        crate::layer::unpack(data, dir).map_err(|e| {
+            crate::Error::invalid(format!("extracting the build context from stdin: {e}"))
+        })?;
+    } else {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error::invalid(format!("creating {}: {e}", dir.display())))?;
+        std::fs::write(containerfile, data).map_err(|e| {
+            crate::Error::invalid(format!("writing {}: {e}", containerfile.display()))
+        })?;
+    }
+    Ok(is_tar)
+}

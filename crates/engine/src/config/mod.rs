@@ -12,6 +12,26 @@ use crate::error::{Error, Result};
 pub const DEFAULT_ROOT: &str = "/var/lib/peapod";
 pub const DEFAULT_RUNROOT: &str = "/run/peapod";
 
+/// The store when `--root` is not given: [`DEFAULT_ROOT`], or the user's for a rootless one
+/// (`~/.local/share/peapod`).
+pub fn default_root() -> Result<PathBuf> {
+    if crate::rootless::is_rootless() {
+        crate::rootless::default_root()
+    } else {
+        Ok(PathBuf::from(DEFAULT_ROOT))
+    }
+}
+
+/// The runtime state when `--runroot` is not given: [`DEFAULT_RUNROOT`], or
+/// `$XDG_RUNTIME_DIR/peapod` for a rootless user.
+pub fn default_runroot() -> Result<PathBuf> {
+    if crate::rootless::is_rootless() {
+        crate::rootless::default_runroot()
+    } else {
+        Ok(PathBuf::from(DEFAULT_RUNROOT))
+    }
+}
+
 /// What the command line (or a test) tells the engine.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -26,6 +46,8 @@ pub struct EngineOptions {
     pub log_level: Option<String>,
     /// The network helper (`--network-cmd`): peapod-netsetup by default, netavark works too.
     pub netsetup: Option<PathBuf>,
+    /// `--runtime-flag`: options for the OCI runtime, without their leading `--`.
+    pub runtime_flags: Vec<String>,
 }
 
 /// Every path the engine uses, derived once from the options.

@@ -20,6 +20,15 @@ pub struct CreateOptions {
     pub entrypoint: Option<String>,
     pub env: Vec<String>,
     pub env_files: Vec<PathBuf>,
+    /// `--http-proxy` (Podman's default: on): the host's proxy variables go into the
+    /// container's environment, below the image's and the user's.
+    pub http_proxy: bool,
+    /// `--unsetenv NAME`: a default or image variable left out.
+    pub unsetenv: Vec<String>,
+    /// `--unsetenv-all`: no default or image variable at all.
+    pub unsetenv_all: bool,
+    /// `--tz`: a zone name (`Europe/Paris`) or `local`.
+    pub timezone: Option<String>,
     pub workdir: Option<String>,
     pub hostname: Option<String>,
     pub user: Option<String>,
@@ -55,8 +64,22 @@ pub struct CreateOptions {
     pub security: super::SecurityFlags,
 }
 
+/// Podman's warning when a rootless container on cgroup v1 asks for limits: it runs
+/// without them.
+pub const ROOTLESS_V1_LIMITS_WARNING: &str =
+    "Resource limits are not supported and ignored on cgroups V1 rootless systems";
+
 impl Engine {
     pub fn create_container(&self, opts: &CreateOptions) -> Result<Container> {
+        self.create_container_warning(opts).map(|(c, _)| c)
+    }
+
+    /// `create_container`, with the warnings Podman prints to stderr at create (limits that
+    /// a rootless container on cgroup v1 cannot have).
+    pub fn create_container_warning(
+        &self,
+        opts: &CreateOptions,
+    ) -> Result<(Container, Vec<String>)> {
         let member = self.pod_member_plan(opts)?;
         let result = self.create_container_in(opts, member.as_ref());
         if result.is_err()
@@ -66,7 +89,12 @@ impl Engine {
             // `--pod new:NAME` made the pod for this container: nothing stays half-made.
             let _ = self.remove_pod(&m.pod_id, true, Some(0));
         }
-        result
+        let container = result?;
+        let mut warnings = Vec::new();
+        if rootless_without_cgroups() && !opts.resources.is_empty() {
+            warnings.push(ROOTLESS_V1_LIMITS_WARNING.to_string());
+        }
+        Ok((container, warnings))
     }
 
     fn create_container_in(
@@ -111,11 +139,21 @@ impl Engine {
             ));
         }
 
-        let env = super::env::build_env(
-            icfg.env().as_deref().unwrap_or(&[]),
-            &opts.env_files,
-            &opts.env,
-        )?;
+        // Podman's order: its defaults, the host's proxy variables, the image's; then
+        // `--unsetenv` takes names out (`--unsetenv-all` all of them); then env files, -e.
+        let mut base_env = Vec::new();
+        if !opts.unsetenv_all {
+            base_env.extend(super::env::default_env());
+            if opts.http_proxy {
+                base_env.extend(super::env::host_proxy_env());
+            }
+            base_env.extend(icfg.env().iter().flatten().cloned());
+        }
+        base_env.retain(|e| {
+            let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            !opts.unsetenv.iter().any(|u| u == name)
+        });
+        let env = super::env::build_env(&base_env, &opts.env_files, &opts.env)?;
         super::env::check_exec_size(&args, &env)?;
         let mut labels: BTreeMap<String, String> = icfg
             .labels()
@@ -202,7 +240,16 @@ impl Engine {
                 "the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"",
             ));
         }
-        let resources = super::resources::parse(&opts.resources)?;
+        let mut resources = super::resources::parse(&opts.resources)?;
+        // A rootless user on cgroup v1 has no cgroup of its own to limit: as Podman, the
+        // container runs without limits (no default pids limit either), with a warning
+        // when some were asked for.
+        if rootless_without_cgroups() {
+            resources = super::Resources {
+                pids_limit: Some(0),
+                ..Default::default()
+            };
+        }
         let mut mounts = self.resolve_mounts(&crate::volume::MountRequest {
             volumes: &opts.volumes,
             mounts: &opts.mounts,
@@ -238,6 +285,13 @@ impl Engine {
             cmd,
             env,
             create_workdir: opts.workdir.is_none(),
+            timezone: match &opts.timezone {
+                Some(tz) => {
+                    super::timezone::zone_file(tz)?;
+                    Some(tz.clone())
+                }
+                None => None,
+            },
             workdir: opts
                 .workdir
                 .clone()
@@ -342,6 +396,11 @@ impl Engine {
         }
         unreachable!()
     }
+}
+
+/// A rootless user on a cgroup v1 host: no cgroup to put limits in.
+pub(crate) fn rootless_without_cgroups() -> bool {
+    crate::rootless::is_rootless() && !crate::config::cgroup_unified()
 }
 
 /// Where journald listens for native-protocol datagrams.

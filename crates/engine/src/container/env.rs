@@ -21,6 +21,43 @@ const MAX_ARG_STRLEN: usize = 32 * 4096;
 const ARG_MAX_FLOOR: u64 = 32 * 4096;
 const ARG_MAX_CEILING: u64 = 6 << 20;
 
+/// What every container's environment starts with, as Podman's: its built-in `PATH` and
+/// `container=podman` (what tools read to know they run in a Podman-style container: peapod
+/// answers to the same checks), and containers.conf's default `TERM=xterm`.
+pub(crate) const DEFAULT_ENV: [(&str, &str); 3] = [
+    ("PATH", DEFAULT_PATH),
+    ("container", "podman"),
+    ("TERM", "xterm"),
+];
+
+/// [`DEFAULT_ENV`] as `NAME=VALUE`.
+pub(crate) fn default_env() -> Vec<String> {
+    DEFAULT_ENV
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+/// The proxy variables Podman passes from the host (`--http-proxy`, on by default).
+const PROXY_ENV: [&str; 8] = [
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+];
+
+/// `NAME=VALUE` for each proxy variable set in peapod's own environment.
+pub(crate) fn host_proxy_env() -> Vec<String> {
+    PROXY_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v}")))
+        .collect()
+}
+
 /// Image env, then `--env-file`s, then `-e`, later ones winning, as Podman merges them.
 /// `-e NAME` without `=` takes the value from peapod's own environment (skipped if unset);
 /// `-e 'NAME*'` takes every variable whose name starts with NAME.
@@ -47,9 +84,6 @@ pub(crate) fn build_env(
     }
     for e in env {
         apply(&mut out, e).map_err(Error::invalid)?;
-    }
-    if !out.iter().any(|(k, _)| k == "PATH") {
-        out.insert(0, ("PATH".into(), DEFAULT_PATH.into()));
     }
     Ok(out.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
@@ -149,7 +183,7 @@ mod tests {
         .unwrap();
         assert_eq!(env, vec!["PATH=/bin", "A=user", "B=2"]);
         let env = build_env(&[], &[], &[]).unwrap();
-        assert!(env[0].starts_with("PATH="));
+        assert!(env.is_empty(), "defaults are the caller's: {env:?}");
         let e = build_env(&[], &[], &["=x".into()]).unwrap_err().to_string();
         assert_eq!(e, "invalid environment variable: \"=x\"");
     }
@@ -160,14 +194,7 @@ mod tests {
         let f = dir.path().join("env");
         std::fs::write(&f, "A=1\n\n  # c\n  B = 2 \nPEAPOD_ENV_TEST_UNSET\n").unwrap();
         let env = build_env(&[], std::slice::from_ref(&f), &["A=2".into()]).unwrap();
-        assert_eq!(
-            env,
-            vec![
-                format!("PATH={DEFAULT_PATH}"),
-                "A=2".into(),
-                "B = 2 ".into()
-            ]
-        );
+        assert_eq!(env, vec!["A=2".to_string(), "B = 2 ".into()]);
 
         std::fs::write(&f, format!("A=1\nB={}\n", "x".repeat(10 << 20))).unwrap();
         let e = build_env(&[], std::slice::from_ref(&f), &[])

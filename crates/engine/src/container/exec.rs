@@ -151,7 +151,7 @@ impl Engine {
         ]);
         let mut launched = crate::monitor::launch(&MonitorRequest {
             monitor: &monitor,
-            runtime: &runtime.path,
+            runtime: &runtime,
             id,
             uuid: session,
             name: &c.config.name,
@@ -171,6 +171,7 @@ impl Engine {
                 process_spec: &spec,
                 attach: !opts.detach,
             }),
+            hold: None,
         })?;
         // Past this point a failure must not leave the command to run unattended.
         let attached = if opts.detach {

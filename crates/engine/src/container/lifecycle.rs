@@ -12,6 +12,7 @@ use crate::Engine;
 use crate::error::{Error, IoContext, Result};
 use crate::monitor::{MonitorRequest, log_arg};
 use crate::oci::spec::SpecInput;
+use crate::state::{Holder, Resource};
 
 /// A container started with its output attached: read the socket until EOF, then
 /// [`Engine::wait_exit_code`].
@@ -21,10 +22,12 @@ pub struct StartedAttached {
 }
 
 impl Engine {
-    /// Look up a container and reconcile it with what the monitor left behind.
+    /// Look up a container and reconcile it with what the monitor and the runtime say (and
+    /// finish a start that was interrupted, if nobody else is at it).
     pub fn container(&self, reference: &str) -> Result<Container> {
         let mut c = self.db.lookup_container(reference)?;
         self.reconcile(&mut c)?;
+        self.repair_if_abandoned(&mut c);
         Ok(c)
     }
 
@@ -33,8 +36,24 @@ impl Engine {
         let mut all = self.db.containers()?;
         for c in &mut all {
             self.reconcile(c)?;
+            self.repair_if_abandoned(c);
         }
         Ok(all)
+    }
+
+    /// A container whose lock the caller holds, reconciled and repaired.
+    pub(crate) fn container_locked(&self, id: &str) -> Result<Container> {
+        let mut c = self
+            .db
+            .container(id)?
+            .ok_or_else(|| Error::NoSuchContainer(id.to_string()))?;
+        self.reconcile(&mut c)?;
+        if let Err(e) = self.repair_interrupted(&mut c) {
+            // What could not be released is released (and reported) again by whatever the
+            // caller does next: start, cleanup and removal all go through the ledger.
+            tracing::warn!(id, error = %e, "repairing an interrupted start");
+        }
+        Ok(c)
     }
 
     fn save(&self, c: &Container) -> Result<()> {
@@ -48,7 +67,7 @@ impl Engine {
         // A pod's member needs the pod's namespaces: the infra container runs first.
         self.pod_start_infra_for(&found)?;
         let _lock = self.lock(found.id())?;
-        let mut c = self.container(found.id())?;
+        let mut c = self.container_locked(found.id())?;
         match c.state.status {
             Status::Running => {
                 return Ok(StartedAttached {
@@ -99,28 +118,20 @@ impl Engine {
         self.save(c)
     }
 
-    /// Undo a half-done init: kill and delete in the runtime, unmount, back to Created.
-    pub(super) fn abort_init(&self, c: &mut Container) {
-        if let Ok(rt) = self.runtime() {
-            let _ = rt.kill(c.id(), 9, false);
-            let _ = rt.delete(c.id());
+    /// Undo a half-done init: everything the ledger says the container holds (its monitor,
+    /// the runtime's container, its cgroup, network and mounts) is released; back to Created.
+    pub(crate) fn abort_init(&self, c: &mut Container) {
+        // Best effort: the error that made init fail is the one to report; what could not
+        // be released stays in the ledger for the next start or removal.
+        for e in self.release_held(c) {
+            tracing::warn!(id = c.id(), error = %e, "undoing a failed start");
         }
-        if c.state.conmon_pid > 0 {
-            // The monitor sees its container go and exits; give it a moment, then make sure.
-            let _ = self.wait_for_exit(c, Some(Duration::from_secs(5)));
-            if super::reconcile::alive(c.state.conmon_pid, c.state.conmon_start) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(c.state.conmon_pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-        // Best effort: the error that made init fail is the one to report.
-        let _ = self.release_held(c);
         let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
         c.state.status = Status::Created;
         c.state.pid = 0;
+        c.state.pid_start = 0;
         c.state.conmon_pid = 0;
+        c.state.conmon_start = 0;
         let _ = self.save(c);
     }
 
@@ -128,6 +139,9 @@ impl Engine {
     /// the container in the runtime. On failure nothing stays mounted or running.
     pub(super) fn init(&self, c: &mut Container) -> Result<()> {
         let id = c.id().to_string();
+        // Whatever an earlier start left (it was killed half-way, or its cleanup failed)
+        // goes first: a namespace still pinned or a lease still held would fail this one.
+        Error::collect(self.release_all(&Holder::container(&id)))?;
         let _ = std::fs::remove_file(self.paths.exit_file(&id));
         let _ = std::fs::remove_dir_all(self.paths.persist_dir(&id));
         let run_dir = self.paths.container_run_dir(&id);
@@ -149,10 +163,14 @@ impl Engine {
         let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
         let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
         let user = super::user::resolve(&c.config.user, &passwd, &group)?;
-        // A working directory that is (or is inside) a mount exists once the mounts are made.
+        // A working directory that is (or is inside) a mount exists once the mounts are made;
+        // one that holds a mount's destination is made by the runtime for that mount.
+        let workdir = c.config.workdir.trim_end_matches('/');
         let on_a_mount = c.config.mounts.iter().any(|m| {
             let d = m.destination.trim_end_matches('/');
-            c.config.workdir == d || c.config.workdir.starts_with(&format!("{d}/"))
+            workdir == d
+                || workdir.starts_with(&format!("{d}/"))
+                || d.starts_with(&format!("{workdir}/"))
         });
         if !c.config.create_workdir
             && !on_a_mount
@@ -167,7 +185,16 @@ impl Engine {
             });
         }
 
-        let user_mounts = self.prepare_mounts(c, &rootfs, &user)?;
+        let holder = Holder::container(&id);
+        // Volumes may be mounted (those with a mount of their own), and images (`--mount
+        // type=image`): held as a whole.
+        let user_mounts = if !c.config.mounts.is_empty() {
+            self.hold(&holder, Resource::Volumes, |_| {
+                self.prepare_mounts(c, &rootfs, &user)
+            })?
+        } else {
+            self.prepare_mounts(c, &rootfs, &user)?
+        };
         let run_dir = self.paths.container_run_dir(&id);
         let netns = self.network_setup(c)?;
         // Saved at once: whatever fails next, cleanup finds the namespace and leases.
@@ -185,7 +212,7 @@ impl Engine {
                 env.push(format!("{k}={v}"));
             }
         };
-        add_default("container", "podman");
+        // container=podman and TERM come with the defaults at create (`--unsetenv` may drop them).
         add_default("HOME", &user.home);
         add_default("HOSTNAME", &c.config.hostname);
         if c.config.tty {
@@ -206,14 +233,19 @@ impl Engine {
             cgroups_path: &cgroups_path,
             netns,
             annotations: &c.config.annotations,
-            resources: Some(
-                c.config
-                    .resources
-                    .to_oci(super::resources::swap_supported())?,
-            ),
+            resources: if super::create::rootless_without_cgroups() {
+                None
+            } else {
+                Some(
+                    c.config
+                        .resources
+                        .to_oci(super::resources::swap_supported())?,
+                )
+            },
             mounts: &user_mounts,
             joins: &joins,
             security: &security,
+            rootless: crate::rootless::spec_facts(),
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -226,10 +258,29 @@ impl Engine {
         let pidfile = run_dir.join("pidfile");
         let conmon_pidfile = run_dir.join("conmon.pid");
         let _ = std::fs::remove_file(&pidfile);
+        let _ = std::fs::remove_file(&conmon_pidfile);
         let log_path = PathBuf::from(&c.config.log_path);
+        // The monitor makes three things at once: itself, the runtime's container and (through
+        // the runtime) its cgroup. All three are recorded before it starts.
+        let cgroup = Resource::Cgroup {
+            path: cgroups_path.clone(),
+        };
+        let in_runtime = Resource::Runtime { id: id.clone() };
+        let mut monitor_row = Resource::Monitor {
+            id: id.clone(),
+            pidfile: conmon_pidfile.clone(),
+            pid: 0,
+            start: 0,
+        };
+        let rows = self.db.record_all(
+            &holder,
+            &[cgroup.clone(), in_runtime.clone(), monitor_row.clone()],
+        )?;
+        // The exit pipe of a slirp4netns network: the monitor holds it from now on.
+        let hold = crate::network::slirp::take_monitor_fd(&id);
         let spawned = crate::monitor::spawn(&MonitorRequest {
             monitor: &monitor,
-            runtime: &runtime.path,
+            runtime: &runtime,
             id: &id,
             uuid: &id,
             name: &c.config.name,
@@ -246,12 +297,23 @@ impl Engine {
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),
             exit_command: self.exit_command(c),
             exec: None,
+            hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         })?;
+        drop(hold);
         c.state.status = Status::Initialized;
         c.state.pid = spawned.pid;
         c.state.pid_start = process_start_time(spawned.pid).unwrap_or(0);
         c.state.conmon_pid = spawned.conmon_pid;
         c.state.conmon_start = process_start_time(spawned.conmon_pid).unwrap_or(0);
+        if let Resource::Monitor { pid, start, .. } = &mut monitor_row {
+            *pid = c.state.conmon_pid;
+            *start = c.state.conmon_start;
+        }
+        self.db.confirm_all(&[
+            (rows[0], &cgroup),
+            (rows[1], &in_runtime),
+            (rows[2], &monitor_row),
+        ])?;
         c.state.exit_code = 0;
         c.state.finished_at = None;
         c.state.oom_killed = false;
@@ -336,9 +398,15 @@ impl Engine {
         files.push((hosts, "/etc/hosts"));
         files.push((resolv, "/etc/resolv.conf"));
         let env = run_dir.join(".containerenv");
-        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless=0\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id))
+        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id, u8::from(crate::rootless::is_rootless())))
             .ctx("writing", &env)?;
         files.push((env, "/run/.containerenv"));
+        if let Some(tz) = &c.config.timezone {
+            let localtime = run_dir.join("localtime");
+            let zone = super::timezone::zone_file(tz)?;
+            std::fs::copy(&zone, &localtime).ctx("copying", &zone)?;
+            files.push((localtime, "/etc/localtime"));
+        }
         Ok(files)
     }
 
@@ -346,7 +414,7 @@ impl Engine {
     pub fn stop(&self, reference: &str, timeout: Option<u32>) -> Result<Container> {
         let found = self.db.lookup_container(reference)?;
         let _lock = self.lock(found.id())?;
-        let mut c = self.container(found.id())?;
+        let mut c = self.container_locked(found.id())?;
         if c.state.status == Status::Paused {
             let _ = self.runtime()?.resume(c.id());
         }
@@ -398,6 +466,7 @@ impl Engine {
     }
 
     /// Release what a stopped container holds: runtime state, the rootfs mount, run files.
+    /// Once its exit code is in the database, its exit file goes too.
     pub(crate) fn cleanup_locked(&self, c: &mut Container) -> Result<()> {
         let errors = self.release_held(c);
         self.remove_exec_dirs(c);
@@ -408,30 +477,37 @@ impl Engine {
             c.state.status = Status::Exited;
         }
         self.save(c)?;
+        if c.state.status == Status::Exited {
+            // Nobody needs it now: readers take the code from the database (a waiter that
+            // polls the file looks there when it is gone).
+            let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        }
         Error::collect(errors)
     }
 
-    /// Release everything a container holds while it is set up: its runtime state, network,
-    /// rootfs mount, mounted volumes and run directories. Keeps going past failures; the
-    /// ones that matter are returned. The exit file stays: a foreground `run` may still be
-    /// reading it while the monitor's exit command cleans up (and, with --rm, removes) the
-    /// container. Used by cleanup, removal and a failed init alike.
+    /// Release everything a container holds while it is set up: whatever the ledger says
+    /// (its monitor, the runtime's container, cgroup, network, mounts), then its run
+    /// directories, and its place in its pod. Keeps going past failures and returns them;
+    /// the run directory (which keeps its leases alive) stays while any is left. Used by
+    /// cleanup, removal and a failed init alike.
     pub(crate) fn release_held(&self, c: &mut Container) -> Vec<Error> {
-        let mut errors = Vec::new();
-        if let Err(e) = self.runtime().and_then(|rt| rt.delete(c.id())) {
+        // A rootfs `peapod mount` holds stays mounted (and held) until `umount`.
+        let keep_rootfs = c.state.user_mounts > 0;
+        let mut errors = self.release_where(&Holder::container(c.id()), |r| {
+            !(keep_rootfs && matches!(r, Resource::Rootfs { .. }))
+        });
+        // A member of a pod leaves it: the last one out releases the pod's namespaces.
+        if let Some(Err(e)) = self.pod_network_teardown(c) {
             errors.push(e);
         }
-        if let Err(e) = self.network_teardown(c) {
-            errors.push(e);
+        c.state.netns.clear();
+        c.state.network_status.clear();
+        c.state.ports.clear();
+        c.state.mounted = keep_rootfs;
+        if errors.is_empty() {
+            let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
+            let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
         }
-        if let Err(e) = self.unmount_rootfs(c) {
-            errors.push(e);
-        }
-        if let Err(e) = self.release_mounts(c) {
-            errors.push(e);
-        }
-        let _ = std::fs::remove_dir_all(self.paths.persist_dir(c.id()));
-        let _ = std::fs::remove_dir_all(self.paths.container_run_dir(c.id()));
         errors
     }
 
@@ -463,11 +539,11 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let _lock = self.lock(found.id())?;
-        let mut c = match self.db.container(found.id())? {
-            Some(c) => c,
-            None => return Ok(()),
+        let mut c = match self.container_locked(found.id()) {
+            Ok(c) => c,
+            Err(Error::NoSuchContainer(_)) => return Ok(()),
+            Err(e) => return Err(e),
         };
-        self.reconcile(&mut c)?;
         match c.state.status {
             Status::Running | Status::Paused => {
                 return Err(bad_state(&c, "cannot clean up a running container"));
@@ -497,7 +573,7 @@ impl Engine {
     pub fn kill(&self, reference: &str, signal: i32) -> Result<Container> {
         let found = self.db.lookup_container(reference)?;
         let _lock = self.lock(found.id())?;
-        let c = self.container(found.id())?;
+        let c = self.container_locked(found.id())?;
         if c.state.status != Status::Running && c.state.status != Status::Paused {
             return Err(Error::BadState {
                 id: c.id().to_string(),
@@ -521,12 +597,24 @@ impl Engine {
 
     /// Wait until the container is not running; its exit code.
     pub fn wait(&self, reference: &str) -> Result<i32> {
-        let id = self.db.lookup_container(reference)?.config.id;
+        let id = match self.db.lookup_container(reference) {
+            Ok(c) => c.config.id,
+            // Removed already (`run --rm`): its exit code is kept a while, by full id.
+            Err(Error::NoSuchContainer(_)) => match self.db.kept_exit_code(reference)? {
+                Some((code, _)) => return Ok(code),
+                None => return Err(Error::NoSuchContainer(reference.to_string())),
+            },
+            Err(e) => return Err(e),
+        };
         let mut sleep = Duration::from_millis(5);
         loop {
             let c = match self.container(&id) {
                 Ok(c) => c,
                 Err(Error::NoSuchContainer(_)) => {
+                    // Removed while we waited (`run --rm`): its exit code was kept a while.
+                    if let Some((code, _)) = self.db.kept_exit_code(&id)? {
+                        return Ok(code);
+                    }
                     return Err(Error::NoSuchContainer(reference.to_string()));
                 }
                 Err(e) => return Err(e),

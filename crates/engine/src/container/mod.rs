@@ -7,6 +7,7 @@
 
 pub(crate) mod annotations;
 pub mod attach;
+pub(crate) mod cgroup;
 mod commit;
 mod create;
 pub(crate) mod env;
@@ -17,17 +18,19 @@ pub mod logs;
 mod model;
 pub mod mount;
 pub mod pause;
-mod reconcile;
+pub mod ps;
+pub(crate) mod reconcile;
 mod remove;
 pub mod resources;
 pub mod restart;
 mod rootfs;
 pub mod security;
+mod timezone;
 pub mod top;
 pub mod user;
 
 pub use commit::{CommitFormat, CommitOptions};
-pub use create::CreateOptions;
+pub use create::{CreateOptions, ROOTLESS_V1_LIMITS_WARNING};
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
 pub use model::{

@@ -92,6 +92,10 @@ pub struct ContainerConfig {
     /// directory given with `-w` must exist, as in Podman.
     #[serde(default)]
     pub create_workdir: bool,
+    /// `--tz`: a zone under /usr/share/zoneinfo, or `local` (the host's /etc/localtime),
+    /// copied into the container's run dir and mounted at /etc/localtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     pub user: String,
     pub hostname: String,
     pub labels: BTreeMap<String, String>,

@@ -20,6 +20,12 @@ impl Engine {
         let found = self.db.lookup_container(reference)?;
         let _lock = self.lock(found.id())?;
         let mut c = self.container(found.id())?;
+        if super::create::rootless_without_cgroups() {
+            // Podman's words: the freezer needs a cgroup of the container's own.
+            return Err(Error::Other(
+                "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup".into(),
+            ));
+        }
         match c.state.status {
             Status::Running => {}
             Status::Paused => {

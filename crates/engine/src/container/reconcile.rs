@@ -1,5 +1,16 @@
-//! Bring the database's view of a container in line with what the monitor and the kernel
-//! say: the exit file, the oom file, and whether the monitor and the container still live.
+//! Bring the database's view of a container in line with what the monitor, the runtime and
+//! the kernel say: the exit file, the oom file, whether the monitor and the container still
+//! live, and what the runtime knows of a container whose start was interrupted.
+//!
+//! An interrupted start (the `peapod` process SIGKILLed, or crashed, half-way through `run`
+//! or `start`) leaves the database behind: "created" with resources already held, or
+//! "initialized" for a container the runtime runs. Whoever next finds it with its lock free
+//! (no start is in progress then) repairs it, as Podman users expect to find it:
+//! - created, holding anything: everything it holds is released (the runtime's container
+//!   too); it is created, and `start` starts it afresh;
+//! - initialized, and the runtime runs it: it is running (its pid from the runtime);
+//! - initialized, created in the runtime with its monitor alive: left for `start`;
+//! - initialized, its monitor gone without an exit code: released, back to created.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +18,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Container, Status};
 use crate::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::state::Holder;
 
 /// The start time of a process (clock ticks since boot), or None if it does not exist.
 pub fn process_start_time(pid: i32) -> Option<u64> {
@@ -87,8 +99,113 @@ impl Engine {
         Ok(())
     }
 
+    /// For readers: repair an interrupted start if nobody is working on the container (its
+    /// lock is free; a start in progress holds it). Failures are logged: a read still
+    /// answers, and the next start or removal reports what could not be released.
+    pub(crate) fn repair_if_abandoned(&self, c: &mut Container) {
+        let candidate = match c.state.status {
+            Status::Initialized => true,
+            Status::Created => self
+                .db
+                .holds_any(&Holder::container(c.id()))
+                .unwrap_or(false),
+            _ => false,
+        };
+        if !candidate {
+            return;
+        }
+        let Ok(Some(_lock)) = crate::state::lock::Lock::try_acquire(&self.paths.locks(), c.id())
+        else {
+            return;
+        };
+        // Read again under the lock: whoever held it last may have moved it on.
+        match self.db.container(c.id()) {
+            Ok(Some(fresh)) => *c = fresh,
+            _ => return,
+        }
+        let repaired = self.reconcile(c).and_then(|()| self.repair_interrupted(c));
+        if let Err(e) = repaired {
+            tracing::warn!(id = c.id(), error = %e, "repairing an interrupted start");
+        }
+    }
+
+    /// Repair an interrupted start (see the module doc). The caller holds the lock.
+    pub(crate) fn repair_interrupted(&self, c: &mut Container) -> Result<()> {
+        match c.state.status {
+            Status::Created => {
+                if !self.db.holds_any(&Holder::container(c.id()))? {
+                    return Ok(());
+                }
+                let errors = self.release_held(c);
+                self.db.update_state(c.id(), &c.state)?;
+                Error::collect(errors)
+            }
+            Status::Initialized => {
+                // A `runtime start` its caller left running decides the answer: let it end.
+                let rt = self.runtime()?;
+                crate::ledger::wait_for_runtime_calls(&rt.path, c.id());
+                let known = rt.state(c.id())?;
+                let monitor =
+                    c.state.conmon_pid > 0 && alive(c.state.conmon_pid, c.state.conmon_start);
+                match known.as_ref().map(|s| s.status.as_str()) {
+                    Some(st @ ("running" | "paused")) => {
+                        let pid = known.as_ref().map(|s| s.pid).unwrap_or(0);
+                        c.state.status = if st == "paused" {
+                            Status::Paused
+                        } else {
+                            Status::Running
+                        };
+                        if pid > 0 {
+                            c.state.pid = pid;
+                            c.state.pid_start = process_start_time(pid).unwrap_or(0);
+                        }
+                        c.state.started_at = Some(Utc::now());
+                        c.state.stopped_by_user = false;
+                        self.db.update_state(c.id(), &c.state)
+                    }
+                    // `start` runs it; or its monitor reports its exit soon.
+                    _ if monitor => Ok(()),
+                    _ if self.read_exit(c.id()).is_some() => Ok(()),
+                    _ => {
+                        self.abort_init(c);
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The exit of the run `c` (as the caller last saw it) that the database recorded: the
+    /// row moved on to stopped or exited, or the container was removed and its code kept.
+    fn recorded_exit(&self, c: &Container) -> Option<ExitInfo> {
+        match self.db.container(c.id()).ok()? {
+            Some(row)
+                if !row.state.status.is_active()
+                    && row.state.started_at == c.state.started_at
+                    && row.state.finished_at.is_some() =>
+            {
+                Some(ExitInfo {
+                    code: row.state.exit_code,
+                    at: row.state.finished_at?,
+                    oom: row.state.oom_killed,
+                })
+            }
+            Some(_) => None,
+            None => {
+                let (code, at) = self.db.kept_exit_code(c.id()).ok()??;
+                Some(ExitInfo {
+                    code,
+                    at,
+                    oom: false,
+                })
+            }
+        }
+    }
+
     /// Wait until the container is no longer running (exit file, or the monitor and the
     /// process both gone), at most `timeout` (None: as long as it takes). None on timeout.
+    /// The exit file goes once the code is in the database: then the code comes from there.
     pub(crate) fn wait_for_exit(
         &self,
         c: &Container,
@@ -97,17 +214,20 @@ impl Engine {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut sleep = Duration::from_millis(2);
         loop {
-            if let Some(e) = self.read_exit(c.id()) {
+            if let Some(e) = self.read_exit(c.id()).or_else(|| self.recorded_exit(c)) {
                 return Some(e);
             }
             let monitor_alive =
                 c.state.conmon_pid > 0 && alive(c.state.conmon_pid, c.state.conmon_start);
             if !monitor_alive && !alive(c.state.pid, c.state.pid_start) {
-                return self.read_exit(c.id()).or(Some(ExitInfo {
-                    code: -1,
-                    at: Utc::now(),
-                    oom: false,
-                }));
+                return self
+                    .read_exit(c.id())
+                    .or_else(|| self.recorded_exit(c))
+                    .or(Some(ExitInfo {
+                        code: -1,
+                        at: Utc::now(),
+                        oom: false,
+                    }));
             }
             if let Some(d) = deadline {
                 if Instant::now() >= d {

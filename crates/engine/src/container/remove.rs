@@ -5,6 +5,9 @@ use crate::Engine;
 use crate::error::{Error, Result};
 use crate::state::lock::Lock;
 
+/// How long the exit code of a removed container stays readable.
+const KEEP_EXIT_CODES: chrono::Duration = chrono::Duration::minutes(5);
+
 #[derive(Debug, Clone, Default)]
 pub struct RemoveOptions {
     pub force: bool,
@@ -27,11 +30,13 @@ impl Engine {
     ) -> Result<String> {
         let found = self.db.lookup_container(reference)?;
         let lock = self.lock(found.id())?;
-        let mut c = match self.db.container(found.id())? {
-            Some(c) => c,
-            None => return Err(Error::NoSuchContainer(reference.to_string())),
+        let mut c = match self.container_locked(found.id()) {
+            Ok(c) => c,
+            Err(Error::NoSuchContainer(_)) => {
+                return Err(Error::NoSuchContainer(reference.to_string()));
+            }
+            Err(e) => return Err(e),
         };
-        self.reconcile(&mut c)?;
         if c.config.is_infra && !infra_too {
             return Err(Error::invalid(format!(
                 "container {} is the infra container of pod {} and cannot be removed without removing the pod",
@@ -67,29 +72,9 @@ impl Engine {
         Ok(c.id().to_string())
     }
 
-    fn prune_exit_files(&self, keep: &str) {
-        let Ok(entries) = std::fs::read_dir(self.paths.exit_dir()) else {
-            return;
-        };
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(300);
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name == keep
-                || !e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t < old)
-            {
-                continue;
-            }
-            if matches!(self.db.container(&name), Ok(None)) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-
-    /// Delete a stopped container: runtime state, mount, directories, row, lock file.
-    /// Keeps going past failures and reports them all.
+    /// Delete a stopped container: what it holds, its directories, row and lock file. Keeps
+    /// going past failures and reports them all; while anything could not be released the
+    /// row stays (status "removing") with its ledger, so `rm -f` again finishes the job.
     pub(crate) fn remove_locked(&self, c: &mut Container, lock: &Lock) -> Result<()> {
         c.state.status = Status::Removing;
         // A removed container's rootfs goes whoever mounted it.
@@ -97,16 +82,22 @@ impl Engine {
         let _ = self.db.update_state(c.id(), &c.state);
         let mut errors = self.release_held(c);
         let dir = self.paths.container_dir(c.id());
-        if let Err(e) = std::fs::remove_dir_all(&dir)
+        // Never through a rootfs that is still mounted.
+        if errors.is_empty()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             errors.push(Error::io("removing", dir, e));
         }
-        // This container's exit file stays a while for a foreground `run --rm` racing the
-        // monitor's exit command (Podman keeps exit codes of removed containers for five
-        // minutes too); older ones of removed containers go now.
-        self.prune_exit_files(c.id());
         if errors.is_empty() {
+            // A foreground `run --rm` may still be waiting for the exit code while the
+            // monitor's `cleanup --rm` removes the container: the code is kept in the database
+            // a while (Podman keeps them five minutes too), and the exit file goes now.
+            if let Some(at) = c.state.finished_at {
+                self.db
+                    .keep_exit_code(c.id(), c.state.exit_code, at, KEEP_EXIT_CODES)?;
+            }
+            let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
             self.db.delete_container(c.id())?;
             lock.remove_file();
         }

@@ -44,6 +44,17 @@ pub struct ResourceFlags {
     pub pids_limit: Option<i64>,
 }
 
+impl ResourceFlags {
+    /// No limit flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_none()
+            && self.memory_swap.is_none()
+            && self.cpus.is_none()
+            && self.cpu_shares.is_none()
+            && self.pids_limit.is_none()
+    }
+}
+
 /// docker/go-units `RAMInBytes`: `20m`, `20MB`, `20mib`, `1.5g`, plain bytes; binary units.
 pub fn ram_in_bytes(s: &str) -> Option<i64> {
     let t = s.trim().to_ascii_lowercase();

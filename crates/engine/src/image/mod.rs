@@ -14,6 +14,8 @@ mod store;
 use std::io;
 use std::path::PathBuf;
 
+/// An image as the store records it (ids, names, layers, sizes): the report `images` lists.
+pub use crate::state::ImageRecord;
 pub use change::{Change, apply_change, apply_changes, parse_change};
 pub use import::{ImportOptions, ImportedImage, import, load_config};
 pub use reference::{Reference, candidates, normalize, parse_reference};

@@ -278,9 +278,12 @@ impl Engine {
             .iter()
             .filter(|e| !image_env.contains(e))
             .filter(|e| {
-                // The PATH the engine adds when the image has none.
-                !(image_env.iter().all(|i| !i.starts_with("PATH="))
-                    && e.strip_prefix("PATH=") == Some(crate::container::env::DEFAULT_PATH))
+                // The defaults the engine adds (a PATH when the image has none, container=,
+                // TERM=) unless the image set that name itself.
+                let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                let prefix = format!("{k}=");
+                !(crate::container::env::DEFAULT_ENV.contains(&(k, v))
+                    && image_env.iter().all(|i| !i.starts_with(&prefix)))
             })
             .map(|e| {
                 let (k, v) = e.split_once('=').unwrap_or((e, ""));

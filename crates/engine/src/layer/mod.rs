@@ -20,11 +20,12 @@ use std::io;
 use std::path::PathBuf;
 
 pub use diff::write_tree;
+pub(crate) use overlay::unescape_mountinfo;
 pub use overlay::{is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
 pub(crate) use unpack::remove_all_at;
-pub use unpack::{UnpackSummary, decompress, unpack, unpack_tar};
+pub use unpack::{decompress, unpack};
 
 /// What went wrong while unpacking, storing or mounting layers.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,13 @@ pub enum LayerError {
     /// Mounting the overlay failed.
     #[error("mounting overlay on {target:?}: {detail}")]
     Mount { target: PathBuf, detail: String },
+    /// An owner outside a user namespace's mapping (rootless, with a subordinate range
+    /// smaller than the image needs). Podman's words, without its `system migrate` advice:
+    /// peapod notices a changed /etc/subuid by itself.
+    #[error(
+        "potentially insufficient UIDs or GIDs available in user namespace (requested {uid}:{gid} for {path}): check /etc/subuid and /etc/subgid: lchown {path}: invalid argument"
+    )]
+    UnmappedOwner { uid: u32, gid: u32, path: String },
     /// Unmounting failed.
     #[error("unmounting {target:?}: {source}")]
     Unmount {
@@ -85,6 +93,34 @@ impl LayerError {
             path: path.into(),
             source: source.into(),
         }
+    }
+}
+
+/// True when this process runs in a user namespace other than the initial one (a rootless
+/// user's). The kernel then keeps `trusted.*` xattrs from us, so overlay uses `user.overlay.*`
+/// (mounted with `userxattr`), and refuses device nodes. As runc's `RunningInUserNS`: only the
+/// initial namespace maps all 2^32-1 ids onto themselves.
+pub(crate) fn in_user_namespace() -> bool {
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .map(|m| !is_identity_map(&m))
+            .unwrap_or(false)
+    })
+}
+
+/// `0 0 4294967295`, the initial namespace's uid_map.
+fn is_identity_map(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
+/// The xattr that marks an opaque directory, in the namespace overlay reads it from here.
+pub(crate) fn opaque_xattr() -> &'static str {
+    if in_user_namespace() {
+        "user.overlay.opaque"
+    } else {
+        "trusted.overlay.opaque"
     }
 }
 

@@ -6,6 +6,10 @@
 //! and one `fsconfig("lowerdir+", path)` per layer (Linux 6.8+), which has no total limit.
 //! If that is unavailable the mount fails with an error saying so; it never mounts a
 //! truncated layer list.
+//!
+//! In a user namespace (rootless) the overlay is the kernel's own (unprivileged overlay,
+//! Linux 5.11+), mounted with `userxattr`: it then reads opaque dirs from `user.overlay.*`,
+//! which the unpacker writes there (`trusted.*` is out of reach in a user namespace).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -146,11 +150,15 @@ fn mount_data(lowers: &[PathBuf], upper: &Path, work: &Path, label: Option<&str>
     if let Some(label) = label {
         data.push_str(&format!(",context=\"{label}\""));
     }
+    if super::in_user_namespace() {
+        data.push_str(",userxattr");
+    }
     data
 }
 
 // The new mount API's constants (linux/mount.h); libc exposes the syscall numbers only.
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
@@ -215,6 +223,27 @@ fn mount_new_api(
     }
     set("upperdir", upper.as_os_str().as_bytes())?;
     set("workdir", work.as_os_str().as_bytes())?;
+    if super::in_user_namespace() {
+        // A flag: FSCONFIG_SET_FLAG with no value.
+        // SAFETY: `fs_fd` is a live fs-context fd; the key is NUL-terminated and the value
+        // NULL, as FSCONFIG_SET_FLAG requires.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs_fd.as_raw_fd(),
+                FSCONFIG_SET_FLAG,
+                c"userxattr".as_ptr(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        };
+        Errno::result(r).map(drop).map_err(|e| {
+            fail(format!(
+                "fsconfig userxattr: {e}{}",
+                kernel_messages(&fs_fd)
+            ))
+        })?;
+    }
     if let Some(label) = label {
         set("context", label.as_bytes())?;
     }
@@ -312,7 +341,7 @@ pub fn is_mountpoint(path: &Path) -> bool {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_mountinfo(s: &str) -> Vec<u8> {
+pub(crate) fn unescape_mountinfo(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

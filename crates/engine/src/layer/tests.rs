@@ -693,3 +693,20 @@ fn sweep_removes_only_entries_of_dead_processes() {
     assert!(!dead.exists());
     assert!(mine.exists() && old_style.exists() && layer.exists());
 }
+
+#[test]
+fn only_the_initial_namespace_has_the_identity_map() {
+    assert!(is_identity_map("         0          0 4294967295\n"));
+    assert!(!is_identity_map("0 1001 1\n1 100000 65536\n"));
+    assert!(!is_identity_map("0 0 65536\n"));
+    assert!(!is_identity_map(""));
+}
+
+#[test]
+fn overlay_xattrs_from_a_tar_are_refused() {
+    assert!(unpack::xattr_allowed("user.mime_type"));
+    assert!(!unpack::xattr_allowed("user.overlay.opaque"));
+    assert!(!unpack::xattr_allowed("user.overlay.redirect"));
+    assert!(!unpack::xattr_allowed("trusted.overlay.opaque"));
+    assert!(unpack::xattr_allowed("security.capability"));
+}

@@ -10,11 +10,18 @@
 //! Extended attributes from PAX `SCHILY.xattr.*` records: we apply `user.*`,
 //! `security.capability` (file capabilities, e.g. `ping`) and `system.posix_acl_*`. Every
 //! other `security.*` (SELinux labels of the build host are meaningless here) and every
-//! `trusted.*` (a tar must not be able to fake overlay whiteouts, opaque dirs or redirects)
-//! is skipped. Xattrs on symlinks are skipped.
+//! `trusted.*` and `user.overlay.*` (a tar must not be able to fake overlay whiteouts, opaque
+//! dirs or redirects) is skipped. Xattrs on symlinks are skipped.
 //!
 //! Whiteouts (`.wh.NAME`) become overlay whiteouts (char device 0:0); `.wh..wh..opq` sets
-//! `trusted.overlay.opaque=y` on its directory; other `.wh..wh.*` (AUFS metadata) are dropped.
+//! `trusted.overlay.opaque=y` on its directory (`user.overlay.opaque=y` in a user namespace,
+//! where overlay is mounted with `userxattr`); other `.wh..wh.*` (AUFS metadata) are dropped.
+//!
+//! In a user namespace (rootless) the kernel shifts owners through the mapping: a file the
+//! tar gives to uid 1000 is chowned to 1000 here and lands on the host as the mapping's
+//! 1000 (100999 with a range starting at 100000). Device nodes cannot be made there and are
+//! skipped, as containers/storage does; an owner outside the mapping is an error naming
+//! /etc/subuid.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr, OsString};
@@ -107,6 +114,7 @@ pub fn unpack_tar(reader: impl Read, dest: &Path) -> Result<UnpackSummary, Layer
         dir_times: Vec::new(),
         content_size: 0,
         entries: 0,
+        in_userns: super::in_user_namespace(),
     };
     {
         let mut archive = tar::Archive::new(&mut hashing);
@@ -181,7 +189,7 @@ fn join(comps: &[OsString]) -> PathBuf {
 
 /// Xattr names we copy from a tar (see the module docs for why).
 pub(super) fn xattr_allowed(name: &str) -> bool {
-    name.starts_with("user.")
+    (name.starts_with("user.") && !name.starts_with("user.overlay."))
         || name == "security.capability"
         || name == "system.posix_acl_access"
         || name == "system.posix_acl_default"
@@ -249,6 +257,9 @@ struct Unpacker {
     dir_times: Vec<(Vec<OsString>, i64)>,
     content_size: u64,
     entries: u64,
+    /// Unpacking in a user namespace (rootless): opaque directories get the `user.overlay.`
+    /// xattr (overlay mounted with `userxattr`), device nodes are skipped.
+    in_userns: bool,
 }
 
 const OPEN_DIR_FLAGS: OFlag = OFlag::O_PATH
@@ -469,7 +480,7 @@ impl Unpacker {
                     Mode::empty(),
                 )
                 .map_err(|e| LayerError::io("opening", self.host_path(parent), e))?;
-                fsetxattr(&d, "trusted.overlay.opaque", b"y")
+                fsetxattr(&d, super::opaque_xattr(), b"y")
                     .map_err(|e| LayerError::io("marking opaque", self.host_path(parent), e))?;
             } else if hidden.starts_with(b".wh.") || hidden.is_empty() {
                 tracing::debug!(entry = %shown, "dropping AUFS metadata entry");
@@ -485,14 +496,7 @@ impl Unpacker {
                     libc::makedev(0, 0),
                 )
                 .map_err(|e| LayerError::io("creating whiteout", &whost, e))?;
-                fchownat(
-                    &pfd,
-                    hidden,
-                    Some(Uid::from_raw(meta.uid)),
-                    Some(Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| LayerError::io("setting owner of", &whost, e))?;
+                self.chown_at(&pfd, hidden, &meta, &whost)?;
             }
             return Ok(());
         }
@@ -558,14 +562,7 @@ impl Unpacker {
                 self.remove_existing(&pfd, name, false, &host)?;
                 symlinkat(&target, &pfd, name)
                     .map_err(|e| LayerError::io("creating symlink", &host, e))?;
-                fchownat(
-                    &pfd,
-                    name,
-                    Some(Uid::from_raw(meta.uid)),
-                    Some(Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| LayerError::io("setting owner of", &host, e))?;
+                self.chown_at(&pfd, name, &meta, &host)?;
                 let t = TimeSpec::new(meta.mtime, 0);
                 utimensat(&pfd, name, &t, &t, UtimensatFlags::NoFollowSymlink)
                     .map_err(|e| LayerError::io("setting times of", &host, e))?;
@@ -612,6 +609,11 @@ impl Unpacker {
                     )
                 })?;
             }
+            T::Char | T::Block if self.in_userns => {
+                // The kernel refuses device nodes in a user namespace: skipped, as
+                // containers/storage skips them there (pkg/archive's createTarFile).
+                tracing::debug!(entry = %shown, "cannot create a device node in a user namespace: skipped");
+            }
             T::Char | T::Block | T::Fifo => {
                 let sflag = match kind {
                     T::Char => SFlag::S_IFCHR,
@@ -636,14 +638,7 @@ impl Unpacker {
                     libc::makedev(major, minor),
                 )
                 .map_err(|e| LayerError::io("creating device node", &host, e))?;
-                fchownat(
-                    &pfd,
-                    name,
-                    Some(Uid::from_raw(meta.uid)),
-                    Some(Gid::from_raw(meta.gid)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| LayerError::io("setting owner of", &host, e))?;
+                self.chown_at(&pfd, name, &meta, &host)?;
                 fchmodat(
                     &pfd,
                     name,
@@ -667,6 +662,39 @@ impl Unpacker {
         Ok(())
     }
 
+    /// `lchown` of `name` in `dir` to the entry's owner.
+    fn chown_at(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        meta: &Meta,
+        host: &Path,
+    ) -> Result<(), LayerError> {
+        fchownat(
+            dir,
+            name,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| self.owner_error(meta, host, e))
+    }
+
+    /// A failed chown. In a user namespace EINVAL means the owner is outside the mapping
+    /// (a rootless user's subordinate range is smaller than the image needs): said as Podman
+    /// says it, with the path as the image names it.
+    fn owner_error(&self, meta: &Meta, host: &Path, e: Errno) -> LayerError {
+        if e == Errno::EINVAL && self.in_userns {
+            let inner = host.strip_prefix(&self.dest).unwrap_or(host);
+            return LayerError::UnmappedOwner {
+                uid: meta.uid,
+                gid: meta.gid,
+                path: Path::new("/").join(inner).display().to_string(),
+            };
+        }
+        LayerError::io("setting owner of", host, e)
+    }
+
     /// Owner, mode (after chown, which clears setuid bits), xattrs and, for files, times.
     fn set_fd_meta(
         &self,
@@ -680,7 +708,7 @@ impl Unpacker {
             Some(Uid::from_raw(meta.uid)),
             Some(Gid::from_raw(meta.gid)),
         )
-        .map_err(|e| LayerError::io("setting owner of", host, e))?;
+        .map_err(|e| self.owner_error(meta, host, e))?;
         fchmod(fd.as_fd(), Mode::from_bits_truncate(meta.mode))
             .map_err(|e| LayerError::io("setting mode of", host, e))?;
         for (xname, value) in &meta.xattrs {

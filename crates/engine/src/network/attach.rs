@@ -60,6 +60,9 @@ impl Engine {
         for value in &f.network {
             let value = value.as_str();
             let mode = match value {
+                "" if crate::rootless::is_rootless() => {
+                    Some((super::slirp::SLIRP.to_string(), None))
+                }
                 "" | "bridge" => Some(("bridge".to_string(), Some(DEFAULT_NETWORK))),
                 "none" | "private" => Some(("none".to_string(), None)),
                 "host" => Some(("host".to_string(), None)),
@@ -70,17 +73,21 @@ impl Engine {
                             &s[3..]
                         )));
                     }
+                    crate::rootless::check_joinable(
+                        std::path::Path::new(&s[3..]),
+                        "network namespace",
+                    )?;
                     Some((s.to_string(), None))
                 }
                 s if s.starts_with("container:") => {
                     let other = self.container(&s[10..])?;
                     Some((format!("container:{}", other.id()), None))
                 }
-                "slirp4netns" | "pasta" => {
-                    return Err(Error::invalid(format!(
-                        "network mode {value} is for rootless containers: not supported by peapod"
-                    )));
+                s if super::slirp::is_slirp(s) => {
+                    super::slirp::SlirpOptions::from_mode(s)?;
+                    Some((s.to_string(), None))
                 }
+                s if super::pasta::is_pasta(s) => Some((s.to_string(), None)),
                 _ => None,
             };
             if let Some((m, default)) = mode {
@@ -123,11 +130,21 @@ impl Engine {
                 names.push((net.name, attach));
             }
         }
-        if f.network.is_empty() {
+        if f.network.is_empty() && crate::rootless::is_rootless() {
+            // A rootless container's default network, as in Podman 4.
+            plan.mode = super::slirp::SLIRP.into();
+        } else if f.network.is_empty() {
             plan.mode = "bridge".into();
             names.push((DEFAULT_NETWORK.to_string(), NetworkAttach::default()));
         }
+        if plan.mode == "bridge" && crate::rootless::is_rootless() {
+            // Bridges and their leases are the machine's (root's).
+            return Err(Error::invalid(format!(
+                "rootless bridge networks (--network {spec}) are not supported by peapod yet: use the default (slirp4netns), --network none or --network host"
+            )));
+        }
         let bridged = plan.mode == "bridge";
+        let userspace = super::slirp::is_userspace(&plan.mode);
         // --ip, --ip6, --mac-address and --network-alias apply to the one network given.
         if f.ip.is_some() || f.ip6.is_some() || f.mac_address.is_some() || !f.aliases.is_empty() {
             if !bridged {
@@ -179,9 +196,12 @@ impl Engine {
             }
         }
         super::ports::check_duplicates(&plan.ports)?;
-        if !plan.ports.is_empty() && !bridged {
+        if userspace {
+            super::slirp::check_publishable(&plan.mode, &plan.ports)?;
+        }
+        if !plan.ports.is_empty() && !bridged && !userspace {
             return Err(Error::invalid(format!(
-                "ports can only be published on bridge networks, not with --network {}",
+                "ports can only be published on bridge, slirp4netns or pasta networks, not with --network {}",
                 if spec.is_empty() {
                     "none"
                 } else {

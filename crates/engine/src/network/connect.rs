@@ -2,10 +2,10 @@
 //! runs (the helper sets up or tears down just that network in its namespace, and the hosts
 //! and resolv.conf files are rewritten in place).
 
-use super::ipam;
 use crate::Engine;
 use crate::container::{Container, NetworkAttach};
 use crate::error::{Error, Result};
+use crate::state::{Holder, Resource};
 
 impl Engine {
     pub fn network_connect(
@@ -60,27 +60,40 @@ impl Engine {
         self.db.update_config(c.id(), &c.config)
     }
 
+    /// Lease and set up one more network, each piece held in the ledger; on a failure what
+    /// this network got is released.
     fn connect_live(&self, c: &mut Container, name: &str) -> Result<()> {
-        let owner = self.owner(c);
+        let holder = Holder::container(c.id());
+        let owner = self.lease_owner(&holder);
         let mut opts = self.network_options_for(c, Some(name))?;
         with_ports(&mut opts, c);
         self.claim_networks(opts.network_info.values())?;
-        let per = opts.networks.get_mut(name).expect("the network just added");
-        let net = &opts.network_info[name];
-        let wanted = per.static_ips.clone().unwrap_or_default();
-        let leased = ipam::allocate_network(net, &wanted, &owner)?;
-        let ips = leased.iter().map(|(_, ip)| *ip).collect();
-        per.static_ips = Some(ips);
-        let result = self.netsetup_setup(&c.state.netns, &opts);
+        let subnets: Vec<ipnet::IpNet> = opts.network_info[name]
+            .subnets()
+            .iter()
+            .map(|s| s.subnet)
+            .collect();
+        let result = (|| {
+            let per = opts.networks.get_mut(name).expect("the network just added");
+            let net = &opts.network_info[name];
+            let wanted = per.static_ips.clone().unwrap_or_default();
+            let leased = self.lease_network(net, &wanted, &holder, &owner)?;
+            per.static_ips = Some(leased.iter().map(|(_, ip)| *ip).collect());
+            let setup = Resource::Network {
+                netns: c.state.netns.clone(),
+                options: Box::new(opts.clone()),
+            };
+            self.hold(&holder, setup, |_| {
+                self.netsetup_setup(&c.state.netns, &opts)
+            })
+        })();
         match result {
             Ok(status) => {
                 c.state.network_status.extend(status);
                 Ok(())
             }
             Err(e) => {
-                for (s, ip) in &leased {
-                    ipam::release(&s.subnet, *ip, &owner);
-                }
+                let _ = self.release_where(&holder, |r| on_network(r, name, &subnets));
                 Err(e)
             }
         }
@@ -100,13 +113,15 @@ impl Engine {
             )));
         }
         if !c.state.netns.is_empty() && c.state.network_status.contains_key(&net.name) {
-            let owner = self.owner(&c);
             let mut opts = self.network_options_for(&c, Some(&net.name))?;
             with_ports(&mut opts, &c);
             self.run_netsetup("teardown", &c.state.netns, &opts)?;
-            if let Some(status) = c.state.network_status.remove(&net.name) {
-                ipam::release_status(&status, &owner);
-            }
+            c.state.network_status.remove(&net.name);
+            // Its leases, and its own setup row if `connect` made one (torn down just now;
+            // releasing it again is harmless).
+            let subnets: Vec<ipnet::IpNet> = net.subnets().iter().map(|s| s.subnet).collect();
+            let holder = Holder::container(c.id());
+            Error::collect(self.release_where(&holder, |r| on_network(r, &net.name, &subnets)))?;
             self.db.update_state(c.id(), &c.state)?;
             self.rewrite_name_files(&c)?;
         }
@@ -135,6 +150,18 @@ impl Engine {
 /// first network is disconnected (and netavark needs them to remove its rules).
 fn with_ports(opts: &mut peapod_netsetup::types::NetworkOptions, c: &Container) {
     opts.port_mappings = (!c.state.ports.is_empty()).then(|| c.state.ports.clone());
+}
+
+/// A resource of network `name` alone: an address in one of its subnets, or a setup of it
+/// alone (a setup of several networks goes with the container).
+fn on_network(r: &Resource, name: &str, subnets: &[ipnet::IpNet]) -> bool {
+    match r {
+        Resource::Address { subnet, .. } => subnets.contains(subnet),
+        Resource::Network { options, .. } => {
+            options.networks.len() == 1 && options.networks.contains_key(name)
+        }
+        _ => false,
+    }
 }
 
 /// A pod's members share its network namespace: its networks are the pod's, chosen at

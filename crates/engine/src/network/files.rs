@@ -54,7 +54,12 @@ pub fn hosts(c: &Container, host_hosts: &str) -> String {
     for a in &addrs {
         text.push_str(&format!("{a}\t{own}\n"));
     }
-    if let Some(g) = gateways(c).first() {
+    let host = if c.state.network_status.contains_key(super::slirp::SLIRP) {
+        super::slirp::host_containers_internal(&c.config.network_mode)
+    } else {
+        gateways(c).first().copied()
+    };
+    if let Some(g) = host {
         text.push_str(&format!("{g}\thost.containers.internal\n"));
     }
     text
@@ -107,12 +112,14 @@ pub fn resolv_conf(c: &Container, host_resolv: &str) -> String {
     // as the options' `dns_servers`), as Podman does with netavark since 4.4
     // (containers/podman#16172). Listing `--dns` here too would let the resolver skip the
     // network's names.
-    if servers.is_empty() {
-        servers = if n.dns_servers.is_empty() {
+    // slirp4netns's DNS forwarder comes first, then the usual servers (Podman 4).
+    let slirp = c.state.network_status.contains_key(super::slirp::SLIRP);
+    if servers.is_empty() || slirp {
+        servers.extend(if n.dns_servers.is_empty() {
             usable_nameservers(host_resolv)
         } else {
             n.dns_servers.iter().map(|s| s.to_string()).collect()
-        };
+        });
     }
     if c.config.network_mode == "host" && n.dns_servers.is_empty() {
         // The host's network: its own resolvers work, loopback ones included.

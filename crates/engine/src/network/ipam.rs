@@ -189,76 +189,42 @@ pub fn candidates(s: &Subnet) -> impl Iterator<Item = IpAddr> + '_ {
         .take_while(move |ip| end.is_none_or(|e| *ip <= e))
 }
 
-/// Lease an address in `subnet`: `wanted` if given (an error if someone holds it), else the
-/// first free one.
-pub fn allocate(subnet: &Subnet, wanted: Option<IpAddr>, owner: &Owner) -> Result<IpAddr> {
-    let dir = subnet_dir(&subnet.subnet);
+/// Is `ip` one a container may be given in `subnet` (asked for with `--ip`)? Podman's
+/// messages when not.
+pub fn check_static(subnet: &Subnet, ip: IpAddr) -> Result<()> {
+    if !subnet.subnet.contains(&ip) {
+        return Err(Error::invalid(format!(
+            "requested static ip {ip} not in any subnet on network ({})",
+            subnet.subnet
+        )));
+    }
+    if Some(ip) == subnet.gateway || ip == subnet.subnet.network() {
+        return Err(Error::invalid(format!(
+            "requested static ip {ip} is the network's own address"
+        )));
+    }
+    Ok(())
+}
+
+/// Claim the lease of `ip` in `subnet` for `owner`: true if it is ours now, false if someone
+/// alive holds it. The caller records the lease in the ledger first.
+pub fn claim_address(subnet: &IpNet, ip: IpAddr, owner: &Owner) -> Result<bool> {
+    let dir = subnet_dir(subnet);
     lease_dir(&dir)?;
-    if let Some(ip) = wanted {
-        if !subnet.subnet.contains(&ip) {
-            return Err(Error::invalid(format!(
-                "requested static ip {ip} not in any subnet on network ({})",
-                subnet.subnet
-            )));
-        }
-        if Some(ip) == subnet.gateway || ip == subnet.subnet.network() {
-            return Err(Error::invalid(format!(
-                "requested static ip {ip} is the network's own address"
-            )));
-        }
-        let path = dir.join(ip.to_string());
-        if !claim(&path, owner)? {
-            return Err(Error::invalid(format!(
-                "requested ip address {ip} is already allocated to container ID {}",
-                holder(&path)
-            )));
-        }
-        return Ok(ip);
-    }
-    for ip in candidates(subnet) {
-        if claim(&dir.join(ip.to_string()), owner)? {
-            return Ok(ip);
-        }
-    }
-    Err(Error::other(format!(
-        "IPAM error: failed to find free IP in range {}",
-        subnet.subnet
-    )))
+    claim(&dir.join(ip.to_string()), owner)
 }
 
-/// Lease one address in each subnet of `net` (a `wanted` one where it fits). All or
-/// nothing: on a failure the leases taken so far are released.
-pub fn allocate_network(
-    net: &peapod_netsetup::types::Network,
-    wanted: &[IpAddr],
-    owner: &Owner,
-) -> Result<Vec<(Subnet, IpAddr)>> {
-    let mut got: Vec<(Subnet, IpAddr)> = Vec::new();
-    for subnet in net.subnets() {
-        let want = wanted
-            .iter()
-            .find(|ip| subnet.subnet.contains(*ip))
-            .copied();
-        match allocate(subnet, want, owner) {
-            Ok(ip) => got.push((subnet.clone(), ip)),
-            Err(e) => {
-                for (s, ip) in &got {
-                    release(&s.subnet, *ip, owner);
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(got)
+/// Someone other than `owner`, alive, holds `ip`: a cheap check before recording a claim.
+pub fn taken_by_other(subnet: &IpNet, ip: IpAddr, owner: &Owner) -> bool {
+    live_holder(&subnet_dir(subnet).join(ip.to_string())).is_some_and(|id| id != owner.id)
 }
 
-/// Release every address a network status block records.
-pub fn release_status(status: &peapod_netsetup::types::StatusBlock, owner: &Owner) {
-    for a in super::status_addresses(status) {
-        release(&a.ipnet.trunc(), a.ipnet.addr(), owner);
-    }
+/// Who (a short id) holds the lease of `ip`, for messages.
+pub fn address_holder(subnet: &IpNet, ip: IpAddr) -> String {
+    holder(&subnet_dir(subnet).join(ip.to_string()))
 }
 
+/// Release the lease of `ip` if `owner` holds it.
 pub fn release(subnet: &IpNet, ip: IpAddr, owner: &Owner) {
     let dir = subnet_dir(subnet);
     unclaim(&dir.join(ip.to_string()), owner);
@@ -315,6 +281,104 @@ pub fn release_ports(protocols: &[&str], host_ip: &str, port: u16, range: u16, o
             unclaim(&port_file(proto, host_ip, p), owner);
         }
     }
+}
+
+/// What a lease file on this machine leases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leased {
+    Address {
+        subnet: IpNet,
+        ip: IpAddr,
+    },
+    /// On `host_ip`, or every address when empty.
+    Port {
+        protocol: String,
+        host_ip: String,
+        port: u16,
+    },
+}
+
+/// A lease file as found on this machine, whoever holds it.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub path: PathBuf,
+    pub what: Leased,
+    /// The id it names: a container's, or `pod-<id>`.
+    pub id: String,
+    /// The run directory that keeps it alive (empty while it is being written).
+    pub run_dir: PathBuf,
+}
+
+impl Lease {
+    /// Its holder's run directory is gone: nobody holds it any more.
+    pub fn stale(&self) -> bool {
+        !self.run_dir.as_os_str().is_empty() && !self.run_dir.exists()
+    }
+
+    /// Remove the file if it still names the same holder.
+    pub fn remove(&self) {
+        if let Ok(held) = std::fs::read_to_string(&self.path)
+            && held.lines().next() == Some(self.id.as_str())
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        if let Leased::Address { subnet, .. } = &self.what {
+            let _ = std::fs::remove_dir(subnet_dir(subnet));
+        }
+    }
+}
+
+fn read_lease(path: PathBuf, what: Leased) -> Option<Lease> {
+    let held = std::fs::read_to_string(&path).ok()?;
+    let mut lines = held.lines();
+    Some(Lease {
+        id: lines.next().unwrap_or("").to_string(),
+        run_dir: PathBuf::from(lines.next().unwrap_or("")),
+        path,
+        what,
+    })
+}
+
+/// Every lease file on this machine (every store's: they are machine-wide).
+pub fn leases() -> Vec<Lease> {
+    let mut out = Vec::new();
+    let entries = |dir: PathBuf| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+    };
+    for (name, dir) in entries(state_dir().join("ipam")) {
+        // `10.88.0.0_16`: the subnet with its `/` replaced.
+        let Some(subnet) = name
+            .rsplit_once('_')
+            .and_then(|(a, p)| format!("{a}/{p}").parse::<IpNet>().ok())
+        else {
+            continue;
+        };
+        for (ip, path) in entries(dir) {
+            if let Ok(ip) = ip.parse() {
+                out.extend(read_lease(path, Leased::Address { subnet, ip }));
+            }
+        }
+    }
+    for (name, path) in entries(state_dir().join("ports")) {
+        // `tcp-8080`, or `tcp-8080@127.0.0.1` for one address.
+        let Some((protocol, rest)) = name.split_once('-') else {
+            continue;
+        };
+        let (port, host_ip) = rest.split_once('@').unwrap_or((rest, ""));
+        if let Ok(port) = port.parse() {
+            let what = Leased::Port {
+                protocol: protocol.to_string(),
+                host_ip: host_ip.to_string(),
+                port,
+            };
+            out.extend(read_lease(path, what));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@ pub mod ipam;
 mod lo;
 pub mod machine;
 pub mod netns;
+pub mod pasta;
 pub mod ports;
+mod report;
 pub(crate) mod setup;
+pub mod slirp;
 pub mod store;
 
 pub use attach::{NetworkFlags, NetworkPlan};

@@ -1,6 +1,11 @@
-//! Setting a container's networks up and down: lease addresses and host ports, pin a network
+//! Setting a container's networks up: lease addresses and host ports, pin a network
 //! namespace, and have the network helper (peapod-netsetup, or netavark itself) do the kernel
 //! work with netavark's command line and JSON.
+//!
+//! Each of those is held in the ledger by the container (or by its pod, for a pod's shared
+//! namespace), recorded before it is made; tearing down is the ledger's release
+//! ([`Engine::release_all`]), which runs the helper's teardown with the options recorded
+//! here, removes the pin and gives the leases back.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,6 +23,7 @@ use crate::Engine;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::oci::spec::NetNs;
+use crate::state::{Holder, Resource};
 
 impl Engine {
     /// The network helper: `--network-cmd`, else peapod-netsetup next to us.
@@ -27,13 +33,6 @@ impl Engine {
             None => {
                 crate::config::find_helper(self.options().self_exe.as_deref(), "peapod-netsetup")
             }
-        }
-    }
-
-    pub(super) fn owner(&self, c: &Container) -> Owner {
-        Owner {
-            run_dir: self.paths.container_run_dir(c.id()),
-            id: c.id().to_string(),
         }
     }
 
@@ -67,32 +66,34 @@ impl Engine {
                 o.state.netns.clone().into()
             }));
         }
-        if mode != "bridge" || c.config.networks.is_empty() {
+        let slirp = super::slirp::is_userspace(&mode);
+        if !slirp && (mode != "bridge" || c.config.networks.is_empty()) {
             return Ok(NetNs::Private);
         }
         let path = self.paths.netns_dir().join(format!("netns-{}", c.id()));
-        netns::create(&path)?;
+        let holder = Holder::container(c.id());
+        self.hold(&holder, Resource::Pin { path: path.clone() }, |_| {
+            netns::create(&path)
+        })?;
         c.state.netns = path.display().to_string();
-        let owner = self.owner(c);
-        match self.network_setup_inner(c, &owner) {
-            Ok(()) => Ok(NetNs::Path(path)),
-            Err(e) => {
-                let _ = self.network_teardown(c);
-                Err(e)
-            }
-        }
+        // On a failure the caller's undo releases what the container holds.
+        self.network_setup_inner(c, &holder)?;
+        Ok(NetNs::Path(path))
     }
 
-    /// Ports, addresses and the helper's setup in the namespace at `c.state.netns`, leased
-    /// to `owner` (the container, or its pod).
-    pub(crate) fn network_setup_inner(&self, c: &mut Container, owner: &Owner) -> Result<()> {
-        let owner = owner.clone();
+    /// Ports, addresses and the helper's setup in the namespace at `c.state.netns`, held by
+    /// `holder` (the container, or its pod).
+    pub(crate) fn network_setup_inner(&self, c: &mut Container, holder: &Holder) -> Result<()> {
+        let owner = self.lease_owner(holder);
+        if super::slirp::is_userspace(&c.config.network_mode) {
+            return self.slirp_setup_for(c, holder);
+        }
         // Ports first: a port in use is the likeliest failure, and it must come before
         // anything else happens.
-        // Each reserved port is recorded at once so a failure further on releases it.
         c.state.ports.clear();
         for p in c.config.ports.clone() {
-            c.state.ports.push(reserve_port(&p, &owner)?);
+            let leased = self.reserve_port(&p, holder, &owner)?;
+            c.state.ports.push(leased);
         }
         let mut opts = self.network_options(c)?;
         // The bridges and subnets are this store's on the whole machine (see machine.rs).
@@ -101,19 +102,80 @@ impl Engine {
         for (name, per) in opts.networks.iter_mut() {
             let net = &opts.network_info[name];
             let wanted = per.static_ips.clone().unwrap_or_default();
-            let leases = ipam::allocate_network(net, &wanted, &owner)?;
+            let leases = self.lease_network(net, &wanted, holder, &owner)?;
             for (subnet, ip) in &leases {
-                // Recorded at once so a failure further on releases it.
                 record_lease(&mut c.state.network_status, name, *ip, subnet);
             }
             per.static_ips = Some(leases.into_iter().map(|(_, ip)| ip).collect());
         }
-        c.state.network_status = self.netsetup_setup(&c.state.netns, &opts)?;
+        let netns = c.state.netns.clone();
+        let setup = Resource::Network {
+            netns: netns.clone(),
+            options: Box::new(opts.clone()),
+        };
+        c.state.network_status =
+            self.hold(holder, setup, |_| self.netsetup_setup(&netns, &opts))?;
         Ok(())
     }
 
+    /// Lease one address in each subnet of `net` (a `wanted` one where it fits), each held
+    /// by `holder`.
+    pub(super) fn lease_network(
+        &self,
+        net: &peapod_netsetup::types::Network,
+        wanted: &[IpAddr],
+        holder: &Holder,
+        owner: &Owner,
+    ) -> Result<Vec<(peapod_netsetup::types::Subnet, IpAddr)>> {
+        let mut got = Vec::new();
+        for subnet in net.subnets() {
+            let want = wanted
+                .iter()
+                .find(|ip| subnet.subnet.contains(*ip))
+                .copied();
+            let ip = self.lease_address(subnet, want, holder, owner)?;
+            got.push((subnet.clone(), ip));
+        }
+        Ok(got)
+    }
+
+    /// Lease `wanted` in `subnet` (an error if someone holds it), else the first free
+    /// address. Each claim is recorded before it is tried.
+    fn lease_address(
+        &self,
+        subnet: &peapod_netsetup::types::Subnet,
+        wanted: Option<IpAddr>,
+        holder: &Holder,
+        owner: &Owner,
+    ) -> Result<IpAddr> {
+        let net = subnet.subnet;
+        let claim = |ip: IpAddr| {
+            self.hold_if(holder, Resource::Address { subnet: net, ip }, || {
+                ipam::claim_address(&net, ip, owner)
+            })
+        };
+        if let Some(ip) = wanted {
+            ipam::check_static(subnet, ip)?;
+            if !claim(ip)? {
+                return Err(Error::invalid(format!(
+                    "requested ip address {ip} is already allocated to container ID {}",
+                    ipam::address_holder(&net, ip)
+                )));
+            }
+            return Ok(ip);
+        }
+        for ip in ipam::candidates(subnet) {
+            if !ipam::taken_by_other(&net, ip, owner) && claim(ip)? {
+                return Ok(ip);
+            }
+        }
+        Err(Error::other(format!(
+            "IPAM error: failed to find free IP in range {net}"
+        )))
+    }
+
     /// The options JSON netavark reads, from the container's config and leases.
-    fn network_options(&self, c: &Container) -> Result<NetworkOptions> {
+    pub(crate) fn network_options(&self, c: &Container) -> Result<NetworkOptions> {
         self.network_options_for(c, None)
     }
 
@@ -180,7 +242,7 @@ impl Engine {
         })
     }
 
-    pub(super) fn run_netsetup(
+    pub(crate) fn run_netsetup(
         &self,
         command: &str,
         netns: &str,
@@ -190,15 +252,17 @@ impl Engine {
         let config = self.paths.network_run_dir();
         std::fs::create_dir_all(&config).map_err(|e| Error::io("creating", &config, e))?;
         let json = serde_json::to_vec(opts).map_err(|e| Error::other(e.to_string()))?;
-        let mut child = Command::new(&bin)
-            .arg("--config")
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--config")
             .arg(&config)
             .arg("--rootless=false")
             .arg(command)
             .arg(netns)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        crate::children::die_with_parent(&mut cmd);
+        let mut child = cmd
             .spawn()
             .map_err(|e| Error::other(format!("running {}: {e}", bin.display())))?;
         if let Some(mut stdin) = child.stdin.take() {
@@ -225,48 +289,6 @@ impl Engine {
         }
         Ok(stdout)
     }
-
-    /// Undo [`Engine::network_setup`]: the helper's teardown, leases, the namespace file.
-    /// Keeps going after a failure and reports them all.
-    pub(crate) fn network_teardown(&self, c: &mut Container) -> Result<()> {
-        if let Some(done) = self.pod_network_teardown(c) {
-            return done;
-        }
-        let owner = self.owner(c);
-        self.network_teardown_owned(c, &owner)
-    }
-
-    /// [`Engine::network_teardown`] of leases held by `owner` (the container, or its pod).
-    pub(crate) fn network_teardown_owned(&self, c: &mut Container, owner: &Owner) -> Result<()> {
-        let mut errors = Vec::new();
-        let owner = owner.clone();
-        if !c.state.netns.is_empty() {
-            if !c.state.network_status.is_empty() {
-                match self.network_options(c) {
-                    Ok(opts) => {
-                        if let Err(e) = self.run_netsetup("teardown", &c.state.netns, &opts) {
-                            errors.push(e);
-                        }
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            for status in c.state.network_status.values() {
-                ipam::release_status(status, &owner);
-            }
-            if let Err(e) = netns::remove(std::path::Path::new(&c.state.netns)) {
-                errors.push(e);
-            }
-        }
-        for p in &c.state.ports {
-            let protos = super::ports::protocols(p);
-            ipam::release_ports(&protos, &p.host_ip, p.host_port, p.range, &owner);
-        }
-        c.state.netns.clear();
-        c.state.network_status.clear();
-        c.state.ports.clear();
-        Error::collect(errors)
-    }
 }
 
 /// Remember a lease before the helper confirms it, in the shape it will report.
@@ -291,59 +313,71 @@ fn record_lease(
     });
 }
 
-/// Reserve a published port on this host: pick a free one for a host port of 0, make sure
-/// nothing else listens there, and lease it so no other container publishes it too.
-fn reserve_port(p: &PortMapping, owner: &Owner) -> Result<PortMapping> {
-    let protos = super::ports::protocols(p);
-    let range = p.range.max(1);
-    let host_ip: IpAddr = if p.host_ip.is_empty() {
-        IpAddr::from([0, 0, 0, 0])
-    } else {
-        p.host_ip
-            .parse()
-            .map_err(|_| Error::invalid(format!("invalid host ip {:?}", p.host_ip)))?
-    };
-    let mut out = p.clone();
-    if p.host_port == 0 {
-        // A free range: let the kernel pick the first port, then check the rest.
-        for _ in 0..64 {
-            let first = TcpListener::bind((host_ip, 0))
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .map_err(|e| Error::other(format!("finding a free port: {e}")))?;
-            if u32::from(first) + u32::from(range) > 65536 {
-                continue;
+impl Engine {
+    /// Reserve a published port on this host: pick a free one for a host port of 0, make
+    /// sure nothing else listens there, and lease it (held by `holder`) so no other
+    /// container publishes it too.
+    fn reserve_port(&self, p: &PortMapping, holder: &Holder, owner: &Owner) -> Result<PortMapping> {
+        let protos = super::ports::protocols(p);
+        let range = p.range.max(1);
+        let host_ip = host_ip(p)?;
+        let mut out = p.clone();
+        let lease = |port: u16| {
+            let r = Resource::Ports {
+                protocols: protos.iter().map(|s| s.to_string()).collect(),
+                host_ip: p.host_ip.clone(),
+                port,
+                range,
+            };
+            self.hold(holder, r, |_| {
+                ipam::reserve_ports(&protos, &p.host_ip, port, range, owner)
+            })
+        };
+        if p.host_port == 0 {
+            // A free range: let the kernel pick the first port, then check the rest.
+            for _ in 0..64 {
+                let first = TcpListener::bind((host_ip, 0))
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .map_err(|e| Error::other(format!("finding a free port: {e}")))?;
+                if u32::from(first) + u32::from(range) > 65536 {
+                    continue;
+                }
+                if (first..first + range).all(|port| bindable(&protos, host_ip, port).is_ok())
+                    && lease(first).is_ok()
+                {
+                    out.host_port = first;
+                    return Ok(out);
+                }
             }
-            if (first..first + range).all(|port| bindable(&protos, host_ip, port).is_ok())
-                && ipam::reserve_ports(&protos, &p.host_ip, first, range, owner).is_ok()
-            {
-                out.host_port = first;
-                return Ok(out);
-            }
+            return Err(Error::other(format!(
+                "no free range of {range} host ports for container port {}",
+                p.container_port
+            )));
         }
-        return Err(Error::other(format!(
-            "no free range of {range} host ports for container port {}",
-            p.container_port
-        )));
+        for port in p.host_port..p.host_port + range {
+            bindable(&protos, host_ip, port)?;
+        }
+        lease(p.host_port)?;
+        Ok(out)
     }
-    for port in p.host_port..p.host_port + range {
-        bindable(&protos, host_ip, port)?;
+}
+
+/// The host address a mapping binds (all of them when none is given).
+fn host_ip(p: &PortMapping) -> Result<IpAddr> {
+    if p.host_ip.is_empty() {
+        return Ok(IpAddr::from([0, 0, 0, 0]));
     }
-    ipam::reserve_ports(&protos, &p.host_ip, p.host_port, range, owner)?;
-    Ok(out)
+    p.host_ip
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid host ip {:?}", p.host_ip)))
 }
 
 /// Could `p` be published now: nothing on the host listens on its ports and no container
 /// publishes them? Checks without leasing anything (`kube play` checks every document first).
 pub(crate) fn check_port_free(p: &PortMapping) -> Result<()> {
     let protos = super::ports::protocols(p);
-    let host_ip: IpAddr = if p.host_ip.is_empty() {
-        IpAddr::from([0, 0, 0, 0])
-    } else {
-        p.host_ip
-            .parse()
-            .map_err(|_| Error::invalid(format!("invalid host ip {:?}", p.host_ip)))?
-    };
+    let host_ip = host_ip(p)?;
     for port in p.host_port..p.host_port.saturating_add(p.range.max(1)) {
         bindable(&protos, host_ip, port)?;
         for proto in &protos {

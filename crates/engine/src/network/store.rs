@@ -150,6 +150,14 @@ impl Engine {
     /// check the bridge name and subnets against the host and every store, write the file and
     /// reserve them. Nothing is made in the kernel until a container joins.
     pub fn network_create(&self, opts: &NetworkCreate) -> Result<Network> {
+        if crate::rootless::is_rootless() {
+            // Bridges, subnets and their reservations are the machine's, under /run/peapod,
+            // where a rootless user never writes; Podman 4 runs them in a rootless network
+            // namespace, which peapod does not have yet.
+            return Err(Error::invalid(
+                "network create: rootless bridge networks are not supported by peapod yet: a rootless container gets slirp4netns (the default), --network none or --network host",
+            ));
+        }
         let _lock = self.lock("networks")?;
         let existing = self.networks()?;
         let name = match new_name(opts, &existing)? {

@@ -70,6 +70,39 @@ fn walk(dir: &Path, out: &mut Vec<LinuxDevice>) -> Result<()> {
     Ok(())
 }
 
+/// A rootless `--privileged` container's devices: bind mounts of the host's nodes (a user
+/// namespace cannot make them), as Podman 4.3 adds them, but only those the user can open
+/// at all (Podman binds even the ones it cannot), and never the host's terminals
+/// (`/dev/tty*`, `/dev/console`) or `/dev/ptmx`, which the runtime makes itself.
+pub fn rootless_device_binds(dir: &Path) -> Result<Vec<oci_spec::runtime::Mount>> {
+    use nix::unistd::{AccessFlags, access};
+    let mut out = Vec::new();
+    for d in host_devices(dir)? {
+        let path = d.path();
+        let name = path.strip_prefix(dir).unwrap_or(path).to_string_lossy();
+        if name == "ptmx" || name == "console" || name.starts_with("tty") {
+            continue;
+        }
+        if access(path, AccessFlags::R_OK).is_err() && access(path, AccessFlags::W_OK).is_err() {
+            continue;
+        }
+        out.push(
+            oci_spec::runtime::MountBuilder::default()
+                .destination(path)
+                .typ("bind")
+                .source(path)
+                .options(
+                    ["slave", "nosuid", "noexec", "rw", "rbind"]
+                        .map(String::from)
+                        .to_vec(),
+                )
+                .build()
+                .map_err(|e| Error::other(format!("describing a device mount: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub path: PathBuf,
+    /// Global options given before every subcommand (`--runtime-flag`, each with `--`).
+    pub flags: Vec<String>,
 }
 
 /// The part of `runtime state ID` we use.
@@ -21,9 +23,28 @@ pub struct RuntimeState {
     pub pid: i32,
 }
 
+/// One entry of `runtime list -f json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuntimeListed {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub bundle: PathBuf,
+}
+
 impl Runtime {
     pub fn new(path: PathBuf) -> Self {
-        Runtime { path }
+        Runtime {
+            path,
+            flags: Vec::new(),
+        }
+    }
+
+    /// With Podman's `--runtime-flag` values: `X` is passed as `--X`.
+    pub fn with_flags(mut self, flags: &[String]) -> Self {
+        self.flags = flags.iter().map(|f| format!("--{f}")).collect();
+        self
     }
 
     pub fn name(&self) -> String {
@@ -34,9 +55,26 @@ impl Runtime {
     }
 
     fn run(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.path)
-            .args(args)
-            .stdin(Stdio::null())
+        self.run_with(&self.flags, args)
+    }
+
+    /// For what releases and looks: when the user's `--runtime-flag`s make the runtime
+    /// fail (an unknown flag), once more without them, so that a container whose start
+    /// they broke can still be looked at and removed.
+    fn run_releasing(&self, args: &[&str]) -> Result<String> {
+        match self.run(args) {
+            Err(Error::Runtime(m)) if !self.flags.is_empty() && !is_not_exist(&m) => {
+                self.run_with(&[], args)
+            }
+            other => other,
+        }
+    }
+
+    fn run_with(&self, flags: &[String], args: &[&str]) -> Result<String> {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(flags).args(args).stdin(Stdio::null());
+        crate::children::die_with_parent(&mut cmd);
+        let out = cmd
             .output()
             .map_err(|e| Error::Runtime(format!("running {}: {e}", self.path.display())))?;
         if out.status.success() {
@@ -61,22 +99,69 @@ impl Runtime {
 
     /// `delete --force`; a container the runtime does not know is not an error.
     pub fn delete(&self, id: &str) -> Result<()> {
-        match self.run(&["delete", "--force", id]) {
+        match self.run_releasing(&["delete", "--force", id]) {
             Ok(_) => Ok(()),
             Err(Error::Runtime(m)) if is_not_exist(&m) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
+    /// What a `create` killed before it wrote the container's state leaves in the runtime's
+    /// state root (runc: the directory with its exec fifo): `delete` says the container does
+    /// not exist and leaves it, and `list` complains about it on every call. Removed here,
+    /// only when it holds no state (the runtime no longer knows it).
+    pub fn remove_half_made(&self, id: &str) -> Result<()> {
+        let (root, state) = match self.name().as_str() {
+            "runc" => ("/run/runc", "state.json"),
+            "crun" => ("/run/crun", "status"),
+            _ => return Ok(()),
+        };
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(());
+        }
+        let dir = std::path::Path::new(root).join(id);
+        if !dir.is_dir() || dir.join(state).exists() {
+            return Ok(());
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Runtime(format!("removing {}: {e}", dir.display()))),
+        }
+    }
+
     /// `None` when the runtime does not know the container.
     pub fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
-        match self.run(&["state", id]) {
+        match self.run_releasing(&["state", id]) {
             Ok(out) => serde_json::from_str(&out)
                 .map(Some)
                 .map_err(|e| Error::Runtime(format!("parsing state of {id}: {e}"))),
             Err(Error::Runtime(m)) if is_not_exist(&m) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every container the runtime knows (`list -f json`), whoever made it. runc fails the
+    /// whole list when a container goes while it reads them: that is retried.
+    pub fn list(&self) -> Result<Vec<RuntimeListed>> {
+        let mut tries = 0;
+        let out = loop {
+            match self.run(&["list", "-f", "json"]) {
+                Ok(out) => break out,
+                Err(Error::Runtime(m)) if is_not_exist(&m) && tries < 10 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let trimmed = out.trim();
+        // runc prints `null` when it knows none.
+        if trimmed.is_empty() || trimmed == "null" {
+            return Ok(Vec::new());
+        }
+        serde_json::from_str(trimmed)
+            .map_err(|e| Error::Runtime(format!("parsing the runtime's list: {e}")))
     }
 
     pub fn pause(&self, id: &str) -> Result<()> {

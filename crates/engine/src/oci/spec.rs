@@ -52,6 +52,20 @@ pub struct SpecInput<'a> {
     pub joins: &'a [(LinuxNamespaceType, Option<PathBuf>)],
     /// Capabilities, seccomp, masks, sysctls, privileged mode.
     pub security: &'a SecurityConfig,
+    /// Set for a rootless user's container.
+    pub rootless: Option<RootlessSpec>,
+}
+
+/// What a rootless user's container spec leaves out or does otherwise, as Podman 4.3 writes
+/// it (measured on a cgroup v1 host): the runtime runs inside the user's namespace, so the
+/// spec has no `uidMappings`; no `cgroupsPath` (the runtime's rootless cgroup manager then
+/// makes none), no resources, no `oomScoreAdj` (a user may not lower its own); devpts with
+/// `gid=5` only when gid 5 exists in the namespace; a privileged container gets the host's
+/// devices bind-mounted (they cannot be made in a user namespace).
+#[derive(Debug, Clone, Copy)]
+pub struct RootlessSpec {
+    /// Gid 5 (tty) is mapped in the user namespace (it is not with a single mapping).
+    pub tty_gid_mapped: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -75,7 +89,11 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     } else {
         Some(input.hostname.to_string())
     });
-    let mut mounts = default_mounts(&input.netns, sec)?;
+    let mut mounts = default_mounts(&input.netns, sec, input.rootless)?;
+    if sec.privileged && input.rootless.is_some() {
+        // After `/dev` (Podman lists them first, then sorts every mount by depth).
+        mounts.extend(super::devices::rootless_device_binds(Path::new("/dev"))?);
+    }
     for (src, dest) in input.bind_files {
         mounts.push(bind(
             src,
@@ -124,9 +142,11 @@ fn process(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Process> {
         .capabilities(capabilities)
         .rlimits(rlimits()?)
         .no_new_privileges(sec.no_new_privileges)
-        .oom_score_adj(0)
         .build()
         .map_err(err)?;
+    if input.rootless.is_none() {
+        process.set_oom_score_adj(Some(0));
+    }
     if !sec.apparmor_profile.is_empty() {
         process.set_apparmor_profile(Some(sec.apparmor_profile.clone()));
     }
@@ -141,8 +161,10 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
     let mut b = LinuxBuilder::default()
         .namespaces(namespaces(input)?)
         .masked_paths(sec.masked_paths.clone())
-        .readonly_paths(sec.readonly_paths.clone())
-        .cgroups_path(PathBuf::from(input.cgroups_path));
+        .readonly_paths(sec.readonly_paths.clone());
+    if input.rootless.is_none() {
+        b = b.cgroups_path(PathBuf::from(input.cgroups_path));
+    }
     if !sec.sysctls.is_empty() {
         b = b.sysctl(
             sec.sysctls
@@ -153,6 +175,17 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
     }
     if let Some(seccomp) = sec.seccomp_oci()? {
         b = b.seccomp(seccomp);
+    }
+    if input.rootless.is_some() {
+        // No cgroup of the user's to set anything in: what limits there are (cgroup v2)
+        // and nothing else, not even the device rule.
+        let mut r = oci_spec::runtime::LinuxResources::default();
+        if let Some(l) = &input.resources {
+            r.set_memory(*l.memory());
+            r.set_cpu(l.cpu().clone());
+            r.set_pids(*l.pids());
+        }
+        return b.resources(r).build().map_err(err);
     }
     if sec.privileged {
         // Every host device, and the device cgroup opened to all of them.
@@ -253,7 +286,11 @@ fn mount(dest: &str, typ: &str, source: &str, opts: &[&str]) -> Result<Mount> {
 /// the host's network namespace (sysfs cannot be mounted fresh there). A privileged
 /// container gets `/sys` and `/sys/fs/cgroup` read-write; `unmask` can make the cgroup
 /// mount writable too.
-fn default_mounts(netns: &NetNs, sec: &SecurityConfig) -> Result<Vec<Mount>> {
+fn default_mounts(
+    netns: &NetNs,
+    sec: &SecurityConfig,
+    rootless: Option<RootlessSpec>,
+) -> Result<Vec<Mount>> {
     let sys_mode = if sec.privileged { "rw" } else { "ro" };
     let sys = if matches!(netns, NetNs::Host) {
         bind(
@@ -285,19 +322,7 @@ fn default_mounts(netns: &NetNs, sec: &SecurityConfig) -> Result<Vec<Mount>> {
             "tmpfs",
             &["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"],
         )?,
-        mount(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        )?,
+        devpts(rootless)?,
         mount(
             "/dev/mqueue",
             "mqueue",
@@ -325,6 +350,30 @@ fn default_mounts(netns: &NetNs, sec: &SecurityConfig) -> Result<Vec<Mount>> {
             ],
         )?,
     ])
+}
+
+/// `/dev/pts`, group tty (5) unless a rootless namespace lacks that gid (the kernel would
+/// refuse the mount), as Podman mounts it then.
+fn devpts(rootless: Option<RootlessSpec>) -> Result<Mount> {
+    let opts = [
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+    ];
+    match rootless {
+        Some(r) if !r.tty_gid_mapped => {
+            let mut o = vec!["rprivate"];
+            o.extend(opts);
+            mount("/dev/pts", "devpts", "devpts", &o)
+        }
+        _ => {
+            let mut o = opts.to_vec();
+            o.push("gid=5");
+            mount("/dev/pts", "devpts", "devpts", &o)
+        }
+    }
 }
 
 /// Podman raises nofile to 1048576 and nproc to the hard limit; this host may not allow

@@ -20,6 +20,7 @@ impl Engine {
         let mut all = self.db.pod_containers(pod_id)?;
         for c in &mut all {
             self.reconcile(c)?;
+            self.repair_if_abandoned(c);
         }
         Ok(all)
     }
@@ -211,19 +212,32 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
-        // Whatever is still pinned (a crash between steps) goes with the pod, and so does any
-        // pin file its state lost track of: nothing may stay mounted under the pod's dir.
+        // Whatever the pod still holds (a crash between steps, a start killed half-way) goes
+        // with it, and so does any pin file under its dir the ledger does not know (from
+        // before the ledger): nothing may stay mounted there. What cannot be released is
+        // reported, and the pod stays for `pod rm -f` to finish.
         let lock = self.pod_lock(pod.id())?;
-        if let Some(mut p) = self.db.pod(pod.id())?
-            && !p.state.pinned.is_empty()
-        {
-            let _ = self.pod_namespaces_down(&mut p);
+        let mut errors = Vec::new();
+        if let Some(mut p) = self.db.pod(pod.id())? {
+            if let Err(e) = self.pod_namespaces_down(&mut p) {
+                errors.push(e);
+            }
+            self.db.update_pod_state(pod.id(), &p.state)?;
         }
         let dir = self.pod_dir(pod.id());
         if let Ok(entries) = std::fs::read_dir(dir.join("ns")) {
             for e in entries.flatten() {
-                let _ = crate::network::netns::remove(&e.path());
+                if let Err(e) = crate::network::netns::remove(&e.path()) {
+                    errors.push(e);
+                }
             }
+        }
+        if !errors.is_empty() {
+            return Err(Error::other(format!(
+                "removing pod {}: {}",
+                pod.id(),
+                Error::Many(errors)
+            )));
         }
         self.db.delete_pod(pod.id())?;
         if let Err(e) = std::fs::remove_dir_all(&dir)

@@ -13,8 +13,11 @@
 //! and is described by the infra container's network config.
 
 mod create;
+mod inspect;
 mod lifecycle;
 pub mod ns;
+pub mod report;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,6 +29,8 @@ use peapod_netsetup::types::{PortMapping, StatusBlock};
 use crate::container::{Container, Status};
 
 pub use create::PodCreateOptions;
+pub use inspect::{InspectPod, InspectPodContainer, InspectPodInfraConfig};
+pub use stats::{PodStatsEntry, mem_total};
 
 /// The namespaces a pod shares by default, as Podman.
 pub const DEFAULT_SHARE: &[&str] = &["ipc", "net", "uts"];

@@ -3,7 +3,7 @@
 //! torn down when the last one stops.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 use oci_spec::runtime::LinuxNamespaceType;
@@ -12,9 +12,9 @@ use super::Pod;
 use crate::Engine;
 use crate::container::Container;
 use crate::error::{Error, IoContext, Result};
-use crate::network::ipam::Owner;
 use crate::network::netns;
 use crate::oci::spec::NetNs;
+use crate::state::{Holder, Resource};
 
 fn kind_type(kind: &str) -> Option<LinuxNamespaceType> {
     Some(match kind {
@@ -33,14 +33,6 @@ impl Engine {
 
     fn pod_ns_path(&self, pod_id: &str, kind: &str) -> PathBuf {
         self.pod_dir(pod_id).join("ns").join(kind)
-    }
-
-    /// The pod's leases are its own: they last as long as its run directory.
-    fn pod_owner(&self, pod_id: &str) -> Owner {
-        Owner {
-            run_dir: self.pod_dir(pod_id),
-            id: format!("pod-{pod_id}"),
-        }
     }
 
     pub(crate) fn pod_lock(&self, pod_id: &str) -> Result<crate::state::lock::Lock> {
@@ -78,6 +70,11 @@ impl Engine {
             .pod(pod.id())?
             .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
         std::fs::create_dir_all(self.pod_dir(pod.id())).ctx("creating", self.pod_dir(pod.id()))?;
+        let holder = Holder::pod(pod.id());
+        if pod.state.pinned.is_empty() && self.db.holds_any(&holder)? {
+            // An earlier start of the pod was interrupted half-way: release what it left.
+            Error::collect(self.release_all(&holder))?;
+        }
         let result = self.pod_namespaces_up(&mut pod);
         if result.is_ok() {
             // Joined from now on, although its process does not exist yet: a pod stop or a
@@ -103,17 +100,41 @@ impl Engine {
     }
 
     /// Create and pin what is missing of the pod's early namespaces; net with its networks.
+    /// Each is held in the ledger by the pod. On a failure everything the pod holds is
+    /// released (this is its first start: nothing else uses it yet).
     fn pod_namespaces_up(&self, pod: &mut Pod) -> Result<()> {
+        let result = self.pod_namespaces_make(pod);
+        if result.is_err() {
+            for e in self.release_all(&Holder::pod(pod.id())) {
+                tracing::warn!(pod = pod.id(), error = %e, "undoing a failed pod start");
+            }
+            pod.state.pinned.clear();
+            pod.state.network_status.clear();
+            pod.state.ports.clear();
+            pod.state.joined.clear();
+        }
+        result
+    }
+
+    fn pod_pin_new(&self, pod: &mut Pod, kind: &'static str, flag: CloneFlags) -> Result<()> {
+        let path = self.pod_ns_path(pod.id(), kind);
+        let pin = Resource::Pin { path: path.clone() };
+        self.hold(&Holder::pod(pod.id()), pin, |_| {
+            netns::pin_new(&path, flag, kind)
+        })?;
+        pod.state
+            .pinned
+            .insert(kind.into(), path.display().to_string());
+        Ok(())
+    }
+
+    fn pod_namespaces_make(&self, pod: &mut Pod) -> Result<()> {
         for (kind, flag) in [
             ("ipc", CloneFlags::CLONE_NEWIPC),
             ("uts", CloneFlags::CLONE_NEWUTS),
         ] {
             if pod.shares(kind) && !pod.state.pinned.contains_key(kind) {
-                let path = self.pod_ns_path(pod.id(), kind);
-                netns::pin_new(&path, flag, kind)?;
-                pod.state
-                    .pinned
-                    .insert(kind.into(), path.display().to_string());
+                self.pod_pin_new(pod, kind, flag)?;
             }
         }
         if !pod.shares("net") || pod.state.pinned.contains_key("net") {
@@ -124,60 +145,27 @@ impl Engine {
         if mode == "host" || mode.starts_with("ns:") {
             return Ok(());
         }
-        let path = self.pod_ns_path(pod.id(), "net");
-        netns::pin_new(&path, CloneFlags::CLONE_NEWNET, "net")?;
-        pod.state
-            .pinned
-            .insert("net".into(), path.display().to_string());
-        if mode != "bridge" || infra.config.networks.is_empty() {
+        self.pod_pin_new(pod, "net", CloneFlags::CLONE_NEWNET)?;
+        let slirp = crate::network::slirp::is_userspace(&mode);
+        if !slirp && (mode != "bridge" || infra.config.networks.is_empty()) {
             return Ok(());
         }
         let mut tmp = infra;
-        tmp.state.netns = path.display().to_string();
+        tmp.state.netns = pod.state.pinned["net"].clone();
         tmp.state.network_status.clear();
         tmp.state.ports.clear();
-        let owner = self.pod_owner(pod.id());
-        match self.network_setup_inner(&mut tmp, &owner) {
-            Ok(()) => {
-                pod.state.network_status = tmp.state.network_status;
-                pod.state.ports = tmp.state.ports;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.network_teardown_owned(&mut tmp, &owner);
-                pod.state.pinned.remove("net");
-                Err(e)
-            }
-        }
+        self.network_setup_inner(&mut tmp, &Holder::pod(pod.id()))?;
+        pod.state.network_status = tmp.state.network_status;
+        pod.state.ports = tmp.state.ports;
+        Ok(())
     }
 
-    /// Tear down every namespace of the pod: network, leases, pinned files, name files.
+    /// Tear down every namespace of the pod: what the ledger says it holds (network,
+    /// leases, pinned files), then its name files. What could not be released stays in the
+    /// ledger (the next start or `pod rm` tries again); the state says nothing is up.
     pub(crate) fn pod_namespaces_down(&self, pod: &mut Pod) -> Result<()> {
-        let mut errors = Vec::new();
-        if let Some(net) = pod.state.pinned.get("net").cloned() {
-            match self.infra_of(pod) {
-                Ok(mut tmp) => {
-                    tmp.state.netns = net.clone();
-                    tmp.state.network_status = std::mem::take(&mut pod.state.network_status);
-                    tmp.state.ports = std::mem::take(&mut pod.state.ports);
-                    let owner = self.pod_owner(pod.id());
-                    if let Err(e) = self.network_teardown_owned(&mut tmp, &owner) {
-                        errors.push(e);
-                    }
-                }
-                Err(e) => {
-                    errors.push(e);
-                    if let Err(e) = netns::remove(Path::new(&net)) {
-                        errors.push(e);
-                    }
-                }
-            }
-        }
-        for (_, path) in std::mem::take(&mut pod.state.pinned) {
-            if let Err(e) = netns::remove(Path::new(&path)) {
-                errors.push(e);
-            }
-        }
+        let errors = self.release_all(&Holder::pod(pod.id()));
+        pod.state.pinned.clear();
         pod.state.network_status.clear();
         pod.state.ports.clear();
         // Nothing is left to be joined to.
@@ -304,14 +292,17 @@ impl Engine {
             .db
             .pod(pod.id())?
             .ok_or_else(|| Error::NoSuchPod(pod.id().into()))?;
-        // Each pin is recorded as soon as it exists and saved whatever happens next, so a
-        // failure never leaves a mount the pod's teardown does not know.
+        // Each pin is held in the ledger before it is made, so a failure (or a crash) never
+        // leaves a mount the pod's teardown does not know.
         let mut result = Ok(());
         for kind in ["pid", "cgroup"] {
             // A pinned cgroup namespace is the one the infra joined (see `pod_joins`).
             if pod.shares(kind) && !(kind == "cgroup" && pod.state.pinned.contains_key(kind)) {
                 let path = self.pod_ns_path(pod.id(), kind);
-                result = netns::pin_process(c.state.pid, kind, &path);
+                let pin = Resource::Pin { path: path.clone() };
+                result = self.hold(&Holder::pod(pod.id()), pin, |_| {
+                    netns::pin_process(c.state.pid, kind, &path)
+                });
                 if result.is_err() {
                     break;
                 }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::container::{Container, ContainerConfig, ContainerState};
 use crate::error::{Error, Result};
 
-/// Bumped when [`SCHEMA`] changes. 2: volumes. 3: pods.
-const SCHEMA_VERSION: i64 = 3;
+/// Bumped when [`SCHEMA`] changes. 2: volumes. 3: pods. 4: the ledger and kept exit codes.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,7 +122,9 @@ pub fn repository_of(name: &str) -> &str {
 }
 
 pub struct Db {
-    conn: Connection,
+    pub(super) conn: Connection,
+    /// The schema version the database had when opened, if older than this one.
+    upgraded_from: Option<i64>,
 }
 
 impl Db {
@@ -133,7 +135,10 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let db = Db { conn };
+        let mut db = Db {
+            conn,
+            upgraded_from: None,
+        };
         // Create the schema once. Doing it on every open would take SQLite's write lock in
         // every `peapod` call, serialising even `ps` behind concurrent `run`s.
         let version: i64 = db
@@ -144,11 +149,18 @@ impl Db {
                 tx.execute_batch(SCHEMA)?;
                 tx.execute_batch(SCHEMA_VOLUMES)?;
                 tx.execute_batch(SCHEMA_PODS)?;
+                tx.execute_batch(super::ledger::SCHEMA_LEDGER)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
                 Ok(())
             })?;
+            db.upgraded_from = Some(version);
         }
         Ok(db)
+    }
+
+    /// The schema version this database had before this open upgraded it (0: a new one).
+    pub fn upgraded_from(&self) -> Option<i64> {
+        self.upgraded_from
     }
 
     /// Run `f` in one IMMEDIATE transaction (the write lock is taken up front, so two

@@ -60,3 +60,18 @@ impl Lock {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_not_taken_twice_even_by_its_own_process() {
+        let t = tempfile::tempdir().unwrap();
+        let held = Lock::acquire(t.path(), "x").unwrap();
+        assert!(Lock::try_acquire(t.path(), "x").unwrap().is_none());
+        drop(held);
+        let again = Lock::try_acquire(t.path(), "x").unwrap();
+        assert!(again.is_some());
+    }
+}

@@ -324,10 +324,18 @@ impl Engine {
                 Error::io("clearing an interrupted copy-up in volume", data, e.into())
             })?;
         }
+        let mut copied = true;
         if copy::is_empty_dir(data).ctx_vol(data)? {
             vol.state.copying_up = true;
             self.db.update_volume(vol)?;
-            if let Err(e) = copy::copy_up(rootfs, dest, data) {
+            let result = copy::copy_up(rootfs, dest, data);
+            if let Ok(found) = result {
+                // Podman's rule: a rootfs with nothing at `dest` (a pod's infra, an image
+                // without the directory, or an empty one) leaves the volume waiting for
+                // its copy-up, so the first member whose image has files there fills it.
+                copied = found && !copy::is_empty_dir(data).ctx_vol(data)?;
+            }
+            if let Err(e) = result {
                 // Left marked when it cannot be cleared: the next user clears it.
                 match copy::clear_dir(data) {
                     Ok(()) => {
@@ -344,7 +352,7 @@ impl Engine {
                 )));
             }
         }
-        vol.needs_copy_up = false;
+        vol.needs_copy_up = !copied;
         vol.state.copying_up = false;
         self.db.update_volume(vol)
     }

@@ -77,24 +77,7 @@ impl VolumeFilter {
     }
 }
 
-/// Podman matches `name=` as a regular expression; the common forms are a substring and the
-/// `^`/`$` anchors, which is what we support.
-fn name_matches(pattern: &str, name: &str) -> bool {
-    let (start, p) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let (end, p) = match p.strip_suffix('$') {
-        Some(p) => (true, p),
-        None => (false, p),
-    };
-    match (start, end) {
-        (true, true) => name == p,
-        (true, false) => name.starts_with(p),
-        (false, true) => name.ends_with(p),
-        (false, false) => name.contains(p),
-    }
-}
+use crate::filter::name_matches;
 
 /// `--opt o=…` split into the `uid=`/`gid=` Podman handles itself and the rest.
 fn parse_o(o: &str) -> Result<(Option<u32>, Option<u32>, Vec<String>)> {

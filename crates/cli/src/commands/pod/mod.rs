@@ -1,0 +1,558 @@
+//! `pod create|start|stop|restart|kill|pause|unpause|rm|prune|exists|ps|inspect|top|logs|stats`,
+//! with Podman's flags, output and exit codes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use peapod_engine::container::Container;
+use peapod_engine::parallel::Target;
+use peapod_engine::pod::report::PodListEntry;
+use peapod_engine::pod::{Pod, PodCreateOptions};
+use peapod_engine::{Engine, Error};
+use serde::Serialize;
+
+use crate::output::{print_each, print_list, print_objects};
+use crate::{CliError, CliResult, human};
+
+mod args;
+
+pub use args::*;
+
+pub fn run(engine: &Engine, cmd: PodCommand, argv: &[String]) -> CliResult {
+    match cmd {
+        PodCommand::Create(a) => create(engine, a, argv),
+        PodCommand::Start(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, false)?;
+            each(engine, &t, false, |e, p| e.start_pod(p))
+        }
+        PodCommand::Stop(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, a.ignore)?;
+            each(engine, &t, a.ignore, |e, p| e.stop_pod(p, a.time))
+        }
+        PodCommand::Restart(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, a.ignore)?;
+            each(engine, &t, a.ignore, |e, p| e.restart_pod(p, a.time))
+        }
+        PodCommand::Kill(a) => {
+            let sig = peapod_engine::signal::parse(&a.signal)?;
+            let t = targets(engine, &a.pods, &[], a.all, false)?;
+            each(engine, &t, false, |e, p| e.kill_pod(p, sig))
+        }
+        PodCommand::Pause(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, false)?;
+            each(engine, &t, false, |e, p| e.pause_pod(p))
+        }
+        PodCommand::Unpause(a) => {
+            let t = targets(engine, &a.pods, &a.pod_id_file, a.all, false)?;
+            each(engine, &t, false, |e, p| e.unpause_pod(p))
+        }
+        PodCommand::Rm(a) => rm(engine, a),
+        PodCommand::Prune(a) => {
+            let _ = a.force;
+            for id in engine.prune_pods()? {
+                println!("{id}");
+            }
+            Ok(0)
+        }
+        PodCommand::Exists(a) => match engine.pod(&a.pod) {
+            Ok(_) => Ok(0),
+            Err(Error::NoSuchPod(_)) => Ok(1),
+            Err(e) => Err(e.into()),
+        },
+        PodCommand::Ps(a) => ps(engine, a),
+        PodCommand::Inspect(a) => inspect(engine, a),
+        PodCommand::Top(a) => top(engine, a),
+        PodCommand::Logs(a) => logs(engine, a),
+        PodCommand::Stats(a) => stats(engine, a),
+    }
+}
+
+fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
+    if a.name.is_some() && a.pod_name.is_some() {
+        return Err(CliError::Coded(
+            "cannot specify --name and give a pod name as an argument".into(),
+            125,
+        ));
+    }
+    // An --infra-image from a registry is pulled first (lines on stderr).
+    let infra_image = match &a.infra_image {
+        Some(image) => {
+            let policy = peapod_engine::registry::PullPolicy::parse(&a.pull)?;
+            let template = a.pull_flags.options(image)?;
+            let sink = super::registry::sink(false);
+            Some(engine.ensure_image(image, policy, &template, sink.as_ref())?)
+        }
+        None => None,
+    };
+    let pod = engine.create_pod(&PodCreateOptions {
+        name: a.name.or(a.pod_name),
+        hostname: a.hostname,
+        labels: a.label,
+        label_files: a.label_file,
+        share: a.share,
+        infra: a.infra,
+        infra_image,
+        infra_command: a.infra_command,
+        infra_name: a.infra_name,
+        cgroup_parent: a.cgroup_parent,
+        network: peapod_engine::network::NetworkFlags {
+            network: a.network,
+            ip: a.ip,
+            mac_address: a.mac_address,
+            aliases: a.network_alias,
+            publish: a.publish,
+            dns: a.dns,
+            dns_search: a.dns_search,
+            dns_option: a.dns_option,
+            add_host: a.add_host,
+            ..Default::default()
+        },
+        volumes: a.volume,
+        create_command: argv.to_vec(),
+    })?;
+    if let Some(f) = &a.pod_id_file
+        && let Err(e) = write_id_file(f, pod.id())
+    {
+        // Nothing stays half-made: the pod and its infra container go again.
+        let _ = engine.remove_pod(pod.id(), true, Some(0));
+        return Err(e);
+    }
+    println!("{}", pod.id());
+    Ok(0)
+}
+
+/// Podman refuses to overwrite an id file.
+pub fn write_id_file(path: &std::path::Path, id: &str) -> CliResult<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            CliError::Coded(format!("opening pod-id-file {}: {e}", path.display()), 125)
+        })?;
+    f.write_all(id.as_bytes()).map_err(|e| {
+        CliError::Coded(format!("writing pod-id-file {}: {e}", path.display()), 125)
+    })?;
+    Ok(())
+}
+
+fn read_id_files(files: &[PathBuf]) -> CliResult<Vec<String>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    CliError::Coded(format!("reading pod ID file {}: {e}", f.display()), 125)
+                })
+        })
+        .collect()
+}
+
+/// The pods a command acts on, looked up before any is touched (Podman: one missing name
+/// fails the command; `ignore_missing` skips it). With `--all`, every pod, shown by id.
+fn targets(
+    engine: &Engine,
+    given: &[String],
+    id_files: &[PathBuf],
+    all: bool,
+    ignore_missing: bool,
+) -> CliResult<Vec<Target>> {
+    if all {
+        return Ok(engine
+            .pods()?
+            .iter()
+            .map(|p| Target {
+                given: p.id().to_string(),
+                id: p.id().to_string(),
+            })
+            .collect());
+    }
+    let mut out = given.to_vec();
+    out.extend(read_id_files(id_files)?);
+    if out.is_empty() {
+        return Err(CliError::Coded(
+            "you must provide at least one name or id".into(),
+            125,
+        ));
+    }
+    Ok(engine.resolve_pods(&out, ignore_missing)?)
+}
+
+/// `f` on every pod at once (the engine's worker pool); each pod's id or error printed in
+/// argument order; the last error's code.
+fn each(
+    engine: &Engine,
+    targets: &[Target],
+    ignore_missing: bool,
+    f: impl Fn(&Engine, &str) -> Result<Pod, Error> + Sync,
+) -> CliResult {
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let results = engine.on_many(&ids, f);
+    print_each(
+        targets,
+        results,
+        |t, _| Some(t.id.clone()),
+        |e| match e {
+            Error::NoSuchPod(_) if ignore_missing => 0,
+            e => e.exit_code(),
+        },
+    )
+}
+
+fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+    let mut given = a.pods.clone();
+    for f in &a.pod_id_file {
+        match std::fs::read_to_string(f) {
+            Ok(s) => given.push(s.trim().to_string()),
+            Err(_) if a.ignore => {}
+            Err(e) => {
+                return Err(CliError::Coded(
+                    format!("reading pod ID file {}: {e}", f.display()),
+                    125,
+                ));
+            }
+        }
+    }
+    let t = if a.all {
+        targets(engine, &[], &[], true, false)?
+    } else if given.is_empty() && !a.pod_id_file.is_empty() {
+        Vec::new()
+    } else if given.is_empty() {
+        return Err(CliError::Coded(
+            "you must provide at least one name or id".into(),
+            125,
+        ));
+    } else {
+        // Podman 4.3 exits 1 when a named pod does not exist, and removes none.
+        match engine.resolve_pods(&given, a.ignore) {
+            Ok(t) => t,
+            Err(e @ Error::NoSuchPod(_)) => return Err(CliError::Coded(e.to_string(), 1)),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let ids: Vec<String> = t.iter().map(|t| t.id.clone()).collect();
+    let results = engine.on_many(&ids, |e, p| e.remove_pod(p, a.force, a.time));
+    print_each(
+        &t,
+        results,
+        |_, id| Some(id.clone()),
+        |e| match e {
+            Error::NoSuchPod(_) if a.ignore => 0,
+            Error::NoSuchPod(_) => 1,
+            Error::BadState { .. } => 2,
+            e => e.exit_code(),
+        },
+    )
+}
+
+/// A container of a pod in `pod ps --format json`.
+#[derive(Serialize, Clone)]
+#[allow(non_snake_case)]
+struct PsContainer {
+    Id: String,
+    Names: String,
+    Status: String,
+    RestartCount: u32,
+}
+
+/// A row of `pod ps --format json` (Podman's `ListPodsReport`).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct PsJson {
+    Cgroup: String,
+    Containers: Vec<PsContainer>,
+    Created: String,
+    Id: String,
+    InfraId: String,
+    Name: String,
+    Namespace: String,
+    Networks: Vec<String>,
+    Status: String,
+    Labels: BTreeMap<String, String>,
+}
+
+/// A row of `pod ps` as templates see it: the report's fields and the methods of Podman's
+/// `ListPodReporter` (`ID`/`Id` and `InfraID`/`InfraId` truncated unless `--no-trunc`,
+/// `Created` humanised, `Networks` joined).
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct PsRow {
+    Cgroup: String,
+    Containers: Vec<PsContainer>,
+    Created: String,
+    CreatedAt: String,
+    ID: String,
+    Id: String,
+    InfraID: String,
+    InfraId: String,
+    Name: String,
+    Namespace: String,
+    Networks: String,
+    Status: String,
+    Labels: BTreeMap<String, String>,
+    NumberOfContainers: usize,
+    ContainerIds: String,
+    ContainerNames: String,
+    ContainerStatuses: String,
+    #[serde(skip)]
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip)]
+    json: PsJson,
+}
+
+fn pod_row(e: PodListEntry, no_trunc: bool) -> PsRow {
+    let short = |id: &str| {
+        if no_trunc || id.len() < 12 {
+            id.to_string()
+        } else {
+            id[..12].to_string()
+        }
+    };
+    let ctrs = &e.containers;
+    let joined = |f: &dyn Fn(&Container) -> String| -> String {
+        ctrs.iter().map(f).collect::<Vec<_>>().join(",")
+    };
+    let containers: Vec<PsContainer> = ctrs
+        .iter()
+        .map(|c| PsContainer {
+            Id: c.id().to_string(),
+            Names: c.name().to_string(),
+            Status: c.state.status.to_string(),
+            RestartCount: c.state.restart_count,
+        })
+        .collect();
+    let pod = &e.pod;
+    PsRow {
+        Cgroup: pod.config.cgroup_parent.clone(),
+        ContainerIds: joined(&|c| short(c.id())),
+        ContainerNames: joined(&|c| c.name().to_string()),
+        ContainerStatuses: joined(&|c| c.state.status.to_string()),
+        Containers: containers.clone(),
+        Created: human::ago(pod.config.created),
+        CreatedAt: pod.config.created.to_rfc3339(),
+        ID: short(pod.id()),
+        Id: short(pod.id()),
+        InfraID: short(&pod.config.infra_id),
+        InfraId: short(&pod.config.infra_id),
+        Name: pod.name().to_string(),
+        Namespace: String::new(),
+        Networks: e.networks.join(","),
+        Status: e.status.to_string(),
+        Labels: pod.config.labels.clone(),
+        NumberOfContainers: ctrs.len(),
+        created_at: pod.config.created,
+        json: PsJson {
+            Cgroup: pod.config.cgroup_parent.clone(),
+            Containers: containers,
+            Created: pod
+                .config
+                .created
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Id: pod.id().to_string(),
+            InfraId: pod.config.infra_id.clone(),
+            Name: pod.name().to_string(),
+            Namespace: String::new(),
+            Networks: e.networks.clone(),
+            Status: e.status.to_string(),
+            Labels: pod.config.labels.clone(),
+        },
+    }
+}
+
+fn ps(engine: &Engine, a: PsArgs) -> CliResult {
+    let mut rows: Vec<PsRow> = engine
+        .pod_list(&a.filter)?
+        .into_iter()
+        .map(|e| pod_row(e, a.no_trunc))
+        .collect();
+    match a.sort.as_str() {
+        "created" => rows.sort_by_key(|r| std::cmp::Reverse(r.created_at)),
+        "id" => rows.sort_by(|x, y| x.Id.cmp(&y.Id)),
+        "name" => rows.sort_by(|x, y| x.Name.cmp(&y.Name)),
+        "number" => rows.sort_by_key(|r| r.NumberOfContainers),
+        "status" => rows.sort_by(|x, y| x.Status.cmp(&y.Status)),
+        other => {
+            return Err(CliError::Coded(
+                format!(
+                    "invalid option for --sort, options are: id, names, status, created, or number: {other}"
+                ),
+                125,
+            ));
+        }
+    }
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        for r in &rows {
+            writeln!(out, "{}", r.Id)?;
+        }
+        return Ok(0);
+    }
+    let mut default =
+        String::from("table {{.Id}}\t{{.Name}}\t{{.Status}}\t{{.Created}}\t{{.InfraId}}");
+    if a.ctr_ids {
+        default.push_str("\t{{.ContainerIds}}");
+    }
+    if a.ctr_names {
+        default.push_str("\t{{.ContainerNames}}");
+    }
+    if a.ctr_status {
+        default.push_str("\t{{.ContainerStatuses}}");
+    }
+    if !(a.ctr_ids || a.ctr_names || a.ctr_status) {
+        default.push_str("\t{{.NumberOfContainers}}");
+    }
+    let format = a.format.as_deref().unwrap_or(&default);
+    let json: Vec<&PsJson> = rows.iter().map(|r| &r.json).collect();
+    print_list(
+        "pod ps",
+        format,
+        &json,
+        &rows,
+        &[
+            ("ID", "POD ID"),
+            ("Id", "POD ID"),
+            ("InfraID", "INFRA ID"),
+            ("InfraId", "INFRA ID"),
+            ("NumberOfContainers", "# OF CONTAINERS"),
+            ("ContainerIds", "IDS"),
+            ("ContainerNames", "NAMES"),
+            ("ContainerStatuses", "STATUS"),
+        ],
+        a.noheading,
+    )?;
+    Ok(0)
+}
+
+fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
+    if a.pods.is_empty() {
+        return Err(CliError::Coded(
+            "you must provide at least one name or id".into(),
+            125,
+        ));
+    }
+    let out = a
+        .pods
+        .iter()
+        .map(|p| engine.inspect_pod(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A single pod is one object in Podman 4.3's output, not an array.
+    if out.len() == 1 && a.format.is_none() {
+        let s = serde_json::to_string_pretty(&out[0])
+            .map_err(|e| CliError::Coded(e.to_string(), 125))?;
+        println!("{s}");
+        return Ok(0);
+    }
+    print_objects("pod inspect", a.format.as_deref(), &out)?;
+    Ok(0)
+}
+
+fn top(engine: &Engine, a: TopArgs) -> CliResult {
+    let mut text = engine.pod_top(&a.pod, &a.descriptors)?.join("\n");
+    text.push('\n');
+    // Aligned as `top` aligns one container's processes.
+    let mut out = std::io::stdout().lock();
+    out.write_all(crate::format::PODMAN_TABWRITER.align(&text).as_bytes())?;
+    out.flush()?;
+    Ok(0)
+}
+
+fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
+    let pod = engine.pod(&a.pod)?;
+    let ctrs: Vec<Container> = engine
+        .pod_containers(pod.id())?
+        .into_iter()
+        .filter(|c| !c.config.is_infra)
+        .collect();
+    let chosen: Vec<String> = match &a.container {
+        Some(want) => {
+            let found = ctrs
+                .iter()
+                .find(|c| c.name() == want || c.id().starts_with(want.as_str()))
+                .ok_or_else(|| {
+                    CliError::Coded(
+                        format!("container {want} is not in pod {}", pod.name()),
+                        125,
+                    )
+                })?;
+            vec![found.id().to_string()]
+        }
+        None => ctrs.iter().map(|c| c.id().to_string()).collect(),
+    };
+    if chosen.is_empty() {
+        return Ok(0);
+    }
+    let args = crate::cli::LogsArgs {
+        follow: a.follow,
+        tail: a.tail,
+        timestamps: a.timestamps,
+        since: a.since,
+        until: a.until,
+        names: a.names,
+        containers: chosen,
+    };
+    super::container::logs(engine, args)
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct StatsRow {
+    Pod: String,
+    CID: String,
+    Name: String,
+    CPU: String,
+    MemUsage: String,
+    MemUsageBytes: String,
+    Mem: String,
+    NetIO: String,
+    BlockIO: String,
+    PIDS: String,
+}
+
+fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
+    let pods = if a.all { Vec::new() } else { a.pods.clone() };
+    let rows: Vec<StatsRow> = engine
+        .pod_stats(&pods)?
+        .into_iter()
+        .map(|e| StatsRow {
+            Pod: e.pod_id[..12].to_string(),
+            CID: e.container_id[..12].to_string(),
+            Name: e.name,
+            CPU: format!("{:.2}%", e.cpu_percent),
+            MemUsage: format!(
+                "{} / {}",
+                human::size(e.mem_usage),
+                human::size(e.mem_limit)
+            ),
+            MemUsageBytes: format!("{} / {}", e.mem_usage, e.mem_limit),
+            Mem: format!(
+                "{:.2}%",
+                e.mem_usage as f64 / e.mem_limit.max(1) as f64 * 100.0
+            ),
+            NetIO: "-- / --".into(),
+            BlockIO: "-- / --".into(),
+            PIDS: e.pids.map_or_else(|| "--".into(), |n| n.to_string()),
+        })
+        .collect();
+    let format = a.format.as_deref().unwrap_or(
+        "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}",
+    );
+    print_list(
+        "pod stats",
+        format,
+        &rows,
+        &rows,
+        &[
+            ("Pod", "POD"),
+            ("CID", "CID"),
+            ("CPU", "CPU %"),
+            ("MemUsage", "MEM USAGE / LIMIT"),
+            ("Mem", "MEM %"),
+            ("NetIO", "NET IO"),
+            ("BlockIO", "BLOCK IO"),
+        ],
+        false,
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,715 @@
+//! `--network slirp4netns[:OPTIONS]`: a userspace network for a container's namespace, by
+//! driving Debian's `slirp4netns` exactly as Podman 4 does (tap0 10.0.2.100/24, gateway
+//! 10.0.2.2, DNS 10.0.2.3, IPv6 fd00::/64; a ready pipe and an exit pipe). The default
+//! network of a rootless container; root may ask for it too.
+//!
+//! Published ports go through `peapod-netsetup forward` (Podman's rootlessport: the server
+//! sees a connection from inside its own namespace), or with `port_handler=slirp4netns`
+//! through slirp4netns's API socket (`add_hostfwd`: the server sees the client's address, or
+//! the gateway for a client on the host's loopback).
+//!
+//! Lifetime: both helpers read an exit pipe whose write end only the container's monitor
+//! holds (handed to it as fd 6): when the monitor goes, so do they. Each is also a row of
+//! the ledger (`Resource::Helper`, recorded before it is started), so every release path
+//! kills it by the pid recorded in the owner's run directory; a pod's network outlives any
+//! one monitor, so for a pod's namespace that is the only way, and no exit pipe is given.
+//!
+//! Unsafe code: `pre_exec` to hand the helpers their pipes as fds 3 and 4.
+#![allow(unsafe_code)]
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ipnet::Ipv4Net;
+use peapod_netsetup::forward::Forward;
+use peapod_netsetup::types::{NetAddress, NetInterface, PortMapping, StatusBlock};
+
+use super::ipam::Owner;
+use crate::Engine;
+use crate::container::Container;
+use crate::error::{Error, IoContext, Result};
+use crate::state::{Holder, Resource};
+
+/// The mode's name, and the key of its entry in a container's network status.
+pub const SLIRP: &str = "slirp4netns";
+const TUN: &str = "/dev/net/tun";
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const SLIRP_PID: &str = "slirp4netns.pid";
+const FORWARD_PID: &str = "forward.pid";
+
+/// Is `mode` (a container's network mode) slirp4netns?
+pub fn is_slirp(mode: &str) -> bool {
+    mode == SLIRP || mode.starts_with("slirp4netns:")
+}
+
+/// Is `mode` a userspace network (slirp4netns or pasta)?
+pub fn is_userspace(mode: &str) -> bool {
+    is_slirp(mode) || super::pasta::is_pasta(mode)
+}
+
+/// `port_handler=`: who listens on the host for published ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortHandler {
+    /// Podman's rootlessport; here peapod-netsetup's forwarder.
+    Rootlesskit,
+    /// slirp4netns's own host forwarding, through its API socket.
+    Slirp4netns,
+}
+
+/// The options after `slirp4netns:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlirpOptions {
+    pub port_handler: PortHandler,
+    pub allow_host_loopback: bool,
+    pub cidr: Ipv4Net,
+    pub enable_ipv6: bool,
+    pub mtu: u32,
+    pub outbound_addr: Option<String>,
+    pub outbound_addr6: Option<String>,
+}
+
+impl Default for SlirpOptions {
+    fn default() -> Self {
+        SlirpOptions {
+            port_handler: PortHandler::Rootlesskit,
+            allow_host_loopback: false,
+            cidr: Ipv4Net::new(Ipv4Addr::new(10, 0, 2, 0), 24).expect("a valid prefix"),
+            enable_ipv6: true,
+            mtu: 65520,
+            outbound_addr: None,
+            outbound_addr6: None,
+        }
+    }
+}
+
+fn parse_bool(k: &str, v: &str) -> Result<bool> {
+    v.parse().map_err(|_| {
+        Error::invalid(format!(
+            "invalid value {v:?} for slirp4netns option {k}: must be true or false"
+        ))
+    })
+}
+
+impl SlirpOptions {
+    /// Parses a network mode: `slirp4netns` or `slirp4netns:K=V,K=V`, Podman 4's options.
+    pub fn from_mode(mode: &str) -> Result<SlirpOptions> {
+        let mut o = SlirpOptions::default();
+        let Some(list) = mode.strip_prefix("slirp4netns:") else {
+            return Ok(o);
+        };
+        for item in list.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = item.split_once('=').ok_or_else(|| {
+                Error::invalid(format!(
+                    "invalid slirp4netns option {item:?}: must be KEY=VALUE"
+                ))
+            })?;
+            match k {
+                "port_handler" => {
+                    o.port_handler = match v {
+                        "rootlesskit" => PortHandler::Rootlesskit,
+                        "slirp4netns" => PortHandler::Slirp4netns,
+                        _ => {
+                            return Err(Error::invalid(format!(
+                                "unknown port_handler for slirp4netns: {v:?}"
+                            )));
+                        }
+                    }
+                }
+                "allow_host_loopback" => o.allow_host_loopback = parse_bool(k, v)?,
+                "enable_ipv6" => o.enable_ipv6 = parse_bool(k, v)?,
+                "cidr" => {
+                    o.cidr = v.parse::<Ipv4Net>().map(|n| n.trunc()).map_err(|_| {
+                        Error::invalid(format!("invalid slirp4netns cidr {v:?}: an IPv4 subnet"))
+                    })?;
+                    if o.cidr.prefix_len() > 25 {
+                        return Err(Error::invalid(format!(
+                            "slirp4netns cidr {v} is too small: at least a /25 (the container is the 100th address)"
+                        )));
+                    }
+                }
+                "mtu" => {
+                    o.mtu = v
+                        .parse()
+                        .ok()
+                        .filter(|m| (68..=65521).contains(m))
+                        .ok_or_else(|| {
+                            Error::invalid(format!("invalid slirp4netns mtu {v:?}: 68 to 65521"))
+                        })?
+                }
+                "outbound_addr" => o.outbound_addr = Some(v.to_string()),
+                "outbound_addr6" => o.outbound_addr6 = Some(v.to_string()),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "unknown option for slirp4netns: {k:?}"
+                    )));
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    fn nth(&self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.cidr.network()) + n)
+    }
+    /// The container's address on tap0 (the 100th of the subnet).
+    pub fn guest(&self) -> Ipv4Addr {
+        self.nth(100)
+    }
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.nth(2)
+    }
+    pub fn dns(&self) -> Ipv4Addr {
+        self.nth(3)
+    }
+
+    /// slirp4netns's command line after the binary (Podman 4.3's, measured).
+    fn args(&self, netns: &Path, api_socket: Option<&Path>, exit_pipe: bool) -> Vec<String> {
+        let mut a = Vec::new();
+        if !self.allow_host_loopback {
+            a.push("--disable-host-loopback".into());
+        }
+        a.push(format!("--mtu={}", self.mtu));
+        a.push("--enable-sandbox".into());
+        a.push("--enable-seccomp".into());
+        if self.enable_ipv6 {
+            a.push("--enable-ipv6".into());
+        }
+        if self.cidr != SlirpOptions::default().cidr {
+            a.push(format!("--cidr={}", self.cidr));
+        }
+        if let Some(o) = &self.outbound_addr {
+            a.push(format!("--outbound-addr={o}"));
+        }
+        if let Some(o) = &self.outbound_addr6 {
+            a.push(format!("--outbound-addr6={o}"));
+        }
+        a.push("-c".into());
+        if exit_pipe {
+            a.extend(["-e".into(), "3".into()]);
+        }
+        a.extend(["-r".into(), "4".into()]);
+        if let Some(s) = api_socket {
+            a.push(format!("--api-socket={}", s.display()));
+        }
+        a.push("--netns-type=path".into());
+        a.push(netns.display().to_string());
+        a.push("tap0".into());
+        a
+    }
+
+    /// What the container's network status records: tap0's address and the DNS forwarder.
+    fn status(&self) -> StatusBlock {
+        let mut block = StatusBlock::default();
+        let ipnet = ipnet::IpNet::new(IpAddr::V4(self.guest()), 24).expect("a /24");
+        let iface = NetInterface {
+            mac_address: String::new(),
+            subnets: Some(vec![NetAddress {
+                ipnet,
+                gateway: Some(IpAddr::V4(self.gateway())),
+            }]),
+        };
+        block.interfaces = Some([("tap0".to_string(), iface)].into_iter().collect());
+        block.dns_server_ips = Some(vec![IpAddr::V4(self.dns())]);
+        block
+    }
+}
+
+/// The address `host.containers.internal` names in a slirp4netns container's hosts file, as
+/// Podman 4.3 picks it: the gateway when the host's loopback is reachable through it
+/// (`allow_host_loopback=true`), else the host's first address that is not loopback.
+pub fn host_containers_internal(mode: &str) -> Option<IpAddr> {
+    let opts = SlirpOptions::from_mode(mode).unwrap_or_default();
+    if opts.allow_host_loopback {
+        return Some(IpAddr::V4(opts.gateway()));
+    }
+    let addrs = peapod_netsetup::netlink::Netlink::open()
+        .and_then(|mut n| n.all_addresses())
+        .ok()?;
+    let usable = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local() && !v4.is_unspecified(),
+        IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unicast_link_local() && !v6.is_unspecified(),
+    };
+    let ips: Vec<IpAddr> = addrs.iter().map(|n| n.addr()).filter(usable).collect();
+    ips.iter().find(|ip| ip.is_ipv4()).or(ips.first()).copied()
+}
+
+/// Checks what `create` can: the protocols the port handler forwards, and (rootless) ports
+/// under `net.ipv4.ip_unprivileged_port_start`, named.
+pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
+    // pasta forwards udp itself, as slirp4netns does with its own port handler.
+    let handler = if super::pasta::is_pasta(mode) {
+        PortHandler::Slirp4netns
+    } else {
+        SlirpOptions::from_mode(mode)?.port_handler
+    };
+    for f in forwards(ports, handler)? {
+        if crate::rootless::is_rootless()
+            && f.host.port() < peapod_netsetup::forward::unprivileged_port_start()
+        {
+            let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+            return Err(Error::invalid(peapod_netsetup::forward::bind_error(&f, &e)));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a container's publishing before anything starts: what create checks, and ports
+/// something already listens on (another user's, say), named.
+pub(super) fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
+    check_publishable(mode, ports)?;
+    for f in forwards(ports, PortHandler::Slirp4netns)? {
+        let taken = match f.proto.as_str() {
+            "udp" => std::net::UdpSocket::bind(f.host).err(),
+            _ => std::net::TcpListener::bind(f.host).err(),
+        };
+        if let Some(e) = taken {
+            return Err(Error::invalid(peapod_netsetup::forward::bind_error(&f, &e)));
+        }
+    }
+    Ok(())
+}
+
+/// Every host port of `ports` (ranges expanded), as the forwarder takes them; only tcp
+/// unless slirp4netns forwards them itself.
+pub(super) fn forwards(ports: &[PortMapping], handler: PortHandler) -> Result<Vec<Forward>> {
+    let mut out = Vec::new();
+    for p in ports {
+        let protos = super::ports::protocols(p);
+        let ok = |proto: &&str| {
+            *proto == "tcp" || (*proto == "udp" && handler == PortHandler::Slirp4netns)
+        };
+        if !protos.iter().all(ok) {
+            return Err(Error::invalid(format!(
+                "publishing {} port {} with slirp4netns is not supported by peapod yet: only tcp (and udp with port_handler=slirp4netns)",
+                protos.join(","),
+                p.container_port
+            )));
+        }
+        let ip: IpAddr = if p.host_ip.is_empty() {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            p.host_ip
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid host ip {:?}", p.host_ip)))?
+        };
+        for proto in &protos {
+            for i in 0..p.range.max(1) {
+                out.push(Forward {
+                    proto: proto.to_string(),
+                    host: SocketAddr::new(ip, p.host_port + i),
+                    container_port: p.container_port + i,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A pipe whose ends are close-on-exec (the child gets its end by dup2).
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::other(format!("creating a pipe: {e}")))
+}
+
+/// Starts a helper in a session of its own, with `fds` moved to 3 and 4 (-1: none), no
+/// stdin/stdout, stderr into `log`.
+fn spawn(mut cmd: Command, fds: [i32; 2], log: &Path) -> Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let log_file = std::fs::File::create(log).ctx("creating", log)?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file));
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (fcntl, dup2, setsid) on descriptors we own.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut moved = [-1; 2];
+            for (i, fd) in fds.iter().enumerate() {
+                if *fd >= 0 {
+                    moved[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 10);
+                    if moved[i] < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+            }
+            for (i, fd) in moved.iter().enumerate() {
+                if *fd >= 0 && libc::dup2(*fd, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let name = cmd.get_program().to_string_lossy().into_owned();
+    cmd.spawn()
+        .map_err(|e| Error::other(format!("starting {name}: {e}")))
+}
+
+/// Waits for the helper's ready byte on `ready`: `1`, or `E` and its message; anything
+/// else (it died, it hung) is an error with its log.
+fn wait_ready(what: &str, child: &mut Child, ready: OwnedFd, log: &Path) -> Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut said = Vec::new();
+    let mut file = std::fs::File::from(ready);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&file),
+            PollFlags::POLLIN,
+        )];
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::other(format!("waiting for {what}: {e}"))),
+        }
+        let mut buf = [0u8; 4096];
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                said.extend_from_slice(&buf[..n]);
+                if said.first() == Some(&b'1') {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::other(format!("waiting for {what}: {e}"))),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if said.first() == Some(&b'E') {
+        return Err(Error::invalid(
+            String::from_utf8_lossy(&said[1..]).into_owned(),
+        ));
+    }
+    let log_text = std::fs::read_to_string(log).unwrap_or_default();
+    Err(Error::other(format!(
+        "{what} failed to set up the network: {}",
+        if log_text.trim().is_empty() {
+            "it exited without a word (or did not answer in time)".to_string()
+        } else {
+            log_text.trim().replace('\n', "; ")
+        }
+    )))
+}
+
+/// `/dev/net/tun` must be open to the user, or slirp4netns fails deep inside.
+pub(super) fn check_tun() -> Result<()> {
+    use nix::unistd::{AccessFlags, access};
+    access(TUN, AccessFlags::R_OK | AccessFlags::W_OK).map_err(|e| {
+        Error::invalid(format!(
+            "{TUN} is not accessible ({}): slirp4netns and pasta need it to give the container a network; as root, chmod 0666 {TUN} (or use --network none)",
+            e.desc().to_lowercase()
+        ))
+    })
+}
+
+/// Kills the helper whose pid is in `file` if it is still that helper (`comm`), and waits a
+/// moment for it to be gone.
+pub(crate) fn kill_recorded(file: &Path, comm: &str) {
+    let Some(pid) = std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        let _ = std::fs::remove_file(file);
+        return;
+    };
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let (name, rest) = s.split_once(" (")?.1.rsplit_once(") ")?;
+                Some(name.starts_with(&comm[..comm.len().min(15)]) && !rest.starts_with('Z'))
+            })
+            .unwrap_or(false)
+    };
+    if alive() {
+        let p = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            // Our own child (the same command set it up): reap it.
+            let _ = nix::sys::wait::waitpid(p, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            if !alive() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let _ = std::fs::remove_file(file);
+}
+
+/// Exit pipes' write ends waiting for their container's monitor, by container id.
+static MONITOR_HOLDS: std::sync::Mutex<Vec<(String, OwnedFd)>> = std::sync::Mutex::new(Vec::new());
+
+/// The exit pipe's write end the monitor of container `id` is to hold (see the module docs).
+pub(crate) fn take_monitor_fd(id: &str) -> Option<OwnedFd> {
+    let mut held = MONITOR_HOLDS.lock().unwrap_or_else(|e| e.into_inner());
+    let i = held.iter().position(|(c, _)| c == id)?;
+    Some(held.swap_remove(i).1)
+}
+
+/// A helper process to start: recorded in the ledger before it exists.
+struct HelperStart {
+    what: &'static str,
+    comm: &'static str,
+    cmd: Command,
+    /// The exit pipe's read end (fd 3 in the helper), or -1.
+    exit_fd: i32,
+    pid_file: PathBuf,
+    log: PathBuf,
+    /// More files its release removes (an API socket).
+    files: Vec<PathBuf>,
+}
+
+impl Engine {
+    /// [`Engine::slirp_setup`] for `c`'s own network (its monitor will hold the exit pipe)
+    /// or its pod's (no exit pipe: releasing the pod's resources stops the helpers).
+    pub(crate) fn slirp_setup_for(&self, c: &mut Container, holder: &Holder) -> Result<()> {
+        if super::pasta::is_pasta(&c.config.network_mode) {
+            return self.pasta_setup(c, holder);
+        }
+        if !matches!(holder, Holder::Container(id) if id == c.id()) {
+            return self.slirp_setup(c, holder, None);
+        }
+        let (r, w) = pipe()?;
+        self.slirp_setup(c, holder, Some(&r))?;
+        drop(take_monitor_fd(c.id()));
+        MONITOR_HOLDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((c.id().to_string(), w));
+        Ok(())
+    }
+
+    /// The API socket of the owner's slirp4netns (short: sun_path holds 108 bytes).
+    fn slirp_socket(&self, owner: &Owner) -> PathBuf {
+        let short: String = owner.id.chars().take(20).collect();
+        self.paths
+            .runroot
+            .join("slirp")
+            .join(format!("{short}.sock"))
+    }
+
+    /// Starts `h` for `holder` and waits until it says it is ready; the ledger's row makes
+    /// every release path (rm, cleanup, pod rm, system check --repair) stop it.
+    fn start_helper(&self, holder: &Holder, h: HelperStart) -> Result<()> {
+        let mut files = h.files;
+        files.push(h.log.clone());
+        let row = Resource::Helper {
+            pidfile: h.pid_file.clone(),
+            comm: h.comm.to_string(),
+            files,
+        };
+        self.hold(holder, row, |_| {
+            let (ready_r, ready_w) = pipe()?;
+            let mut child = spawn(h.cmd, [h.exit_fd, ready_w.as_raw_fd()], &h.log)?;
+            drop(ready_w);
+            let written = std::fs::write(&h.pid_file, format!("{}\n", child.id()));
+            if let Err(e) = written {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::io("writing", &h.pid_file, e));
+            }
+            wait_ready(h.what, &mut child, ready_r, &h.log)
+        })
+    }
+
+    /// Starts slirp4netns (and the port forwarder) for the namespace at `c.state.netns`,
+    /// for `holder` (the container, or its pod). `exit` is the exit pipe's read end when the
+    /// container's monitor will hold its write end.
+    fn slirp_setup(
+        &self,
+        c: &mut Container,
+        holder: &Holder,
+        exit: Option<&OwnedFd>,
+    ) -> Result<()> {
+        let opts = SlirpOptions::from_mode(&c.config.network_mode)?;
+        check_tun()?;
+        let bin = crate::config::which(SLIRP).ok_or_else(|| {
+            Error::invalid(
+                "slirp4netns not found in $PATH: install it (Debian: apt-get install slirp4netns) or use --network none",
+            )
+        })?;
+        check_ports(&c.config.network_mode, &c.config.ports)?;
+        let owner = self.lease_owner(holder);
+        std::fs::create_dir_all(&owner.run_dir).ctx("creating", &owner.run_dir)?;
+        let netns = PathBuf::from(&c.state.netns);
+        let api = (opts.port_handler == PortHandler::Slirp4netns && !c.config.ports.is_empty())
+            .then(|| self.slirp_socket(&owner));
+        if let Some(s) = &api {
+            let dir = s.parent().expect("a socket in a directory");
+            std::fs::create_dir_all(dir).ctx("creating", dir)?;
+            let _ = std::fs::remove_file(s);
+        }
+        let mut cmd = Command::new(&bin);
+        cmd.args(opts.args(&netns, api.as_deref(), exit.is_some()));
+        self.start_helper(
+            holder,
+            HelperStart {
+                what: SLIRP,
+                comm: SLIRP,
+                cmd,
+                exit_fd: exit.map(|e| e.as_raw_fd()).unwrap_or(-1),
+                pid_file: owner.run_dir.join(SLIRP_PID),
+                log: owner.run_dir.join("slirp4netns.log"),
+                files: api.iter().cloned().collect(),
+            },
+        )?;
+        c.state.network_status.insert(SLIRP.into(), opts.status());
+        c.state.ports = c.config.ports.clone();
+        let fwd = forwards(&c.config.ports, opts.port_handler)?;
+        if fwd.is_empty() {
+            return Ok(());
+        }
+        match &api {
+            Some(socket) => fwd
+                .iter()
+                .try_for_each(|f| add_hostfwd(socket, f, opts.guest())),
+            None => {
+                let mut cmd = Command::new(self.netsetup_path()?);
+                cmd.arg("forward").arg(&netns);
+                for f in &fwd {
+                    cmd.arg("-p").arg(f.to_arg());
+                }
+                // Without an exit pipe (a pod's network) it runs until it is released.
+                if exit.is_some() {
+                    cmd.arg("--exit-fd").arg("3");
+                }
+                let start = HelperStart {
+                    what: "the port forwarder",
+                    comm: "peapod-netsetup",
+                    cmd,
+                    exit_fd: exit.map(|e| e.as_raw_fd()).unwrap_or(-1),
+                    pid_file: owner.run_dir.join(FORWARD_PID),
+                    log: owner.run_dir.join("forward.log"),
+                    files: Vec::new(),
+                };
+                self.start_helper(holder, start)
+            }
+        }
+    }
+}
+
+/// One `add_hostfwd` through slirp4netns's API socket.
+fn add_hostfwd(socket: &Path, f: &Forward, guest: Ipv4Addr) -> Result<()> {
+    let req = serde_json::json!({
+        "execute": "add_hostfwd",
+        "arguments": {
+            "proto": f.proto,
+            "host_addr": f.host.ip().to_string(),
+            "host_port": f.host.port(),
+            "guest_addr": guest.to_string(),
+            "guest_port": f.container_port,
+        }
+    });
+    let fail = |e: String| Error::other(format!("slirp4netns: forwarding port {}: {e}", f.host));
+    let mut s = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| fail(format!("connecting to {}: {e}", socket.display())))?;
+    s.write_all(req.to_string().as_bytes())
+        .and_then(|()| s.shutdown(std::net::Shutdown::Write))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)
+        .map_err(|e| fail(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&answer).map_err(|_| fail(format!("unexpected answer {answer:?}")))?;
+    if let Some(err) = v.get("error") {
+        return Err(fail(
+            err.get("desc")
+                .and_then(|d| d.as_str())
+                .unwrap_or(&answer)
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podmans_defaults_and_command_line() {
+        let o = SlirpOptions::from_mode("slirp4netns").unwrap();
+        assert_eq!(o, SlirpOptions::default());
+        assert_eq!(o.guest(), Ipv4Addr::new(10, 0, 2, 100));
+        assert_eq!(o.gateway(), Ipv4Addr::new(10, 0, 2, 2));
+        assert_eq!(o.dns(), Ipv4Addr::new(10, 0, 2, 3));
+        let args = o
+            .args(Path::new("/run/user/1/netns/x"), None, true)
+            .join(" ");
+        assert_eq!(
+            args,
+            "--disable-host-loopback --mtu=65520 --enable-sandbox --enable-seccomp --enable-ipv6 -c -e 3 -r 4 --netns-type=path /run/user/1/netns/x tap0"
+        );
+    }
+
+    #[test]
+    fn options_parse_and_bad_ones_are_named() {
+        let o = SlirpOptions::from_mode(
+            "slirp4netns:port_handler=slirp4netns,allow_host_loopback=true,cidr=10.5.0.0/16,enable_ipv6=false,mtu=1500",
+        )
+        .unwrap();
+        assert_eq!(o.port_handler, PortHandler::Slirp4netns);
+        assert!(o.allow_host_loopback && !o.enable_ipv6);
+        assert_eq!(o.guest(), Ipv4Addr::new(10, 5, 0, 100));
+        assert_eq!(o.mtu, 1500);
+        let args = o
+            .args(Path::new("/n"), Some(Path::new("/s")), false)
+            .join(" ");
+        assert!(args.contains("--cidr=10.5.0.0/16") && args.contains("--api-socket=/s"));
+        assert!(!args.contains("-e 3") && !args.contains("--disable-host-loopback"));
+        for (bad, word) in [
+            ("slirp4netns:port_handler=x", "port_handler"),
+            ("slirp4netns:mtu=0", "mtu"),
+            ("slirp4netns:cidr=10.0.0.0/30", "cidr"),
+            ("slirp4netns:enable_ipv6=maybe", "enable_ipv6"),
+            ("slirp4netns:nope=1", "nope"),
+            ("slirp4netns:novalue", "novalue"),
+        ] {
+            let e = SlirpOptions::from_mode(bad).unwrap_err().to_string();
+            assert!(e.contains(word), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn ranges_expand_and_udp_is_refused() {
+        let p = PortMapping {
+            host_ip: "127.0.0.1".into(),
+            container_port: 80,
+            host_port: 8080,
+            range: 3,
+            protocol: "tcp".into(),
+        };
+        let f = forwards(std::slice::from_ref(&p), PortHandler::Rootlesskit).unwrap();
+        assert_eq!(
+            f.iter().map(Forward::to_arg).collect::<Vec<_>>(),
+            [
+                "tcp:127.0.0.1:8080:80",
+                "tcp:127.0.0.1:8081:81",
+                "tcp:127.0.0.1:8082:82"
+            ]
+        );
+        let udp = PortMapping {
+            protocol: "udp".into(),
+            ..p
+        };
+        let e = forwards(std::slice::from_ref(&udp), PortHandler::Rootlesskit).unwrap_err();
+        assert!(e.to_string().contains("only tcp"), "{e}");
+        let f = forwards(&[udp], PortHandler::Slirp4netns).unwrap();
+        assert_eq!(f[0].to_arg(), "udp:127.0.0.1:8080:80");
+    }
+}

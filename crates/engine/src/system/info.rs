@@ -1,0 +1,271 @@
+//! `version` and `info`: what this peapod is and what the host and store hold, as Podman's
+//! `SystemVersionReport` and `define.Info` (Go field names; the front end prints YAML,
+//! JSON or a template).
+
+use serde::Serialize;
+
+use crate::Engine;
+use crate::container::Status;
+use crate::error::Result;
+
+/// The API level peapod answers as (Podman's release it mirrors).
+pub const API_VERSION: &str = "4.3.1";
+
+/// Podman's `define.Version`.
+#[derive(Debug, Clone, Serialize)]
+#[allow(non_snake_case)]
+pub struct VersionInfo {
+    pub APIVersion: String,
+    pub Version: String,
+    pub GoVersion: String,
+    pub GitCommit: String,
+    pub BuiltTime: String,
+    pub Built: i64,
+    pub OsArch: String,
+    pub Os: String,
+}
+
+/// Podman's `SystemVersionReport`. Without a service, Podman's templates see the client's
+/// version as `.Server` too (`version --format '{{.Server.Version}}'` prints it) while its
+/// JSON has the client only: `Server` is for templates and skipped in JSON.
+#[derive(Debug, Clone, Serialize)]
+#[allow(non_snake_case)]
+pub struct Version {
+    pub Client: VersionInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Server: Option<VersionInfo>,
+}
+
+fn arch() -> String {
+    std::env::consts::ARCH
+        .replace("x86_64", "amd64")
+        .replace("aarch64", "arm64")
+}
+
+pub fn version_info() -> VersionInfo {
+    VersionInfo {
+        APIVersion: API_VERSION.into(),
+        Version: env!("CARGO_PKG_VERSION").into(),
+        GoVersion: "rust".into(),
+        GitCommit: String::new(),
+        BuiltTime: String::new(),
+        Built: 0,
+        OsArch: format!("linux/{}", arch()),
+        Os: "linux".into(),
+    }
+}
+
+/// `version`; `for_templates` adds `.Server` (see [`Version`]).
+pub fn version(for_templates: bool) -> Version {
+    Version {
+        Client: version_info(),
+        Server: for_templates.then(version_info),
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct Info {
+    pub Host: HostInfo,
+    pub Store: StoreInfo,
+    pub Version: VersionInfo,
+}
+
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct Program {
+    pub Package: String,
+    pub Path: String,
+    pub Version: String,
+}
+
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct HostInfo {
+    pub Arch: String,
+    pub CgroupManager: String,
+    pub CgroupVersion: String,
+    pub Conmon: Program,
+    pub EventLogger: String,
+    pub Hostname: String,
+    /// The user namespace's maps when rootless; null (Go's nil slices) for root.
+    pub IDMappings: IdMappings,
+    pub Kernel: String,
+    pub LogDriver: String,
+    pub MemTotal: u64,
+    pub NetworkBackend: String,
+    pub OCIRuntime: Program,
+    pub OS: String,
+    pub Security: SecurityInfo,
+    pub Uptime: String,
+}
+
+/// Podman's `Host.IDMappings`.
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct IdMappings {
+    pub GIDMap: Option<Vec<IdMap>>,
+    pub UIDMap: Option<Vec<IdMap>>,
+}
+
+/// containers/storage's `idtools.IDMap`.
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct IdMap {
+    pub ContainerID: u32,
+    pub HostID: u32,
+    pub Size: u32,
+}
+
+fn id_maps(maps: Vec<crate::rootless::IdMap>) -> Vec<IdMap> {
+    maps.into_iter()
+        .map(|m| IdMap {
+            ContainerID: m.container_id,
+            HostID: m.host_id,
+            Size: m.size,
+        })
+        .collect()
+}
+
+/// Podman's `Host.Security` (Go field names; Podman's YAML keys differ slightly).
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct SecurityInfo {
+    pub AppArmorEnabled: bool,
+    pub DefaultCapabilities: String,
+    pub Rootless: bool,
+    pub SECCOMPEnabled: bool,
+    pub SECCOMPProfilePath: String,
+    pub SELinuxEnabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct StoreInfo {
+    pub ContainerStore: ContainerStore,
+    pub GraphDriverName: String,
+    pub GraphRoot: String,
+    pub RunRoot: String,
+    pub ImageStore: ImageStore,
+    pub VolumePath: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainerStore {
+    pub number: usize,
+    pub paused: usize,
+    pub running: usize,
+    pub stopped: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImageStore {
+    pub number: usize,
+}
+
+/// The first line a program prints for `arg` (its version).
+fn first_line_of(cmd: &std::path::Path, arg: &str) -> String {
+    std::process::Command::new(cmd)
+        .arg(arg)
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// `info`.
+    pub fn info(&self) -> Result<Info> {
+        Ok(Info {
+            Host: self.host_info()?,
+            Store: self.store_info()?,
+            Version: version_info(),
+        })
+    }
+
+    fn host_info(&self) -> Result<HostInfo> {
+        let runtime = self.runtime()?;
+        let monitor = self.monitor_path().unwrap_or_default();
+        let uname = nix::sys::utsname::uname().ok();
+        let security = self.security_info()?;
+        let uname_field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+            uname
+                .as_ref()
+                .map(|u| f(u).to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        Ok(HostInfo {
+            Arch: arch(),
+            CgroupManager: "cgroupfs".into(),
+            CgroupVersion: if crate::config::cgroup_unified() {
+                "v2".into()
+            } else {
+                "v1".into()
+            },
+            Conmon: Program {
+                Package: "peapod".into(),
+                Path: monitor.display().to_string(),
+                Version: first_line_of(&monitor, "--version"),
+            },
+            EventLogger: "none".into(),
+            Hostname: uname_field(|u| u.nodename()),
+            IDMappings: {
+                let (uids, gids) = crate::rootless::id_mappings().unzip();
+                IdMappings {
+                    GIDMap: gids.map(id_maps),
+                    UIDMap: uids.map(id_maps),
+                }
+            },
+            Kernel: uname_field(|u| u.release()),
+            // What `run` uses without `--log-driver` (see container::create).
+            LogDriver: "k8s-file".into(),
+            MemTotal: crate::pod::mem_total().unwrap_or(0),
+            NetworkBackend: "netavark".into(),
+            OCIRuntime: Program {
+                Package: runtime.name(),
+                Path: runtime.path.display().to_string(),
+                Version: first_line_of(&runtime.path, "--version"),
+            },
+            OS: "linux".into(),
+            Security: SecurityInfo {
+                AppArmorEnabled: security.apparmor_enabled,
+                DefaultCapabilities: security.default_capabilities.join(","),
+                Rootless: crate::rootless::is_rootless(),
+                SECCOMPEnabled: security.seccomp_enabled,
+                SECCOMPProfilePath: security.seccomp_profile_path,
+                SELinuxEnabled: security.selinux_enabled,
+            },
+            Uptime: std::fs::read_to_string("/proc/uptime")
+                .ok()
+                .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        })
+    }
+
+    fn store_info(&self) -> Result<StoreInfo> {
+        let containers = self.containers()?;
+        let count =
+            |f: &dyn Fn(Status) -> bool| containers.iter().filter(|c| f(c.state.status)).count();
+        Ok(StoreInfo {
+            ContainerStore: ContainerStore {
+                number: containers.len(),
+                paused: count(&|s| s == Status::Paused),
+                running: count(&|s| s == Status::Running),
+                stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
+            },
+            GraphDriverName: "overlay".into(),
+            GraphRoot: self.paths.root.display().to_string(),
+            RunRoot: self.paths.runroot.display().to_string(),
+            ImageStore: ImageStore {
+                number: self.images()?.len(),
+            },
+            VolumePath: self.paths.volumes().display().to_string(),
+        })
+    }
+}
