@@ -353,3 +353,57 @@ fn context_and_containerfile_from_stdin() {
         "ctx-file\n"
     );
 }
+
+#[test]
+fn hard_links_layers_false_and_step_errors() {
+    let env = TestEnv::new("build-links");
+    env.import_busybox();
+    let ctx = context(
+        &env,
+        "ctx",
+        &[
+            (
+                "Containerfile",
+                "FROM localhost/busybox\nCOPY . /hl/\nRUN echo step\n",
+            ),
+            ("tree/a", "linked\n"),
+        ],
+    );
+    std::fs::hard_link(ctx.join("tree/a"), ctx.join("tree/b")).unwrap();
+    let out = build(&env, &ctx, &["-t", "hl"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let inodes = env.ok(&[
+        "run",
+        "--rm",
+        "hl",
+        "stat",
+        "-c",
+        "%i %h",
+        "/hl/tree/a",
+        "/hl/tree/b",
+    ]);
+    let l = lines(&inodes);
+    assert_eq!(l[0], l[1], "one file with two links: {inodes}");
+    assert!(l[0].ends_with(" 2"), "{inodes}");
+    // --layers=false (or BUILDAH_LAYERS=false): no cache, no intermediate images kept.
+    let before = lines(&env.ok(&["images", "-a", "-q"])).len();
+    let out = env
+        .peapod(&["build", "-t", "nl", ctx.to_str().unwrap()])
+        .env("BUILDAH_LAYERS", "false")
+        .output();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(!out.stdout.contains("Using cache"), "{out:?}");
+    assert_eq!(lines(&env.ok(&["images", "-a", "-q"])).len(), before + 1);
+    let out = build(&env, &ctx, &["--layers=1", "-t", "nl"]);
+    assert!(out.stdout.contains("Using cache"), "{out:?}");
+    // A step that fails names itself, as Podman does.
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM localhost/busybox\nCOPY nothere ./\n",
+    )
+    .unwrap();
+    build(&env, &ctx, &["-t", "x"]).assert_error(125, &["building at STEP \"COPY nothere ./\""]);
+    std::fs::write(ctx.join("Containerfile"), "FROM localhost/nosuchimage\n").unwrap();
+    build(&env, &ctx, &["--pull=never", "-t", "x"])
+        .assert_error(125, &["creating build container: localhost/nosuchimage"]);
+}

@@ -34,8 +34,11 @@ pub struct BuildArgs {
     #[arg(long = "no-cache")]
     pub no_cache: bool,
     /// Cache intermediate images during the build process
-    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", env = "BUILDAH_LAYERS", value_parser = clap::builder::BoolishValueParser::new())]
     pub layers: bool,
+    /// How many stages to run at once (accepted; stages run one after another)
+    #[arg(long)]
+    pub jobs: Option<u32>,
     /// Pull image policy (always, missing, never, newer); `--pull` alone is `always`
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "always")]
     pub pull: Option<String>,

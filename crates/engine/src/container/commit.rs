@@ -313,7 +313,7 @@ impl Engine {
 
 /// The new image's diff ids and kept blobs: the image's and the new layer's (only the new
 /// one with `--squash`).
-pub(crate) fn new_layers(
+fn new_layers(
     image: &ImageRecord,
     squash: bool,
     diff_id: &Digest,

@@ -434,6 +434,9 @@ fn copy_tree(
     // Directory fds by path below the source, so each entry's parent is open already.
     let mut dirs: std::collections::HashMap<PathBuf, OwnedFd> = std::collections::HashMap::new();
     dirs.insert(PathBuf::new(), dir);
+    // Files with several links: the first copy of each, so the others become links to it.
+    let mut linked: std::collections::HashMap<(u64, u64), (PathBuf, String)> =
+        std::collections::HashMap::new();
     for e in entries.iter().filter(|e| e.path != top) {
         let below = e.path.strip_prefix(top).unwrap_or(&e.path).to_path_buf();
         let parent = below.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -444,6 +447,24 @@ fn copy_tree(
         let Some(pfd) = dirs.get(&parent) else {
             continue; // under something that was not a directory
         };
+        if e.meta.is_file() && e.meta.nlink() > 1 {
+            let key = (e.meta.dev(), e.meta.ino());
+            if let Some((first_dir, first_name)) = linked.get(&key)
+                && let Some(ofd) = dirs.get(first_dir)
+            {
+                let _ = remove(pfd, &name);
+                nix::unistd::linkat(
+                    ofd,
+                    first_name.as_str(),
+                    pfd,
+                    name.as_str(),
+                    AtFlags::empty(),
+                )
+                .map_err(|err| errno("linking", &name, err))?;
+                continue;
+            }
+            linked.insert(key, (parent.clone(), name.clone()));
+        }
         if let Some(fd) = copy_entry(pfd, &name, &e.path, &e.meta, attrs, keep_owner)? {
             dirs.insert(below, fd);
         }

@@ -211,7 +211,8 @@ impl Engine {
     pub(crate) fn cache_store(&self, key: &str, id: &str) -> Result<()> {
         let dir = self.cache_dir();
         std::fs::create_dir_all(&dir).ctx("creating", &dir)?;
-        let tmp = dir.join(format!(".{key}.tmp"));
+        // A private temporary name: parallel builds of the same step each write their own.
+        let tmp = dir.join(format!(".{key}.{:016x}.tmp", rand::random::<u64>()));
         std::fs::write(&tmp, id).ctx("writing", &tmp)?;
         let path = dir.join(key);
         std::fs::rename(&tmp, &path).ctx("renaming", &path)

@@ -40,7 +40,9 @@ impl Build<'_, '_> {
         self.output
             .line(&format!("{prefix}STEP 1/{total}: {}", stage.code()));
         let (base, _platform) = self.global.expand_from(&stage)?;
-        let mut image = self.base_image(&base, i)?;
+        let mut image = self
+            .base_image(&base, i)
+            .map_err(|e| wrap(e, "creating build container: "))?;
         self.base_layers[i] = image.record.as_ref().map_or(0, |r| r.layers.len());
         let triggers = onbuild_triggers(&image, &self.cf.file)?;
         if let Some(c) = image.config["config"].as_object_mut() {
@@ -58,14 +60,17 @@ impl Build<'_, '_> {
             settings: self.settings_digest(),
         };
         for t in &triggers {
-            self.step(&mut st, t)?;
+            self.step(&mut st, t)
+                .map_err(|e| wrap(e, &format!("building at STEP \"{}\": ", t.code())))?;
         }
         let n = stage.instructions.len();
         for (k, ins) in stage.instructions.iter().enumerate() {
             self.output
                 .line(&format!("{prefix}STEP {}/{total}: {}", k + 2, ins.code()));
             let last = k + 1 == n;
-            let hit = self.step(&mut st, ins)?;
+            let hit = self
+                .step(&mut st, ins)
+                .map_err(|e| wrap(e, &format!("building at STEP \"{}\": ", ins.code())))?;
             if let Some(id) = &hit {
                 self.output.line(&format!("--> Using cache {id}"));
             }
@@ -403,6 +408,16 @@ impl Build<'_, '_> {
             | InstructionKind::Add(_) => {}
         }
         Ok(())
+    }
+}
+
+/// `e` with Podman's context in front (a failed RUN already has it, with its exit code).
+fn wrap(e: Error, prefix: &str) -> Error {
+    match e {
+        Error::Command { .. } => e,
+        Error::InvalidArgument(m) => Error::InvalidArgument(format!("{prefix}{m}")),
+        Error::NoSuchImage(m) => Error::InvalidArgument(format!("{prefix}{m}: image not known")),
+        other => Error::Other(format!("{prefix}{other}")),
     }
 }
 
