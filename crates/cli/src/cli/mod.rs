@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod image;
+mod netflags;
 mod network;
 
 pub use image::*;
+pub use netflags::NetworkArgs;
 pub use network::*;
 
 #[derive(Debug, Parser)]
@@ -267,39 +269,11 @@ pub struct CreateFlags {
     /// Set proxy environment variables in the container based on the host proxy vars
     #[arg(long = "http-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub http_proxy: bool,
-    /// Connect a container to a network: NAME[,NAME…], NAME:ip=…,mac=…,alias=…, bridge, none, host, private, ns:PATH, container:ID
-    #[arg(long = "network", alias = "net")]
-    pub network: Vec<String>,
-    /// Specify a static IPv4 address for the container
-    #[arg(long)]
-    pub ip: Option<String>,
-    /// Specify a static IPv6 address for the container
-    #[arg(long)]
-    pub ip6: Option<String>,
-    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
-    #[arg(long = "mac-address")]
-    pub mac_address: Option<String>,
-    /// Add network-scoped alias for the container
-    #[arg(long = "network-alias")]
-    pub network_alias: Vec<String>,
-    /// Publish a container's port, or a range of ports, to the host
-    #[arg(short = 'p', long = "publish")]
-    pub publish: Vec<String>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// Publish all exposed ports to random ports on the host interfaces
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
-    /// Set custom DNS servers
-    #[arg(long)]
-    pub dns: Vec<String>,
-    /// Set custom DNS search domains
-    #[arg(long = "dns-search")]
-    pub dns_search: Vec<String>,
-    /// Set custom DNS options
-    #[arg(long = "dns-option", alias = "dns-opt")]
-    pub dns_option: Vec<String>,
-    /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host")]
-    pub add_host: Vec<String>,
     /// Allocate a pseudo-TTY for container
     #[arg(short = 't', long)]
     pub tty: bool,

@@ -3,7 +3,11 @@
 
 use std::io::Write;
 
-use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
+use peapod_engine::container::spec::{LogConfig, parse_entrypoint};
+use peapod_engine::container::{
+    Container, ContainerSpec, RemoveOptions, RestartPolicy, Status, logs::LogOptions,
+};
+use peapod_engine::volume::spec::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
 use peapod_engine::parallel::Target;
 use peapod_engine::{Engine, Error};
 
@@ -12,7 +16,9 @@ use crate::cli::*;
 use crate::output::print_each;
 use crate::{CliError, CliResult};
 
-fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, CliError> {
+/// The flags as the engine's typed container spec: every value parsed here, with Podman's
+/// messages, before anything is pulled or made.
+fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, CliError> {
     let pod = match (&f.pod, &f.pod_id_file) {
         (Some(_), Some(_)) => {
             return Err(CliError::Coded(
@@ -31,11 +37,21 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         ),
         (None, None) => None,
     };
-    Ok(CreateOptions {
+    let mut mounts = Vec::new();
+    for v in &f.volume {
+        mounts.push(parse_volume_flag(v)?);
+    }
+    for m in &f.mount {
+        mounts.push(parse_mount_flag(m)?);
+    }
+    for t in &f.tmpfs {
+        mounts.push(parse_tmpfs_flag(t)?);
+    }
+    Ok(ContainerSpec {
         image: f.image.clone(),
         name: f.name.clone(),
         command: f.command.clone(),
-        entrypoint: f.entrypoint.clone(),
+        entrypoint: f.entrypoint.as_deref().map(parse_entrypoint).transpose()?,
         env: f.env.clone(),
         env_files: f.env_file.clone(),
         http_proxy: f.http_proxy,
@@ -48,38 +64,29 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         user: f.user.clone(),
         labels: f.label.clone(),
         annotations: f.annotation.clone(),
-        stop_signal: f.stop_signal.clone(),
+        stop_signal: f
+            .stop_signal
+            .as_deref()
+            .map(peapod_engine::signal::parse)
+            .transpose()?,
         stop_timeout: f.stop_timeout,
         auto_remove: f.rm,
-        network: peapod_engine::network::NetworkFlags {
-            network: f.network.clone(),
-            ip: f.ip.clone(),
-            ip6: f.ip6.clone(),
-            mac_address: f.mac_address.clone(),
-            aliases: f.network_alias.clone(),
-            publish: f.publish.clone(),
-            publish_all: f.publish_all,
-            dns: f.dns.clone(),
-            dns_search: f.dns_search.clone(),
-            dns_option: f.dns_option.clone(),
-            add_host: f.add_host.clone(),
-        },
+        network: f.net.spec(f.publish_all)?,
         tty: f.tty,
         interactive: f.interactive,
-        log_driver: f.log_driver.clone(),
-        log_opts: f.log_opt.clone(),
+        log: LogConfig::parse(f.log_driver.as_deref(), &f.log_opt)?,
         create_command: argv.to_vec(),
-        restart: f.restart.clone(),
-        resources: peapod_engine::container::ResourceFlags {
-            memory: f.memory.clone(),
-            memory_swap: f.memory_swap.clone(),
-            cpus: f.cpus,
-            cpu_shares: f.cpu_shares,
-            pids_limit: f.pids_limit,
-        },
-        volumes: f.volume.clone(),
-        mounts: f.mount.clone(),
-        tmpfs: f.tmpfs.clone(),
+        restart: RestartPolicy::parse(f.restart.as_deref().unwrap_or(""))?,
+        resources: peapod_engine::container::resources::parse(
+            &peapod_engine::container::ResourceFlags {
+                memory: f.memory.clone(),
+                memory_swap: f.memory_swap.clone(),
+                cpus: f.cpus,
+                cpu_shares: f.cpu_shares,
+                pids_limit: f.pids_limit,
+            },
+        )?,
+        mounts,
         volumes_from: f.volumes_from.clone(),
         pod,
         init_ctr: f.init_ctr.clone(),
@@ -103,7 +110,7 @@ fn prepared_options(
     engine: &Engine,
     f: &CreateFlags,
     argv: &[String],
-) -> Result<CreateOptions, CliError> {
+) -> Result<ContainerSpec, CliError> {
     let mut opts = create_options(f, argv)?;
     let policy = peapod_engine::registry::PullPolicy::parse(&f.pull)?;
     let template = f.pull_flags.options(&f.image)?;
@@ -113,7 +120,7 @@ fn prepared_options(
 }
 
 /// Creates the container and prints Podman's create warnings on stderr.
-fn create_warning(engine: &Engine, opts: &CreateOptions) -> CliResult<Container> {
+fn create_warning(engine: &Engine, opts: &ContainerSpec) -> CliResult<Container> {
     let (c, warnings) = engine.create_container_warning(opts)?;
     for w in warnings {
         eprintln!("{w}");

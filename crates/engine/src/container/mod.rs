@@ -23,6 +23,7 @@ pub(crate) mod reconcile;
 mod remove;
 pub mod resources;
 pub mod restart;
+pub mod spec;
 mod rootfs;
 pub mod security;
 mod timezone;
@@ -30,7 +31,7 @@ pub mod top;
 pub mod user;
 
 pub use commit::{CommitFormat, CommitOptions};
-pub use create::{CreateOptions, ROOTLESS_V1_LIMITS_WARNING};
+pub use create::ROOTLESS_V1_LIMITS_WARNING;
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
 pub use model::{
@@ -38,4 +39,6 @@ pub use model::{
 };
 pub use remove::RemoveOptions;
 pub use resources::{ResourceFlags, Resources};
+pub use restart::RestartPolicy;
+pub use spec::{ContainerSpec, LogConfig, LogDriver};
 pub use security::{SecurityConfig, SecurityFlags, SecurityInfo, SecurityOpt};

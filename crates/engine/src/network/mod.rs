@@ -7,6 +7,7 @@ mod connect;
 pub mod files;
 pub mod ipam;
 mod lo;
+mod mode;
 pub mod machine;
 pub mod netns;
 pub mod pasta;
@@ -16,7 +17,8 @@ pub(crate) mod setup;
 pub mod slirp;
 pub mod store;
 
-pub use attach::{NetworkFlags, NetworkPlan};
+pub use attach::{NetworkPlan, NetworkSpec};
+pub use mode::{NetworkMode, NetworkRequest};
 pub use peapod_netsetup::types::{Network, PortMapping, StatusBlock, Subnet};
 pub use store::{DEFAULT_NETWORK, NetworkCreate};
 
