@@ -27,7 +27,7 @@ mod refresh;
 pub mod registry;
 pub mod rootless;
 pub mod signal;
-pub mod state;
+mod state;
 pub mod system;
 pub mod volume;
 

@@ -5,13 +5,16 @@ use std::io::Write;
 
 use peapod_engine::container::spec::{LogConfig, parse_entrypoint};
 use peapod_engine::container::{
-    Container, ContainerSpec, RemoveOptions, RestartPolicy, Status, logs::LogOptions,
+    Container, ContainerSpec, RemoveOptions, RestartPolicy, RunOutcome, RunSession, SessionEnd,
+    Status, logs::LogOptions,
 };
 use peapod_engine::volume::spec::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
 use peapod_engine::parallel::Target;
 use peapod_engine::{Engine, Error};
 
-use super::attach::{AttachFlags, Outcome, detach_keys, follow};
+use std::os::unix::net::UnixStream;
+
+use super::attach::{AttachFlags, Outcome, detach_keys, follow, session};
 use crate::cli::*;
 use crate::output::print_each;
 use crate::{CliError, CliResult};
@@ -134,62 +137,45 @@ pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
     Ok(0)
 }
 
-pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
-    let id = c.id().to_string();
-    let started = match engine.start(&id, !a.detach) {
-        Ok(s) => s,
-        Err(e) => {
-            // Podman leaves the container behind in "created"; a failed `run` leaves
-            // nothing here, so the name is free for the next try.
-            let _ = engine.remove(
-                &id,
-                &RemoveOptions {
-                    force: true,
-                    volumes: true,
-                    timeout: Some(0),
-                },
-            );
-            return Err(e.into());
+/// The CLI's side of an attached `run`: warnings on stderr, the terminal session.
+struct Terminal<'a> {
+    engine: &'a Engine,
+    flags: AttachFlags<'a>,
+}
+
+impl RunSession for Terminal<'_> {
+    type Error = CliError;
+    fn created(&mut self, _c: &Container, warnings: &[String]) -> CliResult<()> {
+        for w in warnings {
+            eprintln!("{w}");
         }
-    };
-    if a.detach {
-        println!("{id}");
-        return Ok(0);
+        Ok(())
     }
-    let Some(socket) = &started.socket else {
-        // passthrough: the container has our stdio; wait for it.
-        let code = engine.wait_exit_code(&started.container)?;
-        let _ = engine.cleanup(&id, true, false);
-        return finish_run(engine, &id, a.flags.rm, code);
-    };
-    let flags = AttachFlags {
-        stdin: a.flags.interactive,
-        sig_proxy: a.sig_proxy,
-        detach_keys: &a.detach_keys,
-    };
-    match follow(engine, &started.container, socket, &flags)? {
-        Outcome::Exited(code) => finish_run(engine, &id, a.flags.rm, code),
-        // Detached: it runs on; with --rm the monitor's exit command removes it later.
-        Outcome::Detached => Ok(0),
+    fn stream(&mut self, c: &Container, socket: &UnixStream) -> CliResult<SessionEnd> {
+        session(self.engine, c, socket, &self.flags)
     }
 }
 
-fn finish_run(engine: &Engine, id: &str, rm: bool, code: i32) -> CliResult {
-    if rm {
-        match engine.remove(
-            id,
-            &RemoveOptions {
-                force: true,
-                volumes: true,
-                timeout: Some(0),
-            },
-        ) {
-            Ok(_) | Err(Error::NoSuchContainer(_)) => {}
-            Err(e) => return Err(e.into()),
+pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
+    let spec = prepared_options(engine, &a.flags, argv)?;
+    let mut terminal = Terminal {
+        engine,
+        flags: AttachFlags {
+            stdin: a.flags.interactive,
+            sig_proxy: a.sig_proxy,
+            detach_keys: &a.detach_keys,
+        },
+    };
+    let report = engine.run(&spec, a.detach, &mut terminal)?;
+    match report.outcome {
+        RunOutcome::Exited(code) => Ok(code),
+        RunOutcome::Detached => {
+            if a.detach {
+                println!("{}", report.id);
+            }
+            Ok(0)
         }
     }
-    Ok(code)
 }
 
 /// Run `f` on every target; print each error and go on, as Podman does; the last error's

@@ -23,6 +23,7 @@ pub(crate) mod reconcile;
 mod remove;
 pub mod resources;
 pub mod restart;
+mod run;
 pub mod spec;
 mod rootfs;
 pub mod security;
@@ -40,5 +41,6 @@ pub use model::{
 pub use remove::RemoveOptions;
 pub use resources::{ResourceFlags, Resources};
 pub use restart::RestartPolicy;
+pub use run::{RunOutcome, RunReport, RunSession, SessionEnd};
 pub use spec::{ContainerSpec, LogConfig, LogDriver};
 pub use security::{SecurityConfig, SecurityFlags, SecurityInfo, SecurityOpt};
