@@ -19,6 +19,7 @@ mod commit;
 mod concurrent;
 mod conmon_swap;
 mod containers;
+mod cp;
 mod crash;
 mod crash_loop;
 mod global_flags;

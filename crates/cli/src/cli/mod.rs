@@ -164,6 +164,8 @@ pub enum TopLevel {
     Load(crate::commands::archive::LoadArgs),
     /// Create new image based on the changed container
     Commit(crate::commands::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::commands::cp::CpArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -214,6 +216,8 @@ pub enum ContainerCommon {
     Unpause(PauseArgs),
     Top(TopArgs),
     Commit(crate::commands::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::commands::cp::CpArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

@@ -3,8 +3,8 @@
 
 use std::os::unix::net::UnixStream;
 
-use peapod_engine::container::{Container, ExecOptions, SessionEnd, Status};
 use peapod_engine::Engine;
+use peapod_engine::container::{Container, ExecOptions, SessionEnd, Status};
 
 use crate::cli::{AttachArgs, ExecArgs};
 use crate::stream::{StreamEnd, StreamOptions, parse_detach_keys, stream};

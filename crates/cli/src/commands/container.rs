@@ -8,8 +8,8 @@ use peapod_engine::container::{
     Container, ContainerSpec, RemoveOptions, RestartPolicy, RunOutcome, RunSession, SessionEnd,
     Status, logs::LogOptions,
 };
-use peapod_engine::volume::spec::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
 use peapod_engine::parallel::Target;
+use peapod_engine::volume::spec::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
 use peapod_engine::{Engine, Error};
 
 use std::os::unix::net::UnixStream;

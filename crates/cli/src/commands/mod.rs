@@ -5,6 +5,7 @@ mod attach;
 pub(crate) mod build;
 pub(crate) mod commit;
 mod container;
+pub mod cp;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;
@@ -130,6 +131,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Unpause(a) => TopLevel::Unpause(a),
         ContainerCommon::Top(a) => TopLevel::Top(a),
         ContainerCommon::Commit(a) => TopLevel::Commit(a),
+        ContainerCommon::Cp(a) => TopLevel::Cp(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -167,6 +169,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Save(a) => archive::save(&open(g)?, a),
         TopLevel::Load(a) => archive::load(&open(g)?, a),
         TopLevel::Commit(a) => commit::commit(&open(g)?, a),
+        TopLevel::Cp(a) => cp::cp(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

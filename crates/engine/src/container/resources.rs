@@ -130,7 +130,11 @@ pub fn check(r: &Resources) -> Result<Resources> {
     }
     Ok(Resources {
         memory,
-        memory_swap: if memory.is_some() { r.memory_swap } else { None },
+        memory_swap: if memory.is_some() {
+            r.memory_swap
+        } else {
+            None
+        },
         nano_cpus: r.nano_cpus.filter(|c| *c > 0),
         cpu_shares: r.cpu_shares.filter(|s| *s > 0),
         pids_limit: r.pids_limit,

@@ -17,7 +17,9 @@ use crate::error::{Error, Result};
 pub enum RestartPolicy {
     No,
     /// Restart on a non-zero exit, at most `max_retries` times (0: no limit).
-    OnFailure { max_retries: u32 },
+    OnFailure {
+        max_retries: u32,
+    },
     Always,
     UnlessStopped,
 }

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use super::restart::RestartPolicy;
 use super::{Resources, SecurityFlags};
 use crate::error::{Error, Result};
-use crate::network::NetworkSpec;
 #[cfg(doc)]
 use crate::network::NetworkMode;
+use crate::network::NetworkSpec;
 use crate::volume::spec::MountSpec;
 
 /// A create request.
@@ -198,7 +198,11 @@ mod tests {
         );
         let c = LogConfig::parse(
             Some("k8s-file"),
-            &["max-size=1k".into(), "max-file=3".into(), "path=/tmp/x".into()],
+            &[
+                "max-size=1k".into(),
+                "max-file=3".into(),
+                "path=/tmp/x".into(),
+            ],
         )
         .unwrap();
         assert_eq!(c.max_size, Some(1024));

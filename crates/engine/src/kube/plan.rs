@@ -18,8 +18,8 @@ use crate::container::spec::LogConfig;
 use crate::container::{ContainerSpec, Resources};
 use crate::error::{Error, Result};
 use crate::network::{NetworkMode, NetworkSpec};
-use crate::volume::spec::{MountKind, MountSpec};
 use crate::pod::PodCreateOptions;
+use crate::volume::spec::{MountKind, MountSpec};
 
 /// A host path a pod needs, made at create time when its type says so.
 #[derive(Debug, Clone)]
@@ -288,7 +288,11 @@ impl Engine {
                         "{origin}: {field}.persistentVolumeClaim.claimName: no volume or PersistentVolumeClaim named {claim:?}"
                     )));
                 }
-                PodVolume::Source(MountKind::Volume, claim.clone(), pvc.read_only == Some(true))
+                PodVolume::Source(
+                    MountKind::Volume,
+                    claim.clone(),
+                    pvc.read_only == Some(true),
+                )
             } else if let Some(cm) = &v.config_map {
                 let files = data_files(
                     data.configmaps.get(&cm.name),

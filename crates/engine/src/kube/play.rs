@@ -250,9 +250,10 @@ impl Engine {
     /// The default kube network, made when a pod joins it and it does not exist yet, and
     /// then recorded in `made`: a play that fails removes it again.
     fn ensure_kube_network(&self, plan: &Plan, opts: &PlayOptions, made: &mut Made) -> Result<()> {
-        let kube = crate::network::NetworkMode::Bridge(vec![crate::network::NetworkRequest::named(
-            DEFAULT_KUBE_NETWORK,
-        )]);
+        let kube =
+            crate::network::NetworkMode::Bridge(vec![crate::network::NetworkRequest::named(
+                DEFAULT_KUBE_NETWORK,
+            )]);
         let needed = opts.network == crate::network::NetworkMode::Default
             && plan
                 .workloads

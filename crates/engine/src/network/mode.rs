@@ -181,7 +181,10 @@ mod tests {
             parse(&["slirp4netns:port_handler=slirp4netns"]).unwrap(),
             NetworkMode::Slirp4netns("slirp4netns:port_handler=slirp4netns".into())
         );
-        assert_eq!(parse(&["pasta"]).unwrap(), NetworkMode::Pasta("pasta".into()));
+        assert_eq!(
+            parse(&["pasta"]).unwrap(),
+            NetworkMode::Pasta("pasta".into())
+        );
     }
 
     #[test]
@@ -193,8 +196,8 @@ mod tests {
         };
         assert_eq!(names, ["a", "b", "c"]);
         assert_eq!(m.to_string(), "a,b,c");
-        let m = parse(&["n1:ip=10.9.0.5,mac=02:00:00:00:00:01,alias=web,interface_name=e9"])
-            .unwrap();
+        let m =
+            parse(&["n1:ip=10.9.0.5,mac=02:00:00:00:00:01,alias=web,interface_name=e9"]).unwrap();
         let NetworkMode::Bridge(v) = m else {
             panic!("not bridged")
         };

@@ -63,7 +63,11 @@ impl MountSpec {
             kind,
             source,
             destination: self::destination(destination)?,
-            options: if read_only { vec!["ro".into()] } else { Vec::new() },
+            options: if read_only {
+                vec!["ro".into()]
+            } else {
+                Vec::new()
+            },
             from_image: false,
         })
     }

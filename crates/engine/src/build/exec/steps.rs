@@ -307,7 +307,8 @@ impl Build<'_, '_> {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| Error::io("chmod", &path, e))?;
-            spec.mounts.push(bind_ro(&path, &format!("{SCRIPT_DIR}{name}"), true)?);
+            spec.mounts
+                .push(bind_ro(&path, &format!("{SCRIPT_DIR}{name}"), true)?);
         }
         let mut views = Vec::new();
         for m in &run.mounts {
@@ -473,8 +474,8 @@ fn resolve_chown(root: &Path, spec: &str) -> Result<(u32, u32)> {
 
 /// A bind of a host path into a RUN container.
 fn bind_ro(src: &Path, target: &str, read_only: bool) -> Result<MountSpec> {
-    let src = src.to_str().ok_or_else(|| {
-        Error::invalid(format!("{}: not a UTF-8 path", src.display()))
-    })?;
+    let src = src
+        .to_str()
+        .ok_or_else(|| Error::invalid(format!("{}: not a UTF-8 path", src.display())))?;
     MountSpec::new(crate::volume::spec::MountKind::Bind, src, target, read_only)
 }
