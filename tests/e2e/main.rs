@@ -32,6 +32,7 @@ mod lifecycle;
 mod logs;
 mod many;
 mod mount;
+mod namespaces;
 mod network_connect;
 mod network_machine;
 mod network_options;

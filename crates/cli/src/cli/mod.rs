@@ -275,6 +275,15 @@ pub struct CreateFlags {
     pub http_proxy: bool,
     #[command(flatten)]
     pub net: NetworkArgs,
+    /// PID namespace to use: private, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC namespace to use: shareable, private, none, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use: private, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub uts: Option<String>,
     /// Publish all exposed ports to random ports on the host interfaces
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,

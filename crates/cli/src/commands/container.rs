@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use peapod_engine::container::spec::{LogConfig, parse_entrypoint};
+use peapod_engine::container::spec::{LogConfig, NamespaceMode, parse_entrypoint};
 use peapod_engine::container::{
     Container, ContainerSpec, RemoveOptions, RestartPolicy, RunOutcome, RunSession, SessionEnd,
     Status, logs::LogOptions,
@@ -50,7 +50,15 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
     for t in &f.tmpfs {
         mounts.push(parse_tmpfs_flag(t)?);
     }
+    let ns = |kind: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| NamespaceMode::parse(kind, v))
+            .transpose()
+    };
     Ok(ContainerSpec {
+        pid: ns("pid", &f.pid)?,
+        ipc: ns("ipc", &f.ipc)?,
+        uts: ns("uts", &f.uts)?,
         image: f.image.clone(),
         name: f.name.clone(),
         command: f.command.clone(),

@@ -222,6 +222,7 @@ impl Engine {
             init_ctr: opts.init_ctr.clone().unwrap_or_default(),
             cgroup_parent: member.map(|m| m.cgroup_parent.clone()).unwrap_or_default(),
             security: None,
+            namespaces: self.namespace_modes(opts)?,
         };
         if let Some(pod_id) = &opts.infra_of {
             let pod = self
@@ -270,6 +271,22 @@ impl Engine {
         }
         drop(held_volumes);
         Ok(container)
+    }
+
+    /// `--pid`, `--ipc`, `--uts` as stored: another container named by its id.
+    fn namespace_modes(&self, opts: &ContainerSpec) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (kind, mode) in [("pid", &opts.pid), ("ipc", &opts.ipc), ("uts", &opts.uts)] {
+            let Some(mode) = mode else { continue };
+            let stored = match mode {
+                super::spec::NamespaceMode::Container(c) => {
+                    format!("container:{}", self.db.lookup_container(c)?.id())
+                }
+                m => m.to_config(),
+            };
+            out.insert(kind.to_string(), stored);
+        }
+        Ok(out)
     }
 
     /// Insert the row, generating a name when none was given (retrying on collisions).

@@ -199,7 +199,10 @@ impl Engine {
         let netns = self.network_setup(c)?;
         // Saved at once: whatever fails next, cleanup finds the namespace and leases.
         self.save(c)?;
-        let joins = self.pod_joins(c)?;
+        let mut joins = self.pod_joins(c)?;
+        let modes = self.namespace_plan(c)?;
+        joins.retain(|(t, _)| !modes.overrides(t));
+        joins.extend(modes.joins.iter().cloned());
         let files = self.write_name_files(c, &run_dir)?;
         let bind_files: Vec<(PathBuf, &str)> = files.iter().map(|(p, d)| (p.clone(), *d)).collect();
 
@@ -244,6 +247,8 @@ impl Engine {
             },
             mounts: &user_mounts,
             joins: &joins,
+            host_namespaces: &modes.host,
+            shm: modes.shm,
             security: &security,
             rootless: crate::rootless::spec_facts(),
         })?;

@@ -18,6 +18,7 @@ mod lifecycle;
 pub mod logs;
 mod model;
 pub mod mount;
+mod namespaces;
 pub mod pause;
 pub mod ps;
 pub(crate) mod reconcile;

@@ -159,6 +159,10 @@ pub struct ContainerConfig {
     /// container created before they were stored.
     #[serde(default)]
     pub security: Option<super::SecurityConfig>,
+    /// `--pid`, `--ipc`, `--uts` other than the default: kind → mode (`host`,
+    /// `container:ID`, `ns:PATH`, `private`, `shareable`, `none`).
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, String>,
 }
 
 /// What changes over the container's life.

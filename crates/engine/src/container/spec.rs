@@ -70,6 +70,64 @@ pub struct ContainerSpec {
     pub infra_of: Option<String>,
     /// `--privileged`, `--cap-add`, `--cap-drop`, `--security-opt`.
     pub security: SecurityFlags,
+    /// `--pid`, `--ipc`, `--uts`; None: the container's own.
+    pub pid: Option<NamespaceMode>,
+    pub ipc: Option<NamespaceMode>,
+    pub uts: Option<NamespaceMode>,
+}
+
+/// `--pid`, `--ipc`, `--uts`: whose namespace the container has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceMode {
+    /// Its own (`private`).
+    Private,
+    /// The host's.
+    Host,
+    /// `container:NAME|ID`: another container's (it must be running at start).
+    Container(String),
+    /// `ns:PATH`: a namespace file.
+    Path(String),
+    /// ipc only: its own, which other containers may join (Podman's default).
+    Shareable,
+    /// ipc only: its own, without `/dev/shm`.
+    None,
+}
+
+impl NamespaceMode {
+    /// Parse `--KIND VALUE` (`kind`: `pid`, `ipc` or `uts`) with Podman's modes.
+    pub fn parse(kind: &str, value: &str) -> Result<NamespaceMode> {
+        let ipc = kind == "ipc";
+        Ok(match value {
+            "" | "private" => NamespaceMode::Private,
+            "host" => NamespaceMode::Host,
+            "shareable" if ipc => NamespaceMode::Shareable,
+            "none" if ipc => NamespaceMode::None,
+            v if v.starts_with("container:") && v.len() > 10 => {
+                NamespaceMode::Container(v[10..].to_string())
+            }
+            v if v.starts_with("ns:") && v[3..].starts_with('/') => {
+                NamespaceMode::Path(v[3..].to_string())
+            }
+            v => {
+                return Err(Error::invalid(format!(
+                    "invalid --{kind} {v:?}: must be private, host, container:ID or ns:PATH{}",
+                    if ipc { ", shareable or none" } else { "" }
+                )));
+            }
+        })
+    }
+
+    /// As stored and shown by inspect (`container:` with the resolved id).
+    pub fn to_config(&self) -> String {
+        match self {
+            NamespaceMode::Private => "private".into(),
+            NamespaceMode::Host => "host".into(),
+            NamespaceMode::Container(c) => format!("container:{c}"),
+            NamespaceMode::Path(p) => format!("ns:{p}"),
+            NamespaceMode::Shareable => "shareable".into(),
+            NamespaceMode::None => "none".into(),
+        }
+    }
 }
 
 /// `--entrypoint`: a JSON array, or one string taken as the whole program; `""` clears the
@@ -179,6 +237,31 @@ impl LogConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_modes() {
+        assert_eq!(
+            NamespaceMode::parse("ipc", "host").unwrap(),
+            NamespaceMode::Host
+        );
+        assert_eq!(
+            NamespaceMode::parse("pid", "container:web").unwrap(),
+            NamespaceMode::Container("web".into())
+        );
+        assert_eq!(
+            NamespaceMode::parse("uts", "ns:/proc/1/ns/uts")
+                .unwrap()
+                .to_config(),
+            "ns:/proc/1/ns/uts"
+        );
+        assert_eq!(
+            NamespaceMode::parse("ipc", "none").unwrap(),
+            NamespaceMode::None
+        );
+        assert!(NamespaceMode::parse("pid", "none").is_err());
+        assert!(NamespaceMode::parse("pid", "shareable").is_err());
+        assert!(NamespaceMode::parse("uts", "ns:relative").is_err());
+    }
 
     #[test]
     fn entrypoints() {
