@@ -275,6 +275,9 @@ pub struct CreateFlags {
     pub http_proxy: bool,
     #[command(flatten)]
     pub net: NetworkArgs,
+    /// If a container with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
     /// PID namespace to use: private, host, container:ID, ns:PATH
     #[arg(long)]
     pub pid: Option<String>,
@@ -478,7 +481,7 @@ pub struct StopArgs {
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// Signal to send to the container
-    #[arg(short = 's', long, default_value = "KILL")]
+    #[arg(short = 's', long, default_value = "KILL", allow_hyphen_values = true)]
     pub signal: String,
     /// Signal all running containers
     #[arg(short = 'a', long)]

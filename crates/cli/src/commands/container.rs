@@ -61,6 +61,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         uts: ns("uts", &f.uts)?,
         image: f.image.clone(),
         name: f.name.clone(),
+        replace: f.replace,
         command: f.command.clone(),
         entrypoint: f.entrypoint.as_deref().map(parse_entrypoint).transpose()?,
         env: f.env.clone(),
@@ -216,7 +217,11 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             ));
         }
         detach_keys(&a.detach_keys)?;
-        let started = engine.start(&a.containers[0], true)?;
+        // Podman's `start` exits 125 for any failure, a command that cannot run included
+        // (126/127 are `run`'s and `exec`'s).
+        let started = engine
+            .start(&a.containers[0], true)
+            .map_err(|e| CliError::Coded(e.to_string(), peapod_engine::error::exit::ENGINE))?;
         let c = &started.container;
         let socket = match started.socket {
             Some(s) => s,
@@ -237,7 +242,12 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
     let t = engine.resolve_containers(&a.containers, false)?;
     let ids = ids(&t);
     let results = engine.on_many(&ids, |e, id| e.start(id, false).map(drop));
-    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
+    print_each(
+        &t,
+        results,
+        |t, _| Some(t.given.clone()),
+        |_| peapod_engine::error::exit::ENGINE,
+    )
 }
 
 /// The containers a command acts on, each looked up before anything is done (Podman: one

@@ -25,6 +25,21 @@ impl Engine {
         &self,
         opts: &ContainerSpec,
     ) -> Result<(Container, Vec<String>)> {
+        if opts.replace
+            && let Some(name) = &opts.name
+        {
+            match self.remove(
+                name,
+                &super::RemoveOptions {
+                    force: true,
+                    volumes: false,
+                    timeout: None,
+                },
+            ) {
+                Ok(_) | Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let member = self.pod_member_plan(opts)?;
         let result = self.create_container_in(opts, member.as_ref());
         if result.is_err()

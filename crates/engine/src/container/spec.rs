@@ -23,6 +23,8 @@ use crate::volume::spec::MountSpec;
 pub struct ContainerSpec {
     pub image: String,
     pub name: Option<String>,
+    /// `--replace`: a container already holding `name` is removed first (with force).
+    pub replace: bool,
     /// The command after the image name.
     pub command: Vec<String>,
     /// `--entrypoint`: `Some(vec![])` clears the image's (see [`parse_entrypoint`]).

@@ -129,7 +129,7 @@ pub struct KillArgs {
     #[arg(short = 'a', long)]
     pub all: bool,
     /// Signal to send to the containers in the pod
-    #[arg(short = 's', long, default_value = "KILL")]
+    #[arg(short = 's', long, default_value = "KILL", allow_hyphen_values = true)]
     pub signal: String,
     pub pods: Vec<String>,
 }
