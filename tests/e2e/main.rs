@@ -52,6 +52,7 @@ mod rootless;
 mod rootless_net;
 mod rootless_util;
 mod run;
+mod run_flags;
 mod security;
 mod security_conf;
 mod system;

@@ -1,0 +1,35 @@
+//! Smaller pieces of Podman's command line, as its users type them: `run --replace`,
+//! `kill -s` spellings and refusals, `start`'s exit code.
+
+use crate::util::{IMG, TestEnv, name};
+
+#[test]
+fn replace_kill_signals_and_start_codes() {
+    let env = TestEnv::new("run-flags");
+    env.import_busybox();
+    let c = name("repl");
+    let first = env.ok(&["run", "-d", "--name", &c, IMG, "sleep", "1000"]);
+    let second = env.ok(&["run", "-d", "--replace", "--name", &c, IMG, "sleep", "1000"]);
+    assert_ne!(first, second);
+    assert_eq!(
+        env.ok(&["ps", "-aq", "--no-trunc"]),
+        second,
+        "only the new one is left"
+    );
+    // A leading dash, names with or without SIG; Podman's refusals.
+    env.ok(&["kill", "-s", "-USR1", &c]);
+    env.ok(&["kill", "-s", "-10", &c]);
+    env.run(&["kill", "-s", "0", &c])
+        .assert_error(125, &["invalid signal: 0"]);
+    env.run(&["kill", "-s", "-BADSIG", &c])
+        .assert_error(125, &["invalid signal: BADSIG"]);
+    env.run(&["kill", "-s", "65", &c])
+        .assert_error(125, &["valid signals are 1 through 64"]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    // `start` of a container whose command does not exist: 125 (`run` would exit 127).
+    let bad = name("bad");
+    env.ok(&["create", "--name", &bad, IMG, "/no/such/command"]);
+    env.run(&["start", &bad]).assert_code(125);
+    env.run(&["start", "-a", &bad]).assert_code(125);
+    env.ok(&["rm", "-f", &bad]);
+}
