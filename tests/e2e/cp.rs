@@ -235,3 +235,62 @@ fn container_symlinks_never_reach_the_host() {
     assert!(!std::path::Path::new("/esc.txt").exists());
     env.ok(&["rm", "-f", "-t", "0", &c]);
 }
+
+#[test]
+fn export_and_import_round_trip() {
+    let env = TestEnv::new("cp-export");
+    env.import_busybox();
+    let c = name("exp");
+    env.ok(&[
+        "run",
+        "--name",
+        &c,
+        IMG,
+        "sh",
+        "-c",
+        "echo exported > /data.txt; mkfifo /fifo",
+    ]);
+    let archive = env.dir.join("c.tar");
+    env.ok(&["export", "-o", archive.to_str().unwrap(), &c]);
+    let mut names = Vec::new();
+    for e in tar::Archive::new(fs::File::open(&archive).unwrap())
+        .entries()
+        .unwrap()
+    {
+        let e = e.unwrap();
+        names.push((
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+            e.header().entry_type(),
+        ));
+    }
+    assert!(
+        names.contains(&("data.txt".into(), tar::EntryType::Regular)),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("fifo".into(), tar::EntryType::Fifo)),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|(n, _)| n == "bin/sh"), "{names:?}");
+    let iid = env.ok(&["import", "-q", archive.to_str().unwrap()]);
+    assert_eq!(
+        env.ok(&["run", "--rm", iid.trim(), "cat", "/data.txt"]),
+        "exported\n"
+    );
+    // A missing container leaves no file behind.
+    let missing = env.dir.join("none.tar");
+    env.run(&[
+        "container",
+        "export",
+        "-o",
+        missing.to_str().unwrap(),
+        "nosuch",
+    ])
+    .assert_error(125, &["no container with name or ID \"nosuch\" found"]);
+    assert!(!missing.exists());
+    env.assert_no_mounts();
+}

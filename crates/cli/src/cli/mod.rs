@@ -166,6 +166,8 @@ pub enum TopLevel {
     Commit(crate::commands::commit::CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(crate::commands::cp::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(crate::commands::cp::ExportArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -218,6 +220,8 @@ pub enum ContainerCommon {
     Commit(crate::commands::commit::CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(crate::commands::cp::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(crate::commands::cp::ExportArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

@@ -45,3 +45,38 @@ pub fn cp(engine: &Engine, a: CpArgs) -> CliResult {
     engine.copy(&src, &dest, &opts, &mut stdin, &mut stdout)?;
     Ok(0)
 }
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a specified file (default: stdout, which must not be a terminal)
+    #[arg(short = 'o', long)]
+    pub output: Option<std::path::PathBuf>,
+    pub container: String,
+}
+
+/// `export` / `container export`: the container's filesystem as a tar archive.
+pub fn export(engine: &Engine, a: ExportArgs) -> CliResult {
+    use std::io::IsTerminal;
+    match &a.output {
+        Some(path) => {
+            let mut f = std::fs::File::create(path)
+                .map_err(|e| CliError::Coded(format!("creating {}: {e}", path.display()), 125))?;
+            if let Err(e) = engine.export_container(&a.container, &mut f) {
+                drop(f);
+                let _ = std::fs::remove_file(path);
+                return Err(e.into());
+            }
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                return Err(CliError::Coded(
+                    "refusing to export to terminal. Use -o flag or redirect".into(),
+                    125,
+                ));
+            }
+            let mut out = std::io::stdout().lock();
+            engine.export_container(&a.container, &mut out)?;
+        }
+    }
+    Ok(0)
+}

@@ -132,6 +132,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Top(a) => TopLevel::Top(a),
         ContainerCommon::Commit(a) => TopLevel::Commit(a),
         ContainerCommon::Cp(a) => TopLevel::Cp(a),
+        ContainerCommon::Export(a) => TopLevel::Export(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -170,6 +171,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Load(a) => archive::load(&open(g)?, a),
         TopLevel::Commit(a) => commit::commit(&open(g)?, a),
         TopLevel::Cp(a) => cp::cp(&open(g)?, a),
+        TopLevel::Export(a) => cp::export(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

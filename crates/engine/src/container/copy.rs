@@ -399,6 +399,29 @@ impl Engine {
         result
     }
 
+    /// `export CTR`: the container's filesystem (its rootfs, without volumes and binds) as
+    /// a tar stream.
+    pub fn export_container(&self, reference: &str, out: &mut dyn Write) -> Result<()> {
+        let c = self.container(reference)?;
+        let rootfs = self.mount_container(c.id())?;
+        let result = open_dir_path(&rootfs).and_then(|fd| {
+            let root = Root {
+                fd,
+                contained: true,
+                workdir: "/".into(),
+                place: format!("on container {reference}"),
+                owner: None,
+                mounts: Vec::new(),
+                unmount: None,
+            };
+            get_stream(&root, "/", out)
+        });
+        if let Err(e) = self.unmount_container(c.id(), false) {
+            tracing::warn!(id = c.id(), error = %e, "unmounting after export");
+        }
+        result
+    }
+
     fn end_root(&self, end: &CopyEnd) -> Result<Option<Root>> {
         Ok(match end {
             CopyEnd::Host(_) => Some(Root::host()?),
@@ -935,6 +958,28 @@ fn append_children<W: Write>(b: &mut tar::Builder<W>, dir: &OwnedFd, prefix: &st
             )
             .map_err(|e| from_io(errno_io(e)))?;
             append_header(b, &name, &st, Some(File::from(fd)))?;
+        } else {
+            let typ = match kind {
+                SFlag::S_IFCHR => tar::EntryType::Char,
+                SFlag::S_IFBLK => tar::EntryType::Block,
+                SFlag::S_IFIFO => tar::EntryType::Fifo,
+                // Sockets are not archived (tar has no type for them).
+                _ => continue,
+            };
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(typ);
+            h.set_mode(st.st_mode & 0o7777);
+            h.set_uid(u64::from(st.st_uid));
+            h.set_gid(u64::from(st.st_gid));
+            h.set_mtime(st.st_mtime.max(0) as u64);
+            h.set_size(0);
+            let rdev = st.st_rdev;
+            let werr = |e| Error::io("writing the archive", "-", e);
+            h.set_device_major(nix::sys::stat::major(rdev) as u32)
+                .map_err(werr)?;
+            h.set_device_minor(nix::sys::stat::minor(rdev) as u32)
+                .map_err(werr)?;
+            b.append_data(&mut h, &name, io::empty()).map_err(werr)?;
         }
     }
     Ok(())
