@@ -6,6 +6,7 @@ pub(crate) mod build;
 pub(crate) mod commit;
 mod container;
 pub mod cp;
+mod df;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;

@@ -243,6 +243,8 @@ pub enum SystemCommand {
     Check(SystemCheckArgs),
     /// Display peapod system information
     Info(InfoArgs),
+    /// Show peapod disk usage
+    Df(super::df::DfArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -281,6 +283,7 @@ pub fn run(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Reset(a) => reset(engine, a),
         SystemCommand::Check(a) => check(engine, a),
         SystemCommand::Info(a) => info(engine, a),
+        SystemCommand::Df(a) => super::df::df(engine, a),
     }
 }
 
