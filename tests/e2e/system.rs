@@ -346,3 +346,31 @@ fn disk_usage_counts_what_is_used() {
     );
     env.ok(&["rm", "-f", "-t", "0", &c1, &c2]);
 }
+
+#[test]
+fn info_has_podmans_host_fields() {
+    let env = TestEnv::new("sys-info");
+    let os = std::fs::read_to_string("/etc/os-release").unwrap();
+    let id = os
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let out = env.ok(&[
+        "info",
+        "--format",
+        "{{.Host.Distribution.Distribution}} {{.Host.CPUs}} {{.Host.OCIRuntime.Name}} {{.Host.ServiceIsRemote}}",
+    ]);
+    let runtime = env.ok(&["info", "--format", "{{.Host.OCIRuntime.Path}}"]);
+    let name = std::path::Path::new(runtime.trim())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(out.trim(), format!("{id} {cpus} {name} false"));
+    let yaml = env.ok(&["info"]);
+    assert!(yaml.contains(&format!("\n  cpus: {cpus}\n")), "{yaml}");
+    assert!(yaml.contains("\n  distribution:\n"), "{yaml}");
+}

@@ -108,6 +108,7 @@ fn lower_camel(key: &str) -> String {
         "GIDMap" => return "gidmap".into(),
         "ContainerID" => return "container_id".into(),
         "HostID" => return "host_id".into(),
+        "CPUs" => return "cpus".into(),
         _ => {}
     }
     let chars: Vec<char> = key.chars().collect();
