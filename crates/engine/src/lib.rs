@@ -35,7 +35,7 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 pub use config::{EngineOptions, Paths};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 
 use crate::error::IoContext;
 use crate::oci::Runtime;
