@@ -33,3 +33,41 @@ fn replace_kill_signals_and_start_codes() {
     env.run(&["start", "-a", &bad]).assert_code(125);
     env.ok(&["rm", "-f", &bad]);
 }
+
+#[test]
+fn log_levels_as_podman_checks_them() {
+    let env = TestEnv::new("log-levels");
+    let out = env.run(&["--log-level=telepathic", "info"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("Log Level \"telepathic\" is not supported"),
+        "{out:?}"
+    );
+    let out = env.run(&["--debug", "--log-level=panic", "info"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(
+        out.stderr.trim(),
+        "Setting --log-level and --debug is not allowed"
+    );
+    // logrus' text format; each level shows itself and the ones above it only.
+    let trace = env.run(&["--log-level=trace", "info"]).stderr;
+    for level in ["trace", "debug", "info"] {
+        assert!(
+            trace.contains(&format!(" level={level} ")),
+            "{level}: {trace}"
+        );
+    }
+    assert!(trace.lines().all(|l| l.starts_with("time=\"")), "{trace}");
+    let info = env.run(&["--log-level=info", "info"]).stderr;
+    assert!(
+        info.contains(" level=info msg=") && !info.contains(" level=debug "),
+        "{info}"
+    );
+    assert!(env.run(&["-D", "info"]).stderr.contains(" level=debug "));
+    assert!(
+        !env.run(&["--log-level=warn", "info"])
+            .stderr
+            .contains(" level=")
+    );
+}

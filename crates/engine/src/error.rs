@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn kinds_and_exit_codes() {
-        assert_eq!(Error::NoSuchContainer("x".into()).kind(), ErrorKind::NotFound);
+        assert_eq!(
+            Error::NoSuchContainer("x".into()).kind(),
+            ErrorKind::NotFound
+        );
         let busy = Error::BadState {
             id: "x".into(),
             state: "running".into(),

@@ -47,9 +47,12 @@ pub struct Global {
         env = "PEAPOD_HELPER_BINARIES_DIR"
     )]
     pub helper_binaries_dir: Option<PathBuf>,
-    /// Log messages above specified level (trace, debug, info, warn, warning, error)
+    /// Log messages above specified level (trace, debug, info, warn, warning, error, fatal, panic)
     #[arg(long = "log-level", global = true)]
     pub log_level: Option<String>,
+    /// Docker compatibility: the same as --log-level=debug
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
     /// Accepted for Podman compatibility (peapod always uses cgroupfs)
     #[arg(long = "cgroup-manager", global = true, hide = true)]
     pub cgroup_manager: Option<String>,

@@ -36,7 +36,7 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             125,
         ));
     }
-    Ok(Engine::open(EngineOptions {
+    let engine = Engine::open(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
         runtime: g.runtime.clone(),
@@ -52,7 +52,13 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             }
         }),
         runtime_flags: g.runtime_flag.clone(),
-    })?)
+    })?;
+    tracing::debug!(
+        "Using graph root {}, run root {}",
+        engine.root().display(),
+        engine.runroot().display()
+    );
+    Ok(engine)
 }
 
 pub fn run(cli: Cli, argv: &[String]) -> CliResult {
