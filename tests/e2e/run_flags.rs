@@ -71,3 +71,33 @@ fn log_levels_as_podman_checks_them() {
             .contains(" level=")
     );
 }
+
+#[test]
+fn rename_containers() {
+    let env = TestEnv::new("rename");
+    env.import_busybox();
+    let a = name("old");
+    let b = name("new");
+    let taken = name("taken");
+    env.ok(&["run", "-d", "--name", &a, IMG, "sleep", "1000"]);
+    env.ok(&["create", "--name", &taken, IMG, "true"]);
+    let id = env.inspect(&a, "{{.Id}}");
+    env.ok(&["rename", &a, &b]);
+    assert_eq!(env.inspect(&id, "{{.Name}}"), b);
+    assert_eq!(
+        env.ok(&["exec", &b, "echo", "still running"]),
+        "still running\n"
+    );
+    env.run(&["inspect", &a]).assert_code(125);
+    env.run(&["container", "rename", &b, &taken])
+        .assert_error(125, &["is already in use"]);
+    env.run(&["rename", &b, "bad/name"])
+        .assert_error(125, &["invalid name \"bad/name\""]);
+    let pod = name("rpod");
+    env.ok(&["pod", "create", "--name", &pod]);
+    let infra = env.ok(&["pod", "inspect", &pod, "--format", "{{.InfraContainerID}}"]);
+    env.run(&["rename", infra.trim(), &name("infra")])
+        .assert_error(125, &["infra containers cannot be renamed"]);
+    env.ok(&["pod", "rm", "-f", &pod]);
+    env.ok(&["rm", "-f", "-t", "0", &b, &taken]);
+}

@@ -171,6 +171,8 @@ pub enum TopLevel {
     Cp(crate::commands::cp::CpArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(crate::commands::cp::ExportArgs),
+    /// Rename an existing container
+    Rename(crate::commands::rename::RenameArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -225,6 +227,8 @@ pub enum ContainerCommon {
     Cp(crate::commands::cp::CpArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(crate::commands::cp::ExportArgs),
+    /// Rename an existing container
+    Rename(crate::commands::rename::RenameArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

@@ -16,6 +16,7 @@ mod ops;
 pub(crate) mod pod;
 mod ps;
 pub(crate) mod registry;
+pub mod rename;
 pub(crate) mod system;
 pub(crate) mod volume;
 
@@ -140,6 +141,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Commit(a) => TopLevel::Commit(a),
         ContainerCommon::Cp(a) => TopLevel::Cp(a),
         ContainerCommon::Export(a) => TopLevel::Export(a),
+        ContainerCommon::Rename(a) => TopLevel::Rename(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -179,6 +181,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Commit(a) => commit::commit(&open(g)?, a),
         TopLevel::Cp(a) => cp::cp(&open(g)?, a),
         TopLevel::Export(a) => cp::export(&open(g)?, a),
+        TopLevel::Rename(a) => rename::rename(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

@@ -219,6 +219,31 @@ impl Db {
         Ok(())
     }
 
+    /// Give a container another name; a taken name is [`Error::NameInUse`].
+    pub fn rename_container(&self, c: &Container, name: &str) -> Result<()> {
+        let mut config = c.config.clone();
+        config.name = name.to_string();
+        let json = serde_json::to_string(&config).map_err(|e| Error::other(e.to_string()))?;
+        self.write(|tx| {
+            if let Some(id) = tx
+                .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+            {
+                return Err(Error::NameInUse {
+                    name: name.to_string(),
+                    id,
+                });
+            }
+            tx.execute(
+                "UPDATE containers SET name = ?1, config = ?2 WHERE id = ?3",
+                params![name, json, c.id()],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Compare-and-swap: write `new` only if the row still holds `old`. Returns whether it did.
     pub fn update_state_if(
         &self,
