@@ -101,3 +101,36 @@ fn rename_containers() {
     env.ok(&["pod", "rm", "-f", &pod]);
     env.ok(&["rm", "-f", "-t", "0", &b, &taken]);
 }
+
+#[test]
+fn init_then_start() {
+    let env = TestEnv::new("init");
+    env.import_busybox();
+    let c = name("init");
+    env.ok(&[
+        "create",
+        "--name",
+        &c,
+        IMG,
+        "sh",
+        "-c",
+        "echo started; sleep 1000",
+    ]);
+    assert_eq!(env.ok(&["init", &c]), format!("{c}\n"));
+    assert_eq!(env.status(&c), "initialized");
+    assert_eq!(
+        env.ok(&["container", "init", &c]),
+        format!("{c}\n"),
+        "again: nothing to do"
+    );
+    assert_eq!(env.ok(&["logs", &c]), "", "the process waits for start");
+    env.ok(&["start", &c]);
+    assert_eq!(env.status(&c), "running");
+    crate::util::wait_until("the output", std::time::Duration::from_secs(10), || {
+        env.ok(&["logs", &c]) == "started\n"
+    });
+    env.run(&["init", &c])
+        .assert_error(125, &["has already been created in runtime"]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    env.assert_no_mounts();
+}

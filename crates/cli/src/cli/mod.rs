@@ -172,7 +172,9 @@ pub enum TopLevel {
     /// Export a container's filesystem contents as a tar archive
     Export(crate::commands::cp::ExportArgs),
     /// Rename an existing container
-    Rename(crate::commands::rename::RenameArgs),
+    Rename(crate::commands::manage::RenameArgs),
+    /// Initialize one or more containers
+    Init(crate::commands::manage::InitArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -228,7 +230,9 @@ pub enum ContainerCommon {
     /// Export a container's filesystem contents as a tar archive
     Export(crate::commands::cp::ExportArgs),
     /// Rename an existing container
-    Rename(crate::commands::rename::RenameArgs),
+    Rename(crate::commands::manage::RenameArgs),
+    /// Initialize one or more containers
+    Init(crate::commands::manage::InitArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

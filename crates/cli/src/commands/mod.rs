@@ -10,13 +10,13 @@ mod df;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;
+pub mod manage;
 pub(crate) mod mount;
 mod network;
 mod ops;
 pub(crate) mod pod;
 mod ps;
 pub(crate) mod registry;
-pub mod rename;
 pub(crate) mod system;
 pub(crate) mod volume;
 
@@ -142,6 +142,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Cp(a) => TopLevel::Cp(a),
         ContainerCommon::Export(a) => TopLevel::Export(a),
         ContainerCommon::Rename(a) => TopLevel::Rename(a),
+        ContainerCommon::Init(a) => TopLevel::Init(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -181,7 +182,8 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Commit(a) => commit::commit(&open(g)?, a),
         TopLevel::Cp(a) => cp::cp(&open(g)?, a),
         TopLevel::Export(a) => cp::export(&open(g)?, a),
-        TopLevel::Rename(a) => rename::rename(&open(g)?, a),
+        TopLevel::Rename(a) => manage::rename(&open(g)?, a),
+        TopLevel::Init(a) => manage::init(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

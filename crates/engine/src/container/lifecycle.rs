@@ -105,6 +105,31 @@ impl Engine {
         })
     }
 
+    /// `init CTR`: everything `start` does but the start itself (rootfs, network, the
+    /// runtime's container with its process waiting): the container is `initialized`, and
+    /// a later `start` only lets it run. Already initialized: nothing to do.
+    pub fn init_container(&self, reference: &str) -> Result<String> {
+        let found = self.db.lookup_container(reference)?;
+        self.pod_start_infra_for(&found)?;
+        let _lock = self.lock(found.id())?;
+        let mut c = self.container_locked(found.id())?;
+        match c.state.status {
+            Status::Initialized => {}
+            Status::Created | Status::Exited => self.init(&mut c)?,
+            Status::Stopped => {
+                self.cleanup_locked(&mut c)?;
+                self.init(&mut c)?;
+            }
+            _ => {
+                return Err(bad_state(
+                    &c,
+                    "it has already been created in runtime: container state improper",
+                ));
+            }
+        }
+        Ok(c.id().to_string())
+    }
+
     /// `runtime start` of an initialized container, recorded as Running; on failure the
     /// init is undone. The one way a container starts (by the user or by its restart policy).
     pub(super) fn run_initialized(&self, c: &mut Container) -> Result<()> {
