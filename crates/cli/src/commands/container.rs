@@ -94,6 +94,10 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
         },
+        run_extras: peapod_engine::container::RunExtras {
+            timeout: f.timeout,
+            device_cgroup_rules: f.device_cgroup_rule.clone(),
+        },
     })
 }
 
@@ -104,6 +108,9 @@ fn prepared_options(
     f: &CreateFlags,
     argv: &[String],
 ) -> Result<CreateOptions, CliError> {
+    if f.kernel_memory.is_some() {
+        tracing::warn!("The --kernel-memory flag is no longer supported. This flag is a noop.");
+    }
     let mut opts = create_options(f, argv)?;
     let policy = peapod_engine::registry::PullPolicy::parse(&f.pull)?;
     let template = f.pull_flags.options(&f.image)?;
@@ -121,34 +128,129 @@ fn create_warning(engine: &Engine, opts: &CreateOptions) -> CliResult<Container>
     Ok(c)
 }
 
+/// `create`/`run`'s container, its id written to `--cidfile`: that file is made before the
+/// container (an existing one is never overwritten, Podman's message) and goes again when
+/// the create fails.
+fn create_with_cidfile(engine: &Engine, f: &CreateFlags, argv: &[String]) -> CliResult<Container> {
+    let Some(path) = &f.cidfile else {
+        return create_warning(engine, &prepared_options(engine, f, argv)?);
+    };
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(CliError::Coded(
+                format!(
+                    "container id file exists. Ensure another container is not using it or delete {}",
+                    path.display()
+                ),
+                125,
+            ));
+        }
+        Err(e) => {
+            return Err(CliError::Coded(
+                format!("opening cidfile {}: {e}", path.display()),
+                125,
+            ));
+        }
+    };
+    let created = prepared_options(engine, f, argv).and_then(|o| create_warning(engine, &o));
+    match created {
+        Ok(c) => {
+            file.write_all(c.id().as_bytes())?;
+            Ok(c)
+        }
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
 pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
-    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
+    let c = create_with_cidfile(engine, &a.flags, argv)?;
     println!("{}", c.id());
     Ok(0)
 }
 
+/// `--attach stdin|stdout|stderr` (repeatable): the streams `run` relays; none given, all.
+struct Streams {
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+}
+
+fn attach_streams(given: &[String]) -> CliResult<Streams> {
+    if given.is_empty() {
+        return Ok(Streams {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        });
+    }
+    let mut s = Streams {
+        stdin: false,
+        stdout: false,
+        stderr: false,
+    };
+    for g in given {
+        match g.to_lowercase().as_str() {
+            "stdin" => s.stdin = true,
+            "stdout" => s.stdout = true,
+            "stderr" => s.stderr = true,
+            _ => {
+                return Err(CliError::Coded(
+                    format!(
+                        "invalid stream {g:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument"
+                    ),
+                    125,
+                ));
+            }
+        }
+    }
+    Ok(s)
+}
+
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
+    let streams = attach_streams(&a.flags.attach)?;
+    if a.detach && !a.flags.attach.is_empty() {
+        return Err(CliError::Coded(
+            "--attach and --detach cannot be set at the same time".into(),
+            125,
+        ));
+    }
+    let c = create_with_cidfile(engine, &a.flags, argv)?;
     let id = c.id().to_string();
     let started = match engine.start(&id, !a.detach) {
         Ok(s) => s,
         Err(e) => {
-            // Podman leaves the container behind in "created"; a failed `run` leaves
-            // nothing here, so the name is free for the next try.
-            let _ = engine.remove(
-                &id,
-                &RemoveOptions {
-                    force: true,
-                    volumes: true,
-                    timeout: Some(0),
-                },
-            );
-            return Err(e.into());
+            // As Podman: the container stays behind "created" (holding nothing: the failed
+            // start released it all), unless `--rm` said to remove it.
+            if a.flags.rm {
+                let _ = engine.remove(
+                    &id,
+                    &RemoveOptions {
+                        force: true,
+                        volumes: true,
+                        timeout: Some(0),
+                    },
+                );
+            }
+            let code = start_failure_code(&e);
+            return Err(CliError::Coded(e.to_string(), code));
         }
     };
     if a.detach {
         println!("{id}");
         return Ok(0);
+    }
+    if !streams.stdout && !streams.stderr {
+        // Nothing of the container's to show: its id, as Podman (and Docker) print it.
+        println!("{id}");
     }
     let Some(socket) = &started.socket else {
         // passthrough: the container has our stdio; wait for it.
@@ -157,7 +259,9 @@ pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
         return finish_run(engine, &id, a.flags.rm, code);
     };
     let flags = AttachFlags {
-        stdin: a.flags.interactive,
+        stdin: a.flags.interactive && streams.stdin,
+        stdout: streams.stdout,
+        stderr: streams.stderr,
         sig_proxy: a.sig_proxy,
         detach_keys: &a.detach_keys,
     };
@@ -165,6 +269,23 @@ pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
         Outcome::Exited(code) => finish_run(engine, &id, a.flags.rm, code),
         // Detached: it runs on; with --rm the monitor's exit command removes it later.
         Outcome::Detached => Ok(0),
+    }
+}
+
+/// The exit code of `run` when the start failed: Podman's `define.ExitCode`, 127 when
+/// something was not found, else 126 (the command could not be invoked).
+fn start_failure_code(e: &Error) -> i32 {
+    if let Error::Command { code, .. } = e {
+        return *code;
+    }
+    let msg = e.to_string().to_lowercase();
+    if ["not found", "executable path is empty", "no such file"]
+        .iter()
+        .any(|m| msg.contains(m))
+    {
+        peapod_engine::error::exit::NOT_FOUND
+    } else {
+        peapod_engine::error::exit::CANNOT_INVOKE
     }
 }
 
@@ -208,7 +329,7 @@ fn each(
 
 pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
     if a.attach {
-        if a.containers.len() != 1 {
+        if a.containers.len() != 1 || a.all || !a.filter.is_empty() {
             return Err(CliError::Coded(
                 "you cannot start and attach multiple containers at once".into(),
                 125,
@@ -225,6 +346,8 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
         };
         let flags = AttachFlags {
             stdin: a.interactive && c.config.stdin,
+            stdout: true,
+            stderr: true,
             sig_proxy: a.sig_proxy,
             detach_keys: &a.detach_keys,
         };
@@ -233,7 +356,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             Outcome::Detached => Ok(0),
         };
     }
-    let t = engine.resolve_containers(&a.containers, false)?;
+    let t = engine.start_selection(&a.containers, a.all, &a.filter)?;
     let ids = ids(&t);
     let results = engine.on_many(&ids, |e, id| e.start(id, false).map(drop));
     print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
@@ -336,6 +459,22 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         volumes: a.volumes,
         timeout: a.time,
     };
+    if a.depend || a.all {
+        // Dependents first. Under `--all` another worker may have removed a target as a
+        // dependent of its own: no failure.
+        let results = engine.on_many(&ids(&t), |e, id| match e.remove_depend(id, &opts) {
+            Err(Error::NoSuchContainer(_)) if a.all => Ok(Vec::new()),
+            r => r,
+        });
+        let shown =
+            |_: &Target, removed: &Vec<String>| (!removed.is_empty()).then(|| removed.join("\n"));
+        return print_each(&t, results, shown, |e| match e {
+            Error::NoSuchContainer(_) if skip_missing => 0,
+            Error::NoSuchContainer(_) => 1,
+            Error::BadState { .. } => 2,
+            e => e.exit_code(),
+        });
+    }
     let results = engine.on_many(&ids(&t), |e, id| e.remove(id, &opts));
     let shown = |t: &Target, _: &String| Some(t.given.clone());
     print_each(&t, results, shown, |e| match e {

@@ -62,6 +62,18 @@ pub struct CreateOptions {
     pub infra_of: Option<String>,
     /// `--privileged`, `--cap-add`, `--cap-drop`, `--security-opt`.
     pub security: super::SecurityFlags,
+    /// `--timeout`, `--device-cgroup-rule` (issue 15's run flags).
+    pub run_extras: RunExtras,
+}
+
+/// More of `run`/`create`'s flags, grouped.
+#[derive(Debug, Clone, Default)]
+pub struct RunExtras {
+    /// `--timeout N`: the monitor kills the container after N seconds (exit code -1).
+    pub timeout: Option<u32>,
+    /// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'`: device access allowed in the
+    /// container's device cgroup.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 /// Podman's warning when a rootless container on cgroup v1 asks for limits: it runs
@@ -91,6 +103,12 @@ impl Engine {
         }
         let container = result?;
         let mut warnings = Vec::new();
+        if !opts.network.publish.is_empty()
+            && container.config.ports.is_empty()
+            && container.config.pod.is_empty()
+        {
+            warnings.push(crate::network::PORTS_DISCARDED_WARNING.to_string());
+        }
         if rootless_without_cgroups() && !opts.resources.is_empty() {
             warnings.push(ROOTLESS_V1_LIMITS_WARNING.to_string());
         }
@@ -211,7 +229,7 @@ impl Engine {
             match o.split_once('=') {
                 Some(("max-size", v)) => {
                     log_size_max = Some(
-                        super::resources::ram_in_bytes(v)
+                        super::resources::from_human_size(v)
                             .and_then(|n| u64::try_from(n).ok())
                             .ok_or_else(|| {
                                 Error::invalid(format!("invalid log option {o:?}: invalid size"))
@@ -317,7 +335,12 @@ impl Engine {
             stdin: opts.interactive,
             create_command: opts.create_command.clone(),
             exposed_ports,
-            runtime: String::new(),
+            // Inspect's `OCIRuntime`: as given (a full path stays one, as in Podman), else
+            // the name of the runtime found.
+            runtime: match &self.options().runtime {
+                Some(given) => given.clone(),
+                None => self.runtime().map(|r| r.name()).unwrap_or_default(),
+            },
             restart_policy: restart.name,
             restart_retries: restart.max_retries,
             resources,
@@ -331,7 +354,12 @@ impl Engine {
             init_ctr: opts.init_ctr.clone().unwrap_or_default(),
             cgroup_parent: member.map(|m| m.cgroup_parent.clone()).unwrap_or_default(),
             security: None,
+            timeout: opts.run_extras.timeout.filter(|t| *t > 0),
+            device_cgroup_rules: opts.run_extras.device_cgroup_rules.clone(),
         };
+        for rule in &config.device_cgroup_rules {
+            crate::oci::devices::parse_cgroup_rule(rule)?;
+        }
         if let Some(pod_id) = &opts.infra_of {
             let pod = self
                 .db

@@ -30,7 +30,7 @@ pub mod top;
 pub mod user;
 
 pub use commit::{CommitFormat, CommitOptions};
-pub use create::{CreateOptions, ROOTLESS_V1_LIMITS_WARNING};
+pub use create::{CreateOptions, ROOTLESS_V1_LIMITS_WARNING, RunExtras};
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
 pub use model::{
