@@ -145,21 +145,27 @@ fn bad_flag_values() {
 
 #[test]
 fn failed_start_cleans_up() {
-    // 127 from the runtime must not leave the rootfs mounted, a monitor, or (unlike Podman,
-    // which keeps a "Created" container) a database row behind: the rule for bad input.
+    // 127 from the runtime must not leave the rootfs mounted or a monitor behind. As Podman,
+    // the container stays "created" (holding nothing) unless `--rm` was given.
     let env = TestEnv::new("bad-start");
     env.import_busybox();
     let c = name("nocmd");
     env.run(&["run", "--name", &c, IMG, "no-such-binary"])
         .assert_error(127, &[]);
-    assert!(
-        !env.names_all().contains(&c),
-        "a failed run left its container behind"
-    );
-    env.run(&["container", "exists", &c]).assert_code(1);
+    assert_eq!(env.status(&c), "created");
     assert_clean(&env);
-    // The name is free again.
+    env.ok(&["rm", &c]);
+    let c2 = name("nocmd-rm");
+    env.run(&["run", "--rm", "--name", &c2, IMG, "no-such-binary"])
+        .assert_error(127, &[]);
+    assert!(
+        !env.names_all().contains(&c2),
+        "a failed run --rm left its container behind"
+    );
+    assert_clean(&env);
+    // The names are free again.
     env.ok(&["run", "--rm", "--name", &c, IMG, "true"]);
+    env.ok(&["run", "--rm", "--name", &c2, IMG, "true"]);
     assert_clean(&env);
 }
 

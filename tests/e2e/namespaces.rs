@@ -96,7 +96,8 @@ fn joining_another_containers_namespaces() {
         125,
         &["non-shareable IPC (hint: use IpcMode:shareable for the donor container)"],
     );
-    // A donor that does not run cannot lend its namespace; nothing stays behind.
+    // A donor that does not run cannot lend its namespace: the start fails (126, as any
+    // failed start of `run`) and `--rm` leaves nothing behind.
     env.ok(&["stop", "-t", "0", &donor]);
     env.run(&[
         "run",
@@ -105,7 +106,7 @@ fn joining_another_containers_namespaces() {
         IMG,
         "true",
     ])
-    .assert_error(125, &["is not running"]);
+    .assert_error(126, &["is not running"]);
     env.ok(&["rm", "-f", "-t", "0", &donor, &private]);
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     env.assert_no_mounts();

@@ -104,6 +104,9 @@ pub struct StreamOptions {
     pub detach_keys: Vec<u8>,
     /// The monitor's `ctl` fifo, for window sizes.
     pub ctl: Option<PathBuf>,
+    /// Show the container's stdout and stderr (`run --attach` may leave either out).
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,8 +236,16 @@ pub fn stream(sock: &UnixStream, opts: &StreamOptions) -> std::io::Result<Stream
         });
     }
 
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
+    let mut out: Box<dyn Write> = if opts.stdout {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::sink())
+    };
+    let mut err: Box<dyn Write> = if opts.stderr {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::sink())
+    };
     let result = attach::copy_output(sock, &mut out, &mut err);
     if let Some(h) = winch {
         h.close();

@@ -52,7 +52,8 @@ pub enum Error {
     PodNameInUse(String),
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("container {id} is {state}: {what}")]
+    /// `what` is the whole message (Podman's words: "… container state improper").
+    #[error("{what}")]
     BadState {
         id: String,
         state: String,

@@ -45,6 +45,8 @@ pub struct MonitorRequest<'a> {
     pub log_level: &'a str,
     /// argv of the exit command; `[0]` is the binary.
     pub exit_command: Vec<String>,
+    /// conmon's `--timeout`: kill the container after this many seconds.
+    pub timeout: Option<u32>,
     /// Exec mode: run this process spec in the running container instead of creating it.
     pub exec: Option<ExecMode<'a>>,
     /// A descriptor the monitor keeps open as fd 6 for as long as it lives: the exit pipe of
@@ -134,6 +136,9 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
         cmd.arg("--exec-process-spec").arg(e.process_spec);
     }
     cmd.arg("--conmon-pidfile").arg(req.conmon_pidfile);
+    if let Some(t) = req.timeout {
+        cmd.arg("--timeout").arg(t.to_string());
+    }
     if let Some((bin, args)) = req.exit_command.split_first() {
         cmd.arg("--exit-command").arg(bin);
         for a in args {

@@ -368,6 +368,21 @@ pub struct CreateFlags {
     /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges, mask=, unmask=, label=, apparmor=)
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// Maximum length of time a container is allowed to run; then it is killed
+    #[arg(long)]
+    pub timeout: Option<u32>,
+    /// Add a rule to the cgroup allowed devices list ('TYPE MAJOR:MINOR ACCESS')
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// Kernel memory limit (no longer supported: a no-op, with a warning, as Podman)
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
     /// Pull image policy: missing, always, never, newer
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -426,7 +441,12 @@ pub struct StartArgs {
     /// Proxy received signals to the process (default true if attaching)
     #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
-    #[arg(required = true)]
+    /// Start all containers regardless of their state or configuration
+    #[arg(long)]
+    pub all: bool,
+    /// Filter output based on conditions given
+    #[arg(short = 'f', long)]
+    pub filter: Vec<String>,
     pub containers: Vec<String>,
 }
 
@@ -521,6 +541,9 @@ pub struct RmArgs {
     /// Seconds to wait for stop before killing the container
     #[arg(short = 't', long = "time")]
     pub time: Option<u32>,
+    /// Remove container and all containers that depend on it
+    #[arg(long)]
+    pub depend: bool,
     pub containers: Vec<String>,
 }
 
@@ -553,6 +576,9 @@ pub struct PsArgs {
     /// Display the pod ID and pod name of each container
     #[arg(long)]
     pub pod: bool,
+    /// Sort output by: command, created, id, image, names, runningfor, size, status
+    #[arg(long)]
+    pub sort: Option<String>,
     /// Show containers in storage not controlled by peapod. peapod has no such containers
     /// (no other tool shares its storage), so the listing is the same as `--all`'s.
     #[arg(long)]
@@ -570,7 +596,10 @@ pub struct InspectArgs {
     /// Display total file size (accepted)
     #[arg(short = 's', long)]
     pub size: bool,
-    #[arg(required = true)]
+    /// Act on the latest container peapod is aware of
+    #[arg(short = 'l', long, conflicts_with = "names")]
+    pub latest: bool,
+    #[arg(required_unless_present = "latest")]
     pub names: Vec<String>,
 }
 

@@ -20,6 +20,9 @@ pub(crate) enum Outcome {
 
 pub(crate) struct AttachFlags<'a> {
     pub stdin: bool,
+    /// The container's stdout and stderr shown (`run --attach` picks).
+    pub stdout: bool,
+    pub stderr: bool,
     pub sig_proxy: bool,
     pub detach_keys: &'a str,
 }
@@ -82,6 +85,8 @@ pub(crate) fn session(
             tty: c.config.tty,
             detach_keys: keys,
             ctl: Some(engine.attach_ctl_path(c.id())),
+            stdout: f.stdout,
+            stderr: f.stderr,
         },
     )?;
     Ok(match end {
@@ -119,6 +124,8 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
     };
     let flags = AttachFlags {
         stdin: !a.no_stdin && c.config.stdin,
+        stdout: true,
+        stderr: true,
         sig_proxy: a.sig_proxy,
         detach_keys: &a.detach_keys,
     };
@@ -160,6 +167,8 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
             tty: a.tty,
             detach_keys: keys,
             ctl: Some(started.ctl.clone()),
+            stdout: true,
+            stderr: true,
         },
     )?;
     if end == StreamEnd::Detached {

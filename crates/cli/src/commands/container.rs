@@ -113,6 +113,10 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
         },
+        run_extras: peapod_engine::container::RunExtras {
+            timeout: f.timeout,
+            device_cgroup_rules: f.device_cgroup_rule.clone(),
+        },
     })
 }
 
@@ -123,6 +127,9 @@ fn prepared_options(
     f: &CreateFlags,
     argv: &[String],
 ) -> Result<ContainerSpec, CliError> {
+    if f.kernel_memory.is_some() {
+        tracing::warn!("The --kernel-memory flag is no longer supported. This flag is a noop.");
+    }
     let mut opts = create_options(f, argv)?;
     let policy = peapod_engine::registry::PullPolicy::parse(&f.pull)?;
     let template = f.pull_flags.options(&f.image)?;
@@ -140,42 +147,159 @@ fn create_warning(engine: &Engine, opts: &ContainerSpec) -> CliResult<Container>
     Ok(c)
 }
 
+/// `create`/`run`'s container, its id written to `--cidfile`: that file is made before the
+/// container (an existing one is never overwritten, Podman's message) and goes again when
+/// the create fails.
+fn create_with_cidfile(engine: &Engine, f: &CreateFlags, argv: &[String]) -> CliResult<Container> {
+    let Some(path) = &f.cidfile else {
+        return create_warning(engine, &prepared_options(engine, f, argv)?);
+    };
+    let mut file = open_cidfile(path)?;
+    let created = prepared_options(engine, f, argv).and_then(|o| create_warning(engine, &o));
+    match created {
+        Ok(c) => {
+            file.write_all(c.id().as_bytes())?;
+            Ok(c)
+        }
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
+/// `--cidfile`, made before the container; an existing one is never overwritten (Podman's
+/// message).
+fn open_cidfile(path: &std::path::Path) -> CliResult<std::fs::File> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(CliError::Coded(
+            format!(
+                "container id file exists. Ensure another container is not using it or delete {}",
+                path.display()
+            ),
+            125,
+        )),
+        Err(e) => Err(CliError::Coded(
+            format!("opening cidfile {}: {e}", path.display()),
+            125,
+        )),
+    }
+}
+
 pub fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
-    let c = create_warning(engine, &prepared_options(engine, &a.flags, argv)?)?;
+    let c = create_with_cidfile(engine, &a.flags, argv)?;
     println!("{}", c.id());
     Ok(0)
 }
 
-/// The CLI's side of an attached `run`: warnings on stderr, the terminal session.
+/// `--attach stdin|stdout|stderr` (repeatable): the streams `run` relays; none given, all.
+struct Streams {
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+}
+
+fn attach_streams(given: &[String]) -> CliResult<Streams> {
+    if given.is_empty() {
+        return Ok(Streams {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        });
+    }
+    let mut s = Streams {
+        stdin: false,
+        stdout: false,
+        stderr: false,
+    };
+    for g in given {
+        match g.to_lowercase().as_str() {
+            "stdin" => s.stdin = true,
+            "stdout" => s.stdout = true,
+            "stderr" => s.stderr = true,
+            _ => {
+                return Err(CliError::Coded(
+                    format!(
+                        "invalid stream {g:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument"
+                    ),
+                    125,
+                ));
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// The CLI's side of `run`: warnings on stderr and the `--cidfile` once the container
+/// exists, then the terminal session.
 struct Terminal<'a> {
     engine: &'a Engine,
     flags: AttachFlags<'a>,
+    cidfile: Option<std::fs::File>,
+    /// Neither stdout nor stderr attached: the id is printed instead.
+    print_id: bool,
 }
 
 impl RunSession for Terminal<'_> {
     type Error = CliError;
-    fn created(&mut self, _c: &Container, warnings: &[String]) -> CliResult<()> {
+    fn created(&mut self, c: &Container, warnings: &[String]) -> CliResult<()> {
         for w in warnings {
             eprintln!("{w}");
+        }
+        if let Some(f) = &mut self.cidfile {
+            f.write_all(c.id().as_bytes())?;
         }
         Ok(())
     }
     fn stream(&mut self, c: &Container, socket: &UnixStream) -> CliResult<SessionEnd> {
+        if self.print_id {
+            println!("{}", c.id());
+        }
         session(self.engine, c, socket, &self.flags)
     }
 }
 
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
-    let spec = prepared_options(engine, &a.flags, argv)?;
+    let streams = attach_streams(&a.flags.attach)?;
+    if a.detach && !a.flags.attach.is_empty() {
+        return Err(CliError::Coded(
+            "--attach and --detach cannot be set at the same time".into(),
+            125,
+        ));
+    }
+    let cidfile = a.flags.cidfile.as_deref().map(open_cidfile).transpose()?;
     let mut terminal = Terminal {
         engine,
         flags: AttachFlags {
-            stdin: a.flags.interactive,
+            stdin: a.flags.interactive && streams.stdin,
+            stdout: streams.stdout,
+            stderr: streams.stderr,
             sig_proxy: a.sig_proxy,
             detach_keys: &a.detach_keys,
         },
+        cidfile,
+        print_id: !streams.stdout && !streams.stderr,
     };
-    let report = engine.run(&spec, a.detach, &mut terminal)?;
+    let report = prepared_options(engine, &a.flags, argv)
+        .and_then(|spec| engine.run(&spec, a.detach, &mut terminal));
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            // A container that was never made leaves no id file behind.
+            if let (Some(path), Some(file)) = (&a.flags.cidfile, &terminal.cidfile)
+                && file.metadata().map(|m| m.len() == 0).unwrap_or(false)
+            {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
     match report.outcome {
         RunOutcome::Exited(code) => Ok(code),
         RunOutcome::Detached => {
@@ -210,7 +334,7 @@ fn each(
 
 pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
     if a.attach {
-        if a.containers.len() != 1 {
+        if a.containers.len() != 1 || a.all || !a.filter.is_empty() {
             return Err(CliError::Coded(
                 "you cannot start and attach multiple containers at once".into(),
                 125,
@@ -231,6 +355,8 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
         };
         let flags = AttachFlags {
             stdin: a.interactive && c.config.stdin,
+            stdout: true,
+            stderr: true,
             sig_proxy: a.sig_proxy,
             detach_keys: &a.detach_keys,
         };
@@ -239,7 +365,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             Outcome::Detached => Ok(0),
         };
     }
-    let t = engine.resolve_containers(&a.containers, false)?;
+    let t = engine.start_selection(&a.containers, a.all, &a.filter)?;
     let ids = ids(&t);
     let results = engine.on_many(&ids, |e, id| e.start(id, false).map(drop));
     print_each(
@@ -347,6 +473,22 @@ pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         volumes: a.volumes,
         timeout: a.time,
     };
+    if a.depend || a.all {
+        // Dependents first. Under `--all` another worker may have removed a target as a
+        // dependent of its own: no failure.
+        let results = engine.on_many(&ids(&t), |e, id| match e.remove_depend(id, &opts) {
+            Err(Error::NoSuchContainer(_)) if a.all => Ok(Vec::new()),
+            r => r,
+        });
+        let shown =
+            |_: &Target, removed: &Vec<String>| (!removed.is_empty()).then(|| removed.join("\n"));
+        return print_each(&t, results, shown, |e| match e {
+            Error::NoSuchContainer(_) if skip_missing => 0,
+            Error::NoSuchContainer(_) => 1,
+            Error::BadState { .. } => 2,
+            e => e.exit_code(),
+        });
+    }
     let results = engine.on_many(&ids(&t), |e, id| e.remove(id, &opts));
     let shown = |t: &Target, _: &String| Some(t.given.clone());
     print_each(&t, results, shown, |e| match e {

@@ -105,6 +105,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         last: a.last,
         latest: a.latest,
         filters: a.filter.clone(),
+        sort: a.sort.clone(),
     })?;
     let short = |id: &str| {
         if a.no_trunc {

@@ -17,7 +17,18 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     }
     let mut objs = Vec::new();
     let mut code = 0;
-    for name in &a.names {
+    let mut names = a.names.clone();
+    if a.latest {
+        let latest = engine.ps(&peapod_engine::container::ps::PsRequest {
+            latest: true,
+            ..Default::default()
+        })?;
+        let Some(e) = latest.first() else {
+            return Err(CliError::Coded("no containers to inspect".into(), 125));
+        };
+        names.push(e.container.id().to_string());
+    }
+    for name in &names {
         let found = match a.kind.as_str() {
             "container" | "all" => match engine.container(name) {
                 Ok(c) => Some(Obj::Container(Box::new(engine.inspect_container(&c)))),

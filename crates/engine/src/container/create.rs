@@ -51,6 +51,12 @@ impl Engine {
         }
         let container = result?;
         let mut warnings = Vec::new();
+        if !opts.network.publish.is_empty()
+            && container.config.ports.is_empty()
+            && container.config.pod.is_empty()
+        {
+            warnings.push(crate::network::PORTS_DISCARDED_WARNING.to_string());
+        }
         if rootless_without_cgroups() && opts.resources != super::Resources::default() {
             warnings.push(ROOTLESS_V1_LIMITS_WARNING.to_string());
         }
@@ -223,7 +229,12 @@ impl Engine {
             stdin: opts.interactive,
             create_command: opts.create_command.clone(),
             exposed_ports,
-            runtime: String::new(),
+            // Inspect's `OCIRuntime`: as given (a full path stays one, as in Podman), else
+            // the name of the runtime found.
+            runtime: match &self.options().runtime {
+                Some(given) => given.clone(),
+                None => self.runtime().map(|r| r.name()).unwrap_or_default(),
+            },
             restart_policy: opts.restart.map(|r| r.name()).unwrap_or("").to_string(),
             restart_retries: opts.restart.map_or(0, |r| r.max_retries()),
             resources,
@@ -238,7 +249,12 @@ impl Engine {
             cgroup_parent: member.map(|m| m.cgroup_parent.clone()).unwrap_or_default(),
             security: None,
             namespaces: self.namespace_modes(opts)?,
+            timeout: opts.run_extras.timeout.filter(|t| *t > 0),
+            device_cgroup_rules: opts.run_extras.device_cgroup_rules.clone(),
         };
+        for rule in &config.device_cgroup_rules {
+            crate::oci::devices::parse_cgroup_rule(rule)?;
+        }
         if let Some(pod_id) = &opts.infra_of {
             let pod = self
                 .db
@@ -295,7 +311,11 @@ impl Engine {
             let Some(mode) = mode else { continue };
             let stored = match mode {
                 super::spec::NamespaceMode::Container(c) => {
-                    format!("container:{}", self.db.lookup_container(c)?.id())
+                    let donor = self.db.lookup_container(c)?;
+                    if kind == "ipc" {
+                        super::namespaces::check_ipc_donor(&donor)?;
+                    }
+                    format!("container:{}", donor.id())
                 }
                 m => m.to_config(),
             };

@@ -162,6 +162,7 @@ impl Engine {
             persist_dir: &dir.join("persist"),
             log: "none".into(),
             log_size_max: None,
+            timeout: None,
             log_max_files: None,
             tty: opts.tty,
             stdin: opts.interactive,

@@ -503,7 +503,7 @@ impl Engine {
                     Size: c
                         .config
                         .log_size_max
-                        .map(|s| format!("{s}B"))
+                        .map(super::resources::human_size)
                         .unwrap_or_else(|| "0B".into()),
                 },
                 NetworkMode: c.config.network_mode.clone(),

@@ -276,6 +276,7 @@ impl Engine {
             shm: modes.shm,
             security: &security,
             rootless: crate::rootless::spec_facts(),
+            device_rules: &c.config.device_cgroup_rules,
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;
@@ -326,6 +327,7 @@ impl Engine {
             stdin: c.config.stdin,
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),
             exit_command: self.exit_command(c),
+            timeout: c.config.timeout,
             exec: None,
             hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         })?;
@@ -348,7 +350,9 @@ impl Engine {
         c.state.finished_at = None;
         c.state.oom_killed = false;
         c.state.error.clear();
-        c.config.runtime = runtime.name();
+        if c.config.runtime.is_empty() {
+            c.config.runtime = runtime.name();
+        }
         self.save(c)?;
         // A pod's infra: pin the namespaces only its process can hold (pid, cgroup).
         self.pod_pin_process_namespaces(c)?;
@@ -427,9 +431,24 @@ impl Engine {
         };
         files.push((hosts, "/etc/hosts"));
         files.push((resolv, "/etc/resolv.conf"));
+        // As Podman: the file tells a process it runs in a container; what container, only
+        // a privileged one learns (the others stay unaware of their host's names).
         let env = run_dir.join(".containerenv");
-        std::fs::write(&env, format!("engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n", env!("CARGO_PKG_VERSION"), c.config.name, c.id(), c.config.image_name, c.config.image_id, u8::from(crate::rootless::is_rootless())))
-            .ctx("writing", &env)?;
+        let privileged = c.config.security.as_ref().is_some_and(|s| s.privileged);
+        let content = if privileged {
+            format!(
+                "engine=\"peapod-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n",
+                env!("CARGO_PKG_VERSION"),
+                c.config.name,
+                c.id(),
+                c.config.image_name,
+                c.config.image_id,
+                u8::from(crate::rootless::is_rootless())
+            )
+        } else {
+            String::new()
+        };
+        std::fs::write(&env, content).ctx("writing", &env)?;
         files.push((env, "/run/.containerenv"));
         if let Some(tz) = &c.config.timezone {
             let localtime = run_dir.join("localtime");
@@ -441,19 +460,54 @@ impl Engine {
     }
 
     /// Stop: the stop signal, then SIGKILL after `timeout` seconds; then clean up.
+    /// `stop`: the stop signal, then SIGKILL after `timeout` seconds. While it waits the
+    /// container is "stopping" and its lock is free (Podman's #8501): `ps`, `inspect`,
+    /// `logs` and `kill` work meanwhile.
     pub fn stop(&self, reference: &str, timeout: Option<u32>) -> Result<Container> {
         let found = self.db.lookup_container(reference)?;
-        let _lock = self.lock(found.id())?;
-        let mut c = self.container_locked(found.id())?;
-        if c.state.status == Status::Paused {
-            let _ = self.runtime()?.resume(c.id());
-        }
-        if matches!(
-            c.state.status,
-            Status::Running | Status::Paused | Status::Initialized | Status::Stopping
-        ) {
+        let (c, timeout) = {
+            let _lock = self.lock(found.id())?;
+            let mut c = self.container_locked(found.id())?;
+            if c.state.status == Status::Paused {
+                let _ = self.runtime()?.resume(c.id());
+            }
             let timeout = timeout.unwrap_or(c.config.stop_timeout);
-            self.stop_locked(&mut c, timeout)?;
+            if timeout > 0 && matches!(c.state.status, Status::Running | Status::Paused) {
+                c.state.stopped_by_user = true;
+                if let Err(e) = self.runtime()?.kill(c.id(), c.config.stop_signal, false) {
+                    tracing::debug!(id = c.id(), error = %e, "stop signal failed");
+                }
+                c.state.status = Status::Stopping;
+                self.save(&c)?;
+                (c, timeout)
+            } else {
+                if matches!(
+                    c.state.status,
+                    Status::Running | Status::Paused | Status::Initialized | Status::Stopping
+                ) {
+                    self.stop_locked(&mut c, timeout)?;
+                }
+                if c.state.status == Status::Stopped {
+                    self.cleanup_locked(&mut c)?;
+                }
+                return Ok(c);
+            }
+        };
+        // Unlocked: the monitor's exit command may clean up meanwhile.
+        let exited = self
+            .wait_for_exit(&c, Some(Duration::from_secs(timeout as u64)))
+            .is_some();
+        let _lock = self.lock(c.id())?;
+        let mut c = self.container_locked(c.id())?;
+        if c.state.status.is_active() {
+            if !exited {
+                tracing::warn!(
+                    "StopSignal {} failed to stop container {} in {timeout} seconds, resorting to SIGKILL",
+                    crate::signal::name(c.config.stop_signal),
+                    c.name()
+                );
+            }
+            self.stop_locked(&mut c, 0)?;
         }
         if c.state.status == Status::Stopped {
             self.cleanup_locked(&mut c)?;
@@ -469,9 +523,18 @@ impl Engine {
             if let Err(e) = rt.kill(c.id(), c.config.stop_signal, false) {
                 tracing::debug!(id = c.id(), error = %e, "stop signal failed");
             }
-            self.wait_for_exit(c, Some(Duration::from_secs(timeout as u64)))
+            let exit = self.wait_for_exit(c, Some(Duration::from_secs(timeout as u64)));
+            if exit.is_none() {
+                tracing::warn!(
+                    "StopSignal {} failed to stop container {} in {timeout} seconds, resorting to SIGKILL",
+                    crate::signal::name(c.config.stop_signal),
+                    c.name()
+                );
+            }
+            exit
         } else {
-            None
+            // Stopped already by its stop signal (a `stop` that waited unlocked).
+            self.read_exit(c.id())
         };
         let exit = match exit {
             Some(e) => e,
@@ -604,11 +667,18 @@ impl Engine {
         let found = self.db.lookup_container(reference)?;
         let _lock = self.lock(found.id())?;
         let c = self.container_locked(found.id())?;
-        if c.state.status != Status::Running && c.state.status != Status::Paused {
+        if !matches!(
+            c.state.status,
+            Status::Running | Status::Paused | Status::Stopping
+        ) {
             return Err(Error::BadState {
                 id: c.id().to_string(),
                 state: c.state.status.to_string(),
-                what: "can only kill running containers: container state improper".into(),
+                what: format!(
+                    "can only kill running containers. {} is in state {}: container state improper",
+                    c.id(),
+                    c.state.status
+                ),
             });
         }
         self.runtime()?.kill(c.id(), signal, false)?;
@@ -670,6 +740,6 @@ pub(crate) fn bad_state(c: &Container, what: &str) -> Error {
     Error::BadState {
         id: c.id().to_string(),
         state: c.state.status.to_string(),
-        what: what.to_string(),
+        what: format!("container {} is {}: {what}", c.id(), c.state.status),
     }
 }

@@ -45,4 +45,4 @@ pub use resources::{ResourceFlags, Resources};
 pub use restart::RestartPolicy;
 pub use run::{RunOutcome, RunReport, RunSession, SessionEnd};
 pub use security::{SecurityConfig, SecurityFlags, SecurityInfo, SecurityOpt};
-pub use spec::{ContainerSpec, LogConfig, LogDriver};
+pub use spec::{ContainerSpec, LogConfig, LogDriver, RunExtras};

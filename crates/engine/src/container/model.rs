@@ -163,6 +163,12 @@ pub struct ContainerConfig {
     /// `container:ID`, `ns:PATH`, `private`, `shareable`, `none`).
     #[serde(default)]
     pub namespaces: BTreeMap<String, String>,
+    /// `--timeout`: seconds the monitor lets the container run before killing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    /// `--device-cgroup-rule`s, checked at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
 }
 
 /// What changes over the container's life.

@@ -58,13 +58,8 @@ impl Engine {
                             donor.config.name
                         )));
                     }
-                    if kind == "ipc"
-                        && donor.config.namespaces.get("ipc").map(String::as_str) == Some("private")
-                    {
-                        return Err(Error::invalid(format!(
-                            "IPC namespace of container {} is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
-                            donor.id()
-                        )));
+                    if kind == "ipc" {
+                        check_ipc_donor(&donor)?;
                     }
                     let path = PathBuf::from(format!("/proc/{}/ns/{kind}", donor.state.pid));
                     plan.joins.push((typ, Some(path)));
@@ -74,4 +69,16 @@ impl Engine {
         }
         Ok(plan)
     }
+}
+
+/// A container whose IPC namespace is private lends it to nobody (checked at create, as
+/// Podman does, and again at start).
+pub(super) fn check_ipc_donor(donor: &Container) -> Result<()> {
+    if donor.config.namespaces.get("ipc").map(String::as_str) == Some("private") {
+        return Err(Error::invalid(format!(
+            "IPC namespace of container {} is not allowed: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+            donor.id()
+        )));
+    }
+    Ok(())
 }

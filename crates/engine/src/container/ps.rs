@@ -23,6 +23,41 @@ pub struct PsRequest {
     pub latest: bool,
     /// `--filter KEY=VALUE`.
     pub filters: Vec<String>,
+    /// `--sort`: command, created, id, image, names, pod, runningfor, size or status
+    /// (`None`: newest first).
+    pub sort: Option<String>,
+}
+
+/// Orders a listing as Podman's `ps --sort KEY` does (ascending; "created" oldest first).
+fn sort_entries(list: &mut [PsEntry], key: &str) -> Result<()> {
+    let k = |e: &PsEntry| -> (String, i64) {
+        let c = &e.container;
+        match key {
+            "command" => (c.config.args.join(" "), 0),
+            "created" => (
+                String::new(),
+                c.config.created.timestamp_nanos_opt().unwrap_or(0),
+            ),
+            "id" => (c.id().to_string(), 0),
+            "image" => (c.config.image_name.clone(), 0),
+            "names" => (c.name().to_string(), 0),
+            "pod" => (c.config.pod.clone(), 0),
+            "runningfor" => (String::new(), e.started_at().map_or(0, |t| t.timestamp())),
+            "status" => (c.state.status.to_string(), 0),
+            // Podman compares sizes only when `--size` computed them; peapod's listing has none.
+            _ => (String::new(), 0),
+        }
+    };
+    if !matches!(
+        key,
+        "command" | "created" | "id" | "image" | "names" | "pod" | "runningfor" | "size" | "status"
+    ) {
+        return Err(Error::invalid(
+            "invalid option for --sort, options are: command, created, id, image, names, runningfor, size, or status",
+        ));
+    }
+    list.sort_by_cached_key(k);
+    Ok(())
 }
 
 /// One container of a listing.
@@ -69,7 +104,12 @@ impl Engine {
         let filters = ContainerFilter::parse_all(&req.filters, self)?;
         let mut all = self.containers()?;
         all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
-        let every_state = req.all || req.last.is_some() || req.latest;
+        // A status filter picks the states itself (Podman adds status=running only when
+        // none is given).
+        let every_state = req.all
+            || req.last.is_some()
+            || req.latest
+            || req.filters.iter().any(|f| f.starts_with("status="));
         let mut list: Vec<Container> = all
             .into_iter()
             .filter(|c| every_state || matches!(c.state.status, Status::Running | Status::Paused))
@@ -81,7 +121,11 @@ impl Engine {
         if req.latest {
             list.truncate(1);
         }
-        self.ps_entries(list)
+        let mut entries = self.ps_entries(list)?;
+        if let Some(key) = &req.sort {
+            sort_entries(&mut entries, key)?;
+        }
+        Ok(entries)
     }
 
     fn ps_entries(&self, list: Vec<Container>) -> Result<Vec<PsEntry>> {
@@ -120,6 +164,59 @@ impl Engine {
                     pod_name,
                     ports,
                 }
+            })
+            .collect())
+    }
+}
+
+impl Engine {
+    /// The containers `start` acts on (Podman's `ContainerStart`): the named ones, or with
+    /// `all` every container not already running or paused (shown by id); `filters`
+    /// (ps's `--filter`) keep only the matching ones (alone, they pick among all), and a named container that does not
+    /// match, or does not exist, is left out without an error, as Podman does.
+    pub fn start_selection(
+        &self,
+        given: &[String],
+        all: bool,
+        filters: &[String],
+    ) -> Result<Vec<crate::parallel::Target>> {
+        if all && !given.is_empty() {
+            return Err(Error::invalid(
+                "either start all containers or the container(s) provided in the arguments",
+            ));
+        }
+        // `--filter` alone picks among all containers.
+        let all = all || (given.is_empty() && !filters.is_empty());
+        if !all && given.is_empty() {
+            return Err(Error::invalid("start requires at least one argument"));
+        }
+        let parsed = ContainerFilter::parse_all(filters, self)?;
+        if !all {
+            let targets = self.resolve_containers(given, !filters.is_empty())?;
+            if parsed.is_empty() {
+                return Ok(targets);
+            }
+            let mut kept = Vec::new();
+            for t in targets {
+                if container_matches(&parsed, &self.db.lookup_container(&t.id)?) {
+                    kept.push(t);
+                }
+            }
+            return Ok(kept);
+        }
+        let mut list = self.containers()?;
+        list.sort_by_key(|c| c.config.created);
+        Ok(list
+            .into_iter()
+            .filter(|c| {
+                !matches!(
+                    c.state.status,
+                    Status::Running | Status::Paused | Status::Stopping
+                ) && container_matches(&parsed, c)
+            })
+            .map(|c| crate::parallel::Target {
+                given: c.id().to_string(),
+                id: c.id().to_string(),
             })
             .collect())
     }

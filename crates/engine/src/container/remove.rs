@@ -43,6 +43,35 @@ impl Engine {
         self.remove_container(reference, opts, false)
     }
 
+    /// `rm --depend`: the containers that depend on this one (share its network
+    /// namespace), theirs in turn, then the container itself; every id removed, dependents
+    /// first. A dependent removed by someone else meanwhile is no failure.
+    pub fn remove_depend(&self, reference: &str, opts: &RemoveOptions) -> Result<Vec<String>> {
+        let c = self.db.lookup_container(reference)?;
+        let mut removed = Vec::new();
+        for dep in self.dependents(c.id())? {
+            match self.remove_depend(&dep, opts) {
+                Ok(ids) => removed.extend(ids),
+                Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        removed.push(self.remove_container(c.id(), opts, false)?);
+        Ok(removed)
+    }
+
+    /// The containers that need `id` to run: those that join its network namespace.
+    fn dependents(&self, id: &str) -> Result<Vec<String>> {
+        let mode = format!("container:{id}");
+        Ok(self
+            .db
+            .containers()?
+            .into_iter()
+            .filter(|c| c.config.network_mode == mode)
+            .map(|c| c.config.id)
+            .collect())
+    }
+
     /// `remove`; a pod's infra container only goes with its pod (`infra_too`).
     pub(crate) fn remove_container(
         &self,
@@ -65,6 +94,16 @@ impl Engine {
                 c.id(),
                 c.config.pod
             )));
+        }
+        if !infra_too {
+            let deps = self.dependents(c.id())?;
+            if !deps.is_empty() {
+                return Err(Error::invalid(format!(
+                    "container {} has dependent containers which must be removed before it: {}: container already exists",
+                    c.id(),
+                    deps.join(",")
+                )));
+            }
         }
         if matches!(
             c.state.status,

@@ -85,6 +85,53 @@ pub fn ram_in_bytes(s: &str) -> Option<i64> {
     Some((value * mult) as i64)
 }
 
+/// docker/go-units `FromHumanSize`: `5.007m`, `10MB`, `2k`, plain bytes; decimal units
+/// (`k` is 1000), an `i` ignored as go-units ignores it. `--log-opt max-size` takes these.
+pub fn from_human_size(s: &str) -> Option<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, rest) = t.split_at(num_end);
+    if num.is_empty() || !num.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let value: f64 = num.parse().ok()?;
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    let (mult, tail) = match rest.chars().next() {
+        Some(u @ ('k' | 'm' | 'g' | 't' | 'p')) => {
+            let power = "kmgtp".find(u).expect("a unit letter") as i32 + 1;
+            (1000f64.powi(power), &rest[1..])
+        }
+        _ => (1.0, rest),
+    };
+    if !matches!(tail, "" | "b" | "i" | "ib") {
+        return None;
+    }
+    Some((value * mult) as i64)
+}
+
+/// docker/go-units `HumanSize`: decimal units, 4 significant digits (`5.007MB`, `0B`), as
+/// inspect's `HostConfig.LogConfig.Size` shows a size.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    // Go's %.4g for values below 1000: four significant digits, trailing zeros dropped.
+    let digits = match v {
+        v if v >= 100.0 => 1,
+        v if v >= 10.0 => 2,
+        _ => 3,
+    };
+    let s = format!("{v:.digits$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{}", UNITS[i])
+}
+
 /// Parse and check the flags as Podman does (messages are Podman's).
 pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
     let memory = match &flags.memory {
@@ -213,6 +260,24 @@ pub fn swap_supported() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_units_decimal_sizes() {
+        assert_eq!(from_human_size("5.007m"), Some(5_007_000));
+        assert_eq!(from_human_size("10MB"), Some(10_000_000));
+        assert_eq!(from_human_size("2k"), Some(2000));
+        assert_eq!(from_human_size("1mb"), Some(1_000_000));
+        assert_eq!(from_human_size("300"), Some(300));
+        assert_eq!(from_human_size("1.5 GiB"), Some(1_500_000_000));
+        assert_eq!(from_human_size("ten"), None);
+        assert_eq!(from_human_size("1x"), None);
+        assert_eq!(human_size(5_007_000), "5.007MB");
+        assert_eq!(human_size(1_000_000), "1MB");
+        assert_eq!(human_size(123_400), "123.4kB");
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1_010_000), "1.01MB");
+    }
 
     #[test]
     fn go_units_ram() {

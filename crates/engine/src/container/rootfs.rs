@@ -7,14 +7,25 @@ use crate::Engine;
 use crate::error::{IoContext, Result};
 use crate::state::{Holder, Resource};
 
+/// The mode of a container's root directory.
+const ROOT_MODE: u32 = 0o555;
+
 impl Engine {
     /// Mount the overlay (if not mounted), held in the ledger by the container.
     pub(crate) fn mount_rootfs(&self, c: &mut Container) -> Result<PathBuf> {
         let id = c.id().to_string();
         let dir = self.paths.container_dir(&id);
         let (upper, work, merged) = (dir.join("upper"), dir.join("work"), self.paths.rootfs(&id));
+        let fresh = !upper.exists();
         for d in [&upper, &work, &merged] {
             std::fs::create_dir_all(d).ctx("creating", d)?;
+        }
+        if fresh {
+            // The upper dir gives the container's `/` its mode: 0555, as containers/storage
+            // gives every layer's root (Podman's containers all show `dr-xr-xr-x /`).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&upper, std::fs::Permissions::from_mode(ROOT_MODE))
+                .ctx("setting the mode of", &upper)?;
         }
         let r = Resource::Rootfs {
             path: merged.clone(),
@@ -34,6 +45,7 @@ impl Engine {
             )?)
         })?;
         c.state.mounted = true;
+        ensure_mtab(&merged)?;
         Ok(merged)
     }
 
@@ -50,5 +62,29 @@ impl Engine {
         )?;
         c.state.mounted = false;
         Ok(())
+    }
+}
+
+/// An image without /etc/mtab gets the link `/etc/mtab -> /proc/mounts`, as libpod makes it
+/// (`mount` and `df` in the container read it). Only through a real `/etc` directory of the
+/// rootfs: a symlinked `/etc` is left alone, so nothing is written outside the rootfs.
+fn ensure_mtab(rootfs: &std::path::Path) -> Result<()> {
+    let etc = rootfs.join("etc");
+    match std::fs::symlink_metadata(&etc) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir(&etc).ctx("creating", &etc)?;
+        }
+        Err(e) => return Err(crate::Error::io("reading", &etc, e)),
+    }
+    let mtab = etc.join("mtab");
+    if std::fs::symlink_metadata(&mtab).is_ok() {
+        return Ok(());
+    }
+    match std::os::unix::fs::symlink("/proc/mounts", &mtab) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(crate::Error::io("creating", &mtab, e)),
     }
 }

@@ -46,8 +46,10 @@ pub struct RunReport {
 
 impl Engine {
     /// `run`: make the container and start it; unless `detach`, stream it through
-    /// `session` and wait for its exit code. A start that fails leaves nothing behind (the
-    /// name is free for the next try; Podman 4.3 leaves a `created` container).
+    /// `session` and wait for its exit code. A start that fails leaves the container
+    /// `created` (holding nothing: the failed start released it all), as Podman's, unless
+    /// it was to be removed (`--rm`); the error is then the command's (126, or 127 when
+    /// something was not found).
     pub fn run<S: RunSession>(
         &self,
         spec: &ContainerSpec,
@@ -63,8 +65,10 @@ impl Engine {
         let started = match self.start(&id, !detach) {
             Ok(s) => s,
             Err(e) => {
-                self.undo_run(&id);
-                return Err(e.into());
+                if spec.auto_remove {
+                    self.undo_run(&id);
+                }
+                return Err(start_failure(e).into());
             }
         };
         let detached = RunReport {
@@ -111,6 +115,25 @@ impl Engine {
             tracing::warn!(id, error = %e, "removing a container whose run failed");
         }
     }
+}
+
+/// A failed start as `run`'s error: Podman's `define.ExitCode`, 127 when something was not
+/// found, else 126 (the command could not be invoked).
+fn start_failure(e: Error) -> Error {
+    if let Error::Command { .. } = e {
+        return e;
+    }
+    let message = e.to_string();
+    let lower = message.to_lowercase();
+    let code = if ["not found", "executable path is empty", "no such file"]
+        .iter()
+        .any(|m| lower.contains(m))
+    {
+        crate::error::exit::NOT_FOUND
+    } else {
+        crate::error::exit::CANNOT_INVOKE
+    };
+    Error::Command { message, code }
 }
 
 fn removal() -> RemoveOptions {

@@ -72,10 +72,22 @@ pub struct ContainerSpec {
     pub infra_of: Option<String>,
     /// `--privileged`, `--cap-add`, `--cap-drop`, `--security-opt`.
     pub security: SecurityFlags,
+    /// `--timeout`, `--device-cgroup-rule`.
+    pub run_extras: RunExtras,
     /// `--pid`, `--ipc`, `--uts`; None: the container's own.
     pub pid: Option<NamespaceMode>,
     pub ipc: Option<NamespaceMode>,
     pub uts: Option<NamespaceMode>,
+}
+
+/// More of `run`/`create`'s flags, grouped.
+#[derive(Debug, Clone, Default)]
+pub struct RunExtras {
+    /// `--timeout N`: the monitor kills the container after N seconds (exit code -1).
+    pub timeout: Option<u32>,
+    /// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'`: device access allowed in the
+    /// container's device cgroup.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 /// `--pid`, `--ipc`, `--uts`: whose namespace the container has.
@@ -207,7 +219,7 @@ impl LogConfig {
             match o.split_once('=') {
                 Some(("max-size", v)) => {
                     c.max_size = Some(
-                        super::resources::ram_in_bytes(v)
+                        super::resources::from_human_size(v)
                             .and_then(|n| u64::try_from(n).ok())
                             .ok_or_else(|| {
                                 Error::invalid(format!("invalid log option {o:?}: invalid size"))
@@ -290,7 +302,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.max_size, Some(1024));
+        assert_eq!(c.max_size, Some(1000));
         assert_eq!(c.max_files, Some(3));
         assert_eq!(c.path.as_deref(), Some("/tmp/x"));
         assert!(LogConfig::parse(None, &["max-file=0".into()]).is_err());

@@ -60,8 +60,13 @@ pub(super) fn parse_mac(s: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(format!("invalid MAC address {s:?}: invalid argument")))
 }
 
+/// Podman's words when `-p` meets a network mode without ports of its own.
+pub const PORTS_DISCARDED_WARNING: &str = "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use";
+
 impl Engine {
     /// Resolve the flags; `exposed` are the image's EXPOSE entries (for `-P`).
+    /// Ports published with host, none, container: or ns: networking are discarded; create
+    /// prints [`PORTS_DISCARDED_WARNING`] then.
     pub fn plan_network(&self, f: &NetworkSpec, exposed: &[String]) -> Result<NetworkPlan> {
         let mut plan = NetworkPlan::default();
         let spec = f.mode.to_string();
@@ -163,9 +168,8 @@ impl Engine {
             super::slirp::check_publishable(&plan.mode, &plan.ports)?;
         }
         if !plan.ports.is_empty() && !bridged && !userspace {
-            return Err(Error::invalid(format!(
-                "ports can only be published on bridge, slirp4netns or pasta networks, not with --network {spec}"
-            )));
+            // Podman discards them with a warning (see [`PORTS_DISCARDED_WARNING`]).
+            plan.ports.clear();
         }
 
         for d in &f.dns {

@@ -3,6 +3,7 @@
 //! kernel work.
 
 mod attach;
+pub use attach::PORTS_DISCARDED_WARNING;
 mod connect;
 pub mod files;
 pub mod ipam;

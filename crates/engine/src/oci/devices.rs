@@ -5,9 +5,61 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
+use oci_spec::runtime::{
+    LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+};
 
 use crate::error::{Error, IoContext, Result};
+
+/// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'` (`c 7:* rmw`, `a 7 rw`): an allow rule
+/// of the device cgroup; Podman's checks and messages.
+pub fn parse_cgroup_rule(rule: &str) -> Result<LinuxDeviceCgroup> {
+    let fields: Vec<&str> = rule.split_whitespace().collect();
+    let [typ, numbers, access] = fields.as_slice() else {
+        return Err(Error::invalid(format!(
+            "invalid device cgroup rule requires type, major:Minor, and access rules: {rule:?}"
+        )));
+    };
+    let typ = match *typ {
+        "a" => LinuxDeviceType::A,
+        "b" => LinuxDeviceType::B,
+        "c" => LinuxDeviceType::C,
+        other => {
+            return Err(Error::invalid(format!(
+                "invalid device type in device-access-add: {other}"
+            )));
+        }
+    };
+    let number = |n: &str| -> Result<Option<i64>> {
+        if n == "*" {
+            return Ok(None);
+        }
+        n.parse::<u32>().map(|v| Some(i64::from(v))).map_err(|_| {
+            Error::invalid(format!("strconv.ParseUint: parsing {n:?}: invalid syntax"))
+        })
+    };
+    let (major, minor) = match numbers.split_once(':') {
+        Some((ma, mi)) => (number(ma)?, number(mi)?),
+        None => (number(numbers)?, None),
+    };
+    if let Some(bad) = access.chars().find(|c| !"rwm".contains(*c)) {
+        return Err(Error::invalid(format!(
+            "invalid device access in device-access-add: {bad}"
+        )));
+    }
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .access(access.to_string());
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    b.build()
+        .map_err(|e| Error::other(format!("device cgroup rule {rule:?}: {e}")))
+}
 
 /// Every device node under `dir`, depth first in directory order.
 pub fn host_devices(dir: &Path) -> Result<Vec<LinuxDevice>> {
@@ -106,6 +158,36 @@ pub fn rootless_device_binds(dir: &Path) -> Result<Vec<oci_spec::runtime::Mount>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_cgroup_rules_as_podman_parses_them() {
+        let r = parse_cgroup_rule("c 7:* rmw").unwrap();
+        assert!(r.allow());
+        assert_eq!(r.typ(), Some(LinuxDeviceType::C));
+        assert_eq!((r.major(), r.minor()), (Some(7), None));
+        assert_eq!(r.access().as_deref(), Some("rmw"));
+        let r = parse_cgroup_rule("a 7 rw").unwrap();
+        assert_eq!((r.major(), r.minor()), (Some(7), None));
+        let r = parse_cgroup_rule("b 8:1 r").unwrap();
+        assert_eq!((r.major(), r.minor()), (Some(8), Some(1)));
+        let msg = |rule: &str| parse_cgroup_rule(rule).unwrap_err().to_string();
+        assert_eq!(
+            msg("b 7:* rmX"),
+            "invalid device access in device-access-add: X"
+        );
+        assert_eq!(
+            msg("b 7:2"),
+            "invalid device cgroup rule requires type, major:Minor, and access rules: \"b 7:2\""
+        );
+        assert_eq!(
+            msg("x 7:* rmw"),
+            "invalid device type in device-access-add: x"
+        );
+        assert_eq!(
+            msg("a a:* rmw"),
+            "strconv.ParseUint: parsing \"a\": invalid syntax"
+        );
+    }
 
     #[test]
     fn dev_null_is_a_character_device() {

@@ -70,6 +70,8 @@ pub struct SpecInput<'a> {
     pub security: &'a SecurityConfig,
     /// Set for a rootless user's container.
     pub rootless: Option<RootlessSpec>,
+    /// `--device-cgroup-rule`s: allowed after the first rule (deny all).
+    pub device_rules: &'a [String],
 }
 
 /// What a rootless user's container spec leaves out or does otherwise, as Podman 4.3 writes
@@ -222,13 +224,17 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
     }
     // Podman's first device rule: deny all (the runtime then allows its standard devices),
     // or for a privileged container allow all.
-    resources.set_devices(Some(vec![
+    let mut rules = vec![
         LinuxDeviceCgroupBuilder::default()
             .allow(sec.privileged)
             .access("rwm")
             .build()
             .map_err(err)?,
-    ]));
+    ];
+    for r in input.device_rules {
+        rules.push(super::devices::parse_cgroup_rule(r)?);
+    }
+    resources.set_devices(Some(rules));
     b.resources(resources).build().map_err(err)
 }
 
