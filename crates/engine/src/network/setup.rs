@@ -106,8 +106,7 @@ impl Engine {
     ) -> Result<Option<PendingSetup>> {
         let owner = self.lease_owner(holder);
         if super::slirp::is_userspace(&c.config.network_mode) {
-            self.slirp_setup_for(c, holder)?;
-            return Ok(None);
+            return self.slirp_setup_for(c, holder, overlap);
         }
         // Ports first: a port in use is the likeliest failure, and it must come before
         // anything else happens.
@@ -142,7 +141,7 @@ impl Engine {
         let seq = self.db.record(holder, &setup)?;
         match self.start_netsetup("setup", &netns, &opts) {
             Ok(helper) => Ok(Some(PendingSetup {
-                helper,
+                wait: Pending::Helper(helper),
                 holder: holder.clone(),
                 seq,
                 resource: setup,
@@ -161,15 +160,21 @@ impl Engine {
     /// torn down (as [`Engine::hold`] does) and its error returned.
     pub(crate) fn network_setup_end(&self, c: &mut Container, p: PendingSetup) -> Result<()> {
         let PendingSetup {
-            helper,
+            wait,
             holder,
             seq,
             resource,
         } = p;
-        match helper.finish().and_then(|out| parse_setup(&out)) {
+        let answer = match wait {
+            Pending::Helper(h) => h.finish().and_then(|out| parse_setup(&out)).map(Some),
+            Pending::Ready(r) => r.wait().map(|()| None),
+        };
+        match answer {
             Ok(status) => {
                 self.db.confirm(seq, &resource)?;
-                c.state.network_status = status;
+                if let Some(status) = status {
+                    c.state.network_status = status;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -404,13 +409,32 @@ fn parse_setup(out: &str) -> Result<SetupOutput> {
 }
 
 /// A container's network setup whose helper still runs ([`Engine::network_setup_begin`]).
-/// Dropped without [`Engine::network_setup_end`], the helper is waited for and its ledger
-/// row stays for the caller's undo to tear down.
+/// Dropped without [`Engine::network_setup_end`], its ledger row stays for the caller's
+/// undo to release (the network helper is waited for first; slirp4netns is killed by the
+/// release).
 pub(crate) struct PendingSetup {
-    helper: Helper,
+    wait: Pending,
     holder: Holder,
     seq: i64,
     resource: Resource,
+}
+
+enum Pending {
+    /// The network helper's `setup`: its answer is the container's network status.
+    Helper(Helper),
+    /// slirp4netns: its ready byte.
+    Ready(super::slirp::Ready),
+}
+
+impl PendingSetup {
+    pub(super) fn ready(r: super::slirp::Ready, holder: Holder, seq: i64, row: Resource) -> Self {
+        PendingSetup {
+            wait: Pending::Ready(r),
+            holder,
+            seq,
+            resource: row,
+        }
+    }
 }
 
 /// Remember a lease before the helper confirms it, in the shape it will report.
