@@ -2,7 +2,8 @@
 //! (slirp4netns, pasta), the role of Podman's rootlessport. It binds every host port in the
 //! caller's network namespace first (so a taken or privileged port fails before the container
 //! runs), then moves into the container's network namespace: each accepted connection is
-//! answered by a connection to `127.0.0.1:PORT` made there.
+//! answered by a connection to `127.0.0.1:PORT` made there; each udp client gets a socket
+//! there connected to `127.0.0.1:PORT`, its datagrams relayed both ways.
 //!
 //! Protocol with the engine: fd 4 is the ready pipe (`1` once every port listens and the namespace is joined, or `E` and a message);
 //! `--exit-fd 3`, when given, is the exit pipe: its write end is held by the container's
@@ -11,7 +12,7 @@
 #![allow(unsafe_code)]
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -31,8 +32,10 @@ impl Forward {
         let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
         let host: SocketAddr = host.parse().map_err(|_| bad())?;
         let container_port = port.parse().map_err(|_| bad())?;
-        if proto != "tcp" {
-            return Err(format!("port forward {spec:?}: only tcp is forwarded"));
+        if proto != "tcp" && proto != "udp" {
+            return Err(format!(
+                "port forward {spec:?}: only tcp and udp are forwarded"
+            ));
         }
         Ok(Forward {
             proto: proto.to_string(),
@@ -76,7 +79,10 @@ pub fn bind_error(f: &Forward, e: &std::io::Error) -> String {
             "rootlessport cannot expose privileged port {port}, you can add 'net.ipv4.ip_unprivileged_port_start={port}' to /etc/sysctl.conf (currently {start}), or choose a larger port number (>= {start}): {listen}"
         );
     }
-    format!("cannot listen on the TCP port {port}: {listen}")
+    format!(
+        "cannot listen on the {} port {port}: {listen}",
+        f.proto.to_uppercase()
+    )
 }
 
 /// Takes an inherited descriptor.
@@ -96,7 +102,10 @@ pub fn run(netns: &Path, forwards: &[Forward], exit_fd: Option<RawFd>, ready_fd:
             let _ = ready.write_all(b"1");
             drop(ready);
             for (l, port) in listeners {
-                std::thread::spawn(move || accept_loop(l, port));
+                match l {
+                    Listener::Tcp(l) => std::thread::spawn(move || accept_loop(l, port)),
+                    Listener::Udp(s) => std::thread::spawn(move || udp_loop(s, port)),
+                };
             }
             match exit {
                 // Blocks until the monitor holding the other end is gone.
@@ -118,11 +127,21 @@ pub fn run(netns: &Path, forwards: &[Forward], exit_fd: Option<RawFd>, ready_fd:
     }
 }
 
+/// A bound host port.
+enum Listener {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
 /// Binds every host port here, then joins the container's network namespace.
-fn prepare(netns: &Path, forwards: &[Forward]) -> Result<Vec<(TcpListener, u16)>, String> {
+fn prepare(netns: &Path, forwards: &[Forward]) -> Result<Vec<(Listener, u16)>, String> {
     let mut listeners = Vec::new();
     for f in forwards {
-        let l = TcpListener::bind(f.host).map_err(|e| bind_error(f, &e))?;
+        let l = if f.proto == "udp" {
+            Listener::Udp(UdpSocket::bind(f.host).map_err(|e| bind_error(f, &e))?)
+        } else {
+            Listener::Tcp(TcpListener::bind(f.host).map_err(|e| bind_error(f, &e))?)
+        };
         listeners.push((l, f.container_port));
     }
     let ns = std::fs::File::open(netns)
@@ -143,6 +162,79 @@ fn accept_loop(l: TcpListener, port: u16) {
                 splice(client, server);
             }
         });
+    }
+}
+
+/// A udp flow with no datagram either way for this long is forgotten (its socket in the
+/// container's namespace closed), as rootlessport does.
+const UDP_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Relays datagrams between clients of the host port `host` and `127.0.0.1:PORT` in the
+/// container's namespace: one socket there per client address, so each client's answers go
+/// back to it. (Threads spawned after the namespace was joined make their sockets there.)
+fn udp_loop(host: UdpSocket, port: u16) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let host = Arc::new(host);
+    let flows: Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>> = Arc::default();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, client) = match host.recv_from(&mut buf) {
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let existing = flows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&client)
+            .cloned();
+        let flow = match existing {
+            Some(f) => f,
+            None => {
+                let Some(f) = udp_flow(port) else { continue };
+                let f = Arc::new(f);
+                flows
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(client, f.clone());
+                let (host, flows, back) = (host.clone(), flows.clone(), f.clone());
+                std::thread::spawn(move || {
+                    udp_answers(&back, &host, client);
+                    flows
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&client);
+                });
+                f
+            }
+        };
+        let _ = flow.send(&buf[..n]);
+    }
+}
+
+/// A socket in the container's namespace connected to its `127.0.0.1:PORT`.
+fn udp_flow(port: u16) -> Option<UdpSocket> {
+    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+    s.connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    s.set_read_timeout(Some(UDP_IDLE)).ok()?;
+    Some(s)
+}
+
+/// Sends what the container answers on `flow` back to `client` through the host port,
+/// until the flow is idle for [`UDP_IDLE`].
+fn udp_answers(flow: &UdpSocket, host: &UdpSocket, client: SocketAddr) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match flow.recv(&mut buf) {
+            Ok(n) => {
+                let _ = host.send_to(&buf[..n], client);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Idle (the read timed out), or the port refused (nothing listens yet): a later
+            // datagram from the client makes a new flow.
+            Err(_) => return,
+        }
     }
 }
 
@@ -264,7 +356,11 @@ mod tests {
         ] {
             assert_eq!(Forward::parse(s).unwrap().to_arg(), s);
         }
-        assert!(Forward::parse("udp:0.0.0.0:53:53").is_err());
+        assert_eq!(
+            Forward::parse("udp:0.0.0.0:8053:53").unwrap().to_arg(),
+            "udp:0.0.0.0:8053:53"
+        );
+        assert!(Forward::parse("sctp:0.0.0.0:53:53").is_err());
         assert!(Forward::parse("tcp:8080:80").is_err());
         assert!(Forward::parse("tcp:0.0.0.0:x:80").is_err());
     }
@@ -305,6 +401,43 @@ mod tests {
             back_data.len()
         );
         relay.join().unwrap();
+    }
+
+    /// Datagrams of two clients through [`udp_loop`] to a udp echo server: each client gets
+    /// its own answers.
+    #[test]
+    fn udp_flows_answer_each_client() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = server.recv_from(&mut buf) {
+                let mut reply = b"echo:".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                let _ = server.send_to(&reply, from);
+            }
+        });
+        let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let front_addr = front.local_addr().unwrap();
+        std::thread::spawn(move || udp_loop(front, port));
+        let clients: Vec<UdpSocket> = (0..2)
+            .map(|_| {
+                let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+                c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                c.connect(front_addr).unwrap();
+                c
+            })
+            .collect();
+        for round in 0..3 {
+            for (i, c) in clients.iter().enumerate() {
+                let msg = format!("c{i}-r{round}");
+                c.send(msg.as_bytes()).unwrap();
+                let mut buf = [0u8; 1500];
+                let n = c.recv(&mut buf).unwrap();
+                assert_eq!(&buf[..n], format!("echo:{msg}").as_bytes());
+            }
+        }
     }
 
     #[test]

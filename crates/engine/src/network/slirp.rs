@@ -238,16 +238,13 @@ pub fn host_containers_internal(mode: &str) -> Option<IpAddr> {
     ips.iter().find(|ip| ip.is_ipv4()).or(ips.first()).copied()
 }
 
-/// Checks what `create` can: the protocols the port handler forwards, and (rootless) ports
+/// Checks what `create` can: the network's options, the protocols, and (rootless) ports
 /// under `net.ipv4.ip_unprivileged_port_start`, named.
 pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
-    // pasta forwards udp itself, as slirp4netns does with its own port handler.
-    let handler = if super::pasta::is_pasta(mode) {
-        PortHandler::Slirp4netns
-    } else {
-        SlirpOptions::from_mode(mode)?.port_handler
-    };
-    for f in forwards(ports, handler)? {
+    if !super::pasta::is_pasta(mode) {
+        SlirpOptions::from_mode(mode)?;
+    }
+    for f in forwards(ports)? {
         if crate::rootless::is_rootless()
             && f.host.port() < peapod_netsetup::forward::unprivileged_port_start()
         {
@@ -262,7 +259,7 @@ pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
 /// something already listens on (another user's, say), named.
 pub(super) fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
     check_publishable(mode, ports)?;
-    for f in forwards(ports, PortHandler::Slirp4netns)? {
+    for f in forwards(ports)? {
         let taken = match f.proto.as_str() {
             "udp" => std::net::UdpSocket::bind(f.host).err(),
             _ => std::net::TcpListener::bind(f.host).err(),
@@ -274,19 +271,15 @@ pub(super) fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
     Ok(())
 }
 
-/// Every host port of `ports` (ranges expanded), as the forwarder takes them; only tcp
-/// unless slirp4netns forwards them itself.
-pub(super) fn forwards(ports: &[PortMapping], handler: PortHandler) -> Result<Vec<Forward>> {
+/// Every host port of `ports` (ranges expanded), as the forwarder (or slirp4netns's own
+/// port handler) takes them: tcp and udp.
+pub(super) fn forwards(ports: &[PortMapping]) -> Result<Vec<Forward>> {
     let mut out = Vec::new();
     for p in ports {
         let protos = super::ports::protocols(p);
-        let ok = |proto: &&str| {
-            *proto == "tcp" || (*proto == "udp" && handler == PortHandler::Slirp4netns)
-        };
-        if !protos.iter().all(ok) {
+        if let Some(other) = protos.iter().find(|p| !matches!(**p, "tcp" | "udp")) {
             return Err(Error::invalid(format!(
-                "publishing {} port {} with slirp4netns is not supported by peapod yet: only tcp (and udp with port_handler=slirp4netns)",
-                protos.join(","),
+                "publishing {other} port {} with slirp4netns is not supported: only tcp and udp",
                 p.container_port
             )));
         }
@@ -567,7 +560,7 @@ impl Engine {
         }
         let mut cmd = Command::new(&bin);
         cmd.args(opts.args(&netns, api.as_deref(), exit.is_some()));
-        let fwd = forwards(&c.config.ports, opts.port_handler)?;
+        let fwd = forwards(&c.config.ports)?;
         let start = HelperStart {
             what: SLIRP,
             comm: SLIRP,
@@ -747,7 +740,7 @@ mod tests {
     }
 
     #[test]
-    fn ranges_expand_and_udp_is_refused() {
+    fn ranges_expand_and_udp_is_forwarded() {
         let p = PortMapping {
             host_ip: "127.0.0.1".into(),
             container_port: 80,
@@ -755,7 +748,7 @@ mod tests {
             range: 3,
             protocol: "tcp".into(),
         };
-        let f = forwards(std::slice::from_ref(&p), PortHandler::Rootlesskit).unwrap();
+        let f = forwards(std::slice::from_ref(&p)).unwrap();
         assert_eq!(
             f.iter().map(Forward::to_arg).collect::<Vec<_>>(),
             [
@@ -768,9 +761,13 @@ mod tests {
             protocol: "udp".into(),
             ..p
         };
-        let e = forwards(std::slice::from_ref(&udp), PortHandler::Rootlesskit).unwrap_err();
-        assert!(e.to_string().contains("only tcp"), "{e}");
-        let f = forwards(&[udp], PortHandler::Slirp4netns).unwrap();
+        let f = forwards(std::slice::from_ref(&udp)).unwrap();
         assert_eq!(f[0].to_arg(), "udp:127.0.0.1:8080:80");
+        let sctp = PortMapping {
+            protocol: "sctp".into(),
+            ..udp
+        };
+        let e = forwards(&[sctp]).unwrap_err();
+        assert!(e.to_string().contains("only tcp and udp"), "{e}");
     }
 }
