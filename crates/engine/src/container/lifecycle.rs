@@ -221,7 +221,10 @@ impl Engine {
             self.prepare_mounts(c, &rootfs, &user)?
         };
         let run_dir = self.paths.container_run_dir(&id);
-        let netns = self.network_setup(c)?;
+        // The network helper's setup may run on while the monitor has the runtime create the
+        // container (both recorded in the ledger before they start); it is waited for below,
+        // before anything can start the container. An early return waits for it too.
+        let (netns, network) = self.network_setup(c)?;
         // Saved at once: whatever fails next, cleanup finds the namespace and leases.
         self.save(c)?;
         let mut joins = self.pod_joins(c)?;
@@ -346,6 +349,9 @@ impl Engine {
             (rows[1], &in_runtime),
             (rows[2], &monitor_row),
         ])?;
+        if let Some(pending) = network {
+            self.network_setup_end(c, pending)?;
+        }
         c.state.exit_code = 0;
         c.state.finished_at = None;
         c.state.oom_killed = false;
