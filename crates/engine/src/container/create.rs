@@ -74,6 +74,8 @@ pub struct RunExtras {
     /// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'`: device access allowed in the
     /// container's device cgroup.
     pub device_cgroup_rules: Vec<String>,
+    /// `--conmon-pidfile PATH`: the monitor's pid written there at every start.
+    pub conmon_pidfile: Option<PathBuf>,
 }
 
 /// Podman's warning when a rootless container on cgroup v1 asks for limits: it runs
@@ -356,6 +358,12 @@ impl Engine {
             security: None,
             timeout: opts.run_extras.timeout.filter(|t| *t > 0),
             device_cgroup_rules: opts.run_extras.device_cgroup_rules.clone(),
+            conmon_pidfile: opts
+                .run_extras
+                .conmon_pidfile
+                .as_ref()
+                .map(|p| crate::absolute(p))
+                .transpose()?,
         };
         for rule in &config.device_cgroup_rules {
             crate::oci::devices::parse_cgroup_rule(rule)?;
