@@ -102,6 +102,8 @@ fn stop_waits_unlocked_in_stopping_and_warns_when_it_kills() {
     let stopper = env
         .peapod(&["stop", "-t", "20", &c])
         .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     crate::util::wait_until("the stop signal", Duration::from_secs(10), || {
@@ -226,12 +228,36 @@ fn run_cidfile_written_and_never_overwritten() {
         .trim()
         .to_string();
     assert_eq!(std::fs::read_to_string(&cidfile).unwrap(), id);
+    // --conmon-pidfile: the monitor's pid, as inspect shows it.
+    let pidfile = env.dir.join("conmon.pid");
+    let c = env
+        .ok(&[
+            "run",
+            "-d",
+            "--conmon-pidfile",
+            pidfile.to_str().unwrap(),
+            IMG,
+            "sleep",
+            "60",
+        ])
+        .trim()
+        .to_string();
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert_eq!(pid, env.inspect(&c, "{{.State.ConmonPid}}"));
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.ends_with("peapod-monitor"), "{}", exe.display());
+    env.ok(&["rm", "-f", "-t", "0", &c]);
     env.run(&["run", "--cidfile", cidfile.to_str().unwrap(), IMG, "true"])
         .assert_error(
             125,
             &["container id file exists", cidfile.to_str().unwrap()],
         );
     assert_eq!(env.ids_all().len(), 1, "a refused run made a container");
+    assert_eq!(
+        std::fs::read_to_string(&cidfile).unwrap(),
+        id,
+        "overwritten"
+    );
     // A create that fails takes its cidfile away again.
     let other = env.dir.join("cid2");
     env.run(&[
@@ -317,16 +343,9 @@ fn run_host_facts_as_podman() {
         .to_string();
     assert_eq!(env.inspect(&c, "{{.HostConfig.LogConfig.Size}}"), "5.007MB");
     // /run/.containerenv: empty unless privileged; / is 0555; /etc/mtab links /proc/mounts.
-    let out = env.ok(&[
-        "run",
-        "--rm",
-        IMG,
-        "sh",
-        "-c",
-        "stat -c '%s %a' /run/.containerenv; stat -c %a /",
-    ]);
-    // (The size of / is its filesystem's business: only its mode is checked.)
-    assert_eq!(lines(&out), vec!["0 644".to_string(), "555".to_string()]);
+    let probe = "stat -c %s /run/.containerenv; stat -c %a /";
+    let out = env.ok(&["run", "--rm", IMG, "sh", "-c", probe]);
+    assert_eq!(lines(&out), vec!["0".to_string(), "555".to_string()]);
     let out = env.ok(&[
         "run",
         "--rm",
@@ -389,5 +408,25 @@ fn run_runtime_full_path_is_kept() {
         .trim()
         .to_string();
     assert_eq!(env.inspect(&c, "{{.OCIRuntime}}"), copy.to_str().unwrap());
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+}
+
+#[test]
+fn exec_stdin_passes_detach_keys_through_when_piped() {
+    let env = TestEnv::new("exec-stdin");
+    env.import_busybox();
+    let c = env
+        .ok(&["run", "-d", IMG, "sleep", "60"])
+        .trim()
+        .to_string();
+    // 1.5 MB holding ctrl-p ctrl-q (the default detach keys) many times over: piped, not
+    // typed, it all reaches the container.
+    let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 7 + 0x0e) as u8).collect();
+    let out = env
+        .peapod(&["exec", "-i", &c, "wc", "-c"])
+        .stdin(data.clone())
+        .output()
+        .success();
+    assert_eq!(out.trim(), data.len().to_string());
     env.ok(&["rm", "-f", "-t", "0", &c]);
 }

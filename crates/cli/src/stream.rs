@@ -209,7 +209,15 @@ pub fn stream(sock: &UnixStream, opts: &StreamOptions) -> std::io::Result<Stream
     if opts.stdin {
         let sock = sock.try_clone()?;
         let detached = detached.clone();
-        let mut scanner = DetachScanner::new(opts.detach_keys.clone());
+        // Detach keys are keys someone types: from a terminal. Data piped in is passed
+        // through whole (Podman's CopyDetachable only matches keys read one at a time, which
+        // bulk input never is), so a file holding ctrl-p ctrl-q is not cut short.
+        let keys = if is_terminal(stdin.as_fd()) {
+            opts.detach_keys.clone()
+        } else {
+            Vec::new()
+        };
+        let mut scanner = DetachScanner::new(keys);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             let mut input = std::io::stdin().lock();

@@ -377,6 +377,9 @@ pub struct CreateFlags {
     /// Write the container ID to the file
     #[arg(long)]
     pub cidfile: Option<PathBuf>,
+    /// Path to the file that will receive the PID of the container's monitor
+    #[arg(long = "conmon-pidfile")]
+    pub conmon_pidfile: Option<PathBuf>,
     /// Kernel memory limit (no longer supported: a no-op, with a warning, as Podman)
     #[arg(long = "kernel-memory")]
     pub kernel_memory: Option<String>,
@@ -544,6 +547,9 @@ pub struct RmArgs {
     /// Remove container and all containers that depend on it
     #[arg(long)]
     pub depend: bool,
+    /// Act on the latest container peapod is aware of
+    #[arg(short = 'l', long, conflicts_with_all = ["containers", "all"])]
+    pub latest: bool,
     pub containers: Vec<String>,
 }
 

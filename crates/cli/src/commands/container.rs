@@ -116,6 +116,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         run_extras: peapod_engine::container::RunExtras {
             timeout: f.timeout,
             device_cgroup_rules: f.device_cgroup_rule.clone(),
+            conmon_pidfile: f.conmon_pidfile.clone(),
         },
     })
 }
@@ -456,7 +457,17 @@ pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
 
 /// `rm` uses Podman's own exit codes: 1 for a missing container, 2 for one that runs.
 /// With `--force`, as with `--ignore`, a missing name is skipped silently (Podman 4.3).
-pub fn rm(engine: &Engine, a: RmArgs) -> CliResult {
+pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
+    if a.latest {
+        let latest = engine.ps(&peapod_engine::container::ps::PsRequest {
+            latest: true,
+            ..Default::default()
+        })?;
+        match latest.first() {
+            Some(e) => a.containers = vec![e.container.id().to_string()],
+            None => return Err(CliError::Coded("no containers to remove".into(), 125)),
+        }
+    }
     let skip_missing = a.ignore || a.force;
     // `rm -a` leaves infra containers to `pod rm`.
     let t = match targets(engine, &a.containers, a.all, skip_missing, |c| {

@@ -251,6 +251,12 @@ impl Engine {
             namespaces: self.namespace_modes(opts)?,
             timeout: opts.run_extras.timeout.filter(|t| *t > 0),
             device_cgroup_rules: opts.run_extras.device_cgroup_rules.clone(),
+            conmon_pidfile: opts
+                .run_extras
+                .conmon_pidfile
+                .as_ref()
+                .map(|p| crate::absolute(p))
+                .transpose()?,
         };
         for rule in &config.device_cgroup_rules {
             crate::oci::devices::parse_cgroup_rule(rule)?;

@@ -340,6 +340,9 @@ impl Engine {
         c.state.pid_start = process_start_time(spawned.pid).unwrap_or(0);
         c.state.conmon_pid = spawned.conmon_pid;
         c.state.conmon_start = process_start_time(spawned.conmon_pid).unwrap_or(0);
+        if let Some(path) = &c.config.conmon_pidfile {
+            std::fs::write(path, c.state.conmon_pid.to_string()).ctx("writing", path)?;
+        }
         if let Resource::Monitor { pid, start, .. } = &mut monitor_row {
             *pid = c.state.conmon_pid;
             *start = c.state.conmon_start;

@@ -169,6 +169,9 @@ pub struct ContainerConfig {
     /// `--device-cgroup-rule`s, checked at create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_cgroup_rules: Vec<String>,
+    /// `--conmon-pidfile`: where the monitor's pid is written at every start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conmon_pidfile: Option<std::path::PathBuf>,
 }
 
 /// What changes over the container's life.

@@ -88,6 +88,8 @@ pub struct RunExtras {
     /// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'`: device access allowed in the
     /// container's device cgroup.
     pub device_cgroup_rules: Vec<String>,
+    /// `--conmon-pidfile PATH`: the monitor's pid written there at every start.
+    pub conmon_pidfile: Option<PathBuf>,
 }
 
 /// `--pid`, `--ipc`, `--uts`: whose namespace the container has.
