@@ -52,6 +52,7 @@ mod rootless_util;
 mod run;
 mod security;
 mod security_conf;
+mod suite_pod;
 mod system;
 mod terminal;
 mod volumes;

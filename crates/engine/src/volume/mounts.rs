@@ -78,7 +78,7 @@ impl Engine {
         for t in req.tmpfs {
             out.push(spec::parse_tmpfs_flag(t)?);
         }
-        spec::check_duplicates(&out)?;
+        spec::check_duplicates(&mut out)?;
         for m in &out {
             if m.kind == MountKind::Image {
                 self.resolve_image(&m.source)?;
@@ -534,7 +534,7 @@ fn image_oci_mount(m: &MountSpec, path: &Path) -> Result<Mount> {
         .map_err(|e| Error::other(format!("generating OCI mount: {e}")))
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(super) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         _ => e.to_string(),

@@ -114,6 +114,12 @@ pub struct CreateArgs {
     /// Add a network-scoped alias for the pod
     #[arg(long = "network-alias")]
     pub network_alias: Vec<String>,
+    /// Behaviour when the last container exits: continue (the infra keeps running) or stop (the pod stops)
+    #[arg(long = "exit-policy", default_value = "continue")]
+    pub exit_policy: String,
+    /// If a pod with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
     /// Name of the pod (alternative to --name)
     pub pod_name: Option<String>,
 }
