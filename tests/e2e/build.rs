@@ -521,7 +521,18 @@ fn kube_play_build_builds_the_image_of_a_directory() {
         ],
     );
     let yaml = top.join("play.yaml");
-    let out = env.run(&["kube", "play", "--build", yaml.to_str().unwrap()]);
+    // Without --context-dir the image's directory is looked for in the working directory
+    // (as Podman): not there, so the image is pulled, and that fails.
+    env.run(&["kube", "play", "--build", yaml.to_str().unwrap()])
+        .assert_error(125, &["localhost/kbuilt"]);
+    let out = env.run(&[
+        "kube",
+        "play",
+        "--build",
+        "--context-dir",
+        top.to_str().unwrap(),
+        yaml.to_str().unwrap(),
+    ]);
     assert_eq!(out.code(), 0, "{out:?}");
     assert!(
         out.stderr

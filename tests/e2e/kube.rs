@@ -935,8 +935,9 @@ fn a_failed_play_removes_the_kube_network_it_made() {
     env.ok(&["network", "rm", kube_net]);
 }
 
-/// A pod's annotations reach its containers; 50 MB of them are refused, naming the
-/// document; `--annotation` is checked the same way.
+/// A pod's annotations reach its containers; a value over 63 characters is refused (in the
+/// file or `kube play --annotation`, Podman 4.3's rule); `create --annotation` has the 256 KiB
+/// limit.
 #[test]
 fn annotations_are_bounded() {
     let env = TestEnv::new("kube-annot");
@@ -948,17 +949,31 @@ fn annotations_are_bounded() {
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  annotations:\n    example.com/note: \"{value}\"\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox\n    command: [sleep, '100']\n"
         )
     };
-    let big = write_yaml(&env, "big.yaml", &with(&"x".repeat(50 << 20)));
+    // Podman 4.3's rule for kube: no value over 63 characters (checked before any pull).
+    let big = write_yaml(&env, "big.yaml", &with(&"x".repeat(64)));
     env.run(&["kube", "play", "--network", &net, "--start=false", s(&big)])
         .assert_error(
             125,
-            &[
-                &format!("document 1 (Pod \"{pod}\")"),
-                "metadata.annotations",
-                "annotations size 52428816 is larger than limit 262144",
-            ],
+            &[&format!(
+                "invalid annotation \"example.com/note\"=\"{}\" value length exceeds Kubernetes max 63",
+                "x".repeat(64)
+            )],
         );
-    assert_empty(&env, "a 50 MB annotation");
+    assert_empty(&env, "a 64-character annotation");
+    let long = format!("k={}", "z".repeat(64));
+    env.run(&[
+        "kube",
+        "play",
+        "--annotation",
+        &long,
+        "--start=false",
+        s(&big),
+    ])
+    .assert_error(
+        125,
+        &["annotation exceeds maximum size, 63, of kubernetes annotation: zzz"],
+    );
+    assert_empty(&env, "a 64-character --annotation");
     let small = write_yaml(&env, "small.yaml", &with("hello"));
     env.ok(&[
         "kube",

@@ -55,6 +55,7 @@ mod run;
 mod run_flags;
 mod security;
 mod security_conf;
+mod suite_pod;
 mod suite_run;
 mod system;
 mod terminal;

@@ -83,6 +83,9 @@ pub struct ImagesArgs {
     /// Show digests
     #[arg(long)]
     pub digests: bool,
+    /// Sort by created, id, repository, size or tag
+    #[arg(long, default_value = "created")]
+    pub sort: String,
     /// Optional image name to filter on
     pub name: Option<String>,
 }

@@ -17,7 +17,9 @@ pub use network::*;
     name = "peapod",
     version,
     about = "Manage pods, containers and images, daemonless, with Podman's command line",
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    // As Podman's flag parser: a flag given twice takes the last value (`--name a --name b`).
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -354,15 +354,9 @@ pub fn kube_build(engine: &Engine, a: &super::kube::PlayArgs, image: &str) -> Cl
     if a.build == Some(false) {
         return Ok(false);
     }
-    let top = match &a.context_dir {
-        Some(d) => d.clone(),
-        None if a.file == "-" => PathBuf::from("."),
-        None => Path::new(&a.file)
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from(".")),
-    };
+    // As Podman: the directories of the images are looked for in `--context-dir`, else in
+    // the current working directory (not the YAML file's).
+    let top = a.context_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let base = image.rsplit('/').next().unwrap_or(image);
     let base = base.split(['@', ':']).next().unwrap_or(base);
     let dir = top.join(base);

@@ -95,6 +95,16 @@ fn split_name(name: &str) -> (String, String) {
 }
 
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
+    const SORTS: [&str; 5] = ["created", "id", "repository", "size", "tag"];
+    if !SORTS.contains(&a.sort.as_str()) {
+        return Err(CliError::Coded(
+            format!(
+                "invalid option for --sort, options are: [{}]",
+                SORTS.join(" ")
+            ),
+            125,
+        ));
+    }
     let mut list = engine.images()?;
     list.sort_by_key(|r| std::cmp::Reverse(r.created));
     if let Some(name) = &a.name {
@@ -171,6 +181,17 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             });
         }
     }
+    // `--sort`: the rows (one per name), stably; created (newest first) is the list's order.
+    match a.sort.as_str() {
+        "id" => rows.sort_by(|x, y| x.Id.cmp(&y.Id)),
+        "repository" => rows.sort_by(|x, y| x.Repository.cmp(&y.Repository)),
+        "tag" => rows.sort_by(|x, y| x.Tag.cmp(&y.Tag)),
+        "size" => {
+            let sizes: BTreeMap<&str, u64> = list.iter().map(|r| (r.id.as_str(), r.size)).collect();
+            rows.sort_by_key(|x| sizes.get(x.Id.as_str()).copied().unwrap_or(0));
+        }
+        _ => {}
+    }
     let json: Vec<ImageJson> = list
         .iter()
         .map(|r| ImageJson {
@@ -197,7 +218,10 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             },
             Digest: r.digest().to_string(),
             Created: r.created.timestamp(),
-            CreatedAt: r.created.to_rfc3339(),
+            // Go's JSON time: RFC 3339, `Z` for UTC, fractions only when there are some.
+            CreatedAt: r
+                .created
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         })
         .collect();
     let format = a.format.as_deref().unwrap_or(if a.digests {

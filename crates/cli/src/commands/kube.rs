@@ -67,9 +67,12 @@ pub struct PlayArgs {
     /// Build images whose directory (named after the image, in the context directory) holds a Containerfile, even if they exist locally
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub build: Option<bool>,
-    /// Path to the top-level directory holding the directories of images to build (default: the YAML file's directory)
+    /// Path to the top-level directory holding the directories of images to build (default: the current working directory)
     #[arg(long = "context-dir")]
     pub context_dir: Option<std::path::PathBuf>,
+    /// Add an annotation to every container (KEY=VALUE; a value has at most 63 characters)
+    #[arg(long)]
+    pub annotation: Vec<String>,
     #[command(flatten)]
     pub pull_flags: super::registry::PullFlags,
 }
@@ -139,6 +142,9 @@ fn print_teardown(out: &mut impl Write, t: &TeardownReport) -> std::io::Result<(
 }
 
 pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
+    for an in &a.annotation {
+        peapod_engine::kube::check_play_annotation(an)?;
+    }
     let yaml = read_input(&a.file)?;
     let mut out = std::io::stdout().lock();
     if a.down {
@@ -179,6 +185,7 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
                 .map(peapod_engine::container::LogDriver::parse)
                 .transpose()?,
             create_command: argv.to_vec(),
+            annotations: a.annotation,
         },
     )?;
     if let Some(t) = &report.teardown {

@@ -57,10 +57,11 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
         match found {
             Some(o) => objs.push(o),
             None => {
+                // Podman's words, under its "inspecting object" prefix.
                 match a.kind.as_str() {
-                    "container" => eprintln!("Error: no such container {name}"),
-                    "image" => eprintln!("Error: {name}: image not known"),
-                    _ => eprintln!("Error: no such object: \"{name}\""),
+                    "container" => eprintln!("Error: inspecting object: no such container {name}"),
+                    "image" => eprintln!("Error: inspecting object: {name}: image not known"),
+                    _ => eprintln!("Error: inspecting object: no such object: \"{name}\""),
                 }
                 code = 125;
             }

@@ -248,8 +248,33 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             Err(e) => return Err(e.into()),
         }
     }
-    print_objects("volume inspect", a.format.as_deref(), &found)?;
+    match a.format.as_deref() {
+        Some(f) if !crate::format::is_json(f) => {
+            print_objects("volume inspect", Some(f), &template_views(&found))?
+        }
+        f => print_objects("volume inspect", f, &found)?,
+    }
     Ok(code)
+}
+
+/// What a template sees of a volume: every field of Podman's struct, also those its JSON
+/// leaves out when empty (`{{.NeedsChown}}` of a volume that needs none is `false`).
+fn template_views(found: &[InspectVolume]) -> Vec<serde_json::Value> {
+    found
+        .iter()
+        .map(|i| {
+            let mut v = serde_json::to_value(i).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                for k in ["Anonymous", "NeedsCopyUp", "NeedsChown"] {
+                    o.entry(k).or_insert(false.into());
+                }
+                for k in ["UID", "GID"] {
+                    o.entry(k).or_insert(0.into());
+                }
+            }
+            v
+        })
+        .collect()
 }
 
 fn rm_code(e: &Error) -> i32 {

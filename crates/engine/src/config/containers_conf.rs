@@ -7,8 +7,8 @@
 //! `$CONTAINERS_CONF_OVERRIDE` is read last on top (newer containers/common; Podman 4.3
 //! ignores it). A list given in a later file replaces the earlier list.
 //!
-//! Keys honoured so far, all in `[containers]`: `default_capabilities`, `default_sysctls`,
-//! `seccomp_profile`. Other keys and tables are accepted and ignored, as Podman ignores the
+//! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`,
+//! `seccomp_profile`; in `[engine]`, `infra_image`. Other keys and tables are accepted and ignored, as Podman ignores the
 //! keys it does not know. containers.conf has no `no_new_privileges` key (containers/common
 //! defines none, in 0.50 or later): `--security-opt no-new-privileges` is the way to ask.
 //!
@@ -30,6 +30,7 @@ pub const ETC_CONF: &str = "/etc/containers/containers.conf";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainersConf {
     pub containers: Containers,
+    pub engine: EngineConf,
     /// The files read, in order.
     pub files: Vec<PathBuf>,
 }
@@ -60,11 +61,26 @@ impl Default for Containers {
     }
 }
 
+/// `[engine]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineConf {
+    /// `infra_image`: the image of a pod's infra container when `--infra-image` is not
+    /// given (None: peapod's own pause image).
+    pub infra_image: Option<String>,
+}
+
 /// One file: a key it does not set leaves the earlier value.
 #[derive(Debug, Default, Deserialize)]
 struct FileConf {
     #[serde(default)]
     containers: FileContainers,
+    #[serde(default)]
+    engine: FileEngine,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FileEngine {
+    infra_image: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +121,7 @@ impl ContainersConf {
     pub fn load_from(src: &Sources) -> Result<ContainersConf> {
         let mut conf = ContainersConf {
             containers: Containers::default(),
+            engine: EngineConf::default(),
             files: Vec::new(),
         };
         for f in base_files(src)? {
@@ -136,6 +153,9 @@ impl ContainersConf {
         }
         if let Some(p) = c.seccomp_profile {
             self.containers.seccomp_profile = (!p.is_empty()).then(|| p.into());
+        }
+        if let Some(i) = file.engine.infra_image {
+            self.engine.infra_image = (!i.is_empty()).then_some(i);
         }
         self.files.push(path.to_path_buf());
         Ok(())
@@ -223,7 +243,11 @@ mod tests {
             "[containers]\ndefault_capabilities = [\"CHOWN\", \"kill\"]\ndefault_sysctls = [\"net.ipv4.ping_group_range=0 0\"]\n[engine]\nruntime = \"runc\"\n",
         )
         .unwrap();
-        std::fs::write(&d.src.etc, "[containers]\nseccomp_profile = \"/x.json\"\n").unwrap();
+        std::fs::write(
+            &d.src.etc,
+            "[containers]\nseccomp_profile = \"/x.json\"\n[engine]\ninfra_image = \"k8s.gcr.io/pause:3.5\"\n",
+        )
+        .unwrap();
         let dropins = d.src.etc.with_extension("conf.d");
         std::fs::create_dir(&dropins).unwrap();
         std::fs::write(
@@ -244,6 +268,10 @@ mod tests {
             vec!["net.ipv4.ping_group_range=0 0"]
         );
         assert_eq!(c.containers.seccomp_profile, Some(PathBuf::from("/x.json")));
+        assert_eq!(
+            c.engine.infra_image.as_deref(),
+            Some("k8s.gcr.io/pause:3.5")
+        );
         assert_eq!(c.files.len(), 4);
         assert!(c.files[2].ends_with("10-a.conf"));
     }
@@ -263,6 +291,7 @@ mod tests {
         d.src.conf = Some(mine.clone().into());
         let c = ContainersConf::load_from(&d.src).unwrap();
         assert_eq!(c.containers.default_capabilities, vec!["CAP_CHOWN"]);
+        assert_eq!(c.engine.infra_image, None);
         assert!(
             c.containers.default_sysctls.is_empty(),
             "the share file was read"

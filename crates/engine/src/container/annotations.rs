@@ -3,9 +3,10 @@
 //! every key a qualified name, case aside, and all keys and values together at most
 //! 256 KiB.
 //!
-//! Podman 4.3 refused any kube annotation value over 63 characters (a label rule applied
-//! by mistake, later replaced by the size limit) and checked `--annotation` not at all; we
-//! follow the later rule for both.
+//! Podman 4.3 also refuses any kube annotation value over 63 characters, in a pod's
+//! `metadata.annotations` and in `kube play --annotation` (a label rule applied by mistake,
+//! later replaced by the size limit); `kube play` keeps that rule, as its users' scripts
+//! see it (see `kube::play`); `--annotation` of `create`/`run` has only the rules here.
 
 use std::collections::BTreeMap;
 

@@ -268,7 +268,8 @@ pub struct InspectConfig {
     pub Image: String,
     pub Volumes: Option<BTreeMap<String, BTreeMap<String, String>>>,
     pub WorkingDir: String,
-    pub Entrypoint: Option<Vec<String>>,
+    /// Podman 4 shows the entrypoint as one string, its words joined by spaces.
+    pub Entrypoint: String,
     pub OnBuild: Option<String>,
     pub Labels: BTreeMap<String, String>,
     pub Annotations: BTreeMap<String, String>,
@@ -466,11 +467,7 @@ impl Engine {
                 Image: c.config.image_name.clone(),
                 Volumes: None,
                 WorkingDir: c.config.workdir.clone(),
-                Entrypoint: if c.config.entrypoint.is_empty() {
-                    None
-                } else {
-                    Some(c.config.entrypoint.clone())
-                },
+                Entrypoint: c.config.entrypoint.join(" "),
                 OnBuild: None,
                 Labels: c.config.labels.clone(),
                 Annotations: c.config.annotations.clone(),
@@ -506,7 +503,11 @@ impl Engine {
                         .map(super::resources::human_size)
                         .unwrap_or_else(|| "0B".into()),
                 },
-                NetworkMode: c.config.network_mode.clone(),
+                // Podman shows the userspace modes without their options.
+                NetworkMode: match c.config.network_mode.split_once(':') {
+                    Some((m @ ("slirp4netns" | "pasta"), _)) => m.to_string(),
+                    _ => c.config.network_mode.clone(),
+                },
                 PortBindings: crate::network::ports::bindings(&c.config.ports)
                     .into_iter()
                     .map(|(k, v)| (k, Some(v)))

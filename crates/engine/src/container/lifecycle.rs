@@ -232,7 +232,11 @@ impl Engine {
         joins.retain(|(t, _)| !modes.overrides(t));
         joins.extend(modes.joins.iter().cloned());
         let files = self.write_name_files(c, &run_dir)?;
-        let bind_files: Vec<(PathBuf, &str)> = files.iter().map(|(p, d)| (p.clone(), *d)).collect();
+        let mut bind_files: Vec<(PathBuf, &str)> =
+            files.iter().map(|(p, d)| (p.clone(), *d)).collect();
+        if let Some(shm) = self.pod_shm(c)? {
+            bind_files.push((shm, "/dev/shm"));
+        }
 
         let mut env = c.config.env.clone();
         let mut add_default = |k: &str, v: &str| {
@@ -633,7 +637,24 @@ impl Engine {
 
     /// The monitor's exit command: clean up a container that stopped, and remove it if it
     /// was run with `--rm`. With `stopped_only`, do nothing unless it really stopped.
+    /// A member of a pod whose exit policy is `stop` stops the pod when it was the last
+    /// one running (as Podman's cleanup does).
     pub fn cleanup(&self, reference: &str, stopped_only: bool, remove: bool) -> Result<()> {
+        let pod = self
+            .db
+            .lookup_container(reference)
+            .ok()
+            .filter(|c| !c.config.is_infra)
+            .map(|c| c.config.pod)
+            .filter(|p| !p.is_empty());
+        self.cleanup_one(reference, stopped_only, remove)?;
+        if let Some(pod) = pod {
+            self.apply_pod_exit_policy(&pod)?;
+        }
+        Ok(())
+    }
+
+    fn cleanup_one(&self, reference: &str, stopped_only: bool, remove: bool) -> Result<()> {
         let found = match self.db.lookup_container(reference) {
             Ok(c) => c,
             // Already removed (e.g. by `run --rm` in the foreground): nothing to do.

@@ -667,6 +667,7 @@ mod tests {
     fn non_root_users_get_only_added_capabilities() {
         let conf = ContainersConf {
             containers: Default::default(),
+            engine: Default::default(),
             files: Vec::new(),
         };
         let flags = SecurityFlags {

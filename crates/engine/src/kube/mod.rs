@@ -13,7 +13,9 @@ mod quantity;
 mod workload;
 
 pub use generate::{GenerateOptions, KubeType};
-pub use play::{PlayOptions, PlayReport, PlayedPod, TeardownReport};
+pub use play::{
+    MAX_KUBE_ANNOTATION, PlayOptions, PlayReport, PlayedPod, TeardownReport, check_play_annotation,
+};
 pub use quantity::{cpu_quantity, memory_quantity, parse_quantity};
 
 use serde::Deserialize;

@@ -461,7 +461,7 @@ impl Engine {
                 .map_err(|e| Error::invalid(format!("{origin}: {mfield}: {e}")))?;
             mounts.push(mount);
         }
-        crate::volume::spec::check_duplicates(&mounts)
+        crate::volume::spec::check_duplicates(&mut mounts)
             .map_err(|e| Error::invalid(format!("{origin}: {field}.volumeMounts: {e}")))?;
         Ok(ContainerSpec {
             image,

@@ -41,6 +41,39 @@ pub struct PlayOptions {
     pub log_driver: Option<crate::container::spec::LogDriver>,
     /// The command line, recorded on what is created.
     pub create_command: Vec<String>,
+    /// `--annotation KEY=VALUE`: added to every container (over the file's).
+    pub annotations: Vec<String>,
+}
+
+/// Podman 4.3's limit on a kube annotation's value (`define.MaxKubeAnnotation`).
+pub const MAX_KUBE_ANNOTATION: usize = 63;
+
+/// Podman 4.3's check of `kube play --annotation` values.
+pub fn check_play_annotation(annotation: &str) -> Result<()> {
+    let value = annotation.split_once('=').map_or("", |(_, v)| v);
+    if value.len() > MAX_KUBE_ANNOTATION {
+        return Err(Error::invalid(format!(
+            "annotation exceeds maximum size, {MAX_KUBE_ANNOTATION}, of kubernetes annotation: {value}"
+        )));
+    }
+    Ok(())
+}
+
+/// Podman 4.3's check of a pod's `metadata.annotations`: no value over 63 characters.
+fn check_yaml_annotations(w: &Workload) -> Result<()> {
+    let annotations = w
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref());
+    for (k, v) in annotations.into_iter().flatten() {
+        if v.len() > MAX_KUBE_ANNOTATION {
+            return Err(Error::invalid(format!(
+                "invalid annotation {k:?}={v:?} value length exceeds Kubernetes max {MAX_KUBE_ANNOTATION}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One pod a play made.
@@ -88,6 +121,14 @@ impl Engine {
                 configmaps.insert(doc.name.clone(), configmap_data(cm));
             }
         }
+        for doc in documents(yaml)? {
+            if let Some(w) = workload(yaml, &doc)? {
+                check_yaml_annotations(&w)?;
+            }
+        }
+        for a in &opts.annotations {
+            check_play_annotation(a)?;
+        }
         let plan = self.plan(yaml, configmaps, opts)?;
 
         let mut report = PlayReport::default();
@@ -115,6 +156,8 @@ impl Engine {
             let Some(w) = workload(yaml, &doc)? else {
                 continue;
             };
+            // Checked before any image is pulled, as Podman checks it.
+            check_yaml_annotations(&w)?;
             let Some(spec) = w.template.spec else {
                 continue;
             };
@@ -325,7 +368,10 @@ impl Engine {
                     .ctx("writing", dir.join(file))?;
             }
         }
-        let pod = self.create_pod(&p.pod)?;
+        // As Podman's kube play: a played pod stops when its last container exits.
+        let mut pod_opts = p.pod.clone();
+        pod_opts.exit_policy.get_or_insert_with(|| "stop".into());
+        let pod = self.create_pod(&pod_opts)?;
         made.pods.push(pod.id().to_string());
         let mut played = PlayedPod {
             id: pod.id().to_string(),
@@ -335,6 +381,7 @@ impl Engine {
         for co in &p.containers {
             let mut co = co.clone();
             co.pod = Some(pod.id().to_string());
+            co.annotations.extend(opts.annotations.iter().cloned());
             let c = self.create_container(&co)?;
             if co.init_ctr.is_some() {
                 played.init_containers.push(c.id().to_string());

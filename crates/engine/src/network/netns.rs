@@ -76,9 +76,35 @@ pub fn remove(path: &Path) -> Result<()> {
             )));
         }
     }
-    match std::fs::remove_file(path) {
+    // A pod's shared /dev/shm is a directory (see `mount_shm`); a namespace pin a file.
+    let removed = if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("removing", path, e)),
     }
+}
+
+/// A pod's shared `/dev/shm`: a tmpfs mounted at the directory `path` as Podman mounts a
+/// container's (`mode=1777,size=65536k`, nosuid, noexec, nodev), bind-mounted by every
+/// member sharing the pod's ipc namespace. Released by [`remove`].
+pub fn mount_shm(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).ctx("creating", path)?;
+    mount(
+        Some("shm"),
+        path,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(|e| {
+        Error::other(format!(
+            "mounting the pod's /dev/shm at {}: {e}",
+            path.display()
+        ))
+    })
 }

@@ -113,10 +113,11 @@ impl Engine {
                 out.push(net);
             }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
         if !out.iter().any(|n| n.name == DEFAULT_NETWORK) {
-            out.insert(0, default_network());
+            out.push(default_network());
         }
+        // Sorted by name, the default network among the others (as Podman lists them).
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 

@@ -125,6 +125,14 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
         // After `/dev` (Podman lists them first, then sorts every mount by depth).
         mounts.extend(super::devices::rootless_device_binds(Path::new("/dev"))?);
     }
+    // A file or directory the engine made replaces a default mount there (a pod's
+    // shared /dev/shm).
+    mounts.retain(|m| {
+        !input
+            .bind_files
+            .iter()
+            .any(|(_, d)| m.destination() == Path::new(d))
+    });
     for (src, dest) in input.bind_files {
         mounts.push(bind(
             src,

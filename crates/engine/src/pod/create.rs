@@ -10,9 +10,11 @@ use crate::Engine;
 use crate::container::ContainerSpec;
 use crate::error::{Error, IoContext, Result};
 
-/// The image the infra container runs by default: built here on first use, as Podman
-/// builds `localhost/podman-pause`.
-pub const PAUSE_IMAGE: &str = concat!("localhost/peapod-pause:", env!("CARGO_PKG_VERSION"));
+/// The image the infra container runs by default: built here on first use, named as Podman
+/// names its own, `localhost/podman-pause:<version>-<built>` (`version`'s `Server.Version`
+/// and `Server.Built`, which is 0 for peapod), so scripts that find or remove the infra
+/// image by that name work.
+pub const PAUSE_IMAGE: &str = concat!("localhost/podman-pause:", env!("CARGO_PKG_VERSION"), "-0");
 
 /// Where the pause binary lives in that image.
 const PAUSE_PATH: &str = "/peapod-pause";
@@ -37,6 +39,10 @@ pub struct PodCreateOptions {
     /// `-v`, parsed: the pod's volumes, mounted into every member.
     pub volumes: Vec<crate::volume::spec::MountSpec>,
     pub create_command: Vec<String>,
+    /// `--exit-policy`: continue (default) or stop.
+    pub exit_policy: Option<String>,
+    /// `--replace`: a pod of the same name is removed (forcibly) first.
+    pub replace: bool,
 }
 
 fn parse_command(s: &str) -> Result<Vec<String>> {
@@ -86,6 +92,23 @@ impl Engine {
         Ok(PAUSE_IMAGE.to_string())
     }
 
+    /// The infra image when none is given: containers.conf's `[engine] infra_image` (pulled
+    /// when missing, as Podman does), else the pause image built here.
+    fn default_infra_image(&self) -> Result<String> {
+        match crate::config::containers_conf::ContainersConf::load()?
+            .engine
+            .infra_image
+        {
+            Some(image) => self.ensure_image(
+                &image,
+                crate::registry::PullPolicy::Missing,
+                &Default::default(),
+                &crate::image::registry::Silent,
+            ),
+            None => self.pause_image(),
+        }
+    }
+
     /// `pod create`: the pod's row and its infra container (not started).
     pub fn create_pod(&self, opts: &PodCreateOptions) -> Result<Pod> {
         if let Some(n) = &opts.name
@@ -96,6 +119,7 @@ impl Engine {
             )));
         }
         let shared = super::parse_share(opts.share.as_deref())?;
+        let exit_policy = super::parse_exit_policy(opts.exit_policy.as_deref())?;
         let has_net = opts.infra && shared.iter().any(|s| s == "net");
         if !opts.infra {
             if !opts.network.publish.is_empty() {
@@ -153,9 +177,19 @@ impl Engine {
                 infra: opts.infra,
                 infra_id: String::new(),
                 cgroup_parent: opts.cgroup_parent.clone().unwrap_or_default(),
+                exit_policy,
             },
             state: PodState::default(),
         };
+        // `--replace`: the pod of that name goes first, with its containers (as `pod rm -f`).
+        if opts.replace
+            && let Some(n) = &opts.name
+        {
+            match self.remove_pod(n, true, None) {
+                Ok(_) | Err(Error::NoSuchPod(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         // The name is checked where it is inserted: nothing exists yet that a taken name
         // would have to undo.
         self.insert_pod_named(&mut pod, opts.name.is_some(), opts.hostname.is_none())?;
@@ -165,7 +199,7 @@ impl Engine {
         let infra = (|| -> Result<crate::container::Container> {
             let image = match &opts.infra_image {
                 Some(i) => i.clone(),
-                None => self.pause_image()?,
+                None => self.default_infra_image()?,
             };
             self.create_container(&ContainerSpec {
                 image,
@@ -176,8 +210,15 @@ impl Engine {
                 ),
                 entrypoint: infra_command.clone(),
                 hostname: Some(pod.config.hostname.clone()),
+                // Not sharing net, the infra still takes `--network host` (inspect's
+                // InfraConfig.HostNetwork says so, as Podman's).
                 network: if has_net {
                     opts.network.clone()
+                } else if opts.network.mode == crate::network::NetworkMode::Host {
+                    crate::network::NetworkSpec {
+                        mode: crate::network::NetworkMode::Host,
+                        ..Default::default()
+                    }
                 } else {
                     crate::network::NetworkSpec::default()
                 },
@@ -241,8 +282,11 @@ impl Engine {
         };
         let (pod, new_pod) = match reference.strip_prefix("new:") {
             Some(name) => {
+                // Podman gives the container's --hostname to the new pod (whose uts
+                // namespace the container shares).
                 let pod = self.create_pod(&PodCreateOptions {
                     name: Some(name.to_string()),
+                    hostname: opts.hostname.clone(),
                     infra: true,
                     network: opts.network.clone(),
                     create_command: opts.create_command.clone(),
@@ -253,6 +297,11 @@ impl Engine {
             None => (self.db.lookup_pod(reference)?, false),
         };
         let shares_net = pod.shares("net");
+        if pod.shares("uts") && !new_pod && opts.hostname.is_some() {
+            return Err(Error::invalid(
+                "invalid config provided: cannot set hostname when joining the pod UTS namespace: invalid configuration",
+            ));
+        }
         if shares_net && !new_pod {
             let n = &opts.network;
             if !n.publish.is_empty() || n.publish_all {
@@ -292,6 +341,15 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pause_image_named_as_podman_names_it() {
+        let v = crate::system::version(false).Client;
+        assert_eq!(
+            PAUSE_IMAGE,
+            format!("localhost/podman-pause:{}-{}", v.Version, v.Built)
+        );
+    }
 
     #[test]
     fn infra_commands() {

@@ -107,7 +107,7 @@ impl Engine {
             Namespace: String::new(),
             Created: go_time(Some(pod.config.created)),
             CreateCommand: pod.config.create_command.clone(),
-            ExitPolicy: "continue".into(),
+            ExitPolicy: pod.config.exit_policy().to_string(),
             State: super::pod_status(&ctrs).to_string(),
             Hostname: pod.config.hostname.clone(),
             Labels: pod.config.labels.clone(),

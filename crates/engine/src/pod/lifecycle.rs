@@ -153,22 +153,50 @@ impl Engine {
         Ok(pod)
     }
 
+    /// Podman's exit policy `stop`: once no member of the pod is left that has not exited
+    /// (a created one counts as not exited), the pod stops (its infra container).
+    pub(crate) fn apply_pod_exit_policy(&self, pod_id: &str) -> Result<()> {
+        let Some(pod) = self.db.pod(pod_id)? else {
+            return Ok(());
+        };
+        if pod.config.exit_policy() != "stop" || !pod.config.infra {
+            return Ok(());
+        }
+        let all = self.pod_containers(pod_id)?;
+        let waiting = all.iter().any(|c| {
+            !c.config.is_infra
+                && !matches!(
+                    c.state.status,
+                    Status::Exited | Status::Stopped | Status::Stopping | Status::Removing
+                )
+        });
+        if waiting {
+            return Ok(());
+        }
+        match all.iter().find(|c| c.config.is_infra) {
+            Some(infra) if infra.state.status.is_active() => match self.stop(infra.id(), None) {
+                Ok(_) | Err(Error::NoSuchContainer(_)) => Ok(()),
+                Err(e) => Err(e),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// `pod rm`: its containers (members, then the infra), its namespaces and its row.
     /// Without `force`, a pod with a running container is refused and nothing is removed.
     pub fn remove_pod(&self, reference: &str, force: bool, timeout: Option<u32>) -> Result<String> {
         let pod = self.pod(reference)?;
         let all = self.pod_containers(pod.id())?;
-        if !force && all.iter().any(|c| c.state.status.is_active()) {
+        // Without force, a running member refuses it; a running infra does not (Podman 4.3).
+        let running = |c: &&Container| !c.config.is_infra && c.state.status.is_active();
+        if !force && all.iter().any(|c| running(&c)) {
             return Err(Error::BadState {
                 id: pod.id().to_string(),
                 state: "running".into(),
                 what: format!(
                     "pod {} has containers that are not ready to be removed: cannot remove container {} as it is running - running or paused containers cannot be removed without force: container state improper",
                     pod.id(),
-                    all.iter()
-                        .find(|c| c.state.status.is_active())
-                        .map(|c| c.id())
-                        .unwrap_or_default()
+                    all.iter().find(running).map(|c| c.id()).unwrap_or_default()
                 ),
             });
         }

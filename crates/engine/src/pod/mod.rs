@@ -55,6 +55,32 @@ pub struct PodConfig {
     /// `--cgroup-parent`: the members' cgroups go under it (empty: `/peapod`).
     #[serde(default)]
     pub cgroup_parent: String,
+    /// `--exit-policy`: `continue` (the infra keeps running when the last member exits)
+    /// or `stop` (it stops the pod). Empty in pods from before: `continue`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub exit_policy: String,
+}
+
+impl PodConfig {
+    /// The pod's exit policy, as `pod inspect` shows it.
+    pub fn exit_policy(&self) -> &str {
+        if self.exit_policy.is_empty() {
+            "continue"
+        } else {
+            &self.exit_policy
+        }
+    }
+}
+
+/// `--exit-policy` as Podman checks it.
+pub fn parse_exit_policy(value: Option<&str>) -> crate::Result<String> {
+    match value {
+        None | Some("") | Some("continue") => Ok("continue".into()),
+        Some("stop") => Ok("stop".into()),
+        Some(other) => Err(crate::Error::invalid(format!(
+            "running pod create option: invalid pod exit policy: {other:?}"
+        ))),
+    }
 }
 
 /// What is set up while the pod has a running container.

@@ -26,7 +26,19 @@ fn kind_type(kind: &str) -> Option<LinuxNamespaceType> {
     })
 }
 
+/// The key and file name of a pod's shared `/dev/shm` among its pins.
+const SHM: &str = "shm";
+
 impl Engine {
+    /// The pod's shared `/dev/shm` for a container that shares the pod's ipc namespace
+    /// (it exists once the pod's namespaces are up).
+    pub(crate) fn pod_shm(&self, c: &Container) -> Result<Option<PathBuf>> {
+        Ok(self
+            .sharing_pod(c)?
+            .filter(|p| p.shares("ipc"))
+            .and_then(|p| p.state.pinned.get(SHM).map(PathBuf::from)))
+    }
+
     pub(crate) fn pod_dir(&self, pod_id: &str) -> PathBuf {
         self.paths.runroot.join("pods").join(pod_id)
     }
@@ -136,6 +148,15 @@ impl Engine {
             if pod.shares(kind) && !pod.state.pinned.contains_key(kind) {
                 self.pod_pin_new(pod, kind, flag)?;
             }
+        }
+        // Sharing ipc, the members share /dev/shm too (Podman: the infra's shm mount).
+        if pod.shares("ipc") && !pod.state.pinned.contains_key(SHM) {
+            let path = self.pod_dir(pod.id()).join(SHM);
+            let pin = Resource::Pin { path: path.clone() };
+            self.hold(&Holder::pod(pod.id()), pin, |_| netns::mount_shm(&path))?;
+            pod.state
+                .pinned
+                .insert(SHM.into(), path.display().to_string());
         }
         if !pod.shares("net") || pod.state.pinned.contains_key("net") {
             return Ok(());

@@ -68,7 +68,7 @@ impl Engine {
     /// still nameless.
     pub(crate) fn resolve_mounts(&self, req: &MountRequest<'_>) -> Result<Vec<MountSpec>> {
         let mut out = req.mounts.to_vec();
-        spec::check_duplicates(&out)?;
+        spec::check_duplicates(&mut out)?;
         for m in &out {
             if m.kind == MountKind::Image {
                 self.resolve_image(&m.source)?;
@@ -524,7 +524,7 @@ fn image_oci_mount(m: &MountSpec, path: &Path) -> Result<Mount> {
         .map_err(|e| Error::other(format!("generating OCI mount: {e}")))
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(super) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         _ => e.to_string(),

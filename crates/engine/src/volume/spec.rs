@@ -677,16 +677,23 @@ pub fn inherit(m: &MountSpec, ro: Option<bool>) -> Option<MountSpec> {
     Some(m)
 }
 
-/// Refuse two mounts on one destination.
-pub fn check_duplicates(mounts: &[MountSpec]) -> Result<()> {
-    for (i, m) in mounts.iter().enumerate() {
-        if mounts[..i].iter().any(|o| o.destination == m.destination) {
-            return Err(invalid(format!(
-                "{}: duplicate mount destination",
-                m.destination
-            )));
+/// Refuse two different mounts on one destination. The same mount given twice (same
+/// source, kind and options) is one mount, as Podman takes it: the repeat is dropped.
+pub fn check_duplicates(mounts: &mut Vec<MountSpec>) -> Result<()> {
+    let mut kept: Vec<MountSpec> = Vec::with_capacity(mounts.len());
+    for m in mounts.drain(..) {
+        match kept.iter().find(|o| o.destination == m.destination) {
+            Some(o) if *o == m => {}
+            Some(_) => {
+                return Err(invalid(format!(
+                    "{}: duplicate mount destination",
+                    m.destination
+                )));
+            }
+            None => kept.push(m),
         }
     }
+    *mounts = kept;
     Ok(())
 }
 
@@ -869,10 +876,22 @@ mod tests {
         let a = parse_volume_flag("a:/x").unwrap();
         let b = parse_volume_flag("b:/x/").unwrap();
         assert_eq!(
-            check_duplicates(&[a.clone(), b]).unwrap_err().to_string(),
+            check_duplicates(&mut vec![a.clone(), b])
+                .unwrap_err()
+                .to_string(),
             "/x: duplicate mount destination"
         );
-        assert!(check_duplicates(&[a]).is_ok());
+        let mut twice = vec![a.clone(), a.clone()];
+        check_duplicates(&mut twice).unwrap();
+        assert_eq!(
+            twice,
+            std::slice::from_ref(&a),
+            "the same mount twice is one"
+        );
+        let t = parse_tmpfs_flag("/t").unwrap();
+        let t_ro = parse_tmpfs_flag("/t:ro").unwrap();
+        assert!(check_duplicates(&mut vec![t.clone(), t.clone()]).is_ok());
+        assert!(check_duplicates(&mut vec![t, t_ro]).is_err());
         assert_eq!(clean_path("/a/./b/../../../c"), "/c");
         assert_eq!(clean_path("/"), "/");
     }

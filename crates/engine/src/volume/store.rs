@@ -136,6 +136,16 @@ fn parse_options(opts: &[String]) -> Result<(BTreeMap<String, String>, Option<u3
             "invalid filesystem type {t:?} for driver 'local': invalid argument"
         )));
     }
+    // A bind volume's device must exist when the volume is made (Podman stats it).
+    if map.get("type").is_some_and(|t| t == "bind")
+        && let Some(dev) = map.get("device")
+        && let Err(e) = std::fs::metadata(dev)
+    {
+        return Err(Error::invalid(format!(
+            "invalid volume option device for driver 'local': stat {dev}: {}",
+            super::mounts::io_reason(&e)
+        )));
+    }
     Ok((map, uid, gid))
 }
 

@@ -91,6 +91,12 @@ pub struct CreateArgs {
     pub volume: Vec<String>,
     #[command(flatten)]
     pub net: NetworkArgs,
+    /// Behaviour when the last container exits: continue (the infra keeps running) or stop (the pod stops)
+    #[arg(long = "exit-policy", default_value = "continue")]
+    pub exit_policy: String,
+    /// If a pod with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
     /// Name of the pod (alternative to --name)
     pub pod_name: Option<String>,
 }

@@ -103,6 +103,8 @@ fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
             .map(|v| peapod_engine::volume::spec::parse_volume_flag(v))
             .collect::<Result<_, _>>()?,
         create_command: argv.to_vec(),
+        exit_policy: Some(a.exit_policy),
+        replace: a.replace,
     })?;
     if let Some(f) = &a.pod_id_file
         && let Err(e) = write_id_file(f, pod.id())
@@ -218,8 +220,9 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
             125,
         ));
     } else {
-        // Podman 4.3 exits 1 when a named pod does not exist, and removes none.
-        match engine.resolve_pods(&given, a.ignore) {
+        // Podman 4.3 exits 1 when a named pod does not exist, and removes none; with
+        // --force (or --ignore) a missing pod is no error.
+        match engine.resolve_pods(&given, a.ignore || a.force) {
             Ok(t) => t,
             Err(e @ Error::NoSuchPod(_)) => return Err(CliError::Coded(e.to_string(), 1)),
             Err(e) => return Err(e.into()),
@@ -232,7 +235,7 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         results,
         |_, id| Some(id.clone()),
         |e| match e {
-            Error::NoSuchPod(_) if a.ignore => 0,
+            Error::NoSuchPod(_) if a.ignore || a.force => 0,
             Error::NoSuchPod(_) => 1,
             Error::BadState { .. } => 2,
             e => e.exit_code(),
