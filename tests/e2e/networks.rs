@@ -435,7 +435,10 @@ fn bad_network_input_leaves_nothing() {
         IMG,
         "true",
     ])
-    .assert_error(125, &[&taken, "already allocated"]);
+    .assert_error(126, &[&taken, "already allocated"]);
+    // As Podman: a start that failed leaves the container created, holding nothing.
+    assert_eq!(env.status(&b), "created");
+    env.ok(&["rm", &b]);
     // A port someone else (not peapod) listens on.
     let busy = TcpListener::bind("0.0.0.0:0").unwrap();
     let busy_port = busy.local_addr().unwrap().port().to_string();
@@ -450,8 +453,9 @@ fn bad_network_input_leaves_nothing() {
         IMG,
         "true",
     ])
-    .assert_error(125, &[&busy_port, "address already in use"]);
-    assert!(!env.names_all().contains(&b));
+    .assert_error(126, &[&busy_port, "address already in use"]);
+    // As Podman: a start that failed leaves the container created, holding nothing.
+    assert_eq!(env.status(&b), "created");
     // In use: rm refuses (exit 2) without -f; a missing one is exit 1.
     env.run(&["network", "rm", &net])
         .assert_error(2, &[&net, "is being used"]);
