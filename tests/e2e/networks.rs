@@ -283,7 +283,7 @@ fn published_ports_reach_the_container_and_nothing_else() {
         &format!("http://{host}:{published}/index"),
     ]);
     assert_eq!(out, "published\n");
-    // The port is taken now: a second container asking for it fails before it starts.
+    // The port is taken now: a second container asking for it fails to start.
     let d = name("dup");
     env.run(&[
         "run",
@@ -296,8 +296,10 @@ fn published_ports_reach_the_container_and_nothing_else() {
         IMG,
         "true",
     ])
-    .assert_error(125, &[&published.to_string(), "already in use"]);
-    assert!(!env.names_all().contains(&d));
+    .assert_error(126, &[&published.to_string(), "already in use"]);
+    // As Podman: a start that failed leaves the container created, holding nothing.
+    assert_eq!(env.status(&d), "created");
+    env.ok(&["rm", &d]);
     // A random host port (-p 80) and a range.
     let r = name("rand");
     env.ok(&[
@@ -601,8 +603,9 @@ fn one_host_port_on_two_addresses() {
     for spec in [format!("{port}:80"), format!("127.0.0.1:{port}:80")] {
         let n = name("third");
         env.run(&["run", "--name", &n, "-p", &spec, IMG, "true"])
-            .assert_error(125, &[&port.to_string(), "already in use"]);
-        assert!(!env.names_all().contains(&n));
+            .assert_error(126, &[&port.to_string(), "already in use"]);
+        // As Podman: a start that failed leaves the container created, holding nothing.
+        assert_eq!(env.status(&n), "created");
     }
     env.ok(&["rm", "-af", "-t", "0"]);
     assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/index"), None);
