@@ -1100,3 +1100,14 @@ fn generate_reports_real_lookup_errors() {
     env.run(&["kube", "generate", "nosuchthing"])
         .assert_error(125, &["\"nosuchthing\" not found"]);
 }
+
+#[test]
+fn generate_of_a_pod_with_only_its_infra_is_refused() {
+    let env = TestEnv::new("kube-gen-infra");
+    env.import_busybox();
+    let pod = name("lonely");
+    env.ok(&["pod", "create", "--name", &pod]);
+    env.run(&["kube", "generate", &pod])
+        .assert_error(125, &["only has an infra container"]);
+    env.ok(&["pod", "rm", "-f", &pod]);
+}

@@ -361,9 +361,9 @@ fn rootless_ports_bad_input_is_named_and_leaves_nothing() {
     // Found at start: Podman's 126 for a start that failed.
     env.run(&["run", "--rm", "-p", &spec, IMG, "true"])
         .assert_error(126, &[&format!("port {port}"), "address already in use"]);
-    let udp = format!("{}:53/udp", util::free_port());
-    env.run(&["run", "--rm", "-p", &udp, IMG, "true"])
-        .assert_error(125, &["udp", "port_handler=slirp4netns"]);
+    let sctp = format!("{}:53/sctp", util::free_port());
+    env.run(&["run", "--rm", "-p", &sctp, IMG, "true"])
+        .assert_error(125, &["sctp", "only tcp and udp"]);
     for (opt, word) in [
         ("slirp4netns:port_handler=bogus", "port_handler"),
         ("slirp4netns:mtu=10", "mtu"),
@@ -375,6 +375,116 @@ fn rootless_ports_bad_input_is_named_and_leaves_nothing() {
     drop(held);
     assert!(util::lines(&env.ok(&["ps", "-aq"])).is_empty());
     wait_only_pause(&env);
+}
+
+/// The udp echo server of `fixtures/udp_echo.c`, built static once per test process;
+/// `None` (skipped, a failure in CI) without gcc.
+fn udp_echo() -> Option<std::path::PathBuf> {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    if let Some(p) = BUILT.get() {
+        return Some(p.clone());
+    }
+    let gcc = crate::podman::find_program("gcc");
+    if peapod_tests::skip_unless(gcc.is_some(), "gcc (to build the udp echo server)") {
+        return None;
+    }
+    let src = peapod_tests::workspace_root().join("tests/e2e/fixtures/udp_echo.c");
+    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("reading {}: {e}", src.display()));
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let cache = peapod_tests::target_dir().join("peapod-test-cache");
+    std::fs::create_dir_all(&cache).expect("creating the test cache dir");
+    let out = cache.join(format!("udp-echo-{hash:016x}"));
+    if !out.is_file() {
+        let tmp = cache.join(format!(".udp-echo-{}", std::process::id()));
+        let built = Command::new(gcc.expect("checked above"))
+            .args(["-static", "-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .expect("running gcc");
+        assert!(
+            built.status.success(),
+            "gcc -static failed (is libc6-dev installed?): {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        std::fs::rename(&tmp, &out).expect("moving the udp echo server into place");
+    }
+    Some(BUILT.get_or_init(|| out).clone())
+}
+
+/// `-p HOST:53/udp` rootless goes through peapod-netsetup's forwarder (issue 16): datagrams
+/// from the host reach a udp server in the container and its answers come back, to each
+/// client its own; after `rm` nothing of it is left and the port is free again.
+#[test]
+fn rootless_udp_port_goes_through_the_forwarder() {
+    if !prerequisites() {
+        return;
+    }
+    let Some(echo) = udp_echo() else {
+        return;
+    };
+    let u = users();
+    let env = UserEnv::new(&u.rl, "slirp-udp");
+    env.import_busybox();
+    // A copy the user can read, in the env's own dir.
+    let bin = env.dir.join("udp_echo");
+    std::fs::copy(&echo, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let port = util::free_port();
+    let ctr = util::name("rludp");
+    let spec = format!("127.0.0.1:{port}:53/udp");
+    let volume = format!("{}:/udp_echo:ro", bin.display());
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &ctr,
+        "-p",
+        &spec,
+        "-v",
+        &volume,
+        IMG,
+        "/udp_echo",
+        "53",
+    ]);
+    let client = || {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s.connect(("127.0.0.1", port)).unwrap();
+        s
+    };
+    let ask = |s: &std::net::UdpSocket, msg: &str| -> Option<String> {
+        s.send(msg.as_bytes()).ok()?;
+        let mut buf = [0u8; 2048];
+        let n = s.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let (a, b) = (client(), client());
+    // The server may not listen yet: ask until it answers.
+    util::wait_until(
+        "the udp echo server to answer",
+        Duration::from_secs(30),
+        || ask(&a, "ping").as_deref() == Some("echo:ping"),
+    );
+    for i in 0..5 {
+        assert_eq!(ask(&a, &format!("a{i}")), Some(format!("echo:a{i}")));
+        assert_eq!(ask(&b, &format!("b{i}")), Some(format!("echo:b{i}")));
+    }
+    let ports = env.ok(&["port", &ctr]);
+    assert!(
+        ports.contains(&format!("53/udp -> 127.0.0.1:{port}")),
+        "{ports}"
+    );
+    env.ok(&["rm", "-f", "-t", "0", &ctr]);
+    wait_only_pause(&env);
+    assert!(
+        std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok(),
+        "the udp port is free again"
+    );
+    assert!(ask(&a, "after").is_none(), "nothing answers after rm");
 }
 
 #[test]

@@ -289,3 +289,88 @@ fn system_reset_removes_everything_and_releases_it() {
     env.import_busybox();
     serve(&env, &name("after"), port);
 }
+
+#[test]
+fn disk_usage_counts_what_is_used() {
+    let env = TestEnv::new("sys-df");
+    env.import_busybox();
+    let line = |kind: &str| -> String {
+        env.ok(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}}:{{.Total}}:{{.Active}}",
+        ])
+        .lines()
+        .find(|l| l.starts_with(kind))
+        .unwrap_or_default()
+        .to_string()
+    };
+    assert_eq!(line("Images"), "Images:1:0");
+    assert_eq!(line("Containers"), "Containers:0:0");
+    assert_eq!(line("Local Volumes"), "Local Volumes:0:0");
+    let c1 = name("df1");
+    let c2 = name("df2");
+    env.ok(&[
+        "run",
+        "-v",
+        "/v1",
+        "--name",
+        &c1,
+        IMG,
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /big",
+    ]);
+    env.ok(&[
+        "run", "-d", "-v", "/v2", "--name", &c2, IMG, "sleep", "1000",
+    ]);
+    assert_eq!(line("Images"), "Images:1:1");
+    assert_eq!(line("Containers"), "Containers:2:1");
+    assert_eq!(line("Local Volumes"), "Local Volumes:2:2");
+    let table = env.ok(&["system", "df"]);
+    assert!(
+        table.starts_with("TYPE           TOTAL       ACTIVE      SIZE        RECLAIMABLE\n"),
+        "{table}"
+    );
+    // The exited container's 100 kB writable layer is reclaimable.
+    let containers = table.lines().find(|l| l.starts_with("Containers")).unwrap();
+    assert!(containers.contains("100kB (100%)"), "{containers}");
+    let verbose = env.ok(&["system", "df", "-v"]);
+    assert!(verbose.contains("Images space usage:"), "{verbose}");
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.contains(&c1) && l.contains(" 1 ")),
+        "{verbose}"
+    );
+    env.ok(&["rm", "-f", "-t", "0", &c1, &c2]);
+}
+
+#[test]
+fn info_has_podmans_host_fields() {
+    let env = TestEnv::new("sys-info");
+    let os = std::fs::read_to_string("/etc/os-release").unwrap();
+    let id = os
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let out = env.ok(&[
+        "info",
+        "--format",
+        "{{.Host.Distribution.Distribution}} {{.Host.CPUs}} {{.Host.OCIRuntime.Name}} {{.Host.ServiceIsRemote}}",
+    ]);
+    let runtime = env.ok(&["info", "--format", "{{.Host.OCIRuntime.Path}}"]);
+    let name = std::path::Path::new(runtime.trim())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(out.trim(), format!("{id} {cpus} {name} false"));
+    let yaml = env.ok(&["info"]);
+    assert!(yaml.contains(&format!("\n  cpus: {cpus}\n")), "{yaml}");
+    assert!(yaml.contains("\n  distribution:\n"), "{yaml}");
+}

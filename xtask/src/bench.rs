@@ -24,7 +24,7 @@ pub(crate) struct Ctx {
     pub(crate) dir: PathBuf,
     /// The busybox rootfs tarball.
     pub(crate) tar: PathBuf,
-    runs: usize,
+    pub(crate) runs: usize,
     containers: usize,
 }
 
@@ -39,6 +39,14 @@ const SECTIONS: &[Section] = &[
     (
         "download through a published port vs the container's address",
         port_throughput,
+    ),
+    (
+        "rootless run --rm latency: peapod vs podman",
+        crate::bench_rootless::run_latency,
+    ),
+    (
+        "rootless download through a published port: peapod's forwarder vs podman's rootlessport",
+        crate::bench_rootless::port_throughput,
     ),
     ("ps -a over many containers", ps_scaling),
     ("monitor memory: peapod-monitor vs conmon", monitor_memory),
@@ -110,7 +118,7 @@ pub fn main(args: &[String]) -> Result<()> {
 }
 
 /// Times `n` runs of `make()` after one untimed warm-up; each run must succeed.
-fn time_runs(
+pub(crate) fn time_runs(
     n: usize,
     what: &str,
     mut make: impl FnMut(usize) -> Command,
@@ -267,7 +275,7 @@ fn port_throughput(ctx: &Ctx) -> Result<()> {
 }
 
 /// HTTP GET /big from `addr`; the body's length.
-fn download(addr: &str) -> Result<u64> {
+pub(crate) fn download(addr: &str) -> Result<u64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr.parse()?, Duration::from_secs(3))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_build;
 mod bench_pull;
+mod bench_rootless;
 mod ci;
 mod demo;
 mod host;

@@ -22,6 +22,20 @@ use crate::shell;
 
 /// The list of tests known to fail, relative to the workspace root.
 const KNOWN: &str = ".ci/podman-suite-known-failures.txt";
+/// The suite files CI runs (the runner's default set and the files where peapod matches
+/// podman), relative to the workspace root.
+const FILES: &str = ".ci/podman-suite-files.txt";
+
+/// The files of the CI set: one name per line, `#` comments.
+fn ci_files(path: &Path) -> Result<Vec<String>> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
 
 /// Where the suite lives: `$PEAPOD_PODMAN_SUITE`, else the shared folder beside the
 /// workspace (`../shared/podman-suite`), else the workplace's `/work/shared/podman-suite`.
@@ -139,7 +153,14 @@ fn private_store() -> Result<(PathBuf, PathBuf)> {
 
 pub fn main(args: &[String]) -> Result<()> {
     let no_build = args.iter().any(|a| a == "--no-build");
-    let files: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let mut files: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
+    if files.is_empty() {
+        files = ci_files(&shell::workspace_root().join(FILES))?;
+    }
     let prefix = if no_build {
         install::staged()?
     } else {

@@ -9,6 +9,7 @@ pub mod format;
 mod cli;
 mod commands;
 mod human;
+mod logging;
 mod output;
 mod stream;
 
@@ -17,7 +18,7 @@ use clap::Parser;
 /// Run `peapod` with the process's arguments; the exit code.
 pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
-    let parsed = match cli::Cli::try_parse_from(&args) {
+    let mut parsed = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -41,7 +42,23 @@ pub fn main() -> i32 {
             };
         }
     };
-    init_logging(parsed.global.log_level.as_deref());
+    let level = match logging::level(parsed.global.log_level.as_deref(), parsed.global.debug) {
+        Ok(l) => l,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return 1;
+        }
+    };
+    init_logging(level);
+    if parsed.global.debug {
+        // Helpers (the monitor, the network tool) log at the same level.
+        parsed.global.log_level = Some("debug".into());
+    }
+    tracing::trace!(?args, "command line");
+    tracing::info!(
+        "{} filtering at log level {level}",
+        args.first().map(String::as_str).unwrap_or("peapod")
+    );
     if parsed.global.noout
         && let Err(e) = discard_stdout()
     {
@@ -82,12 +99,7 @@ fn needs_user_namespace(cli: &cli::Cli) -> bool {
     !matches!(cli.command, cli::Command::Top(cli::TopLevel::Version(_)))
 }
 
-fn init_logging(level: Option<&str>) {
-    let level = match level.unwrap_or("warn") {
-        "warning" => "warn",
-        "fatal" | "panic" => "error",
-        l => l,
-    };
+fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
         "peapod={level},peapod_engine={level},peapod_cli={level}"
     ))
@@ -95,9 +107,7 @@ fn init_logging(level: Option<&str>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // Colours only on a terminal: a log file or a test's pipe gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .event_format(logging::Logrus)
         .try_init();
 }
 

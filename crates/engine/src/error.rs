@@ -16,6 +16,21 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 127;
 }
 
+/// The kinds of failure front ends tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The named object does not exist (HTTP 404).
+    NotFound,
+    /// It exists, but its state, a name or a user forbids this (HTTP 409).
+    Conflict,
+    /// The request itself is wrong (HTTP 400).
+    Invalid,
+    /// The container's command could not run (126, 127) or failed (a build step's status).
+    Command(i32),
+    /// The engine or the host failed (HTTP 500).
+    Internal,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no container with name or ID \"{0}\" found: no such container")]
@@ -95,10 +110,36 @@ impl Error {
         Error::Other(msg.into())
     }
 
-    /// Podman's exit code for this error.
-    pub fn exit_code(&self) -> i32 {
+    /// What kind of failure this is, for a front end to map: the CLI to Podman's exit
+    /// codes, the API service to HTTP statuses.
+    pub fn kind(&self) -> ErrorKind {
+        use crate::volume::VolumeError;
         match self {
-            Error::Command { code, .. } => *code,
+            Error::NoSuchContainer(_)
+            | Error::NoSuchPod(_)
+            | Error::NoSuchImage(_)
+            | Error::NoSuchNetwork(_)
+            | Error::Volume(VolumeError::NoSuchVolume(_)) => ErrorKind::NotFound,
+            Error::NameInUse { .. }
+            | Error::PodNameInUse(_)
+            | Error::NetworkInUse { .. }
+            | Error::ImageInUse { .. }
+            | Error::BadState { .. }
+            | Error::Volume(VolumeError::Exists(_) | VolumeError::InUse { .. }) => {
+                ErrorKind::Conflict
+            }
+            Error::InvalidArgument(_) => ErrorKind::Invalid,
+            Error::Command { code, .. } => ErrorKind::Command(*code),
+            Error::Many(errors) => errors.last().map_or(ErrorKind::Internal, Error::kind),
+            _ => ErrorKind::Internal,
+        }
+    }
+
+    /// Podman's exit code for this error (`run` and `exec` pass a container command's
+    /// 126/127 on; everything else is 125).
+    pub fn exit_code(&self) -> i32 {
+        match self.kind() {
+            ErrorKind::Command(code) => code,
             _ => exit::ENGINE,
         }
     }
@@ -129,5 +170,34 @@ impl<T> IoContext<T> for io::Result<T> {
 impl From<nix::Error> for Error {
     fn from(e: nix::Error) -> Self {
         Error::Other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_exit_codes() {
+        assert_eq!(
+            Error::NoSuchContainer("x".into()).kind(),
+            ErrorKind::NotFound
+        );
+        let busy = Error::BadState {
+            id: "x".into(),
+            state: "running".into(),
+            what: "cannot remove".into(),
+        };
+        assert_eq!(busy.kind(), ErrorKind::Conflict);
+        assert_eq!(busy.exit_code(), 125);
+        assert_eq!(Error::invalid("bad").kind(), ErrorKind::Invalid);
+        let missing = Error::Command {
+            message: "no such command".into(),
+            code: exit::NOT_FOUND,
+        };
+        assert_eq!(missing.exit_code(), 127);
+        assert_eq!(Error::other("boom").exit_code(), exit::ENGINE);
+        let many = Error::Many(vec![Error::other("a"), Error::NoSuchPod("p".into())]);
+        assert_eq!(many.kind(), ErrorKind::NotFound);
     }
 }

@@ -114,6 +114,18 @@ impl Engine {
             Err(e) => return vec![e],
         };
         let mut errors = Vec::new();
+        // The network helper's teardown (interfaces, firewall rules) takes long and does not
+        // depend on what goes before it (the monitor, the runtime's container, the cgroup):
+        // it starts now and is waited for at its place in the order.
+        let mut early = held
+            .iter()
+            .filter(|h| pick(&h.resource))
+            .find_map(|h| match &h.resource {
+                Resource::Network { netns, options } => {
+                    Some((h.seq, self.start_netsetup("teardown", netns, options)))
+                }
+                _ => None,
+            });
         // Leases outlive a failed network teardown: its firewall rules may still send the
         // address or port to this holder's namespace, so neither may go to anyone else yet.
         let mut network_kept = false;
@@ -126,7 +138,10 @@ impl Engine {
                 )));
                 continue;
             }
-            let result = self.release_one(holder, &resource);
+            let result = match early.take_if(|(s, _)| *s == seq) {
+                Some((_, helper)) => helper.and_then(|h| h.finish()).map(drop),
+                None => self.release_one(holder, &resource),
+            };
             network_kept |= result.is_err() && matches!(resource, Resource::Network { .. });
             match result {
                 Ok(()) => {

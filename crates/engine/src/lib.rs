@@ -27,7 +27,7 @@ mod refresh;
 pub mod registry;
 pub mod rootless;
 pub mod signal;
-pub mod state;
+mod state;
 pub mod system;
 pub mod volume;
 
@@ -35,7 +35,7 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 pub use config::{EngineOptions, Paths};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 
 use crate::error::IoContext;
 use crate::oci::Runtime;

@@ -43,13 +43,15 @@ const SIGRTMIN: i32 = 34;
 const SIGRTMAX: i32 = 64;
 
 pub fn parse(s: &str) -> Result<i32> {
+    // Podman strips one leading dash (`kill -s -HUP`), then parses as Docker does.
+    let s = s.strip_prefix('-').unwrap_or(s);
     let bad = || Error::invalid(format!("invalid signal: {s}"));
     let t = s.trim();
-    if let Ok(n) = t.parse::<i32>() {
-        return if (1..=SIGRTMAX).contains(&n) {
-            Ok(n)
-        } else {
-            Err(bad())
+    if let Ok(n) = t.parse::<i64>() {
+        return match n {
+            0 => Err(bad()),
+            1..=64 => Ok(n as i32),
+            _ => Err(Error::invalid("valid signals are 1 through 64")),
         };
     }
     let upper = t.to_ascii_uppercase();

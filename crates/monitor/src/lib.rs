@@ -72,10 +72,28 @@ impl SyncMessage {
         }
     }
 
-    /// The line as written on the pipe, newline included.
+    /// The line as written on the pipe, newline included: what serde_json writes for it,
+    /// written by hand so the monitor does not carry a JSON serializer.
     pub fn to_line(&self) -> String {
-        let mut s = serde_json::to_string(self).expect("SyncMessage serializes");
-        s.push('\n');
+        let mut s = format!("{{\"data\":{}", self.data);
+        if let Some(m) = &self.message {
+            s.push_str(",\"message\":\"");
+            for ch in m.chars() {
+                match ch {
+                    '"' => s.push_str("\\\""),
+                    '\\' => s.push_str("\\\\"),
+                    '\n' => s.push_str("\\n"),
+                    '\r' => s.push_str("\\r"),
+                    '\t' => s.push_str("\\t"),
+                    '\u{8}' => s.push_str("\\b"),
+                    '\u{c}' => s.push_str("\\f"),
+                    c if (c as u32) < 0x20 => s.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => s.push(c),
+                }
+            }
+            s.push('"');
+        }
+        s.push_str("}\n");
         s
     }
 
@@ -97,6 +115,19 @@ mod tests {
     #[test]
     fn sync_message_round_trip() {
         assert_eq!(SyncMessage::ok(42).to_line(), "{\"data\":42}\n");
+        // The hand-written line is what serde_json writes, for any message.
+        for m in [
+            "boom",
+            "a \"quoted\" \\ path\n\ttab",
+            "ctl \u{1}\u{1f}\u{8}\u{c}\r",
+            "ünï €",
+        ] {
+            let msg = SyncMessage::error(m);
+            let mut want = serde_json::to_string(&msg).unwrap();
+            want.push('\n');
+            assert_eq!(msg.to_line(), want);
+            assert_eq!(SyncMessage::parse(&msg.to_line()).unwrap(), msg);
+        }
         let e = SyncMessage::parse("{\"data\": -1, \"message\": \"boom\"}\n").unwrap();
         assert_eq!(e, SyncMessage::error("boom"));
         assert_eq!(SyncMessage::parse("{\"pid\": 7}").unwrap().data, 7);

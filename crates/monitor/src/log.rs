@@ -53,12 +53,43 @@ pub fn parse_line(line: &str) -> Option<Record<'_>> {
     })
 }
 
+/// A moment in local time, broken down (as `localtime_r` gives it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub nanos: u32,
+    /// Seconds east of UTC.
+    pub offset: i32,
+}
+
+impl LocalTime {
+    /// Now, in the local time zone (`TZ`, else `/etc/localtime`, as libc reads them).
+    pub fn now() -> LocalTime {
+        crate::sys::local_now()
+    }
+}
+
 /// conmon's timestamp: RFC 3339 in local time, exactly 9 fractional digits, `±HH:MM`.
-pub fn format_timestamp<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
-where
-    Tz::Offset: std::fmt::Display,
-{
-    t.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string()
+pub fn format_timestamp(t: &LocalTime) -> String {
+    let sign = if t.offset < 0 { '-' } else { '+' };
+    let off = t.offset.unsigned_abs();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}{sign}{:02}:{:02}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.nanos,
+        off / 3600,
+        off % 3600 / 60
+    )
 }
 
 /// Append the k8s-file records for one chunk read from `stream` to `out`, one record per
@@ -124,7 +155,7 @@ impl K8sWriter {
 
     /// Write one chunk read from the container, stamped with the current local time.
     pub fn write_chunk(&mut self, stream: Stream, chunk: &[u8]) -> std::io::Result<()> {
-        let ts = format_timestamp(&chrono::Local::now());
+        let ts = format_timestamp(&LocalTime::now());
         self.write_chunk_at(&ts, stream, chunk)
     }
 
@@ -244,14 +275,59 @@ mod writer_tests {
 
     #[test]
     fn timestamp_format() {
-        use chrono::TimeZone;
-        let tz = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
-        let t = tz.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap()
-            + chrono::Duration::nanoseconds(1234);
+        let t = LocalTime {
+            year: 2024,
+            month: 5,
+            day: 1,
+            hour: 10,
+            minute: 0,
+            second: 0,
+            nanos: 1234,
+            offset: 2 * 3600,
+        };
         assert_eq!(format_timestamp(&t), "2024-05-01T10:00:00.000001234+02:00");
-        let tz = chrono::FixedOffset::west_opt(5 * 3600 + 1800).unwrap();
-        let t = tz.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
+        let t = LocalTime {
+            year: 2024,
+            month: 1,
+            day: 2,
+            hour: 3,
+            minute: 4,
+            second: 5,
+            nanos: 0,
+            offset: -(5 * 3600 + 1800),
+        };
         assert_eq!(format_timestamp(&t), "2024-01-02T03:04:05.000000000-05:30");
+    }
+
+    #[test]
+    fn local_now_agrees_with_chrono() {
+        use chrono::{Datelike, Offset, Timelike};
+        // Two readings a moment apart: equal to the second unless a second ticked between.
+        for _ in 0..3 {
+            let ours = LocalTime::now();
+            let theirs = chrono::Local::now();
+            let same = (
+                ours.year,
+                ours.month,
+                ours.day,
+                ours.hour,
+                ours.minute,
+                ours.second,
+            ) == (
+                theirs.year(),
+                theirs.month(),
+                theirs.day(),
+                theirs.hour(),
+                theirs.minute(),
+                theirs.second(),
+            );
+            if same {
+                assert_eq!(ours.offset, theirs.offset().fix().local_minus_utc());
+                assert!(ours.nanos < 1_000_000_000);
+                return;
+            }
+        }
+        panic!("LocalTime::now and chrono::Local::now disagree");
     }
 
     #[test]

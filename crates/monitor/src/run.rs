@@ -539,6 +539,10 @@ fn monitor(
     if let Some(p) = &m.stdin_pipe {
         set_nonblocking(p);
     }
+    // From here on the monitor relays output and waits: the code that parsed its arguments
+    // and ran the runtime is not needed again, so its pages leave our resident set (the
+    // kernel maps back, from the page cache, whatever runs next).
+    sys::release_code_pages();
     let timed_out = m.main_loop();
     m.drain();
     if let Some(a) = &mut m.attach {

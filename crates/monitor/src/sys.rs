@@ -53,6 +53,74 @@ pub fn close_fds_except(keep: &[RawFd]) {
     }
 }
 
+/// Now in local time (glibc's `localtime_r`, which reads `TZ` or `/etc/localtime` as
+/// conmon's GLib does); UTC when the zone cannot be read.
+pub fn local_now() -> crate::log::LocalTime {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    // SAFETY: `tm` is plain old data for which all zero bytes are a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads `secs` and writes only into `tm`, both ours and alive for the
+    // call; it returns null (leaving `tm` as it was) on failure.
+    let mut ok = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
+    if !ok {
+        // SAFETY: as above.
+        ok = !unsafe { libc::gmtime_r(&secs, &mut tm) }.is_null();
+    }
+    if !ok {
+        tm.tm_year = 70;
+        tm.tm_mday = 1;
+    }
+    crate::log::LocalTime {
+        year: tm.tm_year + 1900,
+        month: (tm.tm_mon + 1) as u32,
+        day: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        minute: tm.tm_min as u32,
+        second: tm.tm_sec as u32,
+        nanos: now.subsec_nanos(),
+        offset: tm.tm_gmtoff as i32,
+    }
+}
+
+/// Unmap the pages of this process's executable file mappings (ours and the shared
+/// libraries'): private, read-only and executable, they are clean copies of the files'
+/// pages in the page cache, so nothing is lost and the kernel maps each back on its next
+/// use. What ran once (at startup) stops counting in the resident set.
+pub fn release_code_pages() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        // `start-end perms offset dev inode path`
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(range), Some(perms), Some(path)) = (f.first(), f.get(1), f.get(5)) else {
+            continue;
+        };
+        if *perms != "r-xp" || !path.starts_with('/') {
+            continue;
+        }
+        let Some((Ok(start), Ok(end))) = range
+            .split_once('-')
+            .map(|(a, b)| (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)))
+        else {
+            continue;
+        };
+        // SAFETY: [start, end) is a private, read-only, executable mapping of a file, so its
+        // pages were never written: MADV_DONTNEED drops clean copies that the next access
+        // reads back from the file. No Rust object lives in it.
+        unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                end.saturating_sub(start),
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
+}
+
 nix::ioctl_write_ptr_bad!(tiocswinsz, libc::TIOCSWINSZ, libc::winsize);
 
 /// Set a terminal's window size.

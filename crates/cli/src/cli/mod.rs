@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod image;
+mod netflags;
 mod network;
 
 pub use image::*;
+pub use netflags::NetworkArgs;
 pub use network::*;
 
 #[derive(Debug, Parser)]
@@ -45,9 +47,12 @@ pub struct Global {
         env = "PEAPOD_HELPER_BINARIES_DIR"
     )]
     pub helper_binaries_dir: Option<PathBuf>,
-    /// Log messages above specified level (trace, debug, info, warn, warning, error)
+    /// Log messages above specified level (trace, debug, info, warn, warning, error, fatal, panic)
     #[arg(long = "log-level", global = true)]
     pub log_level: Option<String>,
+    /// Docker compatibility: the same as --log-level=debug
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
     /// Accepted for Podman compatibility (peapod always uses cgroupfs)
     #[arg(long = "cgroup-manager", global = true, hide = true)]
     pub cgroup_manager: Option<String>,
@@ -162,6 +167,14 @@ pub enum TopLevel {
     Load(crate::commands::archive::LoadArgs),
     /// Create new image based on the changed container
     Commit(crate::commands::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::commands::cp::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(crate::commands::cp::ExportArgs),
+    /// Rename an existing container
+    Rename(crate::commands::manage::RenameArgs),
+    /// Initialize one or more containers
+    Init(crate::commands::manage::InitArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -212,6 +225,14 @@ pub enum ContainerCommon {
     Unpause(PauseArgs),
     Top(TopArgs),
     Commit(crate::commands::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::commands::cp::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(crate::commands::cp::ExportArgs),
+    /// Rename an existing container
+    Rename(crate::commands::manage::RenameArgs),
+    /// Initialize one or more containers
+    Init(crate::commands::manage::InitArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),
@@ -267,39 +288,23 @@ pub struct CreateFlags {
     /// Set proxy environment variables in the container based on the host proxy vars
     #[arg(long = "http-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub http_proxy: bool,
-    /// Connect a container to a network: NAME[,NAME…], NAME:ip=…,mac=…,alias=…, bridge, none, host, private, ns:PATH, container:ID
-    #[arg(long = "network", alias = "net")]
-    pub network: Vec<String>,
-    /// Specify a static IPv4 address for the container
+    #[command(flatten)]
+    pub net: NetworkArgs,
+    /// If a container with the same name exists, replace it
     #[arg(long)]
-    pub ip: Option<String>,
-    /// Specify a static IPv6 address for the container
+    pub replace: bool,
+    /// PID namespace to use: private, host, container:ID, ns:PATH
     #[arg(long)]
-    pub ip6: Option<String>,
-    /// Container MAC address (e.g. 92:d0:c6:0a:29:33)
-    #[arg(long = "mac-address")]
-    pub mac_address: Option<String>,
-    /// Add network-scoped alias for the container
-    #[arg(long = "network-alias")]
-    pub network_alias: Vec<String>,
-    /// Publish a container's port, or a range of ports, to the host
-    #[arg(short = 'p', long = "publish")]
-    pub publish: Vec<String>,
+    pub pid: Option<String>,
+    /// IPC namespace to use: shareable, private, none, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use: private, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub uts: Option<String>,
     /// Publish all exposed ports to random ports on the host interfaces
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
-    /// Set custom DNS servers
-    #[arg(long)]
-    pub dns: Vec<String>,
-    /// Set custom DNS search domains
-    #[arg(long = "dns-search")]
-    pub dns_search: Vec<String>,
-    /// Set custom DNS options
-    #[arg(long = "dns-option", alias = "dns-opt")]
-    pub dns_option: Vec<String>,
-    /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host")]
-    pub add_host: Vec<String>,
     /// Allocate a pseudo-TTY for container
     #[arg(short = 't', long)]
     pub tty: bool,
@@ -514,7 +519,7 @@ pub struct StopArgs {
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// Signal to send to the container
-    #[arg(short = 's', long, default_value = "KILL")]
+    #[arg(short = 's', long, default_value = "KILL", allow_hyphen_values = true)]
     pub signal: String,
     /// Signal all running containers
     #[arg(short = 'a', long)]

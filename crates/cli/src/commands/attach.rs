@@ -3,8 +3,8 @@
 
 use std::os::unix::net::UnixStream;
 
-use peapod_engine::container::{Container, ExecOptions, Status};
-use peapod_engine::{Engine, Error};
+use peapod_engine::Engine;
+use peapod_engine::container::{Container, ExecOptions, SessionEnd, Status};
 
 use crate::cli::{AttachArgs, ExecArgs};
 use crate::stream::{StreamEnd, StreamOptions, parse_detach_keys, stream};
@@ -60,6 +60,20 @@ pub(crate) fn follow(
     socket: &UnixStream,
     f: &AttachFlags<'_>,
 ) -> CliResult<Outcome> {
+    match session(engine, c, socket, f)? {
+        SessionEnd::Detached => Ok(Outcome::Detached),
+        SessionEnd::Finished => Ok(Outcome::Exited(engine.finish_attached(c)?)),
+    }
+}
+
+/// The terminal half of an attached container: our stdin to it, its output to ours,
+/// signals proxied, detach keys watched.
+pub(crate) fn session(
+    engine: &Engine,
+    c: &Container,
+    socket: &UnixStream,
+    f: &AttachFlags<'_>,
+) -> CliResult<SessionEnd> {
     let keys = detach_keys(f.detach_keys)?;
     if f.sig_proxy {
         proxy_signals(engine, c.id())?;
@@ -75,17 +89,10 @@ pub(crate) fn follow(
             stderr: f.stderr,
         },
     )?;
-    if end == StreamEnd::Detached {
-        return Ok(Outcome::Detached);
-    }
-    let code = engine.wait_exit_code(c)?;
-    // Like Podman, clean up here rather than leave it to the monitor's exit command, so the
-    // container reads `exited` as soon as we return.
-    match engine.cleanup(c.id(), true, false) {
-        Ok(()) | Err(Error::NoSuchContainer(_)) => {}
-        Err(e) => tracing::debug!(error = %e, "cleanup after attached run"),
-    }
-    Ok(Outcome::Exited(code))
+    Ok(match end {
+        StreamEnd::Detached => SessionEnd::Detached,
+        _ => SessionEnd::Finished,
+    })
 }
 
 /// `attach CONTAINER`: the exit code of the container, or 0 after a detach.

@@ -228,7 +228,7 @@ fn options(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<BuildOptions>
         annotations: a.annotation.clone(),
         squash: a.squash,
         squash_all: a.squash_all,
-        network: a.network.clone().unwrap_or_default(),
+        network: peapod_engine::network::NetworkMode::parse(a.network.as_slice())?,
         volumes: a.volume.clone(),
         secrets,
         ignorefile: a.ignorefile.clone(),

@@ -3,16 +3,25 @@
 
 use std::io::Write;
 
-use peapod_engine::container::{Container, CreateOptions, RemoveOptions, Status, logs::LogOptions};
+use peapod_engine::container::spec::{LogConfig, NamespaceMode, parse_entrypoint};
+use peapod_engine::container::{
+    Container, ContainerSpec, RemoveOptions, RestartPolicy, RunOutcome, RunSession, SessionEnd,
+    Status, logs::LogOptions,
+};
 use peapod_engine::parallel::Target;
+use peapod_engine::volume::spec::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
 use peapod_engine::{Engine, Error};
 
-use super::attach::{AttachFlags, Outcome, detach_keys, follow};
+use std::os::unix::net::UnixStream;
+
+use super::attach::{AttachFlags, Outcome, detach_keys, follow, session};
 use crate::cli::*;
 use crate::output::print_each;
 use crate::{CliError, CliResult};
 
-fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, CliError> {
+/// The flags as the engine's typed container spec: every value parsed here, with Podman's
+/// messages, before anything is pulled or made.
+fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, CliError> {
     let pod = match (&f.pod, &f.pod_id_file) {
         (Some(_), Some(_)) => {
             return Err(CliError::Coded(
@@ -31,11 +40,30 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         ),
         (None, None) => None,
     };
-    Ok(CreateOptions {
+    let mut mounts = Vec::new();
+    for v in &f.volume {
+        mounts.push(parse_volume_flag(v)?);
+    }
+    for m in &f.mount {
+        mounts.push(parse_mount_flag(m)?);
+    }
+    for t in &f.tmpfs {
+        mounts.push(parse_tmpfs_flag(t)?);
+    }
+    let ns = |kind: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| NamespaceMode::parse(kind, v))
+            .transpose()
+    };
+    Ok(ContainerSpec {
+        pid: ns("pid", &f.pid)?,
+        ipc: ns("ipc", &f.ipc)?,
+        uts: ns("uts", &f.uts)?,
         image: f.image.clone(),
         name: f.name.clone(),
+        replace: f.replace,
         command: f.command.clone(),
-        entrypoint: f.entrypoint.clone(),
+        entrypoint: f.entrypoint.as_deref().map(parse_entrypoint).transpose()?,
         env: f.env.clone(),
         env_files: f.env_file.clone(),
         http_proxy: f.http_proxy,
@@ -48,38 +76,29 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<CreateOptions, Cli
         user: f.user.clone(),
         labels: f.label.clone(),
         annotations: f.annotation.clone(),
-        stop_signal: f.stop_signal.clone(),
+        stop_signal: f
+            .stop_signal
+            .as_deref()
+            .map(peapod_engine::signal::parse)
+            .transpose()?,
         stop_timeout: f.stop_timeout,
         auto_remove: f.rm,
-        network: peapod_engine::network::NetworkFlags {
-            network: f.network.clone(),
-            ip: f.ip.clone(),
-            ip6: f.ip6.clone(),
-            mac_address: f.mac_address.clone(),
-            aliases: f.network_alias.clone(),
-            publish: f.publish.clone(),
-            publish_all: f.publish_all,
-            dns: f.dns.clone(),
-            dns_search: f.dns_search.clone(),
-            dns_option: f.dns_option.clone(),
-            add_host: f.add_host.clone(),
-        },
+        network: f.net.spec(f.publish_all)?,
         tty: f.tty,
         interactive: f.interactive,
-        log_driver: f.log_driver.clone(),
-        log_opts: f.log_opt.clone(),
+        log: LogConfig::parse(f.log_driver.as_deref(), &f.log_opt)?,
         create_command: argv.to_vec(),
-        restart: f.restart.clone(),
-        resources: peapod_engine::container::ResourceFlags {
-            memory: f.memory.clone(),
-            memory_swap: f.memory_swap.clone(),
-            cpus: f.cpus,
-            cpu_shares: f.cpu_shares,
-            pids_limit: f.pids_limit,
-        },
-        volumes: f.volume.clone(),
-        mounts: f.mount.clone(),
-        tmpfs: f.tmpfs.clone(),
+        restart: RestartPolicy::parse(f.restart.as_deref().unwrap_or(""))?,
+        resources: peapod_engine::container::resources::parse(
+            &peapod_engine::container::ResourceFlags {
+                memory: f.memory.clone(),
+                memory_swap: f.memory_swap.clone(),
+                cpus: f.cpus,
+                cpu_shares: f.cpu_shares,
+                pids_limit: f.pids_limit,
+            },
+        )?,
+        mounts,
         volumes_from: f.volumes_from.clone(),
         pod,
         init_ctr: f.init_ctr.clone(),
@@ -108,7 +127,7 @@ fn prepared_options(
     engine: &Engine,
     f: &CreateFlags,
     argv: &[String],
-) -> Result<CreateOptions, CliError> {
+) -> Result<ContainerSpec, CliError> {
     if f.kernel_memory.is_some() {
         tracing::warn!("The --kernel-memory flag is no longer supported. This flag is a noop.");
     }
@@ -121,7 +140,7 @@ fn prepared_options(
 }
 
 /// Creates the container and prints Podman's create warnings on stderr.
-fn create_warning(engine: &Engine, opts: &CreateOptions) -> CliResult<Container> {
+fn create_warning(engine: &Engine, opts: &ContainerSpec) -> CliResult<Container> {
     let (c, warnings) = engine.create_container_warning(opts)?;
     for w in warnings {
         eprintln!("{w}");
@@ -136,28 +155,7 @@ fn create_with_cidfile(engine: &Engine, f: &CreateFlags, argv: &[String]) -> Cli
     let Some(path) = &f.cidfile else {
         return create_warning(engine, &prepared_options(engine, f, argv)?);
     };
-    let mut file = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(CliError::Coded(
-                format!(
-                    "container id file exists. Ensure another container is not using it or delete {}",
-                    path.display()
-                ),
-                125,
-            ));
-        }
-        Err(e) => {
-            return Err(CliError::Coded(
-                format!("opening cidfile {}: {e}", path.display()),
-                125,
-            ));
-        }
-    };
+    let mut file = open_cidfile(path)?;
     let created = prepared_options(engine, f, argv).and_then(|o| create_warning(engine, &o));
     match created {
         Ok(c) => {
@@ -169,6 +167,29 @@ fn create_with_cidfile(engine: &Engine, f: &CreateFlags, argv: &[String]) -> Cli
             let _ = std::fs::remove_file(path);
             Err(e)
         }
+    }
+}
+
+/// `--cidfile`, made before the container; an existing one is never overwritten (Podman's
+/// message).
+fn open_cidfile(path: &std::path::Path) -> CliResult<std::fs::File> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(CliError::Coded(
+            format!(
+                "container id file exists. Ensure another container is not using it or delete {}",
+                path.display()
+            ),
+            125,
+        )),
+        Err(e) => Err(CliError::Coded(
+            format!("opening cidfile {}: {e}", path.display()),
+            125,
+        )),
     }
 }
 
@@ -216,6 +237,35 @@ fn attach_streams(given: &[String]) -> CliResult<Streams> {
     Ok(s)
 }
 
+/// The CLI's side of `run`: warnings on stderr and the `--cidfile` once the container
+/// exists, then the terminal session.
+struct Terminal<'a> {
+    engine: &'a Engine,
+    flags: AttachFlags<'a>,
+    cidfile: Option<std::fs::File>,
+    /// Neither stdout nor stderr attached: the id is printed instead.
+    print_id: bool,
+}
+
+impl RunSession for Terminal<'_> {
+    type Error = CliError;
+    fn created(&mut self, c: &Container, warnings: &[String]) -> CliResult<()> {
+        for w in warnings {
+            eprintln!("{w}");
+        }
+        if let Some(f) = &mut self.cidfile {
+            f.write_all(c.id().as_bytes())?;
+        }
+        Ok(())
+    }
+    fn stream(&mut self, c: &Container, socket: &UnixStream) -> CliResult<SessionEnd> {
+        if self.print_id {
+            println!("{}", c.id());
+        }
+        session(self.engine, c, socket, &self.flags)
+    }
+}
+
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
     let streams = attach_streams(&a.flags.attach)?;
     if a.detach && !a.flags.attach.is_empty() {
@@ -224,87 +274,42 @@ pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
             125,
         ));
     }
-    let c = create_with_cidfile(engine, &a.flags, argv)?;
-    let id = c.id().to_string();
-    let started = match engine.start(&id, !a.detach) {
-        Ok(s) => s,
+    let cidfile = a.flags.cidfile.as_deref().map(open_cidfile).transpose()?;
+    let mut terminal = Terminal {
+        engine,
+        flags: AttachFlags {
+            stdin: a.flags.interactive && streams.stdin,
+            stdout: streams.stdout,
+            stderr: streams.stderr,
+            sig_proxy: a.sig_proxy,
+            detach_keys: &a.detach_keys,
+        },
+        cidfile,
+        print_id: !streams.stdout && !streams.stderr,
+    };
+    let report = prepared_options(engine, &a.flags, argv)
+        .and_then(|spec| engine.run(&spec, a.detach, &mut terminal));
+    let report = match report {
+        Ok(r) => r,
         Err(e) => {
-            // As Podman: the container stays behind "created" (holding nothing: the failed
-            // start released it all), unless `--rm` said to remove it.
-            if a.flags.rm {
-                let _ = engine.remove(
-                    &id,
-                    &RemoveOptions {
-                        force: true,
-                        volumes: true,
-                        timeout: Some(0),
-                    },
-                );
+            // A container that was never made leaves no id file behind.
+            if let (Some(path), Some(file)) = (&a.flags.cidfile, &terminal.cidfile)
+                && file.metadata().map(|m| m.len() == 0).unwrap_or(false)
+            {
+                let _ = std::fs::remove_file(path);
             }
-            let code = start_failure_code(&e);
-            return Err(CliError::Coded(e.to_string(), code));
+            return Err(e);
         }
     };
-    if a.detach {
-        println!("{id}");
-        return Ok(0);
-    }
-    if !streams.stdout && !streams.stderr {
-        // Nothing of the container's to show: its id, as Podman (and Docker) print it.
-        println!("{id}");
-    }
-    let Some(socket) = &started.socket else {
-        // passthrough: the container has our stdio; wait for it.
-        let code = engine.wait_exit_code(&started.container)?;
-        let _ = engine.cleanup(&id, true, false);
-        return finish_run(engine, &id, a.flags.rm, code);
-    };
-    let flags = AttachFlags {
-        stdin: a.flags.interactive && streams.stdin,
-        stdout: streams.stdout,
-        stderr: streams.stderr,
-        sig_proxy: a.sig_proxy,
-        detach_keys: &a.detach_keys,
-    };
-    match follow(engine, &started.container, socket, &flags)? {
-        Outcome::Exited(code) => finish_run(engine, &id, a.flags.rm, code),
-        // Detached: it runs on; with --rm the monitor's exit command removes it later.
-        Outcome::Detached => Ok(0),
-    }
-}
-
-/// The exit code of `run` when the start failed: Podman's `define.ExitCode`, 127 when
-/// something was not found, else 126 (the command could not be invoked).
-fn start_failure_code(e: &Error) -> i32 {
-    if let Error::Command { code, .. } = e {
-        return *code;
-    }
-    let msg = e.to_string().to_lowercase();
-    if ["not found", "executable path is empty", "no such file"]
-        .iter()
-        .any(|m| msg.contains(m))
-    {
-        peapod_engine::error::exit::NOT_FOUND
-    } else {
-        peapod_engine::error::exit::CANNOT_INVOKE
-    }
-}
-
-fn finish_run(engine: &Engine, id: &str, rm: bool, code: i32) -> CliResult {
-    if rm {
-        match engine.remove(
-            id,
-            &RemoveOptions {
-                force: true,
-                volumes: true,
-                timeout: Some(0),
-            },
-        ) {
-            Ok(_) | Err(Error::NoSuchContainer(_)) => {}
-            Err(e) => return Err(e.into()),
+    match report.outcome {
+        RunOutcome::Exited(code) => Ok(code),
+        RunOutcome::Detached => {
+            if a.detach {
+                println!("{}", report.id);
+            }
+            Ok(0)
         }
     }
-    Ok(code)
 }
 
 /// Run `f` on every target; print each error and go on, as Podman does; the last error's
@@ -337,7 +342,11 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
             ));
         }
         detach_keys(&a.detach_keys)?;
-        let started = engine.start(&a.containers[0], true)?;
+        // Podman's `start` exits 125 for any failure, a command that cannot run included
+        // (126/127 are `run`'s and `exec`'s).
+        let started = engine
+            .start(&a.containers[0], true)
+            .map_err(|e| CliError::Coded(e.to_string(), peapod_engine::error::exit::ENGINE))?;
         let c = &started.container;
         let socket = match started.socket {
             Some(s) => s,
@@ -360,7 +369,12 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
     let t = engine.start_selection(&a.containers, a.all, &a.filter)?;
     let ids = ids(&t);
     let results = engine.on_many(&ids, |e, id| e.start(id, false).map(drop));
-    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
+    print_each(
+        &t,
+        results,
+        |t, _| Some(t.given.clone()),
+        |_| peapod_engine::error::exit::ENGINE,
+    )
 }
 
 /// The containers a command acts on, each looked up before anything is done (Podman: one

@@ -171,9 +171,13 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
         &PlayOptions {
             replace: a.replace,
             start: a.start,
-            network: a.network,
+            network: peapod_engine::network::NetworkMode::parse(&a.network)?,
             configmaps: a.configmap,
-            log_driver: a.log_driver,
+            log_driver: a
+                .log_driver
+                .as_deref()
+                .map(peapod_engine::container::LogDriver::parse)
+                .transpose()?,
             create_command: argv.to_vec(),
         },
     )?;

@@ -5,9 +5,12 @@ mod attach;
 pub(crate) mod build;
 pub(crate) mod commit;
 mod container;
+pub mod cp;
+mod df;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;
+pub mod manage;
 pub(crate) mod mount;
 mod network;
 mod ops;
@@ -34,7 +37,7 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             125,
         ));
     }
-    Ok(Engine::open(EngineOptions {
+    let engine = Engine::open(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
         runtime: g.runtime.clone(),
@@ -50,7 +53,13 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             }
         }),
         runtime_flags: g.runtime_flag.clone(),
-    })?)
+    })?;
+    tracing::debug!(
+        "Using graph root {}, run root {}",
+        engine.root().display(),
+        engine.runroot().display()
+    );
+    Ok(engine)
 }
 
 pub fn run(cli: Cli, argv: &[String]) -> CliResult {
@@ -130,6 +139,10 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Unpause(a) => TopLevel::Unpause(a),
         ContainerCommon::Top(a) => TopLevel::Top(a),
         ContainerCommon::Commit(a) => TopLevel::Commit(a),
+        ContainerCommon::Cp(a) => TopLevel::Cp(a),
+        ContainerCommon::Export(a) => TopLevel::Export(a),
+        ContainerCommon::Rename(a) => TopLevel::Rename(a),
+        ContainerCommon::Init(a) => TopLevel::Init(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -167,6 +180,10 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Save(a) => archive::save(&open(g)?, a),
         TopLevel::Load(a) => archive::load(&open(g)?, a),
         TopLevel::Commit(a) => commit::commit(&open(g)?, a),
+        TopLevel::Cp(a) => cp::cp(&open(g)?, a),
+        TopLevel::Export(a) => cp::export(&open(g)?, a),
+        TopLevel::Rename(a) => manage::rename(&open(g)?, a),
+        TopLevel::Init(a) => manage::init(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

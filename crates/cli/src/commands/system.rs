@@ -119,6 +119,7 @@ fn lower_camel(key: &str) -> String {
         "GIDMap" => return "gidmap".into(),
         "ContainerID" => return "container_id".into(),
         "HostID" => return "host_id".into(),
+        "CPUs" => return "cpus".into(),
         _ => {}
     }
     let chars: Vec<char> = key.chars().collect();
@@ -254,6 +255,8 @@ pub enum SystemCommand {
     Check(SystemCheckArgs),
     /// Display peapod system information
     Info(InfoArgs),
+    /// Show peapod disk usage
+    Df(super::df::DfArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -292,6 +295,7 @@ pub fn run(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Reset(a) => reset(engine, a),
         SystemCommand::Check(a) => check(engine, a),
         SystemCommand::Info(a) => info(engine, a),
+        SystemCommand::Df(a) => super::df::df(engine, a),
     }
 }
 

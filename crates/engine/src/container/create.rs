@@ -1,82 +1,13 @@
 //! `create`: a database row and the container's directories; nothing runs yet.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::{Container, ContainerConfig, ContainerState};
+use super::spec::LogDriver;
+use super::{Container, ContainerConfig, ContainerSpec, ContainerState};
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
-
-/// A create request, as plain values (the CLI fills it from flags).
-#[derive(Debug, Clone, Default)]
-pub struct CreateOptions {
-    pub image: String,
-    pub name: Option<String>,
-    /// The command after the image name.
-    pub command: Vec<String>,
-    /// `--entrypoint`: a string or a JSON array; `Some("")` clears the image's.
-    pub entrypoint: Option<String>,
-    pub env: Vec<String>,
-    pub env_files: Vec<PathBuf>,
-    /// `--http-proxy` (Podman's default: on): the host's proxy variables go into the
-    /// container's environment, below the image's and the user's.
-    pub http_proxy: bool,
-    /// `--unsetenv NAME`: a default or image variable left out.
-    pub unsetenv: Vec<String>,
-    /// `--unsetenv-all`: no default or image variable at all.
-    pub unsetenv_all: bool,
-    /// `--tz`: a zone name (`Europe/Paris`) or `local`.
-    pub timezone: Option<String>,
-    pub workdir: Option<String>,
-    pub hostname: Option<String>,
-    pub user: Option<String>,
-    pub labels: Vec<String>,
-    /// `--annotation KEY=VALUE` (and a kube pod's annotations).
-    pub annotations: Vec<String>,
-    pub stop_signal: Option<String>,
-    pub stop_timeout: Option<u32>,
-    pub auto_remove: bool,
-    /// `--network`, `--ip`, `-p`, `--dns`, … (see [`crate::network::NetworkFlags`]).
-    pub network: crate::network::NetworkFlags,
-    pub tty: bool,
-    pub interactive: bool,
-    pub log_driver: Option<String>,
-    pub log_opts: Vec<String>,
-    pub create_command: Vec<String>,
-    /// `--restart`.
-    pub restart: Option<String>,
-    /// `-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit`.
-    pub resources: super::ResourceFlags,
-    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` as given.
-    pub volumes: Vec<String>,
-    pub mounts: Vec<String>,
-    pub tmpfs: Vec<String>,
-    pub volumes_from: Vec<String>,
-    /// `--pod NAME|ID|new:NAME`.
-    pub pod: Option<String>,
-    /// `--init-ctr always|once` (needs `--pod`).
-    pub init_ctr: Option<String>,
-    /// Set by `pod create` only: this is the infra container of that pod (its id).
-    pub infra_of: Option<String>,
-    /// `--privileged`, `--cap-add`, `--cap-drop`, `--security-opt`.
-    pub security: super::SecurityFlags,
-    /// `--timeout`, `--device-cgroup-rule` (issue 15's run flags).
-    pub run_extras: RunExtras,
-}
-
-/// More of `run`/`create`'s flags, grouped.
-#[derive(Debug, Clone, Default)]
-pub struct RunExtras {
-    /// `--timeout N`: the monitor kills the container after N seconds (exit code -1).
-    pub timeout: Option<u32>,
-    /// `--device-cgroup-rule 'TYPE MAJOR:MINOR ACCESS'`: device access allowed in the
-    /// container's device cgroup.
-    pub device_cgroup_rules: Vec<String>,
-    /// `--conmon-pidfile PATH`: the monitor's pid written there at every start.
-    pub conmon_pidfile: Option<PathBuf>,
-}
 
 /// Podman's warning when a rootless container on cgroup v1 asks for limits: it runs
 /// without them.
@@ -84,7 +15,7 @@ pub const ROOTLESS_V1_LIMITS_WARNING: &str =
     "Resource limits are not supported and ignored on cgroups V1 rootless systems";
 
 impl Engine {
-    pub fn create_container(&self, opts: &CreateOptions) -> Result<Container> {
+    pub fn create_container(&self, opts: &ContainerSpec) -> Result<Container> {
         self.create_container_warning(opts).map(|(c, _)| c)
     }
 
@@ -92,8 +23,23 @@ impl Engine {
     /// a rootless container on cgroup v1 cannot have).
     pub fn create_container_warning(
         &self,
-        opts: &CreateOptions,
+        opts: &ContainerSpec,
     ) -> Result<(Container, Vec<String>)> {
+        if opts.replace
+            && let Some(name) = &opts.name
+        {
+            match self.remove(
+                name,
+                &super::RemoveOptions {
+                    force: true,
+                    volumes: false,
+                    timeout: None,
+                },
+            ) {
+                Ok(_) | Err(Error::NoSuchContainer(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let member = self.pod_member_plan(opts)?;
         let result = self.create_container_in(opts, member.as_ref());
         if result.is_err()
@@ -111,7 +57,7 @@ impl Engine {
         {
             warnings.push(crate::network::PORTS_DISCARDED_WARNING.to_string());
         }
-        if rootless_without_cgroups() && !opts.resources.is_empty() {
+        if rootless_without_cgroups() && opts.resources != super::Resources::default() {
             warnings.push(ROOTLESS_V1_LIMITS_WARNING.to_string());
         }
         Ok((container, warnings))
@@ -119,7 +65,7 @@ impl Engine {
 
     fn create_container_in(
         &self,
-        opts: &CreateOptions,
+        opts: &ContainerSpec,
         member: Option<&crate::pod::MemberPlan>,
     ) -> Result<Container> {
         let image = self.resolve_image(&opts.image)?;
@@ -137,13 +83,7 @@ impl Engine {
         // Entrypoint and command, as Podman combines them.
         let image_entrypoint = icfg.entrypoint().clone().unwrap_or_default();
         let image_cmd = icfg.cmd().clone().unwrap_or_default();
-        let entrypoint = match &opts.entrypoint {
-            None => image_entrypoint,
-            Some(e) if e.is_empty() => Vec::new(),
-            Some(e) if e.trim_start().starts_with('[') => serde_json::from_str::<Vec<String>>(e)
-                .map_err(|err| Error::invalid(format!("invalid --entrypoint {e:?}: {err}")))?,
-            Some(e) => vec![e.clone()],
-        };
+        let entrypoint = opts.entrypoint.clone().unwrap_or(image_entrypoint);
         let cmd = if !opts.command.is_empty() {
             opts.command.clone()
         } else if opts.entrypoint.is_some() {
@@ -183,13 +123,10 @@ impl Engine {
             .collect();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
         let annotations = super::annotations::parse(&opts.annotations)?;
-        let stop_signal = match opts
-            .stop_signal
-            .as_deref()
-            .or(icfg.stop_signal().as_deref())
-        {
-            Some(s) => crate::signal::parse(s)?,
-            None => 15,
+        let stop_signal = match (opts.stop_signal, icfg.stop_signal()) {
+            (Some(n), _) => n,
+            (None, Some(s)) => crate::signal::parse(s)?,
+            (None, None) => 15,
         };
         let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
         let net = match member {
@@ -200,67 +137,24 @@ impl Engine {
             },
             _ => self.plan_network(&opts.network, &exposed_ports)?,
         };
-        let log_driver = match opts.log_driver.as_deref() {
-            None | Some("") | Some("k8s-file") | Some("json-file") => "k8s-file",
-            Some("none") => "none",
-            Some("passthrough") => "passthrough",
-            Some("journald") => {
-                // The monitor does not write to journald yet: refuse rather than accept a
-                // driver that would drop every line.
-                let why = if std::path::Path::new(JOURNALD_SOCKET).exists() {
-                    "peapod's monitor cannot write to journald yet".to_string()
-                } else {
-                    format!(
-                        "journald is not running on this host ({JOURNALD_SOCKET} does not exist)"
-                    )
-                };
-                return Err(Error::invalid(format!(
-                    "invalid log driver: journald: {why}: use k8s-file"
-                )));
-            }
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "invalid log driver: {other}: invalid argument"
-                )));
-            }
-        };
-        let mut log_size_max = None;
-        let mut log_max_files = None;
-        let mut log_path_opt = None;
-        for o in &opts.log_opts {
-            match o.split_once('=') {
-                Some(("max-size", v)) => {
-                    log_size_max = Some(
-                        super::resources::from_human_size(v)
-                            .and_then(|n| u64::try_from(n).ok())
-                            .ok_or_else(|| {
-                                Error::invalid(format!("invalid log option {o:?}: invalid size"))
-                            })?,
-                    )
-                }
-                Some(("path", v)) => log_path_opt = Some(v.to_string()),
-                Some(("max-file", v)) => {
-                    log_max_files = Some(v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        Error::invalid(format!("invalid log option {o:?}: max-file must be a whole number of at least 1"))
-                    })?)
-                }
-                // journald only; accepted as Podman does.
-                Some(("tag", _)) => {}
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "invalid log option {o:?}: invalid argument"
-                    )));
-                }
-            }
+        if opts.log.driver == LogDriver::Journald {
+            // The monitor does not write to journald yet: refuse rather than accept a
+            // driver that would drop every line.
+            let why = if std::path::Path::new(JOURNALD_SOCKET).exists() {
+                "peapod's monitor cannot write to journald yet".to_string()
+            } else {
+                format!("journald is not running on this host ({JOURNALD_SOCKET} does not exist)")
+            };
+            return Err(Error::invalid(format!(
+                "invalid log driver: journald: {why}: use k8s-file"
+            )));
         }
-
-        let restart = super::restart::parse(opts.restart.as_deref().unwrap_or(""))?;
-        if opts.auto_remove && !matches!(restart.name.as_str(), "" | "no") {
+        if opts.auto_remove && opts.restart.is_some_and(|r| r != super::RestartPolicy::No) {
             return Err(Error::invalid(
                 "the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"",
             ));
         }
-        let mut resources = super::resources::parse(&opts.resources)?;
+        let mut resources = super::resources::check(&opts.resources)?;
         // A rootless user on cgroup v1 has no cgroup of its own to limit: as Podman, the
         // container runs without limits (no default pids limit either), with a warning
         // when some were asked for.
@@ -271,9 +165,7 @@ impl Engine {
             };
         }
         let mut mounts = self.resolve_mounts(&crate::volume::MountRequest {
-            volumes: &opts.volumes,
             mounts: &opts.mounts,
-            tmpfs: &opts.tmpfs,
             volumes_from: &opts.volumes_from,
             pod_mounts: member.map(|m| m.mounts.as_slice()).unwrap_or_default(),
             image_volumes: icfg.volumes().as_deref().unwrap_or(&[]),
@@ -285,7 +177,7 @@ impl Engine {
             .or_else(|| opts.hostname.clone())
             .unwrap_or_else(|| id[..12].to_string());
         let bundle = self.paths.bundle(&id);
-        let log_path = log_path_opt.unwrap_or_else(|| {
+        let log_path = opts.log.path.clone().unwrap_or_else(|| {
             crate::monitor::default_log_path(&bundle)
                 .display()
                 .to_string()
@@ -329,10 +221,10 @@ impl Engine {
             stop_timeout: opts.stop_timeout.unwrap_or(10),
             auto_remove: opts.auto_remove,
             network_mode: net.mode,
-            log_driver: log_driver.to_string(),
+            log_driver: opts.log.driver.name().to_string(),
             log_path,
-            log_size_max,
-            log_max_files,
+            log_size_max: opts.log.max_size,
+            log_max_files: opts.log.max_files,
             tty: opts.tty,
             stdin: opts.interactive,
             create_command: opts.create_command.clone(),
@@ -343,8 +235,8 @@ impl Engine {
                 Some(given) => given.clone(),
                 None => self.runtime().map(|r| r.name()).unwrap_or_default(),
             },
-            restart_policy: restart.name,
-            restart_retries: restart.max_retries,
+            restart_policy: opts.restart.map(|r| r.name()).unwrap_or("").to_string(),
+            restart_retries: opts.restart.map_or(0, |r| r.max_retries()),
             resources,
             networks: net.networks,
             ports: net.ports,
@@ -356,6 +248,7 @@ impl Engine {
             init_ctr: opts.init_ctr.clone().unwrap_or_default(),
             cgroup_parent: member.map(|m| m.cgroup_parent.clone()).unwrap_or_default(),
             security: None,
+            namespaces: self.namespace_modes(opts)?,
             timeout: opts.run_extras.timeout.filter(|t| *t > 0),
             device_cgroup_rules: opts.run_extras.device_cgroup_rules.clone(),
             conmon_pidfile: opts
@@ -415,6 +308,26 @@ impl Engine {
         }
         drop(held_volumes);
         Ok(container)
+    }
+
+    /// `--pid`, `--ipc`, `--uts` as stored: another container named by its id.
+    fn namespace_modes(&self, opts: &ContainerSpec) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (kind, mode) in [("pid", &opts.pid), ("ipc", &opts.ipc), ("uts", &opts.uts)] {
+            let Some(mode) = mode else { continue };
+            let stored = match mode {
+                super::spec::NamespaceMode::Container(c) => {
+                    let donor = self.db.lookup_container(c)?;
+                    if kind == "ipc" {
+                        super::namespaces::check_ipc_donor(&donor)?;
+                    }
+                    format!("container:{}", donor.id())
+                }
+                m => m.to_config(),
+            };
+            out.insert(kind.to_string(), stored);
+        }
+        Ok(out)
     }
 
     /// Insert the row, generating a name when none was given (retrying on collisions).

@@ -526,19 +526,19 @@ impl Engine {
                 DnsSearch: Vec::new(),
                 ExtraHosts: Vec::new(),
                 GroupAdd: Vec::new(),
-                IpcMode: "private".into(),
+                IpcMode: ns_mode(c, "ipc", "shareable"),
                 Cgroup: String::new(),
                 Cgroups: "default".into(),
                 Links: None,
                 OomScoreAdj: 0,
-                PidMode: "private".into(),
+                PidMode: ns_mode(c, "pid", "private"),
                 Privileged: security.privileged,
                 PublishAllPorts: false,
 
                 ReadonlyRootfs: false,
                 SecurityOpt: security.security_opts.clone(),
                 Tmpfs: self.inspect_tmpfs(c),
-                UTSMode: "private".into(),
+                UTSMode: ns_mode(c, "uts", "private"),
                 UsernsMode: String::new(),
                 ShmSize: 65536000,
                 Runtime: "oci".into(),
@@ -581,6 +581,15 @@ fn cap_changes(sec: &super::SecurityConfig) -> (Vec<String>, Vec<String>) {
         .collect();
     drop.sort();
     (add, drop)
+}
+
+/// `HostConfig.IpcMode` and its siblings: the mode given at create, else Podman's default.
+fn ns_mode(c: &Container, kind: &str, default: &str) -> String {
+    c.config
+        .namespaces
+        .get(kind)
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 #[cfg(test)]

@@ -105,6 +105,31 @@ impl Engine {
         })
     }
 
+    /// `init CTR`: everything `start` does but the start itself (rootfs, network, the
+    /// runtime's container with its process waiting): the container is `initialized`, and
+    /// a later `start` only lets it run. Already initialized: nothing to do.
+    pub fn init_container(&self, reference: &str) -> Result<String> {
+        let found = self.db.lookup_container(reference)?;
+        self.pod_start_infra_for(&found)?;
+        let _lock = self.lock(found.id())?;
+        let mut c = self.container_locked(found.id())?;
+        match c.state.status {
+            Status::Initialized => {}
+            Status::Created | Status::Exited => self.init(&mut c)?,
+            Status::Stopped => {
+                self.cleanup_locked(&mut c)?;
+                self.init(&mut c)?;
+            }
+            _ => {
+                return Err(bad_state(
+                    &c,
+                    "it has already been created in runtime: container state improper",
+                ));
+            }
+        }
+        Ok(c.id().to_string())
+    }
+
     /// `runtime start` of an initialized container, recorded as Running; on failure the
     /// init is undone. The one way a container starts (by the user or by its restart policy).
     pub(super) fn run_initialized(&self, c: &mut Container) -> Result<()> {
@@ -196,10 +221,16 @@ impl Engine {
             self.prepare_mounts(c, &rootfs, &user)?
         };
         let run_dir = self.paths.container_run_dir(&id);
-        let netns = self.network_setup(c)?;
+        // The network helper's setup may run on while the monitor has the runtime create the
+        // container (both recorded in the ledger before they start); it is waited for below,
+        // before anything can start the container. An early return waits for it too.
+        let (netns, network) = self.network_setup(c)?;
         // Saved at once: whatever fails next, cleanup finds the namespace and leases.
         self.save(c)?;
-        let joins = self.pod_joins(c)?;
+        let mut joins = self.pod_joins(c)?;
+        let modes = self.namespace_plan(c)?;
+        joins.retain(|(t, _)| !modes.overrides(t));
+        joins.extend(modes.joins.iter().cloned());
         let files = self.write_name_files(c, &run_dir)?;
         let bind_files: Vec<(PathBuf, &str)> = files.iter().map(|(p, d)| (p.clone(), *d)).collect();
 
@@ -244,6 +275,8 @@ impl Engine {
             },
             mounts: &user_mounts,
             joins: &joins,
+            host_namespaces: &modes.host,
+            shm: modes.shm,
             security: &security,
             rootless: crate::rootless::spec_facts(),
             device_rules: &c.config.device_cgroup_rules,
@@ -319,6 +352,9 @@ impl Engine {
             (rows[1], &in_runtime),
             (rows[2], &monitor_row),
         ])?;
+        if let Some(pending) = network {
+            self.network_setup_end(c, pending)?;
+        }
         c.state.exit_code = 0;
         c.state.finished_at = None;
         c.state.oom_killed = false;

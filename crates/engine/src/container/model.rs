@@ -159,6 +159,10 @@ pub struct ContainerConfig {
     /// container created before they were stored.
     #[serde(default)]
     pub security: Option<super::SecurityConfig>,
+    /// `--pid`, `--ipc`, `--uts` other than the default: kind → mode (`host`,
+    /// `container:ID`, `ns:PATH`, `private`, `shareable`, `none`).
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, String>,
     /// `--timeout`: seconds the monitor lets the container run before killing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u32>,

@@ -17,6 +17,28 @@ pub struct RemoveOptions {
 }
 
 impl Engine {
+    /// `rename CTR NAME`: the new name is checked as `--name` is; an infra container keeps
+    /// its name (its pod refers to it), as Podman's. A running container's DNS names on its
+    /// networks change at its next start.
+    pub fn rename_container(&self, reference: &str, name: &str) -> Result<String> {
+        if !crate::names::valid_name(name) {
+            return Err(Error::invalid(format!(
+                "invalid name \"{name}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+            )));
+        }
+        let found = self.db.lookup_container(reference)?;
+        let _lock = self.lock(found.id())?;
+        let c = self.container(found.id())?;
+        if c.config.is_infra {
+            return Err(Error::invalid(format!(
+                "cannot rename infra container {}: infra containers cannot be renamed",
+                c.id()
+            )));
+        }
+        self.db.rename_container(&c, name)?;
+        Ok(c.id().to_string())
+    }
+
     pub fn remove(&self, reference: &str, opts: &RemoveOptions) -> Result<String> {
         self.remove_container(reference, opts, false)
     }

@@ -34,7 +34,7 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
 }
 
-/// The flags as the CLI got them, unparsed where Podman parses in the engine.
+/// The flags' spellings (`-m 512m`, `--cpus 1.5`); [`parse`] turns them into [`Resources`].
 #[derive(Debug, Clone, Default)]
 pub struct ResourceFlags {
     pub memory: Option<String>,
@@ -149,8 +149,20 @@ pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
             ))
         })?),
     };
-    let memory = memory.filter(|m| *m > 0);
-    match (memory, memory_swap) {
+    check(&Resources {
+        memory,
+        memory_swap,
+        nano_cpus: flags.cpus.map(|c| (c * 1e9).round() as i64),
+        cpu_shares: flags.cpu_shares,
+        pids_limit: flags.pids_limit,
+    })
+}
+
+/// The limits as create keeps them: Podman's rules between them checked, "unlimited"
+/// spellings (0, negative CPUs) folded into None.
+pub fn check(r: &Resources) -> Result<Resources> {
+    let memory = r.memory.filter(|m| *m > 0);
+    match (memory, r.memory_swap) {
         (None, Some(s)) if s > 0 => {
             return Err(Error::invalid(
                 "you should always set a memory limit when using a memoryswap limit, see usage",
@@ -163,16 +175,16 @@ pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
         }
         _ => {}
     }
-    let nano_cpus = flags
-        .cpus
-        .filter(|c| *c > 0.0)
-        .map(|c| (c * 1e9).round() as i64);
     Ok(Resources {
         memory,
-        memory_swap: if memory.is_some() { memory_swap } else { None },
-        nano_cpus,
-        cpu_shares: flags.cpu_shares.filter(|s| *s > 0),
-        pids_limit: flags.pids_limit,
+        memory_swap: if memory.is_some() {
+            r.memory_swap
+        } else {
+            None
+        },
+        nano_cpus: r.nano_cpus.filter(|c| *c > 0),
+        cpu_shares: r.cpu_shares.filter(|s| *s > 0),
+        pids_limit: r.pids_limit,
     })
 }
 

@@ -11,49 +11,75 @@ use super::{Container, Status};
 use crate::Engine;
 use crate::error::{Error, Result};
 
-/// A parsed `--restart` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestartPolicy {
-    /// `""` (not given), `no`, `on-failure`, `always`, `unless-stopped`.
-    pub name: String,
-    pub max_retries: u32,
+/// `--restart`, parsed. Not given is `None` where it is held (`Option<RestartPolicy>`):
+/// inspect shows `""` then, as Podman does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    No,
+    /// Restart on a non-zero exit, at most `max_retries` times (0: no limit).
+    OnFailure {
+        max_retries: u32,
+    },
+    Always,
+    UnlessStopped,
 }
 
-/// Parse `--restart`, with Podman's messages.
-pub fn parse(value: &str) -> Result<RestartPolicy> {
-    let (name, retries) = match value.split_once(':') {
-        Some((n, r)) => (n, Some(r)),
-        None => (value, None),
-    };
-    if !matches!(name, "" | "no" | "on-failure" | "always" | "unless-stopped") {
-        return Err(Error::invalid(format!(
-            "running container create option: {name:?} is not a valid restart policy: invalid argument"
-        )));
+impl RestartPolicy {
+    /// Podman's name of the policy.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnFailure { .. } => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
     }
-    let max_retries = match retries {
-        None => 0,
-        Some(_) if name != "on-failure" => {
+
+    pub fn max_retries(&self) -> u32 {
+        match self {
+            RestartPolicy::OnFailure { max_retries } => *max_retries,
+            _ => 0,
+        }
+    }
+
+    /// Parse `--restart` with Podman's messages; `""` is "not given".
+    pub fn parse(value: &str) -> Result<Option<RestartPolicy>> {
+        let (name, retries) = match value.split_once(':') {
+            Some((n, r)) => (n, Some(r)),
+            None => (value, None),
+        };
+        let policy = match name {
+            "" => None,
+            "no" => Some(RestartPolicy::No),
+            "on-failure" => Some(RestartPolicy::OnFailure { max_retries: 0 }),
+            "always" => Some(RestartPolicy::Always),
+            "unless-stopped" => Some(RestartPolicy::UnlessStopped),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "running container create option: {name:?} is not a valid restart policy: invalid argument"
+                )));
+            }
+        };
+        let Some(r) = retries else {
+            return Ok(policy);
+        };
+        if name != "on-failure" {
             return Err(Error::invalid(
                 "restart policy retries can only be specified with on-failure restart policy",
             ));
         }
-        Some(r) => {
-            let n: i64 = r.parse().map_err(|_| {
-                Error::invalid(format!(
-                    "parsing restart policy retry count: strconv.Atoi: parsing {r:?}: invalid syntax"
-                ))
-            })?;
-            u32::try_from(n).map_err(|_| {
-                Error::invalid(format!(
-                    "restart policy retry count must be a non-negative integer, got {n}"
-                ))
-            })?
-        }
-    };
-    Ok(RestartPolicy {
-        name: name.to_string(),
-        max_retries,
-    })
+        let n: i64 = r.parse().map_err(|_| {
+            Error::invalid(format!(
+                "parsing restart policy retry count: strconv.Atoi: parsing {r:?}: invalid syntax"
+            ))
+        })?;
+        let max_retries = u32::try_from(n).map_err(|_| {
+            Error::invalid(format!(
+                "restart policy retry count must be a non-negative integer, got {n}"
+            ))
+        })?;
+        Ok(Some(RestartPolicy::OnFailure { max_retries }))
+    }
 }
 
 /// Should a container that just stopped be restarted? (libpod `handleRestartPolicy`.)
@@ -109,13 +135,17 @@ mod tests {
 
     #[test]
     fn parses_podman_values() {
-        assert_eq!(parse("").unwrap().name, "");
-        assert_eq!(parse("no").unwrap().name, "no");
-        let p = parse("on-failure:3").unwrap();
-        assert_eq!((p.name.as_str(), p.max_retries), ("on-failure", 3));
-        assert_eq!(parse("on-failure").unwrap().max_retries, 0);
-        assert_eq!(parse("always").unwrap().name, "always");
-        assert_eq!(parse("unless-stopped").unwrap().name, "unless-stopped");
+        let parse = RestartPolicy::parse;
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("no").unwrap(), Some(RestartPolicy::No));
+        let p = parse("on-failure:3").unwrap().unwrap();
+        assert_eq!((p.name(), p.max_retries()), ("on-failure", 3));
+        assert_eq!(parse("on-failure").unwrap().unwrap().max_retries(), 0);
+        assert_eq!(parse("always").unwrap(), Some(RestartPolicy::Always));
+        assert_eq!(
+            parse("unless-stopped").unwrap(),
+            Some(RestartPolicy::UnlessStopped)
+        );
         assert_eq!(
             parse("bogus").unwrap_err().to_string(),
             "running container create option: \"bogus\" is not a valid restart policy: invalid argument"

@@ -115,7 +115,12 @@ impl Engine {
                 .filter(|c| !c.config.is_infra)
                 .collect();
             if members.is_empty() {
-                return Err(Error::invalid(format!("pod {} has no containers", p.id())));
+                // Podman's words (it has nothing to describe but the pause process).
+                return Err(Error::invalid(if p.config.infra {
+                    format!("pod {} only has an infra container", p.id())
+                } else {
+                    format!("pod {} has no containers", p.id())
+                }));
             }
             let ports = if p.config.infra {
                 self.db

@@ -13,10 +13,13 @@ use super::play::PlayOptions;
 use super::workload::{Workload, check_pod_count, need_name, workload};
 use super::{DEFAULT_KUBE_NETWORK, INIT_TYPE_ANNOTATION, documents, parse_quantity, typed};
 use crate::Engine;
-use crate::container::{CreateOptions, ResourceFlags};
+use crate::container::restart::RestartPolicy;
+use crate::container::spec::LogConfig;
+use crate::container::{ContainerSpec, Resources};
 use crate::error::{Error, Result};
-use crate::network::NetworkFlags;
+use crate::network::{NetworkMode, NetworkSpec};
 use crate::pod::PodCreateOptions;
+use crate::volume::spec::{MountKind, MountSpec};
 
 /// A host path a pod needs, made at create time when its type says so.
 #[derive(Debug, Clone)]
@@ -33,7 +36,7 @@ pub(super) struct PodPlan {
     pub origin: String,
     pub pod: PodCreateOptions,
     /// Init containers first, in file order, then the containers.
-    pub containers: Vec<CreateOptions>,
+    pub containers: Vec<ContainerSpec>,
     /// The name in the file of each of `containers` (a container is `POD-NAME`).
     pub kube_names: Vec<String>,
     pub host_paths: Vec<HostPath>,
@@ -214,10 +217,13 @@ impl Engine {
             if init {
                 co.init_ctr = Some(init_type.to_string());
             } else {
-                co.restart = Some(restart.to_string());
+                co.restart = Some(restart);
                 plan_ports(c, &field, &origin, replicas, &mut plan)?;
             }
-            co.log_driver = opts.log_driver.clone();
+            co.log = LogConfig {
+                driver: opts.log_driver.unwrap_or_default(),
+                ..Default::default()
+            };
             co.create_command = opts.create_command.clone();
             co.annotations = annotations.clone();
             if plan.kube_names.contains(&c.name) {
@@ -272,7 +278,7 @@ impl Engine {
                     }
                 }
                 plan.host_paths.push(host);
-                PodVolume::Source(path, false)
+                PodVolume::Source(MountKind::Bind, path, false)
             } else if v.empty_dir.is_some() {
                 PodVolume::Anonymous
             } else if let Some(pvc) = &v.persistent_volume_claim {
@@ -282,7 +288,11 @@ impl Engine {
                         "{origin}: {field}.persistentVolumeClaim.claimName: no volume or PersistentVolumeClaim named {claim:?}"
                     )));
                 }
-                PodVolume::Source(claim.clone(), pvc.read_only == Some(true))
+                PodVolume::Source(
+                    MountKind::Volume,
+                    claim.clone(),
+                    pvc.read_only == Some(true),
+                )
             } else if let Some(cm) = &v.config_map {
                 let files = data_files(
                     data.configmaps.get(&cm.name),
@@ -296,7 +306,7 @@ impl Engine {
                     },
                 )?;
                 plan.data_volumes.push((cm.name.clone(), files));
-                PodVolume::Source(cm.name.clone(), true)
+                PodVolume::Source(MountKind::Volume, cm.name.clone(), true)
             } else if let Some(s) = &v.secret {
                 let name = s.secret_name.clone().unwrap_or_default();
                 let files = data_files(
@@ -306,7 +316,7 @@ impl Engine {
                     || format!("{origin}: {field}.secret: no Secret named {name:?}"),
                 )?;
                 plan.data_volumes.push((name.clone(), files));
-                PodVolume::Source(name, true)
+                PodVolume::Source(MountKind::Volume, name, true)
             } else {
                 return Err(Error::invalid(format!(
                     "{origin}: {field}: volume {:?}: only hostPath, emptyDir, persistentVolumeClaim, configMap and secret volumes are supported",
@@ -328,7 +338,7 @@ impl Engine {
         volumes: &BTreeMap<String, PodVolume>,
         data: &Data,
         origin: &str,
-    ) -> Result<CreateOptions> {
+    ) -> Result<ContainerSpec> {
         let image = c
             .image
             .clone()
@@ -413,22 +423,22 @@ impl Engine {
             (None, Some(g)) => Some(format!("0:{g}")),
             (None, None) => None,
         };
-        let mut resources = ResourceFlags::default();
+        let mut resources = Resources::default();
         if let Some(limits) = c.resources.as_ref().and_then(|r| r.limits.as_ref()) {
             if let Some(m) = limits.get("memory") {
                 let bytes = parse_quantity(&m.0).map_err(|e| {
                     Error::invalid(format!("{origin}: {field}.resources.limits.memory: {e}"))
                 })?;
-                resources.memory = Some((bytes as i64).to_string());
+                resources.memory = Some(bytes as i64);
             }
             if let Some(cpu) = limits.get("cpu") {
                 let cpus = parse_quantity(&cpu.0).map_err(|e| {
                     Error::invalid(format!("{origin}: {field}.resources.limits.cpu: {e}"))
                 })?;
-                resources.cpus = Some(cpus);
+                resources.nano_cpus = Some((cpus * 1e9).round() as i64);
             }
         }
-        let mut vols = Vec::new();
+        let mut mounts = Vec::new();
         for (i, m) in c.volume_mounts.as_deref().unwrap_or(&[]).iter().enumerate() {
             let mfield = format!("{field}.volumeMounts[{i}]");
             if m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) {
@@ -436,32 +446,27 @@ impl Engine {
                     "{origin}: {mfield}.subPath: not supported"
                 )));
             }
-            let dest = &m.mount_path;
-            let ro = m.read_only == Some(true);
-            match volumes.get(&m.name) {
+            let (kind, source, vol_ro) = match volumes.get(&m.name) {
                 None => {
                     return Err(Error::invalid(format!(
                         "{origin}: {mfield}.name: no volume named {:?} in spec.volumes",
                         m.name
                     )));
                 }
-                Some(PodVolume::Anonymous) => vols.push(dest.clone()),
-                Some(PodVolume::Source(src, vol_ro)) => {
-                    let opt = if ro || *vol_ro { ":ro" } else { "" };
-                    vols.push(format!("{src}:{dest}{opt}"));
-                }
-            }
+                Some(PodVolume::Anonymous) => (MountKind::Anonymous, "", false),
+                Some(PodVolume::Source(kind, src, ro)) => (*kind, src.as_str(), *ro),
+            };
+            let read_only = vol_ro || m.read_only == Some(true);
+            let mount = MountSpec::new(kind, source, &m.mount_path, read_only)
+                .map_err(|e| Error::invalid(format!("{origin}: {mfield}: {e}")))?;
+            mounts.push(mount);
         }
-        for v in &vols {
-            crate::volume::spec::parse_volume_flag(v)
-                .map_err(|e| Error::invalid(format!("{origin}: {field}.volumeMounts: {e}")))?;
-        }
-        Ok(CreateOptions {
+        crate::volume::spec::check_duplicates(&mounts)
+            .map_err(|e| Error::invalid(format!("{origin}: {field}.volumeMounts: {e}")))?;
+        Ok(ContainerSpec {
             image,
             name: Some(name),
-            entrypoint: command
-                .as_ref()
-                .map(|c| serde_json::to_string(c).expect("strings serialise")),
+            entrypoint: command.clone(),
             command: args,
             env,
             workdir: c.working_dir.clone().filter(|w| !w.is_empty()),
@@ -469,7 +474,7 @@ impl Engine {
             tty: c.tty == Some(true),
             interactive: c.stdin == Some(true),
             resources,
-            volumes: vols,
+            mounts,
             pod: Some(pod.to_string()),
             ..Default::default()
         })
@@ -479,8 +484,8 @@ impl Engine {
 /// What a pod volume mounts.
 #[derive(Debug, Clone)]
 enum PodVolume {
-    /// A host path or volume name, and whether the volume itself is read-only.
-    Source(String, bool),
+    /// A host path (bind) or a volume's name, and whether the volume itself is read-only.
+    Source(MountKind, String, bool),
     /// emptyDir: an anonymous volume.
     Anonymous,
 }
@@ -506,11 +511,13 @@ fn pod_options(w: &Workload, spec: &PodSpec, name: &str, opts: &PlayOptions) -> 
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
         infra: true,
-        network: NetworkFlags {
-            network: if spec.host_network == Some(true) {
-                vec!["host".into()]
-            } else if opts.network.is_empty() {
-                vec![DEFAULT_KUBE_NETWORK.into()]
+        network: NetworkSpec {
+            mode: if spec.host_network == Some(true) {
+                NetworkMode::Host
+            } else if opts.network == NetworkMode::Default {
+                NetworkMode::Bridge(vec![crate::network::NetworkRequest::named(
+                    DEFAULT_KUBE_NETWORK,
+                )])
             } else {
                 opts.network.clone()
             },
@@ -523,15 +530,15 @@ fn pod_options(w: &Workload, spec: &PodSpec, name: &str, opts: &PlayOptions) -> 
 
 /// The restart policy of the pod's containers: a Deployment's and DaemonSet's are always
 /// `always`; otherwise `spec.restartPolicy` or the kind's default.
-fn restart_policy(w: &Workload, spec: &PodSpec, origin: &str) -> Result<&'static str> {
+fn restart_policy(w: &Workload, spec: &PodSpec, origin: &str) -> Result<RestartPolicy> {
     if let Some(r) = w.forced_restart {
         return Ok(r);
     }
     Ok(match spec.restart_policy.as_deref() {
         None => w.default_restart,
-        Some("Always") => "always",
-        Some("OnFailure") => "on-failure",
-        Some("Never") => "no",
+        Some("Always") => RestartPolicy::Always,
+        Some("OnFailure") => RestartPolicy::OnFailure { max_retries: 0 },
+        Some("Never") => RestartPolicy::No,
         Some(other) => {
             return Err(Error::invalid(format!(
                 "{origin}: spec.restartPolicy: {other:?} is not Always, OnFailure or Never"
@@ -588,17 +595,18 @@ fn plan_ports(
             }
         };
         let ip = p.host_ip.clone().unwrap_or_default();
-        let host = if ip.is_empty() {
-            String::new()
-        } else if ip.contains(':') {
-            format!("[{ip}]:")
-        } else {
-            format!("{ip}:")
-        };
-        plan.pod
-            .network
-            .publish
-            .push(format!("{host}{hport}:{cport}/{proto}"));
+        if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(Error::invalid(format!(
+                "{origin}: {pfield}.hostIP: {ip:?} is not an IP address"
+            )));
+        }
+        plan.pod.network.publish.push(crate::network::PortMapping {
+            host_ip: ip.clone(),
+            container_port: cport,
+            host_port: hport,
+            range: 1,
+            protocol: proto.to_string(),
+        });
         plan.host_ports.push((proto.to_string(), ip, hport));
     }
     Ok(())
@@ -729,12 +737,12 @@ mod tests {
                 ..Default::default()
             },
             containers: vec![
-                CreateOptions {
+                ContainerSpec {
                     name: Some("web-pod-0-init".into()),
                     pod: Some("web-pod-0".into()),
                     ..Default::default()
                 },
-                CreateOptions {
+                ContainerSpec {
                     name: Some("web-pod-0-app".into()),
                     pod: Some("web-pod-0".into()),
                     ..Default::default()

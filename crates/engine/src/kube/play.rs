@@ -34,11 +34,11 @@ pub struct PlayOptions {
     /// `--start` (default true): start the pods after creating them.
     pub start: bool,
     /// `--network`: the networks every pod joins (default: the kube network).
-    pub network: Vec<String>,
+    pub network: crate::network::NetworkMode,
     /// `--configmap FILE`: ConfigMap documents read before the played file's.
     pub configmaps: Vec<String>,
     /// `--log-driver`.
-    pub log_driver: Option<String>,
+    pub log_driver: Option<crate::container::spec::LogDriver>,
     /// The command line, recorded on what is created.
     pub create_command: Vec<String>,
 }
@@ -250,12 +250,16 @@ impl Engine {
     /// The default kube network, made when a pod joins it and it does not exist yet, and
     /// then recorded in `made`: a play that fails removes it again.
     fn ensure_kube_network(&self, plan: &Plan, opts: &PlayOptions, made: &mut Made) -> Result<()> {
-        let needed = opts.network.is_empty()
+        let kube =
+            crate::network::NetworkMode::Bridge(vec![crate::network::NetworkRequest::named(
+                DEFAULT_KUBE_NETWORK,
+            )]);
+        let needed = opts.network == crate::network::NetworkMode::Default
             && plan
                 .workloads
                 .iter()
                 .filter_map(|w| w.first.as_ref())
-                .any(|p| p.pod.network.network == [DEFAULT_KUBE_NETWORK]);
+                .any(|p| p.pod.network.mode == kube);
         if !needed {
             return Ok(());
         }

@@ -7,6 +7,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod as KubePod, PodTemplateSpec};
 
 use super::{Document, typed};
+use crate::container::restart::RestartPolicy;
 use crate::error::{Error, Result};
 
 /// The most pods one play creates, all documents together. Each pod is an infra and at
@@ -19,8 +20,8 @@ pub const MAX_PODS: u64 = 1000;
 pub(super) struct Workload {
     pub doc: Document,
     pub template: PodTemplateSpec,
-    pub forced_restart: Option<&'static str>,
-    pub default_restart: &'static str,
+    pub forced_restart: Option<RestartPolicy>,
+    pub default_restart: RestartPolicy,
     /// The pod's name (a Pod), or `NAME-pod` (a Deployment, DaemonSet or Job).
     pub base: String,
     /// A Deployment's `spec.replicas` (1 when unset); None for the other kinds.
@@ -77,7 +78,7 @@ pub(super) fn workload(yaml: &str, doc: &Document) -> Result<Option<Workload>> {
                     spec: p.spec,
                 },
                 forced_restart: None,
-                default_restart: "always",
+                default_restart: RestartPolicy::Always,
             }
         }
         "Deployment" => {
@@ -97,8 +98,8 @@ pub(super) fn workload(yaml: &str, doc: &Document) -> Result<Option<Workload>> {
                 base: format!("{name}-pod"),
                 replicas: Some(replicas),
                 template: spec.template,
-                forced_restart: Some("always"),
-                default_restart: "always",
+                forced_restart: Some(RestartPolicy::Always),
+                default_restart: RestartPolicy::Always,
             }
         }
         "DaemonSet" => {
@@ -112,8 +113,8 @@ pub(super) fn workload(yaml: &str, doc: &Document) -> Result<Option<Workload>> {
                 base: format!("{name}-pod"),
                 replicas: None,
                 template: spec.template,
-                forced_restart: Some("always"),
-                default_restart: "always",
+                forced_restart: Some(RestartPolicy::Always),
+                default_restart: RestartPolicy::Always,
             }
         }
         "Job" => {
@@ -128,7 +129,7 @@ pub(super) fn workload(yaml: &str, doc: &Document) -> Result<Option<Workload>> {
                 replicas: None,
                 template: template(Some(spec.template))?,
                 forced_restart: None,
-                default_restart: "no",
+                default_restart: RestartPolicy::No,
             }
         }
         _ => return Ok(None),

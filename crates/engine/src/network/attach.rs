@@ -7,26 +7,36 @@ use std::net::IpAddr;
 
 use peapod_netsetup::types::PortMapping;
 
+use super::mode::NetworkMode;
 use super::store::DEFAULT_NETWORK;
 use crate::Engine;
 use crate::container::{NameConfig, NetworkAttach};
 use crate::error::{Error, Result};
 
-/// The network flags of `create`/`run` (and later `pod create`).
+/// The network part of a container spec (`--network`, `--ip`, `-p`, `--dns`, …), typed;
+/// also a pod's.
 #[derive(Debug, Clone, Default)]
-pub struct NetworkFlags {
-    /// `--network`, repeatable: a mode, `NAME[,NAME…]`, or `NAME:ip=…,mac=…,alias=…`.
-    pub network: Vec<String>,
-    pub ip: Option<String>,
-    pub ip6: Option<String>,
+pub struct NetworkSpec {
+    pub mode: NetworkMode,
+    pub ip: Option<IpAddr>,
+    pub ip6: Option<IpAddr>,
     pub mac_address: Option<String>,
     pub aliases: Vec<String>,
-    pub publish: Vec<String>,
+    /// `-p`, parsed ([`super::ports::parse_publish`]).
+    pub publish: Vec<PortMapping>,
     pub publish_all: bool,
+    /// `--dns`: addresses, or `none` alone.
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
     pub add_host: Vec<String>,
+}
+
+impl NetworkSpec {
+    /// `--ip`/`--ip6`, checked as IP addresses (Podman's message).
+    pub fn parse_ip(s: &str, flag: &str) -> Result<IpAddr> {
+        parse_ip(s, flag)
+    }
 }
 
 /// What a container's network config becomes.
@@ -39,7 +49,7 @@ pub struct NetworkPlan {
     pub names: NameConfig,
 }
 
-fn parse_ip(s: &str, what: &str) -> Result<IpAddr> {
+pub(super) fn parse_ip(s: &str, what: &str) -> Result<IpAddr> {
     s.parse()
         .map_err(|_| Error::invalid(format!("{s} is not an IP address: invalid {what}")))
 }
@@ -57,92 +67,49 @@ impl Engine {
     /// Resolve the flags; `exposed` are the image's EXPOSE entries (for `-P`).
     /// Ports published with host, none, container: or ns: networking are discarded; create
     /// prints [`PORTS_DISCARDED_WARNING`] then.
-    pub fn plan_network(&self, f: &NetworkFlags, exposed: &[String]) -> Result<NetworkPlan> {
+    pub fn plan_network(&self, f: &NetworkSpec, exposed: &[String]) -> Result<NetworkPlan> {
         let mut plan = NetworkPlan::default();
-        let spec = f.network.join(",");
+        let spec = f.mode.to_string();
+        let rootless = crate::rootless::is_rootless();
         let mut names: Vec<(String, NetworkAttach)> = Vec::new();
-        let single = |v: &str| f.network.len() == 1 || v.is_empty();
-        for value in &f.network {
-            let value = value.as_str();
-            let mode = match value {
-                "" if crate::rootless::is_rootless() => {
-                    Some((super::slirp::SLIRP.to_string(), None))
-                }
-                "" | "bridge" => Some(("bridge".to_string(), Some(DEFAULT_NETWORK))),
-                "none" | "private" => Some(("none".to_string(), None)),
-                "host" => Some(("host".to_string(), None)),
-                s if s.starts_with("ns:") => {
-                    if !s[3..].starts_with('/') {
-                        return Err(Error::invalid(format!(
-                            "network namespace path {:?} must be absolute",
-                            &s[3..]
-                        )));
-                    }
-                    crate::rootless::check_joinable(
-                        std::path::Path::new(&s[3..]),
-                        "network namespace",
-                    )?;
-                    Some((s.to_string(), None))
-                }
-                s if s.starts_with("container:") => {
-                    let other = self.container(&s[10..])?;
-                    Some((format!("container:{}", other.id()), None))
-                }
-                s if super::slirp::is_slirp(s) => {
-                    super::slirp::SlirpOptions::from_mode(s)?;
-                    Some((s.to_string(), None))
-                }
-                s if super::pasta::is_pasta(s) => Some((s.to_string(), None)),
-                _ => None,
-            };
-            if let Some((m, default)) = mode {
-                if !single(value) {
-                    return Err(Error::invalid(format!(
-                        "--network {value} cannot be combined with other networks"
-                    )));
-                }
-                plan.mode = m;
-                if let Some(d) = default {
-                    names.push((d.to_string(), NetworkAttach::default()));
-                }
-                continue;
-            }
-            plan.mode = "bridge".into();
-            // `NAME:ip=…,mac=…,alias=…,interface_name=…`, or `NAME[,NAME…]`.
-            let items: Vec<(&str, Vec<&str>)> = match value.split_once(':') {
-                Some((n, o)) => vec![(n, o.split(',').collect())],
-                None => value.split(',').map(|n| (n, Vec::new())).collect(),
-            };
-            for (name, opts) in items {
-                let net = self.network(name)?;
-                let mut attach = NetworkAttach::default();
-                for o in opts {
-                    match o.split_once('=') {
-                        Some(("ip" | "ip6", v)) => attach.static_ips.push(parse_ip(v, "IP")?),
-                        Some(("mac", v)) => attach.static_mac = Some(parse_mac(v)?),
-                        Some(("alias", v)) => attach.aliases.push(v.to_string()),
-                        Some(("interface_name", v)) => attach.interface_name = v.to_string(),
-                        _ => {
-                            return Err(Error::invalid(format!(
-                                "unknown network option {o:?} for network {name}"
-                            )));
-                        }
-                    }
-                }
-                if names.iter().any(|(n, _)| *n == net.name) {
-                    return Err(Error::invalid(format!("network {name} given twice")));
-                }
-                names.push((net.name, attach));
-            }
-        }
-        if f.network.is_empty() && crate::rootless::is_rootless() {
+        plan.mode = match &f.mode {
             // A rootless container's default network, as in Podman 4.
-            plan.mode = super::slirp::SLIRP.into();
-        } else if f.network.is_empty() {
-            plan.mode = "bridge".into();
-            names.push((DEFAULT_NETWORK.to_string(), NetworkAttach::default()));
+            NetworkMode::Default if rootless => super::slirp::SLIRP.to_string(),
+            NetworkMode::Default | NetworkMode::Bridge(_) => "bridge".to_string(),
+            NetworkMode::None => "none".to_string(),
+            NetworkMode::Host => "host".to_string(),
+            NetworkMode::Path(p) => {
+                crate::rootless::check_joinable(std::path::Path::new(p), "network namespace")?;
+                format!("ns:{p}")
+            }
+            NetworkMode::Container(c) => format!("container:{}", self.container(c)?.id()),
+            NetworkMode::Slirp4netns(s) | NetworkMode::Pasta(s) => s.clone(),
+        };
+        match &f.mode {
+            NetworkMode::Default if !rootless => {
+                names.push((DEFAULT_NETWORK.to_string(), NetworkAttach::default()));
+            }
+            NetworkMode::Bridge(v) if v.is_empty() => {
+                names.push((DEFAULT_NETWORK.to_string(), NetworkAttach::default()));
+            }
+            NetworkMode::Bridge(v) => {
+                for r in v {
+                    let net = self.network(&r.name)?;
+                    if names.iter().any(|(n, _)| *n == net.name) {
+                        return Err(Error::invalid(format!("network {} given twice", r.name)));
+                    }
+                    let attach = NetworkAttach {
+                        static_ips: r.static_ips.clone(),
+                        static_mac: r.static_mac.clone(),
+                        aliases: r.aliases.clone(),
+                        interface_name: r.interface_name.clone(),
+                    };
+                    names.push((net.name, attach));
+                }
+            }
+            _ => {}
         }
-        if plan.mode == "bridge" && crate::rootless::is_rootless() {
+        if plan.mode == "bridge" && rootless {
             // Bridges and their leases are the machine's (root's).
             return Err(Error::invalid(format!(
                 "rootless bridge networks (--network {spec}) are not supported by peapod yet: use the default (slirp4netns), --network none or --network host"
@@ -163,9 +130,7 @@ impl Engine {
                 ));
             }
             let a = &mut names[0].1;
-            for ip in [&f.ip, &f.ip6].into_iter().flatten() {
-                a.static_ips.push(parse_ip(ip, "--ip")?);
-            }
+            a.static_ips.extend([f.ip, f.ip6].into_iter().flatten());
             if let Some(m) = &f.mac_address {
                 a.static_mac = Some(parse_mac(m)?);
             }
@@ -186,9 +151,7 @@ impl Engine {
             plan.networks.insert(name, attach);
         }
 
-        for p in &f.publish {
-            plan.ports.push(super::ports::parse_publish(p)?);
-        }
+        plan.ports.extend(f.publish.iter().cloned());
         if f.publish_all {
             for p in super::ports::publish_all(exposed)? {
                 if !plan

@@ -9,6 +9,7 @@ pub mod files;
 pub mod ipam;
 mod lo;
 pub mod machine;
+mod mode;
 pub mod netns;
 pub mod pasta;
 pub mod ports;
@@ -17,7 +18,8 @@ pub(crate) mod setup;
 pub mod slirp;
 pub mod store;
 
-pub use attach::{NetworkFlags, NetworkPlan};
+pub use attach::{NetworkPlan, NetworkSpec};
+pub use mode::{NetworkMode, NetworkRequest};
 pub use peapod_netsetup::types::{Network, PortMapping, StatusBlock, Subnet};
 pub use store::{DEFAULT_NETWORK, NetworkCreate};
 

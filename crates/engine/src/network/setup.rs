@@ -36,14 +36,16 @@ impl Engine {
         }
     }
 
-    /// Give the container its network namespace; for bridge networks, set them up.
-    pub(crate) fn network_setup(&self, c: &mut Container) -> Result<NetNs> {
+    /// Give the container its network namespace; for bridge networks, set them up. The
+    /// helper's setup may still run when this returns (see [`Engine::network_setup_begin`]):
+    /// [`Engine::network_setup_end`] waits for it.
+    pub(crate) fn network_setup(&self, c: &mut Container) -> Result<(NetNs, Option<PendingSetup>)> {
         if let Some(ns) = self.pod_network_setup(c)? {
-            return Ok(ns);
+            return Ok((ns, None));
         }
         let mode = c.config.network_mode.clone();
         if mode == "host" {
-            return Ok(NetNs::Host);
+            return Ok((NetNs::Host, None));
         }
         if let Some(path) = mode.strip_prefix("ns:") {
             if !std::path::Path::new(path).exists() {
@@ -51,7 +53,7 @@ impl Engine {
                     "network namespace {path} does not exist"
                 )));
             }
-            return Ok(NetNs::Path(path.into()));
+            return Ok((NetNs::Path(path.into()), None));
         }
         if let Some(other) = mode.strip_prefix("container:") {
             let o = self.container(other)?;
@@ -60,15 +62,16 @@ impl Engine {
                     "container {other} is not running: cannot join its network namespace"
                 )));
             }
-            return Ok(NetNs::Path(if o.state.netns.is_empty() {
+            let ns = if o.state.netns.is_empty() {
                 format!("/proc/{}/ns/net", o.state.pid).into()
             } else {
                 o.state.netns.clone().into()
-            }));
+            };
+            return Ok((NetNs::Path(ns), None));
         }
         let slirp = super::slirp::is_userspace(&mode);
         if !slirp && (mode != "bridge" || c.config.networks.is_empty()) {
-            return Ok(NetNs::Private);
+            return Ok((NetNs::Private, None));
         }
         let path = self.paths.netns_dir().join(format!("netns-{}", c.id()));
         let holder = Holder::container(c.id());
@@ -77,16 +80,33 @@ impl Engine {
         })?;
         c.state.netns = path.display().to_string();
         // On a failure the caller's undo releases what the container holds.
-        self.network_setup_inner(c, &holder)?;
-        Ok(NetNs::Path(path))
+        let pending = self.network_setup_begin(c, &holder, true)?;
+        Ok((NetNs::Path(path), pending))
     }
 
     /// Ports, addresses and the helper's setup in the namespace at `c.state.netns`, held by
     /// `holder` (the container, or its pod).
     pub(crate) fn network_setup_inner(&self, c: &mut Container, holder: &Holder) -> Result<()> {
+        match self.network_setup_begin(c, holder, false)? {
+            Some(p) => self.network_setup_end(c, p),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Engine::network_setup_inner`], but with `overlap` the helper's setup is left
+    /// running (recorded in the ledger first, as always) and returned, for the caller to
+    /// create the container in the runtime meanwhile: the runtime only needs the namespace,
+    /// which exists. Not when a network has DNS: the container's resolv.conf needs the
+    /// helper's answer (its DNS server's address). `None`: all done.
+    fn network_setup_begin(
+        &self,
+        c: &mut Container,
+        holder: &Holder,
+        overlap: bool,
+    ) -> Result<Option<PendingSetup>> {
         let owner = self.lease_owner(holder);
         if super::slirp::is_userspace(&c.config.network_mode) {
-            return self.slirp_setup_for(c, holder);
+            return self.slirp_setup_for(c, holder, overlap);
         }
         // Ports first: a port in use is the likeliest failure, and it must come before
         // anything else happens.
@@ -113,9 +133,62 @@ impl Engine {
             netns: netns.clone(),
             options: Box::new(opts.clone()),
         };
-        c.state.network_status =
-            self.hold(holder, setup, |_| self.netsetup_setup(&netns, &opts))?;
-        Ok(())
+        if !overlap || opts.network_info.values().any(|n| n.dns_enabled) {
+            c.state.network_status =
+                self.hold(holder, setup, |_| self.netsetup_setup(&netns, &opts))?;
+            return Ok(None);
+        }
+        let seq = self.db.record(holder, &setup)?;
+        match self.start_netsetup("setup", &netns, &opts) {
+            Ok(helper) => Ok(Some(PendingSetup {
+                wait: Pending::Helper(helper),
+                holder: holder.clone(),
+                seq,
+                resource: setup,
+            })),
+            Err(e) => {
+                if self.release_one(holder, &setup).is_ok() {
+                    let _ = self.db.forget(seq);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Wait for the helper's setup [`Engine::network_setup_begin`] left running: its status
+    /// becomes the container's, its ledger row is confirmed. When it failed, what it made is
+    /// torn down (as [`Engine::hold`] does) and its error returned.
+    pub(crate) fn network_setup_end(&self, c: &mut Container, p: PendingSetup) -> Result<()> {
+        let PendingSetup {
+            wait,
+            holder,
+            seq,
+            resource,
+        } = p;
+        let answer = match wait {
+            Pending::Helper(h) => h.finish().and_then(|out| parse_setup(&out)).map(Some),
+            Pending::Ready(r) => r.wait().map(|()| None),
+        };
+        match answer {
+            Ok(status) => {
+                self.db.confirm(seq, &resource)?;
+                if let Some(status) = status {
+                    c.state.network_status = status;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                match self.release_one(&holder, &resource) {
+                    Ok(()) => {
+                        let _ = self.db.forget(seq);
+                    }
+                    Err(re) => {
+                        tracing::warn!(%holder, resource = %resource.describe(), error = %re, "undoing a failed network setup");
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Lease one address in each subnet of `net` (a `wanted` one where it fits), each held
@@ -234,12 +307,7 @@ impl Engine {
 
     /// The helper's `setup`: its status report, per network.
     pub(super) fn netsetup_setup(&self, netns: &str, opts: &NetworkOptions) -> Result<SetupOutput> {
-        let out = self.run_netsetup("setup", netns, opts)?;
-        serde_json::from_str(&out).map_err(|e| {
-            Error::other(format!(
-                "unexpected answer from the network helper ({e}): {out}"
-            ))
-        })
+        parse_setup(&self.run_netsetup("setup", netns, opts)?)
     }
 
     pub(crate) fn run_netsetup(
@@ -248,6 +316,17 @@ impl Engine {
         netns: &str,
         opts: &NetworkOptions,
     ) -> Result<String> {
+        self.start_netsetup(command, netns, opts)?.finish()
+    }
+
+    /// The network helper's `command` started on `netns` with `opts` on its stdin; its answer
+    /// is [`Helper::finish`]'s.
+    pub(crate) fn start_netsetup(
+        &self,
+        command: &str,
+        netns: &str,
+        opts: &NetworkOptions,
+    ) -> Result<Helper> {
         let bin = self.netsetup_path()?;
         let config = self.paths.network_run_dir();
         std::fs::create_dir_all(&config).map_err(|e| Error::io("creating", &config, e))?;
@@ -266,8 +345,29 @@ impl Engine {
             .spawn()
             .map_err(|e| Error::other(format!("running {}: {e}", bin.display())))?;
         if let Some(mut stdin) = child.stdin.take() {
+            // Small enough for the pipe's buffer; dropped (closed) at once.
             let _ = stdin.write_all(&json);
         }
+        Ok(Helper {
+            child: Some(child),
+            bin,
+        })
+    }
+}
+
+/// A network helper that runs: [`Helper::finish`] waits for its answer. Dropped unfinished
+/// (an early return), it is still waited for, so nothing that comes after (a teardown)
+/// runs beside it.
+pub(crate) struct Helper {
+    child: Option<std::process::Child>,
+    bin: PathBuf,
+}
+
+impl Helper {
+    /// Its stdout; its error message when it failed.
+    pub(crate) fn finish(mut self) -> Result<String> {
+        let child = self.child.take().expect("a helper is finished once");
+        let bin = &self.bin;
         let out = child
             .wait_with_output()
             .map_err(|e| Error::other(format!("running {}: {e}", bin.display())))?;
@@ -288,6 +388,52 @@ impl Engine {
             return Err(Error::other(format!("{tool}: {msg}")));
         }
         Ok(stdout)
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            let _ = child.wait_with_output();
+        }
+    }
+}
+
+/// The helper's answer to `setup`.
+fn parse_setup(out: &str) -> Result<SetupOutput> {
+    serde_json::from_str(out).map_err(|e| {
+        Error::other(format!(
+            "unexpected answer from the network helper ({e}): {out}"
+        ))
+    })
+}
+
+/// A container's network setup whose helper still runs ([`Engine::network_setup_begin`]).
+/// Dropped without [`Engine::network_setup_end`], its ledger row stays for the caller's
+/// undo to release (the network helper is waited for first; slirp4netns is killed by the
+/// release).
+pub(crate) struct PendingSetup {
+    wait: Pending,
+    holder: Holder,
+    seq: i64,
+    resource: Resource,
+}
+
+enum Pending {
+    /// The network helper's `setup`: its answer is the container's network status.
+    Helper(Helper),
+    /// slirp4netns: its ready byte.
+    Ready(super::slirp::Ready),
+}
+
+impl PendingSetup {
+    pub(super) fn ready(r: super::slirp::Ready, holder: Holder, seq: i64, row: Resource) -> Self {
+        PendingSetup {
+            wait: Pending::Ready(r),
+            holder,
+            seq,
+            resource: row,
+        }
     }
 }
 

@@ -29,6 +29,7 @@ use peapod_netsetup::forward::Forward;
 use peapod_netsetup::types::{NetAddress, NetInterface, PortMapping, StatusBlock};
 
 use super::ipam::Owner;
+use super::setup::PendingSetup;
 use crate::Engine;
 use crate::container::Container;
 use crate::error::{Error, IoContext, Result};
@@ -237,16 +238,13 @@ pub fn host_containers_internal(mode: &str) -> Option<IpAddr> {
     ips.iter().find(|ip| ip.is_ipv4()).or(ips.first()).copied()
 }
 
-/// Checks what `create` can: the protocols the port handler forwards, and (rootless) ports
+/// Checks what `create` can: the network's options, the protocols, and (rootless) ports
 /// under `net.ipv4.ip_unprivileged_port_start`, named.
 pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
-    // pasta forwards udp itself, as slirp4netns does with its own port handler.
-    let handler = if super::pasta::is_pasta(mode) {
-        PortHandler::Slirp4netns
-    } else {
-        SlirpOptions::from_mode(mode)?.port_handler
-    };
-    for f in forwards(ports, handler)? {
+    if !super::pasta::is_pasta(mode) {
+        SlirpOptions::from_mode(mode)?;
+    }
+    for f in forwards(ports)? {
         if crate::rootless::is_rootless()
             && f.host.port() < peapod_netsetup::forward::unprivileged_port_start()
         {
@@ -261,7 +259,7 @@ pub fn check_publishable(mode: &str, ports: &[PortMapping]) -> Result<()> {
 /// something already listens on (another user's, say), named.
 pub(super) fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
     check_publishable(mode, ports)?;
-    for f in forwards(ports, PortHandler::Slirp4netns)? {
+    for f in forwards(ports)? {
         let taken = match f.proto.as_str() {
             "udp" => std::net::UdpSocket::bind(f.host).err(),
             _ => std::net::TcpListener::bind(f.host).err(),
@@ -273,19 +271,15 @@ pub(super) fn check_ports(mode: &str, ports: &[PortMapping]) -> Result<()> {
     Ok(())
 }
 
-/// Every host port of `ports` (ranges expanded), as the forwarder takes them; only tcp
-/// unless slirp4netns forwards them itself.
-pub(super) fn forwards(ports: &[PortMapping], handler: PortHandler) -> Result<Vec<Forward>> {
+/// Every host port of `ports` (ranges expanded), as the forwarder (or slirp4netns's own
+/// port handler) takes them: tcp and udp.
+pub(super) fn forwards(ports: &[PortMapping]) -> Result<Vec<Forward>> {
     let mut out = Vec::new();
     for p in ports {
         let protos = super::ports::protocols(p);
-        let ok = |proto: &&str| {
-            *proto == "tcp" || (*proto == "udp" && handler == PortHandler::Slirp4netns)
-        };
-        if !protos.iter().all(ok) {
+        if let Some(other) = protos.iter().find(|p| !matches!(**p, "tcp" | "udp")) {
             return Err(Error::invalid(format!(
-                "publishing {} port {} with slirp4netns is not supported by peapod yet: only tcp (and udp with port_handler=slirp4netns)",
-                protos.join(","),
+                "publishing {other} port {} with slirp4netns is not supported: only tcp and udp",
                 p.container_port
             )));
         }
@@ -439,13 +433,16 @@ pub(crate) fn kill_recorded(file: &Path, comm: &str) {
         let p = nix::unistd::Pid::from_raw(pid);
         let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
         let deadline = Instant::now() + Duration::from_secs(2);
+        // It is usually gone within a millisecond: look again soon, then less often.
+        let mut pause = Duration::from_millis(1);
         while Instant::now() < deadline {
             // Our own child (the same command set it up): reap it.
             let _ = nix::sys::wait::waitpid(p, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             if !alive() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
     let _ = std::fs::remove_file(file);
@@ -477,21 +474,28 @@ struct HelperStart {
 impl Engine {
     /// [`Engine::slirp_setup`] for `c`'s own network (its monitor will hold the exit pipe)
     /// or its pod's (no exit pipe: releasing the pod's resources stops the helpers).
-    pub(crate) fn slirp_setup_for(&self, c: &mut Container, holder: &Holder) -> Result<()> {
+    /// With `overlap`, a container's own slirp4netns without published ports is left to
+    /// get ready while the caller goes on: the [`PendingSetup`] returned waits for it.
+    pub(crate) fn slirp_setup_for(
+        &self,
+        c: &mut Container,
+        holder: &Holder,
+        overlap: bool,
+    ) -> Result<Option<PendingSetup>> {
         if super::pasta::is_pasta(&c.config.network_mode) {
-            return self.pasta_setup(c, holder);
+            return self.pasta_setup(c, holder).map(|()| None);
         }
         if !matches!(holder, Holder::Container(id) if id == c.id()) {
-            return self.slirp_setup(c, holder, None);
+            return self.slirp_setup(c, holder, None, false);
         }
         let (r, w) = pipe()?;
-        self.slirp_setup(c, holder, Some(&r))?;
+        let pending = self.slirp_setup(c, holder, Some(&r), overlap)?;
         drop(take_monitor_fd(c.id()));
         MONITOR_HOLDS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((c.id().to_string(), w));
-        Ok(())
+        Ok(pending)
     }
 
     /// The API socket of the owner's slirp4netns (short: sun_path holds 108 bytes).
@@ -506,25 +510,24 @@ impl Engine {
     /// Starts `h` for `holder` and waits until it says it is ready; the ledger's row makes
     /// every release path (rm, cleanup, pod rm, system check --repair) stop it.
     fn start_helper(&self, holder: &Holder, h: HelperStart) -> Result<()> {
-        let mut files = h.files;
-        files.push(h.log.clone());
-        let row = Resource::Helper {
-            pidfile: h.pid_file.clone(),
-            comm: h.comm.to_string(),
-            files,
-        };
-        self.hold(holder, row, |_| {
-            let (ready_r, ready_w) = pipe()?;
-            let mut child = spawn(h.cmd, [h.exit_fd, ready_w.as_raw_fd()], &h.log)?;
-            drop(ready_w);
-            let written = std::fs::write(&h.pid_file, format!("{}\n", child.id()));
-            if let Err(e) = written {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::io("writing", &h.pid_file, e));
+        let row = helper_row(&h);
+        self.hold(holder, row, |_| start(h)?.wait())
+    }
+
+    /// [`Engine::start_helper`] without waiting for the helper's ready byte: its ledger row
+    /// is recorded (not yet confirmed) and the wait returned.
+    fn start_helper_pending(&self, holder: &Holder, h: HelperStart) -> Result<PendingSetup> {
+        let row = helper_row(&h);
+        let seq = self.db.record(holder, &row)?;
+        match start(h) {
+            Ok(ready) => Ok(PendingSetup::ready(ready, holder.clone(), seq, row)),
+            Err(e) => {
+                if self.release_one(holder, &row).is_ok() {
+                    let _ = self.db.forget(seq);
+                }
+                Err(e)
             }
-            wait_ready(h.what, &mut child, ready_r, &h.log)
-        })
+        }
     }
 
     /// Starts slirp4netns (and the port forwarder) for the namespace at `c.state.netns`,
@@ -535,7 +538,8 @@ impl Engine {
         c: &mut Container,
         holder: &Holder,
         exit: Option<&OwnedFd>,
-    ) -> Result<()> {
+        overlap: bool,
+    ) -> Result<Option<PendingSetup>> {
         let opts = SlirpOptions::from_mode(&c.config.network_mode)?;
         check_tun()?;
         let bin = crate::config::which(SLIRP).ok_or_else(|| {
@@ -556,28 +560,34 @@ impl Engine {
         }
         let mut cmd = Command::new(&bin);
         cmd.args(opts.args(&netns, api.as_deref(), exit.is_some()));
-        self.start_helper(
-            holder,
-            HelperStart {
-                what: SLIRP,
-                comm: SLIRP,
-                cmd,
-                exit_fd: exit.map(|e| e.as_raw_fd()).unwrap_or(-1),
-                pid_file: owner.run_dir.join(SLIRP_PID),
-                log: owner.run_dir.join("slirp4netns.log"),
-                files: api.iter().cloned().collect(),
-            },
-        )?;
+        let fwd = forwards(&c.config.ports)?;
+        let start = HelperStart {
+            what: SLIRP,
+            comm: SLIRP,
+            cmd,
+            exit_fd: exit.map(|e| e.as_raw_fd()).unwrap_or(-1),
+            pid_file: owner.run_dir.join(SLIRP_PID),
+            log: owner.run_dir.join("slirp4netns.log"),
+            files: api.iter().cloned().collect(),
+        };
+        // Without ports nothing here needs slirp4netns ready: the runtime can create the
+        // container meanwhile (its tap device is up before anything starts the container).
+        let pending = if overlap && fwd.is_empty() {
+            Some(self.start_helper_pending(holder, start)?)
+        } else {
+            self.start_helper(holder, start)?;
+            None
+        };
         c.state.network_status.insert(SLIRP.into(), opts.status());
         c.state.ports = c.config.ports.clone();
-        let fwd = forwards(&c.config.ports, opts.port_handler)?;
         if fwd.is_empty() {
-            return Ok(());
+            return Ok(pending);
         }
         match &api {
             Some(socket) => fwd
                 .iter()
-                .try_for_each(|f| add_hostfwd(socket, f, opts.guest())),
+                .try_for_each(|f| add_hostfwd(socket, f, opts.guest()))
+                .map(|()| None),
             None => {
                 let mut cmd = Command::new(self.netsetup_path()?);
                 cmd.arg("forward").arg(&netns);
@@ -597,9 +607,53 @@ impl Engine {
                     log: owner.run_dir.join("forward.log"),
                     files: Vec::new(),
                 };
-                self.start_helper(holder, start)
+                self.start_helper(holder, start).map(|()| None)
             }
         }
+    }
+}
+
+/// The ledger row of helper `h`.
+fn helper_row(h: &HelperStart) -> Resource {
+    let mut files = h.files.clone();
+    files.push(h.log.clone());
+    Resource::Helper {
+        pidfile: h.pid_file.clone(),
+        comm: h.comm.to_string(),
+        files,
+    }
+}
+
+/// Spawns helper `h` and records its pid; [`Ready::wait`] waits for its ready byte.
+fn start(h: HelperStart) -> Result<Ready> {
+    let (ready_r, ready_w) = pipe()?;
+    let mut child = spawn(h.cmd, [h.exit_fd, ready_w.as_raw_fd()], &h.log)?;
+    drop(ready_w);
+    let written = std::fs::write(&h.pid_file, format!("{}\n", child.id()));
+    if let Err(e) = written {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::io("writing", &h.pid_file, e));
+    }
+    Ok(Ready {
+        what: h.what,
+        child,
+        ready: ready_r,
+        log: h.log,
+    })
+}
+
+/// A helper started, its ready byte not yet read.
+pub(crate) struct Ready {
+    what: &'static str,
+    child: Child,
+    ready: OwnedFd,
+    log: PathBuf,
+}
+
+impl Ready {
+    pub(crate) fn wait(mut self) -> Result<()> {
+        wait_ready(self.what, &mut self.child, self.ready, &self.log)
     }
 }
 
@@ -686,7 +740,7 @@ mod tests {
     }
 
     #[test]
-    fn ranges_expand_and_udp_is_refused() {
+    fn ranges_expand_and_udp_is_forwarded() {
         let p = PortMapping {
             host_ip: "127.0.0.1".into(),
             container_port: 80,
@@ -694,7 +748,7 @@ mod tests {
             range: 3,
             protocol: "tcp".into(),
         };
-        let f = forwards(std::slice::from_ref(&p), PortHandler::Rootlesskit).unwrap();
+        let f = forwards(std::slice::from_ref(&p)).unwrap();
         assert_eq!(
             f.iter().map(Forward::to_arg).collect::<Vec<_>>(),
             [
@@ -707,9 +761,13 @@ mod tests {
             protocol: "udp".into(),
             ..p
         };
-        let e = forwards(std::slice::from_ref(&udp), PortHandler::Rootlesskit).unwrap_err();
-        assert!(e.to_string().contains("only tcp"), "{e}");
-        let f = forwards(&[udp], PortHandler::Slirp4netns).unwrap();
+        let f = forwards(std::slice::from_ref(&udp)).unwrap();
         assert_eq!(f[0].to_arg(), "udp:127.0.0.1:8080:80");
+        let sctp = PortMapping {
+            protocol: "sctp".into(),
+            ..udp
+        };
+        let e = forwards(&[sctp]).unwrap_err();
+        assert!(e.to_string().contains("only tcp and udp"), "{e}");
     }
 }

@@ -29,6 +29,18 @@ pub enum NetNs {
     Path(PathBuf),
 }
 
+/// What `/dev/shm` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shm {
+    /// A tmpfs of the container's own.
+    #[default]
+    Private,
+    /// The host's, bound.
+    Host,
+    /// None at all.
+    Absent,
+}
+
 pub struct SpecInput<'a> {
     pub args: &'a [String],
     pub env: &'a [String],
@@ -50,6 +62,10 @@ pub struct SpecInput<'a> {
     /// Namespaces other than the network's to join (a pinned file) or, with `None`, to
     /// create where the default would not (a pod's shared pid, ipc, uts or cgroup).
     pub joins: &'a [(LinuxNamespaceType, Option<PathBuf>)],
+    /// Namespaces the container shares with the host (`--pid host`, …): none is made.
+    pub host_namespaces: &'a [LinuxNamespaceType],
+    /// `--ipc none`: no `/dev/shm`. `--ipc host`: the host's `/dev/shm`.
+    pub shm: Shm,
     /// Capabilities, seccomp, masks, sysctls, privileged mode.
     pub security: &'a SecurityConfig,
     /// Set for a rootless user's container.
@@ -86,12 +102,25 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
             .build()
             .map_err(err)?,
     ));
-    spec.set_hostname(if matches!(input.netns, NetNs::Host) {
+    let host_uts = input.host_namespaces.contains(&LinuxNamespaceType::Uts);
+    spec.set_hostname(if matches!(input.netns, NetNs::Host) || host_uts {
         None
     } else {
         Some(input.hostname.to_string())
     });
     let mut mounts = default_mounts(&input.netns, sec, input.rootless)?;
+    match input.shm {
+        Shm::Private => {}
+        Shm::Absent => mounts.retain(|m| m.destination() != Path::new("/dev/shm")),
+        Shm::Host => {
+            mounts.retain(|m| m.destination() != Path::new("/dev/shm"));
+            mounts.push(bind(
+                Path::new("/dev/shm"),
+                "/dev/shm",
+                &["rbind", "nosuid", "noexec", "nodev"],
+            )?);
+        }
+    }
     if sec.privileged && input.rootless.is_some() {
         // After `/dev` (Podman lists them first, then sorts every mount by depth).
         mounts.extend(super::devices::rootless_device_binds(Path::new("/dev"))?);
@@ -239,6 +268,7 @@ fn namespaces(input: &SpecInput<'_>) -> Result<Vec<LinuxNamespace>> {
         namespaces.retain(|n| n.typ() != *typ);
         namespaces.push(ns(*typ, path.as_ref())?);
     }
+    namespaces.retain(|n| !input.host_namespaces.contains(&n.typ()));
     Ok(namespaces)
 }
 

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::{MemberPlan, Pod, PodConfig, PodState};
 use crate::Engine;
-use crate::container::CreateOptions;
+use crate::container::ContainerSpec;
 use crate::error::{Error, IoContext, Result};
 
 /// The image the infra container runs by default: built here on first use, as Podman
@@ -33,9 +33,9 @@ pub struct PodCreateOptions {
     pub infra_name: Option<String>,
     pub cgroup_parent: Option<String>,
     /// `--network`, `-p`, `--add-host`, `--dns`, … for the pod's namespace.
-    pub network: crate::network::NetworkFlags,
-    /// `-v`: the pod's volumes, mounted into every member.
-    pub volumes: Vec<String>,
+    pub network: crate::network::NetworkSpec,
+    /// `-v`, parsed: the pod's volumes, mounted into every member.
+    pub volumes: Vec<crate::volume::spec::MountSpec>,
     pub create_command: Vec<String>,
 }
 
@@ -116,12 +116,7 @@ impl Engine {
                     "cannot set infra options (--infra-image, --infra-command, --infra-name) when not creating an infra container",
                 ));
             }
-        } else if opts
-            .network
-            .network
-            .iter()
-            .any(|n| n.starts_with("container:"))
-        {
+        } else if matches!(opts.network.mode, crate::network::NetworkMode::Container(_)) {
             // As Podman: a pod's infra cannot borrow a container's network namespace.
             return Err(Error::invalid(
                 "pods presently do not support network mode container",
@@ -172,23 +167,21 @@ impl Engine {
                 Some(i) => i.clone(),
                 None => self.pause_image()?,
             };
-            self.create_container(&CreateOptions {
+            self.create_container(&ContainerSpec {
                 image,
                 name: Some(
                     opts.infra_name
                         .clone()
                         .unwrap_or_else(|| format!("{}-infra", &id[..12])),
                 ),
-                entrypoint: infra_command
-                    .as_ref()
-                    .map(|c| serde_json::to_string(c).expect("strings serialise")),
+                entrypoint: infra_command.clone(),
                 hostname: Some(pod.config.hostname.clone()),
                 network: if has_net {
                     opts.network.clone()
                 } else {
-                    crate::network::NetworkFlags::default()
+                    crate::network::NetworkSpec::default()
                 },
-                volumes: opts.volumes.clone(),
+                mounts: opts.volumes.clone(),
                 create_command: opts.create_command.clone(),
                 infra_of: Some(id.clone()),
                 ..Default::default()
@@ -230,7 +223,7 @@ impl Engine {
 
     /// How a container being created joins its pod (`--pod`), making the pod for
     /// `--pod new:NAME`. None without `--pod`.
-    pub(crate) fn pod_member_plan(&self, opts: &CreateOptions) -> Result<Option<MemberPlan>> {
+    pub(crate) fn pod_member_plan(&self, opts: &ContainerSpec) -> Result<Option<MemberPlan>> {
         if let Some(kind) = &opts.init_ctr {
             if !matches!(kind.as_str(), "always" | "once") {
                 return Err(Error::invalid(format!(
@@ -267,7 +260,7 @@ impl Engine {
                     "invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod",
                 ));
             }
-            if !n.network.is_empty()
+            if n.mode != crate::network::NetworkMode::Default
                 || n.ip.is_some()
                 || n.mac_address.is_some()
                 || !n.aliases.is_empty()

@@ -77,46 +77,22 @@ impl Engine {
             .iter()
             .filter(|c| !c.config.is_infra && c.state.status.is_active())
             .collect();
-        self.on_each(&members, |e, c| e.stop(c.id(), timeout).map(drop))?;
+        self.on_each(&members, |e, id| e.stop(id, timeout).map(drop))?;
         if let Some(infra) = all.iter().find(|c| c.config.is_infra) {
             self.stop(infra.id(), timeout)?;
         }
         Ok(pod)
     }
 
-    /// Run `f` for each container in a thread of its own (stops wait for timeouts).
+    /// Run `f` on each container through the engine's worker pool (stops wait for their
+    /// timeouts side by side); every failure collected.
     fn on_each(
         &self,
         list: &[&Container],
-        f: impl Fn(&Engine, &Container) -> Result<()> + Sync,
+        f: impl Fn(&Engine, &str) -> Result<()> + Sync,
     ) -> Result<()> {
-        if list.len() <= 1 {
-            return match list.first() {
-                Some(c) => f(self, c),
-                None => Ok(()),
-            };
-        }
-        let engines = list
-            .iter()
-            .map(|_| self.reopen())
-            .collect::<Result<Vec<_>>>()?;
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = list
-                .iter()
-                .zip(engines)
-                .map(|(c, e)| {
-                    let f = &f;
-                    s.spawn(move || f(&e, c))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::other("a pod worker panicked")))
-                })
-                .collect()
-        });
+        let ids: Vec<String> = list.iter().map(|c| c.id().to_string()).collect();
+        let results = self.on_many(&ids, f);
         Error::collect(results.into_iter().filter_map(|r| r.err()).collect())
     }
 
@@ -202,7 +178,7 @@ impl Engine {
             timeout,
         };
         let members: Vec<&Container> = all.iter().filter(|c| !c.config.is_infra).collect();
-        self.on_each(&members, |e, c| match e.remove(c.id(), &opts) {
+        self.on_each(&members, |e, id| match e.remove(id, &opts) {
             Ok(_) | Err(Error::NoSuchContainer(_)) => Ok(()),
             Err(e) => Err(e),
         })?;

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +136,12 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The write-ahead log stays when a connection closes, uncheckpointed: otherwise every
+        // `peapod` process checkpoints it as it exits (two or three fsyncs) and deletes it, and
+        // the next one creates it again (and fsyncs the directory), all on the path of every
+        // command. It is checkpointed when it grows past SQLite's limit (1000 pages), by the
+        // writer that crosses it. What a commit guarantees is unchanged (synchronous=NORMAL).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         let mut db = Db {
             conn,
             upgraded_from: None,
@@ -170,18 +177,6 @@ impl Db {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
-    }
-
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
-    }
-
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
-        Ok(())
     }
 
     // ---- containers ----
@@ -229,6 +224,31 @@ impl Db {
             return Err(Error::NoSuchContainer(id.to_string()));
         }
         Ok(())
+    }
+
+    /// Give a container another name; a taken name is [`Error::NameInUse`].
+    pub fn rename_container(&self, c: &Container, name: &str) -> Result<()> {
+        let mut config = c.config.clone();
+        config.name = name.to_string();
+        let json = serde_json::to_string(&config).map_err(|e| Error::other(e.to_string()))?;
+        self.write(|tx| {
+            if let Some(id) = tx
+                .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+            {
+                return Err(Error::NameInUse {
+                    name: name.to_string(),
+                    id,
+                });
+            }
+            tx.execute(
+                "UPDATE containers SET name = ?1, config = ?2 WHERE id = ?3",
+                params![name, json, c.id()],
+            )?;
+            Ok(())
+        })
     }
 
     /// Compare-and-swap: write `new` only if the row still holds `old`. Returns whether it did.

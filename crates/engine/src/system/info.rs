@@ -83,21 +83,103 @@ pub struct Program {
 #[allow(non_snake_case)]
 pub struct HostInfo {
     pub Arch: String,
+    pub CgroupControllers: Vec<String>,
     pub CgroupManager: String,
     pub CgroupVersion: String,
     pub Conmon: Program,
+    pub CPUs: usize,
+    pub Distribution: Distribution,
     pub EventLogger: String,
     pub Hostname: String,
     /// The user namespace's maps when rootless; null (Go's nil slices) for root.
     pub IDMappings: IdMappings,
     pub Kernel: String,
+    pub Linkmode: String,
     pub LogDriver: String,
+    pub MemFree: u64,
     pub MemTotal: u64,
     pub NetworkBackend: String,
-    pub OCIRuntime: Program,
+    pub OCIRuntime: OciRuntime,
     pub OS: String,
+    pub RemoteSocket: RemoteSocket,
     pub Security: SecurityInfo,
+    pub ServiceIsRemote: bool,
+    pub SwapFree: u64,
+    pub SwapTotal: u64,
     pub Uptime: String,
+}
+
+/// `Host.OCIRuntime`.
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct OciRuntime {
+    pub Name: String,
+    pub Package: String,
+    pub Path: String,
+    pub Version: String,
+}
+
+/// `Host.Distribution`, from `/etc/os-release`.
+#[derive(Debug, Serialize, Default)]
+#[allow(non_snake_case)]
+pub struct Distribution {
+    pub Distribution: String,
+    pub Version: String,
+    pub Codename: String,
+}
+
+/// `Host.RemoteSocket`: where `system service` listens by default, and whether it does.
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct RemoteSocket {
+    pub Path: String,
+    pub Exists: bool,
+}
+
+fn distribution() -> Distribution {
+    let text = std::fs::read_to_string("/etc/os-release")
+        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+        .unwrap_or_default();
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    Distribution {
+        Distribution: get("ID"),
+        Version: get("VERSION_ID"),
+        Codename: get("VERSION_CODENAME"),
+    }
+}
+
+/// A `/proc/meminfo` value in bytes.
+fn meminfo(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                let kb = l.strip_prefix(key)?.strip_prefix(':')?;
+                kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The cgroup controllers available: v2's `cgroup.controllers`, else v1's enabled ones.
+fn cgroup_controllers() -> Vec<String> {
+    if let Ok(c) = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers") {
+        return c.split_whitespace().map(str::to_string).collect();
+    }
+    std::fs::read_to_string("/proc/cgroups")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[3] == "1").then(|| f[0].to_string())
+        })
+        .collect()
 }
 
 /// Podman's `Host.IDMappings`.
@@ -202,6 +284,7 @@ impl Engine {
         };
         Ok(HostInfo {
             Arch: arch(),
+            CgroupControllers: cgroup_controllers(),
             CgroupManager: "cgroupfs".into(),
             CgroupVersion: if crate::config::cgroup_unified() {
                 "v2".into()
@@ -213,6 +296,8 @@ impl Engine {
                 Path: monitor.display().to_string(),
                 Version: first_line_of(&monitor, "--version"),
             },
+            CPUs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Distribution: distribution(),
             EventLogger: "none".into(),
             Hostname: uname_field(|u| u.nodename()),
             IDMappings: {
@@ -223,16 +308,30 @@ impl Engine {
                 }
             },
             Kernel: uname_field(|u| u.release()),
+            Linkmode: "dynamic".into(),
             // What `run` uses without `--log-driver` (see container::create).
             LogDriver: "k8s-file".into(),
+            MemFree: meminfo("MemFree"),
             MemTotal: crate::pod::mem_total().unwrap_or(0),
             NetworkBackend: "netavark".into(),
-            OCIRuntime: Program {
+            OCIRuntime: OciRuntime {
+                Name: runtime
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 Package: runtime.name(),
                 Path: runtime.path.display().to_string(),
                 Version: first_line_of(&runtime.path, "--version"),
             },
             OS: "linux".into(),
+            RemoteSocket: RemoteSocket {
+                Path: String::new(),
+                Exists: false,
+            },
+            ServiceIsRemote: false,
+            SwapFree: meminfo("SwapFree"),
+            SwapTotal: meminfo("SwapTotal"),
             Security: SecurityInfo {
                 AppArmorEnabled: security.apparmor_enabled,
                 DefaultCapabilities: security.default_capabilities.join(","),

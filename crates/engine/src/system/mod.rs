@@ -8,6 +8,7 @@
 //! container or pod of this store. `--repair` releases them.
 
 mod check;
+mod df;
 mod info;
 mod prune;
 mod reset;
@@ -19,6 +20,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 pub use check::{CheckReport, Finding};
+pub use df::{DfContainer, DfImage, DfSummary, DfVolume, DiskUsage};
 pub use info::{Info, Version, VersionInfo, version};
 pub use prune::{SystemPruneOptions, SystemPruneReport};
 

@@ -40,12 +40,11 @@ fn flags_for(m: &MountSpec) -> SourceFlags {
     }
 }
 
-/// What the user asked for at create, as flag values.
+/// The mounts asked for at create.
 #[derive(Debug, Clone, Default)]
 pub struct MountRequest<'a> {
-    pub volumes: &'a [String],
-    pub mounts: &'a [String],
-    pub tmpfs: &'a [String],
+    /// `-v`, `--mount`, `--tmpfs`, parsed, in that order.
+    pub mounts: &'a [MountSpec],
     pub volumes_from: &'a [String],
     /// For a member of a pod: the pod's volumes (its infra's mounts).
     pub pod_mounts: &'a [MountSpec],
@@ -68,16 +67,7 @@ impl Engine {
     /// volumes, image `VOLUME`s), each destination taken by the first; anonymous volumes
     /// still nameless.
     pub(crate) fn resolve_mounts(&self, req: &MountRequest<'_>) -> Result<Vec<MountSpec>> {
-        let mut out = Vec::new();
-        for v in req.volumes {
-            out.push(spec::parse_volume_flag(v)?);
-        }
-        for m in req.mounts {
-            out.push(spec::parse_mount_flag(m)?);
-        }
-        for t in req.tmpfs {
-            out.push(spec::parse_tmpfs_flag(t)?);
-        }
+        let mut out = req.mounts.to_vec();
         spec::check_duplicates(&out)?;
         for m in &out {
             if m.kind == MountKind::Image {

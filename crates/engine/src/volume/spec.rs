@@ -46,6 +46,33 @@ pub struct MountSpec {
     pub from_image: bool,
 }
 
+impl MountSpec {
+    /// A mount asked for by fields rather than a flag (kube play, the API): the source and
+    /// destination checked as `-v` checks them.
+    pub fn new(kind: MountKind, source: &str, destination: &str, read_only: bool) -> Result<Self> {
+        let source = match kind {
+            MountKind::Bind => host_path(source)?,
+            MountKind::Volume => {
+                volume_name(source)?;
+                source.to_string()
+            }
+            MountKind::Anonymous | MountKind::Tmpfs => String::new(),
+            MountKind::Image => source.to_string(),
+        };
+        Ok(MountSpec {
+            kind,
+            source,
+            destination: self::destination(destination)?,
+            options: if read_only {
+                vec!["ro".into()]
+            } else {
+                Vec::new()
+            },
+            from_image: false,
+        })
+    }
+}
+
 const PROPAGATIONS: &[&str] = &[
     "private",
     "rprivate",

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::cli::NetworkArgs;
+
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once, never moved around
 pub enum PodCommand {
@@ -84,36 +86,11 @@ pub struct CreateArgs {
     /// Set parent cgroup for the pod
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
-    /// Connect the pod to a network
-    #[arg(long = "network", alias = "net")]
-    pub network: Vec<String>,
-    /// Publish a container's port, or a range of ports, to the host
-    #[arg(short = 'p', long = "publish")]
-    pub publish: Vec<String>,
     /// Bind mount a volume into the pod's containers
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
-    /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host")]
-    pub add_host: Vec<String>,
-    /// Set custom DNS servers
-    #[arg(long)]
-    pub dns: Vec<String>,
-    /// Set custom DNS search domains
-    #[arg(long = "dns-search")]
-    pub dns_search: Vec<String>,
-    /// Set custom DNS options
-    #[arg(long = "dns-option", alias = "dns-opt")]
-    pub dns_option: Vec<String>,
-    /// Specify a static IPv4 address for the pod
-    #[arg(long)]
-    pub ip: Option<String>,
-    /// The pod's MAC address
-    #[arg(long = "mac-address")]
-    pub mac_address: Option<String>,
-    /// Add a network-scoped alias for the pod
-    #[arg(long = "network-alias")]
-    pub network_alias: Vec<String>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// Name of the pod (alternative to --name)
     pub pod_name: Option<String>,
 }
@@ -152,7 +129,7 @@ pub struct KillArgs {
     #[arg(short = 'a', long)]
     pub all: bool,
     /// Signal to send to the containers in the pod
-    #[arg(short = 's', long, default_value = "KILL")]
+    #[arg(short = 's', long, default_value = "KILL", allow_hyphen_values = true)]
     pub signal: String,
     pub pods: Vec<String>,
 }

@@ -96,19 +96,12 @@ fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
         infra_command: a.infra_command,
         infra_name: a.infra_name,
         cgroup_parent: a.cgroup_parent,
-        network: peapod_engine::network::NetworkFlags {
-            network: a.network,
-            ip: a.ip,
-            mac_address: a.mac_address,
-            aliases: a.network_alias,
-            publish: a.publish,
-            dns: a.dns,
-            dns_search: a.dns_search,
-            dns_option: a.dns_option,
-            add_host: a.add_host,
-            ..Default::default()
-        },
-        volumes: a.volume,
+        network: a.net.spec(false)?,
+        volumes: a
+            .volume
+            .iter()
+            .map(|v| peapod_engine::volume::spec::parse_volume_flag(v))
+            .collect::<Result<_, _>>()?,
         create_command: argv.to_vec(),
     })?;
     if let Some(f) = &a.pod_id_file

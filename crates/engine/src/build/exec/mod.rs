@@ -58,8 +58,8 @@ pub struct BuildOptions {
     pub annotations: Vec<String>,
     pub squash: bool,
     pub squash_all: bool,
-    /// `--network` for RUN steps (empty: the default network).
-    pub network: String,
+    /// `--network` for RUN steps.
+    pub network: crate::network::NetworkMode,
     /// `--volume` binds for RUN steps.
     pub volumes: Vec<String>,
     /// `--secret id=…,src=…`: id and file.

@@ -3,14 +3,14 @@
 //! output copied inline, then committed by the caller from its overlay upper dir and
 //! removed.
 //!
-//! [`run_create_options`] is the one place a RUN container's request is filled, so it can
-//! move to the typed container spec of issue 13 in one edit.
+//! [`run_create_options`] is the one place a RUN container's request is filled: the typed
+//! container spec `run`/`create` and `kube play` fill too.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::Engine;
-use crate::container::{CreateOptions, RemoveOptions};
+use crate::container::{ContainerSpec, RemoveOptions};
 use crate::error::{Error, Result};
 
 /// What a RUN container is made of.
@@ -23,34 +23,30 @@ pub struct RunSpec {
     /// The image config's user and working directory (empty: the defaults).
     pub user: String,
     pub workdir: String,
-    /// `SRC:DST[:OPTS]` binds (`build --volume`, RUN bind/cache/secret mounts, heredoc
+    /// Binds and tmpfs (`build --volume`, RUN bind/cache/secret/tmpfs mounts, heredoc
     /// scripts).
-    pub volumes: Vec<String>,
-    /// tmpfs targets.
-    pub tmpfs: Vec<String>,
-    /// The network mode (`none`, `host`, a network name; empty: the default).
-    pub network: String,
+    pub mounts: Vec<crate::volume::spec::MountSpec>,
+    pub network: crate::network::NetworkMode,
     pub hostname: Option<String>,
 }
 
 /// The create request of a RUN container.
-pub fn run_create_options(spec: &RunSpec) -> CreateOptions {
-    let mut opts = CreateOptions {
+pub fn run_create_options(spec: &RunSpec) -> Result<ContainerSpec> {
+    Ok(ContainerSpec {
         image: spec.image.clone(),
         command: spec.argv.clone(),
-        entrypoint: Some(String::new()),
+        entrypoint: Some(Vec::new()),
         env: spec.env.clone(),
         user: (!spec.user.is_empty()).then(|| spec.user.clone()),
         workdir: (!spec.workdir.is_empty()).then(|| spec.workdir.clone()),
-        volumes: spec.volumes.clone(),
-        tmpfs: spec.tmpfs.clone(),
+        mounts: spec.mounts.clone(),
         hostname: spec.hostname.clone(),
+        network: crate::network::NetworkSpec {
+            mode: spec.network.clone(),
+            ..Default::default()
+        },
         ..Default::default()
-    };
-    if !spec.network.is_empty() {
-        opts.network.network = vec![spec.network.clone()];
-    }
-    opts
+    })
 }
 
 /// A build container; removed (with force) when dropped, whatever happened.
@@ -89,7 +85,7 @@ impl Engine {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<(BuildContainer<'_>, i32)> {
-        let c = self.create_container(&run_create_options(spec))?;
+        let c = self.create_container(&run_create_options(spec)?)?;
         let guard = BuildContainer {
             engine: self,
             id: c.id().to_string(),

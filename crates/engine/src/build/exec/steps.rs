@@ -18,6 +18,7 @@ use crate::build::parse::{
     Instruction, InstructionKind, Mount, MountType, NetworkMode, Run, SCRIPT_DIR,
 };
 use crate::error::{Error, Result};
+use crate::volume::spec::MountSpec;
 
 /// A COPY/ADD with its sources resolved and digested (before the cache lookup).
 pub(super) struct PreparedCopy {
@@ -279,10 +280,15 @@ impl Build<'_, '_> {
             env: st.scope.run_env(&self.build_args),
             user: st.image.cfg_str("User"),
             workdir: st.image.cfg_str("WorkingDir"),
-            volumes: self.opts.volumes.clone(),
+            mounts: self
+                .opts
+                .volumes
+                .iter()
+                .map(|v| crate::volume::spec::parse_volume_flag(v))
+                .collect::<Result<_>>()?,
             network: match run.network {
-                NetworkMode::None => "none".into(),
-                NetworkMode::Host => "host".into(),
+                NetworkMode::None => crate::network::NetworkMode::None,
+                NetworkMode::Host => crate::network::NetworkMode::Host,
                 NetworkMode::Default => self.opts.network.clone(),
             },
             ..Default::default()
@@ -301,8 +307,8 @@ impl Build<'_, '_> {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| Error::io("chmod", &path, e))?;
-            spec.volumes
-                .push(format!("{}:{SCRIPT_DIR}{name}:ro", path.display()));
+            spec.mounts
+                .push(bind_ro(&path, &format!("{SCRIPT_DIR}{name}"), true)?);
         }
         let mut views = Vec::new();
         for m in &run.mounts {
@@ -320,12 +326,7 @@ impl Build<'_, '_> {
             self.engine.run_step(&spec, out, &mut **err)?
         };
         drop(views);
-        let mut targets: Vec<String> = spec
-            .volumes
-            .iter()
-            .filter_map(|v| v.split(':').nth(1).map(str::to_string))
-            .collect();
-        targets.extend(spec.tmpfs.iter().cloned());
+        let targets: Vec<String> = spec.mounts.iter().map(|m| m.destination.clone()).collect();
         super::run::prune_mount_targets(
             &container.upper(),
             &self.engine.layer_dirs(&rec)?,
@@ -361,7 +362,12 @@ impl Build<'_, '_> {
     ) -> Result<()> {
         let target = m.target.clone().unwrap_or_default();
         match m.kind {
-            MountType::Tmpfs => spec.tmpfs.push(target),
+            MountType::Tmpfs => spec.mounts.push(MountSpec::new(
+                crate::volume::spec::MountKind::Tmpfs,
+                "",
+                &target,
+                false,
+            )?),
             MountType::Bind => {
                 let rel =
                     crate::build::go_clean(&format!("/{}", m.source.as_deref().unwrap_or("")));
@@ -385,7 +391,7 @@ impl Build<'_, '_> {
                 )?;
                 let src = if rel.is_empty() { root } else { root.join(rel) };
                 // Always read-only: a `rw` bind's writes must not reach the context.
-                spec.volumes.push(format!("{}:{target}:ro", src.display()));
+                spec.mounts.push(bind_ro(&src, &target, true)?);
             }
             MountType::Cache => {
                 let id = m.id.clone().unwrap_or_else(|| target.clone());
@@ -408,8 +414,7 @@ impl Build<'_, '_> {
                     )
                     .map_err(|e| Error::io("chown", &dir, e))?;
                 }
-                let ro = if m.readonly { ":ro" } else { "" };
-                spec.volumes.push(format!("{}:{target}{ro}", dir.display()));
+                spec.mounts.push(bind_ro(&dir, &target, m.readonly)?);
             }
             MountType::Secret => {
                 let id = m.id.clone().unwrap_or_else(|| {
@@ -431,7 +436,7 @@ impl Build<'_, '_> {
                 } else {
                     target
                 };
-                spec.volumes.push(format!("{}:{target}:ro", src.display()));
+                spec.mounts.push(bind_ro(src, &target, true)?);
             }
             MountType::Ssh => {
                 return Err(Error::invalid("RUN --mount=type=ssh is not supported"));
@@ -465,4 +470,12 @@ fn resolve_chown(root: &Path, spec: &str) -> Result<(u32, u32)> {
             })?,
     };
     Ok((user.uid, gid))
+}
+
+/// A bind of a host path into a RUN container.
+fn bind_ro(src: &Path, target: &str, read_only: bool) -> Result<MountSpec> {
+    let src = src
+        .to_str()
+        .ok_or_else(|| Error::invalid(format!("{}: not a UTF-8 path", src.display())))?;
+    MountSpec::new(crate::volume::spec::MountKind::Bind, src, target, read_only)
 }

@@ -1,0 +1,136 @@
+//! Smaller pieces of Podman's command line, as its users type them: `run --replace`,
+//! `kill -s` spellings and refusals, `start`'s exit code.
+
+use crate::util::{IMG, TestEnv, name};
+
+#[test]
+fn replace_kill_signals_and_start_codes() {
+    let env = TestEnv::new("run-flags");
+    env.import_busybox();
+    let c = name("repl");
+    let first = env.ok(&["run", "-d", "--name", &c, IMG, "sleep", "1000"]);
+    let second = env.ok(&["run", "-d", "--replace", "--name", &c, IMG, "sleep", "1000"]);
+    assert_ne!(first, second);
+    assert_eq!(
+        env.ok(&["ps", "-aq", "--no-trunc"]),
+        second,
+        "only the new one is left"
+    );
+    // A leading dash, names with or without SIG; Podman's refusals.
+    env.ok(&["kill", "-s", "-USR1", &c]);
+    env.ok(&["kill", "-s", "-10", &c]);
+    env.run(&["kill", "-s", "0", &c])
+        .assert_error(125, &["invalid signal: 0"]);
+    env.run(&["kill", "-s", "-BADSIG", &c])
+        .assert_error(125, &["invalid signal: BADSIG"]);
+    env.run(&["kill", "-s", "65", &c])
+        .assert_error(125, &["valid signals are 1 through 64"]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    // `start` of a container whose command does not exist: 125 (`run` would exit 127).
+    let bad = name("bad");
+    env.ok(&["create", "--name", &bad, IMG, "/no/such/command"]);
+    env.run(&["start", &bad]).assert_code(125);
+    env.run(&["start", "-a", &bad]).assert_code(125);
+    env.ok(&["rm", "-f", &bad]);
+}
+
+#[test]
+fn log_levels_as_podman_checks_them() {
+    let env = TestEnv::new("log-levels");
+    let out = env.run(&["--log-level=telepathic", "info"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("Log Level \"telepathic\" is not supported"),
+        "{out:?}"
+    );
+    let out = env.run(&["--debug", "--log-level=panic", "info"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(
+        out.stderr.trim(),
+        "Setting --log-level and --debug is not allowed"
+    );
+    // logrus' text format; each level shows itself and the ones above it only.
+    let trace = env.run(&["--log-level=trace", "info"]).stderr;
+    for level in ["trace", "debug", "info"] {
+        assert!(
+            trace.contains(&format!(" level={level} ")),
+            "{level}: {trace}"
+        );
+    }
+    assert!(trace.lines().all(|l| l.starts_with("time=\"")), "{trace}");
+    let info = env.run(&["--log-level=info", "info"]).stderr;
+    assert!(
+        info.contains(" level=info msg=") && !info.contains(" level=debug "),
+        "{info}"
+    );
+    assert!(env.run(&["-D", "info"]).stderr.contains(" level=debug "));
+    assert!(
+        !env.run(&["--log-level=warn", "info"])
+            .stderr
+            .contains(" level=")
+    );
+}
+
+#[test]
+fn rename_containers() {
+    let env = TestEnv::new("rename");
+    env.import_busybox();
+    let a = name("old");
+    let b = name("new");
+    let taken = name("taken");
+    env.ok(&["run", "-d", "--name", &a, IMG, "sleep", "1000"]);
+    env.ok(&["create", "--name", &taken, IMG, "true"]);
+    let id = env.inspect(&a, "{{.Id}}");
+    env.ok(&["rename", &a, &b]);
+    assert_eq!(env.inspect(&id, "{{.Name}}"), b);
+    assert_eq!(
+        env.ok(&["exec", &b, "echo", "still running"]),
+        "still running\n"
+    );
+    env.run(&["inspect", &a]).assert_code(125);
+    env.run(&["container", "rename", &b, &taken])
+        .assert_error(125, &["is already in use"]);
+    env.run(&["rename", &b, "bad/name"])
+        .assert_error(125, &["invalid name \"bad/name\""]);
+    let pod = name("rpod");
+    env.ok(&["pod", "create", "--name", &pod]);
+    let infra = env.ok(&["pod", "inspect", &pod, "--format", "{{.InfraContainerID}}"]);
+    env.run(&["rename", infra.trim(), &name("infra")])
+        .assert_error(125, &["infra containers cannot be renamed"]);
+    env.ok(&["pod", "rm", "-f", &pod]);
+    env.ok(&["rm", "-f", "-t", "0", &b, &taken]);
+}
+
+#[test]
+fn init_then_start() {
+    let env = TestEnv::new("init");
+    env.import_busybox();
+    let c = name("init");
+    env.ok(&[
+        "create",
+        "--name",
+        &c,
+        IMG,
+        "sh",
+        "-c",
+        "echo started; sleep 1000",
+    ]);
+    assert_eq!(env.ok(&["init", &c]), format!("{c}\n"));
+    assert_eq!(env.status(&c), "initialized");
+    assert_eq!(
+        env.ok(&["container", "init", &c]),
+        format!("{c}\n"),
+        "again: nothing to do"
+    );
+    assert_eq!(env.ok(&["logs", &c]), "", "the process waits for start");
+    env.ok(&["start", &c]);
+    assert_eq!(env.status(&c), "running");
+    crate::util::wait_until("the output", std::time::Duration::from_secs(10), || {
+        env.ok(&["logs", &c]) == "started\n"
+    });
+    env.run(&["init", &c])
+        .assert_error(125, &["has already been created in runtime"]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+    env.assert_no_mounts();
+}
