@@ -283,7 +283,7 @@ fn published_ports_reach_the_container_and_nothing_else() {
         &format!("http://{host}:{published}/index"),
     ]);
     assert_eq!(out, "published\n");
-    // The port is taken now: a second container asking for it fails before it starts.
+    // The port is taken now: a second container asking for it fails to start.
     let d = name("dup");
     env.run(&[
         "run",
@@ -296,8 +296,10 @@ fn published_ports_reach_the_container_and_nothing_else() {
         IMG,
         "true",
     ])
-    .assert_error(125, &[&published.to_string(), "already in use"]);
-    assert!(!env.names_all().contains(&d));
+    .assert_error(126, &[&published.to_string(), "already in use"]);
+    // As Podman: a start that failed leaves the container created, holding nothing.
+    assert_eq!(env.status(&d), "created");
+    env.ok(&["rm", &d]);
     // A random host port (-p 80) and a range.
     let r = name("rand");
     env.ok(&[
@@ -435,7 +437,10 @@ fn bad_network_input_leaves_nothing() {
         IMG,
         "true",
     ])
-    .assert_error(125, &[&taken, "already allocated"]);
+    .assert_error(126, &[&taken, "already allocated"]);
+    // As Podman: a start that failed leaves the container created, holding nothing.
+    assert_eq!(env.status(&b), "created");
+    env.ok(&["rm", &b]);
     // A port someone else (not peapod) listens on.
     let busy = TcpListener::bind("0.0.0.0:0").unwrap();
     let busy_port = busy.local_addr().unwrap().port().to_string();
@@ -450,8 +455,9 @@ fn bad_network_input_leaves_nothing() {
         IMG,
         "true",
     ])
-    .assert_error(125, &[&busy_port, "address already in use"]);
-    assert!(!env.names_all().contains(&b));
+    .assert_error(126, &[&busy_port, "address already in use"]);
+    // As Podman: a start that failed leaves the container created, holding nothing.
+    assert_eq!(env.status(&b), "created");
     // In use: rm refuses (exit 2) without -f; a missing one is exit 1.
     env.run(&["network", "rm", &net])
         .assert_error(2, &[&net, "is being used"]);
@@ -597,8 +603,9 @@ fn one_host_port_on_two_addresses() {
     for spec in [format!("{port}:80"), format!("127.0.0.1:{port}:80")] {
         let n = name("third");
         env.run(&["run", "--name", &n, "-p", &spec, IMG, "true"])
-            .assert_error(125, &[&port.to_string(), "already in use"]);
-        assert!(!env.names_all().contains(&n));
+            .assert_error(126, &[&port.to_string(), "already in use"]);
+        // As Podman: a start that failed leaves the container created, holding nothing.
+        assert_eq!(env.status(&n), "created");
     }
     env.ok(&["rm", "-af", "-t", "0"]);
     assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/index"), None);
