@@ -38,12 +38,29 @@ fn peapod_runs_networks_through_netavark() {
         .local_addr()
         .unwrap()
         .port();
+    // A network of its own: the default one's 10.88.0.0/16 may be another store's bridge
+    // at the same moment (tests share the machine), and netavark does not know it.
+    let n = std::process::id() % 250 + 1;
+    let subnet = format!("10.234.{n}.0/24");
+    let net = name("nvnet");
+    nv(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--interface-name",
+        &format!("nvb{n}"),
+        &net,
+    ])
+    .success();
     let web = name("nvweb");
     nv(&[
         "run",
         "-d",
         "--name",
         &web,
+        "--network",
+        &net,
         "-p",
         &format!("127.0.0.1:{port}:80"),
         IMG,
@@ -58,11 +75,16 @@ fn peapod_runs_networks_through_netavark() {
         || get(&format!("127.0.0.1:{port}")).as_deref() == Some("via-netavark\n"),
     );
     // Container to container by address.
-    let ip = env.inspect(&web, "{{.NetworkSettings.IPAddress}}");
-    assert!(ip.starts_with("10.88."), "{ip}");
+    let ip = env.inspect(
+        &web,
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+    );
+    assert!(ip.starts_with(&format!("10.234.{n}.")), "{ip}");
     let out = nv(&[
         "run",
         "--rm",
+        "--network",
+        &net,
         IMG,
         "wget",
         "-qO-",
@@ -81,6 +103,7 @@ fn peapod_runs_networks_through_netavark() {
         );
     }
     nv(&["rm", "-f", "-t", "0", &web]).success();
+    nv(&["network", "rm", &net]).success();
     assert_eq!(get(&format!("127.0.0.1:{port}")), None);
     env.assert_no_processes();
 }

@@ -343,9 +343,10 @@ fn rootless_user_without_a_range_gets_the_single_mapping_and_runs() {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(rows, [format!("0 {} 1", u.norange.uid)]);
+    // logrus' key=value form on a pipe (a message's quotes escaped), as Podman's.
     assert!(
         out.stderr.contains(&format!(
-            "no subuid ranges found for user \"{}\" in /etc/subuid",
+            "level=error msg=\"cannot find UID/GID for user {0}: no subuid ranges found for user \\\"{0}\\\" in /etc/subuid",
             u.norange.name
         )) && out
             .stderr

@@ -107,7 +107,10 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .event_format(logging::Logrus)
+        .event_format(logging::Logrus {
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            start: std::time::Instant::now(),
+        })
         .try_init();
 }
 

@@ -35,8 +35,12 @@ pub fn level(log_level: Option<&str>, debug: bool) -> Result<&'static str, Strin
     }
 }
 
-/// logrus' `TextFormatter` with full timestamps.
-pub struct Logrus;
+/// logrus' `TextFormatter`: `LEVL[0000] msg` (seconds since start) on a terminal,
+/// `time="…" level=… msg="…"` otherwise, as Podman's stderr looks either way.
+pub struct Logrus {
+    pub terminal: bool,
+    pub start: std::time::Instant,
+}
 
 #[derive(Default)]
 struct Fields {
@@ -94,6 +98,14 @@ where
         };
         let mut f = Fields::default();
         event.record(&mut f);
+        if self.terminal {
+            let short = match level {
+                "warning" => "WARN".to_string(),
+                l => l[..4].to_ascii_uppercase(),
+            };
+            let secs = self.start.elapsed().as_secs();
+            return writeln!(writer, "{short}[{secs:04}] {}{}", f.msg, f.rest);
+        }
         let time = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         writeln!(
             writer,
