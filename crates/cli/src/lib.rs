@@ -37,7 +37,7 @@ pub fn main() -> i32 {
                         .unwrap_or("")
                         .trim_start_matches("error: ");
                     eprintln!("Error: {first}");
-                    125
+                    ENGINE
                 }
             };
         }
@@ -63,7 +63,7 @@ pub fn main() -> i32 {
         && let Err(e) = discard_stdout()
     {
         eprintln!("Error: --noout: {e}");
-        return 125;
+        return ENGINE;
     }
     // A user without privileges joins its user and mount namespaces now, while the
     // process is single-threaded and before anything opens the store.
@@ -71,7 +71,7 @@ pub fn main() -> i32 {
         && let Err(e) = peapod_engine::rootless::enter(std::env::current_exe().ok().as_deref())
     {
         eprintln!("Error: {e}");
-        return e.exit_code();
+        return exit_code(&e);
     }
     match commands::run(parsed, &args) {
         Ok(code) => code,
@@ -123,7 +123,15 @@ pub enum CliError {
     Io(std::io::Error),
 }
 
+/// Podman's exit code for a failure of the engine or of the command itself.
+pub const ENGINE: i32 = peapod_engine::error::exit::ENGINE;
+
 impl CliError {
+    /// A refusal or failure of the command (Podman's 125).
+    pub fn engine(msg: impl Into<String>) -> CliError {
+        CliError::Coded(msg.into(), ENGINE)
+    }
+
     fn message(&self) -> String {
         match self {
             CliError::Engine(e) => e.to_string(),
@@ -147,15 +155,26 @@ impl From<std::io::Error> for CliError {
 
 impl From<format::FormatError> for CliError {
     fn from(e: format::FormatError) -> Self {
-        CliError::Coded(e.to_string(), 125)
+        CliError::engine(e.to_string())
     }
 }
 
+/// Podman's exit code for an engine error: a container command's 126/127 (or a build
+/// step's status) pass through; everything else is 125.
+pub fn exit_code(e: &peapod_engine::Error) -> i32 {
+    match e.kind() {
+        peapod_engine::ErrorKind::Command(code) => code,
+        _ => ENGINE,
+    }
+}
+
+/// The one mapping from a failure to Podman's exit code: the engine's kind of error says
+/// it (a container command's 126/127 pass through; everything else is 125).
 fn error_code(e: &CliError) -> i32 {
     match e {
-        CliError::Engine(e) => e.exit_code(),
+        CliError::Engine(e) => exit_code(e),
         CliError::Coded(_, c) => *c,
-        CliError::Io(_) => 125,
+        CliError::Io(_) => ENGINE,
     }
 }
 

@@ -20,7 +20,7 @@ pub fn print_list<J: Serialize, T: Serialize>(
     let mut out = std::io::stdout().lock();
     if format::is_json(format) {
         let s = serde_json::to_string_pretty(json_rows)
-            .map_err(|e| crate::CliError::Coded(e.to_string(), 125))?;
+            .map_err(|e| crate::CliError::engine(e.to_string()))?;
         writeln!(out, "{s}")?;
         return Ok(());
     }
@@ -55,8 +55,7 @@ pub fn print_objects<T: Serialize>(
 }
 
 fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> CliResult<()> {
-    let s =
-        serde_json::to_string_pretty(v).map_err(|e| crate::CliError::Coded(e.to_string(), 125))?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| crate::CliError::engine(e.to_string()))?;
     writeln!(out, "{s}")?;
     Ok(())
 }

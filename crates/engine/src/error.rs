@@ -1,7 +1,7 @@
 //! The engine's one error type, and Podman's exit codes.
 //!
 //! Every module folds its failures into [`Error`]; the CLI prints `Error: {error}` and exits
-//! with [`Error::exit_code`].
+//! with the exit code its [`Error::kind`] maps to (the CLI does that mapping, in one place).
 
 use std::io;
 use std::path::PathBuf;
@@ -135,15 +135,6 @@ impl Error {
         }
     }
 
-    /// Podman's exit code for this error (`run` and `exec` pass a container command's
-    /// 126/127 on; everything else is 125).
-    pub fn exit_code(&self) -> i32 {
-        match self.kind() {
-            ErrorKind::Command(code) => code,
-            _ => exit::ENGINE,
-        }
-    }
-
     /// Collapse a list of teardown errors: none is Ok, one is itself.
     pub fn collect(mut errors: Vec<Error>) -> Result<()> {
         match errors.len() {
@@ -189,14 +180,14 @@ mod tests {
             what: "cannot remove".into(),
         };
         assert_eq!(busy.kind(), ErrorKind::Conflict);
-        assert_eq!(busy.exit_code(), 125);
+
         assert_eq!(Error::invalid("bad").kind(), ErrorKind::Invalid);
         let missing = Error::Command {
             message: "no such command".into(),
             code: exit::NOT_FOUND,
         };
-        assert_eq!(missing.exit_code(), 127);
-        assert_eq!(Error::other("boom").exit_code(), exit::ENGINE);
+        assert_eq!(missing.kind(), ErrorKind::Command(127));
+        assert_eq!(Error::other("boom").kind(), ErrorKind::Internal);
         let many = Error::Many(vec![Error::other("a"), Error::NoSuchPod("p".into())]);
         assert_eq!(many.kind(), ErrorKind::NotFound);
     }

@@ -70,16 +70,15 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CliResult {
         None => {
             let stdout = std::io::stdout();
             if stdout.is_terminal() {
-                return Err(CliError::Coded(
-                    "refusing to save to terminal. Use -o flag or redirect".into(),
-                    125,
+                return Err(CliError::engine(
+                    "refusing to save to terminal. Use -o flag or redirect",
                 ));
             }
             if format.is_dir() {
-                return Err(CliError::Coded(
-                    format!("--format {} needs a directory: use -o", format.name()),
-                    125,
-                ));
+                return Err(CliError::engine(format!(
+                    "--format {} needs a directory: use -o",
+                    format.name()
+                )));
             }
             // Podman is quiet when the archive goes to stdout.
             let sink = sink(true);
@@ -97,10 +96,8 @@ pub fn load(engine: &Engine, a: LoadArgs) -> CliResult {
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                return Err(CliError::Coded(
-                    "cannot read from terminal, use command-line redirection or the --input flag"
-                        .into(),
-                    125,
+                return Err(CliError::engine(
+                    "cannot read from terminal, use command-line redirection or the --input flag",
                 ));
             }
             let mut input = stdin.lock();

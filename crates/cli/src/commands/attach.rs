@@ -28,7 +28,7 @@ pub(crate) struct AttachFlags<'a> {
 }
 
 pub(crate) fn detach_keys(spec: &str) -> CliResult<Vec<u8>> {
-    parse_detach_keys(spec).map_err(|m| CliError::Coded(m, 125))
+    parse_detach_keys(spec).map_err(CliError::engine)
 }
 
 /// Forward signals we receive to the container's process, as `--sig-proxy` does.
@@ -108,17 +108,16 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
         Status::Created | Status::Initialized => {
             let started = engine.start(c.id(), true)?;
             let Some(s) = started.socket else {
-                return Err(CliError::Coded(
-                    format!("container {} has no attach socket", c.id()),
-                    125,
-                ));
+                return Err(CliError::engine(format!(
+                    "container {} has no attach socket",
+                    c.id()
+                )));
             };
             (started.container, s)
         }
         _ => {
-            return Err(CliError::Coded(
-                "you can only attach to running containers".into(),
-                125,
+            return Err(CliError::engine(
+                "you can only attach to running containers",
             ));
         }
     };
@@ -155,10 +154,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> CliResult {
         return Ok(0);
     }
     let Some(socket) = started.socket.take() else {
-        return Err(CliError::Coded(
-            "exec session has no attach socket".into(),
-            125,
-        ));
+        return Err(CliError::engine("exec session has no attach socket"));
     };
     let end = stream(
         &socket,

@@ -137,7 +137,7 @@ impl Drop for Scratch {
 }
 
 fn bad(msg: String) -> CliError {
-    CliError::Coded(msg, 125)
+    CliError::engine(msg)
 }
 
 pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {

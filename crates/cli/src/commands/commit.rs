@@ -60,7 +60,7 @@ pub fn commit(engine: &Engine, a: CommitArgs) -> CliResult {
     let rec = engine.commit(&a.container, &opts, sink.as_ref())?;
     if let Some(f) = &a.iidfile {
         std::fs::write(f, &rec.id)
-            .map_err(|e| CliError::Coded(format!("failed to write image ID: {e}"), 125))?;
+            .map_err(|e| CliError::engine(format!("failed to write image ID: {e}")))?;
     }
     println!("{}", rec.id);
     Ok(0)

@@ -24,16 +24,15 @@ use crate::{CliError, CliResult};
 fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, CliError> {
     let pod = match (&f.pod, &f.pod_id_file) {
         (Some(_), Some(_)) => {
-            return Err(CliError::Coded(
-                "cannot specify both --pod and --pod-id-file".into(),
-                125,
+            return Err(CliError::engine(
+                "cannot specify both --pod and --pod-id-file",
             ));
         }
         (Some(p), None) => Some(p.clone()),
         (None, Some(file)) => Some(
             std::fs::read_to_string(file)
                 .map_err(|e| {
-                    CliError::Coded(format!("reading pod ID file {}: {e}", file.display()), 125)
+                    CliError::engine(format!("reading pod ID file {}: {e}", file.display()))
                 })?
                 .trim()
                 .to_string(),
@@ -179,17 +178,14 @@ fn open_cidfile(path: &std::path::Path) -> CliResult<std::fs::File> {
         .open(path)
     {
         Ok(file) => Ok(file),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(CliError::Coded(
-            format!(
-                "container id file exists. Ensure another container is not using it or delete {}",
-                path.display()
-            ),
-            125,
-        )),
-        Err(e) => Err(CliError::Coded(
-            format!("opening cidfile {}: {e}", path.display()),
-            125,
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(CliError::engine(format!(
+            "container id file exists. Ensure another container is not using it or delete {}",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::engine(format!(
+            "opening cidfile {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -225,12 +221,9 @@ fn attach_streams(given: &[String]) -> CliResult<Streams> {
             "stdout" => s.stdout = true,
             "stderr" => s.stderr = true,
             _ => {
-                return Err(CliError::Coded(
-                    format!(
-                        "invalid stream {g:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument"
-                    ),
-                    125,
-                ));
+                return Err(CliError::engine(format!(
+                    "invalid stream {g:?} for --attach - must be one of stdin, stdout, or stderr: invalid argument"
+                )));
             }
         }
     }
@@ -269,9 +262,8 @@ impl RunSession for Terminal<'_> {
 pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
     let streams = attach_streams(&a.flags.attach)?;
     if a.detach && !a.flags.attach.is_empty() {
-        return Err(CliError::Coded(
-            "--attach and --detach cannot be set at the same time".into(),
-            125,
+        return Err(CliError::engine(
+            "--attach and --detach cannot be set at the same time",
         ));
     }
     let cidfile = a.flags.cidfile.as_deref().map(open_cidfile).transpose()?;
@@ -326,7 +318,7 @@ fn each(
             Err(Error::NoSuchContainer(_)) if ignore_missing => {}
             Err(e) => {
                 eprintln!("Error: {e}");
-                code = e.exit_code();
+                code = crate::exit_code(&e);
             }
         }
     }
@@ -336,9 +328,8 @@ fn each(
 pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
     if a.attach {
         if a.containers.len() != 1 || a.all || !a.filter.is_empty() {
-            return Err(CliError::Coded(
-                "you cannot start and attach multiple containers at once".into(),
-                125,
+            return Err(CliError::engine(
+                "you cannot start and attach multiple containers at once",
             ));
         }
         detach_keys(&a.detach_keys)?;
@@ -346,7 +337,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
         // (126/127 are `run`'s and `exec`'s).
         let started = engine
             .start(&a.containers[0], true)
-            .map_err(|e| CliError::Coded(e.to_string(), peapod_engine::error::exit::ENGINE))?;
+            .map_err(|e| CliError::engine(e.to_string()))?;
         let c = &started.container;
         let socket = match started.socket {
             Some(s) => s,
@@ -398,9 +389,8 @@ fn targets(
             })
             .collect())
     } else if given.is_empty() {
-        Err(CliError::Coded(
-            "you must provide at least one container name or id".into(),
-            125,
+        Err(CliError::engine(
+            "you must provide at least one container name or id",
         ))
     } else {
         Ok(engine.resolve_containers(given, ignore_missing)?)
@@ -431,7 +421,7 @@ pub fn stop(engine: &Engine, a: StopArgs) -> CliResult {
 fn ignored_missing(ignore: bool) -> impl Fn(&Error) -> i32 {
     move |e| match e {
         Error::NoSuchContainer(_) if ignore => 0,
-        e => e.exit_code(),
+        e => crate::exit_code(e),
     }
 }
 
@@ -452,7 +442,7 @@ pub fn kill(engine: &Engine, a: KillArgs) -> CliResult {
         c.state.status == Status::Running
     })?;
     let results = engine.on_many(&ids(&t), |e, id| e.kill(id, sig).map(drop));
-    print_each(&t, results, |t, _| Some(t.given.clone()), Error::exit_code)
+    print_each(&t, results, |t, _| Some(t.given.clone()), crate::exit_code)
 }
 
 /// `rm` uses Podman's own exit codes: 1 for a missing container, 2 for one that runs.
@@ -465,7 +455,7 @@ pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
         })?;
         match latest.first() {
             Some(e) => a.containers = vec![e.container.id().to_string()],
-            None => return Err(CliError::Coded("no containers to remove".into(), 125)),
+            None => return Err(CliError::engine("no containers to remove")),
         }
     }
     let skip_missing = a.ignore || a.force;
@@ -497,7 +487,7 @@ pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
             Error::NoSuchContainer(_) if skip_missing => 0,
             Error::NoSuchContainer(_) => 1,
             Error::BadState { .. } => 2,
-            e => e.exit_code(),
+            e => crate::exit_code(e),
         });
     }
     let results = engine.on_many(&ids(&t), |e, id| e.remove(id, &opts));
@@ -506,7 +496,7 @@ pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
         Error::NoSuchContainer(_) if skip_missing => 0,
         Error::NoSuchContainer(_) => 1,
         Error::BadState { .. } => 2,
-        e => e.exit_code(),
+        e => crate::exit_code(e),
     })
 }
 
@@ -529,9 +519,8 @@ pub fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
 pub fn cleanup(engine: &Engine, a: CleanupArgs) -> CliResult {
     if let Some(session) = &a.exec {
         let [c] = a.containers.as_slice() else {
-            return Err(CliError::Coded(
-                "you must provide exactly one container with --exec".into(),
-                125,
+            return Err(CliError::engine(
+                "you must provide exactly one container with --exec",
             ));
         };
         engine.exec_cleanup(c, session)?;
@@ -579,7 +568,7 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> CliResult {
             Ok(id) => println!("{id}"),
             Err(e) => {
                 eprintln!("Error: {e}");
-                code = e.exit_code();
+                code = crate::exit_code(&e);
             }
         }
     }
@@ -607,7 +596,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
             Ok(c) => found.push(c),
             Err(e) => {
                 eprintln!("Error: {e}");
-                code = e.exit_code();
+                code = crate::exit_code(&e);
             }
         }
     }
@@ -661,7 +650,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
         for r in results {
             if let Err(e) = r {
                 eprintln!("Error: {e}");
-                code = e.exit_code();
+                code = crate::exit_code(&e);
             }
         }
         return Ok(code);

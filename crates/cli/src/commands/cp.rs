@@ -31,9 +31,8 @@ pub fn cp(engine: &Engine, a: CpArgs) -> CliResult {
     };
     let dest = CopyEnd::parse(&a.destination);
     if src == CopyEnd::Stream && dest == CopyEnd::Stream {
-        return Err(CliError::Coded(
-            "invalid arguments - -: cannot copy from stdin to stdout".into(),
-            125,
+        return Err(CliError::engine(
+            "invalid arguments - -: cannot copy from stdin to stdout",
         ));
     }
     let opts = CopyOptions {
@@ -60,7 +59,7 @@ pub fn export(engine: &Engine, a: ExportArgs) -> CliResult {
     match &a.output {
         Some(path) => {
             let mut f = std::fs::File::create(path)
-                .map_err(|e| CliError::Coded(format!("creating {}: {e}", path.display()), 125))?;
+                .map_err(|e| CliError::engine(format!("creating {}: {e}", path.display())))?;
             if let Err(e) = engine.export_container(&a.container, &mut f) {
                 drop(f);
                 let _ = std::fs::remove_file(path);
@@ -69,9 +68,8 @@ pub fn export(engine: &Engine, a: ExportArgs) -> CliResult {
         }
         None => {
             if std::io::stdout().is_terminal() {
-                return Err(CliError::Coded(
-                    "refusing to export to terminal. Use -o flag or redirect".into(),
-                    125,
+                return Err(CliError::engine(
+                    "refusing to export to terminal. Use -o flag or redirect",
                 ));
             }
             let mut out = std::io::stdout().lock();

@@ -138,7 +138,7 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
                 }
             })
             .collect();
-        let json = serde_json::to_string(&rows).map_err(|e| CliError::Coded(e.to_string(), 125))?;
+        let json = serde_json::to_string(&rows).map_err(|e| CliError::engine(e.to_string()))?;
         println!("{}", go_html_escape(&json));
         return Ok(0);
     }

@@ -23,7 +23,7 @@ pub fn import(engine: &Engine, a: ImportArgs) -> CliResult {
         )?
     } else {
         let f = std::fs::File::open(&a.path)
-            .map_err(|e| CliError::Coded(format!("opening {}: {e}", a.path), 125))?;
+            .map_err(|e| CliError::engine(format!("opening {}: {e}", a.path)))?;
         engine.import_image(
             std::io::BufReader::new(f),
             a.reference.as_deref(),
@@ -97,13 +97,10 @@ fn split_name(name: &str) -> (String, String) {
 pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     const SORTS: [&str; 5] = ["created", "id", "repository", "size", "tag"];
     if !SORTS.contains(&a.sort.as_str()) {
-        return Err(CliError::Coded(
-            format!(
-                "invalid option for --sort, options are: [{}]",
-                SORTS.join(" ")
-            ),
-            125,
-        ));
+        return Err(CliError::engine(format!(
+            "invalid option for --sort, options are: [{}]",
+            SORTS.join(" ")
+        )));
     }
     let mut list = engine.images()?;
     list.sort_by_key(|r| std::cmp::Reverse(r.created));
@@ -119,7 +116,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
         } else if f == "dangling=false" {
             list.retain(|i| !i.names.is_empty());
         } else {
-            return Err(CliError::Coded(format!("invalid image filter {f:?}"), 125));
+            return Err(CliError::engine(format!("invalid image filter {f:?}")));
         }
     }
     let containers = engine.containers()?;
@@ -258,10 +255,7 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
         a.images.clone()
     };
     if targets.is_empty() {
-        return Err(CliError::Coded(
-            "image name or ID must be specified".into(),
-            125,
-        ));
+        return Err(CliError::engine("image name or ID must be specified"));
     }
     let mut code = 0;
     for t in &targets {
@@ -287,7 +281,7 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
                 code = match e {
                     Error::NoSuchImage(_) => 1,
                     Error::ImageInUse { .. } => 2,
-                    _ => 125,
+                    _ => crate::ENGINE,
                 };
             }
         }
@@ -457,7 +451,7 @@ pub fn inspect(engine: &Engine, a: ImageInspectArgs) -> CliResult {
             Ok(r) => objs.push(inspect_image(engine, &r)?),
             Err(e) => {
                 eprintln!("Error: {e}");
-                code = 125;
+                code = crate::ENGINE;
             }
         }
     }

@@ -117,12 +117,11 @@ fn read_input(file: &str) -> CliResult<String> {
         return Ok(s);
     }
     if file.starts_with("http://") || file.starts_with("https://") {
-        return Err(CliError::Coded(
-            format!("{file}: playing YAML from a URL is not supported"),
-            125,
-        ));
+        return Err(CliError::engine(format!(
+            "{file}: playing YAML from a URL is not supported"
+        )));
     }
-    std::fs::read_to_string(file).map_err(|e| CliError::Coded(format!("reading {file}: {e}"), 125))
+    std::fs::read_to_string(file).map_err(|e| CliError::engine(format!("reading {file}: {e}")))
 }
 
 fn print_teardown(out: &mut impl Write, t: &TeardownReport) -> std::io::Result<()> {
@@ -224,9 +223,8 @@ pub fn down(engine: &Engine, a: DownArgs) -> CliResult {
 pub fn generate(engine: &Engine, a: GenerateArgs) -> CliResult {
     let kind = KubeType::parse(&a.kind)?;
     if a.replicas.is_some() && kind != KubeType::Deployment {
-        return Err(CliError::Coded(
-            "--replicas can only be set for --type deployment".into(),
-            125,
+        return Err(CliError::engine(
+            "--replicas can only be set for --type deployment",
         ));
     }
     let yaml = engine.generate_kube(
@@ -250,10 +248,10 @@ pub fn generate(engine: &Engine, a: GenerateArgs) -> CliResult {
                     } else {
                         format!("writing {}: {e}", f.display())
                     };
-                    CliError::Coded(msg, 125)
+                    CliError::engine(msg)
                 })?;
             file.write_all(yaml.as_bytes())
-                .map_err(|e| CliError::Coded(format!("writing {}: {e}", f.display()), 125))?;
+                .map_err(|e| CliError::engine(format!("writing {}: {e}", f.display())))?;
         }
         None => std::io::stdout().lock().write_all(yaml.as_bytes())?,
     }

@@ -29,15 +29,13 @@ pub struct InitArgs {
 /// `init`: each container initialized (in parallel), printed as given (`--all`: by id).
 pub fn init(engine: &Engine, a: InitArgs) -> CliResult {
     if a.all && !a.containers.is_empty() {
-        return Err(CliError::Coded(
-            "--all and containers cannot be used together".into(),
-            125,
+        return Err(CliError::engine(
+            "--all and containers cannot be used together",
         ));
     }
     if !a.all && a.containers.is_empty() {
-        return Err(CliError::Coded(
-            "you must provide at least one container name or ID".into(),
-            125,
+        return Err(CliError::engine(
+            "you must provide at least one container name or ID",
         ));
     }
     let targets = if a.all {

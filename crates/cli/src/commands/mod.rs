@@ -32,10 +32,9 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
     if let Some(d) = g.storage_driver.as_deref()
         && d != "overlay"
     {
-        return Err(crate::CliError::Coded(
-            format!("storage driver {d:?} is not supported by peapod: only \"overlay\" is"),
-            125,
-        ));
+        return Err(crate::CliError::engine(format!(
+            "storage driver {d:?} is not supported by peapod: only \"overlay\" is"
+        )));
     }
     let engine = Engine::open(EngineOptions {
         root: g.root.clone(),

@@ -69,7 +69,7 @@ fn print_json(v: &impl Serialize) -> CliResult<()> {
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     v.serialize(&mut ser)
-        .map_err(|e| CliError::Coded(e.to_string(), 125))?;
+        .map_err(|e| CliError::engine(e.to_string()))?;
     println!("{}", String::from_utf8_lossy(&buf));
     Ok(())
 }
@@ -78,10 +78,9 @@ fn check_format(format: &Option<String>) -> CliResult<bool> {
     match format.as_deref() {
         None | Some("") => Ok(false),
         Some(f) if crate::format::is_json(f) => Ok(true),
-        Some(f) => Err(CliError::Coded(
-            format!("unknown --format argument: {f:?}"),
-            125,
-        )),
+        Some(f) => Err(CliError::engine(format!(
+            "unknown --format argument: {f:?}"
+        ))),
     }
 }
 
@@ -106,7 +105,7 @@ fn each<T>(
     }
     for e in errors {
         eprintln!("Error: {e}");
-        code = 125;
+        code = crate::ENGINE;
     }
     Ok(code)
 }
@@ -177,10 +176,8 @@ pub fn umount(engine: &Engine, a: UmountArgs) -> CliResult {
         });
     }
     if a.containers.is_empty() {
-        return Err(CliError::Coded(
-            "when not using the --all, --latest or --cidfile option you must specify at least one container"
-                .into(),
-            125,
+        return Err(CliError::engine(
+            "when not using the --all, --latest or --cidfile option you must specify at least one container",
         ));
     }
     each(&a.containers, |c| {
@@ -192,9 +189,8 @@ pub fn umount(engine: &Engine, a: UmountArgs) -> CliResult {
 
 pub fn image_mount(engine: &Engine, a: ImageMountArgs) -> CliResult {
     if a.all && !a.images.is_empty() {
-        return Err(CliError::Coded(
-            "when using the --all switch, you may not pass any image names or IDs".into(),
-            125,
+        return Err(CliError::engine(
+            "when using the --all switch, you may not pass any image names or IDs",
         ));
     }
     let json = check_format(&a.format)?;
@@ -250,13 +246,10 @@ pub fn image_mount(engine: &Engine, a: ImageMountArgs) -> CliResult {
 
 pub fn image_umount(engine: &Engine, a: ImageUmountArgs) -> CliResult {
     if a.all && !a.images.is_empty() {
-        return Err(CliError::Coded("cannot mix --all with images".into(), 125));
+        return Err(CliError::engine("cannot mix --all with images"));
     }
     if !a.all && a.images.is_empty() {
-        return Err(CliError::Coded(
-            "image name or ID must be specified".into(),
-            125,
-        ));
+        return Err(CliError::engine("image name or ID must be specified"));
     }
     let targets: Vec<String> = if a.all {
         engine.mounted_images()?.into_iter().map(|m| m.id).collect()

@@ -124,7 +124,7 @@ pub fn inspect(engine: &Engine, a: NetworkInspectArgs) -> CliResult {
             Ok(net) => nets.push(net),
             Err(e) => {
                 eprintln!("Error: {e}");
-                code = 125;
+                code = crate::ENGINE;
             }
         }
     }
@@ -151,7 +151,7 @@ pub fn rm(engine: &Engine, a: NetworkRmArgs) -> CliResult {
                 code = match e {
                     Error::NoSuchNetwork(_) => 1,
                     Error::NetworkInUse { .. } => 2,
-                    e => e.exit_code(),
+                    e => crate::exit_code(&e),
                 };
             }
         }
@@ -187,9 +187,8 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
         engine.containers()?
     } else {
         let Some(c) = &a.container else {
-            return Err(CliError::Coded(
-                "you must provide a container name or ID, or --all".into(),
-                125,
+            return Err(CliError::engine(
+                "you must provide a container name or ID, or --all",
             ));
         };
         vec![engine.container(c)?]
@@ -229,10 +228,9 @@ pub fn port(engine: &Engine, a: PortArgs) -> CliResult {
         }
     }
     if let (Some(w), false) = (&want, found) {
-        return Err(CliError::Coded(
-            format!("failed to find published port {w:?}"),
-            125,
-        ));
+        return Err(CliError::engine(format!(
+            "failed to find published port {w:?}"
+        )));
     }
     Ok(0)
 }
@@ -245,7 +243,7 @@ pub fn connect(engine: &Engine, a: NetworkConnectArgs) -> CliResult {
     for ip in [&a.ip, &a.ip6].into_iter().flatten() {
         attach.static_ips.push(
             ip.parse()
-                .map_err(|_| CliError::Coded(format!("{ip} is not an IP address"), 125))?,
+                .map_err(|_| CliError::engine(format!("{ip} is not an IP address")))?,
         );
     }
     attach.static_mac = a.mac_address;

@@ -16,9 +16,8 @@ use crate::{CliError, CliResult};
 fn targets(engine: &Engine, a: &PauseArgs, state: Status) -> CliResult<Vec<Target>> {
     if a.all {
         if !a.containers.is_empty() {
-            return Err(CliError::Coded(
-                "when using the --all switch, you may not pass any containers names or IDs".into(),
-                125,
+            return Err(CliError::engine(
+                "when using the --all switch, you may not pass any containers names or IDs",
             ));
         }
         return Ok(engine
@@ -32,9 +31,8 @@ fn targets(engine: &Engine, a: &PauseArgs, state: Status) -> CliResult<Vec<Targe
             .collect());
     }
     if a.containers.is_empty() {
-        return Err(CliError::Coded(
-            "you must provide at least one container name or id".into(),
-            125,
+        return Err(CliError::engine(
+            "you must provide at least one container name or id",
         ));
     }
     Ok(engine.resolve_containers(&a.containers, false)?)
@@ -52,7 +50,7 @@ fn each(
         &targets,
         results,
         |t, _| Some(t.given.clone()),
-        Error::exit_code,
+        crate::exit_code,
     )
 }
 
@@ -68,18 +66,14 @@ pub fn unpause(engine: &Engine, a: PauseArgs) -> CliResult {
 
 pub fn top(engine: &Engine, a: TopArgs) -> CliResult {
     let (ctr, descriptors) = a.args.split_first().ok_or_else(|| {
-        CliError::Coded(
-            "you must provide the name or id of a running container".into(),
-            125,
-        )
+        CliError::engine("you must provide the name or id of a running container")
     })?;
     let lines = match engine.top(ctr, descriptors) {
         Ok(l) => l,
         Err(e @ Error::NoSuchContainer(_)) => {
-            return Err(CliError::Coded(
-                format!("unable to look up requested container: {e}"),
-                125,
-            ));
+            return Err(CliError::engine(format!(
+                "unable to look up requested container: {e}"
+            )));
         }
         Err(e) => return Err(e.into()),
     };

@@ -285,10 +285,10 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
     let digest = engine.push_image(&a.image, &opts, sink(a.quiet).as_ref())?;
     if let Some(f) = &a.digestfile {
         std::fs::write(f, digest.as_str()).map_err(|e| {
-            CliError::Coded(
-                format!("failed to write digest to file {}: {e}", f.display()),
-                125,
-            )
+            CliError::engine(format!(
+                "failed to write digest to file {}: {e}",
+                f.display()
+            ))
         })?;
     }
     Ok(0)
@@ -296,10 +296,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
 
 pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
     let Some(registry) = a.registry.as_deref() else {
-        return Err(CliError::Coded(
-            "please provide a registry to log in to".into(),
-            125,
-        ));
+        return Err(CliError::engine("please provide a registry to log in to"));
     };
     let file = AuthFile::new(a.authfile.clone());
     if a.get_login {
@@ -309,9 +306,8 @@ pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
         return Ok(0);
     }
     if a.password_stdin && a.password.is_some() {
-        return Err(CliError::Coded(
-            "can't specify both --password-stdin and --password".into(),
-            125,
+        return Err(CliError::engine(
+            "can't specify both --password-stdin and --password",
         ));
     }
     let password = if a.password_stdin {
@@ -322,18 +318,14 @@ pub fn login(engine: &Engine, a: LoginArgs) -> CliResult {
         match &a.password {
             Some(p) => p.clone(),
             None => {
-                return Err(CliError::Coded(
-                    "a password is needed: use --password or --password-stdin".into(),
-                    125,
+                return Err(CliError::engine(
+                    "a password is needed: use --password or --password-stdin",
                 ));
             }
         }
     };
     let Some(user) = a.username.as_deref().filter(|u| !u.is_empty()) else {
-        return Err(CliError::Coded(
-            "a username is needed: use --username".into(),
-            125,
-        ));
+        return Err(CliError::engine("a username is needed: use --username"));
     };
     let tls = Tls {
         verify: a.tls_verify,
@@ -355,9 +347,8 @@ pub fn logout(a: LogoutArgs) -> CliResult {
         match a.registry.as_deref() {
             Some(r) => Some(r),
             None => {
-                return Err(CliError::Coded(
-                    "please provide a registry to log out from".into(),
-                    125,
+                return Err(CliError::engine(
+                    "please provide a registry to log out from",
                 ));
             }
         }

@@ -24,7 +24,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             ..Default::default()
         })?;
         let Some(e) = latest.first() else {
-            return Err(CliError::Coded("no containers to inspect".into(), 125));
+            return Err(CliError::engine("no containers to inspect"));
         };
         names.push(e.container.id().to_string());
     }
@@ -37,10 +37,9 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             },
             "image" => None,
             other => {
-                return Err(CliError::Coded(
-                    format!("invalid type {other:?}: must be container, image or all"),
-                    125,
-                ));
+                return Err(CliError::engine(format!(
+                    "invalid type {other:?}: must be container, image or all"
+                )));
             }
         };
         let found = match found {
@@ -63,7 +62,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
                     "image" => eprintln!("Error: inspecting object: {name}: image not known"),
                     _ => eprintln!("Error: inspecting object: no such object: \"{name}\""),
                 }
-                code = 125;
+                code = crate::ENGINE;
             }
         }
     }
@@ -79,7 +78,7 @@ pub fn version(a: VersionArgs) -> CliResult {
         Some(f) if crate::format::is_json(f) => println!(
             "{}",
             serde_json::to_string(&version_report(false))
-                .map_err(|e| CliError::Coded(e.to_string(), 125))?
+                .map_err(|e| CliError::engine(e.to_string()))?
         ),
         Some(f) => print_objects(
             "version",
@@ -103,7 +102,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
         Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
         None => {
             // Podman prints YAML with lowerCamel keys by default.
-            let v = serde_json::to_value(&info).map_err(|e| CliError::Coded(e.to_string(), 125))?;
+            let v = serde_json::to_value(&info).map_err(|e| CliError::engine(e.to_string()))?;
             let mut out = String::new();
             yaml(&v, 0, &mut out);
             print!("{out}");
@@ -195,9 +194,8 @@ pub fn unshare(g: &Global, a: UnshareArgs) -> CliResult {
         return Err(Error::from(peapod_engine::rootless::RootlessError::NotRootless).into());
     }
     if a.rootless_netns {
-        return Err(CliError::Coded(
-            "--rootless-netns: rootless bridge networks are not supported by peapod yet".into(),
-            125,
+        return Err(CliError::engine(
+            "--rootless-netns: rootless bridge networks are not supported by peapod yet",
         ));
     }
     let engine = super::open(g)?;
@@ -360,7 +358,11 @@ fn prune(engine: &Engine, a: SystemPruneArgs) -> CliResult {
     for e in &report.errors {
         eprintln!("Error: {e}");
     }
-    Ok(if report.errors.is_empty() { 0 } else { 125 })
+    Ok(if report.errors.is_empty() {
+        0
+    } else {
+        crate::ENGINE
+    })
 }
 
 fn reset(engine: &Engine, a: SystemResetArgs) -> CliResult {
@@ -387,13 +389,10 @@ fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
         if report.findings.is_empty() {
             return Ok(0);
         }
-        return Err(CliError::Coded(
-            format!(
-                "found {} resource(s) left behind by removed or interrupted containers and pods: `peapod system check --repair` releases them",
-                report.findings.len()
-            ),
-            125,
-        ));
+        return Err(CliError::engine(format!(
+            "found {} resource(s) left behind by removed or interrupted containers and pods: `peapod system check --repair` releases them",
+            report.findings.len()
+        )));
     }
     let mut code = 0;
     for f in &report.findings {
@@ -401,7 +400,7 @@ fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
             Some(Ok(())) => println!("Released: {}", f.what),
             Some(Err(e)) => {
                 eprintln!("Error: releasing {}: {e}", f.what);
-                code = 125;
+                code = crate::ENGINE;
             }
             None => {}
         }
@@ -409,17 +408,14 @@ fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
     // What a repair left is an error, whatever it is.
     let left = engine.system_check(false)?;
     if !left.findings.is_empty() {
-        return Err(CliError::Coded(
-            format!(
-                "still left behind after the repair: {}",
-                left.findings
-                    .iter()
-                    .map(|f| f.what.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            125,
-        ));
+        return Err(CliError::engine(format!(
+            "still left behind after the repair: {}",
+            left.findings
+                .iter()
+                .map(|f| f.what.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
     }
     Ok(code)
 }

@@ -218,15 +218,13 @@ fn ls(engine: &Engine, a: LsArgs) -> CliResult {
 
 fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     if a.all && !a.names.is_empty() {
-        return Err(CliError::Coded(
-            "when passing --all, no arguments may be given".into(),
-            125,
+        return Err(CliError::engine(
+            "when passing --all, no arguments may be given",
         ));
     }
     if !a.all && a.names.is_empty() {
-        return Err(CliError::Coded(
-            "provide one or more volume names or use --all".into(),
-            125,
+        return Err(CliError::engine(
+            "provide one or more volume names or use --all",
         ));
     }
     let mut found = Vec::new();
@@ -243,7 +241,7 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
             Ok(v) => found.push(engine.inspect_volume(&v)),
             Err(Error::Volume(VolumeError::NoSuchVolume(_))) => {
                 eprintln!("Error: inspecting object: no such volume {n}");
-                code = 125;
+                code = crate::ENGINE;
             }
             Err(e) => return Err(e.into()),
         }
@@ -281,7 +279,7 @@ fn rm_code(e: &Error) -> i32 {
     match e {
         Error::Volume(VolumeError::NoSuchVolume(_)) => 1,
         Error::Volume(VolumeError::InUse { .. }) => 2,
-        e => e.exit_code(),
+        e => crate::exit_code(e),
     }
 }
 
@@ -292,10 +290,7 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
         a.names.clone()
     };
     if !a.all && names.is_empty() {
-        return Err(CliError::Coded(
-            "choose either one or more volumes or all".into(),
-            125,
-        ));
+        return Err(CliError::engine("choose either one or more volumes or all"));
     }
     let mut code = 0;
     for n in &names {
@@ -351,7 +346,7 @@ fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
 fn no_such(e: Error, name: &str) -> CliError {
     match e {
         Error::Volume(VolumeError::NoSuchVolume(_)) => {
-            CliError::Coded(format!("no such volume {name}"), 125)
+            CliError::engine(format!("no such volume {name}"))
         }
         e => e.into(),
     }
@@ -363,17 +358,15 @@ fn export(engine: &Engine, a: ExportArgs) -> CliResult {
         None | Some("/dev/stdout") | Some("-") => {
             let stdout = std::io::stdout();
             if stdout.is_terminal() {
-                return Err(CliError::Coded(
-                    "cannot write to terminal, use command-line redirection or the --output flag"
-                        .into(),
-                    125,
+                return Err(CliError::engine(
+                    "cannot write to terminal, use command-line redirection or the --output flag",
                 ));
             }
             engine.export_volume(&a.name, stdout.lock())?;
         }
         Some(path) => {
             let f = std::fs::File::create(path)
-                .map_err(|e| CliError::Coded(format!("creating {path}: {e}"), 125))?;
+                .map_err(|e| CliError::engine(format!("creating {path}: {e}")))?;
             engine.export_volume(&a.name, std::io::BufWriter::new(f))?;
         }
     }
@@ -386,7 +379,7 @@ fn import(engine: &Engine, a: ImportArgs) -> CliResult {
         None | Some("-") => engine.import_volume(&a.name, std::io::stdin().lock())?,
         Some(path) => {
             let f = std::fs::File::open(path)
-                .map_err(|e| CliError::Coded(format!("opening {path}: {e}"), 125))?;
+                .map_err(|e| CliError::engine(format!("opening {path}: {e}")))?;
             engine.import_volume(&a.name, std::io::BufReader::new(f))?;
         }
     }

@@ -70,9 +70,8 @@ pub fn run(engine: &Engine, cmd: PodCommand, argv: &[String]) -> CliResult {
 
 fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
     if a.name.is_some() && a.pod_name.is_some() {
-        return Err(CliError::Coded(
-            "cannot specify --name and give a pod name as an argument".into(),
-            125,
+        return Err(CliError::engine(
+            "cannot specify --name and give a pod name as an argument",
         ));
     }
     // An --infra-image from a registry is pulled first (lines on stderr).
@@ -123,12 +122,9 @@ pub fn write_id_file(path: &std::path::Path, id: &str) -> CliResult<()> {
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| {
-            CliError::Coded(format!("opening pod-id-file {}: {e}", path.display()), 125)
-        })?;
-    f.write_all(id.as_bytes()).map_err(|e| {
-        CliError::Coded(format!("writing pod-id-file {}: {e}", path.display()), 125)
-    })?;
+        .map_err(|e| CliError::engine(format!("opening pod-id-file {}: {e}", path.display())))?;
+    f.write_all(id.as_bytes())
+        .map_err(|e| CliError::engine(format!("writing pod-id-file {}: {e}", path.display())))?;
     Ok(())
 }
 
@@ -138,9 +134,7 @@ fn read_id_files(files: &[PathBuf]) -> CliResult<Vec<String>> {
         .map(|f| {
             std::fs::read_to_string(f)
                 .map(|s| s.trim().to_string())
-                .map_err(|e| {
-                    CliError::Coded(format!("reading pod ID file {}: {e}", f.display()), 125)
-                })
+                .map_err(|e| CliError::engine(format!("reading pod ID file {}: {e}", f.display())))
         })
         .collect()
 }
@@ -167,10 +161,7 @@ fn targets(
     let mut out = given.to_vec();
     out.extend(read_id_files(id_files)?);
     if out.is_empty() {
-        return Err(CliError::Coded(
-            "you must provide at least one name or id".into(),
-            125,
-        ));
+        return Err(CliError::engine("you must provide at least one name or id"));
     }
     Ok(engine.resolve_pods(&out, ignore_missing)?)
 }
@@ -191,7 +182,7 @@ fn each(
         |t, _| Some(t.id.clone()),
         |e| match e {
             Error::NoSuchPod(_) if ignore_missing => 0,
-            e => e.exit_code(),
+            e => crate::exit_code(e),
         },
     )
 }
@@ -203,10 +194,10 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
             Ok(s) => given.push(s.trim().to_string()),
             Err(_) if a.ignore => {}
             Err(e) => {
-                return Err(CliError::Coded(
-                    format!("reading pod ID file {}: {e}", f.display()),
-                    125,
-                ));
+                return Err(CliError::engine(format!(
+                    "reading pod ID file {}: {e}",
+                    f.display()
+                )));
             }
         }
     }
@@ -215,10 +206,7 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
     } else if given.is_empty() && !a.pod_id_file.is_empty() {
         Vec::new()
     } else if given.is_empty() {
-        return Err(CliError::Coded(
-            "you must provide at least one name or id".into(),
-            125,
-        ));
+        return Err(CliError::engine("you must provide at least one name or id"));
     } else {
         // Podman 4.3 exits 1 when a named pod does not exist, and removes none; with
         // --force (or --ignore) a missing pod is no error.
@@ -238,7 +226,7 @@ fn rm(engine: &Engine, a: RmArgs) -> CliResult {
             Error::NoSuchPod(_) if a.ignore || a.force => 0,
             Error::NoSuchPod(_) => 1,
             Error::BadState { .. } => 2,
-            e => e.exit_code(),
+            e => crate::exit_code(e),
         },
     )
 }
@@ -370,12 +358,9 @@ fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         "number" => rows.sort_by_key(|r| r.NumberOfContainers),
         "status" => rows.sort_by(|x, y| x.Status.cmp(&y.Status)),
         other => {
-            return Err(CliError::Coded(
-                format!(
-                    "invalid option for --sort, options are: id, names, status, created, or number: {other}"
-                ),
-                125,
-            ));
+            return Err(CliError::engine(format!(
+                "invalid option for --sort, options are: id, names, status, created, or number: {other}"
+            )));
         }
     }
     if a.quiet {
@@ -423,10 +408,7 @@ fn ps(engine: &Engine, a: PsArgs) -> CliResult {
 
 fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     if a.pods.is_empty() {
-        return Err(CliError::Coded(
-            "you must provide at least one name or id".into(),
-            125,
-        ));
+        return Err(CliError::engine("you must provide at least one name or id"));
     }
     let out = a
         .pods
@@ -435,8 +417,8 @@ fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
         .collect::<Result<Vec<_>, _>>()?;
     // A single pod is one object in Podman 4.3's output, not an array.
     if out.len() == 1 && a.format.is_none() {
-        let s = serde_json::to_string_pretty(&out[0])
-            .map_err(|e| CliError::Coded(e.to_string(), 125))?;
+        let s =
+            serde_json::to_string_pretty(&out[0]).map_err(|e| CliError::engine(e.to_string()))?;
         println!("{s}");
         return Ok(0);
     }
@@ -467,10 +449,7 @@ fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
                 .iter()
                 .find(|c| c.name() == want || c.id().starts_with(want.as_str()))
                 .ok_or_else(|| {
-                    CliError::Coded(
-                        format!("container {want} is not in pod {}", pod.name()),
-                        125,
-                    )
+                    CliError::engine(format!("container {want} is not in pod {}", pod.name()))
                 })?;
             vec![found.id().to_string()]
         }
