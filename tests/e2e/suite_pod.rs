@@ -345,7 +345,7 @@ fn images_sort_json_and_repeated_flags() {
         IMG,
         "true",
     ]);
-    assert_eq!(env.names_all(), [c.clone()]);
+    assert_eq!(env.names_all(), std::slice::from_ref(&c));
     assert_eq!(
         env.ok(&[
             "inspect",

@@ -856,7 +856,11 @@ mod tests {
         );
         let mut twice = vec![a.clone(), a.clone()];
         check_duplicates(&mut twice).unwrap();
-        assert_eq!(twice, [a.clone()], "the same mount twice is one");
+        assert_eq!(
+            twice,
+            std::slice::from_ref(&a),
+            "the same mount twice is one"
+        );
         let t = parse_tmpfs_flag("/t").unwrap();
         let t_ro = parse_tmpfs_flag("/t:ro").unwrap();
         assert!(check_duplicates(&mut vec![t.clone(), t.clone()]).is_ok());
