@@ -215,12 +215,25 @@ fn pod_infra_image_names() {
     let conf = env.dir.join("containers.conf");
     std::fs::write(&conf, format!("[engine]\ninfra_image = \"{IMG}\"\n")).unwrap();
     let p2 = name("pc");
-    env.peapod(&["pod", "create", "--network", "none", "--name", &p2])
-        .env("CONTAINERS_CONF", &conf)
-        .output()
-        .success();
+    // (busybox has no CMD: the infra's command is given.)
+    env.peapod(&[
+        "pod",
+        "create",
+        "--network",
+        "none",
+        "--infra-command",
+        "/bin/sleep,600",
+        "--name",
+        &p2,
+    ])
+    .env("CONTAINERS_CONF", &conf)
+    .output()
+    .success();
     let infra = env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &p2]);
-    assert_eq!(env.inspect(infra.trim(), "{{.ImageName}}"), IMG);
+    assert_eq!(
+        env.inspect(infra.trim(), "{{.ImageName}}"),
+        format!("{IMG}:latest")
+    );
     env.ok(&["pod", "rm", "-f", "-t", "0", &p2]);
 
     std::fs::write(

@@ -241,14 +241,28 @@ impl Engine {
                 });
             }
             for (id, _) in &users {
-                self.remove(
-                    id,
-                    &crate::container::RemoveOptions {
-                        force: true,
-                        volumes: false,
-                        timeout: Some(0),
-                    },
-                )?;
+                // An infra container goes with its pod and the pod's other containers (as
+                // Podman's `rmi -f` of the infra image).
+                let infra_of = match self.db.container(id)? {
+                    Some(c) if c.config.is_infra && !c.config.pod.is_empty() => Some(c.config.pod),
+                    Some(_) => None,
+                    None => continue,
+                };
+                if let Some(pod) = infra_of {
+                    match self.remove_pod(&pod, true, Some(0)) {
+                        Ok(_) | Err(Error::NoSuchPod(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    self.remove(
+                        id,
+                        &crate::container::RemoveOptions {
+                            force: true,
+                            volumes: false,
+                            timeout: Some(0),
+                        },
+                    )?;
+                }
                 out.containers.push(id.clone());
             }
         }

@@ -115,6 +115,14 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             list.retain(|i| i.names.is_empty());
         } else if f == "dangling=false" {
             list.retain(|i| !i.names.is_empty());
+        } else if let Some((key @ ("after" | "since" | "before"), reference)) = f.split_once('=') {
+            // Images made after (since) or before the one named.
+            let pivot = engine.resolve_image(reference)?.created;
+            if key == "before" {
+                list.retain(|i| i.created < pivot);
+            } else {
+                list.retain(|i| i.created > pivot);
+            }
         } else {
             return Err(CliError::engine(format!("invalid image filter {f:?}")));
         }
@@ -203,7 +211,11 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             Size: r.size,
             SharedSize: 0,
             VirtualSize: r.size,
-            Labels: BTreeMap::new(),
+            Labels: rows
+                .iter()
+                .find(|row| row.Id == r.id)
+                .map(|row| row.Labels.clone())
+                .unwrap_or_default(),
             Containers: containers
                 .iter()
                 .filter(|c| c.config.image_id == r.id)

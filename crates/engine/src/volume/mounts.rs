@@ -570,6 +570,10 @@ fn mount_local(vol: &Volume, data: &Path) -> Result<()> {
             other => data_opts.push(other.to_string()),
         }
     }
+    // `type=bind` is a bind mount of the device (Podman runs `mount -o bind`).
+    if typ == "bind" {
+        flags |= MsFlags::MS_BIND;
+    }
     let fstype = if matches!(typ, "none" | "bind") && flags.contains(MsFlags::MS_BIND) {
         None
     } else {
