@@ -30,6 +30,7 @@ fn noout_prints_nothing_on_stdout() {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout, "", "run -d --noout prints no id");
     assert!(env.names_all().contains(&c));
+    env.ok(&["wait", &c]);
     // Errors still go to stderr.
     env.run(&["--noout", "rm", "nosuch-container"])
         .assert_error(1, &["nosuch-container"]);

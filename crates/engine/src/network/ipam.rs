@@ -99,18 +99,34 @@ fn lease_dir(dir: &Path) -> Result<()> {
 
 /// Claim `path` for `owner`: true if we got it (new, already ours, or taken over from a
 /// dead owner); false if someone alive holds it.
-fn claim(path: &Path, owner: &Owner) -> Result<bool> {
-    for _ in 0..3 {
-        match std::fs::OpenOptions::new()
+/// Create `path` holding `content`, atomically: the content is written to a temporary file
+/// beside it, then linked to `path` (which fails if `path` exists). A process killed
+/// half-way leaves at most the dot-named temporary file, never an empty lease that would
+/// read as held by nobody in particular.
+fn create_with(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(path)
-        {
-            Ok(mut f) => {
-                f.write_all(owner.record().as_bytes())
-                    .ctx("writing lease", path)?;
-                return Ok(true);
-            }
+            .open(&tmp)?;
+        f.write_all(content)?;
+        drop(f);
+        std::fs::hard_link(&tmp, path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+fn claim(path: &Path, owner: &Owner) -> Result<bool> {
+    for _ in 0..3 {
+        match create_with(path, owner.record().as_bytes()) {
+            Ok(()) => return Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match live_holder(path) {
                 Some(id) if id == owner.id => return Ok(true),
                 Some(_) => return Ok(false),
