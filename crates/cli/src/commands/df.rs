@@ -5,6 +5,8 @@ use std::io::Write;
 
 use clap::Args;
 use peapod_engine::Engine;
+// go-units `HumanSize` (`5.829MB`, `0B`): the engine's, which inspect uses too.
+use peapod_engine::container::resources::human_size;
 use peapod_engine::system::DiskUsage;
 use serde::Serialize;
 
@@ -32,30 +34,6 @@ struct SummaryRow {
     Reclaimable: String,
     RawSize: u64,
     RawReclaimable: u64,
-}
-
-/// go-units `HumanSize`: `%.4g` of decimal units, no space (`5.829MB`, `0B`).
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let digits = match v {
-        v if v >= 1000.0 => 0,
-        v if v >= 100.0 => 1,
-        v if v >= 10.0 => 2,
-        _ => 3,
-    };
-    let s = format!("{v:.digits$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", UNITS[i])
 }
 
 pub fn df(engine: &Engine, a: DfArgs) -> CliResult {

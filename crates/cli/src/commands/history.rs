@@ -162,36 +162,11 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> CliResult {
     Ok(0)
 }
 
-/// go-units `HumanSizeWithPrecision(size, 4)`: `2.128MB`, `4.608kB`, `512B`.
-fn size4(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let digits = if v >= 100.0 {
-        1
-    } else if v >= 10.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{v:.digits$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s}{}", UNITS[i])
-}
-
 fn layer_line(l: &TreeLayer) -> String {
     let mut s = format!(
         "ID: {} Size: {:>7}",
         &l.id[..12.min(l.id.len())],
-        size4(l.size)
+        peapod_engine::container::resources::human_size(l.size)
     );
     if !l.top_of.is_empty() {
         s.push_str(&format!(" Top Layer of: [{}]", l.top_of.join(" ")));
@@ -259,7 +234,7 @@ fn render_tree(t: &ImageTree, what_requires: bool) -> String {
         "Image ID: {}\nTags:     [{}]\nSize:     {}\n",
         &t.id[..12.min(t.id.len())],
         t.tags.join(" "),
-        size4(t.size)
+        peapod_engine::container::resources::human_size(t.size)
     );
     root.push_str(if t.layers.is_empty() {
         "No Image Layers"
@@ -309,11 +284,23 @@ mod tests {
 
     #[test]
     fn sizes_have_four_digits() {
-        assert_eq!(size4(2_127_872), "2.128MB");
-        assert_eq!(size4(4_608), "4.608kB");
-        assert_eq!(size4(2_135_040), "2.135MB");
-        assert_eq!(size4(512), "512B");
-        assert_eq!(size4(10_240), "10.24kB");
+        assert_eq!(
+            peapod_engine::container::resources::human_size(2_127_872),
+            "2.128MB"
+        );
+        assert_eq!(
+            peapod_engine::container::resources::human_size(4_608),
+            "4.608kB"
+        );
+        assert_eq!(
+            peapod_engine::container::resources::human_size(2_135_040),
+            "2.135MB"
+        );
+        assert_eq!(peapod_engine::container::resources::human_size(512), "512B");
+        assert_eq!(
+            peapod_engine::container::resources::human_size(10_240),
+            "10.24kB"
+        );
     }
 
     fn layer(id: &str, top: &[&str], children: Vec<TreeLayer>, branches: bool) -> TreeLayer {
