@@ -84,8 +84,13 @@ impl Engine {
             // It runs on; with --rm the monitor's exit command removes it later.
             return Ok(detached);
         }
-        // Streamed to the end, or passthrough (the container has the caller's stdio).
-        let code = self.finish_attached(&started.container)?;
+        // Streamed to the end, or passthrough (the container has the caller's stdio). With
+        // --rm the removal does the cleanup: one pass under the container's lock, not two.
+        let code = if spec.auto_remove {
+            self.wait_exit_code(&started.container)?
+        } else {
+            self.finish_attached(&started.container)?
+        };
         if spec.auto_remove {
             match self.remove(&id, &removal()) {
                 Ok(_) | Err(Error::NoSuchContainer(_)) => {}
