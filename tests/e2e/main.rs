@@ -24,6 +24,7 @@ mod crash;
 mod crash_loop;
 mod global_flags;
 mod hostile;
+mod image_filters;
 mod image_history;
 mod images;
 mod images_archive;

@@ -1,4 +1,4 @@
-//! `--filter KEY=VALUE` for containers, pods and networks (volumes keep [`crate::volume::VolumeFilter`],
+//! `--filter KEY=VALUE` for containers, pods, networks and images ([`image`]; volumes keep [`crate::volume::VolumeFilter`],
 //! which uses the one name matcher here): parsed once into typed filters with Podman's keys
 //! and messages, then matched against reports.
 //!
@@ -7,6 +7,12 @@
 //! filter narrows). `name=` and `id=` are Go regular expressions matched anywhere in the
 //! name or id (`^`/`$` anchor them); an invalid expression matches nothing, as in Podman's
 //! `StringMatchRegexSlice`.
+
+mod image;
+
+pub use image::{
+    ContainersValue, ImageFacts, ImageFilter, ImageFilters, parse_until, reference_matches,
+};
 
 use std::collections::BTreeMap;
 

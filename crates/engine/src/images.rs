@@ -5,13 +5,15 @@
 
 mod archive;
 mod history;
+mod inspect;
+mod list;
 mod mount;
-mod prune;
 
 pub use archive::{SaveOutput, SaveRequest};
 pub use history::{HistoryEntry, ImageTree, TreeLayer, layer_id};
+pub use inspect::ImageInspect;
+pub use list::{ImageListRequest, ImageSummary};
 pub use mount::ImageMount;
-pub use prune::{ImageFilter, parse_until};
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use peapod_engine::container::inspect::GraphDriver;
-use peapod_engine::image::ImageRecord;
+use peapod_engine::images::ImageListRequest;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -102,32 +101,11 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             SORTS.join(" ")
         )));
     }
-    let mut list = engine.images()?;
-    list.sort_by_key(|r| std::cmp::Reverse(r.created));
-    if let Some(name) = &a.name {
-        let wanted = engine.resolve_image(name).ok().map(|r| r.id);
-        list.retain(|r| Some(&r.id) == wanted.as_ref());
-    }
-    for f in &a.filter {
-        if let Some(r) = f.strip_prefix("reference=") {
-            list.retain(|i| i.names.iter().any(|n| n.contains(r)));
-        } else if f == "dangling=true" {
-            list.retain(|i| i.names.is_empty());
-        } else if f == "dangling=false" {
-            list.retain(|i| !i.names.is_empty());
-        } else if let Some((key @ ("after" | "since" | "before"), reference)) = f.split_once('=') {
-            // Images made after (since) or before the one named.
-            let pivot = engine.resolve_image(reference)?.created;
-            if key == "before" {
-                list.retain(|i| i.created < pivot);
-            } else {
-                list.retain(|i| i.created > pivot);
-            }
-        } else {
-            return Err(CliError::engine(format!("invalid image filter {f:?}")));
-        }
-    }
-    let containers = engine.containers()?;
+    let list = engine.list_images(&ImageListRequest {
+        all: a.all,
+        filters: a.filter.clone(),
+        reference: a.name.clone(),
+    })?;
     let short = |id: &str| {
         if a.no_trunc {
             format!("sha256:{id}")
@@ -147,18 +125,6 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
     }
     let mut rows = Vec::new();
     for r in &list {
-        let used = containers
-            .iter()
-            .filter(|c| c.config.image_id == r.id)
-            .count();
-        let labels = engine
-            .image_config(r)
-            .ok()
-            .and_then(|c| c.config().clone())
-            .and_then(|c| c.labels().clone())
-            .unwrap_or_default()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>();
         let names: Vec<Option<&String>> = if r.names.is_empty() {
             vec![None]
         } else {
@@ -173,16 +139,16 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 Id: r.id.clone(),
                 Repository: repo,
                 Tag: tag,
-                Digest: r.digest().to_string(),
+                Digest: r.digest.clone(),
                 CreatedSince: human::ago(r.created),
                 CreatedAt: peapod_engine::container::inspect::go_time_string(r.created),
                 Created: r.created.timestamp(),
                 Size: human::size(r.size),
-                ReadOnly: false,
-                Dangling: r.names.is_empty(),
+                ReadOnly: r.read_only,
+                Dangling: r.dangling,
                 Names: r.names.clone(),
-                Containers: used,
-                Labels: labels.clone(),
+                Containers: r.containers,
+                Labels: r.labels.clone(),
             });
         }
     }
@@ -197,35 +163,21 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
         }
         _ => {}
     }
+    let optional = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     let json: Vec<ImageJson> = list
         .iter()
         .map(|r| ImageJson {
             Id: r.id.clone(),
-            ParentId: String::new(),
-            RepoTags: if r.names.is_empty() {
-                None
-            } else {
-                Some(r.names.clone())
-            },
-            RepoDigests: r.repo_digests(),
+            ParentId: r.parent_id.clone().unwrap_or_default(),
+            RepoTags: optional(&r.names),
+            RepoDigests: r.repo_digests.clone(),
             Size: r.size,
             SharedSize: 0,
             VirtualSize: r.size,
-            Labels: rows
-                .iter()
-                .find(|row| row.Id == r.id)
-                .map(|row| row.Labels.clone())
-                .unwrap_or_default(),
-            Containers: containers
-                .iter()
-                .filter(|c| c.config.image_id == r.id)
-                .count(),
-            Names: if r.names.is_empty() {
-                None
-            } else {
-                Some(r.names.clone())
-            },
-            Digest: r.digest().to_string(),
+            Labels: r.labels.clone(),
+            Containers: r.containers,
+            Names: optional(&r.names),
+            Digest: r.digest.clone(),
             Created: r.created.timestamp(),
             // Go's JSON time: RFC 3339, `Z` for UTC, fractions only when there are some.
             CreatedAt: r
@@ -309,158 +261,12 @@ pub fn exists(engine: &Engine, a: ImageExistsArgs) -> CliResult {
     }
 }
 
-/// Podman's `ImageData` for `image inspect`.
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-pub struct ImageInspect {
-    Id: String,
-    Digest: String,
-    RepoTags: Vec<String>,
-    RepoDigests: Vec<String>,
-    Parent: String,
-    Comment: String,
-    Created: String,
-    Config: oci_config::Config,
-    Version: String,
-    Author: String,
-    Architecture: String,
-    Os: String,
-    Size: u64,
-    VirtualSize: u64,
-    GraphDriver: GraphDriver,
-    RootFS: RootFs,
-    Labels: BTreeMap<String, String>,
-    Annotations: BTreeMap<String, String>,
-    ManifestType: String,
-    User: String,
-    History: serde_json::Value,
-    NamesHistory: Vec<String>,
-}
-
-/// The image config as Podman shows it (Go field names, empty lists omitted).
-mod oci_config {
-    use std::collections::BTreeMap;
-
-    use serde::Serialize;
-
-    #[derive(Serialize, Default)]
-    #[allow(non_snake_case)]
-    pub struct Config {
-        #[serde(skip_serializing_if = "String::is_empty")]
-        pub User: String,
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        pub Env: Vec<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub Entrypoint: Option<Vec<String>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub Cmd: Option<Vec<String>>,
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        pub Volumes: BTreeMap<String, BTreeMap<String, String>>,
-        #[serde(skip_serializing_if = "String::is_empty")]
-        pub WorkingDir: String,
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        pub Labels: BTreeMap<String, String>,
-        #[serde(skip_serializing_if = "String::is_empty")]
-        pub StopSignal: String,
-    }
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct RootFs {
-    Type: String,
-    Layers: Vec<String>,
-}
-
-pub fn inspect_image(engine: &Engine, r: &ImageRecord) -> CliResult<ImageInspect> {
-    let cfg = engine.image_config(r)?;
-    let c = cfg.config().clone().unwrap_or_default();
-    let config = oci_config::Config {
-        User: c.user().clone().unwrap_or_default(),
-        ExposedPorts: c
-            .exposed_ports()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| (p, BTreeMap::new()))
-            .collect(),
-        Env: c.env().clone().unwrap_or_default(),
-        Entrypoint: c.entrypoint().clone(),
-        Cmd: c.cmd().clone(),
-        Volumes: c
-            .volumes()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| (p, BTreeMap::new()))
-            .collect(),
-        WorkingDir: c.working_dir().clone().unwrap_or_default(),
-        Labels: c.labels().clone().unwrap_or_default().into_iter().collect(),
-        StopSignal: c.stop_signal().clone().unwrap_or_default(),
-    };
-    let dirs = engine.layer_dirs(r)?;
-    let mut data = BTreeMap::new();
-    if let Some((upper, lower)) = dirs.split_first() {
-        data.insert("UpperDir".to_string(), upper.display().to_string());
-        if !lower.is_empty() {
-            data.insert(
-                "LowerDir".to_string(),
-                lower
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(":"),
-            );
-        }
-    }
-    Ok(ImageInspect {
-        Id: r.id.clone(),
-        Digest: r.digest().to_string(),
-        RepoTags: r
-            .names
-            .iter()
-            .filter(|n| !n.contains('@'))
-            .cloned()
-            .collect(),
-        RepoDigests: r.repo_digests(),
-        Parent: String::new(),
-        Comment: engine.image_comment(r)?,
-        Created: peapod_engine::container::inspect::go_time(Some(r.created)),
-        Labels: config.Labels.clone(),
-        User: config.User.clone(),
-        Config: config,
-        Version: String::new(),
-        Author: cfg.author().clone().unwrap_or_default(),
-        Architecture: cfg.architecture().to_string(),
-        Os: cfg.os().to_string(),
-        Size: r.size,
-        VirtualSize: r.size,
-        GraphDriver: GraphDriver {
-            Name: "overlay".into(),
-            Data: data,
-        },
-        RootFS: RootFs {
-            Type: "layers".into(),
-            Layers: r.layers.clone(),
-        },
-        Annotations: BTreeMap::new(),
-        ManifestType: r
-            .manifest_type
-            .clone()
-            .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into()),
-        History: serde_json::to_value(cfg.history()).unwrap_or_default(),
-        NamesHistory: r.names.clone(),
-    })
-}
-
 pub fn inspect(engine: &Engine, a: ImageInspectArgs) -> CliResult {
     let mut objs = Vec::new();
     let mut code = 0;
     for i in &a.images {
         match engine.resolve_image(i) {
-            Ok(r) => objs.push(inspect_image(engine, &r)?),
+            Ok(r) => objs.push(engine.inspect_image(&r)?),
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = crate::ENGINE;
@@ -500,6 +306,7 @@ pub struct ImagePruneArgs {
 }
 
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
+    let filters = engine.image_prune_filters(&a.filter)?;
     if !a.force {
         let what = if a.all {
             "all images without at least one container associated with them"
@@ -514,11 +321,6 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    let filters = a
-        .filter
-        .iter()
-        .map(|f| peapod_engine::images::ImageFilter::parse(f))
-        .collect::<Result<Vec<_>, _>>()?;
     for id in engine.prune_images(a.all, &filters)? {
         println!("{id}");
     }

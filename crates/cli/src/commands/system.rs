@@ -13,7 +13,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
     #[serde(untagged)]
     enum Obj {
         Container(Box<peapod_engine::container::inspect::InspectContainer>),
-        Image(Box<super::image::ImageInspect>),
+        Image(Box<peapod_engine::images::ImageInspect>),
     }
     let mut objs = Vec::new();
     let mut code = 0;
@@ -45,9 +45,7 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> CliResult {
         let found = match found {
             Some(f) => Some(f),
             None if a.kind != "container" => match engine.resolve_image(name) {
-                Ok(r) => Some(Obj::Image(Box::new(super::image::inspect_image(
-                    engine, &r,
-                )?))),
+                Ok(r) => Some(Obj::Image(Box::new(engine.inspect_image(&r)?))),
                 Err(Error::NoSuchImage(_)) => None,
                 Err(e) => return Err(e.into()),
             },
