@@ -42,6 +42,9 @@ pub enum ImageFilter {
     },
 }
 
+/// Gives the id and creation time of the local image a reference names.
+pub type ImageLookup<'a> = &'a dyn Fn(&str) -> Result<(String, DateTime<Utc>)>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainersValue {
     True,
@@ -97,7 +100,7 @@ impl ImageFilters {
     /// the local image a reference names (an error when there is none).
     pub fn parse(
         filters: &[String],
-        lookup: &dyn Fn(&str) -> Result<(String, DateTime<Utc>)>,
+        lookup: ImageLookup<'_>,
     ) -> Result<ImageFilters> {
         let mut out = ImageFilters::default();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
