@@ -10,6 +10,7 @@ mod df;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;
+mod logs;
 pub mod manage;
 pub(crate) mod mount;
 mod network;
@@ -17,6 +18,7 @@ mod ops;
 pub(crate) mod pod;
 mod ps;
 pub(crate) mod registry;
+mod run;
 pub(crate) mod system;
 pub(crate) mod volume;
 
@@ -149,8 +151,8 @@ fn common(c: ContainerCommon) -> TopLevel {
 
 fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
     match t {
-        TopLevel::Create(a) => container::create(&open(g)?, a, argv),
-        TopLevel::Run(a) => container::run(&open(g)?, a, argv),
+        TopLevel::Create(a) => run::create(&open(g)?, a, argv),
+        TopLevel::Run(a) => run::run(&open(g)?, a, argv),
         TopLevel::Start(a) => container::start(&open(g)?, a),
         TopLevel::Stop(a) => container::stop(&open(g)?, a),
         TopLevel::Kill(a) => container::kill(&open(g)?, a),
@@ -159,7 +161,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Ps(a) => ps::ps(&open(g)?, a),
         TopLevel::Inspect(a) => system::inspect(&open(g)?, a),
         TopLevel::Wait(a) => container::wait(&open(g)?, a),
-        TopLevel::Logs(a) => container::logs(&open(g)?, a),
+        TopLevel::Logs(a) => logs::logs(&open(g)?, a),
         TopLevel::Attach(a) => attach::attach(&open(g)?, a),
         TopLevel::Exec(a) => attach::exec(&open(g)?, a),
         TopLevel::Port(a) => network::port(&open(g)?, a),

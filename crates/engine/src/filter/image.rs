@@ -98,10 +98,7 @@ fn go_bool(v: &str) -> Option<bool> {
 impl ImageFilters {
     /// Parses every `KEY=VALUE` / `KEY!=VALUE`. `lookup` gives the id and creation time of
     /// the local image a reference names (an error when there is none).
-    pub fn parse(
-        filters: &[String],
-        lookup: ImageLookup<'_>,
-    ) -> Result<ImageFilters> {
+    pub fn parse(filters: &[String], lookup: ImageLookup<'_>) -> Result<ImageFilters> {
         let mut out = ImageFilters::default();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for f in filters {

@@ -467,7 +467,7 @@ fn logs(engine: &Engine, a: LogsArgs) -> CliResult {
         names: a.names,
         containers: chosen,
     };
-    super::container::logs(engine, args)
+    super::logs::logs(engine, args)
 }
 
 #[derive(Serialize)]
