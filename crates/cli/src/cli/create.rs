@@ -1,0 +1,199 @@
+//! The flags of `create` and `run` (Podman's `create`/`run` flag set).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::NetworkArgs;
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CreateFlags {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables in container
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Unset environment default variables in container
+    #[arg(long)]
+    pub unsetenv: Vec<String>,
+    /// Unset all default environment variables in container
+    #[arg(long = "unsetenv-all")]
+    pub unsetenv_all: bool,
+    /// Set timezone in container (a zone name, or "local" for the host's)
+    #[arg(long = "tz")]
+    pub tz: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// Set container hostname
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Set metadata on container
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Add an annotation to the container (passed through to the OCI runtime)
+    #[arg(long = "annotation")]
+    pub annotation: Vec<String>,
+    /// Signal to stop a container. Default is SIGTERM
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) that containers stopped by user command have to exit
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<u32>,
+    /// Remove container (and pod if created) after exit
+    #[arg(long)]
+    pub rm: bool,
+    /// Set proxy environment variables in the container based on the host proxy vars
+    #[arg(long = "http-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub http_proxy: bool,
+    #[command(flatten)]
+    pub net: NetworkArgs,
+    /// If a container with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
+    /// PID namespace to use: private, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC namespace to use: shareable, private, none, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use: private, host, container:ID, ns:PATH
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// Publish all exposed ports to random ports on the host interfaces
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Allocate a pseudo-TTY for container
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Logging driver for the container (k8s-file, none, passthrough, journald)
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Logging driver options (max-size=…, path=…)
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    /// Restart policy to follow when containers exit (no, on-failure[:max_retries], always, unless-stopped)
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Memory limit (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs. The default is 0.000 which means no limit
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Bind mount a volume into the container ([SOURCE-VOLUME|HOST-DIR:]CONTAINER-DIR[:OPTIONS])
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,src=…,dst=…,…)
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a temporary filesystem (tmpfs) into a container (CONTAINER-DIR[:OPTIONS])
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw|z])
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
+    /// Run container in an existing pod, or a new one with new:NAME
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Read the pod ID from the file
+    #[arg(long = "pod-id-file")]
+    pub pod_id_file: Option<PathBuf>,
+    /// Make this a pod's init container: always (run on every pod start) or once
+    #[arg(long = "init-ctr")]
+    pub init_ctr: Option<String>,
+    /// Add capabilities to the container (NAME, CAP_NAME or all; comma-separated)
+    #[arg(long = "cap-add", value_delimiter = ',')]
+    pub cap_add: Vec<String>,
+    /// Drop capabilities from the container (NAME, CAP_NAME or all; comma-separated)
+    #[arg(long = "cap-drop", value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges, mask=, unmask=, label=, apparmor=)
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Maximum length of time a container is allowed to run; then it is killed
+    #[arg(long)]
+    pub timeout: Option<u32>,
+    /// Add a rule to the cgroup allowed devices list ('TYPE MAJOR:MINOR ACCESS')
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// Path to the file that will receive the PID of the container's monitor
+    #[arg(long = "conmon-pidfile")]
+    pub conmon_pidfile: Option<PathBuf>,
+    /// Kernel memory limit (no longer supported: a no-op, with a warning, as Podman)
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
+    /// Pull image policy: missing, always, never, newer
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Suppress output information when pulling images
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub pull_flags: crate::commands::registry::PullFlags,
+    /// Image name or ID
+    pub image: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help (`-h` is --hostname, as in Podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help (`-h` is --hostname, as in Podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", default_value = crate::stream::DEFAULT_DETACH_KEYS)]
+    pub detach_keys: String,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
