@@ -134,3 +134,82 @@ fn init_then_start() {
     env.ok(&["rm", "-f", "-t", "0", &c]);
     env.assert_no_mounts();
 }
+
+/// `sh -c 'exec 3<… 4<…; peapod …'`: peapod started with fds 3 and 4 open, as bats starts it.
+fn with_fds(
+    env: &TestEnv,
+    fd3: &std::path::Path,
+    fd4: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    let mut argv = vec![
+        env.peapod.to_str().unwrap().to_string(),
+        "--root".into(),
+        env.root.to_str().unwrap().into(),
+        "--runroot".into(),
+        env.runroot.to_str().unwrap().into(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "exec 3<'{}' 4<'{}'; exec {}",
+        fd3.display(),
+        fd4.display(),
+        quoted.join(" ")
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn preserve_fds_pass_the_callers_fds_in() {
+    let env = TestEnv::new("preserve-fds");
+    env.import_busybox();
+    let three = env.dir.join("three");
+    let four = env.dir.join("four");
+    std::fs::write(&three, "from fd 3\n").unwrap();
+    std::fs::write(&four, "from fd 4\n").unwrap();
+    // fd 4 read inside the container (030-run's check), through our monitor and conmon.
+    let mut monitors = vec![None];
+    if std::path::Path::new("/usr/bin/conmon").is_file() {
+        monitors.push(Some("/usr/bin/conmon"));
+    }
+    for conmon in monitors {
+        let mut args = vec![];
+        if let Some(c) = conmon {
+            args.extend(["--conmon", c]);
+        }
+        args.extend([
+            "run",
+            "--rm",
+            "--preserve-fds=2",
+            IMG,
+            "sh",
+            "-c",
+            "cat <&3; cat <&4",
+        ]);
+        let out = with_fds(&env, &three, &four, &args);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "from fd 3\nfrom fd 4\n",
+            "{conmon:?}: {out:?}"
+        );
+    }
+    // Without the flag, nothing of the caller's reaches the container.
+    let out = with_fds(
+        &env,
+        &three,
+        &four,
+        &["run", "--rm", IMG, "sh", "-c", "cat <&4"],
+    );
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    // An fd the caller did not pass is refused before anything is made (never one of ours).
+    let out = env.run(&["run", "--rm", "--preserve-fds=2", IMG, "true"]);
+    out.assert_error(
+        125,
+        &["file descriptor 3 is not available - the preserve-fds option requires that all file descriptors between fd 3 and 4, inclusively, are available"],
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+}

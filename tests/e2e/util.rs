@@ -108,7 +108,8 @@ pub struct TestEnv {
     pub root: PathBuf,
     /// Passed as `--runroot`.
     pub runroot: PathBuf,
-    peapod: PathBuf,
+    /// The staged `peapod` binary.
+    pub peapod: PathBuf,
 }
 
 impl TestEnv {

@@ -17,6 +17,8 @@ use clap::Parser;
 
 /// Run `peapod` with the process's arguments; the exit code.
 pub fn main() -> i32 {
+    // Before anything is opened: which fds `--preserve-fds` may pass on.
+    peapod_engine::note_inherited_fds();
     let args: Vec<String> = std::env::args().collect();
     let mut parsed = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,

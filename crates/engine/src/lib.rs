@@ -18,6 +18,7 @@ mod kvfile;
 pub(crate) mod layer;
 mod ledger;
 pub(crate) mod monitor;
+pub use monitor::note_inherited_fds;
 pub mod names;
 pub mod network;
 pub(crate) mod oci;

@@ -49,9 +49,39 @@ pub struct MonitorRequest<'a> {
     pub timeout: Option<u32>,
     /// Exec mode: run this process spec in the running container instead of creating it.
     pub exec: Option<ExecMode<'a>>,
-    /// A descriptor the monitor keeps open as fd 6 for as long as it lives: the exit pipe of
-    /// the container's userspace network helpers (slirp4netns, the port forwarder).
+    /// A descriptor the monitor keeps open (after the pipes) for as long as it lives: the
+    /// exit pipe of the container's userspace network helpers (slirp4netns, the forwarder).
     pub hold: Option<RawFd>,
+    /// `--preserve-fds N`: our fds 3 … 3+N-1 stay where they are for the runtime to pass
+    /// into the container (`--runtime-opt --preserve-fds`); the pipes follow them, as
+    /// Podman places them for conmon.
+    pub preserve_fds: u32,
+}
+
+/// The descriptors ≥ 3 this process was started with, noted before it opened any.
+static INHERITED: std::sync::OnceLock<Vec<RawFd>> = std::sync::OnceLock::new();
+
+/// Notes which descriptors ≥ 3 this process inherited (Podman's `IsFdInherited`): only
+/// those may be preserved into a container. Call first thing, before anything is opened.
+pub fn note_inherited_fds() {
+    let open = (3..256)
+        // SAFETY: F_GETFD on a plain integer only reads the flags or fails with EBADF.
+        .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
+        .collect();
+    let _ = INHERITED.set(open);
+}
+
+/// Refuses `--preserve-fds N` unless fds 3 … 3+N-1 were all inherited: an fd of the
+/// engine's own must never reach a container.
+pub(crate) fn check_preserved(n: u32) -> Result<()> {
+    let inherited = INHERITED.get().map(Vec::as_slice).unwrap_or(&[]);
+    let last = 2 + n as RawFd;
+    match (3..=last).find(|fd| !inherited.contains(fd)) {
+        Some(fd) => Err(Error::invalid(format!(
+            "file descriptor {fd} is not available - the preserve-fds option requires that all file descriptors between fd 3 and {last}, inclusively, are available"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// conmon's `-e --exec-process-spec SPEC [--exec-attach]`.
@@ -92,6 +122,7 @@ pub fn spawn(req: &MonitorRequest<'_>) -> Result<Spawned> {
 /// Spawn the monitor, let it go (the start byte) and wait for its first process to exit
 /// (it double-forks). What follows depends on the mode: see [`Launched`].
 pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
+    check_preserved(req.preserve_fds)?;
     let (sync_parent, sync_child) = seqpacket_pair()?;
     let (start_parent, start_child) = seqpacket_pair()?;
     let exec_attach = req.exec.as_ref().is_some_and(|e| e.attach);
@@ -145,9 +176,16 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
             cmd.arg("--exit-command-arg").arg(a);
         }
     }
-    cmd.env(ENV_SYNCPIPE, "3").env(ENV_STARTPIPE, "4");
+    if req.preserve_fds > 0 {
+        let n = req.preserve_fds.to_string();
+        cmd.args(["--runtime-opt", "--preserve-fds", "--runtime-opt", &n]);
+    }
+    // The pipes follow the preserved fds (Podman: `_OCI_SYNCPIPE=preserveFDs+3`).
+    let first = 3 + req.preserve_fds as RawFd;
+    cmd.env(ENV_SYNCPIPE, first.to_string())
+        .env(ENV_STARTPIPE, (first + 1).to_string());
     if exec_attach {
-        cmd.env(ENV_ATTACHPIPE, "5");
+        cmd.env(ENV_ATTACHPIPE, (first + 2).to_string());
     }
     cmd.env_remove("NOTIFY_SOCKET");
     if req.log == "passthrough" {
@@ -165,10 +203,12 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     let attach_fd = attach_child.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
     let hold_fd = req.hold.unwrap_or(-1);
     let parent = nix::unistd::getpid();
+    // Above every fd the child will use, for the moves.
+    let scratch = first + 8;
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe syscalls (prctl, getppid, fcntl, dup2, setpgid, _exit) on fds it
-    // owns. dup2 clears close-on-exec on the targets, so exactly fds 3, 4 (and 5, 6) reach the
-    // monitor. The parent-death signal kills the monitor's first process if we die before
+    // owns. dup2 clears close-on-exec on the targets, so exactly the preserved fds, the
+    // sync and start pipes (and the attach pipe and the held fd) reach the monitor. The parent-death signal kills the monitor's first process if we die before
     // it has forked its long-lived one (which does not inherit it): a start killed that
     // early leaves no monitor behind.
     unsafe {
@@ -179,24 +219,29 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
             if nix::unistd::getppid() != parent {
                 libc::_exit(1);
             }
-            let a = libc::fcntl(sync_fd, libc::F_DUPFD_CLOEXEC, 10);
-            let b = libc::fcntl(start_fd, libc::F_DUPFD_CLOEXEC, 10);
+            let a = libc::fcntl(sync_fd, libc::F_DUPFD_CLOEXEC, scratch);
+            let b = libc::fcntl(start_fd, libc::F_DUPFD_CLOEXEC, scratch);
             let c = if attach_fd >= 0 {
-                libc::fcntl(attach_fd, libc::F_DUPFD_CLOEXEC, 10)
+                libc::fcntl(attach_fd, libc::F_DUPFD_CLOEXEC, scratch)
             } else {
                 0
             };
-            if a < 0 || b < 0 || c < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+            let h = if hold_fd >= 0 {
+                libc::fcntl(hold_fd, libc::F_DUPFD_CLOEXEC, scratch)
+            } else {
+                0
+            };
+            if a < 0 || b < 0 || c < 0 || h < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if attach_fd >= 0 && libc::dup2(c, 5) < 0 {
+            if libc::dup2(a, first) < 0 || libc::dup2(b, first + 1) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if hold_fd >= 0 {
-                let h = libc::fcntl(hold_fd, libc::F_DUPFD_CLOEXEC, 10);
-                if h < 0 || libc::dup2(h, 6) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+            if attach_fd >= 0 && libc::dup2(c, first + 2) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if hold_fd >= 0 && libc::dup2(h, first + 3) < 0 {
+                return Err(std::io::Error::last_os_error());
             }
             libc::setpgid(0, 0);
             Ok(())

@@ -148,6 +148,9 @@ pub struct CreateFlags {
     /// Path to the file that will receive the PID of the container's monitor
     #[arg(long = "conmon-pidfile")]
     pub conmon_pidfile: Option<PathBuf>,
+    /// Pass a number of additional file descriptors into the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
     /// Kernel memory limit (no longer supported: a no-op, with a warning, as Podman)
     #[arg(long = "kernel-memory")]
     pub kernel_memory: Option<String>,

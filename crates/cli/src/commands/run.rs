@@ -113,6 +113,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             timeout: f.timeout,
             device_cgroup_rules: f.device_cgroup_rule.clone(),
             conmon_pidfile: f.conmon_pidfile.clone(),
+            preserve_fds: f.preserve_fds,
         },
     })
 }

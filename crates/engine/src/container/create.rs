@@ -257,7 +257,9 @@ impl Engine {
                 .as_ref()
                 .map(|p| crate::absolute(p))
                 .transpose()?,
+            preserve_fds: opts.run_extras.preserve_fds,
         };
+        crate::monitor::check_preserved(config.preserve_fds)?;
         for rule in &config.device_cgroup_rules {
             crate::oci::devices::parse_cgroup_rule(rule)?;
         }

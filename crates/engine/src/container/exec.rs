@@ -173,6 +173,7 @@ impl Engine {
                 attach: !opts.detach,
             }),
             hold: None,
+            preserve_fds: 0,
         })?;
         // Past this point a failure must not leave the command to run unattended.
         let attached = if opts.detach {

@@ -337,6 +337,7 @@ impl Engine {
             timeout: c.config.timeout,
             exec: None,
             hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+            preserve_fds: c.config.preserve_fds,
         })?;
         drop(hold);
         c.state.status = Status::Initialized;

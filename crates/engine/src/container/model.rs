@@ -172,6 +172,13 @@ pub struct ContainerConfig {
     /// `--conmon-pidfile`: where the monitor's pid is written at every start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conmon_pidfile: Option<std::path::PathBuf>,
+    /// `--preserve-fds N`: the starting process' fds 3 … 3+N-1 go into the container.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preserve_fds: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What changes over the container's life.

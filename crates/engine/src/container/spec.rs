@@ -90,6 +90,8 @@ pub struct RunExtras {
     pub device_cgroup_rules: Vec<String>,
     /// `--conmon-pidfile PATH`: the monitor's pid written there at every start.
     pub conmon_pidfile: Option<PathBuf>,
+    /// `--preserve-fds N`: the caller's fds 3 … 3+N-1 passed into the container.
+    pub preserve_fds: u32,
 }
 
 /// `--pid`, `--ipc`, `--uts`: whose namespace the container has.
