@@ -60,4 +60,5 @@ mod suite_pod;
 mod suite_run;
 mod system;
 mod terminal;
+mod volume_mount;
 mod volumes;

@@ -67,6 +67,14 @@ pub fn main() -> i32 {
         eprintln!("Error: --noout: {e}");
         return ENGINE;
     }
+    // Refused outside the namespaces before joining them (Podman: `volume mount` needs
+    // `unshare`).
+    if let cli::Command::Volume(v) = &parsed.command
+        && let Err(e) = commands::volume::refuse_mount_outside(v)
+    {
+        eprintln!("Error: {}", e.message());
+        return error_code(&e);
+    }
     // A user without privileges joins its user and mount namespaces now, while the
     // process is single-threaded and before anything opens the store.
     if needs_user_namespace(&parsed)

@@ -32,6 +32,18 @@ pub enum VolumeCommand {
     Export(ExportArgs),
     /// Import a tarball contents into a volume
     Import(ImportArgs),
+    /// Mount volume
+    Mount(MountArgs),
+    /// Unmount volume
+    #[command(alias = "umount")]
+    Unmount(MountArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// The volumes
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -129,7 +141,43 @@ pub fn run(engine: &Engine, cmd: VolumeCommand) -> CliResult {
         VolumeCommand::Exists(a) => exists(engine, a),
         VolumeCommand::Export(a) => export(engine, a),
         VolumeCommand::Import(a) => import(engine, a),
+        VolumeCommand::Mount(a) => mount(engine, a, true),
+        VolumeCommand::Unmount(a) => mount(engine, a, false),
     }
+}
+
+/// `volume mount` and `unmount` are refused outside a rootless user's namespaces.
+pub fn refuse_mount_outside(cmd: &VolumeCommand) -> CliResult<()> {
+    match cmd {
+        VolumeCommand::Mount(_) => {
+            peapod_engine::volume::refuse_outside_user_namespace("volume mount")?
+        }
+        VolumeCommand::Unmount(_) => {
+            peapod_engine::volume::refuse_outside_user_namespace("volume unmount")?
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `volume mount` prints each mount point, `unmount` each name; errors after, one per line.
+fn mount(engine: &Engine, a: MountArgs, mount: bool) -> CliResult {
+    let mut code = 0;
+    for n in &a.names {
+        let done = if mount {
+            engine.mount_volume(n).map(|p| p.display().to_string())
+        } else {
+            engine.unmount_volume(n).map(|()| n.clone())
+        };
+        match done {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = crate::exit_code(&e);
+            }
+        }
+    }
+    Ok(code)
 }
 
 fn create(engine: &Engine, a: CreateArgs) -> CliResult {

@@ -12,6 +12,9 @@ pub(crate) mod copy;
 mod mounts;
 pub mod spec;
 mod store;
+mod user_mount;
+
+pub use user_mount::refuse_outside_user_namespace;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -287,7 +287,7 @@ impl Engine {
     /// Count container `id` among the users of a volume with a mount of its own (recorded
     /// before the mount is made, so its cleanup finds it whatever happens next), and mount
     /// the volume unless it is mounted. The caller holds the volume's lock.
-    fn hold_volume_mount(&self, vol: &mut Volume, id: &str, data: &Path) -> Result<()> {
+    pub(super) fn hold_volume_mount(&self, vol: &mut Volume, id: &str, data: &Path) -> Result<()> {
         if vol.state.mounted_by.insert(id.to_string()) {
             self.db.update_volume(vol)?;
         }
@@ -377,7 +377,7 @@ impl Engine {
     }
 
     /// Container `id` lets go of the volume's mount; unmounted when no user is left.
-    fn release_volume_mount(&self, name: &str, id: &str) -> Result<()> {
+    pub(super) fn release_volume_mount(&self, name: &str, id: &str) -> Result<()> {
         let _lock = self.volume_lock(name)?;
         let Some(mut vol) = self.db.volume(name)? else {
             return Ok(());
@@ -387,7 +387,7 @@ impl Engine {
         // A user whose row is gone (its removal died half-way) holds nothing any more.
         let mut gone = Vec::new();
         for other in &vol.state.mounted_by {
-            if self.db.container(other)?.is_none() {
+            if other != super::user_mount::USER_MOUNT && self.db.container(other)?.is_none() {
                 gone.push(other.clone());
             }
         }
