@@ -433,3 +433,46 @@ fn kube_play_annotation_and_exit_policy() {
         "slirp4netns"
     );
 }
+
+/// A containerPort without a hostPort is published on the same host port, as Podman 4.3's
+/// kube play does (`getPodPorts`), and pod inspect shows the binding (700-play "hostport").
+#[test]
+fn kube_play_publishes_a_container_port() {
+    let env = TestEnv::new("kube-cport");
+    env.import_busybox();
+    let port = crate::util::free_port();
+    let pod = name("cport");
+    let yaml = env.dir.join("pod.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  containers:\n  - name: server\n    image: {IMG}\n    command: [\"sh\", \"-c\", \"mkdir -p /w && echo served > /w/index.html && exec httpd -f -p {port} -h /w\"]\n    ports:\n    - name: web\n      containerPort: {port}\n"
+        ),
+    )
+    .unwrap();
+    env.ok(&["kube", "play", yaml.to_str().unwrap()]);
+    assert_eq!(
+        env.ok(&[
+            "pod",
+            "inspect",
+            &pod,
+            "--format",
+            "{{.InfraConfig.PortBindings}}"
+        ])
+        .trim(),
+        format!("map[{port}/tcp:[{{ {port}}}]]")
+    );
+    // The port answers on the host.
+    let url = format!("http://127.0.0.1:{port}/index.html");
+    wait_until(
+        "the published port to serve",
+        Duration::from_secs(10),
+        || {
+            std::process::Command::new("curl")
+                .args(["-s", "--max-time", "2", &url])
+                .output()
+                .is_ok_and(|out| out.stdout == b"served\n")
+        },
+    );
+    env.ok(&["kube", "down", yaml.to_str().unwrap()]);
+}

@@ -105,7 +105,16 @@ pub(super) fn plan_ports(
     for (j, p) in c.ports.as_deref().unwrap_or(&[]).iter().enumerate() {
         let pfield = format!("{field}.ports[{j}]");
         let cport = port_number(p.container_port, origin, &pfield, "containerPort")?;
-        let Some(hp) = p.host_port else { continue };
+        // Podman 4.3 publishes a containerPort without a hostPort on the same host port
+        // (`getPodPorts`). Replicas of one pod cannot all bind it: they publish only the
+        // hostPorts they were given (refused below).
+        let Some(hp) = p
+            .host_port
+            .filter(|h| *h != 0)
+            .or((replicas == 1).then_some(p.container_port))
+        else {
+            continue;
+        };
         let hport = port_number(hp, origin, &pfield, "hostPort")?;
         if replicas > 1 {
             return Err(Error::invalid(format!(
