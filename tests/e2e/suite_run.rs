@@ -168,6 +168,44 @@ fn rm_running_and_depend() {
     let out = env.ok(&["rm", "--depend", &base]);
     assert_eq!(lines(&out), vec![dep, base]);
     assert!(env.ids_all().is_empty());
+
+    // A pod's infra container: refused alone, even forced; with --depend the pod goes, and
+    // every container of it is named (Podman's RemoveDepend).
+    let pod = name("dep-pod");
+    let member = env
+        .ok(&["create", "--pod", &format!("new:{pod}"), IMG, "true"])
+        .trim()
+        .to_string();
+    let infra = env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &pod]);
+    let infra = infra.trim();
+    for args in [vec!["rm", infra], vec!["rm", "--force", infra]] {
+        env.run(&args)
+            .assert_error(125, &["and cannot be removed without removing the pod"]);
+    }
+    let mut out = lines(&env.ok(&["rm", "--depend", infra]));
+    out.sort();
+    let mut want = vec![member, infra.to_string()];
+    want.sort();
+    assert_eq!(out, want);
+    env.run(&["pod", "exists", &pod]).assert_code(1);
+    assert!(env.ids_all().is_empty());
+
+    // `rm --force --all`: pods go whole (their infra containers are among "all"), the rest
+    // after; every id named once.
+    let m1 = env.ok(&["create", "--pod", &format!("new:{pod}"), IMG, "true"]);
+    let m2 = env.ok(&["run", "-d", "--pod", &pod, IMG, "sleep", "100"]);
+    let alone = env.ok(&["create", IMG, "true"]);
+    let infra = env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &pod]);
+    let mut out = lines(&env.ok(&["rm", "--force", "--all", "-t", "0"]));
+    out.sort();
+    let mut want: Vec<String> = [m1, m2, alone, infra]
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(out, want);
+    env.run(&["pod", "exists", &pod]).assert_code(1);
+    assert!(env.ids_all().is_empty());
 }
 
 #[test]

@@ -165,10 +165,7 @@ pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
         }
     }
     let skip_missing = a.ignore || a.force;
-    // `rm -a` leaves infra containers to `pod rm`.
-    let t = match targets(engine, &a.containers, a.all, skip_missing, |c| {
-        !c.config.is_infra
-    }) {
+    let t = match targets(engine, &a.containers, a.all, skip_missing, |_| true) {
         Ok(t) => t,
         Err(CliError::Engine(e @ Error::NoSuchContainer(_))) => {
             return Err(CliError::Coded(e.to_string(), 1));
@@ -181,6 +178,32 @@ pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
         timeout: a.time,
     };
     if a.depend || a.all {
+        let mut t = t;
+        if a.all {
+            // Podman: the pods whose infra containers are targets go first, whole, with
+            // every container of theirs named; the rest then run in parallel.
+            let infra: std::collections::BTreeSet<String> = engine
+                .containers()?
+                .into_iter()
+                .filter(|c| c.config.is_infra)
+                .map(|c| c.config.id)
+                .collect();
+            let (pods, rest): (Vec<Target>, Vec<Target>) =
+                t.into_iter().partition(|x| infra.contains(&x.id));
+            let results = engine.on_many(&ids(&pods), |e, id| e.remove_depend(id, &opts));
+            let mut gone = std::collections::BTreeSet::new();
+            for r in results.iter().flatten() {
+                gone.extend(r.iter().cloned());
+            }
+            let shown = |_: &Target, removed: &Vec<String>| {
+                (!removed.is_empty()).then(|| removed.join("\n"))
+            };
+            let code = print_each(&pods, results, shown, crate::exit_code)?;
+            t = rest.into_iter().filter(|x| !gone.contains(&x.id)).collect();
+            if code != 0 {
+                return Ok(code);
+            }
+        }
         // Dependents first. Under `--all` another worker may have removed a target as a
         // dependent of its own: no failure.
         let results = engine.on_many(&ids(&t), |e, id| match e.remove_depend(id, &opts) {

@@ -46,8 +46,19 @@ impl Engine {
     /// `rm --depend`: the containers that depend on this one (share its network
     /// namespace), theirs in turn, then the container itself; every id removed, dependents
     /// first. A dependent removed by someone else meanwhile is no failure.
+    /// A pod's infra container takes its pod with it, every member reported (Podman's
+    /// `RemoveDepend`).
     pub fn remove_depend(&self, reference: &str, opts: &RemoveOptions) -> Result<Vec<String>> {
         let c = self.db.lookup_container(reference)?;
+        if c.config.is_infra && !c.config.pod.is_empty() {
+            let members: Vec<String> = self
+                .pod_containers(&c.config.pod)?
+                .into_iter()
+                .map(|m| m.config.id)
+                .collect();
+            self.remove_pod(&c.config.pod, opts.force, opts.timeout)?;
+            return Ok(members);
+        }
         let mut removed = Vec::new();
         for dep in self.dependents(c.id())? {
             match self.remove_depend(&dep, opts) {
