@@ -476,3 +476,53 @@ fn kube_play_publishes_a_container_port() {
     );
     env.ok(&["kube", "down", yaml.to_str().unwrap()]);
 }
+
+/// A pod's /etc/hosts names the members that run: one that stopped is left out when the
+/// next starts (500-networking "pod manages /etc/hosts").
+#[test]
+fn pod_hosts_name_running_members_only() {
+    let env = TestEnv::new("pod-hosts");
+    env.import_busybox();
+    let (pod, infra, c1, c2) = (name("hp"), name("hinfra"), name("hc1"), name("hc2"));
+    env.ok(&["pod", "create", "--name", &pod, "--infra-name", &infra]);
+    let first = env.ok(&[
+        "run",
+        "--pod",
+        &pod,
+        "--name",
+        &c1,
+        IMG,
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(first.contains(&format!("\t{pod} {infra}\n")), "{first}");
+    assert!(first.contains(&format!("127.0.0.1\t{c1}\n")), "{first}");
+    let second = env.ok(&[
+        "run",
+        "--pod",
+        &pod,
+        "--name",
+        &c2,
+        IMG,
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(second.contains(&format!("127.0.0.1\t{c2}\n")), "{second}");
+    assert!(
+        !second.contains(&c1),
+        "{c1} stopped but is still named:\n{second}"
+    );
+    assert_eq!(
+        lines(&first).len(),
+        lines(&second).len(),
+        "{first}\n{second}"
+    );
+    // A running member stays named while others come and go.
+    let c3 = name("hc3");
+    env.ok(&[
+        "run", "-d", "--pod", &pod, "--name", &c3, IMG, "sleep", "100",
+    ]);
+    let third = env.ok(&["run", "--rm", "--pod", &pod, IMG, "cat", "/etc/hosts"]);
+    assert!(third.contains(&format!("127.0.0.1\t{c3}\n")), "{third}");
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+}

@@ -357,8 +357,11 @@ impl Engine {
         let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         let mut hosts_text = crate::network::files::hosts(&infra, &host_hosts);
         if infra.config.network_mode != "host" {
+            // The members that run, and the one starting: a member that stopped is no
+            // longer named (Podman takes its line out at cleanup).
             for m in self.db.pod_containers(pod.id())? {
-                if !m.config.is_infra {
+                if !m.config.is_infra && (m.config.id == c.config.id || m.state.status.is_active())
+                {
                     hosts_text.push_str(&format!("127.0.0.1\t{}\n", m.config.name));
                 }
             }
