@@ -113,6 +113,22 @@ fn connect_and_disconnect_a_running_container() {
     );
     env.run(&["network", "disconnect", &front, &c])
         .assert_error(125, &["not connected"]);
+    // Connected again: a new address (the next after the last handed out, as Podman's
+    // IPAM), in the hosts file and on the interface.
+    env.ok(&["network", "connect", &front, &c]);
+    let again = env.inspect(
+        &c,
+        &format!("{{{{(index .NetworkSettings.Networks \"{front}\").IPAddress}}}}"),
+    );
+    assert_ne!(
+        again, front_ip,
+        "the address let go was handed straight back"
+    );
+    assert!(
+        env.ok(&["exec", &c, "ip", "-4", "-o", "addr"])
+            .contains(&again)
+    );
+    assert!(env.ok(&["exec", &c, "cat", "/etc/hosts"]).contains(&again));
     env.ok(&["rm", "-af", "-t", "0"]);
     env.ok(&["network", "rm", &front, &quiet]);
     env.assert_no_processes();

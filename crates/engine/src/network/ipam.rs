@@ -205,6 +205,59 @@ pub fn candidates(s: &Subnet) -> impl Iterator<Item = IpAddr> + '_ {
         .take_while(move |ip| end.is_none_or(|e| *ip <= e))
 }
 
+/// The file that remembers the address a subnet handed out last.
+fn last_file(subnet: &IpNet) -> PathBuf {
+    subnet_dir(subnet).join(".last")
+}
+
+/// The addresses to try, in Podman's order: the candidates after the one handed out last,
+/// then from the start (c/common's IPAM keeps a `lastIP` per subnet), so that an address
+/// let go is not given straight back to the next container (a disconnect and connect gets
+/// a new address, as with Podman). Lazy: an IPv6 subnet has 2^64 of them.
+pub fn allocation_order(s: &Subnet) -> Box<dyn Iterator<Item = IpAddr> + '_> {
+    let last: Option<IpAddr> = std::fs::read_to_string(last_file(&s.subnet))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .filter(|l| s.subnet.contains(l));
+    match last {
+        None => Box::new(candidates(s)),
+        Some(l) => Box::new(after_last(s, l).chain(candidates(s).take_while(move |ip| *ip <= l))),
+    }
+}
+
+/// The candidates after `last`, jumping straight there.
+fn after_last(s: &Subnet, last: IpAddr) -> impl Iterator<Item = IpAddr> + '_ {
+    let end: Option<IpAddr> = s
+        .lease_range
+        .as_ref()
+        .and_then(|r| r.end_ip.as_deref())
+        .and_then(|x| x.parse().ok());
+    let range: ipnet::IpAddrRange = match (last, s.subnet.broadcast()) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => ipnet::Ipv4AddrRange::new(a, b).into(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => ipnet::Ipv6AddrRange::new(a, b).into(),
+        // `last` is in the subnet, so of its family: an empty range never met.
+        _ => ipnet::Ipv4AddrRange::new(
+            std::net::Ipv4Addr::BROADCAST,
+            std::net::Ipv4Addr::UNSPECIFIED,
+        )
+        .into(),
+    };
+    range
+        .skip(1)
+        // As `candidates`: never the gateway, nor an IPv4 subnet's broadcast address.
+        .filter(move |ip| Some(*ip) != s.gateway && (ip.is_ipv6() || *ip != s.subnet.broadcast()))
+        .take_while(move |ip| end.is_none_or(|e| *ip <= e))
+}
+
+/// Notes `ip` as the subnet's last address handed out (a hint: a lost race costs nothing).
+pub fn note_last(subnet: &IpNet, ip: IpAddr) {
+    let path = last_file(subnet);
+    let tmp = path.with_extension(format!("{}", std::process::id()));
+    if std::fs::write(&tmp, ip.to_string()).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
 /// Is `ip` one a container may be given in `subnet` (asked for with `--ip`)? Podman's
 /// messages when not.
 pub fn check_static(subnet: &Subnet, ip: IpAddr) -> Result<()> {
@@ -244,7 +297,8 @@ pub fn address_holder(subnet: &IpNet, ip: IpAddr) -> String {
 pub fn release(subnet: &IpNet, ip: IpAddr, owner: &Owner) {
     let dir = subnet_dir(subnet);
     unclaim(&dir.join(ip.to_string()), owner);
-    // The last lease takes its directory along (fails harmlessly while others remain).
+    // The last lease takes its directory along (fails harmlessly while others remain, or
+    // the last-address hint, which outlives the leases as Podman's `lastIP` does).
     let _ = std::fs::remove_dir(&dir);
 }
 
@@ -431,6 +485,32 @@ mod tests {
         let s = subnet("fd00:9::/64", "fd00:9::1", None);
         let first: Vec<String> = candidates(&s).take(2).map(|i| i.to_string()).collect();
         assert_eq!(first, ["fd00:9::2", "fd00:9::3"]);
+    }
+
+    #[test]
+    fn allocation_goes_round_from_the_last_address() {
+        let s = subnet("10.9.0.0/29", "10.9.0.1", None);
+        let show = |v: Vec<IpAddr>| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+        let from = |l: &str| {
+            let l: IpAddr = l.parse().unwrap();
+            show(
+                after_last(&s, l)
+                    .chain(candidates(&s).take_while(move |ip| *ip <= l))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            from("10.9.0.4"),
+            ["10.9.0.5", "10.9.0.6", "10.9.0.2", "10.9.0.3", "10.9.0.4"]
+        );
+        assert_eq!(from("10.9.0.6")[0], "10.9.0.2", "wraps round");
+        // IPv6: straight to the next address of a /64.
+        let s6 = subnet("fd00:9::/64", "fd00:9::1", None);
+        let next: Vec<String> = after_last(&s6, "fd00:9::ffff:1".parse().unwrap())
+            .take(2)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(next, ["fd00:9::ffff:2", "fd00:9::ffff:3"]);
     }
 
     #[test]

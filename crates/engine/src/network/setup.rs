@@ -237,8 +237,9 @@ impl Engine {
             }
             return Ok(ip);
         }
-        for ip in ipam::candidates(subnet) {
+        for ip in ipam::allocation_order(subnet) {
             if !ipam::taken_by_other(&net, ip, owner) && claim(ip)? {
+                ipam::note_last(&net, ip);
                 return Ok(ip);
             }
         }
