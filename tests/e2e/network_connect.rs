@@ -324,3 +324,86 @@ fn published_ports_follow_a_connected_network() {
     assert_eq!(http_get(&url, "/index"), None);
     env.ok(&["network", "rm", &first, &second]);
 }
+
+/// `network reload`: a published port whose firewall rule was removed behind peapod's back
+/// answers again, with the same address and MAC; `--all` passes over containers it cannot
+/// reload; a stopped container is refused by name.
+#[test]
+fn network_reload_restores_removed_rules() {
+    let env = TestEnv::new("net-reload");
+    env.import_busybox();
+    let port = free_port();
+    let web = name("reload");
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            &web,
+            "-p",
+            &format!("{port}:80"),
+            IMG,
+            "sh",
+            "-c",
+            "mkdir -p /w && echo reloaded > /w/i && exec httpd -f -p 80 -h /w",
+        ])
+        .trim()
+        .to_string();
+    let addr = format!("127.0.0.1:{port}");
+    wait_until("the port to serve", Duration::from_secs(10), || {
+        http_get(&addr, "/i").is_some_and(|b| b == "reloaded\n")
+    });
+    let before = env.inspect(
+        &web,
+        "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}",
+    );
+    // Delete this container's DNAT rule (only its own: the table is shared).
+    let table = std::process::Command::new("nft")
+        .args(["-a", "list", "table", "inet", "peapod"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    let mut chain = "";
+    let mut gone = false;
+    for line in table.lines() {
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("chain ") {
+            // `NAME { # handle N`
+            chain = rest.split_whitespace().next().unwrap_or("");
+        } else if l.contains(&format!("dport {port} "))
+            && l.contains("dnat ip to")
+            && l.contains(&id)
+        {
+            let handle = l.rsplit("# handle ").next().unwrap();
+            let out = std::process::Command::new("nft")
+                .args(["delete", "rule", "inet", "peapod", chain, "handle", handle])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            gone = true;
+        }
+    }
+    assert!(gone, "no DNAT rule for port {port} of {id} in\n{table}");
+    assert!(
+        http_get(&addr, "/i").is_none_or(|b| b != "reloaded\n"),
+        "the port still answered without its rule"
+    );
+    assert_eq!(env.ok(&["network", "reload", &web]).trim(), id);
+    assert_eq!(
+        env.inspect(
+            &web,
+            "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}"
+        ),
+        before
+    );
+    wait_until("the port to serve again", Duration::from_secs(10), || {
+        http_get(&addr, "/i").is_some_and(|b| b == "reloaded\n")
+    });
+    // --all: a stopped container is passed over; named, it is refused.
+    let stopped = name("stopped");
+    env.ok(&["create", "--name", &stopped, IMG, "true"]);
+    env.ok(&["network", "reload", "--all"]);
+    env.run(&["network", "reload", &stopped])
+        .assert_error(125, &["network is not configured, refusing to reload"]);
+    env.ok(&["rm", "-af", "-t", "0"]);
+}

@@ -22,6 +22,19 @@ pub enum NetworkCommand {
     Connect(NetworkConnectArgs),
     /// Remove a container from a network
     Disconnect(NetworkDisconnectArgs),
+    /// Reload firewall rules for one or more containers
+    Reload(NetworkReloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkReloadArgs {
+    /// Reload network configuration of all containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Act on the latest container podman is aware of
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
                 NetworkCommand::Exists(a) => network::exists(&e, a),
                 NetworkCommand::Connect(a) => network::connect(&e, a),
                 NetworkCommand::Disconnect(a) => network::disconnect(&e, a),
+                NetworkCommand::Reload(a) => network::reload(&e, a),
             }
         }
         Command::Volume(v) => volume::run(&open(g)?, v),

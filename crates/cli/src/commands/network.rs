@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::cli::{
     NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkExistsArgs,
-    NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs, PortArgs,
+    NetworkInspectArgs, NetworkLsArgs, NetworkPruneArgs, NetworkReloadArgs, NetworkRmArgs,
+    PortArgs,
 };
 use crate::output::{print_list, print_objects};
 use crate::{CliError, CliResult};
@@ -255,4 +256,45 @@ pub fn disconnect(engine: &Engine, a: NetworkDisconnectArgs) -> CliResult {
     let _ = a.force;
     engine.network_disconnect(&a.network, &a.container)?;
     Ok(0)
+}
+
+/// `network reload`: each container's id once its networks are set up again, concurrently.
+/// With `--all`, containers without a bridge network or not running are passed over, as
+/// Podman does.
+pub fn reload(engine: &Engine, a: NetworkReloadArgs) -> CliResult {
+    let given = if a.latest {
+        let latest = engine.ps(&peapod_engine::container::ps::PsRequest {
+            latest: true,
+            ..Default::default()
+        })?;
+        match latest.first() {
+            Some(e) => vec![e.container.id().to_string()],
+            None => return Err(CliError::engine("no containers to reload")),
+        }
+    } else {
+        a.containers.clone()
+    };
+    let targets = if a.all {
+        engine
+            .containers()?
+            .iter()
+            .map(|c| peapod_engine::parallel::Target {
+                given: c.id().to_string(),
+                id: c.id().to_string(),
+            })
+            .collect()
+    } else if given.is_empty() {
+        return Err(CliError::engine(
+            "you must provide at least one container name or id",
+        ));
+    } else {
+        engine.resolve_containers(&given, false)?
+    };
+    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let results = engine.on_many(&ids, |e, id| match e.network_reload(id) {
+        Err(Error::BadState { .. }) if a.all => Ok(None),
+        Err(e) if a.all && e.kind() == peapod_engine::error::ErrorKind::Invalid => Ok(None),
+        r => r.map(Some),
+    });
+    crate::output::print_each(&targets, results, |_, id| id.clone(), crate::exit_code)
 }

@@ -13,6 +13,7 @@ mod mode;
 pub mod netns;
 pub mod pasta;
 pub mod ports;
+mod reload;
 mod report;
 pub(crate) mod setup;
 pub mod slirp;
