@@ -176,3 +176,36 @@ fn bad_image_filters_and_prune() {
         vec![IMG]
     );
 }
+
+/// `{{.History}}`: every name the image has had, newest first, kept after the name goes
+/// (010-images "history output").
+#[test]
+fn images_history_keeps_old_names() {
+    let env = TestEnv::new("img-names-history");
+    env.import_busybox_as("localhost/hist");
+    let history = || env.ok(&["images", "localhost/hist", "--format", "{{ .History }}"]);
+    assert_eq!(history().trim(), "localhost/hist:latest");
+    env.ok(&["tag", "localhost/hist", "one"]);
+    env.ok(&["rmi", "one"]);
+    assert_eq!(
+        history().trim(),
+        "localhost/hist:latest, localhost/one:latest"
+    );
+    env.ok(&["tag", "localhost/hist", "two"]);
+    env.ok(&["rmi", "two"]);
+    assert_eq!(
+        history().trim(),
+        "localhost/hist:latest, localhost/two:latest, localhost/one:latest"
+    );
+    let json = env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .NamesHistory}}",
+        "localhost/hist",
+    ]);
+    assert_eq!(
+        json.trim(),
+        r#"["localhost/hist:latest","localhost/two:latest","localhost/one:latest"]"#
+    );
+}

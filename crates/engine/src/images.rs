@@ -80,6 +80,7 @@ impl Engine {
             digests: Vec::new(),
             layer_blobs: Vec::new(),
             manifest_type: None,
+            names_history: Vec::new(),
         };
         self.db.insert_image(&rec, &rec.names)?;
         Ok(rec)

@@ -116,6 +116,7 @@ impl Engine {
                     digests,
                     layer_blobs,
                     manifest_type: Some(img.manifest_type.clone()),
+                    names_history: Vec::new(),
                 };
                 self.db.insert_image(&rec, &names)?;
                 rec

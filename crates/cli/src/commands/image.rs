@@ -56,6 +56,8 @@ struct ImageRow {
     Names: Vec<String>,
     Containers: usize,
     Labels: BTreeMap<String, String>,
+    /// The names it has had, as Podman prints them: joined by ", ".
+    History: String,
 }
 
 /// A row of `images --format json` (Podman's `ImageSummary`).
@@ -73,6 +75,7 @@ struct ImageJson {
     Containers: usize,
     Names: Option<Vec<String>>,
     Digest: String,
+    History: Vec<String>,
     Created: i64,
     CreatedAt: String,
 }
@@ -149,6 +152,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
                 Names: r.names.clone(),
                 Containers: r.containers,
                 Labels: r.labels.clone(),
+                History: r.names_history.join(", "),
             });
         }
     }
@@ -178,6 +182,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> CliResult {
             Containers: r.containers,
             Names: optional(&r.names),
             Digest: r.digest.clone(),
+            History: r.names_history.clone(),
             Created: r.created.timestamp(),
             // Go's JSON time: RFC 3339, `Z` for UTC, fractions only when there are some.
             CreatedAt: r

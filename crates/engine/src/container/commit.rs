@@ -195,6 +195,7 @@ impl Engine {
                 }
                 .to_string(),
             ),
+            names_history: Vec::new(),
         };
         undo.publish()?;
         self.db.insert_image(&rec, &rec.names)?;

@@ -263,6 +263,7 @@ impl Engine {
                 .map(|b| b.as_ref().map(|(d, mt)| (d.to_string(), mt.clone())))
                 .collect(),
             manifest_type: Some(img.manifest_type.clone()),
+            names_history: Vec::new(),
         };
         self.db.insert_image(&rec, &rec.names)?;
         Ok(Vec::new())

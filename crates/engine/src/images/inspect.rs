@@ -154,7 +154,7 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into()),
             History: serde_json::to_value(cfg.history()).unwrap_or_default(),
-            NamesHistory: r.names.clone(),
+            NamesHistory: r.names_history.clone(),
         })
     }
 }

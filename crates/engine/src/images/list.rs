@@ -23,6 +23,8 @@ pub struct ImageSummary {
     pub parent_id: Option<String>,
     /// Names (tags and digests).
     pub names: Vec<String>,
+    /// Every name it has had, newest first.
+    pub names_history: Vec<String>,
     pub digest: String,
     pub repo_digests: Vec<String>,
     pub created: DateTime<Utc>,
@@ -113,6 +115,7 @@ impl Engine {
                     id: img.id.clone(),
                     parent_id: parent_id.clone(),
                     names: img.names.clone(),
+                    names_history: img.names_history.clone(),
                     digest: img.digest().to_string(),
                     repo_digests: img.repo_digests(),
                     created: img.created,

@@ -81,6 +81,10 @@ pub struct ImageRecord {
     /// The stored manifest's media type (OCI when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_type: Option<String>,
+    /// Every name the image has had, newest first (c/storage's `NamesHistory`): its names
+    /// each time one is added, then the older history, without repeats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names_history: Vec<String>,
 }
 
 impl ImageRecord {
@@ -347,7 +351,7 @@ impl Db {
             for n in names {
                 tx.execute("INSERT INTO image_names (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id", params![n, rec.id])?;
             }
-            Ok(())
+            Ok(note_names_history(tx, &rec.id)?)
         })
     }
 
@@ -362,8 +366,10 @@ impl Db {
     }
 
     pub fn tag_image(&self, id: &str, name: &str) -> Result<()> {
-        self.conn.execute("INSERT INTO image_names (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id", params![name, id])?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute("INSERT INTO image_names (name, image_id) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id", params![name, id])?;
+            Ok(note_names_history(tx, id)?)
+        })
     }
 
     /// Remove a name; returns false if it did not exist.
@@ -711,4 +717,37 @@ mod tests {
         db.delete_volume("v1").unwrap();
         assert!(db.volume("v1").unwrap().is_none());
     }
+}
+
+/// After names were added to image `id`: its names, then its older history, without repeats,
+/// become its `names_history` (c/storage's rule).
+fn note_names_history(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> {
+    let json: Option<String> = tx
+        .query_row("SELECT record FROM images WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(json) = json else { return Ok(()) };
+    let Ok(mut rec) = serde_json::from_str::<ImageRecord>(&json) else {
+        return Ok(());
+    };
+    let mut stmt =
+        tx.prepare_cached("SELECT name FROM image_names WHERE image_id = ?1 ORDER BY rowid")?;
+    let names: Vec<String> = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut history = Vec::new();
+    for n in names.into_iter().chain(rec.names_history.drain(..)) {
+        if !history.contains(&n) {
+            history.push(n);
+        }
+    }
+    rec.names_history = history;
+    if let Ok(json) = serde_json::to_string(&rec) {
+        tx.execute(
+            "UPDATE images SET record = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
+    }
+    Ok(())
 }

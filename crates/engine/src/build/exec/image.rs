@@ -179,6 +179,7 @@ impl Engine {
                 }
                 .to_string(),
             ),
+            names_history: Vec::new(),
         };
         undo.publish()?;
         self.db.insert_image(&rec, &[])?;
