@@ -213,3 +213,80 @@ fn preserve_fds_pass_the_callers_fds_in() {
     );
     assert_eq!(env.ok(&["ps", "-aq"]), "");
 }
+
+/// `run --rootfs DIR[:O]`: a container on a directory instead of an image; with `:O` an
+/// overlay keeps the directory untouched (030-run "check workdir" runs one on an image
+/// mount).
+#[test]
+fn rootfs_runs_a_directory() {
+    let env = TestEnv::new("rootfs");
+    env.import_busybox();
+    let dir = env.dir.join("tree");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar = peapod_tests::busybox_rootfs_tar().unwrap();
+    let out = std::process::Command::new("tar")
+        .args(["-C", dir.to_str().unwrap(), "-xf", tar.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let d = dir.to_str().unwrap();
+    // Plain: the directory is the root; what the container writes lands in it.
+    let c = name("rootfs");
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--name",
+            &c,
+            "--rootfs",
+            d,
+            "sh",
+            "-c",
+            "echo kept > /written; echo ran"
+        ]),
+        "ran\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("written")).unwrap(),
+        "kept\n"
+    );
+    assert_eq!(
+        env.inspect(&c, "{{.ImageDigest}}|{{.Image}}|{{.Rootfs}}"),
+        format!("||{d}")
+    );
+    env.run(&["commit", &c, "nope"])
+        .assert_error(125, &["--rootfs"]);
+    env.ok(&["rm", &c]);
+    // `:O`: writes go to the container's upper layer; the directory is untouched.
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--rootfs",
+            &format!("{d}:O"),
+            "sh",
+            "-c",
+            "echo no > /overlaid; cat /overlaid"
+        ]),
+        "no\n"
+    );
+    assert!(!dir.join("overlaid").exists());
+    // On an image mount, as 030-run does it.
+    let m = env.ok(&["image", "mount", IMG]).trim().to_string();
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--rootfs",
+            &format!("{m}:O"),
+            "echo",
+            "Hello world"
+        ]),
+        "Hello world\n"
+    );
+    env.ok(&["image", "unmount", IMG]);
+    // Not a directory: refused, nothing made.
+    env.run(&["run", "--rm", "--rootfs", "/no/such/dir", "true"])
+        .assert_error(125, &["rootfs /no/such/dir is not a directory"]);
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    env.assert_no_mounts();
+}

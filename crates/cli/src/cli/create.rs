@@ -148,6 +148,9 @@ pub struct CreateFlags {
     /// Path to the file that will receive the PID of the container's monitor
     #[arg(long = "conmon-pidfile")]
     pub conmon_pidfile: Option<PathBuf>,
+    /// The first argument is not an image but the rootfs to the exploded container (PATH, or PATH:O for an overlay over it)
+    #[arg(long)]
+    pub rootfs: bool,
     /// Pass a number of additional file descriptors into the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,

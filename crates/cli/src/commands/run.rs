@@ -56,6 +56,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         ipc: ns("ipc", &f.ipc)?,
         uts: ns("uts", &f.uts)?,
         image: f.image.clone(),
+        rootfs: None,
         name: f.name.clone(),
         replace: f.replace,
         command: f.command.clone(),
@@ -129,6 +130,11 @@ fn prepared_options(
         tracing::warn!("The --kernel-memory flag is no longer supported. This flag is a noop.");
     }
     let mut opts = create_options(f, argv)?;
+    if f.rootfs {
+        // No image: the path is the container's root.
+        opts.rootfs = Some(std::mem::take(&mut opts.image));
+        return Ok(opts);
+    }
     let policy = peapod_engine::registry::PullPolicy::parse(&f.pull)?;
     let template = f.pull_flags.options(&f.image)?;
     let sink = super::registry::sink(f.quiet);

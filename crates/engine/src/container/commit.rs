@@ -98,6 +98,12 @@ impl Engine {
         let found = self.db.lookup_container(reference)?;
         let _lock = self.lock(found.id())?;
         let mut c = self.container(found.id())?;
+        if c.config.rootfs.is_some() {
+            return Err(Error::invalid(format!(
+                "container {} runs on a root filesystem of its own (--rootfs), not an image: commit needs an image's layers",
+                c.name()
+            )));
+        }
         let image = self
             .db
             .image(&c.config.image_id)?

@@ -68,9 +68,24 @@ impl Engine {
         opts: &ContainerSpec,
         member: Option<&crate::pod::MemberPlan>,
     ) -> Result<Container> {
-        let image = self.resolve_image(&opts.image)?;
-        let image_config = self.image_config(&image)?;
-        let icfg = image_config.config().clone().unwrap_or_default();
+        // `--rootfs`: no image, so no image config either.
+        let rootfs = opts
+            .rootfs
+            .as_deref()
+            .map(super::RootfsDir::parse)
+            .transpose()?;
+        let image = match &rootfs {
+            Some(_) => None,
+            None => Some(self.resolve_image(&opts.image)?),
+        };
+        let icfg = match &image {
+            Some(image) => self
+                .image_config(image)?
+                .config()
+                .clone()
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
 
         if let Some(n) = &opts.name
             && !crate::names::valid_name(n)
@@ -186,12 +201,12 @@ impl Engine {
             id: id.clone(),
             name: String::new(),
             created: Utc::now(),
-            image_id: image.id.clone(),
+            image_id: image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
             image_name: image
-                .names
-                .first()
-                .cloned()
-                .unwrap_or_else(|| image.id.clone()),
+                .as_ref()
+                .map(|i| i.names.first().cloned().unwrap_or_else(|| i.id.clone()))
+                .unwrap_or_default(),
+            rootfs,
             args,
             entrypoint,
             cmd,
@@ -278,7 +293,10 @@ impl Engine {
                 config.workdir
             )));
         }
-        if let Some(image_name) = self.image_display_name(&opts.image, &image) {
+        if let Some(image_name) = image
+            .as_ref()
+            .and_then(|i| self.image_display_name(&opts.image, i))
+        {
             config.image_name = image_name;
         }
         config.security = Some(self.plan_security(

@@ -415,7 +415,12 @@ impl Engine {
                 .map(|i| i.manifest_digest.clone())
                 .unwrap_or_default(),
             ImageName: c.config.image_name.clone(),
-            Rootfs: String::new(),
+            Rootfs: c
+                .config
+                .rootfs
+                .as_ref()
+                .map(|r| r.path.display().to_string())
+                .unwrap_or_default(),
             Pod: c.config.pod.clone(),
             ResolvConfPath: run_dir.join("resolv.conf").display().to_string(),
             HostnamePath: run_dir.join("hostname").display().to_string(),

@@ -38,7 +38,8 @@ pub use create::ROOTLESS_V1_LIMITS_WARNING;
 pub use exec::{ExecOptions, ExecStarted};
 pub use lifecycle::StartedAttached;
 pub use model::{
-    Container, ContainerConfig, ContainerState, ExecSession, NameConfig, NetworkAttach, Status,
+    Container, ContainerConfig, ContainerState, ExecSession, NameConfig, NetworkAttach, RootfsDir,
+    Status,
 };
 pub use remove::RemoveOptions;
 pub use resources::{ResourceFlags, Resources};

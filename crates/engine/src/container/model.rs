@@ -81,6 +81,9 @@ pub struct ContainerConfig {
     /// Image id (config digest hex) and the name the user gave, fully qualified.
     pub image_id: String,
     pub image_name: String,
+    /// `--rootfs`: the directory used instead of an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<RootfsDir>,
     /// The process: `args[0]` is the path (Podman's `Path`), the rest `Args`.
     pub args: Vec<String>,
     /// What the user or image gave, for inspect's `Config.Entrypoint` / `Config.Cmd`.
@@ -179,6 +182,32 @@ pub struct ContainerConfig {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// `--rootfs PATH[:O]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootfsDir {
+    pub path: std::path::PathBuf,
+    /// `:O`: an overlay with the directory as its only lower layer.
+    pub overlay: bool,
+}
+
+impl RootfsDir {
+    /// Parses `PATH[:O]`: the path made absolute, and it must be a directory.
+    pub fn parse(spec: &str) -> crate::error::Result<RootfsDir> {
+        let (path, overlay) = match spec.strip_suffix(":O") {
+            Some(p) => (p, true),
+            None => (spec, false),
+        };
+        let path = crate::absolute(std::path::Path::new(path))?;
+        if !path.is_dir() {
+            return Err(crate::error::Error::invalid(format!(
+                "rootfs {} is not a directory",
+                path.display()
+            )));
+        }
+        Ok(RootfsDir { path, overlay })
+    }
 }
 
 /// What changes over the container's life.

@@ -35,17 +35,30 @@ impl Engine {
             if crate::layer::is_mountpoint(&merged) {
                 return Ok(());
             }
-            let image = self
-                .db
-                .image(&c.config.image_id)?
-                .ok_or_else(|| crate::Error::NoSuchImage(c.config.image_id.clone()))?;
-            let lowers = self.layer_dirs(&image)?;
+            let lowers = match &c.config.rootfs {
+                // `--rootfs DIR`: the directory itself, bound (its writes are the user's).
+                Some(dir) if !dir.overlay => {
+                    return crate::layer::bind_mount(&dir.path, &merged).map_err(Into::into);
+                }
+                // `--rootfs DIR:O`: an overlay with the directory as its one lower layer.
+                Some(dir) => vec![dir.path.clone()],
+                None => {
+                    let image = self
+                        .db
+                        .image(&c.config.image_id)?
+                        .ok_or_else(|| crate::Error::NoSuchImage(c.config.image_id.clone()))?;
+                    self.layer_dirs(&image)?
+                }
+            };
             Ok(crate::layer::mount_overlay(
                 &lowers, &upper, &work, &merged, None,
             )?)
         })?;
         c.state.mounted = true;
-        ensure_mtab(&merged)?;
+        // Never written into a user's own `--rootfs` directory (only through an overlay).
+        if c.config.rootfs.as_ref().is_none_or(|r| r.overlay) {
+            ensure_mtab(&merged)?;
+        }
         Ok(merged)
     }
 

@@ -22,6 +22,9 @@ use crate::volume::spec::MountSpec;
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
     pub image: String,
+    /// `--rootfs PATH[:O]`: no image; the directory is the container's root (`:O`: an
+    /// overlay over it, so that it is never written).
+    pub rootfs: Option<String>,
     pub name: Option<String>,
     /// `--replace`: a container already holding `name` is removed first (with force).
     pub replace: bool,

@@ -309,6 +309,18 @@ fn kernel_messages(fs_fd: &OwnedFd) -> String {
     }
 }
 
+/// Bind-mounts the directory `source` on `target` (`run --rootfs DIR`).
+pub fn bind_mount(source: &Path, target: &Path) -> Result<(), LayerError> {
+    mount(
+        Some(source),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| LayerError::io("bind-mounting", source, e))
+}
+
 /// Unmounts `target`; falls back to a lazy unmount when busy. Not mounted (or missing) is Ok.
 pub fn unmount(target: &Path) -> Result<(), LayerError> {
     match umount2(target, MntFlags::empty()) {
