@@ -67,6 +67,7 @@ impl Engine {
             Ok(())
         };
         registry::pull(&store, &conf, opts, sink, &mut record)?;
+        self.emit_image("pull", "", &opts.reference);
         Ok(records)
     }
 
@@ -222,6 +223,7 @@ impl Engine {
             }
         }
         self.db.update_image(&image)?;
+        self.emit_image("push", &image.id, &opts.destination);
         Ok(pushed.manifest_digest)
     }
 

@@ -296,6 +296,17 @@ impl Engine {
         self.emit(e);
     }
 
+    /// `create`/`remove` of a network itself: its id and name, its driver as an attribute
+    /// (Podman 5's form; 4.3 logged no network create/remove).
+    pub(crate) fn emit_network_object(&self, status: &str, net: &crate::network::Network) {
+        let mut e = Event::new(EventType::Network, status);
+        e.id = net.id.clone();
+        e.name = net.name.clone();
+        e.network = net.name.clone();
+        e.attributes = Some([("driver".to_string(), net.driver.clone())].into());
+        self.emit(e);
+    }
+
     pub(crate) fn emit_system(&self, status: &str) {
         self.emit(Event::new(EventType::System, status));
     }
@@ -337,5 +348,27 @@ impl Engine {
             }
             std::thread::sleep(FOLLOW_INTERVAL);
         }
+    }
+}
+
+impl Engine {
+    /// An exec session's `exec_died`, with the exit code its monitor wrote (none: the
+    /// session never ran, and nothing is logged).
+    pub(crate) fn emit_exec_died(&self, c: &Container, session: &str) {
+        let exit = self
+            .paths
+            .bundle(c.id())
+            .join(session)
+            .join("exit")
+            .join(c.id());
+        let Some(code) = std::fs::read_to_string(exit)
+            .ok()
+            .and_then(|t| peapod_monitor::parse_exit_file(&t))
+        else {
+            return;
+        };
+        let mut e = Event::container(c, "exec_died");
+        e.exit_code = code;
+        self.emit(e);
     }
 }

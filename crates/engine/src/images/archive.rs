@@ -85,6 +85,25 @@ impl Engine {
             };
             archive::save(&stores, &images, req.format, target, choice, sink)
         };
+        let event_name = match &out {
+            SaveOutput::Path(p) => p.display().to_string(),
+            SaveOutput::Stream(_) => String::new(),
+        };
+        let result = self.save_to(out, req, write);
+        if result.is_ok() {
+            for img in &images {
+                self.emit_image("save", img.id.hex(), &event_name);
+            }
+        }
+        result
+    }
+
+    fn save_to(
+        &self,
+        out: SaveOutput<'_>,
+        req: &SaveRequest,
+        write: impl Fn(SaveTarget<'_>) -> std::result::Result<(), ImageError>,
+    ) -> Result<()> {
         match out {
             SaveOutput::Stream(w) => {
                 let mut w = BufWriter::with_capacity(256 * 1024, w);
@@ -199,6 +218,16 @@ impl Engine {
         input: LoadInput<'_>,
         sink: &dyn ProgressSink,
     ) -> Result<Vec<String>> {
+        let event_name = match &input {
+            LoadInput::Path(p) => p.display().to_string(),
+            LoadInput::Stream(_) => String::new(),
+        };
+        let names = self.load_archive(input, sink)?;
+        self.emit_image("loadfromarchive", "", &event_name);
+        Ok(names)
+    }
+
+    fn load_archive(&self, input: LoadInput<'_>, sink: &dyn ProgressSink) -> Result<Vec<String>> {
         let (blobs, layers, tmp) = self.archive_stores();
         let stores = Stores {
             blobs: &blobs,
@@ -280,11 +309,13 @@ impl Engine {
             .strip_prefix("docker-archive:")
             .or_else(|| reference.strip_prefix("oci-archive:"))?;
         Some(
-            self.load_images(LoadInput::Path(Path::new(path)), sink)
+            self.load_archive(LoadInput::Path(Path::new(path)), sink)
                 .and_then(|names| {
-                    names.into_iter().next().ok_or_else(|| {
+                    let first = names.into_iter().next().ok_or_else(|| {
                         Error::invalid(format!("{reference}: the archive holds no image"))
-                    })
+                    })?;
+                    self.emit_image("pull", "", reference);
+                    Ok(first)
                 }),
         )
     }
