@@ -266,7 +266,7 @@ fn stream_prints_died_within_a_second_and_ctrl_c_exits_0() {
     let status = child.wait().unwrap();
     let (at, line) = got.expect("no died event on the stream within 5 s");
     assert!(
-        line.contains(&format!("container died ")) && line.contains(&ctr),
+        line.contains("container died ") && line.contains(&ctr),
         "{line}"
     );
     let delay = at.duration_since(killed);

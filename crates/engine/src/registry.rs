@@ -50,6 +50,10 @@ impl Engine {
         opts: &PullOptions,
         sink: &dyn ProgressSink,
     ) -> Result<Vec<ImageRecord>> {
+        // `docker-archive:PATH`, `oci-archive:PATH`: a load, logged as a pull.
+        if let Some(loaded) = self.load_transport(&opts.reference, sink) {
+            return Ok(vec![self.resolve_image(&loaded?)?]);
+        }
         let conf = self.registries_conf()?;
         let blobs = self.blobs();
         let layers = self.layer_store();

@@ -30,6 +30,8 @@ pub struct SaveRequest {
     pub compress: bool,
     /// `--uncompressed`: OCI layouts keep their layers uncompressed.
     pub uncompressed: bool,
+    /// No `save` event (the save is a push to a local transport, logged as such).
+    pub quiet: bool,
 }
 
 /// Where `save` writes.
@@ -90,12 +92,45 @@ impl Engine {
             SaveOutput::Stream(_) => String::new(),
         };
         let result = self.save_to(out, req, write);
-        if result.is_ok() {
+        if result.is_ok() && !req.quiet {
             for img in &images {
                 self.emit_image("save", img.id.hex(), &event_name);
             }
         }
         result
+    }
+
+    /// `push IMAGE dir:PATH` (also `docker-archive:`, `oci-archive:`, `oci:`): the image
+    /// written as `save` writes that format, logged as a push to `destination`. None when
+    /// `destination` names no local transport.
+    pub fn push_to_transport(
+        &self,
+        source: &str,
+        destination: &str,
+        sink: &dyn ProgressSink,
+    ) -> Option<Result<()>> {
+        let (format, path) = [
+            ("dir:", ArchiveFormat::DockerDir),
+            ("docker-archive:", ArchiveFormat::DockerArchive),
+            ("oci-archive:", ArchiveFormat::OciArchive),
+            ("oci:", ArchiveFormat::OciDir),
+        ]
+        .into_iter()
+        .find_map(|(prefix, f)| destination.strip_prefix(prefix).map(|p| (f, p)))?;
+        let req = SaveRequest {
+            names: vec![source.to_string()],
+            format,
+            multi_image: false,
+            compress: false,
+            uncompressed: false,
+            quiet: true,
+        };
+        Some((|| {
+            let id = self.resolve_image(source)?.id;
+            self.save_images(&req, SaveOutput::Path(Path::new(path)), sink)?;
+            self.emit_image("push", &id, destination);
+            Ok(())
+        })())
     }
 
     fn save_to(
