@@ -22,6 +22,7 @@ mod containers;
 mod cp;
 mod crash;
 mod crash_loop;
+mod events;
 mod global_flags;
 mod hostile;
 mod image_filters;

@@ -83,6 +83,7 @@ impl Engine {
             names_history: Vec::new(),
         };
         self.db.insert_image(&rec, &rec.names)?;
+        self.emit_image("import", &rec.id, name.as_deref().unwrap_or_default());
         Ok(rec)
     }
 
@@ -165,7 +166,9 @@ impl Engine {
     pub fn tag_image(&self, reference: &str, new_name: &str) -> Result<()> {
         let image = self.resolve_image(reference)?;
         let name = crate::image::normalize(new_name)?;
-        self.db.tag_image(&image.id, &name)
+        self.db.tag_image(&image.id, &name)?;
+        self.emit_image("tag", &image.id, new_name);
+        Ok(())
     }
 
     /// `untag IMAGE [NAME…]`: removes the names given (every name when none is), after
@@ -187,6 +190,7 @@ impl Engine {
         };
         for n in &doomed {
             self.db.untag_image(n)?;
+            self.emit_image("untag", &image.id, n);
         }
         Ok(())
     }
@@ -221,6 +225,7 @@ impl Engine {
             && !whole
         {
             self.db.untag_image(name)?;
+            self.emit_image("untag", &image.id, name);
             out.untagged.push(name.clone());
             return Ok(out);
         }
@@ -314,6 +319,10 @@ impl Engine {
             let _ = blobs.remove(&d);
         }
         out.deleted = Some(image.id.clone());
+        for n in &image.names {
+            self.emit_image("untag", &image.id, n);
+        }
+        self.emit_image("remove", &image.id, &image.id);
         Error::collect(errors)?;
         Ok(out)
     }

@@ -10,6 +10,7 @@ mod children;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod image;
 pub mod images;
@@ -48,6 +49,7 @@ pub struct Engine {
     pub(crate) db: Db,
     opts: EngineOptions,
     runtime: OnceCell<Runtime>,
+    events: events::LoggerCell,
 }
 
 impl Engine {
@@ -77,6 +79,7 @@ impl Engine {
             db,
             opts,
             runtime: OnceCell::new(),
+            events: OnceCell::new(),
         };
         refresh::refresh_if_rebooted(&engine)?;
         Ok(engine)

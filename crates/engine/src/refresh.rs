@@ -75,6 +75,7 @@ pub fn refresh_if_rebooted(engine: &Engine) -> Result<()> {
     let tmp = alive.with_extension("tmp");
     std::fs::write(&tmp, &current).map_err(|e| crate::Error::io("writing", &tmp, e))?;
     std::fs::rename(&tmp, &alive).map_err(|e| crate::Error::io("writing", &alive, e))?;
+    engine.emit_system("refresh");
     Ok(())
 }
 

@@ -50,6 +50,10 @@ impl Engine {
         opts: &PullOptions,
         sink: &dyn ProgressSink,
     ) -> Result<Vec<ImageRecord>> {
+        // `docker-archive:PATH`, `oci-archive:PATH`: a load, logged as a pull.
+        if let Some(loaded) = self.load_transport(&opts.reference, sink) {
+            return Ok(vec![self.resolve_image(&loaded?)?]);
+        }
         let conf = self.registries_conf()?;
         let blobs = self.blobs();
         let layers = self.layer_store();
@@ -67,6 +71,7 @@ impl Engine {
             Ok(())
         };
         registry::pull(&store, &conf, opts, sink, &mut record)?;
+        self.emit_image("pull", "", &opts.reference);
         Ok(records)
     }
 
@@ -223,6 +228,7 @@ impl Engine {
             }
         }
         self.db.update_image(&image)?;
+        self.emit_image("push", &image.id, &opts.destination);
         Ok(pushed.manifest_digest)
     }
 

@@ -69,6 +69,9 @@ pub struct Global {
     /// Select which storage driver is used to manage storage of images and containers
     #[arg(long = "storage-driver", global = true)]
     pub storage_driver: Option<String>,
+    /// Events backend to use (file, journald, none)
+    #[arg(long = "events-backend", global = true)]
+    pub events_backend: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +195,8 @@ pub enum TopLevel {
     Unshare(UnshareArgs),
     /// Build an image using instructions from Containerfiles
     Build(crate::commands::build::BuildArgs),
+    /// Show peapod events
+    Events(crate::commands::events::EventsArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,7 @@ pub fn save(engine: &Engine, a: SaveArgs) -> CliResult {
         multi_image: a.multi_image_archive,
         compress: a.compress,
         uncompressed: a.uncompressed,
+        quiet: false,
     };
     match &a.output {
         Some(p) => {

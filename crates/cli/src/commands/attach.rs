@@ -101,7 +101,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> CliResult {
     let c = engine.container(&a.container)?;
     let (c, socket) = match c.state.status {
         Status::Running => {
-            let s = engine.attach_socket(c.id())?;
+            let s = engine.attach_container(&c)?;
             (c, s)
         }
         // Podman starts a created container it is asked to attach to.

@@ -48,7 +48,7 @@ pub fn start(engine: &Engine, a: StartArgs) -> CliResult {
         let socket = match started.socket {
             Some(s) => s,
             // Already running: attach to it, as Podman does.
-            None if c.config.log_driver != "passthrough" => engine.attach_socket(c.id())?,
+            None if c.config.log_driver != "passthrough" => engine.attach_container(c)?,
             None => return Ok(0),
         };
         let flags = AttachFlags {

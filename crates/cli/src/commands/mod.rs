@@ -7,6 +7,7 @@ pub(crate) mod commit;
 mod container;
 pub mod cp;
 mod df;
+pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;
@@ -54,6 +55,7 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             }
         }),
         runtime_flags: g.runtime_flag.clone(),
+        events_backend: g.events_backend.clone(),
     })?;
     tracing::debug!(
         "Using graph root {}, run root {}",
@@ -192,5 +194,6 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Untag(a) => image::untag(&open(g)?, a),
         TopLevel::Unshare(a) => system::unshare(g, a),
         TopLevel::Build(a) => build::build(&open(g)?, a),
+        TopLevel::Events(a) => events::events(&open(g)?, a),
     }
 }

@@ -247,6 +247,12 @@ pub fn pull(engine: &Engine, a: PullArgs) -> CliResult {
 }
 
 pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
+    if let Some(d) = &a.destination
+        && let Some(done) = engine.push_to_transport(&a.image, d, sink(a.quiet).as_ref())
+    {
+        done?;
+        return Ok(0);
+    }
     let destination = match &a.destination {
         Some(d) => d.strip_prefix("docker://").unwrap_or(d).to_string(),
         None => {

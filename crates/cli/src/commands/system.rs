@@ -254,6 +254,8 @@ pub enum SystemCommand {
     Info(InfoArgs),
     /// Show peapod disk usage
     Df(super::df::DfArgs),
+    /// Show peapod events
+    Events(super::events::EventsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -293,6 +295,7 @@ pub fn run(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Check(a) => check(engine, a),
         SystemCommand::Info(a) => info(engine, a),
         SystemCommand::Df(a) => super::df::df(engine, a),
+        SystemCommand::Events(a) => super::events::events(engine, a),
     }
 }
 

@@ -8,7 +8,8 @@
 //! ignores it). A list given in a later file replaces the earlier list.
 //!
 //! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`,
-//! `seccomp_profile`; in `[engine]`, `infra_image`. Other keys and tables are accepted and ignored, as Podman ignores the
+//! `seccomp_profile`; in `[engine]`, `infra_image`, `events_logger`, `events_logfile_path`,
+//! `events_logfile_max_size`. Other keys and tables are accepted and ignored, as Podman ignores the
 //! keys it does not know. containers.conf has no `no_new_privileges` key (containers/common
 //! defines none, in 0.50 or later): `--security-opt no-new-privileges` is the way to ask.
 //!
@@ -67,6 +68,12 @@ pub struct EngineConf {
     /// `infra_image`: the image of a pod's infra container when `--infra-image` is not
     /// given (None: peapod's own pause image).
     pub infra_image: Option<String>,
+    /// `events_logger`: `file`, `journald` or `none` (None: peapod's default, `file`).
+    pub events_logger: Option<String>,
+    /// `events_logfile_path` (None: `<runroot>/events/events.log`).
+    pub events_logfile_path: Option<PathBuf>,
+    /// `events_logfile_max_size` in bytes (None: 1 MB; 0: no bound).
+    pub events_logfile_max_size: Option<u64>,
 }
 
 /// One file: a key it does not set leaves the earlier value.
@@ -81,6 +88,32 @@ struct FileConf {
 #[derive(Debug, Default, Deserialize)]
 struct FileEngine {
     infra_image: Option<String>,
+    events_logger: Option<String>,
+    events_logfile_path: Option<String>,
+    events_logfile_max_size: Option<SizeValue>,
+}
+
+/// A size as containers/common reads it: a number, or go-units' `1m`, `500k`, `4750`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(i64),
+    Human(String),
+}
+
+impl SizeValue {
+    fn bytes(&self) -> std::result::Result<Option<u64>, String> {
+        let n = match self {
+            SizeValue::Bytes(n) => *n,
+            SizeValue::Human(s) if s.is_empty() => return Ok(None),
+            SizeValue::Human(s) => crate::container::resources::from_human_size(s)
+                .ok_or_else(|| format!("events_logfile_max_size: invalid size {s:?}"))?,
+        };
+        if n < 0 {
+            return Err(format!("events log file max size cannot be negative: {n}"));
+        }
+        Ok(Some(n as u64))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,8 +187,20 @@ impl ContainersConf {
         if let Some(p) = c.seccomp_profile {
             self.containers.seccomp_profile = (!p.is_empty()).then(|| p.into());
         }
-        if let Some(i) = file.engine.infra_image {
+        let e = file.engine;
+        if let Some(i) = e.infra_image {
             self.engine.infra_image = (!i.is_empty()).then_some(i);
+        }
+        if let Some(l) = e.events_logger {
+            self.engine.events_logger = (!l.is_empty()).then_some(l);
+        }
+        if let Some(p) = e.events_logfile_path {
+            self.engine.events_logfile_path = (!p.is_empty()).then(|| p.into());
+        }
+        if let Some(size) = e.events_logfile_max_size
+            && let Some(n) = size.bytes()?
+        {
+            self.engine.events_logfile_max_size = Some(n);
         }
         self.files.push(path.to_path_buf());
         Ok(())

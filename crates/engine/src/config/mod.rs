@@ -48,6 +48,9 @@ pub struct EngineOptions {
     pub netsetup: Option<PathBuf>,
     /// `--runtime-flag`: options for the OCI runtime, without their leading `--`.
     pub runtime_flags: Vec<String>,
+    /// `--events-backend`: `file`, `journald` or `none`, over containers.conf's
+    /// `events_logger`.
+    pub events_backend: Option<String>,
 }
 
 /// Every path the engine uses, derived once from the options.

@@ -18,6 +18,13 @@ impl Engine {
     pub fn attach_socket(&self, id: &str) -> Result<UnixStream> {
         attach_socket_in(&self.paths.bundle(id), id)
     }
+
+    /// `attach`: connect to a running container's output (an `attach` event).
+    pub fn attach_container(&self, c: &crate::container::Container) -> Result<UnixStream> {
+        let s = self.attach_socket(c.id())?;
+        self.emit_container(c, "attach");
+        Ok(s)
+    }
 }
 
 /// Connect to the `attach` socket in `dir` (a container's bundle or an exec session's dir).

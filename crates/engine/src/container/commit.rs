@@ -206,6 +206,7 @@ impl Engine {
         undo.publish()?;
         self.db.insert_image(&rec, &rec.names)?;
         undo.finish();
+        self.emit_container(c, "commit");
         Ok(self.db.image(&rec.id)?.unwrap_or(rec))
     }
 

@@ -50,6 +50,7 @@ impl Engine {
             let _ = self.remove_pod(&m.pod_id, true, Some(0));
         }
         let container = result?;
+        self.emit_container(&container, "create");
         let mut warnings = Vec::new();
         if !opts.network.publish.is_empty()
             && container.config.ports.is_empty()

@@ -126,6 +126,7 @@ impl Engine {
         match self.exec_launch(&container, &session, opts) {
             Ok(started) => {
                 let _ = self.set_exec_pid(&id, &session, started.pid);
+                self.emit_container(&container, "exec");
                 Ok(started)
             }
             Err(e) => {
@@ -307,6 +308,7 @@ impl Engine {
             && c.state.exec_sessions.remove(session).is_some()
         {
             self.db.update_state(&id, &c.state)?;
+            self.emit_exec_died(&c, session);
         }
         if session.len() == 64 && session.bytes().all(|b| b.is_ascii_hexdigit()) {
             let _ = std::fs::remove_dir_all(self.paths.bundle(&id).join(session));

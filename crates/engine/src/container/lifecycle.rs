@@ -98,6 +98,9 @@ impl Engine {
         } else {
             None
         };
+        if socket.is_some() {
+            self.emit_container(&c, "attach");
+        }
         self.run_initialized(&mut c)?;
         Ok(StartedAttached {
             container: c,
@@ -140,7 +143,9 @@ impl Engine {
         c.state.status = Status::Running;
         c.state.started_at = Some(Utc::now());
         c.state.stopped_by_user = false;
-        self.save(c)
+        self.save(c)?;
+        self.emit_container(c, "start");
+        Ok(())
     }
 
     /// Undo a half-done init: everything the ledger says the container holds (its monitor,
@@ -179,6 +184,7 @@ impl Engine {
             self.abort_init(c);
             return Err(e);
         }
+        self.emit_container(c, "init");
         Ok(())
     }
 
@@ -414,6 +420,9 @@ impl Engine {
         if let Some(dir) = self.options().netsetup.as_ref().and_then(|n| n.parent()) {
             v.extend(["--helper-binaries-dir".into(), dir.display().to_string()]);
         }
+        if let Some(b) = &self.options().events_backend {
+            v.extend(["--events-backend".into(), b.clone()]);
+        }
         v
     }
 
@@ -500,6 +509,7 @@ impl Engine {
                     Status::Running | Status::Paused | Status::Initialized | Status::Stopping
                 ) {
                     self.stop_locked(&mut c, timeout)?;
+                    self.emit_container(&c, "stop");
                 }
                 if c.state.status == Status::Stopped {
                     self.cleanup_locked(&mut c)?;
@@ -526,6 +536,7 @@ impl Engine {
         if c.state.status == Status::Stopped {
             self.cleanup_locked(&mut c)?;
         }
+        self.emit_container(&c, "stop");
         Ok(c)
     }
 
@@ -569,12 +580,15 @@ impl Engine {
             exit.code
         };
         mark_stopped(c, code, exit.at, exit.oom);
-        self.save(c)
+        self.save(c)?;
+        self.emit_died(c);
+        Ok(())
     }
 
     /// Release what a stopped container holds: runtime state, the rootfs mount, run files.
     /// Once its exit code is in the database, its exit file goes too.
     pub(crate) fn cleanup_locked(&self, c: &mut Container) -> Result<()> {
+        let ran = matches!(c.state.status, Status::Stopped | Status::Stopping);
         let errors = self.release_held(c);
         self.remove_exec_dirs(c);
         if matches!(
@@ -588,6 +602,9 @@ impl Engine {
             // Nobody needs it now: readers take the code from the database (a waiter that
             // polls the file looks there when it is gone).
             let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
+        }
+        if ran {
+            self.emit_container(c, "cleanup");
         }
         Error::collect(errors)
     }
@@ -718,12 +735,15 @@ impl Engine {
         let mut c = c;
         c.state.stopped_by_user = true;
         self.save(&c)?;
+        self.emit_container(&c, "kill");
         Ok(c)
     }
 
     pub fn restart(&self, reference: &str, timeout: Option<u32>) -> Result<Container> {
         let c = self.stop(reference, timeout)?;
-        Ok(self.start(c.id(), false)?.container)
+        let c = self.start(c.id(), false)?.container;
+        self.emit_container(&c, "restart");
+        Ok(c)
     }
 
     /// Wait until the container is not running; its exit code.

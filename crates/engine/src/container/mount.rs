@@ -37,7 +37,10 @@ impl Engine {
         c.state.user_mounts += 1;
         self.db.update_state(c.id(), &c.state)?;
         match self.mount_rootfs(&mut c) {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                self.emit_container(&c, "mount");
+                Ok(p)
+            }
             Err(e) => {
                 c.state.user_mounts -= 1;
                 let _ = self.db.update_state(c.id(), &c.state);
@@ -77,6 +80,9 @@ impl Engine {
             self.unmount_rootfs(&mut c)?;
         }
         self.db.update_state(c.id(), &c.state)?;
+        if was {
+            self.emit_container(&c, "unmount");
+        }
         Ok(was)
     }
 

@@ -44,6 +44,7 @@ impl Engine {
         self.runtime()?.pause(c.id())?;
         c.state.status = Status::Paused;
         self.db.update_state(c.id(), &c.state)?;
+        self.emit_container(&c, "pause");
         Ok(c)
     }
 
@@ -61,6 +62,7 @@ impl Engine {
         self.runtime()?.resume(c.id())?;
         c.state.status = Status::Running;
         self.db.update_state(c.id(), &c.state)?;
+        self.emit_container(&c, "unpause");
         Ok(c)
     }
 }

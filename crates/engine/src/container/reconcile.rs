@@ -95,6 +95,8 @@ impl Engine {
             if let Some(fresh) = self.db.container(c.id())? {
                 *c = fresh;
             }
+        } else {
+            self.emit_died(c);
         }
         Ok(())
     }

@@ -36,7 +36,10 @@ impl Engine {
             )));
         }
         self.db.rename_container(&c, name)?;
-        Ok(c.id().to_string())
+        let mut renamed = c;
+        renamed.config.name = name.to_string();
+        self.emit_container(&renamed, "rename");
+        Ok(renamed.id().to_string())
     }
 
     pub fn remove(&self, reference: &str, opts: &RemoveOptions) -> Result<String> {
@@ -136,6 +139,7 @@ impl Engine {
             }
             let timeout = opts.timeout.unwrap_or(c.config.stop_timeout);
             self.stop_locked(&mut c, timeout)?;
+            self.emit_container(&c, "stop");
         }
         self.remove_locked(&mut c, &lock)?;
         if opts.volumes {
@@ -172,6 +176,7 @@ impl Engine {
             let _ = std::fs::remove_file(self.paths.exit_file(c.id()));
             self.db.delete_container(c.id())?;
             lock.remove_file();
+            self.emit_container(c, "remove");
         }
         Error::collect(errors)
     }

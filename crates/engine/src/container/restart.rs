@@ -125,6 +125,7 @@ impl Engine {
         self.db.update_state(c.id(), &c.state)?;
         self.init(c)?;
         self.run_initialized(c)?;
+        self.emit_container(c, "restart");
         Ok(true)
     }
 }

@@ -30,6 +30,8 @@ pub struct SaveRequest {
     pub compress: bool,
     /// `--uncompressed`: OCI layouts keep their layers uncompressed.
     pub uncompressed: bool,
+    /// No `save` event (the save is a push to a local transport, logged as such).
+    pub quiet: bool,
 }
 
 /// Where `save` writes.
@@ -85,6 +87,58 @@ impl Engine {
             };
             archive::save(&stores, &images, req.format, target, choice, sink)
         };
+        let event_name = match &out {
+            SaveOutput::Path(p) => p.display().to_string(),
+            SaveOutput::Stream(_) => String::new(),
+        };
+        let result = self.save_to(out, req, write);
+        if result.is_ok() && !req.quiet {
+            for img in &images {
+                self.emit_image("save", img.id.hex(), &event_name);
+            }
+        }
+        result
+    }
+
+    /// `push IMAGE dir:PATH` (also `docker-archive:`, `oci-archive:`, `oci:`): the image
+    /// written as `save` writes that format, logged as a push to `destination`. None when
+    /// `destination` names no local transport.
+    pub fn push_to_transport(
+        &self,
+        source: &str,
+        destination: &str,
+        sink: &dyn ProgressSink,
+    ) -> Option<Result<()>> {
+        let (format, path) = [
+            ("dir:", ArchiveFormat::DockerDir),
+            ("docker-archive:", ArchiveFormat::DockerArchive),
+            ("oci-archive:", ArchiveFormat::OciArchive),
+            ("oci:", ArchiveFormat::OciDir),
+        ]
+        .into_iter()
+        .find_map(|(prefix, f)| destination.strip_prefix(prefix).map(|p| (f, p)))?;
+        let req = SaveRequest {
+            names: vec![source.to_string()],
+            format,
+            multi_image: false,
+            compress: false,
+            uncompressed: false,
+            quiet: true,
+        };
+        Some((|| {
+            let id = self.resolve_image(source)?.id;
+            self.save_images(&req, SaveOutput::Path(Path::new(path)), sink)?;
+            self.emit_image("push", &id, destination);
+            Ok(())
+        })())
+    }
+
+    fn save_to(
+        &self,
+        out: SaveOutput<'_>,
+        req: &SaveRequest,
+        write: impl Fn(SaveTarget<'_>) -> std::result::Result<(), ImageError>,
+    ) -> Result<()> {
         match out {
             SaveOutput::Stream(w) => {
                 let mut w = BufWriter::with_capacity(256 * 1024, w);
@@ -199,6 +253,16 @@ impl Engine {
         input: LoadInput<'_>,
         sink: &dyn ProgressSink,
     ) -> Result<Vec<String>> {
+        let event_name = match &input {
+            LoadInput::Path(p) => p.display().to_string(),
+            LoadInput::Stream(_) => String::new(),
+        };
+        let names = self.load_archive(input, sink)?;
+        self.emit_image("loadfromarchive", "", &event_name);
+        Ok(names)
+    }
+
+    fn load_archive(&self, input: LoadInput<'_>, sink: &dyn ProgressSink) -> Result<Vec<String>> {
         let (blobs, layers, tmp) = self.archive_stores();
         let stores = Stores {
             blobs: &blobs,
@@ -281,11 +345,13 @@ impl Engine {
             .strip_prefix("docker-archive:")
             .or_else(|| reference.strip_prefix("oci-archive:"))?;
         Some(
-            self.load_images(LoadInput::Path(Path::new(path)), sink)
+            self.load_archive(LoadInput::Path(Path::new(path)), sink)
                 .and_then(|names| {
-                    names.into_iter().next().ok_or_else(|| {
+                    let first = names.into_iter().next().ok_or_else(|| {
                         Error::invalid(format!("{reference}: the archive holds no image"))
-                    })
+                    })?;
+                    self.emit_image("pull", "", reference);
+                    Ok(first)
                 }),
         )
     }

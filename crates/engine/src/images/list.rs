@@ -193,6 +193,7 @@ impl Engine {
             for img in round {
                 for n in &img.names {
                     self.db.untag_image(n)?;
+                    self.emit_image("untag", &img.id, n);
                 }
                 match self.remove_image(&img.id, false) {
                     Ok(_) => {

@@ -57,7 +57,9 @@ impl Engine {
             self.db.update_state(c.id(), &c.state)?;
             self.rewrite_name_files(&c)?;
         }
-        self.db.update_config(c.id(), &c.config)
+        self.db.update_config(c.id(), &c.config)?;
+        self.emit_network("connect", c.id(), c.name(), &net.name);
+        Ok(())
     }
 
     /// Lease and set up one more network, each piece held in the ledger; on a failure what
@@ -126,7 +128,9 @@ impl Engine {
             self.rewrite_name_files(&c)?;
         }
         c.config.networks.remove(&net.name);
-        self.db.update_config(c.id(), &c.config)
+        self.db.update_config(c.id(), &c.config)?;
+        self.emit_network("disconnect", c.id(), c.name(), &net.name);
+        Ok(())
     }
 
     /// Rewrite hosts and resolv.conf in place: they are bind-mounted, so the inode stays.

@@ -214,6 +214,7 @@ impl Engine {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
+        self.emit_network_object("create", &net);
         Ok(net)
     }
 
@@ -281,6 +282,7 @@ impl Engine {
         // Were this to fail, the reservation is stale anyway (its file is gone) and the
         // next allocation takes it over.
         let _ = self.release_network(&net.id);
+        self.emit_network_object("remove", &net);
         Ok(net.name)
     }
 }

@@ -194,6 +194,7 @@ impl Engine {
         // would have to undo.
         self.insert_pod_named(&mut pod, opts.name.is_some(), opts.hostname.is_none())?;
         if !opts.infra {
+            self.emit_pod(&pod, "create");
             return Ok(pod);
         }
         let infra = (|| -> Result<crate::container::Container> {
@@ -240,6 +241,7 @@ impl Engine {
             let _ = self.remove_pod(&id, true, Some(0));
             return Err(e);
         }
+        self.emit_pod(&pod, "create");
         Ok(pod)
     }
 

@@ -66,6 +66,7 @@ impl Engine {
             }
         }
         Error::collect(errors)?;
+        self.emit_pod(&pod, "start");
         Ok(pod)
     }
 
@@ -81,6 +82,7 @@ impl Engine {
         if let Some(infra) = all.iter().find(|c| c.config.is_infra) {
             self.stop(infra.id(), timeout)?;
         }
+        self.emit_pod(&pod, "stop");
         Ok(pod)
     }
 
@@ -122,6 +124,7 @@ impl Engine {
             }
         }
         Error::collect(errors)?;
+        self.emit_pod(&pod, "kill");
         Ok(pod)
     }
 
@@ -136,6 +139,7 @@ impl Engine {
             }
         }
         Error::collect(errors)?;
+        self.emit_pod(&pod, "pause");
         Ok(pod)
     }
 
@@ -150,6 +154,7 @@ impl Engine {
             }
         }
         Error::collect(errors)?;
+        self.emit_pod(&pod, "unpause");
         Ok(pod)
     }
 
@@ -250,6 +255,7 @@ impl Engine {
             return Err(Error::io("removing", dir, e));
         }
         lock.remove_file();
+        self.emit_pod(&pod, "remove");
         Ok(pod.id().to_string())
     }
 

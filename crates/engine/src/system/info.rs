@@ -298,7 +298,10 @@ impl Engine {
             },
             CPUs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             Distribution: distribution(),
-            EventLogger: "none".into(),
+            EventLogger: match self.events_logger() {
+                Ok(crate::events::Logger::File { .. }) => "file".into(),
+                _ => "none".into(),
+            },
             Hostname: uname_field(|u| u.nodename()),
             IDMappings: {
                 let (uids, gids) = crate::rootless::id_mappings().unzip();

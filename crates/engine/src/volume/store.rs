@@ -214,6 +214,7 @@ impl Engine {
             let _ = self.db.delete_volume(&vol.name);
             return Err(e);
         }
+        self.emit_volume(&vol.name, "create");
         Ok(())
     }
 
@@ -356,6 +357,7 @@ impl Engine {
         }
         self.delete_volume_files(name)?;
         self.db.delete_volume(name)?;
+        self.emit_volume(name, "remove");
         Ok(())
     }
 
@@ -386,7 +388,10 @@ impl Engine {
         filters.push(VolumeFilter::Dangling(true));
         for v in self.list_volumes(&filters)? {
             match self.remove_volume(&v.name, false, None) {
-                Ok(()) => removed.push(v.name),
+                Ok(()) => {
+                    self.emit_volume(&v.name, "prune");
+                    removed.push(v.name);
+                }
                 // Taken by a container meanwhile: keep it. Removed by someone else meanwhile
                 // (another prune): nothing left to do.
                 Err(Error::Volume(VolumeError::InUse { .. } | VolumeError::NoSuchVolume(_))) => {}

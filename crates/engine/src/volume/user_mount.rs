@@ -22,6 +22,7 @@ impl Engine {
         if vol.is_mounted_kind() {
             self.hold_volume_mount(&mut vol, USER_MOUNT, &data)?;
         }
+        self.emit_volume(&vol.name, "mount");
         Ok(data)
     }
 
@@ -32,6 +33,7 @@ impl Engine {
         if vol.is_mounted_kind() {
             self.release_volume_mount(&vol.name, USER_MOUNT)?;
         }
+        self.emit_volume(&vol.name, "unmount");
         Ok(())
     }
 }

@@ -175,6 +175,9 @@ impl Engine {
         }
         let result = b.run_stages(&needed, target, &tags);
         b.drop_intermediates(result.as_ref().ok().map(|r| r.id.as_str()));
+        if let Ok(r) = &result {
+            self.emit_image("build", &r.id, r.names.first().map_or("", String::as_str));
+        }
         result
     }
 }
