@@ -72,7 +72,8 @@ impl Engine {
             std::fs::create_dir_all(&root).ctx("creating root", &root)?;
             std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
         }
-        let paths = Paths::new(root, runroot);
+        let mut paths = Paths::new(root, runroot);
+        paths.volume_path = opts.volume_path.as_deref().map(absolute).transpose()?;
         let db = Db::open(&paths.db())?;
         let engine = Engine {
             paths,

@@ -69,6 +69,12 @@ pub struct Global {
     /// Select which storage driver is used to manage storage of images and containers
     #[arg(long = "storage-driver", global = true)]
     pub storage_driver: Option<String>,
+    /// Path to the volume directory in which volume data is stored
+    #[arg(long = "volumepath", global = true)]
+    pub volumepath: Option<PathBuf>,
+    /// Options for the storage driver (peapod's overlay store takes none: only '' is accepted)
+    #[arg(long = "storage-opt", global = true)]
+    pub storage_opt: Vec<String>,
     /// Events backend to use (file, journald, none)
     #[arg(long = "events-backend", global = true)]
     pub events_backend: Option<String>,

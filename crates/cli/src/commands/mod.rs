@@ -39,6 +39,12 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             "storage driver {d:?} is not supported by peapod: only \"overlay\" is"
         )));
     }
+    // `--storage-opt ''` clears the driver's options (there are none here).
+    if let Some(o) = g.storage_opt.iter().find(|o| !o.is_empty()) {
+        return Err(crate::CliError::engine(format!(
+            "storage option {o:?} is not supported by peapod's overlay store"
+        )));
+    }
     let engine = Engine::open(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
@@ -56,6 +62,7 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
         }),
         runtime_flags: g.runtime_flag.clone(),
         events_backend: g.events_backend.clone(),
+        volume_path: g.volumepath.clone(),
     })?;
     tracing::debug!(
         "Using graph root {}, run root {}",

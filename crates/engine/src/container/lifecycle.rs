@@ -423,6 +423,9 @@ impl Engine {
         if let Some(b) = &self.options().events_backend {
             v.extend(["--events-backend".into(), b.clone()]);
         }
+        if let Some(p) = &self.paths.volume_path {
+            v.extend(["--volumepath".into(), p.display().to_string()]);
+        }
         v
     }
 
