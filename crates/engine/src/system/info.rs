@@ -390,7 +390,7 @@ impl Engine {
     /// kernel's overlay does here (d_type is required, metacopy is not used).
     fn graph_status(&self) -> BTreeMap<String, String> {
         let fs = nix::sys::statfs::statfs(&self.paths.root)
-            .map(|s| backing_fs_name(s.filesystem_type().0 as i64))
+            .map(|s| backing_fs_name(s.filesystem_type().0))
             .unwrap_or_else(|_| "unknown".into());
         BTreeMap::from([
             ("Backing Filesystem".to_string(), fs),
