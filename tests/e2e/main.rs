@@ -30,6 +30,7 @@ mod image_history;
 mod images;
 mod images_archive;
 mod kube;
+mod kube_service;
 mod lifecycle;
 mod logs;
 mod many;

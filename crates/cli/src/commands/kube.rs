@@ -73,6 +73,9 @@ pub struct PlayArgs {
     /// Add an annotation to every container (KEY=VALUE; a value has at most 63 characters)
     #[arg(long)]
     pub annotation: Vec<String>,
+    /// Starts a service container before all pods
+    #[arg(long = "service-container", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub service_container: bool,
     #[command(flatten)]
     pub pull_flags: super::registry::PullFlags,
 }
@@ -185,6 +188,7 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
                 .transpose()?,
             create_command: argv.to_vec(),
             annotations: a.annotation,
+            service_container: a.service_container,
         },
     )?;
     if let Some(t) = &report.teardown {

@@ -452,7 +452,7 @@ impl Engine {
             NetworkSettings: network_settings(c),
             Namespace: String::new(),
             IsInfra: false,
-            IsService: false,
+            IsService: c.config.is_service,
             Config: InspectConfig {
                 Hostname: c.config.hostname.clone(),
                 Domainname: String::new(),

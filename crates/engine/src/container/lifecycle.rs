@@ -665,12 +665,15 @@ impl Engine {
             .db
             .lookup_container(reference)
             .ok()
-            .filter(|c| !c.config.is_infra)
-            .map(|c| c.config.pod)
-            .filter(|p| !p.is_empty());
+            .map(|c| (c.config.pod, c.config.is_infra))
+            .filter(|(p, _)| !p.is_empty());
         self.cleanup_one(reference, stopped_only, remove)?;
-        if let Some(pod) = pod {
-            self.apply_pod_exit_policy(&pod)?;
+        if let Some((pod, is_infra)) = pod {
+            if !is_infra {
+                self.apply_pod_exit_policy(&pod)?;
+            }
+            // A played pod's service container stops with the last of its pods.
+            self.stop_service_if_done(&pod)?;
         }
         Ok(())
     }
