@@ -290,3 +290,38 @@ fn rootfs_runs_a_directory() {
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     env.assert_no_mounts();
 }
+
+/// `diff` (and `container diff`, `image diff`, `-l`, `--format json`): what a container
+/// added, changed and deleted, without the files the engine puts in every container.
+#[test]
+fn diff_shows_a_containers_changes() {
+    let env = TestEnv::new("diff");
+    env.import_busybox();
+    let c = name("diff");
+    env.ok(&[
+        "run",
+        "--name",
+        &c,
+        IMG,
+        "sh",
+        "-c",
+        "touch /made; rm /etc/passwd",
+    ]);
+    assert_eq!(env.ok(&["diff", &c]), "C /etc\nD /etc/passwd\nA /made\n");
+    assert_eq!(
+        env.ok(&["container", "diff", &c]),
+        "C /etc\nD /etc/passwd\nA /made\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["diff", "--format", "json", "-l"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"changed": ["/etc"], "added": ["/made"], "deleted": ["/etc/passwd"]})
+    );
+    // An image: its top layer against what is under it (one layer: all added).
+    let image = env.ok(&["image", "diff", IMG]);
+    assert!(image.lines().all(|l| l.starts_with("A /")), "{image}");
+    assert!(image.contains("A /bin/sh\n"), "{image}");
+    env.run(&["diff", "nosuch"]).assert_error(125, &["nosuch"]);
+    env.ok(&["rm", &c]);
+}

@@ -188,6 +188,8 @@ pub enum TopLevel {
     Rename(crate::commands::manage::RenameArgs),
     /// Initialize one or more containers
     Init(crate::commands::manage::InitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(crate::commands::manage::DiffArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -248,6 +250,8 @@ pub enum ContainerCommon {
     Rename(crate::commands::manage::RenameArgs),
     /// Initialize one or more containers
     Init(crate::commands::manage::InitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(crate::commands::manage::DiffArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

@@ -1,4 +1,6 @@
-//! `rename` and `init` (also under `container`).
+//! `rename`, `init` and `diff` (also under `container`; `diff` under `image` too).
+
+use std::io::Write;
 
 use clap::Args;
 use peapod_engine::Engine;
@@ -65,4 +67,95 @@ pub fn init(engine: &Engine, a: InitArgs) -> CliResult {
         |t, _| Some(t.given.clone()),
         |_| peapod_engine::error::exit::ENGINE,
     )
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Change the output format (json)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Act on the latest container podman is aware of
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// A container or an image (two to compare are not supported)
+    pub names: Vec<String>,
+}
+
+/// `diff`: `C|A|D PATH` lines, or Podman's JSON (`changed`, `added`, `deleted`).
+pub fn diff(engine: &Engine, a: DiffArgs) -> CliResult {
+    use peapod_engine::container::diff::ChangeKind;
+    let target = match (a.latest, a.names.as_slice()) {
+        (true, []) => {
+            let latest = engine.ps(&peapod_engine::container::ps::PsRequest {
+                latest: true,
+                ..Default::default()
+            })?;
+            match latest.first() {
+                Some(e) => e.container.id().to_string(),
+                None => return Err(CliError::engine("no containers to diff")),
+            }
+        }
+        (false, [one]) => one.clone(),
+        (true, _) => {
+            return Err(CliError::engine(
+                "--latest and containers cannot be used together",
+            ));
+        }
+        (false, []) => {
+            return Err(CliError::engine(
+                "container, image, or layer name must be specified",
+            ));
+        }
+        (false, _) => {
+            return Err(CliError::engine(
+                "comparing two objects is not supported by peapod: give one container or image",
+            ));
+        }
+    };
+    let changes = engine.diff(&target)?;
+    let mut out = std::io::stdout().lock();
+    match a.format.as_deref() {
+        Some("json") => {
+            let pick = |k: ChangeKind| -> Vec<&str> {
+                changes
+                    .iter()
+                    .filter(|c| c.kind == k)
+                    .map(|c| c.path.as_str())
+                    .collect()
+            };
+            /// Podman's `ChangesReportJSON`.
+            #[derive(serde::Serialize)]
+            struct Report<'a> {
+                #[serde(skip_serializing_if = "Vec::is_empty")]
+                changed: Vec<&'a str>,
+                #[serde(skip_serializing_if = "Vec::is_empty")]
+                added: Vec<&'a str>,
+                #[serde(skip_serializing_if = "Vec::is_empty")]
+                deleted: Vec<&'a str>,
+            }
+            let obj = Report {
+                changed: pick(ChangeKind::Changed),
+                added: pick(ChangeKind::Added),
+                deleted: pick(ChangeKind::Deleted),
+            };
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&obj, &mut ser)
+                .map_err(|e| CliError::engine(e.to_string()))?;
+            buf.push(b'\n');
+            out.write_all(&buf)?;
+        }
+        Some(other) => {
+            return Err(CliError::engine(format!(
+                "--format {other:?} is not supported: only json"
+            )));
+        }
+        None => {
+            for c in &changes {
+                writeln!(out, "{} {}", c.kind.letter(), c.path)?;
+            }
+        }
+    }
+    Ok(0)
 }

@@ -119,6 +119,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Tree(a) => history::tree(&open(g)?, a),
             ImageCommand::Prune(a) => image::prune(&open(g)?, a),
             ImageCommand::Untag(a) => image::untag(&open(g)?, a),
+            ImageCommand::Diff(a) => manage::diff(&open(g)?, a),
             ImageCommand::Mount(a) => mount::image_mount(&open(g)?, a),
             ImageCommand::Umount(a) => mount::image_umount(&open(g)?, a),
             ImageCommand::Build(a) => build::build(&open(g)?, a),
@@ -154,6 +155,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Export(a) => TopLevel::Export(a),
         ContainerCommon::Rename(a) => TopLevel::Rename(a),
         ContainerCommon::Init(a) => TopLevel::Init(a),
+        ContainerCommon::Diff(a) => TopLevel::Diff(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -195,6 +197,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Export(a) => cp::export(&open(g)?, a),
         TopLevel::Rename(a) => manage::rename(&open(g)?, a),
         TopLevel::Init(a) => manage::init(&open(g)?, a),
+        TopLevel::Diff(a) => manage::diff(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

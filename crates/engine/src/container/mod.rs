@@ -11,6 +11,7 @@ pub(crate) mod cgroup;
 mod commit;
 pub mod copy;
 mod create;
+pub mod diff;
 pub(crate) mod env;
 pub mod exec;
 pub mod inspect;
