@@ -325,3 +325,86 @@ fn diff_shows_a_containers_changes() {
     env.run(&["diff", "nosuch"]).assert_error(125, &["nosuch"]);
     env.ok(&["rm", &c]);
 }
+
+/// `update`: a running container's limits change in its cgroup at once (cgroup v1 files
+/// here, v2 ones on a unified host), inspect shows them, and they stay for its next start;
+/// the new create flags (`--memory-reservation`, `--cpuset-cpus`, `--cpuset-mems`) too.
+#[test]
+fn update_changes_a_running_containers_limits() {
+    let env = TestEnv::new("update");
+    env.import_busybox();
+    let c = name("upd");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--memory-reservation",
+        "100m",
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/memory").exists();
+    let files: &[(&str, &str)] = if v2 {
+        &[
+            ("cpu.max", "500000 100000"),
+            ("memory.max", "1073741824"),
+            ("memory.low", "419430400"),
+            ("cpuset.cpus", "0"),
+        ]
+    } else {
+        &[
+            ("cpu/cpu.shares", "512"),
+            ("cpu/cpu.cfs_quota_us", "500000"),
+            ("cpuset/cpuset.cpus", "0"),
+            ("cpuset/cpuset.mems", "0"),
+            ("memory/memory.limit_in_bytes", "1073741824"),
+            ("memory/memory.soft_limit_in_bytes", "419430400"),
+        ]
+    };
+    let id = env.ok(&[
+        "update",
+        "--cpu-shares",
+        "512",
+        "--cpus",
+        "5",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--memory",
+        "1G",
+        "--memory-reservation",
+        "400M",
+        &c,
+    ]);
+    assert_eq!(id.trim(), env.inspect(&c, "{{.Id}}"));
+    let check = || {
+        for (file, want) in files {
+            let got = env.ok(&["exec", &c, "cat", &format!("/sys/fs/cgroup/{file}")]);
+            assert_eq!(got.trim(), *want, "{file}");
+        }
+    };
+    check();
+    assert_eq!(
+        env.inspect(
+            &c,
+            "{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}} {{.HostConfig.CpusetCpus}}"
+        ),
+        "1073741824 419430400 0"
+    );
+    // Kept for the next start.
+    env.ok(&["restart", "-t", "0", &c]);
+    check();
+    // Podman's rules, checked with the old values: swap below memory is refused.
+    env.run(&["update", "--memory-swap", "512M", &c])
+        .assert_error(
+            125,
+            &["minimum memoryswap limit should be larger than memory limit"],
+        );
+    env.run(&["update", &c])
+        .assert_error(125, &["no resources given to update"]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+}

@@ -190,6 +190,8 @@ pub enum TopLevel {
     Init(crate::commands::manage::InitArgs),
     /// Inspect changes to the container's file systems
     Diff(crate::commands::manage::DiffArgs),
+    /// Update an existing container's resource limits
+    Update(crate::commands::manage::UpdateArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -252,6 +254,8 @@ pub enum ContainerCommon {
     Init(crate::commands::manage::InitArgs),
     /// Inspect changes to the container's file systems
     Diff(crate::commands::manage::DiffArgs),
+    /// Update an existing container's resource limits
+    Update(crate::commands::manage::UpdateArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

@@ -1,4 +1,4 @@
-//! `rename`, `init` and `diff` (also under `container`; `diff` under `image` too).
+//! `rename`, `init`, `diff` and `update` (also under `container`; `diff` under `image` too).
 
 use std::io::Write;
 
@@ -157,5 +157,20 @@ pub fn diff(engine: &Engine, a: DiffArgs) -> CliResult {
             }
         }
     }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub resources: crate::cli::ResourceArgs,
+    /// The container to update
+    pub container: String,
+}
+
+/// `update`: the container's id once its limits are changed.
+pub fn update(engine: &Engine, a: UpdateArgs) -> CliResult {
+    let id = engine.update_container(&a.container, &a.resources.flags())?;
+    println!("{id}");
     Ok(0)
 }

@@ -156,6 +156,7 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Rename(a) => TopLevel::Rename(a),
         ContainerCommon::Init(a) => TopLevel::Init(a),
         ContainerCommon::Diff(a) => TopLevel::Diff(a),
+        ContainerCommon::Update(a) => TopLevel::Update(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -198,6 +199,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Rename(a) => manage::rename(&open(g)?, a),
         TopLevel::Init(a) => manage::init(&open(g)?, a),
         TopLevel::Diff(a) => manage::diff(&open(g)?, a),
+        TopLevel::Update(a) => manage::update(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

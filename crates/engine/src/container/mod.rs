@@ -32,6 +32,7 @@ pub mod security;
 pub mod spec;
 mod timezone;
 pub mod top;
+mod update;
 pub mod user;
 
 pub use commit::{CommitFormat, CommitOptions};
