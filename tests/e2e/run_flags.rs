@@ -408,3 +408,63 @@ fn update_changes_a_running_containers_limits() {
         .assert_error(125, &["no resources given to update"]);
     env.ok(&["rm", "-f", "-t", "0", &c]);
 }
+
+/// `container runlabel`: an image's labelled command with Podman's substitutions, shown
+/// with `--display`, run otherwise; a missing label named.
+#[test]
+fn runlabel_shows_and_runs_a_labelled_command() {
+    let env = TestEnv::new("runlabel");
+    env.import_busybox();
+    let ctx = env.dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM {IMG}\nLABEL INSTALL podman run --rm \\${{OPT1}} --name \\${{NAME}} \\${{IMAGE}} echo installed \\${{OPT2}}\n"),
+    )
+    .unwrap();
+    env.ok(&["build", "-q", "-t", "rl", ctx.to_str().unwrap()]);
+    let peapod = env.peapod.display().to_string();
+    assert_eq!(
+        env.ok(&[
+            "container",
+            "runlabel",
+            "--display",
+            "--opt2",
+            "now",
+            "install",
+            "rl"
+        ])
+        .trim(),
+        format!("command: {peapod} run --rm --name rl localhost/rl:latest echo installed now")
+    );
+    assert_eq!(
+        env.ok(&[
+            "container",
+            "runlabel",
+            "--display",
+            "--name",
+            "x",
+            "--opt1=-q",
+            "install",
+            "rl"
+        ])
+        .trim(),
+        format!("command: {peapod} run --rm -q --name x localhost/rl:latest echo installed")
+    );
+    // Run: the command is this peapod, on the same store (the label's `podman run`).
+    let out = env.run(&[
+        "container",
+        "runlabel",
+        &format!(
+            "--opt1=--root={} --runroot={}",
+            env.root.display(),
+            env.runroot.display()
+        ),
+        "install",
+        "rl",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.ends_with("installed\n"), "{out:?}");
+    env.run(&["container", "runlabel", "--display", "run", "rl"])
+        .assert_error(125, &["cannot find the value of label: run in image: rl"]);
+}

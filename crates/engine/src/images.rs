@@ -8,12 +8,14 @@ mod history;
 mod inspect;
 mod list;
 mod mount;
+mod runlabel;
 
 pub use archive::{SaveOutput, SaveRequest};
 pub use history::{HistoryEntry, ImageTree, TreeLayer, layer_id};
 pub use inspect::ImageInspect;
 pub use list::{ImageListRequest, ImageSummary};
 pub use mount::ImageMount;
+pub use runlabel::RunlabelRequest;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -220,6 +220,8 @@ pub enum ContainerCommand {
     Cleanup(CleanupArgs),
     /// Remove all non running containers
     Prune(PruneArgs),
+    /// Execute the command described by an image label
+    Runlabel(crate::commands::manage::RunlabelArgs),
     /// List containers
     #[command(name = "ps", alias = "ls", alias = "list")]
     Ps(PsArgs),

@@ -1,4 +1,5 @@
-//! `rename`, `init`, `diff` and `update` (also under `container`; `diff` under `image` too).
+//! `rename`, `init`, `diff` and `update` (also under `container`; `diff` under `image` too);
+//! `container runlabel`.
 
 use std::io::Write;
 
@@ -173,4 +174,63 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> CliResult {
     let id = engine.update_container(&a.container, &a.resources.flags())?;
     println!("{id}");
     Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct RunlabelArgs {
+    /// Display the label's value of the image having populated its environment variables
+    #[arg(long)]
+    pub display: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Optional parameter to pass for install
+    #[arg(long)]
+    pub opt1: Option<String>,
+    /// Optional parameter to pass for install
+    #[arg(long)]
+    pub opt2: Option<String>,
+    /// Optional parameter to pass for install
+    #[arg(long)]
+    pub opt3: Option<String>,
+    /// Suppress output information when installing images
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The label (INSTALL, RUN, …)
+    pub label: String,
+    pub image: String,
+    /// Appended to the label's command
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `container runlabel`: `command: …` printed, then run (unless `--display`); its exit code.
+pub fn runlabel(engine: &Engine, a: RunlabelArgs) -> CliResult {
+    let self_exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "peapod".into());
+    let mut words = engine.runlabel_command(&peapod_engine::images::RunlabelRequest {
+        label: a.label.clone(),
+        image: a.image.clone(),
+        name: a.name.clone(),
+        opt1: a.opt1.clone(),
+        opt2: a.opt2.clone(),
+        opt3: a.opt3.clone(),
+        self_exe,
+    })?;
+    words.extend(a.args.iter().cloned());
+    if !a.quiet || a.display {
+        println!("command: {}", words.join(" "));
+    }
+    if a.display {
+        return Ok(0);
+    }
+    let Some((bin, rest)) = words.split_first() else {
+        return Ok(0);
+    };
+    let status = std::process::Command::new(bin)
+        .args(rest)
+        .status()
+        .map_err(|e| CliError::engine(format!("running {bin}: {e}")))?;
+    Ok(status.code().unwrap_or(125))
 }

@@ -82,6 +82,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ContainerCommand::Exists(a) => container::exists(&open(g)?, a),
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
+            ContainerCommand::Runlabel(a) => manage::runlabel(&open(g)?, a),
         },
         Command::Network(n) => {
             let e = open(g)?;
