@@ -334,13 +334,14 @@ impl Build<'_, '_> {
                 // The runtime refused to run the step (e.g. a bad `--runtime-flag`): Buildah
                 // reports the runtime's exit status, 1.
                 Err(Error::Runtime(m)) => {
-                    return Err(Error::Command {
-                        message: format!(
-                            "building at STEP \"{}\": while running runtime: {m}: exit status 1",
-                            written.code()
-                        ),
-                        code: 1,
-                    });
+                    return Err(runtime_refused(written, &m));
+                }
+                Err(Error::Command { message, code })
+                    if code == crate::error::exit::CANNOT_INVOKE
+                        && message.starts_with("OCI runtime error: ") =>
+                {
+                    let m = message.trim_start_matches("OCI runtime error: ");
+                    return Err(runtime_refused(written, m));
                 }
                 Err(e) => return Err(e),
             }
@@ -478,6 +479,18 @@ impl Build<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A RUN the runtime refused to start (a bad `--runtime-flag`, say): Buildah reports the
+/// runtime's exit status, 1.
+fn runtime_refused(written: &Instruction, message: &str) -> Error {
+    Error::Command {
+        message: format!(
+            "building at STEP \"{}\": while running runtime: {message}: exit status 1",
+            written.code()
+        ),
+        code: 1,
     }
 }
 
