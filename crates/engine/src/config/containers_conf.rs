@@ -8,7 +8,7 @@
 //! ignores it). A list given in a later file replaces the earlier list.
 //!
 //! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`,
-//! `seccomp_profile`; in `[engine]`, `infra_image`. Other keys and tables are accepted and ignored, as Podman ignores the
+//! `seccomp_profile`; in `[engine]`, `infra_image` and `runtime`. Other keys and tables are accepted and ignored, as Podman ignores the
 //! keys it does not know. containers.conf has no `no_new_privileges` key (containers/common
 //! defines none, in 0.50 or later): `--security-opt no-new-privileges` is the way to ask.
 //!
@@ -67,6 +67,9 @@ pub struct EngineConf {
     /// `infra_image`: the image of a pod's infra container when `--infra-image` is not
     /// given (None: peapod's own pause image).
     pub infra_image: Option<String>,
+    /// `runtime`: the OCI runtime when `--runtime` is not given (a name looked up in
+    /// `$PATH`, or a path).
+    pub runtime: Option<String>,
 }
 
 /// One file: a key it does not set leaves the earlier value.
@@ -81,6 +84,7 @@ struct FileConf {
 #[derive(Debug, Default, Deserialize)]
 struct FileEngine {
     infra_image: Option<String>,
+    runtime: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +160,9 @@ impl ContainersConf {
         }
         if let Some(i) = file.engine.infra_image {
             self.engine.infra_image = (!i.is_empty()).then_some(i);
+        }
+        if let Some(r) = file.engine.runtime {
+            self.engine.runtime = (!r.is_empty()).then_some(r);
         }
         self.files.push(path.to_path_buf());
         Ok(())
@@ -272,6 +279,7 @@ mod tests {
             c.engine.infra_image.as_deref(),
             Some("k8s.gcr.io/pause:3.5")
         );
+        assert_eq!(c.engine.runtime.as_deref(), Some("runc"));
         assert_eq!(c.files.len(), 4);
         assert!(c.files[2].ends_with("10-a.conf"));
     }
