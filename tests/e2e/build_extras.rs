@@ -72,7 +72,7 @@ fn timestamp_gives_the_same_image_at_another_time() {
     assert!(h.len() >= 4, "{history}");
     // The build's own entries (the newest first) are at the epoch; the base's is not.
     for c in &h[..h.len() - 1] {
-        assert!(c.starts_with("1970-01-01T00:00:00"), "{history}");
+        assert!(c.starts_with("1970-01-01 00:00:00 "), "{history}");
     }
     // Without --timestamp, a later build is another image.
     let out = build(&env, &ctx, &["--no-cache", "-t", "ts3"]);
@@ -390,4 +390,73 @@ fn a_name_wins_over_an_id_prefix() {
     // Short and full IDs still find the image.
     assert_eq!(env.inspect(&base[..12], "{{.Id}}"), base);
     assert_eq!(env.inspect(&format!("sha256:{base}"), "{{.Id}}"), base);
+}
+
+/// Details of podman's own 070-build: `--logfile`, a missing `--authfile`, a RUN the
+/// runtime refuses (exit 1, Buildah's), containers.conf's runtime, and the error without a
+/// Containerfile.
+#[test]
+fn logfile_authfile_runtime_flag_and_missing_containerfile() {
+    let env = TestEnv::new("build-070");
+    env.import_busybox();
+    let ctx = context(
+        &env,
+        "ctx",
+        &[("Containerfile", "FROM localhost/busybox\nRUN echo ran-it\n")],
+    );
+    let log = env.dir.join("build.log");
+    let out = build(
+        &env,
+        &ctx,
+        &["--logfile", log.to_str().unwrap(), "-t", "logged"],
+    );
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "", "everything goes to the log file");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("ran-it") && text.contains("COMMIT logged"),
+        "{text}"
+    );
+    assert_eq!(last_line(&text), env.inspect("logged", "{{.Id}}"));
+
+    let out = build(&env, &ctx, &["--authfile", "/nonexistent/auth.json"]);
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("checking authfile: stat /nonexistent/auth.json: no such file or directory"),
+        "{out:?}"
+    );
+
+    let out = env.run(&[
+        "--runtime-flag",
+        "invalidflag",
+        "build",
+        "--no-cache",
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("invalidflag"), "{out:?}");
+    assert_eq!(env.ok(&["ps", "-a", "-q"]).trim(), "");
+
+    // containers.conf's `[engine] runtime` is the runtime when --runtime is not given.
+    let conf = env.dir.join("containers.conf");
+    std::fs::write(&conf, "[engine]\nruntime = \"idonotexist\"\n").unwrap();
+    let out = env
+        .peapod(&["build", "--no-cache", ctx.to_str().unwrap()])
+        .env("CONTAINERS_CONF", &conf)
+        .output();
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert!(out.stderr.contains("\"idonotexist\" not found"), "{out:?}");
+    assert_eq!(env.ok(&["ps", "-a", "-q"]).trim(), "");
+
+    let empty = context(&env, "empty", &[("README", "no containerfile\n")]);
+    let out = build(&env, &empty, &[]);
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "stat {}/Dockerfile: no such file or directory",
+            empty.display()
+        )),
+        "{out:?}"
+    );
 }
