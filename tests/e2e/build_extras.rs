@@ -460,3 +460,34 @@ fn logfile_authfile_runtime_flag_and_missing_containerfile() {
         "{out:?}"
     );
 }
+
+/// podman's 070-build `buildx - basic test`: `VOLUME ['/etc/foo', '/etc/bar']` is shell
+/// form (`[/etc/foo,` and `/etc/bar]`); a container of the image gets both as volumes,
+/// the relative one below `/`, with no warning in its output.
+#[test]
+fn shell_form_volume_brackets_become_directories() {
+    let env = TestEnv::new("build-volume-brackets");
+    env.import_busybox();
+    let ctx = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM localhost/busybox\nVOLUME /a/b/c\nVOLUME ['/etc/foo', '/etc/bar']\n",
+        )],
+    );
+    let out = env.run(&[
+        "buildx",
+        "build",
+        "--load",
+        "-t",
+        "vols",
+        "--format=docker",
+        ctx.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let out = env.run(&["run", "--rm", "vols", "find", "/[", "/etc/bar]", "-print"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "/[\n/[/etc\n/[/etc/foo,\n/etc/bar]\n");
+    assert_eq!(out.stderr, "", "{out:?}");
+}
