@@ -13,6 +13,7 @@ mod util;
 
 mod bad_input;
 mod build;
+mod build_extras;
 mod build_features;
 mod build_podman;
 mod commit;

@@ -124,7 +124,16 @@ impl Engine {
         if let Some(r) = self.runtime.get() {
             return Ok(r);
         }
-        let path = config::find_runtime(self.opts.runtime.as_deref())?;
+        // `--runtime`, else containers.conf's `[engine] runtime`, else the host's best.
+        let conf = match &self.opts.runtime {
+            Some(_) => None,
+            None => {
+                config::containers_conf::ContainersConf::load()?
+                    .engine
+                    .runtime
+            }
+        };
+        let path = config::find_runtime(self.opts.runtime.as_deref().or(conf.as_deref()))?;
         Ok(self
             .runtime
             .get_or_init(|| Runtime::new(path).with_flags(&self.opts.runtime_flags)))
