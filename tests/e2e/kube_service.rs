@@ -1,7 +1,7 @@
 //! `kube play --service-container`: the container standing for a play's pods, as Podman's
 //! users (and systemd units) rely on it: named after the file's sha256, running with its
 //! pods, stopped when they have all stopped, started again with them, not removable on its
-//! own, removed with the last of them.
+//! own, removed with the last of them. And `kube play URL` / `kube down URL`.
 
 use std::time::Duration;
 
@@ -63,4 +63,54 @@ fn service_container_follows_its_pods() {
     env.ok(&["pod", "rm", &pod]);
     env.run(&["container", "exists", &service]).assert_code(1);
     assert_eq!(env.ok(&["ps", "-aq"]), "");
+}
+
+/// `kube play http://…` and `kube down http://…`: the YAML fetched from a server on this
+/// machine (700-play "URL").
+#[test]
+fn kube_play_and_down_from_a_url() {
+    let env = TestEnv::new("kube-url");
+    env.import_busybox();
+    let pod = name("urlpod");
+    let dir = env.dir.join("www");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("pod.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  containers:\n  - name: c\n    image: {IMG}\n    command: [\"sleep\", \"100\"]\n"
+        ),
+    )
+    .unwrap();
+    let port = crate::util::free_port();
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/pod.yaml");
+    wait_until("the server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let played = env.run(&["kube", "play", &url]);
+    let down = env.run(&["kube", "down", &url]);
+    let missing = env.run(&[
+        "kube",
+        "play",
+        &format!("http://127.0.0.1:{port}/nope.yaml"),
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(played.code(), 0, "{played:?}");
+    assert!(played.stdout.contains("Pod:"), "{played:?}");
+    assert_eq!(down.code(), 0, "{down:?}");
+    env.run(&["pod", "exists", &pod]).assert_code(1);
+    missing.assert_error(125, &["invalid response status 404"]);
 }

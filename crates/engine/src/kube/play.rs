@@ -185,6 +185,14 @@ impl Engine {
         Ok(out)
     }
 
+    /// The YAML of `kube play`/`kube down` given as an `http://` or `https://` URL (the
+    /// system's CAs and `SSL_CERT_FILE`'s are trusted, as Go trusts them).
+    pub fn kube_yaml_from_url(&self, url: &str) -> Result<String> {
+        let got = crate::build::exec::fetch::download(url, &format!("downloading {url}"))?;
+        String::from_utf8(got.data)
+            .map_err(|_| Error::invalid(format!("{url}: the document is not UTF-8 text")))
+    }
+
     /// `kube down` (and `play --down`): stop and remove the pods the file describes.
     /// Volumes stay, as in Podman.
     pub fn kube_down(&self, yaml: &str) -> Result<TeardownReport> {

@@ -26,9 +26,14 @@ pub struct Download {
     pub mtime: i64,
 }
 
-/// Downloads `url` (http or https).
+/// Downloads `url` (http or https) for `ADD`.
 pub fn get(url: &str) -> Result<Download> {
-    let bad = |m: String| Error::invalid(format!("ADD {url}: {m}"));
+    download(url, &format!("ADD {url}"))
+}
+
+/// Downloads `url` (http or https); errors start with `what`.
+pub fn download(url: &str, what: &str) -> Result<Download> {
+    let bad = |m: String| Error::invalid(format!("{what}: {m}"));
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(bad("only http:// and https:// URLs can be added".into()));
     }
