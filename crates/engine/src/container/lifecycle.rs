@@ -651,6 +651,10 @@ impl Engine {
         if let Some(pod) = pod {
             self.apply_pod_exit_policy(&pod)?;
         }
+        // The container is released (its lock too): the next command opens a short log.
+        if let Err(e) = self.db.checkpoint() {
+            tracing::debug!(error = %e, "checkpointing the database");
+        }
         Ok(())
     }
 
