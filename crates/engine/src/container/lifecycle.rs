@@ -675,6 +675,10 @@ impl Engine {
             // A played pod's service container stops with the last of its pods.
             self.stop_service_if_done(&pod)?;
         }
+        // The container is released (its lock too): the next command opens a short log.
+        if let Err(e) = self.db.checkpoint() {
+            tracing::debug!(error = %e, "checkpointing the database");
+        }
         Ok(())
     }
 
