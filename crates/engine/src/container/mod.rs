@@ -30,6 +30,7 @@ mod rootfs;
 mod run;
 pub mod security;
 pub mod spec;
+mod stop;
 mod timezone;
 pub mod top;
 mod update;
