@@ -1,4 +1,5 @@
 use super::*;
+use chrono::Utc;
 
 /// A version-1 database (no volumes table) keeps its rows and gains the table.
 #[test]
