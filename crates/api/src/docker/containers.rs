@@ -157,6 +157,11 @@ fn docker_inspect(e: &Engine, reference: &str) -> Result<Value, Error> {
         json!(c.config.entrypoint)
     };
     v["Config"]["Image"] = json!(c.config.image_name);
+    // peapod's k8s-file log is Docker's json-file in kind (a file the daemon reads back):
+    // clients read logs only from drivers they know (docker-py's `run` checks the name).
+    if c.config.log_driver == "k8s-file" {
+        v["HostConfig"]["LogConfig"]["Type"] = json!("json-file");
+    }
     Ok(v)
 }
 
@@ -265,34 +270,49 @@ pub async fn wait(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp 
             "invalid condition {condition:?}: must be not-running, next-exit or removed"
         )));
     }
-    let r = pool
-        .run(move |e| {
-            let c = e.container(&id)?;
-            let full = c.id().to_string();
-            if condition == "next-exit" || condition == "removed" {
-                // A client may wait before it starts the container: until it has started.
-                while e.container(&full).is_ok_and(|c| {
-                    matches!(c.state.status, Status::Created | Status::Initialized)
-                }) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-            let code = e.wait(&full)?;
-            if condition == "removed" {
-                while e.container_exists(&full)? {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-            Ok(code)
-        })
-        .await;
-    match r {
-        Ok(code) => json(
-            StatusCode::OK,
-            &json!({ "StatusCode": code, "Error": null }),
-        ),
-        Err(e) => engine_error(&e),
+    // A missing container is a 404 before anything is sent; then, as Docker, the headers
+    // go out at once (clients wait for them before they start the container) and the
+    // body when the condition is met.
+    let full = match pool.run(move |e| Ok(e.container(&id)?.id().to_string())).await {
+        Ok(f) => f,
+        Err(e) => return engine_error(&e),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    pool.spawn_stream(move |engine| {
+        let result = engine.and_then(|e| wait_for(&e, &full, &condition));
+        let body = match result {
+            Ok(code) => json!({ "StatusCode": code, "Error": null }),
+            Err(err) => json!({ "StatusCode": -1, "Error": { "Message": err.to_string() } }),
+        };
+        let mut bytes = body.to_string().into_bytes();
+        bytes.push(b'\n');
+        let _ = tx.blocking_send(bytes::Bytes::from(bytes));
+    });
+    hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(crate::http::Body::Stream(rx))
+        .expect("a valid response")
+}
+
+/// Blocks until `condition` holds for container `full`; its exit code.
+fn wait_for(e: &Engine, full: &str, condition: &str) -> Result<i32, Error> {
+    if condition == "next-exit" || condition == "removed" {
+        // A client may wait before it starts the container: until it has started.
+        while e
+            .container(full)
+            .is_ok_and(|c| matches!(c.state.status, Status::Created | Status::Initialized))
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+    let code = e.wait(full)?;
+    if condition == "removed" {
+        while e.container_exists(full)? {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(code)
 }
 
 /// DELETE `/containers/{id}?force=&v=`.

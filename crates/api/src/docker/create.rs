@@ -141,7 +141,7 @@ fn network(b: &CreateBody, hc: &HostConfig) -> Result<NetworkSpec, Error> {
     let mut aliases = Vec::new();
     if let Some(eps) = b.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref()) {
         for (name, ep) in eps {
-            if name != "bridge" && !names.contains(name) {
+            if !matches!(name.as_str(), "default" | "bridge") && !names.contains(name) {
                 names.push(name.clone());
             }
             if let Some(a) = ep.as_ref().and_then(|e| e.aliases.clone()) {
@@ -295,7 +295,7 @@ mod tests {
                 "HostConfig":{"NetworkMode":"default","AutoRemove":true,
                   "PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8089"}]},
                   "Binds":["/tmp:/data:ro"],"RestartPolicy":{"Name":"no"}},
-                "NetworkingConfig":{"EndpointsConfig":{}}}"#,
+                "NetworkingConfig":{"EndpointsConfig":{"default":{"Aliases":null}}}}"#,
         )
         .unwrap();
         let s = spec(&body, Some("web".into())).unwrap();

@@ -127,6 +127,7 @@ pub async fn info(pool: EnginePool) -> Resp {
             "Runtimes": { h.OCIRuntime.Name.clone(): { "path": h.OCIRuntime.Path } },
             "DefaultRuntime": h.OCIRuntime.Name,
             "LiveRestoreEnabled": false,
+            "Swarm": { "LocalNodeState": "inactive", "NodeID": "", "NodeAddr": "", "ControlAvailable": false },
             "Isolation": "",
             "InitBinary": "",
             "SecurityOptions": [],
