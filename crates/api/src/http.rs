@@ -183,9 +183,7 @@ pub fn filters(q: &HashMap<String, String>) -> Result<Vec<String>, Error> {
 }
 
 /// The request body, up to [`MAX_BODY`], as JSON (`{}` when empty).
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-) -> Result<T, Resp> {
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Resp> {
     let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
     let body = match limited.collect().await {
         Ok(b) => b.to_bytes(),

@@ -34,7 +34,9 @@ impl Endpoint {
     pub fn parse(uri: &str) -> Result<Endpoint, Error> {
         if let Some(path) = uri.strip_prefix("unix://").or(uri.strip_prefix("unix:")) {
             if path.is_empty() {
-                return Err(Error::invalid(format!("invalid URI {uri:?}: no socket path")));
+                return Err(Error::invalid(format!(
+                    "invalid URI {uri:?}: no socket path"
+                )));
             }
             return Ok(Endpoint::Unix(PathBuf::from(path)));
         }
@@ -50,9 +52,7 @@ impl Endpoint {
                         .ok_or(())
                 })
                 .map_err(|_| {
-                    Error::invalid(format!(
-                        "invalid URI {uri:?}: {addr:?} is not HOST:PORT"
-                    ))
+                    Error::invalid(format!("invalid URI {uri:?}: {addr:?} is not HOST:PORT"))
                 })?;
             return Ok(Endpoint::Tcp(parsed));
         }
@@ -156,9 +156,8 @@ fn bind_unix(path: &Path) -> Result<Listener, ServiceError> {
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
     let bound = UnixListener::bind(&path);
     nix::sys::stat::umask(old);
-    let listener = bound.map_err(|e| {
-        ServiceError::Io(format!("listening on unix://{}", path.display()), e)
-    })?;
+    let listener = bound
+        .map_err(|e| ServiceError::Io(format!("listening on unix://{}", path.display()), e))?;
     let l = Listener::Unix {
         listener,
         path: path.clone(),

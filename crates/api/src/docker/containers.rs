@@ -49,9 +49,10 @@ pub fn human_duration(d: chrono::Duration) -> String {
 fn status_text(c: &Container) -> String {
     let now = Utc::now();
     match c.state.status {
-        Status::Running | Status::Stopping => c.state.started_at.map_or("Up".into(), |t| {
-            format!("Up {}", human_duration(now - t))
-        }),
+        Status::Running | Status::Stopping => c
+            .state
+            .started_at
+            .map_or("Up".into(), |t| format!("Up {}", human_duration(now - t))),
         Status::Paused => c.state.started_at.map_or("Up (Paused)".into(), |t| {
             format!("Up {} (Paused)", human_duration(now - t))
         }),
@@ -265,7 +266,10 @@ pub async fn wait(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp 
         .get("condition")
         .cloned()
         .unwrap_or_else(|| "not-running".into());
-    if !matches!(condition.as_str(), "" | "not-running" | "next-exit" | "removed") {
+    if !matches!(
+        condition.as_str(),
+        "" | "not-running" | "next-exit" | "removed"
+    ) {
         return engine_error(&Error::invalid(format!(
             "invalid condition {condition:?}: must be not-running, next-exit or removed"
         )));
@@ -273,7 +277,10 @@ pub async fn wait(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp 
     // A missing container is a 404 before anything is sent; then, as Docker, the headers
     // go out at once (clients wait for them before they start the container) and the
     // body when the condition is met.
-    let full = match pool.run(move |e| Ok(e.container(&id)?.id().to_string())).await {
+    let full = match pool
+        .run(move |e| Ok(e.container(&id)?.id().to_string()))
+        .await
+    {
         Ok(f) => f,
         Err(e) => return engine_error(&e),
     };

@@ -139,7 +139,11 @@ fn network(b: &CreateBody, hc: &HostConfig) -> Result<NetworkSpec, Error> {
         m => names.push(m.to_string()),
     }
     let mut aliases = Vec::new();
-    if let Some(eps) = b.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref()) {
+    if let Some(eps) = b
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+    {
         for (name, ep) in eps {
             if !matches!(name.as_str(), "default" | "bridge") && !names.contains(name) {
                 names.push(name.clone());
@@ -182,7 +186,9 @@ fn restart(hc: &HostConfig) -> Result<Option<RestartPolicy>, Error> {
 /// Docker's body as the engine's create request.
 pub fn spec(b: &CreateBody, name: Option<String>) -> Result<ContainerSpec, Error> {
     if b.image.is_empty() {
-        return Err(Error::invalid("config cannot be empty in order to create a container: no image given"));
+        return Err(Error::invalid(
+            "config cannot be empty in order to create a container: no image given",
+        ));
     }
     let hc_default = HostConfig::default();
     let hc = b.host_config.as_ref().unwrap_or(&hc_default);
@@ -191,7 +197,11 @@ pub fn spec(b: &CreateBody, name: Option<String>) -> Result<ContainerSpec, Error
         mounts.push(parse_volume_flag(bind)?);
     }
     for (dest, opts) in hc.tmpfs.iter().flatten() {
-        let flag = if opts.is_empty() { dest.clone() } else { format!("{dest}:{opts}") };
+        let flag = if opts.is_empty() {
+            dest.clone()
+        } else {
+            format!("{dest}:{opts}")
+        };
         mounts.push(parse_tmpfs_flag(&flag)?);
     }
     let log_opts: Vec<String> = hc

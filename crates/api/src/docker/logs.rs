@@ -64,7 +64,9 @@ impl Write for Framer {
     }
 }
 
-fn options(q: &std::collections::HashMap<String, String>) -> Result<LogOptions, peapod_engine::Error> {
+fn options(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<LogOptions, peapod_engine::Error> {
     let time = |key: &str| -> Result<_, peapod_engine::Error> {
         match q.get(key).filter(|v| !v.is_empty() && *v != "0") {
             None => Ok(None),
@@ -134,7 +136,10 @@ mod tests {
 
     #[test]
     fn frames_as_docker_stdcopy() {
-        assert_eq!(frame(1, b"hi\n"), [1, 0, 0, 0, 0, 0, 0, 3, b'h', b'i', b'\n']);
+        assert_eq!(
+            frame(1, b"hi\n"),
+            [1, 0, 0, 0, 0, 0, 0, 3, b'h', b'i', b'\n']
+        );
         assert_eq!(frame(2, b"")[..8], [2, 0, 0, 0, 0, 0, 0, 0]);
     }
 }

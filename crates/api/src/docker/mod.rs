@@ -100,7 +100,9 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
             objects::image_inspect(name.join("/"), pool).await
         }
         (&Method::GET, ["networks"]) => objects::networks(req, pool).await,
-        (&Method::GET, ["networks", name]) => objects::network_inspect(name.to_string(), pool).await,
+        (&Method::GET, ["networks", name]) => {
+            objects::network_inspect(name.to_string(), pool).await
+        }
         (&Method::GET, ["volumes"]) => objects::volumes(req, pool).await,
         (&Method::POST, ["volumes", "create"]) => objects::volume_create(req, pool).await,
         (&Method::GET, ["volumes", name]) => objects::volume_inspect(name.to_string(), pool).await,
@@ -130,7 +132,10 @@ mod tests {
 
     #[test]
     fn strips_and_checks_versions() {
-        assert_eq!(split_version("/v1.41/containers/json").ok(), Some("/containers/json"));
+        assert_eq!(
+            split_version("/v1.41/containers/json").ok(),
+            Some("/containers/json")
+        );
         assert_eq!(split_version("/v1.44/_ping").ok(), Some("/_ping"));
         assert_eq!(split_version("/_ping").ok(), Some("/_ping"));
         assert_eq!(split_version("/volumes").ok(), Some("/volumes"));

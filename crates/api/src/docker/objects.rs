@@ -83,7 +83,11 @@ fn network_json(n: &Network) -> Value {
             })
         })
         .collect();
-    let name = if n.name == DEFAULT_NETWORK { "bridge" } else { &n.name };
+    let name = if n.name == DEFAULT_NETWORK {
+        "bridge"
+    } else {
+        &n.name
+    };
     json!({
         "Name": name,
         "Id": n.id,
@@ -118,7 +122,11 @@ pub async fn networks(req: Request<Incoming>, pool: EnginePool) -> Resp {
 }
 
 pub async fn network_inspect(name: String, pool: EnginePool) -> Resp {
-    let name = if name == "bridge" { DEFAULT_NETWORK.to_string() } else { name };
+    let name = if name == "bridge" {
+        DEFAULT_NETWORK.to_string()
+    } else {
+        name
+    };
     match pool.run(move |e| e.network(&name)).await {
         Ok(n) => json(StatusCode::OK, &network_json(&n)),
         Err(e) => engine_error(&e),
@@ -149,7 +157,10 @@ pub async fn volumes(req: Request<Incoming>, pool: EnginePool) -> Resp {
                 .map(|s| peapod_engine::volume::VolumeFilter::parse(s))
                 .collect::<Result<Vec<_>, _>>()?;
             let list = e.list_volumes(&parsed)?;
-            Ok(list.iter().map(|v| volume_json(e.inspect_volume(v))).collect::<Vec<_>>())
+            Ok(list
+                .iter()
+                .map(|v| volume_json(e.inspect_volume(v)))
+                .collect::<Vec<_>>())
         })
         .await;
     match r {
@@ -173,7 +184,10 @@ pub async fn volume_create(req: Request<Incoming>, pool: EnginePool) -> Resp {
         Err(r) => return r,
     };
     let kv = |m: &Option<BTreeMap<String, String>>| -> Vec<String> {
-        m.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect()
+        m.iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
     };
     let opts = VolumeCreateOptions {
         name: Some(body.name).filter(|n| !n.is_empty()),
@@ -195,7 +209,10 @@ pub async fn volume_create(req: Request<Incoming>, pool: EnginePool) -> Resp {
 }
 
 pub async fn volume_inspect(name: String, pool: EnginePool) -> Resp {
-    match pool.run(move |e| Ok(volume_json(e.inspect_volume(&e.volume(&name)?)))).await {
+    match pool
+        .run(move |e| Ok(volume_json(e.inspect_volume(&e.volume(&name)?))))
+        .await
+    {
         Ok(v) => json(StatusCode::OK, &v),
         Err(e) => engine_error(&e),
     }

@@ -19,7 +19,10 @@ pub fn ping(m: &Method) -> Resp {
     let h = r.headers_mut();
     // "1": the legacy builder (BuildKit is not served).
     h.insert("Builder-Version", HeaderValue::from_static("1"));
-    h.insert("Cache-Control", HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert("Pragma", HeaderValue::from_static("no-cache"));
     h.insert(
         "Libpod-Api-Version",

@@ -450,5 +450,7 @@ fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
 
 /// `run` is never given `service` (dispatched before an engine is opened).
 fn service_needs_no_engine(_: ServiceArgs) -> CliResult {
-    Err(crate::CliError::engine("system service is dispatched without an engine"))
+    Err(crate::CliError::engine(
+        "system service is dispatched without an engine",
+    ))
 }
