@@ -286,3 +286,28 @@ fn api_python_docker_sdk_run_remove() {
     assert_eq!(out.trim(), "b'hi\\n'");
     assert!(env.names_all().is_empty(), "remove=True left a container");
 }
+
+#[test]
+fn api_docker_run_rm_attaches_and_passes_the_exit_code() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_run_rm");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let out = svc.docker(&["run", "--rm", IMG, "echo", "hi"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "hi\n");
+    let out = svc.docker(&[
+        "run",
+        "--rm",
+        IMG,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
+    assert_eq!(out.code(), 7, "{out:?}");
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\n");
+    assert!(env.names_all().is_empty(), "run --rm left a container");
+}

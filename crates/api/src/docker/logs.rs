@@ -14,13 +14,13 @@ use crate::pool::EnginePool;
 
 /// Sends what the engine writes, a frame per line, to the response body; a client gone
 /// makes the write fail, which ends a follow.
-struct Framer {
-    tx: mpsc::Sender<Bytes>,
+pub(super) struct Framer {
+    pub(super) tx: mpsc::Sender<Bytes>,
     /// 1 stdout, 2 stderr; `None`: raw (tty).
-    stream: Option<u8>,
+    pub(super) stream: Option<u8>,
     /// Whether the client asked for this stream at all.
-    wanted: bool,
-    line: Vec<u8>,
+    pub(super) wanted: bool,
+    pub(super) line: Vec<u8>,
 }
 
 /// One multiplexed frame.

@@ -1,6 +1,7 @@
 //! The Docker Engine API: the router (`/v1.NN/` prefixes stripped and checked) and the
 //! headers every answer carries.
 
+mod attach;
 mod containers;
 mod create;
 mod logs;
@@ -92,6 +93,7 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
                 (&Method::POST, ["wait"]) => containers::wait(req, id, pool).await,
                 (&Method::DELETE, []) => containers::remove(req, id, pool).await,
                 (&Method::GET, ["logs"]) => logs::logs(req, id, pool).await,
+                (&Method::POST, ["attach"]) => attach::attach(req, id, pool).await,
                 _ => not_found(&m, path),
             }
         }
