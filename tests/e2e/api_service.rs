@@ -311,3 +311,65 @@ fn api_docker_run_rm_attaches_and_passes_the_exit_code() {
     assert_eq!(out.stderr, "err\n");
     assert!(env.names_all().is_empty(), "run --rm left a container");
 }
+
+#[test]
+fn api_socket_activation_with_listen_fds() {
+    let env = TestEnv::new("api_activation");
+    let sock = env.dir.join("activated.sock");
+    // systemd's part: bind and listen, hand the socket over as fd 3 with LISTEN_PID set to
+    // the service's own pid (the shell execs peapod, keeping its pid).
+    let script = format!(
+        "import os, socket\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.bind('{sock}')\n\
+         s.listen(8)\n\
+         os.dup2(s.fileno(), 3)\n\
+         os.set_inheritable(3, True)\n\
+         os.execvp('sh', ['sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"', '{peapod}', \
+           '--root', '{root}', '--runroot', '{runroot}', 'system', 'service', '--time', '2'])\n",
+        sock = sock.display(),
+        peapod = env.peapod.display(),
+        root = env.root.display(),
+        runroot = env.runroot.display(),
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn python3");
+    wait_until("the activated socket", Duration::from_secs(10), || {
+        sock.exists()
+    });
+    let svc = Service {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        sock: sock.clone(),
+    };
+    let mut pinged = false;
+    wait_until(
+        "a ping through the activated socket",
+        Duration::from_secs(10),
+        || {
+            pinged = svc.curl("GET", "/_ping", None) == (200, "OK".to_string());
+            pinged
+        },
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the activated service did not exit after 2 s idle");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        sock.exists(),
+        "systemd's socket file is systemd's to remove"
+    );
+}
