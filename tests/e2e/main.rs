@@ -11,6 +11,7 @@ mod pty;
 mod registry_util;
 mod util;
 
+mod api_service;
 mod bad_input;
 mod build;
 mod build_extras;

@@ -30,7 +30,8 @@ use crate::cli::{
     Cli, Command, ContainerCommand, ContainerCommon, Global, ImageCommand, NetworkCommand, TopLevel,
 };
 
-pub(crate) fn open(g: &Global) -> CliResult<Engine> {
+/// The global flags as the engine's options.
+pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
     // peapod stores layers with overlay only: another driver is refused, not ignored.
     if let Some(d) = g.storage_driver.as_deref()
         && d != "overlay"
@@ -45,7 +46,7 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             "storage option {o:?} is not supported by peapod's overlay store"
         )));
     }
-    let engine = Engine::open(EngineOptions {
+    Ok(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
         runtime: g.runtime.clone(),
@@ -63,7 +64,11 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
         runtime_flags: g.runtime_flag.clone(),
         events_backend: g.events_backend.clone(),
         volume_path: g.volumepath.clone(),
-    })?;
+    })
+}
+
+pub(crate) fn open(g: &Global) -> CliResult<Engine> {
+    let engine = Engine::open(engine_options(g)?)?;
     tracing::debug!(
         "Using graph root {}, run root {}",
         engine.root().display(),
@@ -103,6 +108,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Kube(k) => kube::run(&open(g)?, k, argv),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
+        Command::System(system::SystemCommand::Service(a)) => system::service(g, a),
         Command::System(s) => system::run(&open(g)?, s),
         Command::Buildx(build::BuildxCommand::Build(a)) => build::build(&open(g)?, a),
         Command::Image(i) => match i {

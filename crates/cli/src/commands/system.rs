@@ -287,6 +287,32 @@ pub enum SystemCommand {
     Df(super::df::DfArgs),
     /// Show peapod events
     Events(super::events::EventsArgs),
+    /// Run an API service (the Docker Engine API) on a socket
+    Service(ServiceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// Time until the service session expires in seconds. Use 0 to disable the timeout
+    #[arg(short = 't', long = "time", default_value_t = 5)]
+    pub time: u64,
+    /// unix:///path/to/socket or tcp://HOST:PORT (default: unix:///run/peapod/peapod.sock
+    /// as root; RUNROOT/peapod.sock when --runroot is given)
+    pub uri: Option<String>,
+}
+
+/// `system service`: the API service runs until idle for `--time` seconds (0: forever).
+pub fn service(g: &crate::cli::Global, a: ServiceArgs) -> CliResult {
+    let opts = peapod_api::ServiceOptions {
+        engine: super::engine_options(g)?,
+        uri: a.uri,
+        idle: (a.time > 0).then(|| std::time::Duration::from_secs(a.time)),
+    };
+    peapod_api::serve(opts).map_err(|e| match e {
+        peapod_api::ServiceError::Engine(e) => e.into(),
+        e => crate::CliError::engine(e.to_string()),
+    })?;
+    Ok(0)
 }
 
 #[derive(Debug, clap::Args)]
@@ -327,6 +353,7 @@ pub fn run(engine: &Engine, c: SystemCommand) -> CliResult {
         SystemCommand::Info(a) => info(engine, a),
         SystemCommand::Df(a) => super::df::df(engine, a),
         SystemCommand::Events(a) => super::events::events(engine, a),
+        SystemCommand::Service(a) => service_needs_no_engine(a),
     }
 }
 
@@ -450,4 +477,11 @@ fn check(engine: &Engine, a: SystemCheckArgs) -> CliResult {
         )));
     }
     Ok(code)
+}
+
+/// `run` is never given `service` (dispatched before an engine is opened).
+fn service_needs_no_engine(_: ServiceArgs) -> CliResult {
+    Err(crate::CliError::engine(
+        "system service is dispatched without an engine",
+    ))
 }

@@ -1,0 +1,375 @@
+//! `peapod system service`: the Docker Engine API on a private socket for a private store,
+//! driven by the real docker CLI, curl and the Python docker SDK.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{IMG, Output, PeapodCmd, TestEnv, name, wait_until};
+
+const DOCKER: &str = "/usr/local/bin/docker";
+
+/// A running `system service`, stopped (by its pid) when dropped.
+struct Service {
+    child: Child,
+    sock: PathBuf,
+}
+
+impl Service {
+    fn start(env: &TestEnv, sock: &Path, time: &str) -> Service {
+        let uri = format!("unix://{}", sock.display());
+        let child = env
+            .peapod(&["system", "service", "--time", time, &uri])
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn peapod system service");
+        wait_until("the API socket", Duration::from_secs(10), || {
+            std::fs::metadata(sock).is_ok_and(|m| m.file_type().is_socket())
+        });
+        Service {
+            child,
+            sock: sock.to_path_buf(),
+        }
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        PeapodCmd::program(DOCKER, args)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.sock.with_extension("docker-config"))
+            .timeout(Duration::from_secs(60))
+            .output()
+    }
+
+    /// curl over the socket: (HTTP status, body).
+    fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let sock = self.sock.display().to_string();
+        let url = format!("http://d{path}");
+        let mut args = vec![
+            "-s",
+            "-m",
+            "20",
+            "--unix-socket",
+            &sock,
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+        ];
+        if let Some(b) = body {
+            args.extend(["-H", "Content-Type: application/json", "-d", b]);
+        }
+        args.push(&url);
+        let out = PeapodCmd::program("curl", &args).output();
+        let (body, code) = out.stdout.rsplit_once('\n').expect("a status line");
+        (
+            code.trim().parse().expect("an HTTP status"),
+            body.to_string(),
+        )
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+fn have_docker() -> bool {
+    Path::new(DOCKER).is_file()
+}
+
+#[test]
+fn api_docker_cli_create_start_logs_ps_inspect_rm() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_docker_cli");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let mode = std::fs::metadata(&svc.sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the socket must be its owner's only");
+
+    let v = svc
+        .docker(&["version", "--format", "{{.Server.APIVersion}}"])
+        .success();
+    assert_eq!(v.trim(), "1.44");
+    let info = svc
+        .docker(&["info", "--format", "{{.ServerVersion}} {{.Images}}"])
+        .success();
+    assert_eq!(info.trim(), format!("{} 1", env!("CARGO_PKG_VERSION")));
+
+    let ctr = name("api");
+    let id = svc
+        .docker(&[
+            "create",
+            "--name",
+            &ctr,
+            IMG,
+            "sh",
+            "-c",
+            "echo hi; echo oops >&2; exit 3",
+        ])
+        .success();
+    assert_eq!(id.trim().len(), 64, "{id}");
+    svc.docker(&["start", &ctr]).success();
+    let code = svc.docker(&["wait", &ctr]).success();
+    assert_eq!(code.trim(), "3");
+    let logs = svc.docker(&["logs", &ctr]);
+    assert_eq!(logs.code(), 0, "{logs:?}");
+    assert_eq!(logs.stdout, "hi\n");
+    assert_eq!(logs.stderr, "oops\n");
+
+    let ps = svc
+        .docker(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Image}}"])
+        .success();
+    assert_eq!(ps.trim(), format!("{ctr} exited {IMG}:latest"));
+    let running = svc.docker(&["ps", "--format", "{{.Names}}"]).success();
+    assert_eq!(
+        running.trim(),
+        "",
+        "ps without -a lists running containers only"
+    );
+    let images = svc
+        .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .success();
+    assert_eq!(images.trim(), format!("{IMG}:latest"));
+    let state = svc
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}} {{.Name}}",
+            &ctr,
+        ])
+        .success();
+    assert_eq!(state.trim(), format!("exited 3 /{ctr}"));
+    // The same container through the CLI.
+    assert_eq!(env.names_all(), vec![ctr.clone()]);
+
+    svc.docker(&["rm", &ctr]).success();
+    assert!(env.names_all().is_empty(), "docker rm left a container");
+    let missing = svc.docker(&["rm", "nothere"]);
+    assert_eq!(missing.code(), 1, "{missing:?}");
+    assert!(
+        missing.stderr.contains("No such container: nothere"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn api_docker_run_detached_publishes_and_stops() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_run_d");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let ctr = name("apiweb");
+    let port = crate::util::free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    svc.docker(&[
+        "run", "-d", "--name", &ctr, "-p", &publish, IMG, "httpd", "-f", "-p", "80", "-h", "/etc",
+    ])
+    .success();
+    let addr = format!("127.0.0.1:{port}");
+    let mut page = None;
+    wait_until(
+        "httpd through the published port",
+        Duration::from_secs(10),
+        || {
+            page = crate::util::http_get(&addr, "/passwd");
+            page.as_deref().is_some_and(|p| p.contains("root:"))
+        },
+    );
+    let ps = svc
+        .docker(&["ps", "--format", "{{.Names}} {{.Ports}}"])
+        .success();
+    assert_eq!(ps.trim(), format!("{ctr} 127.0.0.1:{port}->80/tcp"));
+    assert_eq!(env.status(&ctr), "running");
+    svc.docker(&["stop", "-t", "1", &ctr]).success();
+    assert_eq!(env.status(&ctr), "exited");
+    svc.docker(&["rm", &ctr]).success();
+    assert!(env.names_all().is_empty());
+}
+
+#[test]
+fn api_errors_have_docker_statuses_and_bodies() {
+    let env = TestEnv::new("api_errors");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let (code, body) = svc.curl("GET", "/_ping", None);
+    assert_eq!((code, body.as_str()), (200, "OK"));
+    let (code, body) = svc.curl("GET", "/v1.41/containers/nothere/json", None);
+    assert_eq!(code, 404);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["message"], "No such container: nothere");
+    let (code, body) = svc.curl("POST", "/containers/create", Some("{not json"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("\"message\""), "{body}");
+    let (code, body) = svc.curl(
+        "POST",
+        "/containers/create",
+        Some(r#"{"Image":"nosuchimage"}"#),
+    );
+    assert_eq!(code, 404, "{body}");
+    let (code, body) = svc.curl("GET", "/v1.99/info", None);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("too new"), "{body}");
+    // A name taken: 409, and nothing half-made.
+    let body = format!(r#"{{"Image":"{IMG}","Cmd":["true"]}}"#);
+    let n = name("dup");
+    let (code, _) = svc.curl("POST", &format!("/containers/create?name={n}"), Some(&body));
+    assert_eq!(code, 201);
+    let (code, body) = svc.curl("POST", &format!("/containers/create?name={n}"), Some(&body));
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(env.names_all(), vec![n]);
+    // The service kept serving.
+    assert_eq!(svc.curl("GET", "/_ping", None).0, 200);
+}
+
+#[test]
+fn api_idle_timeout_and_second_service_refused() {
+    let env = TestEnv::new("api_idle");
+    let sock = env.dir.join("idle.sock");
+    let mut svc = Service::start(&env, &sock, "2");
+    let uri = format!("unix://{}", sock.display());
+    let second = env.run(&["system", "service", "--time", "1", &uri]);
+    second.assert_error(125, &["another API service is already listening"]);
+    assert!(
+        sock.exists(),
+        "the refused service must not remove the live socket"
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = svc.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the service did not exit after 2 s idle"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(!sock.exists(), "the socket file is removed at exit");
+}
+
+#[test]
+fn api_python_docker_sdk_run_remove() {
+    let have = PeapodCmd::program("python3", &["-c", "import docker"])
+        .output()
+        .code()
+        == 0;
+    if peapod_tests::skip_unless(have, "the Python docker SDK (pip install docker)") {
+        return;
+    }
+    let env = TestEnv::new("api_python");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let script = format!(
+        "import docker\n\
+         c = docker.DockerClient(base_url='unix://{}')\n\
+         print(c.containers.run('{IMG}', 'echo hi', remove=True))\n",
+        svc.sock.display()
+    );
+    let out = PeapodCmd::program("python3", &["-c", &script])
+        .output()
+        .success();
+    assert_eq!(out.trim(), "b'hi\\n'");
+    assert!(env.names_all().is_empty(), "remove=True left a container");
+}
+
+#[test]
+fn api_docker_run_rm_attaches_and_passes_the_exit_code() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_run_rm");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let out = svc.docker(&["run", "--rm", IMG, "echo", "hi"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "hi\n");
+    let out = svc.docker(&[
+        "run",
+        "--rm",
+        IMG,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
+    assert_eq!(out.code(), 7, "{out:?}");
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\n");
+    assert!(env.names_all().is_empty(), "run --rm left a container");
+}
+
+#[test]
+fn api_socket_activation_with_listen_fds() {
+    let env = TestEnv::new("api_activation");
+    let sock = env.dir.join("activated.sock");
+    // systemd's part: bind and listen, hand the socket over as fd 3 with LISTEN_PID set to
+    // the service's own pid (the shell execs peapod, keeping its pid).
+    let script = format!(
+        "import os, socket\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.bind('{sock}')\n\
+         s.listen(8)\n\
+         os.dup2(s.fileno(), 3)\n\
+         os.set_inheritable(3, True)\n\
+         os.execvp('sh', ['sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"', '{peapod}', \
+           '--root', '{root}', '--runroot', '{runroot}', 'system', 'service', '--time', '2'])\n",
+        sock = sock.display(),
+        peapod = env.peapod.display(),
+        root = env.root.display(),
+        runroot = env.runroot.display(),
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn python3");
+    wait_until("the activated socket", Duration::from_secs(10), || {
+        sock.exists()
+    });
+    let svc = Service {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        sock: sock.clone(),
+    };
+    let mut pinged = false;
+    wait_until(
+        "a ping through the activated socket",
+        Duration::from_secs(10),
+        || {
+            pinged = svc.curl("GET", "/_ping", None) == (200, "OK".to_string());
+            pinged
+        },
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the activated service did not exit after 2 s idle");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        sock.exists(),
+        "systemd's socket file is systemd's to remove"
+    );
+}
