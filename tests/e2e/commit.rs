@@ -134,7 +134,7 @@ fn commit_options() {
     // only with --include-volumes.
     assert_eq!(
         env.inspect("localhost/cmd", "{{.Config.Volumes}}"),
-        "map[/anon:map[]]"
+        "map[/anon:{}]"
     );
     let v = name("vol");
     let c2 = name("vols");
@@ -152,7 +152,7 @@ fn commit_options() {
     env.ok(&["commit", "-q", &c2, "localhost/novols"]);
     assert_eq!(
         env.inspect("localhost/novols", "{{.Config.Volumes}}"),
-        "map[/anon2:map[]]"
+        "map[/anon2:{}]"
     );
     let iid = env.dir.join("iid");
     let out = env.ok(&[
@@ -166,7 +166,7 @@ fn commit_options() {
     ]);
     assert_eq!(
         env.inspect("localhost/vols", "{{.Config.Volumes}}"),
-        "map[/anon2:map[] /named:map[]]"
+        "map[/anon2:{} /named:{}]"
     );
     assert_eq!(std::fs::read_to_string(&iid).unwrap(), out.trim());
 }
