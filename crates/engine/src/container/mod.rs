@@ -32,6 +32,7 @@ pub mod spec;
 mod timezone;
 pub mod top;
 pub mod user;
+pub mod userns;
 
 pub use commit::{CommitFormat, CommitOptions};
 pub use create::ROOTLESS_V1_LIMITS_WARNING;
