@@ -38,6 +38,29 @@ fn group_add_gives_the_process_more_groups() {
         "the kernel's view: {status}"
     );
 
+    // exec's processes have them too, with or without --user.
+    let web = util::name("grp");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "--group-add",
+        "457",
+        IMG,
+        "sleep",
+        "300",
+    ]);
+    for user in [&[][..], &["--user", "nobody"][..]] {
+        let args = [&["exec"][..], user, &[web.as_str(), "id", "-G"][..]].concat();
+        let out = env.ok(&args);
+        assert!(
+            out.split_whitespace().any(|g| g == "457"),
+            "{args:?}: {out}"
+        );
+    }
+    env.ok(&["rm", "-f", "-t", "0", &web]);
+
     // keep-groups stands alone: Podman's words, nothing made.
     env.run(&[
         "run",
