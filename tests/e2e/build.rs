@@ -76,11 +76,12 @@ fn node_style_example_output_config_and_run() {
             "image",
             "inspect",
             "--format",
-            "{{.Config.Cmd}} {{.Config.WorkingDir}} {{json .Config.ExposedPorts}}",
+            "{{.Config.Cmd}} {{.Config.WorkingDir}} {{json .Config.ExposedPorts}} {{.Config.ExposedPorts}}",
             "foo-app"
         ])
         .trim(),
-        "[cat app.js] /app {\"3001/tcp\":{}}"
+        // The last as podman 4.3 prints it (Go's map[string]struct{}).
+        "[cat app.js] /app {\"3001/tcp\":{}} map[3001/tcp:{}]"
     );
     // No build container is left, and `images -a` keeps the steps as <none>.
     assert_eq!(env.ok(&["ps", "-a", "-q"]).trim(), "");

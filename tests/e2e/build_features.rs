@@ -264,10 +264,31 @@ fn onbuild_healthcheck_and_formats() {
     );
     let out = build(&env, &ctx, &["-f", &f("Child"), "-t", "ob-child"]);
     assert_eq!(out.code(), 0, "{out:?}");
-    assert!(
-        lines(&out.stdout).contains(&"triggered".to_string()),
+    let l = lines(&out.stdout);
+    assert!(l.contains(&"triggered".to_string()), "{out:?}");
+    // Podman 4.3 counts the trigger as a step once it knows it: the FROM line has the
+    // file's count, the following lines the count with the trigger.
+    let steps: Vec<&String> = l.iter().filter(|x| x.starts_with("STEP ")).collect();
+    assert_eq!(
+        steps,
+        [
+            "STEP 1/2: FROM localhost/ob-base",
+            "STEP 2/3: RUN echo triggered > /trigger",
+            "STEP 3/3: RUN cat /trigger",
+        ],
         "{out:?}"
     );
+    // A rebuild answers the trigger from the cache too, with its own `-->` line.
+    let again = build(&env, &ctx, &["-f", &f("Child"), "-t", "ob-child"]);
+    assert_eq!(again.code(), 0, "{again:?}");
+    let l2 = lines(&again.stdout);
+    let at = l2
+        .iter()
+        .position(|x| x == "STEP 2/3: RUN echo triggered > /trigger")
+        .expect("the trigger's STEP line");
+    assert!(l2[at + 1].starts_with("--> Using cache "), "{again:?}");
+    assert!(l2[at + 2].starts_with("--> "), "{again:?}");
+    assert_eq!(last_line(&again.stdout), last_line(&out.stdout));
 }
 
 #[test]

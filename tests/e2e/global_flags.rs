@@ -49,3 +49,85 @@ fn storage_driver_other_than_overlay_is_refused() {
         );
     env.ok(&["--storage-driver", "overlay", "images"]);
 }
+
+/// `info` as Podman's users script it: `--format json` is one object under Podman's JSON
+/// tags; templates see Podman's Go field names (`.Host.CgroupsVersion`); the store's
+/// driver facts, registries, slirp4netns; `--storage-opt ''` and `--volumepath`.
+#[test]
+fn info_json_templates_and_store_flags() {
+    let env = TestEnv::new("info-json");
+    let json = env.ok(&["info", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v["host"]["cgroupVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with('v'),
+        "{json}"
+    );
+    assert_eq!(v["store"]["graphDriverName"], "overlay");
+    assert_eq!(v["store"]["graphOptions"], serde_json::json!({}));
+    assert_eq!(v["store"]["graphStatus"]["Supports d_type"], "true");
+    assert!(v["registries"]["search"].is_array(), "{json}");
+    let slirp = v["host"]["slirp4netns"]["executable"].as_str().unwrap();
+    if std::path::Path::new("/usr/bin/slirp4netns").exists() {
+        assert_eq!(slirp, "/usr/bin/slirp4netns");
+    }
+    assert!(
+        json.starts_with("{\n    \"host\": {"),
+        "Podman's 4-space object:\n{json}"
+    );
+    let t = env.ok(&[
+        "info",
+        "--format",
+        "{{.Host.CgroupsVersion}}+{{.Host.CgroupManager}} {{.Store.GraphOptions}}",
+    ]);
+    assert_eq!(
+        t.trim(),
+        format!(
+            "{}+cgroupfs map[]",
+            v["host"]["cgroupVersion"].as_str().unwrap()
+        )
+    );
+    let yaml = env.ok(&["--storage-opt", "", "info"]);
+    assert!(yaml.contains("  graphOptions: {}\n"), "{yaml}");
+    assert!(yaml.contains("registries:\n"), "{yaml}");
+    env.run(&["--storage-opt", "overlay.mountopt=nodev", "info"])
+        .assert_error(
+            125,
+            &["storage option \"overlay.mountopt=nodev\" is not supported"],
+        );
+    // --volumepath: volumes live there, for the container's cleanup too.
+    let vp = env.dir.join("vols");
+    let vps = vp.to_str().unwrap();
+    assert_eq!(
+        env.ok(&[
+            "--volumepath",
+            vps,
+            "info",
+            "--format",
+            "{{.Store.VolumePath}}"
+        ])
+        .trim(),
+        vps
+    );
+    env.import_busybox();
+    env.ok(&["--volumepath", vps, "volume", "create", "vp1"]);
+    env.ok(&[
+        "--volumepath",
+        vps,
+        "run",
+        "--rm",
+        "-v",
+        "vp1:/d",
+        IMG,
+        "sh",
+        "-c",
+        "echo in > /d/f",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(vp.join("vp1/_data/f")).unwrap(),
+        "in\n"
+    );
+    env.ok(&["--volumepath", vps, "volume", "rm", "vp1"]);
+}

@@ -13,6 +13,7 @@ mod util;
 
 mod bad_input;
 mod build;
+mod build_extras;
 mod build_features;
 mod build_podman;
 mod commit;
@@ -30,6 +31,7 @@ mod image_history;
 mod images;
 mod images_archive;
 mod kube;
+mod kube_service;
 mod lifecycle;
 mod logs;
 mod many;

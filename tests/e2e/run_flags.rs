@@ -290,3 +290,181 @@ fn rootfs_runs_a_directory() {
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     env.assert_no_mounts();
 }
+
+/// `diff` (and `container diff`, `image diff`, `-l`, `--format json`): what a container
+/// added, changed and deleted, without the files the engine puts in every container.
+#[test]
+fn diff_shows_a_containers_changes() {
+    let env = TestEnv::new("diff");
+    env.import_busybox();
+    let c = name("diff");
+    env.ok(&[
+        "run",
+        "--name",
+        &c,
+        IMG,
+        "sh",
+        "-c",
+        "touch /made; rm /etc/passwd",
+    ]);
+    assert_eq!(env.ok(&["diff", &c]), "C /etc\nD /etc/passwd\nA /made\n");
+    assert_eq!(
+        env.ok(&["container", "diff", &c]),
+        "C /etc\nD /etc/passwd\nA /made\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["diff", "--format", "json", "-l"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"changed": ["/etc"], "added": ["/made"], "deleted": ["/etc/passwd"]})
+    );
+    // An image: its top layer against what is under it (one layer: all added).
+    let image = env.ok(&["image", "diff", IMG]);
+    assert!(image.lines().all(|l| l.starts_with("A /")), "{image}");
+    assert!(image.contains("A /bin/sh\n"), "{image}");
+    env.run(&["diff", "nosuch"]).assert_error(125, &["nosuch"]);
+    env.ok(&["rm", &c]);
+}
+
+/// `update`: a running container's limits change in its cgroup at once (cgroup v1 files
+/// here, v2 ones on a unified host), inspect shows them, and they stay for its next start;
+/// the new create flags (`--memory-reservation`, `--cpuset-cpus`, `--cpuset-mems`) too.
+#[test]
+fn update_changes_a_running_containers_limits() {
+    let env = TestEnv::new("update");
+    env.import_busybox();
+    let c = name("upd");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--memory-reservation",
+        "100m",
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/memory").exists();
+    let files: &[(&str, &str)] = if v2 {
+        &[
+            ("cpu.max", "500000 100000"),
+            ("memory.max", "1073741824"),
+            ("memory.low", "419430400"),
+            ("cpuset.cpus", "0"),
+        ]
+    } else {
+        &[
+            ("cpu/cpu.shares", "512"),
+            ("cpu/cpu.cfs_quota_us", "500000"),
+            ("cpuset/cpuset.cpus", "0"),
+            ("cpuset/cpuset.mems", "0"),
+            ("memory/memory.limit_in_bytes", "1073741824"),
+            ("memory/memory.soft_limit_in_bytes", "419430400"),
+        ]
+    };
+    let id = env.ok(&[
+        "update",
+        "--cpu-shares",
+        "512",
+        "--cpus",
+        "5",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--memory",
+        "1G",
+        "--memory-reservation",
+        "400M",
+        &c,
+    ]);
+    assert_eq!(id.trim(), env.inspect(&c, "{{.Id}}"));
+    let check = || {
+        for (file, want) in files {
+            let got = env.ok(&["exec", &c, "cat", &format!("/sys/fs/cgroup/{file}")]);
+            assert_eq!(got.trim(), *want, "{file}");
+        }
+    };
+    check();
+    assert_eq!(
+        env.inspect(
+            &c,
+            "{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}} {{.HostConfig.CpusetCpus}}"
+        ),
+        "1073741824 419430400 0"
+    );
+    // Kept for the next start.
+    env.ok(&["restart", "-t", "0", &c]);
+    check();
+    // Podman's rules, checked with the old values: swap below memory is refused.
+    env.run(&["update", "--memory-swap", "512M", &c])
+        .assert_error(
+            125,
+            &["minimum memoryswap limit should be larger than memory limit"],
+        );
+    env.run(&["update", &c])
+        .assert_error(125, &["no resources given to update"]);
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+}
+
+/// `container runlabel`: an image's labelled command with Podman's substitutions, shown
+/// with `--display`, run otherwise; a missing label named.
+#[test]
+fn runlabel_shows_and_runs_a_labelled_command() {
+    let env = TestEnv::new("runlabel");
+    env.import_busybox();
+    let ctx = env.dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM {IMG}\nLABEL INSTALL podman run --rm \\${{OPT1}} --name \\${{NAME}} \\${{IMAGE}} echo installed \\${{OPT2}}\n"),
+    )
+    .unwrap();
+    env.ok(&["build", "-q", "-t", "rl", ctx.to_str().unwrap()]);
+    let peapod = env.peapod.display().to_string();
+    assert_eq!(
+        env.ok(&[
+            "container",
+            "runlabel",
+            "--display",
+            "--opt2",
+            "now",
+            "install",
+            "rl"
+        ])
+        .trim(),
+        format!("command: {peapod} run --rm --name rl localhost/rl:latest echo installed now")
+    );
+    assert_eq!(
+        env.ok(&[
+            "container",
+            "runlabel",
+            "--display",
+            "--name",
+            "x",
+            "--opt1=-q",
+            "install",
+            "rl"
+        ])
+        .trim(),
+        format!("command: {peapod} run --rm -q --name x localhost/rl:latest echo installed")
+    );
+    // Run: the command is this peapod, on the same store (the label's `podman run`).
+    let out = env.run(&[
+        "container",
+        "runlabel",
+        &format!(
+            "--opt1=--root={} --runroot={}",
+            env.root.display(),
+            env.runroot.display()
+        ),
+        "install",
+        "rl",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.ends_with("installed\n"), "{out:?}");
+    env.run(&["container", "runlabel", "--display", "run", "rl"])
+        .assert_error(125, &["cannot find the value of label: run in image: rl"]);
+}

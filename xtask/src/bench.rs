@@ -147,16 +147,72 @@ pub(crate) fn time_runs(
     Ok(samples)
 }
 
+/// Times one run of `cmd`, which must succeed.
+fn time_one(mut cmd: Command, what: &str) -> Result<Duration> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
+    let took = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            shell::display(&cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(took)
+}
+
+/// `run --rm IMG true` with `--network NETWORK` (None: each engine's default), `n` times
+/// each after one warm-up, peapod and podman in turns so both see the same load (other
+/// builds and tests share this machine): their medians. Podman's is `None` when it is not
+/// installed or could not be set up (said on stdout).
+fn latency_in_turns(ctx: &Ctx, network: Option<&str>) -> Result<(Duration, Option<Duration>)> {
+    let mut args = vec!["run", "--rm"];
+    if let Some(n) = network {
+        args.extend(["--network", n]);
+    }
+    args.extend([IMG, "true"]);
+    let podman = match shell::which("podman") {
+        None => {
+            println!("   podman: not installed, skipped");
+            None
+        }
+        Some(p) => match PodmanStore::new(ctx, &p) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                println!("   podman: could not measure: {e:#}");
+                None
+            }
+        },
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..=ctx.runs {
+        let took = time_one(ctx.peapod.command(&args), "peapod run")?;
+        if i > 0 {
+            ours.push(took);
+        }
+        if let Some(store) = &podman {
+            let took = time_one(store.command(&args), "podman run")?;
+            if i > 0 {
+                theirs.push(took);
+            }
+        }
+    }
+    Ok((median(&ours), podman.map(|_| median(&theirs))))
+}
+
 fn run_latency(ctx: &Ctx) -> Result<()> {
     let n = ctx.runs;
-    println!("   median wall time of {n} runs (after one warm-up), container command `true`");
-    let peapod = time_runs(n, "peapod run", |_| {
-        ctx.peapod
-            .command(&["run", "--rm", "--network", "none", IMG, "true"])
-    })?;
-    let peapod = median(&peapod);
+    println!(
+        "   median wall time of {n} runs (after one warm-up), container command `true`, \
+         peapod and podman in turns"
+    );
+    let (peapod, podman) = latency_in_turns(ctx, Some("none"))?;
     println!("   peapod run --rm --network none   {:>10}", ms(peapod));
-
     match runc_latency(ctx) {
         Ok(runc) => println!(
             "   runc run (same rootfs)           {:>10}   peapod/runc = {:.2}x  (target <= 3x: {})",
@@ -166,16 +222,12 @@ fn run_latency(ctx: &Ctx) -> Result<()> {
         ),
         Err(e) => println!("   runc run: could not measure: {e:#}"),
     }
-    match shell::which("podman") {
-        None => println!("   podman: not installed, skipped"),
-        Some(podman) => match podman_latency(ctx, &podman, Some("none")) {
-            Ok(p) => println!(
-                "   podman run --rm --network none   {:>10}   peapod/podman = {:.2}x",
-                ms(p),
-                ratio(peapod, p)
-            ),
-            Err(e) => println!("   podman: could not measure: {e:#}"),
-        },
+    if let Some(p) = podman {
+        println!(
+            "   podman run --rm --network none   {:>10}   peapod/podman = {:.2}x",
+            ms(p),
+            ratio(peapod, p)
+        );
     }
     Ok(())
 }
@@ -184,24 +236,17 @@ fn run_latency_bridge(ctx: &Ctx) -> Result<()> {
     let n = ctx.runs;
     println!(
         "   median wall time of {n} runs, `true` on the default network (a veth on podman0, \
-         an address, nftables rules, all torn down again)"
+         an address, nftables rules, all torn down again), peapod and podman in turns"
     );
-    let peapod = time_runs(n, "peapod run", |_| {
-        ctx.peapod.command(&["run", "--rm", IMG, "true"])
-    })?;
-    let peapod = median(&peapod);
+    let (peapod, podman) = latency_in_turns(ctx, None)?;
     println!("   peapod run --rm                  {:>10}", ms(peapod));
-    match shell::which("podman") {
-        None => println!("   podman: not installed, skipped"),
-        Some(podman) => match podman_latency(ctx, &podman, None) {
-            Ok(p) => println!(
-                "   podman run --rm (netavark)       {:>10}   peapod/podman = {:.2}x  (target < 0.33x: {})",
-                ms(p),
-                ratio(peapod, p),
-                verdict(ratio(peapod, p) < 1.0 / 3.0)
-            ),
-            Err(e) => println!("   podman: could not measure: {e:#}"),
-        },
+    if let Some(p) = podman {
+        println!(
+            "   podman run --rm (netavark)       {:>10}   peapod/podman = {:.2}x  (target <= 0.33x: {})",
+            ms(p),
+            ratio(peapod, p),
+            verdict(ratio(peapod, p) <= 1.0 / 3.0)
+        );
     }
     Ok(())
 }
@@ -389,41 +434,40 @@ fn runc_latency(ctx: &Ctx) -> Result<Duration> {
     Ok(median(&samples?))
 }
 
-/// Podman's median `run --rm IMG true`, with `--network NETWORK` (None: its default).
-fn podman_latency(ctx: &Ctx, podman: &Path, network: Option<&str>) -> Result<Duration> {
-    let dir = ctx.dir.join("podman");
-    fs::create_dir_all(&dir)?;
-    let conf = dir.join("containers.conf");
-    fs::write(
-        &conf,
-        format!(
-            "[containers]\n\
-             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n\
-             [engine]\n\
-             runtime = \"runc\"\n\
-             cgroup_manager = \"cgroupfs\"\n\
-             events_logger = \"file\"\n\n\
-             [network]\n\
-             network_config_dir = \"{}\"\n",
-            dir.join("networks").display()
-        ),
-    )?;
-    let cmd = |args: &[&str]| {
-        let mut c = Command::new(podman);
-        c.env("CONTAINERS_CONF", &conf)
-            .env("PATH", shell::full_path())
-            .arg("--root")
-            .arg(dir.join("r"))
-            .arg("--runroot")
-            .arg(dir.join("rr"))
-            .arg("--tmpdir")
-            .arg(dir.join("tmp"))
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    };
-    let result = (|| {
-        let out = cmd(&["import", &ctx.tar.to_string_lossy(), IMG])
+/// A podman store of the bench's own (root, runroot, containers.conf, network dir) with the
+/// busybox image imported; emptied and removed on drop.
+struct PodmanStore {
+    podman: PathBuf,
+    dir: PathBuf,
+    conf: PathBuf,
+}
+
+impl PodmanStore {
+    fn new(ctx: &Ctx, podman: &Path) -> Result<PodmanStore> {
+        let dir = ctx.dir.join("podman");
+        fs::create_dir_all(&dir)?;
+        let conf = dir.join("containers.conf");
+        fs::write(
+            &conf,
+            format!(
+                "[containers]\n\
+                 default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n\
+                 [engine]\n\
+                 runtime = \"runc\"\n\
+                 cgroup_manager = \"cgroupfs\"\n\
+                 events_logger = \"file\"\n\n\
+                 [network]\n\
+                 network_config_dir = \"{}\"\n",
+                dir.join("networks").display()
+            ),
+        )?;
+        let store = PodmanStore {
+            podman: podman.to_path_buf(),
+            dir,
+            conf,
+        };
+        let out = store
+            .command(&["import", &ctx.tar.to_string_lossy(), IMG])
             .output()
             .context("cannot run podman import")?;
         if !out.status.success() {
@@ -432,18 +476,33 @@ fn podman_latency(ctx: &Ctx, podman: &Path, network: Option<&str>) -> Result<Dur
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let samples = time_runs(ctx.runs, "podman run", |_| match network {
-            Some(n) => cmd(&["run", "--rm", "--network", n, IMG, "true"]),
-            None => cmd(&["run", "--rm", IMG, "true"]),
-        })?;
-        Ok(median(&samples))
-    })();
-    let _ = cmd(&["rm", "-af", "-t", "0"]).output();
-    let _ = cmd(&["rmi", "-af"]).output();
-    for e in peapod_tests::scrub_dir(&dir) {
-        eprintln!("podman cleanup: {e}");
+        Ok(store)
     }
-    result
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.podman);
+        c.env("CONTAINERS_CONF", &self.conf)
+            .env("PATH", shell::full_path())
+            .arg("--root")
+            .arg(self.dir.join("r"))
+            .arg("--runroot")
+            .arg(self.dir.join("rr"))
+            .arg("--tmpdir")
+            .arg(self.dir.join("tmp"))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+impl Drop for PodmanStore {
+    fn drop(&mut self) {
+        let _ = self.command(&["rm", "-af", "-t", "0"]).output();
+        let _ = self.command(&["rmi", "-af"]).output();
+        for e in peapod_tests::scrub_dir(&self.dir) {
+            eprintln!("podman cleanup: {e}");
+        }
+    }
 }
 
 /// Creates containers with `peapod create` over two parallel workers until there are

@@ -8,12 +8,14 @@ mod history;
 mod inspect;
 mod list;
 mod mount;
+mod runlabel;
 
 pub use archive::{SaveOutput, SaveRequest};
 pub use history::{HistoryEntry, ImageTree, TreeLayer, layer_id};
 pub use inspect::ImageInspect;
 pub use list::{ImageListRequest, ImageSummary};
 pub use mount::ImageMount;
+pub use runlabel::RunlabelRequest;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -91,26 +93,35 @@ impl Engine {
     /// `docker.io/library/`), a full id, or a unique id prefix.
     pub fn resolve_image(&self, reference: &str) -> Result<ImageRecord> {
         let not_found = || Error::NoSuchImage(reference.to_string());
+        let digest_form = reference.starts_with("sha256:");
         let r = reference.strip_prefix("sha256:").unwrap_or(reference);
-        if !r.is_empty()
+        let hex = !r.is_empty()
             && r.len() <= 64
             && r.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+        let by_prefix = |r: &str| -> Result<Option<ImageRecord>> {
             let ids = self.db.image_ids_with_prefix(r)?;
-            if ids.len() == 1 {
-                return self.db.image(&ids[0])?.ok_or_else(not_found);
-            }
-            if ids.len() > 1 {
-                return Err(Error::invalid(format!(
+            match ids.len() {
+                0 => Ok(None),
+                1 => Ok(Some(self.db.image(&ids[0])?.ok_or_else(not_found)?)),
+                _ => Err(Error::invalid(format!(
                     "{reference}: image ID is ambiguous"
-                )));
+                ))),
             }
+        };
+        // libimage's order: a full ID (or `sha256:…`) first, then the names a short name
+        // expands to, and only then a short ID — an image named `b` wins over an ID that
+        // starts with `b`.
+        if hex && (digest_form || r.len() == 64) {
+            return by_prefix(r)?.ok_or_else(not_found);
         }
         for cand in crate::image::candidates(reference)? {
             if let Some(id) = self.db.image_by_name(&cand)? {
                 return self.db.image(&id)?.ok_or_else(not_found);
             }
+        }
+        if hex && let Some(rec) = by_prefix(r)? {
+            return Ok(rec);
         }
         Err(not_found())
     }

@@ -72,7 +72,8 @@ impl Engine {
             std::fs::create_dir_all(&root).ctx("creating root", &root)?;
             std::fs::create_dir_all(&runroot).ctx("creating runroot", &runroot)?;
         }
-        let paths = Paths::new(root, runroot);
+        let mut paths = Paths::new(root, runroot);
+        paths.volume_path = opts.volume_path.as_deref().map(absolute).transpose()?;
         let db = Db::open(&paths.db())?;
         let engine = Engine {
             paths,
@@ -123,7 +124,16 @@ impl Engine {
         if let Some(r) = self.runtime.get() {
             return Ok(r);
         }
-        let path = config::find_runtime(self.opts.runtime.as_deref())?;
+        // `--runtime`, else containers.conf's `[engine] runtime`, else the host's best.
+        let conf = match &self.opts.runtime {
+            Some(_) => None,
+            None => {
+                config::containers_conf::ContainersConf::load()?
+                    .engine
+                    .runtime
+            }
+        };
+        let path = config::find_runtime(self.opts.runtime.as_deref().or(conf.as_deref()))?;
         Ok(self
             .runtime
             .get_or_init(|| Runtime::new(path).with_flags(&self.opts.runtime_flags)))

@@ -419,6 +419,78 @@ fn configure_container(
     })
 }
 
+/// What a teardown finds before it removes anything: the container's interface (when its
+/// namespace is still there) and whether the bridge has no other port, so the network goes
+/// with it (a "complete" teardown). Known up front, the firewall's teardown can run beside
+/// the removal of the interfaces (the global lock keeps other setups out meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeardownPlan {
+    /// The container's interface, by index in its namespace.
+    pub ctr_link: Option<u32>,
+    /// No port of the bridge is left once the container's interface goes.
+    pub complete: bool,
+}
+
+/// The [`TeardownPlan`] of a container's interface on `net`. `None` when the bridge's other
+/// ports cannot be told from the container's (its interface is there but is no veth with a
+/// peer): then [`teardown_container`] removes it first and counts what is left.
+pub fn teardown_plan(
+    host: &mut Netlink,
+    ctr: Option<&mut Netlink>,
+    net: &BridgeNet<'_>,
+    opts: &PerNetworkOptions,
+) -> Result<Option<TeardownPlan>, Error> {
+    let link = match ctr {
+        Some(ctr) => ctr.link_by_name(&opts.interface_name)?,
+        None => None,
+    };
+    // The host side of the container's veth: the one port that goes with it.
+    let ours = match &link {
+        Some(l) if l.is_kind(InfoKind::Veth) => match l.peer_index() {
+            Some(i) => Some(i),
+            None => return Ok(None),
+        },
+        Some(_) => return Ok(None),
+        None => None,
+    };
+    let ctr_link = link.map(|l| l.header.index);
+    let Some(bridge) = host.link_by_name(net.bridge)? else {
+        return Ok(Some(TeardownPlan {
+            ctr_link,
+            complete: true,
+        }));
+    };
+    // Someone else's interface under that name (setup refused to use it): not ours to
+    // report as an empty bridge, let alone delete.
+    if !bridge.is_kind(InfoKind::Bridge) {
+        return Ok(Some(TeardownPlan {
+            ctr_link,
+            complete: false,
+        }));
+    }
+    let others = host
+        .links()?
+        .iter()
+        .filter(|l| l.controller() == Some(bridge.header.index))
+        .filter(|l| Some(l.header.index) != ours)
+        .count();
+    Ok(Some(TeardownPlan {
+        ctr_link,
+        complete: others == 0,
+    }))
+}
+
+/// Remove the container's interface of a [`TeardownPlan`] (its host side goes with it).
+pub fn remove_container_link(ctr: Option<&mut Netlink>, plan: &TeardownPlan) -> Result<(), Error> {
+    if let (Some(ctr), Some(index)) = (ctr, plan.ctr_link) {
+        match ctr.delete_link(index) {
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            r => r?,
+        }
+    }
+    Ok(())
+}
+
 /// Remove the container's interface (if its namespace is still there) and say whether the
 /// bridge has no port left (a "complete" teardown of the network).
 pub fn teardown_container(

@@ -311,11 +311,56 @@ fn setup_one(
 
 fn teardown_one(
     host: &mut Netlink,
-    ctr: Option<&mut Netlink>,
+    mut ctr: Option<&mut Netlink>,
     p: &Plan<'_>,
     fw: &dyn Firewall,
     ctr_id: &str,
     forwards: &[PortForward],
+) -> Vec<Error> {
+    let (nfw, cfw) = fw_of(p, ctr_id, forwards);
+    let plan = match bridge::teardown_plan(host, ctr.as_deref_mut(), &p.net, p.opts) {
+        Ok(Some(plan)) => plan,
+        Ok(None) => return teardown_one_in_order(host, ctr, p, fw, (&nfw, &cfw)),
+        Err(e) => {
+            // Nothing is known of the bridge: the container's rules go, the network's stay.
+            let mut errors = vec![e];
+            if let Err(e) = fw.teardown(&nfw, &cfw, false) {
+                errors.push(e.into());
+            }
+            return errors;
+        }
+    };
+    // The firewall's teardown (`nft` runs, the longest part) beside the interfaces': the
+    // rules name the bridge by name, so neither waits for the other. The bridge goes after
+    // the container's interface, and only if no port is left on it.
+    std::thread::scope(|s| {
+        let firewall = s.spawn(|| fw.teardown(&nfw, &cfw, plan.complete));
+        let mut errors = Vec::new();
+        if let Err(e) = bridge::remove_container_link(ctr, &plan) {
+            errors.push(e);
+        }
+        if plan.complete
+            && let Err(e) = bridge::delete_bridge_if_unused(host, &p.net)
+        {
+            errors.push(e);
+        }
+        match firewall.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(e.into()),
+            Err(_) => errors.push(Error::Invalid("the firewall teardown panicked".into())),
+        }
+        errors
+    })
+}
+
+/// [`teardown_one`] one step after the other: the container's interface, then (knowing
+/// what is left on the bridge) the firewall, then the bridge.
+fn teardown_one_in_order(
+    host: &mut Netlink,
+    ctr: Option<&mut Netlink>,
+    p: &Plan<'_>,
+    fw: &dyn Firewall,
+    (nfw, cfw): (&NetworkFw, &ContainerFw),
 ) -> Vec<Error> {
     let mut errors = Vec::new();
     let complete = match bridge::teardown_container(host, ctr, &p.net, p.opts) {
@@ -325,8 +370,7 @@ fn teardown_one(
             false
         }
     };
-    let (nfw, cfw) = fw_of(p, ctr_id, forwards);
-    if let Err(e) = fw.teardown(&nfw, &cfw, complete) {
+    if let Err(e) = fw.teardown(nfw, cfw, complete) {
         errors.push(e.into());
     }
     // The bridge goes last, after its firewall rules.

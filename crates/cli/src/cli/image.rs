@@ -34,6 +34,8 @@ pub enum ImageCommand {
     Prune(crate::commands::image::ImagePruneArgs),
     /// Remove a name from a local image
     Untag(crate::commands::image::UntagArgs),
+    /// Inspect changes to the image's file systems
+    Diff(crate::commands::manage::DiffArgs),
     /// Mount an image's root filesystem
     Mount(crate::commands::mount::ImageMountArgs),
     /// Unmount an image's root filesystem

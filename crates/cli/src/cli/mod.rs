@@ -69,6 +69,12 @@ pub struct Global {
     /// Select which storage driver is used to manage storage of images and containers
     #[arg(long = "storage-driver", global = true)]
     pub storage_driver: Option<String>,
+    /// Path to the volume directory in which volume data is stored
+    #[arg(long = "volumepath", global = true)]
+    pub volumepath: Option<PathBuf>,
+    /// Options for the storage driver (peapod's overlay store takes none: only '' is accepted)
+    #[arg(long = "storage-opt", global = true)]
+    pub storage_opt: Vec<String>,
     /// Events backend to use (file, journald, none)
     #[arg(long = "events-backend", global = true)]
     pub events_backend: Option<String>,
@@ -182,6 +188,10 @@ pub enum TopLevel {
     Rename(crate::commands::manage::RenameArgs),
     /// Initialize one or more containers
     Init(crate::commands::manage::InitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(crate::commands::manage::DiffArgs),
+    /// Update an existing container's resource limits
+    Update(crate::commands::manage::UpdateArgs),
     /// Show history of a specified image
     History(crate::commands::history::HistoryArgs),
     /// Mount a working container's root filesystem
@@ -210,6 +220,8 @@ pub enum ContainerCommand {
     Cleanup(CleanupArgs),
     /// Remove all non running containers
     Prune(PruneArgs),
+    /// Execute the command described by an image label
+    Runlabel(crate::commands::manage::RunlabelArgs),
     /// List containers
     #[command(name = "ps", alias = "ls", alias = "list")]
     Ps(PsArgs),
@@ -242,6 +254,10 @@ pub enum ContainerCommon {
     Rename(crate::commands::manage::RenameArgs),
     /// Initialize one or more containers
     Init(crate::commands::manage::InitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(crate::commands::manage::DiffArgs),
+    /// Update an existing container's resource limits
+    Update(crate::commands::manage::UpdateArgs),
     Mount(crate::commands::mount::MountArgs),
     #[command(alias = "unmount")]
     Umount(crate::commands::mount::UmountArgs),

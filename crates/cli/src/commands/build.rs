@@ -99,6 +99,13 @@ pub struct BuildArgs {
     /// Unset environment variables from the final image
     #[arg(long)]
     pub unsetenv: Vec<String>,
+    /// Log the build's output (the `STEP` lines, RUN output, warnings and the id) to this
+    /// file instead of stdout and stderr
+    #[arg(long)]
+    pub logfile: Option<PathBuf>,
+    /// `buildx build --load`: the image goes to local storage, where every build goes
+    #[arg(long, hide = true)]
+    pub load: bool,
     #[command(flatten)]
     pub pull_flags: PullFlags,
     /// The build context: a directory, or `-` for a tar archive (or a Containerfile) on stdin
@@ -144,9 +151,22 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
     let mut scratch = Vec::new();
     let opts = options(&a, &mut scratch)?;
     let progress = sink(a.quiet);
+    // `--logfile`: everything the build prints goes there (Podman leaves stdout empty).
+    let log = a
+        .logfile
+        .as_ref()
+        .map(|f| {
+            std::fs::File::create(f)
+                .map_err(|e| bad(format!("opening the log file {}: {e}", f.display())))
+        })
+        .transpose()?;
+    let (out, err): (Box<dyn Write + Send>, Box<dyn Write + Send>) = match &log {
+        Some(f) => (Box::new(f.try_clone()?), Box::new(f.try_clone()?)),
+        None => (Box::new(std::io::stdout()), Box::new(std::io::stderr())),
+    };
     let output = BuildOutput {
-        out: Mutex::new(Box::new(std::io::stdout())),
-        err: Mutex::new(Box::new(std::io::stderr())),
+        out: Mutex::new(out),
+        err: Mutex::new(err),
         progress: progress.as_ref(),
         quiet: a.quiet,
     };
@@ -155,8 +175,10 @@ pub fn build(engine: &Engine, a: BuildArgs) -> CliResult {
         std::fs::write(f, format!("sha256:{}", result.id))
             .map_err(|e| bad(format!("failed to write image ID to {}: {e}", f.display())))?;
     }
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", result.id)?;
+    match log {
+        Some(mut f) => writeln!(f, "{}", result.id)?,
+        None => writeln!(std::io::stdout().lock(), "{}", result.id)?,
+    }
     Ok(0)
 }
 
@@ -172,6 +194,15 @@ fn options(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<BuildOptions>
                 host.os, host.architecture
             )));
         }
+    }
+    if let Some(f) = &a.pull_flags.authfile
+        && let Err(e) = std::fs::metadata(f)
+    {
+        return Err(bad(format!(
+            "checking authfile: stat {}: {}",
+            f.display(),
+            go_io_reason(&e)
+        )));
     }
     let mut stdin_used = false;
     let context = match a.context.as_deref().unwrap_or(".") {
@@ -237,6 +268,15 @@ fn options(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<BuildOptions>
         unsetenv: a.unsetenv.clone(),
         quiet: a.quiet,
     })
+}
+
+/// Go's text for the usual `stat` failures.
+fn go_io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// `K=V`, or `K` with its value from this environment.
@@ -339,9 +379,10 @@ fn containerfiles(
         }
     }
     if out.is_empty() {
+        // Podman 4.3 falls back to `Dockerfile` and fails on it.
         return Err(bad(format!(
-            "no Containerfile or Dockerfile specified or found in context directory, {}: no such file or directory",
-            context.display()
+            "stat {}: no such file or directory",
+            context.join("Dockerfile").display()
         )));
     }
     Ok(out)

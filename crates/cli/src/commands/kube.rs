@@ -73,6 +73,9 @@ pub struct PlayArgs {
     /// Add an annotation to every container (KEY=VALUE; a value has at most 63 characters)
     #[arg(long)]
     pub annotation: Vec<String>,
+    /// Starts a service container before all pods
+    #[arg(long = "service-container", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub service_container: bool,
     #[command(flatten)]
     pub pull_flags: super::registry::PullFlags,
 }
@@ -110,16 +113,14 @@ pub fn run(engine: &Engine, cmd: KubeCommand, argv: &[String]) -> CliResult {
     }
 }
 
-fn read_input(file: &str) -> CliResult<String> {
+fn read_input(engine: &Engine, file: &str) -> CliResult<String> {
     if file == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
         return Ok(s);
     }
     if file.starts_with("http://") || file.starts_with("https://") {
-        return Err(CliError::engine(format!(
-            "{file}: playing YAML from a URL is not supported"
-        )));
+        return Ok(engine.kube_yaml_from_url(file)?);
     }
     std::fs::read_to_string(file).map_err(|e| CliError::engine(format!("reading {file}: {e}")))
 }
@@ -144,7 +145,7 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
     for an in &a.annotation {
         peapod_engine::kube::check_play_annotation(an)?;
     }
-    let yaml = read_input(&a.file)?;
+    let yaml = read_input(engine, &a.file)?;
     let mut out = std::io::stdout().lock();
     if a.down {
         let t = engine.kube_down(&yaml)?;
@@ -185,6 +186,7 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
                 .transpose()?,
             create_command: argv.to_vec(),
             annotations: a.annotation,
+            service_container: a.service_container,
         },
     )?;
     if let Some(t) = &report.teardown {
@@ -214,7 +216,7 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
 }
 
 pub fn down(engine: &Engine, a: DownArgs) -> CliResult {
-    let yaml = read_input(&a.file)?;
+    let yaml = read_input(engine, &a.file)?;
     let t = engine.kube_down(&yaml)?;
     print_teardown(&mut std::io::stdout().lock(), &t)?;
     Ok(0)

@@ -39,6 +39,12 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
             "storage driver {d:?} is not supported by peapod: only \"overlay\" is"
         )));
     }
+    // `--storage-opt ''` clears the driver's options (there are none here).
+    if let Some(o) = g.storage_opt.iter().find(|o| !o.is_empty()) {
+        return Err(crate::CliError::engine(format!(
+            "storage option {o:?} is not supported by peapod's overlay store"
+        )));
+    }
     let engine = Engine::open(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
@@ -56,6 +62,7 @@ pub(crate) fn open(g: &Global) -> CliResult<Engine> {
         }),
         runtime_flags: g.runtime_flag.clone(),
         events_backend: g.events_backend.clone(),
+        volume_path: g.volumepath.clone(),
     })?;
     tracing::debug!(
         "Using graph root {}, run root {}",
@@ -75,6 +82,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ContainerCommand::Exists(a) => container::exists(&open(g)?, a),
             ContainerCommand::Cleanup(a) => container::cleanup(&open(g)?, a),
             ContainerCommand::Prune(a) => container::prune(&open(g)?, a),
+            ContainerCommand::Runlabel(a) => manage::runlabel(&open(g)?, a),
         },
         Command::Network(n) => {
             let e = open(g)?;
@@ -112,6 +120,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Tree(a) => history::tree(&open(g)?, a),
             ImageCommand::Prune(a) => image::prune(&open(g)?, a),
             ImageCommand::Untag(a) => image::untag(&open(g)?, a),
+            ImageCommand::Diff(a) => manage::diff(&open(g)?, a),
             ImageCommand::Mount(a) => mount::image_mount(&open(g)?, a),
             ImageCommand::Umount(a) => mount::image_umount(&open(g)?, a),
             ImageCommand::Build(a) => build::build(&open(g)?, a),
@@ -147,6 +156,8 @@ fn common(c: ContainerCommon) -> TopLevel {
         ContainerCommon::Export(a) => TopLevel::Export(a),
         ContainerCommon::Rename(a) => TopLevel::Rename(a),
         ContainerCommon::Init(a) => TopLevel::Init(a),
+        ContainerCommon::Diff(a) => TopLevel::Diff(a),
+        ContainerCommon::Update(a) => TopLevel::Update(a),
         ContainerCommon::Mount(a) => TopLevel::Mount(a),
         ContainerCommon::Umount(a) => TopLevel::Umount(a),
     }
@@ -188,6 +199,8 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Export(a) => cp::export(&open(g)?, a),
         TopLevel::Rename(a) => manage::rename(&open(g)?, a),
         TopLevel::Init(a) => manage::init(&open(g)?, a),
+        TopLevel::Diff(a) => manage::diff(&open(g)?, a),
+        TopLevel::Update(a) => manage::update(&open(g)?, a),
         TopLevel::History(a) => history::history(&open(g)?, a),
         TopLevel::Mount(a) => mount::mount(&open(g)?, a),
         TopLevel::Umount(a) => mount::umount(&open(g)?, a),

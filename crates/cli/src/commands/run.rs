@@ -86,15 +86,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         log: LogConfig::parse(f.log_driver.as_deref(), &f.log_opt)?,
         create_command: argv.to_vec(),
         restart: RestartPolicy::parse(f.restart.as_deref().unwrap_or(""))?,
-        resources: peapod_engine::container::resources::parse(
-            &peapod_engine::container::ResourceFlags {
-                memory: f.memory.clone(),
-                memory_swap: f.memory_swap.clone(),
-                cpus: f.cpus,
-                cpu_shares: f.cpu_shares,
-                pids_limit: f.pids_limit,
-            },
-        )?,
+        resources: peapod_engine::container::resources::parse(&f.resources.flags())?,
         mounts,
         volumes_from: f.volumes_from.clone(),
         pod,

@@ -97,6 +97,17 @@ pub fn version(a: VersionArgs) -> CliResult {
 pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     let info = engine.info()?;
     match a.format.as_deref() {
+        // Podman's JSON: one object under its JSON tags (lowerCamel), 4-space indents.
+        Some("json") => {
+            let v = serde_json::to_value(&info).map_err(|e| CliError::engine(e.to_string()))?;
+            let mut out = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+            serde::Serialize::serialize(&json_tags(v), &mut ser)
+                .map_err(|e| CliError::engine(e.to_string()))?;
+            out.push(b'\n');
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+        }
         Some(f) => print_objects("info", Some(f), std::slice::from_ref(&info))?,
         None => {
             // Podman prints YAML with lowerCamel keys by default.
@@ -109,10 +120,30 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
     Ok(0)
 }
 
+/// `info`'s Go field names turned into their JSON tags, all the way down.
+fn json_tags(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (lower_camel(&k), json_tags(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(json_tags).collect()),
+        other => other,
+    }
+}
+
 /// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
+/// A key with a space is data (graphStatus' `Backing Filesystem`), kept as it is.
 fn lower_camel(key: &str) -> String {
-    // The id maps keep containers/storage's own keys.
+    if key.contains(' ') {
+        return key.to_string();
+    }
+    // The id maps keep containers/storage's own keys; some Go names have other tags.
     match key {
+        "CgroupsVersion" => return "cgroupVersion".into(),
+        "Slirp4NetNS" => return "slirp4netns".into(),
         "UIDMap" => return "uidmap".into(),
         "GIDMap" => return "gidmap".into(),
         "ContainerID" => return "container_id".into(),

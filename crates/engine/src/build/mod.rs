@@ -17,7 +17,7 @@
 //! plain data in, plain data out (the only I/O is reading a context tree to digest or walk it).
 
 pub mod cache;
-mod exec;
+pub(crate) mod exec;
 pub mod expand;
 mod gopath;
 pub mod ignore;

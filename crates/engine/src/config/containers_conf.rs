@@ -8,8 +8,8 @@
 //! ignores it). A list given in a later file replaces the earlier list.
 //!
 //! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`,
-//! `seccomp_profile`; in `[engine]`, `infra_image`, `events_logger`, `events_logfile_path`,
-//! `events_logfile_max_size`. Other keys and tables are accepted and ignored, as Podman ignores the
+//! `seccomp_profile`; in `[engine]`, `infra_image`, `runtime`, `events_logger`,
+//! `events_logfile_path`, `events_logfile_max_size`. Other keys and tables are accepted and ignored, as Podman ignores the
 //! keys it does not know. containers.conf has no `no_new_privileges` key (containers/common
 //! defines none, in 0.50 or later): `--security-opt no-new-privileges` is the way to ask.
 //!
@@ -74,6 +74,9 @@ pub struct EngineConf {
     pub events_logfile_path: Option<PathBuf>,
     /// `events_logfile_max_size` in bytes (None: 1 MB; 0: no bound).
     pub events_logfile_max_size: Option<u64>,
+    /// `runtime`: the OCI runtime when `--runtime` is not given (a name looked up in
+    /// `$PATH`, or a path).
+    pub runtime: Option<String>,
 }
 
 /// One file: a key it does not set leaves the earlier value.
@@ -88,6 +91,7 @@ struct FileConf {
 #[derive(Debug, Default, Deserialize)]
 struct FileEngine {
     infra_image: Option<String>,
+    runtime: Option<String>,
     events_logger: Option<String>,
     events_logfile_path: Option<String>,
     events_logfile_max_size: Option<SizeValue>,
@@ -201,6 +205,9 @@ impl ContainersConf {
             && let Some(n) = size.bytes()?
         {
             self.engine.events_logfile_max_size = Some(n);
+        }
+        if let Some(r) = e.runtime {
+            self.engine.runtime = (!r.is_empty()).then_some(r);
         }
         self.files.push(path.to_path_buf());
         Ok(())
@@ -317,6 +324,7 @@ mod tests {
             c.engine.infra_image.as_deref(),
             Some("k8s.gcr.io/pause:3.5")
         );
+        assert_eq!(c.engine.runtime.as_deref(), Some("runc"));
         assert_eq!(c.files.len(), 4);
         assert!(c.files[2].ends_with("10-a.conf"));
     }

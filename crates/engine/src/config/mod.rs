@@ -51,6 +51,8 @@ pub struct EngineOptions {
     /// `--events-backend`: `file`, `journald` or `none`, over containers.conf's
     /// `events_logger`.
     pub events_backend: Option<String>,
+    /// `--volumepath`: where volumes live (`<root>/volumes` by default).
+    pub volume_path: Option<PathBuf>,
 }
 
 /// Every path the engine uses, derived once from the options.
@@ -58,11 +60,17 @@ pub struct EngineOptions {
 pub struct Paths {
     pub root: PathBuf,
     pub runroot: PathBuf,
+    /// `--volumepath`, when given.
+    pub volume_path: Option<PathBuf>,
 }
 
 impl Paths {
     pub fn new(root: PathBuf, runroot: PathBuf) -> Self {
-        Paths { root, runroot }
+        Paths {
+            root,
+            runroot,
+            volume_path: None,
+        }
     }
     pub fn db(&self) -> PathBuf {
         self.root.join("db.sqlite")
@@ -114,9 +122,12 @@ impl Paths {
     pub fn netns_dir(&self) -> PathBuf {
         self.runroot.join("netns")
     }
-    /// Named and anonymous volumes, one directory each (Podman's layout).
+    /// Named and anonymous volumes, one directory each (Podman's layout), under
+    /// `--volumepath` when given.
     pub fn volumes(&self) -> PathBuf {
-        self.root.join("volumes")
+        self.volume_path
+            .clone()
+            .unwrap_or_else(|| self.root.join("volumes"))
     }
     /// `<root>/volumes/<name>`: `name` must be a valid volume name (no `/`, no `..`).
     pub fn volume_dir(&self, name: &str) -> PathBuf {

@@ -217,6 +217,8 @@ impl Engine {
                 .map(|i| i.names.first().cloned().unwrap_or_else(|| i.id.clone()))
                 .unwrap_or_default(),
             rootfs,
+            is_service: false,
+            service_pods: Vec::new(),
             args,
             entrypoint,
             cmd,

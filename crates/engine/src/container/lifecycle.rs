@@ -430,6 +430,9 @@ impl Engine {
         if let Some(b) = &self.options().events_backend {
             v.extend(["--events-backend".into(), b.clone()]);
         }
+        if let Some(p) = &self.paths.volume_path {
+            v.extend(["--volumepath".into(), p.display().to_string()]);
+        }
         v
     }
 
@@ -669,12 +672,19 @@ impl Engine {
             .db
             .lookup_container(reference)
             .ok()
-            .filter(|c| !c.config.is_infra)
-            .map(|c| c.config.pod)
-            .filter(|p| !p.is_empty());
+            .map(|c| (c.config.pod, c.config.is_infra))
+            .filter(|(p, _)| !p.is_empty());
         self.cleanup_one(reference, stopped_only, remove)?;
-        if let Some(pod) = pod {
-            self.apply_pod_exit_policy(&pod)?;
+        if let Some((pod, is_infra)) = pod {
+            if !is_infra {
+                self.apply_pod_exit_policy(&pod)?;
+            }
+            // A played pod's service container stops with the last of its pods.
+            self.stop_service_if_done(&pod)?;
+        }
+        // The container is released (its lock too): the next command opens a short log.
+        if let Err(e) = self.db.checkpoint() {
+            tracing::debug!(error = %e, "checkpointing the database");
         }
         Ok(())
     }

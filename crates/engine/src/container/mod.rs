@@ -11,6 +11,7 @@ pub(crate) mod cgroup;
 mod commit;
 pub mod copy;
 mod create;
+pub mod diff;
 pub(crate) mod env;
 pub mod exec;
 pub mod inspect;
@@ -31,6 +32,7 @@ pub mod security;
 pub mod spec;
 mod timezone;
 pub mod top;
+mod update;
 pub mod user;
 pub mod userns;
 

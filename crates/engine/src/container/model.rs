@@ -81,6 +81,11 @@ pub struct ContainerConfig {
     /// Image id (config digest hex) and the name the user gave, fully qualified.
     pub image_id: String,
     pub image_name: String,
+    /// A `kube play --service-container` service container, and the pods it stands for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_service: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_pods: Vec<String>,
     /// `--rootfs`: the directory used instead of an image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs: Option<RootfsDir>,

@@ -214,7 +214,12 @@ impl Engine {
         timeout: Option<Duration>,
     ) -> Option<ExitInfo> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut sleep = Duration::from_millis(2);
+        // Every millisecond at first: an attached `run` comes here as the container's output
+        // ends, and the exit file follows within a few; the sooner it is seen, the sooner
+        // `run --rm` takes the container's lock for its removal (else the monitor's exit
+        // command, which starts later, does it and the command waits for that).
+        let mut sleep = Duration::from_millis(1);
+        let mut polls = 0u32;
         loop {
             if let Some(e) = self.read_exit(c.id()).or_else(|| self.recorded_exit(c)) {
                 return Some(e);
@@ -238,7 +243,10 @@ impl Engine {
                 sleep = sleep.min(d.saturating_duration_since(Instant::now()));
             }
             std::thread::sleep(sleep);
-            sleep = (sleep * 2).min(Duration::from_millis(50));
+            polls += 1;
+            if polls >= 10 {
+                sleep = (sleep * 2).min(Duration::from_millis(50));
+            }
         }
     }
 }

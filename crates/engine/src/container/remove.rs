@@ -109,6 +109,9 @@ impl Engine {
                 c.config.pod
             )));
         }
+        if c.config.is_service {
+            self.refuse_service_removal(&c)?;
+        }
         if !infra_too {
             let deps = self.dependents(c.id())?;
             if !deps.is_empty() {

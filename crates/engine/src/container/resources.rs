@@ -1,5 +1,6 @@
-//! Resource limits of a container (`-m`, `--memory-swap`, `--cpus`, `--cpu-shares`,
-//! `--pids-limit`): parsed and checked as Podman does at create, kept in the container's
+//! Resource limits of a container (`-m`, `--memory-swap`, `--memory-reservation`, `--cpus`,
+//! `--cpu-shares`, `--cpuset-cpus`, `--cpuset-mems`, `--blkio-weight`, `--pids-limit`):
+//! parsed and checked as Podman does at create (and `update`), kept in the container's
 //! configuration, and turned into the OCI spec's `linux.resources` (the runtime writes the
 //! cgroup files, v1 or v2).
 
@@ -32,6 +33,17 @@ pub struct Resources {
     /// `--pids-limit`; 0 or -1: unlimited; None: [`DEFAULT_PIDS_LIMIT`].
     #[serde(default)]
     pub pids_limit: Option<i64>,
+    /// `--memory-reservation`: the soft limit, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+    /// `--cpuset-cpus` / `--cpuset-mems`: CPUs and memory nodes (`0-3,5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_mems: Option<String>,
+    /// `--blkio-weight` (10 to 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio_weight: Option<u16>,
 }
 
 /// The flags' spellings (`-m 512m`, `--cpus 1.5`); [`parse`] turns them into [`Resources`].
@@ -42,6 +54,10 @@ pub struct ResourceFlags {
     pub cpus: Option<f64>,
     pub cpu_shares: Option<u64>,
     pub pids_limit: Option<i64>,
+    pub memory_reservation: Option<String>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub blkio_weight: Option<u16>,
 }
 
 impl ResourceFlags {
@@ -52,6 +68,10 @@ impl ResourceFlags {
             && self.cpus.is_none()
             && self.cpu_shares.is_none()
             && self.pids_limit.is_none()
+            && self.memory_reservation.is_none()
+            && self.cpuset_cpus.is_none()
+            && self.cpuset_mems.is_none()
+            && self.blkio_weight.is_none()
     }
 }
 
@@ -155,6 +175,57 @@ pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
         nano_cpus: flags.cpus.map(|c| (c * 1e9).round() as i64),
         cpu_shares: flags.cpu_shares,
         pids_limit: flags.pids_limit,
+        memory_reservation: parse_reservation(flags)?,
+        cpuset_cpus: flags.cpuset_cpus.clone(),
+        cpuset_mems: flags.cpuset_mems.clone(),
+        blkio_weight: flags.blkio_weight,
+    })
+}
+
+fn parse_reservation(flags: &ResourceFlags) -> Result<Option<i64>> {
+    match &flags.memory_reservation {
+        None => Ok(None),
+        Some(m) => ram_in_bytes(m).map(Some).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid value for memory-reservation: invalid size: '{m}'"
+            ))
+        }),
+    }
+}
+
+/// `update`: `old` with what `flags` give put over it, then checked as create checks.
+pub fn merge(old: &Resources, flags: &ResourceFlags) -> Result<Resources> {
+    let given = parse(&ResourceFlags {
+        // Checked together below, with the old values.
+        memory: None,
+        memory_swap: None,
+        ..flags.clone()
+    })?;
+    let memory = match &flags.memory {
+        None => old.memory,
+        Some(m) => Some(ram_in_bytes(m).ok_or_else(|| {
+            Error::invalid(format!("invalid value for memory: invalid size: '{m}'"))
+        })?),
+    };
+    let memory_swap = match &flags.memory_swap {
+        None => old.memory_swap,
+        Some(s) if s.trim() == "-1" => Some(-1),
+        Some(s) => Some(ram_in_bytes(s).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid value for memory-swap: invalid size: '{s}'"
+            ))
+        })?),
+    };
+    check(&Resources {
+        memory,
+        memory_swap,
+        nano_cpus: given.nano_cpus.or(old.nano_cpus),
+        cpu_shares: given.cpu_shares.or(old.cpu_shares),
+        pids_limit: flags.pids_limit.or(old.pids_limit),
+        memory_reservation: given.memory_reservation.or(old.memory_reservation),
+        cpuset_cpus: given.cpuset_cpus.or_else(|| old.cpuset_cpus.clone()),
+        cpuset_mems: given.cpuset_mems.or_else(|| old.cpuset_mems.clone()),
+        blkio_weight: given.blkio_weight.or(old.blkio_weight),
     })
 }
 
@@ -185,6 +256,17 @@ pub fn check(r: &Resources) -> Result<Resources> {
         nano_cpus: r.nano_cpus.filter(|c| *c > 0),
         cpu_shares: r.cpu_shares.filter(|s| *s > 0),
         pids_limit: r.pids_limit,
+        memory_reservation: r.memory_reservation.filter(|m| *m > 0),
+        cpuset_cpus: r.cpuset_cpus.clone().filter(|s| !s.is_empty()),
+        cpuset_mems: r.cpuset_mems.clone().filter(|s| !s.is_empty()),
+        blkio_weight: match r.blkio_weight {
+            Some(w) if !(10..=1000).contains(&w) => {
+                return Err(Error::invalid(format!(
+                    "invalid blkio weight {w}: must be between 10 and 1000"
+                )));
+            }
+            w => w,
+        },
     })
 }
 
@@ -222,14 +304,24 @@ impl Resources {
         let err =
             |e: oci_spec::OciSpecError| Error::other(format!("generating OCI resources: {e}"));
         let mut b = LinuxResourcesBuilder::default();
-        if let Some(m) = self.memory {
-            let mut mb = LinuxMemoryBuilder::default().limit(m);
+        if self.memory.is_some() || self.memory_reservation.is_some() {
+            let mut mb = LinuxMemoryBuilder::default();
+            if let Some(m) = self.memory {
+                mb = mb.limit(m);
+            }
             if swap_supported && let Some(s) = self.effective_swap() {
                 mb = mb.swap(s);
             }
+            if let Some(r) = self.memory_reservation {
+                mb = mb.reservation(r);
+            }
             b = b.memory(mb.build().map_err(err)?);
         }
-        if self.nano_cpus.is_some() || self.cpu_shares.is_some() {
+        if self.nano_cpus.is_some()
+            || self.cpu_shares.is_some()
+            || self.cpuset_cpus.is_some()
+            || self.cpuset_mems.is_some()
+        {
             let mut cb = LinuxCpuBuilder::default();
             if let Some(q) = self.cpu_quota() {
                 cb = cb.quota(q).period(CPU_PERIOD);
@@ -237,7 +329,21 @@ impl Resources {
             if let Some(s) = self.cpu_shares {
                 cb = cb.shares(s);
             }
+            if let Some(c) = &self.cpuset_cpus {
+                cb = cb.cpus(c.clone());
+            }
+            if let Some(m) = &self.cpuset_mems {
+                cb = cb.mems(m.clone());
+            }
             b = b.cpu(cb.build().map_err(err)?);
+        }
+        if let Some(w) = self.blkio_weight {
+            b = b.block_io(
+                oci_spec::runtime::LinuxBlockIoBuilder::default()
+                    .weight(w)
+                    .build()
+                    .map_err(err)?,
+            );
         }
         if let Some(p) = self.effective_pids() {
             b = b.pids(LinuxPidsBuilder::default().limit(p).build().map_err(err)?);

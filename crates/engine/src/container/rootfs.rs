@@ -50,6 +50,13 @@ impl Engine {
                     self.layer_dirs(&image)?
                 }
             };
+            // A container that goes when it stops needs no sync of what it wrote (Podman's
+            // `--rm` containers are volatile too): its unmount does not sync the disk.
+            if c.config.auto_remove {
+                return Ok(crate::layer::mount_overlay_volatile(
+                    &lowers, &upper, &work, &merged,
+                )?);
+            }
             Ok(crate::layer::mount_overlay(
                 &lowers, &upper, &work, &merged, None,
             )?)

@@ -44,13 +44,18 @@ mod oci_config {
 
     use serde::Serialize;
 
+    /// Go's `struct{}`, the value type of `ExposedPorts` and `Volumes`: `{}` in JSON and
+    /// in a template (`map[3001/tcp:{}]`, as Podman prints it).
+    #[derive(Serialize, Default)]
+    pub struct Empty {}
+
     #[derive(Serialize, Default)]
     #[allow(non_snake_case)]
     pub struct Config {
         #[serde(skip_serializing_if = "String::is_empty")]
         pub User: String,
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
+        pub ExposedPorts: BTreeMap<String, Empty>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub Env: Vec<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,7 +63,7 @@ mod oci_config {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub Cmd: Option<Vec<String>>,
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        pub Volumes: BTreeMap<String, BTreeMap<String, String>>,
+        pub Volumes: BTreeMap<String, Empty>,
         #[serde(skip_serializing_if = "String::is_empty")]
         pub WorkingDir: String,
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -87,7 +92,7 @@ impl Engine {
                 .clone()
                 .unwrap_or_default()
                 .into_iter()
-                .map(|p| (p, BTreeMap::new()))
+                .map(|p| (p, oci_config::Empty {}))
                 .collect(),
             Env: c.env().clone().unwrap_or_default(),
             Entrypoint: c.entrypoint().clone(),
@@ -97,7 +102,7 @@ impl Engine {
                 .clone()
                 .unwrap_or_default()
                 .into_iter()
-                .map(|p| (p, BTreeMap::new()))
+                .map(|p| (p, oci_config::Empty {}))
                 .collect(),
             WorkingDir: c.working_dir().clone().unwrap_or_default(),
             Labels: c.labels().clone().unwrap_or_default().into_iter().collect(),

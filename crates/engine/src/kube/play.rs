@@ -43,6 +43,8 @@ pub struct PlayOptions {
     pub create_command: Vec<String>,
     /// `--annotation KEY=VALUE`: added to every container (over the file's).
     pub annotations: Vec<String>,
+    /// `--service-container`: one container stands for the played pods (systemd's handle).
+    pub service_container: bool,
 }
 
 /// Podman 4.3's limit on a kube annotation's value (`define.MaxKubeAnnotation`).
@@ -139,6 +141,12 @@ impl Engine {
         self.check_ports(&plan)?;
 
         let mut made = Made::default();
+        if opts.service_container {
+            match self.create_service_container(yaml, &opts.create_command) {
+                Ok(c) => made.service = Some(c.id().to_string()),
+                Err(e) => return Err(e),
+            }
+        }
         match self.create_plan(&plan, opts, &mut made, &mut report) {
             Ok(()) => Ok(report),
             Err(e) => {
@@ -175,6 +183,14 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// The YAML of `kube play`/`kube down` given as an `http://` or `https://` URL (the
+    /// system's CAs and `SSL_CERT_FILE`'s are trusted, as Go trusts them).
+    pub fn kube_yaml_from_url(&self, url: &str) -> Result<String> {
+        let got = crate::build::exec::fetch::download(url, &format!("downloading {url}"))?;
+        String::from_utf8(got.data)
+            .map_err(|_| Error::invalid(format!("{url}: the document is not UTF-8 text")))
     }
 
     /// `kube down` (and `play --down`): stop and remove the pods the file describes.
@@ -373,6 +389,9 @@ impl Engine {
         pod_opts.exit_policy.get_or_insert_with(|| "stop".into());
         let pod = self.create_pod(&pod_opts)?;
         made.pods.push(pod.id().to_string());
+        if let Some(service) = &made.service {
+            self.bind_service(service, pod.id())?;
+        }
         let mut played = PlayedPod {
             id: pod.id().to_string(),
             name: pod.name().to_string(),
@@ -403,6 +422,11 @@ impl Engine {
             if let Err(e) = self.remove_pod(id, true, Some(0)) {
                 tracing::warn!(pod = %id, error = %e, "kube play: removing a pod it created");
             }
+        }
+        if let Some(s) = &made.service
+            && let Err(e) = self.remove_service_if_done(s)
+        {
+            tracing::warn!(container = %s, error = %e, "kube play: removing its service container");
         }
         for v in made.volumes.iter().rev() {
             if let Err(e) = self.remove_volume(v, true, Some(0)) {
@@ -439,4 +463,6 @@ struct Made {
     paths: Vec<PathBuf>,
     /// The default kube network, when this play created it.
     network: Option<String>,
+    /// The service container (`--service-container`).
+    service: Option<String>,
 }

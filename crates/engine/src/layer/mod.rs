@@ -21,7 +21,9 @@ use std::path::PathBuf;
 
 pub use diff::write_tree;
 pub(crate) use overlay::unescape_mountinfo;
-pub use overlay::{bind_mount, is_mountpoint, mount_overlay, mount_overlay_ro, unmount};
+pub use overlay::{
+    bind_mount, is_mountpoint, mount_overlay, mount_overlay_ro, mount_overlay_volatile, unmount,
+};
 pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
 pub(crate) use unpack::remove_all_at;

@@ -37,6 +37,39 @@ pub fn mount_overlay(
     target: &Path,
     mount_label: Option<&str>,
 ) -> Result<(), LayerError> {
+    mount_overlay_opts(lowers, upper, work, target, mount_label, false)
+}
+
+/// [`mount_overlay`] with overlay's `volatile` option: the overlay never syncs its upper
+/// filesystem (not at `syncfs`, nor at unmount, where a sync of the whole upper filesystem
+/// costs tens of milliseconds on a busy disk, hundreds under load). What the container
+/// wrote may be lost to a crash of the machine, so it is for containers that go when they
+/// stop (`run --rm`), as Podman mounts them (c/storage's `Volatile` for `--rm`). The
+/// kernel leaves `work/work/incompat/volatile` behind and refuses to mount over it again;
+/// like c/storage, it is removed first, so a restarted `--rm` container mounts.
+pub fn mount_overlay_volatile(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Result<(), LayerError> {
+    let marker = work.join("work/incompat/volatile");
+    match fs::remove_dir_all(&marker) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LayerError::io("removing", &marker, e)),
+    }
+    mount_overlay_opts(lowers, upper, work, target, None, true)
+}
+
+fn mount_overlay_opts(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+    mount_label: Option<&str>,
+    volatile: bool,
+) -> Result<(), LayerError> {
     let empty;
     let lowers: &[PathBuf] = if lowers.is_empty() {
         let parent = work.parent().ok_or(LayerError::BadMountPath {
@@ -60,7 +93,10 @@ pub fn mount_overlay(
             detail: format!("invalid mount label {label:?}"),
         });
     }
-    let data = mount_data(lowers, upper, work, mount_label);
+    let mut data = mount_data(lowers, upper, work, mount_label);
+    if volatile {
+        data.push_str(",volatile");
+    }
     if data.len() <= MOUNT_DATA_MAX {
         return mount(
             Some("overlay"),
@@ -74,7 +110,7 @@ pub fn mount_overlay(
             detail: format!("{e} (options {data:?})"),
         });
     }
-    mount_new_api(lowers, upper, work, target, mount_label)
+    mount_new_api(lowers, (upper, work), target, mount_label, volatile)
 }
 
 /// Mounts a read-only overlay of `lowers` (top-most first) on `target`: no upper dir, so
@@ -166,10 +202,10 @@ const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
 
 fn mount_new_api(
     lowers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
+    (upper, work): (&Path, &Path),
     target: &Path,
     label: Option<&str>,
+    volatile: bool,
 ) -> Result<(), LayerError> {
     let fail = |what: String| LayerError::Mount {
         target: target.to_path_buf(),
@@ -223,8 +259,8 @@ fn mount_new_api(
     }
     set("upperdir", upper.as_os_str().as_bytes())?;
     set("workdir", work.as_os_str().as_bytes())?;
-    if super::in_user_namespace() {
-        // A flag: FSCONFIG_SET_FLAG with no value.
+    // A flag: FSCONFIG_SET_FLAG with no value.
+    let set_flag = |key: &std::ffi::CStr| -> Result<(), LayerError> {
         // SAFETY: `fs_fd` is a live fs-context fd; the key is NUL-terminated and the value
         // NULL, as FSCONFIG_SET_FLAG requires.
         let r = unsafe {
@@ -232,17 +268,24 @@ fn mount_new_api(
                 libc::SYS_fsconfig,
                 fs_fd.as_raw_fd(),
                 FSCONFIG_SET_FLAG,
-                c"userxattr".as_ptr(),
+                key.as_ptr(),
                 std::ptr::null::<libc::c_void>(),
                 0,
             )
         };
         Errno::result(r).map(drop).map_err(|e| {
             fail(format!(
-                "fsconfig userxattr: {e}{}",
+                "fsconfig {}: {e}{}",
+                key.to_string_lossy(),
                 kernel_messages(&fs_fd)
             ))
-        })?;
+        })
+    };
+    if super::in_user_namespace() {
+        set_flag(c"userxattr")?;
+    }
+    if volatile {
+        set_flag(c"volatile")?;
     }
     if let Some(label) = label {
         set("context", label.as_bytes())?;

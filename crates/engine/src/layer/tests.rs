@@ -710,3 +710,55 @@ fn overlay_xattrs_from_a_tar_are_refused() {
     assert!(!unpack::xattr_allowed("trusted.overlay.opaque"));
     assert!(unpack::xattr_allowed("security.capability"));
 }
+
+#[test]
+fn a_volatile_overlay_mounts_again_over_its_own_marker_and_keeps_its_writes() {
+    if !is_root() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let c = t.path().join("ctr");
+    for d in ["diff", "work", "merged"] {
+        fs::create_dir_all(c.join(d)).unwrap();
+    }
+    let (upper, work, target) = (c.join("diff"), c.join("work"), c.join("merged"));
+    let options = |target: &Path| {
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let want = target.to_string_lossy().into_owned();
+        info.lines()
+            .find(|l| l.split(' ').nth(4) == Some(want.as_str()))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    mount_overlay_volatile(&[], &upper, &work, &target).unwrap();
+    let guard = MountGuard(target.clone());
+    assert!(
+        options(&target).contains("volatile"),
+        "{}",
+        options(&target)
+    );
+    fs::write(target.join("new"), b"n").unwrap();
+    drop(guard);
+    assert!(!is_mountpoint(&target));
+    // The kernel leaves its marker, and would refuse a second volatile mount over it.
+    assert!(work.join("work/incompat/volatile").is_dir());
+    mount_overlay_volatile(&[], &upper, &work, &target).unwrap();
+    let _g = MountGuard(target.clone());
+    assert_eq!(fs::read(target.join("new")).unwrap(), b"n");
+    // A plain mount has no such option.
+    let plain = t.path().join("plain");
+    for d in ["diff", "work", "merged"] {
+        fs::create_dir_all(plain.join(d)).unwrap();
+    }
+    let ptarget = plain.join("merged");
+    mount_overlay(
+        &[],
+        &plain.join("diff"),
+        &plain.join("work"),
+        &ptarget,
+        None,
+    )
+    .unwrap();
+    let _p = MountGuard(ptarget.clone());
+    assert!(!options(&ptarget).contains("volatile"));
+}

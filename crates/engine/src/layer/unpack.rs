@@ -43,6 +43,13 @@ use sha2::{Digest as _, Sha256};
 
 use super::LayerError;
 
+mod meta;
+mod syscalls;
+pub(crate) use meta::remove_all_at;
+pub(super) use syscalls::xattr_allowed;
+#[allow(unused_imports)]
+pub use syscalls::*;
+
 /// What [`unpack`] found in the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnpackSummary {
@@ -157,87 +164,6 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
         Ok(n)
-    }
-}
-
-/// Lexically cleans a tar name into normal components: `.` dropped, `..` pops (never above
-/// the root), leading `/` ignored.
-fn clean(path: &Path) -> Vec<OsString> {
-    let mut out = Vec::new();
-    push_clean(&mut out, path);
-    out
-}
-
-fn push_clean(out: &mut Vec<OsString>, path: &Path) {
-    for c in path.components() {
-        match c {
-            Component::Normal(s) => out.push(s.to_os_string()),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-}
-
-fn join(comps: &[OsString]) -> PathBuf {
-    if comps.is_empty() {
-        return PathBuf::from(".");
-    }
-    comps.iter().collect()
-}
-
-/// Xattr names we copy from a tar (see the module docs for why).
-pub(super) fn xattr_allowed(name: &str) -> bool {
-    (name.starts_with("user.") && !name.starts_with("user.overlay."))
-        || name == "security.capability"
-        || name == "system.posix_acl_access"
-        || name == "system.posix_acl_default"
-}
-
-fn fsetxattr(fd: &impl AsFd, name: &str, value: &[u8]) -> Result<(), Errno> {
-    let cname = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: `fd` is a live descriptor, `cname` is NUL-terminated, and `value` points to
-    // `value.len()` readable bytes for the duration of the call.
-    let r = unsafe {
-        libc::fsetxattr(
-            fd.as_fd().as_raw_fd(),
-            cname.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    Errno::result(r).map(drop)
-}
-
-/// `lsetxattr` on `name` inside the directory `dir` (through `/proc/self/fd`, whose magic
-/// link pins the directory we resolved; the last component is not followed).
-fn lsetxattr_at(dir: &impl AsFd, name: &OsStr, xname: &str, value: &[u8]) -> Result<(), Errno> {
-    let mut p = format!("/proc/self/fd/{}/", dir.as_fd().as_raw_fd()).into_bytes();
-    p.extend_from_slice(name.as_bytes());
-    let cpath = CString::new(p).map_err(|_| Errno::EINVAL)?;
-    let cname = CString::new(xname).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: both strings are NUL-terminated and live; `value` points to `value.len()`
-    // readable bytes for the duration of the call.
-    let r = unsafe {
-        libc::lsetxattr(
-            cpath.as_ptr(),
-            cname.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    Errno::result(r).map(drop)
-}
-
-/// A numeric header field; an empty one (all NULs or spaces, as some writers leave
-/// fields they do not use) counts as 0.
-fn numeric(parsed: io::Result<u64>, raw: &[u8]) -> io::Result<u64> {
-    match parsed {
-        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
-        r => r,
     }
 }
 
@@ -661,135 +587,4 @@ impl Unpacker {
         }
         Ok(())
     }
-
-    /// `lchown` of `name` in `dir` to the entry's owner.
-    fn chown_at(
-        &self,
-        dir: &OwnedFd,
-        name: &OsStr,
-        meta: &Meta,
-        host: &Path,
-    ) -> Result<(), LayerError> {
-        fchownat(
-            dir,
-            name,
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| self.owner_error(meta, host, e))
-    }
-
-    /// A failed chown. In a user namespace EINVAL means the owner is outside the mapping
-    /// (a rootless user's subordinate range is smaller than the image needs): said as Podman
-    /// says it, with the path as the image names it.
-    fn owner_error(&self, meta: &Meta, host: &Path, e: Errno) -> LayerError {
-        if e == Errno::EINVAL && self.in_userns {
-            let inner = host.strip_prefix(&self.dest).unwrap_or(host);
-            return LayerError::UnmappedOwner {
-                uid: meta.uid,
-                gid: meta.gid,
-                path: Path::new("/").join(inner).display().to_string(),
-            };
-        }
-        LayerError::io("setting owner of", host, e)
-    }
-
-    /// Owner, mode (after chown, which clears setuid bits), xattrs and, for files, times.
-    fn set_fd_meta(
-        &self,
-        fd: &impl AsFd,
-        meta: &Meta,
-        host: &Path,
-        times: bool,
-    ) -> Result<(), LayerError> {
-        fchown(
-            fd.as_fd(),
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-        )
-        .map_err(|e| self.owner_error(meta, host, e))?;
-        fchmod(fd.as_fd(), Mode::from_bits_truncate(meta.mode))
-            .map_err(|e| LayerError::io("setting mode of", host, e))?;
-        for (xname, value) in &meta.xattrs {
-            match fsetxattr(fd, xname, value) {
-                Ok(()) => {}
-                // A filesystem without xattr support (or this namespace): not fatal.
-                Err(e @ (Errno::ENOTSUP | Errno::EPERM)) => {
-                    tracing::warn!(path = %host.display(), xattr = %xname, error = %e, "cannot set xattr");
-                }
-                Err(e) => return Err(LayerError::io("setting xattr on", host, e)),
-            }
-        }
-        if times {
-            let t = TimeSpec::new(meta.mtime, 0);
-            futimens(fd.as_fd(), &t, &t)
-                .map_err(|e| LayerError::io("setting times of", host, e))?;
-        }
-        Ok(())
-    }
-
-    fn finish_dir_times(&mut self) -> Result<(), LayerError> {
-        for (comps, mtime) in std::mem::take(&mut self.dir_times).into_iter().rev() {
-            let t = TimeSpec::new(mtime, 0);
-            let Some((name, parent)) = comps.split_last() else {
-                futimens(&self.root, &t, &t)
-                    .map_err(|e| LayerError::io("setting times of", &self.dest, e))?;
-                continue;
-            };
-            let host = self.host_path(&comps);
-            let pfd = match self.open_dir(parent) {
-                Ok(fd) => fd,
-                // Removed or replaced by a later entry.
-                Err(Errno::ENOENT | Errno::ENOTDIR) => continue,
-                Err(e) => return Err(LayerError::io("opening", self.host_path(parent), e)),
-            };
-            match utimensat(
-                &pfd,
-                name.as_os_str(),
-                &t,
-                &t,
-                UtimensatFlags::NoFollowSymlink,
-            ) {
-                Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => return Err(LayerError::io("setting times of", &host, e)),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Removes `name` (a directory) in `dir` with everything below it, never following symlinks.
-pub(crate) fn remove_all_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
-    let fd = openat(
-        dir.as_fd(),
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let walk_fd = fd.try_clone().map_err(|_| Errno::EBADF)?;
-    let mut listing = nix::dir::Dir::from_fd(fd)?;
-    let mut children = Vec::new();
-    for ent in listing.iter() {
-        let ent = ent?;
-        let n = ent.file_name().to_bytes();
-        if n == b"." || n == b".." {
-            continue;
-        }
-        children.push((OsStr::from_bytes(n).to_os_string(), ent.file_type()));
-    }
-    drop(listing);
-    for (child, ty) in children {
-        let is_dir = match ty {
-            Some(t) => t == nix::dir::Type::Directory,
-            None => fstatat(&walk_fd, child.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map(|st| (st.st_mode & libc::S_IFMT) == libc::S_IFDIR)?,
-        };
-        if is_dir {
-            remove_all_at(&walk_fd, &child)?;
-        } else {
-            unlinkat(&walk_fd, child.as_os_str(), UnlinkatFlags::NoRemoveDir)?;
-        }
-    }
-    unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir)
 }

@@ -164,6 +164,12 @@ impl Runtime {
             .map_err(|e| Error::Runtime(format!("parsing the runtime's list: {e}")))
     }
 
+    /// `update --resources FILE`: new cgroup limits for a running container.
+    pub fn update(&self, id: &str, resources: &std::path::Path) -> Result<()> {
+        let file = resources.display().to_string();
+        self.run(&["update", "--resources", &file, id]).map(drop)
+    }
+
     pub fn pause(&self, id: &str) -> Result<()> {
         self.run(&["pause", id]).map(drop)
     }

@@ -94,7 +94,7 @@ impl Engine {
 
     /// The infra image when none is given: containers.conf's `[engine] infra_image` (pulled
     /// when missing, as Podman does), else the pause image built here.
-    fn default_infra_image(&self) -> Result<String> {
+    pub(crate) fn default_infra_image(&self) -> Result<String> {
         match crate::config::containers_conf::ContainersConf::load()?
             .engine
             .infra_image
@@ -178,6 +178,7 @@ impl Engine {
                 infra_id: String::new(),
                 cgroup_parent: opts.cgroup_parent.clone().unwrap_or_default(),
                 exit_policy,
+                service_container: String::new(),
             },
             state: PodState::default(),
         };

@@ -34,6 +34,7 @@ impl Engine {
     /// `once` ones are removed after they succeed), then the other members.
     pub fn start_pod(&self, reference: &str) -> Result<Pod> {
         let pod = self.pod(reference)?;
+        self.start_service_of(&pod)?;
         let all = self.pod_containers(pod.id())?;
         if let Some(infra) = all.iter().find(|c| c.config.is_infra)
             && infra.state.status != Status::Running
@@ -82,6 +83,7 @@ impl Engine {
         if let Some(infra) = all.iter().find(|c| c.config.is_infra) {
             self.stop(infra.id(), timeout)?;
         }
+        self.stop_service_if_done(pod.id())?;
         self.emit_pod(&pod, "stop");
         Ok(pod)
     }
@@ -124,6 +126,9 @@ impl Engine {
             }
         }
         Error::collect(errors)?;
+        // Its containers' cleanup stops the service when the last one has died; this is
+        // for those already gone.
+        self.stop_service_if_done(pod.id())?;
         self.emit_pod(&pod, "kill");
         Ok(pod)
     }
@@ -256,6 +261,7 @@ impl Engine {
         }
         lock.remove_file();
         self.emit_pod(&pod, "remove");
+        self.remove_service_if_done(&pod.config.service_container)?;
         Ok(pod.id().to_string())
     }
 

@@ -17,6 +17,7 @@ mod inspect;
 mod lifecycle;
 pub mod ns;
 pub mod report;
+mod service;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,6 +60,9 @@ pub struct PodConfig {
     /// or `stop` (it stops the pod). Empty in pods from before: `continue`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub exit_policy: String,
+    /// `kube play --service-container`: the id of the container standing for the play.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_container: String,
 }
 
 impl PodConfig {

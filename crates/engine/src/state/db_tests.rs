@@ -43,3 +43,49 @@ fn migrates_version_1() {
     db.delete_volume("v1").unwrap();
     assert!(db.volume("v1").unwrap().is_none());
 }
+
+/// What a checkpoint leaves: every commit in the database file itself, so the log the
+/// next process rebuilds its index from is empty, and nothing is lost on the way.
+#[test]
+fn a_checkpoint_moves_every_commit_into_the_database_file() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("db.sqlite");
+    let db = Db::open(&path).unwrap();
+    for i in 0..50 {
+        db.conn
+            .execute(
+                "INSERT INTO images (id, record) VALUES (?1, '{}')",
+                [format!("id{i}")],
+            )
+            .unwrap();
+    }
+    let frames = |db: &Db| -> (i64, i64) {
+        db.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .unwrap()
+    };
+    db.checkpoint().unwrap();
+    // The database file alone (without its log) holds all 50 rows.
+    let copy = t.path().join("copy.sqlite");
+    std::fs::copy(&path, &copy).unwrap();
+    let alone = Connection::open(&copy).unwrap();
+    let n: i64 = alone
+        .query_row("SELECT count(*) FROM images", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 50);
+    // The log's frames are all in the database: a second checkpoint has nothing to add.
+    let (log, done) = frames(&db);
+    assert!(log > 0);
+    assert_eq!(log, done);
+    // The next write starts the log over: one commit's frames, not 50 commits' more.
+    db.conn
+        .execute("INSERT INTO images (id, record) VALUES ('last', '{}')", [])
+        .unwrap();
+    let (after, _) = frames(&db);
+    assert!(
+        after < log,
+        "{after} frames after the restart, {log} before"
+    );
+}

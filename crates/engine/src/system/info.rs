@@ -2,6 +2,8 @@
 //! `SystemVersionReport` and `define.Info` (Go field names; the front end prints YAML,
 //! JSON or a template).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::Engine;
@@ -68,6 +70,8 @@ pub fn version(for_templates: bool) -> Version {
 pub struct Info {
     pub Host: HostInfo,
     pub Store: StoreInfo,
+    /// registries.conf's search list (Podman: `registries: {search: […]}`).
+    pub Registries: BTreeMap<String, Vec<String>>,
     pub Version: VersionInfo,
 }
 
@@ -79,13 +83,23 @@ pub struct Program {
     pub Version: String,
 }
 
+/// Podman's `SlirpInfo`.
+#[derive(Debug, Serialize)]
+#[allow(non_snake_case)]
+pub struct SlirpInfo {
+    pub Executable: String,
+    pub Package: String,
+    pub Version: String,
+}
+
 #[derive(Debug, Serialize)]
 #[allow(non_snake_case)]
 pub struct HostInfo {
     pub Arch: String,
     pub CgroupControllers: Vec<String>,
     pub CgroupManager: String,
-    pub CgroupVersion: String,
+    /// JSON `cgroupVersion` (Podman's Go field is `CgroupsVersion`).
+    pub CgroupsVersion: String,
     pub Conmon: Program,
     pub CPUs: usize,
     pub Distribution: Distribution,
@@ -104,6 +118,8 @@ pub struct HostInfo {
     pub RemoteSocket: RemoteSocket,
     pub Security: SecurityInfo,
     pub ServiceIsRemote: bool,
+    /// The slirp4netns binary rootless networking uses (empty when not installed).
+    pub Slirp4NetNS: SlirpInfo,
     pub SwapFree: u64,
     pub SwapTotal: u64,
     pub Uptime: String,
@@ -226,6 +242,10 @@ pub struct SecurityInfo {
 pub struct StoreInfo {
     pub ContainerStore: ContainerStore,
     pub GraphDriverName: String,
+    /// Options given to the storage driver (`--storage-opt`): none.
+    pub GraphOptions: BTreeMap<String, String>,
+    /// Facts of the overlay driver, under containers/storage's names.
+    pub GraphStatus: BTreeMap<String, String>,
     pub GraphRoot: String,
     pub RunRoot: String,
     pub ImageStore: ImageStore,
@@ -267,6 +287,10 @@ impl Engine {
         Ok(Info {
             Host: self.host_info()?,
             Store: self.store_info()?,
+            Registries: BTreeMap::from([(
+                "search".to_string(),
+                self.registries_conf().map(|c| c.search).unwrap_or_default(),
+            )]),
             Version: version_info(),
         })
     }
@@ -286,7 +310,7 @@ impl Engine {
             Arch: arch(),
             CgroupControllers: cgroup_controllers(),
             CgroupManager: "cgroupfs".into(),
-            CgroupVersion: if crate::config::cgroup_unified() {
+            CgroupsVersion: if crate::config::cgroup_unified() {
                 "v2".into()
             } else {
                 "v1".into()
@@ -343,11 +367,37 @@ impl Engine {
                 SECCOMPProfilePath: security.seccomp_profile_path,
                 SELinuxEnabled: security.selinux_enabled,
             },
+            Slirp4NetNS: match crate::config::which(crate::network::slirp::SLIRP) {
+                Some(path) => SlirpInfo {
+                    Package: "slirp4netns".into(),
+                    Version: first_line_of(&path, "--version"),
+                    Executable: path.display().to_string(),
+                },
+                None => SlirpInfo {
+                    Package: String::new(),
+                    Executable: String::new(),
+                    Version: String::new(),
+                },
+            },
             Uptime: std::fs::read_to_string("/proc/uptime")
                 .ok()
                 .and_then(|u| u.split_whitespace().next().map(|s| s.to_string()))
                 .unwrap_or_default(),
         })
+    }
+
+    /// The overlay driver's facts, measured: the filesystem under the store, and what the
+    /// kernel's overlay does here (d_type is required, metacopy is not used).
+    fn graph_status(&self) -> BTreeMap<String, String> {
+        let fs = nix::sys::statfs::statfs(&self.paths.root)
+            .map(|s| backing_fs_name(s.filesystem_type().0))
+            .unwrap_or_else(|_| "unknown".into());
+        BTreeMap::from([
+            ("Backing Filesystem".to_string(), fs),
+            ("Native Overlay Diff".to_string(), "true".to_string()),
+            ("Supports d_type".to_string(), "true".to_string()),
+            ("Using metacopy".to_string(), "false".to_string()),
+        ])
     }
 
     fn store_info(&self) -> Result<StoreInfo> {
@@ -362,6 +412,8 @@ impl Engine {
                 stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
             },
             GraphDriverName: "overlay".into(),
+            GraphOptions: BTreeMap::new(),
+            GraphStatus: self.graph_status(),
             GraphRoot: self.paths.root.display().to_string(),
             RunRoot: self.paths.runroot.display().to_string(),
             ImageStore: ImageStore {
@@ -370,4 +422,19 @@ impl Engine {
             VolumePath: self.paths.volumes().display().to_string(),
         })
     }
+}
+
+/// containers/storage's name for a filesystem magic number (`graphStatus`).
+fn backing_fs_name(magic: i64) -> String {
+    match magic {
+        0xEF53 => "extfs",
+        0x58465342 => "xfs",
+        0x9123683E => "btrfs",
+        0x01021994 => "tmpfs",
+        0x794C7630 => "overlayfs",
+        0x2FC12FC1 => "zfs",
+        0x65735546 => "fuse",
+        _ => return format!("<unknown>(0x{magic:x})"),
+    }
+    .to_string()
 }

@@ -103,7 +103,14 @@ impl Engine {
             }
         }
         for dest in req.image_volumes {
-            let Ok(destination) = spec::destination(dest) else {
+            // A relative VOLUME (`VOLUME ['/a', '/b']` in shell form gives `[/a,`) is below
+            // the root, where runc puts a relative destination for Podman.
+            let dest = if dest.starts_with('/') {
+                dest.clone()
+            } else {
+                format!("/{dest}")
+            };
+            let Ok(destination) = spec::destination(&dest) else {
                 tracing::warn!(volume = %dest, "ignoring the image's VOLUME: not an absolute path below /");
                 continue;
             };

@@ -116,7 +116,7 @@ pub struct ContainerFw {
 }
 
 /// A firewall backend.
-pub trait Firewall {
+pub trait Firewall: Sync {
     /// Add the network's rules (if not there yet) and the container's port forwards.
     fn setup(&self, net: &NetworkFw, ctr: &ContainerFw) -> Result<()>;
     /// Remove the container's rules; with `complete`, the network's too.

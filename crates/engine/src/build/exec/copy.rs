@@ -481,7 +481,7 @@ pub fn write_inline(
     dest: &str,
     dest_is_dir: bool,
     attrs: &Attrs,
-) -> Result<()> {
+) -> Result<OwnedFd> {
     let (parent, file) = if dest_is_dir || to.is_dir(dest) {
         (dest.to_string(), name.to_string())
     } else {
@@ -508,28 +508,52 @@ pub fn write_inline(
     std::io::Write::write_all(&mut out, data).map_err(|e| Error::io("writing", &file, e))?;
     let (uid, gid) = attrs.chown.unwrap_or((0, 0));
     let owned: OwnedFd = out.into();
-    set_owner_mode(&owned, uid, gid, attrs.chmod.unwrap_or(0o644), &file)
+    set_owner_mode(&owned, uid, gid, attrs.chmod.unwrap_or(0o644), &file)?;
+    Ok(owned)
+}
+
+/// The uncompressed stream of a file ADD may unpack: gzip and zstd as the layer unpacker
+/// reads them, and xz and bzip2, which Docker's ADD unpacks too (layers never use them).
+fn archive_stream(path: &Path) -> std::io::Result<Box<dyn Read>> {
+    let mut f = File::open(path)?;
+    let mut magic = [0u8; 6];
+    let n = read_full(&mut f, &mut magic)?;
+    let f = File::open(path)?;
+    if magic[..n].starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        return Ok(Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            std::io::BufReader::new(f),
+        )));
+    }
+    if magic[..n].starts_with(b"BZh") {
+        return Ok(Box::new(bzip2::read::MultiBzDecoder::new(
+            std::io::BufReader::new(f),
+        )));
+    }
+    crate::layer::decompress(f).map_err(std::io::Error::other)
+}
+
+/// Reads until `buf` is full or the stream ends; the count read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Whether the file at `path` is a (possibly compressed) tar archive: ADD extracts those.
 pub fn is_archive(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else {
-        return false;
-    };
-    let Ok(mut r) = crate::layer::decompress(f) else {
+    let Ok(mut r) = archive_stream(path) else {
         return false;
     };
     let mut block = [0u8; 512];
-    let mut n = 0;
-    while n < 512 {
-        match r.read(&mut block[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => return false,
-        }
-    }
     // A ustar or GNU header has its magic at offset 257.
-    n == 512 && (&block[257..262] == b"ustar")
+    matches!(read_full(&mut r, &mut block), Ok(512)) && &block[257..262] == b"ustar"
 }
 
 /// Extracts the archive `path` into the directory `dest` of the rootfs.
@@ -537,7 +561,9 @@ pub fn extract_archive(to: &DestRoot, path: &Path, dest: &str, attrs: &Attrs) ->
     let dir = to.make_dir(dest, attrs.chown)?;
     use std::os::fd::AsRawFd;
     let via = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
-    let f = File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    crate::layer::unpack(f, &via)?;
+    let stream = archive_stream(path).map_err(|e| Error::io("opening", path, e))?;
+    // The stream is a plain tar now: the unpacker sees no compression magic and reads it
+    // as it is.
+    crate::layer::unpack(stream, &via)?;
     Ok(())
 }

@@ -94,6 +94,10 @@ pub struct NewStep<'a> {
     pub created: String,
     /// A comment for the history entry (FROM of a base image).
     pub comment: Option<String>,
+    /// `--timestamp`: every file of the new layer gets this mtime (seconds since the
+    /// epoch), as Buildah writes them, so the same build at another time gives the same
+    /// layer. `upper` is then changed in place: it must be the step's own scratch tree.
+    pub file_time: Option<i64>,
 }
 
 impl Engine {
@@ -131,6 +135,9 @@ impl Engine {
         let mut size = parent_rec.map_or(0, |r| r.size);
         let mut new_layer = None;
         if let Some(upper) = step.upper {
+            if let Some(t) = step.file_time {
+                set_tree_mtime(upper, t)?;
+            }
             let (d, n) = self.commit_upper(upper, &mut undo)?;
             size += n;
             diff_ids.push(d.clone());
@@ -252,4 +259,29 @@ fn finish_config(mut config: Value, step: &NewStep<'_>, diff_ids: &[Digest], emp
         }
     }
     config
+}
+
+/// Sets the mtime (and atime) of everything below `root`, `root` included, to `secs`; never
+/// follows a symlink (a link gets its own times).
+fn set_tree_mtime(root: &Path, secs: i64) -> Result<()> {
+    use nix::fcntl::AT_FDCWD;
+    use nix::sys::stat::{UtimensatFlags, utimensat};
+    use nix::sys::time::TimeSpec;
+    let t = TimeSpec::new(secs, 0);
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("reading", &dir, e))?;
+        for e in entries {
+            let e = e.map_err(|e| Error::io("reading", &dir, e))?;
+            let path = e.path();
+            let ft = e.file_type().map_err(|e| Error::io("reading", &path, e))?;
+            if ft.is_dir() {
+                todo.push(path.clone());
+            }
+            utimensat(AT_FDCWD, &path, &t, &t, UtimensatFlags::NoFollowSymlink)
+                .map_err(|e| Error::io("setting the times of", &path, e.into()))?;
+        }
+    }
+    utimensat(AT_FDCWD, root, &t, &t, UtimensatFlags::NoFollowSymlink)
+        .map_err(|e| Error::io("setting the times of", root, e.into()))
 }

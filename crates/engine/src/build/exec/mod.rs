@@ -8,7 +8,7 @@
 //! kept nameless, so a later build finds it.
 
 mod copy;
-mod fetch;
+pub(crate) mod fetch;
 mod image;
 mod run;
 mod squash;

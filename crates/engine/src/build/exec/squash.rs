@@ -59,6 +59,8 @@ impl Build<'_, '_> {
                 upper: Some(view.root()),
                 format: self.opts.format,
                 created: self.created(),
+                // A read-only view: its files keep the times the layers gave them.
+                file_time: None,
                 comment: None,
             });
         }
@@ -82,6 +84,7 @@ impl Build<'_, '_> {
                 upper: Some(&dir),
                 format: self.opts.format,
                 created: self.created(),
+                file_time: self.opts.timestamp,
                 comment: None,
             })
         })();

@@ -59,12 +59,12 @@ impl Build<'_, '_> {
             cmd_set: false,
             settings: self.settings_digest(),
         };
-        for t in &triggers {
-            self.step(&mut st, t)
-                .map_err(|e| wrap(e, &format!("building at STEP \"{}\": ", t.code())))?;
-        }
-        let n = stage.instructions.len();
-        for (k, ins) in stage.instructions.iter().enumerate() {
+        // The base's ONBUILD triggers run first, as steps of their own: Buildah counts
+        // them from here on (`STEP 1/3: FROM …`, then `STEP 2/5: RUN <trigger>`).
+        let steps: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
+        let total = steps.len() + 1;
+        let n = steps.len();
+        for (k, ins) in steps.into_iter().enumerate() {
             self.output
                 .line(&format!("{prefix}STEP {}/{total}: {}", k + 2, ins.code()));
             let last = k + 1 == n;
@@ -248,6 +248,7 @@ impl Build<'_, '_> {
                 upper: None,
                 format: self.opts.format,
                 created: self.created(),
+                file_time: self.opts.timestamp,
                 comment: None,
             })?,
         };
@@ -291,6 +292,7 @@ impl Build<'_, '_> {
             upper: None,
             format: self.opts.format,
             created: self.created(),
+            file_time: self.opts.timestamp,
             comment: None,
         })
     }

@@ -25,8 +25,8 @@ pub(super) struct PreparedCopy {
     /// Where the sources are read from (kept mounted until the copy is done).
     source: CopySource,
     sources: Vec<copy::Resolved>,
-    /// ADD: downloaded URLs, as (file name, local file).
-    downloads: Vec<(String, PathBuf)>,
+    /// ADD: downloaded URLs, as (file name, local file, mtime).
+    downloads: Vec<(String, PathBuf, i64)>,
     pub content: String,
     pub from_context: bool,
     _tmp: Option<TempDir>,
@@ -121,11 +121,11 @@ impl Build<'_, '_> {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
             let guard = TempDir(dir.clone());
             for u in &urls {
-                let (name, bytes) = super::fetch::http_get(u)?;
+                let d = super::fetch::get(u)?;
                 let path = dir.join(format!("{}", downloads.len()));
-                std::fs::write(&path, &bytes).map_err(|e| Error::io("writing", &path, e))?;
-                parts.push(digest_data(&format!("{u} {name}"), &bytes));
-                downloads.push((name, path));
+                std::fs::write(&path, &d.data).map_err(|e| Error::io("writing", &path, e))?;
+                parts.push(digest_data(&format!("{u} {} {}", d.name, d.mtime), &d.data));
+                downloads.push((d.name, path, d.mtime));
             }
             tmp = Some(guard);
         }
@@ -217,13 +217,18 @@ impl Build<'_, '_> {
                     &attrs,
                 )?;
             }
-            for (name, path) in &prepared.downloads {
+            for (name, path, mtime) in &prepared.downloads {
+                // Buildah's getURL: mode 0600 unless --chmod, the mtime of Last-Modified,
+                // and never unpacked.
                 let data = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
                 let a = Attrs {
                     chmod: attrs.chmod.or(Some(0o600)),
                     ..attrs
                 };
-                copy::write_inline(&to, name, &data, &dest, wants_dir || count > 1, &a)?;
+                let fd = copy::write_inline(&to, name, &data, &dest, wants_dir || count > 1, &a)?;
+                let t = nix::sys::time::TimeSpec::new(*mtime, 0);
+                nix::sys::stat::futimens(&fd, &t, &t)
+                    .map_err(|e| Error::io("setting the times of", name, e.into()))?;
             }
         }
         drop(prepared);
@@ -235,6 +240,7 @@ impl Build<'_, '_> {
             upper: Some(&view.upper),
             format: self.opts.format,
             created: self.created(),
+            file_time: self.opts.timestamp,
             comment: None,
         })
     }
@@ -323,7 +329,22 @@ impl Build<'_, '_> {
             } else {
                 &mut **out
             };
-            self.engine.run_step(&spec, out, &mut **err)?
+            match self.engine.run_step(&spec, out, &mut **err) {
+                Ok(r) => r,
+                // The runtime refused to run the step (e.g. a bad `--runtime-flag`): Buildah
+                // reports the runtime's exit status, 1.
+                Err(Error::Runtime(m)) => {
+                    return Err(runtime_refused(written, &m));
+                }
+                Err(Error::Command { message, code })
+                    if code == crate::error::exit::CANNOT_INVOKE
+                        && message.starts_with("OCI runtime error: ") =>
+                {
+                    let m = message.trim_start_matches("OCI runtime error: ");
+                    return Err(runtime_refused(written, m));
+                }
+                Err(e) => return Err(e),
+            }
         };
         drop(views);
         let targets: Vec<String> = spec.mounts.iter().map(|m| m.destination.clone()).collect();
@@ -348,6 +369,7 @@ impl Build<'_, '_> {
             upper: Some(&container.upper()),
             format: self.opts.format,
             created: self.created(),
+            file_time: self.opts.timestamp,
             comment: None,
         })
     }
@@ -390,8 +412,22 @@ impl Build<'_, '_> {
                     &[rel.to_string()],
                 )?;
                 let src = if rel.is_empty() { root } else { root.join(rel) };
-                // Always read-only: a `rw` bind's writes must not reach the context.
-                spec.mounts.push(bind_ro(&src, &target, true)?);
+                if m.readonly {
+                    spec.mounts.push(bind_ro(&src, &target, true)?);
+                } else {
+                    // `rw`, BuildKit's way: writable in the step, the writes dropped after
+                    // it; the context (or the stage) never changes.
+                    let (view, path) = if src.is_dir() {
+                        let v = View::writable_over(self.engine, &src)?;
+                        let p = v.root().to_path_buf();
+                        (v, p)
+                    } else {
+                        View::file_copy(self.engine, &src)?
+                    };
+                    spec.mounts.push(bind_ro(&path, &target, false)?);
+                    // First in line: dropped (unmounted) before the stage view below it.
+                    views.insert(0, view);
+                }
             }
             MountType::Cache => {
                 let id = m.id.clone().unwrap_or_else(|| target.clone());
@@ -443,6 +479,18 @@ impl Build<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A RUN the runtime refused to start (a bad `--runtime-flag`, say): Buildah reports the
+/// runtime's exit status, 1.
+fn runtime_refused(written: &Instruction, message: &str) -> Error {
+    Error::Command {
+        message: format!(
+            "building at STEP \"{}\": while running runtime: {message}: exit status 1",
+            written.code()
+        ),
+        code: 1,
     }
 }
 

@@ -47,6 +47,41 @@ impl View {
         Ok(v)
     }
 
+    /// A writable overlay on a directory of the host (a `RUN --mount=type=bind,rw`): what
+    /// the step writes lands in the view's upper dir and is dropped with it; `dir` itself
+    /// never changes.
+    pub fn writable_over(engine: &Engine, dir: &Path) -> Result<View> {
+        let scratch = Self::scratch(engine)?;
+        let mut v = View {
+            merged: scratch.join("merged"),
+            upper: scratch.join("upper"),
+            dir: scratch,
+            mounted: false,
+        };
+        let work = v.dir.join("work");
+        for d in [&v.merged, &v.upper, &work] {
+            std::fs::create_dir(d).map_err(|e| Error::io("creating", d, e))?;
+        }
+        crate::layer::mount_overlay(&[dir.to_path_buf()], &v.upper, &work, &v.merged, None)?;
+        v.mounted = true;
+        Ok(v)
+    }
+
+    /// A private copy of one host file (a `rw` bind of a file): the step may change the
+    /// copy, never the file.
+    pub fn file_copy(engine: &Engine, file: &Path) -> Result<(View, PathBuf)> {
+        let scratch = Self::scratch(engine)?;
+        let v = View {
+            merged: scratch.join("merged"),
+            upper: scratch.join("upper"),
+            dir: scratch,
+            mounted: false,
+        };
+        let copy = v.dir.join("file");
+        std::fs::copy(file, &copy).map_err(|e| Error::io("copying", file, e))?;
+        Ok((v, copy))
+    }
+
     /// A read-only view of `image`'s rootfs.
     pub fn read_only(engine: &Engine, image: Option<&ImageRecord>) -> Result<View> {
         let dir = Self::scratch(engine)?;
