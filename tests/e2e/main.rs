@@ -64,5 +64,6 @@ mod suite_pod;
 mod suite_run;
 mod system;
 mod terminal;
+mod userns;
 mod volume_mount;
 mod volumes;

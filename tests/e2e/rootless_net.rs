@@ -201,6 +201,22 @@ fn rootless_published_ports_answer_on_the_host_and_go_with_the_container() {
         ports.contains(&format!("80/tcp -> 0.0.0.0:{p1}")),
         "{ports}"
     );
+    // slirp4netns is not a network to inspect, as in Podman 4.3: no `Networks`, no
+    // addresses, the mode and the ports.
+    let settings = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.NetworkMode}} [{{.NetworkSettings.IPAddress}}] {{json .NetworkSettings.Ports}}",
+        &web,
+    ]);
+    assert_eq!(
+        settings.trim(),
+        format!(
+            "slirp4netns [] {{\"80/tcp\":[{{\"HostIp\":\"\",\"HostPort\":\"{p1}\"}},{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{p2}\"}}]}}"
+        )
+    );
+    let json = env.ok(&["inspect", &web]);
+    assert!(!json.contains("\"Networks\""), "{json}");
     // The forwarder connects from inside the container's namespace (as rootlessport does).
     wait_logs(&env, &web, "127.0.0.1]:");
     // A monitor that dies takes slirp4netns and the forwarder along (the exit pipe).

@@ -38,6 +38,18 @@ pub struct CreateFlags {
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    /// Add additional groups to the primary container process ('keep-groups' keeps the caller's)
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// User namespace to use (host; keep-id, nomap, auto, private and ns: are refused)
+    #[arg(long)]
+    pub userns: Option<String>,
+    /// UID map for the user namespace (refused: not supported by peapod yet)
+    #[arg(long)]
+    pub uidmap: Vec<String>,
+    /// GID map for the user namespace (refused: not supported by peapod yet)
+    #[arg(long)]
+    pub gidmap: Vec<String>,
     /// Set metadata on container
     #[arg(short = 'l', long = "label")]
     pub label: Vec<String>,

@@ -107,6 +107,14 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             device_cgroup_rules: f.device_cgroup_rule.clone(),
             conmon_pidfile: f.conmon_pidfile.clone(),
             preserve_fds: f.preserve_fds,
+            group_add: f.group_add.clone(),
+            userns: f.userns.clone(),
+            id_maps: f
+                .uidmap
+                .iter()
+                .map(|m| format!("--uidmap={m}"))
+                .chain(f.gidmap.iter().map(|m| format!("--gidmap={m}")))
+                .collect(),
         },
     })
 }

@@ -138,7 +138,16 @@ impl Engine {
             .into_iter()
             .collect();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
-        let annotations = super::annotations::parse(&opts.annotations)?;
+        let mut annotations = super::annotations::parse(&opts.annotations)?;
+        let userns = super::userns::check_userns(
+            opts.run_extras.userns.as_deref().unwrap_or(""),
+            crate::rootless::is_rootless(),
+        )?;
+        super::userns::check_id_maps(&opts.run_extras.id_maps)?;
+        let keep_groups = super::userns::check_group_add(&opts.run_extras.group_add)?;
+        if keep_groups {
+            annotations.insert(super::userns::KEEP_GROUPS_ANNOTATION.into(), "1".into());
+        }
         let stop_signal = match (opts.stop_signal, icfg.stop_signal()) {
             (Some(n), _) => n,
             (None, Some(s)) => crate::signal::parse(s)?,
@@ -276,6 +285,12 @@ impl Engine {
                 .map(|p| crate::absolute(p))
                 .transpose()?,
             preserve_fds: opts.run_extras.preserve_fds,
+            group_add: if keep_groups {
+                Vec::new()
+            } else {
+                opts.run_extras.group_add.clone()
+            },
+            userns,
         };
         crate::monitor::check_preserved(config.preserve_fds)?;
         for rule in &config.device_cgroup_rules {

@@ -235,7 +235,9 @@ impl Engine {
             let rootfs = self.paths.rootfs(c.id());
             let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
             let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
-            let user = super::user::resolve(u, &passwd, &group)?;
+            let mut user = super::user::resolve(u, &passwd, &group)?;
+            // The container's --group-add groups, as its own process has them.
+            super::userns::add_groups(&mut user.additional_gids, &c.config.group_add, &group)?;
             let oci_user = UserBuilder::default()
                 .uid(user.uid)
                 .gid(user.gid)

@@ -184,7 +184,9 @@ pub struct EndpointSettings {
 }
 
 /// `NetworkSettings` from the container's network state: the first network's addresses at
-/// the top level, as Podman shows them, every network under `Networks`.
+/// the top level, as Podman shows them, every network under `Networks`. slirp4netns is not
+/// a network: Podman 4.3 shows no `Networks` and no addresses for it (its status is kept
+/// for the container's hosts file only).
 fn network_settings(c: &Container) -> NetworkSettings {
     let mut ns = NetworkSettings {
         SandboxKey: c.state.netns.clone(),
@@ -202,7 +204,12 @@ fn network_settings(c: &Container) -> NetworkSettings {
         };
         ns.Ports.entry(key).or_insert(None);
     }
-    for (name, status) in &c.state.network_status {
+    let networks = c
+        .state
+        .network_status
+        .iter()
+        .filter(|(name, _)| name.as_str() != crate::network::slirp::SLIRP);
+    for (name, status) in networks {
         let mut ep = EndpointSettings {
             NetworkID: name.clone(),
             Aliases: c
@@ -535,7 +542,7 @@ impl Engine {
                 DnsOptions: Vec::new(),
                 DnsSearch: Vec::new(),
                 ExtraHosts: Vec::new(),
-                GroupAdd: Vec::new(),
+                GroupAdd: c.config.group_add.clone(),
                 IpcMode: ns_mode(c, "ipc", "shareable"),
                 Cgroup: String::new(),
                 Cgroups: "default".into(),
@@ -549,7 +556,7 @@ impl Engine {
                 SecurityOpt: security.security_opts.clone(),
                 Tmpfs: self.inspect_tmpfs(c),
                 UTSMode: ns_mode(c, "uts", "private"),
-                UsernsMode: String::new(),
+                UsernsMode: c.config.userns.clone(),
                 ShmSize: 65536000,
                 Runtime: "oci".into(),
                 ConsoleSize: [0, 0],

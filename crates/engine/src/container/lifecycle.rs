@@ -193,7 +193,14 @@ impl Engine {
         let rootfs = self.mount_rootfs(c)?;
         let passwd = super::user::read_in_root(&rootfs, "/etc/passwd").unwrap_or_default();
         let group = super::user::read_in_root(&rootfs, "/etc/group").unwrap_or_default();
-        let user = super::user::resolve(&c.config.user, &passwd, &group)?;
+        let mut user = super::user::resolve(&c.config.user, &passwd, &group)?;
+        super::userns::add_groups(&mut user.additional_gids, &c.config.group_add, &group).map_err(
+            |e| {
+                Error::invalid(format!(
+                    "looking up supplemental groups for container {id}: {e}"
+                ))
+            },
+        )?;
         // A working directory that is (or is inside) a mount exists once the mounts are made;
         // one that holds a mount's destination is made by the runtime for that mount.
         let workdir = c.config.workdir.trim_end_matches('/');

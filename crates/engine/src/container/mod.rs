@@ -35,6 +35,7 @@ mod timezone;
 pub mod top;
 mod update;
 pub mod user;
+pub mod userns;
 
 pub use commit::{CommitFormat, CommitOptions};
 pub use create::ROOTLESS_V1_LIMITS_WARNING;

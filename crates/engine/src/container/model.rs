@@ -180,6 +180,13 @@ pub struct ContainerConfig {
     /// `--conmon-pidfile`: where the monitor's pid is written at every start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conmon_pidfile: Option<std::path::PathBuf>,
+    /// `--group-add` groups (names or gids) resolved at every start; not `keep-groups`,
+    /// which is an annotation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `--userns` as inspect's `HostConfig.UsernsMode` shows it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub userns: String,
     /// `--preserve-fds N`: the starting process' fds 3 … 3+N-1 go into the container.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preserve_fds: u32,

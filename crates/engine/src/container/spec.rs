@@ -93,6 +93,14 @@ pub struct RunExtras {
     pub device_cgroup_rules: Vec<String>,
     /// `--conmon-pidfile PATH`: the monitor's pid written there at every start.
     pub conmon_pidfile: Option<PathBuf>,
+    /// `--group-add GROUP`: supplementary groups (names from the container's /etc/group,
+    /// or gids), or `keep-groups` alone.
+    pub group_add: Vec<String>,
+    /// `--userns MODE`, as given.
+    pub userns: Option<String>,
+    /// `--uidmap`/`--gidmap` as given (`--uidmap=0:100000:5000`): refused, see
+    /// [`super::userns::check_id_maps`].
+    pub id_maps: Vec<String>,
     /// `--preserve-fds N`: the caller's fds 3 … 3+N-1 passed into the container.
     pub preserve_fds: u32,
 }
