@@ -10,7 +10,7 @@ use crate::util::{TestEnv, is_full_id, last_line, lines};
 use peapod_tests::registry::RegistryOptions;
 
 /// A build context directory with `files` (path, content) written.
-fn context(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn context(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = env.dir.join(name);
     for (p, content) in files {
         let path = dir.join(p);
@@ -20,7 +20,8 @@ fn context(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-fn build(env: &TestEnv, ctx: &Path, args: &[&str]) -> crate::util::Output {
+/// `peapod build ARGS… CTX`, whatever its exit code.
+pub(crate) fn build(env: &TestEnv, ctx: &Path, args: &[&str]) -> crate::util::Output {
     let mut a = vec!["build"];
     a.extend_from_slice(args);
     let c = ctx.to_str().unwrap();

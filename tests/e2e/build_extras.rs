@@ -7,24 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::build::{build, context};
 use crate::util::{TestEnv, free_port, last_line, lines};
-
-fn context(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = env.dir.join(name);
-    for (p, content) in files {
-        let path = dir.join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-    }
-    dir
-}
-
-fn build(env: &TestEnv, ctx: &Path, args: &[&str]) -> crate::util::Output {
-    let mut a = vec!["build"];
-    a.extend_from_slice(args);
-    a.push(ctx.to_str().unwrap());
-    env.run(&a)
-}
 
 fn sh(cmd: &str) {
     let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();

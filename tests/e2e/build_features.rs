@@ -5,26 +5,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 
+use crate::build::{build, context};
 use crate::util::{TestEnv, is_full_id, last_line, lines};
-
-fn context(env: &TestEnv, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = env.dir.join(name);
-    for (p, content) in files {
-        let path = dir.join(p);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-    }
-    dir
-}
-
-fn build(env: &TestEnv, ctx: &Path, args: &[&str]) -> crate::util::Output {
-    let mut a = vec!["build"];
-    a.extend_from_slice(args);
-    a.push(ctx.to_str().unwrap());
-    env.run(&a)
-}
 
 #[test]
 fn run_mounts_network_heredocs_and_shell() {
