@@ -182,9 +182,16 @@ impl Watch {
             self.port
         );
         if let Some(v) = &self.veth {
+            // A veth dies with its namespace, and the kernel destroys a namespace whose
+            // last reference went asynchronously (its cleanup_net work queue): under load
+            // that takes a moment.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while host_links().contains(v) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             assert!(
                 !host_links().contains(v),
-                "{when}: veth {v:?} is still on the host"
+                "{when}: veth {v:?} is still on the host 10 s after its namespace was released"
             );
         }
         let rt = peapod_tests::runtime_containers_under(&env.dir);
