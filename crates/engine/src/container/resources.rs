@@ -154,21 +154,8 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Parse and check the flags as Podman does (messages are Podman's).
 pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
-    let memory = match &flags.memory {
-        None => None,
-        Some(m) => Some(ram_in_bytes(m).ok_or_else(|| {
-            Error::invalid(format!("invalid value for memory: invalid size: '{m}'"))
-        })?),
-    };
-    let memory_swap = match &flags.memory_swap {
-        None => None,
-        Some(s) if s.trim() == "-1" => Some(-1),
-        Some(s) => Some(ram_in_bytes(s).ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid value for memory-swap: invalid size: '{s}'"
-            ))
-        })?),
-    };
+    let memory = parse_memory(&flags.memory)?;
+    let memory_swap = parse_swap(&flags.memory_swap)?;
     check(&Resources {
         memory,
         memory_swap,
@@ -180,6 +167,30 @@ pub fn parse(flags: &ResourceFlags) -> Result<Resources> {
         cpuset_mems: flags.cpuset_mems.clone(),
         blkio_weight: flags.blkio_weight,
     })
+}
+
+/// `-m`: go-units' binary sizes, Podman's message.
+fn parse_memory(m: &Option<String>) -> Result<Option<i64>> {
+    m.as_ref()
+        .map(|m| {
+            ram_in_bytes(m).ok_or_else(|| {
+                Error::invalid(format!("invalid value for memory: invalid size: '{m}'"))
+            })
+        })
+        .transpose()
+}
+
+/// `--memory-swap`: a size, or `-1` for unlimited swap.
+fn parse_swap(s: &Option<String>) -> Result<Option<i64>> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.trim() == "-1" => Ok(Some(-1)),
+        Some(s) => ram_in_bytes(s).map(Some).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid value for memory-swap: invalid size: '{s}'"
+            ))
+        }),
+    }
 }
 
 fn parse_reservation(flags: &ResourceFlags) -> Result<Option<i64>> {
@@ -201,21 +212,8 @@ pub fn merge(old: &Resources, flags: &ResourceFlags) -> Result<Resources> {
         memory_swap: None,
         ..flags.clone()
     })?;
-    let memory = match &flags.memory {
-        None => old.memory,
-        Some(m) => Some(ram_in_bytes(m).ok_or_else(|| {
-            Error::invalid(format!("invalid value for memory: invalid size: '{m}'"))
-        })?),
-    };
-    let memory_swap = match &flags.memory_swap {
-        None => old.memory_swap,
-        Some(s) if s.trim() == "-1" => Some(-1),
-        Some(s) => Some(ram_in_bytes(s).ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid value for memory-swap: invalid size: '{s}'"
-            ))
-        })?),
-    };
+    let memory = parse_memory(&flags.memory)?.or(old.memory);
+    let memory_swap = parse_swap(&flags.memory_swap)?.or(old.memory_swap);
     check(&Resources {
         memory,
         memory_swap,
