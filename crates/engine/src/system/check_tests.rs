@@ -1,5 +1,6 @@
 use super::*;
 use crate::EngineOptions;
+use peapod_netsetup::types::NetworkOptions;
 
 fn engine(t: &Path) -> Engine {
     Engine::open(EngineOptions {
