@@ -46,31 +46,7 @@ pub fn ago(t: DateTime<Utc>) -> String {
 
 /// go-units `HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{} {}", go_g3(v), UNITS[i])
-}
-
-/// Go's `%.3g` for the values sizes produce (no exponent below 1000).
-fn go_g3(v: f64) -> String {
-    let digits = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    peapod_engine::container::resources::human_size_with_precision(bytes, 3, " ")
 }
 
 #[cfg(test)]

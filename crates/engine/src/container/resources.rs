@@ -134,6 +134,13 @@ pub fn from_human_size(s: &str) -> Option<i64> {
 /// docker/go-units `HumanSize`: decimal units, 4 significant digits (`5.007MB`, `0B`), as
 /// inspect's `HostConfig.LogConfig.Size` shows a size.
 pub fn human_size(bytes: u64) -> String {
+    human_size_with_precision(bytes, 4, "")
+}
+
+/// docker/go-units `HumanSizeWithPrecision`: decimal units with `digits` significant
+/// digits (Go's `%.Ng`, trailing zeros dropped; no exponent below 1000), `sep` between the
+/// number and the unit (Podman's tables use `" "` and 3 digits: `5.01 MB`).
+pub fn human_size_with_precision(bytes: u64, digits: usize, sep: &str) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -141,15 +148,19 @@ pub fn human_size(bytes: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    // Go's %.4g for values below 1000: four significant digits, trailing zeros dropped.
-    let digits = match v {
-        v if v >= 100.0 => 1,
+    let whole = match v {
+        v if v >= 100.0 => 3,
         v if v >= 10.0 => 2,
-        _ => 3,
+        _ => 1,
     };
-    let s = format!("{v:.digits$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}{}", UNITS[i])
+    let decimals = digits.saturating_sub(whole);
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    format!("{s}{sep}{}", UNITS[i])
 }
 
 /// Parse and check the flags as Podman does (messages are Podman's).
