@@ -29,8 +29,15 @@ pub fn main(args: &[String]) -> Result<()> {
             "--no-fail-fast",
         ],
     ];
+    // Packages named by the caller (`-p peapod-tests -- FILTER`): one run of just those;
+    // the two runs above would each take them, so every test ran twice.
+    let picked = args
+        .iter()
+        .any(|a| a == "-p" || a == "--package" || a.starts_with("--package="));
+    let one: [&[&str]; 1] = [&["test", "--no-fail-fast"]];
+    let runs: &[&[&str]] = if picked { &one } else { &runs };
     let mut failed = Vec::new();
-    for run in runs {
+    for &run in runs {
         let mut cmd = shell::cargo();
         cmd.args(run)
             .args(args)
