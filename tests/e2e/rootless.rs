@@ -443,7 +443,51 @@ fn rootless_two_users_are_isolated() {
         !kill.status.success(),
         "user b may signal user a's pause process"
     );
-    a.ok(&["rm", "-f", "-t", "0", &name]);
+    // Files: b cannot look into a's store (its layers, containers' root filesystems).
+    let ls = Command::new("runuser")
+        .args(["-u", u.norange.name, "--", "ls", &root_a])
+        .output()
+        .unwrap();
+    assert!(
+        !ls.status.success(),
+        "user b lists user a's store {root_a}: {}",
+        String::from_utf8_lossy(&ls.stdout)
+    );
+    // Ports: a host port a publishes is a's; b's start asking for it fails as Podman's
+    // (126, the container left created, as `podman run` leaves it), a's keeps answering.
+    let port = util::free_port().to_string();
+    let web = util::name("web");
+    a.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "-p",
+        &format!("{port}:80"),
+        IMG,
+        "sh",
+        "-c",
+        "mkdir -p /w && echo from-a > /w/index && exec httpd -f -p 80 -h /w",
+    ]);
+    let got = util::wait_http(&format!("127.0.0.1:{port}"), "/index");
+    assert_eq!(got.trim(), "from-a");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "-p",
+        &format!("{port}:80"),
+        IMG,
+        "sleep",
+        "300",
+    ])
+    .assert_error(126, &["address already in use", &port]);
+    assert_ne!(b.status_of(&web), "running");
+    b.ok(&["rm", &web]);
+    let got = util::wait_http(&format!("127.0.0.1:{port}"), "/index");
+    assert_eq!(got.trim(), "from-a", "a's port after b's attempt");
+    a.ok(&["rm", "-f", "-t", "0", &name, &web]);
     assert_eq!(
         util::lines(&b.ok(&["ps", "-q", "--no-trunc"])),
         [idb.trim()],

@@ -78,19 +78,6 @@ fn wait_logs(env: &UserEnv, ctr: &str, what: &str) -> String {
     logs
 }
 
-fn wait_answer(addr: &str, path: &str) -> String {
-    let mut body = None;
-    util::wait_until(
-        &format!("an answer from {addr}"),
-        Duration::from_secs(15),
-        || {
-            body = util::http_get(addr, path);
-            body.is_some()
-        },
-    );
-    body.unwrap()
-}
-
 /// The host's first global IPv4 address (not loopback), if it has one.
 fn host_address() -> Option<String> {
     let out = Command::new("ip")
@@ -189,11 +176,11 @@ fn rootless_published_ports_answer_on_the_host_and_go_with_the_container() {
         &httpd_cmd("hello-rootless", true),
     ]);
     assert_eq!(
-        wait_answer(&format!("127.0.0.1:{p1}"), "/index").trim(),
+        util::wait_http(&format!("127.0.0.1:{p1}"), "/index").trim(),
         "hello-rootless"
     );
     assert_eq!(
-        wait_answer(&format!("127.0.0.1:{p2}"), "/index").trim(),
+        util::wait_http(&format!("127.0.0.1:{p2}"), "/index").trim(),
         "hello-rootless"
     );
     let ports = env.ok(&["port", &web]);
@@ -278,7 +265,7 @@ fn rootless_port_handler_slirp4netns_keeps_the_clients_address() {
         &httpd_cmd("via-slirp", true),
     ]);
     assert_eq!(
-        wait_answer(&format!("127.0.0.1:{port}"), "/index").trim(),
+        util::wait_http(&format!("127.0.0.1:{port}"), "/index").trim(),
         "via-slirp"
     );
     // No forwarder: slirp4netns listens itself.
@@ -292,7 +279,7 @@ fn rootless_port_handler_slirp4netns_keeps_the_clients_address() {
     wait_logs(&env, &web, "10.0.2.2]:");
     if let Some(addr) = host_address() {
         assert_eq!(
-            wait_answer(&format!("{addr}:{port}"), "/index").trim(),
+            util::wait_http(&format!("{addr}:{port}"), "/index").trim(),
             "via-slirp"
         );
         wait_logs(&env, &web, &format!("{addr}]:"));
@@ -327,7 +314,7 @@ fn rootless_pod_publishes_its_port_and_members_share_localhost() {
         &httpd_cmd("pod", false),
     ]);
     assert_eq!(
-        wait_answer(&format!("127.0.0.1:{port}"), "/hostname").trim(),
+        util::wait_http(&format!("127.0.0.1:{port}"), "/hostname").trim(),
         pod
     );
     let other = env.ok(&[
@@ -547,7 +534,7 @@ fn rootless_pasta_copies_the_hosts_address_and_publishes_ports() {
         &httpd_cmd("via-pasta", false),
     ]);
     assert_eq!(
-        wait_answer(&format!("127.0.0.1:{port}"), "/index").trim(),
+        util::wait_http(&format!("127.0.0.1:{port}"), "/index").trim(),
         "via-pasta"
     );
     assert!(
@@ -641,7 +628,7 @@ fn root_can_ask_for_slirp4netns_with_published_ports() {
         &httpd_cmd("root-slirp", false),
     ]);
     assert_eq!(
-        wait_answer(&format!("127.0.0.1:{port}"), "/index").trim(),
+        util::wait_http(&format!("127.0.0.1:{port}"), "/index").trim(),
         "root-slirp"
     );
     env.ok(&["rm", "-f", "-t", "0", &web]);

@@ -551,6 +551,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// HTTP GET `path` from `addr` (`IP:PORT`), retried for up to 15 s until it answers; the body.
+pub fn wait_http(addr: &str, path: &str) -> String {
+    let mut body = None;
+    wait_until(
+        &format!("an answer from {addr}"),
+        Duration::from_secs(15),
+        || {
+            body = http_get(addr, path);
+            body.is_some()
+        },
+    );
+    body.unwrap()
+}
+
 /// HTTP GET `path` from `addr` (`IP:PORT`); the body, or None if it cannot connect.
 pub fn http_get(addr: &str, path: &str) -> Option<String> {
     let addr = addr.parse().ok()?;
