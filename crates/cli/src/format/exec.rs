@@ -12,6 +12,9 @@
 
 use std::collections::btree_map;
 
+/// What an omitted struct field reads as.
+static NIL: Value = Value::Nil;
+
 use super::FormatError;
 use super::funcs::{CallError, call_builtin, creates, size_of};
 use super::parse::{Arg, ArgKind, Branch, Cmd, Node, Pipe, Tree};
@@ -306,6 +309,8 @@ impl State<'_> {
                 None => None,
                 Some(Value::Map(m)) => m.get(name),
                 Some(Value::Struct(fields)) => match fields.iter().find(|(k, _)| k == name) {
+                    // An omitted field is the Go field's zero value.
+                    Some((_, Value::Omitted)) => Some(&NIL),
                     Some((_, f)) => Some(f),
                     // Podman's structs name the field `ID` and tag it `Id` in JSON; templates
                     // see the Go name, and Podman rewrites `{{.Id}}` to it.

@@ -143,7 +143,8 @@ fn call_core(name: &str, a: Vec<Value>) -> Result<Value, CallError> {
                 Value::String(s) => s.len(),
                 Value::List(l) => l.len(),
                 Value::Map(m) => m.len(),
-                Value::Nil => return Err("len of nil pointer".to_string().into()),
+                // A nil map or slice (an omitted field): Go's len of those is 0.
+                Value::Nil => 0,
                 other => return Err(format!("len of type {}", other.type_name()).into()),
             };
             Value::Int(n as i64)

@@ -331,8 +331,8 @@ fn print_arg(out: &mut String, v: &Value, verb: char, spec: &Spec) {
         return fmt_str(out, v.type_name(), spec);
     }
     match v {
-        Value::Nil if verb == 'v' => pad(out, "<nil>", spec),
-        Value::Nil => bad_verb(out, verb, v, spec),
+        Value::Nil | Value::Omitted if verb == 'v' => pad(out, "<nil>", spec),
+        Value::Nil | Value::Omitted => bad_verb(out, verb, v, spec),
         Value::Bool(b) if matches!(verb, 't' | 'v') => {
             pad(out, if *b { "true" } else { "false" }, spec)
         }

@@ -15,6 +15,9 @@ use super::FormatError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Nil,
+    /// A struct field the JSON omits (serde's `skip_serializing_if`, Go's `omitempty`): in
+    /// a template it is the field's zero value, like `Nil`; `json` leaves it out.
+    Omitted,
     Bool(bool),
     Int(i64),
     Uint(u64),
@@ -30,7 +33,7 @@ impl Value {
     /// a struct is always true.
     pub fn is_true(&self) -> bool {
         match self {
-            Value::Nil => false,
+            Value::Nil | Value::Omitted => false,
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
             Value::Uint(u) => *u != 0,
@@ -45,7 +48,7 @@ impl Value {
     /// A Go-like type name for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Nil => "<nil>",
+            Value::Nil | Value::Omitted => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Uint(_) => "uint",
@@ -68,7 +71,7 @@ impl Value {
 /// Appends Go's `%v` rendering of `v` to `out`.
 pub(super) fn sprint_into(v: &Value, out: &mut String) {
     match v {
-        Value::Nil => out.push_str("<nil>"),
+        Value::Nil | Value::Omitted => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Uint(u) => out.push_str(&u.to_string()),
@@ -392,6 +395,12 @@ impl ser::SerializeStruct for StructSer {
         self.0.push((key.to_owned(), to_value(v)?));
         Ok(())
     }
+    /// A field the JSON leaves out (`omitempty`) is still a field of the Go struct: there,
+    /// with its zero value (a nil map, slice or pointer), so `{{.F}}` and `{{len .F}}` work.
+    fn skip_field(&mut self, key: &'static str) -> Result<(), FormatError> {
+        self.0.push((key.to_owned(), Value::Omitted));
+        Ok(())
+    }
     fn end(self) -> Result<Value, FormatError> {
         Ok(Value::Struct(self.0))
     }
@@ -423,7 +432,7 @@ impl Serialize for Value {
     fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use ser::SerializeMap;
         match self {
-            Value::Nil => s.serialize_unit(),
+            Value::Nil | Value::Omitted => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
             Value::Uint(u) => s.serialize_u64(*u),
@@ -433,7 +442,7 @@ impl Serialize for Value {
             Value::Map(m) => s.collect_map(m),
             Value::Struct(fields) => {
                 let mut map = s.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
+                for (k, v) in fields.iter().filter(|(_, v)| *v != Value::Omitted) {
                     map.serialize_entry(k, v)?;
                 }
                 map.end()
@@ -500,12 +509,22 @@ mod tests {
             panic!("not a struct: {v:?}")
         };
         let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["Id", "maybe", "ports", "kind", "tagged", "tup"]);
-        assert_eq!(fields[1].1, Value::Nil);
-        assert_eq!(fields[3].1, Value::String("Bridge".into()));
+        // An omitted (skip_serializing_if) field stays, as the Go struct's zero value.
+        assert_eq!(
+            names,
+            ["Id", "gone", "maybe", "ports", "kind", "tagged", "tup"]
+        );
+        assert_eq!(fields[1].1, Value::Omitted);
+        assert_eq!(fields[2].1, Value::Nil);
+        assert_eq!(
+            serde_json::to_string(&fields[..3].iter().cloned().collect::<Vec<_>>()).unwrap(),
+            r#"[["Id","abc"],["gone",null],["maybe",null]]"#
+        );
+        assert!(!serde_json::to_string(&v).unwrap().contains("gone"));
+        assert_eq!(fields[4].1, Value::String("Bridge".into()));
         assert_eq!(
             v.to_go_string(),
-            "{abc <nil> map[80/tcp:[{ 8080}]] Bridge map[Port:80] [1 2.5]}"
+            "{abc <nil> <nil> map[80/tcp:[{ 8080}]] Bridge map[Port:80] [1 2.5]}"
         );
     }
 
