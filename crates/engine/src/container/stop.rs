@@ -106,8 +106,18 @@ impl Engine {
             exit.code
         };
         mark_stopped(c, code, exit.at, exit.oom);
+        // A reader that found the exit file while we waited has recorded the exit, and its
+        // `died` event, already (readers only move an active container, without the lock):
+        // our record replaces its (the code of a signalled exit is ours), without a second
+        // event.
+        let recorded = self
+            .db
+            .container(c.id())?
+            .is_some_and(|f| !f.state.status.is_active());
         self.save(c)?;
-        self.emit_died(c);
+        if !recorded {
+            self.emit_died(c);
+        }
         Ok(())
     }
 
