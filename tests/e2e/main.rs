@@ -26,6 +26,7 @@ mod crash;
 mod crash_loop;
 mod events;
 mod global_flags;
+mod health;
 mod hostile;
 mod image_filters;
 mod image_history;

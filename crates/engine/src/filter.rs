@@ -72,6 +72,9 @@ pub enum ContainerFilter {
     /// Volume name or `NAME:DEST`, or a bind's source.
     Volume(Vec<String>),
     RestartPolicy(Vec<String>),
+    /// `health=healthy|unhealthy|starting`: the healthcheck status (a container without a
+    /// check matches none); matched by [`health_matches`], where the status is known.
+    Health(Vec<String>),
 }
 
 /// The state names Podman accepts in `status=`.
@@ -166,6 +169,7 @@ impl ContainerFilter {
                 }
                 ContainerFilter::RestartPolicy(values)
             }
+            "health" => ContainerFilter::Health(values),
             _ => return Err(Error::invalid(format!("{key} is an invalid filter"))),
         })
     }
@@ -203,8 +207,18 @@ impl ContainerFilter {
                     w == have || (matches!(w.as_str(), "none" | "no" | "") && have.is_empty())
                 })
             }
+            ContainerFilter::Health(_) => true,
         }
     }
+}
+
+/// The `health=` filters hold for a container whose check is in `status` (None: it has no
+/// check, or none ran).
+pub fn health_matches(filters: &[ContainerFilter], status: Option<&str>) -> bool {
+    filters.iter().all(|f| match f {
+        ContainerFilter::Health(want) => status.is_some_and(|s| want.iter().any(|w| w == s)),
+        _ => true,
+    })
 }
 
 /// Podman's `ancestor=`: the image's id (or a prefix of it, as peapod always took), its

@@ -139,6 +139,14 @@ impl Engine {
         Ok(crate::image::load_config(&self.blobs(), &digest)?)
     }
 
+    /// The image config's Docker `Healthcheck` (`config.Healthcheck`; OCI configs have none).
+    pub fn image_healthcheck(&self, image: &ImageRecord) -> Result<Option<serde_json::Value>> {
+        let raw = self.blobs().get(&Digest::from_hex(&image.id)?)?;
+        let v: serde_json::Value = serde_json::from_slice(&raw)
+            .map_err(|e| Error::other(format!("reading the config of image {}: {e}", image.id)))?;
+        Ok(v.pointer("/config/Healthcheck").cloned())
+    }
+
     /// inspect's `Comment`: a Docker-format image's config `comment`, else the first
     /// history entry's (c/common's rule).
     pub fn image_comment(&self, image: &ImageRecord) -> Result<String> {

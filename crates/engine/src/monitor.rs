@@ -56,6 +56,9 @@ pub struct MonitorRequest<'a> {
     /// into the container (`--runtime-opt --preserve-fds`); the pipes follow them, as
     /// Podman places them for conmon.
     pub preserve_fds: u32,
+    /// peapod-monitor only: the options that schedule healthchecks
+    /// (`--health-interval-ms`, `--health-command`, `--health-command-arg`).
+    pub health: Vec<String>,
 }
 
 /// The descriptors ≥ 3 this process was started with, noted before it opened any.
@@ -176,6 +179,7 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
             cmd.arg("--exit-command-arg").arg(a);
         }
     }
+    cmd.args(&req.health);
     if req.preserve_fds > 0 {
         let n = req.preserve_fds.to_string();
         cmd.args(["--runtime-opt", "--preserve-fds", "--runtime-opt", &n]);

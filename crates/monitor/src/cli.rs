@@ -49,6 +49,10 @@ pub struct Options {
     pub exit_dir: Option<PathBuf>,
     pub exit_command: Option<PathBuf>,
     pub exit_command_args: Vec<String>,
+    /// peapod's own: the healthcheck timer ([`crate::health`]).
+    pub health_interval_ms: Option<u64>,
+    pub health_command: Option<PathBuf>,
+    pub health_command_args: Vec<String>,
     pub exit_delay: u32,
     pub log_paths: Vec<String>,
     /// Bytes; `None` when not given or negative (conmon's -1: unlimited).
@@ -113,6 +117,9 @@ const FLAGS: &[(&str, Option<char>, Kind)] = &[
     ("exit-command", None, Kind::Str),
     ("exit-command-arg", None, Kind::Str),
     ("exit-delay", None, Kind::Int),
+    ("health-interval-ms", None, Kind::Int),
+    ("health-command", None, Kind::Str),
+    ("health-command-arg", None, Kind::Str),
     ("log-path", Some('l'), Kind::Str),
     ("log-size-max", None, Kind::Int),
     ("log-global-size-max", None, Kind::Int),
@@ -271,6 +278,11 @@ impl Options {
             "exit-command" => self.exit_command = path(),
             "exit-command-arg" => self.exit_command_args.push(s()),
             "exit-delay" => self.exit_delay = unsigned(int(&value)?)?,
+            "health-interval-ms" => {
+                self.health_interval_ms = u64::try_from(int(&value)?).ok();
+            }
+            "health-command" => self.health_command = path(),
+            "health-command-arg" => self.health_command_args.push(s()),
             "log-path" => self.log_paths.push(s()),
             "log-size-max" => self.log_size_max = u64::try_from(int(&value)?).ok(),
             "log-global-size-max" => {

@@ -15,6 +15,7 @@
 pub mod attach;
 pub mod cli;
 pub mod exit;
+pub mod health;
 pub mod log;
 pub mod oom;
 pub mod run;

@@ -186,6 +186,7 @@ struct Monitor {
     container_pid: Option<Pid>,
     statuses: HashMap<Pid, i32>,
     container_status: Option<i32>,
+    health: Option<crate::health::HealthTimer>,
 }
 
 /// Run the monitor: never returns on the parent side of the fork.
@@ -484,6 +485,7 @@ fn monitor(
         container_pid: None,
         statuses: HashMap::new(),
         container_status: None,
+        health: None,
     };
     let runtime_status = m.wait_runtime(console.as_ref().map(|c| &c.0));
     if let Some((_, path)) = &console {
@@ -530,6 +532,7 @@ fn monitor(
     send_sync(sync, &SyncMessage::ok(pid.into()));
 
     m.oom = crate::oom::OomWatch::new(pid);
+    m.health = crate::health::HealthTimer::new(&m.opts);
 
     for s in &m.sources {
         set_nonblocking(&s.fd);

@@ -102,6 +102,8 @@ pub struct CreateFlags {
     pub restart: Option<String>,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub health: super::health::HealthArgs,
     /// Bind mount a volume into the container ([SOURCE-VOLUME|HOST-DIR:]CONTAINER-DIR[:OPTIONS])
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,

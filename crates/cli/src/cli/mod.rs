@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod create;
+mod health;
 mod image;
 mod netflags;
 mod network;
@@ -207,6 +208,8 @@ pub enum TopLevel {
     Build(crate::commands::build::BuildArgs),
     /// Show peapod events
     Events(crate::commands::events::EventsArgs),
+    /// Manage health checks on containers
+    Healthcheck(crate::commands::health::HealthcheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

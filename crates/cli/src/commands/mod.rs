@@ -8,6 +8,7 @@ mod container;
 pub mod cp;
 mod df;
 pub(crate) mod events;
+pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod image;
 pub(crate) mod kube;
@@ -214,5 +215,6 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Unshare(a) => system::unshare(g, a),
         TopLevel::Build(a) => build::build(&open(g)?, a),
         TopLevel::Events(a) => events::events(&open(g)?, a),
+        TopLevel::Healthcheck(a) => health::healthcheck(&open(g)?, a),
     }
 }

@@ -75,10 +75,19 @@ struct PsJson {
     Status: String,
 }
 
-fn ps_status(c: &Container) -> String {
+/// Podman's `psReporter.Status()`: the state in words, then the healthcheck's status.
+fn ps_status(c: &Container, health: Option<&str>) -> String {
+    let state = ps_state(c);
+    match health {
+        Some(h) => format!("{state} ({h})"),
+        None => state,
+    }
+}
+
+fn ps_state(c: &Container) -> String {
     match c.state.status {
         Status::Running => format!(
-            "Up {}",
+            "Up {} ago",
             human::duration(Utc::now() - c.state.started_at.unwrap_or(c.config.created))
         ),
         Status::Exited | Status::Stopped => {
@@ -146,7 +155,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 CreatedHuman: human::ago(c.config.created),
                 CreatedAt: peapod_engine::container::inspect::go_time_string(c.config.created),
                 Created: c.config.created.timestamp(),
-                Status: ps_status(c),
+                Status: ps_status(c, e.health.as_deref()),
                 State: c.state.status.to_string(),
                 Ports: peapod_engine::network::ports::ps_ports(&e.ports),
                 Names: c.name().to_string(),
@@ -169,8 +178,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
     let json: Vec<PsJson> = list
         .iter()
         .zip(&rows)
-        .map(|(e, r)| (&e.container, &e.ports, r))
-        .map(|(c, ports, r)| PsJson {
+        .map(|(e, r)| (e, &e.container, &e.ports, r))
+        .map(|(e, c, ports, r)| PsJson {
             AutoRemove: c.config.auto_remove,
             Command: c.config.args.clone(),
             Created: r.Created,
@@ -194,7 +203,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
             Restarts: c.state.restart_count,
             StartedAt: r.StartedAt,
             State: r.State.clone(),
-            Status: r.Status.clone(),
+            // Podman's `ListContainer.Status` is the healthcheck's status alone.
+            Status: e.health.clone().unwrap_or_default(),
         })
         .collect();
     let default = if a.pod {

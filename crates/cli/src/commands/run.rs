@@ -55,6 +55,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         pid: ns("pid", &f.pid)?,
         ipc: ns("ipc", &f.ipc)?,
         uts: ns("uts", &f.uts)?,
+        health: f.health.to_flags(),
         image: f.image.clone(),
         rootfs: None,
         name: f.name.clone(),

@@ -317,6 +317,10 @@ impl State<'_> {
                     None if name == "ID" && fields.iter().any(|(k, _)| k == "Id") => {
                         fields.iter().find(|(k, _)| k == "Id").map(|(_, f)| f)
                     }
+                    // Podman 4.3's `State.Healthcheck()`: a method answering `Health`.
+                    None if name == "Healthcheck" && fields.iter().any(|(k, _)| k == "Health") => {
+                        fields.iter().find(|(k, _)| k == "Health").map(|(_, f)| f)
+                    }
                     // A Go field `Number` tagged `number` in JSON (`info`'s store counts):
                     // templates see the Go name.
                     None if fields.iter().any(|(k, _)| lower_first(name) == *k) => fields

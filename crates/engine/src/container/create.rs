@@ -154,6 +154,11 @@ impl Engine {
             (None, None) => 15,
         };
         let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
+        let image_health = match &image {
+            Some(image) => self.image_healthcheck(image)?,
+            None => None,
+        };
+        let healthcheck = super::health::resolve(&opts.health, image_health.as_ref())?;
         let net = match member {
             // The pod's namespace: its networks, ports and names are the infra's.
             Some(m) if m.shares_net => crate::network::NetworkPlan {
@@ -291,6 +296,7 @@ impl Engine {
                 opts.run_extras.group_add.clone()
             },
             userns,
+            healthcheck,
         };
         crate::monitor::check_preserved(config.preserve_fds)?;
         for rule in &config.device_cgroup_rules {

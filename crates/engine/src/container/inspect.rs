@@ -114,6 +114,9 @@ pub struct InspectState {
     pub StartedAt: String,
     pub FinishedAt: String,
     pub CgroupPath: String,
+    /// The healthcheck's status and last results (Go's struct: present, empty, without a
+    /// check).
+    pub Health: super::health::HealthLog,
     pub StoppedByUser: bool,
 }
 
@@ -286,6 +289,10 @@ pub struct InspectConfig {
     pub Timeout: u32,
     pub StopTimeout: u32,
     pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Healthcheck: Option<super::health::HealthConfig>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub HealthcheckOnFailureAction: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -418,6 +425,7 @@ impl Engine {
                 StartedAt: go_time(st.started_at),
                 FinishedAt: go_time(st.finished_at),
                 CgroupPath: format!("/peapod/peapod-{id}"),
+                Health: self.health_log(c).unwrap_or_default(),
                 StoppedByUser: st.stopped_by_user,
             },
             Image: c.config.image_id.clone(),
@@ -498,6 +506,13 @@ impl Engine {
                     .iter()
                     .map(|p| (p.clone(), BTreeMap::new()))
                     .collect(),
+                Healthcheck: c.config.healthcheck.clone(),
+                HealthcheckOnFailureAction: c
+                    .config
+                    .healthcheck
+                    .as_ref()
+                    .map(|h| h.on_failure.name().to_string())
+                    .unwrap_or_default(),
             },
             HostConfig: HostConfig {
                 Binds: self.inspect_binds(c),

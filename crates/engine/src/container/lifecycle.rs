@@ -351,8 +351,10 @@ impl Engine {
             exec: None,
             hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
             preserve_fds: c.config.preserve_fds,
+            health: self.health_monitor_args(c, &monitor),
         })?;
         drop(hold);
+        self.health_reset(c)?;
         c.state.status = Status::Initialized;
         c.state.pid = spawned.pid;
         c.state.pid_start = process_start_time(spawned.pid).unwrap_or(0);

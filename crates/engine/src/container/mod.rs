@@ -14,6 +14,7 @@ mod create;
 pub mod diff;
 pub(crate) mod env;
 pub mod exec;
+pub mod health;
 pub mod inspect;
 mod lifecycle;
 pub mod logs;

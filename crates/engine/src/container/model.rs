@@ -187,6 +187,9 @@ pub struct ContainerConfig {
     /// `--userns` as inspect's `HostConfig.UsernsMode` shows it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userns: String,
+    /// The healthcheck (flags over the image's); None: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::HealthConfig>,
     /// `--preserve-fds N`: the starting process' fds 3 … 3+N-1 go into the container.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preserve_fds: u32,

@@ -69,6 +69,9 @@ pub struct PsEntry {
     /// The ports it is reachable on from the host: its own, or for a member of a pod that
     /// shares the infra's network, the pod's (Podman shows them on every member's row).
     pub ports: Vec<PortMapping>,
+    /// The healthcheck's status (`starting`, `healthy`, `unhealthy`) of a running container
+    /// with a check.
+    pub health: Option<String>,
 }
 
 impl PsEntry {
@@ -114,6 +117,7 @@ impl Engine {
             .into_iter()
             .filter(|c| every_state || matches!(c.state.status, Status::Running | Status::Paused))
             .filter(|c| container_matches(&filters, c))
+            .filter(|c| crate::filter::health_matches(&filters, self.health_status(c).as_deref()))
             .collect();
         if let Some(n) = req.last {
             list.truncate(n);
@@ -134,6 +138,7 @@ impl Engine {
                 .into_iter()
                 .map(|c| PsEntry {
                     ports: c.published_ports().to_vec(),
+                    health: self.health_status(&c),
                     container: c,
                     pod_name: String::new(),
                 })
@@ -160,6 +165,7 @@ impl Engine {
                     .unwrap_or_default();
                 let ports = pod_ports.unwrap_or_else(|| c.published_ports().to_vec());
                 PsEntry {
+                    health: self.health_status(&c),
                     container: c,
                     pod_name,
                     ports,

@@ -81,6 +81,8 @@ pub struct ContainerSpec {
     pub pid: Option<NamespaceMode>,
     pub ipc: Option<NamespaceMode>,
     pub uts: Option<NamespaceMode>,
+    /// `--health-*`, `--no-healthcheck`.
+    pub health: super::health::HealthFlags,
 }
 
 /// More of `run`/`create`'s flags, grouped.

@@ -264,6 +264,13 @@ impl Engine {
         self.emit(e);
     }
 
+    /// A container's `health_status`, with the status the check left it in.
+    pub(crate) fn emit_health_status(&self, c: &Container, status: &str) {
+        let mut e = Event::container(c, "health_status");
+        e.health_status = status.to_string();
+        self.emit(e);
+    }
+
     /// An image's event: `id` of the image (empty when Podman leaves it out, as for a
     /// pull), `name` what the operation named.
     pub(crate) fn emit_image(&self, status: &str, id: &str, name: &str) {

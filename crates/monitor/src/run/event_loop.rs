@@ -120,6 +120,8 @@ impl Monitor {
                     };
                     if Some(pid) == self.container_pid {
                         self.container_status = Some(code);
+                    } else if self.health.as_mut().is_some_and(|h| h.reaped(pid)) {
+                        // A healthcheck ended; the engine has its result.
                     } else if Some(pid) == self.runtime_pid || self.container_pid.is_none() {
                         self.statuses.insert(pid, code);
                     }
@@ -454,6 +456,9 @@ impl Monitor {
                 let ms = until.saturating_duration_since(Instant::now()).as_millis() + 1;
                 wait_ms = Some(wait_ms.map_or(ms, |w| w.min(ms)));
             }
+            if let Some(ms) = self.health.as_ref().and_then(|h| h.wait_ms()) {
+                wait_ms = Some(wait_ms.map_or(ms, |w| w.min(ms)));
+            }
             let timeout = wait_ms
                 .map(|ms| PollTimeout::try_from(ms.min(60_000)).unwrap_or(PollTimeout::MAX))
                 .unwrap_or(PollTimeout::NONE);
@@ -529,6 +534,9 @@ impl Monitor {
             }
             if let Some(a) = &mut self.attach {
                 a.gc();
+            }
+            if let Some(h) = &mut self.health {
+                h.fire_if_due();
             }
         }
     }

@@ -3,7 +3,7 @@
 //! needs no unit.
 
 /// Nanoseconds (negative allowed, as in Go), or Go's error text.
-pub(super) fn parse_go_duration(orig: &str) -> Result<i128, String> {
+pub(crate) fn parse_go_duration(orig: &str) -> Result<i128, String> {
     let invalid = || format!("time: invalid duration {orig:?}");
     let mut s = orig;
     let mut neg = false;

@@ -12,7 +12,7 @@
 //! Lines are not limited to 64 KiB. Line numbers of directive errors are 1-based.
 
 mod directives;
-mod duration;
+pub(crate) mod duration;
 mod flags;
 mod instructions;
 mod lines;
