@@ -104,7 +104,11 @@ fn checks_run_on_their_own_and_move_the_status() {
         "{{.HealthStatus}}",
     ]));
     assert!(events.iter().any(|e| e == "unhealthy"), "{events:?}");
-    assert_eq!(events.last().map(String::as_str), Some("healthy"), "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("healthy"),
+        "{events:?}"
+    );
     env.ok(&["rm", "-f", "-t", "0", &h]);
 }
 
@@ -240,7 +244,7 @@ fn on_failure_kill_and_a_check_past_its_timeout() {
             &t,
             "{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}"
         ),
-        "1: Healthcheck command timed out after 1s"
+        "-1: healthcheck command exceeded timeout of 1s"
     );
     let top = env.ok(&["top", &t, "args"]);
     assert!(

@@ -8,7 +8,7 @@
 //! the monitor nothing schedules them; `healthcheck run` still works by hand.
 //!
 //! The log is Podman's `healthcheck.log` (JSON: `Status`, `FailingStreak`, the last five
-//! results) in the container's run directory.
+//! results) in the container's directory.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -189,7 +189,18 @@ pub fn resolve(
             Some(h) if h.test.first().map(String::as_str) != Some("NONE") && !h.test.is_empty() => {
                 h
             }
-            _ => return Ok(None),
+            _ => {
+                if let Some(a) = &flags.on_failure {
+                    let action = OnFailure::parse(a)?;
+                    if action != OnFailure::None {
+                        return Err(Error::invalid(format!(
+                            "cannot set on-failure action to {} without a health check",
+                            action.name()
+                        )));
+                    }
+                }
+                return Ok(None);
+            }
         },
     };
     if let Some(v) = &flags.interval {
@@ -283,8 +294,10 @@ pub struct HealthReport {
 }
 
 impl Engine {
+    /// Beside the container's other files, so it outlives the run (inspect of an exited
+    /// container shows its last results, as Podman's) and goes with the container.
     fn health_log_path(&self, id: &str) -> PathBuf {
-        self.paths.container_run_dir(id).join("healthcheck.log")
+        self.paths.container_dir(id).join("healthcheck.log")
     }
 
     /// The container's health log, if it has a check and the log was started.
@@ -372,8 +385,9 @@ impl Engine {
         Ok(HealthReport { status: log.status })
     }
 
-    /// The test as an exec session: its exit code and output (the last 500 bytes), or 1
-    /// and Podman's message when it runs past the timeout (it is killed).
+    /// The test as an exec session: 0 or 1 (Podman records no other code) and its output
+    /// as Podman keeps it (lines joined, the first 500 bytes); -1 and Podman's message when
+    /// it runs past the timeout (it is killed then: Podman lets it run on).
     fn run_check(
         &self,
         c: &Container,
@@ -423,20 +437,15 @@ impl Engine {
             );
             let _ = self.exec_finish(started);
             return Ok((
-                1,
+                -1,
                 format!(
-                    "Healthcheck command timed out after {}",
+                    "healthcheck command exceeded timeout of {}",
                     go_duration(timeout)
                 ),
             ));
         }
         let code = self.exec_finish(started)?;
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let cut = text.len().saturating_sub(KEPT_OUTPUT);
-        let cut = (cut..=text.len())
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        Ok((code, text[cut..].to_string()))
+        Ok((i32::from(code != 0), kept_output(&out)))
     }
 
     fn act_on_failure(&self, c: &Container, action: OnFailure) {
@@ -490,6 +499,18 @@ impl Engine {
         }
         args
     }
+}
+
+/// Podman's record of a check's output: its lines joined with `\n` (so no newline at the
+/// end), cut to the first 500 bytes.
+fn kept_output(out: &[u8]) -> String {
+    let text = String::from_utf8_lossy(out);
+    let joined = text.lines().collect::<Vec<_>>().join("\n");
+    let mut end = joined.len().min(KEPT_OUTPUT);
+    while !joined.is_char_boundary(end) {
+        end -= 1;
+    }
+    joined[..end].to_string()
 }
 
 /// Go's `time.Duration.String()` for whole seconds and below (`30s`, `1m0s`, `500ms`).

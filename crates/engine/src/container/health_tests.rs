@@ -165,3 +165,26 @@ fn go_durations_print_as_go() {
     assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
     assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
 }
+
+#[test]
+fn on_failure_needs_a_check_and_output_is_kept_as_podman_keeps_it() {
+    let f = HealthFlags {
+        on_failure: Some("kill".into()),
+        ..Default::default()
+    };
+    let e = resolve(&f, None).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "cannot set on-failure action to kill without a health check"
+    );
+    let none = HealthFlags {
+        on_failure: Some("none".into()),
+        ..Default::default()
+    };
+    assert_eq!(resolve(&none, None).unwrap(), None);
+    assert_eq!(
+        kept_output(b"a on stdout\nb on stderr\n"),
+        "a on stdout\nb on stderr"
+    );
+    assert_eq!(kept_output(&[b'x'; 600]).len(), 500);
+}

@@ -291,7 +291,7 @@ pub struct InspectConfig {
     pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub Healthcheck: Option<super::health::HealthConfig>,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    /// Always there: `none` without a check, as Podman's.
     pub HealthcheckOnFailureAction: String,
 }
 
@@ -511,8 +511,8 @@ impl Engine {
                     .config
                     .healthcheck
                     .as_ref()
-                    .map(|h| h.on_failure.name().to_string())
-                    .unwrap_or_default(),
+                    .map_or("none", |h| h.on_failure.name())
+                    .to_string(),
             },
             HostConfig: HostConfig {
                 Binds: self.inspect_binds(c),
