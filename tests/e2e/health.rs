@@ -302,3 +302,43 @@ fn bad_healthcheck_flags_are_refused_and_leave_nothing() {
     env.run(&["healthcheck", "run", &stopped])
         .assert_error(125, &["is not running"]);
 }
+
+/// A liveness probe in `kube play` YAML becomes the container's healthcheck, as Podman
+/// maps it; under `restartPolicy: Always` an unhealthy container is restarted.
+#[test]
+fn kube_liveness_probes_are_healthchecks() {
+    let env = TestEnv::new("health-kube");
+    env.import_busybox();
+    let pod = name("probed");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  restartPolicy: Always\n  containers:\n  - name: app\n    image: {IMG}\n    command: [sh, -c, 'trap \"exit 0\" TERM; while :; do sleep 0.2; done']\n    livenessProbe:\n      exec:\n        command: [cat, /tmp/ok]\n      periodSeconds: 1\n      failureThreshold: 1\n"
+    );
+    let file = env.dir.join("probe.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    env.ok(&["kube", "play", "--network", "none", file.to_str().unwrap()]);
+    let ctr = format!("{pod}-app");
+    assert_eq!(
+        env.inspect(
+            &ctr,
+            "{{json .Config.Healthcheck.Test}} {{.Config.HealthcheckOnFailureAction}}"
+        ),
+        r#"["CMD-SHELL","cat","/tmp/ok","||","exit","1"] restart"#
+    );
+    let first = env.inspect(&ctr, "{{.State.StartedAt}}");
+    // Unhealthy after one failed check, then restarted (the probe never passes: again).
+    wait_until(
+        "the unhealthy member restarted",
+        Duration::from_secs(10),
+        || env.inspect(&ctr, "{{.State.StartedAt}}") != first,
+    );
+    let events = lines(&env.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Name}} {{.HealthStatus}}",
+    ]));
+    assert!(events.contains(&format!("{ctr} unhealthy")), "{events:?}");
+    env.ok(&["kube", "down", file.to_str().unwrap()]);
+}

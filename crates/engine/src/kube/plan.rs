@@ -22,6 +22,7 @@ use crate::pod::PodCreateOptions;
 use crate::volume::spec::{MountKind, MountSpec};
 
 mod fields;
+mod probe;
 pub(super) use fields::configmap_data;
 #[allow(unused_imports)]
 use fields::*;
@@ -223,6 +224,7 @@ impl Engine {
                 co.init_ctr = Some(init_type.to_string());
             } else {
                 co.restart = Some(restart);
+                co.health = probe::liveness_health(c, restart);
                 plan_ports(c, &field, &origin, replicas, &mut plan)?;
             }
             co.log = LogConfig {
