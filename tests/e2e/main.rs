@@ -61,6 +61,7 @@ mod run;
 mod run_flags;
 mod security;
 mod security_conf;
+mod stats;
 mod suite_pod;
 mod suite_run;
 mod system;

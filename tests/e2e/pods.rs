@@ -673,9 +673,11 @@ fn views_top_logs_stats_and_new_pods() {
         "{{.MemUsageBytes}}",
         &pod,
     ]);
+    // go-units BytesSize, as Podman's: `256KiB / 23.54GiB`.
     for l in lines(&mem) {
-        let used: u64 = l.split(" / ").next().unwrap().parse().unwrap();
-        assert!(used > 0, "{mem}");
+        let (used, limit) = l.split_once(" / ").unwrap();
+        assert!(used.ends_with("iB") && !used.starts_with('0'), "{mem}");
+        assert!(limit.ends_with("iB"), "{mem}");
     }
     env.ok(&["pod", "pause", &pod]);
     assert_eq!(pod_status(&env, &pod), "Paused");

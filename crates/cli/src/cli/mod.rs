@@ -210,6 +210,8 @@ pub enum TopLevel {
     Events(crate::commands::events::EventsArgs),
     /// Manage health checks on containers
     Healthcheck(crate::commands::health::HealthcheckArgs),
+    /// Display a live stream of container resource usage statistics
+    Stats(crate::commands::stats::StatsArgs),
 }
 
 #[derive(Debug, Subcommand)]

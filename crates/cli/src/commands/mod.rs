@@ -21,6 +21,7 @@ pub(crate) mod pod;
 mod ps;
 pub(crate) mod registry;
 mod run;
+pub(crate) mod stats;
 pub(crate) mod system;
 pub(crate) mod volume;
 
@@ -216,5 +217,6 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Build(a) => build::build(&open(g)?, a),
         TopLevel::Events(a) => events::events(&open(g)?, a),
         TopLevel::Healthcheck(a) => health::healthcheck(&open(g)?, a),
+        TopLevel::Stats(a) => stats::stats(&open(g)?, a),
     }
 }

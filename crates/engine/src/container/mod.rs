@@ -31,6 +31,7 @@ mod rootfs;
 mod run;
 pub mod security;
 pub mod spec;
+pub mod stats;
 mod stop;
 mod timezone;
 pub mod top;

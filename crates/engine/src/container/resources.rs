@@ -137,6 +137,26 @@ pub fn human_size(bytes: u64) -> String {
     human_size_with_precision(bytes, 4, "")
 }
 
+/// docker/go-units `BytesSize`: binary units, 4 significant digits (`315.4KiB`), as the
+/// `MEM USAGE / LIMIT` of `--format {{.MemUsageBytes}}`.
+pub fn bytes_size(n: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    let decimals = match v {
+        v if v >= 100.0 => 1,
+        v if v >= 10.0 => 2,
+        _ => 3,
+    };
+    let s = format!("{v:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{}", UNITS[i])
+}
+
 /// docker/go-units `HumanSizeWithPrecision`: decimal units with `digits` significant
 /// digits (Go's `%.Ng`, trailing zeros dropped; no exponent below 1000), `sep` between the
 /// number and the unit (Podman's tables use `" "` and 3 digits: `5.01 MB`).

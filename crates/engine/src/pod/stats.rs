@@ -22,73 +22,16 @@ pub struct PodStatsEntry {
     pub mem_limit: u64,
     /// Processes in the cgroup (`None` when the pids controller tells nothing).
     pub pids: Option<u64>,
+    /// Podman's `NetInput` / `NetOutput` (eth0's tx and rx) and block bytes read / written.
+    pub net_io: (u64, u64),
+    pub block_io: (u64, u64),
 }
 
 /// How long `pod stats` waits between its two CPU samples.
 const SAMPLE: Duration = Duration::from_millis(500);
 
-/// CPU time (ns) and memory (usage, limit) from the container's cgroup, v1 or v2.
-fn cgroup_usage(c: &Container) -> Option<(u64, u64, u64)> {
-    let rel = c.cgroups_path();
-    let rel = rel.trim_start_matches('/');
-    let read = |p: String| std::fs::read_to_string(p).ok();
-    if crate::config::cgroup_unified() {
-        let base = format!("/sys/fs/cgroup/{rel}");
-        let cpu = read(format!("{base}/cpu.stat"))?
-            .lines()
-            .find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok())?
-            * 1000;
-        let mem = read(format!("{base}/memory.current"))?
-            .trim()
-            .parse()
-            .ok()?;
-        let limit = read(format!("{base}/memory.max"))
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or_else(host_memory);
-        Some((cpu, mem, limit))
-    } else {
-        let cpu = read(format!("/sys/fs/cgroup/cpuacct/{rel}/cpuacct.usage"))?
-            .trim()
-            .parse()
-            .ok()?;
-        let mem = read(format!("/sys/fs/cgroup/memory/{rel}/memory.usage_in_bytes"))?
-            .trim()
-            .parse()
-            .ok()?;
-        let limit = read(format!("/sys/fs/cgroup/memory/{rel}/memory.limit_in_bytes"))
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(u64::MAX)
-            .min(host_memory());
-        Some((cpu, mem, limit))
-    }
-}
-
-fn pids(c: &Container) -> Option<u64> {
-    let rel = c.cgroups_path();
-    let rel = rel.trim_start_matches('/');
-    std::fs::read_to_string(format!("/sys/fs/cgroup/pids/{rel}/pids.current"))
-        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/{rel}/pids.current")))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-}
-
-/// `MemTotal` of /proc/meminfo, in bytes.
-pub fn mem_total() -> Option<u64> {
-    let m = std::fs::read_to_string("/proc/meminfo").ok()?;
-    m.lines().find_map(|l| {
-        let kb = l
-            .strip_prefix("MemTotal:")?
-            .trim()
-            .trim_end_matches("kB")
-            .trim();
-        kb.parse::<u64>().ok().map(|kb| kb * 1024)
-    })
-}
-
-/// The host's memory in bytes (no limit set reads as this).
-fn host_memory() -> u64 {
-    mem_total().unwrap_or(u64::MAX)
-}
+use crate::container::stats::cgroup_sample;
+pub use crate::container::stats::mem_total;
 
 impl Engine {
     /// `pod top`: `ps` of every running member, one header, a process shown once even when a
@@ -143,14 +86,15 @@ impl Engine {
         }
         let first: BTreeMap<String, u64> = running
             .iter()
-            .filter_map(|(_, c)| Some((c.id().to_string(), cgroup_usage(c)?.0)))
+            .filter_map(|(_, c)| Some((c.id().to_string(), cgroup_sample(c)?.cpu_ns)))
             .collect();
         std::thread::sleep(SAMPLE);
         let mut out = Vec::new();
         for (pod_id, c) in running {
-            let Some((cpu, mem, limit)) = cgroup_usage(&c) else {
+            let Some(g) = cgroup_sample(&c) else {
                 continue;
             };
+            let (cpu, mem, limit) = (g.cpu_ns, g.mem_usage, g.mem_limit);
             let before = first.get(c.id()).copied().unwrap_or(cpu);
             out.push(PodStatsEntry {
                 pod_id,
@@ -159,7 +103,9 @@ impl Engine {
                 cpu_percent: cpu.saturating_sub(before) as f64 / SAMPLE.as_nanos() as f64 * 100.0,
                 mem_usage: mem,
                 mem_limit: limit,
-                pids: pids(&c),
+                pids: g.pids,
+                net_io: crate::container::stats::net_io(c.state.pid),
+                block_io: (g.block_read, g.block_write),
             });
         }
         Ok(out)

@@ -485,29 +485,59 @@ struct StatsRow {
     PIDS: String,
 }
 
+/// `pod stats`: once with `--no-stream`, else a round every second (each round samples
+/// the CPU for half a second), the screen cleared between rounds unless `--no-reset`;
+/// named pods: until none of their containers runs.
 fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
+    loop {
+        let running = stats_round(engine, &a)?;
+        if a.no_stream || (!a.pods.is_empty() && running == 0) {
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+use peapod_engine::container::resources::{bytes_size, human_size};
+
+fn stats_round(engine: &Engine, a: &StatsArgs) -> CliResult<usize> {
     let pods = if a.all { Vec::new() } else { a.pods.clone() };
-    let rows: Vec<StatsRow> = engine
-        .pod_stats(&pods)?
+    let entries = engine.pod_stats(&pods)?;
+    let running = entries.len();
+    if !a.no_stream && !a.no_reset {
+        print!("\x1b[2J\x1b[1;1H");
+    }
+    // Podman's `podsToStatsReport`: zeros read `--`.
+    let pair = |f: fn(u64) -> String, a: u64, b: u64| {
+        if a == 0 && b == 0 {
+            "-- / --".to_string()
+        } else {
+            format!("{} / {}", f(a), f(b))
+        }
+    };
+    let percent = |p: f64| {
+        if p == 0.0 {
+            "--".to_string()
+        } else {
+            format!("{p:.2}%")
+        }
+    };
+    let rows: Vec<StatsRow> = entries
         .into_iter()
         .map(|e| StatsRow {
             Pod: e.pod_id[..12].to_string(),
             CID: e.container_id[..12].to_string(),
             Name: e.name,
-            CPU: format!("{:.2}%", e.cpu_percent),
-            MemUsage: format!(
-                "{} / {}",
-                human::size(e.mem_usage),
-                human::size(e.mem_limit)
-            ),
-            MemUsageBytes: format!("{} / {}", e.mem_usage, e.mem_limit),
-            Mem: format!(
-                "{:.2}%",
-                e.mem_usage as f64 / e.mem_limit.max(1) as f64 * 100.0
-            ),
-            NetIO: "-- / --".into(),
-            BlockIO: "-- / --".into(),
-            PIDS: e.pids.map_or_else(|| "--".into(), |n| n.to_string()),
+            CPU: percent(e.cpu_percent),
+            MemUsage: pair(human_size, e.mem_usage, e.mem_limit),
+            MemUsageBytes: pair(bytes_size, e.mem_usage, e.mem_limit),
+            Mem: percent(e.mem_usage as f64 / e.mem_limit.max(1) as f64 * 100.0),
+            NetIO: pair(human_size, e.net_io.0, e.net_io.1),
+            BlockIO: pair(human_size, e.block_io.0, e.block_io.1),
+            PIDS: e
+                .pids
+                .filter(|n| *n > 0)
+                .map_or_else(|| "--".into(), |n| n.to_string()),
         })
         .collect();
     let format = a.format.as_deref().unwrap_or(
@@ -529,5 +559,6 @@ fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
         ],
         false,
     )?;
-    Ok(0)
+    std::io::Write::flush(&mut std::io::stdout())?;
+    Ok(running)
 }
