@@ -65,6 +65,7 @@ mod stats;
 mod suite_pod;
 mod suite_run;
 mod system;
+mod systemd;
 mod terminal;
 mod userns;
 mod volume_mount;

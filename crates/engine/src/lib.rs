@@ -31,6 +31,7 @@ pub mod rootless;
 pub mod signal;
 mod state;
 pub mod system;
+pub mod systemd;
 pub mod volume;
 
 use std::cell::OnceCell;

@@ -104,6 +104,8 @@ pub struct CreateFlags {
     pub resources: ResourceArgs,
     #[command(flatten)]
     pub health: super::health::HealthArgs,
+    #[command(flatten)]
+    pub unit: super::unit::UnitArgs,
     /// Bind mount a volume into the container ([SOURCE-VOLUME|HOST-DIR:]CONTAINER-DIR[:OPTIONS])
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,

@@ -9,6 +9,7 @@ mod health;
 mod image;
 mod netflags;
 mod network;
+mod unit;
 
 pub use create::*;
 pub use image::*;
@@ -351,6 +352,9 @@ pub struct StopArgs {
     /// Ignore errors when a specified container is missing
     #[arg(short = 'i', long)]
     pub ignore: bool,
+    /// Read the container ID from the file
+    #[arg(long)]
+    pub cidfile: Vec<std::path::PathBuf>,
     pub containers: Vec<String>,
 }
 
@@ -388,6 +392,9 @@ pub struct RmArgs {
     /// Act on the latest container peapod is aware of
     #[arg(short = 'l', long, conflicts_with_all = ["containers", "all"])]
     pub latest: bool,
+    /// Read the container ID from the file
+    #[arg(long)]
+    pub cidfile: Vec<std::path::PathBuf>,
     pub containers: Vec<String>,
 }
 

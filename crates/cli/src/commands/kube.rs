@@ -26,6 +26,8 @@ pub enum KubeCommand {
 pub enum GenerateCommand {
     /// Generate Kubernetes YAML based on containers, pods or volumes
     Kube(GenerateArgs),
+    /// Generate systemd units
+    Systemd(crate::commands::systemd::SystemdArgs),
 }
 
 /// `play kube` (Podman's older spelling).

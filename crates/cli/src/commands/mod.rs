@@ -23,6 +23,7 @@ pub(crate) mod registry;
 mod run;
 pub(crate) mod stats;
 pub(crate) mod system;
+pub(crate) mod systemd;
 pub(crate) mod volume;
 
 use peapod_engine::{Engine, EngineOptions};
@@ -109,6 +110,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
         Command::Pod(p) => pod::run(&open(g)?, p, argv),
         Command::Kube(k) => kube::run(&open(g)?, k, argv),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),
+        Command::Generate(kube::GenerateCommand::Systemd(a)) => systemd::generate(&open(g)?, a),
         Command::Play(kube::PlayCommand::Kube(a)) => kube::play(&open(g)?, a, argv),
         Command::System(system::SystemCommand::Service(a)) => system::service(g, a),
         Command::System(s) => system::run(&open(g)?, s),

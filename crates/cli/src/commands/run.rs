@@ -108,6 +108,8 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             device_cgroup_rules: f.device_cgroup_rule.clone(),
             conmon_pidfile: f.conmon_pidfile.clone(),
             preserve_fds: f.preserve_fds,
+            sdnotify: f.unit.sdnotify.clone(),
+            cgroups: f.unit.cgroups.clone(),
             group_add: f.group_add.clone(),
             userns: f.userns.clone(),
             id_maps: f

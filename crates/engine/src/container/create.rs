@@ -159,6 +159,8 @@ impl Engine {
             None => None,
         };
         let healthcheck = super::health::resolve(&opts.health, image_health.as_ref())?;
+        let sdnotify = super::sdnotify::check_sdnotify(opts.run_extras.sdnotify.as_deref())?;
+        super::sdnotify::check_cgroups(opts.run_extras.cgroups.as_deref())?;
         let net = match member {
             // The pod's namespace: its networks, ports and names are the infra's.
             Some(m) if m.shares_net => crate::network::NetworkPlan {
@@ -297,6 +299,7 @@ impl Engine {
             },
             userns,
             healthcheck,
+            sdnotify,
         };
         crate::monitor::check_preserved(config.preserve_fds)?;
         for rule in &config.device_cgroup_rules {

@@ -145,6 +145,7 @@ impl Engine {
         c.state.stopped_by_user = false;
         self.save(c)?;
         self.emit_container(c, "start");
+        self.sd_notify_started(c);
         Ok(())
     }
 

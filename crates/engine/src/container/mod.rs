@@ -29,6 +29,7 @@ pub mod resources;
 pub mod restart;
 mod rootfs;
 mod run;
+pub mod sdnotify;
 pub mod security;
 pub mod spec;
 pub mod stats;

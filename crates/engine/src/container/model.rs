@@ -187,6 +187,9 @@ pub struct ContainerConfig {
     /// `--userns` as inspect's `HostConfig.UsernsMode` shows it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userns: String,
+    /// `--sdnotify`: `conmon`, `ignore`, or "" (the default, `container`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sdnotify: String,
     /// The healthcheck (flags over the image's); None: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<super::health::HealthConfig>,

@@ -105,6 +105,10 @@ pub struct RunExtras {
     pub id_maps: Vec<String>,
     /// `--preserve-fds N`: the caller's fds 3 … 3+N-1 passed into the container.
     pub preserve_fds: u32,
+    /// `--sdnotify container|conmon|ignore`.
+    pub sdnotify: Option<String>,
+    /// `--cgroups enabled|no-conmon` (`disabled` and `split` refused).
+    pub cgroups: Option<String>,
 }
 
 /// `--pid`, `--ipc`, `--uts`: whose namespace the container has.

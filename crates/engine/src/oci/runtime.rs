@@ -72,7 +72,12 @@ impl Runtime {
 
     fn run_with(&self, flags: &[String], args: &[&str]) -> Result<String> {
         let mut cmd = Command::new(&self.path);
-        cmd.args(flags).args(args).stdin(Stdio::null());
+        // systemd's socket is for the command that starts the container (`--sdnotify`),
+        // never the runtime's: runc would proxy it into the container it starts.
+        cmd.args(flags)
+            .args(args)
+            .stdin(Stdio::null())
+            .env_remove("NOTIFY_SOCKET");
         crate::children::die_with_parent(&mut cmd);
         let out = cmd
             .output()

@@ -1,0 +1,66 @@
+//! `--sdnotify` and `--cgroups`, as far as a unit from `generate systemd --new` needs them:
+//! with `--sdnotify=conmon` the command that starts the container tells systemd
+//! (`$NOTIFY_SOCKET`) the monitor's pid and that the service is ready, as Podman does
+//! (`MAINPID=…`, `READY=1`); `ignore` tells nothing. The monitor never joins the
+//! container's cgroup in peapod, so `--cgroups=no-conmon` is what `enabled` already is.
+
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+
+use super::Container;
+use crate::Engine;
+use crate::error::{Error, Result};
+
+/// Checks `--sdnotify`; the mode to keep ("" for the default, `container`).
+pub fn check_sdnotify(mode: Option<&str>) -> Result<String> {
+    match mode.unwrap_or("") {
+        "" | "container" => Ok(String::new()),
+        m @ ("conmon" | "ignore") => Ok(m.to_string()),
+        other => Err(Error::invalid(format!(
+            "--sdnotify values must be one of \"container\", \"conmon\", or \"ignore\": invalid argument {other:?}"
+        ))),
+    }
+}
+
+/// Checks `--cgroups`.
+pub fn check_cgroups(mode: Option<&str>) -> Result<()> {
+    match mode.unwrap_or("enabled") {
+        "enabled" | "no-conmon" => Ok(()),
+        m @ ("disabled" | "split") => Err(Error::invalid(format!(
+            "--cgroups={m} is not supported by peapod: only enabled and no-conmon"
+        ))),
+        other => Err(Error::invalid(format!(
+            "invalid cgroup mode {other:?}: must be one of enabled, disabled, no-conmon, split"
+        ))),
+    }
+}
+
+/// A datagram to the socket systemd named (`@name`: an abstract one).
+fn notify(socket: &str, message: &str) -> std::io::Result<()> {
+    let sock = UnixDatagram::unbound()?;
+    let addr = match socket.strip_prefix('@') {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name.as_bytes())?
+        }
+        None => SocketAddr::from_pathname(socket)?,
+    };
+    sock.send_to_addr(message.as_bytes(), &addr)?;
+    Ok(())
+}
+
+impl Engine {
+    /// After a start: `--sdnotify=conmon` tells systemd, when it asked (`$NOTIFY_SOCKET`).
+    pub(crate) fn sd_notify_started(&self, c: &Container) {
+        if c.config.sdnotify != "conmon" {
+            return;
+        }
+        let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
+            return;
+        };
+        let socket = socket.to_string_lossy().into_owned();
+        let message = format!("MAINPID={}\nREADY=1\n", c.state.conmon_pid);
+        if let Err(e) = notify(&socket, &message) {
+            tracing::warn!("notifying systemd at {socket}: {e}");
+        }
+    }
+}
