@@ -35,6 +35,7 @@ mod kube;
 mod kube_service;
 mod lifecycle;
 mod logs;
+mod manifest;
 mod many;
 mod mount;
 mod namespaces;
