@@ -416,3 +416,39 @@ fn registry_entries_and_push_to_a_registry() {
     ]);
     assert_eq!(e.run(&["manifest", "exists", &list]).code(), 1);
 }
+
+/// Four `manifest add`s of four images to one list at once: every entry lands (the list is
+/// read and written under one lock).
+#[test]
+fn concurrent_adds_all_land() {
+    let env = TestEnv::new("manifest-race");
+    let tar = peapod_tests::busybox_rootfs_tar().expect("busybox rootfs tarball");
+    let tar = tar.to_str().unwrap();
+    let names: Vec<String> = (0..4).map(|i| format!("localhost/mrace{i}")).collect();
+    let mut digests = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        env.ok(&["import", "-q", "--change", &format!("LABEL n={i}"), tar, n]);
+        let d = env.ok(&["image", "inspect", "--format", "{{.Digest}}", n]);
+        digests.push(d.trim().to_owned());
+    }
+    let list = format!("localhost/{}", name("ml"));
+    env.ok(&["manifest", "create", &list]);
+    std::thread::scope(|s| {
+        for n in &names {
+            let (env, list) = (&env, &list);
+            s.spawn(move || {
+                env.ok(&["manifest", "add", list, &format!("containers-storage:{n}")]);
+            });
+        }
+    });
+    let doc = json(&env.ok(&["manifest", "inspect", &list]));
+    let mut got: Vec<String> = doc["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    digests.sort();
+    assert_eq!(got, digests, "{doc}");
+}

@@ -3,7 +3,9 @@
 //! stored manifest is the list. Its blob is peapod's [`ListDoc`] (the entries and where
 //! each came from); the record's `manifest_type` is the OCI index type. A change writes a
 //! new blob and updates the record in one step; nothing is written before every image to add
-//! was read, so a failed command leaves the store as it was.
+//! was read, so a failed command leaves the store as it was. Changes to lists hold one lock
+//! (`images/manifest-lists.lock`) from reading the list to writing it, so two commands
+//! changing one list at once both land.
 
 mod add;
 pub mod list;
@@ -62,7 +64,24 @@ pub fn is_list(rec: &ImageRecord) -> bool {
     rec.manifest_type.as_deref() == Some(OCI_INDEX) && rec.layers.is_empty()
 }
 
+/// The lock held while a list is read, changed and written.
+type ListLock = nix::fcntl::Flock<std::fs::File>;
+
 impl Engine {
+    fn lock_lists(&self) -> Result<ListLock> {
+        let dir = self.paths.images();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        let path = dir.join("manifest-lists.lock");
+        let f = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, e))?;
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::io("locking", &path, e.into()))
+    }
+
     /// A list's entries, or None for an ordinary image.
     pub fn list_doc(&self, rec: &ImageRecord) -> Result<Option<ListDoc>> {
         if !is_list(rec) {
@@ -117,6 +136,7 @@ impl Engine {
     /// `manifest create NAME [IMAGE…]`: returns the list's id.
     pub fn create_manifest_list(&self, req: &CreateListRequest) -> Result<String> {
         let name = crate::image::normalize(&req.name)?;
+        let _lock = self.lock_lists()?;
         let (rec, mut doc, new) = match self.db.image_by_name(&name)? {
             Some(id) if req.amend => {
                 let (rec, doc) = self.lookup_list(&name)?;
@@ -141,6 +161,7 @@ impl Engine {
 
     /// `manifest add LIST IMAGE`: returns the list's id.
     pub fn manifest_add(&self, req: &AddRequest) -> Result<String> {
+        let _lock = self.lock_lists()?;
         let (rec, mut doc) = self.lookup_list(&req.list)?;
         let added = self.add_to_doc(&mut doc, &req.image, req.all, &req.remote)?;
         for d in &added {
@@ -152,6 +173,7 @@ impl Engine {
     /// `manifest annotate LIST DIGEST`: returns the list's id.
     pub fn manifest_annotate(&self, list: &str, digest: &str, a: &Annotate) -> Result<String> {
         let d = parse_digest(digest)?;
+        let _lock = self.lock_lists()?;
         let (rec, mut doc) = self.lookup_list(list)?;
         if doc.find_mut(&d).is_none() {
             return Err(Error::invalid(format!(
@@ -166,6 +188,7 @@ impl Engine {
     pub fn manifest_remove(&self, list: &str, digest: &str) -> Result<String> {
         let fail = |e: String| Error::invalid(format!("removing from manifest list {list}: {e}"));
         let d = parse_digest(digest).map_err(|e| fail(e.to_string()))?;
+        let _lock = self.lock_lists()?;
         let (rec, mut doc) = self.lookup_list(list)?;
         if !doc.remove(&d) {
             return Err(fail(format!(
