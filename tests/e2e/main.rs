@@ -36,6 +36,7 @@ mod kube;
 mod kube_service;
 mod lifecycle;
 mod logs;
+mod manifest;
 mod many;
 mod mount;
 mod namespaces;

@@ -135,6 +135,12 @@ impl Engine {
     }
 
     pub fn image_config(&self, image: &ImageRecord) -> Result<ImageConfiguration> {
+        if crate::manifest::is_list(image) {
+            return Err(Error::invalid(format!(
+                "{}: image is a manifest list, not an image: use one of its images",
+                image.names.first().unwrap_or(&image.id)
+            )));
+        }
         let digest = Digest::from_hex(&image.id)?;
         Ok(crate::image::load_config(&self.blobs(), &digest)?)
     }

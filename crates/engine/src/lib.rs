@@ -18,6 +18,7 @@ pub mod kube;
 mod kvfile;
 pub(crate) mod layer;
 mod ledger;
+pub mod manifest;
 pub(crate) mod monitor;
 pub use monitor::note_inherited_fds;
 pub mod names;

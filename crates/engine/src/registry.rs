@@ -184,7 +184,38 @@ impl Engine {
         sink: &dyn ProgressSink,
     ) -> Result<Digest> {
         let mut image = self.resolve_image(source)?;
+        // A manifest list goes with its images, as `manifest push --all`.
+        if crate::manifest::is_list(&image) {
+            return self.push_manifest_list(
+                &crate::manifest::ListPushRequest::from_push(&image.id, opts),
+                sink,
+            );
+        }
         let conf = self.registries_conf()?;
+        let src = self.push_source(&image)?;
+        let pushed = registry::push(&self.blobs(), &conf, &src, opts, sink)?;
+        let d = pushed.manifest_digest.to_string();
+        if !image.digests.contains(&d) {
+            image.digests.push(d);
+        }
+        if image.layer_blobs.len() != image.layers.len() {
+            image.layer_blobs = vec![None; image.layers.len()];
+        }
+        for (diff, blob, mt) in &pushed.new_layer_blobs {
+            if let Some(i) = image.layers.iter().position(|l| l == diff.as_str())
+                && image.layer_blobs[i].is_none()
+            {
+                image.layer_blobs[i] = Some((blob.to_string(), mt.clone()));
+            }
+        }
+        self.db.update_image(&image)?;
+        self.emit_image("push", &image.id, &opts.destination);
+        Ok(pushed.manifest_digest)
+    }
+
+    /// What a push of `image` sends: its config, layers (with the compressed blobs held for
+    /// them) and stored manifest.
+    pub(crate) fn push_source(&self, image: &ImageRecord) -> Result<PushSource> {
         let src = PushSource {
             id: Digest::from_hex(&image.id)?,
             layers: image
@@ -211,25 +242,7 @@ impl Engine {
                 .map(|n| repository_of(n).to_string())
                 .collect(),
         };
-        let src = self.with_blob_media_types(src)?;
-        let pushed = registry::push(&self.blobs(), &conf, &src, opts, sink)?;
-        let d = pushed.manifest_digest.to_string();
-        if !image.digests.contains(&d) {
-            image.digests.push(d);
-        }
-        if image.layer_blobs.len() != image.layers.len() {
-            image.layer_blobs = vec![None; image.layers.len()];
-        }
-        for (diff, blob, mt) in &pushed.new_layer_blobs {
-            if let Some(i) = image.layers.iter().position(|l| l == diff.as_str())
-                && image.layer_blobs[i].is_none()
-            {
-                image.layer_blobs[i] = Some((blob.to_string(), mt.clone()));
-            }
-        }
-        self.db.update_image(&image)?;
-        self.emit_image("push", &image.id, &opts.destination);
-        Ok(pushed.manifest_digest)
+        self.with_blob_media_types(src)
     }
 
     /// Fills in the media types of pulled blobs from the stored manifest (a pull records

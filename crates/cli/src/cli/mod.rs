@@ -97,6 +97,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(crate::commands::volume::VolumeCommand),
+    /// Manipulate manifest lists
+    #[command(subcommand)]
+    Manifest(crate::commands::manifest::ManifestCommand),
     /// Manage pods
     #[command(subcommand)]
     Pod(crate::commands::pod::PodCommand),

@@ -14,6 +14,7 @@ pub(crate) mod image;
 pub(crate) mod kube;
 mod logs;
 pub mod manage;
+pub(crate) mod manifest;
 pub(crate) mod mount;
 mod network;
 mod ops;
@@ -107,6 +108,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             }
         }
         Command::Volume(v) => volume::run(&open(g)?, v),
+        Command::Manifest(m) => manifest::run(&open(g)?, m),
         Command::Pod(p) => pod::run(&open(g)?, p, argv),
         Command::Kube(k) => kube::run(&open(g)?, k, argv),
         Command::Generate(kube::GenerateCommand::Kube(a)) => kube::generate(&open(g)?, a),

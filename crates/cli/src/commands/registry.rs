@@ -219,6 +219,7 @@ impl ProgressSink for StderrProgress {
             }
             Event::WritingManifest => self.line("Writing manifest to image destination"),
             Event::StoringSignatures => self.line("Storing signatures"),
+            Event::List(l) => self.line(&l),
         }
     }
 }
@@ -287,6 +288,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
         },
         authfile: a.authfile.clone(),
         creds: a.creds.clone(),
+        by_digest: false,
     };
     let digest = engine.push_image(&a.image, &opts, sink(a.quiet).as_ref())?;
     if let Some(f) = &a.digestfile {

@@ -32,7 +32,7 @@ pub enum ImageFilter {
     Label(String),
     /// `readonly=BOOL`: no image in a peapod store is read-only.
     ReadOnly(bool),
-    /// `manifest=BOOL`: peapod keeps no manifest lists as images.
+    /// `manifest=BOOL`: the image is a manifest list.
     Manifest(bool),
     /// `reference=PATTERN`: Go's `path.Match` on a name's forms (with and without domain,
     /// path and tag), or the image the pattern names (an id, a short name), as Podman 5.
@@ -62,6 +62,8 @@ pub struct ImageFacts<'a> {
     pub containers: usize,
     /// Another image is built directly on this one.
     pub has_child: bool,
+    /// A manifest list.
+    pub manifest_list: bool,
 }
 
 impl ImageFacts<'_> {
@@ -223,7 +225,8 @@ impl ImageFilter {
             ImageFilter::Label(l) => {
                 crate::filter::labels_match(std::slice::from_ref(l), img.labels)
             }
-            ImageFilter::ReadOnly(b) | ImageFilter::Manifest(b) => !*b,
+            ImageFilter::ReadOnly(b) => !*b,
+            ImageFilter::Manifest(b) => *b == img.manifest_list,
             ImageFilter::Reference { pattern, names } => {
                 names.as_deref() == Some(img.id)
                     || img.names.iter().any(|n| reference_matches(pattern, n))

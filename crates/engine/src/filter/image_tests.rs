@@ -29,6 +29,7 @@ struct Img {
     labels: BTreeMap<String, String>,
     containers: usize,
     has_child: bool,
+    manifest_list: bool,
 }
 
 impl Img {
@@ -40,6 +41,7 @@ impl Img {
             labels: BTreeMap::new(),
             containers: 0,
             has_child: false,
+            manifest_list: false,
         }
     }
 
@@ -51,6 +53,7 @@ impl Img {
             labels: &self.labels,
             containers: self.containers,
             has_child: self.has_child,
+            manifest_list: self.manifest_list,
         }
     }
 }
@@ -97,10 +100,17 @@ fn every_key_with_libimage_semantics() {
     assert!(hits(&["label=tier=web"], &named));
     assert!(!hits(&["label=tier=db"], &named));
     assert!(hits(&["label!=tier=db"], &named));
-    // readonly and manifest hold for no peapod image.
+    // readonly holds for no peapod image; manifest for a manifest list.
     assert!(hits(&["readonly=false"], &named));
     assert!(!hits(&["readonly=true"], &named));
     assert!(!hits(&["manifest=true"], &named));
+    assert!(hits(&["manifest=false"], &named));
+    let list = Img {
+        manifest_list: true,
+        ..Img::new("ccc", &["localhost/list:1"], 150)
+    };
+    assert!(hits(&["manifest=true"], &list));
+    assert!(!hits(&["manifest=false"], &list));
 }
 
 #[test]

@@ -83,6 +83,19 @@ struct RootFs {
 impl Engine {
     /// `image inspect`: Podman's `ImageData` for one image.
     pub fn inspect_image(&self, r: &ImageRecord) -> Result<ImageInspect> {
+        // A manifest list stands for its image for this platform (libimage's lookup).
+        if let Some(doc) = self.list_doc(r)? {
+            let host = crate::image::registry::Platform::host();
+            return match self.list_instance_for_host(&doc)? {
+                Some(img) => self.inspect_image(&img),
+                None => Err(crate::error::Error::NoSuchImage(format!(
+                    "no image found in manifest list for architecture {}, variant {:?}, OS {}",
+                    host.architecture,
+                    host.variant.unwrap_or_default(),
+                    host.os
+                ))),
+            };
+        }
         let cfg = self.image_config(r)?;
         let c = cfg.config().clone().unwrap_or_default();
         let config = oci_config::Config {

@@ -35,6 +35,8 @@ pub struct ImageSummary {
     pub dangling: bool,
     pub intermediate: bool,
     pub read_only: bool,
+    /// A manifest list (`manifest create`).
+    pub manifest_list: bool,
 }
 
 /// What `images` asks for.
@@ -128,6 +130,7 @@ impl Engine {
                     dangling: img.names.is_empty() && !has_child,
                     intermediate: img.names.is_empty() && has_child,
                     read_only: false,
+                    manifest_list: crate::manifest::is_list(img),
                 }
             })
             .collect())
@@ -219,5 +222,6 @@ fn facts(s: &ImageSummary) -> ImageFacts<'_> {
         labels: &s.labels,
         containers: s.containers,
         has_child: s.intermediate,
+        manifest_list: s.manifest_list,
     }
 }

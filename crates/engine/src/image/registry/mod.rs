@@ -16,6 +16,7 @@ pub(crate) mod manifest;
 mod progress;
 mod pull;
 mod push;
+mod remote;
 
 use std::path::PathBuf;
 
@@ -23,9 +24,11 @@ pub use auth::{AuthFile, Credentials, LoggedOut, get_login, login, logout, regis
 pub use client::{Tls, verify_login};
 pub use conf::{ConfPaths, RegistriesConf};
 pub use manifest::Platform;
+pub use oci_client::RegistryOperation;
 pub use progress::{Event, ProgressSink, Silent};
 pub use pull::{PullOptions, PulledImage, Store, pull};
 pub use push::{Compression, PushFormat, PushOptions, PushSource, Pushed, SourceLayer, push};
+pub use remote::{RemoteOptions, Repo, Session};
 
 use super::ImageError;
 

@@ -25,6 +25,8 @@ pub enum Event {
     WritingManifest,
     /// `Storing signatures`.
     StoringSignatures,
+    /// A line of a list copy, as Podman prints it (`Copying 2 of 2 images in list`, …).
+    List(String),
 }
 
 /// Receives events.

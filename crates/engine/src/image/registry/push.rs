@@ -71,6 +71,8 @@ pub struct PushOptions {
     pub tls: Tls,
     pub authfile: Option<PathBuf>,
     pub creds: Option<String>,
+    /// Put the manifest under its own digest, not a tag (an instance of a manifest list).
+    pub by_digest: bool,
 }
 
 /// One layer of the image being pushed.
@@ -96,6 +98,9 @@ pub struct PushSource {
 #[derive(Debug, Clone)]
 pub struct Pushed {
     pub manifest_digest: Digest,
+    /// The manifest's size and media type (a list's entry for it).
+    pub manifest_size: u64,
+    pub manifest_type: String,
     /// Compressed blobs made for layers (diff id → blob, media type), for the record.
     pub new_layer_blobs: Vec<(Digest, Digest, String)>,
 }
@@ -176,10 +181,14 @@ pub fn push(
     let config_desc = send_config(&rt, &dest, blobs, src, format, sink)?;
     let body = manifest_body(blobs, src, &stored, format, config_desc, layer_descs)?;
     sink.event(Event::WritingManifest);
-    let digest = send_manifest(&rt, &dest, blobs, body)?;
+    let manifest_size = body.len() as u64;
+    let manifest_type = media_type_of(&body);
+    let digest = send_manifest(&rt, &dest, blobs, body, opts.by_digest)?;
     sink.event(Event::StoringSignatures);
     Ok(Pushed {
         manifest_digest: digest,
+        manifest_size,
+        manifest_type,
         new_layer_blobs,
     })
 }
@@ -346,16 +355,19 @@ fn send_manifest(
     dest: &Dest,
     blobs: &BlobStore,
     body: Vec<u8>,
+    by_digest: bool,
 ) -> Result<Digest, RegistryError> {
-    let media_type = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-        .unwrap_or_else(|| manifest::OCI_MANIFEST.to_string());
+    let media_type = media_type_of(&body);
     let digest = blobs.put(&body)?;
     let content_type = media_type
         .parse()
         .map_err(|_| RegistryError::Invalid(format!("invalid media type {media_type:?}")))?;
-    let oref = client::reference(&dest.host, &dest.path, &dest.tag);
+    let reference = if by_digest {
+        digest.as_str()
+    } else {
+        dest.tag.as_str()
+    };
+    let oref = client::reference(&dest.host, &dest.path, reference);
     rt.block_on(
         dest.remote
             .client
@@ -371,6 +383,14 @@ fn send_manifest(
         ))
     })?;
     Ok(digest)
+}
+
+/// A manifest's `mediaType` (OCI's when it names none).
+fn media_type_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| manifest::OCI_MANIFEST.to_string())
 }
 
 /// The compressed blob to send for a layer (made now when we have none in `compression`);
