@@ -99,7 +99,8 @@ fn verify(env: &TestEnv, unit: &str) {
         return;
     }
     let out = Command::new("systemd-analyze")
-        .args(["verify", unit])
+        .arg("verify")
+        .args(unit.split(' '))
         .current_dir(&env.dir)
         .output()
         .unwrap();
@@ -314,4 +315,106 @@ fn restart_policies_templates_and_errors() {
     env.run(&["stop", "--cidfile", "/nonexistent/cid"])
         .assert_error(125, &["reading CIDFile", "/nonexistent/cid"]);
     env.ok(&["stop", "--ignore", "--cidfile", "/nonexistent/cid"]);
+}
+
+#[test]
+fn a_pods_units_run_as_systemd_would_run_them() {
+    let env = TestEnv::new("systemd-pod");
+    env.import_busybox();
+    let pod = name("app");
+    env.ok(&["pod", "create", "--name", &pod, "--network", "none"]);
+    let m = name("m");
+    env.ok(&[
+        "create",
+        "--pod",
+        &pod,
+        "--name",
+        &m,
+        IMG,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.2; done",
+    ]);
+    // The existing pod: its unit starts the infra and wants the member's before it.
+    let units = env.ok(&["generate", "systemd", "--name", &pod]);
+    let (pod_unit, member_unit) = units
+        .split_once(&format!("# container-{m}.service"))
+        .unwrap();
+    assert!(
+        pod_unit.starts_with(&format!("# pod-{pod}.service")),
+        "{units}"
+    );
+    assert_eq!(key(pod_unit, "Wants")[1], format!("container-{m}.service"));
+    assert_eq!(key(pod_unit, "Before"), [format!("container-{m}.service")]);
+    let infra_id = env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &pod]);
+    let infra_name = env.inspect(infra_id.trim(), "{{.Name}}");
+    assert!(
+        key(pod_unit, "ExecStart")[0].ends_with(&format!(" start {infra_name}")),
+        "{pod_unit}"
+    );
+    assert_eq!(key(member_unit, "BindsTo"), [format!("pod-{pod}.service")]);
+    env.run(&["generate", "systemd", "--new", "--template", &pod])
+        .assert_error(125, &["--template is not supported for pods"]);
+    // --new: everything made afresh from the create commands, then taken down.
+    let units = env.ok(&["generate", "systemd", "--new", "--name", &pod]);
+    let (pod_unit, member_unit) = units
+        .split_once(&format!("# container-{m}.service"))
+        .unwrap();
+    // Both files under their own names, checked together (one names the other).
+    let pod_path = env.dir.join(format!("pod-{pod}.service"));
+    let m_path = env.dir.join(format!("container-{m}.service"));
+    std::fs::write(&pod_path, pod_unit).unwrap();
+    std::fs::write(&m_path, member_unit).unwrap();
+    verify(
+        &env,
+        &format!("{} {}", pod_path.display(), m_path.display()),
+    );
+    let pre = key(pod_unit, "ExecStartPre");
+    assert!(
+        pre[1].contains("--exit-policy=stop") && pre[1].contains("--replace"),
+        "{pod_unit}"
+    );
+    let member_start = key(member_unit, "ExecStart")[0].clone();
+    assert!(
+        member_start.contains(&format!("--pod-id-file %t/pod-{pod}.pod-id")),
+        "{member_start}"
+    );
+    assert!(!member_start.contains("--pod "), "{member_start}");
+    env.ok(&["pod", "rm", "-f", &pod]);
+    let rt = env.dir.join("rt");
+    std::fs::create_dir_all(&rt).unwrap();
+    let rt = rt.to_str().unwrap();
+    let pod_svc = format!("pod-{pod}.service");
+    let m_svc = format!("container-{m}.service");
+    let run = |text: &str, k: &str, svc: &str| {
+        for line in key(text, k) {
+            let out = run_line(text, &line, rt, svc, None);
+            assert!(out.status.success(), "{svc} {k} {line}: {out:?}");
+        }
+    };
+    run(pod_unit, "ExecStartPre", &pod_svc);
+    run(pod_unit, "ExecStart", &pod_svc);
+    run(member_unit, "ExecStartPre", &m_svc);
+    run(member_unit, "ExecStart", &m_svc);
+    assert_eq!(env.status(&m), "running");
+    assert_eq!(
+        env.inspect(&m, "{{.Pod}}"),
+        env.ok(&["pod", "inspect", "--format", "{{.ID}}", &pod])
+            .trim()
+    );
+    // The pod unit's PIDFile is the infra's monitor (--infra-conmon-pidfile).
+    let pid = std::fs::read_to_string(format!("{rt}/pod-{pod}.pid")).unwrap();
+    let infra = env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &pod]);
+    assert_eq!(
+        pid.trim(),
+        env.inspect(infra.trim(), "{{.State.ConmonPid}}")
+    );
+    for k in ["ExecStop", "ExecStopPost"] {
+        run(member_unit, k, &m_svc);
+    }
+    for k in ["ExecStop", "ExecStopPost"] {
+        run(pod_unit, k, &pod_svc);
+    }
+    assert!(env.ok(&["ps", "-aq"]).trim().is_empty());
+    assert!(env.ok(&["pod", "ps", "-q"]).trim().is_empty());
 }

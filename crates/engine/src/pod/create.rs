@@ -33,6 +33,8 @@ pub struct PodCreateOptions {
     /// `--infra-command`: a JSON array, or words separated by commas or spaces.
     pub infra_command: Option<String>,
     pub infra_name: Option<String>,
+    /// `--infra-conmon-pidfile`: the infra's monitor pid written there at every start.
+    pub infra_conmon_pidfile: Option<PathBuf>,
     pub cgroup_parent: Option<String>,
     /// `--network`, `-p`, `--add-host`, `--dns`, … for the pod's namespace.
     pub network: crate::network::NetworkSpec,
@@ -227,6 +229,10 @@ impl Engine {
                 mounts: opts.volumes.clone(),
                 create_command: opts.create_command.clone(),
                 infra_of: Some(id.clone()),
+                run_extras: crate::container::RunExtras {
+                    conmon_pidfile: opts.infra_conmon_pidfile.clone(),
+                    ..Default::default()
+                },
                 ..Default::default()
             })
         })();

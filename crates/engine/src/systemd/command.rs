@@ -158,6 +158,24 @@ fn filter_flags(flags: &[String], drop_sdnotify: bool) -> Vec<String> {
     out
 }
 
+/// `flags` without each of `names` and its value (Podman's `filterPodFlags`).
+pub(super) fn drop_flags(flags: &[String], names: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < flags.len() {
+        let a = flags[i].as_str();
+        if names.contains(&a) {
+            i += 2;
+            continue;
+        }
+        if !names.iter().any(|n| a.starts_with(&format!("{n}="))) {
+            out.push(a.to_string());
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Fills `unit` for `--new`: the create command replayed.
 pub(super) fn new_unit(
     unit: &mut ContainerUnit,
@@ -175,11 +193,6 @@ pub(super) fn new_unit(
             "container's create command is too short or invalid: {create:?}"
         )));
     };
-    if !c.config.pod.is_empty() {
-        return Err(Error::invalid(
-            "generate systemd --new of a pod's container is not built yet",
-        ));
-    }
     unit.notify = true;
     unit.pid_file = None;
     unit.run_root = "%t/containers".into();
@@ -216,6 +229,15 @@ pub(super) fn new_unit(
     let rest = &create[index..];
     let n_pos = positional_count(rest, &opts.bool_flags);
     let (flags, positional) = rest.split_at(rest.len() - n_pos);
+    // A pod's member: the pod comes from the pod unit's id file.
+    let flags: Vec<String> = match &unit.pod_id_file {
+        Some(file) => {
+            start.extend(["--pod-id-file".to_string(), file.clone()]);
+            drop_flags(flags, &["--pod", "--pod-id-file", "--infra-conmon-pidfile"])
+        }
+        None => flags.to_vec(),
+    };
+    let flags = flags.as_slice();
     let sdnotify = values_of(flags, &["--sdnotify"]).pop();
     let ignore = sdnotify.as_deref() == Some("ignore");
     if sdnotify.is_none() || ignore {
@@ -260,7 +282,7 @@ pub(super) fn new_unit(
     let mut start: Vec<String> = start
         .iter()
         .map(|a| {
-            if a == "--cidfile=%t/%n.ctr-id" {
+            if a == "--cidfile=%t/%n.ctr-id" || a.starts_with("%t/") {
                 a.clone()
             } else {
                 escape_arg(a)

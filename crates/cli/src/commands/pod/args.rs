@@ -83,6 +83,9 @@ pub struct CreateArgs {
     /// Write the pod ID to the file
     #[arg(long = "pod-id-file")]
     pub pod_id_file: Option<PathBuf>,
+    /// Write the infra container's monitor pid to the file (at every start)
+    #[arg(long = "infra-conmon-pidfile")]
+    pub infra_conmon_pidfile: Option<PathBuf>,
     /// Set parent cgroup for the pod
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,

@@ -94,6 +94,7 @@ fn create(engine: &Engine, a: CreateArgs, argv: &[String]) -> CliResult {
         infra_image,
         infra_command: a.infra_command,
         infra_name: a.infra_name,
+        infra_conmon_pidfile: a.infra_conmon_pidfile,
         cgroup_parent: a.cgroup_parent,
         network: a.net.spec(false)?,
         volumes: a
