@@ -304,8 +304,11 @@ fn restart_policies_templates_and_errors() {
         "{unit}"
     );
     assert_eq!(key(&unit, "Environment"), ["PODMAN_SYSTEMD_UNIT=%n-%i"]);
-    env.run(&["generate", "systemd", "--template", &a])
+    env.run(&["generate", "systemd", "--new=false", "--template", &a])
         .assert_error(125, &["--template cannot be set"]);
+    // --template alone implies --new.
+    let unit = env.ok(&["generate", "systemd", "--template", &a]);
+    assert_eq!(key(&unit, "Type"), ["notify"]);
     env.run(&["generate", "systemd", "--restart-policy", "sometimes", &a])
         .assert_error(125, &["sometimes is not a valid restart policy"]);
     env.run(&["generate", "systemd", "nosuch"])
@@ -417,4 +420,49 @@ fn a_pods_units_run_as_systemd_would_run_them() {
     }
     assert!(env.ok(&["ps", "-aq"]).trim().is_empty());
     assert!(env.ok(&["pod", "ps", "-q"]).trim().is_empty());
+}
+
+/// Socket activation (podman#10443): `LISTEN_*` reach the container (`LISTEN_PID=1`) and,
+/// when the caller inherited them, the listening descriptors too; `start` as `run`.
+#[test]
+fn listen_fds_and_environment_pass_into_the_container() {
+    let env = TestEnv::new("systemd-listen");
+    env.import_busybox();
+    let file = env.dir.join("socket-stand-in");
+    std::fs::write(&file, "from fd 3\n").unwrap();
+    let peapod = format!(
+        "{} --root {} --runroot {}",
+        env.peapod.display(),
+        env.root.display(),
+        env.runroot.display()
+    );
+    let script = format!(
+        "exec 3<{}; LISTEN_PID=100 LISTEN_FDS=1 LISTEN_FDNAMES=web {peapod} run --rm --network none {IMG} sh -c 'env | grep ^LISTEN | sort; cat <&3'",
+        file.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "LISTEN_FDNAMES=web\nLISTEN_FDS=1\nLISTEN_PID=1\nfrom fd 3\n"
+    );
+    // Without the descriptor (not inherited) only the variables go in.
+    let id = env
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            IMG,
+            "sh",
+            "-c",
+            "env | grep ^LISTEN_FDS; ls /proc/self/fd/3 2>&1 | head -1",
+        ])
+        .trim()
+        .to_string();
+    let script = format!("exec 3<&-; LISTEN_PID=100 LISTEN_FDS=1 {peapod} start --attach {id}");
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.starts_with("LISTEN_FDS=1\n"), "{out}");
+    assert!(out.contains("No such file"), "no fd 3 of ours: {out}");
 }

@@ -111,9 +111,13 @@ pub fn generate(engine: &Engine, a: SystemdArgs) -> CliResult {
             "unsupported format {f:?}: only json is supported"
         )));
     }
+    // Podman: `--template` implies `--new`, and refuses `--new=false` with it.
+    if a.template && a.new == Some(false) {
+        return Err(CliError::engine("--template cannot be set"));
+    }
     let opts = SystemdOptions {
         use_name: a.name,
-        new: a.new.unwrap_or(false),
+        new: a.new.unwrap_or(a.template),
         template: a.template,
         no_header: a.no_header,
         restart_policy: a.restart_policy.clone(),

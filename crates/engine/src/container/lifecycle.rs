@@ -267,6 +267,7 @@ impl Engine {
         if c.config.tty {
             add_default("TERM", "xterm");
         }
+        env.extend(super::sdnotify::listen_env());
         let cgroups_path = c.cgroups_path();
         let security = (c.config.security.clone())
             .unwrap_or_else(|| super::SecurityConfig::legacy(user.uid == 0));
@@ -351,7 +352,7 @@ impl Engine {
             timeout: c.config.timeout,
             exec: None,
             hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
-            preserve_fds: c.config.preserve_fds,
+            preserve_fds: super::sdnotify::preserved_fds(c.config.preserve_fds),
             health: self.health_monitor_args(c, &monitor),
         })?;
         drop(hold);

@@ -3,6 +3,10 @@
 //! (`$NOTIFY_SOCKET`) the monitor's pid and that the service is ready, as Podman does
 //! (`MAINPID=…`, `READY=1`); `ignore` tells nothing. The monitor never joins the
 //! container's cgroup in peapod, so `--cgroups=no-conmon` is what `enabled` already is.
+//!
+//! Socket activation (podman#10443): a start under systemd's `LISTEN_FDS` passes
+//! `LISTEN_PID=1`, `LISTEN_FDS` and `LISTEN_FDNAMES` into the container, and the listening
+//! descriptors (3 …) with them when this process inherited them all.
 
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
@@ -46,6 +50,41 @@ fn notify(socket: &str, message: &str) -> std::io::Result<()> {
     };
     sock.send_to_addr(message.as_bytes(), &addr)?;
     Ok(())
+}
+
+/// The `LISTEN_*` variables of the caller, for the container (`LISTEN_PID` is 1 there).
+pub(crate) fn listen_env() -> Vec<String> {
+    ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"]
+        .iter()
+        .filter_map(|k| {
+            let v = std::env::var(k).ok()?;
+            Some(if *k == "LISTEN_PID" {
+                format!("{k}=1")
+            } else {
+                format!("{k}={v}")
+            })
+        })
+        .collect()
+}
+
+/// How many descriptors go into the container: `--preserve-fds`, else systemd's
+/// `LISTEN_FDS` when every one of them was inherited (Podman takes LISTEN_FDS as given;
+/// one not inherited would be an fd of ours).
+pub(crate) fn preserved_fds(asked: u32) -> u32 {
+    if asked > 0 {
+        return asked;
+    }
+    let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    else {
+        return 0;
+    };
+    if n > 0 && crate::monitor::check_preserved(n).is_ok() {
+        n
+    } else {
+        0
+    }
 }
 
 impl Engine {
