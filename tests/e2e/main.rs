@@ -34,6 +34,7 @@ mod images_archive;
 mod kube;
 mod kube_service;
 mod lifecycle;
+mod limits_systemd;
 mod logs;
 mod many;
 mod mount;

@@ -101,6 +101,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
                 .iter()
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
+            ulimits: f.ulimit.clone(),
         },
         run_extras: peapod_engine::container::RunExtras {
             timeout: f.timeout,
@@ -109,6 +110,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             preserve_fds: f.preserve_fds,
             group_add: f.group_add.clone(),
             userns: f.userns.clone(),
+            systemd: f.systemd.clone(),
             id_maps: f
                 .uidmap
                 .iter()

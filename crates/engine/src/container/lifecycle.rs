@@ -266,9 +266,12 @@ impl Engine {
         if c.config.tty {
             add_default("TERM", "xterm");
         }
-        let cgroups_path = c.cgroups_path();
         let security = (c.config.security.clone())
             .unwrap_or_else(|| super::SecurityConfig::legacy(user.uid == 0));
+        if security.systemd {
+            add_default("container_uuid", &id[..32]);
+        }
+        let cgroups_path = c.cgroups_path();
         let spec = crate::oci::spec::generate(&SpecInput {
             args: &c.config.args,
             env: &env,

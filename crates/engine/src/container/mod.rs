@@ -33,6 +33,7 @@ pub mod spec;
 mod stop;
 mod timezone;
 pub mod top;
+pub mod ulimit;
 mod update;
 pub mod user;
 pub mod userns;
