@@ -35,6 +35,7 @@ mod images_archive;
 mod kube;
 mod kube_service;
 mod lifecycle;
+mod limits_systemd;
 mod logs;
 mod manifest;
 mod many;

@@ -33,6 +33,8 @@ use crate::state::ImageRecord;
 pub struct RemovedImage {
     pub untagged: Vec<String>,
     pub deleted: Option<String>,
+    /// Parents deleted after it ([`Engine::remove_image_and_dangling_parents`]), in order.
+    pub deleted_parents: Vec<String>,
     /// Containers removed along with the image (`rmi -f`).
     pub containers: Vec<String>,
 }
@@ -225,6 +227,37 @@ impl Engine {
     /// containers too.
     pub fn remove_image(&self, reference: &str, force: bool) -> Result<RemovedImage> {
         self.remove_image_inner(reference, force, false)
+    }
+
+    /// `rmi IMAGE`: [`Engine::remove_image`], then, as Podman's (libimage's
+    /// `removeRecursive`), each parent that is left dangling — no name, no other child, no
+    /// container — goes too (a build's intermediate images go with the image they led to).
+    pub fn remove_image_and_dangling_parents(
+        &self,
+        reference: &str,
+        force: bool,
+    ) -> Result<RemovedImage> {
+        let image = self.resolve_image(reference)?;
+        let mut parent = self.parent_image(&image)?;
+        let mut out = self.remove_image(reference, force)?;
+        if out.deleted.is_none() {
+            return Ok(out);
+        }
+        while let Some((p, other_children)) = parent.take() {
+            if !p.names.is_empty()
+                || other_children
+                || !self.db.containers_using_image(&p.id)?.is_empty()
+            {
+                break;
+            }
+            parent = self.parent_image(&p)?;
+            match self.remove_image(&p.id, false) {
+                Ok(r) if r.deleted.is_some() => out.deleted_parents.push(p.id.clone()),
+                Ok(_) | Err(Error::NoSuchImage(_)) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// `rmi --all`: the image goes whole, every name with it, as Podman's `rmi -a` does

@@ -266,6 +266,7 @@ pub fn spec(b: &CreateBody, name: Option<String>) -> Result<ContainerSpec, Error
                 .flatten()
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
+            ulimits: Vec::new(),
         },
         pid: namespace("pid", &hc.pid_mode)?,
         ipc: namespace("ipc", &hc.ipc_mode)?,

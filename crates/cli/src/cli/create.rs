@@ -139,6 +139,12 @@ pub struct CreateFlags {
     /// Security Options (seccomp=unconfined|PROFILE.json, no-new-privileges, mask=, unmask=, label=, apparmor=)
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+    /// Run container in systemd mode ("true"|"false"|"always")
+    #[arg(long)]
+    pub systemd: Option<String>,
+    /// Ulimit options (NAME=SOFT[:HARD], -1 for unlimited, or host)
+    #[arg(long)]
+    pub ulimit: Vec<String>,
     /// Maximum length of time a container is allowed to run; then it is killed
     #[arg(long)]
     pub timeout: Option<u32>,

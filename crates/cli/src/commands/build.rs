@@ -75,6 +75,24 @@ pub struct BuildArgs {
     /// Network mode for RUN instructions (none, host, or a network name)
     #[arg(long)]
     pub network: Option<String>,
+    /// Security options for RUN containers (seccomp=unconfined|PROFILE.json, apparmor=, label=, no-new-privileges)
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Ulimit options for RUN containers (NAME=SOFT[:HARD], -1 for unlimited)
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Set custom DNS servers for RUN containers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains for RUN containers
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options for RUN containers
+    #[arg(long = "dns-option")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip) for RUN containers
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     /// Bind mount a volume into RUN containers
     #[arg(short = 'v', long)]
     pub volume: Vec<String>,
@@ -267,6 +285,47 @@ fn options(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<BuildOptions>
         env: a.env.clone(),
         unsetenv: a.unsetenv.clone(),
         quiet: a.quiet,
+        security: build_security(a)?,
+        names: peapod_engine::build::RunNames {
+            dns: a.dns.clone(),
+            dns_search: a.dns_search.clone(),
+            dns_option: a.dns_option.clone(),
+            add_host: a.add_host.clone(),
+        },
+    })
+}
+
+/// `--security-opt` and `--ulimit` for RUN steps, as Buildah takes them: `seccomp`,
+/// `apparmor`, `label` and `no-new-privileges`; anything else is Buildah's error.
+fn build_security(a: &BuildArgs) -> CliResult<peapod_engine::container::SecurityFlags> {
+    use peapod_engine::container::SecurityOpt;
+    let mut opts = Vec::new();
+    for o in &a.security_opt {
+        if o == "no-new-privileges" {
+            opts.push(SecurityOpt::NoNewPrivileges(true));
+            continue;
+        }
+        let parsed: SecurityOpt = if !o.contains('=') {
+            return Err(CliError::engine(format!(
+                "invalid --security-opt name=value pair: {o:?}"
+            )));
+        } else {
+            o.parse()?
+        };
+        match parsed {
+            SecurityOpt::SeccompUnconfined
+            | SecurityOpt::SeccompProfile(_)
+            | SecurityOpt::Apparmor(_)
+            | SecurityOpt::Label(_) => opts.push(parsed),
+            _ => {
+                return Err(CliError::engine(format!("invalid --security-opt 2: {o:?}")));
+            }
+        }
+    }
+    Ok(peapod_engine::container::SecurityFlags {
+        opts,
+        ulimits: a.ulimit.clone(),
+        ..Default::default()
     })
 }
 

@@ -231,14 +231,14 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> CliResult {
         let removed = if a.all {
             engine.remove_image_whole(t, a.force)
         } else {
-            engine.remove_image(t, a.force)
+            engine.remove_image_and_dangling_parents(t, a.force)
         };
         match removed {
             Ok(r) => {
                 for u in &r.untagged {
                     println!("Untagged: {u}");
                 }
-                if let Some(d) = &r.deleted {
+                for d in r.deleted.iter().chain(&r.deleted_parents) {
                     println!("Deleted: {d}");
                 }
             }

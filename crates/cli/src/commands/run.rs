@@ -102,6 +102,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
                 .iter()
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
+            ulimits: f.ulimit.clone(),
         },
         run_extras: peapod_engine::container::RunExtras {
             timeout: f.timeout,
@@ -112,6 +113,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             cgroups: f.unit.cgroups.clone(),
             group_add: f.group_add.clone(),
             userns: f.userns.clone(),
+            systemd: f.systemd.clone(),
             id_maps: f
                 .uidmap
                 .iter()

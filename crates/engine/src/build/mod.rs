@@ -23,7 +23,9 @@ mod gopath;
 pub mod ignore;
 pub mod parse;
 
-pub use exec::{BuildOptions, BuildOutput, BuildResult, RunSpec, StepImage, run_create_options};
+pub use exec::{
+    BuildOptions, BuildOutput, BuildResult, RunNames, RunSpec, StepImage, run_create_options,
+};
 
 use std::io;
 use std::path::PathBuf;

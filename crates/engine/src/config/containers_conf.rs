@@ -7,7 +7,7 @@
 //! `$CONTAINERS_CONF_OVERRIDE` is read last on top (newer containers/common; Podman 4.3
 //! ignores it). A list given in a later file replaces the earlier list.
 //!
-//! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`,
+//! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`, `default_ulimits`,
 //! `seccomp_profile`; in `[engine]`, `infra_image`, `runtime`, `events_logger`,
 //! `events_logfile_path`, `events_logfile_max_size`. Other keys and tables are accepted and ignored, as Podman ignores the
 //! keys it does not know. containers.conf has no `no_new_privileges` key (containers/common
@@ -43,6 +43,9 @@ pub struct Containers {
     pub default_capabilities: Vec<String>,
     /// `name=value`; checked when a container is created.
     pub default_sysctls: Vec<String>,
+    /// `name=soft:hard`, as `--ulimit` takes them; used when a container is created
+    /// without `--ulimit` (checked then).
+    pub default_ulimits: Vec<String>,
     /// `None`: Podman's lookup (`/etc/containers/seccomp.json` if it exists, else the
     /// built-in profile).
     pub seccomp_profile: Option<PathBuf>,
@@ -57,6 +60,7 @@ impl Default for Containers {
                 .map(|s| s.to_string())
                 .collect(),
             default_sysctls: Vec::new(),
+            default_ulimits: Vec::new(),
             seccomp_profile: None,
         }
     }
@@ -124,6 +128,7 @@ impl SizeValue {
 struct FileContainers {
     default_capabilities: Option<Vec<String>>,
     default_sysctls: Option<Vec<String>>,
+    default_ulimits: Option<Vec<String>>,
     seccomp_profile: Option<String>,
 }
 
@@ -187,6 +192,9 @@ impl ContainersConf {
         }
         if let Some(s) = c.default_sysctls {
             self.containers.default_sysctls = s;
+        }
+        if let Some(u) = c.default_ulimits {
+            self.containers.default_ulimits = u;
         }
         if let Some(p) = c.seccomp_profile {
             self.containers.seccomp_profile = (!p.is_empty()).then(|| p.into());

@@ -148,9 +148,12 @@ impl Engine {
         if keep_groups {
             annotations.insert(super::userns::KEEP_GROUPS_ANNOTATION.into(), "1".into());
         }
+        let systemd = crate::oci::systemd::wanted(opts.run_extras.systemd.as_deref(), &args)?;
         let stop_signal = match (opts.stop_signal, icfg.stop_signal()) {
             (Some(n), _) => n,
             (None, Some(s)) => crate::signal::parse(s)?,
+            // systemd stops on SIGRTMIN+3, as Podman sets it in systemd mode.
+            (None, None) if systemd => crate::signal::parse("RTMIN+3")?,
             (None, None) => 15,
         };
         let exposed_ports = icfg.exposed_ports().clone().unwrap_or_default();
@@ -332,6 +335,7 @@ impl Engine {
                 user: &config.user,
                 network_mode: &config.network_mode,
                 pod: member.map(|m| m.pod_id.as_str()),
+                systemd,
             },
         )?);
 

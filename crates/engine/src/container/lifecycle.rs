@@ -267,10 +267,13 @@ impl Engine {
         if c.config.tty {
             add_default("TERM", "xterm");
         }
-        env.extend(super::sdnotify::listen_env());
-        let cgroups_path = c.cgroups_path();
         let security = (c.config.security.clone())
             .unwrap_or_else(|| super::SecurityConfig::legacy(user.uid == 0));
+        if security.systemd {
+            add_default("container_uuid", &id[..32]);
+        }
+        env.extend(super::sdnotify::listen_env());
+        let cgroups_path = c.cgroups_path();
         let spec = crate::oci::spec::generate(&SpecInput {
             args: &c.config.args,
             env: &env,

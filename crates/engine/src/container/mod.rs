@@ -36,6 +36,7 @@ pub mod stats;
 mod stop;
 mod timezone;
 pub mod top;
+pub mod ulimit;
 mod update;
 pub mod user;
 pub mod userns;

@@ -73,6 +73,8 @@ pub struct SecurityFlags {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub opts: Vec<SecurityOpt>,
+    /// `--ulimit`s as given (`nofile=1024:2048`, `host`); see [`super::ulimit::plan`].
+    pub ulimits: Vec<String>,
 }
 
 /// One `--security-opt`, parsed once (by the CLI, through [`FromStr`]).
@@ -176,6 +178,13 @@ pub struct SecurityConfig {
     pub sysctls: BTreeMap<String, String>,
     /// What inspect shows as `HostConfig.SecurityOpt`, in Podman's order.
     pub security_opts: Vec<String>,
+    /// `process.rlimits`: `--ulimit` or containers.conf `default_ulimits`.
+    #[serde(default)]
+    pub rlimits: super::ulimit::Rlimits,
+    /// systemd mode ([`crate::oci::systemd`]): its tmpfs and cgroup mounts, no host ttys
+    /// when privileged, `container_uuid` in the environment.
+    #[serde(default)]
+    pub systemd: bool,
 }
 
 impl SecurityConfig {
@@ -216,6 +225,8 @@ impl SecurityConfig {
             apparmor_profile: String::new(),
             sysctls: BTreeMap::new(),
             security_opts: Vec::new(),
+            rlimits: Default::default(),
+            systemd: false,
         }
     }
 
@@ -237,6 +248,8 @@ pub(crate) struct SecurityTarget<'a> {
     pub network_mode: &'a str,
     /// The pod whose namespaces the container joins, if any.
     pub pod: Option<&'a str>,
+    /// `--systemd`'s decision ([`crate::oci::systemd::wanted`]).
+    pub systemd: bool,
 }
 
 /// The `--security-opt`s folded: the last of each kind wins, lists add up.
@@ -290,6 +303,13 @@ impl Engine {
             || target.network_mode.starts_with("container:");
         let sysctls = sysctls(&conf.containers.default_sysctls, net_shared, ipc_shared)?;
         let no_new_privileges = opts.no_new_privileges.unwrap_or(false);
+        // Podman reads default_ulimits for root only.
+        let conf_ulimits: &[String] = if crate::rootless::is_rootless() {
+            &[]
+        } else {
+            &conf.containers.default_ulimits
+        };
+        let rlimits = super::ulimit::plan(&flags.ulimits, conf_ulimits)?;
 
         // HostConfig.SecurityOpt, as Podman builds it from the spec and its annotations.
         let mut security_opts = Vec::new();
@@ -314,12 +334,17 @@ impl Engine {
             seccomp,
             masked_paths,
             readonly_paths,
+            // systemd writes its cgroup: on cgroup v2 the whole mount is read-write (on v1
+            // its own hierarchy is bound in, see crate::oci::systemd).
             cgroup_rw: flags.privileged
+                || (target.systemd && crate::config::cgroup_unified())
                 || opts.unmask.first().is_some_and(|u| u == "ALL")
                 || opts.unmask.iter().any(|u| clean(u) == "/sys/fs/cgroup"),
             apparmor_profile,
             sysctls,
             security_opts,
+            rlimits,
+            systemd: target.systemd,
         })
     }
 }

@@ -98,6 +98,8 @@ pub struct RunExtras {
     /// `--group-add GROUP`: supplementary groups (names from the container's /etc/group,
     /// or gids), or `keep-groups` alone.
     pub group_add: Vec<String>,
+    /// `--systemd true|false|always` as given (None: `true`).
+    pub systemd: Option<String>,
     /// `--userns MODE`, as given.
     pub userns: Option<String>,
     /// `--uidmap`/`--gidmap` as given (`--uidmap=0:100000:5000`): refused, see

@@ -88,6 +88,24 @@ impl Engine {
             .collect()
     }
 
+    /// The stored image `child` is built directly on, if any, and whether that parent has
+    /// other children (libimage's parent check, as `images` uses it).
+    pub(crate) fn parent_image(&self, child: &ImageRecord) -> Result<Option<(ImageRecord, bool)>> {
+        let images = self.db.images()?;
+        let hist = self.history_keys(&images);
+        let Some(ci) = images.iter().position(|i| i.id == child.id) else {
+            return Ok(None);
+        };
+        let Some(pi) =
+            (0..images.len()).find(|&p| is_child(&images[p], &hist[p], &images[ci], &hist[ci]))
+        else {
+            return Ok(None);
+        };
+        let others = (0..images.len())
+            .any(|o| o != ci && is_child(&images[pi], &hist[pi], &images[o], &hist[o]));
+        Ok(Some((images[pi].clone(), others)))
+    }
+
     /// Every stored image as a summary, newest first, before filtering.
     fn image_summaries(&self) -> Result<Vec<ImageSummary>> {
         let mut images = self.db.images()?;

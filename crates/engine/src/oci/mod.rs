@@ -6,5 +6,6 @@ pub mod devices;
 pub mod runtime;
 pub mod seccomp;
 pub mod spec;
+pub mod systemd;
 
 pub use runtime::Runtime;

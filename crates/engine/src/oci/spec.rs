@@ -5,11 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::sys::resource::{Resource, getrlimit};
 use oci_spec::runtime::{
     LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxNamespace,
-    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, PosixRlimitBuilder,
-    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, UserBuilder,
 };
 
 use crate::container::SecurityConfig;
@@ -140,6 +139,12 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
             &["rbind", "rprivate", "nosuid", "noexec", "nodev"],
         )?);
     }
+    if sec.systemd {
+        mounts.extend(super::systemd::mounts(
+            input.mounts,
+            crate::config::cgroup_unified(),
+        )?);
+    }
     add_user_mounts(&mut mounts, input.mounts);
     spec.set_mounts(Some(mounts));
     spec.set_linux(Some(linux(input)?));
@@ -179,10 +184,10 @@ fn process(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Process> {
         .cwd(input.cwd)
         .user(user)
         .capabilities(capabilities)
-        .rlimits(rlimits()?)
         .no_new_privileges(sec.no_new_privileges)
         .build()
         .map_err(err)?;
+    process.set_rlimits(crate::container::ulimit::to_oci(&sec.rlimits)?);
     if input.rootless.is_none() {
         process.set_oom_score_adj(Some(0));
     }
@@ -197,9 +202,16 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
     let sec = input.security;
     let default_linux = oci_spec::runtime::Linux::default();
     let mut resources = resources(&default_linux, input.resources.as_ref());
+    let mut masked_paths = sec.masked_paths.clone();
+    if sec.systemd
+        && !crate::config::cgroup_unified()
+        && Path::new(super::systemd::CGROUP_V1_SYSTEMD).exists()
+    {
+        masked_paths.push(super::systemd::RELEASE_AGENT.to_string());
+    }
     let mut b = LinuxBuilder::default()
         .namespaces(namespaces(input)?)
-        .masked_paths(sec.masked_paths.clone())
+        .masked_paths(masked_paths)
         .readonly_paths(sec.readonly_paths.clone());
     if input.rootless.is_none() {
         b = b.cgroups_path(PathBuf::from(input.cgroups_path));
@@ -228,7 +240,11 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
     }
     if sec.privileged {
         // Every host device, and the device cgroup opened to all of them.
-        b = b.devices(super::devices::host_devices(Path::new("/dev"))?);
+        let mut devices = super::devices::host_devices(Path::new("/dev"))?;
+        if sec.systemd {
+            devices.retain(|d| super::systemd::keep_device(d.path()));
+        }
+        b = b.devices(devices);
     }
     // Podman's first device rule: deny all (the runtime then allows its standard devices),
     // or for a privileged container allow all.
@@ -418,34 +434,4 @@ fn devpts(rootless: Option<RootlessSpec>) -> Result<Mount> {
             mount("/dev/pts", "devpts", "devpts", &o)
         }
     }
-}
-
-/// Podman raises nofile to 1048576 and nproc to the hard limit; this host may not allow
-/// that even to root, so never ask for more than the current hard limit.
-fn rlimits() -> Result<Vec<oci_spec::runtime::PosixRlimit>> {
-    let mut out = Vec::new();
-    for (res, typ, want) in [
-        (
-            Resource::RLIMIT_NOFILE,
-            PosixRlimitType::RlimitNofile,
-            1_048_576u64,
-        ),
-        (
-            Resource::RLIMIT_NPROC,
-            PosixRlimitType::RlimitNproc,
-            4_194_304u64,
-        ),
-    ] {
-        let (_, hard) = getrlimit(res).map_err(|e| Error::other(format!("getrlimit: {e}")))?;
-        let v = want.min(hard);
-        out.push(
-            PosixRlimitBuilder::default()
-                .typ(typ)
-                .hard(v)
-                .soft(v)
-                .build()
-                .map_err(err)?,
-        );
-    }
-    Ok(out)
 }

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub use image::StepImage;
-pub use run::{RunSpec, run_create_options};
+pub use run::{RunNames, RunSpec, run_create_options};
 
 use crate::Engine;
 use crate::build::expand::{
@@ -72,6 +72,11 @@ pub struct BuildOptions {
     pub unsetenv: Vec<String>,
     /// `-q`: only the id.
     pub quiet: bool,
+    /// `--security-opt` (seccomp, apparmor, label, no-new-privileges) and `--ulimit` for
+    /// RUN steps.
+    pub security: crate::container::SecurityFlags,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host` for RUN steps.
+    pub names: run::RunNames,
 }
 
 /// Where a build's output goes: stdout for the `STEP` lines and RUN's stdout, stderr for
@@ -136,6 +141,8 @@ impl Engine {
                 opts.context.display().to_string()
             )));
         }
+        // Bad `--ulimit`s are refused before anything runs.
+        crate::container::ulimit::plan(&opts.security.ulimits, &[])?;
         let cf = read_containerfiles(&opts.containerfiles)?;
         cf.check_supported()?;
         for w in &cf.warnings {

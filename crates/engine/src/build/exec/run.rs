@@ -28,6 +28,19 @@ pub struct RunSpec {
     pub mounts: Vec<crate::volume::spec::MountSpec>,
     pub network: crate::network::NetworkMode,
     pub hostname: Option<String>,
+    /// The build's `--security-opt`s and `--ulimit`s.
+    pub security: crate::container::SecurityFlags,
+    /// The build's `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub names: RunNames,
+}
+
+/// `/etc/resolv.conf` and `/etc/hosts` choices for RUN containers, as `run` takes them.
+#[derive(Debug, Clone, Default)]
+pub struct RunNames {
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub add_host: Vec<String>,
 }
 
 /// The create request of a RUN container.
@@ -43,8 +56,13 @@ pub fn run_create_options(spec: &RunSpec) -> Result<ContainerSpec> {
         hostname: spec.hostname.clone(),
         network: crate::network::NetworkSpec {
             mode: spec.network.clone(),
+            dns: spec.names.dns.clone(),
+            dns_search: spec.names.dns_search.clone(),
+            dns_option: spec.names.dns_option.clone(),
+            add_host: spec.names.add_host.clone(),
             ..Default::default()
         },
+        security: spec.security.clone(),
         ..Default::default()
     })
 }

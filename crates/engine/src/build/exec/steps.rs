@@ -297,6 +297,8 @@ impl Build<'_, '_> {
                 NetworkMode::Host => crate::network::NetworkMode::Host,
                 NetworkMode::Default => self.opts.network.clone(),
             },
+            security: self.opts.security.clone(),
+            names: self.opts.names.clone(),
             ..Default::default()
         };
         let scratch = self
