@@ -64,6 +64,21 @@ fn ulimit_flags_and_containers_conf_defaults() {
         nofile(&limits(&empty, &["--ulimit", "nofile=512"])),
         ("512".into(), "512".into())
     );
+    // inspect reads them back as Podman does (the spec's rlimits).
+    let id = env
+        .peapod(&["create", "--ulimit", "nofile=512:1024", IMG, "true"])
+        .env("CONTAINERS_CONF", &empty)
+        .output()
+        .success();
+    let shown = env.inspect(
+        id.trim(),
+        "{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}} {{end}}",
+    );
+    assert!(
+        shown.starts_with("RLIMIT_NOFILE=512:1024 RLIMIT_NPROC="),
+        "{shown}"
+    );
+    env.ok(&["rm", id.trim()]);
     // -1 is unlimited (this host's core hard limit is unlimited).
     let out = limits(&empty, &["--ulimit", "core=-1"]);
     assert!(
@@ -224,6 +239,7 @@ fn systemd_mode_mounts_signal_env_and_devices() {
         ])
         .trim()
         .to_string();
+    assert_eq!(env.inspect(&n, "{{.Config.SystemdMode}}"), "true");
     let mounts = env.ok(&["exec", &n, "cat", "/proc/mounts"]);
     for dest in ["/run", "/run/lock", "/tmp", "/var/log/journal"] {
         assert!(

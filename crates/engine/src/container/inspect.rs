@@ -293,71 +293,8 @@ pub struct InspectConfig {
     pub Healthcheck: Option<super::health::HealthConfig>,
     /// Always there: `none` without a check, as Podman's.
     pub HealthcheckOnFailureAction: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LogConfig {
-    pub Type: String,
-    pub Config: Option<BTreeMap<String, String>>,
-    pub Path: String,
-    pub Tag: String,
-    pub Size: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RestartPolicy {
-    pub Name: String,
-    pub MaximumRetryCount: u32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostConfig {
-    pub Binds: Vec<String>,
-    pub CgroupManager: String,
-    pub CgroupMode: String,
-    pub ContainerIDFile: String,
-    pub LogConfig: LogConfig,
-    pub NetworkMode: String,
-    pub PortBindings: BTreeMap<String, Option<Vec<PortBinding>>>,
-    pub RestartPolicy: RestartPolicy,
-    pub AutoRemove: bool,
-    pub VolumeDriver: String,
-    pub VolumesFrom: Option<Vec<String>>,
-    pub CapAdd: Vec<String>,
-    pub CapDrop: Vec<String>,
-    pub Dns: Vec<String>,
-    pub DnsOptions: Vec<String>,
-    pub DnsSearch: Vec<String>,
-    pub ExtraHosts: Vec<String>,
-    pub GroupAdd: Vec<String>,
-    pub IpcMode: String,
-    pub Cgroup: String,
-    pub Cgroups: String,
-    pub Links: Option<Vec<String>>,
-    pub OomScoreAdj: i32,
-    pub PidMode: String,
-    pub Privileged: bool,
-    pub PublishAllPorts: bool,
-    pub ReadonlyRootfs: bool,
-    pub SecurityOpt: Vec<String>,
-    pub Tmpfs: BTreeMap<String, String>,
-    pub UTSMode: String,
-    pub UsernsMode: String,
-    pub ShmSize: u64,
-    pub Runtime: String,
-    pub ConsoleSize: [u32; 2],
-    pub CpuShares: u64,
-    pub CpusetCpus: String,
-    pub CpusetMems: String,
-    pub MemoryReservation: i64,
-    pub BlkioWeight: u16,
-    pub Memory: i64,
-    pub NanoCpus: i64,
-    pub CgroupParent: String,
-    pub PidsLimit: i64,
-    pub MemorySwap: i64,
-    pub CpuQuota: i64,
-    pub CpuPeriod: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub SystemdMode: bool,
 }
 
 impl Engine {
@@ -371,7 +308,6 @@ impl Engine {
         let security = c.config.security.clone().unwrap_or_else(|| {
             super::SecurityConfig::legacy(matches!(c.config.user.as_str(), "" | "root" | "0"))
         });
-        let (cap_add, cap_drop) = cap_changes(&security);
         let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         let image = self.db.image(&c.config.image_id).ok().flatten();
         let lower = image
@@ -513,120 +449,15 @@ impl Engine {
                     .as_ref()
                     .map_or("none", |h| h.on_failure.name())
                     .to_string(),
+                SystemdMode: security.systemd,
             },
-            HostConfig: HostConfig {
-                Binds: self.inspect_binds(c),
-                CgroupManager: "cgroupfs".into(),
-                CgroupMode: if crate::config::cgroup_unified() {
-                    "private".into()
-                } else {
-                    "host".into()
-                },
-                ContainerIDFile: String::new(),
-                LogConfig: LogConfig {
-                    Type: c.config.log_driver.clone(),
-                    Config: None,
-                    Path: c.config.log_path.clone(),
-                    Tag: String::new(),
-                    Size: c
-                        .config
-                        .log_size_max
-                        .map(super::resources::human_size)
-                        .unwrap_or_else(|| "0B".into()),
-                },
-                // Podman shows the userspace modes without their options.
-                NetworkMode: match c.config.network_mode.split_once(':') {
-                    Some((m @ ("slirp4netns" | "pasta"), _)) => m.to_string(),
-                    _ => c.config.network_mode.clone(),
-                },
-                PortBindings: crate::network::ports::bindings(&c.config.ports)
-                    .into_iter()
-                    .map(|(k, v)| (k, Some(v)))
-                    .collect(),
-                RestartPolicy: RestartPolicy {
-                    Name: c.config.restart_policy.clone(),
-                    MaximumRetryCount: c.config.restart_retries,
-                },
-                AutoRemove: c.config.auto_remove,
-                VolumeDriver: String::new(),
-                VolumesFrom: (!c.config.volumes_from.is_empty())
-                    .then(|| c.config.volumes_from.clone()),
-                CapAdd: cap_add,
-                CapDrop: cap_drop,
-                Dns: Vec::new(),
-                DnsOptions: Vec::new(),
-                DnsSearch: Vec::new(),
-                ExtraHosts: Vec::new(),
-                GroupAdd: c.config.group_add.clone(),
-                IpcMode: ns_mode(c, "ipc", "shareable"),
-                Cgroup: String::new(),
-                Cgroups: "default".into(),
-                Links: None,
-                OomScoreAdj: 0,
-                PidMode: ns_mode(c, "pid", "private"),
-                Privileged: security.privileged,
-                PublishAllPorts: false,
-
-                ReadonlyRootfs: false,
-                SecurityOpt: security.security_opts.clone(),
-                Tmpfs: self.inspect_tmpfs(c),
-                UTSMode: ns_mode(c, "uts", "private"),
-                UsernsMode: c.config.userns.clone(),
-                ShmSize: 65536000,
-                Runtime: "oci".into(),
-                ConsoleSize: [0, 0],
-                CpuShares: c.config.resources.cpu_shares.unwrap_or(0),
-                CpusetCpus: c.config.resources.cpuset_cpus.clone().unwrap_or_default(),
-                CpusetMems: c.config.resources.cpuset_mems.clone().unwrap_or_default(),
-                MemoryReservation: c.config.resources.memory_reservation.unwrap_or(0),
-                BlkioWeight: c.config.resources.blkio_weight.unwrap_or(0),
-                Memory: c.config.resources.memory.unwrap_or(0),
-                NanoCpus: c.config.resources.nano_cpus.unwrap_or(0),
-                CgroupParent: String::new(),
-                PidsLimit: c.config.resources.effective_pids().unwrap_or(0),
-                MemorySwap: c.config.resources.inspect_swap(),
-                CpuQuota: c.config.resources.cpu_quota().unwrap_or(0),
-                CpuPeriod: if c.config.resources.nano_cpus.is_some() {
-                    super::resources::CPU_PERIOD
-                } else {
-                    0
-                },
-            },
+            HostConfig: self.host_config(c, &security),
         }
     }
 }
 
-/// `CapAdd` and `CapDrop` as Podman computes them: the bounding set against the OCI
-/// generator's default set, or against every capability for a privileged container.
-fn cap_changes(sec: &super::SecurityConfig) -> (Vec<String>, Vec<String>) {
-    let baseline: &[&str] = if sec.privileged {
-        crate::oci::caps::CAP_NAMES
-    } else {
-        crate::oci::caps::INSPECT_BASELINE
-    };
-    let add = sec
-        .bounding
-        .iter()
-        .filter(|c| !baseline.contains(&c.as_str()))
-        .cloned()
-        .collect();
-    let mut drop: Vec<String> = baseline
-        .iter()
-        .filter(|c| !sec.bounding.iter().any(|b| b == *c))
-        .map(|c| c.to_string())
-        .collect();
-    drop.sort();
-    (add, drop)
-}
-
-/// `HostConfig.IpcMode` and its siblings: the mode given at create, else Podman's default.
-fn ns_mode(c: &Container, kind: &str, default: &str) -> String {
-    c.config
-        .namespaces
-        .get(kind)
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
+mod host;
+pub use host::{HostConfig, InspectUlimit, LogConfig, RestartPolicy};
 
 #[cfg(test)]
 #[path = "inspect_tests.rs"]
