@@ -213,7 +213,7 @@ fn options(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<BuildOptions>
             )));
         }
     }
-    if let Some(f) = &a.pull_flags.authfile
+    if let Some(f) = &a.pull_flags.registry.authfile
         && let Err(e) = std::fs::metadata(f)
     {
         return Err(bad(format!(

@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use peapod_engine::image::registry::{Compression, PushFormat, PushOptions, RemoteOptions, Tls};
+use peapod_engine::image::registry::{Compression, PushFormat, PushOptions, RemoteOptions};
 use peapod_engine::manifest::{
     AddRequest, Annotate, CreateListRequest, ListFormat, ListPushRequest,
 };
 use peapod_engine::{Engine, Error};
 
+use crate::commands::registry::RegistryFlags;
 use crate::{CliError, CliResult};
 
 #[derive(Debug, Subcommand)]
@@ -33,33 +34,11 @@ pub enum ManifestCommand {
     Push(PushArgs),
 }
 
-/// Registry flags the list commands share.
-#[derive(Debug, Args, Clone, Default)]
-pub struct RegistryFlags {
-    /// Path of the authentication file (default ${XDG_RUNTIME_DIR}/containers/auth.json)
-    #[arg(long, env = "REGISTRY_AUTH_FILE")]
-    pub authfile: Option<PathBuf>,
-    /// Use certificates at the specified path to access the registry
-    #[arg(long = "cert-dir")]
-    pub cert_dir: Option<PathBuf>,
-    /// Use [username[:password]] for accessing the registry
-    #[arg(long)]
-    pub creds: Option<String>,
-    /// Require HTTPS and verify certificates when accessing the registry
-    #[arg(long = "tls-verify", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
-}
-
-impl RegistryFlags {
-    fn remote(&self) -> RemoteOptions {
-        RemoteOptions {
-            tls: Tls {
-                verify: self.tls_verify,
-                cert_dir: self.cert_dir.clone(),
-            },
-            authfile: self.authfile.clone(),
-            creds: self.creds.clone(),
-        }
+fn remote(r: &RegistryFlags) -> RemoteOptions {
+    RemoteOptions {
+        tls: r.tls(),
+        authfile: r.authfile.clone(),
+        creds: r.creds.clone(),
     }
 }
 
@@ -205,7 +184,7 @@ pub fn run(engine: &Engine, cmd: ManifestCommand) -> CliResult {
                 images: a.images,
                 all: a.all,
                 amend: a.amend,
-                remote: a.registry.remote(),
+                remote: remote(&a.registry),
             })?;
             print_line(&id)
         }
@@ -215,7 +194,7 @@ pub fn run(engine: &Engine, cmd: ManifestCommand) -> CliResult {
                 image: a.image,
                 all: a.all,
                 annotate: a.annotate.annotate(&[]),
-                remote: a.registry.remote(),
+                remote: remote(&a.registry),
             })?;
             print_line(&id)
         }
@@ -225,7 +204,7 @@ pub fn run(engine: &Engine, cmd: ManifestCommand) -> CliResult {
             print_line(&id)
         }
         ManifestCommand::Inspect(a) => {
-            let json = engine.manifest_inspect(&a.list, &a.registry.remote())?;
+            let json = engine.manifest_inspect(&a.list, &remote(&a.registry))?;
             print_line(&json)
         }
         ManifestCommand::Remove(a) => {
@@ -300,7 +279,7 @@ fn push(engine: &Engine, a: PushArgs) -> CliResult {
         .unwrap_or(&destination)
         .to_string();
     let destination = peapod_engine::image::normalize(&destination).map_err(Error::from)?;
-    let remote = a.registry.remote();
+    let remote = remote(&a.registry);
     let req = ListPushRequest {
         list: a.list.clone(),
         push: PushOptions {

@@ -14,9 +14,9 @@ use peapod_engine::image::registry::{
 
 use crate::{CliError, CliResult};
 
-/// Flags of `pull` that `run`, `create`, `pod create` and `kube play` share.
+/// How to reach a registry: the flags of `pull`, `push` and the `manifest` commands.
 #[derive(Debug, Args, Clone, Default)]
-pub struct PullFlags {
+pub struct RegistryFlags {
     /// Path of the authentication file (default ${XDG_RUNTIME_DIR}/containers/auth.json)
     #[arg(long, env = "REGISTRY_AUTH_FILE")]
     pub authfile: Option<PathBuf>,
@@ -29,6 +29,22 @@ pub struct PullFlags {
     /// Require HTTPS and verify certificates when contacting registries
     #[arg(long = "tls-verify", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
+}
+
+impl RegistryFlags {
+    pub fn tls(&self) -> Tls {
+        Tls {
+            verify: self.tls_verify,
+            cert_dir: self.cert_dir.clone(),
+        }
+    }
+}
+
+/// Flags of `pull` that `run`, `create`, `pod create` and `kube play` share.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PullFlags {
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     /// Use ARCH instead of the architecture of the machine for choosing images
     #[arg(long)]
     pub arch: Option<String>,
@@ -55,12 +71,9 @@ impl PullFlags {
             )
             .map_err(peapod_engine::Error::from)?,
             all_tags: false,
-            tls: Tls {
-                verify: self.tls_verify,
-                cert_dir: self.cert_dir.clone(),
-            },
-            authfile: self.authfile.clone(),
-            creds: self.creds.clone(),
+            tls: self.registry.tls(),
+            authfile: self.registry.authfile.clone(),
+            creds: self.registry.creds.clone(),
         })
     }
 }
@@ -84,18 +97,8 @@ pub struct PullArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// Path of the authentication file
-    #[arg(long, env = "REGISTRY_AUTH_FILE")]
-    pub authfile: Option<PathBuf>,
-    /// Use certificates at the specified path to access the registry
-    #[arg(long = "cert-dir")]
-    pub cert_dir: Option<PathBuf>,
-    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
-    #[arg(long)]
-    pub creds: Option<String>,
-    /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long = "tls-verify", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     /// Manifest type (oci or v2s2) to use in the destination
     #[arg(short = 'f', long)]
     pub format: Option<String>,
@@ -282,12 +285,9 @@ pub fn push(engine: &Engine, a: PushArgs) -> CliResult {
             .map(Compression::parse)
             .transpose()
             .map_err(err)?,
-        tls: Tls {
-            verify: a.tls_verify,
-            cert_dir: a.cert_dir.clone(),
-        },
-        authfile: a.authfile.clone(),
-        creds: a.creds.clone(),
+        tls: a.registry.tls(),
+        authfile: a.registry.authfile.clone(),
+        creds: a.registry.creds.clone(),
         by_digest: false,
     };
     let digest = engine.push_image(&a.image, &opts, sink(a.quiet).as_ref())?;

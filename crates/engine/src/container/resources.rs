@@ -141,20 +141,7 @@ pub fn human_size(bytes: u64) -> String {
 /// `MEM USAGE / LIMIT` of `--format {{.MemUsageBytes}}`.
 pub fn bytes_size(n: u64) -> String {
     const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    let decimals = match v {
-        v if v >= 100.0 => 1,
-        v if v >= 10.0 => 2,
-        _ => 3,
-    };
-    let s = format!("{v:.decimals$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}{}", UNITS[i])
+    go_units(n, 1024.0, &UNITS, 4, "")
 }
 
 /// docker/go-units `HumanSizeWithPrecision`: decimal units with `digits` significant
@@ -162,13 +149,20 @@ pub fn bytes_size(n: u64) -> String {
 /// number and the unit (Podman's tables use `" "` and 3 digits: `5.01 MB`).
 pub fn human_size_with_precision(bytes: u64, digits: usize, sep: &str) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = bytes as f64;
+    go_units(bytes, 1000.0, &UNITS, digits, sep)
+}
+
+/// go-units' sizes: `n` in the largest unit (steps of `base`) it reaches, with `digits`
+/// significant digits, trailing zeros dropped.
+fn go_units(n: u64, base: f64, units: &[&str; 9], digits: usize, sep: &str) -> String {
+    let mut v = n as f64;
     let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
+    while v >= base && i < units.len() - 1 {
+        v /= base;
         i += 1;
     }
     let whole = match v {
+        v if v >= 1000.0 => 4,
         v if v >= 100.0 => 3,
         v if v >= 10.0 => 2,
         _ => 1,
@@ -180,7 +174,7 @@ pub fn human_size_with_precision(bytes: u64, digits: usize, sep: &str) -> String
     } else {
         &s
     };
-    format!("{s}{sep}{}", UNITS[i])
+    format!("{s}{sep}{}", units[i])
 }
 
 /// Parse and check the flags as Podman does (messages are Podman's).
@@ -507,5 +501,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(r.nano_cpus, None);
+    }
+
+    #[test]
+    fn go_units_sizes() {
+        assert_eq!(bytes_size(322_969), "315.4KiB");
+        assert_eq!(bytes_size(0), "0B");
+        assert_eq!(bytes_size(25_275_990_016), "23.54GiB");
+        assert_eq!(human_size(5_007_000), "5.007MB");
+        assert_eq!(human_size_with_precision(2_013_288, 3, " "), "2.01 MB");
     }
 }
