@@ -4,6 +4,8 @@
 mod attach;
 mod containers;
 mod create;
+mod exec;
+mod hijack;
 mod logs;
 mod objects;
 mod system;
@@ -94,6 +96,17 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
                 (&Method::DELETE, []) => containers::remove(req, id, pool).await,
                 (&Method::GET, ["logs"]) => logs::logs(req, id, pool).await,
                 (&Method::POST, ["attach"]) => attach::attach(req, id, pool).await,
+                (&Method::POST, ["resize"]) => attach::resize(req, id, pool).await,
+                (&Method::POST, ["exec"]) => exec::create(req, id, pool).await,
+                _ => not_found(&m, path),
+            }
+        }
+        (_, ["exec", id, rest @ ..]) => {
+            let id = id.to_string();
+            match (&m, rest) {
+                (&Method::POST, ["start"]) => exec::start(req, id, pool).await,
+                (&Method::POST, ["resize"]) => exec::resize(req, id).await,
+                (&Method::GET, ["json"]) => exec::inspect(id).await,
                 _ => not_found(&m, path),
             }
         }
