@@ -121,12 +121,17 @@ pub async fn networks(req: Request<Incoming>, pool: EnginePool) -> Resp {
     }
 }
 
-pub async fn network_inspect(name: String, pool: EnginePool) -> Resp {
-    let name = if name == "bridge" {
+/// A Docker network name as the engine's: `bridge` is the default network.
+pub fn engine_network_name(name: String) -> String {
+    if name == "bridge" {
         DEFAULT_NETWORK.to_string()
     } else {
         name
-    };
+    }
+}
+
+pub async fn network_inspect(name: String, pool: EnginePool) -> Resp {
+    let name = engine_network_name(name);
     match pool.run(move |e| e.network(&name)).await {
         Ok(n) => json(StatusCode::OK, &network_json(&n)),
         Err(e) => engine_error(&e),
