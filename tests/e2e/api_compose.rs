@@ -190,3 +190,33 @@ fn api_docker_network_volume_and_container_management() {
             .any(|n| n == vol)
     );
 }
+
+#[test]
+fn api_docker_tag_and_rmi() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_tag_rmi");
+    let id = env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    svc.docker(&["tag", IMG, "localhost/other:v1"]).success();
+    let names = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(names.lines().any(|n| n == "localhost/other:v1"), "{names}");
+    let out = svc.docker(&["rmi", "localhost/other:v1"]).success();
+    assert!(out.contains("Untagged: localhost/other:v1"), "{out}");
+    assert_eq!(
+        env.ok(&["images", "-q"]).lines().count(),
+        1,
+        "the image itself stays"
+    );
+    let out = svc.docker(&["rmi", IMG]).success();
+    assert!(out.contains("Deleted: sha256:"), "{out}");
+    assert!(
+        out.contains(&id[..12]) || out.contains(id.trim_start_matches("sha256:")),
+        "{out} / {id}"
+    );
+    assert!(env.ok(&["images", "-q"]).trim().is_empty());
+    let missing = svc.docker(&["rmi", "localhost/nothere"]);
+    assert_ne!(missing.code(), 0);
+    assert!(missing.stderr.contains("No such image"), "{missing:?}");
+}

@@ -121,6 +121,12 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
         }
+        (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
+            objects::image_tag(req, name.join("/"), pool).await
+        }
+        (&Method::DELETE, ["images", name @ ..]) if !name.is_empty() => {
+            objects::image_remove(req, name.join("/"), pool).await
+        }
         (&Method::GET, ["networks"]) => objects::networks(req, pool).await,
         (&Method::POST, ["networks", "create"]) => networks::create(req, pool).await,
         (&Method::POST, ["networks", "prune"]) => networks::prune(req, pool).await,

@@ -230,3 +230,40 @@ pub async fn volume_remove(req: Request<Incoming>, name: String, pool: EnginePoo
         Err(e) => engine_error(&e),
     }
 }
+
+/// POST `/images/{name}/tag?repo=&tag=`: 201.
+pub async fn image_tag(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
+    let q = query(&req);
+    let Some(repo) = q.get("repo").filter(|r| !r.is_empty()).cloned() else {
+        return engine_error(&Error::invalid(
+            "tag: a repository name is required (repo=)",
+        ));
+    };
+    let new_name = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo,
+    };
+    match pool.run(move |e| e.tag_image(&name, &new_name)).await {
+        Ok(()) => empty(StatusCode::CREATED),
+        Err(e) => engine_error(&e),
+    }
+}
+
+/// DELETE `/images/{name}?force=`: `[{"Untagged": …}, {"Deleted": …}]`.
+pub async fn image_remove(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
+    let force = flag(&query(&req), "force");
+    match pool.run(move |e| e.remove_image(&name, force)).await {
+        Ok(r) => {
+            let mut out: Vec<Value> = r
+                .untagged
+                .iter()
+                .map(|u| json!({ "Untagged": u }))
+                .collect();
+            if let Some(d) = &r.deleted {
+                out.push(json!({ "Deleted": sha256(d) }));
+            }
+            json(StatusCode::OK, &out)
+        }
+        Err(e) => engine_error(&e),
+    }
+}
