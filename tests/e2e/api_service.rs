@@ -1,90 +1,12 @@
 //! `peapod system service`: the Docker Engine API on a private socket for a private store,
 //! driven by the real docker CLI, curl and the Python docker SDK.
 
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::util::{IMG, Output, PeapodCmd, TestEnv, name, wait_until};
-
-const DOCKER: &str = "/usr/local/bin/docker";
-
-/// A running `system service`, stopped (by its pid) when dropped.
-struct Service {
-    child: Child,
-    sock: PathBuf,
-}
-
-impl Service {
-    fn start(env: &TestEnv, sock: &Path, time: &str) -> Service {
-        let uri = format!("unix://{}", sock.display());
-        let child = env
-            .peapod(&["system", "service", "--time", time, &uri])
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn peapod system service");
-        wait_until("the API socket", Duration::from_secs(10), || {
-            std::fs::metadata(sock).is_ok_and(|m| m.file_type().is_socket())
-        });
-        Service {
-            child,
-            sock: sock.to_path_buf(),
-        }
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        PeapodCmd::program(DOCKER, args)
-            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-            .env("DOCKER_CONFIG", self.sock.with_extension("docker-config"))
-            .timeout(Duration::from_secs(60))
-            .output()
-    }
-
-    /// curl over the socket: (HTTP status, body).
-    fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let sock = self.sock.display().to_string();
-        let url = format!("http://d{path}");
-        let mut args = vec![
-            "-s",
-            "-m",
-            "20",
-            "--unix-socket",
-            &sock,
-            "-X",
-            method,
-            "-w",
-            "\n%{http_code}",
-        ];
-        if let Some(b) = body {
-            args.extend(["-H", "Content-Type: application/json", "-d", b]);
-        }
-        args.push(&url);
-        let out = PeapodCmd::program("curl", &args).output();
-        let (body, code) = out.stdout.rsplit_once('\n').expect("a status line");
-        (
-            code.trim().parse().expect("an HTTP status"),
-            body.to_string(),
-        )
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
-}
-
-fn have_docker() -> bool {
-    Path::new(DOCKER).is_file()
-}
+use crate::api_util::{DOCKER, Service, have_docker};
+use crate::util::{IMG, PeapodCmd, TestEnv, name, wait_until};
 
 #[test]
 fn api_docker_cli_create_start_logs_ps_inspect_rm() {

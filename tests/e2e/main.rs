@@ -11,7 +11,10 @@ mod pty;
 mod registry_util;
 mod util;
 
+mod api_compose;
+mod api_exec;
 mod api_service;
+mod api_util;
 mod bad_input;
 mod build;
 mod build_extras;

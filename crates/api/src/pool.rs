@@ -56,6 +56,14 @@ impl EnginePool {
         .map_err(|e| Error::other(format!("API worker failed: {e}")))?
     }
 
+    /// Run `f` with an engine on the calling thread (one already on the blocking pool).
+    pub fn blocking<T>(&self, f: impl FnOnce(&Engine) -> Result<T, Error>) -> Result<T, Error> {
+        let engine = self.take()?;
+        let out = f(&engine);
+        self.give(engine);
+        out
+    }
+
     /// Like [`EnginePool::run`] for a call that streams (logs -f): the engine is dropped
     /// after, not kept, as the call may last long.
     pub fn spawn_stream<F>(&self, f: F)

@@ -1,23 +1,18 @@
-//! POST `/containers/{id}/attach`: the hijacked stream (`101 UPGRADED`, then Docker's
-//! multiplexed frames, or raw bytes with a tty). A container not yet started is
-//! initialised first (as Podman does) so that its first output is not lost; the later
-//! `start` only lets it run. Output only: stdin is not forwarded yet.
+//! POST `/containers/{id}/attach`: the hijacked stream (see [`super::hijack`]). A container
+//! not yet started is initialised first (as Podman does) so that its first output is not
+//! lost; the later `start` only lets it run. POST `/containers/{id}/resize`.
 
-use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, StatusCode};
 use peapod_engine::container::Status;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
 
-use super::logs::Framer;
-use crate::http::{Body, Resp, engine_error, flag, query};
+use super::hijack::{self, Streams};
+use crate::http::{Resp, empty, engine_error, flag, query};
 use crate::pool::EnginePool;
 
 pub async fn attach(mut req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
     let q = query(&req);
-    let (want_out, want_err) = (flag(&q, "stdout"), flag(&q, "stderr"));
+    let (want_in, want_out, want_err) = (flag(&q, "stdin"), flag(&q, "stdout"), flag(&q, "stderr"));
     // Connect before answering: a missing or finished container is an HTTP error.
     let r = pool
         .run(move |e| {
@@ -29,55 +24,45 @@ pub async fn attach(mut req: Request<Incoming>, id: String, pool: EnginePool) ->
                 e.init_container(c.id())?;
             }
             let sock = e.attach_container(&c)?;
-            Ok((sock, c.config.tty))
+            Ok((sock, c.config.tty, c.config.stdin))
         })
         .await;
-    let (sock, tty) = match r {
+    let (sock, tty, open_stdin) = match r {
         Ok(s) => s,
         Err(e) => return engine_error(&e),
     };
-    let upgrade = hyper::upgrade::on(&mut req);
-    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
-    tokio::task::spawn_blocking(move || {
-        let framer = |stream, wanted| Framer {
-            tx: tx.clone(),
-            stream: (!tty).then_some(stream),
-            wanted,
-            line: Vec::new(),
-        };
-        let (mut out, mut err) = (framer(1, want_out), framer(2, want_err));
-        if let Err(e) = peapod_engine::container::attach::copy_output(&sock, &mut out, &mut err) {
-            tracing::debug!("attach: {e}");
-        }
-        let _ = std::io::Write::flush(&mut out);
-        let _ = std::io::Write::flush(&mut err);
-    });
-    tokio::spawn(async move {
-        let upgraded = match upgrade.await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!("attach upgrade: {e}");
-                return;
-            }
-        };
-        let mut io = TokioIo::new(upgraded);
-        while let Some(chunk) = rx.recv().await {
-            if io.write_all(&chunk).await.is_err() {
-                return;
-            }
-        }
-        let _ = io.shutdown().await;
-    });
-    let content_type = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
+    let streams = Streams {
+        tty,
+        // Stdin only reaches a container created with it open (`-i`).
+        stdin: want_in && open_stdin,
+        stdout: want_out,
+        stderr: want_err,
     };
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("Content-Type", content_type)
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "tcp")
-        .body(Body::Full(None))
-        .expect("a valid response")
+    hijack::pump(hyper::upgrade::on(&mut req), sock, streams, || {});
+    hijack::upgraded(tty)
+}
+
+/// `h` and `w` of a resize query.
+pub(super) fn size(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<(u16, u16), peapod_engine::Error> {
+    let get = |k: &str| -> Result<u16, peapod_engine::Error> {
+        let v = q.get(k).map(String::as_str).unwrap_or("");
+        v.parse::<u16>().map_err(|_| {
+            peapod_engine::Error::invalid(format!("invalid terminal size {k}={v:?}: not a number"))
+        })
+    };
+    Ok((get("h")?, get("w")?))
+}
+
+/// POST `/containers/{id}/resize?h=&w=`.
+pub async fn resize(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
+    let (rows, cols) = match size(&query(&req)) {
+        Ok(s) => s,
+        Err(e) => return engine_error(&e),
+    };
+    match pool.run(move |e| e.resize_container(&id, rows, cols)).await {
+        Ok(()) => empty(StatusCode::OK),
+        Err(e) => engine_error(&e),
+    }
 }

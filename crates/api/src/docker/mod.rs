@@ -4,7 +4,11 @@
 mod attach;
 mod containers;
 mod create;
+mod exec;
+mod hijack;
 mod logs;
+mod manage;
+mod networks;
 mod objects;
 mod system;
 
@@ -82,6 +86,7 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::GET, ["info"]) => system::info(pool).await,
         (&Method::GET, ["containers", "json"]) => containers::list(req, pool).await,
         (&Method::POST, ["containers", "create"]) => create::create(req, pool).await,
+        (&Method::POST, ["containers", "prune"]) => manage::prune_containers(req, pool).await,
         (_, ["containers", id, rest @ ..]) => {
             let id = id.to_string();
             match (&m, rest) {
@@ -94,6 +99,21 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
                 (&Method::DELETE, []) => containers::remove(req, id, pool).await,
                 (&Method::GET, ["logs"]) => logs::logs(req, id, pool).await,
                 (&Method::POST, ["attach"]) => attach::attach(req, id, pool).await,
+                (&Method::POST, ["resize"]) => attach::resize(req, id, pool).await,
+                (&Method::POST, ["pause"]) => manage::pause(id, pool, true).await,
+                (&Method::POST, ["unpause"]) => manage::pause(id, pool, false).await,
+                (&Method::POST, ["rename"]) => manage::rename(req, id, pool).await,
+                (&Method::GET, ["top"]) => manage::top(req, id, pool).await,
+                (&Method::POST, ["exec"]) => exec::create(req, id, pool).await,
+                _ => not_found(&m, path),
+            }
+        }
+        (_, ["exec", id, rest @ ..]) => {
+            let id = id.to_string();
+            match (&m, rest) {
+                (&Method::POST, ["start"]) => exec::start(req, id, pool).await,
+                (&Method::POST, ["resize"]) => exec::resize(req, id).await,
+                (&Method::GET, ["json"]) => exec::inspect(id).await,
                 _ => not_found(&m, path),
             }
         }
@@ -101,11 +121,27 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
         }
+        (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
+            objects::image_tag(req, name.join("/"), pool).await
+        }
+        (&Method::DELETE, ["images", name @ ..]) if !name.is_empty() => {
+            objects::image_remove(req, name.join("/"), pool).await
+        }
         (&Method::GET, ["networks"]) => objects::networks(req, pool).await,
+        (&Method::POST, ["networks", "create"]) => networks::create(req, pool).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune(req, pool).await,
+        (&Method::POST, ["networks", name, "connect"]) => {
+            networks::connect(req, name.to_string(), pool, true).await
+        }
+        (&Method::POST, ["networks", name, "disconnect"]) => {
+            networks::connect(req, name.to_string(), pool, false).await
+        }
+        (&Method::DELETE, ["networks", name]) => networks::remove(name.to_string(), pool).await,
         (&Method::GET, ["networks", name]) => {
             objects::network_inspect(name.to_string(), pool).await
         }
         (&Method::GET, ["volumes"]) => objects::volumes(req, pool).await,
+        (&Method::POST, ["volumes", "prune"]) => manage::prune_volumes(req, pool).await,
         (&Method::POST, ["volumes", "create"]) => objects::volume_create(req, pool).await,
         (&Method::GET, ["volumes", name]) => objects::volume_inspect(name.to_string(), pool).await,
         (&Method::DELETE, ["volumes", name]) => {

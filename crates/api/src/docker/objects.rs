@@ -121,12 +121,17 @@ pub async fn networks(req: Request<Incoming>, pool: EnginePool) -> Resp {
     }
 }
 
-pub async fn network_inspect(name: String, pool: EnginePool) -> Resp {
-    let name = if name == "bridge" {
+/// A Docker network name as the engine's: `bridge` is the default network.
+pub fn engine_network_name(name: String) -> String {
+    if name == "bridge" {
         DEFAULT_NETWORK.to_string()
     } else {
         name
-    };
+    }
+}
+
+pub async fn network_inspect(name: String, pool: EnginePool) -> Resp {
+    let name = engine_network_name(name);
     match pool.run(move |e| e.network(&name)).await {
         Ok(n) => json(StatusCode::OK, &network_json(&n)),
         Err(e) => engine_error(&e),
@@ -222,6 +227,43 @@ pub async fn volume_remove(req: Request<Incoming>, name: String, pool: EnginePoo
     let force = flag(&query(&req), "force");
     match pool.run(move |e| e.remove_volume(&name, force, None)).await {
         Ok(()) => empty(StatusCode::NO_CONTENT),
+        Err(e) => engine_error(&e),
+    }
+}
+
+/// POST `/images/{name}/tag?repo=&tag=`: 201.
+pub async fn image_tag(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
+    let q = query(&req);
+    let Some(repo) = q.get("repo").filter(|r| !r.is_empty()).cloned() else {
+        return engine_error(&Error::invalid(
+            "tag: a repository name is required (repo=)",
+        ));
+    };
+    let new_name = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo,
+    };
+    match pool.run(move |e| e.tag_image(&name, &new_name)).await {
+        Ok(()) => empty(StatusCode::CREATED),
+        Err(e) => engine_error(&e),
+    }
+}
+
+/// DELETE `/images/{name}?force=`: `[{"Untagged": …}, {"Deleted": …}]`.
+pub async fn image_remove(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
+    let force = flag(&query(&req), "force");
+    match pool.run(move |e| e.remove_image(&name, force)).await {
+        Ok(r) => {
+            let mut out: Vec<Value> = r
+                .untagged
+                .iter()
+                .map(|u| json!({ "Untagged": u }))
+                .collect();
+            if let Some(d) = &r.deleted {
+                out.push(json!({ "Deleted": sha256(d) }));
+            }
+            json(StatusCode::OK, &out)
+        }
         Err(e) => engine_error(&e),
     }
 }

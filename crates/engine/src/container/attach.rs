@@ -9,6 +9,7 @@ use std::os::unix::net::UnixStream;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
 use peapod_monitor::{STREAM_STDERR, STREAM_STDOUT};
 
+use super::Status;
 use crate::Engine;
 use crate::error::{Error, Result};
 
@@ -25,6 +26,38 @@ impl Engine {
         self.emit_container(c, "attach");
         Ok(s)
     }
+
+    /// Set the terminal size of a running container with a tty (`resize`).
+    pub fn resize_container(&self, reference: &str, rows: u16, cols: u16) -> Result<()> {
+        let c = self.container(reference)?;
+        if !matches!(c.state.status, Status::Running | Status::Paused) {
+            return Err(Error::BadState {
+                id: c.id().to_string(),
+                state: c.state.status.to_string(),
+                what: format!("container {} is not running: cannot resize", c.id()),
+            });
+        }
+        if !c.config.tty {
+            return Err(Error::invalid(format!(
+                "container {} has no terminal to resize",
+                c.id()
+            )));
+        }
+        resize_tty(&self.attach_ctl_path(c.id()), rows, cols)
+    }
+}
+
+/// Tell a monitor a terminal's size: `1 ROWS COLS\n` on its `ctl` fifo (a container's, or
+/// an exec session's). The open does not block: with no monitor reading it fails.
+pub fn resize_tty(ctl: &std::path::Path, rows: u16, cols: u16) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(ctl)
+        .map_err(|e| Error::io("opening the terminal control fifo", ctl, e))?;
+    f.write_all(format!("1 {rows} {cols}\n").as_bytes())
+        .map_err(|e| Error::io("writing the terminal size to", ctl, e))
 }
 
 /// Connect to the `attach` socket in `dir` (a container's bundle or an exec session's dir).
@@ -45,6 +78,10 @@ pub(crate) fn attach_socket_in(bundle: &std::path::Path, id: &str) -> Result<Uni
     // A SEQPACKET socket reads and writes with the same calls as a stream.
     Ok(UnixStream::from(sock))
 }
+
+/// The most stdin bytes to write to an attach socket at once: the monitor reads packets
+/// of this size from its SEQPACKET socket, and a longer one would be cut.
+pub const STDIN_PACKET: usize = peapod_monitor::STDIO_BUF_SIZE;
 
 /// Copy the container's output from the attach socket until the monitor closes it.
 pub fn copy_output(

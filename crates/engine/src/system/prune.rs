@@ -70,6 +70,30 @@ impl Engine {
         Ok(report)
     }
 
+    /// `container prune` (the API's): stopped containers not in a pod, filtered; what went
+    /// in `containers` and `reclaimed`.
+    pub fn prune_containers(&self, filters: &[PruneFilter]) -> Result<SystemPruneReport> {
+        let opts = SystemPruneOptions {
+            filters: filters.to_vec(),
+            ..Default::default()
+        };
+        let mut report = SystemPruneReport::default();
+        self.prune_containers_round(&opts, &mut report)?;
+        Ok(report)
+    }
+
+    /// `network prune` (the API's): networks no container uses, never the default one,
+    /// filtered; what went in `networks`.
+    pub fn prune_networks(&self, filters: &[PruneFilter]) -> Result<SystemPruneReport> {
+        let opts = SystemPruneOptions {
+            filters: filters.to_vec(),
+            ..Default::default()
+        };
+        let mut report = SystemPruneReport::default();
+        self.prune_networks_round(&opts, &mut report)?;
+        Ok(report)
+    }
+
     fn prune_pods_round(&self, opts: &SystemPruneOptions, r: &mut SystemPruneReport) -> Result<()> {
         for pod in self.pods()? {
             if r.pods.iter().any(|p| p == pod.id())
