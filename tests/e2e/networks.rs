@@ -634,7 +634,12 @@ fn published_port_through_the_nft_process() {
     ]);
     let port = free_port();
     let c = name("web");
-    let exec = |args: &[&str]| env.peapod(args).env("PEAPOD_NFT_EXEC", "1").success();
+    let exec = |args: &[&str]| {
+        env.peapod(args)
+            .env("PEAPOD_NFT_EXEC", "1")
+            .output()
+            .success()
+    };
     exec(&[
         "run",
         "-d",
@@ -649,9 +654,11 @@ fn published_port_through_the_nft_process() {
         "-c",
         &httpd_script("through-nft", 80),
     ]);
-    wait_until("the published port to answer", Duration::from_secs(10), || {
-        http_get(&format!("127.0.0.1:{port}"), "/index").as_deref() == Some("through-nft\n")
-    });
+    wait_until(
+        "the published port to answer",
+        Duration::from_secs(10),
+        || http_get(&format!("127.0.0.1:{port}"), "/index").as_deref() == Some("through-nft\n"),
+    );
     let rules = kernel_state(&[&format!("dport {port}")]);
     assert!(!rules.is_empty(), "no nft rule for port {port}");
     exec(&["rm", "-f", "-t", "0", &c]);
