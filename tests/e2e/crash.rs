@@ -273,3 +273,36 @@ fn rm_reports_what_it_could_not_release_and_a_retry_finishes() {
     }
     .assert_gone(&env, "rm -f retried");
 }
+
+/// An attached `run --rm` tells the monitor's exit command that it removes the container
+/// itself (the exit command waits for it instead of racing it for the lock). Killed
+/// while its container runs, it removes nothing: the exit command, no longer waiting for a
+/// live process, removes the container when it exits.
+#[test]
+fn a_killed_attached_run_rm_still_loses_its_container() {
+    let env = TestEnv::new("killed-run-rm");
+    env.import_busybox();
+    let c = name("krm");
+    let mut cli = env
+        .peapod(&["run", "--rm", "--name", &c, IMG, "sleep", "2"])
+        .command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning run --rm");
+    wait_until("the container to run", Duration::from_secs(20), || {
+        env.names_all().contains(&c) && env.status(&c) == "running"
+    });
+    cli.kill().expect("killing the attached run");
+    let _ = cli.wait();
+    wait_until(
+        "the container of the killed run --rm to go",
+        Duration::from_secs(20),
+        || !env.names_all().contains(&c),
+    );
+    crate::util::assert_no_process_mentioning(&env.dir);
+    env.assert_no_mounts();
+    let left = exit_files(&env);
+    assert!(left.is_empty(), "exit files left: {left:?}");
+}

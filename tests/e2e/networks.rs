@@ -610,3 +610,60 @@ fn one_host_port_on_two_addresses() {
     env.ok(&["rm", "-af", "-t", "0"]);
     assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/index"), None);
 }
+
+/// peapod-netsetup drives nftables through libnftables in its own process; with
+/// `PEAPOD_NFT_EXEC` set it runs `nft` instead (the path taken where the library cannot be
+/// opened). Both make the same rules: a published port answers, and every rule, link and
+/// address goes with the container and its network.
+#[test]
+fn published_port_through_the_nft_process() {
+    let env = TestEnv::new("net-nft-exec");
+    env.import_busybox();
+    let (subnet, bridge) = unique_net();
+    let prefix = &subnet[..subnet.len() - 4];
+    let before = kernel_state(&[&bridge, prefix]);
+    let net = name("nftexec");
+    env.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--interface-name",
+        &bridge,
+        &net,
+    ]);
+    let port = free_port();
+    let c = name("web");
+    let exec = |args: &[&str]| {
+        env.peapod(args)
+            .env("PEAPOD_NFT_EXEC", "1")
+            .output()
+            .success()
+    };
+    exec(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--network",
+        &net,
+        "-p",
+        &format!("{port}:80"),
+        IMG,
+        "sh",
+        "-c",
+        &httpd_script("through-nft", 80),
+    ]);
+    wait_until(
+        "the published port to answer",
+        Duration::from_secs(10),
+        || http_get(&format!("127.0.0.1:{port}"), "/index").as_deref() == Some("through-nft\n"),
+    );
+    let rules = kernel_state(&[&format!("dport {port}")]);
+    assert!(!rules.is_empty(), "no nft rule for port {port}");
+    exec(&["rm", "-f", "-t", "0", &c]);
+    assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/index"), None);
+    assert_eq!(kernel_state(&[&format!("dport {port}")]), "");
+    env.ok(&["network", "rm", &net]);
+    assert_eq!(kernel_state(&[&bridge, prefix]), before);
+}

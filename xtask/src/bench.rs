@@ -720,8 +720,10 @@ fn monitor_memory(ctx: &Ctx) -> Result<()> {
         "", "peapod-monitor", "conmon"
     );
     let kib = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v} KiB"));
+    let mut worst_rss = 0;
     for (label, tty) in [("no tty", false), ("tty (-t)", true)] {
         let ours = measure_monitor(ctx, None, tty)?;
+        worst_rss = worst_rss.max(ours.rss_kib);
         let theirs = match &conmon {
             Some(c) => Some(measure_monitor(ctx, Some(c), tty)?),
             None => None,
@@ -750,11 +752,18 @@ fn monitor_memory(ctx: &Ctx) -> Result<()> {
             );
         }
     }
+    println!(
+        "   peapod-monitor VmRSS, the larger of the two: {worst_rss} KiB  (target <= {MONITOR_RSS_TARGET_KIB} KiB: {})",
+        verdict(worst_rss <= MONITOR_RSS_TARGET_KIB)
+    );
     if conmon.is_none() {
         println!("   conmon: not installed, skipped");
     }
     Ok(())
 }
+
+/// The monitor's resident memory target (issue 13): at most 1 MiB.
+const MONITOR_RSS_TARGET_KIB: u64 = 1024;
 
 #[cfg(test)]
 mod tests {

@@ -199,7 +199,13 @@ impl Engine {
             Resource::Cgroup { path } => crate::container::cgroup::remove(path),
             Resource::Runtime { id } => {
                 let rt = self.runtime()?;
-                wait_for_runtime_calls(&rt.path, id);
+                // A container that ran to its end has no runtime call in flight: the monitor
+                // wrote the exit file after its `create` returned and the process ended. The
+                // scan of every command line is skipped then (it waits on each process's
+                // memory lock: 1-57 ms measured here while compilers ran).
+                if !self.paths.exit_file(id).exists() {
+                    wait_for_runtime_calls(&rt.path, id);
+                }
                 rt.delete(id)?;
                 rt.remove_half_made(id)
             }

@@ -194,6 +194,12 @@ impl Engine {
     /// A member of a pod whose exit policy is `stop` stops the pod when it was the last
     /// one running (as Podman's cleanup does).
     pub fn cleanup(&self, reference: &str, stopped_only: bool, remove: bool) -> Result<()> {
+        if stopped_only
+            && remove
+            && let Ok(c) = self.db.lookup_container(reference)
+        {
+            self.wait_for_remover(c.id());
+        }
         let pod = self
             .db
             .lookup_container(reference)

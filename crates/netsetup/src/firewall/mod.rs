@@ -168,6 +168,8 @@ fn ctr_comment(ctr: &str, chain: &str) -> String {
 
 mod rules;
 
+mod libnft;
+
 pub use rules::{
     base_objects, container_objects, isolation_base, isolation_objects, network_objects,
 };
@@ -175,6 +177,18 @@ use rules::{chain, table};
 
 /// The current table, `None` when it does not exist.
 fn current_table() -> Result<Option<Nftables<'static>>> {
+    if let Some(outcome) = libnft::run(&format!("list table inet {TABLE}")) {
+        return match outcome {
+            Ok(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| FirewallError::Nft(format!("the listed table: {e}"))),
+            Err(stderr) if stderr.contains("No such file") => Ok(None),
+            Err(stderr) => Err(FirewallError::Nft(format!(
+                "getting the current ruleset: {}",
+                stderr.trim()
+            ))),
+        };
+    }
     match helper::get_current_ruleset_with_args(
         helper::DEFAULT_NFT,
         ["list", "table", "inet", TABLE],
@@ -214,8 +228,19 @@ fn apply(
     for o in delete {
         batch.delete(o);
     }
-    helper::apply_ruleset(&batch.to_nftables())?;
-    Ok(())
+    let batch = batch.to_nftables();
+    let json = serde_json::to_string(&batch).map_err(|e| FirewallError::Nft(e.to_string()))?;
+    match libnft::run(&json) {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(stderr)) => Err(FirewallError::Nft(format!(
+            "applying ruleset: {}",
+            stderr.trim()
+        ))),
+        None => {
+            helper::apply_ruleset_raw(&json, helper::DEFAULT_NFT, helper::DEFAULT_ARGS)?;
+            Ok(())
+        }
+    }
 }
 
 /// Rules of the table whose comment satisfies `pick`, as delete commands (by handle).

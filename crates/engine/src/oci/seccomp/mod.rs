@@ -12,8 +12,11 @@
 //!
 //! Departures, on purpose: unknown actions, operators and architectures are refused when
 //! the profile is read (Podman passes them on and the runtime fails at start); `minKernel`
-//! (Docker's newer profiles) is ignored, as containers/common v0.50 ignores it.
+//! (Docker's newer profiles) is ignored, as containers/common v0.50 ignores it. And
+//! `archMap`'s x32 is left out on a kernel that does not run x32 code (see [`abi`]): a
+//! filter the runtime builds for nothing (24 ms of every `runc create` here).
 
+mod abi;
 pub mod builtin;
 
 use std::path::Path;
@@ -218,7 +221,10 @@ impl Profile {
             && let Some(m) = self.arch_map.iter().find(|m| m.architecture == native)
         {
             out.push(m.architecture);
-            out.extend(m.sub_architectures.iter().copied());
+            out.extend(
+                (m.sub_architectures.iter().copied())
+                    .filter(|a| *a != Arch::ScmpArchX32 || abi::kernel_runs_x32()),
+            );
         }
         Ok(out)
     }
@@ -457,7 +463,11 @@ mod tests {
         assert_eq!(s.default_errno_ret(), Some(libc::ENOSYS as u32));
         assert_eq!(
             s.architectures().as_deref(),
-            Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..])
+            Some(if abi::kernel_runs_x32() {
+                &[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..]
+            } else {
+                &[Arch::ScmpArchX86_64, Arch::ScmpArchX86][..]
+            })
         );
         // Podman 4.3 generates 19 rules for these capabilities on x86_64.
         assert_eq!(s.syscalls().as_ref().unwrap().len(), 19);
