@@ -3,7 +3,6 @@
 //! Deployment replicas with a PVC and `kube down`, ConfigMaps, Secrets, Jobs, DaemonSets,
 //! and bad input leaving nothing behind. Traffic stays on this machine.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,7 +11,7 @@ use std::time::Duration;
 use crate::util::{IMG, TestEnv, free_port, http_get, lines, name, wait_until};
 
 /// A network of its own for the test (unique subnet 10.237.N.0/24 and bridge); its name.
-fn network(env: &TestEnv) -> String {
+pub(crate) fn network(env: &TestEnv) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = (std::process::id() % 100) * 2 + NEXT.fetch_add(1, Ordering::Relaxed);
     let n = n % 250 + 1;
@@ -29,31 +28,31 @@ fn network(env: &TestEnv) -> String {
     net
 }
 
-fn write_yaml(env: &TestEnv, file: &str, text: &str) -> PathBuf {
+pub(crate) fn write_yaml(env: &TestEnv, file: &str, text: &str) -> PathBuf {
     let p = env.dir.join(file);
     std::fs::write(&p, text).unwrap();
     p
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 /// Names of every pod, sorted.
-fn pod_names(env: &TestEnv) -> Vec<String> {
+pub(crate) fn pod_names(env: &TestEnv) -> Vec<String> {
     let mut v = lines(&env.ok(&["pod", "ps", "--format", "{{.Name}}"]));
     v.sort();
     v
 }
 
-fn pod_status(env: &TestEnv, pod: &str) -> String {
+pub(crate) fn pod_status(env: &TestEnv, pod: &str) -> String {
     env.ok(&["pod", "inspect", "--format", "{{.State}}", pod])
         .trim()
         .to_string()
 }
 
 /// Nothing of any kind in the store.
-fn assert_empty(env: &TestEnv, after: &str) {
+pub(crate) fn assert_empty(env: &TestEnv, after: &str) {
     assert_eq!(env.ok(&["pod", "ps", "-q"]), "", "pods left after {after}");
     assert_eq!(env.ok(&["ps", "-aq"]), "", "containers left after {after}");
     assert_eq!(
@@ -66,7 +65,7 @@ fn assert_empty(env: &TestEnv, after: &str) {
 }
 
 /// Ids in a play summary, after `header` up to the next header or blank line.
-fn section(out: &str, header: &str) -> Vec<String> {
+pub(crate) fn section(out: &str, header: &str) -> Vec<String> {
     let mut it = out.lines().skip_while(|l| *l != header);
     it.next();
     it.take_while(|l| !l.is_empty() && !l.ends_with(':'))
@@ -74,7 +73,7 @@ fn section(out: &str, header: &str) -> Vec<String> {
         .collect()
 }
 
-const DOC_EXAMPLE: &str = r#"apiVersion: v1
+pub(crate) const DOC_EXAMPLE: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
   name: POD
@@ -173,7 +172,7 @@ fn play_podmans_example_with_replace_twice() {
 }
 
 /// A virtualenv with kubernetes-validate (from PyPI) under the test's dir; the validator.
-fn kubernetes_validate(env: &TestEnv) -> PathBuf {
+pub(crate) fn kubernetes_validate(env: &TestEnv) -> PathBuf {
     let venv = env.dir.join("venv");
     let st = Command::new("python3")
         .args(["-m", "venv"])
@@ -198,7 +197,7 @@ fn kubernetes_validate(env: &TestEnv) -> PathBuf {
     venv.join("bin/kubernetes-validate")
 }
 
-fn validate(validator: &Path, file: &Path) {
+pub(crate) fn validate(validator: &Path, file: &Path) {
     let out = Command::new(validator)
         .args(["--strict", "-k", "1.33"])
         .arg(file)
@@ -215,7 +214,7 @@ fn validate(validator: &Path, file: &Path) {
 }
 
 /// What must survive a round trip, per container.
-fn container_view(env: &TestEnv, ctr: &str) -> String {
+pub(crate) fn container_view(env: &TestEnv, ctr: &str) -> String {
     env.inspect(
         ctr,
         "{{.ImageName}}|{{.Path}}|{{.Args}}|{{.Config.WorkingDir}}|{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}}:{{.RW}} {{end}}",
@@ -496,545 +495,6 @@ spec:
     assert_eq!(pod_names(&env), Vec::<String>::new());
 }
 
-/// ConfigMaps (in the file and with `--configmap`), a Secret, env valueFrom/envFrom, a
-/// configMap volume, hostPath and emptyDir volumes, runAsUser, resource limits, a Job (runs
-/// once, not restarted), a DaemonSet (one pod), `--start=false` and `--log-driver`.
-#[test]
-fn configmaps_secrets_jobs_daemonsets() {
-    let env = TestEnv::new("kube-kinds");
-    env.import_busybox();
-    let net = network(&env);
-    let cm = name("cm");
-    let extra = name("extra");
-    let secret = name("sec");
-    let job = name("job");
-    let ds = name("ds");
-    let host = env.dir.join("hostdir");
-    let cm_file = write_yaml(
-        &env,
-        "cm.yaml",
-        &format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {extra}\ndata:\n  FROM_FILE: yes-file\n"
-        ),
-    );
-    let yaml = format!(
-        r#"apiVersion: batch/v1
-kind: Job
-metadata:
-  name: {job}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: run
-        image: localhost/busybox
-        command: ["sh", "-c"]
-        args:
-        - 'echo "one=$ONE file=$FROM_FILE pw=$PW cfg_$(cat /etc/cfg/greeting)"; echo x > /scratch/x; echo made > /host/made'
-        env:
-        - name: ONE
-          valueFrom:
-            configMapKeyRef:
-              name: {cm}
-              key: one
-        - name: PW
-          valueFrom:
-            secretKeyRef:
-              name: {secret}
-              key: password
-        envFrom:
-        - configMapRef:
-            name: {extra}
-        resources:
-          limits:
-            memory: 32Mi
-            cpu: 500m
-        volumeMounts:
-        - name: cfg
-          mountPath: /etc/cfg
-        - name: scratch
-          mountPath: /scratch
-        - name: host
-          mountPath: /host
-      volumes:
-      - name: cfg
-        configMap:
-          name: {cm}
-      - name: scratch
-        emptyDir: {{}}
-      - name: host
-        hostPath:
-          path: {host}
-          type: DirectoryOrCreate
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {cm}
-data:
-  one: "1"
-  greeting: hi
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: {secret}
-data:
-  password: aHVudGVyMg==
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: {ds}
-spec:
-  selector:
-    matchLabels:
-      app: {ds}
-  template:
-    metadata:
-      labels:
-        app: {ds}
-    spec:
-      securityContext:
-        runAsUser: 1234
-      containers:
-      - name: d
-        image: localhost/busybox
-        command: ["sh", "-c", "id -u; exec sleep 1000"]
-"#,
-        host = host.display()
-    );
-    let file = write_yaml(&env, "kinds.yaml", &yaml);
-
-    // --start=false creates everything and starts nothing.
-    env.ok(&[
-        "kube",
-        "play",
-        "--start=false",
-        "--log-driver",
-        "k8s-file",
-        "--configmap",
-        s(&cm_file),
-        "--network",
-        &net,
-        s(&file),
-    ]);
-    let run = format!("{job}-pod-run");
-    assert_eq!(env.status(&run), "created");
-    assert_eq!(env.status(&format!("{ds}-pod-d")), "created");
-    assert_eq!(
-        env.inspect(&run, "{{.HostConfig.LogConfig.Type}}"),
-        "k8s-file"
-    );
-
-    let out = env.ok(&[
-        "kube",
-        "play",
-        "--replace",
-        "--configmap",
-        s(&cm_file),
-        "--network",
-        &net,
-        s(&file),
-    ]);
-    assert_eq!(section(&out, "Pods removed:").len(), 2, "{out}");
-    assert_eq!(pod_names(&env), [format!("{ds}-pod"), format!("{job}-pod")]);
-    env.wait_status(&run, "exited", Duration::from_secs(20));
-    assert_eq!(env.inspect(&run, "{{.State.ExitCode}}"), "0");
-    let logs = env.ok(&["logs", &run]);
-    assert_eq!(
-        logs.trim(),
-        "one=1 file=yes-file pw=hunter2 cfg_hi",
-        "{logs}"
-    );
-    assert_eq!(env.inspect(&run, "{{.HostConfig.Memory}}"), "33554432");
-    assert_eq!(env.inspect(&run, "{{.HostConfig.NanoCpus}}"), "500000000");
-    let d = format!("{ds}-pod-d");
-    assert_eq!(env.inspect(&d, "{{.Config.User}}"), "1234");
-    let mut id = String::new();
-    wait_until(
-        "the DaemonSet's container logs its uid",
-        Duration::from_secs(10),
-        || {
-            id = env.ok(&["logs", &d]);
-            !id.is_empty()
-        },
-    );
-    assert_eq!(id, "1234\n");
-    assert_eq!(
-        std::fs::read_to_string(host.join("made")).unwrap(),
-        "made\n"
-    );
-    // restartPolicy Never: the job is not restarted.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(env.status(&run), "exited");
-    assert_eq!(env.inspect(&run, "{{.RestartCount}}"), "0");
-    assert_eq!(env.status(&format!("{ds}-pod-d")), "running");
-    env.ok(&["kube", "down", s(&file)]);
-    assert_eq!(pod_names(&env), Vec::<String>::new());
-}
-
-/// Bad input: each is refused with `Error: …` naming the document and field, and nothing
-/// stays behind.
-#[test]
-fn bad_input_names_the_document_and_field_and_leaves_nothing() {
-    let env = TestEnv::new("kube-bad");
-    env.import_busybox();
-    let net = network(&env);
-    let pod = name("bad");
-    let ok_pod = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox\n    command: [sleep, '100']\n"
-    );
-    let cases: Vec<(String, Vec<&str>)> = vec![
-        (
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n".into(),
-            vec!["document 1", "line 4", "column"],
-        ),
-        (
-            "apiVersion: v1\nkind: Gadget\nmetadata:\n  name: g\n".into(),
-            vec!["document 1 (Gadget \"g\")", "unknown kind \"Gadget\""],
-        ),
-        (
-            ok_pod.replace("    image: localhost/busybox\n", ""),
-            vec!["document 1 (Pod", "spec.containers[0].image: missing"],
-        ),
-        (
-            ok_pod.replace("localhost/busybox", "localhost/nosuchimage"),
-            vec!["spec.containers[0].image", "nosuchimage"],
-        ),
-        (
-            format!("{ok_pod}    ports:\n    - containerPort: abc\n"),
-            vec!["document 1 (Pod", "containerPort", "line 11"],
-        ),
-        (
-            format!(
-                "{ok_pod}    volumeMounts:\n    - name: v\n      mountPath: /v\n  volumes:\n  - name: v\n    persistentVolumeClaim:\n      claimName: nosuchclaim\n"
-            ),
-            vec![
-                "spec.volumes[0].persistentVolumeClaim.claimName",
-                "nosuchclaim",
-            ],
-        ),
-        (
-            format!(
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {pod}\nspec:\n  replicas: 2\n  selector: {{}}\n  template:\n    spec:\n      containers:\n      - name: c\n        image: localhost/busybox\n        ports:\n        - containerPort: 80\n          hostPort: {}\n",
-                free_port()
-            ),
-            vec!["Deployment", "hostPort", "2 replicas"],
-        ),
-    ];
-    for (i, (yaml, needles)) in cases.iter().enumerate() {
-        let f = write_yaml(&env, &format!("bad-{i}.yaml"), yaml);
-        let mut needles = needles.clone();
-        needles.insert(0, "Error: ");
-        env.run(&["kube", "play", "--network", &net, s(&f)])
-            .assert_error(125, &needles);
-        assert_empty(&env, &format!("bad case {i}"));
-    }
-
-    // A hostPort a process on the host holds.
-    let held = TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = held.local_addr().unwrap().port();
-    let f = write_yaml(
-        &env,
-        "held.yaml",
-        &format!("{ok_pod}    ports:\n    - containerPort: 80\n      hostPort: {port}\n"),
-    );
-    env.run(&["kube", "play", "--network", &net, s(&f)])
-        .assert_error(125, &["Error: ", "hostPort", &port.to_string(), "in use"]);
-    assert_empty(&env, "a held hostPort");
-    drop(held);
-
-    // A hostPort another pod publishes.
-    let port = free_port();
-    let other = name("other");
-    env.ok(&[
-        "pod",
-        "create",
-        "--name",
-        &other,
-        "--network",
-        &net,
-        "-p",
-        &format!("{port}:80"),
-    ]);
-    env.ok(&["pod", "start", &other]);
-    let f = write_yaml(
-        &env,
-        "taken.yaml",
-        &format!("{ok_pod}    ports:\n    - containerPort: 80\n      hostPort: {port}\n"),
-    );
-    env.run(&["kube", "play", "--network", &net, s(&f)])
-        .assert_error(125, &["Error: ", "hostPort", &port.to_string()]);
-    assert_eq!(pod_names(&env), std::slice::from_ref(&other));
-    env.ok(&["pod", "rm", "-f", "-t", "0", &other]);
-
-    // A failure after creation began (the second pod's command does not exist): the first
-    // pod and the claim this play made are removed again.
-    let claim = name("claim");
-    let two = format!(
-        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {claim}\nspec:\n  accessModes: [ReadWriteOnce]\n---\n{ok_pod}    volumeMounts:\n    - name: v\n      mountPath: /v\n  volumes:\n  - name: v\n    persistentVolumeClaim:\n      claimName: {claim}\n---\n{}",
-        ok_pod
-            .replace(&pod, &format!("{pod}-2"))
-            .replace("command: [sleep, '100']", "command: [/no/such/binary]")
-    );
-    let f = write_yaml(&env, "late.yaml", &two);
-    env.run(&["kube", "play", "--network", &net, s(&f)])
-        .assert_error(125, &["Error: ", "document 3 (Pod", "/no/such/binary"]);
-    assert_empty(&env, "a failed start");
-}
-
-fn deployment_yaml(dep: &str, replicas: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {dep}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: {dep}
-  template:
-    metadata:
-      labels:
-        app: {dep}
-    spec:
-      containers:
-      - name: app
-        image: localhost/busybox
-        command: ["sleep", "1000"]
-"#
-    )
-}
-
-/// `--replace` and `kube down` take every pod an earlier play of a Deployment made, when
-/// `replicas` changed in between (3 → 1 → 0 → 2, down with 1).
-#[test]
-fn replicas_changing_between_plays() {
-    let env = TestEnv::new("kube-replicas");
-    env.import_busybox();
-    let net = network(&env);
-    let dep = name("web");
-    let three = write_yaml(&env, "three.yaml", &deployment_yaml(&dep, "3"));
-    let one = write_yaml(&env, "one.yaml", &deployment_yaml(&dep, "1"));
-    let zero = write_yaml(&env, "zero.yaml", &deployment_yaml(&dep, "0"));
-    let two = write_yaml(&env, "two.yaml", &deployment_yaml(&dep, "2"));
-    // A pod whose name only looks alike stays.
-    let other = format!("{dep}-podx");
-    env.ok(&["pod", "create", "--name", &other, "--network", &net]);
-    let replicas = |n: usize| -> Vec<String> {
-        let mut v: Vec<String> = (0..n).map(|i| format!("{dep}-pod-{i}")).collect();
-        v.push(other.clone());
-        v.sort();
-        v
-    };
-
-    env.ok(&["kube", "play", "--network", &net, s(&three)]);
-    assert_eq!(pod_names(&env), replicas(3));
-    assert_eq!(pod_status(&env, &format!("{dep}-pod-2")), "Running");
-
-    let out = env.ok(&[
-        "kube",
-        "play",
-        "--replace",
-        "--network",
-        &net,
-        "--start=false",
-        s(&one),
-    ]);
-    assert_eq!(section(&out, "Pods removed:").len(), 3, "{out}");
-    let mut want = vec![format!("{dep}-pod"), other.clone()];
-    want.sort();
-    assert_eq!(pod_names(&env), want, "all three old replicas go");
-
-    let out = env.ok(&["kube", "play", "--replace", "--network", &net, s(&zero)]);
-    assert_eq!(section(&out, "Pods removed:").len(), 1, "{out}");
-    assert_eq!(pod_names(&env), std::slice::from_ref(&other));
-
-    env.ok(&["kube", "play", "--network", &net, "--start=false", s(&two)]);
-    assert_eq!(pod_names(&env), replicas(2));
-    let down = env.ok(&["kube", "down", s(&one)]);
-    assert_eq!(section(&down, "Pods removed:").len(), 2, "{down}");
-    assert_eq!(pod_names(&env), std::slice::from_ref(&other));
-    env.ok(&["pod", "rm", "-f", &other]);
-    assert_empty(&env, "kube down");
-}
-
-/// `replicas: 2147483647` is refused at once, naming the Deployment and the value, as is a
-/// file whose workloads add up past the bound; nothing is created.
-#[test]
-fn huge_replicas_are_refused_before_anything() {
-    let env = TestEnv::new("kube-huge");
-    env.import_busybox();
-    let net = network(&env);
-    let dep = name("web");
-    let huge = write_yaml(&env, "huge.yaml", &deployment_yaml(&dep, "2147483647"));
-    let out = env
-        .run(&["kube", "play", "--network", &net, s(&huge)])
-        .assert_error(
-            125,
-            &[
-                &format!("Deployment \"{dep}\""),
-                "spec.replicas: 2147483647",
-                "at most 1000 pods",
-            ],
-        );
-    assert!(out.elapsed < Duration::from_secs(10), "{out:?}");
-    assert_empty(&env, "replicas: 2147483647");
-    let both = format!(
-        "{}---\n{}",
-        deployment_yaml(&dep, "600"),
-        deployment_yaml(&format!("{dep}b"), "600")
-    );
-    let f = write_yaml(&env, "both.yaml", &both);
-    env.run(&["kube", "play", "--network", &net, s(&f)])
-        .assert_error(
-            125,
-            &["document 2 (Deployment", "1200", "at most 1000 pods"],
-        );
-    assert_empty(&env, "1200 replicas");
-    // Down of such a file needs no replica count: it finds nothing here and says so.
-    env.ok(&["kube", "down", s(&huge)]);
-}
-
-/// A play that creates the default kube network and then fails removes it again; one that
-/// found it already there leaves it.
-#[test]
-fn a_failed_play_removes_the_kube_network_it_made() {
-    let env = TestEnv::new("kube-net-undo");
-    env.import_busybox();
-    let kube_net = "podman-default-kube-network";
-    let pod = name("p");
-    let yaml = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox\n    command: [sleep, '100']\n"
-    );
-    let f = write_yaml(&env, "pod.yaml", &yaml);
-    // The container name the play needs is taken: creating the pod's container fails,
-    // after the network and the pod were made.
-    let squatter = format!("{pod}-c");
-    env.ok(&["create", "--name", &squatter, IMG, "true"]);
-    env.run(&["network", "exists", kube_net]).assert_code(1);
-    env.run(&["kube", "play", "--start=false", s(&f)])
-        .assert_error(125, &[&squatter]);
-    env.run(&["network", "exists", kube_net]).assert_code(1);
-    assert_eq!(pod_names(&env), Vec::<String>::new());
-
-    // Made by a successful play, the network stays; a later failing play leaves it too.
-    env.ok(&["rm", &squatter]);
-    env.ok(&["kube", "play", "--start=false", s(&f)]);
-    env.ok(&["network", "exists", kube_net]);
-    let second = write_yaml(&env, "second.yaml", &yaml.replace(&pod, &format!("{pod}b")));
-    env.ok(&["create", "--name", &format!("{pod}b-c"), IMG, "true"]);
-    env.run(&["kube", "play", "--start=false", s(&second)])
-        .assert_error(125, &[&format!("{pod}b-c")]);
-    env.ok(&["network", "exists", kube_net]);
-    assert_eq!(pod_names(&env), std::slice::from_ref(&pod));
-    env.ok(&["kube", "down", s(&f)]);
-    env.ok(&["network", "rm", kube_net]);
-}
-
-/// A pod's annotations reach its containers; a value over 63 characters is refused (in the
-/// file or `kube play --annotation`, Podman 4.3's rule); `create --annotation` has the 256 KiB
-/// limit.
-#[test]
-fn annotations_are_bounded() {
-    let env = TestEnv::new("kube-annot");
-    env.import_busybox();
-    let net = network(&env);
-    let pod = name("ann");
-    let with = |value: &str| {
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\n  annotations:\n    example.com/note: \"{value}\"\nspec:\n  containers:\n  - name: c\n    image: localhost/busybox\n    command: [sleep, '100']\n"
-        )
-    };
-    // Podman 4.3's rule for kube: no value over 63 characters (checked before any pull).
-    let big = write_yaml(&env, "big.yaml", &with(&"x".repeat(64)));
-    env.run(&["kube", "play", "--network", &net, "--start=false", s(&big)])
-        .assert_error(
-            125,
-            &[&format!(
-                "invalid annotation \"example.com/note\"=\"{}\" value length exceeds Kubernetes max 63",
-                "x".repeat(64)
-            )],
-        );
-    assert_empty(&env, "a 64-character annotation");
-    let long = format!("k={}", "z".repeat(64));
-    env.run(&[
-        "kube",
-        "play",
-        "--annotation",
-        &long,
-        "--start=false",
-        s(&big),
-    ])
-    .assert_error(
-        125,
-        &["annotation exceeds maximum size, 63, of kubernetes annotation: zzz"],
-    );
-    assert_empty(&env, "a 64-character --annotation");
-    let small = write_yaml(&env, "small.yaml", &with("hello"));
-    env.ok(&[
-        "kube",
-        "play",
-        "--network",
-        &net,
-        "--start=false",
-        s(&small),
-    ]);
-    assert_eq!(
-        env.inspect(
-            &format!("{pod}-c"),
-            "{{index .Config.Annotations \"example.com/note\"}}"
-        ),
-        "hello"
-    );
-    env.ok(&["kube", "down", s(&small)]);
-
-    let c = name("annc");
-    env.ok(&[
-        "create",
-        "--name",
-        &c,
-        "--annotation",
-        "example.com/a=1",
-        IMG,
-        "true",
-    ]);
-    assert_eq!(
-        env.inspect(&c, "{{index .Config.Annotations \"example.com/a\"}}"),
-        "1"
-    );
-    let third = format!("b={}", "y".repeat(100_000));
-    env.run(&[
-        "create",
-        "--annotation",
-        &third,
-        "--annotation",
-        &third.replace("b=", "c="),
-        "--annotation",
-        &third.replace("b=", "d="),
-        IMG,
-        "true",
-    ])
-    .assert_error(
-        125,
-        &["annotations size 300003 is larger than limit 262144"],
-    );
-    env.run(&["create", "--annotation", "bad key=1", IMG, "true"])
-        .assert_error(125, &["name part of bad key"]);
-    env.run(&["create", "--annotation", "novalue", IMG, "true"])
-        .assert_error(125, &["annotations must be formatted KEY=VALUE"]);
-    assert_eq!(env.names_all(), std::slice::from_ref(&c));
-    // Label files are read as Podman reads them: 64 KiB a line.
-    let labels = env.dir.join("labels");
-    std::fs::write(&labels, format!("a={}\n", "z".repeat(70_000))).unwrap();
-    env.run(&["pod", "create", "--label-file", labels.to_str().unwrap()])
-        .assert_error(125, &["label file", "line 1", "token too long"]);
-    assert_eq!(env.ok(&["pod", "ps", "-q"]), "");
-}
-
 /// Volumes whose names give the same DNS label (`my_vol`, `my-vol`) stay two volumes in the
 /// generated YAML, and playing it back mounts each where it was.
 #[test]
@@ -1087,42 +547,4 @@ fn generate_keeps_volumes_with_alike_names_apart() {
     let got = env.ok(&["exec", &format!("{pod}-c"), "cat", "/a/id", "/b/id"]);
     assert_eq!(got, "one\ntwo\n");
     env.ok(&["kube", "down", s(&f)]);
-}
-
-/// A lookup that fails for another reason than "no such object" is reported as it is, not
-/// as "not found".
-#[test]
-fn generate_reports_real_lookup_errors() {
-    let env = TestEnv::new("kube-gen-lookup");
-    env.import_busybox();
-    // With 17 containers, two ids share their first hex digit (pigeonhole).
-    let ids: Vec<String> = (0..17)
-        .map(|_| env.ok(&["create", IMG, "true"]).trim().to_owned())
-        .collect();
-    let digit = (0..ids.len())
-        .find_map(|i| {
-            let c = &ids[i][..1];
-            ids[i + 1..]
-                .iter()
-                .any(|o| o.starts_with(c))
-                .then(|| c.to_owned())
-        })
-        .expect("pigeonhole");
-    let out = env
-        .run(&["kube", "generate", &digit])
-        .assert_error(125, &["ambiguous"]);
-    assert!(!out.stderr.contains("not found"), "{out:?}");
-    env.run(&["kube", "generate", "nosuchthing"])
-        .assert_error(125, &["\"nosuchthing\" not found"]);
-}
-
-#[test]
-fn generate_of_a_pod_with_only_its_infra_is_refused() {
-    let env = TestEnv::new("kube-gen-infra");
-    env.import_busybox();
-    let pod = name("lonely");
-    env.ok(&["pod", "create", "--name", &pod]);
-    env.run(&["kube", "generate", &pod])
-        .assert_error(125, &["only has an infra container"]);
-    env.ok(&["pod", "rm", "-f", &pod]);
 }

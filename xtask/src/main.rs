@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_build;
+mod bench_memory;
 mod bench_pull;
 mod bench_rootless;
 mod ci;
