@@ -14,6 +14,7 @@ mod util;
 mod api_compose;
 mod api_exec;
 mod api_service;
+mod api_streams;
 mod api_util;
 mod bad_input;
 mod build;

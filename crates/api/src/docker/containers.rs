@@ -325,10 +325,12 @@ fn wait_for(e: &Engine, full: &str, condition: &str) -> Result<i32, Error> {
 /// DELETE `/containers/{id}?force=&v=`.
 pub async fn remove(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
     let q = query(&req);
+    let force = flag(&q, "force");
+    // Docker's `rm -f` kills at once (SIGKILL), as its daemon does; no stop timeout.
     let opts = RemoveOptions {
-        force: flag(&q, "force"),
+        force,
         volumes: flag(&q, "v"),
-        timeout: None,
+        timeout: force.then_some(0),
     };
     match pool.run(move |e| e.remove(&id, &opts)).await {
         Ok(_) => empty(StatusCode::NO_CONTENT),

@@ -10,6 +10,7 @@ mod logs;
 mod manage;
 mod networks;
 mod objects;
+mod streams;
 mod system;
 
 use hyper::body::Incoming;
@@ -104,6 +105,7 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
                 (&Method::POST, ["unpause"]) => manage::pause(id, pool, false).await,
                 (&Method::POST, ["rename"]) => manage::rename(req, id, pool).await,
                 (&Method::GET, ["top"]) => manage::top(req, id, pool).await,
+                (&Method::GET, ["stats"]) => streams::stats(req, id.to_string(), pool).await,
                 (&Method::POST, ["exec"]) => exec::create(req, id, pool).await,
                 _ => not_found(&m, path),
             }
@@ -118,6 +120,8 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
             }
         }
         (&Method::GET, ["images", "json"]) => objects::images(req, pool).await,
+        (&Method::POST, ["images", "create"]) => streams::create(req, pool).await,
+        (&Method::GET, ["events"]) => streams::events(req, pool).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
         }

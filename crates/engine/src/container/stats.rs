@@ -140,6 +140,23 @@ pub(crate) fn cgroup_sample(c: &Container) -> Option<CgroupSample> {
     }
 }
 
+/// The host's CPU time since boot in nanoseconds (the `cpu` line of /proc/stat, every
+/// column, in clock ticks of 1/100 s), Docker's `system_cpu_usage`.
+pub fn system_cpu_ns() -> u64 {
+    read("/proc/stat")
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("cpu "))?.to_string();
+            Some(
+                line.split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum::<u64>()
+                    * 10_000_000,
+            )
+        })
+        .unwrap_or(0)
+}
+
 /// Transmitted and received bytes of the container's `eth0` (Podman reads that link
 /// only), from its network namespace as its process sees it; zeros without one.
 pub(crate) fn net_io(pid: i32) -> (u64, u64) {
