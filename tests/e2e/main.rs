@@ -54,6 +54,7 @@ mod networks;
 mod ops;
 mod pod_members;
 mod pods;
+mod quadlet;
 mod races;
 mod registry_faults;
 mod registry_pull;
