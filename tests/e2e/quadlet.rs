@@ -116,9 +116,13 @@ fn dryrun_on_podmans_quadlet_cases() {
     let peapod = prefix().join("bin/peapod").canonicalize().unwrap();
     let peapod = peapod.to_str().unwrap();
 
-    // basic.container
-    let basic = unit("basic.service");
-    let start = argv(&basic, "ExecStart");
+    assert_basic(&unit("basic.service"), peapod);
+    assert_the_others(&unit, &dir, peapod);
+}
+
+/// basic.container's `## assert-…` lines (and the drop-in's).
+fn assert_basic(basic: &str, peapod: &str) {
+    let start = argv(basic, "ExecStart");
     assert_eq!(start[0], peapod);
     assert_eq!(start.last().unwrap(), "localhost/imagename");
     for a in [
@@ -134,10 +138,10 @@ fn dryrun_on_podmans_quadlet_cases() {
         has(&start, &["--env", "FROM_DROPIN=1"]),
         "the drop-in: {start:?}"
     );
-    assert_eq!(key(&basic, "RequiresMountsFor"), ["%t/containers"]);
+    assert_eq!(key(basic, "RequiresMountsFor"), ["%t/containers"]);
     // (`key` reads every group: the kept `[X-Container]` holds the drop-in's line.)
     assert!(
-        key(&basic, "Environment").contains(&"PODMAN_SYSTEMD_UNIT=%n".to_string()),
+        key(basic, "Environment").contains(&"PODMAN_SYSTEMD_UNIT=%n".to_string()),
         "{basic}"
     );
     for (k, v) in [
@@ -149,17 +153,21 @@ fn dryrun_on_podmans_quadlet_cases() {
         ("After", "network-online.target"),
         ("Wants", "network-online.target"),
     ] {
-        assert_eq!(key(&basic, k), [v], "{k}");
+        assert_eq!(key(basic, k), [v], "{k}");
     }
     assert_eq!(
-        key(&basic, "ExecStop"),
+        key(basic, "ExecStop"),
         [format!("{peapod} rm -v -f -i systemd-%N")]
     );
     assert_eq!(
-        key(&basic, "ExecStopPost"),
+        key(basic, "ExecStopPost"),
         [format!("-{peapod} rm -v -f -i systemd-%N")]
     );
+}
 
+/// basic.volume, basic.network, volume.container, network.container (and a network
+/// quadlet reference), env.container, ports.container.
+fn assert_the_others(unit: &dyn Fn(&str) -> String, dir: &Path, peapod: &str) {
     // basic.volume, basic.network
     for (n, cmd) in [
         ("basic-volume.service", "volume"),

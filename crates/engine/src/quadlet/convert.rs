@@ -238,60 +238,12 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
     for t in u.all(g, "Tmpfs") {
         run.flag("--tmpfs", &t);
     }
-    for n in u.all(g, "Network") {
-        let (base, opts) = match n.split_once(':') {
-            Some((b, o)) => (b.to_string(), Some(o.to_string())),
-            None => (n.clone(), None),
-        };
-        let net = if base.ends_with(".network") {
-            let r = resource(units, service, &base, Kind::Network)?;
-            match opts {
-                Some(o) => format!("{r}:{o}"),
-                None => r,
-            }
-        } else {
-            n
-        };
-        run.flag("--network", &net);
-    }
-    match service.last("Service", "Type").as_deref() {
-        None | Some("notify") => {
-            let notify = u.boolean(g, "Notify").map_err(|e| e.to_string())?;
-            run.add(&[if notify == Some(true) {
-                "--sdnotify=container"
-            } else {
-                "--sdnotify=conmon"
-            }]);
-            service.set("Service", "Type", "notify");
-            service.set("Service", "NotifyAccess", "all");
-            run.add(&["-d"]);
-        }
-        Some("oneshot") => {}
-        Some(other) => return Err(format!("invalid service Type '{other}'")),
-    }
+    networks(units, src, service, &mut run)?;
+    notify(u, service, &mut run)?;
     if service.last("Service", "SyslogIdentifier").is_none() {
         service.set("Service", "SyslogIdentifier", "%N");
     }
-    for c in u.all_words(g, "DropCapability") {
-        run.flag("--cap-drop", &c.to_lowercase());
-    }
-    for c in u.all_words(g, "AddCapability") {
-        run.flag("--cap-add", &c.to_lowercase());
-    }
-    match u.boolean(g, "ReadOnly")? {
-        Some(true) => run.add(&["--read-only"]),
-        Some(false) => run.add(&["--read-only=false"]),
-        None => {}
-    }
-    match (
-        u.last(g, "User").filter(|s| !s.is_empty()),
-        u.last(g, "Group").filter(|s| !s.is_empty()),
-    ) {
-        (None, Some(_)) => return Err("invalid Group set without User".into()),
-        (Some(user), Some(group)) => run.flag("--user", &format!("{user}:{group}")),
-        (Some(user), None) => run.flag("--user", &user),
-        (None, None) => {}
-    }
+    privileges(u, &mut run)?;
     volumes(units, src, service, &mut run)?;
     for p in u.all(g, "ExposeHostPort") {
         run.flag("--expose", p.trim());
@@ -316,6 +268,79 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
         run.0.extend(split_words(&exec));
     }
     service.add("Service", "ExecStart", &run.line());
+    Ok(())
+}
+
+/// `Network=`: a `NAME.network` becomes its network's name (options kept after `:`) with
+/// `Requires=`/`After=` its unit; anything else is passed as it is.
+fn networks(
+    units: &Units,
+    src: &Source,
+    service: &mut UnitFile,
+    run: &mut Cmd,
+) -> Result<(), String> {
+    for n in src.unit.all("Container", "Network") {
+        let (base, opts) = match n.split_once(':') {
+            Some((b, o)) => (b.to_string(), Some(o.to_string())),
+            None => (n.clone(), None),
+        };
+        let net = if base.ends_with(".network") {
+            let r = resource(units, service, &base, Kind::Network)?;
+            match opts {
+                Some(o) => format!("{r}:{o}"),
+                None => r,
+            }
+        } else {
+            n
+        };
+        run.flag("--network", &net);
+    }
+    Ok(())
+}
+
+/// `Type=notify` (the default; `oneshot` allowed): `--sdnotify=conmon`, or `container`
+/// with `Notify=yes`, and `-d`.
+fn notify(u: &UnitFile, service: &mut UnitFile, run: &mut Cmd) -> Result<(), String> {
+    match service.last("Service", "Type").as_deref() {
+        None | Some("notify") => {
+            run.add(&[if u.boolean("Container", "Notify")? == Some(true) {
+                "--sdnotify=container"
+            } else {
+                "--sdnotify=conmon"
+            }]);
+            service.set("Service", "Type", "notify");
+            service.set("Service", "NotifyAccess", "all");
+            run.add(&["-d"]);
+            Ok(())
+        }
+        Some("oneshot") => Ok(()),
+        Some(other) => Err(format!("invalid service Type '{other}'")),
+    }
+}
+
+/// Capabilities (lower-cased, drops first), `ReadOnly=`, `User=`/`Group=`.
+fn privileges(u: &UnitFile, run: &mut Cmd) -> Result<(), String> {
+    let g = "Container";
+    for c in u.all_words(g, "DropCapability") {
+        run.flag("--cap-drop", &c.to_lowercase());
+    }
+    for c in u.all_words(g, "AddCapability") {
+        run.flag("--cap-add", &c.to_lowercase());
+    }
+    match u.boolean(g, "ReadOnly")? {
+        Some(true) => run.add(&["--read-only"]),
+        Some(false) => run.add(&["--read-only=false"]),
+        None => {}
+    }
+    match (
+        u.last(g, "User").filter(|s| !s.is_empty()),
+        u.last(g, "Group").filter(|s| !s.is_empty()),
+    ) {
+        (None, Some(_)) => return Err("invalid Group set without User".into()),
+        (Some(user), Some(group)) => run.flag("--user", &format!("{user}:{group}")),
+        (Some(user), None) => run.flag("--user", &user),
+        (None, None) => {}
+    }
     Ok(())
 }
 
