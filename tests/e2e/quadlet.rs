@@ -345,7 +345,7 @@ fn a_generated_container_unit_runs_as_systemd_would_run_it() {
     std::fs::write(
         dir.join(format!("{base}.container")),
         format!(
-            "[Unit]\nDescription=a quadlet web\n[Container]\n{store}Image={IMG}\nVolume={base}.volume:/data\nEnvironment=GREETING=hello\\x20there\nExec=sh -c 'echo \"$$GREETING\" > /data/hi; trap \"exit 0\" TERM; while :; do sleep 0.2; done'\n"
+            "[Unit]\nDescription=a quadlet web\n[Container]\n{store}Image={IMG}\nVolume={base}.volume:/data\nNetwork={base}.network\nEnvironment=GREETING=hello\\x20there\nExec=sh -c 'echo \"$$GREETING\" > /data/hi; trap \"exit 0\" TERM; while :; do sleep 0.2; done'\n"
         ),
     )
     .unwrap();
@@ -354,12 +354,18 @@ fn a_generated_container_unit_runs_as_systemd_would_run_it() {
         format!("[Volume]\n{store}Label=app=q\n"),
     )
     .unwrap();
+    std::fs::write(
+        dir.join(format!("{base}.network")),
+        format!("[Network]\n{store}"),
+    )
+    .unwrap();
     let out = generate(&dir, &["-dryrun"]);
     assert!(out.status.success(), "{out:?}");
     let units = sections(&String::from_utf8_lossy(&out.stdout));
     let unit = |n: &str| units.iter().find(|(u, _)| u == n).unwrap().1.clone();
     let ctr_unit = unit(&format!("{base}.service"));
     let vol_unit = unit(&format!("{base}-volume.service"));
+    let net_unit = unit(&format!("{base}-network.service"));
     let rt = env.dir.join("rt");
     std::fs::create_dir_all(&rt).unwrap();
     let rt = rt.to_str().unwrap();
@@ -386,6 +392,20 @@ fn a_generated_container_unit_runs_as_systemd_would_run_it() {
     );
     let dup = env.run(&["volume", "create", &format!("systemd-{base}")]);
     assert_eq!(dup.code(), 125, "without --ignore it is an error");
+
+    // The network unit, twice: `network create --ignore` likewise.
+    let net_name = format!("{base}-network.service");
+    for _ in 0..2 {
+        let line = &key(&net_unit, "ExecStart")[0];
+        let out = run_line(&net_unit, line, rt, &net_name, None);
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert!(
+        env.ok(&["network", "ls", "-q"])
+            .lines()
+            .any(|l| l == format!("systemd-{base}")),
+        "the network unit made its network"
+    );
 
     let svc = format!("{base}.service");
     let sock_path = env.dir.join("notify.sock");
@@ -419,6 +439,13 @@ fn a_generated_container_unit_runs_as_systemd_would_run_it() {
         env.inspect(&ctr, "{{range .Mounts}}{{.Name}}{{end}}"),
         format!("systemd-{base}")
     );
+    assert_eq!(
+        env.inspect(
+            &ctr,
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
+        ),
+        format!("systemd-{base}")
+    );
     for k in ["ExecStop", "ExecStopPost"] {
         // A leading `-` is systemd's "a failure is fine", not part of the command.
         let line = key(&ctr_unit, k)[0].trim_start_matches('-').to_string();
@@ -430,6 +457,7 @@ fn a_generated_container_unit_runs_as_systemd_would_run_it() {
         "the unit's stop removed it"
     );
     env.ok(&["volume", "rm", &format!("systemd-{base}")]);
+    env.ok(&["network", "rm", &format!("systemd-{base}")]);
     env.assert_no_mounts();
     env.assert_no_processes();
 }
