@@ -55,6 +55,7 @@ mod networks;
 mod ops;
 mod pod_members;
 mod pods;
+mod quadlet;
 mod races;
 mod registry_faults;
 mod registry_pull;

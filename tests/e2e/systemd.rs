@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::util::{IMG, TestEnv, name};
 
 /// The value of `Key=` (its continuation lines joined) in a unit's text.
-fn key(unit: &str, k: &str) -> Vec<String> {
+pub(crate) fn key(unit: &str, k: &str) -> Vec<String> {
     let joined = unit.replace(" \\\n\t", " ");
     joined
         .lines()
@@ -20,9 +20,10 @@ fn key(unit: &str, k: &str) -> Vec<String> {
         .collect()
 }
 
-/// A systemd command line as systemd splits it (double quotes with Go's escapes), with
-/// `%t`, `%n` and the `%%`/`$$` escapes resolved.
-fn systemd_argv(line: &str, runtime_dir: &str, unit: &str) -> Vec<String> {
+/// A systemd command line as systemd splits it (double quotes with Go's escapes, `\xNN`),
+/// with `%t`, `%n`, `%N` (the unit's name without `.service`) and the `%%`/`$$` escapes
+/// resolved.
+pub(crate) fn systemd_argv(line: &str, runtime_dir: &str, unit: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = line.chars().peekable();
@@ -39,6 +40,10 @@ fn systemd_argv(line: &str, runtime_dir: &str, unit: &str) -> Vec<String> {
                     cur.push(match n {
                         'n' => '\n',
                         't' => '\t',
+                        'x' => {
+                            let hex: String = chars.by_ref().take(2).collect();
+                            char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap()
+                        }
                         other => other,
                     });
                 }
@@ -60,6 +65,7 @@ fn systemd_argv(line: &str, runtime_dir: &str, unit: &str) -> Vec<String> {
             a.replace("%%", "\u{1}")
                 .replace("%t", runtime_dir)
                 .replace("%n", unit)
+                .replace("%N", unit.trim_end_matches(".service"))
                 .replace('\u{1}', "%")
                 .replace("$$", "$")
         })
@@ -67,7 +73,7 @@ fn systemd_argv(line: &str, runtime_dir: &str, unit: &str) -> Vec<String> {
 }
 
 /// Runs one of the unit's command lines as systemd would: its `Environment=` set.
-fn run_line(
+pub(crate) fn run_line(
     unit_text: &str,
     line: &str,
     runtime_dir: &str,
@@ -91,7 +97,7 @@ fn run_line(
 }
 
 /// `systemd-analyze verify UNIT` accepts it.
-fn verify(env: &TestEnv, unit: &str) {
+pub(crate) fn verify(env: &TestEnv, unit: &str) {
     if peapod_tests::skip_unless(
         std::path::Path::new("/usr/bin/systemd-analyze").exists(),
         "systemd-analyze (Debian's systemd package)",

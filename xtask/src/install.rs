@@ -1,7 +1,10 @@
 //! `cargo xtask install`: build release binaries and install them.
 //!
 //! Layout (the `peapod` binary finds its helpers at `<its dir>/../libexec/peapod/`):
-//! `P/bin/peapod`, `P/libexec/peapod/{peapod-monitor,peapod-netsetup,peapod-pause}`.
+//! `P/bin/peapod`, `P/libexec/peapod/{peapod-monitor,peapod-netsetup,peapod-pause}`, and
+//! the quadlet generator `P/libexec/peapod/quadlet` with the links systemd runs it by,
+//! `P/lib/systemd/{system,user}-generators/peapod-{system,user}-generator` (as Podman's
+//! `podman-system-generator` → `libexec/podman/quadlet`).
 //! `cargo xtask test|demo|bench` stage the same layout into `target/test-prefix` through the
 //! same code.
 
@@ -25,6 +28,14 @@ const PACKAGES: [&str; 4] = [
 
 /// Binaries that go to `P/libexec/peapod/`.
 pub const HELPERS: [&str; 3] = ["peapod-monitor", "peapod-netsetup", "peapod-pause"];
+
+/// The generator binary (built by the `peapod` package) and its installed name.
+const QUADLET: (&str, &str) = ("peapod-quadlet", "quadlet");
+/// systemd's generator directories under the prefix and the link each gets.
+const GENERATOR_LINKS: [(&str, &str); 2] = [
+    ("lib/systemd/system-generators", "peapod-system-generator"),
+    ("lib/systemd/user-generators", "peapod-user-generator"),
+];
 
 pub fn main(args: &[String]) -> Result<()> {
     let opts = Opts::parse(args, &["--prefix"], &["--no-deps"])?;
@@ -98,7 +109,31 @@ pub fn install_into(release: &Path, prefix: &Path) -> Result<Vec<PathBuf>> {
     for helper in HELPERS {
         installed.push(install_file(&release.join(helper), &libexec)?);
     }
+    let quadlet = install_as(&release.join(QUADLET.0), &libexec, QUADLET.1)?;
+    installed.push(quadlet);
+    for (dir, link) in GENERATOR_LINKS {
+        installed.push(link_generator(prefix, dir, link)?);
+    }
     Ok(installed)
+}
+
+/// `P/DIR/LINK` → `libexec/peapod/quadlet`, relative so the prefix can move; replaced
+/// atomically like the binaries.
+fn link_generator(prefix: &Path, dir: &str, link: &str) -> Result<PathBuf> {
+    let d = prefix.join(dir);
+    fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    let up = "../".repeat(Path::new(dir).components().count());
+    let target = format!("{up}libexec/peapod/{}", QUADLET.1);
+    let dest = d.join(link);
+    let tmp = d.join(format!(".{link}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&target, &tmp)
+        .with_context(|| format!("cannot link {} to {target}", tmp.display()))?;
+    fs::rename(&tmp, &dest).with_context(|| {
+        let _ = fs::remove_file(&tmp);
+        format!("cannot rename {} to {}", tmp.display(), dest.display())
+    })?;
+    Ok(dest)
 }
 
 /// Copies `src` into `dir` with mode 0755, atomically: to a temp name in `dir`, then renamed
@@ -107,13 +142,14 @@ pub fn install_file(src: &Path, dir: &Path) -> Result<PathBuf> {
     let name = src
         .file_name()
         .with_context(|| format!("{} has no file name", src.display()))?;
+    install_as(src, dir, &name.to_string_lossy())
+}
+
+/// [`install_file`] under another name.
+fn install_as(src: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dest = dir.join(name);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> Result<()> {
         fs::copy(src, &tmp)
             .with_context(|| format!("cannot copy {} to {}", src.display(), tmp.display()))?;
@@ -147,12 +183,19 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let release = tmp.path().join("release");
         fs::create_dir_all(&release).unwrap();
-        for b in PACKAGES {
+        for b in PACKAGES.iter().chain([&QUADLET.0]) {
             fs::write(release.join(b), format!("#!/bin/sh\necho {b}\n")).unwrap();
         }
         let prefix = tmp.path().join("prefix");
         let installed = install_into(&release, &prefix).unwrap();
-        assert_eq!(installed.len(), 4);
+        assert_eq!(installed.len(), 7);
+        // The generator links resolve to the installed quadlet binary.
+        for (dir, link) in GENERATOR_LINKS {
+            assert_eq!(
+                fs::read_to_string(prefix.join(dir).join(link)).unwrap(),
+                "#!/bin/sh\necho peapod-quadlet\n"
+            );
+        }
         assert!(prefix.join("bin/peapod").is_file());
         for h in HELPERS {
             let p = prefix.join("libexec/peapod").join(h);

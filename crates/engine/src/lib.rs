@@ -26,6 +26,7 @@ pub mod network;
 pub(crate) mod oci;
 pub mod parallel;
 pub mod pod;
+pub mod quadlet;
 mod refresh;
 pub mod registry;
 pub mod rootless;

@@ -57,6 +57,9 @@ pub struct CreateArgs {
     /// Set driver specific options (type=, device=, o=)
     #[arg(short = 'o', long = "opt")]
     pub opt: Vec<String>,
+    /// Do not fail if the volume already exists
+    #[arg(long)]
+    pub ignore: bool,
     pub name: Option<String>,
 }
 
@@ -181,13 +184,18 @@ fn mount(engine: &Engine, a: MountArgs, mount: bool) -> CliResult {
 }
 
 fn create(engine: &Engine, a: CreateArgs) -> CliResult {
-    let v = engine.create_volume(&VolumeCreateOptions {
+    let opts = VolumeCreateOptions {
         name: a.name,
         driver: Some(a.driver),
         labels: a.label,
         options: a.opt,
         anonymous: false,
-    })?;
+    };
+    let v = if a.ignore {
+        engine.create_volume_or_existing(&opts)?
+    } else {
+        engine.create_volume(&opts)?
+    };
     println!("{}", v.name);
     Ok(0)
 }

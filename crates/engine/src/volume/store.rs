@@ -204,6 +204,15 @@ impl Engine {
         Ok(vol)
     }
 
+    /// `volume create --ignore`: a volume of that name that exists already is returned as
+    /// it is (its options are not compared), as Podman's does.
+    pub fn create_volume_or_existing(&self, opts: &VolumeCreateOptions) -> Result<Volume> {
+        match self.create_volume(opts) {
+            Err(Error::Volume(VolumeError::Exists(name))) => self.volume(&name),
+            other => other,
+        }
+    }
+
     /// Record `vol` and make its directories; the caller holds the volume's lock.
     pub(super) fn create_volume_locked(&self, vol: &Volume) -> Result<()> {
         if !self.db.insert_volume(vol)? {
