@@ -22,10 +22,11 @@ fn status(env: &TestEnv, ctr: &str) -> String {
     .to_string()
 }
 
+/// The issue's bound: a 1 s interval shows the new status within 3 s.
 fn wait_status(env: &TestEnv, ctr: &str, suffix: &str) {
     wait_until(
         &format!("{ctr}'s status to end with {suffix}"),
-        Duration::from_secs(5),
+        Duration::from_secs(3),
         || status(env, ctr).ends_with(suffix),
     );
 }
@@ -215,6 +216,35 @@ fn on_failure_kill_and_a_check_past_its_timeout() {
         || env.status(&k) == "exited",
     );
     assert_eq!(env.inspect(&k, "{{.State.ExitCode}}"), "137");
+    // --health-on-failure restart: the unhealthy container runs again (a new start).
+    let r = name("r");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &r,
+        "--network",
+        "none",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "--health-on-failure",
+        "restart",
+        IMG,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.2; done",
+    ]);
+    let first = env.inspect(&r, "{{.State.StartedAt}}");
+    wait_until(
+        "the unhealthy container restarted",
+        Duration::from_secs(8),
+        || env.inspect(&r, "{{.State.StartedAt}}") != first,
+    );
+    assert_eq!(env.status(&r), "running");
     // A check that runs too long fails with Podman's words, and is killed.
     let t = name("t");
     env.ok(&[

@@ -205,7 +205,20 @@ fn a_new_unit_runs_as_systemd_would_run_it() {
     .env("FOO", "bar baz")
     .output()
     .success();
-    let unit = env.ok(&["generate", "systemd", "--new", "--name", &web]);
+    // `--files`: written to the working directory, its path printed.
+    let out = env
+        .peapod(&["generate", "systemd", "--new", "--files", "--name", &web])
+        .command()
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let path = env.dir.join(format!("container-{web}.service"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        path.display().to_string()
+    );
+    let unit = std::fs::read_to_string(&path).unwrap();
     assert_eq!(key(&unit, "Type"), ["notify"]);
     assert_eq!(key(&unit, "NotifyAccess"), ["all"]);
     assert_eq!(key(&unit, "Restart"), ["on-failure"]);
@@ -230,8 +243,6 @@ fn a_new_unit_runs_as_systemd_would_run_it() {
     }
     assert!(!start.contains("--restart"), "{start}");
     assert!(start.contains("100%%"), "systemd's % escaped: {start}");
-    let path = env.dir.join("new.service");
-    std::fs::write(&path, &unit).unwrap();
     verify(&env, path.to_str().unwrap());
     // Run it: the old container goes (--replace), a new one starts and says READY.
     env.ok(&["rm", &web]);
