@@ -440,7 +440,7 @@ impl Engine {
                 -1,
                 format!(
                     "healthcheck command exceeded timeout of {}",
-                    go_duration(timeout)
+                    super::top::go_duration(timeout)
                 ),
             ));
         }
@@ -511,27 +511,6 @@ fn kept_output(out: &[u8]) -> String {
         end -= 1;
     }
     joined[..end].to_string()
-}
-
-/// Go's `time.Duration.String()` for whole seconds and below (`30s`, `1m0s`, `500ms`).
-fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let s = d.as_secs_f64();
-    if s < 60.0 {
-        let t = format!("{s:.3}");
-        let t = t.trim_end_matches('0').trim_end_matches('.');
-        return format!("{t}s");
-    }
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else {
-        format!("{m}m{s}s")
-    }
 }
 
 #[cfg(test)]

@@ -158,13 +158,6 @@ fn status_moves_as_podmans() {
     assert_eq!(log.log.as_ref().map(Vec::len), Some(KEPT_RESULTS));
 }
 
-#[test]
-fn go_durations_print_as_go() {
-    assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-    assert_eq!(go_duration(Duration::from_secs(2)), "2s");
-    assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-    assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-}
 
 #[test]
 fn on_failure_needs_a_check_and_output_is_kept_as_podman_keeps_it() {
