@@ -66,11 +66,33 @@ static INHERITED: std::sync::OnceLock<Vec<RawFd>> = std::sync::OnceLock::new();
 
 /// Notes which descriptors ≥ 3 this process inherited (Podman's `IsFdInherited`): only
 /// those may be preserved into a container. Call first thing, before anything is opened.
+///
+/// Every `peapod` call pays this: one listing of `/proc/self/fd` (a few system calls),
+/// not a probe of each possible descriptor.
 pub fn note_inherited_fds() {
-    let open = (3..256)
-        // SAFETY: F_GETFD on a plain integer only reads the flags or fails with EBADF.
-        .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
-        .collect();
+    use std::os::fd::AsRawFd;
+    let open = match nix::dir::Dir::open(
+        "/proc/self/fd",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        Ok(mut dir) => {
+            let own = dir.as_raw_fd();
+            let mut fds: Vec<RawFd> = dir
+                .iter()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().ok()?.parse::<RawFd>().ok())
+                .filter(|fd| *fd >= 3 && *fd != own)
+                .collect();
+            fds.sort_unstable();
+            fds
+        }
+        // No /proc: probe the usual range.
+        Err(_) => (3..256)
+            // SAFETY: F_GETFD on a plain integer only reads the flags or fails with EBADF.
+            .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
+            .collect(),
+    };
     let _ = INHERITED.set(open);
 }
 

@@ -158,7 +158,6 @@ fn status_moves_as_podmans() {
     assert_eq!(log.log.as_ref().map(Vec::len), Some(KEPT_RESULTS));
 }
 
-
 #[test]
 fn on_failure_needs_a_check_and_output_is_kept_as_podman_keeps_it() {
     let f = HealthFlags {
