@@ -437,6 +437,17 @@ fn a_pods_units_run_as_systemd_would_run_them() {
     }
     assert!(env.ok(&["ps", "-aq"]).trim().is_empty());
     assert!(env.ok(&["pod", "ps", "-q"]).trim().is_empty());
+    // Stopping again, with the id file gone (a unit whose start failed): --ignore.
+    std::fs::remove_file(format!("{rt}/pod-{pod}.pod-id")).unwrap();
+    run(pod_unit, "ExecStop", &pod_svc);
+    run(pod_unit, "ExecStopPost", &pod_svc);
+    env.run(&[
+        "pod",
+        "rm",
+        "--pod-id-file",
+        &format!("{rt}/pod-{pod}.pod-id"),
+    ])
+    .assert_error(125, &["reading pod ID file", "no such file or directory"]);
 }
 
 /// Socket activation (podman#10443): `LISTEN_*` reach the container (`LISTEN_PID=1`) and,

@@ -107,37 +107,12 @@ fn ids(targets: &[Target]) -> Vec<String> {
     targets.iter().map(|t| t.id.clone()).collect()
 }
 
-/// The ids `--cidfile` files name (their first line), added to the targets; with
-/// `--ignore` a missing file is skipped, as Podman does.
-fn with_cidfiles(
-    containers: &mut Vec<String>,
-    files: &[std::path::PathBuf],
-    ignore: bool,
-) -> CliResult<()> {
-    for f in files {
-        match std::fs::read_to_string(f) {
-            Ok(text) => containers.push(text.lines().next().unwrap_or("").trim().to_string()),
-            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(CliError::engine(format!(
-                    "reading CIDFile: open {}: {}",
-                    f.display(),
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        "no such file or directory".to_string()
-                    } else {
-                        e.to_string()
-                    }
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// `stop a b c`: all at once through the engine's worker pool (a container that ignores
 /// SIGTERM costs one timeout, not one each); names printed in argument order.
 pub fn stop(engine: &Engine, mut a: StopArgs) -> CliResult {
-    with_cidfiles(&mut a.containers, &a.cidfile, a.ignore)?;
+    a.containers.extend(crate::commands::read_id_files(
+        &a.cidfile, "CIDFile", a.ignore,
+    )?);
     if !a.cidfile.is_empty() && a.containers.is_empty() {
         return Ok(0);
     }
@@ -195,7 +170,9 @@ pub fn rm(engine: &Engine, mut a: RmArgs) -> CliResult {
             None => return Err(CliError::engine("no containers to remove")),
         }
     }
-    with_cidfiles(&mut a.containers, &a.cidfile, a.ignore)?;
+    a.containers.extend(crate::commands::read_id_files(
+        &a.cidfile, "CIDFile", a.ignore,
+    )?);
     if !a.cidfile.is_empty() && a.containers.is_empty() {
         return Ok(0);
     }

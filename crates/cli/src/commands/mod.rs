@@ -224,3 +224,31 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Stats(a) => stats::stats(&open(g)?, a),
     }
 }
+
+/// The ids that `--cidfile` / `--pod-id-file` files name (their first line), as Podman
+/// reads them; with `ignore` (`--ignore`) a missing file is skipped.
+pub(crate) fn read_id_files(
+    files: &[std::path::PathBuf],
+    what: &str,
+    ignore: bool,
+) -> CliResult<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => out.push(text.lines().next().unwrap_or("").trim().to_string()),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let why = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_string()
+                } else {
+                    e.to_string()
+                };
+                return Err(crate::CliError::engine(format!(
+                    "reading {what}: open {}: {why}",
+                    f.display()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

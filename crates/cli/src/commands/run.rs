@@ -26,14 +26,9 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             ));
         }
         (Some(p), None) => Some(p.clone()),
-        (None, Some(file)) => Some(
-            std::fs::read_to_string(file)
-                .map_err(|e| {
-                    CliError::engine(format!("reading pod ID file {}: {e}", file.display()))
-                })?
-                .trim()
-                .to_string(),
-        ),
+        (None, Some(file)) => {
+            crate::commands::read_id_files(std::slice::from_ref(file), "pod ID file", false)?.pop()
+        }
         (None, None) => None,
     };
     let mut mounts = Vec::new();

@@ -129,17 +129,6 @@ pub fn write_id_file(path: &std::path::Path, id: &str) -> CliResult<()> {
     Ok(())
 }
 
-fn read_id_files(files: &[PathBuf]) -> CliResult<Vec<String>> {
-    files
-        .iter()
-        .map(|f| {
-            std::fs::read_to_string(f)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| CliError::engine(format!("reading pod ID file {}: {e}", f.display())))
-        })
-        .collect()
-}
-
 /// The pods a command acts on, looked up before any is touched (Podman: one missing name
 /// fails the command; `ignore_missing` skips it). With `--all`, every pod, shown by id.
 fn targets(
@@ -160,8 +149,16 @@ fn targets(
             .collect());
     }
     let mut out = given.to_vec();
-    out.extend(read_id_files(id_files)?);
+    out.extend(crate::commands::read_id_files(
+        id_files,
+        "pod ID file",
+        ignore_missing,
+    )?);
     if out.is_empty() {
+        // Only id files, each missing and ignored (a unit's stop after a failed start).
+        if !id_files.is_empty() {
+            return Ok(Vec::new());
+        }
         return Err(CliError::engine("you must provide at least one name or id"));
     }
     Ok(engine.resolve_pods(&out, ignore_missing)?)
@@ -190,18 +187,11 @@ fn each(
 
 fn rm(engine: &Engine, a: RmArgs) -> CliResult {
     let mut given = a.pods.clone();
-    for f in &a.pod_id_file {
-        match std::fs::read_to_string(f) {
-            Ok(s) => given.push(s.trim().to_string()),
-            Err(_) if a.ignore => {}
-            Err(e) => {
-                return Err(CliError::engine(format!(
-                    "reading pod ID file {}: {e}",
-                    f.display()
-                )));
-            }
-        }
-    }
+    given.extend(crate::commands::read_id_files(
+        &a.pod_id_file,
+        "pod ID file",
+        a.ignore,
+    )?);
     let t = if a.all {
         targets(engine, &[], &[], true, false)?
     } else if given.is_empty() && !a.pod_id_file.is_empty() {
