@@ -15,6 +15,31 @@ use std::collections::btree_map;
 /// What an omitted struct field reads as.
 static NIL: Value = Value::Nil;
 
+/// Names templates use for a field the JSON spells otherwise: Podman's structs name the
+/// field `ID` and tag it `Id`; Podman 4.3's `State.Healthcheck()` is a method answering
+/// `Health`.
+const ALIASES: &[(&str, &str)] = &[("ID", "Id"), ("Healthcheck", "Health")];
+
+/// The field `name` of a struct as a Go template sees it: by its name, an alias, or the
+/// JSON tag of a Go field `Number` tagged `number` (`info`'s store counts); an omitted
+/// field (omitempty) is the Go field's zero value.
+fn struct_field<'a>(fields: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v);
+    let found = get(name)
+        .or_else(|| {
+            ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == name)
+                .and_then(|(_, real)| get(real))
+        })
+        .or_else(|| get(&lower_first(name)))?;
+    Some(if *found == Value::Omitted {
+        &NIL
+    } else {
+        found
+    })
+}
+
 use super::FormatError;
 use super::funcs::{CallError, call_builtin, creates, size_of};
 use super::parse::{Arg, ArgKind, Branch, Cmd, Node, Pipe, Tree};
@@ -308,25 +333,8 @@ impl State<'_> {
             v = match v {
                 None => None,
                 Some(Value::Map(m)) => m.get(name),
-                Some(Value::Struct(fields)) => match fields.iter().find(|(k, _)| k == name) {
-                    // An omitted field is the Go field's zero value.
-                    Some((_, Value::Omitted)) => Some(&NIL),
-                    Some((_, f)) => Some(f),
-                    // Podman's structs name the field `ID` and tag it `Id` in JSON; templates
-                    // see the Go name, and Podman rewrites `{{.Id}}` to it.
-                    None if name == "ID" && fields.iter().any(|(k, _)| k == "Id") => {
-                        fields.iter().find(|(k, _)| k == "Id").map(|(_, f)| f)
-                    }
-                    // Podman 4.3's `State.Healthcheck()`: a method answering `Health`.
-                    None if name == "Healthcheck" && fields.iter().any(|(k, _)| k == "Health") => {
-                        fields.iter().find(|(k, _)| k == "Health").map(|(_, f)| f)
-                    }
-                    // A Go field `Number` tagged `number` in JSON (`info`'s store counts):
-                    // templates see the Go name.
-                    None if fields.iter().any(|(k, _)| lower_first(name) == *k) => fields
-                        .iter()
-                        .find(|(k, _)| lower_first(name) == *k)
-                        .map(|(_, f)| f),
+                Some(Value::Struct(fields)) => match struct_field(fields, name) {
+                    Some(f) => Some(f),
                     None => {
                         let msg = format!("can't evaluate field {name} in type struct");
                         return Err(self.err(a.pos, &a.kind.describe(), msg));
