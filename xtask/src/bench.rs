@@ -151,7 +151,7 @@ pub(crate) fn time_runs(
 }
 
 /// Times one run of `cmd`, which must succeed.
-fn time_one(mut cmd: Command, what: &str) -> Result<Duration> {
+pub(crate) fn time_one(mut cmd: Command, what: &str) -> Result<Duration> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -7,9 +7,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::bench::{Ctx, ratio, verdict};
 use crate::shell::{self, median, ms, which};
@@ -43,24 +43,6 @@ fn write_context(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn timed(mut cmd: Command, what: &str) -> Result<Duration> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
-    let took = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "`{}` failed ({}): {}",
-            shell::display(&cmd),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(took)
-}
-
 /// Median uncached and cached build times of `make(args)`.
 fn measure(
     make: &dyn Fn(&[&str]) -> Command,
@@ -70,15 +52,18 @@ fn measure(
     let c = ctx_dir.to_str().context("a utf-8 context path")?;
     let mut uncached = Vec::new();
     for _ in 0..3 {
-        uncached.push(timed(
+        uncached.push(crate::bench::time_one(
             make(&["build", "-q", "--no-cache", "-t", "bench-build", c]),
             what,
         )?);
     }
-    timed(make(&["build", "-q", "-t", "bench-build", c]), what)?;
+    crate::bench::time_one(make(&["build", "-q", "-t", "bench-build", c]), what)?;
     let mut cached = Vec::new();
     for _ in 0..5 {
-        cached.push(timed(make(&["build", "-q", "-t", "bench-build", c]), what)?);
+        cached.push(crate::bench::time_one(
+            make(&["build", "-q", "-t", "bench-build", c]),
+            what,
+        )?);
     }
     Ok((median(&uncached), median(&cached)))
 }
@@ -155,7 +140,7 @@ fn podman_times(
         c
     };
     let result = (|| {
-        timed(
+        crate::bench::time_one(
             cmd(&["import", &ctx.tar.to_string_lossy(), "localhost/busybox"]),
             "podman import",
         )?;
