@@ -31,6 +31,7 @@ mod crash_loop;
 mod events;
 mod global_flags;
 mod health;
+mod host_flags;
 mod hostile;
 mod image_filters;
 mod image_history;

@@ -164,6 +164,21 @@ impl From<nix::Error> for Error {
     }
 }
 
+/// An io error as Go prints it (`no such file or directory`).
+pub fn go_io_error(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let d = nix::errno::Errno::from_raw(n).desc();
+            let mut c = d.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+        None => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@
 //! the engine gave up) ends it with status 1, so a failed setup leaves no process behind.
 #![cfg_attr(not(test), no_std)]
 
+pub mod init;
 pub mod sys;
 
 /// What the command line asks for.
@@ -34,6 +35,10 @@ pub enum Command<'a> {
     Pause,
     /// Enter a new user and mount namespace (the handshake in the module doc), then pause.
     PauseUserns,
+    /// `[-g] -- PROGRAM [ARGS…]`: catatonit's init mode — run the program as our child,
+    /// forward signals to it (to its process group with `-g`), reap every zombie, exit
+    /// with its status. `at` is the program's index among the arguments.
+    Init { group: bool, at: usize },
     /// Print `peapod-pause <version>` and exit 0.
     Version,
     /// An argument we do not know: print usage on stderr and exit 1.
@@ -47,13 +52,26 @@ where
     I: IntoIterator<Item = &'a [u8]>,
 {
     let mut userns = false;
-    for arg in args {
+    let mut pause = false;
+    let mut group: Option<&'a [u8]> = None;
+    let mut args = args.into_iter().enumerate().peekable();
+    while let Some((i, arg)) = args.next() {
         match arg {
-            b"-P" => {}
+            b"-P" => pause = true,
+            b"-g" => group = Some(arg),
             b"--userns" => userns = true,
             b"-V" | b"--version" => return Command::Version,
+            b"--" if !pause && !userns && args.peek().is_some() => {
+                return Command::Init {
+                    group: group.is_some(),
+                    at: i + 1,
+                };
+            }
             other => return Command::Usage(other),
         }
+    }
+    if let Some(g) = group {
+        return Command::Usage(g);
     }
     if userns {
         Command::PauseUserns
@@ -129,10 +147,11 @@ pub fn blocked_mask() -> u64 {
         .fold(u64::MAX, |mask, &sig| mask & !(1u64 << (sig - 1)))
 }
 
-const USAGE: &[u8] = b"usage: peapod-pause [-P] [--userns] [-V|--version]\n";
+const USAGE: &[u8] =
+    b"usage: peapod-pause [-P] [--userns] [-V|--version] | [-g] -- PROGRAM [ARGS...]\n";
 
 /// Writes `peapod-pause: <what>: errno N` on stderr.
-fn report(what: &[u8], err: sys::Errno) {
+pub(crate) fn report(what: &[u8], err: sys::Errno) {
     let mut digits = [0u8; 10];
     sys::write_all(2, b"peapod-pause: ");
     sys::write_all(2, what);
@@ -168,9 +187,11 @@ fn reap_all() {
     }
 }
 
-/// Runs the program with the arguments after `argv[0]`; returns the exit code
-/// for the cases that end (version, usage, setup failure, SIGTERM/SIGINT).
-pub fn run<'a, I>(args: I) -> u8
+/// Runs the program with the arguments after `argv[0]` (`exec`: the same arguments and
+/// the environment as the kernel passed them, for init mode's exec); returns the exit
+/// code for the cases that end (version, usage, setup failure, SIGTERM/SIGINT, the
+/// init's child).
+pub fn run<'a, I>(args: I, exec: Option<(sys::StrArray, sys::StrArray)>) -> u8
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
@@ -187,6 +208,15 @@ where
             if let Err(code) = enter_userns() {
                 return code;
             }
+        }
+        Command::Init { group, at } => {
+            let Some((argv, envp)) = exec else {
+                return 1;
+            };
+            let Some(program) = argv.skip(at) else {
+                return 1;
+            };
+            return init::run(program, envp, group, mask);
         }
         Command::Version => {
             sys::write_all(1, b"peapod-pause ");
@@ -300,6 +330,31 @@ mod tests {
         assert_eq!(args(&["-x", "-V"]), Command::Usage(b"-x"));
         assert_eq!(args(&["-V", "-x"]), Command::Version);
         assert_eq!(args(&["-PV"]), Command::Usage(b"-PV"));
+        assert_eq!(args(&["--"]), Command::Usage(b"--"));
+        assert_eq!(args(&["--userns", "--", "sh"]), Command::Usage(b"--"));
+    }
+
+    #[test]
+    fn init_mode_runs_what_follows_the_double_dash() {
+        assert_eq!(
+            args(&["--", "sh", "-c", "true"]),
+            Command::Init {
+                group: false,
+                at: 1
+            }
+        );
+        assert_eq!(
+            args(&["-g", "--", "sleep", "1"]),
+            Command::Init { group: true, at: 2 }
+        );
+        // What follows `--` is the program's, even `-V`.
+        assert_eq!(
+            args(&["--", "-V"]),
+            Command::Init {
+                group: false,
+                at: 1
+            }
+        );
     }
 
     #[test]

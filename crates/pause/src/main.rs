@@ -68,7 +68,16 @@ mod rt {
                 core::slice::from_raw_parts(arg, strlen(arg))
             }
         });
-        sys::exit(peapod_pause::run(args))
+        // SAFETY: argv[argc] is NULL and envp follows it: both NULL-terminated arrays the
+        // kernel copied onto our stack for the whole process.
+        let exec = unsafe {
+            let argv = argv as *const *const u8;
+            (
+                sys::StrArray::new(argv.add(1)),
+                sys::StrArray::new(argv.add(argc + 1)),
+            )
+        };
+        sys::exit(peapod_pause::run(args, Some(exec)))
     }
 
     // What a C library would provide. LLVM emits calls to the mem* functions for

@@ -343,3 +343,141 @@ pub fn reap_one() -> Result<Option<i32>, Errno> {
         };
     }
 }
+
+/// A NULL-terminated array of pointers to NUL-terminated strings, as the kernel laid
+/// `argv` and `envp` out on our initial stack: alive and unchanged for the whole process.
+#[derive(Debug, Clone, Copy)]
+pub struct StrArray(*const *const u8);
+
+impl StrArray {
+    /// # Safety
+    /// `ptr` must point at a NULL-terminated array of pointers to NUL-terminated strings
+    /// that stay alive and unchanged for the rest of the process (the kernel's `argv`
+    /// and `envp`, or a tail of them).
+    pub unsafe fn new(ptr: *const *const u8) -> StrArray {
+        StrArray(ptr)
+    }
+
+    /// The array from its `n`th entry on; `None` when it has fewer than `n + 1` entries.
+    pub fn skip(self, n: usize) -> Option<StrArray> {
+        for i in 0..=n {
+            // SAFETY: the array is NULL-terminated; we stop at the first NULL.
+            if unsafe { *self.0.add(i) }.is_null() {
+                return None;
+            }
+        }
+        // SAFETY: entries 0..=n exist, so `add(n)` stays inside the array.
+        Some(StrArray(unsafe { self.0.add(n) }))
+    }
+
+    /// Entry `i` as bytes (without its NUL), or `None` past the end.
+    pub fn get(self, i: usize) -> Option<&'static [u8]> {
+        for j in 0..=i {
+            // SAFETY: as in `skip`: we walk no further than the terminating NULL.
+            let p = unsafe { *self.0.add(j) };
+            if p.is_null() {
+                return None;
+            }
+            if j == i {
+                let mut len = 0;
+                // SAFETY: a NUL-terminated string that lives for the whole process.
+                while unsafe { *p.add(len) } != 0 {
+                    len += 1;
+                }
+                // SAFETY: `len` bytes before the NUL are readable and never change.
+                return Some(unsafe { core::slice::from_raw_parts(p, len) });
+            }
+        }
+        None
+    }
+
+    /// The value of `NAME=` in an environment array.
+    pub fn var(self, name: &[u8]) -> Option<&'static [u8]> {
+        let mut i = 0;
+        while let Some(entry) = self.get(i) {
+            if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
+                return Some(&entry[name.len() + 1..]);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// `fork()` (as `clone(SIGCHLD)`, which both architectures have): the child's pid in the
+/// parent, 0 in the child.
+pub fn fork() -> Result<i32, Errno> {
+    // SAFETY: clone with only the exit signal set and no new stack behaves as fork: the
+    // child continues on a copy of our address space.
+    let ret = unsafe { syscall6(libc::SYS_clone, [libc::SIGCHLD as usize, 0, 0, 0, 0, 0]) };
+    check(ret).map(|pid| pid as i32)
+}
+
+/// `execve(path, argv, envp)`; returns only on failure.
+pub fn execve(path: &[u8], argv: StrArray, envp: StrArray) -> Errno {
+    // The path must end in NUL (every caller builds it so); refuse otherwise.
+    if path.last() != Some(&0) {
+        return Errno(libc::EINVAL);
+    }
+    // SAFETY: `path` is NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+    // NUL-terminated strings that live for the whole process (StrArray's contract).
+    let ret = unsafe {
+        syscall6(
+            libc::SYS_execve,
+            [
+                path.as_ptr() as usize,
+                argv.0 as usize,
+                envp.0 as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    match check(ret) {
+        Err(e) => e,
+        Ok(_) => Errno(0),
+    }
+}
+
+/// `kill(pid, sig)`.
+pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
+    // SAFETY: kill takes integers only.
+    let ret = unsafe { syscall6(libc::SYS_kill, [pid as usize, sig as usize, 0, 0, 0, 0]) };
+    check(ret).map(drop)
+}
+
+/// Reaps one terminated child without blocking: `Ok(Some((pid, wait status)))`, or
+/// `Ok(None)` when none is waiting.
+pub fn reap_one_status() -> Result<Option<(i32, i32)>, Errno> {
+    loop {
+        let mut status: i32 = 0;
+        // SAFETY: `status` is a live, writable i32; the rusage pointer is null.
+        let ret = unsafe {
+            syscall6(
+                libc::SYS_wait4,
+                [
+                    -1isize as usize,
+                    &raw mut status as usize,
+                    (libc::WNOHANG | libc::__WALL) as usize,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        return match check(ret) {
+            Ok(0) | Err(Errno(libc::ECHILD)) => Ok(None),
+            Ok(pid) => Ok(Some((pid as i32, status))),
+            Err(Errno(libc::EINTR)) => continue,
+            Err(e) => Err(e),
+        };
+    }
+}
+
+/// `setpgid(0, 0)`: a process group of our own.
+pub fn setpgid_self() -> Result<(), Errno> {
+    // SAFETY: setpgid takes integers only.
+    let ret = unsafe { syscall6(libc::SYS_setpgid, [0; 6]) };
+    check(ret).map(drop)
+}

@@ -267,6 +267,7 @@ pub fn spec(b: &CreateBody, name: Option<String>) -> Result<ContainerSpec, Error
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
             ulimits: Vec::new(),
+            sysctls: Vec::new(),
         },
         pid: namespace("pid", &hc.pid_mode)?,
         ipc: namespace("ipc", &hc.ipc_mode)?,

@@ -105,6 +105,8 @@ pub struct CreateFlags {
     #[command(flatten)]
     pub health: super::health::HealthArgs,
     #[command(flatten)]
+    pub host: super::hostargs::HostArgs,
+    #[command(flatten)]
     pub unit: super::unit::UnitArgs,
     /// Bind mount a volume into the container ([SOURCE-VOLUME|HOST-DIR:]CONTAINER-DIR[:OPTIONS])
     #[arg(short = 'v', long = "volume")]
@@ -148,6 +150,9 @@ pub struct CreateFlags {
     /// Maximum length of time a container is allowed to run; then it is killed
     #[arg(long)]
     pub timeout: Option<u32>,
+    /// Add one or more requirement containers that must be started before this container will start
+    #[arg(long, value_delimiter = ',')]
+    pub requires: Vec<String>,
     /// Add a rule to the cgroup allowed devices list ('TYPE MAJOR:MINOR ACCESS')
     #[arg(long = "device-cgroup-rule")]
     pub device_cgroup_rule: Vec<String>,
@@ -209,6 +214,9 @@ pub struct RunArgs {
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", default_value = crate::stream::DEFAULT_DETACH_KEYS)]
     pub detach_keys: String,
+    /// Remove container image unless used by other containers
+    #[arg(long)]
+    pub rmi: bool,
     #[command(flatten)]
     pub flags: CreateFlags,
 }

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod create;
 mod health;
+mod hostargs;
 mod image;
 mod netflags;
 mod network;

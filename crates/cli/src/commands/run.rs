@@ -51,6 +51,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         ipc: ns("ipc", &f.ipc)?,
         uts: ns("uts", &f.uts)?,
         health: f.health.to_flags(),
+        host: f.host.to_flags(),
         image: f.image.clone(),
         rootfs: None,
         name: f.name.clone(),
@@ -98,6 +99,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
             ulimits: f.ulimit.clone(),
+            sysctls: f.host.sysctl.clone(),
         },
         run_extras: peapod_engine::container::RunExtras {
             timeout: f.timeout,
@@ -106,6 +108,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
             preserve_fds: f.preserve_fds,
             sdnotify: f.unit.sdnotify.clone(),
             cgroups: f.unit.cgroups.clone(),
+            requires: f.requires.clone(),
             group_add: f.group_add.clone(),
             userns: f.userns.clone(),
             systemd: f.systemd.clone(),
@@ -298,7 +301,16 @@ pub fn run(engine: &Engine, a: RunArgs, argv: &[String]) -> CliResult {
         }
     };
     match report.outcome {
-        RunOutcome::Exited(code) => Ok(code),
+        RunOutcome::Exited(code) => {
+            if a.rmi {
+                // As Podman: after the run, the image goes unless a container still uses
+                // it (then only an error line; the exit code stays the container's).
+                if let Err(e) = engine.remove_image_and_dangling_parents(&a.flags.image, false) {
+                    tracing::error!("{e}");
+                }
+            }
+            Ok(code)
+        }
         RunOutcome::Detached => {
             if a.detach {
                 println!("{}", report.id);

@@ -8,7 +8,7 @@
 //! ignores it). A list given in a later file replaces the earlier list.
 //!
 //! Keys honoured so far: in `[containers]`, `default_capabilities`, `default_sysctls`, `default_ulimits`,
-//! `seccomp_profile`; in `[engine]`, `infra_image`, `runtime`, `events_logger`,
+//! `seccomp_profile`, `init_path`; in `[engine]`, `infra_image`, `runtime`, `events_logger`,
 //! `events_logfile_path`, `events_logfile_max_size`. Other keys and tables are accepted and ignored, as Podman ignores the
 //! keys it does not know. containers.conf has no `no_new_privileges` key (containers/common
 //! defines none, in 0.50 or later): `--security-opt no-new-privileges` is the way to ask.
@@ -49,6 +49,8 @@ pub struct Containers {
     /// `None`: Podman's lookup (`/etc/containers/seccomp.json` if it exists, else the
     /// built-in profile).
     pub seccomp_profile: Option<PathBuf>,
+    /// `init_path`: the init `run --init` mounts (None: peapod's own, peapod-pause).
+    pub init_path: Option<PathBuf>,
 }
 
 impl Default for Containers {
@@ -62,6 +64,7 @@ impl Default for Containers {
             default_sysctls: Vec::new(),
             default_ulimits: Vec::new(),
             seccomp_profile: None,
+            init_path: None,
         }
     }
 }
@@ -126,6 +129,7 @@ impl SizeValue {
 
 #[derive(Debug, Default, Deserialize)]
 struct FileContainers {
+    init_path: Option<String>,
     default_capabilities: Option<Vec<String>>,
     default_sysctls: Option<Vec<String>>,
     default_ulimits: Option<Vec<String>>,
@@ -195,6 +199,9 @@ impl ContainersConf {
         }
         if let Some(u) = c.default_ulimits {
             self.containers.default_ulimits = u;
+        }
+        if let Some(p) = c.init_path {
+            self.containers.init_path = (!p.is_empty()).then(|| p.into());
         }
         if let Some(p) = c.seccomp_profile {
             self.containers.seccomp_profile = (!p.is_empty()).then(|| p.into());

@@ -199,8 +199,13 @@ impl Engine {
                 ..Default::default()
             };
         }
+        let host = super::hostcfg::plan(&opts.host)?;
+        let mut user_mounts = opts.mounts.clone();
+        if opts.host.read_only && opts.host.read_only_tmpfs {
+            user_mounts.extend(super::hostcfg::read_only_tmpfs_mounts(&opts.mounts));
+        }
         let mut mounts = self.resolve_mounts(&crate::volume::MountRequest {
-            mounts: &opts.mounts,
+            mounts: &user_mounts,
             volumes_from: &opts.volumes_from,
             pod_mounts: member.map(|m| m.mounts.as_slice()).unwrap_or_default(),
             image_volumes: icfg.volumes().as_deref().unwrap_or(&[]),
@@ -303,8 +308,18 @@ impl Engine {
             userns,
             healthcheck,
             sdnotify,
+            host,
+            requires: opts
+                .run_extras
+                .requires
+                .iter()
+                .map(|r| self.db.lookup_container(r).map(|c| c.id().to_string()))
+                .collect::<Result<_>>()?,
         };
         crate::monitor::check_preserved(config.preserve_fds)?;
+        if opts.host.init {
+            self.add_init(&mut config, opts)?;
+        }
         for rule in &config.device_cgroup_rules {
             crate::oci::devices::parse_cgroup_rule(rule)?;
         }
@@ -336,6 +351,8 @@ impl Engine {
                 network_mode: &config.network_mode,
                 pod: member.map(|m| m.pod_id.as_str()),
                 systemd,
+                host_ipc: opts.ipc == Some(super::spec::NamespaceMode::Host),
+                host_uts: opts.uts == Some(super::spec::NamespaceMode::Host),
             },
         )?);
 
@@ -405,3 +422,40 @@ pub(crate) fn rootless_without_cgroups() -> bool {
 
 /// Where journald listens for native-protocol datagrams.
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
+
+impl Engine {
+    /// `--init`: the init binary (`--init-path`, containers.conf `init_path`, else
+    /// peapod-pause, which is catatonit's init as well) mounted at `/run/podman-init` and
+    /// run as PID 1 with the command after `--`, as Podman does.
+    fn add_init(&self, config: &mut ContainerConfig, opts: &ContainerSpec) -> Result<()> {
+        if opts.pid == Some(super::spec::NamespaceMode::Host) {
+            return Err(Error::invalid(
+                "cannot add init binary as PID 1 (PID namespace isn't private)",
+            ));
+        }
+        let path = match &opts.host.init_path {
+            Some(p) => p.clone(),
+            None => match crate::config::containers_conf::ContainersConf::load()?
+                .containers
+                .init_path
+            {
+                Some(p) => p,
+                None => {
+                    crate::config::find_helper(self.options().self_exe.as_deref(), "peapod-pause")?
+                }
+            },
+        };
+        if let Err(e) = std::fs::metadata(&path) {
+            return Err(Error::invalid(format!(
+                "container-init binary not found on the host: stat {}: {}",
+                path.display(),
+                crate::error::go_io_error(&e)
+            )));
+        }
+        config.host.init = Some(path);
+        let mut args = vec![super::hostcfg::INIT_PATH.to_string(), "--".to_string()];
+        args.append(&mut config.args);
+        config.args = args;
+        Ok(())
+    }
+}

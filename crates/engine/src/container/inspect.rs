@@ -403,7 +403,7 @@ impl Engine {
                 Data: gd,
             },
             Mounts: self.inspect_mounts(c),
-            Dependencies: Vec::new(),
+            Dependencies: c.config.requires.clone(),
             NetworkSettings: network_settings(c),
             Namespace: String::new(),
             IsInfra: false,

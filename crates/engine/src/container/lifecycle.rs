@@ -66,6 +66,7 @@ impl Engine {
         let found = self.db.lookup_container(reference)?;
         // A pod's member needs the pod's namespaces: the infra container runs first.
         self.pod_start_infra_for(&found)?;
+        self.start_requirements(&found)?;
         let _lock = self.lock(found.id())?;
         let mut c = self.container_locked(found.id())?;
         match c.state.status {
@@ -106,6 +107,23 @@ impl Engine {
             container: c,
             socket,
         })
+    }
+
+    /// `--requires`: each container this one needs is started first (theirs before them); one
+    /// that cannot start stops this start.
+    fn start_requirements(&self, c: &Container) -> Result<()> {
+        for dep in &c.config.requires {
+            let d = self.db.lookup_container(dep)?;
+            if d.state.status != Status::Running {
+                self.start(dep, false).map_err(|e| {
+                    Error::other(format!(
+                        "starting dependency {dep} of container {}: {e}",
+                        c.id()
+                    ))
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// `init CTR`: everything `start` does but the start itself (rootfs, network, the
@@ -302,6 +320,7 @@ impl Engine {
             security: &security,
             rootless: crate::rootless::spec_facts(),
             device_rules: &c.config.device_cgroup_rules,
+            host: &c.config.host,
         })?;
         let bundle = self.paths.bundle(&id);
         std::fs::create_dir_all(&bundle).ctx("creating", &bundle)?;

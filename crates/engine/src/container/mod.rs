@@ -15,6 +15,7 @@ pub mod diff;
 pub(crate) mod env;
 pub mod exec;
 pub mod health;
+pub mod hostcfg;
 pub mod inspect;
 mod lifecycle;
 pub mod logs;

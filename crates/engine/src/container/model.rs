@@ -193,6 +193,12 @@ pub struct ContainerConfig {
     /// The healthcheck (flags over the image's); None: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<super::health::HealthConfig>,
+    /// `--read-only`, `--shm-size`, `--device`.
+    #[serde(default)]
+    pub host: super::hostcfg::HostConfigExtras,
+    /// `--requires`: the ids of the containers started before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
     /// `--preserve-fds N`: the starting process' fds 3 … 3+N-1 go into the container.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preserve_fds: u32,

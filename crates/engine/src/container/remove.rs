@@ -74,14 +74,15 @@ impl Engine {
         Ok(removed)
     }
 
-    /// The containers that need `id` to run: those that join its network namespace.
+    /// The containers that need `id` to run: those that join its network namespace or
+    /// name it with `--requires`.
     fn dependents(&self, id: &str) -> Result<Vec<String>> {
         let mode = format!("container:{id}");
         Ok(self
             .db
             .containers()?
             .into_iter()
-            .filter(|c| c.config.network_mode == mode)
+            .filter(|c| c.config.network_mode == mode || c.config.requires.iter().any(|r| r == id))
             .map(|c| c.config.id)
             .collect())
     }

@@ -75,6 +75,8 @@ pub struct SecurityFlags {
     pub opts: Vec<SecurityOpt>,
     /// `--ulimit`s as given (`nofile=1024:2048`, `host`); see [`super::ulimit::plan`].
     pub ulimits: Vec<String>,
+    /// `--sysctl KEY=VALUE`s, after containers.conf's `default_sysctls`.
+    pub sysctls: Vec<String>,
 }
 
 /// One `--security-opt`, parsed once (by the CLI, through [`FromStr`]).
@@ -174,7 +176,7 @@ pub struct SecurityConfig {
     pub cgroup_rw: bool,
     /// `process.apparmorProfile` (only on a host with AppArmor enabled).
     pub apparmor_profile: String,
-    /// `linux.sysctl` from containers.conf `default_sysctls`.
+    /// `linux.sysctl`: containers.conf `default_sysctls`, then `--sysctl`.
     pub sysctls: BTreeMap<String, String>,
     /// What inspect shows as `HostConfig.SecurityOpt`, in Podman's order.
     pub security_opts: Vec<String>,
@@ -250,6 +252,9 @@ pub(crate) struct SecurityTarget<'a> {
     pub pod: Option<&'a str>,
     /// `--systemd`'s decision ([`crate::oci::systemd::wanted`]).
     pub systemd: bool,
+    /// `--ipc host`, `--uts host`: namespaces whose sysctls a `--sysctl` may not set.
+    pub host_ipc: bool,
+    pub host_uts: bool,
 }
 
 /// The `--security-opt`s folded: the last of each kind wins, lists add up.
@@ -301,7 +306,22 @@ impl Engine {
         };
         let net_shared = matches!(target.network_mode, "host" | "pod")
             || target.network_mode.starts_with("container:");
-        let sysctls = sysctls(&conf.containers.default_sysctls, net_shared, ipc_shared)?;
+        let mut sysctls = sysctls(
+            &conf.containers.default_sysctls,
+            net_shared,
+            ipc_shared || target.host_ipc,
+        )?;
+        for s in &flags.sysctls {
+            let (key, value) = super::hostcfg::validate_sysctl(s)?;
+            super::hostcfg::check_sysctl_namespaces(
+                &key,
+                &value,
+                target.network_mode == "host",
+                target.host_ipc,
+                target.host_uts,
+            )?;
+            sysctls.insert(key, value);
+        }
         let no_new_privileges = opts.no_new_privileges.unwrap_or(false);
         // Podman reads default_ulimits for root only.
         let conf_ulimits: &[String] = if crate::rootless::is_rootless() {
@@ -552,38 +572,15 @@ fn sysctls(
     net_shared: bool,
     ipc_shared: bool,
 ) -> Result<BTreeMap<String, String>> {
-    const ALLOWED: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
     let mut out = BTreeMap::new();
     for s in defaults {
-        let mut parts = s.split('=');
-        let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
-            return Err(Error::invalid(format!(
-                "{s} is invalid, sysctl values must be in the form of KEY=VALUE"
-            )));
-        };
-        if format!("{}={}", key.trim(), value.trim()) != *s {
-            return Err(Error::invalid(format!(
-                "'{s}' is invalid, extra spaces found"
-            )));
-        }
-        let namespaced = key.starts_with("net.") || key.starts_with("fs.mqueue.");
-        if !ALLOWED.contains(&key) && !namespaced {
-            return Err(Error::invalid(format!("sysctl '{key}' is not allowed")));
-        }
+        let (key, value) = super::hostcfg::validate_sysctl(s)?;
+        let key = key.as_str();
         if (net_shared && key.starts_with("net.")) || (ipc_shared && key.starts_with("fs.mqueue."))
         {
             continue;
         }
-        out.insert(key.to_string(), value.to_string());
+        out.insert(key.to_string(), value);
     }
     Ok(out)
 }

@@ -83,6 +83,8 @@ pub struct ContainerSpec {
     pub uts: Option<NamespaceMode>,
     /// `--health-*`, `--no-healthcheck`.
     pub health: super::health::HealthFlags,
+    /// `--read-only`, `--read-only-tmpfs`, `--shm-size`, `--device`.
+    pub host: super::hostcfg::HostFlags,
 }
 
 /// More of `run`/`create`'s flags, grouped.
@@ -111,6 +113,8 @@ pub struct RunExtras {
     pub sdnotify: Option<String>,
     /// `--cgroups enabled|no-conmon` (`disabled` and `split` refused).
     pub cgroups: Option<String>,
+    /// `--requires CTR`: containers started before this one (names or ids).
+    pub requires: Vec<String>,
 }
 
 /// `--pid`, `--ipc`, `--uts`: whose namespace the container has.

@@ -71,6 +71,8 @@ pub struct SpecInput<'a> {
     pub rootless: Option<RootlessSpec>,
     /// `--device-cgroup-rule`s: allowed after the first rule (deny all).
     pub device_rules: &'a [String],
+    /// `--read-only`, `--shm-size`, `--device`.
+    pub host: &'a crate::container::hostcfg::HostConfigExtras,
 }
 
 /// What a rootless user's container spec leaves out or does otherwise, as Podman 4.3 writes
@@ -97,7 +99,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     spec.set_root(Some(
         RootBuilder::default()
             .path(input.rootfs)
-            .readonly(false)
+            .readonly(input.host.read_only)
             .build()
             .map_err(err)?,
     ));
@@ -109,7 +111,11 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     });
     let mut mounts = default_mounts(&input.netns, sec, input.rootless)?;
     match input.shm {
-        Shm::Private => {}
+        Shm::Private => {
+            if let Some(size) = input.host.shm_size {
+                set_shm_size(&mut mounts, size);
+            }
+        }
         Shm::Absent => mounts.retain(|m| m.destination() != Path::new("/dev/shm")),
         Shm::Host => {
             mounts.retain(|m| m.destination() != Path::new("/dev/shm"));
@@ -123,6 +129,19 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
     if sec.privileged && input.rootless.is_some() {
         // After `/dev` (Podman lists them first, then sorts every mount by depth).
         mounts.extend(super::devices::rootless_device_binds(Path::new("/dev"))?);
+    }
+    if input.rootless.is_some() {
+        // `--device` in a user namespace: bind mounts of the host's nodes, as Podman.
+        for d in &input.host.devices {
+            for (dev, _) in crate::container::hostcfg::resolve_device(d)? {
+                let host = host_node(d, dev.path());
+                mounts.push(bind(
+                    &host,
+                    &dev.path().to_string_lossy(),
+                    &["slave", "nosuid", "noexec", "rw", "rbind"],
+                )?);
+            }
+        }
     }
     // A file or directory the engine made replaces a default mount there (a pod's
     // shared /dev/shm).
@@ -146,6 +165,14 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
         )?);
     }
     add_user_mounts(&mut mounts, input.mounts);
+    if let Some(init) = &input.host.init {
+        // After every other mount: a tmpfs on /run (--read-only) must not hide it.
+        mounts.push(bind(
+            init,
+            crate::container::hostcfg::INIT_PATH,
+            &["bind", "ro", "nosuid", "nodev"],
+        )?);
+    }
     spec.set_mounts(Some(mounts));
     spec.set_linux(Some(linux(input)?));
     spec.set_annotations(Some(
@@ -156,6 +183,38 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec> {
             .collect(),
     ));
     Ok(spec)
+}
+
+/// `--shm-size`: the size option of the `/dev/shm` tmpfs, in bytes.
+fn set_shm_size(mounts: &mut [Mount], size: u64) {
+    for m in mounts.iter_mut() {
+        if m.destination() == Path::new("/dev/shm") {
+            let mut opts: Vec<String> = m
+                .options()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| !o.starts_with("size="))
+                .collect();
+            opts.push(format!("size={size}"));
+            m.set_options(Some(opts));
+        }
+    }
+}
+
+/// The host node behind a device the container sees at `in_container` (a directory
+/// mapping's node keeps its path under the directory).
+fn host_node(d: &crate::container::hostcfg::DeviceMapping, in_container: &Path) -> PathBuf {
+    let rel = in_container
+        .strip_prefix(&d.path_in_container)
+        .unwrap_or(Path::new(""));
+    let host =
+        std::fs::canonicalize(&d.path_on_host).unwrap_or_else(|_| PathBuf::from(&d.path_on_host));
+    if rel.as_os_str().is_empty() {
+        host
+    } else {
+        host.join(rel)
+    }
 }
 
 /// The process: command, user, capabilities, no-new-privileges, AppArmor, rlimits.
@@ -238,12 +297,23 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
         }
         return b.resources(r).build().map_err(err);
     }
+    let mut devices = Vec::new();
+    let mut device_rules = Vec::new();
     if sec.privileged {
         // Every host device, and the device cgroup opened to all of them.
-        let mut devices = super::devices::host_devices(Path::new("/dev"))?;
+        devices = super::devices::host_devices(Path::new("/dev"))?;
         if sec.systemd {
             devices.retain(|d| super::systemd::keep_device(d.path()));
         }
+    }
+    for d in &input.host.devices {
+        for (dev, rule) in crate::container::hostcfg::resolve_device(d)? {
+            devices.retain(|x| x.path() != dev.path());
+            devices.push(dev);
+            device_rules.push(rule);
+        }
+    }
+    if !devices.is_empty() {
         b = b.devices(devices);
     }
     // Podman's first device rule: deny all (the runtime then allows its standard devices),
@@ -255,6 +325,7 @@ fn linux(input: &SpecInput<'_>) -> Result<oci_spec::runtime::Linux> {
             .build()
             .map_err(err)?,
     ];
+    rules.extend(device_rules);
     for r in input.device_rules {
         rules.push(super::devices::parse_cgroup_rule(r)?);
     }

@@ -17,6 +17,14 @@ pub struct InspectUlimit {
     pub Hard: i64,
 }
 
+/// One of `HostConfig.Devices` (`--device`).
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectDevice {
+    pub PathOnHost: String,
+    pub PathInContainer: String,
+    pub CgroupPermissions: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LogConfig {
     pub Type: String,
@@ -60,6 +68,9 @@ pub struct HostConfig {
     pub PidMode: String,
     pub Privileged: bool,
     pub PublishAllPorts: bool,
+    /// `--init` (Podman omits it when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub Init: bool,
     pub ReadonlyRootfs: bool,
     pub SecurityOpt: Vec<String>,
     pub Tmpfs: BTreeMap<String, String>,
@@ -68,6 +79,7 @@ pub struct HostConfig {
     pub ShmSize: u64,
     pub Runtime: String,
     pub ConsoleSize: [u32; 2],
+    pub Devices: Vec<InspectDevice>,
     pub CpuShares: u64,
     pub CpusetCpus: String,
     pub CpusetMems: String,
@@ -138,15 +150,30 @@ impl Engine {
             PidMode: ns_mode(c, "pid", "private"),
             Privileged: security.privileged,
             PublishAllPorts: false,
-
-            ReadonlyRootfs: false,
+            Init: c.config.host.init.is_some(),
+            ReadonlyRootfs: c.config.host.read_only,
             SecurityOpt: security.security_opts.clone(),
             Tmpfs: self.inspect_tmpfs(c),
             UTSMode: ns_mode(c, "uts", "private"),
             UsernsMode: c.config.userns.clone(),
-            ShmSize: 65536000,
+            ShmSize: c
+                .config
+                .host
+                .shm_size
+                .unwrap_or(crate::container::hostcfg::DEFAULT_SHM_SIZE),
             Runtime: "oci".into(),
             ConsoleSize: [0, 0],
+            Devices: c
+                .config
+                .host
+                .devices
+                .iter()
+                .map(|d| InspectDevice {
+                    PathOnHost: d.path_on_host.clone(),
+                    PathInContainer: d.path_in_container.clone(),
+                    CgroupPermissions: d.permissions.clone(),
+                })
+                .collect(),
             CpuShares: c.config.resources.cpu_shares.unwrap_or(0),
             CpusetCpus: c.config.resources.cpuset_cpus.clone().unwrap_or_default(),
             CpusetMems: c.config.resources.cpuset_mems.clone().unwrap_or_default(),

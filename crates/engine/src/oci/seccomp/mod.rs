@@ -156,7 +156,7 @@ impl Profile {
             Error::invalid(format!(
                 "opening seccomp profile failed: open {}: {}",
                 path.display(),
-                go_io_error(&e)
+                crate::error::go_io_error(&e)
             ))
         })?;
         Profile::parse(&text).map_err(|why| {
@@ -417,21 +417,6 @@ fn seccomp_arch(native: &str) -> Option<Arch> {
         "s390x" => Arch::ScmpArchS390x,
         _ => return None,
     })
-}
-
-/// An io error as Go prints it (`no such file or directory`).
-fn go_io_error(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => {
-            let d = nix::errno::Errno::from_raw(n).desc();
-            let mut c = d.chars();
-            match c.next() {
-                Some(f) => f.to_lowercase().chain(c).collect(),
-                None => String::new(),
-            }
-        }
-        None => e.to_string(),
-    }
 }
 
 #[cfg(test)]
