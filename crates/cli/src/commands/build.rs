@@ -219,7 +219,7 @@ fn options(a: &BuildArgs, scratch: &mut Vec<Scratch>) -> CliResult<BuildOptions>
         return Err(bad(format!(
             "checking authfile: stat {}: {}",
             f.display(),
-            go_io_reason(&e)
+            peapod_engine::error::go_io_error(&e)
         )));
     }
     let mut stdin_used = false;
@@ -327,15 +327,6 @@ fn build_security(a: &BuildArgs) -> CliResult<peapod_engine::container::Security
         ulimits: a.ulimit.clone(),
         ..Default::default()
     })
-}
-
-/// Go's text for the usual `stat` failures.
-fn go_io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// `K=V`, or `K` with its value from this environment.

@@ -75,34 +75,35 @@ impl ResourceFlags {
     }
 }
 
-/// docker/go-units `RAMInBytes`: `20m`, `20MB`, `20mib`, `1.5g`, plain bytes; binary units.
+/// docker/go-units `RAMInBytes`: `20m`, `20MB`, `20mib`, `1.5g`, `512KiB`, plain bytes;
+/// binary multiples (its regexp: digits with an optional fraction, an optional space, then
+/// `[kmgtp]?i?b?` in any case).
 pub fn ram_in_bytes(s: &str) -> Option<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let num_end = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, rest) = t.split_at(num_end);
-    if num.is_empty() || !num.starts_with(|c: char| c.is_ascii_digit()) {
+    let num_end = s
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
+        .map_or(s.len(), |(i, _)| i);
+    let (num, mut unit) = (&s[..num_end], &s[num_end..]);
+    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
         return None;
     }
     let value: f64 = num.parse().ok()?;
-    let rest = rest.strip_prefix(' ').unwrap_or(rest);
-    let mut chars = rest.chars();
-    let mult: f64 = match chars.next() {
-        None => return Some(value as i64),
-        Some('k') => 1024.0,
-        Some('m') => 1024.0 * 1024.0,
-        Some('g') => 1024.0 * 1024.0 * 1024.0,
-        Some('t') => 1024f64.powi(4),
-        Some('p') => 1024f64.powi(5),
-        Some('b') if chars.as_str().is_empty() => return Some(value as i64),
-        _ => return None,
+    unit = unit.strip_prefix(' ').unwrap_or(unit);
+    let lower = unit.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    let mult: i64 = match rest.chars().next() {
+        Some(c @ ('k' | 'm' | 'g' | 't' | 'p')) => {
+            rest = &rest[1..];
+            1i64 << (10 * (1 + "kmgtp".find(c).unwrap_or(0)))
+        }
+        _ => 1,
     };
-    let tail = chars.as_str();
-    if !matches!(tail, "" | "b" | "i" | "ib") {
+    rest = rest.strip_prefix('i').unwrap_or(rest);
+    rest = rest.strip_prefix('b').unwrap_or(rest);
+    if !rest.is_empty() {
         return None;
     }
-    Some((value * mult) as i64)
+    Some((value * mult as f64) as i64)
 }
 
 /// docker/go-units `FromHumanSize`: `5.007m`, `10MB`, `2k`, plain bytes; decimal units
@@ -414,6 +415,18 @@ mod tests {
         assert_eq!(ram_in_bytes("20MB"), Some(20 << 20));
         assert_eq!(ram_in_bytes("20mib"), Some(20 << 20));
         assert_eq!(ram_in_bytes("1.5g"), Some(1536 << 20));
+        for (s, want) in [
+            ("100", Some(100)),
+            ("1k", Some(1024)),
+            ("1.5KiB", Some(1536)),
+            ("2 GB", Some(2 << 30)),
+            ("x", None),
+            ("1q", None),
+            ("1.", None),
+            (".5m", None),
+        ] {
+            assert_eq!(ram_in_bytes(s), want, "{s}");
+        }
         assert_eq!(ram_in_bytes("4194304"), Some(4194304));
         assert_eq!(ram_in_bytes("512k"), Some(512 << 10));
         assert_eq!(ram_in_bytes("100b"), Some(100));

@@ -232,7 +232,7 @@ impl Mount {
                 self.required = go_parse_bool(value).ok_or_else(invalid)?;
             }
             "size" if self.kind == MountType::Tmpfs => {
-                self.size_limit = ram_in_bytes(value).ok_or_else(invalid)?;
+                self.size_limit = crate::container::resources::ram_in_bytes(value).ok_or_else(invalid)?;
             }
             "required" | "size" => return Err(wrong_type()),
             "mode" => {
@@ -309,35 +309,6 @@ pub(crate) fn go_parse_bool(s: &str) -> Option<bool> {
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
         _ => None,
     }
-}
-
-/// docker/go-units `RAMInBytes`: `64m`, `1.5g`, `512KiB`, `100` (binary multiples).
-fn ram_in_bytes(s: &str) -> Option<i64> {
-    let num_end = s
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
-        .map_or(s.len(), |(i, _)| i);
-    let (num, mut unit) = (&s[..num_end], &s[num_end..]);
-    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
-        return None;
-    }
-    let value: f64 = num.parse().ok()?;
-    unit = unit.strip_prefix(' ').unwrap_or(unit);
-    let lower = unit.to_ascii_lowercase();
-    let mut rest = lower.as_str();
-    let mult: i64 = match rest.chars().next() {
-        Some(c @ ('k' | 'm' | 'g' | 't' | 'p')) => {
-            rest = &rest[1..];
-            1i64 << (10 * (1 + "kmgtp".find(c).unwrap_or(0)))
-        }
-        _ => 1,
-    };
-    rest = rest.strip_prefix('i').unwrap_or(rest);
-    rest = rest.strip_prefix('b').unwrap_or(rest);
-    if !rest.is_empty() {
-        return None;
-    }
-    Some((value * mult as f64) as i64)
 }
 
 /// Go's `encoding/csv` reading of one record (what BuildKit's csvvalue does): fields split
@@ -516,17 +487,4 @@ mod tests {
         assert_eq!(m.spec, "type=cache,target=$DIR,id=${ID}");
     }
 
-    #[test]
-    fn sizes() {
-        for (s, want) in [
-            ("100", Some(100)),
-            ("1k", Some(1024)),
-            ("1.5KiB", Some(1536)),
-            ("2 GB", Some(2 << 30)),
-            ("x", None),
-            ("1q", None),
-        ] {
-            assert_eq!(ram_in_bytes(s), want, "{s}");
-        }
-    }
 }
