@@ -57,6 +57,7 @@ mod ops;
 mod pod_members;
 mod pods;
 mod quadlet;
+mod quadlet_pod;
 mod races;
 mod registry_faults;
 mod registry_pull;

@@ -79,7 +79,11 @@ impl Engine {
             .iter()
             .filter(|c| !c.config.is_infra && c.state.status.is_active())
             .collect();
-        self.on_each(&members, |e, id| e.stop(id, timeout).map(drop))?;
+        // A member run with --rm may be removed by its own exit meanwhile: that is no failure.
+        self.on_each(&members, |e, id| match e.stop(id, timeout) {
+            Ok(_) | Err(Error::NoSuchContainer(_)) => Ok(()),
+            Err(err) => Err(err),
+        })?;
         if let Some(infra) = all.iter().find(|c| c.config.is_infra) {
             self.stop(infra.id(), timeout)?;
         }

@@ -44,6 +44,9 @@ const CONTAINER_KEYS: &[&str] = &[
     "HostName",
     "StopTimeout",
     "Entrypoint",
+    "ServiceName",
+    "Pod",
+    "StartWithPod",
 ];
 const VOLUME_KEYS: &[&str] = &[
     "VolumeName",
@@ -57,6 +60,7 @@ const VOLUME_KEYS: &[&str] = &[
     "Group",
     "PodmanArgs",
     "GlobalArgs",
+    "ServiceName",
 ];
 const NETWORK_KEYS: &[&str] = &[
     "NetworkName",
@@ -73,6 +77,7 @@ const NETWORK_KEYS: &[&str] = &[
     "InterfaceName",
     "PodmanArgs",
     "GlobalArgs",
+    "ServiceName",
 ];
 /// Health keys and the `--health-…` flag each becomes.
 const HEALTH: &[(&str, &str)] = &[
@@ -90,22 +95,22 @@ const HEALTH: &[(&str, &str)] = &[
 ];
 
 /// A command line being built: the peapod binary, the file's `GlobalArgs=`, then more.
-struct Cmd(Vec<String>);
+pub(super) struct Cmd(pub(super) Vec<String>);
 
 impl Cmd {
-    fn new(units: &Units, src: &Source, group: &str) -> Cmd {
+    pub(super) fn new(units: &Units, src: &Source, group: &str) -> Cmd {
         let mut args = vec![units.peapod.clone()];
         args.extend(src.unit.all_words(group, "GlobalArgs"));
         Cmd(args)
     }
-    fn add(&mut self, args: &[&str]) {
+    pub(super) fn add(&mut self, args: &[&str]) {
         self.0.extend(args.iter().map(|s| s.to_string()));
     }
-    fn flag(&mut self, flag: &str, value: &str) {
+    pub(super) fn flag(&mut self, flag: &str, value: &str) {
         self.add(&[flag, value]);
     }
     /// The line for an `Exec…=` key, quoted as quadlet quotes it.
-    fn line(&self) -> String {
+    pub(super) fn line(&self) -> String {
         escape_words(&self.0)
     }
 }
@@ -113,16 +118,20 @@ impl Cmd {
 /// The service unit of `src`, or Podman's error text.
 pub(super) fn convert(units: &Units, src: &Source) -> Result<UnitFile, String> {
     let group = src.kind.group();
-    let known = match src.kind {
-        Kind::Container => CONTAINER_KEYS,
-        Kind::Volume => VOLUME_KEYS,
-        Kind::Network => NETWORK_KEYS,
+    let known: &[&[&str]] = match src.kind {
+        Kind::Container => &[CONTAINER_KEYS, super::keys::CONTAINER_KEYS],
+        Kind::Volume => &[VOLUME_KEYS],
+        Kind::Network => &[NETWORK_KEYS],
+        Kind::Kube => &[super::others::KUBE_KEYS],
+        Kind::Image => &[super::others::IMAGE_KEYS],
+        Kind::Build => &[super::others::BUILD_KEYS],
+        Kind::Pod => &[super::pod::POD_KEYS],
     };
     if let Some(k) = src
         .unit
         .keys(group)
         .into_iter()
-        .find(|k| !known.contains(k))
+        .find(|k| !known.iter().any(|list| list.contains(k)))
     {
         return Err(format!(
             "unsupported key '{k}' in group '{group}' in {}",
@@ -130,6 +139,7 @@ pub(super) fn convert(units: &Units, src: &Source) -> Result<UnitFile, String> {
         ));
     }
     let mut service = src.unit.clone();
+    translate_dependencies(units, &mut service)?;
     if units.default_dependencies {
         let online = if units.user {
             "podman-user-wait-network-online.service"
@@ -146,12 +156,61 @@ pub(super) fn convert(units: &Units, src: &Source) -> Result<UnitFile, String> {
         Kind::Container => container(units, src, &mut service)?,
         Kind::Volume => volume(units, src, &mut service)?,
         Kind::Network => network(units, src, &mut service)?,
+        Kind::Kube => super::others::kube(units, src, &mut service)?,
+        Kind::Image => super::others::image(units, src, &mut service)?,
+        Kind::Build => super::others::build(units, src, &mut service)?,
+        Kind::Pod => super::pod::pod(units, src, &mut service)?,
     }
     Ok(service)
 }
 
+/// `[Unit]` dependencies on quadlet files (`Requires=db.container`) name their units.
+fn translate_dependencies(units: &Units, service: &mut UnitFile) -> Result<(), String> {
+    const KEYS: &[&str] = &[
+        "After",
+        "Before",
+        "BindsTo",
+        "Conflicts",
+        "OnFailure",
+        "OnSuccess",
+        "PartOf",
+        "PropagatesReloadTo",
+        "PropagatesStopTo",
+        "ReloadPropagatedFrom",
+        "Requires",
+        "Requisite",
+        "StopPropagatedFrom",
+        "Upholds",
+        "Wants",
+    ];
+    for key in KEYS {
+        let deps = service.all_words("Unit", key);
+        let mut translated = false;
+        let mut out = Vec::with_capacity(deps.len());
+        for d in deps {
+            if Kind::from_file_name(&d).is_none() {
+                out.push(d);
+                continue;
+            }
+            let Some(s) = units.sources.iter().find(|s| s.file_name == d) else {
+                return Err(format!("unable to translate dependency for {d}"));
+            };
+            out.push(format!("{}.service", s.service_name()));
+            translated = true;
+        }
+        if translated {
+            service.set("Unit", key, &out.join(" "));
+        }
+    }
+    Ok(())
+}
+
 /// `Key=A=1 B=2` values of every line, later keys winning, in key order.
-fn key_values(unit: &UnitFile, group: &str, key: &str) -> BTreeMap<String, Option<String>> {
+pub(super) fn key_values(
+    unit: &UnitFile,
+    group: &str,
+    key: &str,
+) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
     for w in unit.all_words(group, key) {
         match w.split_once('=') {
@@ -162,7 +221,7 @@ fn key_values(unit: &UnitFile, group: &str, key: &str) -> BTreeMap<String, Optio
     out
 }
 
-fn add_key_values(cmd: &mut Cmd, unit: &UnitFile, group: &str, key: &str, flag: &str) {
+pub(super) fn add_key_values(cmd: &mut Cmd, unit: &UnitFile, group: &str, key: &str, flag: &str) {
     for (k, v) in key_values(unit, group, key) {
         match v {
             Some(v) => cmd.flag(flag, &format!("{k}={v}")),
@@ -173,7 +232,7 @@ fn add_key_values(cmd: &mut Cmd, unit: &UnitFile, group: &str, key: &str, flag: 
 
 /// A source that names another quadlet file (`NAME.volume`, `NAME.network`): its
 /// resource name, with `Requires=`/`After=` on its service.
-fn resource(
+pub(super) fn resource(
     units: &Units,
     service: &mut UnitFile,
     name: &str,
@@ -198,9 +257,10 @@ fn resource(
 fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), String> {
     let u = &src.unit;
     let g = "Container";
-    let Some(image) = u.last(g, "Image").filter(|i| !i.is_empty()) else {
+    let Some(mut image) = u.last(g, "Image").filter(|i| !i.is_empty()) else {
         return Err("no Image key specified".into());
     };
+    image = super::keys::image_source(units, service, &image)?;
     let name = u
         .last(g, "ContainerName")
         .filter(|n| !n.is_empty())
@@ -262,6 +322,8 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
             run.flag(&format!("--health-{flag}"), &v);
         }
     }
+    super::keys::container_keys(src, &mut run)?;
+    super::pod::member(units, src, service, &mut run)?;
     run.0.extend(u.all_words(g, "PodmanArgs"));
     run.add(&[&image]);
     if let Some(exec) = u.last(g, "Exec") {
@@ -273,13 +335,13 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
 
 /// `Network=`: a `NAME.network` becomes its network's name (options kept after `:`) with
 /// `Requires=`/`After=` its unit; anything else is passed as it is.
-fn networks(
+pub(super) fn networks(
     units: &Units,
     src: &Source,
     service: &mut UnitFile,
     run: &mut Cmd,
 ) -> Result<(), String> {
-    for n in src.unit.all("Container", "Network") {
+    for n in src.unit.all(src.kind.group(), "Network") {
         let (base, opts) = match n.split_once(':') {
             Some((b, o)) => (b.to_string(), Some(o.to_string())),
             None => (n.clone(), None),
@@ -346,13 +408,13 @@ fn privileges(u: &UnitFile, run: &mut Cmd) -> Result<(), String> {
 
 /// `Volume=[SOURCE:]DEST[:OPTIONS]`: a relative source is made absolute, an absolute one
 /// adds `RequiresMountsFor=`, `NAME.volume` becomes its volume's name.
-fn volumes(
+pub(super) fn volumes(
     units: &Units,
     src: &Source,
     service: &mut UnitFile,
     run: &mut Cmd,
 ) -> Result<(), String> {
-    for v in src.unit.all("Container", "Volume") {
+    for v in src.unit.all(src.kind.group(), "Volume") {
         let parts: Vec<&str> = v.splitn(3, ':').collect();
         let arg = if parts.len() == 1 {
             parts[0].to_string()
@@ -374,14 +436,16 @@ fn volumes(
     Ok(())
 }
 
-fn oneshot(service: &mut UnitFile, run: &Cmd) {
+/// A oneshot unit running `run` (`RemainAfterExit=yes` when `remain`), the user's own
+/// settings kept.
+pub(super) fn oneshot(service: &mut UnitFile, run: &Cmd, remain: bool) {
     service.add("Service", "ExecStart", &run.line());
     for (k, v) in [
         ("SyslogIdentifier", "%N"),
         ("Type", "oneshot"),
         ("RemainAfterExit", "yes"),
     ] {
-        if service.last("Service", k).is_none() {
+        if (remain || k != "RemainAfterExit") && service.last("Service", k).is_none() {
             service.set("Service", k, v);
         }
     }
@@ -434,7 +498,7 @@ fn volume(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), Str
     add_key_values(&mut run, u, g, "Label", "--label");
     run.0.extend(u.all_words(g, "PodmanArgs"));
     run.add(&[&src.resource_name()]);
-    oneshot(service, &run);
+    oneshot(service, &run, true);
     Ok(())
 }
 
@@ -488,6 +552,6 @@ fn network(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), St
     add_key_values(&mut run, u, g, "Label", "--label");
     run.0.extend(u.all_words(g, "PodmanArgs"));
     run.add(&[&src.resource_name()]);
-    oneshot(service, &run);
+    oneshot(service, &run, true);
     Ok(())
 }

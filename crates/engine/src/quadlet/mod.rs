@@ -1,11 +1,16 @@
-//! Quadlet: the systemd generator that turns `NAME.container`, `NAME.volume` and
-//! `NAME.network` files into `NAME.service`, `NAME-volume.service` and
-//! `NAME-network.service` units running peapod, as Podman's quadlet does for podman
-//! (`pkg/systemd/quadlet`, `cmd/quadlet`; `podman-systemd.unit(5)`).
+//! Quadlet: the systemd generator that turns `NAME.container`, `NAME.volume`,
+//! `NAME.network`, `NAME.kube`, `NAME.image`, `NAME.build` and `NAME.pod` files into
+//! `NAME.service`, `NAME-volume.service`, `NAME-network.service`, `NAME.service`,
+//! `NAME-image.service`, `NAME-build.service` and `NAME-pod.service` units running
+//! peapod, as Podman 5's quadlet does for podman (`pkg/systemd/quadlet`, `cmd/quadlet`;
+//! `podman-systemd.unit(5)`); `ServiceName=` names any of them otherwise.
 
 use std::path::{Path, PathBuf};
 
 mod convert;
+mod keys;
+mod others;
+mod pod;
 pub mod unit;
 
 use unit::UnitFile;
@@ -16,6 +21,10 @@ pub enum Kind {
     Container,
     Volume,
     Network,
+    Kube,
+    Image,
+    Build,
+    Pod,
 }
 
 impl Kind {
@@ -25,6 +34,10 @@ impl Kind {
             "container" => Some(Kind::Container),
             "volume" => Some(Kind::Volume),
             "network" => Some(Kind::Network),
+            "kube" => Some(Kind::Kube),
+            "image" => Some(Kind::Image),
+            "build" => Some(Kind::Build),
+            "pod" => Some(Kind::Pod),
             _ => None,
         }
     }
@@ -33,6 +46,10 @@ impl Kind {
             Kind::Container => "container",
             Kind::Volume => "volume",
             Kind::Network => "network",
+            Kind::Kube => "kube",
+            Kind::Image => "image",
+            Kind::Build => "build",
+            Kind::Pod => "pod",
         }
     }
     /// The group that holds the file's own keys.
@@ -41,6 +58,10 @@ impl Kind {
             Kind::Container => "Container",
             Kind::Volume => "Volume",
             Kind::Network => "Network",
+            Kind::Kube => "Kube",
+            Kind::Image => "Image",
+            Kind::Build => "Build",
+            Kind::Pod => "Pod",
         }
     }
 }
@@ -61,23 +82,52 @@ impl Source {
             .map_or(&self.file_name, |(b, _)| b)
     }
 
-    /// `NAME`, `NAME-volume`, `NAME-network`.
+    /// `ServiceName=`, else `NAME` (containers, kube) or `NAME-volume`, `NAME-network`,
+    /// `NAME-image`, `NAME-build`, `NAME-pod`.
     pub fn service_name(&self) -> String {
+        if let Some(n) = self
+            .unit
+            .last(self.kind.group(), "ServiceName")
+            .filter(|n| !n.is_empty())
+        {
+            return n;
+        }
         match self.kind {
-            Kind::Container => self.base().to_string(),
+            Kind::Container | Kind::Kube => self.base().to_string(),
             k => format!("{}-{}", self.base(), k.ext()),
         }
     }
 
-    /// The volume's or network's name: `VolumeName=`/`NetworkName=` or `systemd-NAME`.
+    /// What other files name this one by: the volume's, network's, container's or pod's
+    /// name (`VolumeName=`, `NetworkName=`, `ContainerName=`, `PodName=`, else
+    /// `systemd-NAME`), an image's `ImageTag=` or `Image=`, a build's first `ImageTag=`.
     fn resource_name(&self) -> String {
+        let g = self.kind.group();
         let key = match self.kind {
             Kind::Volume => "VolumeName",
             Kind::Network => "NetworkName",
             Kind::Container => "ContainerName",
+            Kind::Pod => "PodName",
+            Kind::Image => {
+                return self
+                    .unit
+                    .last(g, "ImageTag")
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| self.unit.last(g, "Image"))
+                    .unwrap_or_default();
+            }
+            Kind::Build => {
+                return self
+                    .unit
+                    .all(g, "ImageTag")
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+            }
+            Kind::Kube => return self.base().to_string(),
         };
         self.unit
-            .last(self.kind.group(), key)
+            .last(g, key)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| format!("systemd-{}", self.base()))
     }

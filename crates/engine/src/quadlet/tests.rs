@@ -303,3 +303,215 @@ fn user_units_wait_for_podmans_user_network_unit() {
         ["podman-user-wait-network-online.service"]
     );
 }
+
+fn line(u: &UnitFile, key: &str) -> String {
+    u.last("Service", key).unwrap_or_default()
+}
+
+#[test]
+fn basic_kube_and_configmap_kube() {
+    let u = unit_of(
+        &[(
+            "basic.kube",
+            "[Kube]\nYaml=deployment.yml\nConfigMap=rel.yml\nConfigMap=/opt/k8s/abs.yml\n",
+        )],
+        "basic.service",
+    );
+    let argv = exec_start(&u);
+    assert!(has_args(&argv, &["kube", "play"]), "{argv:?}");
+    assert!(has_args(&argv, &["--replace"]) && has_args(&argv, &["--service-container=true"]));
+    assert_eq!(argv.last().unwrap(), "/q/deployment.yml");
+    assert!(has_args(&argv, &["--configmap", "/q/rel.yml"]), "{argv:?}");
+    assert!(
+        has_args(&argv, &["--configmap", "/opt/k8s/abs.yml"]),
+        "{argv:?}"
+    );
+    assert_eq!(
+        line(&u, "ExecStopPost"),
+        "/p/bin/peapod kube down /q/deployment.yml"
+    );
+    assert_eq!(u.all("Unit", "RequiresMountsFor"), ["%t/containers"]);
+    for (k, v) in [
+        ("KillMode", "mixed"),
+        ("Type", "notify"),
+        ("NotifyAccess", "all"),
+        ("Environment", "PODMAN_SYSTEMD_UNIT=%n"),
+        ("SyslogIdentifier", "%N"),
+    ] {
+        assert_eq!(line(&u, k), v, "{k}");
+    }
+    // SetWorkingDirectory=yaml: the YAML file's directory.
+    let u = unit_of(
+        &[(
+            "wd.kube",
+            "[Kube]\nYaml=sub/deployment.yml\nSetWorkingDirectory=yaml\n",
+        )],
+        "wd.service",
+    );
+    assert_eq!(line(&u, "WorkingDirectory"), "/q/sub");
+}
+
+#[test]
+fn basic_image_and_its_users() {
+    let files = [
+        (
+            "basic.image",
+            "[Image]\nImage=localhost/imagename\nTLSVerify=false\nArch=arm64\n",
+        ),
+        ("user.container", "[Container]\nImage=basic.image\n"),
+        (
+            "dependent.image",
+            "[Unit]\nRequires=basic.image basic.volume\n[Image]\nImage=localhost/other\n",
+        ),
+        ("basic.volume", "[Volume]\n"),
+    ];
+    let u = unit_of(&files, "basic-image.service");
+    let argv = exec_start(&u);
+    assert_eq!(argv.last().unwrap(), "localhost/imagename");
+    assert!(has_args(&argv, &["image", "pull"]), "{argv:?}");
+    assert!(has_args(&argv, &["--tls-verify=false"]) && has_args(&argv, &["--arch", "arm64"]));
+    for (k, v) in [
+        ("Type", "oneshot"),
+        ("RemainAfterExit", "yes"),
+        ("SyslogIdentifier", "%N"),
+    ] {
+        assert_eq!(line(&u, k), v, "{k}");
+    }
+    assert_eq!(u.all("Unit", "Wants"), ["network-online.target"]);
+    // A container naming the .image runs its image, after its unit.
+    let c = unit_of(&files, "user.service");
+    assert_eq!(exec_start(&c).last().unwrap(), "localhost/imagename");
+    assert!(
+        c.all("Unit", "Requires")
+            .contains(&"basic-image.service".to_string())
+    );
+    assert!(
+        c.all("Unit", "After")
+            .contains(&"basic-image.service".to_string())
+    );
+    // [Unit] dependencies on quadlet files name their units.
+    let d = unit_of(&files, "dependent-image.service");
+    assert_eq!(
+        d.all("Unit", "Requires"),
+        ["basic-image.service basic-volume.service"]
+    );
+}
+
+#[test]
+fn basic_build() {
+    let u = unit_of(
+        &[(
+            "basic.build",
+            "[Build]\nImageTag=localhost/imagename\nSetWorkingDirectory=unit\nBuildArg=A=1\n",
+        )],
+        "basic-build.service",
+    );
+    let argv = exec_start(&u);
+    assert_eq!(argv[1], "build");
+    assert!(
+        has_args(&argv, &["--tag", "localhost/imagename"]),
+        "{argv:?}"
+    );
+    assert!(has_args(&argv, &["--build-arg", "A=1"]), "{argv:?}");
+    assert_eq!(line(&u, "WorkingDirectory"), "/q");
+    assert_eq!(line(&u, "Type"), "oneshot");
+    assert_eq!(u.last("Service", "RemainAfterExit"), None);
+    let (out, errors) = units(&[
+        ("notag.build", "[Build]\nSetWorkingDirectory=unit\n"),
+        ("nowd.build", "[Build]\nImageTag=x\n"),
+        ("rel.build", "[Build]\nImageTag=x\nFile=Containerfile\n"),
+    ])
+    .generate();
+    assert!(out.is_empty());
+    assert_eq!(
+        errors,
+        [
+            "converting \"notag.build\": no ImageTag key specified",
+            "converting \"nowd.build\": neither SetWorkingDirectory, nor File key specified",
+            "converting \"rel.build\": relative path in File key requires SetWorkingDirectory key to be set",
+        ]
+    );
+}
+
+#[test]
+fn basic_pod_and_its_members() {
+    let files = [
+        ("basic.pod", "[Pod]\nPublishPort=8080:80\n"),
+        (
+            "yes.container",
+            "[Container]\nImage=localhost/image\nPod=basic.pod\n",
+        ),
+        (
+            "no.container",
+            "[Container]\nImage=localhost/image\nPod=basic.pod\nStartWithPod=no\n",
+        ),
+    ];
+    let u = unit_of(&files, "basic-pod.service");
+    assert_eq!(
+        line(&u, "ExecStartPre"),
+        "/p/bin/peapod pod create --infra-conmon-pidfile=%t/%N.pid --replace --exit-policy stop --publish 8080:80 --infra-name systemd-basic-infra --name systemd-basic"
+    );
+    assert_eq!(
+        line(&u, "ExecStart"),
+        "/p/bin/peapod pod start systemd-basic"
+    );
+    assert_eq!(
+        line(&u, "ExecStop"),
+        "/p/bin/peapod pod stop --ignore --time=10 systemd-basic"
+    );
+    assert_eq!(
+        line(&u, "ExecStopPost"),
+        "/p/bin/peapod pod rm --ignore --force systemd-basic"
+    );
+    for (k, v) in [
+        ("Type", "forking"),
+        ("Restart", "on-failure"),
+        ("PIDFile", "%t/%N.pid"),
+        ("SyslogIdentifier", "%N"),
+    ] {
+        assert_eq!(line(&u, k), v, "{k}");
+    }
+    assert!(u.all("Unit", "Wants").contains(&"yes.service".to_string()));
+    assert!(u.all("Unit", "Before").contains(&"yes.service".to_string()));
+    assert!(!u.all("Unit", "Wants").contains(&"no.service".to_string()));
+    let c = unit_of(&files, "yes.service");
+    assert!(has_args(&exec_start(&c), &["--pod", "systemd-basic"]));
+    assert_eq!(c.all("Unit", "BindsTo"), ["basic-pod.service"]);
+    let (_, errors) = units(&[
+        ("a.container", "[Container]\nImage=i\nPod=test-pod\n"),
+        ("b.container", "[Container]\nImage=i\nPod=not-found.pod\n"),
+    ])
+    .generate();
+    assert_eq!(
+        errors,
+        [
+            "converting \"a.container\": pod test-pod is not Quadlet based",
+            "converting \"b.container\": quadlet pod unit not-found.pod does not exist",
+        ]
+    );
+}
+
+#[test]
+fn more_container_keys() {
+    let text = "[Container]\nImage=i\nIP=10.88.0.5\nDNS=1.1.1.1\nDNSSearch=example.com\nUlimit=nofile=1000:1000\nSysctl=net.ipv4.ip_forward=1 kernel.shmmax=1000\nShmSize=1g\nTimezone=Europe/Paris\nRunInit=yes\nNoNewPrivileges=true\nAddDevice=/dev/null:/dev/foo -/dev/peapod-none\nAutoUpdate=registry\nReadOnlyTmpfs=false\nServiceName=other\n";
+    let u = unit_of(&[("keys.container", text)], "other.service");
+    let argv = exec_start(&u);
+    for a in [
+        &["--ip", "10.88.0.5"][..],
+        &["--dns", "1.1.1.1"],
+        &["--dns-search", "example.com"],
+        &["--ulimit", "nofile=1000:1000"],
+        &["--sysctl", "net.ipv4.ip_forward=1"],
+        &["--sysctl", "kernel.shmmax=1000"],
+        &["--shm-size", "1g"],
+        &["--tz", "Europe/Paris"],
+        &["--init"],
+        &["--security-opt=no-new-privileges"],
+        &["--device=/dev/null:/dev/foo"],
+        &["--label", "io.containers.autoupdate=registry"],
+        &["--read-only-tmpfs=false"],
+    ] {
+        assert!(has_args(&argv, a), "{a:?} in {argv:?}");
+    }
+    assert!(!argv.iter().any(|a| a.contains("peapod-none")), "{argv:?}");
+}

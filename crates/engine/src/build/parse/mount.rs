@@ -232,7 +232,8 @@ impl Mount {
                 self.required = go_parse_bool(value).ok_or_else(invalid)?;
             }
             "size" if self.kind == MountType::Tmpfs => {
-                self.size_limit = crate::container::resources::ram_in_bytes(value).ok_or_else(invalid)?;
+                self.size_limit =
+                    crate::container::resources::ram_in_bytes(value).ok_or_else(invalid)?;
             }
             "required" | "size" => return Err(wrong_type()),
             "mode" => {
@@ -486,5 +487,4 @@ mod tests {
         );
         assert_eq!(m.spec, "type=cache,target=$DIR,id=${ID}");
     }
-
 }
