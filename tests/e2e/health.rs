@@ -372,3 +372,85 @@ fn kube_liveness_probes_are_healthchecks() {
     assert!(events.contains(&format!("{ctr} unhealthy")), "{events:?}");
     env.ok(&["kube", "down", file.to_str().unwrap()]);
 }
+
+#[test]
+fn a_startup_check_runs_first_then_the_regular_one() {
+    let env = TestEnv::new("health-startup");
+    env.import_busybox();
+    let c = name("st");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--health-cmd",
+        "test -e /tmp/healthy",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "--health-startup-cmd",
+        "test -e /tmp/up",
+        "--health-startup-interval",
+        "1s",
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        env.inspect(&c, "{{.Config.StartupHealthCheck.Test}}"),
+        "[CMD-SHELL test -e /tmp/up]"
+    );
+    // Failing startup checks keep it starting (the regular check, which would fail at once
+    // with one retry, does not run yet).
+    wait_until("startup checks logged", Duration::from_secs(10), || {
+        env.inspect(&c, "{{len .State.Health.Log}}")
+            .parse::<usize>()
+            .is_ok_and(|n| n >= 2)
+    });
+    assert!(
+        status(&env, &c).ends_with("(starting)"),
+        "{}",
+        status(&env, &c)
+    );
+    // The startup check passes: healthy; then the regular check runs and fails.
+    env.ok(&["exec", &c, "touch", "/tmp/up"]);
+    wait_status(&env, &c, "(healthy)");
+    wait_status(&env, &c, "(unhealthy)");
+    env.ok(&["exec", &c, "touch", "/tmp/healthy"]);
+    wait_status(&env, &c, "(healthy)");
+    env.ok(&["rm", "-f", "-t", "0", &c]);
+
+    // Startup retries used up: the container is restarted (a new start time), as Podman.
+    let r = name("st-retry");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &r,
+        "--health-cmd",
+        "true",
+        "--health-startup-cmd",
+        "false",
+        "--health-startup-interval",
+        "1s",
+        "--health-startup-retries",
+        "2",
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    let first = env.inspect(&r, "{{.State.StartedAt}}");
+    wait_until(
+        "a restart by the startup check",
+        Duration::from_secs(15),
+        || env.inspect(&r, "{{.State.StartedAt}}") != first,
+    );
+    assert_eq!(env.status(&r), "running");
+    env.ok(&["rm", "-f", "-t", "0", &r]);
+    env.run(&["create", "--health-startup-cmd", "true", IMG, "true"])
+        .assert_error(
+            125,
+            &["cannot set a startup healthcheck when there is no regular healthcheck"],
+        );
+}

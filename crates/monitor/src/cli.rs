@@ -51,6 +51,9 @@ pub struct Options {
     pub exit_command_args: Vec<String>,
     /// peapod's own: the healthcheck timer ([`crate::health`]).
     pub health_interval_ms: Option<u64>,
+    /// A startup check's interval: the timer runs at it until a check exits with anything
+    /// but [`crate::health::STARTUP_PENDING`].
+    pub health_startup_interval_ms: Option<u64>,
     pub health_command: Option<PathBuf>,
     pub health_command_args: Vec<String>,
     pub exit_delay: u32,
@@ -118,6 +121,7 @@ const FLAGS: &[(&str, Option<char>, Kind)] = &[
     ("exit-command-arg", None, Kind::Str),
     ("exit-delay", None, Kind::Int),
     ("health-interval-ms", None, Kind::Int),
+    ("health-startup-interval-ms", None, Kind::Int),
     ("health-command", None, Kind::Str),
     ("health-command-arg", None, Kind::Str),
     ("log-path", Some('l'), Kind::Str),
@@ -280,6 +284,9 @@ impl Options {
             "exit-delay" => self.exit_delay = unsigned(int(&value)?)?,
             "health-interval-ms" => {
                 self.health_interval_ms = u64::try_from(int(&value)?).ok();
+            }
+            "health-startup-interval-ms" => {
+                self.health_startup_interval_ms = u64::try_from(int(&value)?).ok();
             }
             "health-command" => self.health_command = path(),
             "health-command-arg" => self.health_command_args.push(s()),

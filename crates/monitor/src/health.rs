@@ -3,6 +3,10 @@
 //! with its `--health-command-arg`s (the engine's `healthcheck run ID`), one at a time,
 //! the next an interval after the last one ended. The engine runs the check, logs it and
 //! moves the status; the monitor only keeps time, so checks run without systemd.
+//!
+//! With `--health-startup-interval-ms`, the first checks are the startup check's, at its
+//! interval: the command exits with [`STARTUP_PENDING`] while the startup check has not
+//! passed, and the first other exit status moves the timer to the regular interval.
 #![allow(unsafe_code)]
 
 use std::path::PathBuf;
@@ -13,8 +17,13 @@ use nix::unistd::Pid;
 
 use crate::cli::Options;
 
+/// The check command's exit status while the startup check has not passed yet.
+pub const STARTUP_PENDING: i32 = 3;
+
 pub struct HealthTimer {
     interval: Duration,
+    /// The startup check's interval, while it has not passed.
+    startup: Option<Duration>,
     next: Instant,
     command: PathBuf,
     args: Vec<String>,
@@ -25,9 +34,14 @@ impl HealthTimer {
     /// A timer when the options ask for one.
     pub fn new(opts: &Options) -> Option<HealthTimer> {
         let interval = Duration::from_millis(opts.health_interval_ms.filter(|ms| *ms > 0)?);
+        let startup = opts
+            .health_startup_interval_ms
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
         Some(HealthTimer {
             interval,
-            next: Instant::now() + interval,
+            startup,
+            next: Instant::now() + startup.unwrap_or(interval),
             command: opts.health_command.clone()?,
             args: opts.health_command_args.clone(),
             running: None,
@@ -72,17 +86,25 @@ impl HealthTimer {
         match cmd.spawn() {
             Ok(child) => self.running = Some(Pid::from_raw(child.id() as i32)),
             // Try again an interval later.
-            Err(_) => self.next = Instant::now() + self.interval,
+            Err(_) => self.next = Instant::now() + self.current(),
         }
     }
 
-    /// `pid` was reaped: true when it was the running check (the next is then scheduled).
-    pub fn reaped(&mut self, pid: Pid) -> bool {
+    fn current(&self) -> Duration {
+        self.startup.unwrap_or(self.interval)
+    }
+
+    /// `pid` was reaped with exit status `code`: true when it was the running check (the
+    /// next is then scheduled; the startup phase ends with its first other status).
+    pub fn reaped(&mut self, pid: Pid, code: i32) -> bool {
         if self.running != Some(pid) {
             return false;
         }
         self.running = None;
-        self.next = Instant::now() + self.interval;
+        if code != STARTUP_PENDING {
+            self.startup = None;
+        }
+        self.next = Instant::now() + self.current();
         true
     }
 }

@@ -25,6 +25,21 @@ pub struct HealthArgs {
     /// Disable healthchecks on container
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Set a startup healthcheck command for the container
+    #[arg(long = "health-startup-cmd")]
+    pub health_startup_cmd: Option<String>,
+    /// Set an interval for the startup healthcheck
+    #[arg(long = "health-startup-interval")]
+    pub health_startup_interval: Option<String>,
+    /// Set the maximum number of retries before the startup healthcheck will restart the container
+    #[arg(long = "health-startup-retries")]
+    pub health_startup_retries: Option<u32>,
+    /// Set the number of consecutive successes before the startup healthcheck is marked as successful and the normal healthcheck begins (0 indicates any success will start the regular healthcheck)
+    #[arg(long = "health-startup-success")]
+    pub health_startup_success: Option<u32>,
+    /// Set the maximum amount of time that the startup healthcheck may take before it is considered failed
+    #[arg(long = "health-startup-timeout")]
+    pub health_startup_timeout: Option<String>,
 }
 
 impl HealthArgs {
@@ -37,6 +52,11 @@ impl HealthArgs {
             retries: self.health_retries,
             on_failure: self.health_on_failure.clone(),
             disabled: self.no_healthcheck,
+            startup_cmd: self.health_startup_cmd.clone(),
+            startup_interval: self.health_startup_interval.clone(),
+            startup_timeout: self.health_startup_timeout.clone(),
+            startup_retries: self.health_startup_retries,
+            startup_success: self.health_startup_success,
         }
     }
 }

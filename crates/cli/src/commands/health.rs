@@ -20,6 +20,9 @@ pub enum HealthcheckCommand {
 
 #[derive(Debug, Args)]
 pub struct HealthRunArgs {
+    /// Run by the container's monitor: exit 3 while the startup check has not passed
+    #[arg(long, hide = true)]
+    pub timer: bool,
     /// The container
     pub container: String,
 }
@@ -28,6 +31,9 @@ pub fn healthcheck(engine: &Engine, a: HealthcheckArgs) -> CliResult {
     match a.command {
         HealthcheckCommand::Run(r) => {
             let report = engine.healthcheck_run(&r.container)?;
+            if r.timer && report.startup_pending {
+                return Ok(peapod_engine::container::health::startup::STARTUP_PENDING);
+            }
             if report.status == peapod_engine::container::health::HEALTHY {
                 Ok(0)
             } else {

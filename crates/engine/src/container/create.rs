@@ -162,6 +162,8 @@ impl Engine {
             None => None,
         };
         let healthcheck = super::health::resolve(&opts.health, image_health.as_ref())?;
+        let startup_healthcheck =
+            super::health::startup::resolve(&opts.health, healthcheck.is_some())?;
         let sdnotify = super::sdnotify::check_sdnotify(opts.run_extras.sdnotify.as_deref())?;
         super::sdnotify::check_cgroups(opts.run_extras.cgroups.as_deref())?;
         let net = match member {
@@ -307,6 +309,7 @@ impl Engine {
             },
             userns,
             healthcheck,
+            startup_healthcheck,
             sdnotify,
             host,
             requires: opts

@@ -21,6 +21,8 @@ use super::{Container, Status};
 use crate::Engine;
 use crate::error::{Error, Result};
 
+pub mod startup;
+
 /// Podman's defaults (libpod/define: 30 s interval and timeout, 3 retries).
 const DEFAULT_INTERVAL: i64 = 30_000_000_000;
 const DEFAULT_TIMEOUT: i64 = 30_000_000_000;
@@ -102,6 +104,12 @@ pub struct HealthFlags {
     pub on_failure: Option<String>,
     /// `--no-healthcheck`: none, not even the image's.
     pub disabled: bool,
+    /// `--health-startup-cmd` and its options ([`startup`]).
+    pub startup_cmd: Option<String>,
+    pub startup_interval: Option<String>,
+    pub startup_timeout: Option<String>,
+    pub startup_retries: Option<u32>,
+    pub startup_success: Option<u32>,
 }
 
 impl HealthFlags {
@@ -291,6 +299,8 @@ impl HealthLog {
 #[derive(Debug, Clone)]
 pub struct HealthReport {
     pub status: String,
+    /// The check was the startup check, which has not passed yet.
+    pub startup_pending: bool,
 }
 
 impl Engine {
@@ -298,6 +308,17 @@ impl Engine {
     /// container shows its last results, as Podman's) and goes with the container.
     fn health_log_path(&self, id: &str) -> PathBuf {
         self.paths.container_dir(id).join("healthcheck.log")
+    }
+
+    fn startup_state_path(&self, id: &str) -> PathBuf {
+        self.paths.container_dir(id).join("healthcheck.startup")
+    }
+
+    fn startup_state(&self, id: &str) -> startup::StartupState {
+        std::fs::read_to_string(self.startup_state_path(id))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
     }
 
     /// The container's health log, if it has a check and the log was started.
@@ -322,6 +343,7 @@ impl Engine {
         if c.config.healthcheck.is_none() {
             return Ok(());
         }
+        let _ = std::fs::remove_file(self.startup_state_path(c.id()));
         let log = HealthLog {
             status: STARTING.into(),
             failing_streak: 0,
@@ -355,34 +377,65 @@ impl Engine {
                 what: format!("container {} is not running", c.id()),
             });
         }
-        let command = match hc.test.first().map(String::as_str) {
-            Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), hc.test[1..].join(" ")],
-            Some("CMD") => hc.test[1..].to_vec(),
-            _ => hc.test.clone(),
+        // Until the startup check passes, it runs instead, always in the start period.
+        let startup = c
+            .config
+            .startup_healthcheck
+            .as_ref()
+            .filter(|_| !self.startup_state(c.id()).passed);
+        let (test, timeout) = match startup {
+            Some(s) => (&s.test, s.timeout),
+            None => (&hc.test, hc.timeout),
+        };
+        let command = match test.first().map(String::as_str) {
+            Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
+            Some("CMD") => test[1..].to_vec(),
+            _ => test.clone(),
         };
         let start = Utc::now();
-        let (exit_code, output) = self.run_check(&c, command, hc.timeout)?;
+        let (exit_code, output) = self.run_check(&c, command, timeout)?;
         let result = HealthResult {
             start,
             end: Utc::now(),
             exit_code,
             output,
         };
-        let in_start_period = hc.start_period > 0
-            && c.state.started_at.is_some_and(|s| {
-                (Utc::now() - s).num_nanoseconds().unwrap_or(i64::MAX) < hc.start_period
-            });
+        let in_start_period = startup.is_some()
+            || (hc.start_period > 0
+                && c.state.started_at.is_some_and(|s| {
+                    (Utc::now() - s).num_nanoseconds().unwrap_or(i64::MAX) < hc.start_period
+                }));
         let _lock = self.lock(c.id())?;
         let mut log = self.health_log(&c).unwrap_or_default();
         let before = log.status.clone();
         log.record(result, hc.retries, in_start_period);
         self.write_health_log(c.id(), &log)?;
+        let step = match startup {
+            Some(s) => {
+                let mut state = self.startup_state(c.id());
+                let step = state.record(exit_code == 0, s);
+                let path = self.startup_state_path(c.id());
+                let text =
+                    serde_json::to_string(&state).map_err(|e| Error::other(e.to_string()))?;
+                std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))?;
+                Some(step)
+            }
+            None => None,
+        };
         self.emit_health_status(&c, &log.status);
         drop(_lock);
-        if log.status == UNHEALTHY && before != UNHEALTHY {
+        if step == Some(startup::StartupStep::Restart) {
+            // Podman restarts a container whose startup check failed too often.
+            if let Err(e) = self.restart(c.id(), None) {
+                tracing::warn!(id = c.id(), error = %e, "restarting after the startup healthcheck");
+            }
+        } else if log.status == UNHEALTHY && before != UNHEALTHY {
             self.act_on_failure(&c, hc.on_failure);
         }
-        Ok(HealthReport { status: log.status })
+        Ok(HealthReport {
+            status: log.status,
+            startup_pending: matches!(step, Some(startup::StartupStep::Pending)),
+        })
     }
 
     /// The test as an exec session: 0 or 1 (Podman records no other code) and its output
@@ -486,13 +539,27 @@ impl Engine {
             return Vec::new();
         }
         let mut command = self.global_command();
-        command.extend(["healthcheck".into(), "run".into(), c.id().to_string()]);
+        command.extend([
+            "healthcheck".into(),
+            "run".into(),
+            "--timer".into(),
+            c.id().to_string(),
+        ]);
         let mut args = vec![
             "--health-interval-ms".to_string(),
             (hc.interval / 1_000_000).max(1).to_string(),
             "--health-command".to_string(),
             command[0].clone(),
         ];
+        if let Some(s) = c
+            .config
+            .startup_healthcheck
+            .as_ref()
+            .filter(|s| s.interval > 0)
+        {
+            args.push("--health-startup-interval-ms".into());
+            args.push((s.interval / 1_000_000).max(1).to_string());
+        }
         for a in &command[1..] {
             args.push("--health-command-arg".into());
             args.push(a.clone());

@@ -291,6 +291,8 @@ pub struct InspectConfig {
     pub ExposedPorts: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub Healthcheck: Option<super::health::HealthConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub StartupHealthCheck: Option<super::health::startup::StartupHealthConfig>,
     /// Always there: `none` without a check, as Podman's.
     pub HealthcheckOnFailureAction: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -443,6 +445,7 @@ impl Engine {
                     .map(|p| (p.clone(), BTreeMap::new()))
                     .collect(),
                 Healthcheck: c.config.healthcheck.clone(),
+                StartupHealthCheck: c.config.startup_healthcheck.clone(),
                 HealthcheckOnFailureAction: c
                     .config
                     .healthcheck

@@ -193,6 +193,9 @@ pub struct ContainerConfig {
     /// The healthcheck (flags over the image's); None: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<super::health::HealthConfig>,
+    /// `--health-startup-cmd` and its options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_healthcheck: Option<super::health::startup::StartupHealthConfig>,
     /// `--read-only`, `--shm-size`, `--device`.
     #[serde(default)]
     pub host: super::hostcfg::HostConfigExtras,

@@ -224,7 +224,7 @@ impl Engine {
                 co.init_ctr = Some(init_type.to_string());
             } else {
                 co.restart = Some(restart);
-                co.health = probe::liveness_health(c, restart);
+                co.health = probe::probes_health(c, restart);
                 plan_ports(c, &field, &origin, replicas, &mut plan)?;
             }
             co.log = LogConfig {

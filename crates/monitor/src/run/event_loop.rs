@@ -120,7 +120,7 @@ impl Monitor {
                     };
                     if Some(pid) == self.container_pid {
                         self.container_status = Some(code);
-                    } else if self.health.as_mut().is_some_and(|h| h.reaped(pid)) {
+                    } else if self.health.as_mut().is_some_and(|h| h.reaped(pid, code)) {
                         // A healthcheck ended; the engine has its result.
                     } else if Some(pid) == self.runtime_pid || self.container_pid.is_none() {
                         self.statuses.insert(pid, code);

@@ -1,9 +1,14 @@
-//! A container's `livenessProbe` as its healthcheck, as Podman 4.3's kube play maps it
-//! (`setupLivenessProbe`): an exec probe runs its command, an httpGet probe `curl -f`, a
-//! tcpSocket probe `nc -z -v`, each `|| exit 1`, in the shell; Kubernetes' defaults for the
-//! period (10 s), failure threshold (3) and timeout (1 s); `initialDelaySeconds` is the
-//! start period. Under a restart policy of Always or OnFailure an unhealthy container is
-//! restarted.
+//! A container's probes as its healthchecks. The `livenessProbe` as Podman 4.3's kube play
+//! maps it (`setupLivenessProbe`): an exec probe runs its command, an httpGet probe
+//! `curl -f`, a tcpSocket probe `nc -z -v`, each `|| exit 1`, in the shell; Kubernetes'
+//! defaults for the period (10 s), failure threshold (3) and timeout (1 s);
+//! `initialDelaySeconds` is the start period. Under a restart policy of Always or OnFailure
+//! an unhealthy container is restarted. The `startupProbe` as Podman 5 maps it
+//! (`setupStartupProbe`): the startup check, `successThreshold` its successes, with a
+//! regular check of `exit 0` when there is no other. A `readinessProbe` (which Podman
+//! ignores) is the regular check of a container without a liveness probe, with no action
+//! on failure: Kubernetes only takes an unready container out of its services, so `ps`
+//! shows it unhealthy and nothing restarts it.
 
 use k8s_openapi::api::core::v1::{Container as KubeContainer, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -49,32 +54,62 @@ fn probe_command(p: &Probe) -> Option<String> {
     None
 }
 
-/// The healthcheck flags of a container's liveness probe (none without one).
-pub(super) fn liveness_health(c: &KubeContainer, restart: RestartPolicy) -> HealthFlags {
-    let Some(p) = &c.liveness_probe else {
-        return HealthFlags::default();
-    };
-    let Some(cmd) = probe_command(p) else {
-        return HealthFlags::default();
-    };
-    // Podman splits the line on spaces after CMD-SHELL; the shell joins it back.
+fn secs(v: Option<i32>, default: i32) -> String {
+    format!("{}s", v.filter(|n| *n >= 1).unwrap_or(default))
+}
+
+/// A probe's test as Podman writes it: the line split on spaces after CMD-SHELL (the shell
+/// joins it back), as a JSON array for `--health-cmd`.
+fn probe_test(p: &Probe) -> Option<String> {
+    let cmd = probe_command(p)?;
     let mut test = vec!["CMD-SHELL".to_string()];
     test.extend(cmd.split(' ').map(str::to_string));
-    let secs =
-        |v: Option<i32>, default: i32| format!("{}s", v.filter(|n| *n >= 1).unwrap_or(default));
+    Some(serde_json::to_string(&test).expect("strings serialize"))
+}
+
+/// The regular check's flags of a probe (with `cmd` its test, or another given).
+fn regular(p: &Probe, cmd: String) -> HealthFlags {
     HealthFlags {
-        cmd: Some(serde_json::to_string(&test).expect("strings serialize")),
+        cmd: Some(cmd),
         interval: Some(secs(p.period_seconds, 10)),
         timeout: Some(secs(p.timeout_seconds, 1)),
         start_period: Some(format!("{}s", p.initial_delay_seconds.unwrap_or(0).max(0))),
         retries: Some(p.failure_threshold.filter(|n| *n >= 1).unwrap_or(3) as u32),
-        on_failure: matches!(
-            restart,
-            RestartPolicy::Always | RestartPolicy::OnFailure { .. }
-        )
-        .then(|| "restart".to_string()),
-        disabled: false,
+        ..Default::default()
     }
+}
+
+/// The healthcheck flags of a container's probes (none without one).
+pub(super) fn probes_health(c: &KubeContainer, restart: RestartPolicy) -> HealthFlags {
+    let restarts = matches!(
+        restart,
+        RestartPolicy::Always | RestartPolicy::OnFailure { .. }
+    );
+    let mut f = match (&c.liveness_probe, &c.readiness_probe) {
+        (Some(p), _) if probe_test(p).is_some() => {
+            let mut f = regular(p, probe_test(p).unwrap_or_default());
+            f.on_failure = restarts.then(|| "restart".to_string());
+            f
+        }
+        (_, Some(p)) if probe_test(p).is_some() => regular(p, probe_test(p).unwrap_or_default()),
+        _ => HealthFlags::default(),
+    };
+    if let Some(p) = &c.startup_probe
+        && let Some(test) = probe_test(p)
+    {
+        if f.cmd.is_none() {
+            f = regular(p, "exit 0".to_string());
+        }
+        f.startup_cmd = Some(test);
+        f.startup_interval = Some(secs(p.period_seconds, 10));
+        f.startup_timeout = Some(secs(p.timeout_seconds, 1));
+        f.startup_retries = Some(p.failure_threshold.filter(|n| *n >= 1).unwrap_or(3) as u32);
+        f.startup_success = Some(p.success_threshold.unwrap_or(0).max(0) as u32);
+        if restarts {
+            f.on_failure = Some("restart".to_string());
+        }
+    }
+    f
 }
 
 #[cfg(test)]
@@ -90,7 +125,7 @@ mod tests {
         let c = container(
             "  exec: {command: [cat, /tmp/ok]}\n  periodSeconds: 2\n  failureThreshold: 1\n  initialDelaySeconds: 5\n",
         );
-        let f = liveness_health(&c, RestartPolicy::Always);
+        let f = probes_health(&c, RestartPolicy::Always);
         assert_eq!(
             f.cmd.as_deref(),
             Some(r#"["CMD-SHELL","cat","/tmp/ok","||","exit","1"]"#)
@@ -106,7 +141,7 @@ mod tests {
         );
         assert_eq!(f.on_failure.as_deref(), Some("restart"));
         let c = container("  httpGet: {path: /healthz, port: 8080}\n");
-        let f = liveness_health(&c, RestartPolicy::No);
+        let f = probes_health(&c, RestartPolicy::No);
         assert_eq!(
             f.cmd.as_deref(),
             Some(r#"["CMD-SHELL","curl","-f","HTTP://localhost:8080/healthz","||","exit","1"]"#)
@@ -116,12 +151,43 @@ mod tests {
             (Some("10s"), Some(3), None)
         );
         let c = container("  tcpSocket: {host: db, port: 5432}\n");
-        let f = liveness_health(&c, RestartPolicy::No);
+        let f = probes_health(&c, RestartPolicy::No);
         assert_eq!(
             f.cmd.as_deref(),
             Some(r#"["CMD-SHELL","nc","-z","-v","db","5432","||","exit","1"]"#)
         );
         let none: KubeContainer = serde_yaml_ng::from_str("name: c\n").unwrap();
-        assert!(liveness_health(&none, RestartPolicy::Always).cmd.is_none());
+        assert!(probes_health(&none, RestartPolicy::Always).cmd.is_none());
+    }
+
+    #[test]
+    fn startup_and_readiness_probes() {
+        let c: KubeContainer = serde_yaml_ng::from_str(
+            "name: c\nstartupProbe:\n  exec: {command: [cat, /tmp/up]}\n  periodSeconds: 1\n  failureThreshold: 5\n  successThreshold: 1\n",
+        )
+        .unwrap();
+        let f = probes_health(&c, RestartPolicy::Always);
+        assert_eq!(f.cmd.as_deref(), Some("exit 0"));
+        assert_eq!(
+            f.startup_cmd.as_deref(),
+            Some(r#"["CMD-SHELL","cat","/tmp/up","||","exit","1"]"#)
+        );
+        assert_eq!(
+            (
+                f.startup_interval.as_deref(),
+                f.startup_retries,
+                f.startup_success
+            ),
+            (Some("1s"), Some(5), Some(1))
+        );
+        assert_eq!(f.on_failure.as_deref(), Some("restart"));
+        let c: KubeContainer =
+            serde_yaml_ng::from_str("name: c\nreadinessProbe:\n  tcpSocket: {port: 80}\n").unwrap();
+        let f = probes_health(&c, RestartPolicy::Always);
+        assert_eq!(
+            f.cmd.as_deref(),
+            Some(r#"["CMD-SHELL","nc","-z","-v","","80","||","exit","1"]"#)
+        );
+        assert_eq!(f.on_failure, None, "an unready container is not restarted");
     }
 }
