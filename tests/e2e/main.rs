@@ -70,6 +70,7 @@ mod rootless_net;
 mod rootless_util;
 mod run;
 mod run_flags;
+mod sdnotify;
 mod security;
 mod security_conf;
 mod stats;

@@ -380,41 +380,13 @@ fn rootless_ports_bad_input_is_named_and_leaves_nothing() {
     wait_only_pause(&env);
 }
 
-/// The udp echo server of `fixtures/udp_echo.c`, built static once per test process;
-/// `None` (skipped, a failure in CI) without gcc.
+/// The udp echo server of `fixtures/udp_echo.c`; `None` (skipped, a failure in CI)
+/// without gcc.
 fn udp_echo() -> Option<std::path::PathBuf> {
-    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    if let Some(p) = BUILT.get() {
-        return Some(p.clone());
-    }
-    let gcc = crate::podman::find_program("gcc");
-    if peapod_tests::skip_unless(gcc.is_some(), "gcc (to build the udp echo server)") {
-        return None;
-    }
-    let src = peapod_tests::workspace_root().join("tests/e2e/fixtures/udp_echo.c");
-    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("reading {}: {e}", src.display()));
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let cache = peapod_tests::target_dir().join("peapod-test-cache");
-    std::fs::create_dir_all(&cache).expect("creating the test cache dir");
-    let out = cache.join(format!("udp-echo-{hash:016x}"));
-    if !out.is_file() {
-        let tmp = cache.join(format!(".udp-echo-{}", std::process::id()));
-        let built = Command::new(gcc.expect("checked above"))
-            .args(["-static", "-O2", "-Wall", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .output()
-            .expect("running gcc");
-        assert!(
-            built.status.success(),
-            "gcc -static failed (is libc6-dev installed?): {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        std::fs::rename(&tmp, &out).expect("moving the udp echo server into place");
-    }
-    Some(BUILT.get_or_init(|| out).clone())
+    static BUILT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| crate::util::static_fixture("udp_echo"))
+        .clone()
 }
 
 /// `-p HOST:53/udp` rootless goes through peapod-netsetup's forwarder (issue 16): datagrams

@@ -575,3 +575,36 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
     s.read_to_string(&mut out).ok()?;
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
+
+/// `tests/e2e/fixtures/NAME.c` built static (once per content, in the test cache), for
+/// containers whose busybox lacks a tool; `None` (skipped, a failure in CI) without gcc.
+pub fn static_fixture(name: &str) -> Option<PathBuf> {
+    let gcc = crate::podman::find_program("gcc");
+    if peapod_tests::skip_unless(gcc.is_some(), &format!("gcc (to build {name})")) {
+        return None;
+    }
+    let src = peapod_tests::workspace_root().join(format!("tests/e2e/fixtures/{name}.c"));
+    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("reading {}: {e}", src.display()));
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let cache = peapod_tests::target_dir().join("peapod-test-cache");
+    std::fs::create_dir_all(&cache).expect("creating the test cache dir");
+    let out = cache.join(format!("{name}-{hash:016x}"));
+    if !out.is_file() {
+        let tmp = cache.join(format!(".{name}-{}", std::process::id()));
+        let built = Command::new(gcc.expect("checked above"))
+            .args(["-static", "-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .expect("running gcc");
+        assert!(
+            built.status.success(),
+            "gcc -static failed (is libc6-dev installed?): {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        std::fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("moving {name} into place: {e}"));
+    }
+    Some(out)
+}

@@ -59,6 +59,9 @@ pub struct MonitorRequest<'a> {
     /// peapod-monitor only: the options that schedule healthchecks
     /// (`--health-interval-ms`, `--health-command`, `--health-command-arg`).
     pub health: Vec<String>,
+    /// `--sdnotify=container`: systemd's `NOTIFY_SOCKET` is left to the runtime, which proxies
+    /// it into the container (runc's `/run/notify/notify.sock`).
+    pub notify_socket: bool,
 }
 
 /// The descriptors ≥ 3 this process was started with, noted before it opened any.
@@ -213,7 +216,9 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     if exec_attach {
         cmd.env(ENV_ATTACHPIPE, (first + 2).to_string());
     }
-    cmd.env_remove("NOTIFY_SOCKET");
+    if !req.notify_socket {
+        cmd.env_remove("NOTIFY_SOCKET");
+    }
     if req.log == "passthrough" {
         // The container gets our own stdio, as Podman passes its to conmon.
         cmd.stdin(Stdio::inherit())

@@ -176,6 +176,7 @@ impl Engine {
             hold: None,
             preserve_fds: 0,
             health: Vec::new(),
+            notify_socket: false,
         })?;
         // Past this point a failure must not leave the command to run unattended.
         let attached = if opts.detach {

@@ -154,7 +154,13 @@ impl Engine {
     /// `runtime start` of an initialized container, recorded as Running; on failure the
     /// init is undone. The one way a container starts (by the user or by its restart policy).
     pub(super) fn run_initialized(&self, c: &mut Container) -> Result<()> {
-        if let Err(e) = self.runtime()?.start(c.id()) {
+        let started = if super::sdnotify::proxied(c) {
+            // The runtime waits for the container's READY=1 and passes it on.
+            self.runtime()?.start_notifying(c.id())
+        } else {
+            self.runtime()?.start(c.id())
+        };
+        if let Err(e) = started {
             self.abort_init(c);
             return Err(e);
         }
@@ -376,6 +382,7 @@ impl Engine {
             hold: hold.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
             preserve_fds: super::sdnotify::preserved_fds(c.config.preserve_fds),
             health: self.health_monitor_args(c, &monitor),
+            notify_socket: super::sdnotify::proxied(c),
         })?;
         drop(hold);
         self.health_reset(c)?;

@@ -1,7 +1,13 @@
 //! `--sdnotify` and `--cgroups`, as far as a unit from `generate systemd --new` needs them:
 //! with `--sdnotify=conmon` the command that starts the container tells systemd
 //! (`$NOTIFY_SOCKET`) the monitor's pid and that the service is ready, as Podman does
-//! (`MAINPID=…`, `READY=1`); `ignore` tells nothing. The monitor never joins the
+//! (`MAINPID=…`, `READY=1`); `ignore` tells nothing. With `--sdnotify=container`, as Podman
+//! with runc: the runtime gets the socket, proxies it into the container
+//! (`/run/notify/notify.sock`, `$NOTIFY_SOCKET` there) and its `start` returns when the
+//! container sends `READY=1`, which it passes on; then the monitor's pid is sent as
+//! `MAINPID`. peapod does this only when asked: its default (Podman's is `container`) keeps
+//! the socket from the runtime, so a `run` under a notify unit never waits on a container
+//! that does not speak the protocol. The monitor never joins the
 //! container's cgroup in peapod, so `--cgroups=no-conmon` is what `enabled` already is.
 //!
 //! Socket activation (podman#10443): a start under systemd's `LISTEN_FDS` passes
@@ -17,8 +23,8 @@ use crate::error::{Error, Result};
 /// Checks `--sdnotify`; the mode to keep ("" for the default, `container`).
 pub fn check_sdnotify(mode: Option<&str>) -> Result<String> {
     match mode.unwrap_or("") {
-        "" | "container" => Ok(String::new()),
-        m @ ("conmon" | "ignore") => Ok(m.to_string()),
+        "" => Ok(String::new()),
+        m @ ("conmon" | "ignore" | "container") => Ok(m.to_string()),
         other => Err(Error::invalid(format!(
             "--sdnotify values must be one of \"container\", \"conmon\", or \"ignore\": invalid argument {other:?}"
         ))),
@@ -87,17 +93,24 @@ pub(crate) fn preserved_fds(asked: u32) -> u32 {
     }
 }
 
+/// `--sdnotify=container` under a caller that has systemd's socket.
+pub(crate) fn proxied(c: &Container) -> bool {
+    c.config.sdnotify == "container" && std::env::var_os("NOTIFY_SOCKET").is_some()
+}
+
 impl Engine {
-    /// After a start: `--sdnotify=conmon` tells systemd, when it asked (`$NOTIFY_SOCKET`).
+    /// After a start: `--sdnotify=conmon` tells systemd, when it asked (`$NOTIFY_SOCKET`);
+    /// `container` (the runtime passed the container's READY=1 on) the monitor's pid.
     pub(crate) fn sd_notify_started(&self, c: &Container) {
-        if c.config.sdnotify != "conmon" {
-            return;
-        }
+        let message = match c.config.sdnotify.as_str() {
+            "conmon" => format!("MAINPID={}\nREADY=1\n", c.state.conmon_pid),
+            "container" => format!("MAINPID={}\n", c.state.conmon_pid),
+            _ => return,
+        };
         let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
             return;
         };
         let socket = socket.to_string_lossy().into_owned();
-        let message = format!("MAINPID={}\nREADY=1\n", c.state.conmon_pid);
         if let Err(e) = notify(&socket, &message) {
             tracing::warn!("notifying systemd at {socket}: {e}");
         }

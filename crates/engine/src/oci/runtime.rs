@@ -93,6 +93,24 @@ impl Runtime {
         self.run(&["start", id]).map(drop)
     }
 
+    /// `start` with systemd's `NOTIFY_SOCKET` left in place (`--sdnotify=container`): runc
+    /// then returns once the container has sent `READY=1`, which it passes on.
+    pub fn start_notifying(&self, id: &str) -> Result<()> {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(&self.flags)
+            .args(["start", id])
+            .stdin(Stdio::null());
+        crate::children::die_with_parent(&mut cmd);
+        let out = cmd
+            .output()
+            .map_err(|e| Error::Runtime(format!("running {}: {e}", self.path.display())))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Runtime(runtime_message(&out.stderr)))
+        }
+    }
+
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         let sig = signal.to_string();
         if all {
