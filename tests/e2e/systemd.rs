@@ -494,3 +494,29 @@ fn listen_fds_and_environment_pass_into_the_container() {
     assert!(out.starts_with("LISTEN_FDS=1\n"), "{out}");
     assert!(out.contains("No such file"), "no fd 3 of ours: {out}");
 }
+
+/// `cargo xtask install`'s API units (staged into the prefix the tests run): systemd
+/// accepts them, and the socket is the service's default path.
+#[test]
+fn installed_api_units_pass_systemd_analyze_verify() {
+    let env = TestEnv::new("api-units");
+    for dir in ["lib/systemd/system", "lib/systemd/user"] {
+        let d = crate::util::prefix().join(dir);
+        let socket = std::fs::read_to_string(d.join("peapod.socket")).unwrap();
+        assert!(
+            socket.contains("ListenStream=%t/peapod/peapod.sock"),
+            "{socket}"
+        );
+        let service = std::fs::read_to_string(d.join("peapod.service")).unwrap();
+        assert!(service.contains(" system service"), "{service}");
+        // Together: the service requires the socket.
+        verify(
+            &env,
+            &format!(
+                "{} {}",
+                d.join("peapod.socket").display(),
+                d.join("peapod.service").display()
+            ),
+        );
+    }
+}

@@ -4,7 +4,9 @@
 //! `P/bin/peapod`, `P/libexec/peapod/{peapod-monitor,peapod-netsetup,peapod-pause}`, and
 //! the quadlet generator `P/libexec/peapod/quadlet` with the links systemd runs it by,
 //! `P/lib/systemd/{system,user}-generators/peapod-{system,user}-generator` (as Podman's
-//! `podman-system-generator` → `libexec/podman/quadlet`).
+//! `podman-system-generator` → `libexec/podman/quadlet`), and the API service's socket
+//! and service units (`P/lib/systemd/{system,user}/peapod.{socket,service}`; with
+//! `--docker-compat` the `/run/docker.sock` links too: [`crate::install_units`]).
 //! `cargo xtask test|demo|bench` stage the same layout into `target/test-prefix` through the
 //! same code.
 
@@ -38,7 +40,7 @@ const GENERATOR_LINKS: [(&str, &str); 2] = [
 ];
 
 pub fn main(args: &[String]) -> Result<()> {
-    let opts = Opts::parse(args, &["--prefix"], &["--no-deps"])?;
+    let opts = Opts::parse(args, &["--prefix"], &["--no-deps", "--docker-compat"])?;
     let prefix = absolute(Path::new(opts.value("--prefix").unwrap_or("/usr/local")))?;
     if opts.flag("--no-deps") {
         for m in host::missing() {
@@ -48,7 +50,10 @@ pub fn main(args: &[String]) -> Result<()> {
         host::ensure(true)?;
     }
     let release = build_release()?;
-    let installed = install_into(&release, &prefix)?;
+    let mut installed = install_into(&release, &prefix)?;
+    if opts.flag("--docker-compat") {
+        installed.extend(install_units(&prefix, true)?);
+    }
     println!("installed into {}:", prefix.display());
     for path in installed {
         println!("  {}", path.display());
@@ -114,7 +119,26 @@ pub fn install_into(release: &Path, prefix: &Path) -> Result<Vec<PathBuf>> {
     for (dir, link) in GENERATOR_LINKS {
         installed.push(link_generator(prefix, dir, link)?);
     }
+    installed.extend(install_units(prefix, false)?);
     Ok(installed)
+}
+
+/// The unit files of [`crate::install_units`], written atomically (mode 0644).
+fn install_units(prefix: &Path, docker: bool) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for (rel, text) in crate::install_units::unit_files(prefix, docker) {
+        let dest = prefix.join(&rel);
+        let dir = dest.parent().expect("unit paths have a directory");
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let tmp = dir.join(format!(".unit.tmp-{}", std::process::id()));
+        fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, &dest).with_context(|| {
+            let _ = fs::remove_file(&tmp);
+            format!("cannot rename {} to {}", tmp.display(), dest.display())
+        })?;
+        out.push(dest);
+    }
+    Ok(out)
 }
 
 /// `P/DIR/LINK` → `libexec/peapod/quadlet`, relative so the prefix can move; replaced
@@ -188,7 +212,8 @@ mod tests {
         }
         let prefix = tmp.path().join("prefix");
         let installed = install_into(&release, &prefix).unwrap();
-        assert_eq!(installed.len(), 7);
+        assert_eq!(installed.len(), 11);
+        assert!(prefix.join("lib/systemd/system/peapod.socket").is_file());
         // The generator links resolve to the installed quadlet binary.
         for (dir, link) in GENERATOR_LINKS {
             assert_eq!(

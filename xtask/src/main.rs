@@ -11,6 +11,7 @@ mod ci;
 mod demo;
 mod host;
 mod install;
+mod install_units;
 mod shell;
 mod suite;
 mod test;
@@ -21,10 +22,14 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  install [--prefix P] [--no-deps]  build release binaries and install them: peapod into
-                                    P/bin, helpers into P/libexec/peapod (P: /usr/local);
-                                    checks (and as root with apt-get, installs) the host's
-                                    prerequisites unless --no-deps
+  install [--prefix P] [--no-deps] [--docker-compat]
+                                    build release binaries and install them: peapod into
+                                    P/bin, helpers into P/libexec/peapod (P: /usr/local),
+                                    the quadlet generator, the API's peapod.socket and
+                                    peapod.service units (--docker-compat: links from
+                                    /run/docker.sock too); checks (and as root with
+                                    apt-get, installs) the host's prerequisites unless
+                                    --no-deps
   test [ARGS...]                    stage-install into target/test-prefix, then
                                     `cargo test --workspace --all-targets ARGS...`
   demo [--installed]                run peapod's main job end to end (busybox image, no
