@@ -1,7 +1,7 @@
 //! The quadlet generator (`libexec/peapod/quadlet`) as systemd runs it: on quadlet files
 //! in a temp dir named by `QUADLET_UNIT_DIRS`, with `-dryrun` (Podman's
 //! `test/e2e/quadlet` cases basic, volume, network, env, ports: their `## assert-…`
-//! lines, with `peapod` for `podman` and `--cgroups=no-conmon` for `--cgroups=split`;
+//! lines, with `peapod` for `podman`;
 //! the `.kube`, `.image`, `.build` and `.pod` cases are unit tests of the engine's
 //! `quadlet` module, and `quadlet_pod.rs` runs a pod's units),
 //! writing into an output dir (`systemd-analyze verify` accepts every unit), and a
@@ -151,7 +151,7 @@ fn assert_basic(basic: &str, peapod: &str) {
     ] {
         assert!(has(&start, a), "{a:?} in {start:?}");
     }
-    assert!(has(&start, &["--cgroups=no-conmon"]) && has(&start, &["--sdnotify=conmon"]));
+    assert!(has(&start, &["--cgroups=split"]) && has(&start, &["--sdnotify=conmon"]));
     assert!(
         has(&start, &["--env", "FROM_DROPIN=1"]),
         "the drop-in: {start:?}"

@@ -86,6 +86,9 @@ fn a_generated_pod_and_its_member_run_as_systemd_would_run_them() {
     );
     // RunInit=yes: the command runs under the init.
     assert_eq!(env.inspect(&web, "{{.HostConfig.Init}}"), "true");
+    // Stopping the pod's unit stops the units bound to it first, then its own commands.
+    run(&web_unit, "ExecStop", &web_svc);
+    run(&web_unit, "ExecStopPost", &web_svc);
     run(&pod_unit, "ExecStop", &pod_svc);
     run(&pod_unit, "ExecStopPost", &pod_svc);
     assert_eq!(

@@ -72,7 +72,47 @@ pub(crate) fn systemd_argv(line: &str, runtime_dir: &str, unit: &str) -> Vec<Str
         .collect()
 }
 
-/// Runs one of the unit's command lines as systemd would: its `Environment=` set.
+/// The cgroup systemd would run the unit's processes in (`pp-unit-UNIT` at the top of the
+/// unified hierarchy, made on first use), relative to each hierarchy's root.
+fn unit_cgroup(unit: &str) -> Option<String> {
+    let unified = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(std::path::Path::new)
+        .find(|p| p.join("cgroup.procs").exists())?;
+    let rel = format!("pp-unit-{unit}");
+    std::fs::create_dir_all(unified.join(&rel)).ok()?;
+    Some(rel)
+}
+
+/// After a command of the unit: its cgroup goes from every hierarchy once nothing of the
+/// unit runs there any more (as systemd removes a stopped unit's cgroup). After a command
+/// that stops (`stop`, `rm`, `down`), the unit's last process (the monitor) is given a
+/// moment to exit first.
+fn release_unit_cgroup(rel: &str, stops: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(if stops { 5 } else { 0 });
+    loop {
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(h.path().join(rel));
+        }
+        let _ = std::fs::remove_dir(std::path::Path::new("/sys/fs/cgroup").join(rel));
+        let left = std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|h| h.path().join(rel).exists());
+        if !left || std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs one of the unit's command lines as systemd would: its `Environment=` set, in the
+/// unit's own cgroup.
 pub(crate) fn run_line(
     unit_text: &str,
     line: &str,
@@ -81,8 +121,27 @@ pub(crate) fn run_line(
     notify: Option<&str>,
 ) -> std::process::Output {
     let argv = systemd_argv(line, runtime_dir, unit);
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]);
+    let cgroup = unit_cgroup(unit);
+    let mut cmd = match &cgroup {
+        Some(rel) => {
+            let procs = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+                .iter()
+                .map(|r| std::path::Path::new(r).join(rel).join("cgroup.procs"))
+                .find(|p| p.exists())
+                .expect("the unit's cgroup was made");
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("echo $$ > {} && exec \"$@\"", procs.display()))
+                .arg("sh")
+                .args(&argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
     for e in key(unit_text, "Environment") {
         for kv in systemd_argv(&e, runtime_dir, unit) {
             if let Some((k, v)) = kv.split_once('=') {
@@ -93,7 +152,14 @@ pub(crate) fn run_line(
     if let Some(s) = notify {
         cmd.env("NOTIFY_SOCKET", s);
     }
-    cmd.output().unwrap()
+    let out = cmd.output().unwrap();
+    if let Some(rel) = cgroup {
+        let stops = argv
+            .iter()
+            .any(|a| matches!(a.as_str(), "stop" | "rm" | "down"));
+        release_unit_cgroup(&rel, stops);
+    }
+    out
 }
 
 /// `systemd-analyze verify UNIT` accepts it.
@@ -145,13 +211,16 @@ fn a_unit_for_an_existing_container() {
     );
     assert_eq!(key(&unit, "WantedBy"), ["default.target"]);
     // The pid file it names holds the monitor's pid once the unit's start ran.
-    let out = run_line(&unit, &start, "/unused", "x", None);
+    let svc = format!("{web}.service");
+    let out = run_line(&unit, &start, "/unused", &svc, None);
     assert!(out.status.success(), "{out:?}");
     let pidfile = key(&unit, "PIDFile").pop().unwrap();
     assert_eq!(
         std::fs::read_to_string(&pidfile).unwrap().trim(),
         env.inspect(&id, "{{.State.ConmonPid}}")
     );
+    let out = run_line(&unit, &key(&unit, "ExecStop")[0], "/unused", &svc, None);
+    assert!(out.status.success(), "{out:?}");
     // By id, other prefix and separator, no header; and as a file systemd accepts.
     let unit = env.ok(&[
         "generate",

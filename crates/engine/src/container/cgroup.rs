@@ -27,8 +27,8 @@ fn hierarchies() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Remove the cgroup `path` (`/peapod/peapod-<id>`) from every hierarchy; fine if it is
-/// not there.
+/// Remove the cgroup `path` (`/peapod/peapod-<id>`, or `--cgroups=split`'s
+/// `…/libpod-payload-<id>`) from every hierarchy; fine if it is not there.
 pub fn remove(path: &str) -> Result<()> {
     let rel = path.trim_start_matches('/');
     // Never anything but a container's own cgroup (`…/peapod-<id>`): an empty or parent
@@ -36,7 +36,7 @@ pub fn remove(path: &str) -> Result<()> {
     let own = rel
         .rsplit('/')
         .next()
-        .is_some_and(|l| l.starts_with("peapod-"));
+        .is_some_and(|l| l.starts_with("peapod-") || l.starts_with("libpod-payload-"));
     if !own
         || rel
             .split('/')

@@ -165,7 +165,7 @@ impl Engine {
         let startup_healthcheck =
             super::health::startup::resolve(&opts.health, healthcheck.is_some())?;
         let sdnotify = super::sdnotify::check_sdnotify(opts.run_extras.sdnotify.as_deref())?;
-        super::sdnotify::check_cgroups(opts.run_extras.cgroups.as_deref())?;
+        let cgroups_mode = super::sdnotify::check_cgroups(opts.run_extras.cgroups.as_deref())?;
         let net = match member {
             // The pod's namespace: its networks, ports and names are the infra's.
             Some(m) if m.shares_net => crate::network::NetworkPlan {
@@ -312,6 +312,7 @@ impl Engine {
             startup_healthcheck,
             sdnotify,
             host,
+            cgroups_mode,
             requires: opts
                 .run_extras
                 .requires
@@ -320,6 +321,13 @@ impl Engine {
                 .collect::<Result<_>>()?,
         };
         crate::monitor::check_preserved(config.preserve_fds)?;
+        if config.cgroups_mode == "split" {
+            // The starter's cgroup is the parent (a pod member's too, as with Podman's
+            // quadlet pods); one that has none of its own is refused now, not at start.
+            config.cgroup_parent.clear();
+            let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            super::sdnotify::own_cgroup(&text)?;
+        }
         if opts.host.init {
             self.add_init(&mut config, opts)?;
         }

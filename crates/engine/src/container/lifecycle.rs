@@ -297,6 +297,11 @@ impl Engine {
             add_default("container_uuid", &id[..32]);
         }
         env.extend(super::sdnotify::listen_env());
+        c.state.cgroups_path = if c.config.cgroups_mode == "split" {
+            super::sdnotify::split_cgroup(&id)?
+        } else {
+            String::new()
+        };
         let cgroups_path = c.cgroups_path();
         let spec = crate::oci::spec::generate(&SpecInput {
             args: &c.config.args,

@@ -199,6 +199,9 @@ pub struct ContainerConfig {
     /// `--read-only`, `--shm-size`, `--device`.
     #[serde(default)]
     pub host: super::hostcfg::HostConfigExtras,
+    /// `--cgroups`: `split` (the container's cgroup under its starter's), else "".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroups_mode: String,
     /// `--requires`: the ids of the containers started before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
@@ -270,6 +273,10 @@ pub struct ContainerState {
     /// Published ports with the host ports actually in use (random ones chosen).
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// `--cgroups=split`: the container's cgroup as its last init placed it (under the
+    /// cgroup of the process that started it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroups_path: String,
 }
 
 /// How a container joins one network.
@@ -329,6 +336,7 @@ impl Default for ContainerState {
             netns: String::new(),
             network_status: BTreeMap::new(),
             ports: Vec::new(),
+            cgroups_path: String::new(),
         }
     }
 }
@@ -353,6 +361,9 @@ impl Container {
 
     /// `linux.cgroupsPath` of its config.json.
     pub fn cgroups_path(&self) -> String {
+        if !self.state.cgroups_path.is_empty() {
+            return self.state.cgroups_path.clone();
+        }
         let parent = if self.config.cgroup_parent.is_empty() {
             "/peapod"
         } else {

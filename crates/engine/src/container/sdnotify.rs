@@ -7,7 +7,14 @@
 //! container sends `READY=1`, which it passes on; then the monitor's pid is sent as
 //! `MAINPID`. peapod does this only when asked: its default (Podman's is `container`) keeps
 //! the socket from the runtime, so a `run` under a notify unit never waits on a container
-//! that does not speak the protocol. The monitor never joins the
+//! that does not speak the protocol.
+//!
+//! `--cgroups=split` (Podman's, for units): the container's cgroup is
+//! `<the starting process's cgroup>/libpod-payload-ID` instead of peapod's own parent, so
+//! it stays inside the unit that started it; the monitor stays where it is (as with
+//! `no-conmon`); on cgroup v2 the processes of that cgroup move to its `runtime` child
+//! first (a v2 cgroup with children may hold no processes). Podman's rule for the own
+//! cgroup: the `0::` line, else the longest v1 path, and never the root. The monitor never joins the
 //! container's cgroup in peapod, so `--cgroups=no-conmon` is what `enabled` already is.
 //!
 //! Socket activation (podman#10443): a start under systemd's `LISTEN_FDS` passes
@@ -31,17 +38,61 @@ pub fn check_sdnotify(mode: Option<&str>) -> Result<String> {
     }
 }
 
-/// Checks `--cgroups`.
-pub fn check_cgroups(mode: Option<&str>) -> Result<()> {
+/// Checks `--cgroups`; the mode to keep (`split`, else "").
+pub fn check_cgroups(mode: Option<&str>) -> Result<String> {
     match mode.unwrap_or("enabled") {
-        "enabled" | "no-conmon" => Ok(()),
-        m @ ("disabled" | "split") => Err(Error::invalid(format!(
-            "--cgroups={m} is not supported by peapod: only enabled and no-conmon"
-        ))),
+        "enabled" | "no-conmon" => Ok(String::new()),
+        "split" => Ok("split".into()),
+        "disabled" => Err(Error::invalid(
+            "--cgroups=disabled is not supported by peapod: only enabled, no-conmon and split",
+        )),
         other => Err(Error::invalid(format!(
             "invalid cgroup mode {other:?}: must be one of enabled, disabled, no-conmon, split"
         ))),
     }
+}
+
+/// The caller's own cgroup as Podman's `GetOwnCgroupDisallowRoot` reads `/proc/self/cgroup`.
+pub fn own_cgroup(proc_cgroup: &str) -> Result<String> {
+    let mut cgroup = "";
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(_), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::other(format!("cannot parse cgroup line {line:?}")));
+        };
+        if line.starts_with("0::") {
+            cgroup = path;
+            break;
+        }
+        if path.len() > cgroup.len() {
+            cgroup = path;
+        }
+    }
+    if cgroup.is_empty() || cgroup == "/" {
+        return Err(Error::invalid(
+            "could not find cgroup mount in \"/proc/self/cgroup\"",
+        ));
+    }
+    Ok(cgroup.to_string())
+}
+
+/// `--cgroups=split` at an init: the container's cgroup under ours (on cgroup v2 our
+/// cgroup's processes first move to its `runtime` child, Podman's `MoveUnderCgroupSubtree`).
+pub(crate) fn split_cgroup(id: &str) -> Result<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("reading", std::path::Path::new("/proc/self/cgroup"), e))?;
+    let own = own_cgroup(&text)?;
+    if crate::config::cgroup_unified() {
+        let dir = std::path::Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
+        let runtime = dir.join("runtime");
+        std::fs::create_dir_all(&runtime).map_err(|e| Error::io("creating", &runtime, e))?;
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines() {
+            // A process gone meanwhile is no failure.
+            let _ = std::fs::write(runtime.join("cgroup.procs"), pid);
+        }
+    }
+    Ok(format!("{}/libpod-payload-{id}", own.trim_end_matches('/')))
 }
 
 /// A datagram to the socket systemd named (`@name`: an abstract one).
@@ -114,5 +165,33 @@ impl Engine {
         if let Err(e) = notify(&socket, &message) {
             tracing::warn!("notifying systemd at {socket}: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_cgroup_as_podman_reads_it() {
+        // cgroup v2, or the unified line of a hybrid host: that line wins.
+        assert_eq!(
+            own_cgroup("0::/system.slice/web.service\n").unwrap(),
+            "/system.slice/web.service"
+        );
+        assert_eq!(
+            own_cgroup("4:memory:/a/b\n1:name=systemd:/system.slice/x.service\n0::/system.slice/x.service\n")
+                .unwrap(),
+            "/system.slice/x.service"
+        );
+        // v1 only: the longest path.
+        assert_eq!(own_cgroup("4:memory:/a/bc\n1:cpu:/a\n").unwrap(), "/a/bc");
+        // The root is refused, as Podman refuses it.
+        assert_eq!(
+            own_cgroup("9:name=systemd:/\n4:memory:/x\n0::/\n")
+                .unwrap_err()
+                .to_string(),
+            "could not find cgroup mount in \"/proc/self/cgroup\""
+        );
     }
 }

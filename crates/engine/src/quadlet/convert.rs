@@ -279,10 +279,8 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
     let mut run = Cmd::new(units, src, g);
     run.add(&["run", "--name", &name, "--replace", "--rm"]);
     service.add("Service", "Delegate", "yes");
-    // Podman's quadlet passes --cgroups=split; peapod refuses it (the monitor is not
-    // moved into a sub-cgroup), so the unit's cgroup holds the monitor and runc puts the
-    // container in its own: no-conmon, as `generate systemd --new` does.
-    run.add(&["--cgroups=no-conmon"]);
+    // The container's cgroup under the unit's, the monitor in the unit's.
+    run.add(&["--cgroups=split"]);
     if let Some(e) = u.last(g, "Entrypoint") {
         run.add(&[&format!("--entrypoint={e}")]);
     }

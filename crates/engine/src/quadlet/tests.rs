@@ -1,5 +1,5 @@
 //! The translation on cases of Podman's `test/e2e/quadlet` (their `## assert-…` lines as
-//! assertions), with peapod's differences: `--cgroups=no-conmon`, `peapod` for `podman`.
+//! assertions), with `peapod` for `podman`.
 
 use std::path::PathBuf;
 
@@ -58,7 +58,7 @@ fn basic_container() {
         &["--rm"],
         &["--replace"],
         &["-d"],
-        &["--cgroups=no-conmon"],
+        &["--cgroups=split"],
         &["--sdnotify=conmon"],
     ] {
         assert!(has_args(&argv, a), "{a:?} in {argv:?}");
