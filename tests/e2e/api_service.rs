@@ -234,6 +234,41 @@ fn api_docker_run_rm_attaches_and_passes_the_exit_code() {
     assert!(env.names_all().is_empty(), "run --rm left a container");
 }
 
+/// `docker run`'s host flags reach the container: a read-only root, `/dev/shm`'s size, a
+/// device, a sysctl, an init.
+#[test]
+fn api_docker_run_host_flags() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_host_flags");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let out = svc.docker(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--shm-size",
+        "2m",
+        "--device",
+        "/dev/null:/dev/foo",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--init",
+        IMG,
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null || echo ro; df -k /dev/shm | tail -1; ls /dev/foo; cat /proc/sys/net/ipv4/ip_forward; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "ro", "{out:?}");
+    assert_eq!(lines[1].split_whitespace().nth(1), Some("2048"), "{out:?}");
+    assert_eq!(&lines[2..4], ["/dev/foo", "1"], "{out:?}");
+    assert!(lines[4].starts_with("/run/podman-init -- sh"), "{out:?}");
+    assert!(env.names_all().is_empty(), "run --rm left a container");
+}
+
 #[test]
 fn api_socket_activation_with_listen_fds() {
     let env = TestEnv::new("api_activation");

@@ -63,9 +63,31 @@ pub struct HostConfig {
     pub security_opt: Option<Vec<String>>,
     pub log_config: Option<LogConfigBody>,
     pub volumes_from: Option<Vec<String>>,
+    pub readonly_rootfs: bool,
+    pub shm_size: i64,
+    pub devices: Option<Vec<DeviceBody>>,
+    pub sysctls: Option<BTreeMap<String, String>>,
+    pub init: Option<bool>,
+    pub ulimits: Option<Vec<UlimitBody>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DeviceBody {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct UlimitBody {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct PortBinding {
     pub host_ip: String,
@@ -266,8 +288,44 @@ pub fn spec(b: &CreateBody, name: Option<String>) -> Result<ContainerSpec, Error
                 .flatten()
                 .map(|o| o.parse())
                 .collect::<Result<_, Error>>()?,
-            ulimits: Vec::new(),
-            sysctls: Vec::new(),
+            ulimits: hc
+                .ulimits
+                .iter()
+                .flatten()
+                .map(|u| format!("{}={}:{}", u.name, u.soft, u.hard))
+                .collect(),
+            sysctls: hc
+                .sysctls
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        },
+        host: peapod_engine::container::hostcfg::HostFlags {
+            read_only: hc.readonly_rootfs,
+            // Docker mounts no tmpfs for a read-only root: only what the client asks.
+            read_only_tmpfs: false,
+            shm_size: (hc.shm_size > 0).then(|| hc.shm_size.to_string()),
+            devices: hc
+                .devices
+                .iter()
+                .flatten()
+                .map(|d| {
+                    let dest = if d.path_in_container.is_empty() {
+                        &d.path_on_host
+                    } else {
+                        &d.path_in_container
+                    };
+                    let perms = if d.cgroup_permissions.is_empty() {
+                        "rwm"
+                    } else {
+                        &d.cgroup_permissions
+                    };
+                    format!("{}:{dest}:{perms}", d.path_on_host)
+                })
+                .collect(),
+            init: hc.init.unwrap_or(false),
+            init_path: None,
         },
         pid: namespace("pid", &hc.pid_mode)?,
         ipc: namespace("ipc", &hc.ipc_mode)?,
