@@ -68,8 +68,8 @@ pub struct HostConfig {
     pub PidMode: String,
     pub Privileged: bool,
     pub PublishAllPorts: bool,
-    /// `--init` (Podman omits it when false).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// `--init`. Podman's JSON omits it when false; kept here so that a template's
+    /// `{{.HostConfig.Init}}` prints `false` as Go's does, not `<nil>`.
     pub Init: bool,
     pub ReadonlyRootfs: bool,
     pub SecurityOpt: Vec<String>,
