@@ -236,7 +236,11 @@ impl Engine {
             .collect())
     }
 
-    fn stats_of(&self, c: &Container, previous: Option<&ContainerStats>) -> ContainerStats {
+    pub(crate) fn stats_of(
+        &self,
+        c: &Container,
+        previous: Option<&ContainerStats>,
+    ) -> ContainerStats {
         let now = Utc::now().timestamp_nanos_opt().unwrap_or(0).max(0) as u64;
         let mut s = ContainerStats {
             id: c.id().to_string(),

@@ -1,36 +1,21 @@
 //! `pod top` and `pod stats`: what the pod's running containers do, read from the kernel
 //! (`ps` inside each container, the cgroup v1 or v2 files). The front end formats.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
 
 use super::Pod;
 use crate::Engine;
 use crate::container::{Container, Status};
 use crate::error::{Error, Result};
 
-/// One running container of `pod stats`: raw numbers, sampled twice.
+/// One running container of `pod stats`: its pod and the figures `stats` reports.
 #[derive(Debug, Clone)]
 pub struct PodStatsEntry {
     pub pod_id: String,
-    pub container_id: String,
-    pub name: String,
-    /// Share of one CPU over the sampling interval, in percent.
-    pub cpu_percent: f64,
-    pub mem_usage: u64,
-    /// The memory limit, or the host's memory when none is set.
-    pub mem_limit: u64,
-    /// Processes in the cgroup (`None` when the pids controller tells nothing).
-    pub pids: Option<u64>,
-    /// Podman's `NetInput` / `NetOutput` (eth0's tx and rx) and block bytes read / written.
-    pub net_io: (u64, u64),
-    pub block_io: (u64, u64),
+    pub stats: ContainerStats,
 }
 
-/// How long `pod stats` waits between its two CPU samples.
-const SAMPLE: Duration = Duration::from_millis(500);
-
-use crate::container::stats::cgroup_sample;
+use crate::container::stats::ContainerStats;
 pub use crate::container::stats::mem_total;
 
 impl Engine {
@@ -62,9 +47,14 @@ impl Engine {
         Ok(out)
     }
 
-    /// `pod stats`: the running containers of `pods` (every pod when empty), sampled twice
-    /// [`SAMPLE`] apart. A container that stops in between has no cgroup left and is left out.
-    pub fn pod_stats(&self, pods: &[String]) -> Result<Vec<PodStatsEntry>> {
+    /// One round of `pod stats`: the running containers of `pods` (every pod when empty),
+    /// each measured as `stats` measures it (CPU % since `previous`'s round of the same
+    /// container, since its start the first time: one arithmetic for both commands).
+    pub fn pod_stats(
+        &self,
+        pods: &[String],
+        previous: &HashMap<String, ContainerStats>,
+    ) -> Result<Vec<PodStatsEntry>> {
         if crate::rootless::is_rootless() && !crate::config::cgroup_unified() {
             // Podman's words: a rootless container on cgroup v1 has no cgroup of its own.
             return Err(crate::Error::invalid(
@@ -76,37 +66,21 @@ impl Engine {
         } else {
             pods.iter().map(|p| self.pod(p)).collect::<Result<_>>()?
         };
-        let mut running: Vec<(String, Container)> = Vec::new();
+        let mut out = Vec::new();
         for p in &pods {
             for c in self.pod_containers(p.id())? {
-                if c.state.status == Status::Running {
-                    running.push((p.id().to_string(), c));
+                if c.state.status != Status::Running {
+                    continue;
+                }
+                let stats = self.stats_of(&c, previous.get(c.id()));
+                // Stopped meanwhile: no cgroup left to read.
+                if stats.running {
+                    out.push(PodStatsEntry {
+                        pod_id: p.id().to_string(),
+                        stats,
+                    });
                 }
             }
-        }
-        let first: BTreeMap<String, u64> = running
-            .iter()
-            .filter_map(|(_, c)| Some((c.id().to_string(), cgroup_sample(c)?.cpu_ns)))
-            .collect();
-        std::thread::sleep(SAMPLE);
-        let mut out = Vec::new();
-        for (pod_id, c) in running {
-            let Some(g) = cgroup_sample(&c) else {
-                continue;
-            };
-            let (cpu, mem, limit) = (g.cpu_ns, g.mem_usage, g.mem_limit);
-            let before = first.get(c.id()).copied().unwrap_or(cpu);
-            out.push(PodStatsEntry {
-                pod_id,
-                container_id: c.id().to_string(),
-                name: c.name().to_string(),
-                cpu_percent: cpu.saturating_sub(before) as f64 / SAMPLE.as_nanos() as f64 * 100.0,
-                mem_usage: mem,
-                mem_limit: limit,
-                pids: g.pids,
-                net_io: crate::container::stats::net_io(c.state.pid),
-                block_io: (g.block_read, g.block_write),
-            });
         }
         Ok(out)
     }

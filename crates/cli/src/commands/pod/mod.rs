@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use peapod_engine::container::Container;
 use peapod_engine::parallel::Target;
 use peapod_engine::pod::report::PodListEntry;
-use peapod_engine::pod::{Pod, PodCreateOptions};
+use peapod_engine::pod::{Pod, PodCreateOptions, PodStatsEntry};
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
 
@@ -476,25 +476,37 @@ struct StatsRow {
     PIDS: String,
 }
 
-/// `pod stats`: once with `--no-stream`, else a round every second (each round samples
-/// the CPU for half a second), the screen cleared between rounds unless `--no-reset`;
-/// named pods: until none of their containers runs.
+/// `pod stats`: once with `--no-stream`, else a round every second (CPU % since the last
+/// round, since the container's start the first time, as Podman's), the screen cleared
+/// between rounds unless `--no-reset`; named pods: until none of their containers runs.
 fn stats(engine: &Engine, a: StatsArgs) -> CliResult {
+    let mut previous = std::collections::HashMap::new();
     loop {
-        let running = stats_round(engine, &a)?;
+        let running = stats_round(engine, &a, &mut previous)?;
         if a.no_stream || (!a.pods.is_empty() && running == 0) {
             return Ok(0);
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 
 use peapod_engine::container::resources::{bytes_size, human_size};
 
-fn stats_round(engine: &Engine, a: &StatsArgs) -> CliResult<usize> {
+fn stats_round(
+    engine: &Engine,
+    a: &StatsArgs,
+    previous: &mut std::collections::HashMap<
+        String,
+        peapod_engine::container::stats::ContainerStats,
+    >,
+) -> CliResult<usize> {
     let pods = if a.all { Vec::new() } else { a.pods.clone() };
-    let entries = engine.pod_stats(&pods)?;
+    let entries = engine.pod_stats(&pods, previous)?;
     let running = entries.len();
+    *previous = entries
+        .iter()
+        .map(|e| (e.stats.id.clone(), e.stats.clone()))
+        .collect();
     if !a.no_stream && !a.no_reset {
         print!("\x1b[2J\x1b[1;1H");
     }
@@ -515,20 +527,21 @@ fn stats_round(engine: &Engine, a: &StatsArgs) -> CliResult<usize> {
     };
     let rows: Vec<StatsRow> = entries
         .into_iter()
-        .map(|e| StatsRow {
-            Pod: e.pod_id[..12].to_string(),
-            CID: e.container_id[..12].to_string(),
-            Name: e.name,
-            CPU: percent(e.cpu_percent),
-            MemUsage: pair(human_size, e.mem_usage, e.mem_limit),
-            MemUsageBytes: pair(bytes_size, e.mem_usage, e.mem_limit),
-            Mem: percent(e.mem_usage as f64 / e.mem_limit.max(1) as f64 * 100.0),
-            NetIO: pair(human_size, e.net_io.0, e.net_io.1),
-            BlockIO: pair(human_size, e.block_io.0, e.block_io.1),
-            PIDS: e
-                .pids
-                .filter(|n| *n > 0)
-                .map_or_else(|| "--".into(), |n| n.to_string()),
+        .map(|PodStatsEntry { pod_id, stats: s }| StatsRow {
+            Pod: pod_id[..12].to_string(),
+            CID: s.id[..12].to_string(),
+            CPU: percent(s.cpu_percent),
+            MemUsage: pair(human_size, s.mem_usage, s.mem_limit),
+            MemUsageBytes: pair(bytes_size, s.mem_usage, s.mem_limit),
+            Mem: percent(s.mem_percent),
+            NetIO: pair(human_size, s.net_input, s.net_output),
+            BlockIO: pair(human_size, s.block_input, s.block_output),
+            PIDS: if s.pids > 0 {
+                s.pids.to_string()
+            } else {
+                "--".into()
+            },
+            Name: s.name,
         })
         .collect();
     let format = a.format.as_deref().unwrap_or(
