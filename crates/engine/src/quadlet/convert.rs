@@ -264,7 +264,13 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
     let name = u
         .last(g, "ContainerName")
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "systemd-%N".into());
+        .unwrap_or_else(|| {
+            if src.file_name.contains('@') {
+                "systemd-%P_%I".into()
+            } else {
+                "systemd-%N".into()
+            }
+        });
     service.add("Service", "Environment", "PODMAN_SYSTEMD_UNIT=%n");
     match service.last("Service", "KillMode").as_deref() {
         None => service.set("Service", "KillMode", "mixed"),

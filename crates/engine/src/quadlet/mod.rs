@@ -92,9 +92,32 @@ impl Source {
         {
             return n;
         }
+        // A template (`web@.container`): `web@.service`, `web-volume@.service`.
+        let (base, at) = match self.base().strip_suffix('@') {
+            Some(b) => (b, "@"),
+            None => (self.base(), ""),
+        };
         match self.kind {
-            Kind::Container | Kind::Kube => self.base().to_string(),
-            k => format!("{}-{}", self.base(), k.ext()),
+            Kind::Container | Kind::Kube => format!("{base}{at}"),
+            k => format!("{base}-{}{at}", k.ext()),
+        }
+    }
+
+    /// `web@.container` is a template, `web@one.container` an instance of it: the
+    /// template's name (`web@`) for an instance, None for any other file.
+    fn template(&self) -> Option<String> {
+        let (t, instance) = self.base().split_once('@')?;
+        (!instance.is_empty()).then(|| format!("{t}@"))
+    }
+
+    /// The default name of a container, volume, network or pod: `systemd-NAME`; of a
+    /// template's or an instance's, Podman's `systemd-%P_%I` (containers) or
+    /// `systemd-NAME-%i`.
+    fn default_resource_name(&self) -> String {
+        match self.base().split_once('@') {
+            None => format!("systemd-{}", self.base()),
+            Some(_) if self.kind == Kind::Container => "systemd-%P_%I".into(),
+            Some((t, _)) => format!("systemd-{t}-%i"),
         }
     }
 
@@ -129,7 +152,7 @@ impl Source {
         self.unit
             .last(g, key)
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| format!("systemd-{}", self.base()))
+            .unwrap_or_else(|| self.default_resource_name())
     }
 
     /// A path relative to the file's directory made absolute (one starting with a systemd
@@ -173,6 +196,9 @@ pub struct GeneratedUnit {
     /// links a generator makes (systemctl enable cannot run on a generated unit).
     pub wanted_by: Vec<String>,
     pub required_by: Vec<String>,
+    /// The name those links have: the unit's, or for a template its `DefaultInstance=`'s
+    /// (`web@one.service`); a template without one gets no links.
+    pub link_name: Option<String>,
 }
 
 /// Podman's search paths: `QUADLET_UNIT_DIRS` (colon-separated) when set, else the
@@ -251,15 +277,24 @@ pub fn load(dirs: &[PathBuf]) -> (Vec<Source>, Vec<String>) {
         }
     }
     for s in &mut sources {
+        // Drop-ins: the file's own `NAME.EXT.d`, an instance's template's `NAME@.EXT.d`,
+        // then the kind's `EXT.d`; a name in a more specific place wins.
+        let mut places = vec![format!("{}.d", s.file_name)];
+        if let Some(t) = s.template() {
+            places.push(format!("{t}.{}.d", s.kind.ext()));
+        }
+        places.push(format!("{}.d", s.kind.ext()));
         let mut confs: Vec<(String, PathBuf)> = Vec::new();
-        for dir in dirs {
-            let Ok(rd) = std::fs::read_dir(dir.join(format!("{}.d", s.file_name))) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n.ends_with(".conf") && !confs.iter().any(|(c, _)| *c == n) {
-                    confs.push((n, e.path()));
+        for place in &places {
+            for dir in dirs {
+                let Ok(rd) = std::fs::read_dir(dir.join(place)) else {
+                    continue;
+                };
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    if n.ends_with(".conf") && !confs.iter().any(|(c, _)| *c == n) {
+                        confs.push((n, e.path()));
+                    }
                 }
             }
         }
@@ -289,12 +324,22 @@ impl Units {
         let mut errors = Vec::new();
         for s in &self.sources {
             match convert::convert(self, s) {
-                Ok(service) => out.push(GeneratedUnit {
-                    file_name: format!("{}.service", s.service_name()),
-                    wanted_by: service.all_words("Install", "WantedBy"),
-                    required_by: service.all_words("Install", "RequiredBy"),
-                    text: service.render(),
-                }),
+                Ok(service) => {
+                    let name = s.service_name();
+                    let link_name = match name.strip_suffix('@') {
+                        Some(t) => service
+                            .last("Install", "DefaultInstance")
+                            .map(|i| format!("{t}@{i}.service")),
+                        None => Some(format!("{name}.service")),
+                    };
+                    out.push(GeneratedUnit {
+                        file_name: format!("{name}.service"),
+                        wanted_by: service.all_words("Install", "WantedBy"),
+                        required_by: service.all_words("Install", "RequiredBy"),
+                        link_name,
+                        text: service.render(),
+                    })
+                }
                 Err(e) => errors.push(format!("converting {:?}: {e}", s.file_name)),
             }
         }

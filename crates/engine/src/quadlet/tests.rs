@@ -515,3 +515,77 @@ fn more_container_keys() {
     }
     assert!(!argv.iter().any(|a| a.contains("peapod-none")), "{argv:?}");
 }
+
+#[test]
+fn templates_and_instances() {
+    let files = [
+        (
+            "web@.container",
+            "[Container]\nImage=i\n[Install]\nWantedBy=multi-user.target\nDefaultInstance=one\n",
+        ),
+        ("data@.volume", "[Volume]\n"),
+        (
+            "plain@.container",
+            "[Container]\nImage=i\n[Install]\nWantedBy=multi-user.target\n",
+        ),
+    ];
+    let (out, errors) = units(&files).generate();
+    assert!(errors.is_empty(), "{errors:?}");
+    let names: Vec<&str> = out.iter().map(|u| u.file_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["web@.service", "data-volume@.service", "plain@.service"]
+    );
+    let web = UnitFile::parse(&out[0].text, "web").unwrap();
+    assert!(has_args(&exec_start(&web), &["--name", "systemd-%P_%I"]));
+    assert_eq!(
+        web.last("Service", "ExecStop").as_deref(),
+        Some("/p/bin/peapod rm -v -f -i systemd-%P_%I")
+    );
+    // Installed as its DefaultInstance; a template without one gets no link.
+    assert_eq!(out[0].link_name.as_deref(), Some("web@one.service"));
+    assert_eq!(out[2].link_name, None);
+    let vol = UnitFile::parse(&out[1].text, "data").unwrap();
+    assert_eq!(exec_start(&vol).last().unwrap(), "systemd-data-%i");
+}
+
+#[test]
+fn an_instance_takes_its_templates_and_its_kinds_drop_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("web@one.container"), "[Container]\nImage=i\n").unwrap();
+    for (sub, file, text) in [
+        ("container.d", "10-all.conf", "[Container]\nLabel=all=1\n"),
+        (
+            "web@.container.d",
+            "20-template.conf",
+            "[Container]\nLabel=template=1\n",
+        ),
+        (
+            "web@one.container.d",
+            "30-own.conf",
+            "[Container]\nLabel=own=1\n",
+        ),
+        // The same name in a more specific place wins.
+        ("container.d", "30-own.conf", "[Container]\nLabel=lost=1\n"),
+    ] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+        std::fs::write(d.join(sub).join(file), text).unwrap();
+    }
+    let (sources, errors) = super::load(&[d.to_path_buf()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let units = Units {
+        sources,
+        peapod: "/p/bin/peapod".into(),
+        user: false,
+        default_dependencies: true,
+    };
+    let (out, errors) = units.generate();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(out[0].file_name, "web@one.service");
+    let argv = exec_start(&UnitFile::parse(&out[0].text, "x").unwrap());
+    for l in ["all=1", "template=1", "own=1"] {
+        assert!(has_args(&argv, &["--label", l]), "{l} in {argv:?}");
+    }
+    assert!(!argv.iter().any(|a| a == "lost=1"), "{argv:?}");
+}
