@@ -361,3 +361,80 @@ fn annotations_are_bounded() {
         .assert_error(125, &["label file", "line 1", "token too long"]);
     assert_eq!(env.ok(&["pod", "ps", "-q"]), "");
 }
+
+/// securityContext both ways: a pod's container with added and dropped capabilities, a
+/// read-only root and no-new-privileges is generated with them and played back with them;
+/// a pod's supplementalGroups and sysctls reach its containers.
+#[test]
+fn security_context_round_trips() {
+    let env = TestEnv::new("kube-security");
+    env.import_busybox();
+    let net = network(&env);
+    let pod = name("sec");
+    let ctr = format!("{pod}-app");
+    env.ok(&["pod", "create", "--name", &pod, "--network", &net]);
+    env.ok(&[
+        "create",
+        "--pod",
+        &pod,
+        "--name",
+        &ctr,
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-drop",
+        "CHOWN",
+        "--read-only",
+        "--security-opt",
+        "no-new-privileges",
+        IMG,
+        "sleep",
+        "1000",
+    ]);
+    let yaml = env.ok(&["generate", "kube", &pod]);
+    for want in [
+        "- CAP_NET_ADMIN",
+        "- CAP_CHOWN",
+        "readOnlyRootFilesystem: true",
+        "allowPrivilegeEscalation: false",
+    ] {
+        assert!(yaml.contains(want), "{want} in {yaml}");
+    }
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+    let file = write_yaml(&env, "sec.yaml", &yaml);
+    env.ok(&["kube", "play", "--network", &net, s(&file)]);
+    let played = format!("{pod}-app");
+    let caps = env.inspect(&played, "{{.HostConfig.CapAdd}} {{.HostConfig.CapDrop}}");
+    assert!(
+        caps.contains("CAP_NET_ADMIN") && caps.contains("CAP_CHOWN"),
+        "{caps}"
+    );
+    assert_eq!(
+        env.inspect(&played, "{{.HostConfig.ReadonlyRootfs}}"),
+        "true"
+    );
+    assert!(
+        env.inspect(&played, "{{.HostConfig.SecurityOpt}}")
+            .contains("no-new-privileges")
+    );
+    env.ok(&["kube", "down", s(&file)]);
+
+    // The pod's context: groups and a sysctl for every container.
+    let p2 = name("grp");
+    let text = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {p2}\nspec:\n  securityContext:\n    supplementalGroups: [1234]\n    sysctls:\n    - name: net.ipv4.ip_forward\n      value: \"1\"\n  containers:\n  - name: c\n    image: {IMG}\n    command: [sleep, \"1000\"]\n"
+    );
+    let file = write_yaml(&env, "grp.yaml", &text);
+    env.ok(&["kube", "play", "--network", &net, s(&file)]);
+    let c = format!("{p2}-c");
+    let out = env.ok(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "id -G; cat /proc/sys/net/ipv4/ip_forward",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].split_whitespace().any(|g| g == "1234"), "{out}");
+    assert_eq!(lines[1], "1", "{out}");
+    env.ok(&["kube", "down", s(&file)]);
+}

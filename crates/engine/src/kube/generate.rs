@@ -307,7 +307,15 @@ impl Engine {
             && cfg.workdir != image_workdir
             && !(image_workdir.is_empty() && cfg.workdir == "/"))
             .then(|| cfg.workdir.clone());
-        let security = user_context(&cfg.user);
+        let default_caps = crate::config::containers_conf::ContainersConf::load()?
+            .containers
+            .default_capabilities;
+        let security = security_context(
+            &cfg.user,
+            cfg.security.as_ref(),
+            cfg.host.read_only,
+            &default_caps,
+        );
         let mut limits = BTreeMap::new();
         if let Some(m) = cfg.resources.memory {
             limits.insert("memory".to_string(), Quantity(memory_quantity(m)));

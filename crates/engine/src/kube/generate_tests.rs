@@ -82,10 +82,24 @@ fn ports_and_service() {
 
 #[test]
 fn users_and_restart() {
-    let sc = user_context("1000:100").unwrap();
+    let sc = security_context("1000:100", None, false, &[]).unwrap();
     assert_eq!((sc.run_as_user, sc.run_as_group), (Some(1000), Some(100)));
-    assert!(user_context("nobody").is_none());
-    assert!(user_context("").is_none());
+    assert!(security_context("nobody", None, false, &[]).is_none());
+    assert!(security_context("", None, false, &[]).is_none());
+    // Capabilities against the defaults; privileged lists none; read-only, no-new-privs.
+    let defaults = vec!["CAP_CHOWN".to_string(), "CAP_KILL".to_string()];
+    let mut sec = crate::container::SecurityConfig::legacy(true);
+    sec.bounding = vec!["CAP_KILL".into(), "CAP_NET_ADMIN".into()];
+    sec.no_new_privileges = true;
+    let sc = security_context("", Some(&sec), true, &defaults).unwrap();
+    let caps = sc.capabilities.unwrap();
+    assert_eq!(caps.add.unwrap(), ["CAP_NET_ADMIN"]);
+    assert_eq!(caps.drop.unwrap(), ["CAP_CHOWN"]);
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    sec.privileged = true;
+    let sc = security_context("", Some(&sec), false, &defaults).unwrap();
+    assert_eq!((sc.privileged, sc.capabilities), (Some(true), None));
     assert_eq!(restart_policy("no"), Some("Never"));
     assert_eq!(restart_policy(""), None);
 }

@@ -23,6 +23,7 @@ use crate::volume::spec::{MountKind, MountSpec};
 
 mod fields;
 mod probe;
+mod security;
 pub(super) use fields::configmap_data;
 #[allow(unused_imports)]
 use fields::*;
@@ -470,7 +471,18 @@ impl Engine {
         }
         crate::volume::spec::check_duplicates(&mut mounts)
             .map_err(|e| Error::invalid(format!("{origin}: {field}.volumeMounts: {e}")))?;
+        let sec = security::security(sc, pod_sc);
         Ok(ContainerSpec {
+            security: sec.security,
+            host: crate::container::hostcfg::HostFlags {
+                read_only: sec.read_only,
+                read_only_tmpfs: true,
+                ..Default::default()
+            },
+            run_extras: crate::container::RunExtras {
+                group_add: sec.group_add,
+                ..Default::default()
+            },
             image,
             name: Some(name),
             entrypoint: command.clone(),

@@ -100,21 +100,53 @@ pub(super) fn restart_policy(p: &str) -> Option<&'static str> {
 }
 
 /// `runAsUser`/`runAsGroup` when the user is numeric (names mean nothing to a cluster).
-pub(super) fn user_context(user: &str) -> Option<SecurityContext> {
-    if user.is_empty() {
-        return None;
+/// A container's `securityContext` as Podman 4.3's generate kube writes it
+/// (`generateKubeSecurityContext`): capabilities added and dropped against the default set
+/// (none for a privileged container), `privileged`, `readOnlyRootFilesystem`,
+/// `allowPrivilegeEscalation: false` for no-new-privileges, and a numeric user and group;
+/// None when it would be empty.
+pub(super) fn security_context(
+    user: &str,
+    sec: Option<&crate::container::SecurityConfig>,
+    read_only: bool,
+    default_caps: &[String],
+) -> Option<SecurityContext> {
+    let mut sc = SecurityContext::default();
+    if !user.is_empty() {
+        let (u, g) = user.split_once(':').unwrap_or((user, ""));
+        sc.run_as_user = u.parse::<i64>().ok();
+        sc.run_as_group = g.parse::<i64>().ok();
     }
-    let (u, g) = user.split_once(':').unwrap_or((user, ""));
-    let uid = u.parse::<i64>().ok();
-    let gid = g.parse::<i64>().ok();
-    if uid.is_none() && gid.is_none() {
-        return None;
+    if let Some(sec) = sec {
+        if sec.privileged {
+            sc.privileged = Some(true);
+        } else {
+            let drop: Vec<String> = default_caps
+                .iter()
+                .filter(|c| !sec.bounding.contains(c))
+                .cloned()
+                .collect();
+            let add: Vec<String> = sec
+                .bounding
+                .iter()
+                .filter(|c| !default_caps.contains(c))
+                .cloned()
+                .collect();
+            if !add.is_empty() || !drop.is_empty() {
+                sc.capabilities = Some(k8s_openapi::api::core::v1::Capabilities {
+                    add: (!add.is_empty()).then_some(add),
+                    drop: (!drop.is_empty()).then_some(drop),
+                });
+            }
+        }
+        if sec.no_new_privileges {
+            sc.allow_privilege_escalation = Some(false);
+        }
     }
-    Some(SecurityContext {
-        run_as_user: uid,
-        run_as_group: gid,
-        ..Default::default()
-    })
+    if read_only {
+        sc.read_only_root_filesystem = Some(true);
+    }
+    (sc != SecurityContext::default()).then_some(sc)
 }
 
 pub(super) fn protocol(p: &str) -> Option<String> {
