@@ -14,43 +14,16 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::podman::{PodmanEnv, find_program};
+use crate::podman::PodmanEnv;
 use crate::util::{IMG, Output, TestEnv, lines, name};
 
-/// The probe, built once per test process; `None` (skipped, a failure in CI) without gcc.
+/// The syscall probe (`fixtures/syscalls.c`), built once per test process; `None`
+/// (skipped, a failure in CI) without gcc.
 pub(crate) fn probe() -> Option<PathBuf> {
-    static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    if let Some(p) = PROBE.get() {
-        return Some(p.clone());
-    }
-    let gcc = find_program("gcc");
-    if peapod_tests::skip_unless(gcc.is_some(), "gcc (to build the syscall probe)") {
-        return None;
-    }
-    let src = peapod_tests::workspace_root().join("tests/e2e/fixtures/syscalls.c");
-    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("reading {}: {e}", src.display()));
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let cache = peapod_tests::target_dir().join("peapod-test-cache");
-    std::fs::create_dir_all(&cache).expect("creating the test cache dir");
-    let out = cache.join(format!("syscalls-probe-{hash:016x}"));
-    if !out.is_file() {
-        let tmp = cache.join(format!(".syscalls-probe-{}", std::process::id()));
-        let built = std::process::Command::new(gcc.expect("checked above"))
-            .args(["-static", "-O2", "-Wall", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .output()
-            .expect("running gcc");
-        assert!(
-            built.status.success(),
-            "gcc -static failed (is libc6-dev installed?): {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        std::fs::rename(&tmp, &out).expect("moving the probe into place");
-    }
-    Some(PROBE.get_or_init(|| out).clone())
+    static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| crate::util::static_fixture("syscalls"))
+        .clone()
 }
 
 /// The probe bind-mounted read-only at /probe.

@@ -8,7 +8,7 @@
 //! (`--preserve-fds`, socket activation): they are the program's.
 
 use crate::sys::{self, Errno, StrArray};
-use crate::{format_u32, report};
+use crate::{report, report_parts};
 
 /// The default search path when the environment has no `PATH` (Go's and musl's).
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -77,12 +77,7 @@ fn exec(program: StrArray, envp: StrArray) -> u8 {
             last = e;
         }
     }
-    let mut digits = [0u8; 10];
-    sys::write_all(2, b"peapod-pause: failed to exec '");
-    sys::write_all(2, name);
-    sys::write_all(2, b"': errno ");
-    sys::write_all(2, format_u32(last.0.unsigned_abs(), &mut digits));
-    sys::write_all(2, b"\n");
+    report_parts(&[b"failed to exec '", name, b"'"], last);
     if denied { 126 } else { 127 }
 }
 

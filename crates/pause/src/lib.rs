@@ -152,9 +152,16 @@ const USAGE: &[u8] =
 
 /// Writes `peapod-pause: <what>: errno N` on stderr.
 pub(crate) fn report(what: &[u8], err: sys::Errno) {
+    report_parts(&[what], err);
+}
+
+/// [`report`] of a message in pieces (no allocation here).
+pub(crate) fn report_parts(what: &[&[u8]], err: sys::Errno) {
     let mut digits = [0u8; 10];
     sys::write_all(2, b"peapod-pause: ");
-    sys::write_all(2, what);
+    for w in what {
+        sys::write_all(2, w);
+    }
     sys::write_all(2, b": errno ");
     sys::write_all(2, format_u32(err.0.unsigned_abs(), &mut digits));
     sys::write_all(2, b"\n");
