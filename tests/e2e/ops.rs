@@ -335,6 +335,8 @@ fn restart_policy_always_and_none() {
     assert_eq!(env.inspect(&n, "{{.HostConfig.RestartPolicy.Name}}"), "");
 
     // Killed from the host (not through peapod): always restarts, no policy does not.
+    // (The old pid is read before the kill: the restart may come before any later read.)
+    let old_pid = env.inspect(&x, "{{.State.Pid}}");
     for c in [&x, &n] {
         let pid: i32 = env.inspect(c, "{{.State.Pid}}").parse().unwrap();
         nix::sys::signal::kill(
@@ -343,7 +345,6 @@ fn restart_policy_always_and_none() {
         )
         .unwrap();
     }
-    let old_pid = env.inspect(&x, "{{.State.Pid}}");
     wait_restarts(&env, &x, 1, "running");
     let new_pid: i32 = env.inspect(&x, "{{.State.Pid}}").parse().unwrap();
     assert_ne!(new_pid.to_string(), old_pid);
