@@ -5,9 +5,8 @@
 //! with runc: the runtime gets the socket, proxies it into the container
 //! (`/run/notify/notify.sock`, `$NOTIFY_SOCKET` there) and its `start` returns when the
 //! container sends `READY=1`, which it passes on; then the monitor's pid is sent as
-//! `MAINPID`. peapod does this only when asked: its default (Podman's is `container`) keeps
-//! the socket from the runtime, so a `run` under a notify unit never waits on a container
-//! that does not speak the protocol.
+//! `MAINPID`. It is the default, as Podman's: a `run` under a `Type=notify` unit without
+//! `--sdnotify` waits for the container's own `READY=1`.
 //!
 //! `--cgroups=split` (Podman's, for units): the container's cgroup is
 //! `<the starting process's cgroup>/libpod-payload-ID` instead of peapod's own parent, so
@@ -144,9 +143,10 @@ pub(crate) fn preserved_fds(asked: u32) -> u32 {
     }
 }
 
-/// `--sdnotify=container` under a caller that has systemd's socket.
+/// `--sdnotify=container` (Podman's default) under a caller that has systemd's socket.
 pub(crate) fn proxied(c: &Container) -> bool {
-    c.config.sdnotify == "container" && std::env::var_os("NOTIFY_SOCKET").is_some()
+    matches!(c.config.sdnotify.as_str(), "" | "container")
+        && std::env::var_os("NOTIFY_SOCKET").is_some()
 }
 
 impl Engine {
@@ -155,7 +155,7 @@ impl Engine {
     pub(crate) fn sd_notify_started(&self, c: &Container) {
         let message = match c.config.sdnotify.as_str() {
             "conmon" => format!("MAINPID={}\nREADY=1\n", c.state.conmon_pid),
-            "container" => format!("MAINPID={}\n", c.state.conmon_pid),
+            "" | "container" => format!("MAINPID={}\n", c.state.conmon_pid),
             _ => return,
         };
         let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
