@@ -20,49 +20,48 @@ fn sdnotify_container_passes_the_containers_ready_on() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let c = name("notify");
-    let started = Instant::now();
-    let out = env
-        .peapod(&[
-            "run",
-            "-d",
-            "--name",
-            &c,
-            "--sdnotify=container",
+    // Asked for, and by default (Podman's default is `container` too).
+    for mode in [Some("--sdnotify=container"), None] {
+        let c = name("notify");
+        let started = Instant::now();
+        let mut args = vec!["run", "-d", "--name", &c];
+        args.extend(mode);
+        let bind = format!("{}:/sd_notify:ro", notify.display());
+        args.extend([
             "-v",
-            &format!("{}:/sd_notify:ro", notify.display()),
+            &bind,
             IMG,
             "sh",
             "-c",
             "sleep 2; /sd_notify READY=1; exec sleep 1000",
-        ])
-        .env("NOTIFY_SOCKET", &sock_path)
-        .output();
-    assert_eq!(out.code(), 0, "{out:?}");
-    // `run -d` waited for the container's own READY=1.
-    assert!(
-        started.elapsed() >= Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-    // runc passes the container's READY=1 on (with the container's pid); then the
-    // monitor's pid comes last, as the one systemd watches.
-    let monitor = env.inspect(&c, "{{.State.ConmonPid}}");
-    let mut got = String::new();
-    let mut buf = [0u8; 512];
-    while !got.trim_end().ends_with(&format!("MAINPID={monitor}")) {
-        let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("{got}: {e}"));
-        got.push_str(&String::from_utf8_lossy(&buf[..n]));
-        got.push('\n');
+        ]);
+        let out = env.peapod(&args).env("NOTIFY_SOCKET", &sock_path).output();
+        assert_eq!(out.code(), 0, "{out:?}");
+        // `run -d` waited for the container's own READY=1.
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "{mode:?}: {:?}",
+            started.elapsed()
+        );
+        // runc passes the container's READY=1 on (with the container's pid); then the
+        // monitor's pid comes last, as the one systemd watches.
+        let monitor = env.inspect(&c, "{{.State.ConmonPid}}");
+        let mut got = String::new();
+        let mut buf = [0u8; 512];
+        while !got.trim_end().ends_with(&format!("MAINPID={monitor}")) {
+            let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("{got}: {e}"));
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            got.push('\n');
+        }
+        assert!(got.starts_with("READY=1"), "{mode:?}: {got}");
+        // Inside, the socket is runc's proxy.
+        assert!(
+            env.ok(&["exec", &c, "ls", "-l", "/run/notify/notify.sock"])
+                .starts_with('s'),
+            "a socket"
+        );
+        env.ok(&["rm", "-f", "-t", "0", &c]);
     }
-    assert!(got.starts_with("READY=1"), "{got}");
-    // Inside, the socket is runc's proxy.
-    assert!(
-        env.ok(&["exec", &c, "ls", "-l", "/run/notify/notify.sock"])
-            .starts_with('s'),
-        "a socket"
-    );
-    env.ok(&["rm", "-f", "-t", "0", &c]);
 }
 
 #[test]
