@@ -71,6 +71,7 @@ mod run_flags;
 mod security;
 mod security_conf;
 mod stats;
+mod storage_vfs;
 mod suite_pod;
 mod suite_run;
 mod system;
