@@ -18,6 +18,7 @@ mod api_streams;
 mod api_util;
 mod bad_input;
 mod build;
+mod build_external;
 mod build_extras;
 mod build_features;
 mod build_podman;

@@ -117,10 +117,17 @@ impl Engine {
         &self.paths.runroot
     }
 
-    /// Whether `reference` names a container (`container exists`).
+    /// Whether `reference` names a container (`container exists`); an external one (a
+    /// build's) does not count.
     pub fn container_exists(&self, reference: &str) -> Result<bool> {
+        self.container_exists_with(reference, false)
+    }
+
+    /// [`Engine::container_exists`]; with `external` (`--external`), a build's external
+    /// containers count too.
+    pub fn container_exists_with(&self, reference: &str, external: bool) -> Result<bool> {
         match self.db.lookup_container(reference) {
-            Ok(_) => Ok(true),
+            Ok(c) => Ok(external || !c.config.external),
             Err(Error::NoSuchContainer(_)) => Ok(false),
             Err(e) => Err(e),
         }

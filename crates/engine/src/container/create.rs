@@ -228,6 +228,7 @@ impl Engine {
                 .unwrap_or_default(),
             rootfs,
             is_service: false,
+            external: false,
             service_pods: Vec::new(),
             args,
             entrypoint,
