@@ -1,6 +1,6 @@
 //! Podman's global flags that change how a command runs: `--runtime-flag` (options for
-//! the OCI runtime, on every call), `--noout` (nothing on stdout), `--storage-driver`
-//! (overlay is what peapod stores with; another driver is refused, not ignored).
+//! the OCI runtime, on every call), `--noout` (nothing on stdout). `--storage-driver` is
+//! in storage_vfs.rs.
 
 use super::util::{IMG, TestEnv, name};
 
@@ -37,17 +37,6 @@ fn noout_prints_nothing_on_stdout() {
     let out = env.run(&["--noout", "rm", &c]);
     assert_eq!((out.code(), out.stdout.as_str()), (0, ""), "{out:?}");
     assert!(env.names_all().is_empty());
-}
-
-#[test]
-fn storage_driver_other_than_overlay_is_refused() {
-    let env = TestEnv::new("gf-driver");
-    env.run(&["--storage-driver", "vfs", "images"])
-        .assert_error(
-            125,
-            &["Error: storage driver \"vfs\" is not supported by peapod"],
-        );
-    env.ok(&["--storage-driver", "overlay", "images"]);
 }
 
 /// `info` as Podman's users script it: `--format json` is one object under Podman's JSON

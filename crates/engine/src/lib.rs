@@ -39,7 +39,7 @@ pub mod volume;
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
-pub use config::{EngineOptions, Paths};
+pub use config::{EngineOptions, Paths, StorageDriver};
 pub use error::{Error, ErrorKind, Result};
 
 use crate::error::IoContext;
@@ -53,6 +53,8 @@ pub struct Engine {
     opts: EngineOptions,
     runtime: OnceCell<Runtime>,
     events: events::LoggerCell,
+    /// The store's storage driver, fixed when the store was first used.
+    driver: StorageDriver,
 }
 
 impl Engine {
@@ -78,12 +80,14 @@ impl Engine {
         let mut paths = Paths::new(root, runroot);
         paths.volume_path = opts.volume_path.as_deref().map(absolute).transpose()?;
         let db = Db::open(&paths.db())?;
+        let driver = store_driver(&db, &opts, &paths.root)?;
         let engine = Engine {
             paths,
             db,
             opts,
             runtime: OnceCell::new(),
             events: OnceCell::new(),
+            driver,
         };
         refresh::refresh_if_rebooted(&engine)?;
         Ok(engine)
@@ -103,15 +107,27 @@ impl Engine {
         &self.paths.root
     }
 
+    /// The store's storage driver (`info`'s `.Store.GraphDriverName`).
+    pub fn storage_driver(&self) -> StorageDriver {
+        self.driver
+    }
+
     /// The store's runroot (`--runroot`: what lives only until a reboot).
     pub fn runroot(&self) -> &Path {
         &self.paths.runroot
     }
 
-    /// Whether `reference` names a container (`container exists`).
+    /// Whether `reference` names a container (`container exists`); an external one (a
+    /// build's) does not count.
     pub fn container_exists(&self, reference: &str) -> Result<bool> {
+        self.container_exists_with(reference, false)
+    }
+
+    /// [`Engine::container_exists`]; with `external` (`--external`), a build's external
+    /// containers count too.
+    pub fn container_exists_with(&self, reference: &str, external: bool) -> Result<bool> {
         match self.db.lookup_container(reference) {
-            Ok(_) => Ok(true),
+            Ok(c) => Ok(external || !c.config.external),
             Err(Error::NoSuchContainer(_)) => Ok(false),
             Err(e) => Err(e),
         }
@@ -152,6 +168,37 @@ impl Engine {
     pub fn lock(&self, name: &str) -> Result<Lock> {
         Lock::acquire(&self.paths.locks(), name)
     }
+}
+
+/// The driver of the store whose database is `db`: the recorded one, or (a store used for
+/// the first time) the one asked for, recorded now. See [`config::storage_conf`].
+fn store_driver(db: &Db, opts: &EngineOptions, root: &Path) -> Result<StorageDriver> {
+    use config::storage_conf::{META_KEY, configured_driver, decide};
+    let recorded = db.meta(META_KEY)?;
+    // storage.conf is read only when no flag decides (a flag wins over it either way).
+    let conf = match &opts.storage_driver {
+        Some(_) => None,
+        None => configured_driver()?,
+    };
+    let (driver, record, note) = decide(
+        recorded.as_deref(),
+        opts.storage_driver.as_deref(),
+        conf.as_deref(),
+        root,
+    )?;
+    if let Some(note) = note {
+        tracing::error!("{note}");
+    }
+    if !record {
+        return Ok(driver);
+    }
+    // Two first commands racing: the first writer's choice holds for both.
+    let held = db.meta_init(META_KEY, driver.name())?;
+    if held == driver.name() {
+        return Ok(driver);
+    }
+    let flag = opts.storage_driver.as_deref();
+    Ok(decide(Some(&held), flag, conf.as_deref(), root)?.0)
 }
 
 pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {

@@ -434,8 +434,7 @@ pub struct PsArgs {
     /// Sort output by: command, created, id, image, names, runningfor, size, status
     #[arg(long)]
     pub sort: Option<String>,
-    /// Show containers in storage not controlled by peapod. peapod has no such containers
-    /// (no other tool shares its storage), so the listing is the same as `--all`'s.
+    /// Show containers in storage not controlled by peapod (a build's working containers)
     #[arg(long)]
     pub external: bool,
 }
@@ -493,6 +492,9 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExistsArgs {
+    /// Check external containers as well as peapod's (a build's working containers)
+    #[arg(long)]
+    pub external: bool,
     pub container: String,
 }
 

@@ -250,7 +250,7 @@ pub fn wait(engine: &Engine, a: WaitArgs) -> CliResult {
 }
 
 pub fn exists(engine: &Engine, a: ExistsArgs) -> CliResult {
-    Ok(if engine.container_exists(&a.container)? {
+    Ok(if engine.container_exists_with(&a.container, a.external)? {
         0
     } else {
         1

@@ -299,7 +299,7 @@ pub struct ImagePruneArgs {
     /// Remove all images not in use by containers, not just dangling ones
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Remove images even when they are used by external containers (accepted: peapod has none)
+    /// Remove images even when they are used by external containers (e.g., by build containers)
     #[arg(long)]
     pub external: bool,
     /// Do not prompt for confirmation
@@ -326,7 +326,7 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    for id in engine.prune_images(a.all, &filters)? {
+    for id in engine.prune_images_with(a.all, &filters, a.external)? {
         println!("{id}");
     }
     Ok(0)

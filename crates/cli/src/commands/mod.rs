@@ -36,18 +36,10 @@ use crate::cli::{
 
 /// The global flags as the engine's options.
 pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
-    // peapod stores layers with overlay only: another driver is refused, not ignored.
-    if let Some(d) = g.storage_driver.as_deref()
-        && d != "overlay"
-    {
-        return Err(crate::CliError::engine(format!(
-            "storage driver {d:?} is not supported by peapod: only \"overlay\" is"
-        )));
-    }
     // `--storage-opt ''` clears the driver's options (there are none here).
     if let Some(o) = g.storage_opt.iter().find(|o| !o.is_empty()) {
         return Err(crate::CliError::engine(format!(
-            "storage option {o:?} is not supported by peapod's overlay store"
+            "storage option {o:?} is not supported by peapod's store"
         )));
     }
     Ok(EngineOptions {
@@ -68,6 +60,7 @@ pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
         runtime_flags: g.runtime_flag.clone(),
         events_backend: g.events_backend.clone(),
         volume_path: g.volumepath.clone(),
+        storage_driver: g.storage_driver.clone(),
     })
 }
 

@@ -115,6 +115,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         latest: a.latest,
         filters: a.filter.clone(),
         sort: a.sort.clone(),
+        external: a.external,
+        oldest_first: true,
     })?;
     let short = |id: &str| {
         if a.no_trunc {
@@ -141,11 +143,25 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         .iter()
         .map(|e| {
             let c = &e.container;
-            let cmd = c.config.args.join(" ");
+            // An external container: libpod's `ListStorageContainer` facts.
+            let (cmd, image, status, state) = match &e.external {
+                Some(x) => (
+                    "buildah".to_string(),
+                    x.image.clone(),
+                    "Storage".to_string(),
+                    "storage".to_string(),
+                ),
+                None => (
+                    c.config.args.join(" "),
+                    c.config.image_name.clone(),
+                    ps_status(c, e.health.as_deref()),
+                    c.state.status.to_string(),
+                ),
+            };
             PsRow {
                 ID: short(c.id()),
                 Id: c.id().to_string(),
-                Image: c.config.image_name.clone(),
+                Image: image,
                 ImageID: c.config.image_id.clone(),
                 Command: if !a.no_trunc && cmd.len() > 17 {
                     format!("{}...", truncate_chars(&cmd, 17))
@@ -155,8 +171,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
                 CreatedHuman: human::ago(c.config.created),
                 CreatedAt: peapod_engine::container::inspect::go_time_string(c.config.created),
                 Created: c.config.created.timestamp(),
-                Status: ps_status(c, e.health.as_deref()),
-                State: c.state.status.to_string(),
+                Status: status,
+                State: state,
                 Ports: peapod_engine::network::ports::ps_ports(&e.ports),
                 Names: c.name().to_string(),
                 Labels: c.config.labels.clone(),
@@ -181,7 +197,11 @@ pub fn ps(engine: &Engine, a: PsArgs) -> CliResult {
         .map(|(e, r)| (e, &e.container, &e.ports, r))
         .map(|(e, c, ports, r)| PsJson {
             AutoRemove: c.config.auto_remove,
-            Command: c.config.args.clone(),
+            Command: if e.external.is_some() {
+                vec!["buildah".to_string()]
+            } else {
+                c.config.args.clone()
+            },
             Created: r.Created,
             CreatedAt: r.CreatedHuman.clone(),
             Exited: r.Exited,

@@ -4,6 +4,9 @@
 //! [`containers_conf`] reads Podman's containers.conf files.
 
 pub mod containers_conf;
+pub mod storage_conf;
+
+pub use storage_conf::StorageDriver;
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +56,9 @@ pub struct EngineOptions {
     pub events_backend: Option<String>,
     /// `--volumepath`: where volumes live (`<root>/volumes` by default).
     pub volume_path: Option<PathBuf>,
+    /// `--storage-driver` (`overlay`, `vfs`): the driver of a new store; another than a
+    /// store's own is refused ([`storage_conf`]).
+    pub storage_driver: Option<String>,
 }
 
 /// Every path the engine uses, derived once from the options.

@@ -220,10 +220,14 @@ impl Engine {
         undo: &mut Undo<'_>,
     ) -> Result<(Digest, u64)> {
         let dir = self.paths.container_dir(c.id());
-        let upper = dir.join("upper");
+        let changes = self.container_changes(c)?;
+        let upper = changes.upper.clone();
         let (diff_id, size) = if squash {
             let merged = self.paths.rootfs(c.id());
-            if crate::layer::is_mountpoint(&merged) {
+            // A vfs copy is the whole tree already (never a mount point).
+            let vfs_copy = self.storage_driver() == crate::StorageDriver::Vfs
+                && dir.join(super::rootfs::VFS_MARKER).exists();
+            if crate::layer::is_mountpoint(&merged) || vfs_copy {
                 undo.put_with(|w| crate::layer::write_tree(&merged, false, w))?
             } else {
                 let view = SquashView::mount(self, &dir, &upper, image)?;

@@ -235,6 +235,7 @@ impl Engine {
                 .unwrap_or_default(),
             rootfs,
             is_service: false,
+            external: false,
             service_pods: Vec::new(),
             args,
             entrypoint,

@@ -63,7 +63,8 @@ impl Engine {
                         c.name()
                     )));
                 }
-                let upper = self.paths.container_dir(c.id()).join("upper");
+                let changed = self.container_changes(&c)?;
+                let upper = changed.upper.clone();
                 let lowers = match &c.config.rootfs {
                     Some(r) => vec![r.path.clone()],
                     None => match self.db.image(&c.config.image_id)? {

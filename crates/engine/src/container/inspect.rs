@@ -401,7 +401,7 @@ impl Engine {
             BoundingCaps: nonempty(&security.bounding),
             ExecIDs: c.state.exec_sessions.keys().cloned().collect(),
             GraphDriver: GraphDriver {
-                Name: "overlay".into(),
+                Name: self.storage_driver().name().into(),
                 Data: gd,
             },
             Mounts: self.inspect_mounts(c),

@@ -31,12 +31,23 @@ impl Engine {
         Ok(c)
     }
 
-    /// Every container, reconciled.
+    /// Every container, reconciled; external ones (a build's) are not among them.
     pub fn containers(&self) -> Result<Vec<Container>> {
         let mut all = self.db.containers()?;
+        all.retain(|c| !c.config.external);
         for c in &mut all {
             self.reconcile(c)?;
             self.repair_if_abandoned(c);
+        }
+        Ok(all)
+    }
+
+    /// The external containers (a build's working containers), reconciled.
+    pub fn external_containers(&self) -> Result<Vec<Container>> {
+        let mut all = self.db.containers()?;
+        all.retain(|c| c.config.external);
+        for c in &mut all {
+            self.reconcile(c)?;
         }
         Ok(all)
     }

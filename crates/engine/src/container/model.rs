@@ -81,6 +81,14 @@ pub struct ContainerConfig {
     /// Image id (config digest hex) and the name the user gave, fully qualified.
     pub image_id: String,
     pub image_name: String,
+    /// An external container (Podman's word): in the store, but not one of the
+    /// containers the engine lists and manages, as buildah's working containers are in
+    /// containers/storage beside libpod's. peapod's are a build's RUN containers, kept
+    /// (mounted) until the build ends, so a killed build leaves them as Podman's does.
+    /// Only `ps --external`, `container exists --external`, `rm NAME` and
+    /// `image prune --external` see them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
     /// A `kube play --service-container` service container, and the pods it stands for.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_service: bool,

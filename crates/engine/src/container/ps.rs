@@ -1,4 +1,5 @@
-//! `ps`: the containers a listing asks for, newest first, each with the facts a front end
+//! `ps`: the containers a listing asks for, newest or (Podman's `ps`) oldest first, each
+//! with the facts a front end
 //! needs to render a row (its pod's name, the ports it is reachable on). Humanising,
 //! truncation and templates are the front end's.
 
@@ -24,8 +25,13 @@ pub struct PsRequest {
     /// `--filter KEY=VALUE`.
     pub filters: Vec<String>,
     /// `--sort`: command, created, id, image, names, pod, runningfor, size or status
-    /// (`None`: newest first).
+    /// (`None`: by creation, see `oldest_first`).
     pub sort: Option<String>,
+    /// Oldest first, as Podman's `ps` lists (pkg/ps sorts by creation time after `--last`
+    /// took the newest); otherwise newest first, as Docker's API lists.
+    pub oldest_first: bool,
+    /// `--external`: the external containers (a build's working containers) too.
+    pub external: bool,
 }
 
 /// Orders a listing as Podman's `ps --sort KEY` does (ascending; "created" oldest first).
@@ -72,6 +78,17 @@ pub struct PsEntry {
     /// The healthcheck's status (`starting`, `healthy`, `unhealthy`) of a running container
     /// with a check.
     pub health: Option<String>,
+    /// An external container (`--external`): Podman shows its state as `storage`, its
+    /// command as `buildah` and as its image the first name the image had ("" for a
+    /// nameless one, such as a build's intermediate image).
+    pub external: Option<ExternalFacts>,
+}
+
+/// What `ps --external` shows of an external container.
+#[derive(Debug, Clone)]
+pub struct ExternalFacts {
+    /// The first name its image had, or "".
+    pub image: String,
 }
 
 impl PsEntry {
@@ -102,7 +119,7 @@ impl Lookup for Engine {
 }
 
 impl Engine {
-    /// `ps`: filtered, newest first, cut to `--last`/`--latest`.
+    /// `ps`: filtered, cut to `--last`/`--latest` (the newest), in the order asked.
     pub fn ps(&self, req: &PsRequest) -> Result<Vec<PsEntry>> {
         let filters = ContainerFilter::parse_all(&req.filters, self)?;
         let mut all = self.containers()?;
@@ -126,10 +143,39 @@ impl Engine {
             list.truncate(1);
         }
         let mut entries = self.ps_entries(list)?;
+        if req.external {
+            entries.extend(self.external_entries()?);
+        }
+        // External containers among the others, by creation.
+        if req.oldest_first {
+            entries.sort_by_key(|e| e.container.config.created);
+        } else {
+            entries.sort_by_key(|e| std::cmp::Reverse(e.container.config.created));
+        }
         if let Some(key) = &req.sort {
             sort_entries(&mut entries, key)?;
         }
         Ok(entries)
+    }
+
+    /// The external containers' rows, as libpod's `ListStorageContainer` makes them.
+    fn external_entries(&self) -> Result<Vec<PsEntry>> {
+        let mut out = Vec::new();
+        for c in self.external_containers()? {
+            let image = self
+                .db
+                .image(&c.config.image_id)?
+                .and_then(|i| i.names_history.first().cloned())
+                .unwrap_or_default();
+            out.push(PsEntry {
+                container: c,
+                pod_name: String::new(),
+                ports: Vec::new(),
+                health: None,
+                external: Some(ExternalFacts { image }),
+            });
+        }
+        Ok(out)
     }
 
     fn ps_entries(&self, list: Vec<Container>) -> Result<Vec<PsEntry>> {
@@ -141,6 +187,7 @@ impl Engine {
                     health: self.health_status(&c),
                     container: c,
                     pod_name: String::new(),
+                    external: None,
                 })
                 .collect());
         }
@@ -169,6 +216,7 @@ impl Engine {
                     container: c,
                     pod_name,
                     ports,
+                    external: None,
                 }
             })
             .collect())

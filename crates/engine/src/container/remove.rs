@@ -113,6 +113,19 @@ impl Engine {
         if c.config.is_service {
             self.refuse_service_removal(&c)?;
         }
+        // libpod's RemoveStorageContainer: a mounted external container needs force.
+        if c.config.external
+            && !opts.force
+            && (c.state.mounted || c.state.user_mounts > 0 || c.state.status == Status::Running)
+        {
+            return Err(Error::BadState {
+                id: c.id().to_string(),
+                state: "storage".into(),
+                what: format!(
+                    "container {reference:?} is mounted and cannot be removed without using force: container state improper"
+                ),
+            });
+        }
         if !infra_too {
             let deps = self.dependents(c.id())?;
             if !deps.is_empty() {

@@ -1,4 +1,6 @@
-//! A container's rootfs: an overlay of its image's layers under its own upper dir.
+//! A container's rootfs: an overlay of its image's layers under its own upper dir, or
+//! (storage driver vfs) a full copy of them, made once, in the same place and removed
+//! with the container.
 
 use std::path::PathBuf;
 
@@ -9,10 +11,18 @@ use crate::state::{Holder, Resource};
 
 /// The mode of a container's root directory.
 const ROOT_MODE: u32 = 0o555;
+/// In a container's directory: its vfs copy is whole.
+pub(crate) const VFS_MARKER: &str = "vfs-copied";
 
 impl Engine {
     /// Mount the overlay (if not mounted), held in the ledger by the container.
     pub(crate) fn mount_rootfs(&self, c: &mut Container) -> Result<PathBuf> {
+        if self.storage_driver() == crate::StorageDriver::Vfs && c.config.rootfs.is_none() {
+            let merged = self.vfs_rootfs(c)?;
+            c.state.mounted = true;
+            ensure_mtab(&merged)?;
+            return Ok(merged);
+        }
         let id = c.id().to_string();
         let dir = self.paths.container_dir(&id);
         let (upper, work, merged) = (dir.join("upper"), dir.join("work"), self.paths.rootfs(&id));
@@ -69,6 +79,74 @@ impl Engine {
         Ok(merged)
     }
 
+    /// The vfs rootfs of `c`: its image's layers copied into the rootfs directory, once
+    /// (a marker beside it says the copy is whole; a copy that a killed process left half
+    /// made is started again). Nothing is mounted.
+    fn vfs_rootfs(&self, c: &Container) -> Result<PathBuf> {
+        let dir = self.paths.container_dir(c.id());
+        let merged = self.paths.rootfs(c.id());
+        let marker = dir.join(VFS_MARKER);
+        if marker.exists() {
+            return Ok(merged);
+        }
+        if crate::layer::is_mountpoint(&merged) {
+            return Err(crate::Error::other(format!(
+                "{} is a mount point: cannot make the vfs copy of container {} there",
+                merged.display(),
+                c.id()
+            )));
+        }
+        match std::fs::remove_dir_all(&merged) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(crate::Error::io("removing", &merged, e)),
+        }
+        std::fs::create_dir_all(&merged).ctx("creating", &merged)?;
+        // The copy's `/` gets the mode overlay's upper dir gives it (see ROOT_MODE).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&merged, std::fs::Permissions::from_mode(ROOT_MODE))
+            .ctx("setting the mode of", &merged)?;
+        let image = self
+            .db
+            .image(&c.config.image_id)?
+            .ok_or_else(|| crate::Error::NoSuchImage(c.config.image_id.clone()))?;
+        crate::layer::copy_layers(&self.layer_dirs(&image)?, &merged)?;
+        std::fs::write(&marker, b"").ctx("writing", &marker)?;
+        Ok(merged)
+    }
+
+    /// The changes of container `c` in overlay's upper-dir format (what `commit` and `diff`
+    /// read): its upper dir, or with vfs a naive diff of its copy against a fresh copy of
+    /// its image, made in a scratch directory that goes when the answer is dropped.
+    pub(crate) fn container_changes(&self, c: &Container) -> Result<Changes> {
+        let dir = self.paths.container_dir(c.id());
+        if self.storage_driver() != crate::StorageDriver::Vfs || c.config.rootfs.is_some() {
+            return Ok(Changes {
+                upper: dir.join("upper"),
+                scratch: None,
+            });
+        }
+        let scratch = dir.join(format!("vfs-diff-{:016x}", rand::random::<u64>()));
+        let changes = Changes {
+            upper: scratch.join("upper"),
+            scratch: Some(scratch.clone()),
+        };
+        std::fs::create_dir_all(&changes.upper).ctx("creating", &changes.upper)?;
+        if !dir.join(VFS_MARKER).exists() {
+            return Ok(changes); // never copied, never run: no change
+        }
+        let image = self
+            .db
+            .image(&c.config.image_id)?
+            .ok_or_else(|| crate::Error::NoSuchImage(c.config.image_id.clone()))?;
+        let base = scratch.join("base");
+        crate::layer::copy_layers(&self.layer_dirs(&image)?, &base)?;
+        let merged = self.paths.rootfs(c.id());
+        crate::layer::naive_changes(&base, &merged, &changes.upper)
+            .map_err(|e| crate::Error::io("comparing with its image", &merged, e))?;
+        Ok(changes)
+    }
+
     /// Unmounts the rootfs (through the ledger, which holds it), unless `peapod mount`
     /// holds it: it stays until `umount`; the removal of the container clears the holds
     /// first.
@@ -106,5 +184,22 @@ fn ensure_mtab(rootfs: &std::path::Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(crate::Error::io("creating", &mtab, e)),
+    }
+}
+
+/// A container's changes as an upper dir ([`Engine::container_changes`]).
+pub(crate) struct Changes {
+    pub upper: PathBuf,
+    /// The vfs scratch directory to remove.
+    scratch: Option<PathBuf>,
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        if let Some(s) = &self.scratch
+            && let Err(e) = std::fs::remove_dir_all(s)
+        {
+            tracing::warn!(path = %s.display(), error = %e, "removing a vfs diff");
+        }
     }
 }

@@ -19,8 +19,8 @@ pub enum ImageFilter {
     Before(DateTime<Utc>),
     /// `until=TIME`: created before the time.
     Until(DateTime<Utc>),
-    /// `containers=true|false|external`: used by a container or not (peapod's containers
-    /// are all its own, so `external` holds for images no container uses).
+    /// `containers=true|false|external`: used by a container or not; `external`: used by
+    /// external containers only (a build's), or by none.
     Containers(ContainersValue),
     /// `dangling=BOOL`: nameless and no image is built on it.
     Dangling(bool),
@@ -60,6 +60,8 @@ pub struct ImageFacts<'a> {
     pub created: DateTime<Utc>,
     pub labels: &'a BTreeMap<String, String>,
     pub containers: usize,
+    /// How many of `containers` are external (a build's working containers).
+    pub external_containers: usize,
     /// Another image is built directly on this one.
     pub has_child: bool,
     /// A manifest list.
@@ -218,7 +220,11 @@ impl ImageFilter {
             ImageFilter::Since(t) => img.created > *t,
             ImageFilter::Before(t) | ImageFilter::Until(t) => img.created < *t,
             ImageFilter::Containers(ContainersValue::True) => img.containers > 0,
-            ImageFilter::Containers(_) => img.containers == 0,
+            ImageFilter::Containers(ContainersValue::False) => img.containers == 0,
+            // libimage: every container of the image is an external one.
+            ImageFilter::Containers(ContainersValue::External) => {
+                img.containers == img.external_containers
+            }
             ImageFilter::Dangling(b) => *b == img.dangling(),
             ImageFilter::Intermediate(b) => *b == img.intermediate(),
             ImageFilter::Id(id) => img.id == id,

@@ -22,12 +22,14 @@ fn parse(f: &[&str]) -> Result<ImageFilters> {
     ImageFilters::parse(&f, &lookup)
 }
 
+#[derive(Clone)]
 struct Img {
     id: &'static str,
     names: Vec<String>,
     created: i64,
     labels: BTreeMap<String, String>,
     containers: usize,
+    external_containers: usize,
     has_child: bool,
     manifest_list: bool,
 }
@@ -40,6 +42,7 @@ impl Img {
             created,
             labels: BTreeMap::new(),
             containers: 0,
+            external_containers: 0,
             has_child: false,
             manifest_list: false,
         }
@@ -52,6 +55,7 @@ impl Img {
             created: at(self.created),
             labels: &self.labels,
             containers: self.containers,
+            external_containers: self.external_containers,
             has_child: self.has_child,
             manifest_list: self.manifest_list,
         }
@@ -84,6 +88,14 @@ fn every_key_with_libimage_semantics() {
     assert!(hits(&["containers=true"], &named));
     assert!(!hits(&["containers=false"], &named));
     assert!(hits(&["containers=external"], &dangling));
+    assert!(
+        !hits(&["containers=external"], &named),
+        "used by peapod's own"
+    );
+    let mut building = named.clone();
+    building.external_containers = 2; // both of its containers are a build's
+    assert!(hits(&["containers=external"], &building));
+    assert!(hits(&["containers=true"], &building));
     // dangling and intermediate.
     assert!(hits(&["dangling=true"], &dangling));
     assert!(!hits(&["dangling=true"], &parent));

@@ -159,7 +159,7 @@ impl Engine {
             Size: r.size,
             VirtualSize: r.size,
             GraphDriver: GraphDriver {
-                Name: "overlay".into(),
+                Name: self.storage_driver().name().into(),
                 Data: data,
             },
             RootFS: RootFs {

@@ -29,8 +29,10 @@ pub struct ImageSummary {
     pub repo_digests: Vec<String>,
     pub created: DateTime<Utc>,
     pub size: u64,
-    /// How many containers use it.
+    /// How many containers use it (external ones, a build's, included).
     pub containers: usize,
+    /// How many of them are external.
+    pub external_containers: usize,
     pub labels: BTreeMap<String, String>,
     pub dangling: bool,
     pub intermediate: bool,
@@ -144,6 +146,10 @@ impl Engine {
                         .iter()
                         .filter(|c| c.config.image_id == img.id)
                         .count(),
+                    external_containers: containers
+                        .iter()
+                        .filter(|c| c.config.external && c.config.image_id == img.id)
+                        .count(),
                     labels,
                     dangling: img.names.is_empty() && !has_child,
                     intermediate: img.names.is_empty() && has_child,
@@ -194,13 +200,26 @@ impl Engine {
     /// `image prune`: removes unused dangling images (`all`: every unused image) that match
     /// `filters`, until none is left; returns their ids in removal order.
     pub fn prune_images(&self, all: bool, filters: &ImageFilters) -> Result<Vec<String>> {
+        self.prune_images_with(all, filters, false)
+    }
+
+    /// [`Engine::prune_images`]; with `external` (`--external`), images used only by
+    /// external containers (a build's working containers) go too, those containers first,
+    /// as libimage's `RemoveImages` with `ExternalContainers` removes them.
+    pub fn prune_images_with(
+        &self,
+        all: bool,
+        filters: &ImageFilters,
+        external: bool,
+    ) -> Result<Vec<String>> {
         let mut wanted = filters.clone();
+        let unused = if external {
+            crate::filter::ContainersValue::External
+        } else {
+            crate::filter::ContainersValue::False
+        };
         // Keys of their own, so that they AND with the user's.
-        wanted.push(
-            "\0unused",
-            ImageFilter::Containers(crate::filter::ContainersValue::False),
-            false,
-        );
+        wanted.push("\0unused", ImageFilter::Containers(unused), false);
         if !all {
             wanted.push("\0dangling", ImageFilter::Dangling(true), false);
         }
@@ -212,6 +231,9 @@ impl Engine {
             }
             let mut progress = false;
             for img in round {
+                if img.external_containers > 0 {
+                    self.remove_external_users(&img.id)?;
+                }
                 for n in &img.names {
                     self.db.untag_image(n)?;
                     self.emit_image("untag", &img.id, n);
@@ -239,7 +261,28 @@ fn facts(s: &ImageSummary) -> ImageFacts<'_> {
         created: s.created,
         labels: &s.labels,
         containers: s.containers,
+        external_containers: s.external_containers,
         has_child: s.intermediate,
         manifest_list: s.manifest_list,
+    }
+}
+
+impl Engine {
+    /// Removes (forced, at once) the external containers that use image `id`.
+    fn remove_external_users(&self, id: &str) -> Result<()> {
+        let opts = crate::container::RemoveOptions {
+            force: true,
+            volumes: true,
+            timeout: Some(0),
+        };
+        for c in self.external_containers()? {
+            if c.config.image_id == id {
+                match self.remove(c.id(), &opts) {
+                    Ok(_) | Err(Error::NoSuchContainer(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 }

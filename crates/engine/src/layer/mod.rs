@@ -1,4 +1,4 @@
-//! Safe unpacking of layers, whiteouts, the overlay rootfs of a container, and layer
+//! Safe unpacking of layers, whiteouts, the overlay (or vfs copy) rootfs of a container, and layer
 //! tarballs made from a container's changes ([`write_tree`]).
 //!
 //! This module owns the layer directories (`<root>/<hex>/diff`) and the overlay mounts built
@@ -12,6 +12,7 @@ mod diff;
 mod overlay;
 mod store;
 mod unpack;
+mod vfs;
 
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ pub use store::LayerStore;
 pub(crate) use store::sweep_stale;
 pub(crate) use unpack::remove_all_at;
 pub use unpack::{decompress, unpack};
+pub use vfs::{copy_layers, naive_changes};
 
 /// What went wrong while unpacking, storing or mounting layers.
 #[derive(Debug, thiserror::Error)]

@@ -102,6 +102,18 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<UnpackSummary, LayerErro
 /// Unpacks an uncompressed tar stream into `dest` (created if missing). The stream is read
 /// to its end, so the digest covers every byte (trailing padding included).
 pub fn unpack_tar(reader: impl Read, dest: &Path) -> Result<UnpackSummary, LayerError> {
+    unpack_into(reader, dest, false)
+}
+
+/// Applies an uncompressed layer tar onto the tree `dest` as a flat filesystem (a vfs
+/// rootfs): a whiteout removes what it names, an opaque marker empties its directory
+/// (the marker must come before the directory's own entries, as [`super::write_tree`]
+/// writes it). Contained exactly as [`unpack_tar`].
+pub fn apply_tar(reader: impl Read, dest: &Path) -> Result<UnpackSummary, LayerError> {
+    unpack_into(reader, dest, true)
+}
+
+fn unpack_into(reader: impl Read, dest: &Path, flat: bool) -> Result<UnpackSummary, LayerError> {
     std::fs::create_dir_all(dest).map_err(|e| LayerError::io("creating", dest, e))?;
     let root = openat(
         AT_FDCWD,
@@ -122,6 +134,7 @@ pub fn unpack_tar(reader: impl Read, dest: &Path) -> Result<UnpackSummary, Layer
         content_size: 0,
         entries: 0,
         in_userns: super::in_user_namespace(),
+        flat,
     };
     {
         let mut archive = tar::Archive::new(&mut hashing);
@@ -186,6 +199,8 @@ struct Unpacker {
     /// Unpacking in a user namespace (rootless): opaque directories get the `user.overlay.`
     /// xattr (overlay mounted with `userxattr`), device nodes are skipped.
     in_userns: bool,
+    /// Applying onto a flat tree (vfs): whiteouts remove, opaque markers empty.
+    flat: bool,
 }
 
 const OPEN_DIR_FLAGS: OFlag = OFlag::O_PATH
@@ -327,6 +342,51 @@ impl Unpacker {
         }
     }
 
+    /// A whiteout on a flat tree: `.wh..wh..opq` empties the directory (what lower layers
+    /// put there), `.wh.NAME` removes NAME, AUFS metadata is dropped.
+    fn flat_whiteout(
+        &self,
+        pfd: &OwnedFd,
+        parent: &[OsString],
+        hidden: &[u8],
+        shown: &str,
+    ) -> Result<(), LayerError> {
+        if hidden == b".wh..opq" {
+            let d = openat(
+                pfd,
+                ".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| LayerError::io("opening", self.host_path(parent), e))?;
+            let walk = d
+                .try_clone()
+                .map_err(|e| LayerError::io("opening", self.host_path(parent), e))?;
+            let mut listing = nix::dir::Dir::from_fd(d)
+                .map_err(|e| LayerError::io("listing", self.host_path(parent), e))?;
+            let mut children = Vec::new();
+            for ent in listing.iter() {
+                let ent = ent.map_err(|e| LayerError::io("listing", self.host_path(parent), e))?;
+                let n = ent.file_name().to_bytes();
+                if n != b"." && n != b".." {
+                    children.push(OsStr::from_bytes(n).to_os_string());
+                }
+            }
+            drop(listing);
+            for child in children {
+                let host = self.host_path(parent).join(&child);
+                self.remove_existing(&walk, &child, false, &host)?;
+            }
+        } else if hidden.starts_with(b".wh.") || hidden.is_empty() {
+            tracing::debug!(entry = %shown, "dropping AUFS metadata entry");
+        } else {
+            let hidden = OsStr::from_bytes(hidden);
+            let host = self.host_path(parent).join(hidden);
+            self.remove_existing(pfd, hidden, false, &host)?;
+        }
+        Ok(())
+    }
+
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), LayerError> {
         use tar::EntryType as T;
         self.entries += 1;
@@ -398,6 +458,9 @@ impl Unpacker {
 
         if let Some(hidden) = name_bytes.strip_prefix(b".wh.") {
             let pfd = self.ensure_dir(parent)?;
+            if self.flat {
+                return self.flat_whiteout(&pfd, parent, hidden, &shown);
+            }
             if name_bytes == b".wh..wh..opq" {
                 let d = openat(
                     &pfd,

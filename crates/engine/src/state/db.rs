@@ -115,6 +115,26 @@ impl Db {
         Ok(())
     }
 
+    /// A value of the `meta` table (store-wide facts, such as the storage driver).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Records `value` under `key` unless a value is there already; returns the value the
+    /// table holds afterwards (the first writer's, when two race).
+    pub fn meta_init(&self, key: &str, value: &str) -> Result<String> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+            Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+        })
+    }
+
     /// The schema version this database had before this open upgraded it (0: a new one).
     pub fn upgraded_from(&self) -> Option<i64> {
         self.upgraded_from

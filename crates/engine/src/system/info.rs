@@ -389,6 +389,10 @@ impl Engine {
     /// The overlay driver's facts, measured: the filesystem under the store, and what the
     /// kernel's overlay does here (d_type is required, metacopy is not used).
     fn graph_status(&self) -> BTreeMap<String, String> {
+        // containers/storage's vfs driver reports no status.
+        if self.storage_driver() == crate::StorageDriver::Vfs {
+            return BTreeMap::new();
+        }
         let fs = nix::sys::statfs::statfs(&self.paths.root)
             .map(|s| backing_fs_name(s.filesystem_type().0))
             .unwrap_or_else(|_| "unknown".into());
@@ -411,7 +415,7 @@ impl Engine {
                 running: count(&|s| s == Status::Running),
                 stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
             },
-            GraphDriverName: "overlay".into(),
+            GraphDriverName: self.storage_driver().name().into(),
             GraphOptions: BTreeMap::new(),
             GraphStatus: self.graph_status(),
             GraphRoot: self.paths.root.display().to_string(),

@@ -130,6 +130,10 @@ pub(crate) struct Build<'a, 'o> {
     pub made: Vec<String>,
     /// The number of layers of each stage's FROM image (what `--squash` keeps).
     pub base_layers: Vec<usize>,
+    /// The RUN steps' working containers, removed when the build ends (and only then, as
+    /// Buildah keeps its working containers until the end of the stage: a killed build
+    /// leaves them).
+    pub working: std::cell::RefCell<Vec<run::BuildContainer<'a>>>,
 }
 
 impl Engine {
@@ -175,6 +179,7 @@ impl Engine {
             stages: vec![None; n],
             made: Vec::new(),
             base_layers: vec![0; n],
+            working: std::cell::RefCell::new(Vec::new()),
             cf,
         };
         if let Some(w) = unused_warning(&unused_build_args(&b.cf, &b.build_args)) {

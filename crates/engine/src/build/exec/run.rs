@@ -1,7 +1,14 @@
 //! A `RUN` step: a container made through the engine's own create path (monitor + runtime,
 //! the engine's rlimits and seccomp, the build's network) on the step's parent image, its
-//! output copied inline, then committed by the caller from its overlay upper dir and
-//! removed.
+//! output copied inline, then committed by the caller from its overlay upper dir.
+//!
+//! The container is the build's working container, as Buildah's are: an external
+//! container (in the store, not among the containers `ps -a` and `rm -a` see), named as
+//! Buildah names them (`<image>-working-container`, `<12 hex of the parent>-working-container`
+//! after a committed step), mounted while it exists, and kept until the build ends (the
+//! caller holds its [`BuildContainer`]), so a killed build leaves its working containers
+//! as Podman's does: `ps --external` lists them, `rm -f` or `image prune --external`
+//! removes them.
 //!
 //! [`run_create_options`] is the one place a RUN container's request is filled: the typed
 //! container spec `run`/`create` and `kube play` fill too.
@@ -18,6 +25,9 @@ use crate::error::{Error, Result};
 pub struct RunSpec {
     /// The parent image's id.
     pub image: String,
+    /// What the working container is named after: the stage's base image as the FROM
+    /// line names it, or the parent image's id after a committed step.
+    pub image_spec: String,
     pub argv: Vec<String>,
     pub env: Vec<String>,
     /// The image config's user and working directory (empty: the defaults).
@@ -103,11 +113,21 @@ impl Engine {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<(BuildContainer<'_>, i32)> {
-        let c = self.create_container(&run_create_options(spec)?)?;
+        let c = self.create_working_container(spec)?;
         let guard = BuildContainer {
             engine: self,
             id: c.id().to_string(),
         };
+        // Buildah mounts its working container; it stays mounted until removed (one hold,
+        // as `mount` takes; no event: it is not one of peapod's containers).
+        {
+            let _lock = self.lock(&guard.id)?;
+            let mut c = self.container(&guard.id)?;
+            c.state.user_mounts += 1;
+            self.db.update_state(c.id(), &c.state)?;
+            self.mount_rootfs(&mut c)?;
+            self.db.update_state(c.id(), &c.state)?;
+        }
         let started = self.start(&guard.id, true)?;
         if let Some(sock) = &started.socket {
             crate::container::attach::copy_output(sock, out, err)
@@ -120,6 +140,66 @@ impl Engine {
         }
         Ok((guard, code))
     }
+}
+
+impl Engine {
+    /// The RUN container, external, under the first free one of Buildah's names
+    /// (`NAME`, `NAME-1`, `NAME-2`, …).
+    fn create_working_container(&self, spec: &RunSpec) -> Result<crate::container::Container> {
+        let base = working_container_name(&spec.image_spec);
+        let mut opts = run_create_options(spec)?;
+        for n in 0.. {
+            opts.name = Some(if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            });
+            match self.create_container(&opts) {
+                Ok(mut c) => {
+                    c.config.external = true;
+                    if let Err(e) = self.db.update_config(c.id(), &c.config) {
+                        let _ = self.remove(
+                            c.id(),
+                            &RemoveOptions {
+                                force: true,
+                                volumes: true,
+                                timeout: Some(0),
+                            },
+                        );
+                        return Err(e);
+                    }
+                    return Ok(c);
+                }
+                Err(Error::NameInUse { .. }) if n < 1000 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+/// Buildah's name for a working container made from `image_spec` (its
+/// `imageNamePrefix`): a digest or an image id shortened to 12 hex digits, then the last
+/// path component without tag or digest, then `-working-container`; for scratch,
+/// `working-container`.
+pub(crate) fn working_container_name(image_spec: &str) -> String {
+    if image_spec.is_empty() || image_spec.eq_ignore_ascii_case("scratch") {
+        return "working-container".into();
+    }
+    let mut prefix = image_spec;
+    if let Some(hex) = prefix.strip_prefix("sha256:")
+        && hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        prefix = &hex[..12];
+    }
+    if prefix.len() == 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        prefix = &prefix[..12];
+    }
+    let prefix = prefix.split(':').next().unwrap_or(prefix);
+    let prefix = prefix.rsplit('/').next().unwrap_or(prefix);
+    let prefix = prefix.split('@').next().unwrap_or(prefix);
+    format!("{prefix}-working-container")
 }
 
 /// Removes from a RUN's upper dir the empty files and directories the runtime made only as
@@ -182,5 +262,32 @@ pub(crate) fn prune_mount_targets(upper: &Path, lowers: &[PathBuf], targets: &[S
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::working_container_name as name;
+
+    #[test]
+    fn working_containers_are_named_as_buildah_names_them() {
+        assert_eq!(
+            name("quay.io/libpod/testimage:20220615"),
+            "testimage-working-container"
+        );
+        assert_eq!(name("alpine"), "alpine-working-container");
+        assert_eq!(
+            name(
+                "localhost/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            ),
+            "b-working-container"
+        );
+        let id = "89abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(name(id), "89abcdef0123-working-container");
+        assert_eq!(
+            name(&format!("sha256:{id}")),
+            "89abcdef0123-working-container"
+        );
+        assert_eq!(name("scratch"), "working-container");
     }
 }

@@ -18,6 +18,9 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub(super) struct StageState {
     pub index: usize,
     pub image: StepImage,
+    /// The FROM line's image (expanded) and the id it resolved to: the first working
+    /// container is named after it, later ones after their parent's id (as Buildah).
+    pub base: (String, Option<String>),
     pub scope: StageScope,
     pub shell: Vec<String>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
@@ -51,8 +54,10 @@ impl Build<'_, '_> {
         self.apply_build_settings(&mut image);
         let base_env = image.cfg_list("Env");
         let scope = StageScope::new(&self.cf, &base_env);
+        let base_id = image.record.as_ref().map(|r| r.id.clone());
         let mut st = StageState {
             index: i,
+            base: (base.clone(), base_id),
             image,
             scope,
             shell: vec!["/bin/sh".into(), "-c".into()],

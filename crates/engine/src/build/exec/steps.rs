@@ -280,8 +280,14 @@ impl Build<'_, '_> {
         let argv = run
             .argv(&st.shell)
             .map_err(|m| Error::invalid(format!("{}: {m}", written.code())))?;
+        let image_spec = if st.base.1.as_deref() == Some(rec.id.as_str()) {
+            st.base.0.clone()
+        } else {
+            rec.id.clone()
+        };
         let mut spec = RunSpec {
             image: rec.id.clone(),
+            image_spec,
             argv: argv.args,
             env: st.scope.run_env(&self.build_args),
             user: st.image.cfg_str("User"),
@@ -364,7 +370,7 @@ impl Build<'_, '_> {
                 code,
             });
         }
-        self.engine.store_step(NewStep {
+        let made = self.engine.store_step(NewStep {
             parent: &st.image,
             config,
             created_by,
@@ -373,7 +379,9 @@ impl Build<'_, '_> {
             created: self.created(),
             file_time: self.opts.timestamp,
             comment: None,
-        })
+        });
+        self.working.borrow_mut().push(container);
+        made
     }
 
     /// One `RUN --mount` as a bind or tmpfs of the RUN container.
