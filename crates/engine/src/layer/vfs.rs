@@ -23,8 +23,9 @@ pub fn copy_layers(lowers: &[PathBuf], dest: &Path) -> Result<(), LayerError> {
 }
 
 fn copy_layer(layer: &Path, dest: &Path) -> Result<(), LayerError> {
-    let (reader, writer) =
-        std::io::pipe().map_err(|e| LayerError::io("creating a pipe for", layer, e))?;
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| LayerError::io("creating a pipe for", layer, e))?;
+    let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
     std::thread::scope(|s| {
         let producer = s.spawn(move || {
             let w = std::io::BufWriter::with_capacity(1 << 16, writer);
