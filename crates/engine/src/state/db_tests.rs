@@ -77,7 +77,10 @@ fn a_checkpoint_moves_every_commit_into_the_database_file() {
         .conn
         .pragma_query_value(None, "page_size", |r| r.get::<_, i64>(0))
         .unwrap();
-    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 32 + 24 + page as u64);
+    assert_eq!(
+        std::fs::metadata(&wal).unwrap().len(),
+        32 + 24 + page as u64
+    );
     // And it works on: the next write starts a new log, every row is there.
     db.conn
         .execute("INSERT INTO images (id, record) VALUES ('last', '{}')", [])
