@@ -40,6 +40,10 @@ pub struct MonitorRequest<'a> {
     pub log_size_max: Option<u64>,
     /// Only sent when set: conmon before 2.2 does not know `--log-max-files`.
     pub log_max_files: Option<u32>,
+    /// conmon's `--no-sync-log`: no fsync of the log when the container exits. For a
+    /// container whose log is removed with it (`--rm` and the default log path): syncing a
+    /// file about to be deleted only delays the exit file by an fsync.
+    pub no_sync_log: bool,
     pub tty: bool,
     pub stdin: bool,
     pub log_level: &'a str,
@@ -181,6 +185,9 @@ pub fn launch(req: &MonitorRequest<'_>) -> Result<Launched> {
     }
     if let Some(n) = req.log_max_files {
         cmd.arg("--log-max-files").arg(n.to_string());
+    }
+    if req.no_sync_log {
+        cmd.arg("--no-sync-log");
     }
     if req.tty {
         cmd.arg("-t");

@@ -165,6 +165,7 @@ impl Engine {
             log_size_max: None,
             timeout: None,
             log_max_files: None,
+            no_sync_log: false,
             tty: opts.tty,
             stdin: opts.interactive,
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),

@@ -389,6 +389,8 @@ impl Engine {
             log: log_arg(&c.config.log_driver, &log_path),
             log_size_max: c.config.log_size_max,
             log_max_files: c.config.log_max_files,
+            no_sync_log: c.config.auto_remove
+                && log_path == crate::monitor::default_log_path(&bundle),
             tty: c.config.tty,
             stdin: c.config.stdin,
             log_level: self.options().log_level.as_deref().unwrap_or("warning"),

@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS pods (
 CREATE INDEX IF NOT EXISTS containers_pod ON containers(pod_id);
 ";
 
+/// Podman waits up to 100 s for a busy database; so do we (podman#20838).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(100);
+
 pub struct Db {
     pub(super) conn: Connection,
     /// The schema version the database had when opened, if older than this one.
@@ -69,8 +72,7 @@ pub struct Db {
 impl Db {
     pub fn open(path: &Path) -> Result<Db> {
         let conn = Connection::open(path)?;
-        // Podman waits up to 100 s for a busy database; so do we (podman#20838).
-        conn.busy_timeout(Duration::from_secs(100))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -103,16 +105,44 @@ impl Db {
         Ok(db)
     }
 
-    /// Copy the write-ahead log back into the database (as much as no reader still needs),
-    /// so the log starts over at the next write. Every process that opens the store while
-    /// no other has it open rebuilds the log's index by reading the whole log (SQLite's
-    /// recovery: up to 4 MB at the 1000-page limit, 5-13 ms here on every `peapod` command);
-    /// the monitor's exit command calls this once the container is released, off the path
-    /// of the command that waits for it. PASSIVE: it never waits for readers or writers.
+    /// Copy the write-ahead log back into the database, empty the log file and start the
+    /// next log, so that the next process finds a log of one frame. Every process that
+    /// opens the store while no other has it open rebuilds the log's index by reading every
+    /// frame of the log that is still valid, checkpointed or not (SQLite's recovery): after
+    /// a PASSIVE checkpoint that was the whole log, growing to SQLite's 1000-page limit
+    /// (1.4-4 MB, 10-20 ms here at the start of every command). A log emptied and left
+    /// empty costs its first writer two fsyncs instead (SQLite syncs a new log's header,
+    /// and the directory): that write is made here, a rewrite of the schema version it
+    /// already has. The monitor's exit command calls this once the container is released,
+    /// off the path of the command that waits for it. It never waits: with a reader or
+    /// writer in the way, SQLite does what it can without them and this stops there.
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let done = self.restart_log();
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        match done {
+            Err(Error::Db(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn restart_log(&self) -> Result<()> {
+        // A checkpoint blocked by a reader or writer is a row saying busy, not an error.
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            tx.pragma_update(None, "user_version", version)?;
+            Ok(())
+        })
     }
 
     /// A value of the `meta` table (store-wide facts, such as the storage driver).
