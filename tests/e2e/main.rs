@@ -13,6 +13,7 @@ mod util;
 
 mod api_compose;
 mod api_exec;
+mod api_libpod;
 mod api_service;
 mod api_streams;
 mod api_util;

@@ -13,6 +13,10 @@ mod objects;
 mod streams;
 mod system;
 
+pub(crate) use attach::{attach, resize};
+pub(crate) use logs::logs_with;
+pub(crate) use system::ping;
+
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
@@ -60,17 +64,23 @@ fn split_version(path: &str) -> Result<&str, Resp> {
 
 pub async fn handle(req: Request<Incoming>, pool: EnginePool) -> Resp {
     let path = req.uri().path().to_string();
-    let mut resp = match split_version(&path) {
-        Ok(p) => {
+    let libpod = crate::libpod::libpod_path(&path).map(|p| p.trim_end_matches('/').to_string());
+    let mut resp = match (libpod, split_version(&path)) {
+        (Some(p), _) => crate::libpod::route(req, &p, pool).await,
+        (None, Ok(p)) => {
             let p = p.trim_end_matches('/').to_string();
             route(req, &p, pool).await
         }
-        Err(r) => r,
+        (None, Err(r)) => r,
     };
     let h = resp.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(DOCKER_API_VERSION));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert(
+        "Libpod-Api-Version",
+        HeaderValue::from_static(peapod_engine::system::API_VERSION),
+    );
     h.insert(
         "Server",
         HeaderValue::from_static(concat!("peapod/", env!("CARGO_PKG_VERSION"), " (linux)")),
