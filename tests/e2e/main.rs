@@ -11,6 +11,7 @@ mod pty;
 mod registry_util;
 mod util;
 
+mod api_build_push;
 mod api_compose;
 mod api_exec;
 mod api_libpod;

@@ -2,6 +2,7 @@
 //! headers every answer carries.
 
 mod attach;
+mod build;
 mod containers;
 mod create;
 mod exec;
@@ -10,6 +11,7 @@ mod logs;
 mod manage;
 mod networks;
 mod objects;
+mod push;
 mod streams;
 mod system;
 
@@ -132,8 +134,12 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::GET, ["images", "json"]) => objects::images(req, pool).await,
         (&Method::POST, ["images", "create"]) => streams::create(req, pool).await,
         (&Method::GET, ["events"]) => streams::events(req, pool).await,
+        (&Method::POST, ["build"]) => build::build(req, pool).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
+        }
+        (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            push::push(req, name.join("/"), pool).await
         }
         (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             objects::image_tag(req, name.join("/"), pool).await
