@@ -46,10 +46,17 @@ fn api_libpod_podman_remote_ps_images_run_inspect_rm() {
         .podman(&["inspect", "--format", "{{.State.Status}} {{.Name}}", &ctr])
         .success();
     assert_eq!(st.trim(), format!("running {ctr}"));
+    // podman 4.3's `{{.State}}` is its status text (`Up … ago`).
     let ps = svc
-        .podman(&["ps", "--format", "{{.Names}} {{.State}} {{.Image}}"])
+        .podman(&["ps", "--format", "{{.Names}}|{{.State}}|{{.Image}}"])
         .success();
-    assert_eq!(ps.trim(), format!("{ctr} running {IMG}:latest"));
+    let cols: Vec<&str> = ps.trim().split('|').collect();
+    assert_eq!(cols.len(), 3, "{ps}");
+    assert_eq!(
+        (cols[0], cols[2]),
+        (ctr.as_str(), format!("{IMG}:latest").as_str())
+    );
+    assert!(cols[1].starts_with("Up "), "{ps}");
     let env_line = env.inspect(&ctr, "{{range .Config.Env}}{{println .}}{{end}}");
     assert!(env_line.lines().any(|l| l == "A=1"), "{env_line}");
     svc.podman(&["stop", "-t", "1", &ctr]).success();
