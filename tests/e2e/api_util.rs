@@ -9,6 +9,8 @@ use std::time::Duration;
 use crate::util::{Output, PeapodCmd, TestEnv, wait_until};
 
 pub const DOCKER: &str = "/usr/local/bin/docker";
+/// podman 4.3, as the libpod API's client (`podman --url unix://…`).
+pub const PODMAN: &str = "/usr/bin/podman";
 
 /// A running `system service`, stopped (by its pid) when dropped.
 pub struct Service {
@@ -48,6 +50,16 @@ impl Service {
         self.docker_cmd(args).output()
     }
 
+    /// podman's remote client pointed at this service (the libpod API).
+    pub fn podman(&self, args: &[&str]) -> Output {
+        let url = format!("unix://{}", self.sock.display());
+        let mut all = vec!["--url", &url];
+        all.extend_from_slice(args);
+        PeapodCmd::program(PODMAN, &all)
+            .timeout(Duration::from_secs(60))
+            .output()
+    }
+
     /// curl over the socket: (HTTP status, body).
     pub fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let sock = self.sock.display().to_string();
@@ -84,6 +96,10 @@ impl Drop for Service {
         );
         let _ = self.child.wait();
     }
+}
+
+pub fn have_podman() -> bool {
+    Path::new(PODMAN).is_file()
 }
 
 pub fn have_docker() -> bool {

@@ -11,8 +11,10 @@ mod pty;
 mod registry_util;
 mod util;
 
+mod api_build_push;
 mod api_compose;
 mod api_exec;
+mod api_libpod;
 mod api_service;
 mod api_streams;
 mod api_util;

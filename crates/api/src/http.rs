@@ -118,6 +118,19 @@ pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     out
 }
 
+/// Every value of a repeated query key (`t=a&t=b`), decoded, empty ones left out.
+pub fn query_all(req: &Request<Incoming>, key: &str) -> Vec<String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .filter(|(k, _)| percent_decode(k) == key)
+        .map(|(_, v)| percent_decode(v))
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
 /// `%XX` and `+` decoding of a query component.
 pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();

@@ -10,6 +10,7 @@
 
 mod docker;
 mod http;
+mod libpod;
 pub mod listen;
 mod pool;
 mod server;

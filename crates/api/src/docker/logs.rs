@@ -89,7 +89,15 @@ fn options(
 }
 
 pub async fn logs(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
-    let q = query(&req);
+    logs_with(query(&req), id, pool).await
+}
+
+/// The logs stream for an already parsed query (the libpod API rewrites a few values).
+pub async fn logs_with(
+    q: std::collections::HashMap<String, String>,
+    id: String,
+    pool: EnginePool,
+) -> Resp {
     let opts = match options(&q) {
         Ok(o) => o,
         Err(e) => return engine_error(&e),

@@ -2,6 +2,7 @@
 //! headers every answer carries.
 
 mod attach;
+mod build;
 mod containers;
 mod create;
 mod exec;
@@ -10,8 +11,13 @@ mod logs;
 mod manage;
 mod networks;
 mod objects;
+mod push;
 mod streams;
 mod system;
+
+pub(crate) use attach::{attach, resize};
+pub(crate) use logs::logs_with;
+pub(crate) use system::ping;
 
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -60,17 +66,23 @@ fn split_version(path: &str) -> Result<&str, Resp> {
 
 pub async fn handle(req: Request<Incoming>, pool: EnginePool) -> Resp {
     let path = req.uri().path().to_string();
-    let mut resp = match split_version(&path) {
-        Ok(p) => {
+    let libpod = crate::libpod::libpod_path(&path).map(|p| p.trim_end_matches('/').to_string());
+    let mut resp = match (libpod, split_version(&path)) {
+        (Some(p), _) => crate::libpod::route(req, &p, pool).await,
+        (None, Ok(p)) => {
             let p = p.trim_end_matches('/').to_string();
             route(req, &p, pool).await
         }
-        Err(r) => r,
+        (None, Err(r)) => r,
     };
     let h = resp.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(DOCKER_API_VERSION));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert(
+        "Libpod-Api-Version",
+        HeaderValue::from_static(peapod_engine::system::API_VERSION),
+    );
     h.insert(
         "Server",
         HeaderValue::from_static(concat!("peapod/", env!("CARGO_PKG_VERSION"), " (linux)")),
@@ -122,8 +134,12 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::GET, ["images", "json"]) => objects::images(req, pool).await,
         (&Method::POST, ["images", "create"]) => streams::create(req, pool).await,
         (&Method::GET, ["events"]) => streams::events(req, pool).await,
+        (&Method::POST, ["build"]) => build::build(req, pool).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
+        }
+        (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            push::push(req, name.join("/"), pool).await
         }
         (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             objects::image_tag(req, name.join("/"), pool).await

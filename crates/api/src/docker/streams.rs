@@ -34,31 +34,21 @@ fn line(v: &Value) -> Bytes {
     Bytes::from(b)
 }
 
-/// What a docker client names, as Podman's compat API takes it: a short name is Docker
-/// Hub's (`busybox` → `docker.io/library/busybox`), with `tag` (or a digest) appended.
-fn docker_reference(from_image: &str, tag: &str) -> String {
-    // Docker's rule: the first part is a registry only before a `/`.
-    let domain = from_image.split_once('/').is_some_and(|(first, _)| {
-        first.contains('.') || first.contains(':') || first == "localhost"
-    });
-    let mut name = if domain {
-        from_image.to_string()
-    } else if from_image.contains('/') {
+/// What a docker client names, as Podman's compat API takes it: a name without a registry
+/// is Docker Hub's (`busybox` → `docker.io/library/busybox`), with `tag` (or a digest)
+/// appended when the name has neither; the engine's parser checks and normalises it.
+pub(crate) fn docker_reference(from_image: &str, tag: &str) -> Result<String, Error> {
+    let parsed = peapod_engine::image::parse_reference(from_image).map_err(Error::from)?;
+    let mut name = if parsed.domain.is_none() {
         format!("docker.io/{from_image}")
     } else {
-        format!("docker.io/library/{from_image}")
+        from_image.to_string()
     };
-    let has_tag = name
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.contains(':') || last.contains('@'));
-    if !tag.is_empty() && !has_tag {
+    if !tag.is_empty() && parsed.tag.is_none() && parsed.digest.is_none() {
         name.push(if tag.starts_with("sha256:") { '@' } else { ':' });
         name.push_str(tag);
-    } else if tag.is_empty() && !has_tag {
-        name.push_str(":latest");
     }
-    name
+    peapod_engine::image::normalize(&name).map_err(Error::from)
 }
 
 /// Docker's short layer id: the first 12 hex digits of the blob's digest.
@@ -115,7 +105,10 @@ pub async fn create(req: Request<Incoming>, pool: EnginePool) -> Resp {
             "only pulls (fromImage) are supported: import (fromSrc) is not built",
         );
     };
-    let reference = docker_reference(from, q.get("tag").map(String::as_str).unwrap_or(""));
+    let reference = match docker_reference(from, q.get("tag").map(String::as_str).unwrap_or("")) {
+        Ok(r) => r,
+        Err(e) => return engine_error(&e),
+    };
     let platform = match q.get("platform").filter(|p| !p.is_empty()) {
         Some(p) => Platform::choose(Some(p), None, None, None),
         None => Platform::choose(None, None, None, None),
@@ -433,24 +426,18 @@ mod tests {
 
     #[test]
     fn docker_names_are_docker_hubs() {
+        let r = |f: &str, t: &str| docker_reference(f, t).unwrap();
+        assert_eq!(r("busybox", "latest"), "docker.io/library/busybox:latest");
+        assert_eq!(r("busybox", ""), "docker.io/library/busybox:latest");
+        assert_eq!(r("me/app", "1"), "docker.io/me/app:1");
+        assert_eq!(r("quay.io/x/y", "2"), "quay.io/x/y:2");
+        let digest = format!("sha256:{}", "a".repeat(64));
         assert_eq!(
-            docker_reference("busybox", "latest"),
-            "docker.io/library/busybox:latest"
+            r("localhost:5000/y", &digest),
+            format!("localhost:5000/y@{digest}")
         );
-        assert_eq!(
-            docker_reference("busybox", ""),
-            "docker.io/library/busybox:latest"
-        );
-        assert_eq!(docker_reference("me/app", "1"), "docker.io/me/app:1");
-        assert_eq!(docker_reference("quay.io/x/y", "2"), "quay.io/x/y:2");
-        assert_eq!(
-            docker_reference("localhost:5000/y", "sha256:ab"),
-            "localhost:5000/y@sha256:ab"
-        );
-        assert_eq!(
-            docker_reference("busybox:1.36", ""),
-            "docker.io/library/busybox:1.36"
-        );
+        assert_eq!(r("busybox:1.36", ""), "docker.io/library/busybox:1.36");
+        assert!(docker_reference("busybox@sha256:zz", "").is_err());
         assert_eq!(
             repo_path("docker.io/library/busybox:latest"),
             "library/busybox"

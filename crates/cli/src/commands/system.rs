@@ -1,5 +1,6 @@
 //! inspect (any object), version, info, and the `system` group: prune, reset, check.
 
+use peapod_engine::system::lower_camel;
 use peapod_engine::system::version as version_report;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
@@ -103,7 +104,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
             let mut out = Vec::new();
             let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-            serde::Serialize::serialize(&json_tags(v), &mut ser)
+            serde::Serialize::serialize(&peapod_engine::system::json_tags(v), &mut ser)
                 .map_err(|e| CliError::engine(e.to_string()))?;
             out.push(b'\n');
             std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
@@ -118,51 +119,6 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
         }
     }
     Ok(0)
-}
-
-/// `info`'s Go field names turned into their JSON tags, all the way down.
-fn json_tags(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (lower_camel(&k), json_tags(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(json_tags).collect()),
-        other => other,
-    }
-}
-
-/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
-/// A key with a space is data (graphStatus' `Backing Filesystem`), kept as it is.
-fn lower_camel(key: &str) -> String {
-    if key.contains(' ') {
-        return key.to_string();
-    }
-    // The id maps keep containers/storage's own keys; some Go names have other tags.
-    match key {
-        "CgroupsVersion" => return "cgroupVersion".into(),
-        "Slirp4NetNS" => return "slirp4netns".into(),
-        "UIDMap" => return "uidmap".into(),
-        "GIDMap" => return "gidmap".into(),
-        "ContainerID" => return "container_id".into(),
-        "HostID" => return "host_id".into(),
-        "CPUs" => return "cpus".into(),
-        _ => {}
-    }
-    let chars: Vec<char> = key.chars().collect();
-    let upper = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    let cut = if upper == chars.len() || upper <= 1 {
-        upper
-    } else {
-        upper - 1
-    };
-    chars[..cut]
-        .iter()
-        .map(|c| c.to_ascii_lowercase())
-        .chain(chars[cut..].iter().copied())
-        .collect()
 }
 
 /// A small YAML printer for `info`'s plain data (maps, lists, scalars).

@@ -442,3 +442,49 @@ fn backing_fs_name(magic: i64) -> String {
     }
     .to_string()
 }
+
+/// `info`'s Go field names turned into their JSON tags, all the way down (the JSON of
+/// `info --format json` and of the libpod API's `/info`).
+pub fn json_tags(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (lower_camel(&k), json_tags(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(json_tags).collect()),
+        other => other,
+    }
+}
+
+/// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
+/// A key with a space is data (graphStatus' `Backing Filesystem`), kept as it is.
+pub fn lower_camel(key: &str) -> String {
+    if key.contains(' ') {
+        return key.to_string();
+    }
+    // The id maps keep containers/storage's own keys; some Go names have other tags.
+    match key {
+        "CgroupsVersion" => return "cgroupVersion".into(),
+        "Slirp4NetNS" => return "slirp4netns".into(),
+        "UIDMap" => return "uidmap".into(),
+        "GIDMap" => return "gidmap".into(),
+        "ContainerID" => return "container_id".into(),
+        "HostID" => return "host_id".into(),
+        "CPUs" => return "cpus".into(),
+        _ => {}
+    }
+    let chars: Vec<char> = key.chars().collect();
+    let upper = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let cut = if upper == chars.len() || upper <= 1 {
+        upper
+    } else {
+        upper - 1
+    };
+    chars[..cut]
+        .iter()
+        .map(|c| c.to_ascii_lowercase())
+        .chain(chars[cut..].iter().copied())
+        .collect()
+}

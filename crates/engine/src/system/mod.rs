@@ -21,7 +21,9 @@ use chrono::{DateTime, Utc};
 
 pub use check::{CheckReport, Finding};
 pub use df::{DfContainer, DfImage, DfSummary, DfVolume, DiskUsage};
-pub use info::{API_VERSION, Info, Version, VersionInfo, version, version_info};
+pub use info::{
+    API_VERSION, Info, Version, VersionInfo, json_tags, lower_camel, version, version_info,
+};
 pub use prune::{SystemPruneOptions, SystemPruneReport};
 
 use crate::error::{Error, Result};
