@@ -175,6 +175,11 @@ pub async fn inspect(id: String, pool: EnginePool) -> Resp {
 
 /// POST `/containers/{id}/start`: 204, or 304 when it already runs.
 pub async fn start(id: String, pool: EnginePool) -> Resp {
+    start_with(id, pool, engine_error).await
+}
+
+/// `start` with the errors rendered by `render` (Docker's body or libpod's).
+pub(crate) async fn start_with(id: String, pool: EnginePool, render: fn(&Error) -> Resp) -> Resp {
     let r = pool
         .run(move |e| {
             let c = e.container(&id)?;
@@ -188,12 +193,21 @@ pub async fn start(id: String, pool: EnginePool) -> Resp {
     match r {
         Ok(true) => empty(StatusCode::NO_CONTENT),
         Ok(false) => empty(StatusCode::NOT_MODIFIED),
-        Err(e) => engine_error(&e),
+        Err(e) => render(&e),
     }
 }
 
-fn timeout(q: &HashMap<String, String>) -> Result<Option<u32>, Error> {
-    match q.get("t").filter(|t| !t.is_empty()) {
+/// A stop timeout from the first of `keys` the query has (`t` for Docker; libpod also
+/// takes `timeout`).
+pub(crate) fn stop_timeout(
+    q: &HashMap<String, String>,
+    keys: &[&str],
+) -> Result<Option<u32>, Error> {
+    match keys
+        .iter()
+        .find_map(|k| q.get(*k))
+        .filter(|t| !t.is_empty())
+    {
         None => Ok(None),
         Some(t) => t
             .parse::<i64>()
@@ -204,7 +218,7 @@ fn timeout(q: &HashMap<String, String>) -> Result<Option<u32>, Error> {
 
 /// POST `/containers/{id}/stop?t=` (304 when not running) and `/restart?t=`.
 pub async fn stop(req: Request<Incoming>, id: String, pool: EnginePool, restart: bool) -> Resp {
-    let t = match timeout(&query(&req)) {
+    let t = match stop_timeout(&query(&req), &["t"]) {
         Ok(t) => t,
         Err(e) => return engine_error(&e),
     };
@@ -214,12 +228,7 @@ pub async fn stop(req: Request<Incoming>, id: String, pool: EnginePool, restart:
                 e.restart(&id, t)?;
                 return Ok(true);
             }
-            let c = e.container(&id)?;
-            if !matches!(c.state.status, Status::Running | Status::Paused) {
-                return Ok(false);
-            }
-            e.stop(&id, t)?;
-            Ok(true)
+            stop_if_running(e, &id, t)
         })
         .await;
     match r {
@@ -229,14 +238,27 @@ pub async fn stop(req: Request<Incoming>, id: String, pool: EnginePool, restart:
     }
 }
 
-/// POST `/containers/{id}/kill?signal=`: 409 when it is not running (Docker's answer).
-pub async fn kill(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
-    let q = query(&req);
-    let signal = match q.get("signal").filter(|s| !s.is_empty()) {
+/// Stops the container unless it is not running (false then: a 304 for both APIs).
+pub(crate) fn stop_if_running(e: &Engine, id: &str, t: Option<u32>) -> Result<bool, Error> {
+    let c = e.container(id)?;
+    if !matches!(c.state.status, Status::Running | Status::Paused) {
+        return Ok(false);
+    }
+    e.stop(id, t)?;
+    Ok(true)
+}
+
+/// `?signal=` of a kill: a name or number, SIGKILL when absent.
+pub(crate) fn kill_signal(q: &HashMap<String, String>) -> Result<i32, Error> {
+    match q.get("signal").filter(|s| !s.is_empty()) {
         None => Ok(libc::SIGKILL),
         Some(s) => peapod_engine::signal::parse(s),
-    };
-    let signal = match signal {
+    }
+}
+
+/// POST `/containers/{id}/kill?signal=`: 409 when it is not running (Docker's answer).
+pub async fn kill(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
+    let signal = match kill_signal(&query(&req)) {
         Ok(s) => s,
         Err(e) => return engine_error(&e),
     };

@@ -3,7 +3,7 @@
 
 mod attach;
 mod build;
-mod containers;
+pub(crate) mod containers;
 mod create;
 mod exec;
 mod hijack;

@@ -1,7 +1,6 @@
 //! Libpod containers: list (Podman's `ListContainer`), inspect (the engine's report as it
 //! is), exists, start, stop, kill, wait with conditions, logs and delete.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -106,53 +105,24 @@ pub async fn exists(id: String, pool: EnginePool) -> Resp {
 
 /// POST `/libpod/containers/{name}/start`: 204, 304 when it already runs.
 pub async fn start(id: String, pool: EnginePool) -> Resp {
-    let r = pool
-        .run(move |e| {
-            let c = e.container(&id)?;
-            if c.state.status == Status::Running {
-                return Ok(false);
-            }
-            e.start(&id, false)?;
-            Ok(true)
-        })
-        .await;
-    match r {
-        Ok(true) => empty(StatusCode::NO_CONTENT),
-        Ok(false) => empty(StatusCode::NOT_MODIFIED),
-        Err(e) => error(&e),
-    }
-}
-
-fn timeout(q: &HashMap<String, String>) -> Result<Option<u32>, Error> {
-    match q.get("timeout").or(q.get("t")).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) => t
-            .parse::<i64>()
-            .map(|t| Some(t.max(0) as u32))
-            .map_err(|_| Error::invalid(format!("invalid stop timeout {t:?}: not a number"))),
-    }
+    crate::docker::containers::start_with(id, pool, error).await
 }
 
 /// POST `/libpod/containers/{name}/stop?timeout=&ignore=`: 204, 304 when not running.
 pub async fn stop(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
     let q = query(&req);
-    let t = match timeout(&q) {
+    let t = match crate::docker::containers::stop_timeout(&q, &["timeout", "t"]) {
         Ok(t) => t,
         Err(e) => return error(&e),
     };
     let ignore = flag(&q, "ignore");
     let r = pool
-        .run(move |e| {
-            let c = match e.container(&id) {
-                Err(Error::NoSuchContainer(_)) if ignore => return Ok(true),
-                r => r?,
-            };
-            if !matches!(c.state.status, Status::Running | Status::Paused) {
-                return Ok(false);
-            }
-            e.stop(&id, t)?;
-            Ok(true)
-        })
+        .run(
+            move |e| match crate::docker::containers::stop_if_running(e, &id, t) {
+                Err(Error::NoSuchContainer(_)) if ignore => Ok(true),
+                r => r,
+            },
+        )
         .await;
     match r {
         Ok(true) => empty(StatusCode::NO_CONTENT),
@@ -163,12 +133,7 @@ pub async fn stop(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp 
 
 /// POST `/libpod/containers/{name}/kill?signal=`: 204.
 pub async fn kill(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
-    let q = query(&req);
-    let signal = match q.get("signal").filter(|s| !s.is_empty()) {
-        None => Ok(libc::SIGKILL),
-        Some(s) => peapod_engine::signal::parse(s),
-    };
-    let signal = match signal {
+    let signal = match crate::docker::containers::kill_signal(&query(&req)) {
         Ok(s) => s,
         Err(e) => return error(&e),
     };
@@ -233,7 +198,7 @@ pub async fn wait(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp 
 /// removal reports.
 pub async fn remove(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
     let q = query(&req);
-    let t = match timeout(&q) {
+    let t = match crate::docker::containers::stop_timeout(&q, &["timeout", "t"]) {
         Ok(t) => t,
         Err(e) => return error(&e),
     };
