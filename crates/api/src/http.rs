@@ -222,6 +222,22 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -
     })
 }
 
+/// A stream of JSON messages, one a line (Docker's progress streams).
+pub fn ndjson(status: StatusCode, rx: mpsc::Receiver<Bytes>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Body::Stream(rx))
+        .expect("a valid response")
+}
+
+/// One message of such a stream: the JSON and a newline.
+pub fn json_line(v: &serde_json::Value) -> Bytes {
+    let mut b = serde_json::to_vec(v).unwrap_or_default();
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,25 +10,19 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use peapod_engine::Error;
 use peapod_engine::build::{BuildOptions, BuildOutput};
 use peapod_engine::image::registry::Silent;
 use peapod_engine::registry::PullPolicy;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::http::{Body, Resp, engine_error, error_message, flag, query, query_all};
+use crate::http::{Resp, engine_error, error_message, flag, query, query_all};
 use crate::pool::EnginePool;
 
 /// Build contexts larger than this are refused.
 pub const MAX_CONTEXT: usize = 512 << 20;
-
-fn line(v: &Value) -> Bytes {
-    let mut b = serde_json::to_vec(v).unwrap_or_default();
-    b.push(b'\n');
-    Bytes::from(b)
-}
 
 /// The build's output, a `{"stream": …}` message per line.
 struct StreamWriter {
@@ -50,7 +44,7 @@ impl Write for StreamWriter {
         }
         let text = String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
         self.tx
-            .blocking_send(line(&json!({ "stream": text })))
+            .blocking_send(crate::http::json_line(&json!({ "stream": text })))
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
     }
 }
@@ -175,7 +169,7 @@ fn run_build(
         }
     };
     for m in msgs {
-        if tx.blocking_send(line(&m)).is_err() {
+        if tx.blocking_send(crate::http::json_line(&m)).is_err() {
             return;
         }
     }
@@ -193,11 +187,7 @@ pub async fn build(req: Request<Incoming>, pool: EnginePool) -> Resp {
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     pool.spawn_stream(move |engine| run_build(engine, opts, data, tx));
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("Content-Type", "application/json")
-        .body(Body::Stream(rx))
-        .expect("a valid response")
+    crate::http::ndjson(StatusCode::OK, rx)
 }
 
 #[cfg(test)]

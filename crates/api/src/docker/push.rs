@@ -7,15 +7,15 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use peapod_engine::Error;
 use peapod_engine::image::registry::{self, ProgressSink, PushOptions, Tls};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::streams::docker_reference;
-use crate::http::{Body, Resp, engine_error, query};
+use crate::http::{Resp, engine_error, query};
 use crate::pool::EnginePool;
 
 /// Docker's `AuthConfig`, as clients encode it in `X-Registry-Auth`.
@@ -52,12 +52,6 @@ fn loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn line(v: &Value) -> Bytes {
-    let mut b = serde_json::to_vec(v).unwrap_or_default();
-    b.push(b'\n');
-    Bytes::from(b)
-}
-
 fn short(digest: &str) -> String {
     digest
         .trim_start_matches("sha256:")
@@ -91,7 +85,7 @@ impl ProgressSink for PushProgress {
             _ => return,
         };
         if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send(line(&msg));
+            let _ = tx.send(crate::http::json_line(&msg));
         }
     }
 }
@@ -148,7 +142,7 @@ pub async fn push(req: Request<Incoming>, name: String, pool: EnginePool) -> Res
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     pool.spawn_stream(move |engine| {
-        let _ = tx.blocking_send(line(
+        let _ = tx.blocking_send(crate::http::json_line(
             &json!({"status": format!("The push refers to repository [{repo}]")}),
         ));
         let (ptx, prx) = std::sync::mpsc::channel::<Bytes>();
@@ -172,7 +166,7 @@ pub async fn push(req: Request<Incoming>, name: String, pool: EnginePool) -> Res
         let _ = forward.join();
         let last = match pushed {
             Ok((d, size)) => {
-                let _ = tx.blocking_send(line(&json!({
+                let _ = tx.blocking_send(crate::http::json_line(&json!({
                     "status": format!("{shown_tag}: digest: {d} size: {size}")
                 })));
                 json!({"progressDetail": {}, "aux": {"Tag": shown_tag, "Digest": d.to_string(), "Size": size}})
@@ -182,13 +176,9 @@ pub async fn push(req: Request<Incoming>, name: String, pool: EnginePool) -> Res
                 json!({"errorDetail": {"message": m}, "error": m})
             }
         };
-        let _ = tx.blocking_send(line(&last));
+        let _ = tx.blocking_send(crate::http::json_line(&last));
     });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("Content-Type", "application/json")
-        .body(Body::Stream(rx))
-        .expect("a valid response")
+    crate::http::ndjson(StatusCode::OK, rx)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use peapod_engine::container::stats::{ContainerStats, StatsRequest, system_cpu_ns};
 use peapod_engine::events::{Event, EventsRequest};
 use peapod_engine::image::registry::{self, Platform, ProgressSink, PullOptions, Tls};
@@ -17,22 +17,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::rfc3339;
-use crate::http::{Body, Resp, engine_error, error_message, flag, query};
+use crate::http::{Resp, engine_error, error_message, flag, ndjson, query};
 use crate::pool::EnginePool;
-
-fn ndjson(status: StatusCode, rx: mpsc::Receiver<Bytes>) -> Resp {
-    Response::builder()
-        .status(status)
-        .header("Content-Type", "application/json")
-        .body(Body::Stream(rx))
-        .expect("a valid response")
-}
-
-fn line(v: &Value) -> Bytes {
-    let mut b = serde_json::to_vec(v).unwrap_or_default();
-    b.push(b'\n');
-    Bytes::from(b)
-}
 
 /// What a docker client names, as Podman's compat API takes it: a name without a registry
 /// is Docker Hub's (`busybox` → `docker.io/library/busybox`), with `tag` (or a digest)
@@ -92,7 +78,7 @@ impl ProgressSink for DockerProgress {
             }
             _ => return,
         };
-        let _ = self.tx.send(line(&msg));
+        let _ = self.tx.send(crate::http::json_line(&msg));
     }
 }
 
@@ -139,7 +125,7 @@ pub async fn create(req: Request<Incoming>, pool: EnginePool) -> Resp {
         // The stream starts once the name resolved: a missing image is a 404 then.
         let _ = first_tx.send(None);
         let tag = repo.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
-        let _ = tx.blocking_send(line(
+        let _ = tx.blocking_send(crate::http::json_line(
             &json!({"status": format!("Pulling from {}", repo_path(&repo)), "id": tag}),
         ));
         let (progress_tx, progress_rx) = std::sync::mpsc::channel::<Bytes>();
@@ -163,17 +149,19 @@ pub async fn create(req: Request<Incoming>, pool: EnginePool) -> Resp {
         match pulled {
             Ok(records) => {
                 if let Some(r) = records.first() {
-                    let _ = tx.blocking_send(line(
+                    let _ = tx.blocking_send(crate::http::json_line(
                         &json!({"status": format!("Digest: {}", r.manifest_digest)}),
                     ));
                 }
-                let _ = tx.blocking_send(line(
+                let _ = tx.blocking_send(crate::http::json_line(
                     &json!({"status": format!("Status: Downloaded newer image for {repo}")}),
                 ));
             }
             Err(e) => {
                 let m = e.to_string();
-                let _ = tx.blocking_send(line(&json!({"errorDetail": {"message": m}, "error": m})));
+                let _ = tx.blocking_send(crate::http::json_line(
+                    &json!({"errorDetail": {"message": m}, "error": m}),
+                ));
             }
         }
     });
@@ -306,7 +294,10 @@ pub async fn events(req: Request<Incoming>, pool: EnginePool) -> Resp {
                 let _ = f.send(None);
             }
             // A client that went away ends the stream.
-            Ok(tx.blocking_send(line(&docker_event(e))).is_ok() && !tx.is_closed())
+            Ok(tx
+                .blocking_send(crate::http::json_line(&docker_event(e)))
+                .is_ok()
+                && !tx.is_closed())
         });
         match (result, first.take()) {
             (Err(e), Some(f)) => {
@@ -407,7 +398,12 @@ pub async fn stats(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp
             let Some(s) = now.pop() else { return };
             let sys = system_cpu_ns();
             if tx
-                .blocking_send(line(&docker_stats(&s, Some(&pre), sys, pre_sys)))
+                .blocking_send(crate::http::json_line(&docker_stats(
+                    &s,
+                    Some(&pre),
+                    sys,
+                    pre_sys,
+                )))
                 .is_err()
                 || !stream
                 || !s.running
