@@ -196,16 +196,26 @@ fn api_python_docker_sdk_run_remove() {
     let env = TestEnv::new("api_python");
     env.import_busybox();
     let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    // The run's output, then the events since before it: the SDK decodes a `start`.
     let script = format!(
-        "import docker\n\
+        "import docker, time\n\
          c = docker.DockerClient(base_url='unix://{}')\n\
-         print(c.containers.run('{IMG}', 'echo hi', remove=True))\n",
+         since = int(time.time()) - 1\n\
+         print(c.containers.run('{IMG}', 'echo hi', remove=True))\n\
+         ev = c.events(since=since, until=int(time.time()) + 1, decode=True)\n\
+         print(sorted({{e.get('status') or e.get('Action') for e in ev if e.get('Type') == 'container'}}))\n",
         svc.sock.display()
     );
     let out = PeapodCmd::program("python3", &["-c", &script])
         .output()
         .success();
-    assert_eq!(out.trim(), "b'hi\\n'");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("b'hi\\n'"), "{out}");
+    let actions = lines.next().unwrap_or_default();
+    assert!(
+        actions.contains("'start'") && actions.contains("'create'"),
+        "{out}"
+    );
     assert!(env.names_all().is_empty(), "remove=True left a container");
 }
 
@@ -267,6 +277,32 @@ fn api_docker_run_host_flags() {
     assert_eq!(&lines[2..4], ["/dev/foo", "1"], "{out:?}");
     assert!(lines[4].starts_with("/run/podman-init -- sh"), "{out:?}");
     assert!(env.names_all().is_empty(), "run --rm left a container");
+}
+
+/// Twenty `docker run --rm` at once through one service: every one prints its own line
+/// and exits 0, and nothing is left.
+#[test]
+fn api_twenty_parallel_docker_runs() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_parallel");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let outs: Vec<crate::util::Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..20)
+            .map(|i| {
+                let svc = &svc;
+                s.spawn(move || svc.docker(&["run", "--rm", IMG, "echo", &format!("run-{i}")]))
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, out) in outs.iter().enumerate() {
+        assert_eq!(out.code(), 0, "run {i}: {out:?}");
+        assert_eq!(out.stdout.trim(), format!("run-{i}"), "run {i}: {out:?}");
+    }
+    assert!(env.names_all().is_empty(), "run --rm left containers");
 }
 
 #[test]
