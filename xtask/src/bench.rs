@@ -65,6 +65,10 @@ const SECTIONS: &[Section] = &[
         "build: 6 steps with a 50 MB COPY, uncached and cached: peapod vs podman",
         crate::bench_build::build_speed,
     ),
+    (
+        "API service: docker run and container lists through peapod's socket vs podman's",
+        crate::bench_api::api_service,
+    ),
 ];
 
 pub fn main(args: &[String]) -> Result<()> {
@@ -439,14 +443,14 @@ fn runc_latency(ctx: &Ctx) -> Result<Duration> {
 
 /// A podman store of the bench's own (root, runroot, containers.conf, network dir) with the
 /// busybox image imported; emptied and removed on drop.
-struct PodmanStore {
+pub(crate) struct PodmanStore {
     podman: PathBuf,
     dir: PathBuf,
     conf: PathBuf,
 }
 
 impl PodmanStore {
-    fn new(ctx: &Ctx, podman: &Path) -> Result<PodmanStore> {
+    pub(crate) fn new(ctx: &Ctx, podman: &Path) -> Result<PodmanStore> {
         let dir = ctx.dir.join("podman");
         fs::create_dir_all(&dir)?;
         let conf = dir.join("containers.conf");
@@ -482,7 +486,7 @@ impl PodmanStore {
         Ok(store)
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.podman);
         c.env("CONTAINERS_CONF", &self.conf)
             .env("PATH", shell::full_path())
