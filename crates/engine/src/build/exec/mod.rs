@@ -186,6 +186,8 @@ impl Engine {
             output.warn(&w);
         }
         let result = b.run_stages(&needed, target, &tags);
+        // The working containers go first: an intermediate image they use could not.
+        b.working.borrow_mut().clear();
         b.drop_intermediates(result.as_ref().ok().map(|r| r.id.as_str()));
         if let Ok(r) = &result {
             self.emit_image("build", &r.id, r.names.first().map_or("", String::as_str));
