@@ -35,6 +35,13 @@ pub use server::serve;
 
 /// Name of the pid file in the DNS config dir.
 pub const PID_FILE: &str = "aardvark.pid";
+/// The edit count: bumped by every edit that asks the server to reload (edits are made
+/// under the global netsetup lock, one at a time).
+pub const GENERATION_FILE: &str = ".generation";
+/// What the server has loaded: the edit count as it read it when its last reload began. An
+/// edit waits for it to reach its own count, so its names answer when the setup returns
+/// (peapod's addition; aardvark-dns reloads unobserved).
+pub const LOADED_FILE: &str = ".loaded";
 const TTL: u32 = 60;
 
 /// One container line.
@@ -179,26 +186,70 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
     fs::rename(&tmp, path).map_err(io_err(format!("renaming to {}", path.display())))
 }
 
+/// The network files of the directory (not the pid, lock, temporary or marker files).
+fn network_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(name, _)| {
+            !(name == PID_FILE
+                || name.starts_with('.')
+                || name.contains(".peapod-tmp")
+                || name.ends_with(".lock"))
+        })
+        .collect()
+}
+
 /// Every network file of the directory, by network name.
 pub fn load(dir: &Path) -> BTreeMap<String, NetFile> {
     let mut out = BTreeMap::new();
-    let Ok(rd) = fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == PID_FILE
-            || name.starts_with('.')
-            || name.contains(".peapod-tmp")
-            || name.ends_with(".lock")
-        {
-            continue;
-        }
-        if let Ok(text) = fs::read_to_string(e.path()) {
+    for (name, path) in network_files(dir) {
+        if let Ok(text) = fs::read_to_string(path) {
             out.insert(name, NetFile::parse(&text));
         }
     }
     out
+}
+
+/// A counter kept in `file` of `dir`; 0 when there is none.
+fn counter(dir: &Path, file: &str) -> u64 {
+    fs::read_to_string(dir.join(file))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes a counter atomically (a reader never sees half of it).
+fn write_counter(dir: &Path, file: &str, n: u64) {
+    let tmp = dir.join(format!("{file}.tmp"));
+    if fs::write(&tmp, n.to_string()).is_ok() {
+        let _ = fs::rename(&tmp, dir.join(file));
+    }
+}
+
+/// The edit count, as the server reads it before a reload.
+pub fn generation(dir: &Path) -> u64 {
+    counter(dir, GENERATION_FILE)
+}
+
+/// After a reload that began at edit count `generation`: say so.
+pub fn mark_loaded(dir: &Path, generation: u64) {
+    write_counter(dir, LOADED_FILE, generation);
+}
+
+/// Counts this edit, tells the server to reload and waits (at most 2 s) until a reload
+/// that began after the edit has finished.
+fn reload_and_wait(dir: &Path, pid: i32) -> Result<(), Error> {
+    let edit = generation(dir) + 1;
+    write_counter(dir, GENERATION_FILE, edit);
+    signal(pid, nix::sys::signal::Signal::SIGHUP)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while counter(dir, LOADED_FILE) < edit && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(())
 }
 
 /// The pid of the running server, if there is one (and it is really ours).
@@ -221,6 +272,12 @@ fn signal(pid: i32, sig: nix::sys::signal::Signal) -> Result<(), Error> {
 /// After an edit: start the server, tell it to reload, or stop it when nothing is left.
 pub fn sync_server(dir: &Path, port: u16) -> Result<(), Error> {
     let empty = load(dir).values().all(|n| n.entries.is_empty());
+    if empty {
+        // No server from now on: its counters go too.
+        for f in [GENERATION_FILE, LOADED_FILE] {
+            let _ = fs::remove_file(dir.join(f));
+        }
+    }
     match (running_pid(dir), empty) {
         (Some(pid), true) => {
             let _ = fs::remove_file(dir.join(PID_FILE));
@@ -235,7 +292,7 @@ pub fn sync_server(dir: &Path, port: u16) -> Result<(), Error> {
             }
             Ok(())
         }
-        (Some(pid), false) => signal(pid, nix::sys::signal::Signal::SIGHUP),
+        (Some(pid), false) => reload_and_wait(dir, pid),
         (None, true) => Ok(()),
         (None, false) => start(dir, port),
     }

@@ -109,11 +109,14 @@ pub fn serve(dir: &Path, port: u16) -> Result<(), Error> {
         if sig != SIGHUP {
             break;
         }
+        // The edit count before reading the files: every edit up to it is in this load.
+        let edit = generation(dir);
         let fresh = Records::new(load(dir));
         if fresh.is_empty() {
             break;
         }
         *records.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        mark_loaded(dir, edit);
         // Nobody to tell now: an address that failed is tried again on the next reload.
         let _ = bind_new(&mut bound, &records);
     }
