@@ -305,6 +305,62 @@ fn api_twenty_parallel_docker_runs() {
     assert!(env.names_all().is_empty(), "run --rm left containers");
 }
 
+/// `docker system df` through the service: the summary the CLI computes from the lists, and
+/// the verbose lists with the image's name, the volume and its user.
+#[test]
+fn api_docker_system_df() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_df");
+    env.import_busybox();
+    let vol = crate::util::name("dfvol");
+    let ctr = crate::util::name("dfc");
+    env.ok(&["volume", "create", &vol]);
+    env.ok(&[
+        "create",
+        "--name",
+        &ctr,
+        "-v",
+        &format!("{vol}:/d"),
+        IMG,
+        "true",
+    ]);
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let out = svc.docker(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}}",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "Images 1 1",
+            "Containers 1 0",
+            "Local Volumes 1 1",
+            "Build Cache 0 0"
+        ],
+        "{out:?}"
+    );
+    let out = svc.docker(&["system", "df", "-v"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&ctr))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert!(row.contains("localhost/busybox"), "{row}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with(&vol) && l.split_whitespace().nth(1) == Some("1")),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn api_socket_activation_with_listen_fds() {
     let env = TestEnv::new("api_activation");

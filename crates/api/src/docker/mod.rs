@@ -97,6 +97,7 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::GET | &Method::HEAD, ["_ping"]) => system::ping(&m),
         (&Method::GET, ["version"]) => system::version(pool).await,
         (&Method::GET, ["info"]) => system::info(pool).await,
+        (&Method::GET, ["system", "df"]) => system::df(pool).await,
         (&Method::GET, ["containers", "json"]) => containers::list(req, pool).await,
         (&Method::POST, ["containers", "create"]) => create::create(req, pool).await,
         (&Method::POST, ["containers", "prune"]) => manage::prune_containers(req, pool).await,
