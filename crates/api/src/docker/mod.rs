@@ -17,6 +17,7 @@ mod system;
 
 pub(crate) use attach::{attach, resize};
 pub(crate) use logs::logs_with;
+pub(crate) use objects::image_list_request;
 pub(crate) use system::ping;
 
 use hyper::body::Incoming;

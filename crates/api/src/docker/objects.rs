@@ -18,14 +18,20 @@ use crate::pool::EnginePool;
 /// The engine's default network, which Docker clients know as `bridge`.
 const DEFAULT_NETWORK: &str = "podman";
 
+/// `?all=&filters=` of an image list (both APIs).
+pub(crate) fn image_list_request(
+    q: &std::collections::HashMap<String, String>,
+) -> Result<ImageListRequest, peapod_engine::Error> {
+    Ok(ImageListRequest {
+        all: flag(q, "all"),
+        filters: filters(q)?,
+        ..Default::default()
+    })
+}
+
 pub async fn images(req: Request<Incoming>, pool: EnginePool) -> Resp {
-    let q = query(&req);
-    let request = match filters(&q) {
-        Ok(f) => ImageListRequest {
-            all: flag(&q, "all"),
-            filters: f,
-            ..Default::default()
-        },
+    let request = match image_list_request(&query(&req)) {
+        Ok(r) => r,
         Err(e) => return engine_error(&e),
     };
     match pool.run(move |e| e.list_images(&request)).await {

@@ -7,11 +7,11 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use peapod_engine::Error;
 use peapod_engine::image::registry::{Platform, PullOptions, Silent, Tls};
-use peapod_engine::images::{ImageListRequest, ImageSummary};
+use peapod_engine::images::ImageSummary;
 use serde_json::{Value, json};
 
 use super::error;
-use crate::http::{Resp, bytes, empty, filters, flag, json, query};
+use crate::http::{Resp, bytes, empty, flag, json, query};
 use crate::pool::EnginePool;
 
 fn summary(i: &ImageSummary) -> Value {
@@ -37,13 +37,8 @@ fn summary(i: &ImageSummary) -> Value {
 
 /// GET `/libpod/images/json?all=&filters=`.
 pub async fn list(req: Request<Incoming>, pool: EnginePool) -> Resp {
-    let q = query(&req);
-    let request = match filters(&q) {
-        Ok(f) => ImageListRequest {
-            all: flag(&q, "all"),
-            filters: f,
-            ..Default::default()
-        },
+    let request = match crate::docker::image_list_request(&query(&req)) {
+        Ok(r) => r,
         Err(e) => return error(&e),
     };
     match pool.run(move |e| e.list_images(&request)).await {
