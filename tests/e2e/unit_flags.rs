@@ -88,18 +88,7 @@ fn cgroups_split_puts_the_container_under_the_starters_cgroup() {
         "sleep",
         "1000",
     ]);
-    let cmd = peapod.command();
-    let script = format!("echo $$ > {}/cgroup.procs && exec \"$@\"", dir.display());
-    let argv: Vec<String> = std::iter::once(cmd.get_program().to_string_lossy().into_owned())
-        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
-        .collect();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .arg("sh")
-        .args(&argv)
-        .output()
-        .unwrap();
+    let out = in_cgroup(&dir, peapod.command());
     assert!(out.status.success(), "{out:?}");
     let id = env.inspect(&c, "{{.Id}}");
     let pid = env.inspect(&c, "{{.State.Pid}}");
@@ -127,16 +116,30 @@ fn cgroups_split_puts_the_container_under_the_starters_cgroup() {
         !dir.exists()
     });
     // From the root cgroup (a shell outside any unit), Podman's refusal, before anything.
-    if std::fs::read_to_string("/proc/self/cgroup")
-        .unwrap()
-        .lines()
-        .any(|l| l == "0::/")
-    {
-        env.run(&["run", "--rm", "--cgroups=split", IMG, "true"])
-            .assert_error(
-                125,
-                &["could not find cgroup mount in \"/proc/self/cgroup\""],
-            );
-    }
+    let out = in_cgroup(
+        unified,
+        env.peapod(&["run", "--rm", "--cgroups=split", IMG, "true"])
+            .command(),
+    );
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("could not find cgroup mount in \"/proc/self/cgroup\""),
+        "{out:?}"
+    );
     assert_eq!(env.ok(&["ps", "-aq"]).trim(), "");
+}
+
+/// Runs `cmd` from the cgroup `dir` of the unified hierarchy (a shell moves itself there,
+/// then execs it), as systemd starts a unit's process in the unit's cgroup.
+fn in_cgroup(dir: &std::path::Path, cmd: std::process::Command) -> std::process::Output {
+    let script = format!("echo $$ > {}/cgroup.procs && exec \"$@\"", dir.display());
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .output()
+        .unwrap()
 }
