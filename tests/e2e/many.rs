@@ -197,3 +197,45 @@ spec:
     assert_eq!(env.ok(&["pod", "ps", "-q"]), "");
     assert_eq!(env.ok(&["ps", "-aq"]), "");
 }
+
+/// `stop` of `--rm` containers: each one's exit command removes it while the stop waits for
+/// it (or right after); whichever wins, the stop succeeds with every name, as Podman's stop
+/// treats a container its cleanup removed, and nothing is left.
+#[test]
+fn stop_of_rm_containers_succeeds_whoever_removes_them() {
+    let env = TestEnv::new("many-stop-rm");
+    env.import_busybox();
+    let names: Vec<String> = (0..6).map(|_| name("rmstop")).collect();
+    for n in &names {
+        // Exits at once on SIGTERM; `wait` lets the trap run while `sleep` holds on.
+        env.ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            n,
+            IMG,
+            "sh",
+            "-c",
+            "trap 'exit 3' TERM; echo ready; sleep 1000 & wait",
+        ]);
+    }
+    for n in &names {
+        wait_ready(&env, n);
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut argv = vec!["stop", "-t", "10"];
+    argv.extend_from_slice(&refs);
+    let out = env.run(&argv);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(lines(&out.stdout), names, "names in argument order");
+    wait_until(
+        "the --rm containers removed",
+        Duration::from_secs(20),
+        || env.ok(&["ps", "-aq"]).is_empty(),
+    );
+    env.assert_no_mounts();
+    env.assert_no_processes();
+}

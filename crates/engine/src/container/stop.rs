@@ -48,7 +48,17 @@ impl Engine {
             .wait_for_exit(&c, Some(Duration::from_secs(timeout as u64)))
             .is_some();
         let _lock = self.lock(c.id())?;
-        let mut c = self.container_locked(c.id())?;
+        let mut c = match self.container_locked(c.id()) {
+            Ok(now) => now,
+            // Removed meanwhile by its own exit command (`--rm`): stopped, as libpod's stop
+            // treats a container its cleanup process removed, with no `stop` event.
+            Err(Error::NoSuchContainer(_)) => {
+                let mut gone = c;
+                gone.state.status = Status::Stopped;
+                return Ok(gone);
+            }
+            Err(e) => return Err(e),
+        };
         if c.state.status.is_active() {
             if !exited {
                 tracing::warn!(

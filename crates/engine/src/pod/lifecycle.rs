@@ -79,7 +79,8 @@ impl Engine {
             .iter()
             .filter(|c| !c.config.is_infra && c.state.status.is_active())
             .collect();
-        // A member run with --rm may be removed by its own exit meanwhile: that is no failure.
+        // A member run with --rm may be gone before its stop begins (listed, then removed by
+        // its own exit): no failure. One removed while its stop waits is `stop`'s own case.
         self.on_each(&members, |e, id| match e.stop(id, timeout) {
             Ok(_) | Err(Error::NoSuchContainer(_)) => Ok(()),
             Err(err) => Err(err),
