@@ -111,6 +111,10 @@ impl Engine {
         for v in &vols {
             docs.push(to_yaml(&pvc(v))?);
         }
+        // The default capabilities a container's securityContext is compared with: read once.
+        let caps = crate::config::containers_conf::ContainersConf::load()?
+            .containers
+            .default_capabilities;
         let mut templates = Vec::new();
         for p in &pods {
             let members: Vec<Container> = self
@@ -135,13 +139,13 @@ impl Engine {
                 Vec::new()
             };
             let hostname = (p.config.hostname != p.name()).then(|| p.config.hostname.clone());
-            templates.push(self.pod_template(p.name(), hostname, &members, &ports)?);
+            templates.push(self.pod_template(p.name(), hostname, &members, &ports, &caps)?);
         }
         if !ctrs.is_empty() {
             let name = format!("{}-pod", ctrs[0].name());
             let ports: Vec<PortMapping> =
                 ctrs.iter().flat_map(|c| c.config.ports.clone()).collect();
-            templates.push(self.pod_template(&name, None, &ctrs, &ports)?);
+            templates.push(self.pod_template(&name, None, &ctrs, &ports, &caps)?);
         }
         for (name, template, ports) in templates {
             docs.push(workload_yaml(&name, template, opts)?);
@@ -195,13 +199,14 @@ impl Engine {
         hostname: Option<String>,
         members: &[Container],
         ports: &[PortMapping],
+        default_caps: &[String],
     ) -> Result<(String, PodTemplateSpec, Vec<PortMapping>)> {
         let mut volumes = PodVolumes::default();
         let mut containers = Vec::new();
         let mut inits = Vec::new();
         let mut restart = None;
         for c in members {
-            let mut k = self.kube_container(pod, c, &mut volumes)?;
+            let mut k = self.kube_container(pod, c, &mut volumes, default_caps)?;
             if c.config.init_ctr.is_empty() {
                 if containers.is_empty() {
                     // Ports belong to the pod; Kubernetes lists them on a container.
@@ -256,6 +261,7 @@ impl Engine {
         pod: &str,
         c: &Container,
         volumes: &mut PodVolumes,
+        default_caps: &[String],
     ) -> Result<KubeContainer> {
         let cfg = &c.config;
         // An image removed under the container (`rmi -f`) leaves nothing to compare with;
@@ -307,14 +313,11 @@ impl Engine {
             && cfg.workdir != image_workdir
             && !(image_workdir.is_empty() && cfg.workdir == "/"))
             .then(|| cfg.workdir.clone());
-        let default_caps = crate::config::containers_conf::ContainersConf::load()?
-            .containers
-            .default_capabilities;
         let security = security_context(
             &cfg.user,
             cfg.security.as_ref(),
             cfg.host.read_only,
-            &default_caps,
+            default_caps,
         );
         let mut limits = BTreeMap::new();
         if let Some(m) = cfg.resources.memory {
