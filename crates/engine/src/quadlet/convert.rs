@@ -309,6 +309,7 @@ fn container(units: &Units, src: &Source, service: &mut UnitFile) -> Result<(), 
     }
     privileges(u, &mut run)?;
     volumes(units, src, service, &mut run)?;
+    super::mounts::mounts(units, src, service, &mut run)?;
     for p in u.all(g, "ExposeHostPort") {
         run.flag("--expose", p.trim());
     }
@@ -428,7 +429,11 @@ pub(super) fn volumes(
                 source = src.absolute(&source);
             }
             if source.starts_with('/') {
-                service.add("Unit", "RequiresMountsFor", &source);
+                service.add(
+                    "Unit",
+                    "RequiresMountsFor",
+                    &escape_words(&[source.clone()]),
+                );
             } else if source.ends_with(".volume") {
                 source = resource(units, service, &source, Kind::Volume)?;
             }

@@ -62,11 +62,7 @@ const EVERY_LINE: &[(&str, &str)] = &[
 ];
 
 /// Every word of every line to `FLAG WORD`.
-const EVERY_WORD: &[(&str, &str)] = &[
-    ("Sysctl", "--sysctl"),
-    ("LogOpt", "--log-opt"),
-    ("Mount", "--mount"),
-];
+const EVERY_WORD: &[(&str, &str)] = &[("Sysctl", "--sysctl"), ("LogOpt", "--log-opt")];
 
 /// The label `podman auto-update` reads (`AutoUpdate=registry|local`).
 const AUTO_UPDATE_LABEL: &str = "io.containers.autoupdate";

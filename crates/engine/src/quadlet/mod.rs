@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 mod convert;
 mod keys;
+mod mounts;
 mod others;
 mod pod;
 pub mod unit;

@@ -589,3 +589,74 @@ fn an_instance_takes_its_templates_and_its_kinds_drop_ins() {
     }
     assert!(!argv.iter().any(|a| a == "lost=1"), "{argv:?}");
 }
+
+/// Podman 5's `mount.container` (less its artifact line: peapod has no artifacts).
+#[test]
+fn mount_sources_are_resolved() {
+    let text = r#"[Container]
+Image=localhost/imagename
+Mount=type=bind,source=/path/on/host,destination=/path/in/container
+Mount="type=bind,src=/path/on/host with spaces,dst=/path"
+Mount=type=bind,src=/path/on/host,dst=/path/in/container,relabel=shared,U=true
+Mount=type=volume,source=vol1,destination=/path/in/container,ro=true
+Mount=type=volume,source=basic.volume,destination=/path/in/container,ro=true
+Mount=type=tmpfs,tmpfs-size=512M,destination=/path/in/container
+Mount=type=image,source=fedora,destination=/fedora-image,rw=true
+Mount=type=image,source=basic.image,destination=/fedora-image,rw=true
+Mount=type=devpts,destination=/dev/pts
+Mount=type=bind,source=./path/on/host,destination=/path/in/container
+Mount=type=bind,src=/tmp,\"dst=/path,1\"
+Mount=type=bind,source=./src/,destination=/dst/,idmap=uids=12-34-1;gids=56-78-1
+"#;
+    let u = unit_of(
+        &[
+            ("mount.container", text),
+            ("basic.volume", "[Volume]\n"),
+            ("basic.image", "[Image]\nImage=localhost/imagename\n"),
+        ],
+        "mount.service",
+    );
+    let argv = exec_start(&u);
+    for m in [
+        "type=bind,source=/path/on/host,destination=/path/in/container",
+        "type=bind,source=/path/on/host with spaces,dst=/path",
+        "type=bind,source=/path/on/host,dst=/path/in/container,relabel=shared,U=true",
+        "type=volume,source=vol1,destination=/path/in/container,ro=true",
+        "type=volume,source=systemd-basic,destination=/path/in/container,ro=true",
+        "type=tmpfs,tmpfs-size=512M,destination=/path/in/container",
+        "type=image,source=fedora,destination=/fedora-image,rw=true",
+        "type=image,source=localhost/imagename,destination=/fedora-image,rw=true",
+        "type=devpts,destination=/dev/pts",
+        "type=bind,source=/q/path/on/host,destination=/path/in/container",
+        r#"type=bind,source=/tmp,"dst=/path,1""#,
+        "type=bind,source=/q/src,destination=/dst/,idmap=uids=12-34-1;gids=56-78-1",
+    ] {
+        assert!(has_args(&argv, &["--mount", m]), "--mount {m} in {argv:?}");
+    }
+    assert_eq!(
+        u.all("Unit", "Requires"),
+        ["basic-volume.service", "basic-image.service"]
+    );
+    let mounts_for = u.all("Unit", "RequiresMountsFor");
+    // Escaped as systemd reads it, else it would be three paths.
+    let spaced = r#""/path/on/host\x20with\x20spaces""#;
+    for p in ["/path/on/host", spaced, "/q/path/on/host"] {
+        assert!(mounts_for.iter().any(|m| m == p), "{p} in {mounts_for:?}");
+    }
+}
+
+#[test]
+fn a_mount_without_a_source_or_with_a_missing_reference_is_an_error() {
+    for (line, err) in [
+        ("Mount=/home:/home", "source cannot be empty"),
+        (
+            "Mount=type=volume,source=nope.volume,destination=/d",
+            "requested Quadlet source nope.volume was not found",
+        ),
+    ] {
+        let (out, errors) =
+            units(&[("m.container", &format!("[Container]\nImage=i\n{line}\n"))]).generate();
+        assert!(out.is_empty());
+        assert_eq!(errors, [format!("converting \"m.container\": {err}")]);
+    }
+}

@@ -1,0 +1,146 @@
+//! Quadlet's `Mount=` key: sources resolved as `Volume=`'s are, the CSV written back.
+
+use super::convert::{Cmd, resource};
+use super::unit::{UnitFile, escape_words};
+use super::{Kind, Source, Units};
+
+/// `Mount=` (each word a `--mount`): the source of a `volume`, `bind`, `glob` or `image`
+/// mount resolved as `Volume=`'s is (a relative path made absolute, an absolute one adds
+/// `RequiresMountsFor=`, `NAME.volume` or `NAME.image` its resource's name with its unit
+/// required), `type=` first, the fields written back as CSV (Podman 5's quadlet).
+pub(super) fn mounts(
+    units: &Units,
+    src: &Source,
+    service: &mut UnitFile,
+    run: &mut Cmd,
+) -> Result<(), String> {
+    for m in src.unit.all_words(src.kind.group(), "Mount") {
+        let mut fields = csv_fields(&m)?;
+        let at = fields.iter().position(|f| f.starts_with("type="));
+        let kind = at.map_or("volume".to_string(), |i| fields.remove(i)[5..].to_string());
+        if !matches!(kind.as_str(), "volume" | "bind" | "glob" | "image") {
+            run.flag("--mount", &m);
+            continue;
+        }
+        // Podman 5 resolves the source of these types, and an absent one is an empty one.
+        if !fields.iter().any(|f| is_source(f)) {
+            return Err("source cannot be empty".into());
+        }
+        for f in fields.iter_mut() {
+            if !is_source(f) {
+                continue;
+            }
+            let Some(mut source) = f.split_once('=').map(|(_, v)| v.to_string()) else {
+                return Err("source parameter does not include a value".into());
+            };
+            if source.is_empty() {
+                return Err("source cannot be empty".into());
+            }
+            if source.starts_with('.') {
+                source = src.absolute(&source);
+            }
+            if source.starts_with('/') {
+                service.add(
+                    "Unit",
+                    "RequiresMountsFor",
+                    &escape_words(&[source.clone()]),
+                );
+            } else if let Some(kind) = [(".volume", Kind::Volume), (".image", Kind::Image)]
+                .into_iter()
+                .find_map(|(ext, k)| source.ends_with(ext).then_some(k))
+            {
+                if !units
+                    .sources
+                    .iter()
+                    .any(|s| s.file_name == source && s.kind == kind)
+                {
+                    return Err(format!("requested Quadlet source {source} was not found"));
+                }
+                source = resource(units, service, &source, kind)?;
+            }
+            *f = format!("source={source}");
+        }
+        fields.insert(0, format!("type={kind}"));
+        run.flag("--mount", &csv_line(&fields));
+    }
+    Ok(())
+}
+
+/// `source=…`, `src=…`, or either key alone.
+fn is_source(field: &str) -> bool {
+    matches!(
+        field.split_once('=').map_or(field, |(k, _)| k),
+        "source" | "src"
+    )
+}
+
+/// The fields of one CSV record (Go's `encoding/csv`: commas, double quotes with `""`).
+fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => {
+                        return Err(format!(
+                            "incorrect mount format {line:?}: an unclosed quote"
+                        ));
+                    }
+                }
+            }
+            if !matches!(chars.peek(), None | Some(',')) {
+                return Err(format!(
+                    "incorrect mount format {line:?}: text after a quoted field"
+                ));
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                field.push(c);
+            }
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
+}
+
+/// One CSV record as Go's `csv.Writer` writes it (a field quoted when it must be).
+fn csv_line(fields: &[String]) -> String {
+    let quoted = |f: &String| {
+        let needs = f == r"\." || f.contains([',', '"', '\r', '\n']) || f.starts_with([' ', '\t']);
+        if needs {
+            format!("\"{}\"", f.replace('"', "\"\""))
+        } else {
+            f.clone()
+        }
+    };
+    fields.iter().map(quoted).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{csv_fields, csv_line};
+
+    #[test]
+    fn csv_as_go_reads_and_writes_it() {
+        let f = csv_fields(r#"type=bind,src=/tmp,"dst=/path,1""#).unwrap();
+        assert_eq!(f, ["type=bind", "src=/tmp", "dst=/path,1"]);
+        assert_eq!(csv_line(&f), r#"type=bind,src=/tmp,"dst=/path,1""#);
+        let f = csv_fields(r#""a ""q"" b",,c"#).unwrap();
+        assert_eq!(f, [r#"a "q" b"#, "", "c"]);
+        assert_eq!(csv_line(&f), r#""a ""q"" b",,c"#);
+        assert_eq!(csv_line(&[" lead".to_string()]), r#"" lead""#);
+        assert!(csv_fields(r#""open"#).is_err());
+        assert!(csv_fields(r#""a"b"#).is_err());
+    }
+}
