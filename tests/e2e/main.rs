@@ -15,6 +15,8 @@ mod api_build_push;
 mod api_compose;
 mod api_exec;
 mod api_libpod;
+mod api_libpod_kube;
+mod api_libpod_objects;
 mod api_service;
 mod api_streams;
 mod api_util;

@@ -106,6 +106,21 @@ pub fn engine_error(e: &Error) -> Resp {
     error_message(status_of(e.kind()), &docker_message(e))
 }
 
+/// How an endpoint shared by both APIs words its errors: Docker's `{"message"}` or
+/// Podman's `{"cause", "message", "response"}`.
+#[derive(Clone, Copy)]
+pub struct ErrorStyle {
+    pub engine: fn(&Error) -> Resp,
+    pub message: fn(StatusCode, &str) -> Resp,
+}
+
+impl ErrorStyle {
+    pub const DOCKER: ErrorStyle = ErrorStyle {
+        engine: engine_error,
+        message: error_message,
+    };
+}
+
 /// The query string as a map (the last value of a repeated key wins).
 pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     let mut out = HashMap::new();
@@ -195,20 +210,23 @@ pub fn filters(q: &HashMap<String, String>) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
+/// The request body, up to [`MAX_BODY`]; the error says which limit or failure.
+pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, String> {
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+    match limited.collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(format!("request body larger than {MAX_BODY} bytes"))
+        }
+        Err(e) => Err(format!("reading the request body: {e}")),
+    }
+}
+
 /// The request body, up to [`MAX_BODY`], as JSON (`{}` when empty).
 pub async fn read_json<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Resp> {
-    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
-    let body = match limited.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let msg = if e.is::<http_body_util::LengthLimitError>() {
-                format!("request body larger than {MAX_BODY} bytes")
-            } else {
-                format!("reading the request body: {e}")
-            };
-            return Err(error_message(StatusCode::BAD_REQUEST, &msg));
-        }
-    };
+    let body = read_body(req)
+        .await
+        .map_err(|msg| error_message(StatusCode::BAD_REQUEST, &msg))?;
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {

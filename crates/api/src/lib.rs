@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 mod docker;
+mod first_line;
 mod http;
 mod libpod;
 pub mod listen;
@@ -34,6 +35,9 @@ pub struct ServiceOptions {
     pub uri: Option<String>,
     /// `--time`: exit after this long without a connection; `None`: never (`--time 0`).
     pub idle: Option<Duration>,
+    /// `--cors`: the `Access-Control-Allow-Origin` every answer carries (with Podman's
+    /// allowed headers and methods).
+    pub cors: Option<String>,
 }
 
 /// Why the service could not start or stopped.
@@ -68,13 +72,17 @@ pub fn serve(opts: ServiceOptions) -> Result<(), ServiceError> {
     let engine = Engine::open(opts.engine.clone())?;
     let listener = listen::bind(opts.uri.as_deref(), &engine)?;
     tracing::info!("API service listening on {}", listener.endpoint());
+    match &opts.cors {
+        None => tracing::debug!("CORS Headers were not set"),
+        Some(c) => tracing::debug!("CORS Headers were set to {c:?}"),
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(64)
         .build()
         .map_err(|e| ServiceError::Io("building the async runtime".into(), e))?;
     let pool = pool::EnginePool::new(opts.engine.clone(), engine);
-    let result = runtime.block_on(server::run(listener, pool, opts.idle));
+    let result = runtime.block_on(server::run(listener, pool, opts.idle, opts.cors.clone()));
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
 }

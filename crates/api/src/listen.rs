@@ -57,10 +57,22 @@ impl Endpoint {
             return Ok(Endpoint::Tcp(parsed));
         }
         Err(Error::invalid(format!(
-            "API Service endpoint scheme {:?} is not supported: use unix:// or tcp://",
-            uri.split("://").next().unwrap_or(uri)
+            "API Service endpoint scheme {:?} is not supported. Try tcp://{uri} or unix:/{uri}",
+            url_scheme(uri)
         )))
     }
+}
+
+/// The scheme Go's `url.Parse` finds in `uri`: the letters before the first `:` when they
+/// make a scheme (`localhost:9292` → `localhost`), else none (`myunix.sock` → ``).
+fn url_scheme(uri: &str) -> &str {
+    let Some((scheme, _)) = uri.split_once(':') else {
+        return "";
+    };
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if valid { scheme } else { "" }
 }
 
 /// The default socket: `/run/peapod/peapod.sock` as root with the default store,
@@ -260,5 +272,10 @@ mod tests {
         assert!(e.contains("\"http\" is not supported"), "{e}");
         assert!(Endpoint::parse("tcp://nope").is_err());
         assert!(Endpoint::parse("unix://").is_err());
+        // Podman's words, from its suite (251-system-service).
+        let e = Endpoint::parse("localhost:9292").unwrap_err().to_string();
+        assert!(e.ends_with("API Service endpoint scheme \"localhost\" is not supported. Try tcp://localhost:9292 or unix:/localhost:9292"), "{e}");
+        let e = Endpoint::parse("myunix.sock").unwrap_err().to_string();
+        assert!(e.ends_with("API Service endpoint scheme \"\" is not supported. Try tcp://myunix.sock or unix:/myunix.sock"), "{e}");
     }
 }

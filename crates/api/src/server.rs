@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -14,6 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
 
 use crate::ServiceError;
+use crate::first_line::FirstLine;
 use crate::listen::Listener;
 use crate::pool::EnginePool;
 
@@ -77,7 +79,9 @@ pub async fn run(
     listener: Listener,
     pool: EnginePool,
     idle: Option<Duration>,
+    cors: Option<String>,
 ) -> Result<(), ServiceError> {
+    let cors = cors.and_then(|c| HeaderValue::from_str(&c).ok());
     let accepting = Accepting::new(&listener)?;
     let mut term = signal(SignalKind::terminate()).map_err(io_err("SIGTERM handler"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(io_err("SIGINT handler"))?;
@@ -94,8 +98,9 @@ pub async fn run(
                 Ok(conn) => {
                     let guard = activity.opened();
                     let pool = pool.clone();
+                    let cors = cors.clone();
                     tokio::spawn(async move {
-                        serve_connection(conn, pool).await;
+                        serve_connection(conn, pool, cors).await;
                         drop(guard);
                     });
                 }
@@ -126,13 +131,39 @@ async fn accept(l: &Accepting) -> std::io::Result<Box<dyn Conn>> {
     })
 }
 
-async fn serve_connection(conn: Box<dyn Conn>, pool: EnginePool) {
+/// Podman's CORS headers, on every answer when `--cors` is given.
+fn add_cors(resp: &mut crate::http::Resp, origin: &HeaderValue) {
+    let h = resp.headers_mut();
+    h.insert("Access-Control-Allow-Origin", origin.clone());
+    h.insert(
+        "Access-Control-Allow-Headers",
+        HeaderValue::from_static(
+            "Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth, Connection, Upgrade, X-Registry-Config",
+        ),
+    );
+    h.insert(
+        "Access-Control-Allow-Methods",
+        HeaderValue::from_static("HEAD, GET, POST, DELETE, PUT, OPTIONS"),
+    );
+}
+
+async fn serve_connection(conn: Box<dyn Conn>, pool: EnginePool, cors: Option<HeaderValue>) {
     let service = service_fn(move |req| {
         let pool = pool.clone();
-        async move { Ok::<_, Infallible>(crate::docker::handle(req, pool).await) }
+        let cors = cors.clone();
+        async move {
+            let mut resp = crate::docker::handle(req, pool).await;
+            if let Some(origin) = &cors {
+                add_cors(&mut resp, origin);
+            }
+            Ok::<_, Infallible>(resp)
+        }
     });
+    // Header names as Go's server writes them (`Access-Control-Allow-Origin`): clients
+    // and scripts that grep for them (Podman's suite does) see what Podman sends.
     if let Err(e) = http1::Builder::new()
-        .serve_connection(TokioIo::new(conn), service)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(FirstLine::new(conn)), service)
         .with_upgrades()
         .await
     {

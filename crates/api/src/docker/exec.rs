@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::attach::size;
 use super::hijack::{self, Streams};
-use crate::http::{Resp, empty, engine_error, error_message, json, query, read_json};
+use crate::http::{ErrorStyle, Resp, empty, json, query, read_json};
 use crate::pool::EnginePool;
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +46,11 @@ struct StartBody {
     detach: bool,
     tty: bool,
     console_size: Option<Vec<u16>>,
+    /// Podman's client sends the terminal's size as `h` and `w`.
+    #[serde(rename = "h")]
+    height: u16,
+    #[serde(rename = "w")]
+    width: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -73,14 +78,14 @@ fn sessions() -> &'static Mutex<HashMap<String, Session>> {
     S.get_or_init(Default::default)
 }
 
-/// A session by id; 404 with Docker's words when there is none.
-fn get(id: &str) -> Result<Session, Resp> {
+/// A session by id; 404 when there is none.
+fn get(id: &str, errs: ErrorStyle) -> Result<Session, Resp> {
     sessions()
         .lock()
         .ok()
         .and_then(|m| m.get(id).cloned())
         .ok_or_else(|| {
-            error_message(
+            (errs.message)(
                 StatusCode::NOT_FOUND,
                 &format!("No such exec instance: {id}"),
             )
@@ -108,31 +113,29 @@ fn trim(m: &mut HashMap<String, Session>) {
 }
 
 /// POST `/containers/{id}/exec`: 201 `{"Id"}`; 409 when the container is not running.
-pub async fn create(req: Request<Incoming>, container: String, pool: EnginePool) -> Resp {
+pub async fn create(
+    req: Request<Incoming>,
+    container: String,
+    pool: EnginePool,
+    errs: ErrorStyle,
+) -> Resp {
     let body: CreateBody = match read_json(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
     let command = body.cmd.clone().unwrap_or_default();
     if command.is_empty() {
-        return engine_error(&Error::invalid("no exec command specified"));
+        return (errs.engine)(&Error::invalid("no exec command specified"));
     }
     let r = pool
         .run(move |e| {
-            let c = e.container(&container)?;
-            if c.state.status != Status::Running {
-                return Err(Error::BadState {
-                    id: c.id().to_string(),
-                    state: c.state.status.to_string(),
-                    what: format!("container {} is not running", c.id()),
-                });
-            }
-            Ok(c.id().to_string())
+            running(e, &container)?;
+            Ok(e.container(&container)?.id().to_string())
         })
         .await;
     let container = match r {
         Ok(c) => c,
-        Err(e) => return engine_error(&e),
+        Err(e) => return (errs.engine)(&e),
     };
     let opts = ExecOptions {
         command,
@@ -169,19 +172,69 @@ fn console(size: &Option<Vec<u16>>) -> Option<(u16, u16)> {
     }
 }
 
+/// When the process starts: before the answer (Docker's clients read the upgraded stream
+/// through their HTTP reader), or once the connection was handed over (Podman's client
+/// reads the raw connection after the headers: output sent with them would be lost in its
+/// HTTP reader's buffer, so the process starts after them, as Podman's server starts it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    BeforeAnswer,
+    AfterUpgrade,
+}
+
+/// A started session's bookkeeping (running, the terminal's size) and its output reader;
+/// `None` when detached.
+fn begin(
+    id: &str,
+    mut started: peapod_engine::container::exec::ExecStarted,
+    size: Option<(u16, u16)>,
+    streams: Streams,
+    pool: EnginePool,
+) -> Option<hijack::Output> {
+    set_phase(
+        id,
+        Phase::Running {
+            pid: started.pid,
+            ctl: started.ctl.clone(),
+        },
+    );
+    if let Some((h, w)) = size.filter(|_| streams.tty) {
+        let _ = peapod_engine::container::attach::resize_tty(&started.ctl, h, w);
+    }
+    // Detached: the monitor's exit command cleans the session up.
+    let sock = started.socket.take()?;
+    let pid = started.pid;
+    let finish_id = id.to_string();
+    Some(hijack::read_output(sock, streams, move || {
+        let code = pool
+            .blocking(move |e| e.exec_finish(started))
+            .unwrap_or_else(|e| {
+                tracing::warn!("exec session {finish_id}: {e}");
+                -1
+            });
+        set_phase(&finish_id, Phase::Exited { pid, code });
+    }))
+}
+
 /// POST `/exec/{id}/start`: the hijacked stream, or 200 at once with `Detach`.
-pub async fn start(mut req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
+pub async fn start(
+    mut req: Request<Incoming>,
+    id: String,
+    pool: EnginePool,
+    errs: ErrorStyle,
+    at: StartAt,
+) -> Resp {
     let upgrade = hyper::upgrade::on(&mut req);
     let body: StartBody = match read_json(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let session = match get(&id) {
+    let session = match get(&id, errs) {
         Ok(s) => s,
         Err(r) => return r,
     };
     if !matches!(session.phase, Phase::Created) {
-        return error_message(
+        return (errs.message)(
             StatusCode::CONFLICT,
             &format!("exec session {id} has already been started"),
         );
@@ -189,60 +242,101 @@ pub async fn start(mut req: Request<Incoming>, id: String, pool: EnginePool) -> 
     let mut opts = session.opts.clone();
     opts.detach = body.detach;
     opts.tty = opts.tty || body.tty;
-    let container = session.container.clone();
-    let started = pool.run(move |e| e.exec_start(&container, &opts)).await;
-    let mut started = match started {
-        Ok(s) => s,
-        Err(e) => return engine_error(&e),
-    };
-    set_phase(
-        &id,
-        Phase::Running {
-            pid: started.pid,
-            ctl: started.ctl.clone(),
-        },
-    );
-    if let Some((h, w)) = console(&body.console_size).filter(|_| session.opts.tty || body.tty) {
-        let _ = peapod_engine::container::attach::resize_tty(&started.ctl, h, w);
-    }
-    let Some(sock) = started.socket.take() else {
-        // Detached: the monitor's exit command cleans the session up.
-        return empty(StatusCode::OK);
-    };
-    let tty = session.opts.tty || body.tty;
+    let size = console(&body.console_size)
+        .or(Some((body.height, body.width)).filter(|(h, w)| *h > 0 && *w > 0));
     let streams = Streams {
-        tty,
+        tty: opts.tty,
         stdin: session.opts.interactive,
         stdout: session.stdout,
         stderr: session.stderr,
     };
-    let pid = started.pid;
-    let finish_pool = pool.clone();
-    let finish_id = id.clone();
-    hijack::pump(upgrade, sock, streams, move || {
-        let code = finish_pool
-            .blocking(move |e| e.exec_finish(started))
-            .unwrap_or_else(|e| {
-                tracing::warn!("exec session {finish_id}: {e}");
-                -1
-            });
-        set_phase(&finish_id, Phase::Exited { pid, code });
+    let tty = opts.tty;
+    let container = session.container.clone();
+    if at == StartAt::AfterUpgrade && !opts.detach {
+        let check = container.clone();
+        if let Err(e) = pool.run(move |e| running(e, &check)).await {
+            return (errs.engine)(&e);
+        }
+        // Started once: a second start is refused while this one waits for the connection.
+        set_phase(
+            &id,
+            Phase::Running {
+                pid: 0,
+                ctl: PathBuf::new(),
+            },
+        );
+        tokio::spawn(async move {
+            let upgraded = match upgrade.await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::debug!("connection upgrade: {e}");
+                    set_phase(&id, Phase::Exited { pid: 0, code: -1 });
+                    return;
+                }
+            };
+            let run_pool = pool.clone();
+            match run_pool.run(move |e| e.exec_start(&container, &opts)).await {
+                Ok(started) => {
+                    if let Some(output) = begin(&id, started, size, streams, pool) {
+                        hijack::serve_upgraded(upgraded, output).await;
+                    }
+                }
+                // A command that cannot run (126, 127) exits with that code, its message
+                // on stderr; another failure is the stream's error.
+                Err(e) => {
+                    let (code, stream) = match e.kind() {
+                        peapod_engine::ErrorKind::Command(c) => (c, 2),
+                        _ => (125, 3),
+                    };
+                    set_phase(&id, Phase::Exited { pid: 0, code });
+                    let text = format!("Error: {e}\n");
+                    hijack::serve_error(upgraded, tty, stream, &text).await;
+                }
+            }
+        });
+        return hijack::upgraded(tty);
+    }
+    let started = match pool.run(move |e| e.exec_start(&container, &opts)).await {
+        Ok(s) => s,
+        Err(e) => return (errs.engine)(&e),
+    };
+    let Some(output) = begin(&id, started, size, streams, pool) else {
+        return empty(StatusCode::OK);
+    };
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(u) => hijack::serve_upgraded(u, output).await,
+            Err(e) => tracing::debug!("connection upgrade: {e}"),
+        }
     });
     hijack::upgraded(tty)
 }
 
+/// The container runs (an exec needs it); Docker's 409 otherwise.
+fn running(e: &peapod_engine::Engine, container: &str) -> Result<(), Error> {
+    let c = e.container(container)?;
+    if c.state.status != Status::Running {
+        return Err(Error::BadState {
+            id: c.id().to_string(),
+            state: c.state.status.to_string(),
+            what: format!("container {} is not running", c.id()),
+        });
+    }
+    Ok(())
+}
+
 /// POST `/exec/{id}/resize?h=&w=`.
-pub async fn resize(req: Request<Incoming>, id: String) -> Resp {
+pub async fn resize(req: Request<Incoming>, id: String, errs: ErrorStyle) -> Resp {
     let (rows, cols) = match size(&query(&req)) {
         Ok(s) => s,
-        Err(e) => return engine_error(&e),
+        Err(e) => return (errs.engine)(&e),
     };
-    let session = match get(&id) {
+    let session = match get(&id, errs) {
         Ok(s) => s,
         Err(r) => return r,
     };
     let Phase::Running { ctl, .. } = session.phase else {
-        return error_message(
+        return (errs.message)(
             StatusCode::CONFLICT,
             &format!("exec session {id} is not running: cannot resize"),
         );
@@ -254,7 +348,7 @@ pub async fn resize(req: Request<Incoming>, id: String) -> Resp {
     .unwrap_or_else(|e| Err(Error::other(e.to_string())));
     match r {
         Ok(()) => empty(StatusCode::OK),
-        Err(e) => engine_error(&e),
+        Err(e) => (errs.engine)(&e),
     }
 }
 
@@ -265,8 +359,8 @@ fn alive(pid: i32) -> bool {
 }
 
 /// GET `/exec/{id}/json`: Docker's `ExecInspectResponse`.
-pub async fn inspect(id: String) -> Resp {
-    let s = match get(&id) {
+pub async fn inspect(id: String, errs: ErrorStyle) -> Resp {
+    let s = match get(&id, errs) {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -48,7 +48,28 @@ pub fn pump<F>(upgrade: OnUpgrade, sock: UnixStream, s: Streams, finished: F)
 where
     F: FnOnce() + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
+    let output = read_output(sock, s, finished);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(u) => serve_upgraded(u, output).await,
+            Err(e) => tracing::debug!("connection upgrade: {e}"),
+        }
+    });
+}
+
+/// The process's output as it comes (framed unless a tty), and its stdin when wanted.
+pub struct Output {
+    rx: mpsc::Receiver<Bytes>,
+    input: Option<UnixStream>,
+}
+
+/// Reads the monitor's socket on the blocking pool into frames for the client; `finished`
+/// runs when the output ended, before the client sees the end.
+pub fn read_output<F>(sock: UnixStream, s: Streams, finished: F) -> Output
+where
+    F: FnOnce() + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
     let input = if s.stdin { sock.try_clone().ok() } else { None };
     let tty = s.tty;
     tokio::task::spawn_blocking(move || {
@@ -66,25 +87,36 @@ where
         let _ = err.flush();
         finished();
     });
-    tokio::spawn(async move {
-        let upgraded = match upgrade.await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!("connection upgrade: {e}");
-                return;
-            }
-        };
-        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
-        if let Some(input) = input {
-            tokio::spawn(async move { forward_stdin(&mut rd, input).await });
+    Output { rx, input }
+}
+
+/// The client's connection, once hyper handed it over: output one way, stdin the other.
+pub async fn serve_upgraded(upgraded: hyper::upgrade::Upgraded, output: Output) {
+    let Output { mut rx, input } = output;
+    let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+    if let Some(input) = input {
+        tokio::spawn(async move { forward_stdin(&mut rd, input).await });
+    }
+    while let Some(chunk) = rx.recv().await {
+        if wr.write_all(&chunk).await.is_err() {
+            return;
         }
-        while let Some(chunk) = rx.recv().await {
-            if wr.write_all(&chunk).await.is_err() {
-                return;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// A failure after the connection was handed over: the message in one frame of `stream`
+/// (2 stderr, 3 the stream's error), or as text with a tty; then the end.
+pub async fn serve_error(upgraded: hyper::upgrade::Upgraded, tty: bool, stream: u8, message: &str) {
+    let mut io = TokioIo::new(upgraded);
+    let mut out = Vec::new();
+    if !tty {
+        out.extend_from_slice(&[stream, 0, 0, 0]);
+        out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    }
+    out.extend_from_slice(message.as_bytes());
+    let _ = io.write_all(&out).await;
+    let _ = io.shutdown().await;
 }
 
 /// The client's bytes to the monitor's socket (written on the blocking pool: the socket is

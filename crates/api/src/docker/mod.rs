@@ -5,7 +5,7 @@ mod attach;
 mod build;
 pub(crate) mod containers;
 mod create;
-mod exec;
+pub(crate) mod exec;
 mod hijack;
 mod logs;
 mod manage;
@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
 
-use crate::http::{Resp, error_message};
+use crate::http::{ErrorStyle, Resp, error_message};
 use crate::pool::EnginePool;
 use crate::{DOCKER_API_VERSION, DOCKER_MIN_API_VERSION};
 
@@ -120,16 +120,25 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
                 (&Method::POST, ["rename"]) => manage::rename(req, id, pool).await,
                 (&Method::GET, ["top"]) => manage::top(req, id, pool).await,
                 (&Method::GET, ["stats"]) => streams::stats(req, id.to_string(), pool).await,
-                (&Method::POST, ["exec"]) => exec::create(req, id, pool).await,
+                (&Method::POST, ["exec"]) => exec::create(req, id, pool, ErrorStyle::DOCKER).await,
                 _ => not_found(&m, path),
             }
         }
         (_, ["exec", id, rest @ ..]) => {
             let id = id.to_string();
             match (&m, rest) {
-                (&Method::POST, ["start"]) => exec::start(req, id, pool).await,
-                (&Method::POST, ["resize"]) => exec::resize(req, id).await,
-                (&Method::GET, ["json"]) => exec::inspect(id).await,
+                (&Method::POST, ["start"]) => {
+                    exec::start(
+                        req,
+                        id,
+                        pool,
+                        ErrorStyle::DOCKER,
+                        exec::StartAt::BeforeAnswer,
+                    )
+                    .await
+                }
+                (&Method::POST, ["resize"]) => exec::resize(req, id, ErrorStyle::DOCKER).await,
+                (&Method::GET, ["json"]) => exec::inspect(id, ErrorStyle::DOCKER).await,
                 _ => not_found(&m, path),
             }
         }

@@ -1,17 +1,18 @@
 //! Libpod images: list (Podman's `ImageSummary`), exists, inspect (the engine's report),
-//! pull (`policy`, a JSON stream ending in `{"images", "id"}`) and remove (Podman's
+//! pull (`policy`, Podman's JSON stream: progress lines, then `{"images", "id"}`) and remove (Podman's
 //! `ImageRemoveReport`).
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use peapod_engine::Error;
-use peapod_engine::image::registry::{Platform, PullOptions, Silent, Tls};
+use peapod_engine::image::registry::{Event, Platform, ProgressSink, PullOptions, Silent, Tls};
 use peapod_engine::images::ImageSummary;
+use peapod_engine::{Engine, Error};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use super::error;
-use crate::http::{Resp, bytes, empty, flag, json, query};
+use crate::http::{Resp, empty, flag, json, json_line, ndjson, query};
 use crate::pool::EnginePool;
 
 fn summary(i: &ImageSummary) -> Value {
@@ -72,14 +73,43 @@ pub async fn inspect(name: String, pool: EnginePool) -> Resp {
     }
 }
 
-fn line(v: &Value) -> String {
-    let mut s = v.to_string();
-    s.push('\n');
-    s
+/// Pull progress as Podman's `{"stream"}` lines, sent as they come (through a plain
+/// channel: the pull calls the sink from its own runtime, where a tokio one cannot block).
+struct StreamProgress(std::sync::Mutex<std::sync::mpsc::Sender<Bytes>>);
+
+impl ProgressSink for StreamProgress {
+    fn event(&self, e: Event) {
+        if let Some(l) = e.plain_line()
+            && let Ok(tx) = self.0.lock()
+        {
+            let _ = tx.send(json_line(&json!({ "stream": format!("{l}\n") })));
+        }
+    }
 }
 
-/// POST `/libpod/images/pull?reference=&policy=always|missing|newer|never&tlsVerify=`:
-/// a JSON stream; an image already there is not pulled again under `missing`.
+/// The pull itself, as `policy` says; the ids of the images now there.
+fn pull_blocking(
+    e: &Engine,
+    opts: PullOptions,
+    policy: &str,
+    sink: &dyn ProgressSink,
+) -> Result<Vec<String>, Error> {
+    if policy != "always"
+        && let Ok(rec) = e.resolve_image(&opts.reference)
+    {
+        return Ok(vec![rec.id]);
+    }
+    if policy == "never" {
+        return Err(Error::NoSuchImage(opts.reference));
+    }
+    let records = e.pull_image(&opts, sink)?;
+    Ok(records.into_iter().map(|r| r.id).collect())
+}
+
+/// POST `/libpod/images/pull?reference=&policy=always|missing|newer|never&tlsVerify=&quiet=`:
+/// Podman's stream, `{"stream"}` lines as the pull goes (none with `quiet`), then
+/// `{"images", "id"}` or `{"error"}`. An image already there is not pulled again under
+/// `missing`.
 pub async fn pull(req: Request<Incoming>, pool: EnginePool) -> Resp {
     let q = query(&req);
     let Some(reference) = q.get("reference").filter(|r| !r.is_empty()).cloned() else {
@@ -91,40 +121,54 @@ pub async fn pull(req: Request<Incoming>, pool: EnginePool) -> Resp {
             "invalid pull policy {policy:?}: must be always, missing, newer or never"
         )));
     }
-    let tls = Tls {
-        verify: q.get("tlsVerify").map(|v| v != "false"),
-        ..Tls::default()
+    let platform = match Platform::choose(None, None, None, None) {
+        Ok(p) => p,
+        Err(e) => return error(&Error::from(e)),
     };
-    let r = pool
-        .run(move |e| {
-            if policy != "always"
-                && let Ok(rec) = e.resolve_image(&reference)
-            {
-                return Ok(vec![rec.id]);
-            }
-            if policy == "never" {
-                return Err(Error::NoSuchImage(reference));
-            }
-            let opts = PullOptions {
-                reference,
-                platform: Platform::choose(None, None, None, None)?,
-                all_tags: flag(&q, "allTags"),
-                tls,
-                authfile: None,
-                creds: None,
-            };
-            let records = e.pull_image(&opts, &Silent)?;
-            Ok(records.into_iter().map(|r| r.id).collect::<Vec<_>>())
-        })
-        .await;
-    let body = match r {
-        Ok(ids) => {
-            let id = ids.last().cloned().unwrap_or_default();
-            line(&json!({ "images": ids, "id": id }))
-        }
-        Err(e) => line(&json!({ "error": e.to_string() })),
+    let opts = PullOptions {
+        reference,
+        platform,
+        all_tags: flag(&q, "allTags"),
+        tls: Tls {
+            verify: q.get("tlsVerify").map(|v| v != "false"),
+            ..Tls::default()
+        },
+        authfile: None,
+        creds: None,
     };
-    bytes(StatusCode::OK, "application/json", Bytes::from(body))
+    let quiet = flag(&q, "quiet");
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    pool.spawn_stream(move |engine| {
+        let (progress_tx, progress_rx) = std::sync::mpsc::channel::<Bytes>();
+        let forward = {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for b in progress_rx {
+                    if tx.blocking_send(b).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let pulled = engine.and_then(|e| {
+            let sink = StreamProgress(std::sync::Mutex::new(progress_tx));
+            if quiet {
+                pull_blocking(&e, opts, &policy, &Silent)
+            } else {
+                pull_blocking(&e, opts, &policy, &sink)
+            }
+        });
+        let _ = forward.join();
+        let last = match pulled {
+            Ok(ids) => {
+                let id = ids.last().cloned().unwrap_or_default();
+                json!({ "images": ids, "id": id })
+            }
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let _ = tx.blocking_send(json_line(&last));
+    });
+    ndjson(StatusCode::OK, rx)
 }
 
 /// Podman's `ImageRemoveReport` for the images named, one engine removal each.

@@ -5,14 +5,18 @@
 mod containers;
 mod create;
 mod images;
+mod kube;
+mod networks;
 mod pods;
 mod system;
+mod volumes;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use peapod_engine::Error;
 use serde_json::json;
 
+use crate::docker::exec;
 use crate::http::{Resp, json, status_of};
 use crate::pool::EnginePool;
 
@@ -39,6 +43,12 @@ pub fn error(e: &Error) -> Resp {
     let status = status_of(e.kind());
     error_body(status, &e.to_string())
 }
+
+/// Podman's wording for the endpoints both APIs share (exec).
+pub const STYLE: crate::http::ErrorStyle = crate::http::ErrorStyle {
+    engine: error,
+    message: error_body,
+};
 
 pub fn error_body(status: StatusCode, message: &str) -> Resp {
     let cause = message.rsplit(": ").next().unwrap_or(message);
@@ -70,6 +80,18 @@ pub async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp
                 (&Method::GET, ["logs"]) => containers::logs(req, id, pool).await,
                 (&Method::POST, ["attach"]) => crate::docker::attach(req, id, pool).await,
                 (&Method::POST, ["resize"]) => crate::docker::resize(req, id, pool).await,
+                (&Method::POST, ["exec"]) => exec::create(req, id, pool, STYLE).await,
+                _ => not_found(&m, path),
+            }
+        }
+        (_, ["exec", id, rest @ ..]) => {
+            let id = id.to_string();
+            match (&m, rest) {
+                (&Method::POST, ["start"]) => {
+                    exec::start(req, id, pool, STYLE, exec::StartAt::AfterUpgrade).await
+                }
+                (&Method::POST, ["resize"]) => exec::resize(req, id, STYLE).await,
+                (&Method::GET, ["json"]) => exec::inspect(id, STYLE).await,
                 _ => not_found(&m, path),
             }
         }
@@ -98,11 +120,36 @@ pub async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp
                 _ => not_found(&m, path),
             }
         }
-        (&Method::GET, ["volumes", name, "json"]) => {
-            system::volume_inspect(name.to_string(), pool).await
+        (&Method::POST, ["play", "kube"] | ["kube", "play"]) => kube::play(req, pool).await,
+        (&Method::DELETE, ["play", "kube"] | ["kube", "play"]) => kube::down(req, pool).await,
+        (&Method::GET, ["generate", "kube"] | ["kube", "generate"]) => {
+            kube::generate(req, pool).await
         }
-        (&Method::GET, ["networks", name, "json"]) => {
-            system::network_inspect(name.to_string(), pool).await
+        (&Method::POST, ["volumes", "create"]) => volumes::create(req, pool).await,
+        (&Method::GET, ["volumes", "json"]) => volumes::list(req, pool).await,
+        (&Method::POST, ["volumes", "prune"]) => volumes::prune(req, pool).await,
+        (_, ["volumes", name, rest @ ..]) => {
+            let name = name.to_string();
+            match (&m, rest) {
+                (&Method::GET, ["json"]) => volumes::inspect(name, pool).await,
+                (&Method::GET, ["exists"]) => volumes::exists(name, pool).await,
+                (&Method::DELETE, []) => volumes::remove(req, name, pool).await,
+                _ => not_found(&m, path),
+            }
+        }
+        (&Method::POST, ["networks", "create"]) => networks::create(req, pool).await,
+        (&Method::GET, ["networks", "json"]) => networks::list(req, pool).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune(req, pool).await,
+        (_, ["networks", name, rest @ ..]) => {
+            let name = name.to_string();
+            match (&m, rest) {
+                (&Method::GET, ["json"]) => networks::inspect(name, pool).await,
+                (&Method::GET, ["exists"]) => networks::exists(name, pool).await,
+                (&Method::POST, ["connect"]) => networks::connect(req, name, pool).await,
+                (&Method::POST, ["disconnect"]) => networks::disconnect(req, name, pool).await,
+                (&Method::DELETE, []) => networks::remove(req, name, pool).await,
+                _ => not_found(&m, path),
+            }
         }
         _ => not_found(&m, path),
     }

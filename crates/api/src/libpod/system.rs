@@ -1,5 +1,4 @@
-//! `/libpod/version`, `/libpod/info`, and the volume and network inspects podman's
-//! `inspect` falls through to when a name is no container, image or pod.
+//! `/libpod/version` and `/libpod/info`.
 
 use hyper::StatusCode;
 use peapod_engine::system::{json_tags, version_info};
@@ -65,26 +64,6 @@ pub async fn info(pool: EnginePool) -> Resp {
         .await;
     match r {
         Ok(v) => json(StatusCode::OK, &json_tags(v)),
-        Err(e) => error(&e),
-    }
-}
-
-pub async fn volume_inspect(name: String, pool: EnginePool) -> Resp {
-    let r = pool
-        .run(move |e| {
-            let v = e.volume(&name)?;
-            Ok(e.inspect_volume(&v))
-        })
-        .await;
-    match r {
-        Ok(v) => json(StatusCode::OK, &v),
-        Err(e) => error(&e),
-    }
-}
-
-pub async fn network_inspect(name: String, pool: EnginePool) -> Resp {
-    match pool.run(move |e| e.network(&name)).await {
-        Ok(n) => json(StatusCode::OK, &n),
         Err(e) => error(&e),
     }
 }

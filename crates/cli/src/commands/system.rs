@@ -255,6 +255,9 @@ pub struct ServiceArgs {
     /// unix:///path/to/socket or tcp://HOST:PORT (default: unix:///run/peapod/peapod.sock
     /// as root; RUNROOT/peapod.sock when --runroot is given)
     pub uri: Option<String>,
+    /// Set CORS Headers (`Access-Control-Allow-Origin` on every answer)
+    #[arg(long)]
+    pub cors: Option<String>,
 }
 
 /// `system service`: the API service runs until idle for `--time` seconds (0: forever).
@@ -263,6 +266,7 @@ pub fn service(g: &crate::cli::Global, a: ServiceArgs) -> CliResult {
         engine: super::engine_options(g)?,
         uri: a.uri,
         idle: (a.time > 0).then(|| std::time::Duration::from_secs(a.time)),
+        cors: a.cors.filter(|c| !c.is_empty()),
     };
     peapod_api::serve(opts).map_err(|e| match e {
         peapod_api::ServiceError::Engine(e) => e.into(),

@@ -29,6 +29,25 @@ pub enum Event {
     List(String),
 }
 
+impl Event {
+    /// The line Podman prints for this step when its output is not a terminal (what its
+    /// API's pull stream carries too); `None` for steps it does not print there.
+    pub fn plain_line(&self) -> Option<String> {
+        Some(match self {
+            Event::Resolved(m) | Event::List(m) => m.clone(),
+            Event::Trying(n) => format!("Trying to pull {n}..."),
+            Event::GettingSignatures => "Getting image source signatures".into(),
+            Event::BlobStart { digest, .. } => format!("Copying blob {digest}"),
+            Event::Config { digest } => format!("Copying config {digest}"),
+            Event::WritingManifest => "Writing manifest to image destination".into(),
+            Event::StoringSignatures => "Storing signatures".into(),
+            Event::BlobProgress { .. } | Event::BlobDone { .. } | Event::BlobSkipped { .. } => {
+                return None;
+            }
+        })
+    }
+}
+
 /// Receives events.
 pub trait ProgressSink: Sync {
     fn event(&self, e: Event);
@@ -39,4 +58,27 @@ pub struct Silent;
 
 impl ProgressSink for Silent {
     fn event(&self, _: Event) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_are_podmans() {
+        let d = "sha256:abc".to_string();
+        assert_eq!(
+            Event::Trying("docker.io/library/x:1".into()).plain_line(),
+            Some("Trying to pull docker.io/library/x:1...".into())
+        );
+        assert_eq!(
+            Event::BlobStart {
+                digest: d.clone(),
+                size: None
+            }
+            .plain_line(),
+            Some("Copying blob sha256:abc".into())
+        );
+        assert_eq!(Event::BlobDone { digest: d }.plain_line(), None);
+    }
 }
