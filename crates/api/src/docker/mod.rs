@@ -1,6 +1,7 @@
 //! The Docker Engine API: the router (`/v1.NN/` prefixes stripped and checked) and the
 //! headers every answer carries.
 
+mod archive;
 mod attach;
 mod build;
 pub(crate) mod containers;
@@ -11,6 +12,7 @@ mod logs;
 mod manage;
 mod networks;
 mod objects;
+mod pipe;
 mod push;
 mod streams;
 mod system;
@@ -106,6 +108,11 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
             let id = id.to_string();
             match (&m, rest) {
                 (&Method::GET, ["json"]) => containers::inspect(id, pool).await,
+                (&Method::HEAD, ["archive"]) => archive::head(req, id, pool).await,
+                (&Method::GET, ["archive"]) => archive::get(req, id, pool).await,
+                (&Method::PUT, ["archive"]) => archive::put(req, id, pool).await,
+                (&Method::GET, ["export"]) => archive::export(id, pool).await,
+                (&Method::GET, ["changes"]) => archive::changes(id, pool).await,
                 (&Method::POST, ["start"]) => containers::start(id, pool).await,
                 (&Method::POST, ["stop"]) => containers::stop(req, id, pool, false).await,
                 (&Method::POST, ["restart"]) => containers::stop(req, id, pool, true).await,
