@@ -8,6 +8,7 @@ pub(crate) mod containers;
 mod create;
 mod exec;
 mod hijack;
+mod images;
 mod logs;
 mod manage;
 mod networks;
@@ -144,6 +145,17 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::POST, ["images", "create"]) => streams::create(req, pool).await,
         (&Method::GET, ["events"]) => streams::events(req, pool).await,
         (&Method::POST, ["build"]) => build::build(req, pool).await,
+        (&Method::GET, ["images", "get"]) => images::save(images::save_names(&req), pool).await,
+        (&Method::POST, ["images", "load"]) => images::load(req, pool).await,
+        (&Method::POST, ["images", "prune"]) => images::prune(req, pool).await,
+        (&Method::POST, ["build", "prune"]) => images::build_prune().await,
+        (&Method::POST, ["commit"]) => images::commit(req, pool).await,
+        (&Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
+            images::history(name.join("/"), pool).await
+        }
+        (&Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
+            images::save(vec![name.join("/")], pool).await
+        }
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
         }
