@@ -14,6 +14,7 @@ mod util;
 mod api_build_push;
 mod api_compose;
 mod api_docker_files;
+mod api_docker_images;
 mod api_exec;
 mod api_libpod;
 mod api_service;

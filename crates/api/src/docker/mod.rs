@@ -3,6 +3,7 @@
 
 mod archive;
 mod attach;
+mod auth;
 mod build;
 pub(crate) mod containers;
 mod create;
@@ -150,6 +151,7 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::POST, ["images", "prune"]) => images::prune(req, pool).await,
         (&Method::POST, ["build", "prune"]) => images::build_prune().await,
         (&Method::POST, ["commit"]) => images::commit(req, pool).await,
+        (&Method::POST, ["auth"]) => auth::auth(req).await,
         (&Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
             images::history(name.join("/"), pool).await
         }
