@@ -126,6 +126,46 @@ fn api_docker_cp_both_ways_running_and_stopped() {
         .success();
     assert_eq!(seen, "hello file\nB\n");
 
+    // Owners: without -a a file keeps the tar's (the host's) owner; with -a
+    // (copyUIDGID) it gets the container's user.
+    let user_c = name("cpuser");
+    svc.docker(&[
+        "run",
+        "-d",
+        "--user",
+        "1234:2345",
+        "--name",
+        &user_c,
+        IMG,
+        "sleep",
+        "300",
+    ])
+    .success();
+    nix::unistd::chown(
+        &host.join("f.txt"),
+        Some(nix::unistd::Uid::from_raw(4242)),
+        Some(nix::unistd::Gid::from_raw(4343)),
+    )
+    .unwrap();
+    svc.docker(&["cp", &hp("f.txt"), &format!("{user_c}:/tmp/plain")])
+        .success();
+    svc.docker(&["cp", "-a", &hp("f.txt"), &format!("{user_c}:/tmp/archived")])
+        .success();
+    let owners = env
+        .peapod(&[
+            "exec",
+            &user_c,
+            "stat",
+            "-c",
+            "%u:%g",
+            "/tmp/plain",
+            "/tmp/archived",
+        ])
+        .output()
+        .success();
+    assert_eq!(owners, "4242:4343\n1234:2345\n");
+    svc.docker(&["rm", "-f", &user_c]).success();
+
     // A path that is not there: Docker's 404 words, exit 1.
     let missing = svc.docker(&["cp", &format!("{run}:/nothere"), &op("x")]);
     assert_eq!(missing.code(), 1, "{missing:?}");
