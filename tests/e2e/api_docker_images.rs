@@ -217,3 +217,45 @@ fn api_docker_login_then_push() {
     let refused = svc.docker(&["push", &dest]);
     assert_ne!(refused.code(), 0, "{refused:?}");
 }
+
+#[test]
+fn api_docker_search_a_local_registry() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) || tools_missing() {
+        return;
+    }
+    let env = TestEnv::new("api_search");
+    env.import_busybox();
+    let reg = Registry::start(&env.dir.join("registry"), &RegistryOptions::default())
+        .expect("docker-registry");
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let wanted = name("searchme");
+    let other = name("other");
+    for n in [&wanted, &other] {
+        let dest = format!("{}/{n}:1", reg.addr);
+        svc.docker(&["tag", IMG, &dest]).success();
+        svc.docker(&["push", &dest]).success();
+    }
+    let found = svc
+        .docker(&[
+            "search",
+            "--format",
+            "{{.Name}}",
+            &format!("{}/searchme", reg.addr),
+        ])
+        .success();
+    assert_eq!(lines(&found), [format!("{}/{wanted}", reg.addr)], "{found}");
+    // No official images in a catalog.
+    let official = svc
+        .docker(&[
+            "search",
+            "--filter",
+            "is-official=true",
+            &format!("{}/searchme", reg.addr),
+        ])
+        .success();
+    assert!(!official.contains(&wanted), "{official}");
+    // A term without a registry would be Docker Hub's: refused with a reason.
+    let hub = svc.docker(&["search", "busybox"]);
+    assert_eq!(hub.code(), 1, "{hub:?}");
+    assert!(hub.stderr.contains("names no registry"), "{hub:?}");
+}

@@ -16,6 +16,7 @@ mod networks;
 mod objects;
 mod pipe;
 mod push;
+mod search;
 mod streams;
 mod system;
 
@@ -152,6 +153,7 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::POST, ["build", "prune"]) => images::build_prune().await,
         (&Method::POST, ["commit"]) => images::commit(req, pool).await,
         (&Method::POST, ["auth"]) => auth::auth(req).await,
+        (&Method::GET, ["images", "search"]) => search::search(req).await,
         (&Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
             images::history(name.join("/"), pool).await
         }

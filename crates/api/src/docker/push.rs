@@ -27,7 +27,7 @@ struct AuthConfig {
 }
 
 /// `USER:PASS` from the header (URL-safe base64 of JSON; `e30=` is `{}`: none).
-fn credentials(header: Option<&str>) -> Result<Option<String>, Error> {
+pub(crate) fn credentials(header: Option<&str>) -> Result<Option<String>, Error> {
     let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok(None);
     };
