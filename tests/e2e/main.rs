@@ -13,6 +13,8 @@ mod util;
 
 mod api_build_push;
 mod api_compose;
+mod api_docker_files;
+mod api_docker_images;
 mod api_exec;
 mod api_libpod;
 mod api_libpod_kube;

@@ -1,17 +1,22 @@
 //! The Docker Engine API: the router (`/v1.NN/` prefixes stripped and checked) and the
 //! headers every answer carries.
 
+mod archive;
 mod attach;
+mod auth;
 mod build;
 pub(crate) mod containers;
 mod create;
 pub(crate) mod exec;
 mod hijack;
+mod images;
 mod logs;
 mod manage;
 mod networks;
 mod objects;
+mod pipe;
 mod push;
+mod search;
 mod streams;
 mod system;
 
@@ -106,6 +111,11 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
             let id = id.to_string();
             match (&m, rest) {
                 (&Method::GET, ["json"]) => containers::inspect(id, pool).await,
+                (&Method::HEAD, ["archive"]) => archive::head(req, id, pool).await,
+                (&Method::GET, ["archive"]) => archive::get(req, id, pool).await,
+                (&Method::PUT, ["archive"]) => archive::put(req, id, pool).await,
+                (&Method::GET, ["export"]) => archive::export(id, pool).await,
+                (&Method::GET, ["changes"]) => archive::changes(id, pool).await,
                 (&Method::POST, ["start"]) => containers::start(id, pool).await,
                 (&Method::POST, ["stop"]) => containers::stop(req, id, pool, false).await,
                 (&Method::POST, ["restart"]) => containers::stop(req, id, pool, true).await,
@@ -146,6 +156,19 @@ async fn route(req: Request<Incoming>, path: &str, pool: EnginePool) -> Resp {
         (&Method::POST, ["images", "create"]) => streams::create(req, pool).await,
         (&Method::GET, ["events"]) => streams::events(req, pool).await,
         (&Method::POST, ["build"]) => build::build(req, pool).await,
+        (&Method::GET, ["images", "get"]) => images::save(images::save_names(&req), pool).await,
+        (&Method::POST, ["images", "load"]) => images::load(req, pool).await,
+        (&Method::POST, ["images", "prune"]) => images::prune(req, pool).await,
+        (&Method::POST, ["build", "prune"]) => images::build_prune().await,
+        (&Method::POST, ["commit"]) => images::commit(req, pool).await,
+        (&Method::POST, ["auth"]) => auth::auth(req).await,
+        (&Method::GET, ["images", "search"]) => search::search(req).await,
+        (&Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
+            images::history(name.join("/"), pool).await
+        }
+        (&Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
+            images::save(vec![name.join("/")], pool).await
+        }
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             objects::image_inspect(name.join("/"), pool).await
         }

@@ -27,7 +27,7 @@ struct AuthConfig {
 }
 
 /// `USER:PASS` from the header (URL-safe base64 of JSON; `e30=` is `{}`: none).
-fn credentials(header: Option<&str>) -> Result<Option<String>, Error> {
+pub(crate) fn credentials(header: Option<&str>) -> Result<Option<String>, Error> {
     let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok(None);
     };
@@ -42,7 +42,7 @@ fn credentials(header: Option<&str>) -> Result<Option<String>, Error> {
 }
 
 /// Whether a registry host is on a loopback address (`127.0.0.1:5000`, `localhost`, `[::1]`).
-fn loopback(host: &str) -> bool {
+pub(crate) fn loopback(host: &str) -> bool {
     let h = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(rest),
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),

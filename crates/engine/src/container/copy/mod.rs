@@ -71,6 +71,18 @@ pub struct CopyOptions {
     pub overwrite: bool,
 }
 
+/// A path in a container, as [`Engine::container_path_stat`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    /// The path's last component (`/` for the root).
+    pub name: String,
+    pub size: i64,
+    /// `st_mode`: the file type and permission bits.
+    pub mode: u32,
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+}
+
 /// A tree to copy from or into.
 struct Root {
     /// The directory everything is resolved in (the container's `/`, or the host's).
@@ -424,6 +436,25 @@ impl Engine {
             tracing::warn!(id = c.id(), error = %e, "unmounting after export");
         }
         result
+    }
+
+    /// What `path` is in container `reference`, resolved as `cp` resolves it (inside the
+    /// container, a symlink at the end followed); `None` when nothing is there. The API's
+    /// archive endpoints answer `HEAD` with it and check a destination before a `PUT`.
+    pub fn container_path_stat(&self, reference: &str, path: &str) -> Result<Option<PathStat>> {
+        let root = self.copy_root(reference)?;
+        let found = root.find(path).map(|f| match f {
+            Some(Found::Exists(_, st)) => Some(PathStat {
+                name: source_name(path).unwrap_or_else(|| "/".into()),
+                size: st.st_size,
+                mode: st.st_mode,
+                mtime: st.st_mtime,
+                mtime_nsec: st.st_mtime_nsec,
+            }),
+            _ => None,
+        });
+        self.release_root(&root);
+        found
     }
 
     fn end_root(&self, end: &CopyEnd) -> Result<Option<Root>> {

@@ -176,6 +176,39 @@ pub fn verify_login(
     })
 }
 
+/// `search` on a registry without a search API, as c/image does for those: the
+/// repositories of `/v2/_catalog` (the first `limit`) whose name contains `term`.
+pub fn search_catalog(
+    host: &str,
+    insecure: bool,
+    tls: &Tls,
+    creds: &Credentials,
+    term: &str,
+    limit: usize,
+) -> Result<Vec<String>, RegistryError> {
+    let rt = runtime()?;
+    let repo = reference(host, "library/search", "latest");
+    rt.block_on(async {
+        let remote = connect(host, &repo, insecure, tls, creds, RegistryOperation::Pull).await?;
+        let listed = remote
+            .client
+            .catalog(&repo, &remote.auth, Some(1000), None)
+            .await
+            .map_err(|e| {
+                RegistryError::Invalid(format!(
+                    "couldn't search registry {host:?}: {}",
+                    describe(&e, Some(&format!("{host}/v2/_catalog")))
+                ))
+            })?;
+        Ok(listed
+            .repositories
+            .into_iter()
+            .filter(|r| r.contains(term))
+            .take(limit)
+            .collect())
+    })
+}
+
 /// An error of the client as c/image would word it. `url` is the request's, when known.
 pub fn describe(e: &OciDistributionError, url: Option<&str>) -> String {
     match e {

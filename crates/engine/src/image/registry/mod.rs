@@ -21,7 +21,7 @@ mod remote;
 use std::path::PathBuf;
 
 pub use auth::{AuthFile, Credentials, LoggedOut, get_login, login, logout, registry_key};
-pub use client::{Tls, verify_login};
+pub use client::{Tls, search_catalog, verify_login};
 pub use conf::{ConfPaths, RegistriesConf};
 pub use manifest::Platform;
 pub use oci_client::RegistryOperation;
