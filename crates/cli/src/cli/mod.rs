@@ -21,7 +21,7 @@ pub use network::*;
 #[command(
     name = "peapod",
     version,
-    about = "Manage pods, containers and images, daemonless, with Podman's command line",
+    about = "Manage pods, containers and images",
     disable_help_subcommand = true,
     // As Podman's flag parser: a flag given twice takes the last value (`--name a --name b`).
     args_override_self = true
@@ -217,6 +217,9 @@ pub enum TopLevel {
     Healthcheck(crate::commands::health::HealthcheckArgs),
     /// Display a live stream of container resource usage statistics
     Stats(crate::commands::stats::StatsArgs),
+    /// Generate shell autocompletions
+    #[command(hide = true)]
+    Completion(crate::completion::CompletionArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -215,6 +215,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Events(a) => events::events(&open(g)?, a),
         TopLevel::Healthcheck(a) => health::healthcheck(&open(g)?, a),
         TopLevel::Stats(a) => stats::stats(&open(g)?, a),
+        TopLevel::Completion(a) => crate::completion::script_command(a, argv),
     }
 }
 
