@@ -31,7 +31,7 @@ pub struct Outcome {
 }
 
 /// The commands a command line names, from the root: `container rm x` → [root, container,
-/// rm]; the index of the first argument after them.
+/// rm]; the index of the first word that is neither a flag (or its value) nor one of them.
 pub fn command_path<'a>(root: &'a Command, args: &[String]) -> (Vec<&'a Command>, usize) {
     let mut path = vec![root];
     let mut flags: Vec<&Arg> = root.get_arguments().collect();
@@ -142,8 +142,9 @@ fn max_args(cmd: &Command) -> Option<usize> {
     Some(p.len())
 }
 
-/// `CONTAINER [CONTAINER...]`, `[IMAGE]`, …: a positional as cobra's `Use` spells it.
-fn positional_usage(a: &Arg) -> String {
+/// A positional's name in the usage line: `CONTAINER`, `IMAGE`, …; a generic `NAME`
+/// under a group is what the group manages (`volume rm VOLUME`).
+pub(crate) fn display_name(a: &Arg, path: &[&Command]) -> String {
     let name = a
         .get_value_names()
         .and_then(|v| v.first())
@@ -152,6 +153,28 @@ fn positional_usage(a: &Arg) -> String {
         .to_uppercase()
         .replace('-', "_");
     let name = singular(&name);
+    if name == "NAME" {
+        let group = path.get(1).map(|c| c.get_name());
+        let object = match group {
+            Some("volume") => Some("VOLUME"),
+            Some("network") => Some("NETWORK"),
+            Some("pod") => Some("POD"),
+            Some("container") => Some("CONTAINER"),
+            Some("image") => Some("IMAGE"),
+            _ => None,
+        };
+        if path.len() == 3
+            && let Some(o) = object
+        {
+            return o.to_string();
+        }
+    }
+    name
+}
+
+/// `CONTAINER [CONTAINER...]`, `[IMAGE]`, …: a positional as cobra's `Use` spells it.
+fn positional_usage(a: &Arg, path: &[&Command]) -> String {
+    let name = display_name(a, path);
     match (a.is_required_set(), is_multiple(a)) {
         (true, true) => format!("{name} [{name}...]"),
         (true, false) => name,
@@ -170,6 +193,12 @@ fn singular(name: &str) -> String {
     }
 }
 
+/// Commands whose arguments are alternatives, spelled as Podman's `Use` spells them.
+const USE_ARGS: &[(&[&str], &str)] = &[
+    (&["kube", "generate"], "{CONTAINER...|POD...|VOLUME...}"),
+    (&["generate", "kube"], "{CONTAINER...|POD...|VOLUME...}"),
+];
+
 /// The words after `Usage:`, e.g. `podman rm [options] CONTAINER [CONTAINER...]`.
 pub fn usage_line(name: &str, path: &[&Command]) -> String {
     let mut words = vec![name.to_string()];
@@ -186,6 +215,15 @@ pub fn usage_line(name: &str, path: &[&Command]) -> String {
     if !local_flags(cmd, is_root).is_empty() {
         words.push("[options]".into());
     }
+    let names: Vec<&str> = path.iter().skip(1).map(|c| c.get_name()).collect();
+    if let Some(args) = USE_ARGS
+        .iter()
+        .find(|(p, _)| *p == names.as_slice())
+        .map(|(_, a)| a)
+    {
+        words.push(args.to_string());
+        return words.join(" ");
+    }
     let pos = positionals(cmd);
     let trailing = pos.len() >= 2 && pos[pos.len() - 1].is_trailing_var_arg_set();
     for (n, a) in pos.iter().enumerate() {
@@ -193,7 +231,7 @@ pub fn usage_line(name: &str, path: &[&Command]) -> String {
             // `run IMAGE [COMMAND [ARG...]]`
             words.push("[COMMAND [ARG...]]".into());
         } else {
-            words.push(positional_usage(a));
+            words.push(positional_usage(a, path));
         }
     }
     words.join(" ")

@@ -127,11 +127,7 @@ pub fn answer(
             directive: NO_FILE_COMP,
         };
     };
-    let name = arg
-        .get_value_names()
-        .and_then(|v| v.first())
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| arg.get_id().to_string());
+    let name = cobra::display_name(arg, &path);
     let name = if arg.is_trailing_var_arg_set() && pos.len() >= 2 {
         "COMMAND".to_string()
     } else {

@@ -78,6 +78,9 @@ pub struct Global {
     /// Options for the storage driver (peapod's overlay store takes none: only '' is accepted)
     #[arg(long = "storage-opt", global = true)]
     pub storage_opt: Vec<String>,
+    /// Path to default mounts file
+    #[arg(long = "default-mounts-file", global = true, hide = true)]
+    pub default_mounts_file: Option<PathBuf>,
     /// Events backend to use (file, journald, none)
     #[arg(long = "events-backend", global = true)]
     pub events_backend: Option<String>,

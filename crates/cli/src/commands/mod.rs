@@ -61,6 +61,7 @@ pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
         events_backend: g.events_backend.clone(),
         volume_path: g.volumepath.clone(),
         storage_driver: g.storage_driver.clone(),
+        default_mounts_file: g.default_mounts_file.clone(),
     })
 }
 

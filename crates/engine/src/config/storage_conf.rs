@@ -116,7 +116,8 @@ pub fn info_conf_file() -> String {
     {
         return c.join("containers/storage.conf").display().to_string();
     }
-    "/etc/containers/storage.conf".into()
+    // containers/storage's default for root, reported even when absent (as Podman).
+    "/usr/share/containers/storage.conf".into()
 }
 
 /// The driver the configuration asks for (`$STORAGE_DRIVER`, then storage.conf), if any.
