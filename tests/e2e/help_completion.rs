@@ -122,7 +122,7 @@ fn bash_completes_commands_flags_and_object_names() {
     assert!(bash_tab(&env, &script, &format!("{cmd} rm ")).contains(&ctr));
     assert_eq!(
         bash_tab(&env, &script, &format!("{cmd} rm {}", &ctr[..6])),
-        [ctr.clone()]
+        std::slice::from_ref(&ctr)
     );
     assert!(bash_tab(&env, &script, &format!("{cmd} volume rm ")).contains(&vol));
     assert!(
@@ -138,7 +138,15 @@ fn bash_completes_commands_flags_and_object_names() {
 #[test]
 fn complete_request_speaks_cobras_protocol() {
     let env = TestEnv::new("completion_proto");
-    let o = env.run(&["__complete", "network", "rm", ""]);
+    // As cobra's: the request command comes first, the user's words (global flags too) after.
+    let root = env.root.to_str().unwrap();
+    let runroot = env.runroot.to_str().unwrap();
+    let ask = |words: &[&str]| {
+        let mut args = vec![words[0], "--root", root, "--runroot", runroot];
+        args.extend(&words[1..]);
+        util::PeapodCmd::program(&env.peapod, &args).output()
+    };
+    let o = ask(&["__complete", "network", "rm", ""]);
     assert_eq!(o.code(), 0, "{o:?}");
     assert!(
         o.stdout.lines().any(|l| l == "podman"),
@@ -150,9 +158,9 @@ fn complete_request_speaks_cobras_protocol() {
         "Completion ended with directive: ShellCompDirectiveNoFileComp\n"
     );
     // A path argument leaves it to the shell's file completion.
-    let o = env.run(&["__completeNoDesc", "build", ""]);
+    let o = ask(&["__completeNoDesc", "build", ""]);
     assert_eq!(o.stdout, ":0\n", "{o:?}");
-    let o = env.run(&["__complete", "vol"]);
+    let o = ask(&["__complete", "vol"]);
     assert!(o.stdout.starts_with("volume\tManage volumes\n"), "{o:?}");
 }
 

@@ -102,7 +102,7 @@ fn is_help_or_version(a: &Arg) -> bool {
 
 /// The flags a command's `Options:` lists: its own visible ones, not the global ones it
 /// inherits, not `--help`.
-fn local_flags<'a>(cmd: &'a Command, is_root: bool) -> Vec<&'a Arg> {
+fn local_flags(cmd: &Command, is_root: bool) -> Vec<&Arg> {
     let mut v: Vec<&Arg> = cmd
         .get_arguments()
         .filter(|a| !a.is_positional() && !a.is_hide_set() && !is_help_or_version(a))
@@ -266,7 +266,7 @@ pub fn help(name: &str, path: &[&Command]) -> String {
         out.push_str(&format!("{short}\n\nDescription:\n  {long}\n\n"));
     }
     out.push_str(&format!("Usage:\n  {}", usage_line(name, path)));
-    let aliases: Vec<&str> = cmd.get_visible_aliases().collect();
+    let aliases: Vec<&str> = cmd.get_all_aliases().collect();
     if !aliases.is_empty() {
         let mut all = vec![cmd.get_name()];
         all.extend(aliases);
