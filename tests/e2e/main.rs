@@ -38,6 +38,7 @@ mod crash_loop;
 mod events;
 mod global_flags;
 mod health;
+mod help_completion;
 mod host_flags;
 mod hostile;
 mod image_filters;

@@ -151,6 +151,19 @@ fn private_store() -> Result<(PathBuf, PathBuf)> {
     Ok((root, runroot))
 }
 
+/// The suite runs peapod installed as `podman` (a link in the target dir, never on PATH):
+/// it names the program it drives `podman` in the help and error texts it compares, which
+/// cobra and peapod take from argv[0].
+fn podman_link(peapod: &Path) -> Result<PathBuf> {
+    let dir = shell::target_dir().join("podman-suite-cli");
+    fs::create_dir_all(&dir)?;
+    let link = dir.join("podman");
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(peapod, &link)
+        .with_context(|| format!("linking {} to {}", link.display(), peapod.display()))?;
+    Ok(link)
+}
+
 pub fn main(args: &[String]) -> Result<()> {
     let no_build = args.iter().any(|a| a == "--no-build");
     let mut files: Vec<String> = args
@@ -170,7 +183,7 @@ pub fn main(args: &[String]) -> Result<()> {
     let results = shell::target_dir().join("podman-suite");
     let _ = fs::remove_dir_all(&results);
     fs::create_dir_all(&results)?;
-    let peapod = prefix.join("bin/peapod");
+    let peapod = podman_link(&prefix.join("bin/peapod"))?;
     let (root, runroot) = private_store()?;
     let mut cmd = Command::new(suite.join("run.sh"));
     cmd.arg("-o")

@@ -7,7 +7,10 @@
 pub mod format;
 
 mod cli;
+mod cobra;
 mod commands;
+mod completion;
+mod completion_scripts;
 mod human;
 mod logging;
 mod output;
@@ -20,10 +23,21 @@ pub fn main() -> i32 {
     // Before anything is opened: which fds `--preserve-fds` may pass on.
     peapod_engine::note_inherited_fds();
     let args: Vec<String> = std::env::args().collect();
+    if completion::is_request(&args) {
+        return completion::request(&command_tree(), &args);
+    }
+    if args.iter().any(|a| a == "help")
+        && let Some(o) = cobra::help_command(&command_tree(), &args)
+    {
+        return print_outcome(o);
+    }
     let mut parsed = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
+            if let Some(o) = cobra::clap_error(&command_tree(), &args, &e) {
+                return print_outcome(o);
+            }
             return match e.kind() {
                 ErrorKind::DisplayHelp
                 | ErrorKind::DisplayVersion
@@ -95,6 +109,21 @@ pub fn main() -> i32 {
             code
         }
     }
+}
+
+/// The command tree as clap builds it (global flags propagated), for help and usage errors.
+fn command_tree() -> clap::Command {
+    let mut root = <cli::Cli as clap::CommandFactory>::command();
+    root.build();
+    root
+}
+
+fn print_outcome(o: cobra::Outcome) -> i32 {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(o.stdout.as_bytes());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(o.stderr.as_bytes());
+    o.code
 }
 
 /// `--noout`: stdout goes to /dev/null for the rest of the command (a container's output

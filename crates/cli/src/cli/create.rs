@@ -68,6 +68,9 @@ pub struct CreateFlags {
     /// Set proxy environment variables in the container based on the host proxy vars
     #[arg(long = "http-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub http_proxy: bool,
+    /// Use all current host environment variables in container
+    #[arg(long = "env-host")]
+    pub env_host: bool,
     #[command(flatten)]
     pub net: NetworkArgs,
     /// If a container with the same name exists, replace it

@@ -21,7 +21,7 @@ pub use network::*;
 #[command(
     name = "peapod",
     version,
-    about = "Manage pods, containers and images, daemonless, with Podman's command line",
+    about = "Manage pods, containers and images",
     disable_help_subcommand = true,
     // As Podman's flag parser: a flag given twice takes the last value (`--name a --name b`).
     args_override_self = true
@@ -78,6 +78,9 @@ pub struct Global {
     /// Options for the storage driver (peapod's overlay store takes none: only '' is accepted)
     #[arg(long = "storage-opt", global = true)]
     pub storage_opt: Vec<String>,
+    /// Path to default mounts file
+    #[arg(long = "default-mounts-file", global = true, hide = true)]
+    pub default_mounts_file: Option<PathBuf>,
     /// Events backend to use (file, journald, none)
     #[arg(long = "events-backend", global = true)]
     pub events_backend: Option<String>,
@@ -217,6 +220,9 @@ pub enum TopLevel {
     Healthcheck(crate::commands::health::HealthcheckArgs),
     /// Display a live stream of container resource usage statistics
     Stats(crate::commands::stats::StatsArgs),
+    /// Generate shell autocompletions
+    #[command(hide = true)]
+    Completion(crate::completion::CompletionArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,7 @@ pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
         events_backend: g.events_backend.clone(),
         volume_path: g.volumepath.clone(),
         storage_driver: g.storage_driver.clone(),
+        default_mounts_file: g.default_mounts_file.clone(),
     })
 }
 
@@ -215,6 +216,7 @@ fn top(g: &Global, t: TopLevel, argv: &[String]) -> CliResult {
         TopLevel::Events(a) => events::events(&open(g)?, a),
         TopLevel::Healthcheck(a) => health::healthcheck(&open(g)?, a),
         TopLevel::Stats(a) => stats::stats(&open(g)?, a),
+        TopLevel::Completion(a) => crate::completion::script_command(a, argv),
     }
 }
 

@@ -262,6 +262,16 @@ pub fn disconnect(engine: &Engine, a: NetworkDisconnectArgs) -> CliResult {
 /// With `--all`, containers without a bridge network or not running are passed over, as
 /// Podman does.
 pub fn reload(engine: &Engine, a: NetworkReloadArgs) -> CliResult {
+    // Podman's CheckAllLatestAndIDFile, before anything is looked up.
+    let conflict = match (a.all, a.latest, a.containers.is_empty()) {
+        (_, true, false) => Some("--latest and containers cannot be used together"),
+        (true, _, false) => Some("--all and containers cannot be used together"),
+        (true, true, true) => Some("--all and --latest cannot be used together"),
+        _ => None,
+    };
+    if let Some(msg) = conflict {
+        return Err(CliError::engine(msg));
+    }
     let given = if a.latest {
         let latest = engine.ps(&peapod_engine::container::ps::PsRequest {
             latest: true,

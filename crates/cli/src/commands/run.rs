@@ -61,6 +61,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         env: f.env.clone(),
         env_files: f.env_file.clone(),
         http_proxy: f.http_proxy,
+        env_host: f.env_host,
         unsetenv: f.unsetenv.clone(),
         unsetenv_all: f.unsetenv_all,
         // The last --tz wins, as Podman's.

@@ -59,6 +59,9 @@ pub struct EngineOptions {
     /// `--storage-driver` (`overlay`, `vfs`): the driver of a new store; another than a
     /// store's own is refused ([`storage_conf`]).
     pub storage_driver: Option<String>,
+    /// `--default-mounts-file`: a mounts.conf whose `HOST:CONTAINER` lines are bound into
+    /// every container, RUN steps of a build included.
+    pub default_mounts_file: Option<PathBuf>,
 }
 
 /// Every path the engine uses, derived once from the options.

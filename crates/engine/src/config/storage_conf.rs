@@ -103,6 +103,23 @@ fn driver_of(text: &str, file: &Path) -> Result<Option<String>> {
     Ok(conf.storage.driver.filter(|d| !d.is_empty()))
 }
 
+/// The storage.conf `info` reports as `store.configFile`: the one that applies, else the
+/// one the user would write (containers/storage's default path for root or the user).
+pub fn info_conf_file() -> String {
+    if let Ok(Some(p)) = conf_file() {
+        return p.display().to_string();
+    }
+    if crate::rootless::is_rootless()
+        && let Some(c) = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+    {
+        return c.join("containers/storage.conf").display().to_string();
+    }
+    // containers/storage's default for root, reported even when absent (as Podman).
+    "/usr/share/containers/storage.conf".into()
+}
+
 /// The driver the configuration asks for (`$STORAGE_DRIVER`, then storage.conf), if any.
 pub fn configured_driver() -> Result<Option<String>> {
     if let Some(d) = std::env::var("STORAGE_DRIVER")

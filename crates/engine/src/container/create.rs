@@ -124,6 +124,9 @@ impl Engine {
                 base_env.extend(super::env::host_proxy_env());
             }
             base_env.extend(icfg.env().iter().flatten().cloned());
+            if opts.env_host {
+                base_env.extend(std::env::vars().map(|(k, v)| format!("{k}={v}")));
+            }
         }
         base_env.retain(|e| {
             let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
@@ -203,6 +206,7 @@ impl Engine {
         }
         let host = super::hostcfg::plan(&opts.host)?;
         let mut user_mounts = opts.mounts.clone();
+        user_mounts.extend(self.default_mounts(&opts.mounts)?);
         if opts.host.read_only && opts.host.read_only_tmpfs {
             user_mounts.extend(super::hostcfg::read_only_tmpfs_mounts(&opts.mounts));
         }
@@ -274,6 +278,7 @@ impl Engine {
             stdin: opts.interactive,
             create_command: opts.create_command.clone(),
             exposed_ports,
+            publish_all: opts.network.publish_all,
             // Inspect's `OCIRuntime`: as given (a full path stays one, as in Podman), else
             // the name of the runtime found.
             runtime: match &self.options().runtime {

@@ -434,3 +434,68 @@ mod tests {
         assert_eq!(dests, ["/var/tmp", "/run"]);
     }
 }
+
+/// The `HOST:CONTAINER` lines of a mounts.conf (`--default-mounts-file`), as
+/// containers/common reads them: blank lines and `#` comments skipped.
+pub fn parse_mounts_conf(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(h, c)| (h.trim().to_string(), c.trim().to_string()))
+        .filter(|(h, c)| !h.is_empty() && !c.is_empty())
+        .collect()
+}
+
+impl crate::Engine {
+    /// The default mounts of `--default-mounts-file`: read-only binds of the host paths
+    /// that exist (others are skipped, as Podman skips them), unless the user mounts
+    /// something at the same place.
+    pub(crate) fn default_mounts(
+        &self,
+        user: &[crate::volume::MountSpec],
+    ) -> crate::Result<Vec<crate::volume::MountSpec>> {
+        let Some(file) = &self.options().default_mounts_file else {
+            return Ok(Vec::new());
+        };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            tracing::debug!("default mounts file {} not read", file.display());
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (host, ctr) in parse_mounts_conf(&text) {
+            if !std::path::Path::new(&host).exists() {
+                tracing::debug!("default mount {host}: no such path, skipped");
+                continue;
+            }
+            if user.iter().any(|m| m.destination == ctr) {
+                continue;
+            }
+            out.push(crate::volume::MountSpec::new(
+                crate::volume::MountKind::Bind,
+                &host,
+                &ctr,
+                true,
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod mounts_conf_tests {
+    #[test]
+    fn mounts_conf_lines_are_host_colon_container() {
+        let t = "# comment\n\n/usr/share/rhel/secrets:/run/secrets\n bad \n/a:/b\n";
+        assert_eq!(
+            super::parse_mounts_conf(t),
+            [
+                (
+                    "/usr/share/rhel/secrets".to_string(),
+                    "/run/secrets".to_string()
+                ),
+                ("/a".to_string(), "/b".to_string())
+            ]
+        );
+    }
+}

@@ -135,6 +135,9 @@ pub struct ContainerConfig {
     /// The image's exposed ports and volumes, kept for inspect.
     #[serde(default)]
     pub exposed_ports: Vec<String>,
+    /// `-P`: every exposed port was published (kube generate's `publish-all` annotation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_all: bool,
     pub runtime: String,
     /// Bridge networks joined (`network_mode` "bridge"), by name.
     #[serde(default)]

@@ -38,6 +38,9 @@ pub struct ContainerSpec {
     /// `--http-proxy` (Podman's default: on): the host's proxy variables go into the
     /// container's environment, below the image's and the user's.
     pub http_proxy: bool,
+    /// `--env-host`: the host's whole environment, over the image's and under env files
+    /// and `-e`.
+    pub env_host: bool,
     /// `--unsetenv NAME`: a default or image variable left out.
     pub unsetenv: Vec<String>,
     /// `--unsetenv-all`: no default or image variable at all.

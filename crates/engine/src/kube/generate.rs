@@ -224,15 +224,15 @@ impl Engine {
             )));
         }
         let labels = BTreeMap::from([("app".to_string(), app_label(pod))]);
-        let annotations = members
-            .iter()
-            .any(|c| c.config.init_ctr == "always")
-            .then(|| {
-                BTreeMap::from([(
-                    super::INIT_TYPE_ANNOTATION.to_string(),
-                    "always".to_string(),
-                )])
-            });
+        let mut annotations: BTreeMap<String, String> =
+            members.iter().flat_map(member_annotations).collect();
+        if members.iter().any(|c| c.config.init_ctr == "always") {
+            annotations.insert(
+                super::INIT_TYPE_ANNOTATION.to_string(),
+                "always".to_string(),
+            );
+        }
+        let annotations = (!annotations.is_empty()).then_some(annotations);
         let spec = PodSpec {
             containers,
             init_containers: (!inits.is_empty()).then_some(inits),
@@ -414,3 +414,42 @@ impl Engine {
 #[cfg(test)]
 #[path = "generate_tests.rs"]
 mod tests;
+
+/// The annotations Podman gives each container's OCI spec, as kube generate carries them
+/// on the pod: `KEY/NAME` (the name without underscores, as Podman's `removeUnderscores`).
+fn member_annotations(c: &Container) -> Vec<(String, String)> {
+    let cfg = &c.config;
+    let name = c.name().replace('_', "");
+    let flag = |b: bool| if b { "TRUE" } else { "FALSE" }.to_string();
+    let mut out = vec![
+        (
+            "io.kubernetes.cri-o.ContainerType".to_string(),
+            "container".to_string(),
+        ),
+        ("io.kubernetes.cri-o.TTY".to_string(), cfg.tty.to_string()),
+        (
+            "io.podman.annotations.autoremove".to_string(),
+            flag(cfg.auto_remove),
+        ),
+        (
+            "io.podman.annotations.init".to_string(),
+            flag(cfg.host.init.is_some()),
+        ),
+        (
+            "io.podman.annotations.privileged".to_string(),
+            flag(cfg.security.as_ref().is_some_and(|s| s.privileged)),
+        ),
+        (
+            "io.podman.annotations.publish-all".to_string(),
+            flag(cfg.publish_all),
+        ),
+    ];
+    if !cfg.pod.is_empty() {
+        // Kubernetes allows 63 characters: Podman truncates the id.
+        let id: String = cfg.pod.chars().take(63).collect();
+        out.push(("io.kubernetes.cri-o.SandboxID".to_string(), id));
+    }
+    out.into_iter()
+        .map(|(k, v)| (format!("{k}/{name}"), v))
+        .collect()
+}

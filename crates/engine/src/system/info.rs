@@ -83,6 +83,9 @@ pub struct Program {
     pub Version: String,
 }
 
+/// The Buildah release Podman 4.3.1 vendors (`info`'s `host.buildahVersion`).
+pub const BUILDAH_VERSION: &str = "1.28.0";
+
 /// Podman's `SlirpInfo`.
 #[derive(Debug, Serialize)]
 #[allow(non_snake_case)]
@@ -96,6 +99,9 @@ pub struct SlirpInfo {
 #[allow(non_snake_case)]
 pub struct HostInfo {
     pub Arch: String,
+    /// The Buildah release whose Containerfile semantics `build` follows: the one Podman
+    /// 4.3.1 builds with.
+    pub BuildahVersion: String,
     pub CgroupControllers: Vec<String>,
     pub CgroupManager: String,
     /// JSON `cgroupVersion` (Podman's Go field is `CgroupsVersion`).
@@ -240,6 +246,8 @@ pub struct SecurityInfo {
 #[derive(Debug, Serialize)]
 #[allow(non_snake_case)]
 pub struct StoreInfo {
+    /// The storage.conf read (or the one that would be).
+    pub ConfigFile: String,
     pub ContainerStore: ContainerStore,
     pub GraphDriverName: String,
     /// Options given to the storage driver (`--storage-opt`): none.
@@ -308,6 +316,7 @@ impl Engine {
         };
         Ok(HostInfo {
             Arch: arch(),
+            BuildahVersion: BUILDAH_VERSION.into(),
             CgroupControllers: cgroup_controllers(),
             CgroupManager: "cgroupfs".into(),
             CgroupsVersion: if crate::config::cgroup_unified() {
@@ -409,6 +418,7 @@ impl Engine {
         let count =
             |f: &dyn Fn(Status) -> bool| containers.iter().filter(|c| f(c.state.status)).count();
         Ok(StoreInfo {
+            ConfigFile: crate::config::storage_conf::info_conf_file(),
             ContainerStore: ContainerStore {
                 number: containers.len(),
                 paused: count(&|s| s == Status::Paused),
