@@ -123,3 +123,85 @@ fn info_json_templates_and_store_flags() {
     );
     env.ok(&["--volumepath", vps, "volume", "rm", "vp1"]);
 }
+
+/// `run --env-host`: the caller's environment reaches the container, under `-e`.
+#[test]
+fn env_host_passes_the_callers_environment() {
+    let env = TestEnv::new("gf-envhost");
+    env.import_busybox();
+    let show = "echo \"${PP_FROM_HOST:-unset} ${PP_OVERRIDDEN:-unset}\"";
+    let out = env
+        .peapod(&[
+            "run",
+            "--rm",
+            "--env-host",
+            "-e",
+            "PP_OVERRIDDEN=flag",
+            IMG,
+            "sh",
+            "-c",
+            show,
+        ])
+        .env("PP_FROM_HOST", "host-value")
+        .env("PP_OVERRIDDEN", "host")
+        .output();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "host-value flag\n");
+    // Without the flag the caller's variables stay outside.
+    let out = env
+        .peapod(&["run", "--rm", IMG, "sh", "-c", show])
+        .env("PP_FROM_HOST", "host-value")
+        .output();
+    assert_eq!(out.stdout, "unset unset\n", "{out:?}");
+}
+
+/// The global `--default-mounts-file`: each `HOST:CONTAINER` line of a mounts.conf is in
+/// every container, read-only; a missing host path is skipped; a user's mount at the same
+/// place wins.
+#[test]
+fn default_mounts_file_mounts_its_lines_in_every_container() {
+    let env = TestEnv::new("gf-defmounts");
+    env.import_busybox();
+    let secrets = env.dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("token"), "s3cret\n").unwrap();
+    let conf = env.dir.join("mounts.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "# default mounts\n{}:/run/pp-secrets\n{}/nothere:/run/pp-missing\n",
+            secrets.display(),
+            env.dir.display()
+        ),
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap();
+    let out = env.run(&[
+        "--default-mounts-file", conf, "run", "--rm", IMG, "sh", "-c",
+        "cat /run/pp-secrets/token; ls /run/pp-missing 2>/dev/null || echo no-missing; touch /run/pp-secrets/x 2>/dev/null || echo read-only",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "s3cret\nno-missing\nread-only\n");
+    assert!(!secrets.join("x").exists());
+    // A user's volume at the same destination takes its place.
+    let own = env.dir.join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(own.join("token"), "mine\n").unwrap();
+    let vol = format!("{}:/run/pp-secrets", own.display());
+    let out = env.run(&[
+        "--default-mounts-file",
+        conf,
+        "run",
+        "--rm",
+        "-v",
+        &vol,
+        IMG,
+        "cat",
+        "/run/pp-secrets/token",
+    ]);
+    assert_eq!(out.stdout, "mine\n", "{out:?}");
+    // Without the flag, nothing is added.
+    env.run(&["run", "--rm", IMG, "ls", "/run/pp-secrets"])
+        .assert_code(1);
+    env.assert_no_mounts();
+}
