@@ -84,6 +84,25 @@ enum Target {
     Volume(crate::volume::Volume),
 }
 
+/// runtime-tools' `generate.New("linux")` capabilities, in its order: what Podman 4.3's
+/// generate kube compares a container's capabilities with.
+const OCI_DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
 impl Engine {
     /// The YAML for `targets` (pods, containers and volumes, by name or id), header first.
     pub fn generate_kube(&self, targets: &[String], opts: &GenerateOptions) -> Result<String> {
@@ -111,10 +130,11 @@ impl Engine {
         for v in &vols {
             docs.push(to_yaml(&pvc(v))?);
         }
-        // The default capabilities a container's securityContext is compared with: read once.
-        let caps = crate::config::containers_conf::ContainersConf::load()?
-            .containers
-            .default_capabilities;
+        // What a container's capabilities are compared with: the OCI runtime-tools default
+        // set, as Podman 4.3's generate kube does. It is the set a Kubernetes runtime gives
+        // too, so the YAML drops what Podman's default leaves out (MKNOD, NET_RAW,
+        // AUDIT_WRITE) and the cluster's container gets the same capabilities.
+        let caps: Vec<String> = OCI_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
         let mut templates = Vec::new();
         for p in &pods {
             let members: Vec<Container> = self
@@ -138,17 +158,25 @@ impl Engine {
             } else {
                 Vec::new()
             };
-            let hostname = (p.config.hostname != p.name()).then(|| p.config.hostname.clone());
-            templates.push(self.pod_template(p.name(), hostname, &members, &ports, &caps)?);
+            // Podman 4.3 writes the members' hostname (the pod's) unless it is a container id's.
+            let hostname = (!p.config.hostname.is_empty()
+                && !members[0].id().contains(&p.config.hostname))
+            .then(|| p.config.hostname.clone());
+            let mut t = self.pod_template(p.name(), hostname, &members, &ports, &caps)?;
+            // A pod's restart policy: its first member's, else Never (Podman 4.3).
+            if let Some(spec) = t.1.spec.as_mut() {
+                spec.restart_policy.get_or_insert_with(|| "Never".into());
+            }
+            templates.push((t, true));
         }
         if !ctrs.is_empty() {
             let name = format!("{}-pod", ctrs[0].name());
             let ports: Vec<PortMapping> =
                 ctrs.iter().flat_map(|c| c.config.ports.clone()).collect();
-            templates.push(self.pod_template(&name, None, &ctrs, &ports, &caps)?);
+            templates.push((self.pod_template(&name, None, &ctrs, &ports, &caps)?, false));
         }
-        for (name, template, ports) in templates {
-            docs.push(workload_yaml(&name, template, opts)?);
+        for ((name, template, ports), from_pod) in templates {
+            docs.push(workload_yaml(&name, template, opts, from_pod)?);
             if opts.service {
                 if let Some(s) = service(&name, &ports) {
                     docs.push(to_yaml(&s)?);
@@ -399,8 +427,9 @@ impl Engine {
             env: (!env.is_empty()).then_some(env),
             working_dir: workdir,
             security_context: security,
-            resources: (!limits.is_empty()).then(|| ResourceRequirements {
-                limits: Some(limits),
+            // `resources: {}` without limits, as Podman writes it.
+            resources: Some(ResourceRequirements {
+                limits: (!limits.is_empty()).then_some(limits),
                 ..Default::default()
             }),
             volume_mounts: (!mounts.is_empty()).then_some(mounts),

@@ -127,6 +127,7 @@ fn job_and_deployment_kinds() {
             kind: KubeType::Job,
             ..Default::default()
         },
+        true,
     )
     .unwrap();
     assert!(
@@ -141,6 +142,7 @@ fn job_and_deployment_kinds() {
             replicas: Some(2),
             ..Default::default()
         },
+        true,
     )
     .unwrap();
     assert!(

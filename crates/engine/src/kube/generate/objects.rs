@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub(super) fn to_yaml<T: Serialize>(v: &T) -> Result<String> {
     serde_yaml_ng::to_string(v).map_err(|e| Error::other(format!("writing YAML: {e}")))
@@ -244,6 +245,7 @@ pub(super) fn workload_yaml(
     name: &str,
     mut template: PodTemplateSpec,
     opts: &GenerateOptions,
+    from_pod: bool,
 ) -> Result<String> {
     let labels = BTreeMap::from([("app".to_string(), app_label(name))]);
     let meta = |suffix: &str| ObjectMeta {
@@ -258,11 +260,19 @@ pub(super) fn workload_yaml(
     let spec = template.spec.as_mut().expect("templates have a spec");
     match opts.kind {
         KubeType::Pod => {
-            let metadata = template.metadata.unwrap_or_default();
+            let mut metadata = template.metadata.unwrap_or_default();
+            // The time of the generation, as Podman writes it (Kubernetes wants one).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            metadata.creation_timestamp = k8s_openapi::jiff::Timestamp::from_second(now)
+                .ok()
+                .map(Time);
             to_yaml(&KubePod {
                 metadata,
                 spec: template.spec,
-                status: None,
+                // Podman 4.3 writes a pod's empty status (`status: {}`), none for containers.
+                status: from_pod.then(Default::default),
             })
         }
         KubeType::Deployment => {
