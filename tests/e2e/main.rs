@@ -60,6 +60,7 @@ mod network_connect;
 mod network_machine;
 mod network_options;
 mod network_swap;
+mod network_teardown;
 mod networks;
 mod ops;
 mod pod_members;

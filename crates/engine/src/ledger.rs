@@ -116,20 +116,35 @@ impl Engine {
         let mut errors = Vec::new();
         // The network helper's teardown (interfaces, firewall rules) takes long and does not
         // depend on what goes before it (the monitor, the runtime's container, the cgroup):
-        // it starts now and is waited for at its place in the order.
+        // it starts now and is waited for at its place in the order. When the namespace's
+        // pin goes in this release too (after the teardown: it was made first), the
+        // container's interfaces are left for the kernel to destroy with the namespace.
+        let pins: Vec<&std::path::Path> = held
+            .iter()
+            .filter(|h| pick(&h.resource))
+            .filter_map(|h| match &h.resource {
+                Resource::Pin { path } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect();
         let mut early = held
             .iter()
             .filter(|h| pick(&h.resource))
             .find_map(|h| match &h.resource {
                 Resource::Network { netns, options } => {
-                    Some((h.seq, self.start_netsetup("teardown", netns, options)))
+                    let released = pins.contains(&std::path::Path::new(netns));
+                    Some((
+                        h.seq,
+                        self.start_netsetup_teardown(netns, options, released),
+                    ))
                 }
                 _ => None,
             });
         // Leases outlive a failed network teardown: its firewall rules may still send the
         // address or port to this holder's namespace, so neither may go to anyone else yet.
         let mut network_kept = false;
-        for Held { seq, resource, .. } in held.into_iter().filter(|h| pick(&h.resource)) {
+        let rows: Vec<Held> = held.into_iter().filter(|h| pick(&h.resource)).collect();
+        for Held { seq, resource, .. } in beside_network(rows, early.as_ref().map(|(s, _)| *s)) {
             if network_kept && matches!(resource, Resource::Address { .. } | Resource::Ports { .. })
             {
                 errors.push(Error::other(format!(
@@ -257,6 +272,30 @@ impl Engine {
     }
 }
 
+/// The order of a release whose network teardown (row `network`) runs in the background:
+/// what comes after it and does not depend on it (the rootfs and volume unmounts, each an
+/// RCU grace period of the kernel) is released while the helper works; the leases, the
+/// namespace's pin and any other network row follow the teardown, in their order.
+fn beside_network(rows: Vec<Held>, network: Option<i64>) -> Vec<Held> {
+    let Some(at) = network.and_then(|seq| rows.iter().position(|h| h.seq == seq)) else {
+        return rows;
+    };
+    let mut rows = rows;
+    let tail = rows.split_off(at);
+    let (after, beside): (Vec<Held>, Vec<Held>) = tail.into_iter().partition(|h| {
+        matches!(
+            h.resource,
+            Resource::Network { .. }
+                | Resource::Address { .. }
+                | Resource::Ports { .. }
+                | Resource::Pin { .. }
+        )
+    });
+    rows.extend(beside);
+    rows.extend(after);
+    rows
+}
+
 /// Monitor processes (conmon's command line: `-c <id>` with `--exit-dir`) of container `id`.
 fn monitors_of(id: &str) -> Vec<i32> {
     processes_where(|args| {
@@ -367,6 +406,44 @@ mod tests {
             ..Default::default()
         })
         .unwrap()
+    }
+
+    /// While the network helper tears down, the unmounts after it go ahead; the leases and
+    /// the pin wait for it, in their order; nothing moves without a teardown running.
+    #[test]
+    fn unmounts_go_beside_the_network_teardown() {
+        let h = Holder::container(&"e".repeat(64));
+        let row = |seq, resource| Held {
+            seq,
+            holder: h.clone(),
+            resource,
+            made: true,
+        };
+        let rows = || {
+            vec![
+                row(6, Resource::Cgroup { path: "cg".into() }),
+                row(
+                    5,
+                    Resource::Network {
+                        netns: "/ns".into(),
+                        options: Box::default(),
+                    },
+                ),
+                row(
+                    4,
+                    Resource::Address {
+                        subnet: "10.88.0.0/16".parse().unwrap(),
+                        ip: "10.88.0.2".parse().unwrap(),
+                    },
+                ),
+                row(3, Resource::Volumes),
+                row(2, Resource::Pin { path: "/ns".into() }),
+                row(1, Resource::Rootfs { path: "/m".into() }),
+            ]
+        };
+        let order = |v: Vec<Held>| v.iter().map(|h| h.seq).collect::<Vec<_>>();
+        assert_eq!(order(beside_network(rows(), Some(5))), [6, 3, 1, 5, 4, 2]);
+        assert_eq!(order(beside_network(rows(), None)), [6, 5, 4, 3, 2, 1]);
     }
 
     /// A row recorded for something never made (its maker died between the two) is released

@@ -427,6 +427,8 @@ fn configure_container(
 pub struct TeardownPlan {
     /// The container's interface, by index in its namespace.
     pub ctr_link: Option<u32>,
+    /// Its peer on the host (a port of the bridge), by index.
+    pub host_link: Option<u32>,
     /// No port of the bridge is left once the container's interface goes.
     pub complete: bool,
 }
@@ -457,6 +459,7 @@ pub fn teardown_plan(
     let Some(bridge) = host.link_by_name(net.bridge)? else {
         return Ok(Some(TeardownPlan {
             ctr_link,
+            host_link: ours,
             complete: true,
         }));
     };
@@ -465,6 +468,7 @@ pub fn teardown_plan(
     if !bridge.is_kind(InfoKind::Bridge) {
         return Ok(Some(TeardownPlan {
             ctr_link,
+            host_link: ours,
             complete: false,
         }));
     }
@@ -476,6 +480,7 @@ pub fn teardown_plan(
         .count();
     Ok(Some(TeardownPlan {
         ctr_link,
+        host_link: ours,
         complete: others == 0,
     }))
 }
@@ -484,6 +489,20 @@ pub fn teardown_plan(
 pub fn remove_container_link(ctr: Option<&mut Netlink>, plan: &TeardownPlan) -> Result<(), Error> {
     if let (Some(ctr), Some(index)) = (ctr, plan.ctr_link) {
         match ctr.delete_link(index) {
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            r => r?,
+        }
+    }
+    Ok(())
+}
+
+/// Take the host end of the container's veth off the bridge, its interfaces left for the
+/// kernel to destroy with their namespace (a teardown whose caller removes the namespace
+/// next: see `commands::TeardownMode`). From then on the container reaches nothing through
+/// the bridge, even if something else keeps its namespace alive.
+pub fn detach_container_link(host: &mut Netlink, plan: &TeardownPlan) -> Result<(), Error> {
+    if let Some(index) = plan.host_link {
+        match host.set_nomaster(index) {
             Err(e) if e.errno() == Some(libc::ENODEV) => {}
             r => r?,
         }
@@ -523,8 +542,13 @@ pub fn teardown_container(
     Ok(ports == 0)
 }
 
-/// Delete the bridge if it still has no port.
-pub fn delete_bridge_if_unused(host: &mut Netlink, net: &BridgeNet<'_>) -> Result<(), Error> {
+/// Delete the bridge if it still has no port but `leaving` (the host end of a container's
+/// veth that goes with it: the bridge's deletion takes it off).
+pub fn delete_bridge_if_unused(
+    host: &mut Netlink,
+    net: &BridgeNet<'_>,
+    leaving: Option<u32>,
+) -> Result<(), Error> {
     let Some(bridge) = host.link_by_name(net.bridge)? else {
         return Ok(());
     };
@@ -532,7 +556,11 @@ pub fn delete_bridge_if_unused(host: &mut Netlink, net: &BridgeNet<'_>) -> Resul
         return Ok(());
     }
     let idx = bridge.header.index;
-    if host.links()?.iter().any(|l| l.controller() == Some(idx)) {
+    if host
+        .links()?
+        .iter()
+        .any(|l| l.controller() == Some(idx) && Some(l.header.index) != leaving)
+    {
         return Ok(());
     }
     match host.delete_link(idx) {

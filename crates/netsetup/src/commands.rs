@@ -206,8 +206,8 @@ pub fn setup(
                 Some(&mut ctr),
                 done,
                 fw.as_ref(),
-                &opts.container_id,
-                &forwards,
+                (&opts.container_id, &forwards),
+                TeardownMode::Delete,
             );
         }
         return Err(e);
@@ -309,13 +309,31 @@ fn setup_one(
     Ok(status)
 }
 
+/// How a teardown leaves the container's interfaces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TeardownMode {
+    /// netavark's: the container's interface is deleted (its host end with it), then the
+    /// bridge if no port is left.
+    #[default]
+    Delete,
+    /// `teardown --netns-released`, for a caller that removes the namespace right after and
+    /// whose container has no process left in it (the engine's own stop and removal): the
+    /// host end of the veth is only taken off the bridge (or goes off it with the bridge),
+    /// and the kernel destroys the pair with the namespace, in its own cleanup work, instead
+    /// of this command waiting for the RCU grace periods and callbacks of a link deletion
+    /// (tens of ms each on a loaded machine). Addresses, routes and the firewall go as with
+    /// `Delete`; a namespace that something else keeps alive keeps an interface that reaches
+    /// nothing.
+    NetnsReleased,
+}
+
 fn teardown_one(
     host: &mut Netlink,
     mut ctr: Option<&mut Netlink>,
     p: &Plan<'_>,
     fw: &dyn Firewall,
-    ctr_id: &str,
-    forwards: &[PortForward],
+    (ctr_id, forwards): (&str, &[PortForward]),
+    mode: TeardownMode,
 ) -> Vec<Error> {
     let (nfw, cfw) = fw_of(p, ctr_id, forwards);
     let plan = match bridge::teardown_plan(host, ctr.as_deref_mut(), &p.net, p.opts) {
@@ -336,11 +354,20 @@ fn teardown_one(
     std::thread::scope(|s| {
         let firewall = s.spawn(|| fw.teardown(&nfw, &cfw, plan.complete));
         let mut errors = Vec::new();
-        if let Err(e) = bridge::remove_container_link(ctr, &plan) {
+        let links = match mode {
+            TeardownMode::Delete => bridge::remove_container_link(ctr, &plan),
+            // The bridge's deletion takes the port off.
+            TeardownMode::NetnsReleased if plan.complete => Ok(()),
+            TeardownMode::NetnsReleased => bridge::detach_container_link(host, &plan),
+        };
+        if let Err(e) = links {
             errors.push(e);
         }
+        let leaving = (mode == TeardownMode::NetnsReleased)
+            .then_some(plan.host_link)
+            .flatten();
         if plan.complete
-            && let Err(e) = bridge::delete_bridge_if_unused(host, &p.net)
+            && let Err(e) = bridge::delete_bridge_if_unused(host, &p.net, leaving)
         {
             errors.push(e);
         }
@@ -374,7 +401,7 @@ fn teardown_one_in_order(
         errors.push(e.into());
     }
     // The bridge goes last, after its firewall rules.
-    if complete && let Err(e) = bridge::delete_bridge_if_unused(host, &p.net) {
+    if complete && let Err(e) = bridge::delete_bridge_if_unused(host, &p.net, None) {
         errors.push(e);
     }
     errors
@@ -383,6 +410,16 @@ fn teardown_one_in_order(
 /// `teardown NETNS_PATH`. Keeps going after a failure and reports them all. A namespace that
 /// is already gone is not an error: the host side is still cleaned.
 pub fn teardown(ctx: &Context, netns_path: &Path, opts: &NetworkOptions) -> Result<(), Error> {
+    teardown_with(ctx, netns_path, opts, TeardownMode::Delete)
+}
+
+/// [`teardown`], leaving the container's interfaces as `mode` says.
+pub fn teardown_with(
+    ctx: &Context,
+    netns_path: &Path,
+    opts: &NetworkOptions,
+    mode: TeardownMode,
+) -> Result<(), Error> {
     let plans = plan(opts)?;
     let forwards = forwards(opts).unwrap_or_default();
     let fw = firewall::driver(&ctx.firewall_driver)?;
@@ -400,8 +437,8 @@ pub fn teardown(ctx: &Context, netns_path: &Path, opts: &NetworkOptions) -> Resu
             ctr.as_mut(),
             p,
             fw.as_ref(),
-            &opts.container_id,
-            &forwards,
+            (&opts.container_id, &forwards),
+            mode,
         ));
     }
     match errors.len() {

@@ -52,6 +52,11 @@ enum Command {
     },
     /// Tear down the networks of a container in NETNS_PATH.
     Teardown {
+        /// The caller removes the namespace right after, and no process of the container
+        /// is left in it: the container's veth is only taken off its bridge, and the kernel
+        /// destroys it with the namespace (without the flag, as netavark: it is deleted).
+        #[arg(long = "netns-released")]
+        netns_released: bool,
         /// The container's network namespace file.
         netns_path: PathBuf,
     },
@@ -148,7 +153,10 @@ fn run(cli: Cli) -> Result<Option<String>, String> {
                 serde_json::to_string(&out).map_err(|e| e.to_string())?,
             ))
         }
-        Command::Teardown { netns_path } => {
+        Command::Teardown {
+            netns_path,
+            netns_released,
+        } => {
             // Teardown must not be cut in half by the signals podman may forward.
             let caught = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -156,7 +164,12 @@ fn run(cli: Cli) -> Result<Option<String>, String> {
             }
             let ctx = ctx(&cli)?;
             let opts = read_options(cli.file.as_ref())?;
-            commands::teardown(&ctx, netns_path, &opts).map_err(|e| e.to_string())?;
+            let mode = if *netns_released {
+                commands::TeardownMode::NetnsReleased
+            } else {
+                commands::TeardownMode::Delete
+            };
+            commands::teardown_with(&ctx, netns_path, &opts, mode).map_err(|e| e.to_string())?;
             Ok(None)
         }
     }

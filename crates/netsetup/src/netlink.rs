@@ -350,6 +350,18 @@ impl Netlink {
         Ok(())
     }
 
+    /// Take a link off its bridge (`IFLA_MASTER` 0): one RCU grace period, where deleting
+    /// it waits for several and for every pending RCU callback.
+    pub fn set_nomaster(&mut self, index: u32) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::Controller(0));
+        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK, &|| {
+            format!("taking link #{index} off its bridge")
+        })?;
+        Ok(())
+    }
+
     /// Delete a link (`ENODEV` if it is gone).
     pub fn delete_link(&mut self, index: u32) -> Result<()> {
         let mut msg = LinkMessage::default();

@@ -320,6 +320,27 @@ impl Engine {
         self.start_netsetup(command, netns, opts)?.finish()
     }
 
+    /// The network helper's `teardown` of a namespace that is `released` right after it (its
+    /// pin removed, no process of the container left in it): then peapod-netsetup is told
+    /// so (`--netns-released`) and leaves the container's veth, off its bridge, for the
+    /// kernel to destroy with the namespace rather than waiting for the link's deletion.
+    /// Another helper (netavark) deletes it as always.
+    pub(crate) fn start_netsetup_teardown(
+        &self,
+        netns: &str,
+        opts: &NetworkOptions,
+        released: bool,
+    ) -> Result<Helper> {
+        let bin = self.netsetup_path()?;
+        let ours = bin.file_name().is_some_and(|n| n == "peapod-netsetup");
+        let flags: &[&str] = if released && ours {
+            &["--netns-released"]
+        } else {
+            &[]
+        };
+        self.spawn_netsetup(bin, "teardown", flags, netns, opts)
+    }
+
     /// The network helper's `command` started on `netns` with `opts` on its stdin; its answer
     /// is [`Helper::finish`]'s.
     pub(crate) fn start_netsetup(
@@ -328,7 +349,17 @@ impl Engine {
         netns: &str,
         opts: &NetworkOptions,
     ) -> Result<Helper> {
-        let bin = self.netsetup_path()?;
+        self.spawn_netsetup(self.netsetup_path()?, command, &[], netns, opts)
+    }
+
+    fn spawn_netsetup(
+        &self,
+        bin: PathBuf,
+        command: &str,
+        flags: &[&str],
+        netns: &str,
+        opts: &NetworkOptions,
+    ) -> Result<Helper> {
         let config = self.paths.network_run_dir();
         std::fs::create_dir_all(&config).map_err(|e| Error::io("creating", &config, e))?;
         let json = serde_json::to_vec(opts).map_err(|e| Error::other(e.to_string()))?;
@@ -337,6 +368,7 @@ impl Engine {
             .arg(&config)
             .arg("--rootless=false")
             .arg(command)
+            .args(flags)
             .arg(netns)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -201,14 +201,20 @@ impl TestNet {
 
 /// Run the binary: (exit ok, stdout JSON).
 pub fn netsetup(config: &std::path::Path, cmd: &str, netns: &str, input: &Value) -> (bool, Value) {
+    netsetup_with(config, &[cmd], netns, input)
+}
+
+/// [`netsetup`] with the command's own flags after it (`["teardown", "--netns-released"]`).
+pub fn netsetup_with(
+    config: &std::path::Path,
+    cmd: &[&str],
+    netns: &str,
+    input: &Value,
+) -> (bool, Value) {
     let mut child = Command::new(BIN)
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "--rootless=false",
-            cmd,
-            netns,
-        ])
+        .args(["--config", config.to_str().unwrap(), "--rootless=false"])
+        .args(cmd)
+        .arg(netns)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
