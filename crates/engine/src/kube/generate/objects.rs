@@ -6,7 +6,28 @@ use super::*;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub(super) fn to_yaml<T: Serialize>(v: &T) -> Result<String> {
-    serde_yaml_ng::to_string(v).map_err(|e| Error::other(format!("writing YAML: {e}")))
+    let text =
+        serde_yaml_ng::to_string(v).map_err(|e| Error::other(format!("writing YAML: {e}")))?;
+    Ok(quote_timestamps(&text))
+}
+
+/// `creationTimestamp: "…"` quoted, as Go's YAML writes it: unquoted, a YAML 1.1 reader
+/// (PyYAML, Ruby's) takes it for a timestamp rather than the string Kubernetes defines.
+fn quote_timestamps(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + 8);
+    for line in yaml.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let key = body.trim_start();
+        match key.strip_prefix("creationTimestamp: ") {
+            Some(v) if !v.starts_with(['"', '\'']) && v != "null" => {
+                let indent = &body[..body.len() - key.len()];
+                out.push_str(&format!("{indent}creationTimestamp: \"{v}\""));
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Kubernetes' `app` label: the name without underscores (Podman's rule).
@@ -325,4 +346,18 @@ pub(super) fn strip_template(mut t: PodTemplateSpec) -> PodTemplateSpec {
         m.name = None;
     }
     t
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    #[test]
+    fn creation_timestamps_are_quoted() {
+        let y = "metadata:\n  creationTimestamp: 2026-12-06T21:21:30Z\n  name: p\n";
+        assert_eq!(
+            super::quote_timestamps(y),
+            "metadata:\n  creationTimestamp: \"2026-12-06T21:21:30Z\"\n  name: p\n"
+        );
+        let q = "  creationTimestamp: null\n";
+        assert_eq!(super::quote_timestamps(q), q);
+    }
 }
