@@ -424,19 +424,7 @@ pub(super) fn volumes(
         let arg = if parts.len() == 1 {
             parts[0].to_string()
         } else {
-            let mut source = parts[0].to_string();
-            if source.starts_with('.') {
-                source = src.absolute(&source);
-            }
-            if source.starts_with('/') {
-                service.add(
-                    "Unit",
-                    "RequiresMountsFor",
-                    &escape_words(&[source.clone()]),
-                );
-            } else if source.ends_with(".volume") {
-                source = resource(units, service, &source, Kind::Volume)?;
-            }
+            let source = super::mounts::storage_source(units, src, service, parts[0], false)?;
             let opts = parts.get(2).map(|o| format!(":{o}")).unwrap_or_default();
             format!("{source}:{}{opts}", parts[1])
         };

@@ -30,40 +30,59 @@ pub(super) fn mounts(
             if !is_source(f) {
                 continue;
             }
-            let Some(mut source) = f.split_once('=').map(|(_, v)| v.to_string()) else {
+            let Some(source) = f.split_once('=').map(|(_, v)| v.to_string()) else {
                 return Err("source parameter does not include a value".into());
             };
             if source.is_empty() {
                 return Err("source cannot be empty".into());
             }
-            if source.starts_with('.') {
-                source = src.absolute(&source);
-            }
-            if source.starts_with('/') {
-                service.add(
-                    "Unit",
-                    "RequiresMountsFor",
-                    &escape_words(&[source.clone()]),
-                );
-            } else if let Some(kind) = [(".volume", Kind::Volume), (".image", Kind::Image)]
-                .into_iter()
-                .find_map(|(ext, k)| source.ends_with(ext).then_some(k))
-            {
-                if !units
-                    .sources
-                    .iter()
-                    .any(|s| s.file_name == source && s.kind == kind)
-                {
-                    return Err(format!("requested Quadlet source {source} was not found"));
-                }
-                source = resource(units, service, &source, kind)?;
-            }
+            let source = storage_source(units, src, service, &source, true)?;
             *f = format!("source={source}");
         }
         fields.insert(0, format!("type={kind}"));
         run.flag("--mount", &csv_line(&fields));
     }
     Ok(())
+}
+
+/// A storage source as Podman 5's quadlet resolves it (`handleStorageSource`): a relative
+/// path made absolute, an absolute one adds `RequiresMountsFor=` (escaped as systemd reads
+/// it), `NAME.volume` (and `NAME.image` when `with_image`) becomes its resource's name with
+/// `Requires=`/`After=` its unit; anything else as it is.
+pub(super) fn storage_source(
+    units: &Units,
+    src: &Source,
+    service: &mut UnitFile,
+    source: &str,
+    with_image: bool,
+) -> Result<String, String> {
+    let mut source = source.to_string();
+    if source.starts_with('.') {
+        source = src.absolute(&source);
+    }
+    if source.starts_with('/') {
+        service.add(
+            "Unit",
+            "RequiresMountsFor",
+            &escape_words(&[source.clone()]),
+        );
+        return Ok(source);
+    }
+    let kind = if source.ends_with(".volume") {
+        Kind::Volume
+    } else if with_image && source.ends_with(".image") {
+        Kind::Image
+    } else {
+        return Ok(source);
+    };
+    if !units
+        .sources
+        .iter()
+        .any(|s| s.file_name == source && s.kind == kind)
+    {
+        return Err(format!("requested Quadlet source {source} was not found"));
+    }
+    resource(units, service, &source, kind)
 }
 
 /// `source=…`, `src=…`, or either key alone.

@@ -288,7 +288,7 @@ fn a_missing_volume_reference_is_an_error() {
     assert!(out.is_empty());
     assert_eq!(
         errors,
-        ["converting \"c.container\": requested Quadlet volume nope.volume was not found"]
+        ["converting \"c.container\": requested Quadlet source nope.volume was not found"]
     );
 }
 
