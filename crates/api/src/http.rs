@@ -177,6 +177,14 @@ pub fn flag(q: &HashMap<String, String>, key: &str) -> bool {
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
 
+/// A removal's `timeout` query in seconds (a negative one is 0); absent or unreadable: the
+/// engine's default.
+pub fn timeout(q: &HashMap<String, String>) -> Option<u32> {
+    q.get("timeout")
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|t| t.max(0) as u32)
+}
+
 /// A `filters` query (`{"label":["a=b"],"status":{"exited":true}}`) as the engine's
 /// `KEY=VALUE` filter strings.
 pub fn filters(q: &HashMap<String, String>) -> Result<Vec<String>, Error> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{error, error_body};
-use crate::http::{Resp, empty, filters, flag, json, query, read_json};
+use crate::http::{Resp, empty, filters, flag, json, query, read_json, timeout};
 use crate::pool::EnginePool;
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,10 +123,7 @@ pub async fn exists(name: String, pool: EnginePool) -> Resp {
 pub async fn remove(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
     let q = query(&req);
     let force = flag(&q, "force");
-    let t = q
-        .get("timeout")
-        .and_then(|t| t.parse::<i64>().ok())
-        .map(|t| t.max(0) as u32);
+    let t = timeout(&q);
     match pool.run(move |e| e.network_remove(&name, force, t)).await {
         Ok(gone) => json(StatusCode::OK, &json!([{ "Name": gone, "Err": null }])),
         Err(e) => error(&e),

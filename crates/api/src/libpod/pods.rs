@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::create::Namespace;
 use super::error;
-use crate::http::{Resp, empty, filters, flag, json, query, read_json};
+use crate::http::{Resp, empty, filters, flag, json, query, read_json, timeout};
 use crate::pool::EnginePool;
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,10 +213,7 @@ pub async fn stop(req: Request<Incoming>, name: String, pool: EnginePool) -> Res
 pub async fn remove(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
     let q = query(&req);
     let force = flag(&q, "force");
-    let t = q
-        .get("timeout")
-        .and_then(|t| t.parse::<i64>().ok())
-        .map(|t| t.max(0) as u32);
+    let t = timeout(&q);
     match pool.run(move |e| e.remove_pod(&name, force, t)).await {
         Ok(id) => json(StatusCode::OK, &json!({ "Err": null, "Id": id })),
         Err(e) => error(&e),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error;
-use crate::http::{Resp, empty, filters, flag, json, query, read_json};
+use crate::http::{Resp, empty, filters, flag, json, query, read_json, timeout};
 use crate::pool::EnginePool;
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,10 +107,7 @@ pub async fn exists(name: String, pool: EnginePool) -> Resp {
 pub async fn remove(req: Request<Incoming>, name: String, pool: EnginePool) -> Resp {
     let q = query(&req);
     let force = flag(&q, "force");
-    let t = q
-        .get("timeout")
-        .and_then(|t| t.parse::<i64>().ok())
-        .map(|t| t.max(0) as u32);
+    let t = timeout(&q);
     match pool.run(move |e| e.remove_volume(&name, force, t)).await {
         Ok(()) => empty(StatusCode::NO_CONTENT),
         Err(e) => error(&e),
