@@ -15,6 +15,7 @@ mod api_build_push;
 mod api_compose;
 mod api_docker_files;
 mod api_docker_images;
+mod api_docker_schema;
 mod api_exec;
 mod api_libpod;
 mod api_libpod_kube;

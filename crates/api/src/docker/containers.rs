@@ -163,7 +163,107 @@ fn docker_inspect(e: &Engine, reference: &str) -> Result<Value, Error> {
     if c.config.log_driver == "k8s-file" {
         v["HostConfig"]["LogConfig"]["Type"] = json!("json-file");
     }
+    docker_fields_only(&mut v);
     Ok(v)
+}
+
+/// Docker's `ContainerInspectResponse` has none of libpod's additions (`Pod`, `ConmonPidFile`,
+/// `State.ConmonPid`, …): they are left out, as Podman's compat API leaves them out.
+/// tests/e2e/api_docker_schema.rs holds the answer to Docker's generated models.
+fn docker_fields_only(v: &mut Value) {
+    const TOP: &[&str] = &[
+        "Id",
+        "Created",
+        "Path",
+        "Args",
+        "State",
+        "Image",
+        "ResolvConfPath",
+        "HostnamePath",
+        "HostsPath",
+        "LogPath",
+        "Name",
+        "RestartCount",
+        "Driver",
+        "Platform",
+        "MountLabel",
+        "ProcessLabel",
+        "AppArmorProfile",
+        "ExecIDs",
+        "HostConfig",
+        "GraphDriver",
+        "SizeRw",
+        "SizeRootFs",
+        "Mounts",
+        "Config",
+        "NetworkSettings",
+    ];
+    const CONFIG: &[&str] = &[
+        "Hostname",
+        "Domainname",
+        "User",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "ExposedPorts",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+        "Env",
+        "Cmd",
+        "Healthcheck",
+        "ArgsEscaped",
+        "Image",
+        "Volumes",
+        "WorkingDir",
+        "Entrypoint",
+        "NetworkDisabled",
+        "MacAddress",
+        "OnBuild",
+        "Labels",
+        "StopSignal",
+        "StopTimeout",
+        "Shell",
+    ];
+    const STATE: &[&str] = &[
+        "Status",
+        "Running",
+        "Paused",
+        "Restarting",
+        "OOMKilled",
+        "Dead",
+        "Pid",
+        "ExitCode",
+        "Error",
+        "StartedAt",
+        "FinishedAt",
+        "Health",
+    ];
+    const MOUNT: &[&str] = &[
+        "Type",
+        "Name",
+        "Source",
+        "Destination",
+        "Driver",
+        "Mode",
+        "RW",
+        "Propagation",
+    ];
+    let keep = super::objects::retain_keys;
+    keep(v, TOP);
+    keep(&mut v["Config"], CONFIG);
+    keep(&mut v["State"], STATE);
+    keep(&mut v["HostConfig"]["LogConfig"], &["Type", "Config"]);
+    if let Some(h) = v["HostConfig"].as_object_mut() {
+        for libpod in ["CgroupManager", "CgroupMode", "Cgroups"] {
+            h.remove(libpod);
+        }
+    }
+    if let Some(mounts) = v["Mounts"].as_array_mut() {
+        for m in mounts {
+            keep(m, MOUNT);
+        }
+    }
 }
 
 pub async fn inspect(id: String, pool: EnginePool) -> Resp {

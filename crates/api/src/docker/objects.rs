@@ -71,9 +71,41 @@ pub async fn image_inspect(name: String, pool: EnginePool) -> Resp {
         Ok(mut v) => {
             let id = v["Id"].as_str().map(sha256).unwrap_or_default();
             v["Id"] = json!(id);
+            // Docker's `ImageInspect` has none of libpod's additions (`Digest`, `History`,
+            // `NamesHistory`, top-level `Labels`, …), as Podman's compat API leaves them out.
+            retain_keys(
+                &mut v,
+                &[
+                    "Id",
+                    "RepoTags",
+                    "RepoDigests",
+                    "Parent",
+                    "Comment",
+                    "Created",
+                    "DockerVersion",
+                    "Author",
+                    "Config",
+                    "Architecture",
+                    "Variant",
+                    "Os",
+                    "OsVersion",
+                    "Size",
+                    "VirtualSize",
+                    "GraphDriver",
+                    "RootFS",
+                    "Metadata",
+                ],
+            );
             json(StatusCode::OK, &v)
         }
         Err(e) => engine_error(&e),
+    }
+}
+
+/// Only `keys` of the object `v` (Docker's fields of a report libpod's adds to).
+pub(crate) fn retain_keys(v: &mut Value, keys: &[&str]) {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| keys.contains(&k.as_str()));
     }
 }
 

@@ -201,8 +201,10 @@ pub async fn df(pool: EnginePool) -> Resp {
             json!({
                 "Name": v.name,
                 "Driver": "local",
+                "Mountpoint": v.mountpoint,
                 "Scope": "local",
                 "Labels": {},
+                "Options": {},
                 "UsageData": {"Size": v.size, "RefCount": v.links},
             })
         })

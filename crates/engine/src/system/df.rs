@@ -49,6 +49,8 @@ pub struct DfVolume {
     /// Containers that mount it.
     pub links: usize,
     pub size: u64,
+    /// Its data directory, as inspect's `Mountpoint`.
+    pub mountpoint: String,
 }
 
 #[derive(Debug, Clone)]
@@ -121,9 +123,11 @@ impl Engine {
         images.sort_by_key(|i| std::cmp::Reverse(i.created));
         let mut volumes = Vec::new();
         for v in self.volumes()? {
+            let data = self.paths.volume_data(&v.name);
             volumes.push(DfVolume {
                 links: self.volume_users(&v.name)?.len(),
-                size: dir_size(&self.paths.volume_data(&v.name)),
+                size: dir_size(&data),
+                mountpoint: data.display().to_string(),
                 name: v.name,
             });
         }
@@ -199,11 +203,13 @@ mod tests {
                     name: "v1".into(),
                     links: 1,
                     size: 3,
+                    mountpoint: "/v/v1/_data".into(),
                 },
                 DfVolume {
                     name: "v2".into(),
                     links: 0,
                     size: 4,
+                    mountpoint: "/v/v2/_data".into(),
                 },
             ],
         };
