@@ -112,6 +112,17 @@ fn api_docker_answers_fit_dockers_schema() {
     holds::<docker::VolumeListResponse>(&svc, "/v1.44/volumes");
     holds::<docker::Volume>(&svc, &format!("/v1.44/volumes/{vol}"));
     holds::<docker::SystemDataUsageResponse>(&svc, "/v1.44/system/df");
+    holds::<Vec<docker::FilesystemChange>>(&svc, &format!("/v1.44/containers/{ctr}/changes"));
+    let (code, body) = svc.curl(
+        "POST",
+        &format!("/v1.44/containers/{ctr}/exec"),
+        Some(r#"{"Cmd":["true"],"AttachStdout":true}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    // `{"Id"}` as Docker's daemon answers (bollard's `IdResponse` renames it `ID`).
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let exec = created["Id"].as_str().expect("an exec id");
+    holds::<docker::ExecInspectResponse>(&svc, &format!("/v1.44/exec/{exec}/json"));
 
     env.ok(&["rm", "-f", "-t", "0", &ctr, &format!("{ctr}-created")]);
     env.ok(&["volume", "rm", &vol]);
