@@ -85,6 +85,41 @@ fn api_docker_cli_create_start_logs_ps_inspect_rm() {
     );
 }
 
+/// `docker logs -f` follows a running container's output and ends when the container does.
+#[test]
+fn api_docker_logs_follow() {
+    if peapod_tests::skip_unless(have_docker(), DOCKER) {
+        return;
+    }
+    let env = TestEnv::new("api_logs_f");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let ctr = name("apilogs");
+    svc.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &ctr,
+        IMG,
+        "sh",
+        "-c",
+        "echo one; sleep 2; echo two >&2; echo three",
+    ])
+    .success();
+    let out = svc.docker(&["logs", "-f", &ctr]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("one\nthree\n", "two\n")
+    );
+    assert!(
+        out.elapsed >= Duration::from_millis(1000),
+        "it followed the container for its last lines: {out:?}"
+    );
+    assert_eq!(env.status(&ctr), "exited");
+    svc.docker(&["rm", &ctr]).success();
+}
+
 #[test]
 fn api_docker_run_detached_publishes_and_stops() {
     if peapod_tests::skip_unless(have_docker(), DOCKER) {
