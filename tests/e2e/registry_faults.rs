@@ -292,3 +292,73 @@ fn terminal_progress_lines() {
     assert!(again.contains("skipped: already exists"), "{again}");
     let _ = std::io::stderr().flush();
 }
+
+/// The signature policy: `image trust set` writes the user's policy.json as Podman does,
+/// `show` lists it, and a pull the policy rejects is refused in containers/image's words
+/// and leaves nothing; a registry the policy accepts is pulled from. A policy that wants a
+/// signature refuses the pull too (peapod verifies none).
+#[test]
+fn trust_policy_rejects_and_accepts_pulls() {
+    if tools_missing() {
+        return;
+    }
+    let mut e = RegEnv::new("reg-trust");
+    let r = e.start_with_images();
+    let addr = e.reg(r).addr.clone();
+    let policy = e.home.join(".config/containers/policy.json");
+    std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    let pp = format!("--policypath={}", policy.display());
+    e.run(&["image", "trust", "set", &pp, "--type=bogus", "default"])
+        .assert_error(125, &["invalid choice: bogus"]);
+    e.ok(&["image", "trust", "set", &pp, "--type=reject", "default"]);
+    e.ok(&[
+        "image",
+        "trust",
+        "set",
+        &pp,
+        "--type=accept",
+        &format!("{addr}/py/single"),
+    ]);
+    let shown = e.ok(&["image", "trust", "show", &pp]);
+    assert!(
+        shown.contains("all         default") && shown.contains(&format!("{addr}/py/single")),
+        "{shown}"
+    );
+
+    let rejected = format!("{addr}/py/v2s2");
+    e.run(&["pull", "--tls-verify=false", &rejected]).assert_error(
+        125,
+        &[&format!(
+            "Source image rejected: Running image docker://{rejected}:latest is rejected by policy."
+        )],
+    );
+    assert!(e.image_ids().is_empty(), "{:?}", e.image_ids());
+    let (blobs, layers) = e.store_entries();
+    assert!(
+        blobs.is_empty() && layers.is_empty(),
+        "{blobs:?} {layers:?}"
+    );
+
+    e.ok(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        &format!("{addr}/py/single"),
+    ]);
+    assert_eq!(e.image_ids().len(), 1);
+
+    let key = e.home.join("key.gpg");
+    std::fs::write(&key, "not a key").unwrap();
+    e.ok(&[
+        "image",
+        "trust",
+        "set",
+        &pp,
+        "--type=signedBy",
+        "-f",
+        key.to_str().unwrap(),
+        &format!("{addr}/py/multi"),
+    ]);
+    e.run(&["pull", "--tls-verify=false", &format!("{addr}/py/multi")])
+        .assert_error(125, &["peapod verifies no signatures"]);
+}

@@ -43,6 +43,9 @@ pub enum ImageCommand {
     Umount(crate::commands::mount::ImageUmountArgs),
     /// Build an image using instructions from Containerfiles
     Build(crate::commands::build::BuildArgs),
+    /// Manage container image trust policy
+    #[command(subcommand)]
+    Trust(crate::commands::trust::TrustCommand),
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ mod run;
 pub(crate) mod stats;
 pub(crate) mod system;
 pub(crate) mod systemd;
+pub(crate) mod trust;
 pub(crate) mod volume;
 
 use peapod_engine::{Engine, EngineOptions};
@@ -130,6 +131,7 @@ pub fn run(cli: Cli, argv: &[String]) -> CliResult {
             ImageCommand::Mount(a) => mount::image_mount(&open(g)?, a),
             ImageCommand::Umount(a) => mount::image_umount(&open(g)?, a),
             ImageCommand::Build(a) => build::build(&open(g)?, a),
+            ImageCommand::Trust(t) => trust::run(t),
         },
     }
 }

@@ -67,6 +67,8 @@ pub struct RegistriesConf {
     pub registries: Vec<Registry>,
     /// Short name → (fully-qualified repository, the file that defined it).
     pub aliases: BTreeMap<String, (String, PathBuf)>,
+    /// The signature policy a pull is checked against (`policy.json`; empty: none).
+    pub policy: PathBuf,
 }
 
 #[derive(Deserialize, Default)]
@@ -155,6 +157,7 @@ impl RegistriesConf {
         let mut conf = RegistriesConf {
             path: paths.main.clone(),
             search_origin: paths.main.clone(),
+            policy: super::trust::default_policy_path(),
             ..Default::default()
         };
         let mut files = vec![paths.main.clone()];

@@ -17,6 +17,7 @@ mod progress;
 mod pull;
 mod push;
 mod remote;
+pub mod trust;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,9 @@ pub enum RegistryError {
     AuthFile { path: PathBuf, detail: String },
     #[error("{0}")]
     Invalid(String),
+    /// The signature policy refuses the image (containers/image's words).
+    #[error("Source image rejected: {0}")]
+    Rejected(String),
     #[error(transparent)]
     Image(#[from] ImageError),
 }

@@ -103,6 +103,10 @@ pub fn pull(
     };
     let mut errors = Vec::new();
     for name in &cands.names {
+        if let Err(e) = super::trust::check_pull(&conf.policy, name) {
+            errors.push(e);
+            continue;
+        }
         let result = if opts.all_tags {
             p.pull_all_tags(name, record)
         } else {
