@@ -206,9 +206,17 @@ pub struct RunlabelArgs {
 
 /// `container runlabel`: `command: …` printed, then run (unless `--display`); its exit code.
 pub fn runlabel(engine: &Engine, a: RunlabelArgs) -> CliResult {
-    let self_exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "peapod".into());
+    // A leading `podman` becomes this program as it was invoked (Podman's os.Args[0]).
+    let self_exe = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| !a.is_empty())
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .unwrap_or_else(|| "peapod".into());
     let mut words = engine.runlabel_command(&peapod_engine::images::RunlabelRequest {
         label: a.label.clone(),
         image: a.image.clone(),
