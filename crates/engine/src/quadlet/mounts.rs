@@ -15,7 +15,8 @@ pub(super) fn mounts(
     run: &mut Cmd,
 ) -> Result<(), String> {
     for m in src.unit.all_words(src.kind.group(), "Mount") {
-        let mut fields = csv_fields(&m)?;
+        let mut fields = crate::build::parse::csv_fields(&m)
+            .map_err(|e| format!("incorrect mount format {m:?}: {e}"))?;
         let at = fields.iter().position(|f| f.starts_with("type="));
         let kind = at.map_or("volume".to_string(), |i| fields.remove(i)[5..].to_string());
         if !matches!(kind.as_str(), "volume" | "bind" | "glob" | "image") {
@@ -93,46 +94,6 @@ fn is_source(field: &str) -> bool {
     )
 }
 
-/// The fields of one CSV record (Go's `encoding/csv`: commas, double quotes with `""`).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => {
-                        return Err(format!(
-                            "incorrect mount format {line:?}: an unclosed quote"
-                        ));
-                    }
-                }
-            }
-            if !matches!(chars.peek(), None | Some(',')) {
-                return Err(format!(
-                    "incorrect mount format {line:?}: text after a quoted field"
-                ));
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| *c != ',') {
-                field.push(c);
-            }
-        }
-        fields.push(field);
-        if chars.next().is_none() {
-            return Ok(fields);
-        }
-    }
-}
-
 /// One CSV record as Go's `csv.Writer` writes it (a field quoted when it must be).
 fn csv_line(fields: &[String]) -> String {
     let quoted = |f: &String| {
@@ -148,7 +109,8 @@ fn csv_line(fields: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_fields, csv_line};
+    use super::csv_line;
+    use crate::build::parse::csv_fields;
 
     #[test]
     fn csv_as_go_reads_and_writes_it() {

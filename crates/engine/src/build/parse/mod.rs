@@ -17,6 +17,7 @@ mod flags;
 mod instructions;
 mod lines;
 mod mount;
+pub(crate) use mount::csv_fields;
 mod words;
 
 pub use directives::Directives;

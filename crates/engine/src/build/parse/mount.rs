@@ -314,7 +314,7 @@ pub(crate) fn go_parse_bool(s: &str) -> Option<bool> {
 
 /// Go's `encoding/csv` reading of one record (what BuildKit's csvvalue does): fields split
 /// at commas, `"…"` quoting with `""` for a quote, no bare quote inside an unquoted field.
-fn csv_fields(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn csv_fields(s: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut chars = s.chars().peekable();
     loop {
