@@ -457,3 +457,80 @@ fn api_socket_activation_with_listen_fds() {
         "systemd's socket file is systemd's to remove"
     );
 }
+
+/// A body past the service's limit is refused with Docker's error body and nothing made; a
+/// client that opens a followed log stream and never reads it stalls only itself: other
+/// clients are served meanwhile, and once it goes the container still runs.
+#[test]
+fn api_huge_bodies_and_stalled_readers() {
+    use std::io::Write;
+    let env = TestEnv::new("api_limits");
+    env.import_busybox();
+    let svc = Service::start(&env, &env.dir.join("api.sock"), "0");
+    let big = env.dir.join("big.json");
+    let mut f = std::fs::File::create(&big).unwrap();
+    write!(f, r#"{{"Image":"{IMG}","Cmd":["true"],"Env":["X="#).unwrap();
+    f.write_all(&vec![b'a'; 5 << 20]).unwrap();
+    f.write_all(br#""]}"#).unwrap();
+    drop(f);
+    let sock = svc.sock.display().to_string();
+    let out = PeapodCmd::program(
+        "curl",
+        &[
+            "-s",
+            "-m",
+            "20",
+            "--unix-socket",
+            &sock,
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", big.display()),
+            "-w",
+            "\n%{http_code}",
+            "http://d/v1.44/containers/create",
+        ],
+    )
+    .output();
+    let (body, code) = out.stdout.rsplit_once('\n').expect("a status line");
+    assert_eq!(code, "400", "{out:?}");
+    assert!(body.contains("request body larger than"), "{body}");
+    assert!(env.names_all().is_empty(), "{:?}", env.names_all());
+
+    // A chatty container, and a client that asks to follow its log and never reads.
+    let ctr = name("chatty");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &ctr,
+        IMG,
+        "sh",
+        "-c",
+        "while :; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done",
+    ]);
+    let mut stalled = std::os::unix::net::UnixStream::connect(&svc.sock).unwrap();
+    write!(
+        stalled,
+        "GET /v1.44/containers/{ctr}/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: d\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(svc.curl("GET", "/_ping", None).0, 200);
+        let (code, _) = svc.curl("GET", "/v1.44/containers/json", None);
+        assert_eq!(code, 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "other clients were served while one stalled"
+    );
+    drop(stalled);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.status(&ctr), "running");
+    assert_eq!(svc.curl("GET", "/_ping", None).0, 200);
+    env.ok(&["rm", "-f", "-t", "0", &ctr]);
+}
