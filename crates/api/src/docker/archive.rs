@@ -150,6 +150,19 @@ pub async fn get(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
 
 /// `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`: a tar (plain or
 /// compressed, streamed) unpacked into the directory `path`.
+/// Reads and drops up to 64 MiB of a refused request's body.
+async fn drain(mut body: Incoming) {
+    use http_body_util::BodyExt;
+    let mut left: usize = 64 << 20;
+    while let Some(Ok(frame)) = body.frame().await {
+        let n = frame.data_ref().map_or(0, |d| d.len());
+        if n >= left {
+            break;
+        }
+        left -= n;
+    }
+}
+
 pub async fn put(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
     let path = match path_of(&req) {
         Ok(p) => p,
@@ -160,15 +173,19 @@ pub async fn put(req: Request<Incoming>, id: String, pool: EnginePool) -> Resp {
         archive: flag(&q, "copyUIDGID"),
         overwrite: !flag(&q, "noOverwriteDirNonDir"),
     };
-    match stat(&pool, &id, &path).await {
-        Ok(st) if st.mode & libc::S_IFMT == libc::S_IFDIR => {}
-        Ok(_) => {
-            return error_message(
-                StatusCode::BAD_REQUEST,
-                "extraction point is not a directory",
-            );
-        }
-        Err(r) => return r,
+    let refused = match stat(&pool, &id, &path).await {
+        Ok(st) if st.mode & libc::S_IFMT == libc::S_IFDIR => None,
+        Ok(_) => Some(error_message(
+            StatusCode::BAD_REQUEST,
+            "extraction point is not a directory",
+        )),
+        Err(r) => Some(r),
+    };
+    if let Some(r) = refused {
+        // The client is still sending its tar: read (a bounded amount of) it first, or it
+        // meets a closed connection (a broken pipe) instead of the answer.
+        drain(req.into_body()).await;
+        return r;
     }
     let mut body = BodyReader::spawn(req.into_body());
     let dest = CopyEnd::Container {
