@@ -85,7 +85,9 @@ enum Target {
 }
 
 /// runtime-tools' `generate.New("linux")` capabilities, in its order: what Podman 4.3's
-/// generate kube compares a container's capabilities with.
+/// generate kube compares a container's capabilities with. It is the set a Kubernetes
+/// runtime gives too, so the YAML drops what Podman's default leaves out (MKNOD, NET_RAW,
+/// AUDIT_WRITE) and the cluster's container gets the same capabilities.
 const OCI_DEFAULT_CAPS: [&str; 14] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -130,11 +132,6 @@ impl Engine {
         for v in &vols {
             docs.push(to_yaml(&pvc(v))?);
         }
-        // What a container's capabilities are compared with: the OCI runtime-tools default
-        // set, as Podman 4.3's generate kube does. It is the set a Kubernetes runtime gives
-        // too, so the YAML drops what Podman's default leaves out (MKNOD, NET_RAW,
-        // AUDIT_WRITE) and the cluster's container gets the same capabilities.
-        let caps: Vec<String> = OCI_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
         let mut templates = Vec::new();
         for p in &pods {
             let members: Vec<Container> = self
@@ -162,7 +159,7 @@ impl Engine {
             let hostname = (!p.config.hostname.is_empty()
                 && !members[0].id().contains(&p.config.hostname))
             .then(|| p.config.hostname.clone());
-            let mut t = self.pod_template(p.name(), hostname, &members, &ports, &caps)?;
+            let mut t = self.pod_template(p.name(), hostname, &members, &ports)?;
             // A pod's restart policy: its first member's, else Never (Podman 4.3).
             if let Some(spec) = t.1.spec.as_mut() {
                 spec.restart_policy.get_or_insert_with(|| "Never".into());
@@ -173,7 +170,7 @@ impl Engine {
             let name = format!("{}-pod", ctrs[0].name());
             let ports: Vec<PortMapping> =
                 ctrs.iter().flat_map(|c| c.config.ports.clone()).collect();
-            templates.push((self.pod_template(&name, None, &ctrs, &ports, &caps)?, false));
+            templates.push((self.pod_template(&name, None, &ctrs, &ports)?, false));
         }
         for ((name, template, ports), from_pod) in templates {
             docs.push(workload_yaml(&name, template, opts, from_pod)?);
@@ -227,14 +224,13 @@ impl Engine {
         hostname: Option<String>,
         members: &[Container],
         ports: &[PortMapping],
-        default_caps: &[String],
     ) -> Result<(String, PodTemplateSpec, Vec<PortMapping>)> {
         let mut volumes = PodVolumes::default();
         let mut containers = Vec::new();
         let mut inits = Vec::new();
         let mut restart = None;
         for c in members {
-            let mut k = self.kube_container(pod, c, &mut volumes, default_caps)?;
+            let mut k = self.kube_container(pod, c, &mut volumes)?;
             if c.config.init_ctr.is_empty() {
                 if containers.is_empty() {
                     // Ports belong to the pod; Kubernetes lists them on a container.
@@ -289,7 +285,6 @@ impl Engine {
         pod: &str,
         c: &Container,
         volumes: &mut PodVolumes,
-        default_caps: &[String],
     ) -> Result<KubeContainer> {
         let cfg = &c.config;
         // An image removed under the container (`rmi -f`) leaves nothing to compare with;
@@ -345,7 +340,7 @@ impl Engine {
             &cfg.user,
             cfg.security.as_ref(),
             cfg.host.read_only,
-            default_caps,
+            &OCI_DEFAULT_CAPS,
         );
         let mut limits = BTreeMap::new();
         if let Some(m) = cfg.resources.memory {

@@ -87,7 +87,7 @@ fn users_and_restart() {
     assert!(security_context("nobody", None, false, &[]).is_none());
     assert!(security_context("", None, false, &[]).is_none());
     // Capabilities against the defaults; privileged lists none; read-only, no-new-privs.
-    let defaults = vec!["CAP_CHOWN".to_string(), "CAP_KILL".to_string()];
+    let defaults = ["CAP_CHOWN", "CAP_KILL"];
     let mut sec = crate::container::SecurityConfig::legacy(true);
     sec.bounding = vec!["CAP_KILL".into(), "CAP_NET_ADMIN".into()];
     sec.no_new_privileges = true;

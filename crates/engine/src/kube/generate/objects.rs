@@ -131,7 +131,7 @@ pub(super) fn security_context(
     user: &str,
     sec: Option<&crate::container::SecurityConfig>,
     read_only: bool,
-    default_caps: &[String],
+    default_caps: &[&str],
 ) -> Option<SecurityContext> {
     let mut sc = SecurityContext::default();
     if !user.is_empty() {
@@ -145,13 +145,13 @@ pub(super) fn security_context(
         } else {
             let drop: Vec<String> = default_caps
                 .iter()
-                .filter(|c| !sec.bounding.contains(c))
-                .cloned()
+                .filter(|c| !sec.bounding.iter().any(|b| b == **c))
+                .map(|c| c.to_string())
                 .collect();
             let add: Vec<String> = sec
                 .bounding
                 .iter()
-                .filter(|c| !default_caps.contains(c))
+                .filter(|c| !default_caps.contains(&c.as_str()))
                 .cloned()
                 .collect();
             if !add.is_empty() || !drop.is_empty() {
