@@ -276,12 +276,33 @@ pub fn script_command(a: CompletionArgs, argv: &[String]) -> crate::CliResult {
     Ok(0)
 }
 
-/// The store's objects, listed through the engine (nothing when it cannot be opened).
-struct Store(Option<peapod_engine::Engine>);
+/// The store the typed global flags name, opened only when a completion lists its objects
+/// (completing a command or a flag opens nothing, and so makes no store); nothing when it
+/// cannot be opened.
+struct Store {
+    global_line: Vec<String>,
+    engine: std::cell::OnceCell<Option<peapod_engine::Engine>>,
+}
+
+impl Store {
+    fn engine(&self) -> Option<&peapod_engine::Engine> {
+        self.engine
+            .get_or_init(|| {
+                let cli =
+                    <crate::cli::Cli as clap::Parser>::try_parse_from(&self.global_line).ok()?;
+                peapod_engine::rootless::enter(std::env::current_exe().ok().as_deref()).ok()?;
+                crate::commands::open(&cli.global).ok()
+            })
+            .as_ref()
+    }
+}
 
 impl Objects for Store {
     fn names(&self, kind: Kind, partial: &str) -> Vec<String> {
-        let Some(e) = &self.0 else {
+        if matches!(kind, Kind::Files | Kind::Nothing) {
+            return vec![];
+        }
+        let Some(e) = self.engine() else {
             return vec![];
         };
         // Ids are offered once something is typed, as Podman's.
@@ -347,13 +368,11 @@ pub fn request(root: &Command, args: &[String]) -> i32 {
     let mut global_line = vec![args[0].clone()];
     global_line.extend(global_prefix(root, prior));
     global_line.push("version".into());
-    let engine = <crate::cli::Cli as clap::Parser>::try_parse_from(&global_line)
-        .ok()
-        .and_then(|cli| {
-            peapod_engine::rootless::enter(std::env::current_exe().ok().as_deref()).ok()?;
-            crate::commands::open(&cli.global).ok()
-        });
-    let a = answer(root, &args[0], prior, partial, &Store(engine));
+    let store = Store {
+        global_line,
+        engine: std::cell::OnceCell::new(),
+    };
+    let a = answer(root, &args[0], prior, partial, &store);
     let (out, err) = render(&a, descriptions);
     use std::io::Write;
     let _ = std::io::stdout().write_all(out.as_bytes());
