@@ -5,11 +5,11 @@
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use peapod_engine::Error;
-use peapod_engine::image::registry::{self, Tls};
+use peapod_engine::image::registry;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::push::loopback;
+use super::push::daemon_tls;
 use crate::http::{Resp, engine_error, error_message, json, read_json};
 
 /// Docker's `AuthConfig` (the fields a login uses).
@@ -51,13 +51,9 @@ pub async fn auth(req: Request<Incoming>) -> Resp {
         return engine_error(&Error::invalid("login: a username is required"));
     }
     let host = registry_host(&cfg.serveraddress);
-    let insecure = loopback(&host);
+    let (insecure, tls) = daemon_tls(&host);
     let h = host.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let tls = Tls {
-            verify: insecure.then_some(false),
-            ..Tls::default()
-        };
         registry::verify_login(&h, insecure, &tls, &cfg.username, &cfg.password)
     })
     .await;

@@ -41,8 +41,19 @@ pub(crate) fn credentials(header: Option<&str>) -> Result<Option<String>, Error>
     Ok((!auth.username.is_empty()).then(|| format!("{}:{}", auth.username, auth.password)))
 }
 
+/// How Docker's daemon speaks to a registry: a loopback one over plain HTTP, unverified
+/// (whether it is, and the TLS settings that say so).
+pub(crate) fn daemon_tls(host: &str) -> (bool, Tls) {
+    let insecure = loopback(host);
+    let tls = Tls {
+        verify: insecure.then_some(false),
+        ..Tls::default()
+    };
+    (insecure, tls)
+}
+
 /// Whether a registry host is on a loopback address (`127.0.0.1:5000`, `localhost`, `[::1]`).
-pub(crate) fn loopback(host: &str) -> bool {
+fn loopback(host: &str) -> bool {
     let h = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(rest),
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),
@@ -132,10 +143,7 @@ pub async fn push(req: Request<Incoming>, name: String, pool: EnginePool) -> Res
         destination: destination.clone(),
         format: None,
         compression: None,
-        tls: Tls {
-            verify: loopback(&host).then_some(false),
-            ..Tls::default()
-        },
+        tls: daemon_tls(&host).1,
         authfile: None,
         creds,
         by_digest: false,

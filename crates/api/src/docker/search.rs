@@ -6,10 +6,10 @@
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use peapod_engine::Error;
-use peapod_engine::image::registry::{self, Credentials, Tls};
+use peapod_engine::image::registry::{self, Credentials};
 use serde_json::json;
 
-use super::push::{credentials, loopback};
+use super::push::{credentials, daemon_tls};
 use crate::http::{Resp, engine_error, filters, json, query};
 
 /// Docker's default and largest `limit`.
@@ -72,13 +72,9 @@ pub async fn search(req: Request<Incoming>) -> Resp {
     if filtered_out(&f) {
         return json(StatusCode::OK, &json!([]));
     }
-    let insecure = loopback(&host);
+    let (insecure, tls) = daemon_tls(&host);
     let h = host.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let tls = Tls {
-            verify: insecure.then_some(false),
-            ..Tls::default()
-        };
         registry::search_catalog(&h, insecure, &tls, &creds, &what, limit)
     })
     .await;
