@@ -92,6 +92,7 @@ pub fn pull(
     if let Some(m) = cands.resolution.message() {
         sink.event(Event::Resolved(m));
     }
+    let policy = super::trust::Policy::load(&conf.policy)?;
     store.blobs.sweep_stale();
     store.layers.sweep_stale();
     let p = Puller {
@@ -103,7 +104,7 @@ pub fn pull(
     };
     let mut errors = Vec::new();
     for name in &cands.names {
-        if let Err(e) = super::trust::check_pull(&conf.policy, name) {
+        if let Err(e) = policy.check_pull(name) {
             errors.push(e);
             continue;
         }

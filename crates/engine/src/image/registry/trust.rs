@@ -227,61 +227,73 @@ fn scopes(name: &FullName) -> Vec<String> {
     out
 }
 
-/// Whether the policy at `path` lets `name` be pulled. No file: allowed (containers/image
-/// refuses to work without one; peapod has always pulled without). `reject`: refused in
-/// containers/image's words; a requirement for a signature: refused, since peapod verifies
-/// none.
-pub fn check_pull(path: &Path, name: &FullName) -> Result<(), RegistryError> {
-    if path.as_os_str().is_empty() || !path.exists() {
-        return Ok(());
+/// The signature policy a pull is checked against, read once per pull.
+pub struct Policy {
+    path: PathBuf,
+    /// None: no policy file (pulls are allowed: containers/image refuses to work without
+    /// one; peapod has always pulled without).
+    doc: Option<Map<String, Value>>,
+}
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Policy, RegistryError> {
+        let doc = if path.as_os_str().is_empty() || !path.exists() {
+            None
+        } else {
+            Some(read(path)?)
+        };
+        Ok(Policy {
+            path: path.to_path_buf(),
+            doc,
+        })
     }
-    let policy = read(path)?;
-    let scoped = policy
-        .get("transports")
-        .and_then(|t| t.get("docker"))
-        .and_then(|scopes| scopes_first(scopes, &scopes_with_transport_default(name)));
-    let reqs = scoped.or_else(|| policy.get("default")).cloned();
-    let reqs = reqs.and_then(|r| r.as_array().cloned()).unwrap_or_default();
-    if reqs.is_empty() {
-        return Err(invalid(format!(
-            "invalid policy in {}: no requirements for docker://{name}",
-            path.display()
-        )));
-    }
-    for r in &reqs {
-        match r["type"].as_str().unwrap_or_default() {
-            "insecureAcceptAnything" => {}
-            "reject" => {
-                return Err(RegistryError::Rejected(format!(
-                    "Running image docker://{name} is rejected by policy."
-                )));
-            }
-            kind @ ("signedBy" | "sigstoreSigned" | "signedBaseLayer") => {
-                return Err(RegistryError::Rejected(format!(
-                    "the policy in {} wants docker://{name} {kind}, and peapod verifies no signatures",
-                    path.display()
-                )));
-            }
-            other => {
-                return Err(invalid(format!(
-                    "invalid policy in {}: unknown policy requirement type {other:?}",
-                    path.display()
-                )));
+
+    /// Whether `name` may be pulled: `reject` is refused in containers/image's words; a
+    /// requirement for a signature is refused, since peapod verifies none. The docker
+    /// transport's most specific scope decides, then its default scope `""`, then the
+    /// policy's default.
+    pub fn check_pull(&self, name: &FullName) -> Result<(), RegistryError> {
+        let Some(policy) = &self.doc else {
+            return Ok(());
+        };
+        let path = self.path.display();
+        let mut wanted = scopes(name);
+        wanted.push(String::new());
+        let scoped = policy
+            .get("transports")
+            .and_then(|t| t.get("docker"))
+            .and_then(|scopes| wanted.iter().find_map(|s| scopes.get(s)));
+        let reqs = scoped
+            .or_else(|| policy.get("default"))
+            .and_then(Value::as_array)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "invalid policy in {path}: no requirements for docker://{name}"
+                ))
+            })?;
+        for r in reqs {
+            match r["type"].as_str().unwrap_or_default() {
+                "insecureAcceptAnything" => {}
+                "reject" => {
+                    return Err(RegistryError::Rejected(format!(
+                        "Running image docker://{name} is rejected by policy."
+                    )));
+                }
+                kind @ ("signedBy" | "sigstoreSigned" | "signedBaseLayer") => {
+                    return Err(RegistryError::Rejected(format!(
+                        "the policy in {path} wants docker://{name} {kind}, and peapod verifies no signatures"
+                    )));
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "invalid policy in {path}: unknown policy requirement type {other:?}"
+                    )));
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
-}
-
-/// The image's scopes, then the transport's own default scope `""`.
-fn scopes_with_transport_default(name: &FullName) -> Vec<String> {
-    let mut s = scopes(name);
-    s.push(String::new());
-    s
-}
-
-fn scopes_first<'a>(scopes: &'a Value, wanted: &[String]) -> Option<&'a Value> {
-    wanted.iter().find_map(|s| scopes.get(s))
 }
 
 #[cfg(test)]
@@ -342,19 +354,19 @@ mod tests {
                 ("repository", "docker.io", "reject")
             ]
         );
-        assert!(check_pull(&p, &full("127.0.0.1:5000/ok:latest")).is_ok());
-        let refused = check_pull(&p, &full("127.0.0.1:5000/other:latest")).unwrap_err();
+        let check = |name: &str| Policy::load(&p).unwrap().check_pull(&full(name));
+        assert!(check("127.0.0.1:5000/ok:latest").is_ok());
+        let refused = check("127.0.0.1:5000/other:latest").unwrap_err();
         assert_eq!(
             refused.to_string(),
             "Source image rejected: Running image docker://127.0.0.1:5000/other:latest is rejected by policy."
         );
-        assert!(check_pull(&dir.path().join("none.json"), &full("a.io/b:c")).is_ok());
+        let none = Policy::load(&dir.path().join("none.json")).unwrap();
+        assert!(none.check_pull(&full("a.io/b:c")).is_ok());
         assert!(set_trust(&p, "default", "bogus", &[]).is_err());
         assert!(set_trust(&p, "default", "signedBy", &[]).is_err());
         set_trust(&p, "quay.io", "signedBy", &["/k.gpg".into()]).unwrap();
-        let e = check_pull(&p, &full("quay.io/a/b:1"))
-            .unwrap_err()
-            .to_string();
+        let e = check("quay.io/a/b:1").unwrap_err().to_string();
         assert!(e.contains("peapod verifies no signatures"), "{e}");
     }
 }
