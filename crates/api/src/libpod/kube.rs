@@ -7,7 +7,6 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use peapod_engine::image::registry::{Platform, PullOptions, Silent, Tls};
 use peapod_engine::kube::{GenerateOptions, PlayOptions, PlayReport, TeardownReport};
-use peapod_engine::registry::PullPolicy;
 use peapod_engine::{Engine, Error};
 use serde_json::{Value, json};
 
@@ -44,35 +43,6 @@ fn play_query(req: &Request<Incoming>) -> Result<PlayQuery, Error> {
     })
 }
 
-/// The file's images, pulled as their `imagePullPolicy` says (missing by default), as
-/// Podman's server pulls them before a play.
-fn pull_images(e: &Engine, yaml: &str, tls_verify: Option<bool>) -> Result<(), Error> {
-    let template = PullOptions {
-        reference: String::new(),
-        platform: Platform::choose(None, None, None, None)?,
-        all_tags: false,
-        tls: Tls {
-            verify: tls_verify,
-            ..Tls::default()
-        },
-        authfile: None,
-        creds: None,
-    };
-    for (image, policy) in e.kube_images(yaml)? {
-        let policy = match policy.as_deref() {
-            Some("Always") => PullPolicy::Always,
-            Some("Never") => PullPolicy::Never,
-            _ => PullPolicy::Missing,
-        };
-        match e.ensure_image(&image, policy, &template, &Silent) {
-            // The play names the document and field of a missing image.
-            Ok(_) | Err(Error::NoSuchImage(_)) => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(())
-}
-
 fn play_blocking(e: &Engine, yaml: &str, q: PlayQuery) -> Result<PlayReport, Error> {
     for a in &q.annotations {
         peapod_engine::kube::check_play_annotation(a)?;
@@ -91,7 +61,19 @@ fn play_blocking(e: &Engine, yaml: &str, q: PlayQuery) -> Result<PlayReport, Err
         annotations: q.annotations.clone(),
         service_container: false,
     };
-    pull_images(e, yaml, q.tls_verify)?;
+    // The file's images first, as Podman's server pulls them before a play.
+    let template = PullOptions {
+        reference: String::new(),
+        platform: Platform::choose(None, None, None, None)?,
+        all_tags: false,
+        tls: Tls {
+            verify: q.tls_verify,
+            ..Tls::default()
+        },
+        authfile: None,
+        creds: None,
+    };
+    e.ensure_kube_images(yaml, None, &template, &Silent, &[])?;
     e.play_kube(yaml, &opts)
 }
 

@@ -154,26 +154,27 @@ pub fn play(engine: &Engine, a: PlayArgs, argv: &[String]) -> CliResult {
         print_teardown(&mut out, &t)?;
         return Ok(0);
     }
-    // Images first, pulled as their imagePullPolicy (or --pull) says; lines on stderr.
-    let sink = super::registry::sink(a.quiet);
-    for (image, policy) in engine.kube_images(&yaml)? {
+    // Images first: those `--build` makes, then the others pulled as their imagePullPolicy
+    // (or --pull) says; lines on stderr.
+    let mut built = Vec::new();
+    for (image, _) in engine.kube_images(&yaml)? {
         if super::build::kube_build(engine, &a, &image)? {
-            continue;
-        }
-        let policy = match (&a.pull, policy.as_deref()) {
-            (Some(p), _) => p.clone(),
-            (None, Some("Always")) => "always".into(),
-            (None, Some("Never")) => "never".into(),
-            _ => "missing".into(),
-        };
-        let policy = peapod_engine::registry::PullPolicy::parse(&policy)?;
-        let template = a.pull_flags.options(&image)?;
-        match engine.ensure_image(&image, policy, &template, sink.as_ref()) {
-            // The play names the document and field of a missing image.
-            Ok(_) | Err(peapod_engine::Error::NoSuchImage(_)) => {}
-            Err(e) => return Err(e.into()),
+            built.push(image);
         }
     }
+    let forced = a
+        .pull
+        .as_deref()
+        .map(peapod_engine::registry::PullPolicy::parse)
+        .transpose()?;
+    let sink = super::registry::sink(a.quiet);
+    engine.ensure_kube_images(
+        &yaml,
+        forced,
+        &a.pull_flags.options("")?,
+        sink.as_ref(),
+        &built,
+    )?;
     let report = engine.play_kube(
         &yaml,
         &PlayOptions {

@@ -23,7 +23,9 @@ use super::workload::{Workload, workload};
 use super::{DEFAULT_KUBE_NETWORK, documents, typed};
 use crate::Engine;
 use crate::error::{Error, IoContext, Result};
+use crate::image::registry::{ProgressSink, PullOptions};
 use crate::network::NetworkCreate;
+use crate::registry::PullPolicy;
 use crate::volume::VolumeCreateOptions;
 
 /// A `kube play` request.
@@ -154,6 +156,35 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// The YAML's images made present before a play, as Podman pulls them: each as its
+    /// `imagePullPolicy` says (`Always`, `Never`, else if missing), or as `forced` (`--pull`)
+    /// says; those in `made` (built by `--build`) are left alone. A missing image is not an
+    /// error here: the play names its document and field.
+    pub fn ensure_kube_images(
+        &self,
+        yaml: &str,
+        forced: Option<PullPolicy>,
+        template: &PullOptions,
+        sink: &dyn ProgressSink,
+        made: &[String],
+    ) -> Result<()> {
+        for (image, policy) in self.kube_images(yaml)? {
+            if made.contains(&image) {
+                continue;
+            }
+            let policy = forced.unwrap_or(match policy.as_deref() {
+                Some("Always") => PullPolicy::Always,
+                Some("Never") => PullPolicy::Never,
+                _ => PullPolicy::Missing,
+            });
+            match self.ensure_image(&image, policy, template, sink) {
+                Ok(_) | Err(Error::NoSuchImage(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// The images the file's workloads use, with their `imagePullPolicy`, in file order
