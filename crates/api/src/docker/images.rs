@@ -11,7 +11,6 @@ use peapod_engine::Error;
 use peapod_engine::container::{CommitFormat, CommitOptions};
 use peapod_engine::image::archive::{ArchiveFormat, LoadInput};
 use peapod_engine::image::registry::Silent;
-use peapod_engine::images::ImageListRequest;
 use peapod_engine::images::{SaveOutput, SaveRequest};
 use serde_json::{Value, json};
 
@@ -164,27 +163,19 @@ pub async fn prune(req: Request<Incoming>, pool: EnginePool) -> Resp {
     let r = pool
         .run(move |e| {
             let filters = e.image_prune_filters(&f)?;
-            let before = e.list_images(&ImageListRequest {
-                all: true,
-                ..Default::default()
-            })?;
-            let removed = e.prune_images(all, &filters)?;
-            Ok((before, removed))
+            e.prune_images(all, &filters)
         })
         .await;
     match r {
-        Ok((before, removed)) => {
+        Ok(removed) => {
             let mut deleted = Vec::new();
-            let mut space = 0u64;
-            for id in &removed {
-                if let Some(img) = before.iter().find(|i| &i.id == id) {
-                    space += img.size;
-                    for n in img.names.iter().filter(|n| !n.contains('@')) {
-                        deleted.push(json!({ "Untagged": n }));
-                    }
+            for img in &removed {
+                for n in img.names.iter().filter(|n| !n.contains('@')) {
+                    deleted.push(json!({ "Untagged": n }));
                 }
-                deleted.push(json!({ "Deleted": sha256(id) }));
+                deleted.push(json!({ "Deleted": sha256(&img.id) }));
             }
+            let space: u64 = removed.iter().map(|i| i.size).sum();
             json(
                 StatusCode::OK,
                 &json!({ "ImagesDeleted": deleted, "SpaceReclaimed": space }),

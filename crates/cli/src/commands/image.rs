@@ -326,8 +326,8 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> CliResult {
             return Ok(0);
         }
     }
-    for id in engine.prune_images_with(a.all, &filters, a.external)? {
-        println!("{id}");
+    for img in engine.prune_images_with(a.all, &filters, a.external)? {
+        println!("{}", img.id);
     }
     Ok(0)
 }

@@ -198,8 +198,9 @@ impl Engine {
     }
 
     /// `image prune`: removes unused dangling images (`all`: every unused image) that match
-    /// `filters`, until none is left; returns their ids in removal order.
-    pub fn prune_images(&self, all: bool, filters: &ImageFilters) -> Result<Vec<String>> {
+    /// `filters`, until none is left; returns what each was (id, names, size) in removal
+    /// order.
+    pub fn prune_images(&self, all: bool, filters: &ImageFilters) -> Result<Vec<ImageSummary>> {
         self.prune_images_with(all, filters, false)
     }
 
@@ -211,7 +212,7 @@ impl Engine {
         all: bool,
         filters: &ImageFilters,
         external: bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<ImageSummary>> {
         let mut wanted = filters.clone();
         let unused = if external {
             crate::filter::ContainersValue::External
@@ -240,7 +241,7 @@ impl Engine {
                 }
                 match self.remove_image(&img.id, false) {
                     Ok(_) => {
-                        removed.push(img.id.clone());
+                        removed.push(img);
                         progress = true;
                     }
                     Err(Error::NoSuchImage(_)) => {}
