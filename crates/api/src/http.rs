@@ -220,13 +220,22 @@ pub fn filters(q: &HashMap<String, String>) -> Result<Vec<String>, Error> {
 
 /// The request body, up to [`MAX_BODY`]; the error says which limit or failure.
 pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, String> {
-    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+    read_limited(req, MAX_BODY, "request body").await
+}
+
+/// The request body (`what`), up to `limit` bytes.
+pub async fn read_limited(
+    req: Request<Incoming>,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, String> {
+    let limited = http_body_util::Limited::new(req.into_body(), limit);
     match limited.collect().await {
         Ok(b) => Ok(b.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(format!("request body larger than {MAX_BODY} bytes"))
+            Err(format!("{what} larger than {limit} bytes"))
         }
-        Err(e) => Err(format!("reading the request body: {e}")),
+        Err(e) => Err(format!("reading the {what}: {e}")),
     }
 }
 

@@ -8,7 +8,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use peapod_engine::Error;
@@ -99,22 +98,6 @@ fn options(req: &Request<Incoming>) -> Result<BuildOptions, Error> {
     })
 }
 
-/// The body, up to [`MAX_CONTEXT`].
-async fn read_context(req: Request<Incoming>) -> Result<Bytes, Resp> {
-    let limited = http_body_util::Limited::new(req.into_body(), MAX_CONTEXT);
-    match limited.collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e) => {
-            let msg = if e.is::<http_body_util::LengthLimitError>() {
-                format!("build context larger than {MAX_CONTEXT} bytes")
-            } else {
-                format!("reading the build context: {e}")
-            };
-            Err(error_message(StatusCode::BAD_REQUEST, &msg))
-        }
-    }
-}
-
 /// Runs the build in `scratch` (removed when it is dropped) and streams its output.
 fn run_build(
     engine: Result<peapod_engine::Engine, Error>,
@@ -181,7 +164,10 @@ pub async fn build(req: Request<Incoming>, pool: EnginePool) -> Resp {
         Ok(o) => o,
         Err(e) => return engine_error(&e),
     };
-    let data = match read_context(req).await {
+    let data = match crate::http::read_limited(req, MAX_CONTEXT, "build context")
+        .await
+        .map_err(|msg| error_message(StatusCode::BAD_REQUEST, &msg))
+    {
         Ok(d) => d,
         Err(r) => return r,
     };
