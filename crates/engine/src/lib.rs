@@ -55,6 +55,10 @@ pub struct Engine {
     events: events::LoggerCell,
     /// The store's storage driver, fixed when the store was first used.
     driver: StorageDriver,
+    /// The driver's options (`--storage-opt`, storage.conf).
+    storage_opts: config::storage_opts::StorageOpts,
+    /// How this store's overlays are mounted: the kernel, or a mount program.
+    overlay: layer::OverlayMounter,
 }
 
 impl Engine {
@@ -81,6 +85,8 @@ impl Engine {
         paths.volume_path = opts.volume_path.as_deref().map(absolute).transpose()?;
         let db = Db::open(&paths.db())?;
         let driver = store_driver(&db, &opts, &paths.root)?;
+        let storage_opts = config::storage_opts::resolve(&opts.storage_opts)?;
+        let overlay = overlay_mounter(&storage_opts, &paths.root);
         let engine = Engine {
             paths,
             db,
@@ -88,6 +94,8 @@ impl Engine {
             runtime: OnceCell::new(),
             events: OnceCell::new(),
             driver,
+            storage_opts,
+            overlay,
         };
         refresh::refresh_if_rebooted(&engine)?;
         Ok(engine)
@@ -110,6 +118,17 @@ impl Engine {
     /// The store's storage driver (`info`'s `.Store.GraphDriverName`).
     pub fn storage_driver(&self) -> StorageDriver {
         self.driver
+    }
+
+    /// The storage driver's options in effect (`info`'s `.Store.GraphOptions`).
+    pub fn storage_opts(&self) -> &config::storage_opts::StorageOpts {
+        &self.storage_opts
+    }
+
+    /// How this store mounts overlays (the kernel, or a mount program such as
+    /// fuse-overlayfs).
+    pub(crate) fn overlay(&self) -> &layer::OverlayMounter {
+        &self.overlay
     }
 
     /// The store's runroot (`--runroot`: what lives only until a reboot).
@@ -169,6 +188,21 @@ impl Engine {
         Lock::acquire(&self.paths.locks(), name)
     }
 }
+
+/// The overlay mounter of a store at `root`: the configured mount program, else (rootless)
+/// the one an earlier fallback recorded, else the kernel with the fallback armed.
+fn overlay_mounter(opts: &config::storage_opts::StorageOpts, root: &Path) -> layer::OverlayMounter {
+    let record = rootless::is_rootless().then(|| root.join(OVERLAY_PROGRAM_RECORD));
+    let program = config::storage_opts::effective_program(opts, record.as_deref());
+    layer::OverlayMounter {
+        fallback_record: if program.is_none() { record } else { None },
+        program,
+    }
+}
+
+/// In a rootless store: the mount program the fallback chose when the kernel refused an
+/// overlay in the user namespace (c/storage keeps such a flag file in its driver's home).
+const OVERLAY_PROGRAM_RECORD: &str = "overlay-mount-program";
 
 /// The driver of the store whose database is `db`: the recorded one, or (a store used for
 /// the first time) the one asked for, recorded now. See [`config::storage_conf`].

@@ -75,7 +75,7 @@ pub struct Global {
     /// Path to the volume directory in which volume data is stored
     #[arg(long = "volumepath", global = true)]
     pub volumepath: Option<PathBuf>,
-    /// Options for the storage driver (peapod's overlay store takes none: only '' is accepted)
+    /// Options for the storage driver (overlay.mount_program=PATH; '' for none)
     #[arg(long = "storage-opt", global = true)]
     pub storage_opt: Vec<String>,
     /// Path to default mounts file

@@ -37,12 +37,6 @@ use crate::cli::{
 
 /// The global flags as the engine's options.
 pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
-    // `--storage-opt ''` clears the driver's options (there are none here).
-    if let Some(o) = g.storage_opt.iter().find(|o| !o.is_empty()) {
-        return Err(crate::CliError::engine(format!(
-            "storage option {o:?} is not supported by peapod's store"
-        )));
-    }
     Ok(EngineOptions {
         root: g.root.clone(),
         runroot: g.runroot.clone(),
@@ -62,6 +56,7 @@ pub(crate) fn engine_options(g: &Global) -> CliResult<EngineOptions> {
         events_backend: g.events_backend.clone(),
         volume_path: g.volumepath.clone(),
         storage_driver: g.storage_driver.clone(),
+        storage_opts: g.storage_opt.clone(),
         default_mounts_file: g.default_mounts_file.clone(),
     })
 }

@@ -5,6 +5,7 @@
 
 pub mod containers_conf;
 pub mod storage_conf;
+pub mod storage_opts;
 
 pub use storage_conf::StorageDriver;
 
@@ -59,6 +60,9 @@ pub struct EngineOptions {
     /// `--storage-driver` (`overlay`, `vfs`): the driver of a new store; another than a
     /// store's own is refused ([`storage_conf`]).
     pub storage_driver: Option<String>,
+    /// `--storage-opt KEY=VALUE`: the storage driver's options, over storage.conf's
+    /// ([`storage_opts`]).
+    pub storage_opts: Vec<String>,
     /// `--default-mounts-file`: a mounts.conf whose `HOST:CONTAINER` lines are bound into
     /// every container, RUN steps of a build included.
     pub default_mounts_file: Option<PathBuf>,

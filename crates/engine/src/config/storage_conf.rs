@@ -10,9 +10,9 @@
 //! overridden by the recorded one with libpod's error-level message, and the command goes
 //! on.
 //!
-//! Only `driver` is read from storage.conf: peapod's store is not containers/storage (its
-//! `graphroot`/`runroot` are Podman's, not peapod's), so the other keys have no meaning
-//! here.
+//! Only `driver` and the overlay's `mount_program` (see [`super::storage_opts`]) are read
+//! from storage.conf: peapod's store is not containers/storage (its `graphroot`/`runroot`
+//! are Podman's, not peapod's), so the other keys have no meaning here.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +67,24 @@ struct StorageConfFile {
 struct StorageTable {
     #[serde(default)]
     driver: Option<String>,
+    #[serde(default)]
+    options: OptionsTable,
+}
+
+/// `[storage.options]`: `mount_program` here is the older place c/storage still reads.
+#[derive(Debug, Default, Deserialize)]
+struct OptionsTable {
+    #[serde(default)]
+    mount_program: Option<String>,
+    #[serde(default)]
+    overlay: OverlayTable,
+}
+
+/// `[storage.options.overlay]`.
+#[derive(Debug, Default, Deserialize)]
+struct OverlayTable {
+    #[serde(default)]
+    mount_program: Option<String>,
 }
 
 /// The storage.conf that applies: `$CONTAINERS_STORAGE_CONF` (which must exist when set),
@@ -101,6 +119,27 @@ fn driver_of(text: &str, file: &Path) -> Result<Option<String>> {
     let conf: StorageConfFile = toml::from_str(text)
         .map_err(|e| Error::invalid(format!("parsing {}: {e}", file.display())))?;
     Ok(conf.storage.driver.filter(|d| !d.is_empty()))
+}
+
+/// The `mount_program` of a storage.conf's text: `[storage.options.overlay]`'s, else
+/// `[storage.options]`'s (None: not set, or empty).
+fn mount_program_of(text: &str, file: &Path) -> Result<Option<String>> {
+    let conf: StorageConfFile = toml::from_str(text)
+        .map_err(|e| Error::invalid(format!("parsing {}: {e}", file.display())))?;
+    let o = conf.storage.options;
+    Ok(o.overlay
+        .mount_program
+        .filter(|p| !p.is_empty())
+        .or(o.mount_program.filter(|p| !p.is_empty())))
+}
+
+/// The overlay `mount_program` storage.conf names, if any.
+pub fn configured_mount_program() -> Result<Option<String>> {
+    let Some(file) = conf_file()? else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io("reading", &file, e))?;
+    mount_program_of(&text, &file)
 }
 
 /// The storage.conf `info` reports as `store.configFile`: the one that applies, else the
@@ -230,5 +269,25 @@ mod tests {
         assert_eq!(driver_of("[storage]\ndriver = \"\"\n", f).unwrap(), None);
         assert_eq!(driver_of("", f).unwrap(), None);
         assert!(driver_of("[storage\n", f).is_err());
+    }
+
+    #[test]
+    fn storage_conf_mount_program() {
+        let f = Path::new("storage.conf");
+        let text = "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\nmountopt = \"nodev\"\n";
+        assert_eq!(
+            mount_program_of(text, f).unwrap().as_deref(),
+            Some("/usr/bin/fuse-overlayfs")
+        );
+        let older = "[storage]\n[storage.options]\nmount_program = \"/bin/fo\"\n";
+        assert_eq!(
+            mount_program_of(older, f).unwrap().as_deref(),
+            Some("/bin/fo")
+        );
+        let both = "[storage.options]\nmount_program = \"/a\"\n[storage.options.overlay]\nmount_program = \"/b\"\n";
+        assert_eq!(mount_program_of(both, f).unwrap().as_deref(), Some("/b"));
+        let empty = "[storage.options.overlay]\nmount_program = \"\"\n";
+        assert_eq!(mount_program_of(empty, f).unwrap(), None);
+        assert_eq!(mount_program_of("", f).unwrap(), None);
     }
 }

@@ -373,7 +373,9 @@ impl SquashView {
             lowers.push(upper.to_path_buf());
         }
         lowers.extend(engine.layer_dirs(image)?);
-        crate::layer::mount_overlay_ro(&lowers, &dir.join("empty"), &target)?;
+        engine
+            .overlay()
+            .mount_ro(&lowers, &dir.join("empty"), &target)?;
         Ok(SquashView { target })
     }
 }

@@ -110,20 +110,31 @@ fn changes(upper: &Path, lowers: &[PathBuf], skip: &BTreeSet<String>) -> Result<
         // Subdirectories are walked after this one, in name order.
         let mut subdirs = Vec::new();
         for e in entries {
-            let path = dir.join(e.file_name());
-            let key = path.display().to_string();
-            if skip.contains(&key) {
-                continue;
-            }
             let meta = e
                 .path()
                 .symlink_metadata()
                 .map_err(|x| Error::io("reading", e.path(), x))?;
+            // fuse-overlayfs' markings where it may not make overlay's (a user namespace):
+            // an opaque directory's `.wh..wh..opq` file, `.wh.NAME` files for whiteouts.
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name == ".wh..wh..opq" {
+                continue;
+            }
+            let fuse_whiteout = meta.is_file() && name.starts_with(".wh.");
+            let path = match name.strip_prefix(".wh.") {
+                Some(n) if fuse_whiteout => dir.join(n),
+                _ => dir.join(e.file_name()),
+            };
+            let key = path.display().to_string();
+            if skip.contains(&key) {
+                continue;
+            }
             let below = lowers
                 .iter()
                 .map(|l| l.join(path.strip_prefix("/").unwrap_or(&path)))
                 .find_map(|p| p.symlink_metadata().ok());
-            let whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
+            let whiteout = fuse_whiteout || (meta.file_type().is_char_device() && meta.rdev() == 0);
             let kind = if whiteout {
                 Some(ChangeKind::Deleted)
             } else if below.is_none() {
@@ -198,6 +209,29 @@ mod tests {
                 "A /newfile",
                 "C /usr/bin/tool"
             ]
+        );
+    }
+
+    #[test]
+    fn fuse_overlayfs_whiteout_files_are_deletions() {
+        let t = tempfile::tempdir().unwrap();
+        let lower = t.path().join("lower");
+        let upper = t.path().join("upper");
+        std::fs::create_dir_all(lower.join("etc/opq")).unwrap();
+        std::fs::write(lower.join("etc/gone"), "x").unwrap();
+        std::fs::write(lower.join("etc/opq/old"), "x").unwrap();
+        std::fs::create_dir_all(upper.join("etc/opq")).unwrap();
+        std::fs::write(upper.join("etc/.wh.gone"), "").unwrap();
+        std::fs::write(upper.join("etc/opq/.wh..wh..opq"), "").unwrap();
+        std::fs::write(upper.join("etc/opq/new"), "n").unwrap();
+        let got: Vec<String> = changes(&upper, &[lower], &BTreeSet::new())
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c.kind.letter(), c.path))
+            .collect();
+        assert_eq!(
+            got,
+            ["C /etc", "D /etc/gone", "C /etc/opq", "A /etc/opq/new"]
         );
     }
 }

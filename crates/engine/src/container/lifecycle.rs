@@ -484,6 +484,10 @@ impl Engine {
         if let Some(p) = &self.paths.volume_path {
             v.extend(["--volumepath".into(), p.display().to_string()]);
         }
+        // The storage options (a mount program): a restart by the exit command mounts too.
+        for o in &self.options().storage_opts {
+            v.extend(["--storage-opt".into(), o.clone()]);
+        }
         v
     }
 

@@ -116,7 +116,8 @@ impl Engine {
             std::fs::create_dir_all(d).ctx("creating", d)?;
         }
         if !crate::layer::is_mountpoint(&merged) {
-            crate::layer::mount_overlay(&[image_path], &upper, &work, &merged, None)?;
+            self.overlay()
+                .mount(&[image_path], &upper, &work, &merged)?;
         }
         Ok(merged)
     }

@@ -63,13 +63,11 @@ impl Engine {
             // A container that goes when it stops needs no sync of what it wrote (Podman's
             // `--rm` containers are volatile too): its unmount does not sync the disk.
             if c.config.auto_remove {
-                return Ok(crate::layer::mount_overlay_volatile(
-                    &lowers, &upper, &work, &merged,
-                )?);
+                return Ok(self
+                    .overlay()
+                    .mount_volatile(&lowers, &upper, &work, &merged)?);
             }
-            Ok(crate::layer::mount_overlay(
-                &lowers, &upper, &work, &merged, None,
-            )?)
+            Ok(self.overlay().mount(&lowers, &upper, &work, &merged)?)
         })?;
         c.state.mounted = true;
         // Never written into a user's own `--rootfs` directory (only through an overlay).

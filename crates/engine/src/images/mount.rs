@@ -107,7 +107,7 @@ impl Engine {
                 img.id
             )));
         }
-        crate::layer::mount_overlay_ro(
+        self.overlay().mount_ro(
             &lowers,
             &self.image_mount_dir(&img.id).join("empty"),
             &target,

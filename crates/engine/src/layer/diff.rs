@@ -7,7 +7,9 @@
 //! as c/storage's overlay driver writes them: a whiteout (a 0:0 character device) becomes
 //! an empty `.wh.NAME` file, and an opaque directory
 //! (`trusted.overlay.opaque=y`, or `user.overlay.opaque` on a userxattr mount) is followed
-//! by a `.wh..wh..opq` entry. Sockets are skipped (they cannot be archived).
+//! by a `.wh..wh..opq` entry. fuse-overlayfs' own markings (a mount program's upper dir in a
+//! user namespace: `.wh.NAME` files, `user.fuseoverlayfs.opaque` with a `.wh..wh..opq`
+//! file) come out the same way. Sockets are skipped (they cannot be archived).
 #![allow(unsafe_code)]
 
 use std::collections::HashMap;
@@ -22,7 +24,16 @@ use nix::errno::Errno;
 
 use super::unpack::xattr_allowed;
 
-const OPAQUE: [&str; 2] = ["trusted.overlay.opaque", "user.overlay.opaque"];
+/// The opaque markers of an upper dir: the kernel's (as root, or `userxattr`) and
+/// fuse-overlayfs' own where it may not set `trusted.*` (a user namespace), which it writes
+/// with a `.wh..wh..opq` file in the directory as well.
+const OPAQUE: [&str; 3] = [
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    "user.fuseoverlayfs.opaque",
+];
+/// The opaque marker file fuse-overlayfs puts in an opaque directory of its upper dir.
+const OPAQUE_FILE: &str = ".wh..wh..opq";
 
 /// Writes the tarball of `root`'s content (not `root` itself) into `out`. With
 /// `whiteouts`, overlay whiteouts and opaque directories are converted (an upper dir);
@@ -53,6 +64,10 @@ impl<W: Write> TreeWriter<W> {
             .collect::<io::Result<_>>()?;
         names.sort();
         for name in names {
+            // fuse-overlayfs' marker: the directory's own entry said it is opaque.
+            if self.whiteouts && name == OPAQUE_FILE {
+                continue;
+            }
             let path = dir.join(&name);
             let name = name.to_str().ok_or_else(|| {
                 io::Error::other(format!("{}: a name that is not UTF-8", path.display()))
@@ -91,9 +106,10 @@ impl<W: Write> TreeWriter<W> {
         let xattrs = read_xattrs(path)?;
         let opaque = self.whiteouts
             && meta.is_dir()
-            && xattrs
+            && (xattrs
                 .iter()
-                .any(|(k, v)| OPAQUE.contains(&k.as_str()) && v.as_slice() == b"y");
+                .any(|(k, v)| OPAQUE.contains(&k.as_str()) && v.as_slice() == b"y")
+                || path.join(OPAQUE_FILE).symlink_metadata().is_ok());
         let kept: Vec<(String, Vec<u8>)> = xattrs
             .into_iter()
             .filter(|(k, _)| xattr_allowed(k) && !OPAQUE.contains(&k.as_str()))

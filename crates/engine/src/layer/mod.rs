@@ -9,6 +9,7 @@
 //! It depends on no other engine module.
 
 mod diff;
+mod fuse;
 mod overlay;
 mod store;
 mod unpack;
@@ -21,6 +22,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use diff::write_tree;
+pub use fuse::{OverlayMounter, recorded_program};
 pub(crate) use overlay::unescape_mountinfo;
 pub use overlay::{
     bind_mount, is_mountpoint, mount_overlay, mount_overlay_ro, mount_overlay_volatile, unmount,

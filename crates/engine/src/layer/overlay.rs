@@ -152,7 +152,7 @@ pub fn mount_overlay_ro(lowers: &[PathBuf], empty: &Path, target: &Path) -> Resu
     })
 }
 
-fn check_path(p: &Path) -> Result<(), LayerError> {
+pub(crate) fn check_path(p: &Path) -> Result<(), LayerError> {
     let bytes = p.as_os_str().as_bytes();
     let bad = |reason| {
         Err(LayerError::BadMountPath {
@@ -173,13 +173,9 @@ fn check_path(p: &Path) -> Result<(), LayerError> {
 }
 
 fn mount_data(lowers: &[PathBuf], upper: &Path, work: &Path, label: Option<&str>) -> String {
-    let lower = lowers
-        .iter()
-        .map(|p| p.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(":");
     let mut data = format!(
-        "lowerdir={lower},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={}",
+        lower_list(lowers),
         upper.to_string_lossy(),
         work.to_string_lossy()
     );
@@ -190,6 +186,15 @@ fn mount_data(lowers: &[PathBuf], upper: &Path, work: &Path, label: Option<&str>
         data.push_str(",userxattr");
     }
     data
+}
+
+/// Overlay's `lowerdir` value: the layers top-most first, `:` between them.
+pub(crate) fn lower_list(lowers: &[PathBuf]) -> String {
+    lowers
+        .iter()
+        .map(|p| p.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 // The new mount API's constants (linux/mount.h); libc exposes the syscall numbers only.

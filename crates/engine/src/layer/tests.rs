@@ -707,6 +707,8 @@ fn overlay_xattrs_from_a_tar_are_refused() {
     assert!(unpack::xattr_allowed("user.mime_type"));
     assert!(!unpack::xattr_allowed("user.overlay.opaque"));
     assert!(!unpack::xattr_allowed("user.overlay.redirect"));
+    assert!(!unpack::xattr_allowed("user.fuseoverlayfs.opaque"));
+    assert!(!unpack::xattr_allowed("user.containers.override_stat"));
     assert!(!unpack::xattr_allowed("trusted.overlay.opaque"));
     assert!(unpack::xattr_allowed("security.capability"));
 }

@@ -42,7 +42,9 @@ impl View {
             Some(i) => engine.layer_dirs(i)?,
             None => Vec::new(),
         };
-        crate::layer::mount_overlay(&lowers, &v.upper, &work, &v.merged, None)?;
+        engine
+            .overlay()
+            .mount(&lowers, &v.upper, &work, &v.merged)?;
         v.mounted = true;
         Ok(v)
     }
@@ -62,7 +64,9 @@ impl View {
         for d in [&v.merged, &v.upper, &work] {
             std::fs::create_dir(d).map_err(|e| Error::io("creating", d, e))?;
         }
-        crate::layer::mount_overlay(&[dir.to_path_buf()], &v.upper, &work, &v.merged, None)?;
+        engine
+            .overlay()
+            .mount(&[dir.to_path_buf()], &v.upper, &work, &v.merged)?;
         v.mounted = true;
         Ok(v)
     }
@@ -99,7 +103,9 @@ impl View {
         if lowers.is_empty() {
             return Ok(v); // an empty tree: the empty directory itself
         }
-        crate::layer::mount_overlay_ro(&lowers, &v.dir.join("empty"), &v.merged)?;
+        engine
+            .overlay()
+            .mount_ro(&lowers, &v.dir.join("empty"), &v.merged)?;
         v.mounted = true;
         Ok(v)
     }

@@ -31,9 +31,14 @@ pub(super) fn join(comps: &[OsString]) -> PathBuf {
     comps.iter().collect()
 }
 
-/// Xattr names we copy from a tar (see the module docs for why).
+/// Xattr names we copy from a tar (see the module docs for why). fuse-overlayfs' own
+/// (`user.fuseoverlayfs.*`: opaque dirs, origins; `user.containers.*`: its stored owners
+/// and modes) are overlay markings too, kept from a tar so it cannot fake them.
 pub(in crate::layer) fn xattr_allowed(name: &str) -> bool {
-    (name.starts_with("user.") && !name.starts_with("user.overlay."))
+    (name.starts_with("user.")
+        && !name.starts_with("user.overlay.")
+        && !name.starts_with("user.fuseoverlayfs.")
+        && !name.starts_with("user.containers."))
         || name == "security.capability"
         || name == "system.posix_acl_access"
         || name == "system.posix_acl_default"
