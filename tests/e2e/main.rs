@@ -37,6 +37,7 @@ mod cp;
 mod crash;
 mod crash_loop;
 mod events;
+mod fuse_overlay;
 mod global_flags;
 mod health;
 mod help_completion;

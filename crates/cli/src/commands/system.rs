@@ -1,6 +1,6 @@
 //! inspect (any object), version, info, and the `system` group: prune, reset, check.
 
-use peapod_engine::system::lower_camel;
+use peapod_engine::system::json_tags;
 use peapod_engine::system::version as version_report;
 use peapod_engine::{Engine, Error};
 use serde::Serialize;
@@ -104,7 +104,7 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
             let mut out = Vec::new();
             let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-            serde::Serialize::serialize(&peapod_engine::system::json_tags(v), &mut ser)
+            serde::Serialize::serialize(&json_tags(v), &mut ser)
                 .map_err(|e| CliError::engine(e.to_string()))?;
             out.push(b'\n');
             std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
@@ -114,14 +114,15 @@ pub fn info(engine: &Engine, a: InfoArgs) -> CliResult {
             // Podman prints YAML with lowerCamel keys by default.
             let v = serde_json::to_value(&info).map_err(|e| CliError::engine(e.to_string()))?;
             let mut out = String::new();
-            yaml(&v, 0, &mut out);
+            yaml(&json_tags(v), 0, &mut out);
             print!("{out}");
         }
     }
     Ok(0)
 }
 
-/// A small YAML printer for `info`'s plain data (maps, lists, scalars).
+/// A small YAML printer for `info`'s plain data (maps, lists, scalars), its keys already
+/// Podman's ([`json_tags`]).
 fn yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
     use serde_json::Value;
     let pad = "  ".repeat(indent);
@@ -130,11 +131,11 @@ fn yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
             for (k, v) in m {
                 match v {
                     Value::Object(inner) if !inner.is_empty() => {
-                        out.push_str(&format!("{pad}{}:\n", lower_camel(k)));
+                        out.push_str(&format!("{pad}{k}:\n"));
                         yaml(v, indent + 1, out);
                     }
                     Value::Array(items) if !items.is_empty() => {
-                        out.push_str(&format!("{pad}{}:\n", lower_camel(k)));
+                        out.push_str(&format!("{pad}{k}:\n"));
                         for i in items {
                             match i {
                                 // `- first: v` then the other keys under it.
@@ -149,7 +150,14 @@ fn yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
                             }
                         }
                     }
-                    _ => out.push_str(&format!("{pad}{}: {}\n", lower_camel(k), scalar(v))),
+                    // A multi-line string as go-yaml writes it: a literal block, `|-`.
+                    serde_json::Value::String(text) if text.contains('\n') => {
+                        out.push_str(&format!("{pad}{k}: |-\n"));
+                        for line in text.lines() {
+                            out.push_str(&format!("{pad}  {line}\n"));
+                        }
+                    }
+                    _ => out.push_str(&format!("{pad}{k}: {}\n", scalar(v))),
                 }
             }
         }
@@ -195,10 +203,10 @@ mod tests {
     fn id_mappings_as_podman_prints_them() {
         let mut out = String::new();
         yaml(
-            &serde_json::json!({"Host": {"IDMappings": {
+            &json_tags(serde_json::json!({"Host": {"IDMappings": {
                 "GIDMap": null,
                 "UIDMap": [{"ContainerID": 0, "HostID": 1001, "Size": 1},
-                           {"ContainerID": 1, "HostID": 100000, "Size": 65536}]}}}),
+                           {"ContainerID": 1, "HostID": 100000, "Size": 65536}]}}})),
             0,
             &mut out,
         );
@@ -210,19 +218,36 @@ mod tests {
 
     #[test]
     fn podman_yaml_keys() {
+        use peapod_engine::system::lower_camel;
         assert_eq!(lower_camel("OCIRuntime"), "ociRuntime");
         assert_eq!(lower_camel("MemTotal"), "memTotal");
         assert_eq!(lower_camel("OS"), "os");
         assert_eq!(lower_camel("number"), "number");
         let mut out = String::new();
         yaml(
-            &serde_json::json!({"Host": {"Arch": "amd64", "Conmon": {"Path": "/x"}}, "Store": {"GraphRoot": ""}}),
+            &json_tags(
+                serde_json::json!({"Host": {"Arch": "amd64", "Conmon": {"Path": "/x"}}, "Store": {"GraphRoot": ""}}),
+            ),
             0,
             &mut out,
         );
         assert_eq!(
             out,
             "host:\n  arch: amd64\n  conmon:\n    path: /x\nstore:\n  graphRoot: \"\"\n"
+        );
+    }
+
+    #[test]
+    fn graph_options_as_podman_prints_them() {
+        let mut out = String::new();
+        let v = serde_json::json!({"Store": {"GraphOptions": {"overlay.mount_program": {
+            "Executable": "/usr/bin/fuse-overlayfs",
+            "Package": "fuse-overlayfs_1.10-1_amd64",
+            "Version": "fusermount3 version: 3.14.0\nfuse-overlayfs: version 1.10"}}}});
+        yaml(&json_tags(v), 0, &mut out);
+        assert_eq!(
+            out,
+            "store:\n  graphOptions:\n    overlay.mount_program:\n      Executable: /usr/bin/fuse-overlayfs\n      Package: fuse-overlayfs_1.10-1_amd64\n      Version: |-\n        fusermount3 version: 3.14.0\n        fuse-overlayfs: version 1.10\n"
         );
     }
 }

@@ -115,10 +115,12 @@ fn changes(upper: &Path, lowers: &[PathBuf], skip: &BTreeSet<String>) -> Result<
                 .symlink_metadata()
                 .map_err(|x| Error::io("reading", e.path(), x))?;
             // fuse-overlayfs' markings where it may not make overlay's (a user namespace):
-            // an opaque directory's `.wh..wh..opq` file, `.wh.NAME` files for whiteouts.
+            // an opaque directory's `.wh..wh..opq` file, `.wh.NAME` files for whiteouts; and
+            // whiteouts of `.wh.` names, which it hides anyway (see layer::write_tree).
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if name == ".wh..wh..opq" {
+            let char_whiteout = meta.file_type().is_char_device() && meta.rdev() == 0;
+            if name == ".wh..wh..opq" || (char_whiteout && name.starts_with(".wh.")) {
                 continue;
             }
             let fuse_whiteout = meta.is_file() && name.starts_with(".wh.");
@@ -134,7 +136,7 @@ fn changes(upper: &Path, lowers: &[PathBuf], skip: &BTreeSet<String>) -> Result<
                 .iter()
                 .map(|l| l.join(path.strip_prefix("/").unwrap_or(&path)))
                 .find_map(|p| p.symlink_metadata().ok());
-            let whiteout = fuse_whiteout || (meta.file_type().is_char_device() && meta.rdev() == 0);
+            let whiteout = fuse_whiteout || char_whiteout;
             let kind = if whiteout {
                 Some(ChangeKind::Deleted)
             } else if below.is_none() {

@@ -35,6 +35,17 @@ const OPAQUE: [&str; 3] = [
 /// The opaque marker file fuse-overlayfs puts in an opaque directory of its upper dir.
 const OPAQUE_FILE: &str = ".wh..wh..opq";
 
+/// What fuse-overlayfs keeps in an upper dir for itself and never shows: the opaque marker
+/// file (the directory's own entry says it is opaque) and whiteouts of `.wh.` names (it
+/// hides every `.wh.` name; it makes one for `.wh..opq` when it makes a directory opaque).
+fn fuse_internal(name: &OsStr, path: &Path) -> bool {
+    if name == OPAQUE_FILE {
+        return true;
+    }
+    name.as_bytes().starts_with(b".wh.")
+        && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0)
+}
+
 /// Writes the tarball of `root`'s content (not `root` itself) into `out`. With
 /// `whiteouts`, overlay whiteouts and opaque directories are converted (an upper dir);
 /// without, the tree is taken as it is (a merged view has none).
@@ -64,11 +75,10 @@ impl<W: Write> TreeWriter<W> {
             .collect::<io::Result<_>>()?;
         names.sort();
         for name in names {
-            // fuse-overlayfs' marker: the directory's own entry said it is opaque.
-            if self.whiteouts && name == OPAQUE_FILE {
+            let path = dir.join(&name);
+            if self.whiteouts && fuse_internal(&name, &path) {
                 continue;
             }
-            let path = dir.join(&name);
             let name = name.to_str().ok_or_else(|| {
                 io::Error::other(format!("{}: a name that is not UTF-8", path.display()))
             })?;

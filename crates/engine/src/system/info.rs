@@ -250,8 +250,9 @@ pub struct StoreInfo {
     pub ConfigFile: String,
     pub ContainerStore: ContainerStore,
     pub GraphDriverName: String,
-    /// Options given to the storage driver (`--storage-opt`): none.
-    pub GraphOptions: BTreeMap<String, String>,
+    /// The storage driver's options (`--storage-opt`, storage.conf): a mount program as
+    /// `{Executable, Package, Version}`.
+    pub GraphOptions: BTreeMap<String, serde_json::Value>,
     /// Facts of the overlay driver, under containers/storage's names.
     pub GraphStatus: BTreeMap<String, String>,
     pub GraphRoot: String,
@@ -407,7 +408,11 @@ impl Engine {
             .unwrap_or_else(|_| "unknown".into());
         BTreeMap::from([
             ("Backing Filesystem".to_string(), fs),
-            ("Native Overlay Diff".to_string(), "true".to_string()),
+            // A mount program's upper dir is read naively (c/storage's useNaiveDiff).
+            (
+                "Native Overlay Diff".to_string(),
+                self.overlay().program.is_none().to_string(),
+            ),
             ("Supports d_type".to_string(), "true".to_string()),
             ("Using metacopy".to_string(), "false".to_string()),
         ])
@@ -426,7 +431,7 @@ impl Engine {
                 stopped: count(&|s| matches!(s, Status::Stopped | Status::Exited)),
             },
             GraphDriverName: self.storage_driver().name().into(),
-            GraphOptions: BTreeMap::new(),
+            GraphOptions: super::graph_options::graph_options(self.storage_opts()),
             GraphStatus: self.graph_status(),
             GraphRoot: self.paths.root.display().to_string(),
             RunRoot: self.paths.runroot.display().to_string(),
@@ -460,7 +465,13 @@ pub fn json_tags(v: serde_json::Value) -> serde_json::Value {
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
-                .map(|(k, v)| (lower_camel(&k), json_tags(v)))
+                .map(|(k, v)| {
+                    if is_data_key(&k) {
+                        (k, v)
+                    } else {
+                        (lower_camel(&k), json_tags(v))
+                    }
+                })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(json_tags).collect()),
@@ -468,10 +479,16 @@ pub fn json_tags(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// A key that is data, not a Go field name: graphStatus' `Backing Filesystem`,
+/// graphOptions' `overlay.mount_program` (its value's keys are a Go map's, kept as well).
+fn is_data_key(key: &str) -> bool {
+    key.contains([' ', '.'])
+}
+
 /// `OCIRuntime` → `ociRuntime`, `MemTotal` → `memTotal`, `OS` → `os`: Podman's YAML keys.
 /// A key with a space is data (graphStatus' `Backing Filesystem`), kept as it is.
 pub fn lower_camel(key: &str) -> String {
-    if key.contains(' ') {
+    if is_data_key(key) {
         return key.to_string();
     }
     // The id maps keep containers/storage's own keys; some Go names have other tags.

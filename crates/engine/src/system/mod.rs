@@ -9,6 +9,7 @@
 
 mod check;
 mod df;
+mod graph_options;
 mod info;
 mod prune;
 mod reset;
