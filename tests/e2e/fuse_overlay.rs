@@ -143,6 +143,12 @@ impl Run<'_> {
     }
 
     fn assert_nothing_left(&self) {
+        self.assert_nothing_left_but(None);
+    }
+
+    /// [`Run::assert_nothing_left`], but for the test's own mount at `own`.
+    fn assert_nothing_left_but(&self, own: Option<&Path>) {
+        let own = own.map(|p| p.display().to_string());
         let dir = self.who.dir().display().to_string();
         util::wait_until(
             "fuse-overlayfs processes to go",
@@ -153,7 +159,11 @@ impl Run<'_> {
             .who
             .mountinfo()
             .lines()
-            .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&dir)))
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|m| m.starts_with(&dir) && Some(m) != own.as_deref())
+            })
             .map(str::to_owned)
             .collect();
         assert!(left.is_empty(), "mounts left: {left:#?}");
@@ -351,6 +361,12 @@ fn fuse_overlayfs_as_root_by_flag_and_by_storage_conf() {
 #[test]
 fn fuse_overlayfs_rootless_by_flag_and_by_storage_conf() {
     fuse_overlayfs_present();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata("/dev/fuse").map(|m| m.permissions().mode());
+    assert!(
+        mode.as_ref().is_ok_and(|m| m & 0o006 == 0o006),
+        "/dev/fuse must be usable by the rootless test user (chmod 0666 /dev/fuse; .ci/run does): {mode:?}"
+    );
     let u = users();
     let env = UserEnv::new(&u.rl, "fuse");
     let who = Who::User(env);
@@ -370,4 +386,96 @@ fn fuse_overlayfs_rootless_by_flag_and_by_storage_conf() {
     assert!(line.contains(" - fuse.fuse-overlayfs "), "{line}");
     by_conf.ok(&["rm", "-f", "-t", "0", "fo-conf"]);
     by_conf.assert_nothing_left();
+}
+
+/// Unmounts (and then removes) a directory the test mounted, after the env using it went.
+struct MountGuard(std::path::PathBuf);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+/// No program configured, and the kernel refuses the overlay in the user namespace (here:
+/// the store is on an overlayfs, which the kernel does not take as an upper dir; an old
+/// kernel refuses any): fuse-overlayfs from PATH mounts it, and the store remembers that.
+#[test]
+fn rootless_falls_back_to_fuse_overlayfs_where_the_kernel_refuses() {
+    use std::os::unix::fs::PermissionsExt;
+    fuse_overlayfs_present();
+    let guard;
+    let env = UserEnv::new(&users().rl, "fuse-fallback");
+    let backing = env.dir.join("backing");
+    for d in ["lower", "upper", "work"] {
+        std::fs::create_dir_all(backing.join(d)).unwrap();
+    }
+    std::fs::create_dir(&env.root).unwrap();
+    let data = format!(
+        "lowerdir={0}/lower,upperdir={0}/upper,workdir={0}/work",
+        backing.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        &env.root,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .expect("an overlayfs for the store");
+    guard = MountGuard(env.root.clone());
+    std::os::unix::fs::chown(&env.root, Some(env.user.uid), Some(env.user.gid)).unwrap();
+    std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let who = Who::User(env);
+    let run = Run {
+        who: &who,
+        config: Config {
+            env: Vec::new(),
+            flags: Vec::new(),
+        },
+    };
+    run.who
+        .cmd(&[], &["import", "-", "fo-base"])
+        .stdin(base_tar())
+        .output()
+        .success();
+    let out = run.ok(&[
+        "run",
+        "--rm",
+        "fo-base",
+        "sh",
+        "-c",
+        "test ! -e /nothere && cat /etc/gone",
+    ]);
+    assert_eq!(out.trim(), "gone");
+    let record = std::fs::read_to_string(guard.0.join("overlay-mount-program")).unwrap();
+    assert_eq!(record, FUSE_OVERLAYFS, "the choice recorded in the store");
+    // The next commands go straight to it: the kernel is not asked again.
+    let debug = run.out(&[
+        "--log-level",
+        "debug",
+        "run",
+        "-d",
+        "--name",
+        "fo-fb",
+        "fo-base",
+        "sleep",
+        "1000",
+    ]);
+    assert!(!debug.stderr.contains("the kernel refused"), "{debug:?}");
+    let merged = run.ok(&["mount", "fo-fb"]).trim().to_string();
+    let line = run.mount_at(&merged).expect("the rootfs mount");
+    assert!(line.contains(" - fuse.fuse-overlayfs "), "{line}");
+    // Podman lists only configured options; the driver's facts say the diff is naive.
+    let info = run.ok(&[
+        "info",
+        "--format",
+        "{{json .Store.GraphOptions}} {{index .Store.GraphStatus \"Native Overlay Diff\"}}",
+    ]);
+    assert_eq!(info.trim(), "{} false");
+    run.ok(&["rm", "-f", "-t", "0", "fo-fb"]);
+    run.assert_nothing_left_but(Some(&guard.0));
 }

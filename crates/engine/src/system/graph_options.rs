@@ -19,36 +19,27 @@ pub(super) fn graph_options(opts: &StorageOpts) -> BTreeMap<String, Value> {
             json!({
                 "Executable": program.display().to_string(),
                 "Package": package_of(program),
-                "Version": combined_output(program, "--version"),
+                "Version": stdout_of(program, "--version"),
             }),
         );
     }
     out
 }
 
-/// What `program ARG` prints on stdout and stderr together, in the order it wrote them
-/// (Podman's `version.Program`: Go's CombinedOutput), without the last newline.
-fn combined_output(program: &Path, arg: &str) -> String {
-    let Ok((r, w)) = std::io::pipe() else {
-        return String::new();
-    };
-    let Ok(w2) = w.try_clone() else {
-        return String::new();
-    };
-    let child = Command::new(program)
+/// What `program ARG` prints on stdout, without the last newline (Podman's
+/// `version.Program`; fuse-overlayfs' stderr warnings are not part of it).
+fn stdout_of(program: &Path, arg: &str) -> String {
+    Command::new(program)
         .arg(arg)
         .stdin(Stdio::null())
-        .stdout(w)
-        .stderr(w2)
-        .spawn();
-    let Ok(mut child) = child else {
-        return String::new();
-    };
-    let mut out = String::new();
-    // The command's own copies of the write end close when it exits: the read ends then.
-    let _ = std::io::Read::read_to_string(&mut { r }, &mut out);
-    let _ = child.wait();
-    out.trim_end_matches('\n').to_string()
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim_end_matches('\n')
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// The Debian package that owns `program`, as `NAME_VERSION_ARCH` (Podman's
@@ -92,7 +83,7 @@ mod tests {
     fn a_mount_program_with_its_output() {
         let t = tempfile::tempdir().unwrap();
         let prog = t.path().join("prog");
-        std::fs::write(&prog, "#!/bin/sh\necho one\necho two >&2\n").unwrap();
+        std::fs::write(&prog, "#!/bin/sh\necho one\necho warning >&2\necho two\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
         let opts = StorageOpts {
