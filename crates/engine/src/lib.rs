@@ -85,7 +85,8 @@ impl Engine {
         paths.volume_path = opts.volume_path.as_deref().map(absolute).transpose()?;
         let db = Db::open(&paths.db())?;
         let driver = store_driver(&db, &opts, &paths.root)?;
-        let storage_opts = config::storage_opts::resolve(&opts.storage_opts)?;
+        let storage_opts =
+            config::storage_opts::resolve(&opts.storage_opts, driver == StorageDriver::Overlay)?;
         let overlay = overlay_mounter(&storage_opts, &paths.root);
         let engine = Engine {
             paths,

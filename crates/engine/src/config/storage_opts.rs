@@ -34,11 +34,15 @@ const UNSUPPORTED: &[&str] = &[
     "force_mask",
 ];
 
-/// The options that apply: `flags` (`--storage-opt`) when any was given, else
-/// storage.conf's `mount_program` (under c/storage's key, `overlay.mount_program`).
-pub fn resolve(flags: &[String]) -> Result<StorageOpts> {
+/// The options that apply: `flags` (`--storage-opt`) when any was given, else for an
+/// overlay store (`overlay`) storage.conf's `mount_program` (under c/storage's key,
+/// `overlay.mount_program`; `[storage.options.overlay]` means nothing to vfs).
+pub fn resolve(flags: &[String], overlay: bool) -> Result<StorageOpts> {
     if !flags.is_empty() {
         return parse(flags);
+    }
+    if !overlay {
+        return Ok(StorageOpts::default());
     }
     match super::storage_conf::configured_mount_program()? {
         Some(p) => Ok(StorageOpts {
