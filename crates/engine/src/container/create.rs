@@ -145,6 +145,14 @@ impl Engine {
             .into_iter()
             .collect();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
+        if image.is_some() {
+            super::autoupdate::check_label(
+                labels
+                    .get(super::autoupdate::AUTO_UPDATE_LABEL)
+                    .map(String::as_str),
+                opts.raw_image.as_deref().unwrap_or(&opts.image),
+            )?;
+        }
         let mut annotations = super::annotations::parse(&opts.annotations)?;
         let userns = super::userns::check_userns(
             opts.run_extras.userns.as_deref().unwrap_or(""),
