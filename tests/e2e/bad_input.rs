@@ -306,3 +306,46 @@ fn env_files_and_env_over_the_limits() {
     env.ok(&["rm", "-f", "-t", "0", &c]);
     assert_clean(&env);
 }
+
+/// `--label io.containers.autoupdate=registry` wants the image named by a fully-qualified
+/// docker reference, as libpod checks at create: a short name or another transport is
+/// refused (exit 125) and no container is left; a full name is fine.
+#[test]
+fn auto_update_label_wants_a_full_docker_reference() {
+    let env = TestEnv::new("bad-autoupdate");
+    env.import_busybox();
+    let label = "io.containers.autoupdate=registry";
+    let id = env.ok(&["create", "--label", label, IMG, "true"]);
+    env.ok(&["rm", id.trim()]);
+    let short = format!("{}:latest", name("short"));
+    env.ok(&["tag", IMG, &short]);
+    let out = env.run(&["create", "--label", label, &short, "true"]);
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "Error: short name: auto updates require fully-qualified image reference: \"{short}\""
+        )
+    );
+    let archive = env.dir.join("img.tar");
+    let archive_arg = format!("docker-archive:{}", archive.display());
+    env.ok(&["save", "-o", &archive.display().to_string(), IMG]);
+    env.run(&["create", "--label", label, &archive_arg, "true"]).assert_error(
+        125,
+        &["auto updates require the docker image transport but image is of transport \"docker-archive\""],
+    );
+    // Other values ask nothing of the name.
+    let id = env.ok(&[
+        "create",
+        "--label",
+        "io.containers.autoupdate=local",
+        &short,
+        "true",
+    ]);
+    env.ok(&["rm", id.trim()]);
+    assert!(
+        env.ids_all().is_empty(),
+        "a refused create left a container"
+    );
+    assert_clean(&env);
+}

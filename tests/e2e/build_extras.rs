@@ -475,3 +475,53 @@ fn shell_form_volume_brackets_become_directories() {
     assert_eq!(out.stdout, "/[\n/[/etc\n/[/etc/foo,\n/etc/bar]\n");
     assert_eq!(out.stderr, "", "{out:?}");
 }
+
+/// A WORKDIR the image lacks is made for the RUN steps under it, as Buildah makes it: each
+/// missing directory 0755, owned by the USER the step runs as, and kept in the image. Two
+/// steps that change nothing (the empty layer twice in the stack) do not stop the next RUN.
+#[test]
+fn run_makes_a_missing_workdir_owned_by_the_user() {
+    let env = TestEnv::new("build-workdir");
+    env.import_busybox();
+    let ctx = context(
+        &env,
+        "ctx",
+        &[(
+            "Containerfile",
+            "FROM localhost/busybox\nWORKDIR /made/deep\nRUN pwd > /pwd1\n\
+             USER 1000:1001\nWORKDIR /owned/sub\nRUN echo one\nRUN echo two\nRUN echo three\nRUN pwd > /tmp/pwd2\n",
+        )],
+    );
+    let out = build(&env, &ctx, &["-t", "wd"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let stat = env.ok(&[
+        "run",
+        "--rm",
+        "--user",
+        "0",
+        "wd",
+        "sh",
+        "-c",
+        "cat /pwd1 /tmp/pwd2; stat -c '%n %a %u:%g' /made /made/deep /owned /owned/sub",
+    ]);
+    assert_eq!(
+        lines(&stat),
+        [
+            "/made/deep",
+            "/owned/sub",
+            "/made 755 0:0",
+            "/made/deep 755 0:0",
+            "/owned 755 1000:1001",
+            "/owned/sub 755 1000:1001",
+        ],
+        "{stat}"
+    );
+    // `run -w` of a directory the image lacks stays an error, as in Podman 4.3.1.
+    let out = env.run(&["run", "--rm", "-w", "/no/such/dir", "wd", "true"]);
+    assert_eq!(out.code(), 126, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Error: workdir \"/no/such/dir\" does not exist on container"),
+        "{out:?}"
+    );
+}

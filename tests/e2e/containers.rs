@@ -188,23 +188,34 @@ fn run_flags_env_workdir_user_hostname_entrypoint() {
     );
 }
 
-/// `--http-proxy` (on by default): the host's proxy variables reach the container, below
-/// the image's and `-e`; `--http-proxy=false` keeps them out.
+/// `--http-proxy` (on by default): the host's proxy variables reach the container, over
+/// the image's (as Podman 4.3.1), below `--env-file` and `-e`; `--http-proxy=false` keeps
+/// them out.
 #[test]
 fn http_proxy_variables_from_the_host() {
     let env = TestEnv::new("ctr-proxy");
     env.import_busybox();
+    env.ok(&["create", "--name", "proxy-src", IMG, "true"]);
+    env.ok(&[
+        "commit",
+        "-q",
+        "--change",
+        "ENV http_proxy=in-image",
+        "proxy-src",
+        "proxy-img",
+    ]);
     let show = ["sh", "-c", "echo \"$http_proxy|$NO_PROXY\""];
-    let run = |extra: &[&str]| {
+    let run_image = |image: &str, extra: &[&str]| {
         let mut args = vec!["run", "--rm"];
         args.extend_from_slice(extra);
-        args.push(IMG);
+        args.push(image);
         args.extend_from_slice(&show);
         env.peapod(&args)
             .env("http_proxy", "http://proxy.example:3128")
             .env("NO_PROXY", "localhost")
             .output()
     };
+    let run = |extra: &[&str]| run_image(IMG, extra);
     assert_eq!(run(&[]).stdout, "http://proxy.example:3128|localhost\n");
     assert_eq!(
         run(&["--http-proxy"]).stdout,
@@ -215,6 +226,23 @@ fn http_proxy_variables_from_the_host() {
         run(&["-e", "http_proxy=mine"]).stdout,
         "mine|localhost\n",
         "-e wins over the host's"
+    );
+    assert_eq!(
+        run_image("proxy-img", &[]).stdout,
+        "http://proxy.example:3128|localhost\n",
+        "the host's wins over the image's"
+    );
+    assert_eq!(
+        run_image("proxy-img", &["--http-proxy=false"]).stdout,
+        "in-image|\n"
+    );
+    let file = env.dir.join("proxy.env");
+    std::fs::write(&file, "http_proxy=from-file\n").unwrap();
+    let file_arg = format!("--env-file={}", file.display());
+    assert_eq!(
+        run_image("proxy-img", &[&file_arg]).stdout,
+        "from-file|localhost\n",
+        "an env file wins over the host's"
     );
 }
 

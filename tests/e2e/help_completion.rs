@@ -184,3 +184,60 @@ fn completion_scripts_for_each_shell() {
         &["invalid argument \"tcsh\" for \"peapod completion\""],
     );
 }
+
+/// TAB after `run IMAGE` offers paths in the image, and `cp CONTAINER:` paths in the
+/// container, as Podman (which mounts them for the request): `..` stays inside, nothing
+/// stays mounted.
+#[test]
+fn paths_in_images_and_containers_complete() {
+    let env = TestEnv::new("completion_paths");
+    env.import_busybox();
+    let ctr = util::name("pathctr");
+    env.ok(&[
+        "run",
+        "--name",
+        &ctr,
+        util::IMG,
+        "sh",
+        "-c",
+        "touch /tmp/made1 /tmp/made2 && mkdir /emptydir",
+    ]);
+    let root = env.root.to_str().unwrap();
+    let runroot = env.runroot.to_str().unwrap();
+    let ask = |words: &[&str]| {
+        let mut args = vec!["__completeNoDesc", "--root", root, "--runroot", runroot];
+        args.extend(words);
+        let o = util::PeapodCmd::program(&env.peapod, &args).output();
+        assert_eq!(o.code(), 0, "{o:?}");
+        util::lines(&o.stdout)
+    };
+    for cmd in ["create", "run"] {
+        let top = ask(&[cmd, util::IMG, ""]);
+        for d in ["/bin/", "/etc/", "/tmp/"] {
+            assert!(top.contains(&d.to_string()), "{cmd}: {top:?}");
+        }
+        assert_eq!(top.last().map(String::as_str), Some(":2"), "{top:?}");
+        assert_eq!(ask(&[cmd, util::IMG, "/etc/pass"]), ["/etc/passwd", ":0"]);
+        let up = ask(&[cmd, "--rm", util::IMG, "../../"]);
+        assert!(up.contains(&"../../etc/".to_string()), "{up:?}");
+    }
+    let all = ask(&["cp", ""]);
+    assert!(all.contains(&format!("{ctr}:")), "{all:?}");
+    assert_eq!(all.last().map(String::as_str), Some(":2"));
+    assert_eq!(
+        ask(&["cp", &format!("{ctr}:/tmp/made")]),
+        [
+            format!("{ctr}:/tmp/made1"),
+            format!("{ctr}:/tmp/made2"),
+            ":2".into()
+        ]
+    );
+    assert_eq!(
+        ask(&["cp", &format!("{ctr}:/emptydir")]),
+        [format!("{ctr}:/emptydir/"), ":2".into()]
+    );
+    // A host path: the shell's own completion.
+    assert_eq!(ask(&["cp", "/no-such-ctr-path"]), [":0"]);
+    env.assert_no_mounts();
+    env.ok(&["rm", &ctr]);
+}

@@ -405,15 +405,20 @@ fn context_str(e: &clap::Error, kind: ContextKind) -> Option<String> {
     }
 }
 
-/// The arguments after the command path that are not flags or flag values.
+/// How many arguments after the command path are not flags or flag values.
 pub(crate) fn positional_count(path: &[&Command], args: &[String], from: usize) -> usize {
+    positional_values(path, args, from).len()
+}
+
+/// The arguments after the command path that are not flags or flag values, in order.
+pub(crate) fn positional_values(path: &[&Command], args: &[String], from: usize) -> Vec<String> {
     let flags: Vec<&Arg> = path.iter().flat_map(|c| c.get_arguments()).collect();
-    let mut n = 0;
+    let mut out = Vec::new();
     let mut i = from;
     while i < args.len() {
         let a = &args[i];
         if a == "--" {
-            n += args.len() - i - 1;
+            out.extend(args[i + 1..].iter().cloned());
             break;
         }
         if a.starts_with('-') && a.len() > 1 {
@@ -421,11 +426,11 @@ pub(crate) fn positional_count(path: &[&Command], args: &[String], from: usize) 
                 i += 1;
             }
         } else {
-            n += 1;
+            out.push(a.clone());
         }
         i += 1;
     }
-    n
+    out
 }
 
 /// cobra's messages for a command line clap refused; None for errors it words itself.

@@ -72,9 +72,22 @@ pub fn kind_of(usage_name: &str) -> Kind {
     }
 }
 
+/// A tree whose paths are completed: an image's (`create`/`run IMAGE …`) or a
+/// container's (`cp CONTAINER:…`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tree<'a> {
+    Image(&'a str),
+    Container(&'a str),
+}
+
 /// The names the store holds, to complete from.
 pub trait Objects {
     fn names(&self, kind: Kind, partial: &str) -> Vec<String>;
+    /// Completion of `partial` as a path in `tree`, mounted for the request; `None` when
+    /// it cannot be mounted.
+    fn paths(&self, _tree: Tree<'_>, _partial: &str) -> Option<Answer> {
+        None
+    }
 }
 
 /// Answers `__complete` for the words typed so far (`prior`) and the word being typed.
@@ -118,6 +131,20 @@ pub fn answer(
     }
     let pos = cobra::positionals(leaf);
     let given = cobra::positional_count(&path, &cmdline, after);
+    match leaf.get_name() {
+        // After the image: paths in the image (Podman mounts it to complete them).
+        "create" | "run" if given >= 1 => {
+            let image = cobra::positional_values(&path, &cmdline, after)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            return objects
+                .paths(Tree::Image(&image), partial)
+                .unwrap_or_default();
+        }
+        "cp" if given < 2 => return cp_answer(partial, objects),
+        _ => {}
+    }
     let arg = pos
         .get(given)
         .or_else(|| pos.last().filter(|a| cobra::is_multiple(a)));
@@ -148,6 +175,34 @@ pub fn answer(
                 .collect(),
             directive: NO_FILE_COMP,
         },
+    }
+}
+
+/// `cp`'s source and destination: `CONTAINER:PATH` completes paths in the container;
+/// otherwise the containers the word starts (each with `:`, no space), else the host's
+/// files.
+fn cp_answer(partial: &str, objects: &dyn Objects) -> Answer {
+    if let Some((ctr, rest)) = partial.split_once(':') {
+        let mut a = objects
+            .paths(Tree::Container(ctr), rest)
+            .unwrap_or_default();
+        for c in &mut a.candidates {
+            c.0 = format!("{ctr}:{}", c.0);
+        }
+        return a;
+    }
+    let containers: Vec<(String, String)> = objects
+        .names(Kind::Container, partial)
+        .into_iter()
+        .filter(|n| n.starts_with(partial))
+        .map(|n| (format!("{n}:"), String::new()))
+        .collect();
+    if containers.is_empty() {
+        return Answer::default();
+    }
+    Answer {
+        candidates: containers,
+        directive: NO_SPACE,
     }
 }
 
@@ -354,6 +409,24 @@ impl Objects for Store {
         out.sort();
         out.dedup();
         out
+    }
+
+    fn paths(&self, tree: Tree<'_>, partial: &str) -> Option<Answer> {
+        let e = self.engine()?;
+        match tree {
+            Tree::Image(image) => {
+                let m = e.mount_image(image).ok()?;
+                let a = crate::completion_paths::path_answer(&m.path, partial);
+                let _ = e.unmount_image(image, false);
+                Some(a)
+            }
+            Tree::Container(ctr) => {
+                let root = e.mount_container(ctr).ok()?;
+                let a = crate::completion_paths::path_answer(&root, partial);
+                let _ = e.unmount_container(ctr, false);
+                Some(a)
+            }
+        }
     }
 }
 

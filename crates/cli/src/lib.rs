@@ -10,6 +10,7 @@ mod cli;
 mod cobra;
 mod commands;
 mod completion;
+mod completion_paths;
 mod completion_scripts;
 mod human;
 mod logging;

@@ -176,12 +176,18 @@ impl Engine {
     }
 
     /// The unpacked layer directories of an image, top-most first (overlay's lowerdir order).
+    /// Layers are stored by diff id, so an image whose stack holds one diff twice (two RUN
+    /// steps that changed nothing: the empty layer twice) lists its directory once, where it
+    /// is top-most: overlayfs refuses a lower dir given twice (ELOOP), and every entry of the
+    /// lower copy is shadowed by the same entry of the upper one, so the tree is the same.
     pub fn layer_dirs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
         let store = self.layer_store();
+        let mut seen = std::collections::HashSet::new();
         image
             .layers
             .iter()
             .rev()
+            .filter(|l| seen.insert(l.as_str()))
             .map(|l| store.layer_dir(l).map_err(Error::from))
             .collect()
     }

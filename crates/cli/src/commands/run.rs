@@ -53,6 +53,7 @@ fn create_options(f: &CreateFlags, argv: &[String]) -> Result<ContainerSpec, Cli
         health: f.health.to_flags(),
         host: f.host.to_flags(),
         image: f.image.clone(),
+        raw_image: Some(f.image.clone()),
         rootfs: None,
         name: f.name.clone(),
         replace: f.replace,

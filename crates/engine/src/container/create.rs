@@ -116,7 +116,9 @@ impl Engine {
         }
 
         // Podman's order: its defaults, the host's proxy variables, the image's; then
-        // `--unsetenv` takes names out (`--unsetenv-all` all of them); then env files, -e.
+        // `--unsetenv` takes names out (`--unsetenv-all` all of them); then the host's
+        // environment (`--env-host`) or else its proxy variables (`--http-proxy`, on by
+        // default) win over the image's; then env files, -e.
         let mut base_env = Vec::new();
         if !opts.unsetenv_all {
             base_env.extend(super::env::default_env());
@@ -124,14 +126,16 @@ impl Engine {
                 base_env.extend(super::env::host_proxy_env());
             }
             base_env.extend(icfg.env().iter().flatten().cloned());
-            if opts.env_host {
-                base_env.extend(std::env::vars().map(|(k, v)| format!("{k}={v}")));
-            }
         }
         base_env.retain(|e| {
             let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
             !opts.unsetenv.iter().any(|u| u == name)
         });
+        if opts.env_host {
+            base_env.extend(std::env::vars().map(|(k, v)| format!("{k}={v}")));
+        } else if opts.http_proxy {
+            base_env.extend(super::env::host_proxy_env());
+        }
         let env = super::env::build_env(&base_env, &opts.env_files, &opts.env)?;
         super::env::check_exec_size(&args, &env)?;
         let mut labels: BTreeMap<String, String> = icfg
@@ -141,6 +145,14 @@ impl Engine {
             .into_iter()
             .collect();
         crate::names::parse_labels(opts.labels.iter().map(String::as_str), &mut labels)?;
+        if image.is_some() {
+            super::autoupdate::check_label(
+                labels
+                    .get(super::autoupdate::AUTO_UPDATE_LABEL)
+                    .map(String::as_str),
+                opts.raw_image.as_deref().unwrap_or(&opts.image),
+            )?;
+        }
         let mut annotations = super::annotations::parse(&opts.annotations)?;
         let userns = super::userns::check_userns(
             opts.run_extras.userns.as_deref().unwrap_or(""),

@@ -7,6 +7,7 @@
 
 pub(crate) mod annotations;
 pub mod attach;
+pub mod autoupdate;
 pub(crate) mod cgroup;
 mod commit;
 pub mod copy;

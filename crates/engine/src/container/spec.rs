@@ -22,6 +22,9 @@ use crate::volume::spec::MountSpec;
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
     pub image: String,
+    /// The image as the user named it (`docker-archive:PATH`, a short name…), when `image`
+    /// is what that resolved to; libpod keeps it as the container's raw image name.
+    pub raw_image: Option<String>,
     /// `--rootfs PATH[:O]`: no image; the directory is the container's root (`:O`: an
     /// overlay over it, so that it is never written).
     pub rootfs: Option<String>,

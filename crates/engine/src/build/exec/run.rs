@@ -125,8 +125,9 @@ impl Engine {
             let mut c = self.container(&guard.id)?;
             c.state.user_mounts += 1;
             self.db.update_state(c.id(), &c.state)?;
-            self.mount_rootfs(&mut c)?;
+            let rootfs = self.mount_rootfs(&mut c)?;
             self.db.update_state(c.id(), &c.state)?;
+            ensure_workdir(&rootfs, spec)?;
         }
         let started = self.start(&guard.id, true)?;
         if let Some(sock) = &started.socket {
@@ -140,6 +141,27 @@ impl Engine {
         }
         Ok((guard, code))
     }
+}
+
+/// Buildah makes a RUN's working directory when the image lacks it (its run's
+/// `copier.Mkdir` of the process's cwd, and imagebuilder's `EnsureContainerPathAs` for the
+/// stage's WORKDIR): each missing component 0755, owned by the user the command runs as
+/// (resolved in the image; root when it does not resolve). It lands in the step's layer.
+fn ensure_workdir(rootfs: &Path, spec: &RunSpec) -> Result<()> {
+    if spec.workdir.is_empty() || spec.workdir == "/" {
+        return Ok(());
+    }
+    let dest = super::copy::DestRoot::open(rootfs)?;
+    if dest.is_dir(&spec.workdir) {
+        return Ok(());
+    }
+    let read = |f: &str| crate::container::user::read_in_root(rootfs, f).unwrap_or_default();
+    let owner =
+        crate::container::user::resolve(&spec.user, &read("/etc/passwd"), &read("/etc/group"))
+            .map(|u| (u.uid, u.gid))
+            .unwrap_or((0, 0));
+    dest.make_dir(&spec.workdir, Some(owner))?;
+    Ok(())
 }
 
 impl Engine {
