@@ -1,8 +1,10 @@
 //! What a container's network teardown leaves in the kernel, as a user would look: the
 //! engine's own stop and removal leave the container's veth to the kernel, which destroys
 //! it with the namespace (peapod-netsetup `teardown --netns-released`); when `run --rm`
-//! returns the veth is off the bridge (or the bridge is gone with it), and within a second
-//! it is gone from the host.
+//! returns the veth is off the bridge, and within a second it is gone from the host. A
+//! bridge left without a port is deleted by a detached process of the network helper that
+//! holds the helper's lock until it is gone, so the next network command (which takes that
+//! lock first) finds it gone; `run --rm` does not wait for it.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,6 +50,20 @@ fn run_rm_peer(env: &TestEnv, net: &str) -> u64 {
         .unwrap_or_else(|_| panic!("the container's eth0 iflink: {out:?}"))
 }
 
+/// `bridge` is gone once the network helper's lock is free: the detached deletion of an
+/// empty bridge holds it until the bridge is gone, and every setup takes it first.
+fn bridge_gone(bridge: &str, when: &str) {
+    let lock = std::process::Command::new("flock")
+        .args(["/run/lock/peapod-netsetup.lock", "true"])
+        .status()
+        .expect("running flock");
+    assert!(lock.success(), "flock of the network helper's lock failed");
+    assert!(
+        !Path::new("/sys/class/net").join(bridge).exists(),
+        "bridge {bridge} is still there {when}, with the network helper's lock free"
+    );
+}
+
 /// The host end of a veth, `peer`, is gone from the host within a second.
 #[track_caller]
 fn assert_veth_goes(peer: u64, when: &str) {
@@ -69,10 +85,7 @@ fn run_rm_leaves_no_veth_and_no_bridge_port() {
 
     // Alone on its network: the bridge goes with the container, as netavark removes it.
     let peer = run_rm_peer(&env, &net);
-    assert!(
-        !Path::new("/sys/class/net").join(&bridge).exists(),
-        "bridge {bridge} is still there when run --rm returned"
-    );
+    bridge_gone(&bridge, "after run --rm");
     assert_veth_goes(peer, "alone");
 
     // Beside a running container: the bridge stays with that container's port only.
@@ -98,9 +111,6 @@ fn run_rm_leaves_no_veth_and_no_bridge_port() {
     );
     assert_veth_goes(peer, "beside another");
     env.ok(&["rm", "-f", "-t", "0", &srv]);
-    assert!(
-        !Path::new("/sys/class/net").join(&bridge).exists(),
-        "bridge {bridge} is still there after its last container"
-    );
+    bridge_gone(&bridge, "after its last container");
     env.ok(&["network", "rm", &net]);
 }

@@ -549,7 +549,16 @@ pub fn delete_bridge_if_unused(
     net: &BridgeNet<'_>,
     leaving: Option<u32>,
 ) -> Result<(), Error> {
-    let Some(bridge) = host.link_by_name(net.bridge)? else {
+    delete_bridge_named_if_unused(host, net.bridge, leaving)
+}
+
+/// [`delete_bridge_if_unused`] by the bridge's name.
+pub fn delete_bridge_named_if_unused(
+    host: &mut Netlink,
+    name: &str,
+    leaving: Option<u32>,
+) -> Result<(), Error> {
+    let Some(bridge) = host.link_by_name(name)? else {
         return Ok(());
     };
     if !bridge.is_kind(InfoKind::Bridge) {

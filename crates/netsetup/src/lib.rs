@@ -11,6 +11,8 @@ pub mod bridge;
 #[cfg(feature = "backend")]
 pub mod commands;
 #[cfg(feature = "backend")]
+mod detach;
+#[cfg(feature = "backend")]
 pub mod dns;
 #[cfg(feature = "backend")]
 pub mod error;

@@ -106,6 +106,9 @@ fn released_teardown_leaves_the_veth_to_the_namespace() {
         &ia,
     );
     assert!(ok, "teardown failed: {out}");
+    // The bridge is deleted by a detached process that holds the global lock until it is
+    // gone: the next command that takes the lock finds it gone.
+    sh_ok("flock", &["/run/lock/peapod-netsetup.lock", "true"]);
     assert!(
         !std::path::Path::new("/sys/class/net")
             .join(net.bridge())
