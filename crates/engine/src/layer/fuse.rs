@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::LayerError;
-use super::overlay::{check_path, lower_list};
+use super::overlay::{check_path, checked_rw_lowers, clear_volatile_marker, lower_list};
 
 /// The program the fallback looks for on `PATH`.
 const FUSE_OVERLAYFS: &str = "fuse-overlayfs";
@@ -167,30 +167,10 @@ pub(crate) fn rw_data(
     work: &Path,
     volatile: bool,
 ) -> Result<String, LayerError> {
-    let empty;
-    let lowers: &[PathBuf] = if lowers.is_empty() {
-        // As the kernel path: an empty directory beside `work` stands for no layers.
-        let parent = work.parent().ok_or(LayerError::BadMountPath {
-            path: work.to_path_buf(),
-            reason: "the work directory has no parent for the empty lower directory",
-        })?;
-        empty = [parent.join("empty")];
-        fs::create_dir_all(&empty[0]).map_err(|e| LayerError::io("creating", &empty[0], e))?;
-        &empty
-    } else {
-        lowers
-    };
-    for p in lowers.iter().map(PathBuf::as_path).chain([upper, work]) {
-        check_path(p)?;
-    }
+    // As the kernel path: an empty directory beside `work` stands for no layers.
+    let lowers = &checked_rw_lowers(lowers, upper, work)?;
     if volatile {
-        // The kernel leaves this behind and c/storage removes it before any mount.
-        let marker = work.join("work/incompat/volatile");
-        match fs::remove_dir_all(&marker) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(LayerError::io("removing", &marker, e)),
-        }
+        clear_volatile_marker(work)?;
     }
     let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",

@@ -53,13 +53,43 @@ pub fn mount_overlay_volatile(
     work: &Path,
     target: &Path,
 ) -> Result<(), LayerError> {
+    clear_volatile_marker(work)?;
+    mount_overlay_opts(lowers, upper, work, target, None, true)
+}
+
+/// Removes the `volatile` marker a volatile overlay left in `work` (the kernel refuses to
+/// mount over it again; c/storage removes it before any mount too).
+pub(super) fn clear_volatile_marker(work: &Path) -> Result<(), LayerError> {
     let marker = work.join("work/incompat/volatile");
     match fs::remove_dir_all(&marker) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(LayerError::io("removing", &marker, e)),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LayerError::io("removing", &marker, e)),
     }
-    mount_overlay_opts(lowers, upper, work, target, None, true)
+}
+
+/// The lower dirs of a read-write overlay — an empty directory beside `work` stands for
+/// none — with every path, upper and work included, checked for mount options.
+pub(super) fn checked_rw_lowers(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+) -> Result<Vec<PathBuf>, LayerError> {
+    let lowers = if lowers.is_empty() {
+        let parent = work.parent().ok_or(LayerError::BadMountPath {
+            path: work.to_path_buf(),
+            reason: "the work directory has no parent for the empty lower directory",
+        })?;
+        let empty = parent.join("empty");
+        fs::create_dir_all(&empty).map_err(|e| LayerError::io("creating", &empty, e))?;
+        vec![empty]
+    } else {
+        lowers.to_vec()
+    };
+    for p in lowers.iter().map(PathBuf::as_path).chain([upper, work]) {
+        check_path(p)?;
+    }
+    Ok(lowers)
 }
 
 fn mount_overlay_opts(
@@ -70,21 +100,7 @@ fn mount_overlay_opts(
     mount_label: Option<&str>,
     volatile: bool,
 ) -> Result<(), LayerError> {
-    let empty;
-    let lowers: &[PathBuf] = if lowers.is_empty() {
-        let parent = work.parent().ok_or(LayerError::BadMountPath {
-            path: work.to_path_buf(),
-            reason: "the work directory has no parent for the empty lower directory",
-        })?;
-        empty = [parent.join("empty")];
-        fs::create_dir_all(&empty[0]).map_err(|e| LayerError::io("creating", &empty[0], e))?;
-        &empty
-    } else {
-        lowers
-    };
-    for p in lowers.iter().map(PathBuf::as_path).chain([upper, work]) {
-        check_path(p)?;
-    }
+    let lowers = &checked_rw_lowers(lowers, upper, work)?;
     if let Some(label) = mount_label
         && label.contains(['"', '\n', '\0'])
     {
