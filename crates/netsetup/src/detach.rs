@@ -23,10 +23,14 @@ pub fn run_detached(keep: RawFd, work: impl FnOnce()) -> bool {
         }
         Ok(ForkResult::Child) => {
             let _ = nix::unistd::setsid();
-            // SAFETY: as above; this child is single-threaded too.
-            if let Ok(ForkResult::Child) = unsafe { fork() } {
-                keep_only(keep);
-                work();
+            // SAFETY: as above; this child is single-threaded too. When no grandchild can be
+            // made, this child does the work itself (the caller then waits for it).
+            match unsafe { fork() } {
+                Ok(ForkResult::Parent { .. }) => {}
+                Ok(ForkResult::Child) | Err(_) => {
+                    keep_only(keep);
+                    work();
+                }
             }
             // SAFETY: ends this process without running the parent's destructors (a lock
             // guard's unlock among them).
@@ -53,7 +57,7 @@ fn keep_only(keep: RawFd) {
         libc::syscall(
             libc::SYS_close_range,
             3 as libc::c_uint,
-            keep - 1,
+            keep.saturating_sub(1),
             0 as libc::c_uint,
         );
         libc::syscall(
